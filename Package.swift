@@ -1,0 +1,78 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+// Liaison: the software of a police public-relations office.
+// See README.md for the two commands and ../shared/DESIGN.md (mirrored in docs/) for the contract.
+
+let swiftSettings: [SwiftSetting] = []
+
+let package = Package(
+    name: "Liaison",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "liaison-intake", targets: ["IntakeMain"]),
+        .executable(name: "liaison-handler", targets: ["HandlerMain"]),
+        .executable(name: "liaison-scheduler", targets: ["SchedulerMain"]),
+        .executable(name: "liaison-reporting", targets: ["ReportingMain"]),
+        .executable(name: "liaison", targets: ["LiaisonCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // MARK: Shared
+        .systemLibrary(
+            name: "CZeroMQ",
+            path: "Shared/CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], path: "Shared/ZeroMQ"),
+        .target(
+            name: "LiaisonCodec",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Shared/Codec",
+            exclude: ["Proto", "regenerate.sh"]
+        ),
+        .target(
+            name: "LiaisonRuntime",
+            dependencies: [
+                "ZeroMQ", "LiaisonCodec",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            path: "Shared/Runtime"
+        ),
+
+        // MARK: Services (logic library + thin executable each)
+        .target(name: "Intake", dependencies: ["LiaisonRuntime"], path: "Services/Intake/Lib"),
+        .executableTarget(name: "IntakeMain", dependencies: ["Intake", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Intake/Main"),
+        .target(name: "Handler", dependencies: ["LiaisonRuntime"], path: "Services/Handler/Lib"),
+        .executableTarget(name: "HandlerMain", dependencies: ["Handler", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Handler/Main"),
+        .target(name: "Scheduler", dependencies: ["LiaisonRuntime"], path: "Services/Scheduler/Lib"),
+        .executableTarget(name: "SchedulerMain", dependencies: ["Scheduler", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Scheduler/Main"),
+        .target(name: "Reporting", dependencies: ["LiaisonRuntime"], path: "Services/Reporting/Lib"),
+        .executableTarget(name: "ReportingMain", dependencies: ["Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Reporting/Main"),
+        .executableTarget(
+            name: "LiaisonCLI",
+            dependencies: ["LiaisonRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Services/CLI"
+        ),
+
+        // MARK: Tests
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
+        .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime"], path: "Tests/RuntimeTests"),
+        .testTarget(name: "ServiceTests", dependencies: ["Intake", "Handler", "Scheduler", "Reporting"], path: "Tests/ServiceTests"),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["LiaisonRuntime", "IntakeMain", "HandlerMain", "SchedulerMain", "ReportingMain", "LiaisonCLI"],
+            path: "Tests/EndToEndTests"
+        ),
+    ]
+)

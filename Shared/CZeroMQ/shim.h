@@ -1,0 +1,5 @@
+#ifndef LIAISON_CZEROMQ_SHIM_H
+#define LIAISON_CZEROMQ_SHIM_H
+#include <zmq.h>
+#include <errno.h>
+#endif

@@ -1,0 +1,129 @@
+import SwiftProtobuf
+
+/// Topic names of the event streams (the first frame of every published event).
+public enum Topic {
+    public static let feedbackReceived = "feedback.received"
+    public static let caseOpened = "case.opened"
+    public static let followupDue = "schedule.followup_due"
+    /// Sent by an idle publisher every second; its `seq` is the stream head, it is never stored.
+    public static let heartbeat = "heartbeat"
+}
+
+/// The protocol version this build speaks (`Request.version`; 0 is read as 1).
+public let protocolVersion: UInt32 = 1
+
+/// Largest request body a service accepts (bytes). Larger messages are refused at the socket.
+public let maxRequestBytes = 256 * 1024
+
+/// Framing of DESIGN §3: requests `[envelope…][empty][Request]`, replies `[envelope…][empty][Reply]`,
+/// events `[topic][Event]`.
+public enum Framing {
+    /// A request as it arrived on a ROUTER: the routing envelope to send the reply back on, and the
+    /// decoded request or the error to answer with.
+    public struct Incoming {
+        public var envelope: [[UInt8]]
+        public var request: Result<Liaison_V1_Request, WireError>
+        /// The request id if it could be read, so an error reply still carries it.
+        public var requestID: String {
+            if case .success(let r) = request { return r.requestID }
+            return ""
+        }
+    }
+
+    /// Splits frames received on a ROUTER into envelope and body and decodes the body.
+    ///
+    /// The envelope is every frame up to and including the first empty frame. A message without
+    /// the empty delimiter, with more than one body frame, or with a body that is not a valid
+    /// `Request` gets an error result naming what is wrong; it never throws.
+    public static func parseRequest(frames: [[UInt8]]) -> Incoming {
+        guard let delimiter = frames.firstIndex(where: { $0.isEmpty }), delimiter > 0 else {
+            // No delimiter: answer on the routing id (first frame) with a proper envelope.
+            let env: [[UInt8]] = frames.isEmpty ? [] : [frames[0], []]
+            return Incoming(envelope: env, request: .failure(.invalidArgument(
+                "frames", "expected [empty frame][Request]: the empty delimiter frame is missing")))
+        }
+        let envelope = Array(frames[...delimiter])
+        let body = frames[(delimiter + 1)...]
+        guard body.count == 1, let bytes = body.first else {
+            return Incoming(envelope: envelope, request: .failure(.invalidArgument(
+                "frames", "expected exactly one Request frame after the empty delimiter, got \(body.count)")))
+        }
+        return Incoming(envelope: envelope, request: decodeRequest(bytes))
+    }
+
+    /// Decodes and checks one `Request` body.
+    public static func decodeRequest(_ bytes: [UInt8]) -> Result<Liaison_V1_Request, WireError> {
+        if bytes.count > maxRequestBytes {
+            return .failure(.invalidArgument("request", "request is \(bytes.count) bytes; the limit is \(maxRequestBytes)"))
+        }
+        let request: Liaison_V1_Request
+        do {
+            request = try Liaison_V1_Request(serializedBytes: bytes)
+        } catch {
+            return .failure(.invalidArgument("request", "not a valid liaison.v1.Request: \(describe(error))"))
+        }
+        if request.version > protocolVersion {
+            return .failure(.invalidArgument("version",
+                "protocol version \(request.version) is not supported; this service speaks version \(protocolVersion)"))
+        }
+        if request.body == nil {
+            return .failure(.invalidArgument("body", "the request has no body (or one this service version does not know)"))
+        }
+        return .success(request)
+    }
+
+    /// The frames of a request as a DEALER sends them: `[empty][Request]`.
+    public static func requestFrames(_ request: Liaison_V1_Request) throws -> [[UInt8]] {
+        let bytes: [UInt8] = try request.serializedBytes()
+        return [[], bytes]
+    }
+
+    /// The frames of a reply: the envelope it came with, then the `Reply`.
+    public static func replyFrames(envelope: [[UInt8]], reply: Liaison_V1_Reply) -> [[UInt8]] {
+        // Serializing a message we built ourselves cannot fail; fall back to an internal error.
+        let bytes: [UInt8] = (try? reply.serializedBytes()) ?? []
+        return envelope + [bytes]
+    }
+
+    /// Decodes a reply body (the last frame after the empty delimiter).
+    public static func decodeReply(frames: [[UInt8]]) throws(WireError) -> Liaison_V1_Reply {
+        guard let last = frames.last, frames.count >= 2, frames[frames.count - 2].isEmpty else {
+            throw .invalidArgument("frames", "expected [empty frame][Reply]")
+        }
+        do { return try Liaison_V1_Reply(serializedBytes: last) } catch {
+            throw .invalidArgument("reply", "not a valid liaison.v1.Reply: \(describe(error))")
+        }
+    }
+
+    /// The frames of a published event: `[topic][Event]`.
+    public static func eventFrames(_ event: Liaison_V1_Event) throws -> [[UInt8]] {
+        let bytes: [UInt8] = try event.serializedBytes()
+        return [Array(event.topic.utf8), bytes]
+    }
+
+    /// Decodes a published event and checks that the topic frame matches the event's topic.
+    public static func decodeEvent(frames: [[UInt8]]) throws(WireError) -> Liaison_V1_Event {
+        guard frames.count == 2 else {
+            throw .invalidArgument("frames", "expected [topic][Event], got \(frames.count) frames")
+        }
+        let event: Liaison_V1_Event
+        do { event = try Liaison_V1_Event(serializedBytes: frames[1]) } catch {
+            throw .invalidArgument("event", "not a valid liaison.v1.Event: \(describe(error))")
+        }
+        guard String(decoding: frames[0], as: UTF8.self) == event.topic else {
+            throw .invalidArgument("topic", "topic frame does not match the event's topic \(event.topic)")
+        }
+        return event
+    }
+
+    static func describe(_ error: Error) -> String {
+        switch error as? BinaryDecodingError {
+        case .truncated?: "the message is truncated"
+        case .invalidUTF8?: "a string field is not valid UTF-8"
+        case .malformedProtobuf?: "the bytes are not a protobuf message"
+        case .missingRequiredFields?: "required fields are missing"
+        case .messageDepthLimit?: "the message is nested too deeply"
+        default: "\(error)"
+        }
+    }
+}

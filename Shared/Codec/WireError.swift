@@ -1,0 +1,83 @@
+/// An error that crosses the wire as `liaison.v1.Error`: a stable code, a message for a human,
+/// and the field at fault.
+public struct WireError: Error, Equatable, CustomStringConvertible, Sendable {
+    public var code: Liaison_V1_ErrorCode
+    public var message: String
+    public var field: String
+    public var retryAfterMs: UInt32
+
+    public init(_ code: Liaison_V1_ErrorCode, _ message: String, field: String = "", retryAfterMs: UInt32 = 0) {
+        self.code = code
+        self.message = message
+        self.field = field
+        self.retryAfterMs = retryAfterMs
+    }
+
+    public init(_ proto: Liaison_V1_Error) {
+        self.init(proto.code, proto.message, field: proto.field, retryAfterMs: proto.retryAfterMs)
+    }
+
+    /// The request is wrong; `field` names the field at fault.
+    public static func invalidArgument(_ field: String, _ message: String) -> WireError {
+        WireError(.invalidArgument, message, field: field)
+    }
+    public static func notFound(_ field: String, _ message: String) -> WireError {
+        WireError(.notFound, message, field: field)
+    }
+    public static func conflict(_ field: String, _ message: String) -> WireError {
+        WireError(.conflict, message, field: field)
+    }
+    public static func unauthorized(_ message: String) -> WireError {
+        WireError(.unauthorized, message)
+    }
+    /// The service cannot take the request now (overload, shutting down); retry after a while.
+    public static func unavailable(_ message: String, retryAfterMs: UInt32 = 100) -> WireError {
+        WireError(.unavailable, message, retryAfterMs: retryAfterMs)
+    }
+    public static func `internal`(_ message: String) -> WireError {
+        WireError(.internal, message)
+    }
+
+    public var proto: Liaison_V1_Error {
+        var e = Liaison_V1_Error()
+        e.code = code
+        e.message = message
+        e.field = field
+        e.retryAfterMs = retryAfterMs
+        return e
+    }
+
+    /// The stable code as the lower-case word of DESIGN §3 (`invalid_argument`, …).
+    public var codeName: String { code.name }
+
+    public var description: String {
+        field.isEmpty ? "\(codeName): \(message)" : "\(codeName) (\(field)): \(message)"
+    }
+}
+
+extension Liaison_V1_ErrorCode {
+    /// The stable lower-case name: `invalid_argument`, `not_found`, `conflict`, `unauthorized`,
+    /// `unavailable`, `internal`.
+    public var name: String {
+        switch self {
+        case .unspecified: "unspecified"
+        case .invalidArgument: "invalid_argument"
+        case .notFound: "not_found"
+        case .conflict: "conflict"
+        case .unauthorized: "unauthorized"
+        case .unavailable: "unavailable"
+        case .internal: "internal"
+        case .UNRECOGNIZED(let n): "unrecognized_\(n)"
+        }
+    }
+}
+
+extension Liaison_V1_Reply {
+    /// A reply carrying `error` for the request `requestID`.
+    public static func failure(_ error: WireError, requestID: String = "") -> Liaison_V1_Reply {
+        var r = Liaison_V1_Reply()
+        r.requestID = requestID
+        r.error = error.proto
+        return r
+    }
+}
