@@ -2,4 +2,6 @@
 #define LIAISON_CZEROMQ_SHIM_H
 #include <zmq.h>
 #include <errno.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 #endif

@@ -247,3 +247,19 @@ public final class Socket {
         try Poller.poll([self], timeout: timeout)[0]
     }
 }
+
+/// Socket option numbers for ``Socket/setOption(_:_:)`` without importing the C module.
+public enum ZMQOption {
+    public static let sendTimeout = ZMQ_SNDTIMEO
+    public static let receiveTimeout = ZMQ_RCVTIMEO
+    public static let sendHighWaterMark = ZMQ_SNDHWM
+    public static let receiveHighWaterMark = ZMQ_RCVHWM
+    public static let linger = ZMQ_LINGER
+    public static let immediate = ZMQ_IMMEDIATE
+    public static let routerMandatory = ZMQ_ROUTER_MANDATORY
+    public static let heartbeatInterval = ZMQ_HEARTBEAT_IVL
+    public static let heartbeatTimeout = ZMQ_HEARTBEAT_TIMEOUT
+    public static let reconnectInterval = ZMQ_RECONNECT_IVL
+    public static let reconnectIntervalMax = ZMQ_RECONNECT_IVL_MAX
+    public static let maxMessageSize = ZMQ_MAXMSGSIZE
+}

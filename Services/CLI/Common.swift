@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import SwiftProtobuf
+import ZeroMQ
+
+/// Options every client command takes.
+struct ClientOptions: ParsableArguments {
+    @Option(help: "Topology file (JSON). Default: $LIAISON_TOPOLOGY, else the local defaults.")
+    var topology: String?
+
+    @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate).")
+    var timeout: Int32 = 3_000
+
+    @Option(help: "Attempts before giving up.")
+    var retries: Int = 3
+
+    @Flag(help: "Print JSON (one object a line) instead of text.")
+    var json = false
+
+    func loadTopology() throws -> Topology { try Topology.resolve(path: topology) }
+
+    /// The instance of `service` to talk to.
+    func endpoint(_ service: String, instance: Int = 0) throws -> Topology.Instance {
+        let list = try loadTopology().instances(of: service)
+        guard instance < list.count else {
+            throw ValidationError("the topology has no instance \(instance) of \(service)")
+        }
+        return list[instance]
+    }
+
+    /// Sends one request body to `service` and returns the reply; an `Error` reply is thrown.
+    func call(_ service: String, _ body: Liaison_V1_Request.OneOf_Body, instance: Int = 0) throws -> Liaison_V1_Reply {
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let client = RequestClient(context: ctx, endpoint: try endpoint(service, instance: instance).requests,
+                                   timeoutMs: timeout, attempts: retries)
+        defer { client.reset() }
+        return try client.call(body)
+    }
+}
+
+/// Printing helpers.
+enum Output {
+    static func json(_ m: some SwiftProtobuf.Message) -> String {
+        var o = JSONEncodingOptions()
+        o.preserveProtoFieldNames = true
+        return (try? m.jsonString(options: o)) ?? "{}"
+    }
+
+    static func time(_ t: Google_Protobuf_Timestamp) -> String {
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM-dd HH:mm"
+        f.timeZone = TimeZone.current
+        return f.string(from: t.date)
+    }
+
+    /// Left-aligned columns.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        var widths = header.map(\.count)
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        func line(_ r: [String]) -> String {
+            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+                .joined(separator: "  ")
+        }
+        return ([line(header)] + rows.map(line)).joined(separator: "\n")
+    }
+}
+
+/// Turns a thrown error into a clear message and a non-zero exit.
+func reportFailure(_ error: Error) -> Never {
+    let message: String
+    switch error {
+    case let e as WireError: message = "error: \(e)"
+    case let e as ClientError: message = "error: \(e)"
+    case let e as ConfigError: message = "error: \(e)"
+    default: message = "error: \(error)"
+    }
+    FileHandle.standardError.write(Data((message + "\n").utf8))
+    Foundation.exit(error is ClientError ? 3 : 1)
+}

@@ -1,0 +1,131 @@
+import ArgumentParser
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import ZeroMQ
+
+struct Events: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Read the event streams.", subcommands: [Tail.self])
+
+    struct Tail: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a stream's events, one JSON object a line: stored ones from --from, then live ones.",
+            discussion: """
+                Replays the stored events after --from from the stream's requests socket, then follows
+                the live events socket; a skipped sequence number is filled in by replaying again, so
+                the output has every event once and in order. Heartbeats are not printed.
+                """)
+
+        @OptionGroup var client: ClientOptions
+        @Option(help: "The stream, e.g. intake-1, handler-1 (see liaison streams).")
+        var stream: String = "intake-1"
+        @Option(help: "Print events after this sequence number (0: from the start).")
+        var from: UInt64 = 0
+        @Option(help: "Only topics starting with this prefix, e.g. case. (repeatable).")
+        var topic: [String] = []
+        @Flag(inversion: .prefixedNo, help: "Keep following live events (default), or stop at the current head.")
+        var follow = true
+        @Option(help: "Stop after printing this many events.")
+        var limit: Int?
+
+        func run() throws {
+            do { try tail() } catch { reportFailure(error) }
+        }
+
+        func tail() throws {
+            let topo = try client.loadTopology()
+            guard let inst = topo.services.values.flatMap({ $0 }).first(where: { $0.stream == stream }) else {
+                throw ValidationError("no stream '\(stream)' in the topology; streams: \(topo.services.values.flatMap { $0 }.map(\.stream).sorted().joined(separator: ", "))")
+            }
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let stop = StopFlag()
+            signal(SIGPIPE, SIG_IGN)
+            let live = try Socket(context: ctx, type: .sub, role: "events-in", receiveHighWaterMark: 100_000, linger: 0)
+            defer { live.close() }
+            try live.subscribe("")
+            try live.connect(inst.events)
+            let requests = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: client.timeout, attempts: client.retries)
+            defer { requests.reset() }
+
+            var cursor = from
+            var printed = 0
+            func emit(_ e: Liaison_V1_Event) -> Bool {
+                if topic.isEmpty || topic.contains(where: { e.topic.hasPrefix($0) }) {
+                    FileHandle.standardOutput.write(Data((Output.json(e) + "\n").utf8))
+                    printed += 1
+                }
+                return limit.map { printed >= $0 } ?? false
+            }
+            // Replay up to the head, then follow.
+            var needReplay = true
+            while !stop.isSet {
+                if needReplay {
+                    var r = Liaison_V1_Replay()
+                    r.afterSeq = cursor
+                    r.limit = 1_000
+                    r.topicPrefixes = topic
+                    let batch = try requests.call(.replay(r)).replayBatch
+                    for e in batch.events where emit(e) { return }
+                    cursor = max(cursor, batch.lastSeq)
+                    needReplay = batch.more
+                    if !needReplay && !follow { return }
+                    continue
+                }
+                guard try live.waitReadable(timeout: 200) else { continue }
+                while let frames = try live.receiveMultipart(dontWait: true) {
+                    guard let e = try? Framing.decodeEvent(frames: frames), e.stream == stream else { continue }
+                    if e.topic == Topic.heartbeat {
+                        if e.heartbeat.headSeq > cursor { needReplay = true }
+                        continue
+                    }
+                    if e.seq <= cursor { continue }
+                    if e.seq != cursor + 1 { needReplay = true; break }
+                    cursor = e.seq
+                    if emit(e) { return }
+                }
+            }
+        }
+    }
+}
+
+struct Streams: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show each stream's head and each consumer's applied position (its lag).",
+        discussion: "Asks every instance in the topology for its status. A service that does not answer is shown as DOWN.")
+
+    @OptionGroup var client: ClientOptions
+
+    func run() throws {
+        do {
+            let topo = try client.loadTopology()
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            var statuses: [(service: String, instance: Topology.Instance, status: Liaison_V1_ServiceStatus?)] = []
+            for name in Topology.serviceNames {
+                for inst in topo.instances(of: name) {
+                    let c = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: min(client.timeout, 1_500), attempts: 1)
+                    defer { c.reset() }
+                    statuses.append((name, inst, try? c.call(.getStatus(.init())).serviceStatus))
+                }
+            }
+            if client.json {
+                for s in statuses { if let st = s.status { print(Output.json(st)) } }
+                return
+            }
+            let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE"], statuses.map { s in
+                [s.instance.stream, s.service, s.status.map { "\($0.headSeq)" } ?? "-", s.status == nil ? "DOWN (\(s.instance.requests))" : "up, pid \(s.status!.pid)"]
+            }))
+            print("")
+            var rows: [[String]] = []
+            for s in statuses {
+                for c in s.status?.consumers ?? [] {
+                    let head = max(heads[c.stream] ?? 0, c.knownHeadSeq)
+                    rows.append([s.instance.stream, c.stream, "\(c.appliedSeq)", "\(head)", "\(head > c.appliedSeq ? head - c.appliedSeq : 0)"])
+                }
+            }
+            print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], rows))
+        } catch { reportFailure(error) }
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// `liaison`: the command line for intake clients and operators.
+@main
+struct Liaison: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "liaison",
+        abstract: "Liaison: the software of a police public-relations office.",
+        discussion: """
+            Start everything on this machine:      liaison up --data-dir ./data
+            Take a complaint at a hotline desk:    liaison submit --kind complaint --channel hotline --unit STN-01 --text "..."
+            Let a citizen check a case:            liaison status L1-0000001 --token ABCD...
+            See the work:                          liaison cases --overdue ; liaison report
+            Watch a stream:                        liaison events tail --stream handler-1 --from 0
+            Check every consumer is keeping up:    liaison streams
+
+            Every command reads the same topology as the services (--topology, else $LIAISON_TOPOLOGY,
+            else the local defaults on ports 7101-7402).
+            """,
+        subcommands: [Up.self, Submit.self, Status.self, Cases.self, Report.self, Events.self, Streams.self])
+}

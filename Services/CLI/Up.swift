@@ -1,0 +1,125 @@
+import ArgumentParser
+import Dispatch
+import Foundation
+import LiaisonRuntime
+
+struct Up: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the whole set on this machine: intake, handler, scheduler and reporting.",
+        discussion: """
+            Starts the four service executables (found next to this one) as child processes, restarts
+            one that dies (with a growing pause if it keeps dying), and on Ctrl-C or SIGTERM stops them
+            all gracefully. Each keeps its own database in --data-dir. Logs go to standard error.
+            """)
+
+    @Option(help: "Directory for the services' databases.")
+    var dataDir: String = ProcessInfo.processInfo.environment["LIAISON_DATA_DIR"] ?? "data"
+    @Option(help: "Topology file (JSON). Default: $LIAISON_TOPOLOGY, else the local defaults (ports 7101-7402).")
+    var topology: String?
+    @Option(help: "Directory with the liaison-* executables. Default: the directory of this executable.")
+    var binDir: String?
+    @Option(help: "Log level passed to every service.")
+    var logLevel: String = "info"
+
+    func run() throws {
+        let topo = try Topology.resolve(path: topology)
+        let bin = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        var commonArgs = ["--data-dir", dataDir, "--log-level", logLevel]
+        if let t = topology { commonArgs += ["--topology", t] }
+
+        var children: [Child] = []
+        for name in Topology.serviceNames {
+            let path = (bin as NSString).appendingPathComponent("liaison-\(name)")
+            guard FileManager.default.isExecutableFile(atPath: path) else {
+                throw ValidationError("cannot find \(path): build first (swift build) or pass --bin-dir")
+            }
+            for (i, inst) in topo.instances(of: name).enumerated() {
+                children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"]))
+            }
+        }
+
+        let stopping = StopFlag()
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { stopping.set() }
+            src.resume()
+            sources.append(src)
+        }
+
+        log("starting \(children.map(\.name).joined(separator: ", ")) (data in \(dataDir))")
+        for c in children { c.start() }
+        for inst in Topology.serviceNames.flatMap({ topo.instances(of: $0) }) {
+            log("  \(inst.stream.padding(toLength: 12, withPad: " ", startingAt: 0)) requests \(inst.requests)  events \(inst.events)")
+        }
+        while !stopping.isSet {
+            for c in children { c.superviseOnce() }
+            Thread.sleep(forTimeInterval: 0.2)   // supervision tick, not synchronisation
+        }
+        log("stopping")
+        for c in children { c.terminate() }
+        let deadline = Date().addingTimeInterval(10)
+        while children.contains(where: \.isRunning) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        for c in children where c.isRunning {
+            log("\(c.name) did not stop in 10 s; killing it")
+            c.kill()
+        }
+        _ = sources
+        log("stopped")
+    }
+
+    func log(_ s: String) { FileHandle.standardError.write(Data("liaison up: \(s)\n".utf8)) }
+}
+
+/// One supervised child process.
+final class Child {
+    let name: String
+    let path: String
+    let arguments: [String]
+    private var process: Process?
+    private var restarts = 0
+    private var startedAt = Date()
+    private var nextStart: Date?
+
+    init(name: String, path: String, arguments: [String]) {
+        self.name = name
+        self.path = path
+        self.arguments = arguments
+    }
+
+    var isRunning: Bool { process?.isRunning ?? false }
+
+    func start() {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = arguments
+        do {
+            try p.run()
+            process = p
+            startedAt = Date()
+        } catch {
+            FileHandle.standardError.write(Data("liaison up: cannot start \(name): \(error)\n".utf8))
+        }
+    }
+
+    /// Restarts the child if it died, waiting longer after each quick death (1 s … 30 s).
+    func superviseOnce() {
+        if isRunning { return }
+        if let at = nextStart {
+            if Date() >= at { nextStart = nil; start() }
+            return
+        }
+        let status = process?.terminationStatus ?? -1
+        if Date().timeIntervalSince(startedAt) > 60 { restarts = 0 }
+        restarts += 1
+        let pause = min(30, pow(2, Double(restarts - 1)))
+        FileHandle.standardError.write(Data("liaison up: \(name) exited (status \(status)); restarting in \(Int(pause)) s\n".utf8))
+        nextStart = Date().addingTimeInterval(pause)
+    }
+
+    func terminate() { if let p = process, p.isRunning { Foundation.kill(p.processIdentifier, SIGTERM) } }
+    func kill() { if let p = process, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+}

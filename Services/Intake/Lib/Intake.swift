@@ -1,0 +1,164 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import LiaisonRuntime
+import Logging
+
+/// Intake: takes public feedback, commits it durably (group commit), acknowledges it with a case
+/// number and tracking token, and publishes `feedback.received` without the contact data.
+public final class IntakeService: RequestHandling {
+    let log: EventLog
+    let casePrefix: String
+    let clock: WallClock
+    let logger: Logger
+
+    /// - Parameter casePrefix: starts every case number of this instance (`L1` → `L1-0000042`).
+    public init(log: EventLog, casePrefix: String, clock: WallClock = SystemClock(), logger: Logger) {
+        self.log = log
+        self.casePrefix = casePrefix
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public static func migrations(_ m: inout DatabaseMigrator) {
+        m.registerMigration("intake-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE submissions (
+                  case_seq INTEGER PRIMARY KEY,
+                  submission_id TEXT NOT NULL UNIQUE,
+                  case_number TEXT NOT NULL UNIQUE,
+                  tracking_token TEXT NOT NULL,
+                  body BLOB NOT NULL,
+                  contact BLOB,
+                  received_at REAL NOT NULL,
+                  state TEXT NOT NULL,
+                  public_note TEXT NOT NULL,
+                  updated_at REAL NOT NULL
+                );
+                """)
+        }
+    }
+
+    /// Builds the whole intake instance for `config`.
+    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
+        let store = try Store(path: config.databasePath, migrations: migrations)
+        let log = try EventLog(store: store, stream: config.instance.stream)
+        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", clock: clock, logger: logger)
+        return ServiceHost(config: config, log: log, handler: service, logger: logger)
+    }
+
+    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
+        var replies = [Liaison_V1_Reply?](repeating: nil, count: requests.count)
+        var submits: [(Int, Liaison_V1_SubmitFeedback)] = []
+        for (i, r) in requests.enumerated() {
+            switch r.body {
+            case .submitFeedback(let s)?:
+                if let err = SubmissionRules.check(s) { replies[i] = .failure(err) } else { submits.append((i, s)) }
+            case .getFeedbackStatus(let q)?:
+                replies[i] = status(q)
+            default:
+                replies[i] = .failure(.invalidArgument("body", "intake does not answer this request"))
+            }
+        }
+        if !submits.isEmpty {
+            // Group commit: every submission that arrived together in one fsync'd transaction; the
+            // acknowledgements leave only after it commits.
+            do {
+                let accepted = try commit(submits.map(\.1))
+                for (k, (i, _)) in submits.enumerated() { replies[i] = accepted[k] }
+            } catch {
+                logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
+                for (i, _) in submits { replies[i] = .failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500)) }
+            }
+        }
+        return replies.map { $0 ?? .failure(.internal("no answer")) }
+    }
+
+    /// Stores every new submission and appends its event, in one transaction.
+    func commit(_ subs: [Liaison_V1_SubmitFeedback]) throws -> [Liaison_V1_Reply] {
+        let now = clock.now()
+        return try log.write { db, out in
+            var next = (try Int64.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") ?? 0) + 1
+            var replies: [Liaison_V1_Reply] = []
+            for s in subs {
+                var body = s
+                body.clearContact()
+                let bodyBytes: Data = try body.serializedBytes()
+                let contactBytes: Data? = s.hasContact ? try s.contact.serializedBytes() : nil
+                if let row = try Row.fetchOne(db, sql: "SELECT case_number, tracking_token, body, contact FROM submissions WHERE submission_id = ?",
+                                              arguments: [s.submissionID]) {
+                    if (row["body"] as Data) != bodyBytes || (row["contact"] as Data?) != contactBytes {
+                        replies.append(.failure(.conflict("submit_feedback.submission_id",
+                            "submission_id \(s.submissionID) was already used for a different submission")))
+                    } else {
+                        replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true))
+                    }
+                    continue
+                }
+                let caseNumber = "\(casePrefix)-\(String(format: "%07lld", next))"
+                let token = TrackingToken.make()
+                try db.execute(sql: """
+                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?)
+                    """, arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                next += 1
+                try out.append(topic: Topic.feedbackReceived, at: now) { e in
+                    e.feedbackReceived.caseNumber = caseNumber
+                    e.feedbackReceived.feedback = body   // contact left out: never on a general stream
+                }
+                replies.append(accepted(caseNumber, token, duplicate: false))
+            }
+            return replies
+        }
+    }
+
+    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool) -> Liaison_V1_Reply {
+        var r = Liaison_V1_Reply()
+        r.feedbackAccepted.caseNumber = caseNumber
+        r.feedbackAccepted.trackingToken = token
+        r.feedbackAccepted.duplicate = duplicate
+        return r
+    }
+
+    func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {
+        if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
+        if q.trackingToken.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
+        do {
+            let row = try log.store.pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_number = ?",
+                                 arguments: [q.caseNumber])
+            }
+            // The same answer for an unknown case and a wrong token: the token is the citizen's key.
+            guard let row, TrackingToken.equal(row["tracking_token"], q.trackingToken) else {
+                return .failure(.notFound("get_feedback_status.case_number", "no case \(q.caseNumber) with that tracking token"))
+            }
+            var r = Liaison_V1_Reply()
+            r.feedbackStatus.caseNumber = q.caseNumber
+            r.feedbackStatus.state = row["state"]
+            r.feedbackStatus.publicNote = row["public_note"]
+            r.feedbackStatus.updatedAt = .init(date: Date(timeIntervalSince1970: row["updated_at"]))
+            return r
+        } catch {
+            return .failure(.internal("status lookup failed: \(error)"))
+        }
+    }
+}
+
+/// Tracking tokens: 16 characters from an alphabet without look-alikes, easy to read over the phone.
+enum TrackingToken {
+    static let alphabet = Array("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
+
+    static func make() -> String {
+        var g = SystemRandomNumberGenerator()
+        return String((0..<16).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] })
+    }
+
+    /// Compares in time independent of where the strings differ.
+    static func equal(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 })
+        guard x.count == y.count else { return false }
+        var diff: UInt8 = 0
+        for i in 0..<x.count { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import LiaisonRuntime
+import Logging
+import ZeroMQ
+
+/// Scheduler: keeps a durable timer table and raises `schedule.followup_due` when a follow-up
+/// comes due. For now every opened case gets a follow-up at its respond-by time.
+public final class SchedulerService: RequestHandling {
+    let log: EventLog
+    let clock: WallClock
+    /// A follow-up fired this long after its due time (the scheduler was down) is marked late.
+    public static let lateAfter: TimeInterval = 60
+
+    public init(log: EventLog, clock: WallClock) {
+        self.log = log
+        self.clock = clock
+    }
+
+    public static func migrations(_ m: inout DatabaseMigrator) {
+        m.registerMigration("scheduler-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE followups (
+                  case_number TEXT PRIMARY KEY,
+                  unit TEXT NOT NULL,
+                  due_at REAL NOT NULL,
+                  state TEXT NOT NULL,
+                  fired_at REAL
+                );
+                CREATE INDEX followups_pending ON followups(state, due_at);
+                """)
+        }
+    }
+
+    /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
+    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
+        let store = try Store(path: config.databasePath, migrations: migrations)
+        let log = try EventLog(store: store, stream: config.instance.stream)
+        let service = SchedulerService(log: log, clock: clock)
+        let consumers = try config.topology.instances(of: "handler").map { up in
+            try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
+                try service.apply(db, out, event)
+            }
+        }
+        let timers = TimerLoop(name: "\(config.instance.stream)-timers", service: service, logger: logger)
+        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], logger: logger)
+    }
+
+    /// Applies one handler event: `case.opened` puts a follow-up at the case's respond-by time.
+    public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
+        guard case .caseOpened(let c)? = event.payload else { return }
+        try db.execute(sql: "INSERT OR IGNORE INTO followups (case_number, unit, due_at, state) VALUES (?, ?, ?, 'pending')",
+                       arguments: [c.caseNumber, c.unit, c.respondBy.date.timeIntervalSince1970])
+    }
+
+    /// Fires every pending follow-up due at `now` (at most `limit`), each with its event, in one
+    /// transaction. Returns how many fired; the earliest next due time, if any.
+    @discardableResult
+    public func fireDue(limit: Int = 500) throws -> (fired: Int, next: Date?) {
+        let now = clock.now()
+        return try log.write { db, out in
+            let rows = try Row.fetchAll(db, sql: "SELECT case_number, unit, due_at FROM followups WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
+                                        arguments: [now.timeIntervalSince1970, limit])
+            for row in rows {
+                let caseNumber: String = row["case_number"]
+                let due = Date(timeIntervalSince1970: row["due_at"])
+                try db.execute(sql: "UPDATE followups SET state = 'due', fired_at = ? WHERE case_number = ?",
+                               arguments: [now.timeIntervalSince1970, caseNumber])
+                try out.append(topic: Topic.followupDue, at: now) { e in
+                    e.followupDue.caseNumber = caseNumber
+                    e.followupDue.unit = row["unit"]
+                    e.followupDue.dueAt = .init(date: due)
+                    e.followupDue.late = now.timeIntervalSince(due) > SchedulerService.lateAfter
+                }
+            }
+            let next = try Double.fetchOne(db, sql: "SELECT MIN(due_at) FROM followups WHERE state = 'pending'")
+            return (rows.count, next.map(Date.init(timeIntervalSince1970:)))
+        }
+    }
+
+    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
+        each(requests) { req in
+            guard case .listFollowups(let q)? = req.body else {
+                throw WireError.invalidArgument("body", "the scheduler does not answer this request")
+            }
+            let limit = q.limit == 0 ? 100 : min(Int(q.limit), 1_000)
+            let rows = try log.store.pool.read { db in
+                try Row.fetchAll(db, sql: "SELECT * FROM followups \(q.dueOnly ? "WHERE state = 'due'" : "") ORDER BY due_at LIMIT \(limit)")
+            }
+            var r = Liaison_V1_Reply()
+            r.followupList.followups = rows.map { row in
+                var f = Liaison_V1_Followup()
+                f.caseNumber = row["case_number"]
+                f.unit = row["unit"]
+                f.dueAt = .init(date: Date(timeIntervalSince1970: row["due_at"]))
+                f.state = row["state"]
+                return f
+            }
+            return r
+        }
+    }
+}
+
+/// The scheduler's timer thread: fires due follow-ups, waking at least every 200 ms.
+final class TimerLoop: ThreadLoop {
+    let name: String
+    let service: SchedulerService
+    let logger: Logger
+
+    init(name: String, service: SchedulerService, logger: Logger) {
+        self.name = name
+        self.service = service
+        self.logger = logger
+    }
+
+    func run(context: Context, stop: StopFlag) throws {
+        let tick = try Waker()   // nothing rings it: it gives the loop an interruptible wait
+        while !stop.isSet {
+            do {
+                let (fired, _) = try service.fireDue()
+                if fired > 0 { logger.info("follow-ups due", metadata: ["count": "\(fired)"]) }
+                if fired == 500 { continue }
+            } catch {
+                logger.error("firing timers failed; will retry", metadata: ["error": "\(error)"])
+            }
+            _ = try Poller.poll([], fds: [tick.fd], timeout: 200)
+        }
+    }
+}

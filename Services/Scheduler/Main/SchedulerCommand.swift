@@ -1,0 +1,20 @@
+import ArgumentParser
+import LiaisonRuntime
+import Scheduler
+
+/// `liaison-scheduler`: consumes `case.*`, keeps durable timers, publishes `schedule.*`.
+@main
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "liaison-scheduler",
+        abstract: "Liaison scheduler: durable timers for follow-ups and reminders.",
+        discussion: "Consumes every handler instance of the topology and publishes schedule.* on its own stream. Stop with SIGTERM or Ctrl-C.")
+
+    @OptionGroup var options: ServiceOptions
+
+    func run() async throws {
+        let logger = options.bootstrapLogging(label: "liaison.scheduler")
+        let config = try options.resolve(service: "scheduler")
+        try await SchedulerService.host(config: config, clock: options.clock, logger: logger).runUntilSignalled()
+    }
+}

@@ -1,0 +1,186 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// One loop that runs on a thread of its own and owns its sockets.
+public protocol ThreadLoop: Sendable {
+    var name: String { get }
+    /// Runs until `stop` is set (checked at least every 100 ms) or an unrecoverable error.
+    func run(context: Context, stop: StopFlag) throws
+}
+
+/// Applies events of an upstream stream to this service's database. Called inside the write
+/// transaction that also records the consumer's cursor, so every effect happens exactly once.
+/// Events it appends to this service's own stream commit in the same transaction.
+public typealias EventApplier = @Sendable (_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws -> Void
+
+/// A durable consumer of one upstream stream (DESIGN §3, Replay).
+///
+/// It subscribes live, replays from its last applied sequence, applies each batch of events together
+/// with its new cursor in one transaction, and replays again whenever a sequence number is skipped
+/// or a heartbeat shows a head beyond its cursor. A consumer that starts late catches up from 1.
+public final class Consumer: ThreadLoop {
+    public let name: String
+    /// The upstream instance consumed.
+    public let upstream: Topology.Instance
+    /// Topics applied (prefixes); others are skipped but still advance the cursor.
+    public let topicPrefixes: [String]
+    let log: EventLog
+    let apply: EventApplier
+    let logger: Logger
+    let replayTimeoutMs: Int32
+    private let state: Mutex<(applied: UInt64, knownHead: UInt64)>
+
+    public init(upstream: Topology.Instance, topicPrefixes: [String], log: EventLog, logger: Logger,
+                replayTimeoutMs: Int32 = 2_000, apply: @escaping EventApplier) throws {
+        self.name = "consume-\(upstream.stream)"
+        self.upstream = upstream
+        self.topicPrefixes = topicPrefixes
+        self.log = log
+        self.apply = apply
+        self.logger = logger
+        self.replayTimeoutMs = replayTimeoutMs
+        let applied = try Consumer.loadCursor(store: log.store, stream: upstream.stream)
+        state = Mutex((applied: applied, knownHead: applied))
+    }
+
+    /// The durable cursor and the upstream head last seen, for `GetStatus` / `liaison streams`.
+    public var position: Liaison_V1_ConsumerPosition {
+        let s = state.withLock { $0 }
+        var p = Liaison_V1_ConsumerPosition()
+        p.stream = upstream.stream
+        p.appliedSeq = s.applied
+        p.knownHeadSeq = max(s.knownHead, s.applied)
+        p.endpoint = upstream.events
+        return p
+    }
+
+    static func loadCursor(store: Store, stream: String) throws -> UInt64 {
+        let value: Int64? = try store.pool.read { db in
+            try Int64.fetchOne(db, sql: "SELECT applied_seq FROM consumer_cursors WHERE stream = ?", arguments: [stream])
+        }
+        guard let value else { return 0 }
+        return UInt64(value)
+    }
+
+    private func matches(_ topic: String) -> Bool {
+        topicPrefixes.isEmpty || topicPrefixes.contains { topic.hasPrefix($0) }
+    }
+
+    /// Applies `events` (consecutive, after the cursor) and moves the cursor to `through`, in one transaction.
+    func commit(_ events: [Liaison_V1_Event], through: UInt64) throws {
+        try log.write { db, out in
+            for e in events where matches(e.topic) { try apply(db, out, e) }
+            try db.execute(sql: """
+                INSERT INTO consumer_cursors (stream, applied_seq, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT(stream) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at
+                """, arguments: [upstream.stream, Int64(through), Date().timeIntervalSince1970])
+        }
+        state.withLock { $0.applied = through; $0.knownHead = max($0.knownHead, through) }
+    }
+
+    public func run(context: Context, stop: StopFlag) throws {
+        let live = try Socket(context: context, type: .sub, role: "events-in", receiveHighWaterMark: 100_000, linger: 0)
+        defer { live.close() }
+        try live.setReconnect(interval: 100, max: 5_000)
+        if upstream.events.hasPrefix("tcp://") { try live.setHeartbeat(interval: 2_000, timeout: 10_000) }
+        try live.subscribe("")   // every topic, so sequence numbers stay dense; filtered on apply
+        try live.connect(upstream.events)
+        let client = RequestClient(context: context, endpoint: upstream.requests, timeoutMs: replayTimeoutMs, attempts: 1)
+        defer { client.reset() }
+
+        var needReplay = true
+        var failures = 0
+        logger.info("consuming", metadata: ["stream": "\(upstream.stream)", "from": "\(state.withLock { $0.applied })"])
+        while !stop.isSet {
+            do {
+                if needReplay {
+                    needReplay = try replayOnce(client)
+                    failures = 0
+                    continue
+                }
+                guard try live.waitReadable(timeout: 100) else { continue }
+                needReplay = try drainLive(live)
+                failures = 0
+            } catch {
+                if let z = error as? ZMQError {
+                    if z.isTerminated { return }
+                    throw z
+                }
+                failures += 1
+                if error is ClientError {
+                    if failures == 1 || failures % 30 == 0 {
+                        logger.warning("upstream not answering replay; retrying", metadata: ["stream": "\(upstream.stream)", "error": "\(error)"])
+                    }
+                    needReplay = true
+                    continue
+                }
+                // Applying failed (a bug or a poison event): keep the cursor, back off, retry. The lag
+                // shows in `liaison streams`; nothing is skipped.
+                logger.error("applying events failed; will retry", metadata: ["stream": "\(upstream.stream)", "error": "\(error)"])
+                backoff(failures, stop: stop)
+                needReplay = true
+            }
+        }
+    }
+
+    private func backoff(_ failures: Int, stop: StopFlag) {
+        let until = Date().addingTimeInterval(min(5, 0.1 * Double(failures)))
+        while !stop.isSet && Date() < until { Thread.sleep(forTimeInterval: 0.05) }
+    }
+
+    /// Fetches and applies one replay batch; returns whether more remain.
+    private func replayOnce(_ client: RequestClient) throws -> Bool {
+        let applied = state.withLock { $0.applied }
+        var r = Liaison_V1_Replay()
+        r.stream = upstream.stream
+        r.afterSeq = applied
+        r.limit = 1_000
+        let reply = try client.call(.replay(r))
+        guard case .replayBatch(let batch)? = reply.result else {
+            throw WireError.internal("unexpected replay answer from \(upstream.requests)")
+        }
+        state.withLock { $0.knownHead = max($0.knownHead, batch.headSeq) }
+        // The batch must continue exactly from the cursor.
+        var expected = applied + 1
+        for e in batch.events {
+            guard e.seq >= expected, e.stream == upstream.stream else {
+                throw WireError.internal("replay of \(upstream.stream) returned seq \(e.seq) (stream \(e.stream)) where \(expected) was expected")
+            }
+            expected = e.seq + 1
+        }
+        if batch.lastSeq > applied { try commit(batch.events, through: batch.lastSeq) }
+        return batch.more || batch.lastSeq < batch.headSeq
+    }
+
+    /// Applies the live events waiting on the SUB socket; returns whether a replay is needed.
+    private func drainLive(_ live: Socket) throws -> Bool {
+        var cursor = state.withLock { $0.applied }
+        let start = cursor
+        var batch: [Liaison_V1_Event] = []
+        var gap = false
+        while batch.count < 1_000, let frames = try live.receiveMultipart(dontWait: true) {
+            let event: Liaison_V1_Event
+            do { event = try Framing.decodeEvent(frames: frames) } catch {
+                logger.warning("undecodable event skipped; replay will fill in", metadata: ["stream": "\(upstream.stream)", "error": "\(error)"])
+                gap = true
+                continue
+            }
+            guard event.stream == upstream.stream else { continue }
+            if event.topic == Topic.heartbeat {
+                state.withLock { $0.knownHead = max($0.knownHead, event.heartbeat.headSeq) }
+                if event.heartbeat.headSeq > cursor { gap = true }
+                continue
+            }
+            if event.seq <= cursor { continue }           // already applied (replay overlap)
+            if event.seq != cursor + 1 { gap = true; break }
+            batch.append(event)
+            cursor = event.seq
+        }
+        if cursor > start { try commit(batch, through: cursor) }
+        return gap
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import LiaisonCodec
+import ZeroMQ
+
+/// The error a client gets when a service does not answer.
+public struct ClientError: Error, CustomStringConvertible, Sendable {
+    public var endpoint: String
+    public var attempts: Int
+    public var timeoutMs: Int32
+    public var description: String {
+        "no reply from \(endpoint) after \(attempts) attempt(s) of \(timeoutMs) ms: is the service running? (liaison up)"
+    }
+}
+
+/// A blocking request client that follows Lazy Pirate (zguide ch. 4): poll with a timeout, and
+/// on timeout close the socket, open a new one and resend the same request (same request id, same
+/// `submission_id`), up to `attempts` times.
+///
+/// Use one client from one thread at a time. From async code, go through ``Threads/run(name:_:)``.
+public final class RequestClient {
+    public let endpoint: String
+    public var timeoutMs: Int32
+    public var attempts: Int
+    private let context: Context
+    private var socket: Socket?
+
+    public init(context: Context, endpoint: String, timeoutMs: Int32 = 3_000, attempts: Int = 3) {
+        self.context = context
+        self.endpoint = endpoint
+        self.timeoutMs = timeoutMs
+        self.attempts = max(1, attempts)
+    }
+
+    deinit { socket?.close() }
+
+    private func connected() throws -> Socket {
+        if let s = socket { return s }
+        let s = try Socket(context: context, type: .dealer, role: "requests-client", linger: 0)
+        try s.setImmediate()
+        try s.setOption(ZMQOption.sendTimeout, timeoutMs)
+        try s.setReconnect(interval: 100, max: 2_000)
+        if endpoint.hasPrefix("tcp://") { try s.setHeartbeat(interval: 2_000, timeout: 10_000) }
+        try s.connect(endpoint)
+        socket = s
+        return s
+    }
+
+    /// Drops the current connection (the next call opens a new one).
+    public func reset() {
+        socket?.close()
+        socket = nil
+    }
+
+    /// Sends `request` and waits for its reply. A missing request id is filled in.
+    public func call(_ request: Liaison_V1_Request) throws -> Liaison_V1_Reply {
+        var request = request
+        if request.requestID.isEmpty { request.requestID = UUID().uuidString.lowercased() }
+        if request.version == 0 { request.version = protocolVersion }
+        let frames = try Framing.requestFrames(request)
+        for _ in 0..<attempts {
+            if let reply = try attempt(frames: frames, requestID: request.requestID) { return reply }
+            reset()
+        }
+        throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs)
+    }
+
+    /// One Lazy Pirate attempt: send, then wait up to the timeout for the matching reply.
+    private func attempt(frames: [[UInt8]], requestID: String) throws -> Liaison_V1_Reply? {
+        let s = try connected()
+        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        // IMMEDIATE: with no connection yet the send blocks; SNDTIMEO bounds that wait.
+        let sent: Bool
+        do {
+            sent = try s.send(multipart: frames)
+        } catch {
+            if error.isWouldBlock { return nil }
+            throw error
+        }
+        guard sent else { return nil }
+        while true {
+            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            if left <= 0 { return nil }
+            if try !s.waitReadable(timeout: left) { return nil }
+            guard let frames = try s.receiveMultipart(dontWait: true) else { continue }
+            guard let decoded = try? Framing.decodeReply(frames: frames) else { continue }
+            if decoded.requestID == requestID { return decoded }
+            // A late reply to an earlier attempt: keep waiting for ours.
+        }
+    }
+
+    /// Sends a request body and returns the reply, turning an `Error` reply into a thrown ``WireError``.
+    public func call(_ body: Liaison_V1_Request.OneOf_Body) throws -> Liaison_V1_Reply {
+        var r = Liaison_V1_Request()
+        r.body = body
+        let reply = try call(r)
+        if case .error(let e)? = reply.result { throw WireError(e) }
+        return reply
+    }
+}

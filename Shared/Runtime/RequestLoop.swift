@@ -1,0 +1,202 @@
+import CZeroMQ
+import Foundation
+import LiaisonCodec
+import Logging
+import ZeroMQ
+
+/// What a service does with the requests that reach it.
+public protocol RequestHandling: Sendable {
+    /// Handles every request that arrived together (so a service can commit them in one
+    /// transaction), on the request thread. Returns exactly one reply per request, in order.
+    /// `Replay` and `GetStatus` are answered by the runtime and never reach here.
+    func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply]
+}
+
+extension RequestHandling {
+    /// Convenience for handlers that take requests one at a time.
+    public func each(_ requests: [Liaison_V1_Request], _ one: (Liaison_V1_Request) throws -> Liaison_V1_Reply) -> [Liaison_V1_Reply] {
+        requests.map { req in
+            do {
+                var reply = try one(req)
+                reply.requestID = req.requestID
+                return reply
+            } catch let e as WireError {
+                return .failure(e, requestID: req.requestID)
+            } catch {
+                return .failure(.internal("\(error)"), requestID: req.requestID)
+            }
+        }
+    }
+}
+
+/// Tunables of the request loop.
+public struct RequestLoopOptions: Sendable {
+    /// Most requests read and handled together (one group commit).
+    public var maxBatch = 512
+    /// Heartbeat on the events socket when nothing was published for this long (ms).
+    public var heartbeatMs = 1_000
+    /// Default and largest number of events in one replay batch.
+    public var replayDefault = 500
+    public var replayMax = 5_000
+    public init() {}
+}
+
+/// The thread that owns a service's two bound sockets: `requests` (ROUTER) and `events` (PUB).
+///
+/// It answers every request (a malformed one with an `Error`), publishes events from the log after
+/// they are committed, and sends a heartbeat with the head sequence when idle.
+public final class RequestLoop: ThreadLoop {
+    public let name: String
+    let config: ServiceConfig
+    let log: EventLog
+    let handler: RequestHandling
+    let status: @Sendable () -> Liaison_V1_ServiceStatus
+    let options: RequestLoopOptions
+    let logger: Logger
+
+    public init(config: ServiceConfig, log: EventLog, handler: RequestHandling, options: RequestLoopOptions = .init(),
+                logger: Logger, status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
+        self.name = "\(config.instance.stream)-requests"
+        self.config = config
+        self.log = log
+        self.handler = handler
+        self.status = status
+        self.options = options
+        self.logger = logger
+    }
+
+    public func run(context: Context, stop: StopFlag) throws {
+        let requests = try Socket(context: context, type: .router, role: "requests")
+        defer { requests.close() }
+        try requests.setRouterMandatory()
+        try requests.setMaxMessageSize(Int64(maxRequestBytes + 1024))
+        let events = try Socket(context: context, type: .pub, role: "events", sendHighWaterMark: 100_000)
+        defer { events.close() }
+        for s in [requests, events] where config.instance.requests.hasPrefix("tcp://") {
+            try s.setHeartbeat(interval: 2_000, timeout: 10_000)
+        }
+        try prepareIPC(config.instance.requests)
+        try prepareIPC(config.instance.events)
+        try requests.bind(config.instance.requests)
+        try events.bind(config.instance.events)
+        logger.info("serving", metadata: ["requests": "\(config.instance.requests)", "events": "\(config.instance.events)",
+                                          "stream": "\(log.stream)", "head": "\(log.head)"])
+
+        var published = log.head
+        var lastSend = Date()
+        while !stop.isSet {
+            let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: 100)
+            if ready[1] { log.waker.drain() }
+            if ready[0] { try serveBatch(requests) }
+            if log.head > published {
+                published = try publish(events, after: published)
+                lastSend = Date()
+            } else if Date().timeIntervalSince(lastSend) * 1000 >= Double(options.heartbeatMs) {
+                try heartbeat(events)
+                lastSend = Date()
+            }
+        }
+        logger.info("stopping", metadata: ["stream": "\(log.stream)"])
+    }
+
+    private func prepareIPC(_ endpoint: String) throws {
+        // A stale socket file from a killed process would make bind fail; a live owner would not
+        // have died, so remove it.
+        guard endpoint.hasPrefix("ipc://") else { return }
+        let path = String(endpoint.dropFirst("ipc://".count))
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    /// Reads every waiting request (up to `maxBatch`), handles them together and replies.
+    private func serveBatch(_ requests: Socket) throws {
+        var incoming: [Framing.Incoming] = []
+        while incoming.count < options.maxBatch, let frames = try requests.receiveMultipart(dontWait: true) {
+            incoming.append(Framing.parseRequest(frames: frames))
+        }
+        var replies = [Liaison_V1_Reply?](repeating: nil, count: incoming.count)
+        var forward: [(Int, Liaison_V1_Request)] = []
+        for (i, inc) in incoming.enumerated() {
+            switch inc.request {
+            case .failure(let err):
+                logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
+                replies[i] = .failure(err, requestID: inc.requestID)
+            case .success(let req):
+                switch req.body {
+                case .replay(let r)?: replies[i] = answerReplay(r, id: req.requestID)
+                case .getStatus?:
+                    var reply = Liaison_V1_Reply()
+                    reply.requestID = req.requestID
+                    reply.serviceStatus = status()
+                    replies[i] = reply
+                default: forward.append((i, req))
+                }
+            }
+        }
+        if !forward.isEmpty {
+            let answers = handler.handle(forward.map(\.1))
+            for (k, (i, req)) in forward.enumerated() {
+                if k < answers.count {
+                    var a = answers[k]
+                    a.requestID = req.requestID
+                    replies[i] = a
+                } else {
+                    replies[i] = .failure(.internal("the service gave no answer"), requestID: req.requestID)
+                }
+            }
+        }
+        for (i, inc) in incoming.enumerated() {
+            guard !inc.envelope.isEmpty, let reply = replies[i] else { continue }
+            do {
+                if try !requests.send(multipart: Framing.replyFrames(envelope: inc.envelope, reply: reply), dontWait: true) {
+                    logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(reply.requestID)"])
+                }
+            } catch {
+                guard (error as? ZMQError)?.isHostUnreachable == true else { throw error }
+                logger.debug("reply dropped: client gone", metadata: ["request_id": "\(reply.requestID)"])
+            }
+        }
+    }
+
+    private func answerReplay(_ r: Liaison_V1_Replay, id: String) -> Liaison_V1_Reply {
+        if !r.stream.isEmpty && r.stream != log.stream {
+            return .failure(.notFound("replay.stream", "this instance serves stream \(log.stream), not \(r.stream)"), requestID: id)
+        }
+        let limit = r.limit == 0 ? options.replayDefault : min(Int(r.limit), options.replayMax)
+        do {
+            var reply = Liaison_V1_Reply()
+            reply.requestID = id
+            reply.replayBatch = try log.replay(after: r.afterSeq, limit: limit, prefixes: r.topicPrefixes)
+            return reply
+        } catch {
+            logger.error("replay failed", metadata: ["error": "\(error)"])
+            return .failure(.internal("replay failed: \(error)"), requestID: id)
+        }
+    }
+
+    /// Publishes committed events after `after`, in order; returns the last published sequence.
+    private func publish(_ events: Socket, after: UInt64) throws -> UInt64 {
+        var last = after
+        while last < log.head {
+            let rows = try log.rawEvents(after: last, limit: 1_000)
+            if rows.isEmpty { break }
+            for row in rows {
+                // PUB never blocks: past the high-water mark a slow subscriber loses messages, sees
+                // the gap in sequence numbers, and replays.
+                try events.send(Array(row.topic.utf8), more: true)
+                try events.send(row.data)
+                last = row.seq
+            }
+        }
+        return last
+    }
+
+    private func heartbeat(_ events: Socket) throws {
+        var e = Liaison_V1_Event()
+        e.stream = log.stream
+        e.seq = log.head
+        e.topic = Topic.heartbeat
+        e.occurredAt = .init(date: Date())
+        e.heartbeat.headSeq = log.head
+        try events.send(multipart: Framing.eventFrames(e), dontWait: true)
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import LiaisonCodec
+import Logging
+import ServiceLifecycle
+import ZeroMQ
+
+/// One service instance as a swift-service-lifecycle `Service`: its request loop, its consumers
+/// and any other loops, each on a thread of its own, stopped gracefully on SIGTERM/SIGINT.
+public struct ServiceHost: Service {
+    public let config: ServiceConfig
+    public let log: EventLog
+    let loops: [ThreadLoop]
+    let logger: Logger
+
+    /// - Parameters:
+    ///   - handler: the service's own requests.
+    ///   - consumers: its upstream streams.
+    ///   - extraLoops: anything else with a thread of its own (timers).
+    public init(config: ServiceConfig, log: EventLog, handler: RequestHandling, consumers: [Consumer] = [],
+                extraLoops: [ThreadLoop] = [], options: RequestLoopOptions = .init(), logger: Logger) {
+        self.config = config
+        self.log = log
+        self.logger = logger
+        let started = Date()
+        let service = config.service
+        let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger) {
+            var s = Liaison_V1_ServiceStatus()
+            s.service = service
+            s.stream = log.stream
+            s.headSeq = log.head
+            s.consumers = consumers.map(\.position)
+            s.startedAt = .init(date: started)
+            s.pid = UInt32(ProcessInfo.processInfo.processIdentifier)
+            return s
+        }
+        self.loops = [request] + consumers + extraLoops
+    }
+
+    public func run() async throws {
+        let stop = StopFlag()
+        let context = try Context()
+        let loops = self.loops
+        let logger = self.logger
+        defer { context.terminate() }
+        try await withTaskCancellationHandler {
+            try await withGracefulShutdownHandler {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for loop in loops {
+                        group.addTask {
+                            try await Threads.run(name: loop.name) { try loop.run(context: context, stop: stop) }
+                        }
+                    }
+                    var firstError: Error?
+                    while let result = await group.nextResult() {
+                        if case .failure(let e) = result, firstError == nil {
+                            logger.error("loop failed; stopping the service", metadata: ["error": "\(e)"])
+                            firstError = e
+                        }
+                        stop.set()   // one loop ended: end them all
+                    }
+                    if let e = firstError { throw e }
+                }
+            } onGracefulShutdown: {
+                logger.info("graceful shutdown requested")
+                stop.set()
+            }
+        } onCancel: {
+            stop.set()
+        }
+    }
+
+    /// Runs the host under a `ServiceGroup` that shuts down on SIGTERM and SIGINT.
+    public func runUntilSignalled() async throws {
+        let group = ServiceGroup(configuration: .init(services: [.init(service: self)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// The options every service executable takes.
+public struct ServiceOptions: ParsableArguments, Sendable {
+    @Option(help: "Topology file (JSON) with every service's endpoints. Default: $LIAISON_TOPOLOGY, else the local defaults (ports 7101-7402).")
+    public var topology: String?
+
+    @Option(help: "Directory for this instance's SQLite database. Default: $LIAISON_DATA_DIR, else ./data.")
+    public var dataDir: String?
+
+    @Option(help: "Which instance of this service in the topology to run (0-based).")
+    public var instance: Int = 0
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    public var logLevel: String = ProcessInfo.processInfo.environment["LIAISON_LOG_LEVEL"] ?? "info"
+
+    @Option(help: "Shift this service's clock by this many seconds (drills and tests: make deadlines and timers come due early).")
+    public var clockOffset: Double = 0
+
+    public init() {}
+
+    /// The service's clock: the system clock shifted by `--clock-offset`.
+    public var clock: SystemClock { SystemClock(offset: clockOffset) }
+
+    /// Resolves the topology and this instance's place in it.
+    public func resolve(service: String) throws -> ServiceConfig {
+        let topo = try Topology.resolve(path: topology)
+        let list = topo.instances(of: service)
+        guard instance >= 0, instance < list.count else {
+            throw ConfigError("services.\(service)[\(instance)]", "the topology has \(list.count) instance(s) of \(service)")
+        }
+        let env = ProcessInfo.processInfo.environment
+        let dir = dataDir ?? env["LIAISON_DATA_DIR"] ?? "data"
+        let me = list[instance]
+        return ServiceConfig(service: service, topology: topo, instance: me, index: instance,
+                             databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
+    }
+
+    /// Sets up swift-log once for the process (to standard error) and returns a logger for `label`.
+    public func bootstrapLogging(label: String) -> Logger {
+        let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = level
+            return h
+        }
+        var logger = Logger(label: label)
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// What a service instance needs to know about where it runs.
+public struct ServiceConfig: Sendable {
+    public var service: String
+    public var topology: Topology
+    public var instance: Topology.Instance
+    public var index: Int
+    public var databasePath: String
+
+    public init(service: String, topology: Topology, instance: Topology.Instance, index: Int, databasePath: String) {
+        self.service = service
+        self.topology = topology
+        self.instance = instance
+        self.index = index
+        self.databasePath = databasePath
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import GRDB
+
+/// A service's own SQLite database: WAL, `synchronous=FULL` (an acknowledged write is on disk),
+/// and the runtime's tables (event log, consumer cursors) beside the service's own.
+public final class Store: Sendable {
+    public let pool: DatabasePool
+    public let path: String
+
+    /// Opens (creating if needed) the database at `path` and runs the runtime's migrations and then
+    /// the service's (`migrations` registers them; names must be unique and never change).
+    public init(path: String, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        var config = Configuration()
+        config.busyMode = .timeout(10)
+        config.label = (path as NSString).lastPathComponent
+        pool = try DatabasePool(path: path, configuration: config)
+        self.path = path
+        // GRDB lowers synchronous to NORMAL when it opens WAL; restore FULL on the writer so that
+        // a committed transaction is fsync'd before the commit returns.
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("runtime-v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE events (
+                  seq INTEGER PRIMARY KEY,
+                  event_id TEXT NOT NULL,
+                  topic TEXT NOT NULL,
+                  occurred_at REAL NOT NULL,
+                  data BLOB NOT NULL
+                );
+                CREATE TABLE consumer_cursors (
+                  stream TEXT PRIMARY KEY,
+                  applied_seq INTEGER NOT NULL,
+                  updated_at REAL NOT NULL
+                );
+                """)
+        }
+        migrations(&migrator)
+        try migrator.migrate(pool)
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 = FULL).
+    public func synchronousLevel() throws -> Int {
+        try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    /// The journal mode (`wal`).
+    public func journalMode() throws -> String {
+        try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
+    }
+}
