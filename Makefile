@@ -1,0 +1,27 @@
+# Liaison: `make run` runs the whole set with demo data; `make test` runs every test.
+SWIFT ?= swift
+DATA_DIR ?= data
+BIN := .build/debug
+
+.PHONY: deps build run test bench clean
+
+# What a fresh Debian machine lacks: libzmq (with pkg-config), and pyzmq + protobuf for the Python
+# consumer that the tests run against the real set.
+deps:
+	@if ! pkg-config --exists libzmq 2>/dev/null; then \
+	  echo "installing libzmq3-dev"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config >/dev/null; \
+	fi
+	@python3 -c "import zmq, google.protobuf" 2>/dev/null || { echo "installing pyzmq and protobuf"; python3 -m pip install -q pyzmq protobuf; }
+
+build: deps
+	$(SWIFT) build
+
+run: build
+	DATA_DIR=$(DATA_DIR) BIN=$(BIN) scripts/run-demo.sh
+
+test: build
+	$(SWIFT) test
+
+clean:
+	rm -rf .build $(DATA_DIR)

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Starts the whole set with `liaison up`, submits the demo batch (idempotent: fixed submission
+# ids), prints the report, and keeps running until Ctrl-C.
+set -euo pipefail
+BIN="${BIN:-.build/debug}"
+DATA_DIR="${DATA_DIR:-data}"
+liaison="$BIN/liaison"
+
+"$liaison" up --data-dir "$DATA_DIR" &
+up=$!
+stop() { kill -TERM $up 2>/dev/null; wait $up 2>/dev/null; }
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+
+# Wait (at most 30 s) until every service answers.
+deadline=$(( $(date +%s) + 30 ))
+until [ "$("$liaison" streams --json --timeout 500 2>/dev/null | grep -c '"service"')" -ge 4 ]; do
+  if [ "$(date +%s)" -ge "$deadline" ]; then echo "the services did not come up; see the log above" >&2; exit 1; fi
+  kill -0 $up 2>/dev/null || { echo "liaison up exited" >&2; exit 1; }
+  sleep 0.3
+done
+
+echo "== submitting the demo batch (deploy/demo/feedback.psv)"
+count=0
+while IFS='|' read -r sid kind channel unit address officer category text; do
+  [[ -z "$sid" || "$sid" == \#* ]] && continue
+  "$liaison" submit --submission-id "$sid" --kind "$kind" --channel "$channel" --unit "$unit" \
+    --address "$address" --officer "$officer" --category "$category" --text "$text"
+  count=$((count + 1))
+done < deploy/demo/feedback.psv
+
+# Wait until reporting has seen every case (at most 30 s), then print the report.
+deadline=$(( $(date +%s) + 30 ))
+cases_total() { "$liaison" report --json | sed -n 's/.*"cases_total":"\{0,1\}\([0-9]*\)"\{0,1\}.*/\1/p'; }
+until [ "$(cases_total)" -ge "$count" ] 2>/dev/null; do
+  [ "$(date +%s)" -ge "$deadline" ] && break
+  sleep 0.3
+done
+echo
+echo "== cases, most urgent first"
+"$liaison" cases
+echo
+echo "== report"
+"$liaison" report
+echo
+echo "== streams"
+"$liaison" streams
+echo
+echo "Liaison is running (data in $DATA_DIR). Try: $liaison events tail --stream handler-1"
+echo "Press Ctrl-C to stop."
+wait $up
