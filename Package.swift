@@ -67,7 +67,7 @@ let package = Package(
 
         // MARK: Tests
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
-        .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", resources: [.copy("Fixtures")]),
+        .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime"], path: "Tests/RuntimeTests"),
         .testTarget(name: "ServiceTests", dependencies: ["Intake", "Handler", "Scheduler", "Reporting"], path: "Tests/ServiceTests"),
         .testTarget(

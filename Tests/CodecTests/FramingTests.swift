@@ -1,0 +1,91 @@
+import LiaisonCodec
+import SwiftProtobuf
+import Testing
+
+@Suite struct FramingTests {
+    let id: [UInt8] = [0, 1, 2, 3, 4]
+
+    func body(_ build: (inout Liaison_V1_Request) -> Void) throws -> [UInt8] {
+        var r = Liaison_V1_Request()
+        build(&r)
+        return try r.serializedBytes()
+    }
+
+    func error(_ frames: [[UInt8]]) -> WireError? {
+        if case .failure(let e) = Framing.parseRequest(frames: frames).request { return e }
+        return nil
+    }
+
+    @Test func wellFormedRequestKeepsEnvelope() throws {
+        let b = try body { $0.requestID = "r1"; $0.getStatus = .init() }
+        let inc = Framing.parseRequest(frames: [id, [], b])
+        #expect(inc.envelope == [id, []])
+        #expect(inc.requestID == "r1")
+        let reply = Framing.replyFrames(envelope: inc.envelope, reply: .failure(.notFound("x", "y"), requestID: "r1"))
+        #expect(reply.count == 3 && reply[0] == id && reply[1].isEmpty)
+        let decoded = try Framing.decodeReply(frames: Array(reply.dropFirst()))
+        #expect(decoded.error.code == .notFound && decoded.requestID == "r1")
+    }
+
+    @Test func missingDelimiterIsAnsweredOnTheRoutingID() throws {
+        let inc = Framing.parseRequest(frames: [id, [1, 2, 3]])
+        #expect(inc.envelope == [id, []])
+        #expect(error([id, [1, 2, 3]])?.field == "frames")
+    }
+
+    @Test func extraBodyFramesAreRefused() throws {
+        let b = try body { $0.getStatus = .init() }
+        let e = try #require(error([id, [], b, b]))
+        #expect(e.code == .invalidArgument && e.field == "frames")
+        #expect(error([id, []])?.field == "frames")
+    }
+
+    @Test func garbageBodyNamesTheRequest() {
+        let e = error([id, [], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]])
+        #expect(e?.code == .invalidArgument && e?.field == "request")
+    }
+
+    @Test func invalidUTF8IsRefused() {
+        // field 1 (request_id), length 2, bytes C3 28: not UTF-8
+        let e = error([id, [], [0x0A, 0x02, 0xC3, 0x28]])
+        #expect(e?.field == "request")
+        #expect(e?.message.contains("UTF-8") == true)
+    }
+
+    @Test func unknownVersionIsRefused() throws {
+        let b = try body { $0.version = 99; $0.getStatus = .init() }
+        let e = error([id, [], b])
+        #expect(e?.field == "version")
+    }
+
+    @Test func missingOrUnknownBodyIsRefused() throws {
+        let empty = try body { $0.requestID = "x" }
+        #expect(error([id, [], empty])?.field == "body")
+        // a body field number this version does not know (999, varint)
+        let unknown: [UInt8] = [0xB8, 0x3E, 0x01]
+        #expect(error([id, [], unknown])?.field == "body")
+    }
+
+    @Test func oversizedRequestIsRefused() {
+        let big = [UInt8](repeating: 0x20, count: maxRequestBytes + 1)
+        #expect(error([id, [], big])?.field == "request")
+    }
+
+    @Test func eventFramesRoundTripAndTopicMustMatch() throws {
+        var e = Liaison_V1_Event()
+        e.stream = "s"; e.seq = 3; e.topic = Topic.caseOpened
+        e.caseOpened.caseNumber = "L1-1"
+        let frames = try Framing.eventFrames(e)
+        #expect(String(decoding: frames[0], as: UTF8.self) == "case.opened")
+        #expect(try Framing.decodeEvent(frames: frames) == e)
+        #expect(throws: WireError.self) { try Framing.decodeEvent(frames: [Array("feedback.received".utf8), frames[1]]) }
+        #expect(throws: WireError.self) { try Framing.decodeEvent(frames: [frames[0]]) }
+    }
+
+    @Test func enumNamesRoundTrip() {
+        for (name, k) in Liaison_V1_FeedbackKind.named { #expect(Liaison_V1_FeedbackKind(name: name) == k && k.name == name) }
+        for (name, c) in Liaison_V1_Channel.named { #expect(Liaison_V1_Channel(name: name) == c && c.name == name) }
+        #expect(Liaison_V1_FeedbackKind(name: "rumour") == nil)
+        #expect(WireError.unavailable("busy").codeName == "unavailable")
+    }
+}
