@@ -1,0 +1,75 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import Logging
+import Testing
+import ZeroMQ
+@testable import LiaisonRuntime
+
+/// A consumer against a real upstream request loop (for replay) and a live feed the test controls,
+/// so it can skip sequence numbers on purpose.
+@Suite struct ConsumerTests {
+    @Test func catchesUpFillsGapsAndAppliesEachEventOnce() async throws {
+        let dir = try TempDir()
+        let logger = Logger(label: "test")
+        // Upstream: its own log, served by a real RequestLoop.
+        let upLog = try EventLog(store: Store(path: dir.file("up.sqlite")), stream: "up-1")
+        let served = Topology.Instance(stream: "up-1", requests: "ipc://\(dir.path)/up.req", events: "ipc://\(dir.path)/up-real.pub")
+        let upConfig = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
+        struct NoHandler: RequestHandling { func handle(_ r: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { r.map { _ in .failure(.notFound("", "")) } } }
+        let upLoop = RequestLoop(config: upConfig, log: upLog, handler: NoHandler(), logger: logger) { .init() }
+        // Two events exist before the consumer starts: it must catch up from 1.
+        func append(_ n: Int) throws {
+            try upLog.write { _, out in for _ in 0..<n { try out.append(topic: "feedback.received", at: Date()) { _ in } } }
+        }
+        try append(2)
+
+        // Consumer: live feed from the test's own PUB; replay from the real loop.
+        let feed = Topology.Instance(stream: "up-1", requests: served.requests, events: "ipc://\(dir.path)/feed.pub")
+        let store = try Store(path: dir.file("down.sqlite")) { m in
+            m.registerMigration("seen") { db in try db.execute(sql: "CREATE TABLE seen (seq INTEGER NOT NULL)") }
+        }
+        let downLog = try EventLog(store: store, stream: "down-1")
+        let consumer = try Consumer(upstream: feed, topicPrefixes: ["feedback."], log: downLog, logger: logger) { db, _, e in
+            try db.execute(sql: "INSERT INTO seen (seq) VALUES (?)", arguments: [Int64(e.seq)])
+        }
+        func seen() throws -> [Int64] { try store.pool.read { try Int64.fetchAll($0, sql: "SELECT seq FROM seen ORDER BY rowid") } }
+
+        let ctx = try Context()
+        let stop = StopFlag()
+        let pub = try Socket(context: ctx, type: .pub, role: "feed")
+        try pub.bind(feed.events)
+        async let upRun: Void = Threads.run(name: "up") { try upLoop.run(context: ctx, stop: stop) }
+        async let downRun: Void = Threads.run(name: "down") { try consumer.run(context: ctx, stop: stop) }
+        defer { stop.set() }
+
+        #expect(try await eventually { try seen() == [1, 2] }, "catch-up from 1 by replay")
+
+        // Events 3...5 are stored upstream; the live feed skips 3. Only a replay can bring it.
+        try append(3)
+        let events = try upLog.replay(after: 0, limit: 100, prefixes: []).events
+        let ok = try await eventually {
+            for e in events where e.seq == 4 || e.seq == 5 { try pub.send(multipart: Framing.eventFrames(e)) }
+            return try seen() == [1, 2, 3, 4, 5]
+        }
+        #expect(ok, "a skipped sequence number triggers a replay")
+
+        // Event 6 is never sent live: a heartbeat with head 6 is enough to fetch it.
+        try append(1)
+        let ok2 = try await eventually {
+            var hb = Liaison_V1_Event()
+            hb.stream = "up-1"; hb.seq = 6; hb.topic = Topic.heartbeat; hb.heartbeat.headSeq = 6
+            try pub.send(multipart: Framing.eventFrames(hb))
+            return try seen() == [1, 2, 3, 4, 5, 6]
+        }
+        #expect(ok2, "a heartbeat beyond the cursor triggers a replay")
+        #expect(consumer.position.appliedSeq == 6)
+        #expect(try Consumer.loadCursor(store: store, stream: "up-1") == 6)
+
+        stop.set()
+        pub.close()
+        try await upRun
+        try await downRun
+        ctx.terminate()
+    }
+}

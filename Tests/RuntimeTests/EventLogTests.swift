@@ -1,0 +1,105 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import Testing
+@testable import LiaisonRuntime
+
+@Suite struct StoreAndEventLogTests {
+    @Test func storeIsWALWithSynchronousFull() throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("s.sqlite"))
+        #expect(try store.synchronousLevel() == 2)     // FULL, not GRDB's NORMAL
+        #expect(try store.journalMode() == "wal")
+    }
+
+    @Test func sequenceNumbersAreDenseAcrossTransactions() throws {
+        let dir = try TempDir()
+        let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        #expect(log.head == 0)
+        try log.write { _, out in
+            for i in 0..<3 { try out.append(topic: "case.opened", at: Date()) { $0.caseOpened.caseNumber = "C\(i)" } }
+        }
+        try log.write { _, out in try out.append(topic: "case.noted", at: Date()) { _ in } }
+        #expect(log.head == 4)
+        let batch = try log.replay(after: 0, limit: 100, prefixes: [])
+        #expect(batch.events.map(\.seq) == [1, 2, 3, 4])
+        #expect(batch.events.allSatisfy { $0.stream == "t-1" && !$0.eventID.isEmpty })
+        #expect(batch.headSeq == 4 && batch.lastSeq == 4 && !batch.more)
+    }
+
+    @Test func aFailedTransactionLeavesNoEventAndNoGap() throws {
+        let dir = try TempDir()
+        let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try log.write { _, out in
+                try out.append(topic: "case.opened", at: Date()) { _ in }
+                throw Boom()
+            }
+        }
+        #expect(log.head == 0)
+        try log.write { _, out in try out.append(topic: "case.opened", at: Date()) { _ in } }
+        #expect(try log.replay(after: 0, limit: 10, prefixes: []).events.map(\.seq) == [1])
+    }
+
+    @Test func replayFiltersByTopicAndReportsHowFarItScanned() throws {
+        let dir = try TempDir()
+        let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        try log.write { _, out in
+            for topic in ["case.opened", "schedule.followup_due", "case.opened", "followup.done", "case.closed"] {
+                try out.append(topic: topic, at: Date()) { _ in }
+            }
+        }
+        let first = try log.replay(after: 0, limit: 3, prefixes: ["case."])
+        #expect(first.events.map(\.seq) == [1, 3])
+        #expect(first.lastSeq == 3 && first.more && first.headSeq == 5)
+        let second = try log.replay(after: first.lastSeq, limit: 3, prefixes: ["case."])
+        #expect(second.events.map(\.seq) == [5])
+        #expect(second.lastSeq == 5 && !second.more)
+        #expect(try log.replay(after: 5, limit: 3, prefixes: []).events.isEmpty)
+    }
+
+    @Test func headSurvivesReopening() throws {
+        let dir = try TempDir()
+        do {
+            let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+            try log.write { _, out in for _ in 0..<7 { try out.append(topic: "x", at: Date()) { _ in } } }
+        }
+        let again = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        #expect(again.head == 7)
+    }
+}
+
+@Suite struct TopologyTests {
+    @Test func localDefaultsAreTheDesignPorts() throws {
+        let t = Topology.local
+        #expect(t.instances(of: "intake").first?.requests == "tcp://127.0.0.1:7101")
+        #expect(t.instances(of: "reporting").first?.events == "tcp://127.0.0.1:7402")
+        try t.validate()
+    }
+
+    @Test func fileAndEnvironmentOverrides() throws {
+        let dir = try TempDir()
+        let path = dir.file("topo.json")
+        try Topology.ipc(in: dir.path, instances: ["intake": 2]).write(to: path)
+        let t = try Topology.resolve(path: path, environment: ["LIAISON_HANDLER_REQUESTS": "tcp://127.0.0.1:9999"])
+        #expect(t.instances(of: "intake").map(\.stream) == ["intake-1", "intake-2"])
+        #expect(t.instances(of: "handler")[0].requests == "tcp://127.0.0.1:9999")
+        let viaEnv = try Topology.resolve(path: nil, environment: ["LIAISON_TOPOLOGY": path])
+        #expect(viaEnv.instances(of: "intake").count == 2)
+    }
+
+    @Test func errorsNameTheKey() throws {
+        let dir = try TempDir()
+        func load(_ json: String) -> String {
+            let p = dir.file("bad-\(UUID().uuidString).json")
+            try? json.write(toFile: p, atomically: true, encoding: .utf8)
+            do { _ = try Topology.load(path: p); return "" } catch let e as ConfigError { return e.key } catch { return "\(error)" }
+        }
+        #expect(load(#"{"services":{"intake":[{"stream":"a","requests":"bogus","events":"tcp://x:1"}]}}"#) == "services.intake[0].requests")
+        #expect(load(#"{"services":{"intake":[{"stream":"a","events":"tcp://x:1"}]}}"#) == "services.intake[0].requests")
+        #expect(load(#"{"services":{"intake":[{"stream":"a","requests":"tcp://x:1","events":"tcp://x:2"}],"handler":[{"stream":"a","requests":"tcp://x:3","events":"tcp://x:4"}]}}"#) == "services.intake[0].stream")
+        #expect(load(#"{"services":{"mailroom":[]}}"#) == "services.mailroom")
+        #expect(load("not json") == "topology")
+    }
+}

@@ -1,0 +1,259 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import LiaisonRuntime
+import Logging
+import Testing
+@testable import Handler
+@testable import Intake
+@testable import Reporting
+@testable import Scheduler
+
+final class TempDir {
+    let path: String
+    init() throws {
+        path = NSTemporaryDirectory() + "liaison-svc-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+    func file(_ name: String) -> String { path + "/" + name }
+}
+
+func feedback(_ id: String = UUID().uuidString, kind: Liaison_V1_FeedbackKind = .complaint, text: String = "The officer was rude",
+              unit: String = "STN-01", officer: String = "") -> Liaison_V1_SubmitFeedback {
+    var f = Liaison_V1_SubmitFeedback()
+    f.submissionID = id
+    f.kind = kind
+    f.channel = .hotline
+    f.text = text
+    f.unit = unit
+    f.officerBadge = officer
+    return f
+}
+
+func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
+    var r = Liaison_V1_Request()
+    r.body = body
+    return r
+}
+
+@Suite struct IntakeLogicTests {
+    struct Rule: CustomTestStringConvertible, Sendable {
+        let name: String
+        let field: String
+        let change: @Sendable (inout Liaison_V1_SubmitFeedback) -> Void
+        var testDescription: String { name }
+    }
+
+    static let rules: [Rule] = [
+        Rule(name: "no submission id", field: "submit_feedback.submission_id") { $0.submissionID = "" },
+        Rule(name: "long submission id", field: "submit_feedback.submission_id") { $0.submissionID = String(repeating: "x", count: 129) },
+        Rule(name: "kind missing", field: "submit_feedback.kind") { $0.kind = .unspecified },
+        Rule(name: "kind unknown number", field: "submit_feedback.kind") { $0.kind = .UNRECOGNIZED(42) },
+        Rule(name: "channel missing", field: "submit_feedback.channel") { $0.channel = .unspecified },
+        Rule(name: "channel unknown number", field: "submit_feedback.channel") { $0.channel = .UNRECOGNIZED(9) },
+        Rule(name: "text blank", field: "submit_feedback.text") { $0.text = "  \n " },
+        Rule(name: "text too long", field: "submit_feedback.text") { $0.text = String(repeating: "警", count: 4_001) },
+        Rule(name: "no unit nor address", field: "submit_feedback.unit") { $0.unit = ""; $0.address = " " },
+    ]
+
+    @Test(arguments: rules)
+    func everyRuleNamesItsField(rule: Rule) {
+        var f = feedback()
+        rule.change(&f)
+        let e = SubmissionRules.check(f)
+        #expect(e?.code == .invalidArgument)
+        #expect(e?.field == rule.field)
+    }
+
+    @Test func validSubmissionsPass() {
+        #expect(SubmissionRules.check(feedback()) == nil)
+        var f = feedback(unit: "")
+        f.address = "8 Lotus Lane"
+        #expect(SubmissionRules.check(f) == nil)
+        #expect(SubmissionRules.check(feedback(text: String(repeating: "警", count: 4_000))) == nil)
+    }
+
+    func makeIntake(_ dir: TempDir) throws -> IntakeService {
+        let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+        return IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", logger: Logger(label: "t"))
+    }
+
+    @Test func acceptsRetriesAndConflictsInOneBatch() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var withContact = feedback("a")
+        withContact.contact.name = "Li Wei"
+        withContact.contact.phone = "13800000000"
+        let replies = intake.handle([
+            request(.submitFeedback(withContact)),
+            request(.submitFeedback(feedback("b", kind: .praise))),
+            request(.submitFeedback(withContact)),                         // retry in the same batch
+            request(.submitFeedback(feedback("a", text: "something else"))), // same id, other body
+            request(.submitFeedback(feedback("c", text: ""))),              // invalid
+        ])
+        #expect(replies[0].feedbackAccepted.caseNumber == "L1-0000001" && !replies[0].feedbackAccepted.duplicate)
+        #expect(replies[1].feedbackAccepted.caseNumber == "L1-0000002")
+        #expect(replies[2].feedbackAccepted.caseNumber == "L1-0000001" && replies[2].feedbackAccepted.duplicate)
+        #expect(replies[2].feedbackAccepted.trackingToken == replies[0].feedbackAccepted.trackingToken)
+        #expect(replies[3].error.code == .conflict && replies[3].error.field == "submit_feedback.submission_id")
+        #expect(replies[4].error.field == "submit_feedback.text")
+        // Two events, in order, without contact data.
+        let events = try intake.log.replay(after: 0, limit: 10, prefixes: []).events
+        #expect(events.map(\.feedbackReceived.caseNumber) == ["L1-0000001", "L1-0000002"])
+        #expect(events.allSatisfy { !$0.feedbackReceived.feedback.hasContact && $0.topic == Topic.feedbackReceived })
+        // A retry after a restart gets the stored acknowledgement.
+        let again = try makeIntake(dir).handle([request(.submitFeedback(withContact))])
+        #expect(again[0].feedbackAccepted.caseNumber == "L1-0000001" && again[0].feedbackAccepted.duplicate)
+    }
+
+    @Test func statusNeedsTheRightToken() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        let a = intake.handle([request(.submitFeedback(feedback("x")))])[0].feedbackAccepted
+        var q = Liaison_V1_GetFeedbackStatus()
+        q.caseNumber = a.caseNumber
+        q.trackingToken = a.trackingToken
+        let ok = intake.handle([request(.getFeedbackStatus(q))])[0]
+        #expect(ok.feedbackStatus.state == "received" && ok.feedbackStatus.caseNumber == a.caseNumber)
+        q.trackingToken = "WRONGWRONGWRONG2"
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
+        q.trackingToken = ""
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.field == "get_feedback_status.tracking_token")
+        #expect(TrackingToken.make().count == 16)
+    }
+}
+
+@Suite struct HandlerLogicTests {
+    func received(_ f: Liaison_V1_SubmitFeedback, case number: String, seq: UInt64, at: Date) -> Liaison_V1_Event {
+        var e = Liaison_V1_Event()
+        e.stream = "intake-1"; e.seq = seq; e.topic = Topic.feedbackReceived; e.occurredAt = .init(date: at)
+        e.feedbackReceived.caseNumber = number
+        e.feedbackReceived.feedback = f
+        return e
+    }
+
+    @Test func policyRoutesComplaintsAboutOfficersToSupervision() {
+        let p = DefaultPolicy()
+        #expect(p.route(feedback(officer: "PC-1")).unit == "SUPERVISION")
+        #expect(p.route(feedback(officer: "")).unit == "STN-01")
+        #expect(p.route(feedback(kind: .praise, officer: "PC-1")).unit == "STN-01")
+        #expect(p.route(feedback(kind: .complaint)).priority == "P1")
+        #expect(p.route(feedback(kind: .praise)).priority == "P4")
+        let help = p.route(feedback(kind: .helpRequest))
+        for k: Liaison_V1_FeedbackKind in [.complaint, .praise, .suggestion, .inquiry, .tip, .mediationRequest] {
+            #expect(help.respondWithin < p.route(feedback(kind: k)).respondWithin)
+        }
+        #expect(p.route(feedback(unit: "")).unit == "PR-OFFICE")
+    }
+
+    @Test func oneCasePerFeedbackWithDeadlinesFromReceipt() throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("h.sqlite"), migrations: HandlerService.migrations)
+        let log = try EventLog(store: store, stream: "handler-1")
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
+        let handler = HandlerService(log: log, clock: clock)
+        let t0 = Date(timeIntervalSince1970: 1_799_990_000)
+        let e = received(feedback(officer: "PC-9"), case: "L1-0000001", seq: 1, at: t0)
+        try log.write { db, out in try handler.apply(db, out, e) }
+        try log.write { db, out in try handler.apply(db, out, e) }   // applied twice: still one case
+        let events = try log.replay(after: 0, limit: 10, prefixes: []).events
+        #expect(events.count == 1)
+        let opened = events[0].caseOpened
+        #expect(opened.unit == "SUPERVISION" && opened.priority == "P1")
+        #expect(opened.respondBy.date == t0.addingTimeInterval(24 * 3600))
+        #expect(opened.sourceStream == "intake-1" && opened.sourceSeq == 1)
+
+        var q = Liaison_V1_GetCase()
+        q.caseNumber = "L1-0000001"
+        let info = handler.handle([request(.getCase(q))])[0].caseInfo
+        #expect(info.state == "assigned" && info.officerBadge == "PC-9")
+        q.caseNumber = "nope"
+        #expect(handler.handle([request(.getCase(q))])[0].error.code == .notFound)
+
+        // A praise later; complaints list first; overdue after the deadline passes.
+        try log.write { db, out in try handler.apply(db, out, received(feedback(kind: .praise), case: "L1-0000002", seq: 2, at: t0)) }
+        let list = handler.handle([request(.listCases(.init()))])[0].caseList
+        #expect(list.cases.map(\.caseNumber) == ["L1-0000001", "L1-0000002"] && list.total == 2)
+        var overdue = Liaison_V1_ListCases()
+        overdue.overdueOnly = true
+        #expect(handler.handle([request(.listCases(overdue))])[0].caseList.total == 0)
+        clock.advance(by: 2 * 24 * 3600)
+        #expect(handler.handle([request(.listCases(overdue))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000001"])
+        var byUnit = Liaison_V1_ListCases()
+        byUnit.unit = "STN-01"
+        #expect(handler.handle([request(.listCases(byUnit))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000002"])
+    }
+}
+
+@Suite struct SchedulerAndReportingLogicTests {
+    func opened(_ number: String, respondBy: Date, seq: UInt64) -> Liaison_V1_Event {
+        var e = Liaison_V1_Event()
+        e.stream = "handler-1"; e.seq = seq; e.topic = Topic.caseOpened
+        e.caseOpened.caseNumber = number
+        e.caseOpened.unit = "STN-01"
+        e.caseOpened.priority = "P1"
+        e.caseOpened.respondBy = .init(date: respondBy)
+        e.caseOpened.resolveBy = .init(date: respondBy.addingTimeInterval(3600))
+        return e
+    }
+
+    @Test func followUpsFireOnceWhenDueAndSurviveRestart() throws {
+        let dir = try TempDir()
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualClock(t0)
+        func make() throws -> SchedulerService {
+            let store = try Store(path: dir.file("s.sqlite"), migrations: SchedulerService.migrations)
+            return SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock)
+        }
+        var s = try make()
+        try s.log.write { db, out in
+            try s.apply(db, out, opened("A", respondBy: t0.addingTimeInterval(60), seq: 1))
+            try s.apply(db, out, opened("B", respondBy: t0.addingTimeInterval(7200), seq: 2))
+        }
+        #expect(try s.fireDue().fired == 0)
+        clock.advance(by: 61)
+        let first = try s.fireDue()
+        #expect(first.fired == 1 && first.next == t0.addingTimeInterval(7200))
+        #expect(try s.fireDue().fired == 0)
+        s = try make()   // restart: the timer table is durable
+        clock.advance(by: 3 * 3600)
+        #expect(try s.fireDue().fired == 1)
+        let events = try s.log.replay(after: 0, limit: 10, prefixes: []).events
+        #expect(events.map(\.followupDue.caseNumber) == ["A", "B"])
+        #expect(events.map(\.followupDue.late) == [false, true])
+        let list = s.handle([request(.listFollowups(.init()))])[0].followupList
+        #expect(list.followups.allSatisfy { $0.state == "due" })
+    }
+
+    @Test func reportCountsEveryStream() throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("r.sqlite"), migrations: ReportingService.migrations)
+        let log = try EventLog(store: store, stream: "reporting-1")
+        let t0 = Date(timeIntervalSince1970: 1_800_000_000)
+        let clock = ManualClock(t0)
+        let r = ReportingService(log: log, clock: clock)
+        try log.write { db, out in
+            for (i, k) in [Liaison_V1_FeedbackKind.complaint, .complaint, .praise].enumerated() {
+                var e = Liaison_V1_Event()
+                e.feedbackReceived.caseNumber = "C\(i)"
+                e.feedbackReceived.feedback = feedback(kind: k)
+                try r.apply(db, out, e)
+                try r.apply(db, out, opened("C\(i)", respondBy: t0.addingTimeInterval(Double(i) * 3600 + 60), seq: UInt64(i + 1)))
+            }
+            try r.apply(db, out, opened("C0", respondBy: t0, seq: 1))   // a duplicate is not counted twice
+            var due = Liaison_V1_Event()
+            due.followupDue.caseNumber = "C0"
+            try r.apply(db, out, due)
+        }
+        var rep = try r.report()
+        #expect(rep.feedbackTotal == 3 && rep.casesTotal == 3 && rep.followupsDue == 1)
+        #expect(rep.byKind.map { "\($0.key)=\($0.count)" } == ["complaint=2", "praise=1"])
+        #expect(rep.byUnit.map { "\($0.key)=\($0.count)" } == ["STN-01=3"])
+        #expect(rep.byState.map { "\($0.key)=\($0.count)" } == ["assigned=3"])
+        #expect(rep.overdue.isEmpty)
+        clock.advance(by: 2 * 3600)
+        rep = try r.report()
+        #expect(rep.overdue.map(\.caseNumber) == ["C0", "C1"])
+    }
+}
