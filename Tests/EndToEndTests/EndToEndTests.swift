@@ -1,0 +1,284 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+import ZeroMQ
+
+/// End-to-end: the real executables over real sockets. Serialized: each test runs four processes
+/// and the machine has two cores.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct EndToEndTests {
+    @Test func thousandSubmissionsOpenThousandCasesAndCountRight() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+
+        let acks = try await submitAll(set, 0..<1_000)
+        #expect(Set(acks.map(\.caseNumber)).count == 1_000)
+        #expect(acks.allSatisfy { !$0.duplicate && $0.trackingToken.count == 16 })
+
+        let done = await eventually(60) {
+            guard let h = await set.status("handler"), h.headSeq == 1_000,
+                  let rep = try? await set.report() else { return false }
+            return rep.casesTotal == 1_000 && rep.feedbackTotal == 1_000
+        }
+        #expect(done, "handler head and report did not reach 1,000\n\(set.logs())")
+        let rep = try await set.report()
+        var expected: [String: UInt64] = [:]
+        for n in 0..<1_000 { expected[kinds[n % kinds.count].name, default: 0] += 1 }
+        #expect(Dictionary(uniqueKeysWithValues: rep.byKind.map { ($0.key, $0.count) }) == expected)
+        #expect(rep.byState.map(\.key) == ["assigned"] && rep.byState.first?.count == 1_000)
+        // Complaints about an officer went to supervision: n % 10 == 0 and kind complaint (n % 7 == 0) → n % 70 == 0.
+        #expect(rep.byUnit.first { $0.key == "SUPERVISION" }?.count == 15)
+        // Every consumer caught up.
+        let sched = await set.status("scheduler")
+        #expect(sched?.consumers.first?.appliedSeq == 1_000)
+        let reporting = await set.status("reporting")
+        #expect(reporting?.consumers.map(\.appliedSeq).sorted() == [0, 1_000, 1_000])
+    }
+
+    @Test func handlerKilledMidStreamStillOpensExactlyOneCaseEach() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+
+        async let submitted = submitAll(set, 0..<1_000, prefix: "k9")
+        let reached = await eventually(60) { (await set.status("handler")?.headSeq ?? 0) >= 150 }
+        #expect(reached)
+        set.kill9("handler")
+        try set.start("handler")
+        let acks = try await submitted
+        #expect(acks.count == 1_000)
+
+        let done = await eventually(60) { await set.status("handler")?.headSeq == 1_000 }
+        #expect(done, "handler did not reach 1,000\n\(set.logs())")
+        // Exactly one case.opened per feedback, over the whole stream.
+        let opened = try await set.withClient("handler") { client -> [String] in
+            var numbers: [String] = []
+            var after: UInt64 = 0
+            while true {
+                var r = Liaison_V1_Replay()
+                r.afterSeq = after
+                r.limit = 1_000
+                let b = try client.call(.replay(r)).replayBatch
+                numbers += b.events.map(\.caseOpened.caseNumber)
+                after = b.lastSeq
+                if !b.more { return numbers }
+            }
+        }
+        #expect(opened.count == 1_000)
+        #expect(Set(opened) == Set(acks.map(\.caseNumber)))
+        var q = Liaison_V1_ListCases()
+        q.limit = 1
+        #expect(try await set.call("handler", .listCases(q)).caseList.total == 1_000)
+    }
+
+    @Test func intakeKilledRightAfterAcknowledgingLosesNothing() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let acks = try await submitAll(set, 0..<300, prefix: "crash")
+        set.kill9("intake")                       // right after the last acknowledgement
+        try set.start("intake")
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+
+        // Every acknowledged submission is there: a retry gets the same case back, marked duplicate.
+        let again = try await submitAll(set, 0..<300, prefix: "crash")
+        #expect(again.map(\.caseNumber) == acks.map(\.caseNumber))
+        #expect(again.allSatisfy { $0.duplicate })
+        // The citizen can look each up with the token.
+        let last = acks[299]
+        var q = Liaison_V1_GetFeedbackStatus()
+        q.caseNumber = last.caseNumber
+        q.trackingToken = last.trackingToken
+        #expect(try await set.call("intake", .getFeedbackStatus(q)).feedbackStatus.state == "received")
+        // And every one reaches the handler.
+        #expect(await eventually(60) { await set.status("handler")?.headSeq == 300 })
+        #expect(await set.status("intake")?.headSeq == 300)
+    }
+
+    @Test func badInputGetsAnErrorAndEveryServiceGoesOn() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let wrongBody: [String: Liaison_V1_Request.OneOf_Body] = [
+            "intake": .getReport(.init()), "handler": .submitFeedback(submission(1)),
+            "scheduler": .getCase(.init()), "reporting": .listCases(.init()),
+        ]
+        for service in Topology.serviceNames {
+            let endpoint = set.instance(service).requests
+            let body = wrongBody[service]!
+            let answers = try await Threads.run(name: "raw") { () -> [String] in
+                let ctx = try Context()
+                defer { ctx.terminate() }
+                let s = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
+                defer { s.close() }
+                try s.connect(endpoint)
+                func exchange(_ frames: [[UInt8]]) throws -> String {
+                    try s.send(multipart: frames)
+                    guard try s.waitReadable(timeout: 5_000), let reply = try s.receiveMultipart() else { return "silence" }
+                    let r = try Framing.decodeReply(frames: reply)
+                    return "\(r.error.code.name):\(r.error.field)"
+                }
+                var wrong = Liaison_V1_Request()
+                wrong.body = body
+                var future = Liaison_V1_Request()
+                future.version = 7
+                future.getStatus = .init()
+                return [
+                    try exchange([[], [0xDE, 0xAD, 0xBE, 0xEF, 0xFF]]),          // garbage
+                    try exchange([Array("no delimiter".utf8)]),                  // malformed framing
+                    try exchange([[], [0x0A, 0x02, 0xC3, 0x28]]),                // invalid UTF-8
+                    try exchange([[], try future.serializedBytes()]),            // unknown version
+                    try exchange([[], try wrong.serializedBytes()]),             // wrong-typed request
+                    try exchange([[], [], []]),                                  // extra frames
+                ]
+            }
+            #expect(answers == ["invalid_argument:request", "invalid_argument:frames", "invalid_argument:request",
+                                "invalid_argument:version", "invalid_argument:body", "invalid_argument:frames"], "\(service)")
+            #expect(await set.status(service)?.service == service, "\(service) still serves")
+        }
+        // A submission with a missing field names it.
+        var empty = submission(5)
+        empty.text = ""
+        let bad = empty
+        let reply = try await set.withClient("intake") { c -> Liaison_V1_Reply in
+            var r = Liaison_V1_Request()
+            r.submitFeedback = bad
+            return try c.call(r)
+        }
+        #expect(reply.error.code == .invalidArgument && reply.error.field == "submit_feedback.text")
+    }
+
+    @Test func followUpTimersSurviveARestartAndFireLate() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        var help = submission(5)                     // a help request: first response within 2 hours
+        help.kind = .helpRequest
+        _ = try await set.call("intake", .submitFeedback(help))
+        #expect(await eventually(30) { await set.status("scheduler")?.consumers.first?.appliedSeq == 1 })
+        var pending = Liaison_V1_ListFollowups()
+        pending.dueOnly = false
+        #expect(try await set.call("scheduler", .listFollowups(pending)).followupList.followups.map(\.state) == ["pending"])
+
+        // Graceful stop, then come back three hours later.
+        #expect(set.terminate("scheduler") == 0)
+        try set.start("scheduler", extra: ["--clock-offset", "10800"])
+        try await set.waitReady(["scheduler"])
+        #expect(await eventually(30) { await set.status("scheduler")?.headSeq == 1 })
+        let due = try await set.call("scheduler", .replay(.init())).replayBatch.events
+        #expect(due.map(\.topic) == [Topic.followupDue])
+        #expect(due.first?.followupDue.late == true)
+        #expect(await eventually(30) { (try? await set.report().followupsDue) == 1 })
+    }
+
+    @Test func pythonConsumerReadsTheStreams() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let acks = try await submitAll(set, 0..<25, prefix: "py")
+        #expect(await eventually(30) { await set.status("handler")?.headSeq == 25 })
+
+        let output = try await Threads.run(name: "python") { () -> (Int32, String) in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", LiaisonSet.repoRoot + "/docs/examples/consumer.py", "--topology", set.topologyPath,
+                           "--stream", "handler-1", "--from", "5", "--count", "20", "--seconds", "30"]
+            let out = Pipe()
+            p.standardOutput = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        #expect(output.0 == 0, "python consumer failed: \(output.1)")
+        let lines = output.1.split(separator: "\n")
+        #expect(lines.count == 20)
+        let seqs = lines.compactMap { line -> Int? in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { return nil }
+            return Int(obj["seq"] as? String ?? "")
+        }
+        #expect(seqs == Array(6...25))
+        #expect(lines.allSatisfy { $0.contains("case_opened") })
+        #expect(Set(acks.map(\.caseNumber)).isSuperset(of: lines.compactMap { line in
+            (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                .flatMap { ($0["case_opened"] as? [String: Any])?["case_number"] as? String }
+        }))
+    }
+
+    @Test func commandLineSubmitsTailsAndShowsStreams() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        func liaison(_ args: [String]) async throws -> (Int32, String) {
+            try await Threads.run(name: "cli") {
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+                p.arguments = args + ["--topology", set.topologyPath]
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = out
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+        }
+        let submit = try await liaison(["submit", "--kind", "complaint", "--channel", "walk_in", "--unit", "STN-01",
+                                        "--officer", "PC-7", "--text", "Rude at the counter", "--submission-id", "cli-1", "--json"])
+        #expect(submit.0 == 0, "\(submit.1)")
+        #expect(submit.1.contains("\"case_number\":\"L1-0000001\""))
+        let bad = try await liaison(["submit", "--kind", "rumour", "--text", "x", "--unit", "S"])
+        #expect(bad.0 != 0 && bad.1.contains("--kind"))
+        let empty = try await liaison(["submit", "--kind", "praise", "--text", " ", "--unit", "S"])
+        #expect(empty.0 != 0 && empty.1.contains("submit_feedback.text"))
+
+        #expect(await eventually(30) { await set.status("handler")?.headSeq == 1 })
+        let tail = try await liaison(["events", "tail", "--stream", "handler-1", "--no-follow"])
+        #expect(tail.0 == 0 && tail.1.split(separator: "\n").count == 1 && tail.1.contains("SUPERVISION"))
+        let cases = try await liaison(["cases"])
+        #expect(cases.1.contains("L1-0000001") && cases.1.contains("SUPERVISION"))
+        #expect(try await eventually(30) {
+            let s = try await liaison(["streams"])
+            return s.1.contains("handler-1    intake-1     1        1     0")
+        })
+        set.kill9("reporting")
+        let streams = try await liaison(["streams"])
+        #expect(streams.1.contains("DOWN"))
+    }
+
+    @Test func upSupervisesRestartsAndStopsTheSet() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+        up.arguments = ["up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "warning"]
+        up.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        let ready = await eventually(30) {
+            var all = true
+            for s in Topology.serviceNames where await set.status(s) == nil { all = false }
+            return all
+        }
+        #expect(ready)
+        let pid = try #require(await set.status("intake")?.pid)
+        kill(pid_t(pid), SIGKILL)
+        #expect(await eventually(30) { (await set.status("intake")?.pid).map { $0 != pid } ?? false }, "intake restarted")
+
+        kill(up.processIdentifier, SIGTERM)
+        #expect(await eventually(20) { !up.isRunning })
+        #expect(up.terminationStatus == 0)
+        for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+import ZeroMQ
+
+/// The real executables, started as child processes on `ipc://` sockets in a temporary directory
+/// of their own (no fixed ports), and stopped when the set is stopped or deallocated — also when
+/// a test fails.
+final class LiaisonSet: @unchecked Sendable {
+    let dir: String
+    let topologyPath: String
+    let topology: Topology
+    private let lock = NSLock()
+    private var processes: [String: Process] = [:]
+
+    /// Where `swift build` put the executables (override with LIAISON_BIN_DIR).
+    static let binDir: String = {
+        if let d = ProcessInfo.processInfo.environment["LIAISON_BIN_DIR"] { return d }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug").path
+    }()
+
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    init(instances: [String: Int] = [:]) throws {
+        // Short path: ipc endpoint paths are limited to about 100 bytes.
+        dir = "/tmp/lt-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        topology = Topology.ipc(in: dir, instances: instances)
+        topologyPath = dir + "/topology.json"
+        try topology.write(to: topologyPath)
+    }
+
+    deinit {
+        stopAll()
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func instance(_ service: String, _ i: Int = 0) -> Topology.Instance { topology.instances(of: service)[i] }
+
+    /// Starts `liaison-<service>` (instance `i`) with its log in the set's directory.
+    func start(_ service: String, _ i: Int = 0, extra: [String] = []) throws {
+        let exe = LiaisonSet.binDir + "/liaison-\(service)"
+        guard FileManager.default.isExecutableFile(atPath: exe) else {
+            throw SetupError("\(exe) is missing: run `swift build` before the tests (make test does)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
+        let logPath = dir + "/\(service)-\(i).log"
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        p.standardError = log
+        p.standardOutput = log
+        try p.run()
+        lock.withLock { processes["\(service)-\(i)"] = p }
+    }
+
+    func startAll(_ extra: [String: [String]] = [:]) throws {
+        for name in Topology.serviceNames {
+            for i in 0..<topology.instances(of: name).count { try start(name, i, extra: extra[name] ?? []) }
+        }
+    }
+
+    private func process(_ service: String, _ i: Int) -> Process? { lock.withLock { processes["\(service)-\(i)"] } }
+
+    /// `kill -9`: no chance to flush or say goodbye.
+    func kill9(_ service: String, _ i: Int = 0) {
+        guard let p = process(service, i) else { return }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+    }
+
+    /// SIGTERM and wait (at most `seconds`); returns the exit status, or nil if it had to be killed.
+    @discardableResult
+    func terminate(_ service: String, _ i: Int = 0, seconds: Double = 10) -> Int32? {
+        guard let p = process(service, i), p.isRunning else { return process(service, i)?.terminationStatus }
+        kill(p.processIdentifier, SIGTERM)
+        let deadline = Date().addingTimeInterval(seconds)
+        while p.isRunning && Date() < deadline { usleep(10_000) }
+        if p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+            return nil
+        }
+        return p.terminationStatus
+    }
+
+    func stopAll() {
+        let all = lock.withLock { Array(processes.values) }
+        for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }
+        let deadline = Date().addingTimeInterval(10)
+        for p in all {
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
+        }
+    }
+
+    func logs() -> String {
+        (try? FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasSuffix(".log") }.sorted().map { name in
+            "== \(name)\n" + ((try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "").suffix(3_000)
+        }.joined(separator: "\n")) ?? ""
+    }
+
+    // MARK: talking to the set
+
+    /// Runs blocking socket work on its own thread with its own context.
+    func withClient<T: Sendable>(_ service: String, _ i: Int = 0, timeoutMs: Int32 = 3_000, attempts: Int = 3,
+                                 _ body: @escaping @Sendable (RequestClient) throws -> T) async throws -> T {
+        let endpoint = instance(service, i).requests
+        return try await Threads.run(name: "test-client") {
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: timeoutMs, attempts: attempts)
+            defer { client.reset() }
+            return try body(client)
+        }
+    }
+
+    func call(_ service: String, _ body: Liaison_V1_Request.OneOf_Body, instance i: Int = 0, timeoutMs: Int32 = 3_000) async throws -> Liaison_V1_Reply {
+        try await withClient(service, i, timeoutMs: timeoutMs) { try $0.call(body) }
+    }
+
+    func status(_ service: String, _ i: Int = 0) async -> Liaison_V1_ServiceStatus? {
+        try? await withClient(service, i, timeoutMs: 500, attempts: 1) { try $0.call(.getStatus(.init())).serviceStatus }
+    }
+
+    /// Waits until every started service answers.
+    func waitReady(_ services: [String] = Topology.serviceNames, seconds: Double = 20) async throws {
+        for s in services {
+            for i in 0..<topology.instances(of: s).count where process(s, i) != nil {
+                let ok = await eventually(seconds) { await self.status(s, i) != nil }
+                if !ok { throw SetupError("\(s)-\(i) did not answer within \(seconds) s\n\(logs())") }
+            }
+        }
+    }
+
+    func report() async throws -> Liaison_V1_Report { try await call("reporting", .getReport(.init())).report }
+}
+
+struct SetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
+
+/// Waits until `condition` holds, checking every 50 ms, for at most `seconds`.
+func eventually(_ seconds: Double = 30, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(nanoseconds: 50_000_000)
+    }
+    return try await condition()
+}
+
+let kinds: [Liaison_V1_FeedbackKind] = [.complaint, .praise, .suggestion, .inquiry, .tip, .helpRequest, .mediationRequest]
+
+func submission(_ n: Int, prefix: String = "e2e") -> Liaison_V1_SubmitFeedback {
+    var f = Liaison_V1_SubmitFeedback()
+    f.submissionID = "\(prefix)-\(n)"
+    f.kind = kinds[n % kinds.count]
+    f.channel = .hotline
+    f.text = "Feedback number \(n) about the station"
+    f.unit = "STN-\(n % 5)"
+    if n % 10 == 0 { f.officerBadge = "PC-\(n)" }
+    if n % 3 == 0 {
+        f.contact.name = "Citizen \(n)"
+        f.contact.phone = "1380000\(String(format: "%04d", n))"
+    }
+    return f
+}
+
+/// Submits `range` one after another on one connection; returns the acknowledgements.
+func submitAll(_ set: LiaisonSet, _ range: Range<Int>, prefix: String = "e2e") async throws -> [Liaison_V1_FeedbackAccepted] {
+    try await set.withClient("intake") { client in
+        try range.map { n in try client.call(.submitFeedback(submission(n, prefix: prefix))).feedbackAccepted }
+    }
+}

@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+"""A Liaison stream consumer written with pyzmq and protobuf only: a third-party client.
+
+It does what every Liaison consumer does (docs/PROTOCOL.md): subscribe live, replay stored
+events after its cursor from the stream's requests socket, and replay again whenever a sequence
+number is skipped or a heartbeat shows a head beyond the cursor. Each event is printed once, in
+order, as one JSON object a line.
+
+    python3 docs/examples/consumer.py --topology topology.json --stream handler-1 --from 0 --count 10
+
+A real consumer stores its cursor in the same transaction as the effects of each event.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import zmq  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
+from liaison.v1 import liaison_pb2 as pb  # noqa: E402
+
+LOCAL = {"intake-1": ("tcp://127.0.0.1:7101", "tcp://127.0.0.1:7102"),
+         "handler-1": ("tcp://127.0.0.1:7201", "tcp://127.0.0.1:7202"),
+         "scheduler-1": ("tcp://127.0.0.1:7301", "tcp://127.0.0.1:7302"),
+         "reporting-1": ("tcp://127.0.0.1:7401", "tcp://127.0.0.1:7402")}
+
+
+def endpoints(topology, stream):
+    if topology:
+        with open(topology) as fh:
+            services = json.load(fh)["services"]
+        for instances in services.values():
+            for inst in instances:
+                if inst["stream"] == stream:
+                    return inst["requests"], inst["events"]
+        raise SystemExit(f"no stream {stream!r} in {topology}")
+    return LOCAL[stream]
+
+
+class Consumer:
+    def __init__(self, ctx, requests, events, cursor, timeout_ms=3000):
+        self.ctx, self.requests_ep, self.cursor, self.timeout_ms = ctx, requests, cursor, timeout_ms
+        self.live = ctx.socket(zmq.SUB)
+        self.live.setsockopt(zmq.LINGER, 0)
+        self.live.setsockopt(zmq.SUBSCRIBE, b"")  # every topic: sequence numbers stay dense
+        self.live.connect(events)
+        self.requests = None
+
+    def call(self, request):
+        """Lazy Pirate: on timeout, drop the socket, open a new one, resend the same request."""
+        request.request_id = request.request_id or str(uuid.uuid4())
+        request.version = 1
+        for _ in range(3):
+            if self.requests is None:
+                self.requests = self.ctx.socket(zmq.DEALER)
+                self.requests.setsockopt(zmq.LINGER, 0)
+                self.requests.connect(self.requests_ep)
+            self.requests.send_multipart([b"", request.SerializeToString()])
+            deadline = time.monotonic() + self.timeout_ms / 1000
+            while (left := deadline - time.monotonic()) > 0:
+                if not self.requests.poll(int(left * 1000)):
+                    break
+                frames = self.requests.recv_multipart()
+                reply = pb.Reply.FromString(frames[-1])
+                if reply.request_id == request.request_id:
+                    if reply.WhichOneof("result") == "error":
+                        raise RuntimeError(f"{pb.ErrorCode.Name(reply.error.code)} ({reply.error.field}): {reply.error.message}")
+                    return reply
+            self.requests.close()
+            self.requests = None
+        raise TimeoutError(f"no reply from {self.requests_ep}")
+
+    def replay(self):
+        while True:
+            req = pb.Request()
+            req.replay.after_seq = self.cursor
+            req.replay.limit = 500
+            batch = self.call(req).replay_batch
+            for event in batch.events:
+                yield event
+            self.cursor = max(self.cursor, batch.last_seq)
+            if not batch.more:
+                return
+
+    def events(self):
+        yield from self.replay()
+        while True:
+            if not self.live.poll(200):
+                yield None  # idle tick, lets the caller stop
+                continue
+            _topic, data = self.live.recv_multipart()
+            event = pb.Event.FromString(data)
+            if event.topic == "heartbeat":
+                if event.heartbeat.head_seq > self.cursor:
+                    yield from self.replay()
+                continue
+            if event.seq <= self.cursor:
+                continue
+            if event.seq != self.cursor + 1:  # gap: fetch what was missed
+                yield from self.replay()
+                continue
+            self.cursor = event.seq
+            yield event
+
+    def close(self):
+        self.live.close()
+        if self.requests is not None:
+            self.requests.close()
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--topology", help="topology JSON file (default: the local endpoints)")
+    ap.add_argument("--stream", default="handler-1")
+    ap.add_argument("--from", dest="cursor", type=int, default=0, help="print events after this sequence number")
+    ap.add_argument("--count", type=int, default=0, help="stop after this many events (0: run until Ctrl-C)")
+    ap.add_argument("--seconds", type=float, default=0, help="stop after this long (0: no limit)")
+    args = ap.parse_args()
+
+    requests, events = endpoints(args.topology, args.stream)
+    ctx = zmq.Context()
+    consumer = Consumer(ctx, requests, events, args.cursor)
+    started, seen = time.monotonic(), 0
+    try:
+        for event in consumer.events():
+            if event is not None:
+                print(json_format.MessageToJson(event, preserving_proto_field_name=True, indent=None), flush=True)
+                seen += 1
+            if args.count and seen >= args.count:
+                break
+            if args.seconds and time.monotonic() - started > args.seconds:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+        ctx.term()
+    return 0 if not args.count or seen >= args.count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
