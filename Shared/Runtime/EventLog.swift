@@ -13,6 +13,7 @@ public final class EventLog: Sendable {
     public let stream: String
     public let store: Store
     private let committedHead: Atomic<UInt64>
+    private let commits = Atomic<UInt64>(0)
     /// Rung after every commit that appended events; the request loop publishes them.
     public let waker: Waker
 
@@ -27,6 +28,9 @@ public final class EventLog: Sendable {
     /// The last committed sequence number (0 when empty).
     public var head: UInt64 { committedHead.load(ordering: .acquiring) }
 
+    /// Write transactions committed through this log since it was opened.
+    public var transactions: UInt64 { commits.load(ordering: .relaxed) }
+
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
         let (result, newHead): (T, UInt64) = try store.pool.write { db in
@@ -35,6 +39,7 @@ public final class EventLog: Sendable {
             let r = try body(db, appender)
             return (r, appender.head)
         }
+        commits.add(1, ordering: .relaxed)
         if newHead > committedHead.load(ordering: .acquiring) {
             committedHead.store(newHead, ordering: .releasing)
             waker.ring()

@@ -1,5 +1,6 @@
 import CZeroMQ
 import Foundation
+import Synchronization
 import LiaisonCodec
 import Logging
 import ZeroMQ
@@ -33,11 +34,21 @@ extension RequestHandling {
 public struct RequestLoopOptions: Sendable {
     /// Most requests read and handled together (one group commit).
     public var maxBatch = 512
+    /// Requests waiting beyond one batch that are answered `unavailable` at once (bounded queue):
+    /// a client learns to come back later instead of timing out. 0 disables shedding.
+    public var maxShed = 4_096
     /// Heartbeat on the events socket when nothing was published for this long (ms).
     public var heartbeatMs = 1_000
     /// Default and largest number of events in one replay batch.
     public var replayDefault = 500
     public var replayMax = 5_000
+    public init() {}
+}
+
+/// Counters of a request loop, read by `GetStatus`.
+public final class LoopStats: Sendable {
+    public let served = Atomic<UInt64>(0)
+    public let shed = Atomic<UInt64>(0)
     public init() {}
 }
 
@@ -47,6 +58,8 @@ public struct RequestLoopOptions: Sendable {
 /// they are committed, and sends a heartbeat with the head sequence when idle.
 public final class RequestLoop: ThreadLoop {
     public let name: String
+    /// Counters for `GetStatus`.
+    public let stats: LoopStats
     let config: ServiceConfig
     let log: EventLog
     let handler: RequestHandling
@@ -55,7 +68,8 @@ public final class RequestLoop: ThreadLoop {
     let logger: Logger
 
     public init(config: ServiceConfig, log: EventLog, handler: RequestHandling, options: RequestLoopOptions = .init(),
-                logger: Logger, status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
+                logger: Logger, stats: LoopStats = LoopStats(), status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
+        self.stats = stats
         self.name = "\(config.instance.stream)-requests"
         self.config = config
         self.log = log
@@ -113,6 +127,7 @@ public final class RequestLoop: ThreadLoop {
         while incoming.count < options.maxBatch, let frames = try requests.receiveMultipart(dontWait: true) {
             incoming.append(Framing.parseRequest(frames: frames))
         }
+        if incoming.count == options.maxBatch && options.maxShed > 0 { try shed(requests) }
         var replies = [Liaison_V1_Reply?](repeating: nil, count: incoming.count)
         var forward: [(Int, Liaison_V1_Request)] = []
         for (i, inc) in incoming.enumerated() {
@@ -145,15 +160,51 @@ public final class RequestLoop: ThreadLoop {
             }
         }
         for (i, inc) in incoming.enumerated() {
-            guard !inc.envelope.isEmpty, let reply = replies[i] else { continue }
-            do {
-                if try !requests.send(multipart: Framing.replyFrames(envelope: inc.envelope, reply: reply), dontWait: true) {
-                    logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(reply.requestID)"])
+            guard let reply = replies[i] else { continue }
+            try send(requests, envelope: inc.envelope, reply: reply)
+        }
+    }
+
+    /// The queue is full: more than one batch is waiting. Answer what waits beyond it (up to
+    /// `maxShed`) with `unavailable` and a retry hint, without touching the database. Replay and
+    /// status requests are cheap and still answered.
+    private func shed(_ requests: Socket) throws {
+        var shed = 0
+        while shed < options.maxShed, let frames = try requests.receiveMultipart(dontWait: true) {
+            let inc = Framing.parseRequest(frames: frames)
+            var reply: Liaison_V1_Reply
+            switch inc.request {
+            case .success(let req) where req.body.map({ if case .replay = $0 { return true }; if case .getStatus = $0 { return true }; return false }) == true:
+                if case .replay(let r)? = req.body { reply = answerReplay(r, id: req.requestID) } else {
+                    reply = Liaison_V1_Reply()
+                    reply.requestID = req.requestID
+                    reply.serviceStatus = status()
                 }
-            } catch {
-                guard (error as? ZMQError)?.isHostUnreachable == true else { throw error }
-                logger.debug("reply dropped: client gone", metadata: ["request_id": "\(reply.requestID)"])
+            case .failure(let err):
+                reply = .failure(err, requestID: inc.requestID)
+            default:
+                reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",
+                                              retryAfterMs: 50), requestID: inc.requestID)
+                shed += 1
             }
+            try send(requests, envelope: inc.envelope, reply: reply)
+        }
+        if shed > 0 {
+            stats.shed.add(UInt64(shed), ordering: .relaxed)
+            logger.warning("overloaded: requests answered unavailable", metadata: ["count": "\(shed)"])
+        }
+    }
+
+    private func send(_ requests: Socket, envelope: [[UInt8]], reply: Liaison_V1_Reply) throws {
+        guard !envelope.isEmpty else { return }
+        stats.served.add(1, ordering: .relaxed)
+        do {
+            if try !requests.send(multipart: Framing.replyFrames(envelope: envelope, reply: reply), dontWait: true) {
+                logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(reply.requestID)"])
+            }
+        } catch {
+            guard (error as? ZMQError)?.isHostUnreachable == true else { throw error }
+            logger.debug("reply dropped: client gone", metadata: ["request_id": "\(reply.requestID)"])
         }
     }
 

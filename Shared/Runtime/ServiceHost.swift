@@ -23,8 +23,12 @@ public struct ServiceHost: Service {
         self.logger = logger
         let started = Date()
         let service = config.service
-        let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger) {
+        let stats = LoopStats()
+        let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats) {
             var s = Liaison_V1_ServiceStatus()
+            s.writeTransactions = log.transactions
+            s.requestsShed = stats.shed.load(ordering: .relaxed)
+            s.requestsServed = stats.served.load(ordering: .relaxed)
             s.service = service
             s.stream = log.stream
             s.headSeq = log.head

@@ -19,7 +19,21 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Shift this service's clock by this many seconds (drills and tests: make deadlines and timers come due early).")
     public var clockOffset: Double = 0
 
+    @Option(help: "Most requests handled together in one group commit.")
+    public var maxBatch: Int = 512
+
+    @Option(help: "Requests waiting beyond one batch that are answered 'unavailable' at once (0: never shed).")
+    public var maxShed: Int = 4_096
+
     public init() {}
+
+    /// The request loop's tunables from the options.
+    public var loopOptions: RequestLoopOptions {
+        var o = RequestLoopOptions()
+        o.maxBatch = max(1, maxBatch)
+        o.maxShed = max(0, maxShed)
+        return o
+    }
 
     /// The service's clock: the system clock shifted by `--clock-offset`.
     public var clock: SystemClock { SystemClock(offset: clockOffset) }

@@ -107,6 +107,19 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(again[0].feedbackAccepted.caseNumber == "L1-0000001" && again[0].feedbackAccepted.duplicate)
     }
 
+    @Test func concurrentSubmissionsShareOneTransaction() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        let before = intake.log.transactions
+        let replies = intake.handle((0..<100).map { request(.submitFeedback(feedback("g\($0)"))) })
+        #expect(replies.allSatisfy { !$0.feedbackAccepted.caseNumber.isEmpty })
+        #expect(intake.log.transactions - before == 1)     // group commit: one fsync'd transaction
+        #expect(intake.log.head == 100)
+        // A lone submission is committed on its own, at once.
+        _ = intake.handle([request(.submitFeedback(feedback("lone")))])
+        #expect(intake.log.transactions - before == 2)
+    }
+
     @Test func statusNeedsTheRightToken() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

@@ -40,11 +40,12 @@ public final class IntakeService: RequestHandling {
     }
 
     /// Builds the whole intake instance for `config`.
-    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
+    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
+                            logger: Logger) throws -> ServiceHost {
         let store = try Store(path: config.databasePath, migrations: migrations)
         let log = try EventLog(store: store, stream: config.instance.stream)
         let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", clock: clock, logger: logger)
-        return ServiceHost(config: config, log: log, handler: service, logger: logger)
+        return ServiceHost(config: config, log: log, handler: service, options: options, logger: logger)
     }
 
     public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {

@@ -15,6 +15,6 @@ struct IntakeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.intake")
         let config = try options.resolve(service: "intake")
-        try await IntakeService.host(config: config, clock: options.clock, logger: logger).runUntilSignalled()
+        try await IntakeService.host(config: config, clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

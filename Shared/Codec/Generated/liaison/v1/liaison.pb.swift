@@ -862,6 +862,15 @@ public nonisolated struct Liaison_V1_ServiceStatus: Sendable {
 
   public var pid: UInt32 = 0
 
+  /// committed write transactions since start (group commit: fewer than writes)
+  public var writeTransactions: UInt64 = 0
+
+  /// requests answered `unavailable` because the queue was full, since start
+  public var requestsShed: UInt64 = 0
+
+  /// requests answered, since start
+  public var requestsServed: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2328,7 +2337,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2342,6 +2351,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       case 4: try { try decoder.decodeRepeatedMessageField(value: &self.consumers) }()
       case 5: try { try decoder.decodeSingularMessageField(value: &self._startedAt) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.pid) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.writeTransactions) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.requestsShed) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.requestsServed) }()
       default: break
       }
     }
@@ -2370,6 +2382,15 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if self.pid != 0 {
       try visitor.visitSingularUInt32Field(value: self.pid, fieldNumber: 6)
     }
+    if self.writeTransactions != 0 {
+      try visitor.visitSingularUInt64Field(value: self.writeTransactions, fieldNumber: 7)
+    }
+    if self.requestsShed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestsShed, fieldNumber: 8)
+    }
+    if self.requestsServed != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requestsServed, fieldNumber: 9)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2380,6 +2401,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if lhs.consumers != rhs.consumers {return false}
     if lhs._startedAt != rhs._startedAt {return false}
     if lhs.pid != rhs.pid {return false}
+    if lhs.writeTransactions != rhs.writeTransactions {return false}
+    if lhs.requestsShed != rhs.requestsShed {return false}
+    if lhs.requestsServed != rhs.requestsServed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,95 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+import ZeroMQ
+
+/// Intake under concurrency and overload, over real sockets.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct IntakeLoadTests {
+    @Test func concurrentClientsAreGroupCommitted() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let before = try #require(await set.status("intake")).writeTransactions
+        let clients = 32, each = 20
+        let acks = try await withThrowingTaskGroup(of: [Liaison_V1_FeedbackAccepted].self) { group in
+            for c in 0..<clients { group.addTask { try await submitAll(set, (c * each)..<((c + 1) * each), prefix: "gc") } }
+            var all: [Liaison_V1_FeedbackAccepted] = []
+            for try await part in group { all += part }
+            return all
+        }
+        #expect(Set(acks.map(\.caseNumber)).count == clients * each)
+        let status = try #require(await set.status("intake"))
+        let transactions = status.writeTransactions - before
+        // Every acknowledgement waited for its commit, and commits were shared.
+        #expect(status.headSeq == UInt64(clients * each))
+        #expect(transactions < UInt64(clients * each), "\(transactions) transactions for \(clients * each) submissions")
+    }
+
+    @Test func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", extra: ["--max-batch", "64", "--max-shed", "4096"])
+        try await set.waitReady(["intake"])
+        let pid = try #require(await set.status("intake")).pid
+        let rssBefore = residentKiB(pid)
+        let endpoint = set.instance("intake").requests
+        let perClient = 3_000, clients = 4
+        // Each client pipelines all its requests without waiting, then collects the answers.
+        let outcomes = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+            for c in 0..<clients {
+                group.addTask {
+                    try await Threads.run(name: "flood-\(c)") { () -> [String: Int] in
+                        let ctx = try Context()
+                        defer { ctx.terminate() }
+                        let s = try Socket(context: ctx, type: .dealer, role: "flood", sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, linger: 0)
+                        defer { s.close() }
+                        try s.connect(endpoint)
+                        for n in 0..<perClient {
+                            var r = Liaison_V1_Request()
+                            r.requestID = "\(c)-\(n)"
+                            r.submitFeedback = submission(c * perClient + n, prefix: "flood")
+                            try s.send(multipart: Framing.requestFrames(r))
+                        }
+                        var counts: [String: Int] = [:]
+                        var ids = Set<String>()
+                        let deadline = Date().addingTimeInterval(60)
+                        while ids.count < perClient && Date() < deadline {
+                            guard try s.waitReadable(timeout: 1_000), let frames = try s.receiveMultipart() else { continue }
+                            let reply = try Framing.decodeReply(frames: frames)
+                            guard ids.insert(reply.requestID).inserted else { continue }
+                            if case .error(let e)? = reply.result {
+                                counts[e.code == .unavailable && e.retryAfterMs > 0 ? "unavailable" : "other-\(e.code.name)", default: 0] += 1
+                            } else {
+                                counts["accepted", default: 0] += 1
+                            }
+                        }
+                        return counts
+                    }
+                }
+            }
+            var total: [String: Int] = [:]
+            for try await c in group { for (k, v) in c { total[k, default: 0] += v } }
+            return total
+        }
+        // Every request got an answer: accepted, or unavailable with a retry hint.
+        #expect(outcomes.values.reduce(0, +) == perClient * clients, "\(outcomes)")
+        #expect(Set(outcomes.keys).isSubset(of: ["accepted", "unavailable"]), "\(outcomes)")
+        #expect((outcomes["unavailable"] ?? 0) > 0, "the flood should exceed the queue: \(outcomes)")
+        let status = try #require(await set.status("intake"))
+        #expect(status.headSeq == UInt64(outcomes["accepted"] ?? 0))
+        #expect(status.requestsShed == UInt64(outcomes["unavailable"] ?? 0))
+        // Memory stays flat: the queue is bounded (a generous bound for a debug build).
+        let rssAfter = residentKiB(pid)
+        #expect(rssAfter - rssBefore < 100_000, "RSS grew from \(rssBefore) KiB to \(rssAfter) KiB")
+    }
+}
+
+/// Resident set size of a process, in KiB (Linux).
+func residentKiB(_ pid: UInt32) -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+          let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+    return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+}
