@@ -22,6 +22,14 @@ run: build
 
 test: build
 	$(SWIFT) test
+	@echo "== benchmark smoke run (figures from a debug build are not meaningful; see README)"
+	$(BIN)/liaison-bench intake --quick
+
+# Benchmark figures worth quoting: release build, 3 runs, medians.
+bench: deps
+	$(SWIFT) build -c release --product liaison-bench
+	$(SWIFT) build -c release --product liaison-intake
+	.build/release/liaison-bench intake --runs 3
 
 clean:
 	rm -rf .build $(DATA_DIR)

@@ -15,6 +15,7 @@ let package = Package(
         .executable(name: "liaison-scheduler", targets: ["SchedulerMain"]),
         .executable(name: "liaison-reporting", targets: ["ReportingMain"]),
         .executable(name: "liaison", targets: ["LiaisonCLI"]),
+        .executable(name: "liaison-bench", targets: ["LiaisonBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -22,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // MARK: Shared
@@ -63,6 +65,18 @@ let package = Package(
             name: "LiaisonCLI",
             dependencies: ["LiaisonRuntime", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Services/CLI"
+        ),
+
+        // MARK: Benchmarks
+        .executableTarget(
+            name: "LiaisonBench",
+            dependencies: [
+                "LiaisonRuntime",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Benchmarks/LiaisonBench"
         ),
 
         // MARK: Tests

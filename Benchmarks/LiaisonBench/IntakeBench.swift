@@ -1,0 +1,314 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import Histogram
+import LiaisonCodec
+import LiaisonRuntime
+import ZeroMQ
+
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "liaison-bench",
+        abstract: "Liaison benchmarks: each prints its figures beside the raw limits measured in the same run.",
+        subcommands: [IntakeBench.self])
+}
+
+/// `liaison-bench intake`: acknowledged submissions per second and latency of a real
+/// `liaison-intake`, beside raw libzmq and SQLite figures of the same run.
+struct IntakeBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "intake",
+        abstract: "Drive a real liaison-intake over real sockets; print throughput, latency, peak RSS and the raw limits.",
+        discussion: """
+            Starts liaison-intake (next to this executable, or --intake-bin) on a free TCP port of 127.0.0.1 with
+            its database in a temporary directory. Measures, in this order and each --runs times:
+              raw: libzmq DEALER/ROUTER round trip of a same-size message; SQLite WAL synchronous=FULL inserts of
+                   same-size rows, one per transaction and 1,000 per transaction;
+              low load: one client, one request in flight (p50 against raw round trip + one fsync);
+              closed loop: --clients clients, one request in flight each, for --seconds;
+              open loop: --rate submissions/s offered on a schedule for --seconds (latency from the intended send time).
+            Prints medians over the runs. Build with -c release for figures worth quoting.
+            """)
+
+    @Option(help: "Concurrent clients in the closed loop.") var clients = 32
+    @Option(help: "Seconds per closed-loop and open-loop phase.") var seconds = 5.0
+    @Option(help: "Offered submissions per second in the open loop.") var rate = 2_000
+    @Option(help: "Sequential requests for the low-load latency.") var lowLoad = 500
+    @Option(help: "Repeat the whole measurement this many times and print medians.") var runs = 3
+    @Option(help: "Path of liaison-intake. Default: next to this executable.") var intakeBin: String?
+    @Flag(help: "A short smoke run (CI): 1 run, 1 s phases, small raw samples.") var quick = false
+
+    func run() throws {
+        let runs = quick ? 1 : max(1, self.runs)
+        let seconds = quick ? 1.0 : self.seconds
+        let bin = intakeBin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("liaison-intake").path
+        let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let port = try freePort(ctx)
+        var topo = Topology.local
+        topo.services["intake"] = [.init(stream: "intake-1", requests: "tcp://127.0.0.1:\(port)", events: "tcp://127.0.0.1:\(try freePort(ctx))")]
+        let topoPath = dir + "/topology.json"
+        try topo.write(to: topoPath)
+        let endpoint = topo.instances(of: "intake")[0].requests
+
+        let intake = Process()
+        intake.executableURL = URL(fileURLWithPath: bin)
+        intake.arguments = ["--topology", topoPath, "--data-dir", dir + "/data", "--log-level", "error"]
+        try intake.run()
+        defer { if intake.isRunning { kill(intake.processIdentifier, SIGTERM); intake.waitUntilExit() } }
+        try waitReady(ctx, endpoint)
+
+        let sample = try sampleRequestBytes()
+        print("liaison-bench intake: \(runs) run(s); \(clients) clients x \(seconds) s closed loop; \(rate)/s open loop; request \(sample) bytes; libzmq \(Context.libraryVersion)")
+        var rows: [String: [Double]] = [:]
+        func note(_ k: String, _ v: Double) { rows[k, default: []].append(v) }
+        for r in 1...runs {
+            let raw = try rawFigures(ctx, payload: sample, quick: quick, dir: dir)
+            note("raw.rtt.p50", raw.rttP50); note("raw.rtt.p99", raw.rttP99)
+            note("raw.sqlite.1", raw.perTxn1); note("raw.sqlite.1000", raw.perTxn1000)
+            note("raw.fsync", 1_000_000 / raw.perTxn1)
+            let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
+            note("low.p50", low.p(50)); note("low.p99", low.p(99))
+            let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
+            note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
+            let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
+            note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
+            FileHandle.standardError.write(Data("run \(r): closed \(Int(closed.rate))/s p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
+        }
+        let rss = peakRSSKiB(intake.processIdentifier)
+        func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
+        let f = { (v: Double) in String(format: "%.0f", v) }
+        let r2 = { (v: Double) in String(format: "%.2f", v) }
+        print("""
+
+            figure (median of \(runs))                       liaison-intake        raw limit              ratio
+            acknowledged submissions/s, closed loop     \(pad(f(m("closed.rate")) + "/s", 20))  SQLite 1000/txn \(pad(f(m("raw.sqlite.1000")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.sqlite.1000"))) (target >= 0.5)
+                                                                               SQLite 1/txn    \(pad(f(m("raw.sqlite.1")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.sqlite.1"))) (target >= 10)
+            latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rtt.p50") + m("raw.fsync")) + " µs", 10))  \(r2(m("low.p50") / (m("raw.rtt.p50") + m("raw.fsync")))) (target <= 1)
+            latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs
+            closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
+            open loop \(rate)/s: achieved, p50 / p99 / p99.9   \(f(m("open.rate")))/s, \(f(m("open.p50"))) / \(f(m("open.p99"))) / \(f(m("open.p999"))) µs
+            raw libzmq DEALER/ROUTER round trip p50     \(f(m("raw.rtt.p50"))) µs (one fsync ~ \(f(m("raw.fsync"))) µs)
+            intake peak RSS                             \(rss / 1024) MiB
+            """)
+    }
+
+    // MARK: phases
+
+    struct Phase {
+        var histogram = Histogram<UInt64>(highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: .three)
+        var acked = 0
+        var elapsed = 0.0
+        var rate: Double { elapsed > 0 ? Double(acked) / elapsed : 0 }
+        func p(_ q: Double) -> Double { Double(histogram.valueAtPercentile(q)) }
+    }
+
+    func closedLoop(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
+        let results = ResultBox()
+        let group = DispatchGroup()
+        let start = Date()
+        for c in 0..<clients {
+            group.enter()
+            let thread = Thread {
+                defer { group.leave() }
+                var phase = Phase()
+                do {
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 10_000, attempts: 3)
+                    defer { client.reset() }
+                    var n = 0
+                    while (requests.map { n < $0 } ?? true) && (seconds.map { Date().timeIntervalSince(start) < $0 } ?? true) {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        let reply = try client.call(.submitFeedback(submission("\(tag)-\(c)-\(n)")))
+                        if case .feedbackAccepted? = reply.result {
+                            _ = phase.histogram.record((DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
+                            phase.acked += 1
+                        }
+                        n += 1
+                    }
+                } catch { FileHandle.standardError.write(Data("client \(c): \(error)\n".utf8)) }
+                results.add(phase)
+            }
+            thread.start()
+        }
+        group.wait()
+        var total = results.merged()
+        total.elapsed = Date().timeIntervalSince(start)
+        return total
+    }
+
+    /// One thread offers `rate` submissions per second on a schedule over one DEALER and reads the
+    /// acknowledgements as they come; latency counts from the intended send time.
+    func openLoop(_ ctx: Context, _ endpoint: String, rate: Int, seconds: Double, tag: String) throws -> Phase {
+        let s = try Socket(context: ctx, type: .dealer, role: "bench-open", sendHighWaterMark: 1_000_000, receiveHighWaterMark: 1_000_000, linger: 0)
+        defer { s.close() }
+        try s.connect(endpoint)
+        var phase = Phase()
+        let total = Int(Double(rate) * seconds)
+        let interval = 1_000_000_000 / UInt64(max(1, rate))
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        var intended: [String: UInt64] = [:]
+        var sent = 0
+        var answered = 0
+        let deadline = t0 + UInt64((seconds + 30) * 1e9)
+        while answered < total && DispatchTime.now().uptimeNanoseconds < deadline {
+            let now = DispatchTime.now().uptimeNanoseconds
+            while sent < total && t0 + UInt64(sent) * interval <= now {
+                var r = Liaison_V1_Request()
+                r.requestID = "\(sent)"
+                r.submitFeedback = submission("\(tag)-\(sent)")
+                intended[r.requestID] = t0 + UInt64(sent) * interval
+                try s.send(multipart: Framing.requestFrames(r))
+                sent += 1
+            }
+            let next = sent < total ? t0 + UInt64(sent) * interval : now + 10_000_000
+            let wait = Int32(max(0, min(10, (Int64(next) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1_000_000)))
+            if try s.waitReadable(timeout: wait) {
+                while let frames = try s.receiveMultipart(dontWait: true) {
+                    let reply = try Framing.decodeReply(frames: frames)
+                    guard let at = intended.removeValue(forKey: reply.requestID) else { continue }
+                    answered += 1
+                    if case .feedbackAccepted? = reply.result {
+                        _ = phase.histogram.record((DispatchTime.now().uptimeNanoseconds - at) / 1_000)
+                        phase.acked += 1
+                    }
+                }
+            }
+        }
+        phase.elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        return phase
+    }
+
+    struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double }
+
+    /// The raw limits, same machine, same run: libzmq round trip of a same-size message over TCP
+    /// loopback to an echoing ROUTER; SQLite inserts of same-size rows.
+    func rawFigures(_ ctx: Context, payload: Int, quick: Bool, dir: String) throws -> Raw {
+        let port = try freePort(ctx)
+        let endpoint = "tcp://127.0.0.1:\(port)"
+        let stop = StopFlag()
+        let ready = DispatchSemaphore(value: 0)
+        let echo = Thread {
+            guard let router = try? Socket(context: ctx, type: .router, role: "echo", linger: 0) else { ready.signal(); return }
+            defer { router.close() }
+            try? router.bind(endpoint)
+            ready.signal()
+            while !stop.isSet {
+                guard (try? router.waitReadable(timeout: 50)) == true else { continue }
+                while let frames = try? router.receiveMultipart(dontWait: true) { _ = try? router.send(multipart: frames) }
+            }
+        }
+        echo.start()
+        ready.wait()
+        defer { stop.set() }
+        let dealer = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
+        defer { dealer.close() }
+        try dealer.connect(endpoint)
+        let body = [UInt8](repeating: 0x41, count: payload)
+        var h = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for i in 0..<(quick ? 500 : 5_000) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try dealer.send(multipart: [[], body])
+            _ = try dealer.receiveMultipart()
+            if i >= 50 { _ = h.record((DispatchTime.now().uptimeNanoseconds - t0) / 1_000) }
+        }
+
+        let store = try Store(path: dir + "/raw-\(UUID().uuidString.prefix(6)).sqlite") { m in
+            m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        }
+        let row = Data(repeating: 0x42, count: payload)
+        let single = quick ? 300 : 2_000
+        var t0 = Date()
+        for _ in 0..<single {
+            try store.pool.write { db in try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]) }
+        }
+        let perTxn1 = Double(single) / Date().timeIntervalSince(t0)
+        let batches = quick ? 5 : 30
+        t0 = Date()
+        for _ in 0..<batches {
+            try store.pool.write { db in
+                let st = try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)")
+                for _ in 0..<1_000 { try st.execute(arguments: [row]) }
+            }
+        }
+        let perTxn1000 = Double(batches * 1_000) / Date().timeIntervalSince(t0)
+        return Raw(rttP50: Double(h.valueAtPercentile(50)), rttP99: Double(h.valueAtPercentile(99)), perTxn1: perTxn1, perTxn1000: perTxn1000)
+    }
+
+    // MARK: helpers
+
+    func submission(_ id: String) -> Liaison_V1_SubmitFeedback {
+        var f = Liaison_V1_SubmitFeedback()
+        f.submissionID = "bench-\(id)"
+        f.kind = .complaint
+        f.channel = .hotline
+        f.text = "The officer at the front desk refused to register my report about a stolen bicycle and was rude to my elderly mother."
+        f.unit = "STN-EAST-01"
+        f.category = "service-attitude"
+        f.language = "en"
+        f.contact.name = "Citizen"
+        f.contact.phone = "13800000000"
+        f.occurredAt = .init(date: Date())
+        return f
+    }
+
+    func sampleRequestBytes() throws -> Int {
+        var r = Liaison_V1_Request()
+        r.requestID = UUID().uuidString
+        r.submitFeedback = submission("sample-0000-0000")
+        let b: [UInt8] = try r.serializedBytes()
+        return b.count
+    }
+
+    func freePort(_ ctx: Context) throws -> Int {
+        let s = try Socket(context: ctx, type: .router, role: "probe", linger: 0)
+        defer { s.close() }
+        try s.bind("tcp://127.0.0.1:*")
+        return Int(try s.lastEndpoint.split(separator: ":").last.map(String.init) ?? "0") ?? 0
+    }
+
+    func waitReady(_ ctx: Context, _ endpoint: String) throws {
+        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 500, attempts: 1)
+        defer { client.reset() }
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            if (try? client.call(.getStatus(.init()))) != nil { return }
+        }
+        throw ValidationError("liaison-intake did not answer on \(endpoint)")
+    }
+
+    func peakRSSKiB(_ pid: Int32) -> Int {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
+    }
+
+    func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+    }
+
+    func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+}
+
+/// Collects per-thread results.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var phases: [IntakeBench.Phase] = []
+    func add(_ p: IntakeBench.Phase) { lock.withLock { phases.append(p) } }
+    func merged() -> IntakeBench.Phase {
+        lock.withLock {
+            var total = IntakeBench.Phase()
+            for p in phases {
+                total.histogram.add(p.histogram)
+                total.acked += p.acked
+            }
+            return total
+        }
+    }
+}
