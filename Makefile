@@ -27,9 +27,9 @@ test: build
 
 # Benchmark figures worth quoting: release build, 3 runs, medians.
 bench: deps
-	$(SWIFT) build -c release --product liaison-bench
-	$(SWIFT) build -c release --product liaison-intake
-	.build/release/liaison-bench intake --runs 3
+	$(SWIFT) build -c release --scratch-path .build-release --product liaison-bench
+	$(SWIFT) build -c release --scratch-path .build-release --product liaison-intake
+	.build-release/release/liaison-bench intake --runs 3
 
 clean:
 	rm -rf .build $(DATA_DIR)

@@ -60,6 +60,9 @@ public enum Framing {
         do {
             request = try Liaison_V1_Request(serializedBytes: bytes)
         } catch {
+            if case BinaryDecodingError.invalidUTF8? = error as? BinaryDecodingError, let field = UTF8Check.invalidField(inRequest: bytes) {
+                return .failure(.invalidArgument(field, "\(field) is not valid UTF-8"))
+            }
             return .failure(.invalidArgument("request", "not a valid liaison.v1.Request: \(describe(error))"))
         }
         if request.version > protocolVersion {

@@ -48,8 +48,13 @@ import Testing
     @Test func invalidUTF8IsRefused() {
         // field 1 (request_id), length 2, bytes C3 28: not UTF-8
         let e = error([id, [], [0x0A, 0x02, 0xC3, 0x28]])
-        #expect(e?.field == "request")
+        #expect(e?.field == "request_id")
         #expect(e?.message.contains("UTF-8") == true)
+        // Deep inside: submit_feedback (10) → contact (8) → name (1) = C3 28.
+        let deep: [UInt8] = [0x52, 0x06, 0x42, 0x04, 0x0A, 0x02, 0xC3, 0x28]
+        #expect(error([id, [], deep])?.field == "submit_feedback.contact.name")
+        let text: [UInt8] = [0x52, 0x04, 0x22, 0x02, 0xFF, 0xFE]
+        #expect(error([id, [], text])?.field == "submit_feedback.text")
     }
 
     @Test func unknownVersionIsRefused() throws {

@@ -155,6 +155,7 @@ func eventually(_ seconds: Double = 30, _ condition: () async throws -> Bool) as
     return try await condition()
 }
 
+let stations = ["STN-EAST-01", "STN-EAST-02", "STN-WEST-01", "STN-WEST-02", "STN-SOUTH-01"]
 let kinds: [Liaison_V1_FeedbackKind] = [.complaint, .praise, .suggestion, .inquiry, .tip, .helpRequest, .mediationRequest]
 
 func submission(_ n: Int, prefix: String = "e2e") -> Liaison_V1_SubmitFeedback {
@@ -163,7 +164,7 @@ func submission(_ n: Int, prefix: String = "e2e") -> Liaison_V1_SubmitFeedback {
     f.kind = kinds[n % kinds.count]
     f.channel = .hotline
     f.text = "Feedback number \(n) about the station"
-    f.unit = "STN-\(n % 5)"
+    f.unit = stations[n % stations.count]
     if n % 10 == 0 { f.officerBadge = "PC-\(n)" }
     if n % 3 == 0 {
         f.contact.name = "Citizen \(n)"

@@ -103,3 +103,27 @@ import Testing
         #expect(load("not json") == "topology")
     }
 }
+
+@Suite struct ShippedConfigTests {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+    @Test func deployTopologyIsTheLocalDefault() throws {
+        #expect(try Topology.load(path: Self.root + "/deploy/topology.json") == Topology.local)
+    }
+
+    @Test func deployUnitsAreTheBuiltInDemoCity() throws {
+        let shipped = try UnitDirectory.load(path: Self.root + "/deploy/units.json")
+        #expect(shipped == UnitDirectory.demo)
+        #expect(shipped.first(.supervisionOffice)?.code == "SUPERVISION")
+        #expect(shipped.first(.prOffice)?.code == "PR-OFFICE")
+    }
+
+    @Test func unitDirectoryErrorsNameTheEntry() throws {
+        var d = UnitDirectory.demo
+        d.units.append(d.units[3])
+        #expect(throws: ConfigError.self) { try d.validate() }
+        var orphan = UnitDirectory.demo
+        orphan.units[5].parent = "NOWHERE"
+        do { try orphan.validate(); Issue.record("expected an error") } catch { #expect(error.key == "units[5].parent") }
+    }
+}

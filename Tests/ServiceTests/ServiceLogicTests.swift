@@ -20,7 +20,7 @@ final class TempDir {
 }
 
 func feedback(_ id: String = UUID().uuidString, kind: Liaison_V1_FeedbackKind = .complaint, text: String = "The officer was rude",
-              unit: String = "STN-01", officer: String = "") -> Liaison_V1_SubmitFeedback {
+              unit: String = "STN-EAST-01", officer: String = "") -> Liaison_V1_SubmitFeedback {
     var f = Liaison_V1_SubmitFeedback()
     f.submissionID = id
     f.kind = kind
@@ -55,23 +55,47 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         Rule(name: "text blank", field: "submit_feedback.text") { $0.text = "  \n " },
         Rule(name: "text too long", field: "submit_feedback.text") { $0.text = String(repeating: "警", count: 4_001) },
         Rule(name: "no unit nor address", field: "submit_feedback.unit") { $0.unit = ""; $0.address = " " },
+        Rule(name: "unit not in the directory", field: "submit_feedback.unit") { $0.unit = "STN-MOON-99" },
+        Rule(name: "address too long", field: "submit_feedback.address") { $0.address = String(repeating: "a", count: 501) },
+        Rule(name: "badge malformed", field: "submit_feedback.officer_badge") { $0.officerBadge = "officer smith" },
+        Rule(name: "badge without digits", field: "submit_feedback.officer_badge") { $0.officerBadge = "PC-ABC" },
+        Rule(name: "category too long", field: "submit_feedback.category") { $0.category = String(repeating: "c", count: 65) },
+        Rule(name: "language malformed", field: "submit_feedback.language") { $0.language = "chinese please" },
+        Rule(name: "occurred in the future", field: "submit_feedback.occurred_at") { $0.occurredAt = .init(date: Date().addingTimeInterval(3_600)) },
+        Rule(name: "occurred before 2000", field: "submit_feedback.occurred_at") { $0.occurredAt = .init(date: Date(timeIntervalSince1970: 0)) },
+        Rule(name: "phone with letters", field: "submit_feedback.contact.phone") { $0.contact.phone = "call me maybe" },
+        Rule(name: "phone too short", field: "submit_feedback.contact.phone") { $0.contact.phone = "123" },
+        Rule(name: "e-mail without domain", field: "submit_feedback.contact.email") { $0.contact.email = "li.wei@" },
+        Rule(name: "e-mail with spaces", field: "submit_feedback.contact.email") { $0.contact.email = "li wei@example.org" },
+        Rule(name: "name too long", field: "submit_feedback.contact.name") { $0.contact.name = String(repeating: "n", count: 101) },
+        Rule(name: "empty contact", field: "submit_feedback.contact") { $0.contact = .init() },
     ]
 
     @Test(arguments: rules)
     func everyRuleNamesItsField(rule: Rule) {
         var f = feedback()
         rule.change(&f)
-        let e = SubmissionRules.check(f)
+        let e = SubmissionRules().check(f)
         #expect(e?.code == .invalidArgument)
         #expect(e?.field == rule.field)
     }
 
     @Test func validSubmissionsPass() {
-        #expect(SubmissionRules.check(feedback()) == nil)
+        let rules = SubmissionRules()
+        #expect(rules.check(feedback()) == nil)
         var f = feedback(unit: "")
         f.address = "8 Lotus Lane"
-        #expect(SubmissionRules.check(f) == nil)
-        #expect(SubmissionRules.check(feedback(text: String(repeating: "警", count: 4_000))) == nil)
+        #expect(rules.check(f) == nil)
+        #expect(rules.check(feedback(text: String(repeating: "警", count: 4_000))) == nil)
+        var full = feedback(officer: "PC-10472")
+        full.language = "zh-Hans-CN"
+        full.occurredAt = .init(date: Date().addingTimeInterval(60))     // within clock skew
+        full.contact.name = "李伟"
+        full.contact.phone = "+86 (138) 0000-0000"
+        full.contact.email = "li.wei@example.org"
+        full.category = "conduct"
+        #expect(rules.check(full) == nil)
+        #expect(rules.check(feedback(unit: "CPO-NORTH-07")) == nil)
     }
 
     func makeIntake(_ dir: TempDir) throws -> IntakeService {
@@ -149,8 +173,8 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
     @Test func policyRoutesComplaintsAboutOfficersToSupervision() {
         let p = DefaultPolicy()
         #expect(p.route(feedback(officer: "PC-1")).unit == "SUPERVISION")
-        #expect(p.route(feedback(officer: "")).unit == "STN-01")
-        #expect(p.route(feedback(kind: .praise, officer: "PC-1")).unit == "STN-01")
+        #expect(p.route(feedback(officer: "")).unit == "STN-EAST-01")
+        #expect(p.route(feedback(kind: .praise, officer: "PC-1")).unit == "STN-EAST-01")
         #expect(p.route(feedback(kind: .complaint)).priority == "P1")
         #expect(p.route(feedback(kind: .praise)).priority == "P4")
         let help = p.route(feedback(kind: .helpRequest))
@@ -194,7 +218,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         clock.advance(by: 2 * 24 * 3600)
         #expect(handler.handle([request(.listCases(overdue))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000001"])
         var byUnit = Liaison_V1_ListCases()
-        byUnit.unit = "STN-01"
+        byUnit.unit = "STN-EAST-01"
         #expect(handler.handle([request(.listCases(byUnit))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000002"])
     }
 }
@@ -204,7 +228,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         var e = Liaison_V1_Event()
         e.stream = "handler-1"; e.seq = seq; e.topic = Topic.caseOpened
         e.caseOpened.caseNumber = number
-        e.caseOpened.unit = "STN-01"
+        e.caseOpened.unit = "STN-EAST-01"
         e.caseOpened.priority = "P1"
         e.caseOpened.respondBy = .init(date: respondBy)
         e.caseOpened.resolveBy = .init(date: respondBy.addingTimeInterval(3600))
@@ -262,7 +286,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         var rep = try r.report()
         #expect(rep.feedbackTotal == 3 && rep.casesTotal == 3 && rep.followupsDue == 1)
         #expect(rep.byKind.map { "\($0.key)=\($0.count)" } == ["complaint=2", "praise=1"])
-        #expect(rep.byUnit.map { "\($0.key)=\($0.count)" } == ["STN-01=3"])
+        #expect(rep.byUnit.map { "\($0.key)=\($0.count)" } == ["STN-EAST-01=3"])
         #expect(rep.byState.map { "\($0.key)=\($0.count)" } == ["assigned=3"])
         #expect(rep.overdue.isEmpty)
         clock.advance(by: 2 * 3600)

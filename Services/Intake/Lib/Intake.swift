@@ -8,13 +8,15 @@ import Logging
 /// number and tracking token, and publishes `feedback.received` without the contact data.
 public final class IntakeService: RequestHandling {
     let log: EventLog
+    let rules: SubmissionRules
     let casePrefix: String
     let clock: WallClock
     let logger: Logger
 
     /// - Parameter casePrefix: starts every case number of this instance (`L1` → `L1-0000042`).
-    public init(log: EventLog, casePrefix: String, clock: WallClock = SystemClock(), logger: Logger) {
+    public init(log: EventLog, casePrefix: String, units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) {
         self.log = log
+        self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
         self.clock = clock
         self.logger = logger
@@ -40,21 +42,22 @@ public final class IntakeService: RequestHandling {
     }
 
     /// Builds the whole intake instance for `config`.
-    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
-                            logger: Logger) throws -> ServiceHost {
+    public static func host(config: ServiceConfig, units: UnitDirectory = .demo, clock: WallClock = SystemClock(),
+                            options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let store = try Store(path: config.databasePath, migrations: migrations)
         let log = try EventLog(store: store, stream: config.instance.stream)
-        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", clock: clock, logger: logger)
+        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", units: units, clock: clock, logger: logger)
         return ServiceHost(config: config, log: log, handler: service, options: options, logger: logger)
     }
 
     public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
         var replies = [Liaison_V1_Reply?](repeating: nil, count: requests.count)
         var submits: [(Int, Liaison_V1_SubmitFeedback)] = []
+        let now = clock.now()
         for (i, r) in requests.enumerated() {
             switch r.body {
             case .submitFeedback(let s)?:
-                if let err = SubmissionRules.check(s) { replies[i] = .failure(err) } else { submits.append((i, s)) }
+                if let err = rules.check(s, now: now) { replies[i] = .failure(err) } else { submits.append((i, s)) }
             case .getFeedbackStatus(let q)?:
                 replies[i] = status(q)
             default:

@@ -1,43 +1,98 @@
 import Foundation
 import LiaisonCodec
+import LiaisonRuntime
 
 /// The rules a submission must pass before intake accepts it. Each failure names its field.
-public enum SubmissionRules {
+public struct SubmissionRules: Sendable {
     public static let maxTextCharacters = 4_000
     public static let maxSubmissionIDLength = 128
+    /// How far in the future `occurred_at` may be (clients' clocks drift).
+    public static let clockSkew: TimeInterval = 300
 
-    /// Checks `s` and returns the first rule it breaks, naming the field (`submit_feedback.text`, …).
-    public static func check(_ s: Liaison_V1_SubmitFeedback) -> WireError? {
+    public let units: UnitDirectory
+
+    public init(units: UnitDirectory = .demo) { self.units = units }
+
+    /// Checks `s` at time `now` and returns the first rule it breaks, naming the field
+    /// (`submit_feedback.text`, `submit_feedback.contact.phone`, …).
+    public func check(_ s: Liaison_V1_SubmitFeedback, now: Date = Date()) -> WireError? {
         let f = "submit_feedback."
+        func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
         let id = s.submissionID.trimmingCharacters(in: .whitespaces)
-        if id.isEmpty {
-            return .invalidArgument(f + "submission_id", "submission_id is required: a client-chosen id, reused on every retry")
-        }
-        if id.count > maxSubmissionIDLength {
-            return .invalidArgument(f + "submission_id", "submission_id is \(id.count) characters; at most \(maxSubmissionIDLength)")
+        if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
+        if id.count > Self.maxSubmissionIDLength {
+            return bad("submission_id", "submission_id is \(id.count) characters; at most \(Self.maxSubmissionIDLength)")
         }
         switch s.kind {
         case .unspecified:
-            return .invalidArgument(f + "kind", "kind is required: complaint, praise, suggestion, inquiry, tip, help_request or mediation_request")
-        case .UNRECOGNIZED(let n):
-            return .invalidArgument(f + "kind", "kind \(n) is not a known feedback kind")
+            return bad("kind", "kind is required: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
+        case .UNRECOGNIZED(let n): return bad("kind", "kind \(n) is not a known feedback kind")
         default: break
         }
         switch s.channel {
         case .unspecified:
-            return .invalidArgument(f + "channel", "channel is required: hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media")
-        case .UNRECOGNIZED(let n):
-            return .invalidArgument(f + "channel", "channel \(n) is not a known channel")
+            return bad("channel", "channel is required: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
+        case .UNRECOGNIZED(let n): return bad("channel", "channel \(n) is not a known channel")
         default: break
         }
         let text = s.text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if text.isEmpty { return .invalidArgument(f + "text", "text must not be empty") }
-        if text.count > maxTextCharacters {
-            return .invalidArgument(f + "text", "text is \(text.count) characters; at most \(maxTextCharacters)")
+        if text.isEmpty { return bad("text", "text must not be empty") }
+        if text.count > Self.maxTextCharacters {
+            return bad("text", "text is \(text.count) characters; at most \(Self.maxTextCharacters)")
         }
-        if s.unit.trimmingCharacters(in: .whitespaces).isEmpty && s.address.trimmingCharacters(in: .whitespaces).isEmpty {
-            return .invalidArgument(f + "unit", "a unit code or an address is required")
+        let unit = s.unit.trimmingCharacters(in: .whitespaces)
+        let address = s.address.trimmingCharacters(in: .whitespaces)
+        if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
+        if !unit.isEmpty && !units.contains(unit) { return bad("unit", "unit \(unit) is not in the unit directory") }
+        if address.count > 500 { return bad("address", "address is \(address.count) characters; at most 500") }
+        if !s.officerBadge.isEmpty && !Self.plausibleBadge(s.officerBadge) {
+            return bad("officer_badge", "'\(s.officerBadge)' is not a badge number (2-16 letters, digits or '-', with a digit)")
+        }
+        if s.category.count > 64 { return bad("category", "category is \(s.category.count) characters; at most 64") }
+        if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
+            return bad("language", "'\(s.language)' is not a language tag like zh-CN or en")
+        }
+        if s.hasOccurredAt {
+            let t = s.occurredAt.date
+            if t.timeIntervalSince(now) > Self.clockSkew { return bad("occurred_at", "occurred_at is in the future") }
+            if t < Date(timeIntervalSince1970: 946_684_800) { return bad("occurred_at", "occurred_at is before 2000") }
+        }
+        if s.hasContact {
+            let c = s.contact
+            if c.name.count > 100 { return bad("contact.name", "name is \(c.name.count) characters; at most 100") }
+            if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) {
+                return bad("contact.phone", "'\(c.phone)' is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
+            }
+            if !c.email.isEmpty && !Self.plausibleEmail(c.email) { return bad("contact.email", "'\(c.email)' is not an e-mail address") }
+            if c.name.isEmpty && c.phone.isEmpty && c.email.isEmpty {
+                return bad("contact", "contact is empty: leave it out for an anonymous submission")
+            }
         }
         return nil
+    }
+
+    static func plausiblePhone(_ p: String) -> Bool {
+        let allowed = Set("0123456789+-() ")
+        guard p.allSatisfy({ allowed.contains($0) }), !p.dropFirst().contains("+") else { return false }
+        let digits = p.filter(\.isNumber).count
+        return (5...20).contains(digits)
+    }
+
+    static func plausibleEmail(_ e: String) -> Bool {
+        guard e.count <= 254, !e.contains(where: \.isWhitespace) else { return false }
+        let parts = e.split(separator: "@", omittingEmptySubsequences: false)
+        guard parts.count == 2, !parts[0].isEmpty else { return false }
+        let domain = parts[1]
+        return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".") && !domain.contains("..")
+    }
+
+    static func plausibleBadge(_ b: String) -> Bool {
+        (2...16).contains(b.count) && b.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" } && b.contains(where: \.isNumber)
+    }
+
+    static func plausibleLanguage(_ l: String) -> Bool {
+        let parts = l.split(separator: "-", omittingEmptySubsequences: false)
+        guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }) else { return false }
+        return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
     }
 }

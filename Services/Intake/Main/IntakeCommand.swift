@@ -12,9 +12,12 @@ struct IntakeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: ServiceOptions
 
+    @Option(help: "Unit directory (JSON) that unit codes are checked against. Default: $LIAISON_UNITS, else the demo city (deploy/units.json).")
+    var units: String?
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.intake")
         let config = try options.resolve(service: "intake")
-        try await IntakeService.host(config: config, clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
+        try await IntakeService.host(config: config, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

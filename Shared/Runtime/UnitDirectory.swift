@@ -1,0 +1,83 @@
+import Foundation
+
+/// The force's units: city bureau → district bureaus → stations → community police offices, and
+/// the staff offices (PR office, supervision office). Loaded from a JSON file (`--units`,
+/// `$LIAISON_UNITS`); the demo city is built in (and shipped as deploy/units.json).
+public struct UnitDirectory: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case cityBureau = "city_bureau", districtBureau = "district_bureau", station
+        case communityOffice = "community_office", prOffice = "pr_office", supervisionOffice = "supervision_office"
+    }
+
+    public struct Unit: Codable, Sendable, Equatable {
+        public var code: String
+        public var name: String
+        public var type: Kind
+        public var parent: String?
+    }
+
+    public var units: [Unit]
+    private var byCode: [String: Int] { Dictionary(uniqueKeysWithValues: units.enumerated().map { ($1.code, $0) }) }
+
+    public func unit(_ code: String) -> Unit? { units.first { $0.code == code } }
+    public func contains(_ code: String) -> Bool { units.contains { $0.code == code } }
+    /// The first unit of a kind (e.g. the supervision office).
+    public func first(_ kind: Kind) -> Unit? { units.first { $0.type == kind } }
+
+    /// Checks codes are unique and non-empty and every parent exists, naming the entry at fault.
+    public func validate() throws(ConfigError) {
+        var seen = Set<String>()
+        for (i, u) in units.enumerated() {
+            if u.code.isEmpty { throw ConfigError("units[\(i)].code", "must not be empty") }
+            if !seen.insert(u.code).inserted { throw ConfigError("units[\(i)].code", "\(u.code) appears twice") }
+        }
+        for (i, u) in units.enumerated() {
+            if let p = u.parent, !seen.contains(p) { throw ConfigError("units[\(i)].parent", "unknown unit \(p)") }
+        }
+        for kind in [Kind.prOffice, .supervisionOffice] where first(kind) == nil {
+            throw ConfigError("units", "the directory needs a \(kind.rawValue)")
+        }
+    }
+
+    public static func load(path: String) throws -> UnitDirectory {
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+            throw ConfigError("units", "cannot read \(path): \(error.localizedDescription)")
+        }
+        let d: UnitDirectory
+        do { d = try JSONDecoder().decode(UnitDirectory.self, from: data) } catch {
+            throw ConfigError("units", "\(path) is not a valid unit directory: \(error)")
+        }
+        try d.validate()
+        return d
+    }
+
+    /// The file given, else `$LIAISON_UNITS`, else the demo city.
+    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> UnitDirectory {
+        if let p = path ?? environment["LIAISON_UNITS"], !p.isEmpty { return try load(path: p) }
+        return demo
+    }
+
+    /// The demo city.
+    public static let demo: UnitDirectory = {
+        func u(_ code: String, _ name: String, _ type: Kind, _ parent: String?) -> Unit { Unit(code: code, name: name, type: type, parent: parent) }
+        return UnitDirectory(units: [
+            u("CITY-BUREAU", "City Public Security Bureau", .cityBureau, nil),
+            u("PR-OFFICE", "Public Relations Office", .prOffice, "CITY-BUREAU"),
+            u("SUPERVISION", "Supervision and Discipline Office", .supervisionOffice, "CITY-BUREAU"),
+            u("DIST-EAST", "East District Bureau", .districtBureau, "CITY-BUREAU"),
+            u("DIST-WEST", "West District Bureau", .districtBureau, "CITY-BUREAU"),
+            u("DIST-SOUTH", "South District Bureau", .districtBureau, "CITY-BUREAU"),
+            u("DIST-NORTH", "North District Bureau", .districtBureau, "CITY-BUREAU"),
+            u("STN-EAST-01", "Riverside Police Station", .station, "DIST-EAST"),
+            u("STN-EAST-02", "Harbour Police Station", .station, "DIST-EAST"),
+            u("STN-WEST-01", "Hillside Police Station", .station, "DIST-WEST"),
+            u("STN-WEST-02", "Old Town Police Station", .station, "DIST-WEST"),
+            u("STN-SOUTH-01", "Market Street Police Station", .station, "DIST-SOUTH"),
+            u("STN-NORTH-01", "University Police Station", .station, "DIST-NORTH"),
+            u("CPO-EAST-03", "Lotus Lane Community Police Office", .communityOffice, "STN-EAST-01"),
+            u("CPO-WEST-05", "Bell Tower Community Police Office", .communityOffice, "STN-WEST-02"),
+            u("CPO-NORTH-07", "Garden Estate Community Police Office", .communityOffice, "STN-NORTH-01"),
+        ])
+    }()
+}
