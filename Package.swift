@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
+        // Contact data at rest: AES-GCM (intake only).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
         // MARK: Shared
@@ -53,7 +55,7 @@ let package = Package(
         ),
 
         // MARK: Services (logic library + thin executable each)
-        .target(name: "Intake", dependencies: ["LiaisonRuntime"], path: "Services/Intake/Lib"),
+        .target(name: "Intake", dependencies: ["LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")], path: "Services/Intake/Lib"),
         .executableTarget(name: "IntakeMain", dependencies: ["Intake", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Intake/Main"),
         .target(name: "Handler", dependencies: ["LiaisonRuntime"], path: "Services/Handler/Lib"),
         .executableTarget(name: "HandlerMain", dependencies: ["Handler", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Handler/Main"),
@@ -83,7 +85,11 @@ let package = Package(
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
         .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime"], path: "Tests/RuntimeTests"),
-        .testTarget(name: "ServiceTests", dependencies: ["Intake", "Handler", "Scheduler", "Reporting"], path: "Tests/ServiceTests"),
+        .testTarget(
+            name: "ServiceTests",
+            dependencies: ["Intake", "Handler", "Scheduler", "Reporting", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/ServiceTests"
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["LiaisonRuntime", "IntakeMain", "HandlerMain", "SchedulerMain", "ReportingMain", "LiaisonCLI"],

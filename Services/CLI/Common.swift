@@ -32,12 +32,21 @@ struct ClientOptions: ParsableArguments {
 
     /// Sends one request body to `service` and returns the reply; an `Error` reply is thrown.
     func call(_ service: String, _ body: Liaison_V1_Request.OneOf_Body, instance: Int = 0) throws -> Liaison_V1_Reply {
+        var r = Liaison_V1_Request()
+        r.body = body
+        return try call(service, r, instance: instance)
+    }
+
+    /// Sends a whole request to `service`; an `Error` reply is thrown.
+    func call(_ service: String, _ request: Liaison_V1_Request, instance: Int = 0) throws -> Liaison_V1_Reply {
         let ctx = try Context()
         defer { ctx.terminate() }
         let client = RequestClient(context: ctx, endpoint: try endpoint(service, instance: instance).requests,
                                    timeoutMs: timeout, attempts: retries)
         defer { client.reset() }
-        return try client.call(body)
+        let reply = try client.call(request)
+        if case .error(let e)? = reply.result { throw WireError(e) }
+        return reply
     }
 }
 

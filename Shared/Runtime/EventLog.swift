@@ -116,8 +116,8 @@ public final class EventAppender {
         event.topic = topic
         event.occurredAt = .init(date: time)
         let data: Data = try event.serializedBytes()
-        try db.execute(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [Int64(event.seq), event.eventID, topic, time.timeIntervalSince1970, data])
+        try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")
+            .execute(arguments: [Int64(event.seq), event.eventID, topic, time.timeIntervalSince1970, data])
         head = event.seq
         return event
     }

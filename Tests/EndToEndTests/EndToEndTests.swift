@@ -156,6 +156,40 @@ struct EndToEndTests {
         #expect(reply.error.code == .invalidArgument && reply.error.field == "submit_feedback.text")
     }
 
+    @Test func contactDataIsNeitherStoredInTheClearNorPublished() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        try await set.waitReady(["intake"])
+        var f = submission(3)
+        f.contact.name = "Wang Fang"
+        f.contact.phone = "13987654321"
+        f.contact.email = "wang.fang@example.org"
+        let accepted = try await set.call("intake", .submitFeedback(f)).feedbackAccepted
+        // Not on the stream.
+        let events = try await set.call("intake", .replay(.init())).replayBatch.events
+        let streamBytes: [UInt8] = try events[0].serializedBytes()
+        #expect(!String(decoding: streamBytes, as: UTF8.self).contains("13987654321"))
+        #expect(!events[0].feedbackReceived.feedback.hasContact)
+        // Not in any file of the data directory (database, WAL, logs).
+        for name in try FileManager.default.subpathsOfDirectory(atPath: set.dir) {
+            guard let data = FileManager.default.contents(atPath: set.dir + "/" + name) else { continue }
+            #expect(data.range(of: Data("13987654321".utf8)) == nil, "phone number in the clear in \(name)")
+            #expect(data.range(of: Data("wang.fang@example.org".utf8)) == nil, "e-mail in the clear in \(name)")
+        }
+        // An operator gets it back; anybody else does not.
+        let reveal = { (credential: String) in
+            try await set.withClient("intake") { c -> Liaison_V1_Reply in
+                var r = Liaison_V1_Request()
+                r.credential = credential
+                r.getContact.caseNumber = accepted.caseNumber
+                return try c.call(r)
+            }
+        }
+        #expect(try await reveal("").error.code == .unauthorized)
+        #expect(try await reveal("night-shift-secret").contactInfo.contact.phone == "13987654321")
+    }
+
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

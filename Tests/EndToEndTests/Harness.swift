@@ -40,13 +40,14 @@ final class LiaisonSet: @unchecked Sendable {
     func instance(_ service: String, _ i: Int = 0) -> Topology.Instance { topology.instances(of: service)[i] }
 
     /// Starts `liaison-<service>` (instance `i`) with its log in the set's directory.
-    func start(_ service: String, _ i: Int = 0, extra: [String] = []) throws {
+    func start(_ service: String, _ i: Int = 0, extra: [String] = [], environment: [String: String] = [:]) throws {
         let exe = LiaisonSet.binDir + "/liaison-\(service)"
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw SetupError("\(exe) is missing: run `swift build` before the tests (make test does)")
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
         let logPath = dir + "/\(service)-\(i).log"
         if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import LiaisonCodec
@@ -98,9 +99,60 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(rules.check(feedback(unit: "CPO-NORTH-07")) == nil)
     }
 
-    func makeIntake(_ dir: TempDir) throws -> IntakeService {
+    static let key = SymmetricKey(size: .bits256)
+
+    func makeIntake(_ dir: TempDir, keys: [(String, SymmetricKey)] = [("k1", IntakeLogicTests.key)]) throws -> IntakeService {
         let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
-        return IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", logger: Logger(label: "t"))
+        return IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", vault: try ContactVault(keys: keys),
+                             operators: .init(secrets: ["op-secret"]), logger: Logger(label: "t"))
+    }
+
+    @Test func contactIsSealedAtRestAndOnlyOperatorsReadIt() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var f = feedback("sealed")
+        f.contact.name = "Li Wei"
+        f.contact.phone = "13812345678"
+        let number = intake.handle([request(.submitFeedback(f)), request(.submitFeedback(feedback("anon")))]).map(\.feedbackAccepted.caseNumber)
+        // Not in the database in the clear (checkpoint the WAL so the main file holds everything).
+        try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        let raw = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
+        #expect(raw.range(of: Data("13812345678".utf8)) == nil)
+        #expect(raw.range(of: Data("Li Wei".utf8)) == nil)
+        // Operators only.
+        var q = Liaison_V1_GetContact()
+        q.caseNumber = number[0]
+        var r = request(.getContact(q))
+        #expect(intake.handle([r])[0].error.code == .unauthorized)
+        r.credential = "guess"
+        #expect(intake.handle([r])[0].error.code == .unauthorized)
+        r.credential = "op-secret"
+        #expect(intake.handle([r])[0].contactInfo.contact.phone == "13812345678")
+        q.caseNumber = number[1]
+        r.getContact = q
+        #expect(intake.handle([r])[0].contactInfo.anonymous)
+        // Key rotation: a new current key, the old one kept, old data still readable, new data sealed anew.
+        let rotated = try makeIntake(dir, keys: [("k2", SymmetricKey(size: .bits256)), ("k1", IntakeLogicTests.key)])
+        q.caseNumber = number[0]
+        r.getContact = q
+        #expect(rotated.handle([r])[0].contactInfo.contact.name == "Li Wei")
+        // The retry with the same contact is still recognised as the same submission.
+        #expect(rotated.handle([request(.submitFeedback(f))])[0].feedbackAccepted.duplicate)
+        // Without the old key, old data is unreadable (and says so).
+        let lost = try makeIntake(dir, keys: [("k3", SymmetricKey(size: .bits256))])
+        #expect(lost.handle([r])[0].error.code == .internal)
+    }
+
+    @Test func sealedContactIsBoundToItsCase() throws {
+        let vault = try ContactVault(keys: [("k1", SymmetricKey(size: .bits256))])
+        var c = Liaison_V1_Contact()
+        c.email = "li.wei@example.org"
+        let sealed = try vault.seal(c, caseNumber: "L1-0000001")
+        #expect(try vault.open(sealed, caseNumber: "L1-0000001") == c)
+        #expect(throws: (any Error).self) { try vault.open(sealed, caseNumber: "L1-0000002") }
+        #expect(throws: (any Error).self) { try ContactVault.parse("k1 not-base64!") }
+        let parsed = try ContactVault.parse("# keys\nnew \(Data(repeating: 1, count: 32).base64EncodedString())\nold \(Data(repeating: 2, count: 32).base64EncodedString())\n")
+        #expect(parsed.currentKeyID == "new")
     }
 
     @Test func acceptsRetriesAndConflictsInOneBatch() throws {

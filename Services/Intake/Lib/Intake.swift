@@ -9,13 +9,18 @@ import Logging
 public final class IntakeService: RequestHandling {
     let log: EventLog
     let rules: SubmissionRules
+    let vault: ContactVault
+    let operators: OperatorCredentials
     let casePrefix: String
     let clock: WallClock
     let logger: Logger
 
     /// - Parameter casePrefix: starts every case number of this instance (`L1` → `L1-0000042`).
-    public init(log: EventLog, casePrefix: String, units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) {
+    public init(log: EventLog, casePrefix: String, vault: ContactVault, operators: OperatorCredentials = .init(secrets: []),
+                units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) {
         self.log = log
+        self.vault = vault
+        self.operators = operators
         self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
         self.clock = clock
@@ -42,11 +47,12 @@ public final class IntakeService: RequestHandling {
     }
 
     /// Builds the whole intake instance for `config`.
-    public static func host(config: ServiceConfig, units: UnitDirectory = .demo, clock: WallClock = SystemClock(),
-                            options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
+    public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
+                            clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let store = try Store(path: config.databasePath, migrations: migrations)
         let log = try EventLog(store: store, stream: config.instance.stream)
-        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", units: units, clock: clock, logger: logger)
+        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
+                                    units: units, clock: clock, logger: logger)
         return ServiceHost(config: config, log: log, handler: service, options: options, logger: logger)
     }
 
@@ -60,6 +66,8 @@ public final class IntakeService: RequestHandling {
                 if let err = rules.check(s, now: now) { replies[i] = .failure(err) } else { submits.append((i, s)) }
             case .getFeedbackStatus(let q)?:
                 replies[i] = status(q)
+            case .getContact(let q)?:
+                replies[i] = contact(q, credential: r.credential)
             default:
                 replies[i] = .failure(.invalidArgument("body", "intake does not answer this request"))
             }
@@ -88,10 +96,11 @@ public final class IntakeService: RequestHandling {
                 var body = s
                 body.clearContact()
                 let bodyBytes: Data = try body.serializedBytes()
-                let contactBytes: Data? = s.hasContact ? try s.contact.serializedBytes() : nil
-                if let row = try Row.fetchOne(db, sql: "SELECT case_number, tracking_token, body, contact FROM submissions WHERE submission_id = ?",
-                                              arguments: [s.submissionID]) {
-                    if (row["body"] as Data) != bodyBytes || (row["contact"] as Data?) != contactBytes {
+                let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact FROM submissions WHERE submission_id = ?")
+                if let row = try Row.fetchOne(lookup, arguments: [s.submissionID]) {
+                    let storedCase: String = row["case_number"]
+                    let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
+                    if (row["body"] as Data) != bodyBytes || storedContact != (s.hasContact ? s.contact : nil) {
                         replies.append(.failure(.conflict("submit_feedback.submission_id",
                             "submission_id \(s.submissionID) was already used for a different submission")))
                     } else {
@@ -101,10 +110,12 @@ public final class IntakeService: RequestHandling {
                 }
                 let caseNumber = "\(casePrefix)-\(String(format: "%07lld", next))"
                 let token = TrackingToken.make()
-                try db.execute(sql: """
+                // Contact data only ever stored sealed; an anonymous submission stores none.
+                let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
+                try db.cachedStatement(sql: """
                     INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?)
-                    """, arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                    """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970, now.timeIntervalSince1970])
                 next += 1
                 try out.append(topic: Topic.feedbackReceived, at: now) { e in
                     e.feedbackReceived.caseNumber = caseNumber
@@ -122,6 +133,31 @@ public final class IntakeService: RequestHandling {
         r.feedbackAccepted.trackingToken = token
         r.feedbackAccepted.duplicate = duplicate
         return r
+    }
+
+    /// The contact data of a case, for an operator only.
+    func contact(_ q: Liaison_V1_GetContact, credential: String) -> Liaison_V1_Reply {
+        guard operators.isOperator(credential) else {
+            return .failure(.unauthorized("contact data needs an operator credential (Request.credential)"))
+        }
+        if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
+        do {
+            let row = try log.store.pool.read { db in
+                try Row.fetchOne(db, sql: "SELECT contact FROM submissions WHERE case_number = ?", arguments: [q.caseNumber])
+            }
+            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(q.caseNumber)")) }
+            var r = Liaison_V1_Reply()
+            r.contactInfo.caseNumber = q.caseNumber
+            if let sealed = row["contact"] as Data? {
+                r.contactInfo.contact = try vault.open(sealed, caseNumber: q.caseNumber)
+            } else {
+                r.contactInfo.anonymous = true
+            }
+            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(q.caseNumber)"])
+            return r
+        } catch {
+            return .failure(.internal("contact lookup failed: \(error)"))
+        }
     }
 
     func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {

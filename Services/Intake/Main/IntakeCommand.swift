@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Intake
 import LiaisonRuntime
 
@@ -15,9 +16,18 @@ struct IntakeCommand: AsyncParsableCommand {
     @Option(help: "Unit directory (JSON) that unit codes are checked against. Default: $LIAISON_UNITS, else the demo city (deploy/units.json).")
     var units: String?
 
+    @Option(help: "Contact-data keys: one 'ID BASE64-32-BYTES' per line, the first seals new data. Default: $LIAISON_CONTACT_KEYS, else a key file generated in the data directory.")
+    var contactKeys: String?
+
+    @Option(help: "Operator secrets, one per line, that may read contact data. Default: $LIAISON_OPERATOR_SECRET, else nobody.")
+    var operatorSecrets: String?
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.intake")
         let config = try options.resolve(service: "intake")
-        try await IntakeService.host(config: config, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
+        let (vault, source) = try ContactVault.resolve(path: contactKeys, dataDir: (config.databasePath as NSString).deletingLastPathComponent)
+        logger.info("contact data sealed with key \(vault.currentKeyID) from \(source)")
+        let operators = try OperatorCredentials.resolve(path: operatorSecrets)
+        try await IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

@@ -198,90 +198,114 @@ public nonisolated enum Liaison_V1_Channel: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
-public nonisolated struct Liaison_V1_Request: Sendable {
+public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// echoed in the Reply
-  public var requestID: String = String()
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
   /// Protocol version of the sender; 0 and 1 both mean v1. A larger value is refused with
   /// invalid_argument (field "version") so a newer client learns at once it talks to an older service.
-  public var version: UInt32 = 0
+  public var version: UInt32 {
+    get {_storage._version}
+    set {_uniqueStorage()._version = newValue}
+  }
 
-  public var body: Liaison_V1_Request.OneOf_Body? = nil
+  /// An operator's credential, for requests that reveal protected data (GetContact).
+  public var credential: String {
+    get {_storage._credential}
+    set {_uniqueStorage()._credential = newValue}
+  }
+
+  public var body: OneOf_Body? {
+    get {return _storage._body}
+    set {_uniqueStorage()._body = newValue}
+  }
 
   /// intake
   public var submitFeedback: Liaison_V1_SubmitFeedback {
     get {
-      if case .submitFeedback(let v)? = body {return v}
+      if case .submitFeedback(let v)? = _storage._body {return v}
       return Liaison_V1_SubmitFeedback()
     }
-    set {body = .submitFeedback(newValue)}
+    set {_uniqueStorage()._body = .submitFeedback(newValue)}
   }
 
   /// intake: by case number + tracking token
   public var getFeedbackStatus: Liaison_V1_GetFeedbackStatus {
     get {
-      if case .getFeedbackStatus(let v)? = body {return v}
+      if case .getFeedbackStatus(let v)? = _storage._body {return v}
       return Liaison_V1_GetFeedbackStatus()
     }
-    set {body = .getFeedbackStatus(newValue)}
+    set {_uniqueStorage()._body = .getFeedbackStatus(newValue)}
   }
 
   /// every service
   public var replay: Liaison_V1_Replay {
     get {
-      if case .replay(let v)? = body {return v}
+      if case .replay(let v)? = _storage._body {return v}
       return Liaison_V1_Replay()
     }
-    set {body = .replay(newValue)}
+    set {_uniqueStorage()._body = .replay(newValue)}
   }
 
   /// service commands and queries: 20 and up
   public var getStatus: Liaison_V1_GetStatus {
     get {
-      if case .getStatus(let v)? = body {return v}
+      if case .getStatus(let v)? = _storage._body {return v}
       return Liaison_V1_GetStatus()
     }
-    set {body = .getStatus(newValue)}
+    set {_uniqueStorage()._body = .getStatus(newValue)}
   }
 
   /// handler
   public var getCase: Liaison_V1_GetCase {
     get {
-      if case .getCase(let v)? = body {return v}
+      if case .getCase(let v)? = _storage._body {return v}
       return Liaison_V1_GetCase()
     }
-    set {body = .getCase(newValue)}
+    set {_uniqueStorage()._body = .getCase(newValue)}
   }
 
   /// handler
   public var listCases: Liaison_V1_ListCases {
     get {
-      if case .listCases(let v)? = body {return v}
+      if case .listCases(let v)? = _storage._body {return v}
       return Liaison_V1_ListCases()
     }
-    set {body = .listCases(newValue)}
+    set {_uniqueStorage()._body = .listCases(newValue)}
   }
 
   /// reporting
   public var getReport: Liaison_V1_GetReport {
     get {
-      if case .getReport(let v)? = body {return v}
+      if case .getReport(let v)? = _storage._body {return v}
       return Liaison_V1_GetReport()
     }
-    set {body = .getReport(newValue)}
+    set {_uniqueStorage()._body = .getReport(newValue)}
   }
 
   /// scheduler
   public var listFollowups: Liaison_V1_ListFollowups {
     get {
-      if case .listFollowups(let v)? = body {return v}
+      if case .listFollowups(let v)? = _storage._body {return v}
       return Liaison_V1_ListFollowups()
     }
-    set {body = .listFollowups(newValue)}
+    set {_uniqueStorage()._body = .listFollowups(newValue)}
+  }
+
+  /// intake, operators only: the citizen's contact data
+  public var getContact: Liaison_V1_GetContact {
+    get {
+      if case .getContact(let v)? = _storage._body {return v}
+      return Liaison_V1_GetContact()
+    }
+    set {_uniqueStorage()._body = .getContact(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -303,10 +327,14 @@ public nonisolated struct Liaison_V1_Request: Sendable {
     case getReport(Liaison_V1_GetReport)
     /// scheduler
     case listFollowups(Liaison_V1_ListFollowups)
+    /// intake, operators only: the citizen's contact data
+    case getContact(Liaison_V1_GetContact)
 
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Liaison_V1_Reply: Sendable {
@@ -390,6 +418,14 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     set {result = .followupList(newValue)}
   }
 
+  public var contactInfo: Liaison_V1_ContactInfo {
+    get {
+      if case .contactInfo(let v)? = result {return v}
+      return Liaison_V1_ContactInfo()
+    }
+    set {result = .contactInfo(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Result: Equatable, Sendable {
@@ -402,6 +438,7 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     case caseList(Liaison_V1_CaseList)
     case report(Liaison_V1_Report)
     case followupList(Liaison_V1_FollowupList)
+    case contactInfo(Liaison_V1_ContactInfo)
 
   }
 
@@ -496,6 +533,44 @@ public nonisolated struct Liaison_V1_SubmitFeedback: Sendable {
 
   fileprivate var _contact: Liaison_V1_Contact? = nil
   fileprivate var _occurredAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// Operators only (Request.credential): the contact data of a case, decrypted.
+public nonisolated struct Liaison_V1_GetContact: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_ContactInfo: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String = String()
+
+  public var contact: Liaison_V1_Contact {
+    get {_contact ?? Liaison_V1_Contact()}
+    set {_contact = newValue}
+  }
+  /// Returns true if `contact` has been explicitly set.
+  public var hasContact: Bool {self._contact != nil}
+  /// Clears the value of `contact`. Subsequent reads from it will return its default value.
+  public mutating func clearContact() {self._contact = nil}
+
+  public var anonymous: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _contact: Liaison_V1_Contact? = nil
 }
 
 public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
@@ -1151,178 +1226,242 @@ nonisolated extension Liaison_V1_Channel: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{4}\u{8}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{4}\u{8}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{4}\u{8}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0")
+
+  fileprivate class _StorageClass {
+    var _requestID: String = String()
+    var _version: UInt32 = 0
+    var _credential: String = String()
+    var _body: Liaison_V1_Request.OneOf_Body?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _requestID = source._requestID
+      _version = source._version
+      _credential = source._credential
+      _body = source._body
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
-      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.version) }()
-      case 10: try {
-        var v: Liaison_V1_SubmitFeedback?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .submitFeedback(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 2: try { try decoder.decodeSingularUInt32Field(value: &_storage._version) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._credential) }()
+        case 10: try {
+          var v: Liaison_V1_SubmitFeedback?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .submitFeedback(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .submitFeedback(v)
+          }
+        }()
+        case 11: try {
+          var v: Liaison_V1_GetFeedbackStatus?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getFeedbackStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getFeedbackStatus(v)
+          }
+        }()
+        case 12: try {
+          var v: Liaison_V1_Replay?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .replay(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .replay(v)
+          }
+        }()
+        case 20: try {
+          var v: Liaison_V1_GetStatus?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getStatus(v)
+          }
+        }()
+        case 21: try {
+          var v: Liaison_V1_GetCase?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getCase(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getCase(v)
+          }
+        }()
+        case 22: try {
+          var v: Liaison_V1_ListCases?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .listCases(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .listCases(v)
+          }
+        }()
+        case 23: try {
+          var v: Liaison_V1_GetReport?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getReport(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getReport(v)
+          }
+        }()
+        case 24: try {
+          var v: Liaison_V1_ListFollowups?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .listFollowups(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .listFollowups(v)
+          }
+        }()
+        case 25: try {
+          var v: Liaison_V1_GetContact?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getContact(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getContact(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .submitFeedback(v)
-        }
-      }()
-      case 11: try {
-        var v: Liaison_V1_GetFeedbackStatus?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .getFeedbackStatus(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .getFeedbackStatus(v)
-        }
-      }()
-      case 12: try {
-        var v: Liaison_V1_Replay?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .replay(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .replay(v)
-        }
-      }()
-      case 20: try {
-        var v: Liaison_V1_GetStatus?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .getStatus(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .getStatus(v)
-        }
-      }()
-      case 21: try {
-        var v: Liaison_V1_GetCase?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .getCase(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .getCase(v)
-        }
-      }()
-      case 22: try {
-        var v: Liaison_V1_ListCases?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .listCases(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .listCases(v)
-        }
-      }()
-      case 23: try {
-        var v: Liaison_V1_GetReport?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .getReport(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .getReport(v)
-        }
-      }()
-      case 24: try {
-        var v: Liaison_V1_ListFollowups?
-        var hadOneofValue = false
-        if let current = self.body {
-          hadOneofValue = true
-          if case .listFollowups(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.body = .listFollowups(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.requestID.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
-    }
-    if self.version != 0 {
-      try visitor.visitSingularUInt32Field(value: self.version, fieldNumber: 2)
-    }
-    switch self.body {
-    case .submitFeedback?: try {
-      guard case .submitFeedback(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .getFeedbackStatus?: try {
-      guard case .getFeedbackStatus(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .replay?: try {
-      guard case .replay(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .getStatus?: try {
-      guard case .getStatus(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .getCase?: try {
-      guard case .getCase(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case .listCases?: try {
-      guard case .listCases(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-    }()
-    case .getReport?: try {
-      guard case .getReport(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
-    }()
-    case .listFollowups?: try {
-      guard case .listFollowups(let v)? = self.body else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
+      }
+      if _storage._version != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._version, fieldNumber: 2)
+      }
+      if !_storage._credential.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._credential, fieldNumber: 3)
+      }
+      switch _storage._body {
+      case .submitFeedback?: try {
+        guard case .submitFeedback(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .getFeedbackStatus?: try {
+        guard case .getFeedbackStatus(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .replay?: try {
+        guard case .replay(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .getStatus?: try {
+        guard case .getStatus(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .getCase?: try {
+        guard case .getCase(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .listCases?: try {
+        guard case .listCases(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .getReport?: try {
+        guard case .getReport(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
+      case .listFollowups?: try {
+        guard case .listFollowups(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case .getContact?: try {
+        guard case .getContact(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_Request, rhs: Liaison_V1_Request) -> Bool {
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.version != rhs.version {return false}
-    if lhs.body != rhs.body {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._version != rhs_storage._version {return false}
+        if _storage._credential != rhs_storage._credential {return false}
+        if _storage._body != rhs_storage._body {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -1330,7 +1469,7 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{4}\u{8}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{4}\u{8}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1456,6 +1595,19 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.result = .followupList(v)
         }
       }()
+      case 25: try {
+        var v: Liaison_V1_ContactInfo?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .contactInfo(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .contactInfo(v)
+        }
+      }()
       default: break
       }
     }
@@ -1505,6 +1657,10 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .followupList?: try {
       guard case .followupList(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case .contactInfo?: try {
+      guard case .contactInfo(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
     }()
     case nil: break
     }
@@ -1683,6 +1839,80 @@ nonisolated extension Liaison_V1_SubmitFeedback: SwiftProtobuf.Message, SwiftPro
     if lhs.language != rhs.language {return false}
     if lhs._occurredAt != rhs._occurredAt {return false}
     if lhs.category != rhs.category {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetContact"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.caseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_GetContact, rhs: Liaison_V1_GetContact) -> Bool {
+    if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContactInfo"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}contact\0\u{1}anonymous\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
+      case 3: try { try decoder.decodeSingularBoolField(value: &self.anonymous) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.caseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
+    }
+    try { if let v = self._contact {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.anonymous != false {
+      try visitor.visitSingularBoolField(value: self.anonymous, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_ContactInfo, rhs: Liaison_V1_ContactInfo) -> Bool {
+    if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs._contact != rhs._contact {return false}
+    if lhs.anonymous != rhs.anonymous {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,121 @@
+import Crypto
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+
+/// Encrypts citizens' contact data at rest with AES-GCM.
+///
+/// Keys have ids so they can rotate: new data is sealed with the current key; data sealed with an
+/// older key stays readable while that key is kept. Each ciphertext is bound to its case number
+/// (authenticated data), so a sealed contact cannot be moved to another case.
+public struct ContactVault: Sendable {
+    public struct KeyError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    let keys: [String: SymmetricKey]
+    /// The id of the key that seals new data.
+    public let currentKeyID: String
+
+    /// - Parameter keys: `(id, 32-byte key)`; the first is the current one.
+    public init(keys: [(String, SymmetricKey)]) throws {
+        guard let first = keys.first else { throw KeyError(description: "no contact key configured") }
+        for (id, key) in keys {
+            guard !id.isEmpty, id.utf8.count < 256, !id.contains(where: \.isWhitespace) else { throw KeyError(description: "contact key id '\(id)' is not valid") }
+            guard key.bitCount == 256 else { throw KeyError(description: "contact key \(id) must be 32 bytes (AES-256)") }
+        }
+        self.keys = Dictionary(keys, uniquingKeysWith: { a, _ in a })
+        currentKeyID = first.0
+    }
+
+    /// Parses a key file: one key per line, `ID BASE64-OF-32-BYTES`; the first line is the current key;
+    /// blank lines and lines starting with `#` are ignored.
+    public static func parse(_ text: String) throws -> ContactVault {
+        var keys: [(String, SymmetricKey)] = []
+        for (n, raw) in text.split(separator: "\n").enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init)
+            guard parts.count == 2, let bytes = Data(base64Encoded: parts[1]) else {
+                throw KeyError(description: "contact key line \(n + 1): expected 'ID BASE64-KEY'")
+            }
+            keys.append((parts[0], SymmetricKey(data: bytes)))
+        }
+        return try ContactVault(keys: keys)
+    }
+
+    /// The key file given, else `$LIAISON_CONTACT_KEYS` (the file's content), else a key file in
+    /// `dataDir` created on first use (readable by the owner only).
+    public static func resolve(path: String?, dataDir: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (ContactVault, String) {
+        if let p = path {
+            return (try parse(String(contentsOfFile: p, encoding: .utf8)), "key file \(p)")
+        }
+        if let env = environment["LIAISON_CONTACT_KEYS"], !env.isEmpty {
+            return (try parse(env), "$LIAISON_CONTACT_KEYS")
+        }
+        let file = (dataDir as NSString).appendingPathComponent("contact-keys")
+        if !FileManager.default.fileExists(atPath: file) {
+            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
+            let id = "k" + String(Int(Date().timeIntervalSince1970))
+            let text = "# Liaison contact-data keys: ID BASE64. The first line seals new data; keep old lines to read old data.\n\(id) \(key)\n"
+            FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+        }
+        return (try parse(String(contentsOfFile: file, encoding: .utf8)), "generated key file \(file) (keep it apart from the data in production)")
+    }
+
+    /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
+    public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
+        let plain: Data = try contact.serializedBytes()
+        let box = try AES.GCM.seal(plain, using: keys[currentKeyID]!, authenticating: Data(caseNumber.utf8))
+        guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
+        var out = Data([1, UInt8(currentKeyID.utf8.count)])
+        out.append(Data(currentKeyID.utf8))
+        out.append(combined)
+        return out
+    }
+
+    /// Opens what ``seal(_:caseNumber:)`` produced.
+    public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_Contact {
+        let bytes = [UInt8](sealed)
+        guard bytes.count > 2, bytes[0] == 1, bytes.count > 2 + Int(bytes[1]) else { throw KeyError(description: "sealed contact is malformed") }
+        let idLen = Int(bytes[1])
+        let id = String(decoding: bytes[2..<(2 + idLen)], as: UTF8.self)
+        guard let key = keys[id] else { throw KeyError(description: "contact sealed with key \(id), which is not configured") }
+        let box = try AES.GCM.SealedBox(combined: Data(bytes[(2 + idLen)...]))
+        let plain = try AES.GCM.open(box, using: key, authenticating: Data(caseNumber.utf8))
+        return try Liaison_V1_Contact(serializedBytes: plain)
+    }
+}
+
+/// Operators' credentials: a shared secret from the operator configuration (to be replaced by
+/// CURVE client keys with roles when transport authentication lands).
+public struct OperatorCredentials: Sendable {
+    let secrets: [String]
+
+    public init(secrets: [String]) { self.secrets = secrets.filter { !$0.isEmpty } }
+
+    /// `--operator-secret-file` (one secret per line), else `$LIAISON_OPERATOR_SECRET`; none: nobody is an operator.
+    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorCredentials {
+        if let p = path {
+            return OperatorCredentials(secrets: try String(contentsOfFile: p, encoding: .utf8).split(separator: "\n")
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") })
+        }
+        return OperatorCredentials(secrets: [environment["LIAISON_OPERATOR_SECRET"] ?? ""])
+    }
+
+    /// Whether `credential` is an operator's (compared in constant time).
+    public func isOperator(_ credential: String) -> Bool {
+        guard !credential.isEmpty else { return false }
+        let given = Array(credential.utf8)
+        var ok = false
+        for s in secrets {
+            let want = Array(s.utf8)
+            guard want.count == given.count else { continue }
+            var diff: UInt8 = 0
+            for i in 0..<want.count { diff |= want[i] ^ given[i] }
+            if diff == 0 { ok = true }
+        }
+        return ok
+    }
+}
