@@ -42,10 +42,16 @@ let package = Package(
             path: "Shared/Codec",
             exclude: ["Proto", "regenerate.sh"]
         ),
+        // The client library: Lazy Pirate requests and submissions; no database, no server code.
+        .target(
+            name: "LiaisonClient",
+            dependencies: ["ZeroMQ", "LiaisonCodec", .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            path: "Shared/Client"
+        ),
         .target(
             name: "LiaisonRuntime",
             dependencies: [
-                "ZeroMQ", "LiaisonCodec",
+                "ZeroMQ", "LiaisonCodec", "LiaisonClient",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -84,7 +90,7 @@ let package = Package(
         // MARK: Tests
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
         .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
-        .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime"], path: "Tests/RuntimeTests"),
+        .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime", "LiaisonClient"], path: "Tests/RuntimeTests"),
         .testTarget(
             name: "ServiceTests",
             dependencies: ["Intake", "Handler", "Scheduler", "Reporting", .product(name: "Crypto", package: "swift-crypto")],

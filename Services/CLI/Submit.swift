@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiaisonCodec
 import LiaisonRuntime
+import ZeroMQ
 
 struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,12 +15,15 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
+    @Option(help: "A JSON-lines file of submissions (a desk's batch): one object a line with SubmitFeedback's fields; kind and channel by short name. Each line's case number is printed.")
+    var file: String?
+
     @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request.")
-    var kind: String
+    var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media.")
     var channel: String = "hotline"
     @Option(help: "What the citizen said (at most 4,000 characters).")
-    var text: String
+    var text: String = ""
     @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
     var unit: String = ""
     @Option(help: "Free address where it happened.")
@@ -40,6 +44,9 @@ struct Submit: ParsableCommand {
     var submissionId: String = UUID().uuidString.lowercased()
 
     func validate() throws {
+        if file != nil { return }
+        if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
+        if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--kind '\(kind)' is not one of: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
         }
@@ -49,6 +56,7 @@ struct Submit: ParsableCommand {
     }
 
     func run() throws {
+        if let file { return submitFile(file) }
         var s = Liaison_V1_SubmitFeedback()
         s.submissionID = submissionId
         s.kind = Liaison_V1_FeedbackKind(name: kind)!
@@ -66,11 +74,63 @@ struct Submit: ParsableCommand {
             s.contact.email = email
         }
         do {
-            let a = try client.call("intake", .submitFeedback(s)).feedbackAccepted
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
+            defer { rc.reset() }
+            let a = try rc.submit(s)
             if client.json { print(Output.json(a)) } else {
                 print("case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")")
             }
         } catch { reportFailure(error) }
+    }
+}
+
+extension Submit {
+    /// Submits every line of a JSON-lines file over one connection; prints each case number (or the
+    /// line's error) and a progress bar on a terminal. Exits non-zero if any line failed.
+    func submitFile(_ path: String) {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { reportFailure(error) }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty && !$0.element.hasPrefix("#") }
+        let source = (path as NSString).lastPathComponent
+        let showProgress = isatty(2) == 1 && lines.count >= 20
+        var failed = 0
+        do {
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
+            defer { rc.reset() }
+            for (done, (index, line)) in lines.enumerated() {
+                let n = index + 1
+                switch FeedbackFile.parse(String(line), line: n, source: source) {
+                case .failure(let e):
+                    failed += 1
+                    FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+                case .success(let f):
+                    do {
+                        let a = try rc.submit(f)
+                        if client.json {
+                            print(#"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#)
+                        } else {
+                            print("line \(n): case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")")
+                        }
+                    } catch let e as WireError {
+                        failed += 1
+                        FileHandle.standardError.write(Data("error: line \(n): \(e)\n".utf8))
+                    }
+                }
+                if showProgress {
+                    let width = 30, filled = (done + 1) * width / lines.count
+                    let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                    FileHandle.standardError.write(Data("\r[\(bar)] \(done + 1)/\(lines.count)".utf8))
+                }
+            }
+            if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+        } catch { reportFailure(error) }
+        FileHandle.standardError.write(Data("\(lines.count - failed) of \(lines.count) submitted\n".utf8))
+        if failed > 0 { Foundation.exit(1) }
     }
 }
 

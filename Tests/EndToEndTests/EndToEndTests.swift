@@ -286,6 +286,19 @@ struct EndToEndTests {
             let s = try await liaison(["streams"])
             return s.1.contains("handler-1    intake-1     1        1     0")
         })
+        // A desk's batch file: each line's case number, a bad line named, and a second run changes nothing.
+        let batch = set.dir + "/desk.jsonl"
+        try """
+            {"kind":"praise","channel":"hotline","text":"Thank you for the quick help","unit":"STN-WEST-01"}
+            {"kind":"rumour","channel":"hotline","text":"?","unit":"STN-WEST-01"}
+            {"kind":"inquiry","channel":"letter","text":"How do I renew my ID card?","address":"3 Bell Tower Rd"}
+            """.write(toFile: batch, atomically: true, encoding: .utf8)
+        let first = try await liaison(["submit", "--file", batch])
+        #expect(first.0 == 1 && first.1.contains("line 1: case L1-") && first.1.contains("line 3: case L1-"))
+        #expect(first.1.contains("line 2") && first.1.contains("rumour") && first.1.contains("2 of 3 submitted"))
+        let again = try await liaison(["submit", "--file", batch])
+        #expect(again.1.components(separatedBy: "(already submitted)").count == 3)
+
         set.kill9("reporting")
         let streams = try await liaison(["streams"])
         #expect(streams.1.contains("DOWN"))

@@ -97,3 +97,28 @@ public final class RequestClient {
         return reply
     }
 }
+
+extension RequestClient {
+    /// Submits one piece of feedback. Lost replies are retried by Lazy Pirate with the same
+    /// `submission_id`; an `unavailable` answer (intake overloaded) is retried after the hinted
+    /// delay, up to `overloadRetries` times. Any other error is thrown as a ``WireError``.
+    public func submit(_ feedback: Liaison_V1_SubmitFeedback, overloadRetries: Int = 20) throws -> Liaison_V1_FeedbackAccepted {
+        var attempt = 0
+        while true {
+            var r = Liaison_V1_Request()
+            r.submitFeedback = feedback
+            let reply = try call(r)
+            switch reply.result {
+            case .feedbackAccepted(let a)?:
+                return a
+            case .error(let e)? where e.code == .unavailable && attempt < overloadRetries:
+                attempt += 1
+                Thread.sleep(forTimeInterval: Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
+            case .error(let e)?:
+                throw WireError(e)
+            default:
+                throw WireError.internal("unexpected answer to SubmitFeedback")
+            }
+        }
+    }
+}
