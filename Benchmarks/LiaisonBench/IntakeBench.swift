@@ -189,14 +189,16 @@ struct IntakeBench: ParsableCommand {
     /// The raw limits, same machine, same run: libzmq round trip of a same-size message over TCP
     /// loopback to an echoing ROUTER; SQLite inserts of same-size rows.
     func rawFigures(_ ctx: Context, payload: Int, quick: Bool, dir: String) throws -> Raw {
-        let port = try freePort(ctx)
-        let endpoint = "tcp://127.0.0.1:\(port)"
         let stop = StopFlag()
         let ready = DispatchSemaphore(value: 0)
+        let bound = EndpointBox()
+        // The echo socket binds an ephemeral port itself and reports it: a port probed earlier may
+        // have been taken by a client connection since.
         let echo = Thread {
-            guard let router = try? Socket(context: ctx, type: .router, role: "echo", linger: 0) else { ready.signal(); return }
+            guard let router = try? Socket(context: ctx, type: .router, role: "echo", linger: 0),
+                  (try? router.bind("tcp://127.0.0.1:*")) != nil else { ready.signal(); return }
             defer { router.close() }
-            try? router.bind(endpoint)
+            bound.set((try? router.lastEndpoint) ?? "")
             ready.signal()
             while !stop.isSet {
                 guard (try? router.waitReadable(timeout: 50)) == true else { continue }
@@ -206,6 +208,8 @@ struct IntakeBench: ParsableCommand {
         echo.start()
         ready.wait()
         defer { stop.set() }
+        let endpoint = bound.get()
+        guard !endpoint.isEmpty else { throw ValidationError("the raw echo socket could not bind") }
         let dealer = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
         defer { dealer.close() }
         try dealer.connect(endpoint)
@@ -214,6 +218,7 @@ struct IntakeBench: ParsableCommand {
         for i in 0..<(quick ? 500 : 5_000) {
             let t0 = DispatchTime.now().uptimeNanoseconds
             try dealer.send(multipart: [[], body])
+            guard try dealer.waitReadable(timeout: 5_000) else { throw ValidationError("raw echo did not answer within 5 s") }
             _ = try dealer.receiveMultipart()
             if i >= 50 { _ = h.record((DispatchTime.now().uptimeNanoseconds - t0) / 1_000) }
         }
@@ -294,6 +299,14 @@ struct IntakeBench: ParsableCommand {
     }
 
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
+}
+
+/// The endpoint the echo thread bound.
+final class EndpointBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = ""
+    func set(_ v: String) { lock.withLock { value = v } }
+    func get() -> String { lock.withLock { value } }
 }
 
 /// Collects per-thread results.
