@@ -32,6 +32,7 @@ public final class EventLog: Sendable {
     public var transactions: UInt64 { commits.load(ordering: .relaxed) }
 
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
+    @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
         let (result, newHead): (T, UInt64) = try store.pool.write { db in
             let start = try UInt64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0

@@ -136,15 +136,7 @@ public final class RequestLoop: ThreadLoop {
                 logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
                 replies[i] = .failure(err, requestID: inc.requestID)
             case .success(let req):
-                switch req.body {
-                case .replay(let r)?: replies[i] = answerReplay(r, id: req.requestID)
-                case .getStatus?:
-                    var reply = Liaison_V1_Reply()
-                    reply.requestID = req.requestID
-                    reply.serviceStatus = status()
-                    replies[i] = reply
-                default: forward.append((i, req))
-                }
+                if let answer = runtimeAnswer(req) { replies[i] = answer } else { forward.append((i, req)) }
             }
         }
         if !forward.isEmpty {
@@ -165,6 +157,21 @@ public final class RequestLoop: ThreadLoop {
         }
     }
 
+    /// Answers the requests every service answers the same way (`Replay`, `GetStatus`); nil for the rest.
+    private func runtimeAnswer(_ req: Liaison_V1_Request) -> Liaison_V1_Reply? {
+        switch req.body {
+        case .replay(let r)?:
+            return answerReplay(r, id: req.requestID)
+        case .getStatus?:
+            var reply = Liaison_V1_Reply()
+            reply.requestID = req.requestID
+            reply.serviceStatus = status()
+            return reply
+        default:
+            return nil
+        }
+    }
+
     /// The queue is full: more than one batch is waiting. Answer what waits beyond it (up to
     /// `maxShed`) with `unavailable` and a retry hint, without touching the database. Replay and
     /// status requests are cheap and still answered.
@@ -172,20 +179,18 @@ public final class RequestLoop: ThreadLoop {
         var shed = 0
         while shed < options.maxShed, let frames = try requests.receiveMultipart(dontWait: true) {
             let inc = Framing.parseRequest(frames: frames)
-            var reply: Liaison_V1_Reply
+            let reply: Liaison_V1_Reply
             switch inc.request {
-            case .success(let req) where req.body.map({ if case .replay = $0 { return true }; if case .getStatus = $0 { return true }; return false }) == true:
-                if case .replay(let r)? = req.body { reply = answerReplay(r, id: req.requestID) } else {
-                    reply = Liaison_V1_Reply()
-                    reply.requestID = req.requestID
-                    reply.serviceStatus = status()
-                }
             case .failure(let err):
                 reply = .failure(err, requestID: inc.requestID)
-            default:
-                reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",
-                                              retryAfterMs: 50), requestID: inc.requestID)
-                shed += 1
+            case .success(let req):
+                if let answer = runtimeAnswer(req) {
+                    reply = answer
+                } else {
+                    reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",
+                                                  retryAfterMs: 50), requestID: req.requestID)
+                    shed += 1
+                }
             }
             try send(requests, envelope: inc.envelope, reply: reply)
         }
@@ -203,7 +208,7 @@ public final class RequestLoop: ThreadLoop {
                 logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(reply.requestID)"])
             }
         } catch {
-            guard (error as? ZMQError)?.isHostUnreachable == true else { throw error }
+            guard error.isHostUnreachable else { throw error }
             logger.debug("reply dropped: client gone", metadata: ["request_id": "\(reply.requestID)"])
         }
     }

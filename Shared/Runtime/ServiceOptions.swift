@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import GRDB
 import Logging
 
 /// The options every service executable takes.
@@ -80,5 +81,10 @@ public struct ServiceConfig: Sendable {
         self.instance = instance
         self.index = index
         self.databasePath = databasePath
+    }
+
+    /// Opens this instance's database (runtime tables plus the service's `migrations`) and its event log.
+    public func openLog(migrations: (inout DatabaseMigrator) -> Void) throws -> EventLog {
+        try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)
     }
 }

@@ -50,7 +50,7 @@ final class LiaisonSet: @unchecked Sendable {
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
         let logPath = dir + "/\(service)-\(i).log"
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         p.standardError = log

@@ -47,8 +47,7 @@ public final class HandlerService: RequestHandling {
 
     /// Builds the whole handler instance: its requests, and one consumer per intake instance.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
-        let store = try Store(path: config.databasePath, migrations: migrations)
-        let log = try EventLog(store: store, stream: config.instance.stream)
+        let log = try config.openLog(migrations: migrations)
         let service = HandlerService(log: log, clock: clock)
         let consumers = try config.topology.instances(of: "intake").map { up in
             try Consumer(upstream: up, topicPrefixes: ["feedback."], log: log, logger: logger) { db, out, event in

@@ -49,8 +49,7 @@ public final class IntakeService: RequestHandling {
     /// Builds the whole intake instance for `config`.
     public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
                             clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
-        let store = try Store(path: config.databasePath, migrations: migrations)
-        let log = try EventLog(store: store, stream: config.instance.stream)
+        let log = try config.openLog(migrations: migrations)
         let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
                                     units: units, clock: clock, logger: logger)
         return ServiceHost(config: config, log: log, handler: service, options: options, logger: logger)

@@ -39,8 +39,7 @@ public final class ReportingService: RequestHandling {
 
     /// Builds the whole reporting instance: it consumes every instance of every other service.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
-        let store = try Store(path: config.databasePath, migrations: migrations)
-        let log = try EventLog(store: store, stream: config.instance.stream)
+        let log = try config.openLog(migrations: migrations)
         let service = ReportingService(log: log, clock: clock)
         var consumers: [Consumer] = []
         for (name, prefixes) in [("intake", ["feedback."]), ("handler", ["case."]), ("scheduler", ["schedule."])] {

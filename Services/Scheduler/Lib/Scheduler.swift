@@ -35,8 +35,7 @@ public final class SchedulerService: RequestHandling {
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
-        let store = try Store(path: config.databasePath, migrations: migrations)
-        let log = try EventLog(store: store, stream: config.instance.stream)
+        let log = try config.openLog(migrations: migrations)
         let service = SchedulerService(log: log, clock: clock)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
