@@ -143,6 +143,38 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(lost.handle([r])[0].error.code == .internal)
     }
 
+    @Test func nearDuplicatesAreAcceptedAndLinkedNeverDropped() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func from(_ id: String, phone: String = "138 1234 5678", email: String = "", text: String) -> Liaison_V1_Request {
+            var f = feedback(id, text: text)
+            if !phone.isEmpty { f.contact.phone = phone }
+            if !email.isEmpty { f.contact.email = email }
+            return request(.submitFeedback(f))
+        }
+        let text = "The patrol car has been parked on the pavement outside number 8 Lotus Lane all week."
+        let r = intake.handle([
+            from("n1", text: text),
+            from("n2", phone: "+86 13812345678".replacingOccurrences(of: "+86 ", with: ""), text: text + "!!"),  // same phone, nearly the same
+            from("n3", text: "Thank you for finding my bicycle so quickly."),                                   // same phone, other matter
+            from("n4", phone: "13900000000", text: text),                                                        // other citizen
+            request(.submitFeedback(feedback("n5", text: text))),                                                // anonymous
+            from("n6", phone: "", email: "LI.WEI@example.org", text: text),
+            from("n7", phone: "", email: "Li.Wei@Example.org", text: "the patrol car has been parked on the pavement outside number 8 lotus lane all week"),
+        ]).map(\.feedbackAccepted)
+        #expect(r.allSatisfy { !$0.caseNumber.isEmpty && !$0.duplicate })          // every one accepted as its own case
+        #expect(r[1].linkedCaseNumber == r[0].caseNumber)
+        #expect(r[2].linkedCaseNumber.isEmpty && r[3].linkedCaseNumber.isEmpty && r[4].linkedCaseNumber.isEmpty)
+        #expect(r[6].linkedCaseNumber == r[5].caseNumber)
+        let events = try intake.log.replay(after: 0, limit: 20, prefixes: []).events
+        #expect(events.count == 7)
+        #expect(events[1].feedbackReceived.linkedCaseNumber == r[0].caseNumber)
+        // The link survives a retry.
+        #expect(intake.handle([from("n2", phone: "13812345678", text: text + "!!")])[0].feedbackAccepted.linkedCaseNumber == r[0].caseNumber)
+        #expect(NearDuplicates.similarity("abc def", "ABC-DEF") == 1)
+        #expect(NearDuplicates.similarity("noise at night", "bicycle stolen") < 0.2)
+    }
+
     @Test func sealedContactIsBoundToItsCase() throws {
         let vault = try ContactVault(keys: [("k1", SymmetricKey(size: .bits256))])
         var c = Liaison_V1_Contact()

@@ -14,6 +14,8 @@ public struct ContactVault: Sendable {
     }
 
     let keys: [String: SymmetricKey]
+    /// Key ids in configured order: the first seals, the last is the oldest kept.
+    let order: [String]
     /// The id of the key that seals new data.
     public let currentKeyID: String
 
@@ -25,6 +27,7 @@ public struct ContactVault: Sendable {
             guard key.bitCount == 256 else { throw KeyError(description: "contact key \(id) must be 32 bytes (AES-256)") }
         }
         self.keys = Dictionary(keys, uniquingKeysWith: { a, _ in a })
+        order = keys.map(\.0)
         currentKeyID = first.0
     }
 
@@ -62,6 +65,13 @@ public struct ContactVault: Sendable {
             FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
         }
         return (try parse(String(contentsOfFile: file, encoding: .utf8)), "generated key file \(file) (keep it apart from the data in production)")
+    }
+
+    /// A key for contact fingerprints (near-duplicate detection), derived from the oldest kept key
+    /// (the last line), so fingerprints stay comparable when a new sealing key is added on top.
+    public var fingerprintKey: SymmetricKey {
+        let base = keys[order.last!]!
+        return HKDF<SHA256>.deriveKey(inputKeyMaterial: base, info: Data("liaison contact fingerprint".utf8), outputByteCount: 32)
     }
 
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.

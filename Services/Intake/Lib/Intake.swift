@@ -10,6 +10,7 @@ public final class IntakeService: RequestHandling {
     let log: EventLog
     let rules: SubmissionRules
     let vault: ContactVault
+    let nearDuplicates: NearDuplicates
     let operators: OperatorCredentials
     let casePrefix: String
     let clock: WallClock
@@ -20,6 +21,7 @@ public final class IntakeService: RequestHandling {
                 units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) {
         self.log = log
         self.vault = vault
+        self.nearDuplicates = NearDuplicates(key: vault.fingerprintKey)
         self.operators = operators
         self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
@@ -42,6 +44,17 @@ public final class IntakeService: RequestHandling {
                   public_note TEXT NOT NULL,
                   updated_at REAL NOT NULL
                 );
+                """)
+        }
+        m.registerMigration("intake-v2-near-duplicates") { db in
+            try db.execute(sql: """
+                ALTER TABLE submissions ADD COLUMN linked_case_number TEXT;
+                CREATE TABLE contact_fingerprints (
+                  fingerprint TEXT NOT NULL,
+                  case_number TEXT NOT NULL,
+                  received_at REAL NOT NULL
+                );
+                CREATE INDEX contact_fingerprints_lookup ON contact_fingerprints(fingerprint, received_at);
                 """)
         }
     }
@@ -95,7 +108,7 @@ public final class IntakeService: RequestHandling {
                 var body = s
                 body.clearContact()
                 let bodyBytes: Data = try body.serializedBytes()
-                let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact FROM submissions WHERE submission_id = ?")
+                let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
                 if let row = try Row.fetchOne(lookup, arguments: [s.submissionID]) {
                     let storedCase: String = row["case_number"]
                     let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
@@ -103,7 +116,8 @@ public final class IntakeService: RequestHandling {
                         replies.append(.failure(.conflict("submit_feedback.submission_id",
                             "submission_id \(s.submissionID) was already used for a different submission")))
                     } else {
-                        replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true))
+                        replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true,
+                                                linked: (row["linked_case_number"] as String?) ?? ""))
                     }
                     continue
                 }
@@ -111,23 +125,56 @@ public final class IntakeService: RequestHandling {
                 let token = TrackingToken.make()
                 // Contact data only ever stored sealed; an anonymous submission stores none.
                 let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
+                let linked = s.hasContact ? try linkNearDuplicate(db, s, caseNumber: caseNumber, at: now) : ""
                 try db.cachedStatement(sql: """
-                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?)
-                    """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970, now.timeIntervalSince1970])
+                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?)
+                    """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970,
+                                             now.timeIntervalSince1970, linked.isEmpty ? nil : linked])
                 next += 1
                 try out.append(topic: Topic.feedbackReceived, at: now) { e in
                     e.feedbackReceived.caseNumber = caseNumber
                     e.feedbackReceived.feedback = body   // contact left out: never on a general stream
+                    e.feedbackReceived.linkedCaseNumber = linked
                 }
-                replies.append(accepted(caseNumber, token, duplicate: false))
+                replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
             }
             return replies
         }
     }
 
-    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool) -> Liaison_V1_Reply {
+    /// Records the contact's fingerprints and returns the earlier case this submission nearly
+    /// repeats (same contact, similar text, within the window), or "".
+    func linkNearDuplicate(_ db: Database, _ s: Liaison_V1_SubmitFeedback, caseNumber: String, at now: Date) throws -> String {
+        let prints = nearDuplicates.fingerprints(s.contact)
+        var linked = ""
+        let since = now.addingTimeInterval(-nearDuplicates.window).timeIntervalSince1970
+        search: for fp in prints {
+            let earlier = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT f.case_number, s.body FROM contact_fingerprints f JOIN submissions s ON s.case_number = f.case_number
+                WHERE f.fingerprint = ? AND f.received_at >= ? ORDER BY f.received_at DESC LIMIT 20
+                """), arguments: [fp, since])
+            for row in earlier {
+                let body = try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data)
+                if NearDuplicates.similarity(body.text, s.text) >= nearDuplicates.threshold {
+                    // Link to the first of the chain, not to another near-duplicate.
+                    let first: String = row["case_number"]
+                    let root = try String.fetchOne(db, sql: "SELECT linked_case_number FROM submissions WHERE case_number = ?", arguments: [first])
+                    linked = root ?? first
+                    break search
+                }
+            }
+        }
+        for fp in prints {
+            try db.cachedStatement(sql: "INSERT INTO contact_fingerprints (fingerprint, case_number, received_at) VALUES (?, ?, ?)")
+                .execute(arguments: [fp, caseNumber, now.timeIntervalSince1970])
+        }
+        return linked
+    }
+
+    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "") -> Liaison_V1_Reply {
         var r = Liaison_V1_Reply()
+        r.feedbackAccepted.linkedCaseNumber = linked
         r.feedbackAccepted.caseNumber = caseNumber
         r.feedbackAccepted.trackingToken = token
         r.feedbackAccepted.duplicate = duplicate

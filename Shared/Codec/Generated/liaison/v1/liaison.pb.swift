@@ -584,6 +584,10 @@ public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
 
   public var duplicate: Bool = false
 
+  /// A near-duplicate (same contact, very similar text, within a day) is accepted as its own case
+  /// and linked to the earlier one: never dropped.
+  public var linkedCaseNumber: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -780,6 +784,9 @@ public nonisolated struct Liaison_V1_FeedbackReceived: Sendable {
   public var hasFeedback: Bool {self._feedback != nil}
   /// Clears the value of `feedback`. Subsequent reads from it will return its default value.
   public mutating func clearFeedback() {self._feedback = nil}
+
+  /// the earlier case this one near-duplicates, if any
+  public var linkedCaseNumber: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1920,7 +1927,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackAccepted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{3}tracking_token\0\u{1}duplicate\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{3}tracking_token\0\u{1}duplicate\0\u{3}linked_case_number\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1931,6 +1938,7 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
       case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.trackingToken) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.duplicate) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.linkedCaseNumber) }()
       default: break
       }
     }
@@ -1946,6 +1954,9 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
     if self.duplicate != false {
       try visitor.visitSingularBoolField(value: self.duplicate, fieldNumber: 3)
     }
+    if !self.linkedCaseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.linkedCaseNumber, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1953,6 +1964,7 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
     if lhs.caseNumber != rhs.caseNumber {return false}
     if lhs.trackingToken != rhs.trackingToken {return false}
     if lhs.duplicate != rhs.duplicate {return false}
+    if lhs.linkedCaseNumber != rhs.linkedCaseNumber {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2306,7 +2318,7 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Liaison_V1_FeedbackReceived: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackReceived"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}feedback\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}feedback\0\u{3}linked_case_number\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2316,6 +2328,7 @@ nonisolated extension Liaison_V1_FeedbackReceived: SwiftProtobuf.Message, SwiftP
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._feedback) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.linkedCaseNumber) }()
       default: break
       }
     }
@@ -2332,12 +2345,16 @@ nonisolated extension Liaison_V1_FeedbackReceived: SwiftProtobuf.Message, SwiftP
     try { if let v = self._feedback {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
     } }()
+    if !self.linkedCaseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.linkedCaseNumber, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_FeedbackReceived, rhs: Liaison_V1_FeedbackReceived) -> Bool {
     if lhs.caseNumber != rhs.caseNumber {return false}
     if lhs._feedback != rhs._feedback {return false}
+    if lhs.linkedCaseNumber != rhs.linkedCaseNumber {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
