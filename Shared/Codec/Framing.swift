@@ -12,8 +12,12 @@ public enum Topic {
 /// The protocol version this build speaks (`Request.version`; 0 is read as 1).
 public let protocolVersion: UInt32 = 1
 
-/// Largest request body a service accepts (bytes). Larger messages are refused at the socket.
+/// Largest request body a service accepts (bytes); a larger one is answered `invalid_argument`.
 public let maxRequestBytes = 256 * 1024
+
+/// Largest message a service's requests socket reads at all (`ZMQ_MAXMSGSIZE`); a peer sending more
+/// is disconnected by libzmq, so memory stays bounded whatever a client sends.
+public let maxSocketMessageBytes = 4 * 1024 * 1024
 
 /// Framing of DESIGN §3: requests `[envelope…][empty][Request]`, replies `[envelope…][empty][Reply]`,
 /// events `[topic][Event]`.

@@ -83,7 +83,9 @@ public final class RequestLoop: ThreadLoop {
         let requests = try Socket(context: context, type: .router, role: "requests")
         defer { requests.close() }
         try requests.setRouterMandatory()
-        try requests.setMaxMessageSize(Int64(maxRequestBytes + 1024))
+        // The socket's own cap guards memory (libzmq drops a peer that sends more); anything between
+        // the request limit and this cap is read and answered with invalid_argument.
+        try requests.setMaxMessageSize(Int64(maxSocketMessageBytes))
         let events = try Socket(context: context, type: .pub, role: "events", sendHighWaterMark: 100_000)
         defer { events.close() }
         for s in [requests, events] where config.instance.requests.hasPrefix("tcp://") {

@@ -138,10 +138,12 @@ struct EndToEndTests {
                     try exchange([[], try future.serializedBytes()]),            // unknown version
                     try exchange([[], try wrong.serializedBytes()]),             // wrong-typed request
                     try exchange([[], [], []]),                                  // extra frames
+                    try exchange([[], [UInt8](repeating: 0x41, count: 1_000_000)]),  // oversized (1 MB > 256 KiB)
                 ]
             }
             #expect(answers == ["invalid_argument:request", "invalid_argument:frames", "invalid_argument:request_id",
-                                "invalid_argument:version", "invalid_argument:body", "invalid_argument:frames"], "\(service)")
+                                "invalid_argument:version", "invalid_argument:body", "invalid_argument:frames",
+                                "invalid_argument:request"], "\(service)")
             #expect(await set.status(service)?.service == service, "\(service) still serves")
         }
         // A submission with a missing field names it.
