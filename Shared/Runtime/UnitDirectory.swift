@@ -17,7 +17,6 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     }
 
     public var units: [Unit]
-    private var byCode: [String: Int] { Dictionary(uniqueKeysWithValues: units.enumerated().map { ($1.code, $0) }) }
 
     public func unit(_ code: String) -> Unit? { units.first { $0.code == code } }
     public func contains(_ code: String) -> Bool { units.contains { $0.code == code } }
