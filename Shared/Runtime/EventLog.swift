@@ -14,6 +14,8 @@ public final class EventLog: Sendable {
     public let store: Store
     private let committedHead: Atomic<UInt64>
     private let commits = Atomic<UInt64>(0)
+    /// Committed events not yet taken by the publisher, in sequence order.
+    private let recent = Mutex<[RawEvent]>([])
     /// Rung after every commit that appended events; the request loop publishes them.
     public let waker: Waker
 
@@ -34,18 +36,43 @@ public final class EventLog: Sendable {
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
-        let (result, newHead): (T, UInt64) = try store.pool.write { db in
-            let start = try UInt64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0
-            let appender = EventAppender(db: db, stream: stream, head: start)
-            let r = try body(db, appender)
-            return (r, appender.head)
+        try store.pool.writeWithoutTransaction { db in
+            var result: T?
+            var appender: EventAppender?
+            try db.inTransaction {
+                let start = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM events")) ?? 0
+                let out = EventAppender(db: db, stream: stream, head: start)
+                result = try body(db, out)
+                appender = out
+                return .commit
+            }
+            // Committed, and still on the writer's queue: commits reach the publisher in sequence order.
+            commits.add(1, ordering: .relaxed)
+            if let appender, !appender.appended.isEmpty {
+                recent.withLock { queue in
+                    queue.append(contentsOf: appender.appended)
+                    if queue.count > Self.recentLimit { queue.removeFirst(queue.count - Self.recentLimit) }
+                }
+                committedHead.store(appender.head, ordering: .releasing)
+                waker.ring()
+            }
+            return result!
         }
-        commits.add(1, ordering: .relaxed)
-        if newHead > committedHead.load(ordering: .acquiring) {
-            committedHead.store(newHead, ordering: .releasing)
-            waker.ring()
+    }
+
+    /// Most committed events kept in memory for the publisher; beyond it the publisher reads the log.
+    static let recentLimit = 20_000
+
+    /// Committed events after `after` for the publisher, from memory when they are all there (the
+    /// usual case), else from the log. Events up to `after` are dropped from memory.
+    func eventsToPublish(after: UInt64, limit: Int) throws -> [RawEvent] {
+        let fromMemory: [RawEvent]? = recent.withLock { queue in
+            if let k = queue.firstIndex(where: { $0.seq > after }) { queue.removeFirst(k) } else { queue.removeAll() }
+            guard let first = queue.first, first.seq == after + 1 else { return nil }
+            return Array(queue.prefix(limit))
         }
-        return result
+        if let fromMemory { return fromMemory }
+        return try rawEvents(after: after, limit: limit)
     }
 
     /// Reads stored events after `after` for a replay: at most `limit` rows are scanned, those
@@ -88,7 +115,7 @@ public final class EventLog: Sendable {
 }
 
 /// A stored event as the publisher sends it.
-struct RawEvent {
+struct RawEvent: Sendable {
     var seq: UInt64
     var topic: String
     var data: [UInt8]
@@ -99,6 +126,8 @@ public final class EventAppender {
     let db: Database
     let stream: String
     private(set) var head: UInt64
+    /// What this transaction appended, for the publisher once it commits.
+    private(set) var appended: [RawEvent] = []
 
     init(db: Database, stream: String, head: UInt64) {
         self.db = db
@@ -113,13 +142,34 @@ public final class EventAppender {
         fill(&event)
         event.stream = stream
         event.seq = head + 1
-        event.eventID = UUID().uuidString.lowercased()
+        event.eventID = EventID.make()
         event.topic = topic
         event.occurredAt = .init(date: time)
-        let data: Data = try event.serializedBytes()
+        let bytes: [UInt8] = try event.serializedBytes()
         try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [Int64(event.seq), event.eventID, topic, time.timeIntervalSince1970, data])
+            .execute(arguments: [Int64(event.seq), event.eventID, topic, time.timeIntervalSince1970, Data(bytes)])
         head = event.seq
+        appended.append(RawEvent(seq: event.seq, topic: topic, data: bytes))
         return event
+    }
+}
+
+/// Random (version 4) event ids from one pair of 64-bit draws, without opening /dev/urandom.
+enum EventID {
+    static func make() -> String {
+        var g = SystemRandomNumberGenerator()
+        var hi: UInt64 = g.next(), lo: UInt64 = g.next()
+        hi = (hi & ~0xF000) | 0x4000                     // version 4
+        lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
+        let hex = Array("0123456789abcdef".utf8)
+        var out = [UInt8]()
+        out.reserveCapacity(36)
+        for (i, word) in [hi, lo].enumerated() {
+            for n in 0..<16 {
+                if (i == 0 && (n == 8 || n == 12)) || (i == 1 && (n == 0 || n == 4)) { out.append(UInt8(ascii: "-")) }
+                out.append(hex[Int((word >> (60 - 4 * UInt64(n))) & 0xF)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -235,7 +235,7 @@ public final class RequestLoop: ThreadLoop {
     private func publish(_ events: Socket, after: UInt64) throws -> UInt64 {
         var last = after
         while last < log.head {
-            let rows = try log.rawEvents(after: last, limit: 1_000)
+            let rows = try log.eventsToPublish(after: last, limit: 1_000)
             if rows.isEmpty { break }
             for row in rows {
                 // PUB never blocks: past the high-water mark a slow subscriber loses messages, sees

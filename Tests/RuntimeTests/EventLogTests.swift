@@ -59,6 +59,46 @@ import Testing
         #expect(try log.replay(after: 5, limit: 3, prefixes: []).events.isEmpty)
     }
 
+    @Test func publisherTakesCommittedEventsInOrderFromMemoryOrTheLog() throws {
+        let dir = try TempDir()
+        let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        for batch in 0..<3 {
+            try log.write { _, out in
+                for i in 0..<4 { try out.append(topic: "case.opened", at: Date()) { $0.caseOpened.caseNumber = "C\(batch)-\(i)" } }
+            }
+        }
+        let first = try log.eventsToPublish(after: 0, limit: 5)
+        #expect(first.map(\.seq) == [1, 2, 3, 4, 5])
+        let rest = try log.eventsToPublish(after: 5, limit: 100)
+        #expect(rest.map(\.seq) == Array(6...12))
+        let decoded = try Liaison_V1_Event(serializedBytes: rest.last!.data)
+        #expect(decoded.caseOpened.caseNumber == "C2-3" && decoded.seq == 12)
+        // Taken events are gone from memory; asking again reads them back from the log, the same bytes.
+        let again = try log.eventsToPublish(after: 3, limit: 2)
+        #expect(again.map(\.seq) == [4, 5])
+        #expect(again[1].data == first[4].data)
+        // A rolled-back transaction leaves nothing for the publisher.
+        struct Boom: Error {}
+        _ = try? log.write { _, out in
+            try out.append(topic: "case.opened", at: Date()) { $0.caseOpened.caseNumber = "lost" }
+            throw Boom()
+        }
+        #expect(try log.eventsToPublish(after: 12, limit: 10).isEmpty)
+    }
+
+    @Test func eventIDsAreVersion4UUIDs() {
+        var seen = Set<String>()
+        for _ in 0..<1_000 {
+            let id = EventID.make()
+            let uuid = UUID(uuidString: id)
+            #expect(uuid != nil && id == id.lowercased())
+            #expect(Array(id)[14] == "4")
+            #expect("89ab".contains(Array(id)[19]))
+            seen.insert(id)
+        }
+        #expect(seen.count == 1_000)
+    }
+
     @Test func headSurvivesReopening() throws {
         let dir = try TempDir()
         do {

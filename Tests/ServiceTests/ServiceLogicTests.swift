@@ -173,6 +173,8 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(intake.handle([from("n2", phone: "13812345678", text: text + "!!")])[0].feedbackAccepted.linkedCaseNumber == r[0].caseNumber)
         #expect(NearDuplicates.similarity("abc def", "ABC-DEF") == 1)
         #expect(NearDuplicates.similarity("noise at night", "bicycle stolen") < 0.2)
+        #expect(NearDuplicates.similarity("派出所民警态度很差", "派出所民警态度很差！") == 1)
+        #expect(NearDuplicates.similarity("ab", "AB") == 1 && NearDuplicates.similarity("ab", "ba") == 0)
     }
 
     @Test func sealedContactIsBoundToItsCase() throws {
@@ -376,5 +378,28 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         clock.advance(by: 2 * 3600)
         rep = try r.report()
         #expect(rep.overdue.map(\.caseNumber) == ["C0", "C1"])
+    }
+}
+
+@Suite struct IntakeFormattingTests {
+    @Test func caseNumbersArePaddedToSevenDigits() {
+        #expect(CaseNumber.format(prefix: "L1", sequence: 42) == "L1-0000042")
+        #expect(CaseNumber.format(prefix: "L3", sequence: 12_345_678) == "L3-12345678")
+    }
+
+    @Test func trackingTokensUseTheReadableAlphabet() {
+        var seen = Set<String>()
+        for _ in 0..<500 {
+            let t = TrackingToken.make()
+            #expect(t.count == 16 && t.allSatisfy { TrackingToken.alphabet.contains($0) })
+            seen.insert(t)
+        }
+        #expect(seen.count == 500)
+    }
+
+    @Test func trimmingCoversUnicodeWhiteSpace() {
+        #expect("  \u{3000}投诉\n\t".trimmedWhitespace == "投诉")
+        #expect(" \u{00A0}\u{2003} ".trimmedWhitespace.isEmpty)
+        #expect("a b".trimmedWhitespace == "a b")
     }
 }

@@ -102,7 +102,7 @@ public final class IntakeService: RequestHandling {
     func commit(_ subs: [Liaison_V1_SubmitFeedback]) throws -> [Liaison_V1_Reply] {
         let now = clock.now()
         return try log.write { db, out in
-            var next = (try Int64.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") ?? 0) + 1
+            var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
             var replies: [Liaison_V1_Reply] = []
             for s in subs {
                 var body = s
@@ -121,7 +121,7 @@ public final class IntakeService: RequestHandling {
                     }
                     continue
                 }
-                let caseNumber = "\(casePrefix)-\(String(format: "%07lld", next))"
+                let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
                 let token = TrackingToken.make()
                 // Contact data only ever stored sealed; an anonymous submission stores none.
                 let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
@@ -159,7 +159,8 @@ public final class IntakeService: RequestHandling {
                 if NearDuplicates.similarity(body.text, s.text) >= nearDuplicates.threshold {
                     // Link to the first of the chain, not to another near-duplicate.
                     let first: String = row["case_number"]
-                    let root = try String.fetchOne(db, sql: "SELECT linked_case_number FROM submissions WHERE case_number = ?", arguments: [first])
+                    let root = try String.fetchOne(db.cachedStatement(sql: "SELECT linked_case_number FROM submissions WHERE case_number = ?"),
+                                                   arguments: [first])
                     linked = root ?? first
                     break search
                 }
@@ -235,8 +236,17 @@ enum TrackingToken {
     static let alphabet = Array("23456789ABCDEFGHJKLMNPQRSTUVWXYZ")
 
     static func make() -> String {
+        // 16 symbols of 5 bits from two 64-bit draws (the alphabet has 32 symbols: no modulo bias).
         var g = SystemRandomNumberGenerator()
-        return String((0..<16).map { _ in alphabet[Int(g.next() % UInt64(alphabet.count))] })
+        var bits = (g.next() as UInt64, g.next() as UInt64)
+        var out = ""
+        out.reserveCapacity(16)
+        for i in 0..<16 {
+            if i == 8 { bits.0 = bits.1 }
+            out.append(alphabet[Int(bits.0 & 31)])
+            bits.0 >>= 5
+        }
+        return out
     }
 
     /// Compares in time independent of where the strings differ.
@@ -246,5 +256,13 @@ enum TrackingToken {
         var diff: UInt8 = 0
         for i in 0..<x.count { diff |= x[i] ^ y[i] }
         return diff == 0
+    }
+}
+
+/// Case numbers: the instance prefix and a 7-digit (or longer) zero-padded sequence, `L1-0000042`.
+enum CaseNumber {
+    static func format(prefix: String, sequence: Int64) -> String {
+        let digits = String(sequence)
+        return prefix + "-" + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
     }
 }

@@ -35,9 +35,21 @@ public struct NearDuplicates: Sendable {
         return Double(x.intersection(y).count) / Double(x.union(y).count)
     }
 
-    static func trigrams(_ s: String) -> Set<String> {
-        let chars = Array(s.lowercased().filter { $0.isLetter || $0.isNumber })
-        guard chars.count >= 3 else { return chars.isEmpty ? [] : [String(chars)] }
-        return Set((0...(chars.count - 3)).map { String(chars[$0..<($0 + 3)]) })
+    /// The text's trigrams of letters and digits (lower-cased Unicode scalars), each packed into
+    /// one integer: runs for every submission with a contact, so no String per trigram.
+    static func trigrams(_ s: String) -> Set<UInt64> {
+        var scalars: [UInt32] = []
+        scalars.reserveCapacity(s.utf8.count)
+        for u in s.lowercased().unicodeScalars where u.properties.isAlphabetic || u.properties.numericType != nil {
+            scalars.append(u.value)
+        }
+        guard scalars.count >= 3 else {
+            return scalars.isEmpty ? [] : [scalars.reduce(UInt64(1) << 63) { $0 << 21 | UInt64($1) }]
+        }
+        var out = Set<UInt64>(minimumCapacity: scalars.count)
+        for i in 0...(scalars.count - 3) {
+            out.insert(UInt64(scalars[i]) << 42 | UInt64(scalars[i + 1]) << 21 | UInt64(scalars[i + 2]))
+        }
+        return out
     }
 }

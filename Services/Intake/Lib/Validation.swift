@@ -18,7 +18,7 @@ public struct SubmissionRules: Sendable {
     public func check(_ s: Liaison_V1_SubmitFeedback, now: Date = Date()) -> WireError? {
         let f = "submit_feedback."
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
-        let id = s.submissionID.trimmingCharacters(in: .whitespaces)
+        let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
         if id.count > Self.maxSubmissionIDLength {
             return bad("submission_id", "submission_id is \(id.count) characters; at most \(Self.maxSubmissionIDLength)")
@@ -35,15 +35,15 @@ public struct SubmissionRules: Sendable {
         case .UNRECOGNIZED(let n): return bad("channel", "channel \(n) is not a known channel")
         default: break
         }
-        let text = s.text.trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = s.text.trimmedWhitespace
         if text.isEmpty { return bad("text", "text must not be empty") }
         if text.count > Self.maxTextCharacters {
             return bad("text", "text is \(text.count) characters; at most \(Self.maxTextCharacters)")
         }
-        let unit = s.unit.trimmingCharacters(in: .whitespaces)
-        let address = s.address.trimmingCharacters(in: .whitespaces)
+        let unit = s.unit.trimmedWhitespace
+        let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
-        if !unit.isEmpty && !units.contains(unit) { return bad("unit", "unit \(unit) is not in the unit directory") }
+        if !unit.isEmpty && !units.contains(String(unit)) { return bad("unit", "unit \(unit) is not in the unit directory") }
         if address.count > 500 { return bad("address", "address is \(address.count) characters; at most 500") }
         if !s.officerBadge.isEmpty && !Self.plausibleBadge(s.officerBadge) {
             return bad("officer_badge", "'\(s.officerBadge)' is not a badge number (2-16 letters, digits or '-', with a digit)")
@@ -94,5 +94,16 @@ public struct SubmissionRules: Sendable {
         let parts = l.split(separator: "-", omittingEmptySubsequences: false)
         guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }) else { return false }
         return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
+    }
+}
+
+extension String {
+    /// The string without leading and trailing white space and newlines (Unicode `White_Space`),
+    /// without a trip through Foundation's NSString: validation runs for every submission.
+    var trimmedWhitespace: Substring {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return Substring(scalars[first...last])
     }
 }
