@@ -28,7 +28,7 @@ struct EndToEndTests {
         var expected: [String: UInt64] = [:]
         for n in 0..<1_000 { expected[kinds[n % kinds.count].name, default: 0] += 1 }
         #expect(Dictionary(uniqueKeysWithValues: rep.byKind.map { ($0.key, $0.count) }) == expected)
-        #expect(rep.byState.map(\.key) == ["assigned"] && rep.byState.first?.count == 1_000)
+        #expect(rep.byState.map(\.key) == ["triaged"] && rep.byState.first?.count == 1_000)
         // Complaints about an officer went to supervision: n % 10 == 0 and kind complaint (n % 7 == 0) → n % 70 == 0.
         #expect(rep.byUnit.first { $0.key == "SUPERVISION" }?.count == 15)
         // Every consumer caught up.

@@ -247,68 +247,6 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
     }
 }
 
-@Suite struct HandlerLogicTests {
-    func received(_ f: Liaison_V1_SubmitFeedback, case number: String, seq: UInt64, at: Date) -> Liaison_V1_Event {
-        var e = Liaison_V1_Event()
-        e.stream = "intake-1"; e.seq = seq; e.topic = Topic.feedbackReceived; e.occurredAt = .init(date: at)
-        e.feedbackReceived.caseNumber = number
-        e.feedbackReceived.feedback = f
-        return e
-    }
-
-    @Test func policyRoutesComplaintsAboutOfficersToSupervision() {
-        let p = DefaultPolicy()
-        #expect(p.route(feedback(officer: "PC-1")).unit == "SUPERVISION")
-        #expect(p.route(feedback(officer: "")).unit == "STN-EAST-01")
-        #expect(p.route(feedback(kind: .praise, officer: "PC-1")).unit == "STN-EAST-01")
-        #expect(p.route(feedback(kind: .complaint)).priority == "P1")
-        #expect(p.route(feedback(kind: .praise)).priority == "P4")
-        let help = p.route(feedback(kind: .helpRequest))
-        for k: Liaison_V1_FeedbackKind in [.complaint, .praise, .suggestion, .inquiry, .tip, .mediationRequest] {
-            #expect(help.respondWithin < p.route(feedback(kind: k)).respondWithin)
-        }
-        #expect(p.route(feedback(unit: "")).unit == "PR-OFFICE")
-    }
-
-    @Test func oneCasePerFeedbackWithDeadlinesFromReceipt() throws {
-        let dir = try TempDir()
-        let store = try Store(path: dir.file("h.sqlite"), migrations: HandlerService.migrations)
-        let log = try EventLog(store: store, stream: "handler-1")
-        let clock = ManualClock(Date(timeIntervalSince1970: 1_800_000_000))
-        let handler = HandlerService(log: log, clock: clock)
-        let t0 = Date(timeIntervalSince1970: 1_799_990_000)
-        let e = received(feedback(officer: "PC-9"), case: "L1-0000001", seq: 1, at: t0)
-        try log.write { db, out in try handler.apply(db, out, e) }
-        try log.write { db, out in try handler.apply(db, out, e) }   // applied twice: still one case
-        let events = try log.replay(after: 0, limit: 10, prefixes: []).events
-        #expect(events.count == 1)
-        let opened = events[0].caseOpened
-        #expect(opened.unit == "SUPERVISION" && opened.priority == "P1")
-        #expect(opened.respondBy.date == t0.addingTimeInterval(24 * 3600))
-        #expect(opened.sourceStream == "intake-1" && opened.sourceSeq == 1)
-
-        var q = Liaison_V1_GetCase()
-        q.caseNumber = "L1-0000001"
-        let info = handler.handle([request(.getCase(q))])[0].caseInfo
-        #expect(info.state == "assigned" && info.officerBadge == "PC-9")
-        q.caseNumber = "nope"
-        #expect(handler.handle([request(.getCase(q))])[0].error.code == .notFound)
-
-        // A praise later; complaints list first; overdue after the deadline passes.
-        try log.write { db, out in try handler.apply(db, out, received(feedback(kind: .praise), case: "L1-0000002", seq: 2, at: t0)) }
-        let list = handler.handle([request(.listCases(.init()))])[0].caseList
-        #expect(list.cases.map(\.caseNumber) == ["L1-0000001", "L1-0000002"] && list.total == 2)
-        var overdue = Liaison_V1_ListCases()
-        overdue.overdueOnly = true
-        #expect(handler.handle([request(.listCases(overdue))])[0].caseList.total == 0)
-        clock.advance(by: 2 * 24 * 3600)
-        #expect(handler.handle([request(.listCases(overdue))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000001"])
-        var byUnit = Liaison_V1_ListCases()
-        byUnit.unit = "STN-EAST-01"
-        #expect(handler.handle([request(.listCases(byUnit))])[0].caseList.cases.map(\.caseNumber) == ["L1-0000002"])
-    }
-}
-
 @Suite struct SchedulerAndReportingLogicTests {
     func opened(_ number: String, respondBy: Date, seq: UInt64) -> Liaison_V1_Event {
         var e = Liaison_V1_Event()
@@ -373,7 +311,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(rep.feedbackTotal == 3 && rep.casesTotal == 3 && rep.followupsDue == 1)
         #expect(rep.byKind.map { "\($0.key)=\($0.count)" } == ["complaint=2", "praise=1"])
         #expect(rep.byUnit.map { "\($0.key)=\($0.count)" } == ["STN-EAST-01=3"])
-        #expect(rep.byState.map { "\($0.key)=\($0.count)" } == ["assigned=3"])
+        #expect(rep.byState.map { "\($0.key)=\($0.count)" } == ["triaged=3"])
         #expect(rep.overdue.isEmpty)
         clock.advance(by: 2 * 3600)
         rep = try r.report()

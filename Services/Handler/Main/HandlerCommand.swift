@@ -1,20 +1,69 @@
 import ArgumentParser
+import Dispatch
+import Foundation
 import Handler
 import LiaisonRuntime
 
-/// `liaison-handler`: consumes every intake stream, opens one case per feedback, publishes `case.*`.
+/// `liaison-handler`: consumes every intake stream, opens one case per feedback in its partition,
+/// runs the case life cycle and its deadlines, publishes `case.*`.
 @main
 struct HandlerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-handler",
-        abstract: "Liaison handler: opens and routes cases from intake's feedback, holds them to deadlines.",
-        discussion: "Consumes every intake instance of the topology and publishes case.* on its own stream. Stop with SIGTERM or Ctrl-C.")
+        abstract: "Liaison handler: routes cases by policy, runs their life cycle, holds them to deadlines.",
+        discussion: """
+            Consumes every intake instance of the topology and publishes case.* on its own stream.
+            With several handler instances in the topology, instance k of n owns the cases whose number
+            hashes to partition k/n (override with --partition). SIGHUP reloads the policy and the
+            calendar (a bad file is reported and the old one kept). Stop with SIGTERM or Ctrl-C.
+            """)
 
     @OptionGroup var options: ServiceOptions
+
+    @Option(help: "Routing policy file (see deploy/policy.conf). Default: $LIAISON_POLICY, else the built-in policy.")
+    var policy: String?
+
+    @Option(help: "Directory of working-calendar year files (see deploy/calendar). Default: $LIAISON_CALENDAR, else the built-in demo calendar.")
+    var calendar: String?
+
+    @Option(help: "Unit directory (JSON). Default: $LIAISON_UNITS, else the demo city.")
+    var units: String?
+
+    @Option(help: "This instance's partition k/n (1-based). Default: from --instance and the number of handler instances in the topology.")
+    var partition: String?
+
+    @Option(help: "Operator secrets, one per line; case commands then need one. Default: $LIAISON_OPERATOR_SECRET, else commands are open.")
+    var operatorSecrets: String?
 
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.handler")
         let config = try options.resolve(service: "handler")
-        try await HandlerService.host(config: config, clock: options.clock, logger: logger).runUntilSignalled()
+        let part: CasePartition
+        if let partition {
+            part = try CasePartition(parsing: partition)
+        } else {
+            part = CasePartition(index: config.index, count: max(1, config.topology.instances(of: "handler").count))
+        }
+        let unitDirectory = try UnitDirectory.resolve(path: units)
+        let settings = try HandlerSettings.load(policyPath: policy, calendarDir: calendar, units: unitDirectory)
+        let operators = try OperatorCredentials.resolve(path: operatorSecrets)
+        if !operators.isConfigured {
+            logger.warning("no operator secret configured: anyone who reaches the handler may give case commands")
+        }
+        logger.info("handler partition \(part); policy \(settings.policy.source) with \(settings.policy.rules.count) rules")
+        let (host, service) = try HandlerService.host(config: config, settings: settings, partition: part, operators: operators,
+                                                      clock: options.clock, logger: logger)
+        // SIGHUP: reload policy and calendar without stopping (work in flight is untouched).
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let (policyPath, calendarDir) = (policy, calendar)
+        hup.setEventHandler {
+            do { try service.reload(policyPath: policyPath, calendarDir: calendarDir) } catch {
+                logger.error("reload refused; the previous policy and calendar stay", metadata: ["error": "\(error)"])
+            }
+        }
+        hup.resume()
+        defer { hup.cancel() }
+        try await host.runUntilSignalled()
     }
 }

@@ -97,35 +97,3 @@ public struct ContactVault: Sendable {
         return try Liaison_V1_Contact(serializedBytes: plain)
     }
 }
-
-/// Operators' credentials: a shared secret from the operator configuration (to be replaced by
-/// CURVE client keys with roles when transport authentication lands).
-public struct OperatorCredentials: Sendable {
-    let secrets: [String]
-
-    public init(secrets: [String]) { self.secrets = secrets.filter { !$0.isEmpty } }
-
-    /// `--operator-secret-file` (one secret per line), else `$LIAISON_OPERATOR_SECRET`; none: nobody is an operator.
-    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorCredentials {
-        if let p = path {
-            return OperatorCredentials(secrets: try String(contentsOfFile: p, encoding: .utf8).split(separator: "\n")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") })
-        }
-        return OperatorCredentials(secrets: [environment["LIAISON_OPERATOR_SECRET"] ?? ""])
-    }
-
-    /// Whether `credential` is an operator's (compared in constant time).
-    public func isOperator(_ credential: String) -> Bool {
-        guard !credential.isEmpty else { return false }
-        let given = Array(credential.utf8)
-        var ok = false
-        for s in secrets {
-            let want = Array(s.utf8)
-            guard want.count == given.count else { continue }
-            var diff: UInt8 = 0
-            for i in 0..<want.count { diff |= want[i] ^ given[i] }
-            if diff == 0 { ok = true }
-        }
-        return ok
-    }
-}

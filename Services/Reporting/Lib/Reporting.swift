@@ -69,12 +69,16 @@ public final class ReportingService: RequestHandling {
         case .caseOpened(let c)?:
             try db.execute(sql: """
                 INSERT OR IGNORE INTO cases (case_number, unit, priority, state, respond_by, resolve_by)
-                VALUES (?, ?, ?, 'assigned', ?, ?)
+                VALUES (?, ?, ?, 'triaged', ?, ?)
                 """, arguments: [c.caseNumber, c.unit, c.priority, c.respondBy.date.timeIntervalSince1970, c.resolveBy.date.timeIntervalSince1970])
             if db.changesCount > 0 {
                 try Self.bump(db, "unit", c.unit)
                 try Self.bump(db, "priority", c.priority)
             }
+        case .caseUpdated(let u)?:
+            // The case moves through its life cycle: the projection follows its state, unit and deadlines.
+            try db.execute(sql: "UPDATE cases SET state = ?, unit = ?, respond_by = ?, resolve_by = ? WHERE case_number = ?",
+                           arguments: [u.toState, u.unit, u.respondBy.date.timeIntervalSince1970, u.resolveBy.date.timeIntervalSince1970, u.caseNumber])
         case .followupDue?:
             try Self.bump(db, "total", "followups_due")
         default:
@@ -123,7 +127,7 @@ public final class ReportingService: RequestHandling {
             }
             rep.overdue = try Row.fetchAll(db, sql: """
                 SELECT case_number, unit, respond_by FROM cases
-                WHERE state IN ('triage','assigned','in_progress') AND respond_by < ? ORDER BY respond_by LIMIT 100
+                WHERE state IN ('triaged','assigned','in_progress','escalated','transferred') AND respond_by < ? ORDER BY respond_by LIMIT 100
                 """, arguments: [now.timeIntervalSince1970]).map { row in
                 var o = Liaison_V1_OverdueCase()
                 o.caseNumber = row["case_number"]

@@ -42,7 +42,11 @@ public final class SchedulerService: RequestHandling {
                 try service.apply(db, out, event)
             }
         }
-        let timers = TimerLoop(name: "\(config.instance.stream)-timers", service: service, logger: logger)
+        let timers = TimerLoop(name: "\(config.instance.stream)-timers", logger: logger) {
+            let (fired, _) = try service.fireDue()
+            if fired > 0 { logger.info("follow-ups due", metadata: ["count": "\(fired)"]) }
+            return fired == 500
+        }
         return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], logger: logger)
     }
 
@@ -97,33 +101,6 @@ public final class SchedulerService: RequestHandling {
                 return f
             }
             return r
-        }
-    }
-}
-
-/// The scheduler's timer thread: fires due follow-ups, waking at least every 200 ms.
-final class TimerLoop: ThreadLoop {
-    let name: String
-    let service: SchedulerService
-    let logger: Logger
-
-    init(name: String, service: SchedulerService, logger: Logger) {
-        self.name = name
-        self.service = service
-        self.logger = logger
-    }
-
-    func run(context: Context, stop: StopFlag) throws {
-        let tick = try Waker()   // nothing rings it: it gives the loop an interruptible wait
-        while !stop.isSet {
-            do {
-                let (fired, _) = try service.fireDue()
-                if fired > 0 { logger.info("follow-ups due", metadata: ["count": "\(fired)"]) }
-                if fired == 500 { continue }
-            } catch {
-                logger.error("firing timers failed; will retry", metadata: ["error": "\(error)"])
-            }
-            _ = try Poller.poll([], fds: [tick.fd], timeout: 200)
         }
     }
 }

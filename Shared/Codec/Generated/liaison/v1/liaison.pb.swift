@@ -198,6 +198,115 @@ public nonisolated enum Liaison_V1_Channel: SwiftProtobuf.Enum, Swift.CaseIterab
 
 }
 
+/// The operator commands of the case life cycle (docs/PROTOCOL.md has the state table).
+public nonisolated enum Liaison_V1_CaseAction: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// to a unit and/or an officer
+  case assign // = 1
+
+  /// the assignee takes it up
+  case accept // = 2
+
+  /// internal, or public (the citizen sees it)
+  case note // = 3
+
+  /// the first response to the citizen
+  case respond // = 4
+
+  /// with a summary
+  case resolve // = 5
+
+  /// from the follow-up: the citizen confirms
+  case confirmResolution // = 6
+  case close // = 7
+
+  /// the citizen disagrees
+  case reopen // = 8
+  case escalate // = 9
+
+  /// to another unit, with a reason
+  case transfer // = 10
+
+  /// a duplicate of another case
+  case merge // = 11
+  case markNotPoliceResponsibility // = 12
+
+  /// waiting on the citizen: the deadlines pause
+  case awaitCitizen // = 13
+
+  /// the citizen answered: the deadlines run again
+  case resume // = 14
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .assign
+    case 2: self = .accept
+    case 3: self = .note
+    case 4: self = .respond
+    case 5: self = .resolve
+    case 6: self = .confirmResolution
+    case 7: self = .close
+    case 8: self = .reopen
+    case 9: self = .escalate
+    case 10: self = .transfer
+    case 11: self = .merge
+    case 12: self = .markNotPoliceResponsibility
+    case 13: self = .awaitCitizen
+    case 14: self = .resume
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .assign: return 1
+    case .accept: return 2
+    case .note: return 3
+    case .respond: return 4
+    case .resolve: return 5
+    case .confirmResolution: return 6
+    case .close: return 7
+    case .reopen: return 8
+    case .escalate: return 9
+    case .transfer: return 10
+    case .merge: return 11
+    case .markNotPoliceResponsibility: return 12
+    case .awaitCitizen: return 13
+    case .resume: return 14
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Liaison_V1_CaseAction] = [
+    .unspecified,
+    .assign,
+    .accept,
+    .note,
+    .respond,
+    .resolve,
+    .confirmResolution,
+    .close,
+    .reopen,
+    .escalate,
+    .transfer,
+    .merge,
+    .markNotPoliceResponsibility,
+    .awaitCitizen,
+    .resume,
+  ]
+
+}
+
 public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -308,6 +417,15 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .getContact(newValue)}
   }
 
+  /// handler: the partition that owns the case
+  public var caseCommand: Liaison_V1_CaseCommand {
+    get {
+      if case .caseCommand(let v)? = _storage._body {return v}
+      return Liaison_V1_CaseCommand()
+    }
+    set {_uniqueStorage()._body = .caseCommand(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -329,6 +447,8 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case listFollowups(Liaison_V1_ListFollowups)
     /// intake, operators only: the citizen's contact data
     case getContact(Liaison_V1_GetContact)
+    /// handler: the partition that owns the case
+    case caseCommand(Liaison_V1_CaseCommand)
 
   }
 
@@ -732,6 +852,24 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .caseOpened(newValue)}
   }
 
+  /// handler; topic "case.<action>" (case.assigned, case.responded, ...)
+  public var caseUpdated: Liaison_V1_CaseUpdated {
+    get {
+      if case .caseUpdated(let v)? = _storage._payload {return v}
+      return Liaison_V1_CaseUpdated()
+    }
+    set {_uniqueStorage()._payload = .caseUpdated(newValue)}
+  }
+
+  /// handler; topic "case.deadline_warning" or "case.deadline_breached"
+  public var deadlineAlert: Liaison_V1_DeadlineAlert {
+    get {
+      if case .deadlineAlert(let v)? = _storage._payload {return v}
+      return Liaison_V1_DeadlineAlert()
+    }
+    set {_uniqueStorage()._payload = .deadlineAlert(newValue)}
+  }
+
   /// further events: 20 and up
   public var heartbeat: Liaison_V1_Heartbeat {
     get {
@@ -757,6 +895,10 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case feedbackReceived(Liaison_V1_FeedbackReceived)
     /// handler; one per feedback
     case caseOpened(Liaison_V1_CaseOpened)
+    /// handler; topic "case.<action>" (case.assigned, case.responded, ...)
+    case caseUpdated(Liaison_V1_CaseUpdated)
+    /// handler; topic "case.deadline_warning" or "case.deadline_breached"
+    case deadlineAlert(Liaison_V1_DeadlineAlert)
     /// further events: 20 and up
     case heartbeat(Liaison_V1_Heartbeat)
     /// scheduler; topic "schedule.followup_due"
@@ -795,7 +937,255 @@ public nonisolated struct Liaison_V1_FeedbackReceived: Sendable {
   fileprivate var _feedback: Liaison_V1_SubmitFeedback? = nil
 }
 
-public nonisolated struct Liaison_V1_CaseOpened: Sendable {
+public nonisolated struct Liaison_V1_CaseOpened: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String {
+    get {_storage._caseNumber}
+    set {_uniqueStorage()._caseNumber = newValue}
+  }
+
+  public var unit: String {
+    get {_storage._unit}
+    set {_uniqueStorage()._unit = newValue}
+  }
+
+  public var priority: String {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
+
+  public var respondBy: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._respondBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._respondBy = newValue}
+  }
+  /// Returns true if `respondBy` has been explicitly set.
+  public var hasRespondBy: Bool {_storage._respondBy != nil}
+  /// Clears the value of `respondBy`. Subsequent reads from it will return its default value.
+  public mutating func clearRespondBy() {_uniqueStorage()._respondBy = nil}
+
+  public var resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._resolveBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._resolveBy = newValue}
+  }
+  /// Returns true if `resolveBy` has been explicitly set.
+  public var hasResolveBy: Bool {_storage._resolveBy != nil}
+  /// Clears the value of `resolveBy`. Subsequent reads from it will return its default value.
+  public mutating func clearResolveBy() {_uniqueStorage()._resolveBy = nil}
+
+  public var kind: Liaison_V1_FeedbackKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
+
+  public var channel: Liaison_V1_Channel {
+    get {_storage._channel}
+    set {_uniqueStorage()._channel = newValue}
+  }
+
+  public var category: String {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  /// the intake stream the feedback came from
+  public var sourceStream: String {
+    get {_storage._sourceStream}
+    set {_uniqueStorage()._sourceStream = newValue}
+  }
+
+  /// and its sequence number there
+  public var sourceSeq: UInt64 {
+    get {_storage._sourceSeq}
+    set {_uniqueStorage()._sourceSeq = newValue}
+  }
+
+  /// the first unit routed to; stays accountable through transfers
+  public var accountableUnit: String {
+    get {_storage._accountableUnit}
+    set {_uniqueStorage()._accountableUnit = newValue}
+  }
+
+  /// tips: a confidential queue, text kept from general listings
+  public var confidential: Bool {
+    get {_storage._confidential}
+    set {_uniqueStorage()._confidential = newValue}
+  }
+
+  /// praise: a commendation candidate for the officer's unit
+  public var commendation: Bool {
+    get {_storage._commendation}
+    set {_uniqueStorage()._commendation = newValue}
+  }
+
+  /// the officer the feedback concerns, if any
+  public var officerBadge: String {
+    get {_storage._officerBadge}
+    set {_uniqueStorage()._officerBadge = newValue}
+  }
+
+  /// the policy rule that routed it
+  public var policyRule: String {
+    get {_storage._policyRule}
+    set {_uniqueStorage()._policyRule = newValue}
+  }
+
+  /// intake's near-duplicate link, if any
+  public var linkedCaseNumber: String {
+    get {_storage._linkedCaseNumber}
+    set {_uniqueStorage()._linkedCaseNumber = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Liaison_V1_CaseCommand: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String = String()
+
+  public var action: Liaison_V1_CaseAction = .unspecified
+
+  /// who: an operator id or badge (required)
+  public var actor: String = String()
+
+  /// why (required for transfer, escalate, reopen, merge, not-police-responsibility)
+  public var reason: String = String()
+
+  /// assign / transfer / escalate: the unit
+  public var unit: String = String()
+
+  /// assign: the officer's badge
+  public var officer: String = String()
+
+  /// note, respond, resolve: the text
+  public var text: String = String()
+
+  /// note: the citizen sees it
+  public var `public`: Bool = false
+
+  /// merge: the case this one duplicates
+  public var mergeInto: String = String()
+
+  /// confirm_resolution: the citizen's rating 1-5 (0: not given)
+  public var satisfaction: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_CaseUpdated: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String {
+    get {_storage._caseNumber}
+    set {_uniqueStorage()._caseNumber = newValue}
+  }
+
+  public var action: Liaison_V1_CaseAction {
+    get {_storage._action}
+    set {_uniqueStorage()._action = newValue}
+  }
+
+  public var actor: String {
+    get {_storage._actor}
+    set {_uniqueStorage()._actor = newValue}
+  }
+
+  public var fromState: String {
+    get {_storage._fromState}
+    set {_uniqueStorage()._fromState = newValue}
+  }
+
+  public var toState: String {
+    get {_storage._toState}
+    set {_uniqueStorage()._toState = newValue}
+  }
+
+  /// responsible now
+  public var unit: String {
+    get {_storage._unit}
+    set {_uniqueStorage()._unit = newValue}
+  }
+
+  public var accountableUnit: String {
+    get {_storage._accountableUnit}
+    set {_uniqueStorage()._accountableUnit = newValue}
+  }
+
+  public var officer: String {
+    get {_storage._officer}
+    set {_uniqueStorage()._officer = newValue}
+  }
+
+  public var reason: String {
+    get {_storage._reason}
+    set {_uniqueStorage()._reason = newValue}
+  }
+
+  /// public notes and responses only; internal text stays in the handler
+  public var publicNote: String {
+    get {_storage._publicNote}
+    set {_uniqueStorage()._publicNote = newValue}
+  }
+
+  public var respondBy: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._respondBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._respondBy = newValue}
+  }
+  /// Returns true if `respondBy` has been explicitly set.
+  public var hasRespondBy: Bool {_storage._respondBy != nil}
+  /// Clears the value of `respondBy`. Subsequent reads from it will return its default value.
+  public mutating func clearRespondBy() {_uniqueStorage()._respondBy = nil}
+
+  public var resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._resolveBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._resolveBy = newValue}
+  }
+  /// Returns true if `resolveBy` has been explicitly set.
+  public var hasResolveBy: Bool {_storage._resolveBy != nil}
+  /// Clears the value of `resolveBy`. Subsequent reads from it will return its default value.
+  public mutating func clearResolveBy() {_uniqueStorage()._resolveBy = nil}
+
+  public var mergedInto: String {
+    get {_storage._mergedInto}
+    set {_uniqueStorage()._mergedInto = newValue}
+  }
+
+  public var satisfaction: UInt32 {
+    get {_storage._satisfaction}
+    set {_uniqueStorage()._satisfaction = newValue}
+  }
+
+  public var kind: Liaison_V1_FeedbackKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
+
+  public var category: String {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Liaison_V1_DeadlineAlert: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
@@ -804,44 +1194,31 @@ public nonisolated struct Liaison_V1_CaseOpened: Sendable {
 
   public var unit: String = String()
 
-  public var priority: String = String()
+  public var accountableUnit: String = String()
 
-  public var respondBy: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_respondBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_respondBy = newValue}
+  /// "respond" or "resolve"
+  public var deadline: String = String()
+
+  /// "warning" (80 % of the working time used) or "breach"
+  public var level: String = String()
+
+  public var due: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_due ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_due = newValue}
   }
-  /// Returns true if `respondBy` has been explicitly set.
-  public var hasRespondBy: Bool {self._respondBy != nil}
-  /// Clears the value of `respondBy`. Subsequent reads from it will return its default value.
-  public mutating func clearRespondBy() {self._respondBy = nil}
+  /// Returns true if `due` has been explicitly set.
+  public var hasDue: Bool {self._due != nil}
+  /// Clears the value of `due`. Subsequent reads from it will return its default value.
+  public mutating func clearDue() {self._due = nil}
 
-  public var resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_resolveBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_resolveBy = newValue}
-  }
-  /// Returns true if `resolveBy` has been explicitly set.
-  public var hasResolveBy: Bool {self._resolveBy != nil}
-  /// Clears the value of `resolveBy`. Subsequent reads from it will return its default value.
-  public mutating func clearResolveBy() {self._resolveBy = nil}
-
-  public var kind: Liaison_V1_FeedbackKind = .unspecified
-
-  public var channel: Liaison_V1_Channel = .unspecified
-
-  public var category: String = String()
-
-  /// the intake stream the feedback came from
-  public var sourceStream: String = String()
-
-  /// and its sequence number there
-  public var sourceSeq: UInt64 = 0
+  /// raised after the handler was down past the moment
+  public var late: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _respondBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _due: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 /// Sent by an idle publisher every second: the stream's head, so a consumer notices a gap
@@ -972,63 +1349,207 @@ public nonisolated struct Liaison_V1_GetCase: Sendable {
   public init() {}
 }
 
-public nonisolated struct Liaison_V1_CaseInfo: Sendable {
+public nonisolated struct Liaison_V1_CaseInfo: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var caseNumber: String = String()
+  public var caseNumber: String {
+    get {_storage._caseNumber}
+    set {_uniqueStorage()._caseNumber = newValue}
+  }
 
-  public var kind: Liaison_V1_FeedbackKind = .unspecified
+  public var kind: Liaison_V1_FeedbackKind {
+    get {_storage._kind}
+    set {_uniqueStorage()._kind = newValue}
+  }
 
-  public var channel: Liaison_V1_Channel = .unspecified
+  public var channel: Liaison_V1_Channel {
+    get {_storage._channel}
+    set {_uniqueStorage()._channel = newValue}
+  }
 
-  public var category: String = String()
+  public var category: String {
+    get {_storage._category}
+    set {_uniqueStorage()._category = newValue}
+  }
 
-  public var unit: String = String()
+  public var unit: String {
+    get {_storage._unit}
+    set {_uniqueStorage()._unit = newValue}
+  }
 
-  public var priority: String = String()
+  public var priority: String {
+    get {_storage._priority}
+    set {_uniqueStorage()._priority = newValue}
+  }
 
-  public var state: String = String()
+  public var state: String {
+    get {_storage._state}
+    set {_uniqueStorage()._state = newValue}
+  }
 
   public var openedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_openedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_openedAt = newValue}
+    get {_storage._openedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._openedAt = newValue}
   }
   /// Returns true if `openedAt` has been explicitly set.
-  public var hasOpenedAt: Bool {self._openedAt != nil}
+  public var hasOpenedAt: Bool {_storage._openedAt != nil}
   /// Clears the value of `openedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearOpenedAt() {self._openedAt = nil}
+  public mutating func clearOpenedAt() {_uniqueStorage()._openedAt = nil}
 
   public var respondBy: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_respondBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_respondBy = newValue}
+    get {_storage._respondBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._respondBy = newValue}
   }
   /// Returns true if `respondBy` has been explicitly set.
-  public var hasRespondBy: Bool {self._respondBy != nil}
+  public var hasRespondBy: Bool {_storage._respondBy != nil}
   /// Clears the value of `respondBy`. Subsequent reads from it will return its default value.
-  public mutating func clearRespondBy() {self._respondBy = nil}
+  public mutating func clearRespondBy() {_uniqueStorage()._respondBy = nil}
 
   public var resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_resolveBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_resolveBy = newValue}
+    get {_storage._resolveBy ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._resolveBy = newValue}
   }
   /// Returns true if `resolveBy` has been explicitly set.
-  public var hasResolveBy: Bool {self._resolveBy != nil}
+  public var hasResolveBy: Bool {_storage._resolveBy != nil}
   /// Clears the value of `resolveBy`. Subsequent reads from it will return its default value.
-  public mutating func clearResolveBy() {self._resolveBy = nil}
+  public mutating func clearResolveBy() {_uniqueStorage()._resolveBy = nil}
 
-  public var officerBadge: String = String()
+  public var officerBadge: String {
+    get {_storage._officerBadge}
+    set {_uniqueStorage()._officerBadge = newValue}
+  }
 
-  public var text: String = String()
+  public var text: String {
+    get {_storage._text}
+    set {_uniqueStorage()._text = newValue}
+  }
+
+  public var accountableUnit: String {
+    get {_storage._accountableUnit}
+    set {_uniqueStorage()._accountableUnit = newValue}
+  }
+
+  /// the assigned officer
+  public var officer: String {
+    get {_storage._officer}
+    set {_uniqueStorage()._officer = newValue}
+  }
+
+  public var confidential: Bool {
+    get {_storage._confidential}
+    set {_uniqueStorage()._confidential = newValue}
+  }
+
+  public var commendation: Bool {
+    get {_storage._commendation}
+    set {_uniqueStorage()._commendation = newValue}
+  }
+
+  public var firstResponseAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._firstResponseAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._firstResponseAt = newValue}
+  }
+  /// Returns true if `firstResponseAt` has been explicitly set.
+  public var hasFirstResponseAt: Bool {_storage._firstResponseAt != nil}
+  /// Clears the value of `firstResponseAt`. Subsequent reads from it will return its default value.
+  public mutating func clearFirstResponseAt() {_uniqueStorage()._firstResponseAt = nil}
+
+  public var resolvedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._resolvedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._resolvedAt = newValue}
+  }
+  /// Returns true if `resolvedAt` has been explicitly set.
+  public var hasResolvedAt: Bool {_storage._resolvedAt != nil}
+  /// Clears the value of `resolvedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearResolvedAt() {_uniqueStorage()._resolvedAt = nil}
+
+  public var resolutionConfirmed: Bool {
+    get {_storage._resolutionConfirmed}
+    set {_uniqueStorage()._resolutionConfirmed = newValue}
+  }
+
+  public var mergedInto: String {
+    get {_storage._mergedInto}
+    set {_uniqueStorage()._mergedInto = newValue}
+  }
+
+  /// awaiting the citizen: deadlines stopped
+  public var paused: Bool {
+    get {_storage._paused}
+    set {_uniqueStorage()._paused = newValue}
+  }
+
+  public var publicNote: String {
+    get {_storage._publicNote}
+    set {_uniqueStorage()._publicNote = newValue}
+  }
+
+  /// get_case only: every change, oldest first
+  public var audit: [Liaison_V1_AuditEntry] {
+    get {_storage._audit}
+    set {_uniqueStorage()._audit = newValue}
+  }
+
+  public var policyRule: String {
+    get {_storage._policyRule}
+    set {_uniqueStorage()._policyRule = newValue}
+  }
+
+  /// the partition that owns the case
+  public var handlerStream: String {
+    get {_storage._handlerStream}
+    set {_uniqueStorage()._handlerStream = newValue}
+  }
+
+  /// commands the current state accepts
+  public var allowedActions: [String] {
+    get {_storage._allowedActions}
+    set {_uniqueStorage()._allowedActions = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _openedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _respondBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
-  fileprivate var _resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Liaison_V1_AuditEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var at: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_at ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_at = newValue}
+  }
+  /// Returns true if `at` has been explicitly set.
+  public var hasAt: Bool {self._at != nil}
+  /// Clears the value of `at`. Subsequent reads from it will return its default value.
+  public mutating func clearAt() {self._at = nil}
+
+  public var actor: String = String()
+
+  /// opened, assign, note, ..., deadline_warning, deadline_breached
+  public var action: String = String()
+
+  public var fromState: String = String()
+
+  public var toState: String = String()
+
+  /// what: unit, officer, text
+  public var detail: String = String()
+
+  /// why
+  public var reason: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _at: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Liaison_V1_ListCases: Sendable {
@@ -1050,6 +1571,9 @@ public nonisolated struct Liaison_V1_ListCases: Sendable {
 
   /// paging: continue after this case
   public var afterCaseNumber: String = String()
+
+  /// filter: the assigned officer
+  public var officer: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1231,9 +1755,13 @@ nonisolated extension Liaison_V1_Channel: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CHANNEL_UNSPECIFIED\0\u{1}CHANNEL_HOTLINE\0\u{1}CHANNEL_WEB\0\u{1}CHANNEL_APP\0\u{1}CHANNEL_WALK_IN\0\u{1}CHANNEL_LETTER\0\u{1}CHANNEL_LIAISON_VISIT\0\u{1}CHANNEL_OPEN_WEEK\0\u{1}CHANNEL_SOCIAL_MEDIA\0")
 }
 
+nonisolated extension Liaison_V1_CaseAction: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CASE_ACTION_UNSPECIFIED\0\u{1}CASE_ACTION_ASSIGN\0\u{1}CASE_ACTION_ACCEPT\0\u{1}CASE_ACTION_NOTE\0\u{1}CASE_ACTION_RESPOND\0\u{1}CASE_ACTION_RESOLVE\0\u{1}CASE_ACTION_CONFIRM_RESOLUTION\0\u{1}CASE_ACTION_CLOSE\0\u{1}CASE_ACTION_REOPEN\0\u{1}CASE_ACTION_ESCALATE\0\u{1}CASE_ACTION_TRANSFER\0\u{1}CASE_ACTION_MERGE\0\u{1}CASE_ACTION_MARK_NOT_POLICE_RESPONSIBILITY\0\u{1}CASE_ACTION_AWAIT_CITIZEN\0\u{1}CASE_ACTION_RESUME\0")
+}
+
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{4}\u{8}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{4}\u{8}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -1392,6 +1920,19 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._body = .getContact(v)
           }
         }()
+        case 26: try {
+          var v: Liaison_V1_CaseCommand?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .caseCommand(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .caseCommand(v)
+          }
+        }()
         default: break
         }
       }
@@ -1449,6 +1990,10 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
       case .getContact?: try {
         guard case .getContact(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case .caseCommand?: try {
+        guard case .caseCommand(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
       }()
       case nil: break
       }
@@ -2146,7 +2691,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{2}\u{9}heartbeat\0\u{3}followup_due\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -2220,6 +2765,32 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .caseOpened(v)
           }
         }()
+        case 12: try {
+          var v: Liaison_V1_CaseUpdated?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .caseUpdated(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .caseUpdated(v)
+          }
+        }()
+        case 13: try {
+          var v: Liaison_V1_DeadlineAlert?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .deadlineAlert(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .deadlineAlert(v)
+          }
+        }()
         case 20: try {
           var v: Liaison_V1_Heartbeat?
           var hadOneofValue = false
@@ -2281,6 +2852,14 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       case .caseOpened?: try {
         guard case .caseOpened(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .caseUpdated?: try {
+        guard case .caseUpdated(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .deadlineAlert?: try {
+        guard case .deadlineAlert(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
       }()
       case .heartbeat?: try {
         guard case .heartbeat(let v)? = _storage._payload else { preconditionFailure() }
@@ -2362,7 +2941,432 @@ nonisolated extension Liaison_V1_FeedbackReceived: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_CaseOpened: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CaseOpened"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}unit\0\u{1}priority\0\u{3}respond_by\0\u{3}resolve_by\0\u{1}kind\0\u{1}channel\0\u{1}category\0\u{3}source_stream\0\u{3}source_seq\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}unit\0\u{1}priority\0\u{3}respond_by\0\u{3}resolve_by\0\u{1}kind\0\u{1}channel\0\u{1}category\0\u{3}source_stream\0\u{3}source_seq\0\u{3}accountable_unit\0\u{1}confidential\0\u{1}commendation\0\u{3}officer_badge\0\u{3}policy_rule\0\u{3}linked_case_number\0")
+
+  fileprivate class _StorageClass {
+    var _caseNumber: String = String()
+    var _unit: String = String()
+    var _priority: String = String()
+    var _respondBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _kind: Liaison_V1_FeedbackKind = .unspecified
+    var _channel: Liaison_V1_Channel = .unspecified
+    var _category: String = String()
+    var _sourceStream: String = String()
+    var _sourceSeq: UInt64 = 0
+    var _accountableUnit: String = String()
+    var _confidential: Bool = false
+    var _commendation: Bool = false
+    var _officerBadge: String = String()
+    var _policyRule: String = String()
+    var _linkedCaseNumber: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _caseNumber = source._caseNumber
+      _unit = source._unit
+      _priority = source._priority
+      _respondBy = source._respondBy
+      _resolveBy = source._resolveBy
+      _kind = source._kind
+      _channel = source._channel
+      _category = source._category
+      _sourceStream = source._sourceStream
+      _sourceSeq = source._sourceSeq
+      _accountableUnit = source._accountableUnit
+      _confidential = source._confidential
+      _commendation = source._commendation
+      _officerBadge = source._officerBadge
+      _policyRule = source._policyRule
+      _linkedCaseNumber = source._linkedCaseNumber
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._caseNumber) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._unit) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._priority) }()
+        case 4: try { try decoder.decodeSingularMessageField(value: &_storage._respondBy) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._resolveBy) }()
+        case 6: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 7: try { try decoder.decodeSingularEnumField(value: &_storage._channel) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._category) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._sourceStream) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._sourceSeq) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._accountableUnit) }()
+        case 12: try { try decoder.decodeSingularBoolField(value: &_storage._confidential) }()
+        case 13: try { try decoder.decodeSingularBoolField(value: &_storage._commendation) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._officerBadge) }()
+        case 15: try { try decoder.decodeSingularStringField(value: &_storage._policyRule) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._linkedCaseNumber) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._caseNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caseNumber, fieldNumber: 1)
+      }
+      if !_storage._unit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._unit, fieldNumber: 2)
+      }
+      if !_storage._priority.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._priority, fieldNumber: 3)
+      }
+      try { if let v = _storage._respondBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+      } }()
+      try { if let v = _storage._resolveBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 6)
+      }
+      if _storage._channel != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._channel, fieldNumber: 7)
+      }
+      if !_storage._category.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._category, fieldNumber: 8)
+      }
+      if !_storage._sourceStream.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._sourceStream, fieldNumber: 9)
+      }
+      if _storage._sourceSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._sourceSeq, fieldNumber: 10)
+      }
+      if !_storage._accountableUnit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._accountableUnit, fieldNumber: 11)
+      }
+      if _storage._confidential != false {
+        try visitor.visitSingularBoolField(value: _storage._confidential, fieldNumber: 12)
+      }
+      if _storage._commendation != false {
+        try visitor.visitSingularBoolField(value: _storage._commendation, fieldNumber: 13)
+      }
+      if !_storage._officerBadge.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._officerBadge, fieldNumber: 14)
+      }
+      if !_storage._policyRule.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._policyRule, fieldNumber: 15)
+      }
+      if !_storage._linkedCaseNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._linkedCaseNumber, fieldNumber: 16)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CaseOpened, rhs: Liaison_V1_CaseOpened) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._caseNumber != rhs_storage._caseNumber {return false}
+        if _storage._unit != rhs_storage._unit {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._respondBy != rhs_storage._respondBy {return false}
+        if _storage._resolveBy != rhs_storage._resolveBy {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._channel != rhs_storage._channel {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._sourceStream != rhs_storage._sourceStream {return false}
+        if _storage._sourceSeq != rhs_storage._sourceSeq {return false}
+        if _storage._accountableUnit != rhs_storage._accountableUnit {return false}
+        if _storage._confidential != rhs_storage._confidential {return false}
+        if _storage._commendation != rhs_storage._commendation {return false}
+        if _storage._officerBadge != rhs_storage._officerBadge {return false}
+        if _storage._policyRule != rhs_storage._policyRule {return false}
+        if _storage._linkedCaseNumber != rhs_storage._linkedCaseNumber {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_CaseCommand: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CaseCommand"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}action\0\u{1}actor\0\u{1}reason\0\u{1}unit\0\u{1}officer\0\u{1}text\0\u{1}public\0\u{3}merge_into\0\u{1}satisfaction\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      case 2: try { try decoder.decodeSingularEnumField(value: &self.action) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.unit) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.`public`) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.mergeInto) }()
+      case 10: try { try decoder.decodeSingularUInt32Field(value: &self.satisfaction) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.caseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
+    }
+    if self.action != .unspecified {
+      try visitor.visitSingularEnumField(value: self.action, fieldNumber: 2)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 4)
+    }
+    if !self.unit.isEmpty {
+      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 5)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 6)
+    }
+    if !self.text.isEmpty {
+      try visitor.visitSingularStringField(value: self.text, fieldNumber: 7)
+    }
+    if self.`public` != false {
+      try visitor.visitSingularBoolField(value: self.`public`, fieldNumber: 8)
+    }
+    if !self.mergeInto.isEmpty {
+      try visitor.visitSingularStringField(value: self.mergeInto, fieldNumber: 9)
+    }
+    if self.satisfaction != 0 {
+      try visitor.visitSingularUInt32Field(value: self.satisfaction, fieldNumber: 10)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CaseCommand, rhs: Liaison_V1_CaseCommand) -> Bool {
+    if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.unit != rhs.unit {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.text != rhs.text {return false}
+    if lhs.`public` != rhs.`public` {return false}
+    if lhs.mergeInto != rhs.mergeInto {return false}
+    if lhs.satisfaction != rhs.satisfaction {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_CaseUpdated: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CaseUpdated"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}action\0\u{1}actor\0\u{3}from_state\0\u{3}to_state\0\u{1}unit\0\u{3}accountable_unit\0\u{1}officer\0\u{1}reason\0\u{3}public_note\0\u{3}respond_by\0\u{3}resolve_by\0\u{3}merged_into\0\u{1}satisfaction\0\u{1}kind\0\u{1}category\0")
+
+  fileprivate class _StorageClass {
+    var _caseNumber: String = String()
+    var _action: Liaison_V1_CaseAction = .unspecified
+    var _actor: String = String()
+    var _fromState: String = String()
+    var _toState: String = String()
+    var _unit: String = String()
+    var _accountableUnit: String = String()
+    var _officer: String = String()
+    var _reason: String = String()
+    var _publicNote: String = String()
+    var _respondBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _mergedInto: String = String()
+    var _satisfaction: UInt32 = 0
+    var _kind: Liaison_V1_FeedbackKind = .unspecified
+    var _category: String = String()
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _caseNumber = source._caseNumber
+      _action = source._action
+      _actor = source._actor
+      _fromState = source._fromState
+      _toState = source._toState
+      _unit = source._unit
+      _accountableUnit = source._accountableUnit
+      _officer = source._officer
+      _reason = source._reason
+      _publicNote = source._publicNote
+      _respondBy = source._respondBy
+      _resolveBy = source._resolveBy
+      _mergedInto = source._mergedInto
+      _satisfaction = source._satisfaction
+      _kind = source._kind
+      _category = source._category
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._caseNumber) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._action) }()
+        case 3: try { try decoder.decodeSingularStringField(value: &_storage._actor) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._fromState) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._toState) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._unit) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._accountableUnit) }()
+        case 8: try { try decoder.decodeSingularStringField(value: &_storage._officer) }()
+        case 9: try { try decoder.decodeSingularStringField(value: &_storage._reason) }()
+        case 10: try { try decoder.decodeSingularStringField(value: &_storage._publicNote) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._respondBy) }()
+        case 12: try { try decoder.decodeSingularMessageField(value: &_storage._resolveBy) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._mergedInto) }()
+        case 14: try { try decoder.decodeSingularUInt32Field(value: &_storage._satisfaction) }()
+        case 15: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 16: try { try decoder.decodeSingularStringField(value: &_storage._category) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._caseNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caseNumber, fieldNumber: 1)
+      }
+      if _storage._action != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._action, fieldNumber: 2)
+      }
+      if !_storage._actor.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._actor, fieldNumber: 3)
+      }
+      if !_storage._fromState.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._fromState, fieldNumber: 4)
+      }
+      if !_storage._toState.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._toState, fieldNumber: 5)
+      }
+      if !_storage._unit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._unit, fieldNumber: 6)
+      }
+      if !_storage._accountableUnit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._accountableUnit, fieldNumber: 7)
+      }
+      if !_storage._officer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._officer, fieldNumber: 8)
+      }
+      if !_storage._reason.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._reason, fieldNumber: 9)
+      }
+      if !_storage._publicNote.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._publicNote, fieldNumber: 10)
+      }
+      try { if let v = _storage._respondBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      try { if let v = _storage._resolveBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      } }()
+      if !_storage._mergedInto.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._mergedInto, fieldNumber: 13)
+      }
+      if _storage._satisfaction != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._satisfaction, fieldNumber: 14)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 15)
+      }
+      if !_storage._category.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._category, fieldNumber: 16)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CaseUpdated, rhs: Liaison_V1_CaseUpdated) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._caseNumber != rhs_storage._caseNumber {return false}
+        if _storage._action != rhs_storage._action {return false}
+        if _storage._actor != rhs_storage._actor {return false}
+        if _storage._fromState != rhs_storage._fromState {return false}
+        if _storage._toState != rhs_storage._toState {return false}
+        if _storage._unit != rhs_storage._unit {return false}
+        if _storage._accountableUnit != rhs_storage._accountableUnit {return false}
+        if _storage._officer != rhs_storage._officer {return false}
+        if _storage._reason != rhs_storage._reason {return false}
+        if _storage._publicNote != rhs_storage._publicNote {return false}
+        if _storage._respondBy != rhs_storage._respondBy {return false}
+        if _storage._resolveBy != rhs_storage._resolveBy {return false}
+        if _storage._mergedInto != rhs_storage._mergedInto {return false}
+        if _storage._satisfaction != rhs_storage._satisfaction {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._category != rhs_storage._category {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_DeadlineAlert: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".DeadlineAlert"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}unit\0\u{3}accountable_unit\0\u{1}deadline\0\u{1}level\0\u{1}due\0\u{1}late\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2372,14 +3376,11 @@ nonisolated extension Liaison_V1_CaseOpened: SwiftProtobuf.Message, SwiftProtobu
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
       case 2: try { try decoder.decodeSingularStringField(value: &self.unit) }()
-      case 3: try { try decoder.decodeSingularStringField(value: &self.priority) }()
-      case 4: try { try decoder.decodeSingularMessageField(value: &self._respondBy) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._resolveBy) }()
-      case 6: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 7: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
-      case 8: try { try decoder.decodeSingularStringField(value: &self.category) }()
-      case 9: try { try decoder.decodeSingularStringField(value: &self.sourceStream) }()
-      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.sourceSeq) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.accountableUnit) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.deadline) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.level) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._due) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.late) }()
       default: break
       }
     }
@@ -2396,44 +3397,32 @@ nonisolated extension Liaison_V1_CaseOpened: SwiftProtobuf.Message, SwiftProtobu
     if !self.unit.isEmpty {
       try visitor.visitSingularStringField(value: self.unit, fieldNumber: 2)
     }
-    if !self.priority.isEmpty {
-      try visitor.visitSingularStringField(value: self.priority, fieldNumber: 3)
+    if !self.accountableUnit.isEmpty {
+      try visitor.visitSingularStringField(value: self.accountableUnit, fieldNumber: 3)
     }
-    try { if let v = self._respondBy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    if !self.deadline.isEmpty {
+      try visitor.visitSingularStringField(value: self.deadline, fieldNumber: 4)
+    }
+    if !self.level.isEmpty {
+      try visitor.visitSingularStringField(value: self.level, fieldNumber: 5)
+    }
+    try { if let v = self._due {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
     } }()
-    try { if let v = self._resolveBy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 6)
-    }
-    if self.channel != .unspecified {
-      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 7)
-    }
-    if !self.category.isEmpty {
-      try visitor.visitSingularStringField(value: self.category, fieldNumber: 8)
-    }
-    if !self.sourceStream.isEmpty {
-      try visitor.visitSingularStringField(value: self.sourceStream, fieldNumber: 9)
-    }
-    if self.sourceSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.sourceSeq, fieldNumber: 10)
+    if self.late != false {
+      try visitor.visitSingularBoolField(value: self.late, fieldNumber: 7)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Liaison_V1_CaseOpened, rhs: Liaison_V1_CaseOpened) -> Bool {
+  public static func ==(lhs: Liaison_V1_DeadlineAlert, rhs: Liaison_V1_DeadlineAlert) -> Bool {
     if lhs.caseNumber != rhs.caseNumber {return false}
     if lhs.unit != rhs.unit {return false}
-    if lhs.priority != rhs.priority {return false}
-    if lhs._respondBy != rhs._respondBy {return false}
-    if lhs._resolveBy != rhs._resolveBy {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.channel != rhs.channel {return false}
-    if lhs.category != rhs.category {return false}
-    if lhs.sourceStream != rhs.sourceStream {return false}
-    if lhs.sourceSeq != rhs.sourceSeq {return false}
+    if lhs.accountableUnit != rhs.accountableUnit {return false}
+    if lhs.deadline != rhs.deadline {return false}
+    if lhs.level != rhs.level {return false}
+    if lhs._due != rhs._due {return false}
+    if lhs.late != rhs.late {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2688,7 +3677,252 @@ nonisolated extension Liaison_V1_GetCase: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_CaseInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CaseInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}kind\0\u{1}channel\0\u{1}category\0\u{1}unit\0\u{1}priority\0\u{1}state\0\u{3}opened_at\0\u{3}respond_by\0\u{3}resolve_by\0\u{3}officer_badge\0\u{1}text\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}kind\0\u{1}channel\0\u{1}category\0\u{1}unit\0\u{1}priority\0\u{1}state\0\u{3}opened_at\0\u{3}respond_by\0\u{3}resolve_by\0\u{3}officer_badge\0\u{1}text\0\u{3}accountable_unit\0\u{1}officer\0\u{1}confidential\0\u{1}commendation\0\u{3}first_response_at\0\u{3}resolved_at\0\u{3}resolution_confirmed\0\u{3}merged_into\0\u{1}paused\0\u{3}public_note\0\u{1}audit\0\u{3}policy_rule\0\u{3}handler_stream\0\u{3}allowed_actions\0")
+
+  fileprivate class _StorageClass {
+    var _caseNumber: String = String()
+    var _kind: Liaison_V1_FeedbackKind = .unspecified
+    var _channel: Liaison_V1_Channel = .unspecified
+    var _category: String = String()
+    var _unit: String = String()
+    var _priority: String = String()
+    var _state: String = String()
+    var _openedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _respondBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _resolveBy: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _officerBadge: String = String()
+    var _text: String = String()
+    var _accountableUnit: String = String()
+    var _officer: String = String()
+    var _confidential: Bool = false
+    var _commendation: Bool = false
+    var _firstResponseAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _resolvedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _resolutionConfirmed: Bool = false
+    var _mergedInto: String = String()
+    var _paused: Bool = false
+    var _publicNote: String = String()
+    var _audit: [Liaison_V1_AuditEntry] = []
+    var _policyRule: String = String()
+    var _handlerStream: String = String()
+    var _allowedActions: [String] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _caseNumber = source._caseNumber
+      _kind = source._kind
+      _channel = source._channel
+      _category = source._category
+      _unit = source._unit
+      _priority = source._priority
+      _state = source._state
+      _openedAt = source._openedAt
+      _respondBy = source._respondBy
+      _resolveBy = source._resolveBy
+      _officerBadge = source._officerBadge
+      _text = source._text
+      _accountableUnit = source._accountableUnit
+      _officer = source._officer
+      _confidential = source._confidential
+      _commendation = source._commendation
+      _firstResponseAt = source._firstResponseAt
+      _resolvedAt = source._resolvedAt
+      _resolutionConfirmed = source._resolutionConfirmed
+      _mergedInto = source._mergedInto
+      _paused = source._paused
+      _publicNote = source._publicNote
+      _audit = source._audit
+      _policyRule = source._policyRule
+      _handlerStream = source._handlerStream
+      _allowedActions = source._allowedActions
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._caseNumber) }()
+        case 2: try { try decoder.decodeSingularEnumField(value: &_storage._kind) }()
+        case 3: try { try decoder.decodeSingularEnumField(value: &_storage._channel) }()
+        case 4: try { try decoder.decodeSingularStringField(value: &_storage._category) }()
+        case 5: try { try decoder.decodeSingularStringField(value: &_storage._unit) }()
+        case 6: try { try decoder.decodeSingularStringField(value: &_storage._priority) }()
+        case 7: try { try decoder.decodeSingularStringField(value: &_storage._state) }()
+        case 8: try { try decoder.decodeSingularMessageField(value: &_storage._openedAt) }()
+        case 9: try { try decoder.decodeSingularMessageField(value: &_storage._respondBy) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._resolveBy) }()
+        case 11: try { try decoder.decodeSingularStringField(value: &_storage._officerBadge) }()
+        case 12: try { try decoder.decodeSingularStringField(value: &_storage._text) }()
+        case 13: try { try decoder.decodeSingularStringField(value: &_storage._accountableUnit) }()
+        case 14: try { try decoder.decodeSingularStringField(value: &_storage._officer) }()
+        case 15: try { try decoder.decodeSingularBoolField(value: &_storage._confidential) }()
+        case 16: try { try decoder.decodeSingularBoolField(value: &_storage._commendation) }()
+        case 17: try { try decoder.decodeSingularMessageField(value: &_storage._firstResponseAt) }()
+        case 18: try { try decoder.decodeSingularMessageField(value: &_storage._resolvedAt) }()
+        case 19: try { try decoder.decodeSingularBoolField(value: &_storage._resolutionConfirmed) }()
+        case 20: try { try decoder.decodeSingularStringField(value: &_storage._mergedInto) }()
+        case 21: try { try decoder.decodeSingularBoolField(value: &_storage._paused) }()
+        case 22: try { try decoder.decodeSingularStringField(value: &_storage._publicNote) }()
+        case 23: try { try decoder.decodeRepeatedMessageField(value: &_storage._audit) }()
+        case 24: try { try decoder.decodeSingularStringField(value: &_storage._policyRule) }()
+        case 25: try { try decoder.decodeSingularStringField(value: &_storage._handlerStream) }()
+        case 26: try { try decoder.decodeRepeatedStringField(value: &_storage._allowedActions) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._caseNumber.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._caseNumber, fieldNumber: 1)
+      }
+      if _storage._kind != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._kind, fieldNumber: 2)
+      }
+      if _storage._channel != .unspecified {
+        try visitor.visitSingularEnumField(value: _storage._channel, fieldNumber: 3)
+      }
+      if !_storage._category.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._category, fieldNumber: 4)
+      }
+      if !_storage._unit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._unit, fieldNumber: 5)
+      }
+      if !_storage._priority.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._priority, fieldNumber: 6)
+      }
+      if !_storage._state.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._state, fieldNumber: 7)
+      }
+      try { if let v = _storage._openedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+      } }()
+      try { if let v = _storage._respondBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+      } }()
+      try { if let v = _storage._resolveBy {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      if !_storage._officerBadge.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._officerBadge, fieldNumber: 11)
+      }
+      if !_storage._text.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._text, fieldNumber: 12)
+      }
+      if !_storage._accountableUnit.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._accountableUnit, fieldNumber: 13)
+      }
+      if !_storage._officer.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._officer, fieldNumber: 14)
+      }
+      if _storage._confidential != false {
+        try visitor.visitSingularBoolField(value: _storage._confidential, fieldNumber: 15)
+      }
+      if _storage._commendation != false {
+        try visitor.visitSingularBoolField(value: _storage._commendation, fieldNumber: 16)
+      }
+      try { if let v = _storage._firstResponseAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 17)
+      } }()
+      try { if let v = _storage._resolvedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      } }()
+      if _storage._resolutionConfirmed != false {
+        try visitor.visitSingularBoolField(value: _storage._resolutionConfirmed, fieldNumber: 19)
+      }
+      if !_storage._mergedInto.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._mergedInto, fieldNumber: 20)
+      }
+      if _storage._paused != false {
+        try visitor.visitSingularBoolField(value: _storage._paused, fieldNumber: 21)
+      }
+      if !_storage._publicNote.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._publicNote, fieldNumber: 22)
+      }
+      if !_storage._audit.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._audit, fieldNumber: 23)
+      }
+      if !_storage._policyRule.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._policyRule, fieldNumber: 24)
+      }
+      if !_storage._handlerStream.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._handlerStream, fieldNumber: 25)
+      }
+      if !_storage._allowedActions.isEmpty {
+        try visitor.visitRepeatedStringField(value: _storage._allowedActions, fieldNumber: 26)
+      }
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CaseInfo, rhs: Liaison_V1_CaseInfo) -> Bool {
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._caseNumber != rhs_storage._caseNumber {return false}
+        if _storage._kind != rhs_storage._kind {return false}
+        if _storage._channel != rhs_storage._channel {return false}
+        if _storage._category != rhs_storage._category {return false}
+        if _storage._unit != rhs_storage._unit {return false}
+        if _storage._priority != rhs_storage._priority {return false}
+        if _storage._state != rhs_storage._state {return false}
+        if _storage._openedAt != rhs_storage._openedAt {return false}
+        if _storage._respondBy != rhs_storage._respondBy {return false}
+        if _storage._resolveBy != rhs_storage._resolveBy {return false}
+        if _storage._officerBadge != rhs_storage._officerBadge {return false}
+        if _storage._text != rhs_storage._text {return false}
+        if _storage._accountableUnit != rhs_storage._accountableUnit {return false}
+        if _storage._officer != rhs_storage._officer {return false}
+        if _storage._confidential != rhs_storage._confidential {return false}
+        if _storage._commendation != rhs_storage._commendation {return false}
+        if _storage._firstResponseAt != rhs_storage._firstResponseAt {return false}
+        if _storage._resolvedAt != rhs_storage._resolvedAt {return false}
+        if _storage._resolutionConfirmed != rhs_storage._resolutionConfirmed {return false}
+        if _storage._mergedInto != rhs_storage._mergedInto {return false}
+        if _storage._paused != rhs_storage._paused {return false}
+        if _storage._publicNote != rhs_storage._publicNote {return false}
+        if _storage._audit != rhs_storage._audit {return false}
+        if _storage._policyRule != rhs_storage._policyRule {return false}
+        if _storage._handlerStream != rhs_storage._handlerStream {return false}
+        if _storage._allowedActions != rhs_storage._allowedActions {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AuditEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}actor\0\u{1}action\0\u{3}from_state\0\u{3}to_state\0\u{1}detail\0\u{1}reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2696,18 +3930,13 @@ nonisolated extension Liaison_V1_CaseInfo: SwiftProtobuf.Message, SwiftProtobuf.
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
-      case 2: try { try decoder.decodeSingularEnumField(value: &self.kind) }()
-      case 3: try { try decoder.decodeSingularEnumField(value: &self.channel) }()
-      case 4: try { try decoder.decodeSingularStringField(value: &self.category) }()
-      case 5: try { try decoder.decodeSingularStringField(value: &self.unit) }()
-      case 6: try { try decoder.decodeSingularStringField(value: &self.priority) }()
-      case 7: try { try decoder.decodeSingularStringField(value: &self.state) }()
-      case 8: try { try decoder.decodeSingularMessageField(value: &self._openedAt) }()
-      case 9: try { try decoder.decodeSingularMessageField(value: &self._respondBy) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._resolveBy) }()
-      case 11: try { try decoder.decodeSingularStringField(value: &self.officerBadge) }()
-      case 12: try { try decoder.decodeSingularStringField(value: &self.text) }()
+      case 1: try { try decoder.decodeSingularMessageField(value: &self._at) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.action) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.fromState) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.toState) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.detail) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       default: break
       }
     }
@@ -2718,58 +3947,38 @@ nonisolated extension Liaison_V1_CaseInfo: SwiftProtobuf.Message, SwiftProtobuf.
     // allocates stack space for every if/case branch local when no optimizations
     // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
     // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.caseNumber.isEmpty {
-      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
-    }
-    if self.kind != .unspecified {
-      try visitor.visitSingularEnumField(value: self.kind, fieldNumber: 2)
-    }
-    if self.channel != .unspecified {
-      try visitor.visitSingularEnumField(value: self.channel, fieldNumber: 3)
-    }
-    if !self.category.isEmpty {
-      try visitor.visitSingularStringField(value: self.category, fieldNumber: 4)
-    }
-    if !self.unit.isEmpty {
-      try visitor.visitSingularStringField(value: self.unit, fieldNumber: 5)
-    }
-    if !self.priority.isEmpty {
-      try visitor.visitSingularStringField(value: self.priority, fieldNumber: 6)
-    }
-    if !self.state.isEmpty {
-      try visitor.visitSingularStringField(value: self.state, fieldNumber: 7)
-    }
-    try { if let v = self._openedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    try { if let v = self._at {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 1)
     } }()
-    try { if let v = self._respondBy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
-    } }()
-    try { if let v = self._resolveBy {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
-    if !self.officerBadge.isEmpty {
-      try visitor.visitSingularStringField(value: self.officerBadge, fieldNumber: 11)
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
     }
-    if !self.text.isEmpty {
-      try visitor.visitSingularStringField(value: self.text, fieldNumber: 12)
+    if !self.action.isEmpty {
+      try visitor.visitSingularStringField(value: self.action, fieldNumber: 3)
+    }
+    if !self.fromState.isEmpty {
+      try visitor.visitSingularStringField(value: self.fromState, fieldNumber: 4)
+    }
+    if !self.toState.isEmpty {
+      try visitor.visitSingularStringField(value: self.toState, fieldNumber: 5)
+    }
+    if !self.detail.isEmpty {
+      try visitor.visitSingularStringField(value: self.detail, fieldNumber: 6)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
-  public static func ==(lhs: Liaison_V1_CaseInfo, rhs: Liaison_V1_CaseInfo) -> Bool {
-    if lhs.caseNumber != rhs.caseNumber {return false}
-    if lhs.kind != rhs.kind {return false}
-    if lhs.channel != rhs.channel {return false}
-    if lhs.category != rhs.category {return false}
-    if lhs.unit != rhs.unit {return false}
-    if lhs.priority != rhs.priority {return false}
-    if lhs.state != rhs.state {return false}
-    if lhs._openedAt != rhs._openedAt {return false}
-    if lhs._respondBy != rhs._respondBy {return false}
-    if lhs._resolveBy != rhs._resolveBy {return false}
-    if lhs.officerBadge != rhs.officerBadge {return false}
-    if lhs.text != rhs.text {return false}
+  public static func ==(lhs: Liaison_V1_AuditEntry, rhs: Liaison_V1_AuditEntry) -> Bool {
+    if lhs._at != rhs._at {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.action != rhs.action {return false}
+    if lhs.fromState != rhs.fromState {return false}
+    if lhs.toState != rhs.toState {return false}
+    if lhs.detail != rhs.detail {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2777,7 +3986,7 @@ nonisolated extension Liaison_V1_CaseInfo: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Liaison_V1_ListCases: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ListCases"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}unit\0\u{1}state\0\u{1}limit\0\u{3}overdue_only\0\u{3}after_case_number\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}unit\0\u{1}state\0\u{1}limit\0\u{3}overdue_only\0\u{3}after_case_number\0\u{1}officer\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2790,6 +3999,7 @@ nonisolated extension Liaison_V1_ListCases: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.limit) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.overdueOnly) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.afterCaseNumber) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.officer) }()
       default: break
       }
     }
@@ -2811,6 +4021,9 @@ nonisolated extension Liaison_V1_ListCases: SwiftProtobuf.Message, SwiftProtobuf
     if !self.afterCaseNumber.isEmpty {
       try visitor.visitSingularStringField(value: self.afterCaseNumber, fieldNumber: 5)
     }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2820,6 +4033,7 @@ nonisolated extension Liaison_V1_ListCases: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.limit != rhs.limit {return false}
     if lhs.overdueOnly != rhs.overdueOnly {return false}
     if lhs.afterCaseNumber != rhs.afterCaseNumber {return false}
+    if lhs.officer != rhs.officer {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

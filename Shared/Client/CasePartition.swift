@@ -1,0 +1,46 @@
+/// Which handler partition owns a case: handler instances split the cases among themselves by a
+/// stable hash of the case number, so every client routes a case command to the same owner.
+public struct CasePartition: Sendable, Equatable, CustomStringConvertible {
+    /// 0-based index of this partition.
+    public let index: Int
+    /// How many partitions there are.
+    public let count: Int
+
+    public init(index: Int, count: Int) {
+        precondition(count >= 1 && index >= 0 && index < count)
+        self.index = index
+        self.count = count
+    }
+
+    /// Parses `k/n` (1-based: `1/3`, `2/3`, `3/3`), naming the problem.
+    public init(parsing text: String) throws(PartitionError) {
+        let parts = text.split(separator: "/")
+        guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]), n >= 1, n <= 1_024, k >= 1, k <= n else {
+            throw PartitionError(text: text)
+        }
+        self.init(index: k - 1, count: n)
+    }
+
+    /// The 0-based partition that owns `caseNumber` among `count` (FNV-1a, stable across processes
+    /// and versions: never Swift's seeded `hashValue`).
+    public static func owner(of caseNumber: String, count: Int) -> Int {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in caseNumber.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return Int(h % UInt64(max(1, count)))
+    }
+
+    /// Whether this partition owns `caseNumber`.
+    public func owns(_ caseNumber: String) -> Bool { Self.owner(of: caseNumber, count: count) == index }
+
+    /// `2/3` (1-based).
+    public var description: String { "\(index + 1)/\(count)" }
+}
+
+/// A `--partition` value that is not `k/n` with 1 ≤ k ≤ n.
+public struct PartitionError: Error, CustomStringConvertible {
+    public let text: String
+    public var description: String { "partition: '\(text)' is not k/n with 1 <= k <= n (e.g. 2/3)" }
+}

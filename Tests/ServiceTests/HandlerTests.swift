@@ -1,0 +1,500 @@
+import Foundation
+import GRDB
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+@testable import Handler
+
+/// A moment in the deployment's zone (Asia/Shanghai).
+func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Date {
+    var c = Calendar(identifier: .gregorian)
+    c.timeZone = WorkingCalendar.defaultTimeZone
+    return c.date(from: DateComponents(year: y, month: m, day: d, hour: h, minute: min))!
+}
+
+@Suite struct WorkingCalendarTests {
+    let cal = try! WorkingCalendar.demo()
+
+    @Test func demoCalendarIsTheShippedFiles() throws {
+        let dir = LiaisonPaths.repo + "/deploy/calendar"
+        let shipped = try WorkingCalendar.load(directory: dir)
+        #expect(shipped.holidays == cal.holidays && shipped.workdays == cal.workdays && shipped.periods == cal.periods)
+        #expect(cal.secondsPerDay == 7 * 3_600)   // 09:00-12:00 and 13:30-17:30
+        #expect(cal.timeZone.identifier == "Asia/Shanghai" || cal.timeZone.secondsFromGMT() == 8 * 3_600)
+    }
+
+    @Test func nationalDayWeekIsSkipped() {
+        // Wed 30 Sep 16:00 + 7 working hours: 1.5 h that day, 1-7 Oct off, then 5.5 h on Thu 8 Oct.
+        #expect(cal.adding(workingSeconds: 7 * 3_600, to: shanghai(2026, 9, 30, 16)) == shanghai(2026, 10, 8, 16))
+        for d in 1...7 { #expect(!cal.isWorkingDay(shanghai(2026, 10, d, 10))) }
+        #expect(cal.workingSeconds(from: shanghai(2026, 9, 30, 16), to: shanghai(2026, 10, 8, 16)) == 7 * 3_600)
+    }
+
+    @Test func adjustedWorkingDaysCount() {
+        // Sat 10 Oct and Sun 20 Sep 2026 are worked; an ordinary Saturday is not.
+        #expect(cal.isWorkingDay(shanghai(2026, 10, 10, 10)) && cal.isWorkingDay(shanghai(2026, 9, 20, 10)))
+        #expect(!cal.isWorkingDay(shanghai(2026, 10, 17, 10)))
+        // Fri 9 Oct 17:00 + 2 h: half an hour on Friday, 1.5 h on the adjusted Saturday.
+        #expect(cal.adding(workingSeconds: 2 * 3_600, to: shanghai(2026, 10, 9, 17)) == shanghai(2026, 10, 10, 10, 30))
+        // Fri 16 Oct 17:00 + 2 h: the next Saturday is an ordinary one, so Monday 19 Oct.
+        #expect(cal.adding(workingSeconds: 2 * 3_600, to: shanghai(2026, 10, 16, 17)) == shanghai(2026, 10, 19, 10, 30))
+    }
+
+    @Test func springFestivalAcrossTheAdjustedSaturday() {
+        // Fri 13 Feb 10:00 + 2 working days (14 h): 6 h Friday, 7 h on the worked Saturday 14 Feb,
+        // 15-23 Feb off, 1 h on Tuesday 24 Feb.
+        #expect(cal.adding(workingSeconds: 14 * 3_600, to: shanghai(2026, 2, 13, 10)) == shanghai(2026, 2, 24, 10))
+        #expect(Span.workingDays(2).due(from: shanghai(2026, 2, 13, 10), on: cal) == shanghai(2026, 2, 24, 10))
+    }
+
+    @Test func lunchBreakNightsAndPlainHours() {
+        // 11:00 + 2 working hours: one before lunch, one after 13:30.
+        #expect(cal.adding(workingSeconds: 2 * 3_600, to: shanghai(2026, 12, 1, 11)) == shanghai(2026, 12, 1, 14, 30))
+        // Submitted at night: the clock starts at 09:00 next working day.
+        #expect(cal.adding(workingSeconds: 3_600, to: shanghai(2026, 12, 1, 22)) == shanghai(2026, 12, 2, 10))
+        // Plain hours run through nights and holidays (help requests).
+        #expect(Span.hours(2).due(from: shanghai(2026, 10, 1, 23), on: cal) == shanghai(2026, 10, 2, 1))
+        // 80 % of a 1-working-day span (7 h) from 09:00: 5.6 h -> 15:06 after the lunch break.
+        #expect(Span.workingDays(1).due(from: shanghai(2026, 12, 1, 9), on: cal, fraction: 0.8) == shanghai(2026, 12, 1, 16, 6))
+    }
+
+    @Test(arguments: [
+        ("holiday 2026-13-01 x", "y.txt:1 holiday"),
+        ("hours 09:00-08:00", "y.txt:1 hours"),
+        ("# ok\nvacation 2026-01-01", "y.txt:2 vacation"),
+        ("timezone Mars/Olympus", "y.txt:1 timezone"),
+        ("hours 09:00-12:00 11:00-17:00", "y.txt:1 hours"),
+    ])
+    func calendarErrorsNameFileLineAndKey(text: String, field: String) {
+        var c = WorkingCalendar()
+        #expect { try c.merge(text, source: "y.txt") } throws: { ($0 as? ConfigError)?.key == field }
+    }
+}
+
+@Suite struct PolicyTests {
+    let policy = try! Policy.load(path: nil, units: .demo, environment: [:])
+
+    @Test func defaultPolicyIsTheShippedFile() throws {
+        let shipped = try String(contentsOfFile: LiaisonPaths.repo + "/deploy/policy.conf", encoding: .utf8)
+        #expect(shipped == Policy.defaultText)
+    }
+
+    @Test func defaultsFitAPoliceForce() {
+        let officer = policy.route(feedback(officer: "PC-1"))
+        #expect(officer.unit == "SUPERVISION" && officer.rule == "officer-complaint" && officer.priority == "P1")
+        // Also when the feedback names a community office under the officer's station.
+        #expect(policy.route(feedback(unit: "CPO-EAST-03", officer: "PC-1")).unit == "SUPERVISION")
+        #expect(policy.route(feedback(officer: "")).unit == "STN-EAST-01")
+        let tip = policy.route(feedback(kind: .tip))
+        #expect(tip.unit == "PR-OFFICE" && tip.confidential)
+        let praise = policy.route(feedback(kind: .praise, officer: "PC-1"))
+        #expect(praise.unit == "STN-EAST-01" && praise.commendation && praise.priority == "P4")
+        #expect(policy.route(feedback(unit: "")).unit == "PR-OFFICE")
+        // Help requests have the shortest deadlines.
+        let cal = try! WorkingCalendar.demo()
+        let t = shanghai(2026, 12, 4, 16)   // a Friday afternoon
+        let help = policy.route(feedback(kind: .helpRequest)).respond.due(from: t, on: cal)
+        for k: Liaison_V1_FeedbackKind in [.complaint, .praise, .suggestion, .inquiry, .tip, .mediationRequest] {
+            #expect(help < policy.route(feedback(kind: k)).respond.due(from: t, on: cal))
+        }
+        // Complaints come first.
+        #expect(policy.route(feedback(kind: .complaint)).priority == "P1")
+    }
+
+    /// Two rules every test policy ends with: officer complaints, then the catch-all (11 lines).
+    static let base = "rule officers\n  when kind=complaint officer=yes\n  route SUPERVISION\n  priority P1\n  respond 1 working day\n  resolve 5 working days\n"
+        + "rule default\n  route $unit\n  priority P3\n  respond 1 working day\n  resolve 5 working days\n"
+
+    @Test(arguments: [
+        ("rule a\n  when kind=complaint officer=yes\n  route $unit\n  priority P1\n  respond 1 hours\n  resolve 2 hours\n" + base, "p.conf:1 rule a route"),
+        ("rule a\n  when kind=praise\n  route NOWHERE\n" + base, "p.conf:3 route"),
+        ("rule a\n  when kind=praize\n" + base, "p.conf:2 when kind"),
+        ("rule a\n  when colour=blue\n" + base, "p.conf:2 when colour"),
+        ("rule a\n  when kind=praise\n  route $unit\n  priority P9\n" + base, "p.conf:4 priority"),
+        ("rule a\n  when kind=praise\n  respond soon\n" + base, "p.conf:3 respond"),
+        ("rule a\n  when kind=praise\n  route $unit\n  priority P4\n  respond 1 working day\n" + base, "p.conf:1 rule a resolve"),
+        ("triage NOWHERE\n" + base, "p.conf triage"),
+        ("colour blue\n" + base, "p.conf:1 colour"),
+        ("rule default\n  when kind=praise\n  route $unit\n  priority P3\n  respond 1 hours\n  resolve 2 hours\n", "p.conf:1 rule default"),
+        (base + base, "p.conf:12 rule"),
+        ("rule default\n  route $unit\n  priority P3\n  respond 1 working day\n  resolve 5 working days\n", "p.conf:1 rule default route"),
+        ("", "p.conf"),
+    ])
+    func policyErrorsNameLineAndKey(text: String, field: String) {
+        #expect { try Policy.parse(text, source: "p.conf", units: .demo) } throws: { error in
+            (error as? ConfigError)?.key == field
+        }
+    }
+
+    @Test func aCustomPolicyRoutesByCategoryChannelAndUnitType() throws {
+        let text = """
+            rule noise-at-community-offices
+              when category=noise,parking unit_type=community_office channel=walk_in
+              route $district
+              priority P2
+              respond 4 working hours
+              resolve 3 working days
+            """ + "\n" + Self.base
+        let p = try Policy.parse(text, source: "custom", units: .demo)
+        var f = feedback(kind: .suggestion, unit: "CPO-WEST-05")
+        f.category = "Noise"
+        f.channel = .walkIn
+        let r = p.route(f)
+        #expect(r.unit == "DIST-WEST" && r.rule == "noise-at-community-offices" && r.respond == .workingHours(4))
+        f.channel = .web
+        #expect(p.route(f).rule == "default")
+        // A complaint about an officer never reaches the officer's station, whatever the rules: the
+        // only rule here names the officer's station.
+        let guarded = try Policy.parse("rule everything\n  route STN-EAST-01\n  priority P3\n  respond 1 hours\n  resolve 2 hours\n",
+                                       source: "g", units: .demo)
+        #expect(guarded.route(feedback(officer: "PC-3")).unit == "SUPERVISION")
+    }
+}
+
+/// The expected life cycle, written out independently of the implementation's table:
+/// state -> [command: next state] ("=" keeps the state). Every other command is a conflict.
+let expectedLifecycle: [String: [String: String]] = [
+    "triaged": ["assign": "assigned", "escalate": "escalated", "transfer": "transferred", "merge": "merged",
+                "not_police_responsibility": "not_police_responsibility", "note": "="],
+    "assigned": ["assign": "assigned", "accept": "in_progress", "escalate": "escalated", "transfer": "transferred", "merge": "merged",
+                 "not_police_responsibility": "not_police_responsibility", "await_citizen": "awaiting_citizen", "note": "="],
+    "in_progress": ["assign": "assigned", "respond": "responded", "resolve": "resolved", "escalate": "escalated", "transfer": "transferred",
+                    "merge": "merged", "not_police_responsibility": "not_police_responsibility", "await_citizen": "awaiting_citizen", "note": "="],
+    "responded": ["respond": "=", "resolve": "resolved", "escalate": "escalated", "transfer": "transferred", "merge": "merged",
+                  "await_citizen": "awaiting_citizen", "note": "="],
+    "awaiting_citizen": ["resume": "<back>", "merge": "merged", "not_police_responsibility": "not_police_responsibility", "note": "="],
+    "escalated": ["assign": "assigned", "accept": "in_progress", "transfer": "transferred", "merge": "merged", "note": "="],
+    "transferred": ["assign": "assigned", "accept": "in_progress", "escalate": "escalated", "transfer": "transferred", "merge": "merged", "note": "="],
+    "resolved": ["confirm_resolution": "=", "close": "closed", "reopen": "reopened", "note": "="],
+    "closed": ["reopen": "reopened", "note": "="],
+    "reopened": ["assign": "assigned", "accept": "in_progress", "escalate": "escalated", "transfer": "transferred", "merge": "merged", "note": "="],
+    "merged": ["note": "="],
+    "not_police_responsibility": ["close": "closed", "reopen": "reopened", "note": "="],
+]
+
+@Suite struct CaseLifecycleTests {
+    @Test func everyCommandInEveryStateFollowsTheTable() {
+        var pairs = 0
+        for state in CaseState.allCases {
+            let expected = expectedLifecycle[state.rawValue]!
+            for action in Liaison_V1_CaseAction.all {
+                pairs += 1
+                let want = expected[action.name]
+                do {
+                    let next = try CaseLifecycle.next(state, action, resumeTo: .assigned)
+                    let target = want == "=" ? state.rawValue : (want == "<back>" ? "assigned" : (want ?? "refused"))
+                    #expect(next.rawValue == target, "\(state.rawValue) + \(action.name)")
+                } catch {
+                    #expect(want == nil, "\(state.rawValue) + \(action.name) was refused: \(error)")
+                    #expect(error.code == .conflict && error.message.contains(state.rawValue) && error.message.contains("accepts"))
+                }
+            }
+            #expect(Set(CaseLifecycle.allowed(in: state).map(\.name)) == Set(expected.keys))
+        }
+        #expect(pairs == 12 * 14)
+    }
+}
+
+/// The handler in-process on a temporary database, with a clock the test moves.
+final class HandlerFixture: @unchecked Sendable {
+    let dir: TempDir
+    let clock: ManualClock
+    var log: EventLog
+    var handler: HandlerService
+    let partition: CasePartition
+    var seq: UInt64 = 0
+
+    init(at start: Date = shanghai(2026, 12, 1, 9), partition: CasePartition = .init(index: 0, count: 1), policy: Policy? = nil) throws {
+        dir = try TempDir()
+        clock = ManualClock(start)
+        self.partition = partition
+        let settings = HandlerSettings(policy: try policy ?? Policy.load(path: nil, units: .demo, environment: [:]), calendar: try .demo())
+        log = try EventLog(store: Store(path: dir.file("h.sqlite"), migrations: HandlerService.migrations), stream: "handler-1")
+        handler = HandlerService(log: log, settings: settings, partition: partition, clock: clock)
+    }
+
+    /// A new process on the same database (a restart).
+    func restart() throws {
+        log = try EventLog(store: Store(path: dir.file("h.sqlite"), migrations: HandlerService.migrations), stream: "handler-1")
+        handler = HandlerService(log: log, settings: handler.settings.withLock { $0 }, partition: partition, clock: clock)
+    }
+
+    @discardableResult
+    func open(_ number: String, _ f: Liaison_V1_SubmitFeedback = feedback(), at: Date? = nil) throws -> Liaison_V1_Event {
+        seq += 1
+        var e = Liaison_V1_Event()
+        e.stream = "intake-1"; e.seq = seq; e.topic = Topic.feedbackReceived; e.occurredAt = .init(date: at ?? clock.now())
+        e.feedbackReceived.caseNumber = number
+        e.feedbackReceived.feedback = f
+        try log.write { db, out in try handler.apply(db, out, e) }
+        return e
+    }
+
+    func run(_ number: String, _ action: Liaison_V1_CaseAction, actor: String = "op-li", _ fill: (inout Liaison_V1_CaseCommand) -> Void = { _ in }) -> Liaison_V1_Reply {
+        var c = Liaison_V1_CaseCommand()
+        c.caseNumber = number
+        c.action = action
+        c.actor = actor
+        fill(&c)
+        return handler.handle([request(.caseCommand(c))])[0]
+    }
+
+    func show(_ number: String) -> Liaison_V1_CaseInfo {
+        handler.handle([request(.getCase(.with { $0.caseNumber = number }))])[0].caseInfo
+    }
+
+    func events(after: UInt64 = 0) throws -> [Liaison_V1_Event] { try log.replay(after: after, limit: 5_000, prefixes: []).events }
+}
+
+/// A command with the fields its action needs.
+func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGET", transferTo: String = "STN-NORTH-01") -> (inout Liaison_V1_CaseCommand) -> Void {
+    { c in
+        switch action {
+        case .assign: c.unit = "STN-WEST-01"
+        case .note: c.text = "Called the station"
+        case .respond: c.text = "We are looking into it"
+        case .resolve: c.text = "The officer apologised"
+        case .confirmResolution: c.satisfaction = 4
+        case .transfer: c.unit = transferTo; c.reason = "wrong district"
+        case .merge: c.mergeInto = mergeInto; c.reason = "same incident"
+        case .escalate, .reopen, .markNotPoliceResponsibility, .awaitCitizen: c.reason = "because"
+        default: break
+        }
+    }
+}
+
+@Suite(.serialized) struct HandlerServiceTests {
+    /// The commands that bring a new case (triaged) to each state.
+    static let paths: [String: [Liaison_V1_CaseAction]] = [
+        "triaged": [], "assigned": [.assign], "in_progress": [.assign, .accept], "responded": [.assign, .accept, .respond],
+        "resolved": [.assign, .accept, .resolve], "closed": [.assign, .accept, .resolve, .close],
+        "awaiting_citizen": [.assign, .awaitCitizen], "escalated": [.escalate], "transferred": [.transfer], "merged": [.merge],
+        "not_police_responsibility": [.markNotPoliceResponsibility], "reopened": [.assign, .accept, .resolve, .reopen],
+    ]
+
+    @Test func everyCommandInEveryStateOverTheRequestInterface() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-TARGET", feedback(kind: .inquiry))
+        var pairs = 0, accepted = 0, refused = 0
+        for state in CaseState.allCases {
+            for action in Liaison_V1_CaseAction.all {
+                pairs += 1
+                let number = "L1-\(state.rawValue)-\(action.name)"
+                try fx.open(number, feedback(kind: .complaint, unit: "STN-EAST-01"))
+                for step in Self.paths[state.rawValue]! {
+                    let r = fx.run(number, step, validCommand(step, transferTo: "STN-WEST-02"))
+                    #expect(r.error.code == .unspecified, "path to \(state.rawValue): \(step.name): \(r.error.message)")
+                }
+                #expect(fx.show(number).state == state.rawValue)
+                let auditBefore = fx.show(number).audit.count
+                let reply = fx.run(number, action, validCommand(action))
+                let want = expectedLifecycle[state.rawValue]![action.name]
+                if let want {
+                    accepted += 1
+                    let info = reply.caseInfo
+                    #expect(reply.error.code == .unspecified, "\(state.rawValue) + \(action.name): \(reply.error.message)")
+                    let target = want == "=" ? state.rawValue : (want == "<back>" ? "assigned" : want)
+                    #expect(info.state == target, "\(state.rawValue) + \(action.name)")
+                    #expect(info.audit.count == auditBefore + 1 && info.audit.last?.action == action.name && info.audit.last?.actor == "op-li")
+                } else {
+                    refused += 1
+                    #expect(reply.error.code == .conflict, "\(state.rawValue) + \(action.name) should be refused")
+                    #expect(reply.error.field == "case_command.action" && reply.error.message.contains(state.rawValue))
+                    #expect(fx.show(number).state == state.rawValue && fx.show(number).audit.count == auditBefore)
+                }
+            }
+        }
+        #expect(pairs == 168 && accepted == expectedLifecycle.values.reduce(0) { $0 + $1.count } && accepted + refused == 168)
+    }
+
+    @Test func openingRoutesByPolicyOnTheWorkingCalendar() throws {
+        // Wed 30 Sep 2026 16:00, the eve of the National Day week.
+        let fx = try HandlerFixture(at: shanghai(2026, 9, 30, 16))
+        let e = try fx.open("L1-0000001", feedback(officer: "PC-9"))
+        try fx.log.write { db, out in try fx.handler.apply(db, out, e) }   // applied twice: still one case
+        let events = try fx.events()
+        #expect(events.count == 1)
+        let opened = events[0].caseOpened
+        #expect(opened.unit == "SUPERVISION" && opened.accountableUnit == "SUPERVISION" && opened.priority == "P1")
+        #expect(opened.policyRule == "officer-complaint" && opened.officerBadge == "PC-9")
+        // 1 working day = 7 working hours: 1.5 h on 30 Sep, then Thursday 8 Oct after the holiday.
+        #expect(opened.respondBy.date == shanghai(2026, 10, 8, 16))
+        let info = fx.show("L1-0000001")
+        #expect(info.state == "triaged" && info.audit.first?.action == "opened" && info.audit.first?.actor == "policy")
+        #expect(info.allowedActions.contains("assign") && !info.allowedActions.contains("resolve"))
+        #expect(fx.handler.handle([request(.getCase(.with { $0.caseNumber = "nope" }))])[0].error.code == .notFound)
+    }
+
+    @Test func transfersKeepTheAccountableUnitAndNeverReachTheOfficersStation() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001", feedback(unit: "STN-EAST-01", officer: "PC-9"))
+        // Not to the officer's station, nor its community office.
+        for unit in ["STN-EAST-01", "CPO-EAST-03"] {
+            let r = fx.run("L1-0000001", .assign) { $0.unit = unit }
+            #expect(r.error.code == .conflict && r.error.field == "case_command.unit" && r.error.message.contains("own unit"))
+        }
+        #expect(fx.run("L1-0000001", .transfer) { $0.unit = "STN-EAST-01"; $0.reason = "x" }.error.code == .conflict)
+        let moved = fx.run("L1-0000001", .transfer) { $0.unit = "DIST-EAST"; $0.reason = "the district investigates" }.caseInfo
+        #expect(moved.unit == "DIST-EAST" && moved.accountableUnit == "SUPERVISION" && moved.state == "transferred")
+        let trail = fx.show("L1-0000001").audit.last!
+        #expect(trail.actor == "op-li" && trail.action == "transfer" && trail.detail == "from SUPERVISION to DIST-EAST" && trail.reason == "the district investigates")
+        // Unit lists show the case to both the accountable and the responsible unit.
+        for unit in ["SUPERVISION", "DIST-EAST"] {
+            #expect(fx.handler.handle([request(.listCases(.with { $0.unit = unit }))])[0].caseList.total == 1)
+        }
+    }
+
+    @Test(arguments: [
+        (Liaison_V1_CaseAction.unspecified, "case_command.action"),
+        (.transfer, "case_command.unit"),
+        (.merge, "case_command.merge_into"),
+        (.escalate, "case_command.reason"),
+        (.note, "case_command.text"),
+        (.resolve, "case_command.text"),
+        (.assign, "case_command.unit"),
+        (.UNRECOGNIZED(99), "case_command.action"),
+    ])
+    func missingFieldsAreNamed(action: Liaison_V1_CaseAction, field: String) throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        let r = fx.run("L1-0000001", action)
+        #expect(r.error.code == .invalidArgument && r.error.field == field)
+        #expect(fx.run("L1-0000001", .note, actor: "") { $0.text = "x" }.error.field == "case_command.actor")
+        #expect(fx.run("L1-9999999", .note) { $0.text = "x" }.error.code == .notFound)
+        #expect(fx.run("L1-0000001", .assign) { $0.unit = "NOWHERE" }.error.field == "case_command.unit")
+    }
+
+    @Test func notesResponsesAndConfirmation() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        for (a, f) in [(Liaison_V1_CaseAction.assign, validCommand(.assign)), (.accept, validCommand(.accept))] {
+            #expect(fx.run("L1-0000001", a, f).error.code == .unspecified)
+        }
+        #expect(fx.run("L1-0000001", .note) { $0.text = "internal: suspect the officer's shift log" }.caseInfo.publicNote.isEmpty)
+        #expect(fx.run("L1-0000001", .note) { $0.text = "We have spoken to the station"; $0.public = true }.caseInfo.publicNote == "We have spoken to the station")
+        fx.clock.advance(by: 3_600)
+        let responded = fx.run("L1-0000001", .respond) { $0.text = "We are on it" }.caseInfo
+        #expect(responded.state == "responded" && responded.firstResponseAt.date == fx.clock.now())
+        #expect(fx.run("L1-0000001", .resolve) { $0.text = "Apology given" }.caseInfo.state == "resolved")
+        #expect(fx.run("L1-0000001", .confirmResolution) { $0.satisfaction = 6 }.error.field == "case_command.satisfaction")
+        #expect(fx.run("L1-0000001", .confirmResolution) { $0.satisfaction = 5 }.caseInfo.resolutionConfirmed)
+        let again = fx.run("L1-0000001", .confirmResolution)
+        #expect(again.error.code == .conflict && again.error.message.contains("already confirmed"))
+        // The stream: internal note text never; public texts yes; every change one event.
+        let updates = try fx.events().filter { $0.topic.hasPrefix("case.") && $0.topic != "case.opened" }
+        #expect(updates.map(\.topic) == ["case.assigned", "case.accepted", "case.noted", "case.noted", "case.responded", "case.resolved", "case.resolution_confirmed"])
+        #expect(updates[2].caseUpdated.publicNote.isEmpty && updates[3].caseUpdated.publicNote == "We have spoken to the station")
+        let bytes = try fx.events().map { try $0.serializedBytes() as [UInt8] }.flatMap { $0 }
+        #expect(!String(decoding: bytes, as: UTF8.self).contains("suspect the officer"))
+        let trail = fx.show("L1-0000001").audit
+        #expect(trail.contains { $0.action == "note" && $0.detail == "internal: internal: suspect the officer's shift log" })
+    }
+
+    @Test func mergeNeedsALiveTarget() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        try fx.open("L1-0000002")
+        #expect(fx.run("L1-0000002", .merge) { $0.mergeInto = "L1-0000404"; $0.reason = "dup" }.error.code == .notFound)
+        #expect(fx.run("L1-0000002", .merge) { $0.mergeInto = "L1-0000002"; $0.reason = "dup" }.error.field == "case_command.merge_into")
+        let merged = fx.run("L1-0000002", .merge) { $0.mergeInto = "L1-0000001"; $0.reason = "same incident" }.caseInfo
+        #expect(merged.state == "merged" && merged.mergedInto == "L1-0000001")
+        #expect(fx.show("L1-0000001").audit.last?.action == "merged_in")
+        try fx.open("L1-0000003")
+        #expect(fx.run("L1-0000003", .merge) { $0.mergeInto = "L1-0000002"; $0.reason = "dup" }.error.code == .conflict)
+    }
+
+    @Test func deadlinesWarnAtEightyPercentBreachAndPause() throws {
+        // Tue 1 Dec 2026 09:00: a help request (2 plain hours to respond, 24 to resolve).
+        let fx = try HandlerFixture(at: shanghai(2026, 12, 1, 9))
+        try fx.open("L1-0000001", feedback(kind: .helpRequest))
+        #expect(try fx.handler.fireDeadlines() == 0)
+        fx.clock.advance(by: 96 * 60)   // 80 % of 2 h
+        #expect(try fx.handler.fireDeadlines() == 1)
+        fx.clock.advance(by: 24 * 60 + 1)
+        #expect(try fx.handler.fireDeadlines() == 1)
+        #expect(try fx.handler.fireDeadlines() == 0)   // each fires once
+        let alerts = try fx.events().filter { $0.topic.hasPrefix("case.deadline") }
+        #expect(alerts.map(\.topic) == ["case.deadline_warning", "case.deadline_breached"])
+        #expect(alerts.allSatisfy { $0.deadlineAlert.deadline == "respond" && !$0.deadlineAlert.late })
+        #expect(alerts[1].deadlineAlert.due.date == shanghai(2026, 12, 1, 11))
+        #expect(fx.handler.handle([request(.listCases(.with { $0.overdueOnly = true }))])[0].caseList.total == 1)
+
+        // Waiting on the citizen stops the resolution clock; resuming gives back what was left.
+        _ = fx.run("L1-0000001", .assign, validCommand(.assign))
+        let paused = fx.run("L1-0000001", .awaitCitizen) { $0.reason = "need the licence plate" }.caseInfo
+        #expect(paused.paused && paused.state == "awaiting_citizen")
+        #expect(fx.handler.handle([request(.listCases(.with { $0.overdueOnly = true }))])[0].caseList.total == 0)
+        let resolveBy = paused.resolveBy.date
+        let left = resolveBy.timeIntervalSince(fx.clock.now())
+        fx.clock.advance(by: 48 * 3_600)   // two days pass: nothing fires while paused
+        #expect(try fx.handler.fireDeadlines() == 0)
+        let resumed = fx.run("L1-0000001", .resume).caseInfo
+        #expect(resumed.state == "assigned" && !resumed.paused)
+        #expect(abs(resumed.resolveBy.date.timeIntervalSince(fx.clock.now()) - left) < 1)
+    }
+
+    @Test func aBreachWhileDownIsRaisedLateAfterRestart() throws {
+        let fx = try HandlerFixture(at: shanghai(2026, 12, 1, 9))
+        try fx.open("L1-0000001", feedback(kind: .helpRequest))
+        // The handler goes down; 3 hours later it comes back.
+        fx.clock.advance(by: 3 * 3_600)
+        try fx.restart()
+        #expect(try fx.handler.fireDeadlines() == 2)
+        let alerts = try fx.events().filter { $0.topic.hasPrefix("case.deadline") }
+        #expect(alerts.count == 2 && alerts.allSatisfy(\.deadlineAlert.late))
+        #expect(fx.show("L1-0000001").audit.contains { $0.action == "deadline_breached" && $0.detail.contains("raised late") })
+        try fx.restart()
+        #expect(try fx.handler.fireDeadlines() == 0)   // raised once, across restarts
+    }
+
+    @Test func aPartitionOpensOnlyItsCasesAndPointsAtTheOwner() throws {
+        let numbers = (1...60).map { "L1-\(String(format: "%07d", $0))" }
+        var owned: [Int: Int] = [:]
+        for k in 0..<3 {
+            let fx = try HandlerFixture(partition: .init(index: k, count: 3))
+            for n in numbers { try fx.open(n) }
+            let total = Int(fx.handler.handle([request(.listCases(.with { $0.limit = 1_000 }))])[0].caseList.total)
+            owned[k] = total
+            for n in numbers where !CasePartition(index: k, count: 3).owns(n) {
+                let r = fx.run(n, .note) { $0.text = "x" }
+                let owner = CasePartition.owner(of: n, count: 3)
+                #expect(r.error.code == .notFound && r.error.message.contains("partition \(owner + 1)/3"))
+            }
+        }
+        #expect(owned.values.reduce(0, +) == 60 && owned.values.allSatisfy { $0 > 5 })
+        #expect(throws: PartitionError.self) { try CasePartition(parsing: "4/3") }
+        #expect(try CasePartition(parsing: "2/3") == CasePartition(index: 1, count: 3))
+    }
+
+    @Test func reloadChangesRoutingForNewCasesAndRefusesABadFile() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001", feedback(kind: .suggestion))
+        #expect(fx.show("L1-0000001").unit == "STN-EAST-01")
+        let path = fx.dir.file("policy.conf")
+        try ("rule suggestions\n  when kind=suggestion\n  route PR-OFFICE\n  priority P3\n  respond 1 working day\n  resolve 5 working days\n" + PolicyTests.base)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        try fx.handler.reload(policyPath: path, calendarDir: nil)
+        try fx.open("L1-0000002", feedback(kind: .suggestion))
+        #expect(fx.show("L1-0000002").unit == "PR-OFFICE" && fx.show("L1-0000001").unit == "STN-EAST-01")
+        try "rule broken\n  route $unit\n  priority P7\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect { try fx.handler.reload(policyPath: path, calendarDir: nil) } throws: { ($0 as? ConfigError)?.key == "\(path):3 priority" }
+        try fx.open("L1-0000003", feedback(kind: .suggestion))
+        #expect(fx.show("L1-0000003").unit == "PR-OFFICE")   // the last good policy stays
+    }
+
+    @Test func operatorCredentialIsRequiredWhenConfigured() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        let guarded = HandlerService(log: fx.log, settings: fx.handler.settings.withLock { $0 }, operators: .init(secrets: ["s3cret"]), clock: fx.clock)
+        var c = Liaison_V1_CaseCommand()
+        c.caseNumber = "L1-0000001"; c.action = .note; c.actor = "op"; c.text = "x"
+        var req = request(.caseCommand(c))
+        #expect(guarded.handle([req])[0].error.code == .unauthorized)
+        req.credential = "s3cret"
+        #expect(guarded.handle([req])[0].caseInfo.state == "triaged")
+    }
+}
+
+enum LiaisonPaths {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
