@@ -39,6 +39,18 @@ done
 echo
 echo "== cases, most urgent first"
 "$liaison" cases
+
+# Work the most urgent case a little, as a desk officer would, and show its audit trail. On a
+# second run the case has moved on already and the commands are refused: that is fine.
+first=$("$liaison" cases --json --limit 1 --state triaged | sed -n 's/.*"case_number":"\([^"]*\)".*/\1/p' | head -1)
+if [ -n "$first" ]; then
+  echo
+  echo "== working case $first"
+  "$liaison" case assign "$first" --officer PC-0001 --actor demo-desk || true
+  "$liaison" case accept "$first" --actor PC-0001 || true
+  "$liaison" case respond "$first" "We have your complaint and will call you within two working days." --actor PC-0001 || true
+  "$liaison" case show "$first"
+fi
 echo
 echo "== report"
 "$liaison" report

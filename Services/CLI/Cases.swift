@@ -5,54 +5,58 @@ import LiaisonRuntime
 
 struct Cases: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List cases, most urgent first (complaints are P1).",
-        discussion: "Filter by unit and state; --overdue shows cases whose first-response deadline has passed.")
+        abstract: "List cases across every handler partition, most urgent first (complaints are P1).",
+        discussion: """
+            Filter by unit (responsible or accountable), state and officer; --overdue shows open cases past
+            their response or resolution deadline (paused and finished cases excluded).
+            """)
 
     @OptionGroup var client: ClientOptions
-    @Option(help: "Only cases of this unit.")
+    @Option(help: "Only cases this unit is responsible or accountable for.")
     var unit: String = ""
-    @Option(help: "Only cases in this state.")
+    @Option(help: "Only cases in this state (triaged, assigned, in_progress, responded, resolved, closed, ...).")
     var state: String = ""
-    @Flag(help: "Only cases past their first-response deadline.")
+    @Option(help: "Only cases assigned to this officer (badge).")
+    var officer: String = ""
+    @Flag(help: "Only open cases past a deadline.")
     var overdue = false
     @Option(help: "At most this many cases (up to 1,000).")
     var limit: UInt32 = 50
-    @Option(help: "Show one case in full instead of a list.")
+    @Option(help: "Show one case in full instead of a list (same as `liaison case show`).")
     var show: String?
 
     func run() throws {
         do {
             if let number = show {
-                var q = Liaison_V1_GetCase()
-                q.caseNumber = number
-                let c = try client.call("handler", .getCase(q)).caseInfo
-                if client.json { print(Output.json(c)); return }
-                print("""
-                    case        \(c.caseNumber)
-                    kind        \(c.kind.name) via \(c.channel.name)\(c.category.isEmpty ? "" : " (\(c.category))")
-                    unit        \(c.unit)
-                    priority    \(c.priority)
-                    state       \(c.state)
-                    opened      \(Output.time(c.openedAt))
-                    respond by  \(Output.time(c.respondBy))
-                    resolve by  \(Output.time(c.resolveBy))\(c.officerBadge.isEmpty ? "" : "\nofficer     \(c.officerBadge)")
-                    text        \(c.text)
-                    """)
+                let c = try client.getCase(number)
+                if client.json { print(Output.json(c)) } else { print(CaseText.full(c)) }
                 return
             }
             var q = Liaison_V1_ListCases()
             q.unit = unit
             q.state = state
+            q.officer = officer
             q.overdueOnly = overdue
             q.limit = limit
-            let list = try client.call("handler", .listCases(q)).caseList
+            // Every partition holds its own cases: ask each and merge.
+            let handlers = try client.loadTopology().instances(of: "handler").count
+            var cases: [Liaison_V1_CaseInfo] = []
+            var total: UInt64 = 0
+            for i in 0..<max(1, handlers) {
+                let list = try client.call("handler", .listCases(q), instance: i).caseList
+                cases += list.cases
+                total += list.total
+            }
+            cases.sort { ($0.priority, $0.respondBy.seconds, $0.caseNumber) < ($1.priority, $1.respondBy.seconds, $1.caseNumber) }
+            cases = Array(cases.prefix(Int(limit)))
             if client.json {
-                for c in list.cases { print(Output.json(c)) }
+                for c in cases { print(Output.json(c)) }
                 return
             }
-            print(Output.table(["CASE", "PRI", "KIND", "UNIT", "STATE", "RESPOND BY"],
-                               list.cases.map { [$0.caseNumber, $0.priority, $0.kind.name, $0.unit, $0.state, Output.time($0.respondBy)] }))
-            print("\(list.cases.count) of \(list.total) case(s)")
+            print(Output.table(["CASE", "PRI", "KIND", "UNIT", "ACCOUNTABLE", "OFFICER", "STATE", "RESPOND BY", "RESOLVE BY"],
+                               cases.map { [$0.caseNumber, $0.priority, $0.kind.name, $0.unit, $0.accountableUnit, $0.officer, $0.state,
+                                            Output.time($0.respondBy), Output.time($0.resolveBy)] }))
+            print("\(cases.count) of \(total) case(s)")
         } catch { reportFailure(error) }
     }
 }

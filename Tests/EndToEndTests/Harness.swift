@@ -89,6 +89,30 @@ final class LiaisonSet: @unchecked Sendable {
         return p.terminationStatus
     }
 
+    /// Sends `sig` to a running service.
+    func signal(_ service: String, _ i: Int = 0, _ sig: Int32) {
+        guard let p = process(service, i), p.isRunning else { return }
+        kill(p.processIdentifier, sig)
+    }
+
+    /// Runs the `liaison` command line against this set; returns its exit status and output.
+    func cli(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let topologyPath = self.topologyPath
+        return try await Threads.run(name: "cli") {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+            p.arguments = args + ["--topology", topologyPath]
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+
     func stopAll() {
         let all = lock.withLock { Array(processes.values) }
         for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }

@@ -10,62 +10,6 @@ public enum CaseState: String, CaseIterable, Sendable {
     public var isFinal: Bool { self == .closed || self == .merged }
 }
 
-extension Liaison_V1_CaseAction {
-    /// Every real action, in wire order.
-    public static let all: [Liaison_V1_CaseAction] = [
-        .assign, .accept, .note, .respond, .resolve, .confirmResolution, .close, .reopen, .escalate, .transfer,
-        .merge, .markNotPoliceResponsibility, .awaitCitizen, .resume,
-    ]
-
-    /// The command's name on the command line and in the audit trail (`confirm_resolution`).
-    public var name: String {
-        switch self {
-        case .assign: "assign"
-        case .accept: "accept"
-        case .note: "note"
-        case .respond: "respond"
-        case .resolve: "resolve"
-        case .confirmResolution: "confirm_resolution"
-        case .close: "close"
-        case .reopen: "reopen"
-        case .escalate: "escalate"
-        case .transfer: "transfer"
-        case .merge: "merge"
-        case .markNotPoliceResponsibility: "not_police_responsibility"
-        case .awaitCitizen: "await_citizen"
-        case .resume: "resume"
-        case .unspecified: "unspecified"
-        case .UNRECOGNIZED(let n): "unrecognized_\(n)"
-        }
-    }
-
-    public init?(name: String) {
-        guard let a = Self.all.first(where: { $0.name == name.lowercased().replacingOccurrences(of: "-", with: "_") }) else { return nil }
-        self = a
-    }
-
-    /// The event topic the change is published on (`case.assigned`).
-    public var topic: String {
-        switch self {
-        case .assign: "case.assigned"
-        case .accept: "case.accepted"
-        case .note: "case.noted"
-        case .respond: "case.responded"
-        case .resolve: "case.resolved"
-        case .confirmResolution: "case.resolution_confirmed"
-        case .close: "case.closed"
-        case .reopen: "case.reopened"
-        case .escalate: "case.escalated"
-        case .transfer: "case.transferred"
-        case .merge: "case.merged"
-        case .markNotPoliceResponsibility: "case.not_police_responsibility"
-        case .awaitCitizen: "case.awaiting_citizen"
-        case .resume: "case.resumed"
-        case .unspecified, .UNRECOGNIZED: "case.unknown"
-        }
-    }
-}
-
 /// The case life cycle as a table: which command each state accepts and where it leads.
 ///
 /// `note` is accepted in every state and changes nothing but the trail. `resume` returns to the

@@ -1,0 +1,194 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+import ZeroMQ
+
+/// The handler's life cycle, partitions, deadlines and reload, over the real executables.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct HandlerEndToEndTests {
+    /// Submits one feedback and waits until its owner has opened the case.
+    func openCase(_ set: LiaisonSet, _ f: Liaison_V1_SubmitFeedback, handlers: Int = 1) async throws -> String {
+        let number = try await set.call("intake", .submitFeedback(f)).feedbackAccepted.caseNumber
+        let owner = CasePartition.owner(of: number, count: handlers)
+        let opened = await eventually(20) {
+            let r = try? await set.call("handler", .getCase(.with { $0.caseNumber = number }), instance: owner)
+            return r?.caseInfo.caseNumber == number
+        }
+        if !opened { throw SetupError("case \(number) was not opened\n\(set.logs())") }
+        return number
+    }
+
+    func handlerEvents(_ set: LiaisonSet, _ i: Int = 0) async throws -> [Liaison_V1_Event] {
+        try await set.call("handler", .replay(.with { $0.limit = 5_000 }), instance: i).replayBatch.events
+    }
+
+    @Test func caseLifeCycleOverTheCommandLine() async throws {
+        let set = try LiaisonSet()
+        for s in ["intake", "handler", "reporting"] { try set.start(s) }
+        try await set.waitReady(["intake", "handler", "reporting"])
+        var f = submission(1, prefix: "life")
+        f.kind = .complaint
+        f.unit = "STN-EAST-01"
+        f.officerBadge = "PC-77"
+        let number = try await openCase(set, f)
+        let actor = ["--actor", "desk-wang"]
+
+        // Never to the officer's own station; the refusal names the field.
+        let refused = try await set.cli(["case", "assign", number, "--unit", "STN-EAST-01"] + actor)
+        #expect(refused.status != 0 && refused.output.contains("case_command.unit") && refused.output.contains("own unit"))
+        // A command the state does not take: a conflict naming the state and what it accepts.
+        let early = try await set.cli(["case", "resolve", number, "Done"] + actor)
+        #expect(early.status != 0 && early.output.contains("triaged") && early.output.contains("accepts: assign"))
+
+        let steps: [[String]] = [
+            ["case", "transfer", number, "--unit", "DIST-EAST", "--reason", "the district investigates"],
+            ["case", "assign", number, "--officer", "PC-1001"],
+            ["case", "accept", number],
+            ["case", "note", number, "Checked the duty roster"],
+            ["case", "respond", number, "We are investigating and will call you."],
+            ["case", "resolve", number, "The officer was reprimanded and apologised."],
+            ["case", "confirm", number, "--satisfaction", "4"],
+            ["case", "close", number],
+        ]
+        for step in steps {
+            let r = try await set.cli(step + actor)
+            #expect(r.status == 0, "\(step.joined(separator: " ")): \(r.output)")
+        }
+        let show = try await set.cli(["case", "show", number])
+        #expect(show.status == 0)
+        for line in ["accountable: SUPERVISION", "state       closed", "desk-wang", "the district investigates", "internal: Checked the duty roster",
+                     "resolved -> closed"] {
+            #expect(show.output.contains(line), "case show lacks '\(line)':\n\(show.output)")
+        }
+        let closed = try await set.cli(["cases", "--state", "closed", "--json"])
+        #expect(closed.output.contains(number))
+        // Every change is an event on the handler's stream; the internal note's text is not.
+        let topics = try await handlerEvents(set).map(\.topic)
+        #expect(topics == ["case.opened", "case.transferred", "case.assigned", "case.accepted", "case.noted", "case.responded",
+                           "case.resolved", "case.resolution_confirmed", "case.closed"])
+        #expect(try await !handlerEvents(set).contains { $0.caseUpdated.publicNote.contains("duty roster") })
+        // Reporting follows the case to its final state.
+        let followed = await eventually(10) { (try? await set.report().byState.map(\.key)) == ["closed"] }
+        #expect(followed)
+    }
+
+    @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
+        let set = try LiaisonSet(instances: ["handler": 3])
+        try set.start("intake")
+        for i in 0..<3 { try set.start("handler", i) }
+        try await set.waitReady(["intake", "handler"])
+
+        func owned() async throws -> [[String]] {
+            var out: [[String]] = []
+            for i in 0..<3 {
+                var numbers: [String] = []
+                var after = ""
+                while true {
+                    let page = try await set.call("handler", .listCases(.with { $0.limit = 1_000; $0.afterCaseNumber = after }), instance: i).caseList
+                    numbers += page.cases.map(\.caseNumber)
+                    guard let last = page.cases.last, page.cases.count == 1_000 else { break }
+                    after = last.caseNumber
+                }
+                out.append(numbers)
+            }
+            return out
+        }
+        func check(_ acked: [String]) async throws {
+            let done = await eventually(30) { ((try? await owned())?.map(\.count).reduce(0, +) ?? 0) >= acked.count }
+            #expect(done, "\(set.logs())")
+            let parts = try await owned()
+            let all = parts.flatMap { $0 }
+            #expect(all.count == acked.count && Set(all) == Set(acked), "every case exactly once")
+            for (i, numbers) in parts.enumerated() {
+                #expect(numbers.allSatisfy { CasePartition.owner(of: $0, count: 3) == i })
+                #expect(numbers.count > acked.count / 6, "partition \(i + 1) owns a fair share")
+            }
+        }
+
+        var acked = try await submitAll(set, 0..<300, prefix: "part").map(\.caseNumber)
+        try await check(acked)
+
+        // One partition dies hard; submissions go on; it comes back and catches up.
+        set.kill9("handler", 1)
+        acked += try await submitAll(set, 300..<450, prefix: "part").map(\.caseNumber)
+        try set.start("handler", 1)
+        try await set.waitReady(["handler"])
+        try await check(acked)
+        // Each partition published only its own case.opened, once each.
+        var opened = 0
+        for i in 0..<3 { opened += try await handlerEvents(set, i).filter { $0.topic == "case.opened" }.count }
+        #expect(opened == 450)
+
+        // The command line routes a case to its owner; a wrong partition names the right one.
+        let number = acked.first { CasePartition.owner(of: $0, count: 3) == 2 }!
+        let show = try await set.cli(["case", "show", number])
+        #expect(show.status == 0 && show.output.contains("handler-3"))
+        await #expect { _ = try await set.call("handler", .getCase(.with { $0.caseNumber = number }), instance: 0) } throws: { error in
+            guard let e = error as? WireError else { return false }
+            return e.code == .notFound && e.message.contains("partition 3/3")
+        }
+        let list = try await set.cli(["cases", "--limit", "1000", "--json"])
+        #expect(list.output.split(separator: "\n").count == 450)
+    }
+
+    @Test func aBreachWhileTheHandlerIsDownIsRaisedLateWhenItReturns() async throws {
+        let set = try LiaisonSet()
+        try set.start("intake")
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+        var f = submission(2, prefix: "late")
+        f.kind = .helpRequest   // 2 plain hours to respond
+        let number = try await openCase(set, f)
+        set.kill9("handler")
+        // It comes back three hours later (its clock moved on).
+        try set.start("handler", extra: ["--clock-offset", "10800"])
+        try await set.waitReady(["handler"])
+        let raised = await eventually(20) {
+            let alerts = (try? await handlerEvents(set))?.filter { $0.deadlineAlert.caseNumber == number } ?? []
+            return alerts.contains { $0.topic == "case.deadline_breached" && $0.deadlineAlert.late && $0.deadlineAlert.deadline == "respond" }
+        }
+        #expect(raised, "\(set.logs())")
+        let overdue = try await set.cli(["cases", "--overdue", "--json"], environment: [:])
+        #expect(overdue.status == 0)
+        let show = try await set.cli(["case", "show", number])
+        #expect(show.output.contains("deadline_breached") && show.output.contains("raised late"))
+    }
+
+    @Test func sighupReloadsThePolicyAndKeepsTheOldOneWhenTheNewIsBad() async throws {
+        let set = try LiaisonSet()
+        let policy = set.dir + "/policy.conf"
+        let base = try String(contentsOfFile: LiaisonSet.repoRoot + "/deploy/policy.conf", encoding: .utf8)
+        try base.write(toFile: policy, atomically: true, encoding: .utf8)
+        try set.start("intake")
+        try set.start("handler", extra: ["--policy", policy])
+        try await set.waitReady(["intake", "handler"])
+        var f = submission(3, prefix: "hup")
+        f.kind = .suggestion
+        f.unit = "STN-WEST-01"
+        f.officerBadge = ""
+        let before = try await openCase(set, f)
+        #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = before })).caseInfo.unit == "STN-WEST-01")
+
+        let suggestionsToPR = "rule suggestions\n  when kind=suggestion\n  route PR-OFFICE\n  priority P3\n  respond 2 working days\n  resolve 10 working days\n\n"
+        try base.replacingOccurrences(of: "rule default\n", with: suggestionsToPR + "rule default\n").write(toFile: policy, atomically: true, encoding: .utf8)
+        set.signal("handler", 0, SIGHUP)
+        let reloaded = await eventually(10) { ((try? String(contentsOfFile: set.dir + "/handler-0.log", encoding: .utf8)) ?? "").contains("reloaded") }
+        #expect(reloaded)
+        f.submissionID = "hup-after"
+        let after = try await openCase(set, f)
+        #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = after })).caseInfo.unit == "PR-OFFICE")
+
+        try "rule default\n  route $unit\n  priority P9\n".write(toFile: policy, atomically: true, encoding: .utf8)
+        set.signal("handler", 0, SIGHUP)
+        let refused = await eventually(10) {
+            let log = (try? String(contentsOfFile: set.dir + "/handler-0.log", encoding: .utf8)) ?? ""
+            return log.contains("reload refused") && log.contains("policy.conf:3 priority")
+        }
+        #expect(refused, "\(set.logs())")
+        f.submissionID = "hup-still"
+        let still = try await openCase(set, f)
+        #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = still })).caseInfo.unit == "PR-OFFICE")
+        #expect(await set.status("handler") != nil)
+    }
+}
