@@ -48,7 +48,7 @@ if [ -n "$first" ]; then
   echo "== working case $first"
   "$liaison" case assign "$first" --officer PC-0001 --actor demo-desk || true
   "$liaison" case accept "$first" --actor PC-0001 || true
-  "$liaison" case respond "$first" "We have your complaint and will call you within two working days." --actor PC-0001 || true
+  "$liaison" case respond "$first" "We have received this and an officer is on the way." --actor PC-0001 || true
   "$liaison" case show "$first"
 fi
 echo

@@ -9,14 +9,19 @@ import ZeroMQ
 struct HandlerEndToEndTests {
     /// Submits one feedback and waits until its owner has opened the case.
     func openCase(_ set: LiaisonSet, _ f: Liaison_V1_SubmitFeedback, handlers: Int = 1) async throws -> String {
-        let number = try await set.call("intake", .submitFeedback(f)).feedbackAccepted.caseNumber
+        try await openCaseWithToken(set, f, handlers: handlers).caseNumber
+    }
+
+    func openCaseWithToken(_ set: LiaisonSet, _ f: Liaison_V1_SubmitFeedback, handlers: Int = 1) async throws -> Liaison_V1_FeedbackAccepted {
+        let ack = try await set.call("intake", .submitFeedback(f)).feedbackAccepted
+        let number = ack.caseNumber
         let owner = CasePartition.owner(of: number, count: handlers)
         let opened = await eventually(20) {
             let r = try? await set.call("handler", .getCase(.with { $0.caseNumber = number }), instance: owner)
             return r?.caseInfo.caseNumber == number
         }
         if !opened { throw SetupError("case \(number) was not opened\n\(set.logs())") }
-        return number
+        return ack
     }
 
     func handlerEvents(_ set: LiaisonSet, _ i: Int = 0) async throws -> [Liaison_V1_Event] {
@@ -31,8 +36,12 @@ struct HandlerEndToEndTests {
         f.kind = .complaint
         f.unit = "STN-EAST-01"
         f.officerBadge = "PC-77"
-        let number = try await openCase(set, f)
+        let ack = try await openCaseWithToken(set, f)
+        let number = ack.caseNumber
         let actor = ["--actor", "desk-wang"]
+        func citizenSees() async throws -> Liaison_V1_FeedbackStatus {
+            try await set.call("intake", .getFeedbackStatus(.with { $0.caseNumber = number; $0.trackingToken = ack.trackingToken })).feedbackStatus
+        }
 
         // Never to the officer's own station; the refusal names the field.
         let refused = try await set.cli(["case", "assign", number, "--unit", "STN-EAST-01"] + actor)
@@ -54,7 +63,16 @@ struct HandlerEndToEndTests {
         for step in steps {
             let r = try await set.cli(step + actor)
             #expect(r.status == 0, "\(step.joined(separator: " ")): \(r.output)")
+            if step[1] == "respond" {
+                // The citizen's status follows the case: the public state and the response, never the internal note.
+                let seen = await eventually(10) { (try? await citizenSees())?.state == "responded" }
+                #expect(seen)
+                let status = try await citizenSees()
+                #expect(status.publicNote == "We are investigating and will call you." && !status.publicNote.contains("roster"))
+            }
         }
+        let final = await eventually(10) { (try? await citizenSees())?.state == "closed" }
+        #expect(final)
         let show = try await set.cli(["case", "show", number])
         #expect(show.status == 0)
         for line in ["accountable: SUPERVISION", "state       closed", "desk-wang", "the district investigates", "internal: Checked the duty roster",

@@ -65,7 +65,14 @@ public final class IntakeService: RequestHandling {
         let log = try config.openLog(migrations: migrations)
         let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
                                     units: units, clock: clock, logger: logger)
-        return ServiceHost(config: config, log: log, handler: service, options: options, logger: logger)
+        // Follow every handler partition's case events, so the citizen's status reply shows the case's
+        // public state and the public notes given to them.
+        let consumers = try config.topology.instances(of: "handler").map { up in
+            try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, _, event in
+                try IntakeService.applyCaseEvent(db, event)
+            }
+        }
+        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger)
     }
 
     public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
@@ -96,6 +103,39 @@ public final class IntakeService: RequestHandling {
             }
         }
         return replies.map { $0 ?? .failure(.internal("no answer")) }
+    }
+
+    /// What the citizen sees of a case's state: no internal detail (units, officers, escalations).
+    public static func publicState(_ state: String) -> String {
+        switch state {
+        case "responded": "responded"
+        case "awaiting_citizen": "waiting_for_you"
+        case "resolved": "resolved"
+        case "closed": "closed"
+        case "merged": "merged"
+        case "not_police_responsibility": "referred_elsewhere"
+        default: "being_handled"
+        }
+    }
+
+    /// Applies one handler event to the citizen-facing status: the public state, and the public note
+    /// when the event carries one. Internal notes never reach the handler's stream.
+    static func applyCaseEvent(_ db: Database, _ event: Liaison_V1_Event) throws {
+        let at = event.occurredAt.date.timeIntervalSince1970
+        switch event.payload {
+        case .caseOpened(let c)?:
+            try db.execute(sql: "UPDATE submissions SET state = ?, updated_at = ? WHERE case_number = ? AND state = 'received'",
+                           arguments: [publicState("triaged"), at, c.caseNumber])
+        case .caseUpdated(let u)?:
+            var note = u.publicNote
+            if u.action == .merge { note = "This case duplicates case \(u.mergedInto), which carries on; check that one for news." }
+            try db.execute(sql: """
+                UPDATE submissions SET state = ?, public_note = CASE WHEN ? = '' THEN public_note ELSE ? END, updated_at = ?
+                WHERE case_number = ?
+                """, arguments: [publicState(u.toState), note, note, at, u.caseNumber])
+        default:
+            break
+        }
     }
 
     /// Stores every new submission and appends its event, in one transaction.
