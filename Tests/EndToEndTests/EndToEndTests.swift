@@ -256,20 +256,7 @@ struct EndToEndTests {
         defer { set.stopAll() }
         try set.startAll()
         try await set.waitReady()
-        func liaison(_ args: [String]) async throws -> (Int32, String) {
-            try await Threads.run(name: "cli") {
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
-                p.arguments = args + ["--topology", set.topologyPath]
-                let out = Pipe()
-                p.standardOutput = out
-                p.standardError = out
-                try p.run()
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-            }
-        }
+        func liaison(_ args: [String]) async throws -> (Int32, String) { try await set.cli(args) }
         let submit = try await liaison(["submit", "--kind", "complaint", "--channel", "walk_in", "--unit", "STN-EAST-01",
                                         "--officer", "PC-7", "--text", "Rude at the counter", "--submission-id", "cli-1", "--json"])
         #expect(submit.0 == 0, "\(submit.1)")

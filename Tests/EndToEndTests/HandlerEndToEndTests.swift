@@ -86,6 +86,14 @@ struct HandlerEndToEndTests {
         #expect(topics == ["case.opened", "case.transferred", "case.assigned", "case.accepted", "case.noted", "case.responded",
                            "case.resolved", "case.resolution_confirmed", "case.closed"])
         #expect(try await !handlerEvents(set).contains { $0.caseUpdated.publicNote.contains("duty roster") })
+        // kill -9 loses no acknowledged command and repeats none.
+        let trailBefore = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo.audit.count
+        set.kill9("handler")
+        try set.start("handler")
+        try await set.waitReady(["handler"])
+        let after = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
+        #expect(after.state == "closed" && after.audit.count == trailBefore && trailBefore == 9)   // opened + 8 commands
+        #expect(try await handlerEvents(set).count == 9)
         // Reporting follows the case to its final state.
         let followed = await eventually(10) { (try? await set.report().byState.map(\.key)) == ["closed"] }
         #expect(followed)
