@@ -80,6 +80,7 @@ let package = Package(
             name: "LiaisonBench",
             dependencies: [
                 "LiaisonRuntime",
+                "Intake",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),

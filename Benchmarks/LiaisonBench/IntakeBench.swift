@@ -2,8 +2,10 @@ import ArgumentParser
 import Foundation
 import GRDB
 import Histogram
+import Intake
 import LiaisonCodec
 import LiaisonRuntime
+import Logging
 import ZeroMQ
 
 @main
@@ -40,10 +42,18 @@ struct IntakeBench: ParsableCommand {
     @Option(help: "Repeat the whole measurement this many times and print medians.") var runs = 3
     @Option(help: "Path of liaison-intake. Default: next to this executable.") var intakeBin: String?
     @Flag(help: "A short smoke run (CI): 1 run, 1 s phases, small raw samples.") var quick = false
+    @Flag(help: "Only the in-process figure (intake's logic without sockets), --runs times: for profiling.") var logicOnly = false
 
     func run() throws {
         let runs = quick ? 1 : max(1, self.runs)
         let seconds = quick ? 1.0 : self.seconds
+        if logicOnly {
+            let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            for r in 1...runs { print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s") }
+            return
+        }
         let bin = intakeBin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("liaison-intake").path
         let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
@@ -75,6 +85,8 @@ struct IntakeBench: ParsableCommand {
             note("raw.rtt.p50", raw.rttP50); note("raw.rtt.p99", raw.rttP99)
             note("raw.sqlite.1", raw.perTxn1); note("raw.sqlite.1000", raw.perTxn1000)
             note("raw.fsync", 1_000_000 / raw.perTxn1); note("raw.closed", raw.closedLoop)
+            let logic = try inProcess(dir: dir, quick: quick)
+            note("logic.rate", logic)
             let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
             note("low.p50", low.p(50)); note("low.p99", low.p(99))
             let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
@@ -93,6 +105,7 @@ struct IntakeBench: ParsableCommand {
             acknowledged submissions/s, closed loop     \(pad(f(m("closed.rate")) + "/s", 20))  SQLite 1000/txn \(pad(f(m("raw.sqlite.1000")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.sqlite.1000"))) (target >= 0.5)
                                                                                SQLite 1/txn    \(pad(f(m("raw.sqlite.1")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.sqlite.1"))) (target >= 10)
                                                                                libzmq echo     \(pad(f(m("raw.closed")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.closed"))) (transport alone, same clients)
+            intake logic alone (in-process, batches of 32, no sockets)  \(pad(f(m("logic.rate")) + "/s", 10))  \(r2(m("logic.rate") / m("raw.sqlite.1000"))) of SQLite 1000/txn
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rtt.p50") + m("raw.fsync")) + " µs", 10))  \(r2(m("low.p50") / (m("raw.rtt.p50") + m("raw.fsync")))) (target <= 1)
             latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
@@ -215,6 +228,25 @@ struct IntakeBench: ParsableCommand {
         }
         phase.elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         return phase
+    }
+
+    /// Intake's own work without sockets: validation, idempotency, near-duplicates, sealing, the
+    /// group commit and its events, on batches of 32 as the request loop hands them over.
+    func inProcess(dir: String, quick: Bool) throws -> Double {
+        let store = try Store(path: dir + "/inproc-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
+        let log = try EventLog(store: store, stream: "intake-bench")
+        let service = IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
+                                    logger: Logger(label: "bench"))
+        let batches = (0..<(quick ? 20 : 200)).map { b in
+            (0..<32).map { i in
+                var r = Liaison_V1_Request()
+                r.submitFeedback = submission("inproc-\(b)-\(i)-\(UUID().uuidString.prefix(8))")
+                return r
+            }
+        }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for b in batches { _ = service.handle(b) }
+        return Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }

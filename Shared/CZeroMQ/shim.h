@@ -3,5 +3,6 @@
 #include <zmq.h>
 #include <errno.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 #endif

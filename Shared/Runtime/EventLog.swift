@@ -157,8 +157,7 @@ public final class EventAppender {
 /// Random (version 4) event ids from one pair of 64-bit draws, without opening /dev/urandom.
 enum EventID {
     static func make() -> String {
-        var g = SystemRandomNumberGenerator()
-        var hi: UInt64 = g.next(), lo: UInt64 = g.next()
+        var hi = SecureRandom.uint64(), lo = SecureRandom.uint64()
         hi = (hi & ~0xF000) | 0x4000                     // version 4
         lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
         let hex = Array("0123456789abcdef".utf8)

@@ -86,6 +86,21 @@ import Testing
         #expect(try log.eventsToPublish(after: 12, limit: 10).isEmpty)
     }
 
+    @Test func secureRandomHandsOutFreshBytesAcrossRefills() {
+        var seen = Set<[UInt8]>()
+        var total = 0
+        for n in [1, 7, 12, 16, 100, 4_000, 5_000] {   // crosses the 4 KiB refill more than once
+            let b = SecureRandom.bytes(n)
+            #expect(b.count == n)
+            total += n
+            if n >= 12 { seen.insert(Array(b.prefix(12))) }
+        }
+        #expect(seen.count == 5)
+        // Not all zero: the handed-out slots are zeroed in the pool, never the output.
+        let big = SecureRandom.bytes(4_096)
+        #expect(big.filter { $0 == 0 }.count < 100)
+    }
+
     @Test func eventIDsAreVersion4UUIDs() {
         var seen = Set<String>()
         for _ in 0..<1_000 {

@@ -77,7 +77,8 @@ public struct ContactVault: Sendable {
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
     public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
         let plain: Data = try contact.serializedBytes()
-        let box = try AES.GCM.seal(plain, using: keys[currentKeyID]!, authenticating: Data(caseNumber.utf8))
+        let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
+        let box = try AES.GCM.seal(plain, using: keys[currentKeyID]!, nonce: nonce, authenticating: Data(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
         var out = Data([1, UInt8(currentKeyID.utf8.count)])
         out.append(Data(currentKeyID.utf8))

@@ -277,8 +277,7 @@ enum TrackingToken {
 
     static func make() -> String {
         // 16 symbols of 5 bits from two 64-bit draws (the alphabet has 32 symbols: no modulo bias).
-        var g = SystemRandomNumberGenerator()
-        var bits = (g.next() as UInt64, g.next() as UInt64)
+        var bits = (SecureRandom.uint64(), SecureRandom.uint64())
         var out = ""
         out.reserveCapacity(16)
         for i in 0..<16 {

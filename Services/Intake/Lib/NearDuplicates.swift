@@ -11,8 +11,13 @@ public struct NearDuplicates: Sendable {
     /// How far back to look.
     public var window: TimeInterval = 24 * 3_600
     let key: SymmetricKey
+    /// The keyed HMAC state, copied for each fingerprint (saves the key schedule every time).
+    let keyed: HMAC<SHA256>
 
-    public init(key: SymmetricKey) { self.key = key }
+    public init(key: SymmetricKey) {
+        self.key = key
+        self.keyed = HMAC<SHA256>(key: key)
+    }
 
     /// Fingerprints of a contact's phone and e-mail (normalised); empty for an anonymous submission.
     public func fingerprints(_ c: Liaison_V1_Contact) -> [String] {
@@ -25,7 +30,9 @@ public struct NearDuplicates: Sendable {
     }
 
     func tag(_ s: String) -> String {
-        Data(HMAC<SHA256>.authenticationCode(for: Data(s.utf8), using: key)).base64EncodedString()
+        var h = keyed
+        h.update(data: Data(s.utf8))
+        return Data(h.finalize()).base64EncodedString()
     }
 
     /// Jaccard similarity of the character trigrams of two texts (case, spacing and punctuation ignored).
