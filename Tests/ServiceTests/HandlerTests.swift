@@ -58,6 +58,22 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
         #expect(Span.workingDays(1).due(from: shanghai(2026, 12, 1, 9), on: cal, fraction: 0.8) == shanghai(2026, 12, 1, 16, 6))
     }
 
+    @Test func arithmeticDaysAgreeWithFoundationsCalendar() {
+        #expect(WorkingCalendar.civil(0) == (1970, 1, 1) && WorkingCalendar.civil(20_786) == (2026, 11, 29))
+        #expect(WorkingCalendar.civil(-1) == (1969, 12, 31) && WorkingCalendar.civil(11_016) == (2000, 2, 29))
+        var g = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            let start = shanghai(2026, 1, 1).addingTimeInterval(Double(g.next() % (400 * 86_400)))
+            let span = Double(g.next() % (30 * 7 * 3_600))
+            var fast: [Date] = [], slow: [Date] = []
+            var left = span
+            cal.forEachWorkingInterval(from: start, arithmetic: true) { a, b in fast += [a, b]; left -= b.timeIntervalSince(a); return left > 0 }
+            left = span
+            cal.forEachWorkingInterval(from: start, arithmetic: false) { a, b in slow += [a, b]; left -= b.timeIntervalSince(a); return left > 0 }
+            #expect(fast == slow, "from \(start)")
+        }
+    }
+
     @Test(arguments: [
         ("holiday 2026-13-01 x", "y.txt:1 holiday"),
         ("hours 09:00-08:00", "y.txt:1 hours"),

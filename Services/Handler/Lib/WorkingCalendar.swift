@@ -72,7 +72,30 @@ public struct WorkingCalendar: Sendable {
 
     /// Calls `body` with each working interval from the local day of `start` on, clipped to begin
     /// no earlier than `start`, until `body` returns false (at most ten years of days).
-    private func forEachWorkingInterval(from start: Date, _ body: (Date, Date) -> Bool) {
+    ///
+    /// In a zone without daylight saving from `start` on (Asia/Shanghai) days are plain arithmetic;
+    /// otherwise Foundation's calendar walks them. `arithmetic` forces one or the other (tests).
+    func forEachWorkingInterval(from start: Date, arithmetic: Bool? = nil, _ body: (Date, Date) -> Bool) {
+        let fixed = timeZone.nextDaylightSavingTimeTransition(after: start) == nil && !timeZone.isDaylightSavingTime(for: start)
+        if arithmetic ?? fixed {
+            let offset = timeZone.secondsFromGMT(for: start)
+            var days = Int(((start.timeIntervalSince1970 + Double(offset)) / 86_400).rounded(.down))
+            for _ in 0..<3_660 {
+                let (y, m, d) = Self.civil(days)
+                let weekday = ((days + 4) % 7 + 7) % 7 + 1   // 1970-01-01 was a Thursday; 1 = Sunday
+                if isWorkingDay(key: y * 10_000 + m * 100 + d, weekday: weekday) {
+                    let day = Date(timeIntervalSince1970: TimeInterval(days * 86_400 - offset))
+                    for p in periods {
+                        let ps = day.addingTimeInterval(TimeInterval(p.start * 60))
+                        let pe = day.addingTimeInterval(TimeInterval(p.end * 60))
+                        let from = max(ps, start)
+                        if from < pe && !body(from, pe) { return }
+                    }
+                }
+                days += 1
+            }
+            return
+        }
         let cal = gregorian
         var day = cal.startOfDay(for: start)
         for _ in 0..<3_660 {
@@ -88,6 +111,19 @@ public struct WorkingCalendar: Sendable {
             guard let next = cal.date(byAdding: .day, value: 1, to: day) else { return }
             day = next
         }
+    }
+
+    /// Year, month, day of a day number since 1970-01-01 (H. Hinnant's civil_from_days).
+    static func civil(_ days: Int) -> (Int, Int, Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let d = doy - (153 * mp + 2) / 5 + 1
+        let m = mp < 10 ? mp + 3 : mp - 9
+        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 
     /// The moment `seconds` of working time after `start` (0: the next working moment, or `start`).
