@@ -81,6 +81,7 @@ let package = Package(
             dependencies: [
                 "LiaisonRuntime",
                 "Intake",
+                "Handler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -13,7 +13,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-bench",
         abstract: "Liaison benchmarks: each prints its figures beside the raw limits measured in the same run.",
-        subcommands: [IntakeBench.self])
+        subcommands: [IntakeBench.self, HandlerBench.self])
 }
 
 /// `liaison-bench intake`: acknowledged submissions per second and latency of a real

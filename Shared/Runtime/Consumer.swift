@@ -60,7 +60,7 @@ public final class Consumer: ThreadLoop {
 
     static func loadCursor(store: Store, stream: String) throws -> UInt64 {
         let value: Int64? = try store.pool.read { db in
-            try Int64.fetchOne(db, sql: "SELECT applied_seq FROM consumer_cursors WHERE stream = ?", arguments: [stream])
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT applied_seq FROM consumer_cursors WHERE stream = ?"), arguments: [stream])
         }
         guard let value else { return 0 }
         return UInt64(value)
@@ -74,7 +74,7 @@ public final class Consumer: ThreadLoop {
     func commit(_ events: [Liaison_V1_Event], through: UInt64) throws {
         try log.write { db, out in
             for e in events where matches(e.topic) { try apply(db, out, e) }
-            try db.execute(sql: """
+            try db.executeCached(sql: """
                 INSERT INTO consumer_cursors (stream, applied_seq, updated_at) VALUES (?, ?, ?)
                 ON CONFLICT(stream) DO UPDATE SET applied_seq = excluded.applied_seq, updated_at = excluded.updated_at
                 """, arguments: [upstream.stream, Int64(through), Date().timeIntervalSince1970])

@@ -51,3 +51,11 @@ public final class Store: Sendable {
         try pool.read { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") ?? "" }
     }
 }
+
+extension Database {
+    /// Runs `sql` through the connection's statement cache: hot paths (every event, every
+    /// submission) would otherwise spend most of their time in SQLite's parser.
+    public func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
+        try cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+}

@@ -152,7 +152,7 @@ public final class HandlerService: RequestHandling {
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
         guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
         // One case per feedback, even if an event were applied twice.
-        if try Bool.fetchOne(db, sql: "SELECT 1 FROM cases WHERE case_number = ?", arguments: [fr.caseNumber]) == true { return }
+        if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM cases WHERE case_number = ?"), arguments: [fr.caseNumber]) == true { return }
         let f = fr.feedback
         let s = settings.withLock { $0 }
         let routing = s.policy.route(f)
@@ -160,7 +160,7 @@ public final class HandlerService: RequestHandling {
         let opened = event.occurredAt.date
         let respondBy = routing.respond.due(from: opened, on: s.calendar)
         let resolveBy = routing.resolve.due(from: opened, on: s.calendar)
-        try db.execute(sql: """
+        try db.executeCached(sql: """
             INSERT INTO cases (case_number, kind, channel, category, unit, priority, state, opened_at, respond_by, resolve_by,
                                officer_badge, text, source_stream, source_seq, reported_unit, accountable_unit, confidential,
                                commendation, policy_rule, respond_span, resolve_span, updated_at)
@@ -215,18 +215,18 @@ public final class HandlerService: RequestHandling {
             warn = span.due(from: start, on: calendar, fraction: 0.8)
         }
         for (level, at) in [("warning", warn), ("breach", due)] {
-            try db.execute(sql: """
+            try db.executeCached(sql: """
                 INSERT INTO deadlines (case_number, deadline, level, fire_at, deadline_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT DO UPDATE SET fire_at = excluded.fire_at, deadline_at = excluded.deadline_at WHERE fired_at IS NULL
                 """, arguments: [caseNumber, deadline, level, at.timeIntervalSince1970, due.timeIntervalSince1970])
         }
-        try db.execute(sql: "UPDATE cases SET \(deadline == "respond" ? "respond_by" : "resolve_by") = ? WHERE case_number = ?",
+        try db.executeCached(sql: "UPDATE cases SET \(deadline == "respond" ? "respond_by" : "resolve_by") = ? WHERE case_number = ?",
                        arguments: [due.timeIntervalSince1970, caseNumber])
     }
 
     func audit(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, from: String, to: String,
                detail: String, reason: String) throws {
-        try db.execute(sql: """
+        try db.executeCached(sql: """
             INSERT INTO audit (case_number, at, actor, action, from_state, to_state, detail, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [caseNumber, at.timeIntervalSince1970, actor, action, from, to, detail, reason])
     }
@@ -253,8 +253,8 @@ public final class HandlerService: RequestHandling {
         if q.caseNumber.isEmpty { throw WireError.invalidArgument("get_case.case_number", "case_number is required") }
         guard partition.owns(q.caseNumber) else { throw notOwned("get_case.case_number", q.caseNumber) }
         let (row, trail) = try log.store.pool.read { db -> (Row?, [Row]) in
-            (try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE case_number = ?", arguments: [q.caseNumber]),
-             try Row.fetchAll(db, sql: "SELECT * FROM audit WHERE case_number = ? ORDER BY id", arguments: [q.caseNumber]))
+            (try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [q.caseNumber]),
+             try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit WHERE case_number = ? ORDER BY id"), arguments: [q.caseNumber]))
         }
         guard let row else { throw WireError.notFound("get_case.case_number", "no case \(q.caseNumber)") }
         var r = Liaison_V1_Reply()
@@ -303,7 +303,7 @@ public final class HandlerService: RequestHandling {
         let (rows, total) = try log.store.pool.read { db in
             (try Row.fetchAll(db, sql: "SELECT * FROM cases \(pageWhere) ORDER BY \(order) LIMIT \(limit)",
                               arguments: StatementArguments(pageArgs)),
-             try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cases \(whereSQL)", arguments: StatementArguments(args)) ?? 0)
+             try Int.fetchOne(db.cachedStatement(sql: "SELECT COUNT(*) FROM cases \(whereSQL)"), arguments: StatementArguments(args)) ?? 0)
         }
         var r = Liaison_V1_Reply()
         r.caseList.cases = rows.map { caseInfo($0, full: false) }
@@ -354,7 +354,7 @@ public final class HandlerService: RequestHandling {
         let s = settings.withLock { $0 }
         let now = clock.now()
         try log.write { db, out in
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM cases WHERE case_number = ?", arguments: [c.caseNumber]) else {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [c.caseNumber]) else {
                 throw WireError.notFound("case_command.case_number", "no case \(c.caseNumber)")
             }
             try self.apply(c, to: row, at: now, settings: s, db: db, out: out)
@@ -397,7 +397,7 @@ public final class HandlerService: RequestHandling {
         }
         func dropClock(_ deadlines: [String]) throws {
             for d in deadlines {
-                try db.execute(sql: "DELETE FROM deadlines WHERE case_number = ? AND deadline = ? AND fired_at IS NULL", arguments: [caseNumber, d])
+                try db.executeCached(sql: "DELETE FROM deadlines WHERE case_number = ? AND deadline = ? AND fired_at IS NULL", arguments: [caseNumber, d])
             }
         }
         let responded = (row["first_response_at"] as Double?) != nil
@@ -457,12 +457,12 @@ public final class HandlerService: RequestHandling {
             set("resolution_confirmed", false)
             set("satisfaction", 0)
             // A new resolution deadline from now; the accountable unit keeps the case.
-            try db.execute(sql: "DELETE FROM deadlines WHERE case_number = ? AND deadline = 'resolve'", arguments: [caseNumber])
+            try db.executeCached(sql: "DELETE FROM deadlines WHERE case_number = ? AND deadline = 'resolve'", arguments: [caseNumber])
             try schedule(db, caseNumber, "resolve", start: now, span: resolveSpan, calendar: s.calendar)
             detail = "resolve within \(resolveSpan) from now"
         case .merge:
             if partition.owns(c.mergeInto) {
-                guard let target = try String.fetchOne(db, sql: "SELECT state FROM cases WHERE case_number = ?", arguments: [c.mergeInto]) else {
+                guard let target = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [c.mergeInto]) else {
                     throw WireError.notFound("case_command.merge_into", "no case \(c.mergeInto)")
                 }
                 if target == CaseState.merged.rawValue {
@@ -504,12 +504,12 @@ public final class HandlerService: RequestHandling {
         set("priority", priority)
         set("public_note", publicNote)
         set("updated_at", now.timeIntervalSince1970)
-        try db.execute(sql: "UPDATE cases SET \(sets.joined(separator: ", ")) WHERE case_number = ?",
+        try db.executeCached(sql: "UPDATE cases SET \(sets.joined(separator: ", ")) WHERE case_number = ?",
                        arguments: StatementArguments(setArgs + [caseNumber]))
         let reason = c.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         let audited = c.action == .note && !c.public ? "internal: " + detail : detail
         try audit(db, caseNumber, at: now, actor: c.actor, action: c.action.name, from: state.rawValue, to: next.rawValue, detail: audited, reason: reason)
-        let final = try Row.fetchOne(db, sql: "SELECT respond_by, resolve_by, accountable_unit, kind, category FROM cases WHERE case_number = ?", arguments: [caseNumber])!
+        let final = try Row.fetchOne(db.cachedStatement(sql: "SELECT respond_by, resolve_by, accountable_unit, kind, category FROM cases WHERE case_number = ?"), arguments: [caseNumber])!
         try out.append(topic: c.action.topic, at: now) { e in
             e.caseUpdated.caseNumber = caseNumber
             e.caseUpdated.action = c.action
@@ -563,7 +563,7 @@ public final class HandlerService: RequestHandling {
                 let fireAt = Date(timeIntervalSince1970: row["fire_at"])
                 let due = Date(timeIntervalSince1970: row["deadline_at"])
                 let late = now.timeIntervalSince(fireAt) > Self.lateAfter
-                try db.execute(sql: "UPDATE deadlines SET fired_at = ? WHERE case_number = ? AND deadline = ? AND level = ?",
+                try db.executeCached(sql: "UPDATE deadlines SET fired_at = ? WHERE case_number = ? AND deadline = ? AND level = ?",
                                arguments: [now.timeIntervalSince1970, caseNumber, deadline, level])
                 let state: String = row["state"]
                 let action = level == "warning" ? "deadline_warning" : "deadline_breached"

@@ -124,12 +124,12 @@ public final class IntakeService: RequestHandling {
         let at = event.occurredAt.date.timeIntervalSince1970
         switch event.payload {
         case .caseOpened(let c)?:
-            try db.execute(sql: "UPDATE submissions SET state = ?, updated_at = ? WHERE case_number = ? AND state = 'received'",
+            try db.executeCached(sql: "UPDATE submissions SET state = ?, updated_at = ? WHERE case_number = ? AND state = 'received'",
                            arguments: [publicState("triaged"), at, c.caseNumber])
         case .caseUpdated(let u)?:
             var note = u.publicNote
             if u.action == .merge { note = "This case duplicates case \(u.mergedInto), which carries on; check that one for news." }
-            try db.execute(sql: """
+            try db.executeCached(sql: """
                 UPDATE submissions SET state = ?, public_note = CASE WHEN ? = '' THEN public_note ELSE ? END, updated_at = ?
                 WHERE case_number = ?
                 """, arguments: [publicState(u.toState), note, note, at, u.caseNumber])
@@ -230,7 +230,7 @@ public final class IntakeService: RequestHandling {
         if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
         do {
             let row = try log.store.pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT contact FROM submissions WHERE case_number = ?", arguments: [q.caseNumber])
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT contact FROM submissions WHERE case_number = ?"), arguments: [q.caseNumber])
             }
             guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(q.caseNumber)")) }
             var r = Liaison_V1_Reply()

@@ -53,7 +53,7 @@ public final class ReportingService: RequestHandling {
     }
 
     static func bump(_ db: Database, _ dimension: String, _ key: String) throws {
-        try db.execute(sql: """
+        try db.executeCached(sql: """
             INSERT INTO counters (dimension, key, count) VALUES (?, ?, 1)
             ON CONFLICT(dimension, key) DO UPDATE SET count = count + 1
             """, arguments: [dimension, key])
@@ -67,7 +67,7 @@ public final class ReportingService: RequestHandling {
             try Self.bump(db, "kind", fr.feedback.kind.name)
             try Self.bump(db, "channel", fr.feedback.channel.name)
         case .caseOpened(let c)?:
-            try db.execute(sql: """
+            try db.executeCached(sql: """
                 INSERT OR IGNORE INTO cases (case_number, unit, priority, state, respond_by, resolve_by)
                 VALUES (?, ?, ?, 'triaged', ?, ?)
                 """, arguments: [c.caseNumber, c.unit, c.priority, c.respondBy.date.timeIntervalSince1970, c.resolveBy.date.timeIntervalSince1970])
@@ -77,7 +77,7 @@ public final class ReportingService: RequestHandling {
             }
         case .caseUpdated(let u)?:
             // The case moves through its life cycle: the projection follows its state, unit and deadlines.
-            try db.execute(sql: "UPDATE cases SET state = ?, unit = ?, respond_by = ?, resolve_by = ? WHERE case_number = ?",
+            try db.executeCached(sql: "UPDATE cases SET state = ?, unit = ?, respond_by = ?, resolve_by = ? WHERE case_number = ?",
                            arguments: [u.toState, u.unit, u.respondBy.date.timeIntervalSince1970, u.resolveBy.date.timeIntervalSince1970, u.caseNumber])
         case .followupDue?:
             try Self.bump(db, "total", "followups_due")

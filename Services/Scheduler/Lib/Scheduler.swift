@@ -53,7 +53,7 @@ public final class SchedulerService: RequestHandling {
     /// Applies one handler event: `case.opened` puts a follow-up at the case's respond-by time.
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
         guard case .caseOpened(let c)? = event.payload else { return }
-        try db.execute(sql: "INSERT OR IGNORE INTO followups (case_number, unit, due_at, state) VALUES (?, ?, ?, 'pending')",
+        try db.executeCached(sql: "INSERT OR IGNORE INTO followups (case_number, unit, due_at, state) VALUES (?, ?, ?, 'pending')",
                        arguments: [c.caseNumber, c.unit, c.respondBy.date.timeIntervalSince1970])
     }
 
@@ -68,7 +68,7 @@ public final class SchedulerService: RequestHandling {
             for row in rows {
                 let caseNumber: String = row["case_number"]
                 let due = Date(timeIntervalSince1970: row["due_at"])
-                try db.execute(sql: "UPDATE followups SET state = 'due', fired_at = ? WHERE case_number = ?",
+                try db.executeCached(sql: "UPDATE followups SET state = 'due', fired_at = ? WHERE case_number = ?",
                                arguments: [now.timeIntervalSince1970, caseNumber])
                 try out.append(topic: Topic.followupDue, at: now) { e in
                     e.followupDue.caseNumber = caseNumber
