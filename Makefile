@@ -24,12 +24,14 @@ test: build
 	$(SWIFT) test
 	@echo "== benchmark smoke run (figures from a debug build are not meaningful; see README)"
 	$(BIN)/liaison-bench intake --quick
+	$(BIN)/liaison-bench handler --runs 1 --cases 500
 
 # Benchmark figures worth quoting: release build, 3 runs, medians.
 bench: deps
 	$(SWIFT) build -c release --scratch-path .build-release --product liaison-bench
 	$(SWIFT) build -c release --scratch-path .build-release --product liaison-intake
 	.build-release/release/liaison-bench intake --runs 3
+	.build-release/release/liaison-bench handler --runs 3
 
 clean:
 	rm -rf .build $(DATA_DIR)
