@@ -8,7 +8,9 @@ struct Cases: ParsableCommand {
         abstract: "List cases across every handler partition, most urgent first (complaints are P1).",
         discussion: """
             Filter by unit (responsible or accountable), state and officer; --overdue shows open cases past
-            their response or resolution deadline (paused and finished cases excluded).
+            their response or resolution deadline (paused and finished cases excluded). If a handler
+            partition does not answer, the others' cases are shown, a warning names it, and the exit
+            status is 4.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -42,10 +44,20 @@ struct Cases: ParsableCommand {
             let handlers = try client.loadTopology().instances(of: "handler").count
             var cases: [Liaison_V1_CaseInfo] = []
             var total: UInt64 = 0
+            var missing: [String] = []
             for i in 0..<max(1, handlers) {
-                let list = try client.call("handler", .listCases(q), instance: i).caseList
-                cases += list.cases
-                total += list.total
+                do {
+                    let list = try client.call("handler", .listCases(q), instance: i).caseList
+                    cases += list.cases
+                    total += list.total
+                } catch let e as ClientError where handlers > 1 {
+                    // One partition down: show the others' cases and say which are missing.
+                    missing.append("handler partition \(i + 1)/\(handlers): \(e)")
+                }
+            }
+            defer {
+                for m in missing { FileHandle.standardError.write(Data("warning: no answer from \(m); its cases are missing\n".utf8)) }
+                if !missing.isEmpty { Foundation.exit(4) }
             }
             cases.sort { ($0.priority, $0.respondBy.seconds, $0.caseNumber) < ($1.priority, $1.respondBy.seconds, $1.caseNumber) }
             cases = Array(cases.prefix(Int(limit)))

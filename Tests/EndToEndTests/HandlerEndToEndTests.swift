@@ -137,6 +137,11 @@ struct HandlerEndToEndTests {
 
         // One partition dies hard; submissions go on; it comes back and catches up.
         set.kill9("handler", 1)
+        // The office still sees the other partitions' cases, with a warning naming the missing one.
+        let partial = try await set.cli(["cases", "--limit", "1000", "--json", "--timeout", "300", "--retries", "1"])
+        #expect(partial.status == 4 && partial.output.contains("partition 2/3"))
+        let shown = partial.output.split(separator: "\n").filter { $0.hasPrefix("{") }.count
+        #expect(shown == 300 - CasePartition.count(acked, partition: 1))
         acked += try await submitAll(set, 300..<450, prefix: "part").map(\.caseNumber)
         try set.start("handler", 1)
         try await set.waitReady(["handler"])
@@ -216,5 +221,12 @@ struct HandlerEndToEndTests {
         let still = try await openCase(set, f)
         #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = still })).caseInfo.unit == "PR-OFFICE")
         #expect(await set.status("handler") != nil)
+    }
+}
+
+extension CasePartition {
+    /// How many of `numbers` partition `index` of 3 owns.
+    static func count(_ numbers: [String], partition index: Int) -> Int {
+        numbers.filter { owner(of: $0, count: 3) == index }.count
     }
 }
