@@ -198,22 +198,26 @@ struct EndToEndTests {
         defer { set.stopAll() }
         try set.startAll()
         try await set.waitReady()
-        var help = submission(5)                     // a help request: first response within 2 hours
-        help.kind = .helpRequest
-        _ = try await set.call("intake", .submitFeedback(help))
-        #expect(await eventually(30) { await set.status("scheduler")?.consumers.first?.appliedSeq == 1 })
-        var pending = Liaison_V1_ListFollowups()
-        pending.dueOnly = false
-        #expect(try await set.call("scheduler", .listFollowups(pending)).followupList.followups.map(\.state) == ["pending"])
+        let number = try await set.call("intake", .submitFeedback(submission(5))).feedbackAccepted.caseNumber
+        #expect(await eventually(30) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = number }))) != nil })
+        // The case is resolved: the scheduler puts the follow-up call a day later.
+        for step in [["case", "assign", number, "--officer", "PC-5"], ["case", "accept", number], ["case", "resolve", number, "Sorted out"]] {
+            let r = try await set.cli(step + ["--actor", "desk"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        let scheduled = await eventually(30) {
+            (try? await set.call("scheduler", .listFollowups(.init())).followupList.followups.map(\.state)) == ["pending"]
+        }
+        #expect(scheduled)
 
-        // Graceful stop, then come back three hours later.
+        // Graceful stop, then come back 25 hours later.
         #expect(set.terminate("scheduler") == 0)
-        try set.start("scheduler", extra: ["--clock-offset", "10800"])
+        try set.start("scheduler", extra: ["--clock-offset", "90000"])
         try await set.waitReady(["scheduler"])
         #expect(await eventually(30) { await set.status("scheduler")?.headSeq == 1 })
         let due = try await set.call("scheduler", .replay(.init())).replayBatch.events
         #expect(due.map(\.topic) == [Topic.followupDue])
-        #expect(due.first?.followupDue.late == true)
+        #expect(due.first?.followupDue.late == true && due.first?.followupDue.caseNumber == number)
         #expect(await eventually(30) { (try? await set.report().followupsDue) == 1 })
     }
 

@@ -259,6 +259,15 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         return e
     }
 
+    func updated(_ number: String, _ action: Liaison_V1_CaseAction, at: Date, seq: UInt64) -> Liaison_V1_Event {
+        var e = Liaison_V1_Event()
+        e.stream = "handler-1"; e.seq = seq; e.topic = action.topic; e.occurredAt = .init(date: at)
+        e.caseUpdated.caseNumber = number
+        e.caseUpdated.action = action
+        e.caseUpdated.unit = "STN-EAST-01"
+        return e
+    }
+
     @Test func followUpsFireOnceWhenDueAndSurviveRestart() throws {
         let dir = try TempDir()
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
@@ -268,9 +277,15 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
             return SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock)
         }
         var s = try make()
+        let day: TimeInterval = 24 * 3_600
         try s.log.write { db, out in
+            // Opening a case schedules nothing; resolving it schedules the follow-up call a day later.
             try s.apply(db, out, opened("A", respondBy: t0.addingTimeInterval(60), seq: 1))
-            try s.apply(db, out, opened("B", respondBy: t0.addingTimeInterval(7200), seq: 2))
+            try s.apply(db, out, updated("A", .resolve, at: t0.addingTimeInterval(60 - day), seq: 2))
+            try s.apply(db, out, updated("B", .resolve, at: t0.addingTimeInterval(7200 - day), seq: 3))
+            // C is confirmed before its call: the follow-up is cancelled.
+            try s.apply(db, out, updated("C", .resolve, at: t0.addingTimeInterval(30 - day), seq: 4))
+            try s.apply(db, out, updated("C", .confirmResolution, at: t0, seq: 5))
         }
         #expect(try s.fireDue().fired == 0)
         clock.advance(by: 61)
@@ -284,7 +299,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(events.map(\.followupDue.caseNumber) == ["A", "B"])
         #expect(events.map(\.followupDue.late) == [false, true])
         let list = s.handle([request(.listFollowups(.init()))])[0].followupList
-        #expect(list.followups.allSatisfy { $0.state == "due" })
+        #expect(list.followups.map(\.state).sorted() == ["cancelled", "due", "due"])
     }
 
     @Test func reportCountsEveryStream() throws {

@@ -6,16 +6,20 @@ import Logging
 import ZeroMQ
 
 /// Scheduler: keeps a durable timer table and raises `schedule.followup_due` when a follow-up
-/// comes due. For now every opened case gets a follow-up at its respond-by time.
+/// comes due: the call to the citizen after a case is resolved, whose answer confirms the
+/// resolution (or reopens the case).
 public final class SchedulerService: RequestHandling {
     let log: EventLog
     let clock: WallClock
+    /// How long after a resolution the follow-up call is due.
+    let followupAfter: TimeInterval
     /// A follow-up fired this long after its due time (the scheduler was down) is marked late.
     public static let lateAfter: TimeInterval = 60
 
-    public init(log: EventLog, clock: WallClock) {
+    public init(log: EventLog, clock: WallClock, followupAfter: TimeInterval = 24 * 3_600) {
         self.log = log
         self.clock = clock
+        self.followupAfter = followupAfter
     }
 
     public static func migrations(_ m: inout DatabaseMigrator) {
@@ -34,9 +38,10 @@ public final class SchedulerService: RequestHandling {
     }
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
-    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
+    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
+                            logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
-        let service = SchedulerService(log: log, clock: clock)
+        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
                 try service.apply(db, out, event)
@@ -50,11 +55,24 @@ public final class SchedulerService: RequestHandling {
         return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], logger: logger)
     }
 
-    /// Applies one handler event: `case.opened` puts a follow-up at the case's respond-by time.
+    /// Applies one handler event. `case.resolved` puts a follow-up call `followupAfter` later (a case
+    /// resolved again after a reopening gets a new one); a confirmed resolution, a reopening, a
+    /// close or a merge cancels the one still pending.
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
-        guard case .caseOpened(let c)? = event.payload else { return }
-        try db.executeCached(sql: "INSERT OR IGNORE INTO followups (case_number, unit, due_at, state) VALUES (?, ?, ?, 'pending')",
-                       arguments: [c.caseNumber, c.unit, c.respondBy.date.timeIntervalSince1970])
+        guard case .caseUpdated(let u)? = event.payload else { return }
+        switch u.action {
+        case .resolve:
+            let due = event.occurredAt.date.addingTimeInterval(followupAfter)
+            try db.executeCached(sql: """
+                INSERT INTO followups (case_number, unit, due_at, state) VALUES (?, ?, ?, 'pending')
+                ON CONFLICT(case_number) DO UPDATE SET unit = excluded.unit, due_at = excluded.due_at, state = 'pending', fired_at = NULL
+                """, arguments: [u.caseNumber, u.unit, due.timeIntervalSince1970])
+        case .confirmResolution, .reopen, .close, .merge:
+            try db.executeCached(sql: "UPDATE followups SET state = 'cancelled' WHERE case_number = ? AND state = 'pending'",
+                                 arguments: [u.caseNumber])
+        default:
+            break
+        }
     }
 
     /// Fires every pending follow-up due at `now` (at most `limit`), each with its event, in one

@@ -7,14 +7,17 @@ import Scheduler
 struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-scheduler",
-        abstract: "Liaison scheduler: durable timers for follow-ups and reminders.",
+        abstract: "Liaison scheduler: durable timers for the follow-up call after a case is resolved.",
         discussion: "Consumes every handler instance of the topology and publishes schedule.* on its own stream. Stop with SIGTERM or Ctrl-C.")
 
     @OptionGroup var options: ServiceOptions
 
+    @Option(help: "Hours after a case is resolved that the follow-up call to the citizen is due.")
+    var followupAfterHours: Double = 24
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.scheduler")
         let config = try options.resolve(service: "scheduler")
-        try await SchedulerService.host(config: config, clock: options.clock, logger: logger).runUntilSignalled()
+        try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600, logger: logger).runUntilSignalled()
     }
 }
