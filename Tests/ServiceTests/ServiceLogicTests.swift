@@ -245,6 +245,40 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.field == "get_feedback_status.tracking_token")
         #expect(TrackingToken.make().count == 16)
     }
+
+    @Test func statusFollowsTheCaseWithPublicStateAndPublicNotesOnly() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        let a = intake.handle([request(.submitFeedback(feedback("follow")))])[0].feedbackAccepted
+        func status() -> Liaison_V1_FeedbackStatus {
+            intake.handle([request(.getFeedbackStatus(.with { $0.caseNumber = a.caseNumber; $0.trackingToken = a.trackingToken }))])[0].feedbackStatus
+        }
+        func apply(_ action: Liaison_V1_CaseAction, to state: String, note: String = "", into: String = "") throws {
+            var e = Liaison_V1_Event()
+            e.topic = action.topic
+            e.occurredAt = .init(date: Date())
+            e.caseUpdated.caseNumber = a.caseNumber
+            e.caseUpdated.action = action
+            e.caseUpdated.toState = state
+            e.caseUpdated.publicNote = note
+            e.caseUpdated.mergedInto = into
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e) }
+        }
+        var opened = Liaison_V1_Event()
+        opened.caseOpened.caseNumber = a.caseNumber
+        try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened) }
+        #expect(status().state == "being_handled")
+        try apply(.transfer, to: "transferred")          // internal movement: still just "being handled"
+        #expect(status().state == "being_handled" && status().publicNote.isEmpty)
+        try apply(.respond, to: "responded", note: "We are on it")
+        try apply(.note, to: "responded")                // an internal note carries no text
+        #expect(status().state == "responded" && status().publicNote == "We are on it")
+        try apply(.awaitCitizen, to: "awaiting_citizen")
+        #expect(status().state == "waiting_for_you")
+        try apply(.merge, to: "merged", into: "L1-0000001")
+        #expect(status().state == "merged" && status().publicNote.contains("L1-0000001"))
+        #expect(IntakeService.publicState("not_police_responsibility") == "referred_elsewhere")
+    }
 }
 
 @Suite struct SchedulerAndReportingLogicTests {
