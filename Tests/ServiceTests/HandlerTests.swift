@@ -386,7 +386,7 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         for (a, f) in [(Liaison_V1_CaseAction.assign, validCommand(.assign)), (.accept, validCommand(.accept))] {
             #expect(fx.run("L1-0000001", a, f).error.code == .unspecified)
         }
-        #expect(fx.run("L1-0000001", .note) { $0.text = "internal: suspect the officer's shift log" }.caseInfo.publicNote.isEmpty)
+        #expect(fx.run("L1-0000001", .note) { $0.text = "suspect the officer's shift log" }.caseInfo.publicNote.isEmpty)
         #expect(fx.run("L1-0000001", .note) { $0.text = "We have spoken to the station"; $0.public = true }.caseInfo.publicNote == "We have spoken to the station")
         fx.clock.advance(by: 3_600)
         let responded = fx.run("L1-0000001", .respond) { $0.text = "We are on it" }.caseInfo
@@ -403,7 +403,7 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         let bytes = try fx.events().map { try $0.serializedBytes() as [UInt8] }.flatMap { $0 }
         #expect(!String(decoding: bytes, as: UTF8.self).contains("suspect the officer"))
         let trail = fx.show("L1-0000001").audit
-        #expect(trail.contains { $0.action == "note" && $0.detail == "internal: internal: suspect the officer's shift log" })
+        #expect(trail.contains { $0.action == "note" && $0.detail == "internal: suspect the officer's shift log" })
     }
 
     @Test func mergeNeedsALiveTarget() throws {
