@@ -76,40 +76,36 @@ public struct WorkingCalendar: Sendable {
     /// In a zone without daylight saving from `start` on (Asia/Shanghai) days are plain arithmetic;
     /// otherwise Foundation's calendar walks them. `arithmetic` forces one or the other (tests).
     func forEachWorkingInterval(from start: Date, arithmetic: Bool? = nil, _ body: (Date, Date) -> Bool) {
-        let fixed = timeZone.nextDaylightSavingTimeTransition(after: start) == nil && !timeZone.isDaylightSavingTime(for: start)
-        if arithmetic ?? fixed {
+        // Each local day from start's on: its midnight, its yyyymmdd key and its weekday (1 = Sunday).
+        let nextDay: () -> (Date, Int, Int)?
+        if arithmetic ?? (timeZone.nextDaylightSavingTimeTransition(after: start) == nil && !timeZone.isDaylightSavingTime(for: start)) {
             let offset = timeZone.secondsFromGMT(for: start)
             var days = Int(((start.timeIntervalSince1970 + Double(offset)) / 86_400).rounded(.down))
-            for _ in 0..<3_660 {
+            nextDay = {
+                defer { days += 1 }
                 let (y, m, d) = Self.civil(days)
-                let weekday = ((days + 4) % 7 + 7) % 7 + 1   // 1970-01-01 was a Thursday; 1 = Sunday
-                if isWorkingDay(key: y * 10_000 + m * 100 + d, weekday: weekday) {
-                    let day = Date(timeIntervalSince1970: TimeInterval(days * 86_400 - offset))
-                    for p in periods {
-                        let ps = day.addingTimeInterval(TimeInterval(p.start * 60))
-                        let pe = day.addingTimeInterval(TimeInterval(p.end * 60))
-                        let from = max(ps, start)
-                        if from < pe && !body(from, pe) { return }
-                    }
-                }
-                days += 1
+                let weekday = ((days + 4) % 7 + 7) % 7 + 1   // 1970-01-01 was a Thursday
+                return (Date(timeIntervalSince1970: TimeInterval(days * 86_400 - offset)), y * 10_000 + m * 100 + d, weekday)
             }
-            return
+        } else {
+            let cal = gregorian
+            var day: Date? = cal.startOfDay(for: start)
+            nextDay = {
+                guard let current = day else { return nil }
+                day = cal.date(byAdding: .day, value: 1, to: current)
+                let c = cal.dateComponents([.year, .month, .day, .weekday], from: current)
+                return (current, c.year! * 10_000 + c.month! * 100 + c.day!, c.weekday!)
+            }
         }
-        let cal = gregorian
-        var day = cal.startOfDay(for: start)
         for _ in 0..<3_660 {
-            let c = cal.dateComponents([.year, .month, .day, .weekday], from: day)
-            if isWorkingDay(key: c.year! * 10_000 + c.month! * 100 + c.day!, weekday: c.weekday!) {
-                for p in periods {
-                    let ps = day.addingTimeInterval(TimeInterval(p.start * 60))
-                    let pe = day.addingTimeInterval(TimeInterval(p.end * 60))
-                    let from = max(ps, start)
-                    if from < pe && !body(from, pe) { return }
-                }
+            guard let (day, key, weekday) = nextDay() else { return }
+            guard isWorkingDay(key: key, weekday: weekday) else { continue }
+            for p in periods {
+                let ps = day.addingTimeInterval(TimeInterval(p.start * 60))
+                let pe = day.addingTimeInterval(TimeInterval(p.end * 60))
+                let from = max(ps, start)
+                if from < pe && !body(from, pe) { return }
             }
-            guard let next = cal.date(byAdding: .day, value: 1, to: day) else { return }
-            day = next
         }
     }
 
