@@ -63,8 +63,12 @@ struct IntakeBench: ParsableCommand {
         let ctx = try Context()
         defer { ctx.terminate() }
         let port = try freePort(ctx)
-        var topo = Topology.local
-        topo.services["intake"] = [.init(stream: "intake-1", requests: "tcp://127.0.0.1:\(port)", events: "tcp://127.0.0.1:\(try freePort(ctx))")]
+        // Only intake runs: the handler it follows points at a socket nobody binds, so a set running
+        // on the default ports of this machine cannot feed the benchmark's intake.
+        let topo = Topology(services: [
+            "intake": [.init(stream: "intake-1", requests: "tcp://127.0.0.1:\(port)", events: "tcp://127.0.0.1:\(try freePort(ctx))")],
+            "handler": [.init(stream: "handler-1", requests: "ipc://\(dir)/no-handler-requests", events: "ipc://\(dir)/no-handler-events")],
+        ])
         let topoPath = dir + "/topology.json"
         try topo.write(to: topoPath)
         let endpoint = topo.instances(of: "intake")[0].requests
