@@ -55,20 +55,20 @@ struct Cases: ParsableCommand {
                     missing.append("handler partition \(i + 1)/\(handlers): \(e)")
                 }
             }
-            defer {
-                for m in missing { FileHandle.standardError.write(Data("warning: no answer from \(m); its cases are missing\n".utf8)) }
-                if !missing.isEmpty { Foundation.exit(4) }
-            }
             cases.sort { ($0.priority, $0.respondBy.seconds, $0.caseNumber) < ($1.priority, $1.respondBy.seconds, $1.caseNumber) }
             cases = Array(cases.prefix(Int(limit)))
             if client.json {
                 for c in cases { print(Output.json(c)) }
-                return
+            } else {
+                print(Output.table(["CASE", "PRI", "KIND", "UNIT", "ACCOUNTABLE", "OFFICER", "STATE", "RESPOND BY", "RESOLVE BY"],
+                                   cases.map { [$0.caseNumber, $0.priority, $0.kind.name, $0.unit, $0.accountableUnit, $0.officer, $0.state,
+                                                Output.time($0.respondBy), Output.time($0.resolveBy)] }))
+                print("\(cases.count) of \(total) case(s)")
             }
-            print(Output.table(["CASE", "PRI", "KIND", "UNIT", "ACCOUNTABLE", "OFFICER", "STATE", "RESPOND BY", "RESOLVE BY"],
-                               cases.map { [$0.caseNumber, $0.priority, $0.kind.name, $0.unit, $0.accountableUnit, $0.officer, $0.state,
-                                            Output.time($0.respondBy), Output.time($0.resolveBy)] }))
-            print("\(cases.count) of \(total) case(s)")
+            if !missing.isEmpty {
+                for m in missing { FileHandle.standardError.write(Data("warning: no answer from \(m); its cases are missing\n".utf8)) }
+                Foundation.exit(4)
+            }
         } catch { reportFailure(error) }
     }
 }

@@ -158,8 +158,9 @@ public final class HandlerService: RequestHandling {
         let routing = s.policy.route(f)
         // Deadlines run from the moment intake received the feedback, so a replay gives the same case.
         let opened = event.occurredAt.date
-        let respondBy = routing.respond.due(from: opened, on: s.calendar)
-        let resolveBy = routing.resolve.due(from: opened, on: s.calendar)
+        let respond = Self.deadlineTimes(start: opened, span: routing.respond, calendar: s.calendar)
+        let resolve = Self.deadlineTimes(start: opened, span: routing.resolve, calendar: s.calendar)
+        let (respondBy, resolveBy) = (respond.due, resolve.due)
         try db.executeCached(sql: """
             INSERT INTO cases (case_number, kind, channel, category, unit, priority, state, opened_at, respond_by, resolve_by,
                                officer_badge, text, source_stream, source_seq, reported_unit, accountable_unit, confidential,
@@ -170,8 +171,8 @@ public final class HandlerService: RequestHandling {
                              f.officerBadge, f.text, event.stream, Int64(event.seq), f.unit, routing.unit, routing.confidential,
                              routing.commendation, routing.rule, routing.respond.description, routing.resolve.description,
                              opened.timeIntervalSince1970])
-        try schedule(db, fr.caseNumber, "respond", start: opened, span: routing.respond, calendar: s.calendar)
-        try schedule(db, fr.caseNumber, "resolve", start: opened, span: routing.resolve, calendar: s.calendar)
+        try putOnClock(db, fr.caseNumber, "respond", respond)
+        try putOnClock(db, fr.caseNumber, "resolve", resolve)
         try audit(db, fr.caseNumber, at: opened, actor: "policy", action: "opened", from: "", to: CaseState.triaged.rawValue,
                   detail: "routed to \(routing.unit) by rule \(routing.rule), \(routing.priority); respond within \(routing.respond), resolve within \(routing.resolve)",
                   reason: fr.linkedCaseNumber.isEmpty ? "" : "near-duplicate of \(fr.linkedCaseNumber)")
@@ -195,33 +196,36 @@ public final class HandlerService: RequestHandling {
         }
     }
 
-    /// Puts a deadline's warning (at 80 % of its time) and breach on the clock. `remaining`
-    /// (after a pause) is the time left, in working seconds for a working span.
-    func schedule(_ db: Database, _ caseNumber: String, _ deadline: String, start: Date, span: Span, calendar: WorkingCalendar,
-                  remaining: TimeInterval? = nil) throws {
-        let due: Date, warn: Date
-        if let remaining {
-            let total = span.due(from: start, on: calendar).timeIntervalSince(start)   // calendar length for plain hours
-            if span.isWorking {
-                let totalWorking = span.totalWorkingSeconds(calendar)
-                due = calendar.adding(workingSeconds: remaining, to: start)
-                warn = calendar.adding(workingSeconds: max(0, remaining - 0.2 * totalWorking), to: start)
-            } else {
-                due = start.addingTimeInterval(remaining)
-                warn = start.addingTimeInterval(max(0, remaining - 0.2 * total))
-            }
-        } else {
-            due = span.due(from: start, on: calendar)
-            warn = span.due(from: start, on: calendar, fraction: 0.8)
+    /// When a deadline falls due, and when its warning comes (80 % of its time used). `remaining`
+    /// (after a pause) is the time left: working seconds for a working span.
+    static func deadlineTimes(start: Date, span: Span, calendar: WorkingCalendar, remaining: TimeInterval? = nil) -> (due: Date, warn: Date) {
+        guard let remaining else {
+            return (span.due(from: start, on: calendar), span.due(from: start, on: calendar, fraction: 0.8))
         }
-        for (level, at) in [("warning", warn), ("breach", due)] {
+        let warnLeft = max(0, remaining - 0.2 * span.totalWorkingSeconds(calendar))
+        if span.isWorking {
+            return (calendar.adding(workingSeconds: remaining, to: start), calendar.adding(workingSeconds: warnLeft, to: start))
+        }
+        return (start.addingTimeInterval(remaining), start.addingTimeInterval(warnLeft))
+    }
+
+    /// Puts a deadline's warning and breach on the clock; one already raised stays raised.
+    func putOnClock(_ db: Database, _ caseNumber: String, _ deadline: String, _ times: (due: Date, warn: Date)) throws {
+        for (level, at) in [("warning", times.warn), ("breach", times.due)] {
             try db.executeCached(sql: """
                 INSERT INTO deadlines (case_number, deadline, level, fire_at, deadline_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT DO UPDATE SET fire_at = excluded.fire_at, deadline_at = excluded.deadline_at WHERE fired_at IS NULL
-                """, arguments: [caseNumber, deadline, level, at.timeIntervalSince1970, due.timeIntervalSince1970])
+                """, arguments: [caseNumber, deadline, level, at.timeIntervalSince1970, times.due.timeIntervalSince1970])
         }
+    }
+
+    /// Re-times a running deadline of an open case (reopened, resumed): its clock and the case's due date.
+    func reschedule(_ db: Database, _ caseNumber: String, _ deadline: String, start: Date, span: Span, calendar: WorkingCalendar,
+                    remaining: TimeInterval? = nil) throws {
+        let times = Self.deadlineTimes(start: start, span: span, calendar: calendar, remaining: remaining)
+        try putOnClock(db, caseNumber, deadline, times)
         try db.executeCached(sql: "UPDATE cases SET \(deadline == "respond" ? "respond_by" : "resolve_by") = ? WHERE case_number = ?",
-                       arguments: [due.timeIntervalSince1970, caseNumber])
+                             arguments: [times.due.timeIntervalSince1970, caseNumber])
     }
 
     func audit(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, from: String, to: String,
@@ -458,7 +462,7 @@ public final class HandlerService: RequestHandling {
             set("satisfaction", 0)
             // A new resolution deadline from now; the accountable unit keeps the case.
             try db.executeCached(sql: "DELETE FROM deadlines WHERE case_number = ? AND deadline = 'resolve'", arguments: [caseNumber])
-            try schedule(db, caseNumber, "resolve", start: now, span: resolveSpan, calendar: s.calendar)
+            try reschedule(db, caseNumber, "resolve", start: now, span: resolveSpan, calendar: s.calendar)
             detail = "resolve within \(resolveSpan) from now"
         case .merge:
             if partition.owns(c.mergeInto) {
@@ -490,8 +494,8 @@ public final class HandlerService: RequestHandling {
             detail = "waiting on the citizen; deadlines paused"
         case .resume:
             set("paused_from", nil)
-            if let r = row["respond_remaining"] as Double? { try schedule(db, caseNumber, "respond", start: now, span: respondSpan, calendar: s.calendar, remaining: r) }
-            if let r = row["resolve_remaining"] as Double? { try schedule(db, caseNumber, "resolve", start: now, span: resolveSpan, calendar: s.calendar, remaining: r) }
+            if let r = row["respond_remaining"] as Double? { try reschedule(db, caseNumber, "respond", start: now, span: respondSpan, calendar: s.calendar, remaining: r) }
+            if let r = row["resolve_remaining"] as Double? { try reschedule(db, caseNumber, "resolve", start: now, span: resolveSpan, calendar: s.calendar, remaining: r) }
             set("respond_remaining", nil)
             set("resolve_remaining", nil)
             detail = "deadlines run again"
@@ -550,6 +554,7 @@ public final class HandlerService: RequestHandling {
             try Double.fetchOne(db, sql: "SELECT MIN(fire_at) FROM deadlines WHERE fired_at IS NULL")
         }
         guard let next, next <= now.timeIntervalSince1970 else { return 0 }
+        let iso = ISO8601DateFormatter()
         return try log.write { db, out in
             let rows = try Row.fetchAll(db, sql: """
                 SELECT d.case_number, d.deadline, d.level, d.fire_at, d.deadline_at, c.unit, c.accountable_unit, c.state
@@ -568,7 +573,7 @@ public final class HandlerService: RequestHandling {
                 let state: String = row["state"]
                 let action = level == "warning" ? "deadline_warning" : "deadline_breached"
                 try audit(db, caseNumber, at: now, actor: "clock", action: action, from: state, to: state,
-                          detail: "\(deadline) deadline \(ISO8601DateFormatter().string(from: due))\(level == "warning" ? ": 80 % of the time used" : " passed")\(late ? " (raised late: the handler was down)" : "")",
+                          detail: "\(deadline) deadline \(iso.string(from: due))\(level == "warning" ? ": 80 % of the time used" : " passed")\(late ? " (raised late: the handler was down)" : "")",
                           reason: "")
                 try out.append(topic: level == "warning" ? "case.deadline_warning" : "case.deadline_breached", at: now) { e in
                     e.deadlineAlert.caseNumber = caseNumber

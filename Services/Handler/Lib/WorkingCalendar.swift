@@ -31,16 +31,13 @@ public struct WorkingCalendar: Sendable {
     public var holidays: Set<Int>
     /// Weekend days that are worked, as `yyyymmdd`.
     public var workdays: Set<Int>
-    /// The years the loaded files cover; outside them only weekends are days off.
-    public var years: Set<Int>
 
     public init(timeZone: TimeZone = WorkingCalendar.defaultTimeZone, periods: [Period] = [Period(start: 9 * 60, end: 17 * 60)],
-                holidays: Set<Int> = [], workdays: Set<Int> = [], years: Set<Int> = []) {
+                holidays: Set<Int> = [], workdays: Set<Int> = []) {
         self.timeZone = timeZone
         self.periods = periods
         self.holidays = holidays
         self.workdays = workdays
-        self.years = years
     }
 
     /// Asia/Shanghai (UTC+8 all year, no daylight saving), also when the machine has no tzdata.
@@ -210,7 +207,6 @@ public struct WorkingCalendar: Sendable {
                     throw ConfigError("\(at) \(words[0])", "expected '\(words[0]) YYYY-MM-DD [name]'")
                 }
                 if words[0] == "holiday" { holidays.insert(key) } else { workdays.insert(key) }
-                years.insert(key / 10_000)
             default:
                 throw ConfigError("\(at) \(words[0])", "unknown key; expected timezone, hours, holiday or workday")
             }
