@@ -30,12 +30,13 @@ struct IntakeBench: ParsableCommand {
                    inserts of same-size rows, one per transaction and 1,000 per transaction;
               low load: one client, one request in flight (p50 against raw round trip + one fsync);
               closed loop: --clients clients, one request in flight each, for --seconds (one driver thread,
-                   one DEALER per client, so the clients do not take the service's CPU);
+                   the clients sharing --connections DEALER sockets, so they do not take the service's CPU);
               open loop: --rate submissions/s offered on a schedule for --seconds (latency from the intended send time).
             Prints medians over the runs. Build with -c release for figures worth quoting.
             """)
 
     @Option(help: "Concurrent clients in the closed loop.") var clients = 32
+    @Option(help: "DEALER connections the closed-loop clients share.") var connections = 4
     @Option(help: "Seconds per closed-loop and open-loop phase.") var seconds = 5.0
     @Option(help: "Offered submissions per second in the open loop.") var rate = 2_000
     @Option(help: "Sequential requests for the low-load latency.") var lowLoad = 500
@@ -51,7 +52,9 @@ struct IntakeBench: ParsableCommand {
             let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            for r in 1...runs { print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s") }
+            for r in 1...runs {
+                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(try loneInProcess(dir: dir, count: quick ? 50 : 500))) µs")
+            }
             return
         }
         let bin = intakeBin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -130,27 +133,32 @@ struct IntakeBench: ParsableCommand {
     }
 
     /// `clients` concurrent clients, each with one request in flight (closed loop), driven by one
-    /// thread over one DEALER socket per client: on 2 cores, 32 client threads would take the CPU
-    /// the service under test needs. Stops after `requests` per client or `seconds`.
+    /// thread over `--connections` DEALER sockets that the clients share (client `c` uses socket
+    /// `c % connections`; its request id says which client an answer is for): on 2 cores, a thread or
+    /// a polled socket per client would take the CPU the service under test needs. Stops after
+    /// `requests` per client or `seconds`.
     func closedLoop(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
         try drive(ctx, endpoint, clients: clients, requests: requests, seconds: seconds) { c, n in
             var r = Liaison_V1_Request()
             r.requestID = "\(c)-\(n)"
             r.submitFeedback = submission("\(tag)-\(c)-\(n)")
             return try Framing.requestFrames(r)
-        } accepted: { frames in
-            guard let reply = try? Framing.decodeReply(frames: frames), case .feedbackAccepted? = reply.result else { return false }
-            return true
+        } answer: { frames in
+            guard let reply = try? Framing.decodeReply(frames: frames),
+                  let c = reply.requestID.split(separator: "-").first.flatMap({ Int($0) }) else { return nil }
+            if case .feedbackAccepted? = reply.result { return (c, true) }
+            return (c, false)
         }
     }
 
-    /// The closed-loop driver: sends the frames `make(client, n)` (with the empty delimiter) on each client's socket, waits for its
-    /// answer, records the latency when `accepted` says so, and sends the next.
+    /// The closed-loop driver: sends the frames `make(client, n)` (with the empty delimiter) on the
+    /// client's socket, and for each answer asks `answer` which client it is for and whether it was
+    /// accepted; records the latency of accepted ones and sends that client's next request.
     func drive(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?,
-               make: (Int, Int) throws -> [[UInt8]], accepted: ([[UInt8]]) -> Bool) throws -> Phase {
+               make: (Int, Int) throws -> [[UInt8]], answer: ([[UInt8]]) -> (client: Int, accepted: Bool)?) throws -> Phase {
         var sockets: [Socket] = []
         defer { for s in sockets { s.close() } }
-        for _ in 0..<clients {
+        for _ in 0..<max(1, min(clients, connections)) {
             let s = try Socket(context: ctx, type: .dealer, role: "bench-client", linger: 0)
             try s.connect(endpoint)
             sockets.append(s)
@@ -158,6 +166,7 @@ struct IntakeBench: ParsableCommand {
         var phase = Phase()
         var sentAt = [UInt64](repeating: 0, count: clients)
         var count = [Int](repeating: 0, count: clients)
+        var waiting = [Bool](repeating: false, count: clients)
         var inFlight = 0
         let t0 = DispatchTime.now().uptimeNanoseconds
         let stopAt = seconds.map { t0 + UInt64($0 * 1e9) } ?? UInt64.max
@@ -165,8 +174,9 @@ struct IntakeBench: ParsableCommand {
             if let requests, count[c] >= requests { return }
             if DispatchTime.now().uptimeNanoseconds >= stopAt { return }
             sentAt[c] = DispatchTime.now().uptimeNanoseconds
-            _ = try sockets[c].send(multipart: make(c, count[c]))
+            _ = try sockets[c % sockets.count].send(multipart: make(c, count[c]))
             count[c] += 1
+            waiting[c] = true
             inFlight += 1
         }
         for c in 0..<clients { try sendNext(c) }
@@ -177,15 +187,18 @@ struct IntakeBench: ParsableCommand {
             if !ready.contains(true) && now - lastProgress > 20_000_000_000 {
                 throw ValidationError("no answer for 20 s with \(inFlight) requests in flight")
             }
-            for c in 0..<clients where ready[c] {
-                guard let frames = try sockets[c].receiveMultipart(dontWait: true) else { continue }
-                inFlight -= 1
-                lastProgress = now
-                if accepted(frames) {
-                    _ = phase.histogram.record((DispatchTime.now().uptimeNanoseconds - sentAt[c]) / 1_000)
-                    phase.acked += 1
+            for k in sockets.indices where ready[k] {
+                while let frames = try sockets[k].receiveMultipart(dontWait: true) {
+                    guard let (c, accepted) = answer(frames), c >= 0, c < clients, waiting[c] else { continue }
+                    waiting[c] = false
+                    inFlight -= 1
+                    lastProgress = now
+                    if accepted {
+                        _ = phase.histogram.record((DispatchTime.now().uptimeNanoseconds - sentAt[c]) / 1_000)
+                        phase.acked += 1
+                    }
+                    try sendNext(c)
                 }
-                try sendNext(c)
             }
         }
         phase.elapsed = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
@@ -239,7 +252,7 @@ struct IntakeBench: ParsableCommand {
     func inProcess(dir: String, quick: Bool) throws -> Double {
         let store = try Store(path: dir + "/inproc-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
         let log = try EventLog(store: store, stream: "intake-bench")
-        let service = IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
+        let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
                                     logger: Logger(label: "bench"))
         let batches = (0..<(quick ? 20 : 200)).map { b in
             (0..<32).map { i in
@@ -251,6 +264,24 @@ struct IntakeBench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         for b in batches { _ = service.handle(b) }
         return Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    /// One submission at a time in-process: the median time intake's logic and its commit take for
+    /// a lone submission (the low-load latency less the sockets), in µs.
+    func loneInProcess(dir: String, count: Int) throws -> Double {
+        let store = try Store(path: dir + "/lone-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
+        let log = try EventLog(store: store, stream: "intake-bench")
+        let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
+                                        logger: Logger(label: "bench"))
+        var times: [Double] = []
+        for i in 0..<count {
+            var r = Liaison_V1_Request()
+            r.submitFeedback = submission("lone-\(i)-\(UUID().uuidString.prefix(8))")
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            _ = service.handle([r])
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
+        }
+        return median(times)
     }
 
     struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }
@@ -282,9 +313,12 @@ struct IntakeBench: ParsableCommand {
         // The transport alone under the same closed load: the ceiling any service reached over
         // libzmq with these clients on this machine could approach.
         let body = [UInt8](repeating: 0x41, count: payload)
-        let ceiling = try drive(ctx, endpoint, clients: clients, requests: nil, seconds: quick ? 0.5 : min(seconds, 3)) { _, _ in
-            [[], body]
-        } accepted: { _ in true }
+        let ceiling = try drive(ctx, endpoint, clients: clients, requests: nil, seconds: quick ? 0.5 : min(seconds, 3)) { c, _ in
+            [[], withUnsafeBytes(of: UInt32(c).littleEndian, Array.init), body]
+        } answer: { frames in
+            guard frames.count == 3, frames[1].count == 4 else { return nil }
+            return (Int(frames[1].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }.littleEndian), true)
+        }
         let dealer = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
         defer { dealer.close() }
         try dealer.connect(endpoint)

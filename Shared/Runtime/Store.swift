@@ -21,7 +21,14 @@ public final class Store: Sendable {
         // a committed transaction is fsync'd before the commit returns.
         try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
         var migrator = DatabaseMigrator()
-        migrator.registerMigration("runtime-v1") { db in
+        Self.runtimeMigrations(&migrator)
+        migrations(&migrator)
+        try migrator.migrate(pool)
+    }
+
+    /// The runtime's own migrations (event log, consumer cursors), registered before a service's.
+    public static func runtimeMigrations(_ m: inout DatabaseMigrator) {
+        m.registerMigration("runtime-v1") { db in
             try db.execute(sql: """
                 CREATE TABLE events (
                   seq INTEGER PRIMARY KEY,
@@ -37,8 +44,6 @@ public final class Store: Sendable {
                 );
                 """)
         }
-        migrations(&migrator)
-        try migrator.migrate(pool)
     }
 
     /// The writer connection's `PRAGMA synchronous` (2 = FULL).

@@ -103,7 +103,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
 
     func makeIntake(_ dir: TempDir, keys: [(String, SymmetricKey)] = [("k1", IntakeLogicTests.key)]) throws -> IntakeService {
         let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
-        return IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", vault: try ContactVault(keys: keys),
+        return try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", vault: try ContactVault(keys: keys),
                              operators: .init(secrets: ["op-secret"]), logger: Logger(label: "t"))
     }
 
@@ -175,6 +175,92 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(NearDuplicates.similarity("noise at night", "bicycle stolen") < 0.2)
         #expect(NearDuplicates.similarity("派出所民警态度很差", "派出所民警态度很差！") == 1)
         #expect(NearDuplicates.similarity("ab", "AB") == 1 && NearDuplicates.similarity("ab", "ba") == 0)
+    }
+
+    @Test func nearDuplicateLinksSurviveARestartAndEndWithTheWindow() throws {
+        let dir = try TempDir()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
+        func intake() throws -> IntakeService {
+            let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+            return try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1",
+                                     vault: try ContactVault(keys: [("k1", IntakeLogicTests.key)]), clock: clock, logger: Logger(label: "t"))
+        }
+        func from(_ id: String, _ text: String) -> Liaison_V1_Request {
+            var f = feedback(id, text: text)
+            f.contact.phone = "13812345678"
+            return request(.submitFeedback(f))
+        }
+        let text = "Motorbikes race past the school gate on Lotus Lane every evening after nine."
+        let first = try intake().handle([from("w1", text)])[0].feedbackAccepted
+        #expect(first.linkedCaseNumber.isEmpty)
+        // A restart: the window's contacts are read back from the database.
+        clock.advance(by: 3_600)
+        let restarted = try intake()
+        #expect(restarted.recentContacts.withLock { $0.count } == 1)
+        let second = restarted.handle([from("w2", text + " Again tonight.")])[0].feedbackAccepted
+        #expect(second.linkedCaseNumber == first.caseNumber)
+        // Past the window (24 h after both), the same text from the same caller is a case of its own.
+        clock.advance(by: 25 * 3_600)
+        let later = try intake()
+        #expect(later.recentContacts.withLock { $0.count } == 0)
+        #expect(later.handle([from("w3", text)])[0].feedbackAccepted.linkedCaseNumber.isEmpty)
+        // Only the contact's fingerprints are in the row, never the phone number.
+        let prints = try later.log.store.pool.read { db in try Data.fetchAll(db, sql: "SELECT contact_prints FROM submissions") }
+        #expect(prints.count == 3 && prints.allSatisfy { $0.count == 16 && $0.range(of: Data("13812345678".utf8)) == nil })
+    }
+
+    @Test func recentContactsForgetARolledBackBatchAndPruneTheWindow() {
+        var recent = RecentContacts()
+        let a = ContactPrint(hi: 1, lo: 2), b = ContactPrint(hi: 3, lo: 4)
+        recent.add(a, .init(caseSeq: 1, at: 100), window: 50)
+        recent.add(b, .init(caseSeq: 2, at: 110), window: 50)
+        recent.add(a, .init(caseSeq: 3, at: 120), window: 50)
+        #expect(recent.recent(a, since: 0).map(\.caseSeq) == [3, 1])       // newest first
+        #expect(recent.recent(a, since: 110).map(\.caseSeq) == [3])        // the window
+        #expect(recent.recent(a, since: 0, limit: 1).map(\.caseSeq) == [3])
+        recent.forget(from: 2)                                               // the batch from case 2 on rolled back
+        #expect(recent.recent(a, since: 0).map(\.caseSeq) == [1] && recent.recent(b, since: 0).isEmpty)
+        recent.add(b, .init(caseSeq: 2, at: 130), window: 50)
+        recent.prune(before: 125)
+        #expect(recent.count == 1 && recent.recent(a, since: 0).isEmpty)
+        #expect(ContactPrint.decode(ContactPrint.encode([a, b])) == [a, b])
+    }
+
+    @Test func fingerprintsStoredByTheOldSchemaStillLinkAfterTheMigration() throws {
+        let dir = try TempDir()
+        let path = dir.file("intake.sqlite")
+        let vault = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
+        // A database as intake-v2 left it: the fingerprint (base64 of the whole HMAC) in its own table.
+        do {
+            let queue = try DatabaseQueue(path: path)
+            var m = DatabaseMigrator()
+            Store.runtimeMigrations(&m)
+            IntakeService.migrations(&m)
+            try m.migrate(queue, upTo: "intake-v2-near-duplicates")
+            var c = Liaison_V1_Contact()
+            c.phone = "138-1234-5678"
+            let printed = NearDuplicates(key: vault.fingerprintKey).fingerprints(c)
+            #expect(printed.count == 1)
+            var full = HMAC<SHA256>(key: vault.fingerprintKey)
+            full.update(data: Data("phone:13812345678".utf8))
+            let legacy = Data(full.finalize()).base64EncodedString()
+            #expect(ContactPrint.decode(Data(base64Encoded: legacy)!.prefix(16)) == printed)
+            let body: Data = try feedback("old", text: "Loud music from the karaoke bar at number 12 every night until 3 am.").serializedBytes()
+            try queue.write { db in
+                try db.execute(sql: """
+                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at)
+                    VALUES (1, 'old', 'L1-0000001', 'TOKEN', ?, NULL, ?, 'received', '', ?)
+                    """, arguments: [body, Date().timeIntervalSince1970, Date().timeIntervalSince1970])
+                try db.execute(sql: "INSERT INTO contact_fingerprints (fingerprint, case_number, received_at) VALUES (?, 'L1-0000001', ?)",
+                               arguments: [legacy, Date().timeIntervalSince1970])
+            }
+        }
+        let intake = try makeIntake(dir)
+        var f = feedback("new", text: "Loud music from the karaoke bar at number 12 every night until 3 am!")
+        f.contact.phone = "13812345678"
+        #expect(intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted.linkedCaseNumber == "L1-0000001")
+        let tables = try intake.log.store.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+        #expect(!tables.contains("contact_fingerprints"))
     }
 
     @Test func sealedContactIsBoundToItsCase() throws {

@@ -3,6 +3,7 @@ import GRDB
 import LiaisonCodec
 import LiaisonRuntime
 import Logging
+import Synchronization
 
 /// Intake: takes public feedback, commits it durably (group commit), acknowledges it with a case
 /// number and tracking token, and publishes `feedback.received` without the contact data.
@@ -11,17 +12,22 @@ public final class IntakeService: RequestHandling {
     let rules: SubmissionRules
     let vault: ContactVault
     let nearDuplicates: NearDuplicates
+    /// Contacts seen within the near-duplicate window; touched only inside the write transaction.
+    let recentContacts: Mutex<RecentContacts>
     let operators: OperatorCredentials
     let casePrefix: String
     let clock: WallClock
     let logger: Logger
 
     /// - Parameter casePrefix: starts every case number of this instance (`L1` → `L1-0000042`).
+    /// - Throws: when the contacts of the near-duplicate window cannot be read back from the database.
     public init(log: EventLog, casePrefix: String, vault: ContactVault, operators: OperatorCredentials = .init(secrets: []),
-                units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) {
+                units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) throws {
         self.log = log
         self.vault = vault
-        self.nearDuplicates = NearDuplicates(key: vault.fingerprintKey)
+        let nearDuplicates = NearDuplicates(key: vault.fingerprintKey)
+        self.nearDuplicates = nearDuplicates
+        self.recentContacts = Mutex(try Self.loadRecentContacts(log, since: clock.now().addingTimeInterval(-nearDuplicates.window)))
         self.operators = operators
         self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
@@ -57,13 +63,45 @@ public final class IntakeService: RequestHandling {
                 CREATE INDEX contact_fingerprints_lookup ON contact_fingerprints(fingerprint, received_at);
                 """)
         }
+        // The fingerprints move into the submission's row (16 bytes each) and are looked up in
+        // memory: a separate table and its index cost two B-tree inserts per submission.
+        m.registerMigration("intake-v3-contact-prints-in-row") { db in
+            try db.execute(sql: "ALTER TABLE submissions ADD COLUMN contact_prints BLOB")
+            var prints: [String: Data] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT case_number, fingerprint FROM contact_fingerprints ORDER BY rowid") {
+                guard let full = Data(base64Encoded: row["fingerprint"] as String), full.count >= 16 else { continue }
+                prints[row["case_number"] as String, default: Data()].append(full.prefix(16))
+            }
+            for (caseNumber, p) in prints {
+                try db.execute(sql: "UPDATE submissions SET contact_prints = ? WHERE case_number = ?", arguments: [p, caseNumber])
+            }
+            try db.execute(sql: "DROP TABLE contact_fingerprints")
+        }
+    }
+
+    /// The contacts of submissions received since `since`, newest rows first until one is older.
+    static func loadRecentContacts(_ log: EventLog, since: Date) throws -> RecentContacts {
+        let limit = since.timeIntervalSince1970
+        var seen: [(ContactPrint, RecentContacts.Seen)] = []
+        try log.store.pool.read { db in
+            let rows = try Row.fetchCursor(db, sql: "SELECT case_seq, received_at, contact_prints FROM submissions ORDER BY case_seq DESC")
+            while let row = try rows.next() {
+                let at: Double = row["received_at"]
+                if at < limit { break }
+                guard let data = row["contact_prints"] as Data? else { continue }
+                for p in ContactPrint.decode(data) { seen.append((p, .init(caseSeq: row["case_seq"], at: at))) }
+            }
+        }
+        var recent = RecentContacts()
+        for (p, s) in seen.reversed() { recent.add(p, s, window: .infinity) }
+        return recent
     }
 
     /// Builds the whole intake instance for `config`.
     public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
                             clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
-        let service = IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
+        let service = try IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
                                     units: units, clock: clock, logger: logger)
         // Follow every handler partition's case events, so the citizen's status reply shows the case's
         // public state and the public notes given to them.
@@ -141,76 +179,81 @@ public final class IntakeService: RequestHandling {
     /// Stores every new submission and appends its event, in one transaction.
     func commit(_ subs: [Liaison_V1_SubmitFeedback]) throws -> [Liaison_V1_Reply] {
         let now = clock.now()
-        return try log.write { db, out in
-            var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
-            var replies: [Liaison_V1_Reply] = []
-            for s in subs {
-                var body = s
-                body.clearContact()
-                let bodyBytes: Data = try body.serializedBytes()
-                let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
-                if let row = try Row.fetchOne(lookup, arguments: [s.submissionID]) {
-                    let storedCase: String = row["case_number"]
-                    let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
-                    if (row["body"] as Data) != bodyBytes || storedContact != (s.hasContact ? s.contact : nil) {
-                        replies.append(.failure(.conflict("submit_feedback.submission_id",
-                            "submission_id \(s.submissionID) was already used for a different submission")))
-                    } else {
-                        replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true,
-                                                linked: (row["linked_case_number"] as String?) ?? ""))
+        var firstSeq: Int64 = .max
+        do {
+            return try log.write { db, out in
+                var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
+                firstSeq = next
+                var replies: [Liaison_V1_Reply] = []
+                for s in subs {
+                    var body = s
+                    body.clearContact()
+                    let bodyBytes: Data = try body.serializedBytes()
+                    let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
+                    if let row = try Row.fetchOne(lookup, arguments: [s.submissionID]) {
+                        let storedCase: String = row["case_number"]
+                        let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
+                        if (row["body"] as Data) != bodyBytes || storedContact != (s.hasContact ? s.contact : nil) {
+                            replies.append(.failure(.conflict("submit_feedback.submission_id",
+                                "submission_id \(s.submissionID) was already used for a different submission")))
+                        } else {
+                            replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true,
+                                                    linked: (row["linked_case_number"] as String?) ?? ""))
+                        }
+                        continue
                     }
-                    continue
+                    let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
+                    let token = TrackingToken.make()
+                    // Contact data only ever stored sealed; an anonymous submission stores none.
+                    let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
+                    let prints = s.hasContact ? nearDuplicates.fingerprints(s.contact) : []
+                    let linked = prints.isEmpty ? "" : try linkNearDuplicate(db, s, prints: prints, caseSeq: next, at: now)
+                    try db.cachedStatement(sql: """
+                        INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note,
+                                                 updated_at, linked_case_number, contact_prints)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?, ?)
+                        """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970,
+                                                 now.timeIntervalSince1970, linked.isEmpty ? nil : linked,
+                                                 prints.isEmpty ? nil : ContactPrint.encode(prints)])
+                    next += 1
+                    try out.append(topic: Topic.feedbackReceived, at: now) { e in
+                        e.feedbackReceived.caseNumber = caseNumber
+                        e.feedbackReceived.feedback = body   // contact left out: never on a general stream
+                        e.feedbackReceived.linkedCaseNumber = linked
+                    }
+                    replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
                 }
-                let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
-                let token = TrackingToken.make()
-                // Contact data only ever stored sealed; an anonymous submission stores none.
-                let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
-                let linked = s.hasContact ? try linkNearDuplicate(db, s, caseNumber: caseNumber, at: now) : ""
-                try db.cachedStatement(sql: """
-                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?)
-                    """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970,
-                                             now.timeIntervalSince1970, linked.isEmpty ? nil : linked])
-                next += 1
-                try out.append(topic: Topic.feedbackReceived, at: now) { e in
-                    e.feedbackReceived.caseNumber = caseNumber
-                    e.feedbackReceived.feedback = body   // contact left out: never on a general stream
-                    e.feedbackReceived.linkedCaseNumber = linked
-                }
-                replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
+                return replies
             }
-            return replies
+        } catch {
+            // Rolled back: the contacts this batch recorded in memory were never stored.
+            if firstSeq != .max { recentContacts.withLock { $0.forget(from: firstSeq) } }
+            throw error
         }
     }
 
     /// Records the contact's fingerprints and returns the earlier case this submission nearly
-    /// repeats (same contact, similar text, within the window), or "".
-    func linkNearDuplicate(_ db: Database, _ s: Liaison_V1_SubmitFeedback, caseNumber: String, at now: Date) throws -> String {
-        let prints = nearDuplicates.fingerprints(s.contact)
-        var linked = ""
+    /// repeats (same contact, similar text, within the window), or "". The database is read only
+    /// when the same contact wrote within the window.
+    func linkNearDuplicate(_ db: Database, _ s: Liaison_V1_SubmitFeedback, prints: [ContactPrint], caseSeq: Int64, at now: Date) throws -> String {
         let since = now.addingTimeInterval(-nearDuplicates.window).timeIntervalSince1970
-        search: for fp in prints {
-            let earlier = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT f.case_number, s.body FROM contact_fingerprints f JOIN submissions s ON s.case_number = f.case_number
-                WHERE f.fingerprint = ? AND f.received_at >= ? ORDER BY f.received_at DESC LIMIT 20
-                """), arguments: [fp, since])
-            for row in earlier {
-                let body = try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data)
-                if NearDuplicates.similarity(body.text, s.text) >= nearDuplicates.threshold {
-                    // Link to the first of the chain, not to another near-duplicate.
-                    let first: String = row["case_number"]
-                    let root = try String.fetchOne(db.cachedStatement(sql: "SELECT linked_case_number FROM submissions WHERE case_number = ?"),
-                                                   arguments: [first])
-                    linked = root ?? first
-                    break search
-                }
+        var candidates: [Int64] = []
+        recentContacts.withLock { recent in
+            for p in prints {
+                for seen in recent.recent(p, since: since) where !candidates.contains(seen.caseSeq) { candidates.append(seen.caseSeq) }
+                recent.add(p, .init(caseSeq: caseSeq, at: now.timeIntervalSince1970), window: nearDuplicates.window)
             }
         }
-        for fp in prints {
-            try db.cachedStatement(sql: "INSERT INTO contact_fingerprints (fingerprint, case_number, received_at) VALUES (?, ?, ?)")
-                .execute(arguments: [fp, caseNumber, now.timeIntervalSince1970])
+        for seq in candidates.sorted(by: >) {
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT case_number, body, linked_case_number FROM submissions WHERE case_seq = ?"),
+                                             arguments: [seq]) else { continue }
+            let body = try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data)
+            if NearDuplicates.similarity(body.text, s.text) >= nearDuplicates.threshold {
+                // Link to the first of the chain, not to another near-duplicate.
+                return (row["linked_case_number"] as String?) ?? row["case_number"]
+            }
         }
-        return linked
+        return ""
     }
 
     private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "") -> Liaison_V1_Reply {

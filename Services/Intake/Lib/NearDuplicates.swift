@@ -20,19 +20,21 @@ public struct NearDuplicates: Sendable {
     }
 
     /// Fingerprints of a contact's phone and e-mail (normalised); empty for an anonymous submission.
-    public func fingerprints(_ c: Liaison_V1_Contact) -> [String] {
-        var out: [String] = []
-        let phone = c.phone.filter(\.isNumber)
-        if phone.count >= 5 { out.append(tag("phone:" + phone)) }
-        let email = c.email.trimmingCharacters(in: .whitespaces).lowercased()
-        if !email.isEmpty { out.append(tag("email:" + email)) }
+    public func fingerprints(_ c: Liaison_V1_Contact) -> [ContactPrint] {
+        var out: [ContactPrint] = []
+        // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
+        var phone = Array("phone:".utf8)
+        for b in c.phone.utf8 where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
+        if phone.count >= 6 + 5 { out.append(tag(phone)) }
+        let email = c.email.trimmedWhitespace.lowercased()
+        if !email.isEmpty { out.append(tag(Array("email:".utf8) + Array(email.utf8))) }
         return out
     }
 
-    func tag(_ s: String) -> String {
+    func tag(_ bytes: [UInt8]) -> ContactPrint {
         var h = keyed
-        h.update(data: Data(s.utf8))
-        return Data(h.finalize()).base64EncodedString()
+        h.update(data: bytes)
+        return h.finalize().withUnsafeBytes { ContactPrint(bytes: $0) }
     }
 
     /// Jaccard similarity of the character trigrams of two texts (case, spacing and punctuation ignored).
@@ -59,4 +61,75 @@ public struct NearDuplicates: Sendable {
         }
         return out
     }
+}
+
+/// A contact's keyed fingerprint: the first 128 bits of its HMAC-SHA256 (stored 16 bytes each, in
+/// the submission's `contact_prints`).
+public struct ContactPrint: Hashable, Sendable {
+    let hi: UInt64
+    let lo: UInt64
+
+    init(hi: UInt64, lo: UInt64) {
+        self.hi = hi
+        self.lo = lo
+    }
+
+    init(bytes: UnsafeRawBufferPointer) {
+        hi = bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)
+        lo = bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+    }
+
+    /// The fingerprints stored in one `contact_prints` value.
+    static func decode(_ data: Data) -> [ContactPrint] {
+        data.withUnsafeBytes { raw in
+            stride(from: 0, to: raw.count - 15, by: 16).map { ContactPrint(bytes: UnsafeRawBufferPointer(rebasing: raw[$0..<($0 + 16)])) }
+        }
+    }
+
+    /// `prints` as one `contact_prints` value.
+    static func encode(_ prints: [ContactPrint]) -> Data {
+        var out = Data(capacity: 16 * prints.count)
+        for p in prints { withUnsafeBytes(of: p.hi) { out.append(contentsOf: $0) }; withUnsafeBytes(of: p.lo) { out.append(contentsOf: $0) } }
+        return out
+    }
+}
+
+/// The contacts seen within the near-duplicate window: fingerprint → that contact's cases, oldest
+/// first. Kept in memory and rebuilt from the database at start, so the check costs a hash lookup
+/// per submission, and a database read only when a contact comes back within the window.
+struct RecentContacts {
+    struct Seen { let caseSeq: Int64; let at: Double }
+    private(set) var byPrint: [ContactPrint: [Seen]] = [:]
+    private var additions = 0
+
+    /// The contact's cases at or after `since`, newest first, at most `limit`.
+    func recent(_ print: ContactPrint, since: Double, limit: Int = 20) -> [Seen] {
+        guard let seen = byPrint[print] else { return [] }
+        return Array(seen.reversed().prefix { $0.at >= since }.prefix(limit))
+    }
+
+    mutating func add(_ print: ContactPrint, _ seen: Seen, window: Double) {
+        byPrint[print, default: []].append(seen)
+        additions += 1
+        // Now and then, forget everything older than the window: memory stays bounded by it.
+        if additions % 10_000 == 0 { prune(before: seen.at - window) }
+    }
+
+    /// Takes back what a rolled-back transaction added (its cases are numbered from `caseSeq` on).
+    mutating func forget(from caseSeq: Int64) {
+        for (k, v) in byPrint where v.last.map({ $0.caseSeq >= caseSeq }) == true {
+            let kept = v.filter { $0.caseSeq < caseSeq }
+            byPrint[k] = kept.isEmpty ? nil : kept
+        }
+    }
+
+    mutating func prune(before: Double) {
+        byPrint = byPrint.compactMapValues { v in
+            let kept = v.filter { $0.at >= before }
+            return kept.isEmpty ? nil : kept
+        }
+    }
+
+    /// Every print in memory (for tests).
+    var count: Int { byPrint.values.reduce(0) { $0 + $1.count } }
 }

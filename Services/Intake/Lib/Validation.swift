@@ -10,8 +10,13 @@ public struct SubmissionRules: Sendable {
     public static let clockSkew: TimeInterval = 300
 
     public let units: UnitDirectory
+    /// The directory's codes, for a hash lookup per submission.
+    let unitCodes: Set<String>
 
-    public init(units: UnitDirectory = .demo) { self.units = units }
+    public init(units: UnitDirectory = .demo) {
+        self.units = units
+        unitCodes = Set(units.units.map(\.code))
+    }
 
     /// Checks `s` at time `now` and returns the first rule it breaks, naming the field
     /// (`submit_feedback.text`, `submit_feedback.contact.phone`, …).
@@ -20,7 +25,7 @@ public struct SubmissionRules: Sendable {
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
-        if id.count > Self.maxSubmissionIDLength {
+        if id.exceeds(Self.maxSubmissionIDLength) {
             return bad("submission_id", "submission_id is \(id.count) characters; at most \(Self.maxSubmissionIDLength)")
         }
         switch s.kind {
@@ -37,18 +42,18 @@ public struct SubmissionRules: Sendable {
         }
         let text = s.text.trimmedWhitespace
         if text.isEmpty { return bad("text", "text must not be empty") }
-        if text.count > Self.maxTextCharacters {
+        if text.exceeds(Self.maxTextCharacters) {
             return bad("text", "text is \(text.count) characters; at most \(Self.maxTextCharacters)")
         }
         let unit = s.unit.trimmedWhitespace
         let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
-        if !unit.isEmpty && !units.contains(String(unit)) { return bad("unit", "unit \(unit) is not in the unit directory") }
-        if address.count > 500 { return bad("address", "address is \(address.count) characters; at most 500") }
+        if !unit.isEmpty && !unitCodes.contains(String(unit)) { return bad("unit", "unit \(unit) is not in the unit directory") }
+        if address.exceeds(500) { return bad("address", "address is \(address.count) characters; at most 500") }
         if !s.officerBadge.isEmpty && !Self.plausibleBadge(s.officerBadge) {
             return bad("officer_badge", "'\(s.officerBadge)' is not a badge number (2-16 letters, digits or '-', with a digit)")
         }
-        if s.category.count > 64 { return bad("category", "category is \(s.category.count) characters; at most 64") }
+        if s.category.exceeds(64) { return bad("category", "category is \(s.category.count) characters; at most 64") }
         if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
             return bad("language", "'\(s.language)' is not a language tag like zh-CN or en")
         }
@@ -59,7 +64,7 @@ public struct SubmissionRules: Sendable {
         }
         if s.hasContact {
             let c = s.contact
-            if c.name.count > 100 { return bad("contact.name", "name is \(c.name.count) characters; at most 100") }
+            if c.name.exceeds(100) { return bad("contact.name", "name is \(c.name.count) characters; at most 100") }
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) {
                 return bad("contact.phone", "'\(c.phone)' is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
@@ -71,10 +76,17 @@ public struct SubmissionRules: Sendable {
         return nil
     }
 
+    /// 5-20 digits; otherwise only spaces, dashes and brackets, and a `+` only in front.
     static func plausiblePhone(_ p: String) -> Bool {
-        let allowed = Set("0123456789+-() ")
-        guard p.allSatisfy({ allowed.contains($0) }), !p.dropFirst().contains("+") else { return false }
-        let digits = p.filter(\.isNumber).count
+        var digits = 0
+        for (i, b) in p.utf8.enumerated() {
+            switch b {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+            case UInt8(ascii: "+"): if i != 0 { return false }
+            case UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "): break
+            default: return false
+            }
+        }
         return (5...20).contains(digits)
     }
 
@@ -95,6 +107,12 @@ public struct SubmissionRules: Sendable {
         guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }) else { return false }
         return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
     }
+}
+
+extension StringProtocol {
+    /// Whether the text has more than `limit` characters, counting them (grapheme clusters, the
+    /// costly walk) only when its UTF-8 length says it might: validation runs for every submission.
+    func exceeds(_ limit: Int) -> Bool { utf8.count > limit && count > limit }
 }
 
 extension String {
