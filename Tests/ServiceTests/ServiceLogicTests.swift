@@ -224,6 +224,11 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         recent.prune(before: 125)
         #expect(recent.count == 1 && recent.recent(a, since: 0).isEmpty)
         #expect(ContactPrint.decode(ContactPrint.encode([a, b])) == [a, b])
+        // Full within the window: the older half goes, memory stays bounded.
+        var full = RecentContacts(capacity: 1_000)
+        for i in 0..<5_000 { full.add(ContactPrint(hi: UInt64(i), lo: 0), .init(caseSeq: Int64(i), at: 1_000 + Double(i)), window: 86_400) }
+        #expect(full.count <= 1_000 && full.byPrint.count == full.count)
+        #expect(!full.recent(ContactPrint(hi: 4_999, lo: 0), since: 0).isEmpty && full.recent(ContactPrint(hi: 0, lo: 0), since: 0).isEmpty)
     }
 
     @Test func fingerprintsStoredByTheOldSchemaStillLinkAfterTheMigration() throws {

@@ -97,10 +97,23 @@ public struct ContactPrint: Hashable, Sendable {
 /// The contacts seen within the near-duplicate window: fingerprint → that contact's cases, oldest
 /// first. Kept in memory and rebuilt from the database at start, so the check costs a hash lookup
 /// per submission, and a database read only when a contact comes back within the window.
+///
+/// Entries leave in the order they came (a FIFO beside the map), a few at a time as new ones come:
+/// when they fall out of the window, or when more than `capacity` are held (about 130 bytes each).
+/// So memory is bounded and no submission waits on a sweep; a flood beyond the capacity can only
+/// miss a link between near-duplicates, never a submission.
 struct RecentContacts {
-    struct Seen { let caseSeq: Int64; let at: Double }
+    struct Seen: Equatable { let caseSeq: Int64; let at: Double }
     private(set) var byPrint: [ContactPrint: [Seen]] = [:]
-    private var additions = 0
+    /// Every entry in arrival order; `head` is the oldest still held.
+    private var arrivals: [(print: ContactPrint, seen: Seen)] = []
+    private var head = 0
+    let capacity: Int
+
+    init(capacity: Int = 100_000) { self.capacity = capacity }
+
+    /// Entries held.
+    var count: Int { arrivals.count - head }
 
     /// The contact's cases at or after `since`, newest first, at most `limit`.
     func recent(_ print: ContactPrint, since: Double, limit: Int = 20) -> [Seen] {
@@ -110,26 +123,44 @@ struct RecentContacts {
 
     mutating func add(_ print: ContactPrint, _ seen: Seen, window: Double) {
         byPrint[print, default: []].append(seen)
-        additions += 1
-        // Now and then, forget everything older than the window: memory stays bounded by it.
-        if additions % 10_000 == 0 { prune(before: seen.at - window) }
+        arrivals.append((print, seen))
+        let cutoff = seen.at - window
+        while count > capacity { dropOldest() }
+        while head < arrivals.count, arrivals[head].seen.at < cutoff { dropOldest() }
+        compact()
     }
 
     /// Takes back what a rolled-back transaction added (its cases are numbered from `caseSeq` on).
     mutating func forget(from caseSeq: Int64) {
-        for (k, v) in byPrint where v.last.map({ $0.caseSeq >= caseSeq }) == true {
-            let kept = v.filter { $0.caseSeq < caseSeq }
-            byPrint[k] = kept.isEmpty ? nil : kept
+        while arrivals.count > head, let last = arrivals.last, last.seen.caseSeq >= caseSeq {
+            arrivals.removeLast()
+            remove(last.print) { $0.removeLast() }
         }
     }
 
+    /// Forgets every entry older than `before`.
     mutating func prune(before: Double) {
-        byPrint = byPrint.compactMapValues { v in
-            let kept = v.filter { $0.at >= before }
-            return kept.isEmpty ? nil : kept
+        while head < arrivals.count, arrivals[head].seen.at < before { dropOldest() }
+        compact()
+    }
+
+    private mutating func dropOldest() {
+        let oldest = arrivals[head]
+        head += 1
+        remove(oldest.print) { $0.removeFirst() }
+    }
+
+    /// Reclaims the FIFO's dead front now and then (amortised: at most once per `head` removals).
+    private mutating func compact() {
+        if head > 1_024 && head * 2 > arrivals.count {
+            arrivals.removeFirst(head)
+            head = 0
         }
     }
 
-    /// Every print in memory (for tests).
-    var count: Int { byPrint.values.reduce(0) { $0 + $1.count } }
+    private mutating func remove(_ print: ContactPrint, _ change: (inout [Seen]) -> Void) {
+        guard var list = byPrint.removeValue(forKey: print) else { return }
+        change(&list)
+        if !list.isEmpty { byPrint[print] = list }
+    }
 }
