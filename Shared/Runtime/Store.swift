@@ -6,6 +6,10 @@ import GRDB
 public final class Store: Sendable {
     public let pool: DatabasePool
     public let path: String
+    /// Copies committed WAL pages into the database file from a connection of its own, so that a
+    /// committing transaction never runs a checkpoint (SQLite's automatic one runs in the commit
+    /// that crosses 1,000 pages, and every acknowledgement waiting on it waits longer).
+    private let checkpoints: BackgroundCheckpoints
 
     /// Opens (creating if needed) the database at `path` and runs the runtime's migrations and then
     /// the service's (`migrations` registers them; names must be unique and never change).
@@ -24,7 +28,11 @@ public final class Store: Sendable {
         Self.runtimeMigrations(&migrator)
         migrations(&migrator)
         try migrator.migrate(pool)
+        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
+        checkpoints = BackgroundCheckpoints(try DatabaseQueue(path: path, configuration: config), label: config.label ?? path)
     }
+
+    deinit { checkpoints.stop() }
 
     /// The runtime's own migrations (event log, consumer cursors), registered before a service's.
     public static func runtimeMigrations(_ m: inout DatabaseMigrator) {
@@ -63,4 +71,21 @@ extension Database {
     public func executeCached(sql: String, arguments: StatementArguments = StatementArguments()) throws {
         try cachedStatement(sql: sql).execute(arguments: arguments)
     }
+}
+
+/// A PASSIVE checkpoint every 100 ms on a connection and queue of its own: it copies what no reader
+/// still needs and never blocks the writer; the next write transaction then starts the WAL over
+/// from its beginning.
+final class BackgroundCheckpoints: @unchecked Sendable {
+    // A dispatch timer is safe to cancel from any thread; it is set up once, here.
+    private let timer: DispatchSourceTimer
+
+    init(_ connection: DatabaseQueue, label: String) {
+        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "checkpoint " + label, qos: .utility))
+        timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
+        timer.setEventHandler { _ = try? connection.inDatabase { db in try db.checkpoint(.passive) } }
+        timer.resume()
+    }
+
+    func stop() { timer.cancel() }
 }

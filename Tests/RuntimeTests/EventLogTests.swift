@@ -12,6 +12,29 @@ import Testing
         #expect(try store.journalMode() == "wal")
     }
 
+    @Test func checkpointsRunBesideTheWriterNotInItsCommits() async throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("s.sqlite")) { m in
+            m.registerMigration("t") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        }
+        // No commit runs SQLite's automatic checkpoint...
+        func writeRows() throws -> Int? {
+            let row = Data(repeating: 7, count: 4_000)
+            for _ in 0..<1_500 {
+                try store.pool.write { db in try db.execute(sql: "INSERT INTO rows (body) VALUES (?)", arguments: [row]) }
+            }
+            return try store.pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA wal_autocheckpoint") }
+        }
+        func count() throws -> Int? { try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rows") } }
+        #expect(try writeRows() == 0)
+        // ...yet the pages reach the database file (1,500 rows of 4 KB: past the 1,000-page mark),
+        // copied by the store's own checkpointing connection.
+        let file = dir.file("s.sqlite")
+        func size() -> Int { ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0 }
+        #expect(await eventually(20) { size() >= 1_500 * 4_000 })
+        #expect(try count() == 1_500)
+    }
+
     @Test func sequenceNumbersAreDenseAcrossTransactions() throws {
         let dir = try TempDir()
         let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
