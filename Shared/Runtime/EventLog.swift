@@ -156,19 +156,24 @@ public final class EventAppender {
 
 /// Random (version 4) event ids from one pair of 64-bit draws, without opening /dev/urandom.
 enum EventID {
+    private static let hex = Array("0123456789abcdef".utf8)
+
     static func make() -> String {
         var hi = SecureRandom.uint64(), lo = SecureRandom.uint64()
         hi = (hi & ~0xF000) | 0x4000                     // version 4
         lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
-        let hex = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity(36)
-        for (i, word) in [hi, lo].enumerated() {
-            for n in 0..<16 {
-                if (i == 0 && (n == 8 || n == 12)) || (i == 1 && (n == 0 || n == 4)) { out.append(UInt8(ascii: "-")) }
-                out.append(hex[Int((word >> (60 - 4 * UInt64(n))) & 0xF)])
+        return String(unsafeUninitializedCapacity: 36, initializingUTF8With: { (out: UnsafeMutableBufferPointer<UInt8>) -> Int in
+            var k = 0
+            func put(_ word: UInt64, dashesAfter: (Int, Int)) {
+                for n in 0..<16 {
+                    if n == dashesAfter.0 || n == dashesAfter.1 { out[k] = UInt8(ascii: "-"); k += 1 }
+                    out[k] = hex[Int((word >> (60 - 4 * UInt64(n))) & 0xF)]
+                    k += 1
+                }
             }
-        }
-        return String(decoding: out, as: UTF8.self)
+            put(hi, dashesAfter: (8, 12))   // xxxxxxxx-xxxx-4xxx-
+            put(lo, dashesAfter: (0, 4))    // -yxxx-xxxxxxxxxxxx
+            return k
+        })
     }
 }

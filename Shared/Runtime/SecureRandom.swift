@@ -30,9 +30,20 @@ public enum SecureRandom {
         }
     }
 
-    /// A random 64-bit value.
+    /// A random 64-bit value, read straight from the pool (no array per call: tokens and event ids
+    /// take several per submission).
     public static func uint64() -> UInt64 {
-        bytes(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+        pool.withLock { p in
+            if p.buffer.count - p.used < 8 {
+                fill(&p.buffer)
+                p.used = 0
+            }
+            let value = p.buffer.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: p.used, as: UInt64.self) }
+            // Never hand out the same bytes twice.
+            for i in p.used..<(p.used + 8) { p.buffer[i] = 0 }
+            p.used += 8
+            return value
+        }
     }
 
     private static func fill(_ buffer: inout [UInt8]) {

@@ -23,9 +23,8 @@ public struct NearDuplicates: Sendable {
     public func fingerprints(_ c: Liaison_V1_Contact) -> [ContactPrint] {
         var out: [ContactPrint] = []
         // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
-        var phone = Array("phone:".utf8)
-        for b in c.phone.utf8 where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
-        if phone.count >= 6 + 5 { out.append(tag(phone)) }
+        let digits = c.phone.utf8.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        if digits.count >= 5 { out.append(tag(Array("phone:".utf8) + digits)) }
         let email = c.email.trimmedWhitespace.lowercased()
         if !email.isEmpty { out.append(tag(Array("email:".utf8) + Array(email.utf8))) }
         return out
