@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 
 /// A service's own SQLite database: WAL, `synchronous=FULL` (an acknowledged write is on disk),
 /// and the runtime's tables (event log, consumer cursors) beside the service's own.
@@ -75,7 +76,8 @@ extension Database {
 
 /// A PASSIVE checkpoint every 100 ms on a connection and queue of its own: it copies what no reader
 /// still needs and never blocks the writer; the next write transaction then starts the WAL over
-/// from its beginning.
+/// from its beginning. A failing checkpoint is retried on the next round; the first failure and the
+/// recovery are logged, so a WAL that keeps growing does not go unnoticed.
 final class BackgroundCheckpoints: @unchecked Sendable {
     // A dispatch timer is safe to cancel from any thread; it is set up once, here.
     private let timer: DispatchSourceTimer
@@ -83,7 +85,18 @@ final class BackgroundCheckpoints: @unchecked Sendable {
     init(_ connection: DatabaseQueue, label: String) {
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "checkpoint " + label, qos: .utility))
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
-        timer.setEventHandler { _ = try? connection.inDatabase { db in try db.checkpoint(.passive) } }
+        let logger = Logger(label: "liaison.store")
+        var failing = false   // only touched on the timer's serial queue
+        timer.setEventHandler {
+            do {
+                _ = try connection.inDatabase { db in try db.checkpoint(.passive) }
+                if failing { logger.notice("WAL checkpoints work again", metadata: ["database": "\(label)"]) }
+                failing = false
+            } catch {
+                if !failing { logger.warning("WAL checkpoint failed; retrying every 100 ms", metadata: ["database": "\(label)", "error": "\(error)"]) }
+                failing = true
+            }
+        }
         timer.resume()
     }
 
