@@ -36,7 +36,7 @@ public final class EventLog: Sendable {
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
-        try store.pool.writeWithoutTransaction { db in
+        try store.write { db in
             var result: T?
             var appender: EventAppender?
             try db.inTransaction {

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 
 /// A service's own SQLite database: WAL, `synchronous=FULL` (an acknowledged write is on disk),
 /// and the runtime's tables (event log, consumer cursors) beside the service's own.
@@ -14,7 +15,10 @@ public final class Store: Sendable {
 
     /// Opens (creating if needed) the database at `path` and runs the runtime's migrations and then
     /// the service's (`migrations` registers them; names must be unique and never change).
-    public init(path: String, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
+    /// - Parameter walRestartFrames: once the WAL holds this many frames (4 KiB pages) and the
+    ///   background checkpoint has copied them, the writer finishes the checkpoint after its next
+    ///   commit so that the WAL starts over from its beginning (see ``write(_:)``).
+    public init(path: String, walRestartFrames: Int = 1_000, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
         var config = Configuration()
@@ -29,9 +33,35 @@ public final class Store: Sendable {
         Self.runtimeMigrations(&migrator)
         migrations(&migrator)
         try migrator.migrate(pool)
-        try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA wal_autocheckpoint = 0") }
-        checkpoints = BackgroundCheckpoints(try DatabaseQueue(path: path, configuration: config), label: config.label ?? path)
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After a burst that grew it, a restarted WAL is cut back to 64 MiB.
+            try db.execute(sql: "PRAGMA journal_size_limit = \(64 << 20)")
+        }
+        checkpoints = BackgroundCheckpoints(try DatabaseQueue(path: path, configuration: config), label: config.label ?? path,
+                                            restartFrames: walRestartFrames)
     }
+
+    /// Runs `body` on the writer connection, outside any transaction (open one inside); first lets
+    /// the WAL start over when that is due.
+    ///
+    /// Under a steady stream of commits the background checkpoint never finds the WAL fully copied
+    /// (each commit adds frames while it runs), and SQLite restarts the WAL from its beginning only
+    /// when it is. Without help the WAL would grow for as long as writes keep coming, and every
+    /// commit would extend the file (an fsync that also writes the file's size costs about twice
+    /// one that overwrites). So once the WAL holds `walRestartFrames` frames, the writer copies the
+    /// few frames the background round left behind, before its next transaction (not after a
+    /// commit, which would hold back that commit's acknowledgements); that transaction then writes
+    /// from the WAL's start again, over pages already allocated.
+    public func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try pool.writeWithoutTransaction { db in
+            checkpoints.finishIfDue(db)
+            return try body(db)
+        }
+    }
+
+    /// How many times the writer finished a checkpoint so that the WAL could start over.
+    public var walRestarts: UInt64 { checkpoints.finished.load(ordering: .relaxed) }
 
     deinit { checkpoints.stop() }
 
@@ -75,21 +105,28 @@ extension Database {
 }
 
 /// A PASSIVE checkpoint every 100 ms on a connection and queue of its own: it copies what no reader
-/// still needs and never blocks the writer; the next write transaction then starts the WAL over
-/// from its beginning. A failing checkpoint is retried on the next round; the first failure and the
-/// recovery are logged, so a WAL that keeps growing does not go unnoticed.
+/// still needs and never blocks the writer. When the WAL has grown past `restartFrames`, it asks
+/// the writer to finish the job (``finishIfDue(_:)``) so that the WAL can start over. A failing
+/// checkpoint is retried on the next round; the first failure and the recovery are logged, so a
+/// WAL that keeps growing does not go unnoticed.
 final class BackgroundCheckpoints: @unchecked Sendable {
     // A dispatch timer is safe to cancel from any thread; it is set up once, here.
     private let timer: DispatchSourceTimer
+    /// Set by a background round that found the WAL long; taken by the writer before its next transaction.
+    let due = Atomic<Bool>(false)
+    /// Checkpoints the writer finished.
+    let finished = Atomic<UInt64>(0)
 
-    init(_ connection: DatabaseQueue, label: String) {
+    init(_ connection: DatabaseQueue, label: String, restartFrames: Int) {
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "checkpoint " + label, qos: .utility))
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
         let logger = Logger(label: "liaison.store")
         var failing = false   // only touched on the timer's serial queue
-        timer.setEventHandler {
+        timer.setEventHandler { [weak self] in
             do {
-                _ = try connection.inDatabase { db in try db.checkpoint(.passive) }
+                let (frames, _) = try connection.inDatabase { db in try db.checkpoint(.passive) }
+                // Right after a round only the frames committed during it are left to copy.
+                if frames >= restartFrames { self?.due.store(true, ordering: .releasing) }
                 if failing { logger.notice("WAL checkpoints work again", metadata: ["database": "\(label)"]) }
                 failing = false
             } catch {
@@ -101,4 +138,16 @@ final class BackgroundCheckpoints: @unchecked Sendable {
     }
 
     func stop() { timer.cancel() }
+
+    /// On the writer, outside a transaction: copies the frames the last background round left (a
+    /// few commits' worth), so that the write transaction that follows restarts the WAL. A busy checkpoint
+    /// (the background one is running) is tried again after the next commit.
+    func finishIfDue(_ db: Database) {
+        guard !db.isInsideTransaction, due.exchange(false, ordering: .acquiring) else { return }
+        if (try? db.checkpoint(.passive)) != nil {
+            finished.add(1, ordering: .relaxed)
+        } else {
+            due.store(true, ordering: .releasing)
+        }
+    }
 }

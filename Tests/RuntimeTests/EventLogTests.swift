@@ -35,6 +35,28 @@ import Testing
         #expect(try count() == 1_500)
     }
 
+    @Test func theWALStartsOverUnderASteadyStreamOfCommits() throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("s.sqlite"), walRestartFrames: 100) { m in
+            m.registerMigration("t") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        }
+        // One 4 KB row per transaction, back to back: the background checkpoint never finds the
+        // WAL fully copied, so only the writer's help lets it start over.
+        let row = Data(repeating: 7, count: 4_000)
+        let wal = dir.file("s.sqlite-wal")
+        func walSize() -> Int { ((try? FileManager.default.attributesOfItem(atPath: wal))?[.size] as? Int) ?? 0 }
+        var written = 0
+        let deadline = Date().addingTimeInterval(60)
+        while (written < 3_000 || store.walRestarts < 3) && Date() < deadline {
+            try store.write { db in try db.inTransaction { try db.execute(sql: "INSERT INTO rows (body) VALUES (?)", arguments: [row]); return .commit } }
+            written += 1
+        }
+        #expect(store.walRestarts >= 3)
+        // Without restarts the WAL would hold every row written (one 4 KB page each, 12 MB and more).
+        #expect(walSize() < written * 4_096 / 2, "WAL \(walSize()) bytes after \(written) one-page commits")
+        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rows") } == written)
+    }
+
     @Test func sequenceNumbersAreDenseAcrossTransactions() throws {
         let dir = try TempDir()
         let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
