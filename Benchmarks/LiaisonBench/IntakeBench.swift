@@ -53,7 +53,8 @@ struct IntakeBench: ParsableCommand {
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(atPath: dir) }
             for r in 1...runs {
-                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(try loneInProcess(dir: dir, count: quick ? 50 : 500))) µs")
+                let lone = try loneInProcess(dir: dir, count: quick ? 50 : 2_000)
+                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(lone.submission)) µs, one-row transaction beside it p50 \(Int(lone.oneRow)) µs")
             }
             return
         }
@@ -267,21 +268,31 @@ struct IntakeBench: ParsableCommand {
     }
 
     /// One submission at a time in-process: the median time intake's logic and its commit take for
-    /// a lone submission (the low-load latency less the sockets), in µs.
-    func loneInProcess(dir: String, count: Int) throws -> Double {
+    /// a lone submission (the low-load latency less the sockets), in µs; and, alternating with it
+    /// (so that both see the same disk), a one-row transaction of the same size in a store of its own.
+    func loneInProcess(dir: String, count: Int) throws -> (submission: Double, oneRow: Double) {
         let store = try Store(path: dir + "/lone-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
         let log = try EventLog(store: store, stream: "intake-bench")
         let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
                                         logger: Logger(label: "bench"))
-        var times: [Double] = []
+        let raw = try Store(path: dir + "/lone-raw-\(UUID().uuidString.prefix(6)).sqlite") { m in
+            m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        }
+        let row = Data(repeating: 0x42, count: try sampleRequestBytes())
+        var times: [Double] = [], rawTimes: [Double] = []
         for i in 0..<count {
             var r = Liaison_V1_Request()
             r.submitFeedback = submission("lone-\(i)-\(UUID().uuidString.prefix(8))")
-            let t0 = DispatchTime.now().uptimeNanoseconds
+            var t0 = DispatchTime.now().uptimeNanoseconds
             _ = service.handle([r])
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
+            t0 = DispatchTime.now().uptimeNanoseconds
+            try raw.write { db in
+                try db.inTransaction { try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]); return .commit }
+            }
+            rawTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
         }
-        return median(times)
+        return (median(times), median(rawTimes))
     }
 
     struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }
@@ -337,14 +348,18 @@ struct IntakeBench: ParsableCommand {
         let row = Data(repeating: 0x42, count: payload)
         let single = quick ? 300 : 2_000
         var t0 = Date()
+        // Through Store.write, as every service writes: the same WAL handling (restarts) as intake's.
+        func transaction(_ body: (Database) throws -> Void) throws {
+            try store.write { db in try db.inTransaction { try body(db); return .commit } }
+        }
         for _ in 0..<single {
-            try store.pool.write { db in try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]) }
+            try transaction { db in try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]) }
         }
         let perTxn1 = Double(single) / Date().timeIntervalSince(t0)
         let batches = quick ? 5 : 30
         t0 = Date()
         for _ in 0..<batches {
-            try store.pool.write { db in
+            try transaction { db in
                 let st = try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)")
                 for _ in 0..<1_000 { try st.execute(arguments: [row]) }
             }

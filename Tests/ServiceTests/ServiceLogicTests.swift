@@ -308,6 +308,39 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(again[0].feedbackAccepted.caseNumber == "L1-0000001" && again[0].feedbackAccepted.duplicate)
     }
 
+    @Test func aLargeBatchWithRetriesInsideKeepsEveryContactWithItsOwnCase() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func withContact(_ id: String, _ n: Int) -> Liaison_V1_SubmitFeedback {
+            var f = feedback(id, text: "Case \(n): the street light on road \(n) has been out for weeks")
+            f.contact.name = "Caller \(n)"
+            f.contact.phone = "1380000\(String(format: "%04d", n))"
+            return f
+        }
+        _ = intake.handle([request(.submitFeedback(withContact("early", 0)))])
+        // A retry and a reused id early in the batch take no case number; every contact is sealed
+        // for the case its submission does get.
+        var batch = (1...20).map { request(.submitFeedback(withContact("b\($0)", $0))) }
+        batch.insert(request(.submitFeedback(withContact("early", 0))), at: 2)
+        batch.insert(request(.submitFeedback(withContact("b1", 99))), at: 5)
+        let replies = intake.handle(batch)
+        #expect(replies[2].feedbackAccepted.caseNumber == "L1-0000001" && replies[2].feedbackAccepted.duplicate)
+        #expect(replies[5].error.code == .conflict)
+        let fresh = replies.enumerated().filter { ![2, 5].contains($0.offset) }.map(\.element.feedbackAccepted)
+        #expect(fresh.map(\.caseNumber) == (2...21).map { CaseNumber.format(prefix: "L1", sequence: Int64($0)) })
+        for (n, accepted) in fresh.enumerated() {
+            var q = Liaison_V1_GetContact()
+            q.caseNumber = accepted.caseNumber
+            var r = request(.getContact(q))
+            r.credential = "op-secret"
+            #expect(intake.handle([r])[0].contactInfo.contact.name == "Caller \(n + 1)")
+        }
+        // Retried as a whole, the batch gets its stored acknowledgements back.
+        let again = intake.handle(batch)
+        #expect(zip(again, replies).allSatisfy { $0.feedbackAccepted.caseNumber == $1.feedbackAccepted.caseNumber && $0.error.code == $1.error.code })
+        #expect(again.filter { $0.feedbackAccepted.duplicate }.count == 21)
+    }
+
     @Test func concurrentSubmissionsShareOneTransaction() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

@@ -133,7 +133,7 @@ public final class IntakeService: RequestHandling {
             // Group commit: every submission that arrived together in one fsync'd transaction; the
             // acknowledgements leave only after it commits.
             do {
-                let accepted = try commit(submits.map(\.1))
+                let accepted = try commit(submits.map { try Prepared($0.1, nearDuplicates: nearDuplicates) })
                 for (k, (i, _)) in submits.enumerated() { replies[i] = accepted[k] }
             } catch {
                 logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
@@ -141,6 +141,25 @@ public final class IntakeService: RequestHandling {
             }
         }
         return replies.map { $0 ?? .failure(.internal("no answer")) }
+    }
+
+    /// A valid submission made ready for its transaction: what needs no database.
+    struct Prepared {
+        var id: String
+        /// The submission without its contact: what is stored in the clear and published.
+        var body: Liaison_V1_SubmitFeedback
+        var bodyBytes: Data
+        var contact: Liaison_V1_Contact?
+        var prints: [ContactPrint]
+
+        init(_ s: Liaison_V1_SubmitFeedback, nearDuplicates: NearDuplicates) throws {
+            id = s.submissionID
+            body = s
+            body.clearContact()
+            bodyBytes = try body.serializedBytes()
+            contact = s.hasContact ? s.contact : nil
+            prints = s.hasContact ? nearDuplicates.fingerprints(s.contact) : []
+        }
     }
 
     /// What the citizen sees of a case's state: no internal detail (units, officers, escalations).
@@ -177,7 +196,7 @@ public final class IntakeService: RequestHandling {
     }
 
     /// Stores every new submission and appends its event, in one transaction.
-    func commit(_ subs: [Liaison_V1_SubmitFeedback]) throws -> [Liaison_V1_Reply] {
+    func commit(_ subs: [Prepared]) throws -> [Liaison_V1_Reply] {
         let now = clock.now()
         var firstSeq: Int64 = .max
         do {
@@ -185,40 +204,33 @@ public final class IntakeService: RequestHandling {
                 var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
                 firstSeq = next
                 var replies: [Liaison_V1_Reply] = []
+                replies.reserveCapacity(subs.count)
+                let insert = try db.cachedStatement(sql: """
+                    INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note,
+                                             updated_at, linked_case_number, contact_prints)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?, ?)
+                    ON CONFLICT (submission_id) DO NOTHING
+                    """)
                 for s in subs {
-                    var body = s
-                    body.clearContact()
-                    let bodyBytes: Data = try body.serializedBytes()
-                    let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
-                    if let row = try Row.fetchOne(lookup, arguments: [s.submissionID]) {
-                        let storedCase: String = row["case_number"]
-                        let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
-                        if (row["body"] as Data) != bodyBytes || storedContact != (s.hasContact ? s.contact : nil) {
-                            replies.append(.failure(.conflict("submit_feedback.submission_id",
-                                "submission_id \(s.submissionID) was already used for a different submission")))
-                        } else {
-                            replies.append(accepted(row["case_number"], row["tracking_token"], duplicate: true,
-                                                    linked: (row["linked_case_number"] as String?) ?? ""))
-                        }
-                        continue
-                    }
                     let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
                     let token = TrackingToken.make()
                     // Contact data only ever stored sealed; an anonymous submission stores none.
-                    let contactBytes: Data? = s.hasContact ? try vault.seal(s.contact, caseNumber: caseNumber) : nil
-                    let prints = s.hasContact ? nearDuplicates.fingerprints(s.contact) : []
-                    let linked = prints.isEmpty ? "" : try linkNearDuplicate(db, s, prints: prints, caseSeq: next, at: now)
-                    try db.cachedStatement(sql: """
-                        INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note,
-                                                 updated_at, linked_case_number, contact_prints)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?, ?)
-                        """).execute(arguments: [next, s.submissionID, caseNumber, token, bodyBytes, contactBytes, now.timeIntervalSince1970,
-                                                 now.timeIntervalSince1970, linked.isEmpty ? nil : linked,
-                                                 prints.isEmpty ? nil : ContactPrint.encode(prints)])
+                    let sealed = try s.contact.map { try vault.seal($0, caseNumber: caseNumber) }
+                    let linked = s.prints.isEmpty ? "" : try linkNearDuplicate(db, s.body.text, prints: s.prints, caseSeq: next, at: now)
+                    // The unique submission_id decides: a new submission is inserted, a known one
+                    // (a retry, or a reuse with another body) is left as stored and answered from it.
+                    try insert.execute(arguments: [next, s.id, caseNumber, token, s.bodyBytes, sealed, now.timeIntervalSince1970,
+                                                   now.timeIntervalSince1970, linked.isEmpty ? nil : linked,
+                                                   s.prints.isEmpty ? nil : ContactPrint.encode(s.prints)])
+                    if db.changesCount == 0 {
+                        if !s.prints.isEmpty { recentContacts.withLock { $0.forget(from: next) } }
+                        replies.append(try answerKnown(db, s))
+                        continue
+                    }
                     next += 1
                     try out.append(topic: Topic.feedbackReceived, at: now) { e in
                         e.feedbackReceived.caseNumber = caseNumber
-                        e.feedbackReceived.feedback = body   // contact left out: never on a general stream
+                        e.feedbackReceived.feedback = s.body   // contact left out: never on a general stream
                         e.feedbackReceived.linkedCaseNumber = linked
                     }
                     replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
@@ -232,10 +244,25 @@ public final class IntakeService: RequestHandling {
         }
     }
 
+    /// The answer to a submission whose id is already stored: the stored acknowledgement when it is
+    /// the same submission (a retry), a conflict when the id was used for another one.
+    func answerKnown(_ db: Database, _ s: Prepared) throws -> Liaison_V1_Reply {
+        let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
+        guard let row = try Row.fetchOne(lookup, arguments: [s.id]) else {
+            throw WireError.internal("submission \(s.id) was neither inserted nor found")
+        }
+        let storedCase: String = row["case_number"]
+        let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
+        if (row["body"] as Data) != s.bodyBytes || storedContact != s.contact {
+            return .failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission"))
+        }
+        return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")
+    }
+
     /// Records the contact's fingerprints and returns the earlier case this submission nearly
     /// repeats (same contact, similar text, within the window), or "". The database is read only
     /// when the same contact wrote within the window.
-    func linkNearDuplicate(_ db: Database, _ s: Liaison_V1_SubmitFeedback, prints: [ContactPrint], caseSeq: Int64, at now: Date) throws -> String {
+    func linkNearDuplicate(_ db: Database, _ text: String, prints: [ContactPrint], caseSeq: Int64, at now: Date) throws -> String {
         let since = now.addingTimeInterval(-nearDuplicates.window).timeIntervalSince1970
         var candidates: [Int64] = []
         recentContacts.withLock { recent in
@@ -248,7 +275,7 @@ public final class IntakeService: RequestHandling {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT case_number, body, linked_case_number FROM submissions WHERE case_seq = ?"),
                                              arguments: [seq]) else { continue }
             let body = try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data)
-            if NearDuplicates.similarity(body.text, s.text) >= nearDuplicates.threshold {
+            if NearDuplicates.similarity(body.text, text) >= nearDuplicates.threshold {
                 // Link to the first of the chain, not to another near-duplicate.
                 return (row["linked_case_number"] as String?) ?? row["case_number"]
             }
