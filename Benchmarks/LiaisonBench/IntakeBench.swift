@@ -13,7 +13,63 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-bench",
         abstract: "Liaison benchmarks: each prints its figures beside the raw limits measured in the same run.",
-        subcommands: [IntakeBench.self, HandlerBench.self])
+        subcommands: [IntakeBench.self, HandlerBench.self, EchoServer.self])
+}
+
+/// `liaison-bench echo`: the raw round trip's other end, started by `liaison-bench intake` in a
+/// process of its own. Binds a ROUTER on an ephemeral port of 127.0.0.1, prints its endpoint on
+/// one line, and sends every message back until its parent goes away.
+struct EchoServer: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "echo", abstract: "The raw echo (started by `intake`).",
+                                                    shouldDisplay: false)
+
+    func run() throws {
+        let parent = getppid()
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let router = try Socket(context: ctx, type: .router, role: "echo", linger: 0)
+        defer { router.close() }
+        try router.bind("tcp://127.0.0.1:*")
+        FileHandle.standardOutput.write(Data((try router.lastEndpoint + "\n").utf8))
+        while getppid() == parent {
+            guard try router.waitReadable(timeout: 100) else { continue }
+            while let frames = try router.receiveMultipart(dontWait: true) { _ = try router.send(multipart: frames) }
+        }
+    }
+}
+
+/// A running `liaison-bench echo` child.
+struct EchoProcess {
+    let process: Process
+    let endpoint: String
+
+    static func start() throws -> EchoProcess {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        p.arguments = ["echo"]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        // The first line is the endpoint it bound (an ephemeral port, so no race for a probed one).
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = out.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            line.append(chunk)
+        }
+        let endpoint = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard endpoint.hasPrefix("tcp://") else {
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+            throw ValidationError("the raw echo process did not report its endpoint")
+        }
+        return EchoProcess(process: p, endpoint: endpoint)
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+    }
 }
 
 /// `liaison-bench intake`: acknowledged submissions per second and latency of a real
@@ -25,8 +81,8 @@ struct IntakeBench: ParsableCommand {
         discussion: """
             Starts liaison-intake (next to this executable, or --intake-bin) on a free TCP port of 127.0.0.1 with
             its database in a temporary directory. Measures, in this order and each --runs times:
-              raw: libzmq DEALER/ROUTER round trip of a same-size message; the same --clients closed loop against
-                   a bare libzmq echo (the transport's ceiling on this machine); SQLite WAL synchronous=FULL
+              raw: libzmq DEALER/ROUTER round trip of a same-size message to an echo in a process of its own;
+                   the same --clients closed loop against that bare echo (the transport's ceiling on this machine); SQLite WAL synchronous=FULL
                    inserts of same-size rows, one per transaction and 1,000 per transaction;
               low load: one client, one request in flight (p50 against raw round trip + one fsync);
               closed loop: --clients clients, one request in flight each, for --seconds (one driver thread,
@@ -101,7 +157,7 @@ struct IntakeBench: ParsableCommand {
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
-            FileHandle.standardError.write(Data("run \(r): closed \(Int(closed.rate))/s p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
+            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
@@ -174,8 +230,9 @@ struct IntakeBench: ParsableCommand {
         func sendNext(_ c: Int) throws {
             if let requests, count[c] >= requests { return }
             if DispatchTime.now().uptimeNanoseconds >= stopAt { return }
+            let frames = try make(c, count[c])   // built before the clock starts: the service's time is measured
             sentAt[c] = DispatchTime.now().uptimeNanoseconds
-            _ = try sockets[c % sockets.count].send(multipart: make(c, count[c]))
+            _ = try sockets[c % sockets.count].send(multipart: frames)
             count[c] += 1
             waiting[c] = true
             inFlight += 1
@@ -298,29 +355,14 @@ struct IntakeBench: ParsableCommand {
     struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }
 
     /// The raw limits, same machine, same run: libzmq round trip of a same-size message over TCP
-    /// loopback to an echoing ROUTER; SQLite inserts of same-size rows.
+    /// loopback to an echoing ROUTER in another process; SQLite inserts of same-size rows.
     func rawFigures(_ ctx: Context, payload: Int, quick: Bool, dir: String) throws -> Raw {
-        let stop = StopFlag()
-        let ready = DispatchSemaphore(value: 0)
-        let bound = EndpointBox()
-        // The echo socket binds an ephemeral port itself and reports it: a port probed earlier may
-        // have been taken by a client connection since.
-        let echo = Thread {
-            guard let router = try? Socket(context: ctx, type: .router, role: "echo", linger: 0),
-                  (try? router.bind("tcp://127.0.0.1:*")) != nil else { ready.signal(); return }
-            defer { router.close() }
-            bound.set((try? router.lastEndpoint) ?? "")
-            ready.signal()
-            while !stop.isSet {
-                guard (try? router.waitReadable(timeout: 50)) == true else { continue }
-                while let frames = try? router.receiveMultipart(dontWait: true) { _ = try? router.send(multipart: frames) }
-            }
-        }
-        echo.start()
-        ready.wait()
-        defer { stop.set() }
-        let endpoint = bound.get()
-        guard !endpoint.isEmpty else { throw ValidationError("the raw echo socket could not bind") }
+        // The echo runs in a process of its own, as intake does: a round trip within one process
+        // would share one libzmq I/O thread between both ends and skip two thread wake-ups that
+        // every request to a service pays.
+        let echo = try EchoProcess.start()
+        defer { echo.stop() }
+        let endpoint = echo.endpoint
         // The transport alone under the same closed load: the ceiling any service reached over
         // libzmq with these clients on this machine could approach.
         let body = [UInt8](repeating: 0x41, count: payload)
@@ -425,10 +467,3 @@ struct IntakeBench: ParsableCommand {
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
 }
 
-/// The endpoint the echo thread bound.
-final class EndpointBox: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = ""
-    func set(_ v: String) { lock.withLock { value = v } }
-    func get() -> String { lock.withLock { value } }
-}
