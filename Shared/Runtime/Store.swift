@@ -16,8 +16,8 @@ public final class Store: Sendable {
     /// Opens (creating if needed) the database at `path` and runs the runtime's migrations and then
     /// the service's (`migrations` registers them; names must be unique and never change).
     /// - Parameter walRestartFrames: once the WAL holds this many frames (4 KiB pages) and the
-    ///   background checkpoint has copied them, the writer finishes the checkpoint after its next
-    ///   commit so that the WAL starts over from its beginning (see ``write(_:)``).
+    ///   background checkpoint has copied them, the writer finishes the checkpoint before its next
+    ///   transaction so that the WAL starts over from its beginning (see ``write(_:)``).
     public init(path: String, walRestartFrames: Int = 1_000, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
         let dir = (path as NSString).deletingLastPathComponent
         if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
@@ -140,8 +140,8 @@ final class BackgroundCheckpoints: @unchecked Sendable {
     func stop() { timer.cancel() }
 
     /// On the writer, outside a transaction: copies the frames the last background round left (a
-    /// few commits' worth), so that the write transaction that follows restarts the WAL. A busy checkpoint
-    /// (the background one is running) is tried again after the next commit.
+    /// few commits' worth), so that the write transaction that follows restarts the WAL. A busy
+    /// checkpoint (the background one is running) is tried again before the next transaction.
     func finishIfDue(_ db: Database) {
         guard !db.isInsideTransaction, due.exchange(false, ordering: .acquiring) else { return }
         if (try? db.checkpoint(.passive)) != nil {
