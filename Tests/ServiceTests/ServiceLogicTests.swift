@@ -266,6 +266,16 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted.linkedCaseNumber == "L1-0000001")
         let tables = try intake.log.store.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
         #expect(!tables.contains("contact_fingerprints"))
+        // intake-v4 rebuilt the table without the case-number index; the old case is still found
+        // by its number and token, and its id still answers a retry.
+        let indexed = try intake.log.store.pool.read { db in
+            try String.fetchAll(db, sql: "SELECT ii.name FROM pragma_index_list('submissions') il JOIN pragma_index_info(il.name) ii")
+        }
+        #expect(indexed == ["submission_id"])
+        let old = intake.handle([request(.getFeedbackStatus(.with { $0.caseNumber = "L1-0000001"; $0.trackingToken = "TOKEN" }))])[0]
+        #expect(old.feedbackStatus.state == "received")
+        let retry = intake.handle([request(.submitFeedback(feedback("old", text: "Loud music from the karaoke bar at number 12 every night until 3 am.")))])[0]
+        #expect(retry.feedbackAccepted.caseNumber == "L1-0000001" && retry.feedbackAccepted.duplicate)
     }
 
     @Test func sealedContactIsBoundToItsCase() throws {
@@ -365,6 +375,16 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(ok.feedbackStatus.state == "received" && ok.feedbackStatus.caseNumber == a.caseNumber)
         q.trackingToken = "WRONGWRONGWRONG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
+        // Found by its sequence, but only under its whole number: not unpadded, not another
+        // instance's prefix, not garbage.
+        q.trackingToken = a.trackingToken
+        for other in ["L1-1", "L2-0000001", "L1-0000001x", "L1-", "0000001", "L1-00000000000000000000001"] {
+            q.caseNumber = other
+            #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound, "\(other)")
+        }
+        #expect(CaseNumber.sequence(of: "L1-0000042") == 42 && CaseNumber.sequence(of: "L12-12345678") == 12_345_678)
+        #expect(CaseNumber.sequence(of: "L1-12a") == nil && CaseNumber.sequence(of: "L1-") == nil && CaseNumber.sequence(of: "42") == nil)
+        q.caseNumber = a.caseNumber
         q.trackingToken = ""
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.field == "get_feedback_status.tracking_token")
         #expect(TrackingToken.make().count == 16)

@@ -77,6 +77,32 @@ public final class IntakeService: RequestHandling {
             }
             try db.execute(sql: "DROP TABLE contact_fingerprints")
         }
+        // The case number is the instance prefix and the case sequence, so the primary key finds a
+        // case by its number: a unique index on the number cost every submission one more B-tree
+        // insert and one more page in its commit. SQLite cannot drop a UNIQUE constraint, so the
+        // table is rebuilt without it (once, at start).
+        m.registerMigration("intake-v4-case-number-by-sequence") { db in
+            let columns = "case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number, contact_prints"
+            try db.execute(sql: """
+                CREATE TABLE submissions_v4 (
+                  case_seq INTEGER PRIMARY KEY,
+                  submission_id TEXT NOT NULL UNIQUE,
+                  case_number TEXT NOT NULL,
+                  tracking_token TEXT NOT NULL,
+                  body BLOB NOT NULL,
+                  contact BLOB,
+                  received_at REAL NOT NULL,
+                  state TEXT NOT NULL,
+                  public_note TEXT NOT NULL,
+                  updated_at REAL NOT NULL,
+                  linked_case_number TEXT,
+                  contact_prints BLOB
+                );
+                INSERT INTO submissions_v4 (\(columns)) SELECT \(columns) FROM submissions;
+                DROP TABLE submissions;
+                ALTER TABLE submissions_v4 RENAME TO submissions;
+                """)
+        }
     }
 
     /// The contacts of submissions received since `since`, newest rows first until one is older.
@@ -181,15 +207,18 @@ public final class IntakeService: RequestHandling {
         let at = event.occurredAt.date.timeIntervalSince1970
         switch event.payload {
         case .caseOpened(let c)?:
-            try db.executeCached(sql: "UPDATE submissions SET state = ?, updated_at = ? WHERE case_number = ? AND state = 'received'",
-                           arguments: [publicState("triaged"), at, c.caseNumber])
+            // Cases of the other intake instances are not in this database: their numbers find no row.
+            guard let seq = CaseNumber.sequence(of: c.caseNumber) else { return }
+            try db.executeCached(sql: "UPDATE submissions SET state = ?, updated_at = ? WHERE case_seq = ? AND case_number = ? AND state = 'received'",
+                           arguments: [publicState("triaged"), at, seq, c.caseNumber])
         case .caseUpdated(let u)?:
             var note = u.publicNote
             if u.action == .merge { note = "This case duplicates case \(u.mergedInto), which carries on; check that one for news." }
+            guard let seq = CaseNumber.sequence(of: u.caseNumber) else { return }
             try db.executeCached(sql: """
                 UPDATE submissions SET state = ?, public_note = CASE WHEN ? = '' THEN public_note ELSE ? END, updated_at = ?
-                WHERE case_number = ?
-                """, arguments: [publicState(u.toState), note, note, at, u.caseNumber])
+                WHERE case_seq = ? AND case_number = ?
+                """, arguments: [publicState(u.toState), note, note, at, seq, u.caseNumber])
         default:
             break
         }
@@ -299,8 +328,11 @@ public final class IntakeService: RequestHandling {
         }
         if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
         do {
-            let row = try log.store.pool.read { db in
-                try Row.fetchOne(db.cachedStatement(sql: "SELECT contact FROM submissions WHERE case_number = ?"), arguments: [q.caseNumber])
+            let row = try CaseNumber.sequence(of: q.caseNumber).flatMap { seq in
+                try log.store.pool.read { db in
+                    try Row.fetchOne(db.cachedStatement(sql: "SELECT contact FROM submissions WHERE case_seq = ? AND case_number = ?"),
+                                     arguments: [seq, q.caseNumber])
+                }
             }
             guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(q.caseNumber)")) }
             var r = Liaison_V1_Reply()
@@ -321,9 +353,11 @@ public final class IntakeService: RequestHandling {
         if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if q.trackingToken.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         do {
-            let row = try log.store.pool.read { db in
-                try Row.fetchOne(db, sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_number = ?",
-                                 arguments: [q.caseNumber])
+            let row = try CaseNumber.sequence(of: q.caseNumber).flatMap { seq in
+                try log.store.pool.read { db in
+                    try Row.fetchOne(db.cachedStatement(sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
+                                     arguments: [seq, q.caseNumber])
+                }
             }
             // The same answer for an unknown case and a wrong token: the token is the citizen's key.
             guard let row, TrackingToken.equal(row["tracking_token"], q.trackingToken) else {
@@ -373,5 +407,15 @@ enum CaseNumber {
     static func format(prefix: String, sequence: Int64) -> String {
         let digits = String(sequence)
         return prefix + "-" + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+    }
+
+    /// The sequence of a case number (what follows its last `-`), or nil when that is not 1 to 18
+    /// ASCII digits. Lookups check the whole stored number too, so the prefix and the padding must
+    /// match as well.
+    static func sequence(of caseNumber: String) -> Int64? {
+        guard let dash = caseNumber.utf8.lastIndex(of: UInt8(ascii: "-")) else { return nil }
+        let digits = caseNumber.utf8[caseNumber.utf8.index(after: dash)...]
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
     }
 }
