@@ -40,6 +40,8 @@ struct Submit: ParsableCommand {
     var email: String = ""
     @Option(help: "Language of the text (BCP 47), e.g. zh-CN.")
     var language: String = ""
+    @Option(help: "When it happened, if the citizen said: ISO 8601 (2026-11-29T08:30:00+08:00). Intake records when it was received either way.")
+    var occurredAt: String?
     @Option(help: "Client-chosen id; reuse it to retry safely. Default: a new random id.")
     var submissionId: String = UUID().uuidString.lowercased()
 
@@ -49,6 +51,9 @@ struct Submit: ParsableCommand {
         if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--kind '\(kind)' is not one of: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
+        }
+        if let occurredAt, Self.parseTime(occurredAt) == nil {
+            throw ValidationError("--occurred-at '\(occurredAt)' is not an ISO 8601 time like 2026-11-29T08:30:00+08:00")
         }
         if Liaison_V1_Channel(name: channel) == nil {
             throw ValidationError("--channel '\(channel)' is not one of: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
@@ -67,7 +72,10 @@ struct Submit: ParsableCommand {
         s.officerBadge = officer
         s.category = category
         s.language = language
-        s.occurredAt = .init(date: Date())
+        // Only what the citizen said: a time filled in here would differ on every run, and running
+        // the same command again (a clerk retrying after a crash) would be a conflict, not the
+        // same case.
+        if let occurredAt, let t = Self.parseTime(occurredAt) { s.occurredAt = .init(date: t) }
         if !(name.isEmpty && phone.isEmpty && email.isEmpty) {
             s.contact.name = name
             s.contact.phone = phone
@@ -87,6 +95,15 @@ struct Submit: ParsableCommand {
 }
 
 extension Submit {
+    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds.
+    static func parseTime(_ text: String) -> Date? {
+        let plain = ISO8601DateFormatter()
+        if let d = plain.date(from: text) { return d }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return fractional.date(from: text)
+    }
+
     /// Submits every line of a JSON-lines file over one connection; prints each case number (or the
     /// line's error) and a progress bar on a terminal. Exits non-zero if any line failed.
     func submitFile(_ path: String) {

@@ -266,6 +266,13 @@ struct EndToEndTests {
                                         "--officer", "PC-7", "--text", "Rude at the counter", "--submission-id", "cli-1", "--json"])
         #expect(submit.0 == 0, "\(submit.1)")
         #expect(submit.1.contains("\"case_number\":\"L1-0000001\""))
+        // The same command again (a clerk retrying after a crash) is the same case, not a conflict.
+        let retry = try await liaison(["submit", "--kind", "complaint", "--channel", "walk_in", "--unit", "STN-EAST-01",
+                                       "--officer", "PC-7", "--text", "Rude at the counter", "--submission-id", "cli-1"])
+        #expect(retry.0 == 0 && retry.1.contains("case L1-0000001") && retry.1.contains("(already submitted)"), "\(retry.1)")
+        let when = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
+                                      "--occurred-at", "yesterday"])
+        #expect(when.0 != 0 && when.1.contains("--occurred-at"))
         let bad = try await liaison(["submit", "--kind", "rumour", "--text", "x", "--unit", "STN-EAST-01"])
         #expect(bad.0 != 0 && bad.1.contains("--kind"))
         let empty = try await liaison(["submit", "--kind", "praise", "--text", " ", "--unit", "STN-EAST-01"])
@@ -280,6 +287,10 @@ struct EndToEndTests {
             let s = try await liaison(["streams"])
             return s.1.contains("handler-1    intake-1     1        1     0")
         })
+        // When it happened, if the citizen said.
+        let dated = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
+                                       "--occurred-at", "2026-11-28T08:30:00+08:00", "--submission-id", "cli-dated"])
+        #expect(dated.0 == 0 && dated.1.contains("case L1-0000002"), "\(dated.1)")
         // A desk's batch file: each line's case number, a bad line named, and a second run changes nothing.
         let batch = set.dir + "/desk.jsonl"
         try """
