@@ -220,8 +220,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(recent.recent(a, since: 0, limit: 1).map(\.caseSeq) == [3])
         recent.forget(from: 2)                                               // the batch from case 2 on rolled back
         #expect(recent.recent(a, since: 0).map(\.caseSeq) == [1] && recent.recent(b, since: 0).isEmpty)
-        recent.add(b, .init(caseSeq: 2, at: 130), window: 50)
-        recent.prune(before: 125)
+        recent.add(b, .init(caseSeq: 2, at: 180), window: 50)                // case 1 (at 100) fell out of the window
         #expect(recent.count == 1 && recent.recent(a, since: 0).isEmpty)
         #expect(ContactPrint.decode(ContactPrint.encode([a, b])) == [a, b])
         // Full within the window: the older half goes, memory stays bounded.

@@ -137,12 +137,6 @@ struct RecentContacts {
         }
     }
 
-    /// Forgets every entry older than `before`.
-    mutating func prune(before: Double) {
-        while head < arrivals.count, arrivals[head].seen.at < before { dropOldest() }
-        compact()
-    }
-
     private mutating func dropOldest() {
         let oldest = arrivals[head]
         head += 1
