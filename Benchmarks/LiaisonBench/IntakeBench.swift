@@ -110,7 +110,7 @@ struct IntakeBench: ParsableCommand {
             defer { try? FileManager.default.removeItem(atPath: dir) }
             for r in 1...runs {
                 let lone = try loneInProcess(dir: dir, count: quick ? 50 : 2_000)
-                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(lone.submission)) µs, one-row transaction beside it p50 \(Int(lone.oneRow)) µs")
+                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(lone.submission)) µs (CPU \(Int(lone.submissionCPU)) µs), one-row transaction beside it p50 \(Int(lone.oneRow)) µs (CPU \(Int(lone.oneRowCPU)) µs)")
             }
             return
         }
@@ -153,11 +153,13 @@ struct IntakeBench: ParsableCommand {
             note("logic.rate", logic)
             let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
             note("low.p50", low.p(50)); note("low.p99", low.p(99))
+            let txnsBefore = try writeTransactions(ctx, endpoint)
             let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
+            note("closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(ctx, endpoint) - txnsBefore)))
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
-            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
+            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
@@ -172,6 +174,7 @@ struct IntakeBench: ParsableCommand {
             intake logic alone (in-process, batches of 32, no sockets)  \(pad(f(m("logic.rate")) + "/s", 10))  \(r2(m("logic.rate") / m("raw.sqlite.1000"))) of SQLite 1000/txn
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rtt.p50") + m("raw.fsync")) + " µs", 10))  \(r2(m("low.p50") / (m("raw.rtt.p50") + m("raw.fsync")))) (target <= 1)
             latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs
+            closed loop submissions per transaction     \(String(format: "%.1f", m("closed.batch"))) (group commit, \(clients) clients)
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
             open loop \(rate)/s: achieved, p50 / p99 / p99.9   \(f(m("open.rate")))/s, \(f(m("open.p50"))) / \(f(m("open.p99"))) / \(f(m("open.p999"))) µs
             raw libzmq DEALER/ROUTER round trip p50     \(f(m("raw.rtt.p50"))) µs (one fsync ~ \(f(m("raw.fsync"))) µs)
@@ -326,8 +329,9 @@ struct IntakeBench: ParsableCommand {
 
     /// One submission at a time in-process: the median time intake's logic and its commit take for
     /// a lone submission (the low-load latency less the sockets), in µs; and, alternating with it
-    /// (so that both see the same disk), a one-row transaction of the same size in a store of its own.
-    func loneInProcess(dir: String, count: Int) throws -> (submission: Double, oneRow: Double) {
+    /// (so that both see the same disk), a one-row transaction of the same size in a store of its own;
+    /// and the mean CPU time of each.
+    func loneInProcess(dir: String, count: Int) throws -> (submission: Double, oneRow: Double, submissionCPU: Double, oneRowCPU: Double) {
         let store = try Store(path: dir + "/lone-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
         let log = try EventLog(store: store, stream: "intake-bench")
         let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
@@ -337,19 +341,27 @@ struct IntakeBench: ParsableCommand {
         }
         let row = Data(repeating: 0x42, count: try sampleRequestBytes())
         var times: [Double] = [], rawTimes: [Double] = []
+        // CPU time of this thread, kernel included: on a virtual machine an fsync is mostly CPU
+        // (the notifications to the virtual disk), not waiting.
+        var cpuA = 0.0, cpuB = 0.0
+        func cpuNow() -> Double { var ts = timespec(); clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); return Double(ts.tv_sec) * 1e6 + Double(ts.tv_nsec) / 1e3 }
         for i in 0..<count {
             var r = Liaison_V1_Request()
             r.submitFeedback = submission("lone-\(i)-\(UUID().uuidString.prefix(8))")
             var t0 = DispatchTime.now().uptimeNanoseconds
+            var c0 = cpuNow()
             _ = service.handle([r])
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
+            cpuA += cpuNow() - c0
             t0 = DispatchTime.now().uptimeNanoseconds
+            c0 = cpuNow()
             try raw.write { db in
                 try db.inTransaction { try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]); return .commit }
             }
             rawTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
+            cpuB += cpuNow() - c0
         }
-        return (median(times), median(rawTimes))
+        return (median(times), median(rawTimes), cpuA / Double(count), cpuB / Double(count))
     }
 
     struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }
@@ -451,6 +463,13 @@ struct IntakeBench: ParsableCommand {
             if (try? client.call(.getStatus(.init()))) != nil { return }
         }
         throw ValidationError("liaison-intake did not answer on \(endpoint)")
+    }
+
+    /// Write transactions intake committed so far (its status), to count submissions per transaction.
+    func writeTransactions(_ ctx: Context, _ endpoint: String) throws -> UInt64 {
+        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 5_000, attempts: 2)
+        defer { client.reset() }
+        return try client.call(.getStatus(.init())).serviceStatus.writeTransactions
     }
 
     func peakRSSKiB(_ pid: Int32) -> Int {
