@@ -154,7 +154,9 @@ struct IntakeBench: ParsableCommand {
             let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
             note("low.p50", low.p(50)); note("low.p99", low.p(99))
             let txnsBefore = try writeTransactions(ctx, endpoint)
+            let cpuBefore = cpuSeconds(intake.processIdentifier)
             let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
+            note("closed.cpu", (cpuSeconds(intake.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, closed.acked)))
             note("closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(ctx, endpoint) - txnsBefore)))
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
@@ -175,6 +177,7 @@ struct IntakeBench: ParsableCommand {
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rtt.p50") + m("raw.fsync")) + " µs", 10))  \(r2(m("low.p50") / (m("raw.rtt.p50") + m("raw.fsync")))) (target <= 1)
             latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs
             closed loop submissions per transaction     \(String(format: "%.1f", m("closed.batch"))) (group commit, \(clients) clients)
+            intake CPU per acknowledged submission      \(f(m("closed.cpu"))) µs (all its threads, kernel included, closed loop; \(ProcessInfo.processInfo.activeProcessorCount) cores here)
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
             open loop \(rate)/s: achieved, p50 / p99 / p99.9   \(f(m("open.rate")))/s, \(f(m("open.p50"))) / \(f(m("open.p99"))) / \(f(m("open.p999"))) µs
             raw libzmq DEALER/ROUTER round trip p50     \(f(m("raw.rtt.p50"))) µs (one fsync ~ \(f(m("raw.fsync"))) µs)
@@ -290,9 +293,11 @@ struct IntakeBench: ParsableCommand {
                 try s.send(multipart: Framing.requestFrames(r))
                 sent += 1
             }
+            // Until the next send is due (to the microsecond: a millisecond poll would spin, and a
+            // spinning client takes a core from the service on this machine).
             let next = sent < total ? t0 + UInt64(sent) * interval : now + 10_000_000
-            let wait = Int32(max(0, min(10, (Int64(next) - Int64(DispatchTime.now().uptimeNanoseconds)) / 1_000_000)))
-            if try s.waitReadable(timeout: wait) {
+            let wait = UInt64(max(0, min(10_000_000, Int64(next) - Int64(DispatchTime.now().uptimeNanoseconds))))
+            if try s.waitReadable(nanoseconds: wait) {
                 while let frames = try s.receiveMultipart(dontWait: true) {
                     let reply = try Framing.decodeReply(frames: frames)
                     guard let at = intended.removeValue(forKey: reply.requestID) else { continue }
@@ -470,6 +475,16 @@ struct IntakeBench: ParsableCommand {
         let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 5_000, attempts: 2)
         defer { client.reset() }
         return try client.call(.getStatus(.init())).serviceStatus.writeTransactions
+    }
+
+    /// CPU time (user and system, all threads) a process has used, in seconds (Linux).
+    func cpuSeconds(_ pid: Int32) -> Double {
+        guard let s = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = s.lastIndex(of: ")") else { return 0 }
+        // Fields after the command name: state is field 3, utime 14 and stime 15 (clock ticks).
+        let fields = s[s.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
     func peakRSSKiB(_ pid: Int32) -> Int {

@@ -246,6 +246,25 @@ public final class Socket {
     public func waitReadable(timeout: Int32) throws(ZMQError) -> Bool {
         try Poller.poll([self], timeout: timeout)[0]
     }
+
+    /// Waits until this socket has a message to read, or `nanoseconds` pass, to the microsecond:
+    /// `zmq_poll` counts whole milliseconds, so a loop that must act within the next millisecond
+    /// (a sender on a schedule) would otherwise spin. Waits on the socket's `ZMQ_FD`, which signals
+    /// changes only, so `ZMQ_EVENTS` is checked before and after every wait.
+    public func waitReadable(nanoseconds: UInt64) throws(ZMQError) -> Bool {
+        let fd = try intOption(ZMQ_FD)
+        var start = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &start)
+        let deadline = UInt64(start.tv_sec) * 1_000_000_000 + UInt64(start.tv_nsec) + nanoseconds
+        while true {
+            if try intOption(ZMQ_EVENTS) & Int32(ZMQ_POLLIN) != 0 { return true }
+            var now = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &now)
+            let t = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+            if t >= deadline { return false }
+            if liaison_poll_ns(fd, Int16(POLLIN), Int64(deadline - t)) < 0 && errno != EINTR { throw ZMQError(errno: errno, call: "ppoll") }
+        }
+    }
 }
 
 /// Socket option numbers for ``Socket/setOption(_:_:)`` without importing the C module.

@@ -265,12 +265,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted.linkedCaseNumber == "L1-0000001")
         let tables = try intake.log.store.pool.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
         #expect(!tables.contains("contact_fingerprints"))
-        // intake-v4 rebuilt the table without the case-number index; the old case is still found
-        // by its number and token, and its id still answers a retry.
+        // intake-v4 and v5 rebuilt the table without the case-number and submission-id indexes; the
+        // old case is still found by its number and token, and its id still answers a retry.
         let indexed = try intake.log.store.pool.read { db in
             try String.fetchAll(db, sql: "SELECT ii.name FROM pragma_index_list('submissions') il JOIN pragma_index_info(il.name) ii")
         }
-        #expect(indexed == ["submission_id"])
+        #expect(indexed == [])
         let old = intake.handle([request(.getFeedbackStatus(.with { $0.caseNumber = "L1-0000001"; $0.trackingToken = "TOKEN" }))])[0]
         #expect(old.feedbackStatus.state == "received")
         let retry = intake.handle([request(.submitFeedback(feedback("old", text: "Loud music from the karaoke bar at number 12 every night until 3 am.")))])[0]
@@ -315,6 +315,45 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         // A retry after a restart gets the stored acknowledgement.
         let again = try makeIntake(dir).handle([request(.submitFeedback(withContact))])
         #expect(again[0].feedbackAccepted.caseNumber == "L1-0000001" && again[0].feedbackAccepted.duplicate)
+    }
+
+    @Test func submissionIdsThatShareAHashAreStillToldApart() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        // Every id hashes alike: each lookup finds another id's case first and must scan.
+        intake.submissionKeys.withLock { $0.hash = { _ in 42 } }
+        let a = feedback("a"), b = feedback("b", kind: .praise), c = feedback("c", kind: .inquiry)
+        let first = intake.handle([request(.submitFeedback(a)), request(.submitFeedback(b))])
+        #expect(first.map(\.feedbackAccepted.caseNumber) == ["L1-0000001", "L1-0000002"])
+        #expect(first.allSatisfy { !$0.feedbackAccepted.duplicate })
+        let second = intake.handle([request(.submitFeedback(b)), request(.submitFeedback(c)), request(.submitFeedback(a)),
+                                    request(.submitFeedback(feedback("c", text: "another text")))])
+        #expect(second[0].feedbackAccepted.caseNumber == "L1-0000002" && second[0].feedbackAccepted.duplicate)
+        #expect(second[1].feedbackAccepted.caseNumber == "L1-0000003" && !second[1].feedbackAccepted.duplicate)
+        #expect(second[2].feedbackAccepted.caseNumber == "L1-0000001" && second[2].feedbackAccepted.duplicate)
+        #expect(second[3].error.code == .conflict)
+        #expect(intake.log.head == 3)
+    }
+
+    @Test func submissionIdsAreReadBackAtStartAndForgottenWhenACommitRollsBack() throws {
+        let dir = try TempDir()
+        do {
+            let intake = try makeIntake(dir)
+            _ = intake.handle((0..<50).map { request(.submitFeedback(feedback("id-\($0)"))) })
+        }
+        let intake = try makeIntake(dir)
+        #expect(intake.submissionKeys.withLock { $0.count } == 50)
+        // A transaction that fails after its inserts leaves no id behind in memory.
+        try intake.log.store.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TRIGGER fail_51 BEFORE INSERT ON events WHEN NEW.seq = 52 BEGIN SELECT RAISE(ABORT, 'disk trouble'); END")
+        }
+        let failed = intake.handle([request(.submitFeedback(feedback("id-50"))), request(.submitFeedback(feedback("id-51")))])
+        #expect(failed.allSatisfy { $0.error.code == .unavailable })
+        #expect(intake.submissionKeys.withLock { $0.count } == 50)
+        try intake.log.store.pool.writeWithoutTransaction { db in try db.execute(sql: "DROP TRIGGER fail_51") }
+        let retried = intake.handle([request(.submitFeedback(feedback("id-50"))), request(.submitFeedback(feedback("id-51")))])
+        #expect(retried.map(\.feedbackAccepted.caseNumber) == ["L1-0000051", "L1-0000052"])
+        #expect(retried.allSatisfy { !$0.feedbackAccepted.duplicate })
     }
 
     @Test func aLargeBatchWithRetriesInsideKeepsEveryContactWithItsOwnCase() throws {

@@ -14,6 +14,8 @@ public final class IntakeService: RequestHandling {
     let nearDuplicates: NearDuplicates
     /// Contacts seen within the near-duplicate window; touched only inside the write transaction.
     let recentContacts: Mutex<RecentContacts>
+    /// Every stored submission id and its case; touched only inside the write transaction.
+    let submissionKeys: Mutex<SubmissionKeys>
     let operators: OperatorCredentials
     let casePrefix: String
     let clock: WallClock
@@ -28,6 +30,7 @@ public final class IntakeService: RequestHandling {
         let nearDuplicates = NearDuplicates(key: vault.fingerprintKey)
         self.nearDuplicates = nearDuplicates
         self.recentContacts = Mutex(try Self.loadRecentContacts(log, since: clock.now().addingTimeInterval(-nearDuplicates.window)))
+        self.submissionKeys = Mutex(try log.store.pool.read { db in try SubmissionKeys.load(db) })
         self.operators = operators
         self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
@@ -101,6 +104,35 @@ public final class IntakeService: RequestHandling {
                 INSERT INTO submissions_v4 (\(columns)) SELECT \(columns) FROM submissions;
                 DROP TABLE submissions;
                 ALTER TABLE submissions_v4 RENAME TO submissions;
+                """)
+        }
+        registerV5(&m)
+    }
+
+    /// The submission ids are looked up in memory (``SubmissionKeys``): their unique index put
+    /// every submission on a random leaf page, one page more in every commit and one random page more
+    /// for every checkpoint. The table is rebuilt without it (once, at start).
+    static func registerV5(_ m: inout DatabaseMigrator) {
+        m.registerMigration("intake-v5-submission-ids-in-memory") { db in
+            let columns = "case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number, contact_prints"
+            try db.execute(sql: """
+                CREATE TABLE submissions_v5 (
+                  case_seq INTEGER PRIMARY KEY,
+                  submission_id TEXT NOT NULL,
+                  case_number TEXT NOT NULL,
+                  tracking_token TEXT NOT NULL,
+                  body BLOB NOT NULL,
+                  contact BLOB,
+                  received_at REAL NOT NULL,
+                  state TEXT NOT NULL,
+                  public_note TEXT NOT NULL,
+                  updated_at REAL NOT NULL,
+                  linked_case_number TEXT,
+                  contact_prints BLOB
+                );
+                INSERT INTO submissions_v5 (\(columns)) SELECT \(columns) FROM submissions;
+                DROP TABLE submissions;
+                ALTER TABLE submissions_v5 RENAME TO submissions;
                 """)
         }
     }
@@ -228,6 +260,7 @@ public final class IntakeService: RequestHandling {
     func commit(_ subs: [Prepared]) throws -> [Liaison_V1_Reply] {
         let now = clock.now()
         var firstSeq: Int64 = .max
+        var added: [String] = []
         do {
             return try log.write { db, out in
                 var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
@@ -238,24 +271,24 @@ public final class IntakeService: RequestHandling {
                     INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note,
                                              updated_at, linked_case_number, contact_prints)
                     VALUES (?, ?, ?, ?, ?, ?, ?, 'received', '', ?, ?, ?)
-                    ON CONFLICT (submission_id) DO NOTHING
                     """)
                 for s in subs {
+                    // A known id (a retry, or a reuse with another body) is answered from what is
+                    // stored; nothing is written for it.
+                    if let stored = try storedSubmission(db, s.id) {
+                        replies.append(try answerKnown(s, stored))
+                        continue
+                    }
                     let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
                     let token = TrackingToken.make()
                     // Contact data only ever stored sealed; an anonymous submission stores none.
                     let sealed = try s.contact.map { try vault.seal($0, caseNumber: caseNumber) }
                     let linked = s.prints.isEmpty ? "" : try linkNearDuplicate(db, s.body.text, prints: s.prints, caseSeq: next, at: now)
-                    // The unique submission_id decides: a new submission is inserted, a known one
-                    // (a retry, or a reuse with another body) is left as stored and answered from it.
                     try insert.execute(arguments: [next, s.id, caseNumber, token, s.bodyBytes, sealed, now.timeIntervalSince1970,
                                                    now.timeIntervalSince1970, linked.isEmpty ? nil : linked,
                                                    s.prints.isEmpty ? nil : ContactPrint.encode(s.prints)])
-                    if db.changesCount == 0 {
-                        if !s.prints.isEmpty { recentContacts.withLock { $0.forget(from: next) } }
-                        replies.append(try answerKnown(db, s))
-                        continue
-                    }
+                    submissionKeys.withLock { $0.add(s.id, caseSeq: next) }
+                    added.append(s.id)
                     next += 1
                     try out.append(topic: Topic.feedbackReceived, at: now) { e in
                         e.feedbackReceived.caseNumber = caseNumber
@@ -267,19 +300,30 @@ public final class IntakeService: RequestHandling {
                 return replies
             }
         } catch {
-            // Rolled back: the contacts this batch recorded in memory were never stored.
-            if firstSeq != .max { recentContacts.withLock { $0.forget(from: firstSeq) } }
+            // Rolled back: the contacts and ids this batch recorded in memory were never stored.
+            if firstSeq != .max {
+                recentContacts.withLock { $0.forget(from: firstSeq) }
+                submissionKeys.withLock { $0.forget(added, from: firstSeq) }
+            }
             throw error
         }
     }
 
-    /// The answer to a submission whose id is already stored: the stored acknowledgement when it is
-    /// the same submission (a retry), a conflict when the id was used for another one.
-    func answerKnown(_ db: Database, _ s: Prepared) throws -> Liaison_V1_Reply {
-        let lookup = try db.cachedStatement(sql: "SELECT case_number, tracking_token, body, contact, linked_case_number FROM submissions WHERE submission_id = ?")
-        guard let row = try Row.fetchOne(lookup, arguments: [s.id]) else {
-            throw WireError.internal("submission \(s.id) was neither inserted nor found")
+    /// The stored submission with this id, or nil: found through ``SubmissionKeys`` and confirmed
+    /// against the row; when another id shares its hash, the table is scanned.
+    func storedSubmission(_ db: Database, _ id: String) throws -> Row? {
+        guard let seq = submissionKeys.withLock({ $0.candidate(id) }) else { return nil }
+        let columns = "submission_id, case_number, tracking_token, body, contact, linked_case_number"
+        if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM submissions WHERE case_seq = ?"), arguments: [seq]),
+           row["submission_id"] as String == id {
+            return row
         }
+        return try Row.fetchOne(db, sql: "SELECT \(columns) FROM submissions WHERE submission_id = ?", arguments: [id])
+    }
+
+    /// The answer to a submission whose id is already stored (`row`): the stored acknowledgement when
+    /// it is the same submission (a retry), a conflict when the id was used for another one.
+    func answerKnown(_ s: Prepared, _ row: Row) throws -> Liaison_V1_Reply {
         let storedCase: String = row["case_number"]
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
         if (row["body"] as Data) != s.bodyBytes || storedContact != s.contact {

@@ -1,0 +1,50 @@
+import GRDB
+
+/// Which case each stored submission id went to, in memory: the idempotency check without an
+/// index on disk.
+///
+/// A unique index on client-chosen ids (random strings) put every submission on a random leaf
+/// page: one more page in every commit, and one more random page for every checkpoint to copy into
+/// the database file, whose flush then stalled the commits that ran beside it. The ids are held
+/// here instead, as a 64-bit hash (Swift's, seeded per process) to the case's sequence; the
+/// database stays the authority: a hit is confirmed against the stored row, and when two ids share
+/// a hash (about one chance in 10^8 with a million ids) the table is scanned.
+///
+/// Rebuilt from the table at start (about 25 bytes an id in memory). Touched only inside the
+/// write transaction.
+struct SubmissionKeys {
+    private var seqByHash: [Int: Int64] = [:]
+    /// The hash of an id; tests replace it to make ids collide.
+    var hash: @Sendable (String) -> Int = { $0.hashValue }
+
+    var count: Int { seqByHash.count }
+
+    /// Reads every stored submission id.
+    static func load(_ db: Database, hash: @escaping @Sendable (String) -> Int = { $0.hashValue }) throws -> SubmissionKeys {
+        var keys = SubmissionKeys()
+        keys.hash = hash
+        keys.seqByHash.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM submissions") ?? 0)
+        let rows = try Row.fetchCursor(db, sql: "SELECT case_seq, submission_id FROM submissions ORDER BY case_seq")
+        while let row = try rows.next() {
+            keys.add(row["submission_id"], caseSeq: row["case_seq"])
+        }
+        return keys
+    }
+
+    /// The case `id` may have gone to; confirm against the row (see ``SubmissionKeys``).
+    func candidate(_ id: String) -> Int64? { seqByHash[hash(id)] }
+
+    /// Records a new submission; the first case keeps a shared hash (the others are found by a scan).
+    mutating func add(_ id: String, caseSeq: Int64) {
+        let h = hash(id)
+        if seqByHash[h] == nil { seqByHash[h] = caseSeq }
+    }
+
+    /// Forgets what a rolled-back transaction recorded: the ids added for cases from `firstSeq` on.
+    mutating func forget(_ ids: [String], from firstSeq: Int64) {
+        for id in ids {
+            let h = hash(id)
+            if let seq = seqByHash[h], seq >= firstSeq { seqByHash[h] = nil }
+        }
+    }
+}
