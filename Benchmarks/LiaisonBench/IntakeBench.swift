@@ -151,14 +151,20 @@ struct IntakeBench: ParsableCommand {
             note("raw.fsync", 1_000_000 / raw.perTxn1); note("raw.closed", raw.closedLoop)
             let logic = try inProcess(dir: dir, quick: quick)
             note("logic.rate", logic)
+            // Every phase that measures latency starts on a quiet disk: the pages the previous one
+            // left dirty (30 MB of raw rows, the in-process databases) are flushed first, not
+            // during it.
+            sync()
             let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
             note("low.p50", low.p(50)); note("low.p99", low.p(99))
+            sync()
             let txnsBefore = try writeTransactions(ctx, endpoint)
             let cpuBefore = cpuSeconds(intake.processIdentifier)
             let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
             note("closed.cpu", (cpuSeconds(intake.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, closed.acked)))
             note("closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(ctx, endpoint) - txnsBefore)))
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
+            sync()
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
             FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
@@ -411,11 +417,13 @@ struct IntakeBench: ParsableCommand {
         func transaction(_ body: (Database) throws -> Void) throws {
             try store.write { db in try db.inTransaction { try body(db); return .commit } }
         }
+        sync()
         for _ in 0..<single {
             try transaction { db in try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]) }
         }
         let perTxn1 = Double(single) / Date().timeIntervalSince(t0)
         let batches = quick ? 5 : 30
+        sync()
         t0 = Date()
         for _ in 0..<batches {
             try transaction { db in
