@@ -107,8 +107,8 @@ extension Database {
 /// A PASSIVE checkpoint every 100 ms on a connection and queue of its own: it copies what no reader
 /// still needs and never blocks the writer. When the WAL has grown past `restartFrames`, it asks
 /// the writer to finish the job (``finishIfDue(_:)``) so that the WAL can start over. A failing
-/// checkpoint is retried on the next round; the first failure and the recovery are logged, so a
-/// WAL that keeps growing does not go unnoticed.
+/// checkpoint is retried on the next round; the first failure (a busy lock only after 5 s of it)
+/// and the recovery are logged, so a WAL that keeps growing does not go unnoticed.
 final class BackgroundCheckpoints: @unchecked Sendable {
     // A dispatch timer is safe to cancel from any thread; it is set up once, here.
     private let timer: DispatchSourceTimer
@@ -121,7 +121,9 @@ final class BackgroundCheckpoints: @unchecked Sendable {
         timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "checkpoint " + label, qos: .utility))
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
         let logger = Logger(label: "liaison.store")
-        var failing = false   // only touched on the timer's serial queue
+        // Only touched on the timer's serial queue.
+        var failing = false
+        var busyRounds = 0
         timer.setEventHandler { [weak self] in
             do {
                 let (frames, _) = try connection.inDatabase { db in try db.checkpoint(.passive) }
@@ -129,6 +131,12 @@ final class BackgroundCheckpoints: @unchecked Sendable {
                 if frames >= restartFrames { self?.due.store(true, ordering: .releasing) }
                 if failing { logger.notice("WAL checkpoints work again", metadata: ["database": "\(label)"]) }
                 failing = false
+                busyRounds = 0
+            } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && busyRounds < Self.quietBusyRounds {
+                // Another checkpoint holds the lock (the writer finishing one, a migration at
+                // start): the normal case, tried again next round. Only a lock held for seconds is
+                // worth an operator's attention.
+                busyRounds += 1
             } catch {
                 if !failing { logger.warning("WAL checkpoint failed; retrying every 100 ms", metadata: ["database": "\(label)", "error": "\(error)"]) }
                 failing = true
@@ -138,6 +146,9 @@ final class BackgroundCheckpoints: @unchecked Sendable {
     }
 
     func stop() { timer.cancel() }
+
+    /// Rounds in a row that may find the checkpoint lock taken before it is logged (5 s).
+    static let quietBusyRounds = 50
 
     /// On the writer, outside a transaction: copies the frames the last background round left (a
     /// few commits' worth), so that the write transaction that follows restarts the WAL. A busy
