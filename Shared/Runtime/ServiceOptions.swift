@@ -83,8 +83,10 @@ public struct ServiceConfig: Sendable {
         self.databasePath = databasePath
     }
 
-    /// Opens this instance's database (runtime tables plus the service's `migrations`) and its event log.
+    /// Opens this instance's database (runtime tables plus the service's `migrations`) and its event
+    /// log, after taking the database for this process (``DatabaseOwnership``).
     public func openLog(migrations: (inout DatabaseMigrator) -> Void) throws -> EventLog {
-        try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)
+        try DatabaseOwnership.claim(databasePath)
+        return try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)
     }
 }

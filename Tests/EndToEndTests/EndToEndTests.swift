@@ -103,6 +103,39 @@ struct EndToEndTests {
         #expect(await set.status("intake")?.headSeq == 300)
     }
 
+    @Test func aSecondProcessOnTheSameDatabaseIsRefusedAndTheFirstGoesOn() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        _ = try await submitAll(set, 0..<3, prefix: "owner")
+        // Another topology (other endpoints, the same stream name) pointed at the same data directory
+        // by mistake: it must not run beside the first.
+        let other = try LiaisonSet()
+        let intruder = try await Threads.run(name: "intruder") { () -> (Int32, String) in
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison-intake")
+            p.arguments = ["--topology", other.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "notice"]
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let deadline = Date().addingTimeInterval(20)
+            while p.isRunning && Date() < deadline { usleep(10_000) }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
+        }
+        #expect(intruder.0 != 0)
+        #expect(intruder.1.contains("is in use by pid"), "\(intruder.1)")
+        // The owner goes on serving, and a restart after kill -9 takes the database back at once.
+        #expect(try await submitAll(set, 0..<3, prefix: "owner").allSatisfy(\.duplicate))
+        set.kill9("intake")
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        #expect(try await submitAll(set, 3..<4, prefix: "owner")[0].caseNumber == "L1-0000004")
+    }
+
     @Test func badInputGetsAnErrorAndEveryServiceGoesOn() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
