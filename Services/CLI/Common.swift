@@ -66,6 +66,16 @@ enum Output {
     }
 
     /// Left-aligned columns.
+    /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
+    static func bytes(_ n: UInt64) -> String {
+        if n < 1024 { return "\(n) B" }
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        var v = Double(n) / 1024
+        var u = 0
+        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
+        return String(format: "%.1f %@", v, units[u])
+    }
+
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }

@@ -92,7 +92,14 @@ struct Events: ParsableCommand {
 struct Streams: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each stream's head and each consumer's applied position (its lag).",
-        discussion: "Asks every instance in the topology for its status. A service that does not answer is shown as DOWN.")
+        discussion: """
+            Asks every instance in the topology for its status. A service that does not answer is shown as DOWN.
+
+            DATABASE and WAL are the sizes of its SQLite files. The WAL starts over every ~1,000 pages, so it \
+            stays a few MiB; one that keeps growing means its checkpoints are failing (see the service's log). \
+            SHED counts the requests it answered `unavailable` because its queue was full, since it started. \
+            --json shows everything, including how often the WAL started over.
+            """)
 
     @OptionGroup var client: ClientOptions
 
@@ -114,8 +121,10 @@ struct Streams: ParsableCommand {
                 return
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
-            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE"], statuses.map { s in
-                [s.instance.stream, s.service, s.status.map { "\($0.headSeq)" } ?? "-", s.status == nil ? "DOWN (\(s.instance.requests))" : "up, pid \(s.status!.pid)"]
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED"], statuses.map { s in
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-"] }
+                return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
+                        Output.bytes(st.walBytes), "\(st.requestsShed)"]
             }))
             print("")
             var rows: [[String]] = []

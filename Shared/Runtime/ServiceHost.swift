@@ -35,6 +35,9 @@ public struct ServiceHost: Service {
             s.consumers = consumers.map(\.position)
             s.startedAt = .init(date: started)
             s.pid = UInt32(ProcessInfo.processInfo.processIdentifier)
+            s.databaseBytes = fileSize(log.store.path)
+            s.walBytes = fileSize(log.store.path + "-wal")
+            s.walRestarts = log.store.walRestarts
             return s
         }
         self.loops = [request] + consumers + extraLoops
@@ -80,4 +83,10 @@ public struct ServiceHost: Service {
                                                       logger: logger))
         try await group.run()
     }
+}
+
+/// The size of the file at `path` in bytes (0 when it does not exist).
+func fileSize(_ path: String) -> UInt64 {
+    var st = stat()
+    return stat(path, &st) == 0 ? UInt64(st.st_size) : 0
 }

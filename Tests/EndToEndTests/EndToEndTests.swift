@@ -337,6 +337,14 @@ struct EndToEndTests {
         let again = try await liaison(["submit", "--file", batch])
         #expect(again.1.components(separatedBy: "(already submitted)").count == 3)
 
+        // The operator sees each database's size and its WAL's, as the services report them.
+        let intakeStatus = try #require(await set.status("intake"))
+        let walOnDisk = (try FileManager.default.attributesOfItem(atPath: set.dir + "/data/intake-1.sqlite-wal")[.size] as? NSNumber)?.uint64Value
+        #expect(intakeStatus.databaseBytes >= 4_096 && intakeStatus.walBytes > 0)
+        #expect(walOnDisk != nil && intakeStatus.walBytes <= walOnDisk! + 1_000_000)
+        let sizes = try await liaison(["streams"])
+        #expect(sizes.1.contains("DATABASE") && sizes.1.contains("WAL") && sizes.1.contains(" KiB"), "\(sizes.1)")
+
         set.kill9("reporting")
         let streams = try await liaison(["streams"])
         #expect(streams.1.contains("DOWN"))

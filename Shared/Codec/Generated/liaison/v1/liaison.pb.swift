@@ -1330,6 +1330,15 @@ public nonisolated struct Liaison_V1_ServiceStatus: Sendable {
   /// requests answered, since start
   public var requestsServed: UInt64 = 0
 
+  /// size of the instance's SQLite database file
+  public var databaseBytes: UInt64 = 0
+
+  /// size of its write-ahead log (stays bounded: it starts over every ~1,000 pages)
+  public var walBytes: UInt64 = 0
+
+  /// times the WAL started over since start (0 under steady writes means it is growing)
+  public var walRestarts: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3573,7 +3582,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3590,6 +3599,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       case 7: try { try decoder.decodeSingularUInt64Field(value: &self.writeTransactions) }()
       case 8: try { try decoder.decodeSingularUInt64Field(value: &self.requestsShed) }()
       case 9: try { try decoder.decodeSingularUInt64Field(value: &self.requestsServed) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.databaseBytes) }()
+      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.walBytes) }()
+      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.walRestarts) }()
       default: break
       }
     }
@@ -3627,6 +3639,15 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if self.requestsServed != 0 {
       try visitor.visitSingularUInt64Field(value: self.requestsServed, fieldNumber: 9)
     }
+    if self.databaseBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.databaseBytes, fieldNumber: 10)
+    }
+    if self.walBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.walBytes, fieldNumber: 11)
+    }
+    if self.walRestarts != 0 {
+      try visitor.visitSingularUInt64Field(value: self.walRestarts, fieldNumber: 12)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3640,6 +3661,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if lhs.writeTransactions != rhs.writeTransactions {return false}
     if lhs.requestsShed != rhs.requestsShed {return false}
     if lhs.requestsServed != rhs.requestsServed {return false}
+    if lhs.databaseBytes != rhs.databaseBytes {return false}
+    if lhs.walBytes != rhs.walBytes {return false}
+    if lhs.walRestarts != rhs.walRestarts {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
