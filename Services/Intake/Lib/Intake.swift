@@ -85,56 +85,40 @@ public final class IntakeService: RequestHandling {
         // insert and one more page in its commit. SQLite cannot drop a UNIQUE constraint, so the
         // table is rebuilt without it (once, at start).
         m.registerMigration("intake-v4-case-number-by-sequence") { db in
-            let columns = "case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number, contact_prints"
-            try db.execute(sql: """
-                CREATE TABLE submissions_v4 (
-                  case_seq INTEGER PRIMARY KEY,
-                  submission_id TEXT NOT NULL UNIQUE,
-                  case_number TEXT NOT NULL,
-                  tracking_token TEXT NOT NULL,
-                  body BLOB NOT NULL,
-                  contact BLOB,
-                  received_at REAL NOT NULL,
-                  state TEXT NOT NULL,
-                  public_note TEXT NOT NULL,
-                  updated_at REAL NOT NULL,
-                  linked_case_number TEXT,
-                  contact_prints BLOB
-                );
-                INSERT INTO submissions_v4 (\(columns)) SELECT \(columns) FROM submissions;
-                DROP TABLE submissions;
-                ALTER TABLE submissions_v4 RENAME TO submissions;
-                """)
+            try rebuildSubmissions(db, as: "submissions_v4", submissionID: "TEXT NOT NULL UNIQUE")
         }
-        registerV5(&m)
+        // The submission ids are looked up in memory (``SubmissionKeys``): their unique index put
+        // every submission on a random leaf page, one page more in every commit and one random page
+        // more for every checkpoint. Rebuilt without it (once, at start).
+        m.registerMigration("intake-v5-submission-ids-in-memory") { db in
+            try rebuildSubmissions(db, as: "submissions_v5", submissionID: "TEXT NOT NULL")
+        }
     }
 
-    /// The submission ids are looked up in memory (``SubmissionKeys``): their unique index put
-    /// every submission on a random leaf page, one page more in every commit and one random page more
-    /// for every checkpoint. The table is rebuilt without it (once, at start).
-    static func registerV5(_ m: inout DatabaseMigrator) {
-        m.registerMigration("intake-v5-submission-ids-in-memory") { db in
-            let columns = "case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number, contact_prints"
-            try db.execute(sql: """
-                CREATE TABLE submissions_v5 (
-                  case_seq INTEGER PRIMARY KEY,
-                  submission_id TEXT NOT NULL,
-                  case_number TEXT NOT NULL,
-                  tracking_token TEXT NOT NULL,
-                  body BLOB NOT NULL,
-                  contact BLOB,
-                  received_at REAL NOT NULL,
-                  state TEXT NOT NULL,
-                  public_note TEXT NOT NULL,
-                  updated_at REAL NOT NULL,
-                  linked_case_number TEXT,
-                  contact_prints BLOB
-                );
-                INSERT INTO submissions_v5 (\(columns)) SELECT \(columns) FROM submissions;
-                DROP TABLE submissions;
-                ALTER TABLE submissions_v5 RENAME TO submissions;
-                """)
-        }
+    /// Rebuilds the submissions table with `submissionID` as that column's type and constraints,
+    /// keeping every row (SQLite cannot drop a UNIQUE constraint in place). The other columns are
+    /// as intake-v3 left them; a migration that changes them writes its own table.
+    static func rebuildSubmissions(_ db: Database, as name: String, submissionID: String) throws {
+        let columns = "case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note, updated_at, linked_case_number, contact_prints"
+        try db.execute(sql: """
+            CREATE TABLE \(name) (
+              case_seq INTEGER PRIMARY KEY,
+              submission_id \(submissionID),
+              case_number TEXT NOT NULL,
+              tracking_token TEXT NOT NULL,
+              body BLOB NOT NULL,
+              contact BLOB,
+              received_at REAL NOT NULL,
+              state TEXT NOT NULL,
+              public_note TEXT NOT NULL,
+              updated_at REAL NOT NULL,
+              linked_case_number TEXT,
+              contact_prints BLOB
+            );
+            INSERT INTO \(name) (\(columns)) SELECT \(columns) FROM submissions;
+            DROP TABLE submissions;
+            ALTER TABLE \(name) RENAME TO submissions;
+            """)
     }
 
     /// The contacts of submissions received since `since`, newest rows first until one is older.
