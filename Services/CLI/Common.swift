@@ -76,6 +76,13 @@ enum Output {
         return String(format: "%.1f %@", v, units[u])
     }
 
+    /// A duration for people: `840 µs`, `12.3 ms`, `1.50 s`.
+    static func micros(_ us: UInt64) -> String {
+        if us < 1_000 { return "\(us) µs" }
+        if us < 1_000_000 { return String(format: "%.1f ms", Double(us) / 1_000) }
+        return String(format: "%.2f s", Double(us) / 1_000_000)
+    }
+
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }

@@ -98,7 +98,9 @@ struct Streams: ParsableCommand {
             DATABASE and WAL are the sizes of its SQLite files. The WAL starts over every ~1,000 pages, so it \
             stays a few MiB; one that keeps growing means its checkpoints are failing (see the service's log). \
             SHED counts the requests it answered `unavailable` because its queue was full, since it started. \
-            --json shows everything, including how often the WAL started over.
+            COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
+            fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
+            for it. --json shows everything, including how often the WAL started over.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -121,10 +123,12 @@ struct Streams: ParsableCommand {
                 return
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
-            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED"], statuses.map { s in
-                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-"] }
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-"] }
+                let timed = st.commitsLastMinute > 0
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
-                        Output.bytes(st.walBytes), "\(st.requestsShed)"]
+                        Output.bytes(st.walBytes), "\(st.requestsShed)", "\(st.commitsLastMinute)",
+                        timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
             print("")
             var rows: [[String]] = []

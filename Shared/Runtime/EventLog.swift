@@ -33,12 +33,16 @@ public final class EventLog: Sendable {
     /// Write transactions committed through this log since it was opened.
     public var transactions: UInt64 { commits.load(ordering: .relaxed) }
 
+    /// How long its write transactions took over the last minute (fsync included).
+    public let commitTimes = CommitTimes()
+
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
         try store.write { db in
             var result: T?
             var appender: EventAppender?
+            let started = DispatchTime.now().uptimeNanoseconds
             try db.inTransaction {
                 let start = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM events")) ?? 0
                 let out = EventAppender(db: db, stream: stream, head: start)
@@ -48,6 +52,7 @@ public final class EventLog: Sendable {
             }
             // Committed, and still on the writer's queue: commits reach the publisher in sequence order.
             commits.add(1, ordering: .relaxed)
+            commitTimes.record(micros: (DispatchTime.now().uptimeNanoseconds - started) / 1_000)
             if let appender, !appender.appended.isEmpty {
                 recent.withLock { queue in
                     queue.append(contentsOf: appender.appended)

@@ -38,6 +38,10 @@ public struct ServiceHost: Service {
             s.databaseBytes = fileSize(log.store.path)
             s.walBytes = fileSize(log.store.path + "-wal")
             s.walRestarts = log.store.walRestarts
+            let commits = log.commitTimes.lastMinute()
+            s.commitsLastMinute = commits.count
+            s.commitMeanUsLastMinute = commits.meanMicros
+            s.commitMaxUsLastMinute = commits.maxMicros
             return s
         }
         self.loops = [request] + consumers + extraLoops

@@ -339,9 +339,12 @@ struct EndToEndTests {
         let intakeStatus = try #require(await set.status("intake"))
         let walOnDisk = (try FileManager.default.attributesOfItem(atPath: set.dir + "/data/intake-1.sqlite-wal")[.size] as? NSNumber)?.uint64Value
         #expect(intakeStatus.databaseBytes >= 4_096 && intakeStatus.walBytes > 0)
+        #expect(intakeStatus.commitsLastMinute >= 3 && intakeStatus.commitMaxUsLastMinute >= intakeStatus.commitMeanUsLastMinute)
+        #expect(intakeStatus.commitMeanUsLastMinute > 0)
         #expect(walOnDisk != nil && intakeStatus.walBytes <= walOnDisk! + 1_000_000)
         let sizes = try await liaison(["streams"])
         #expect(sizes.1.contains("DATABASE") && sizes.1.contains("WAL") && sizes.1.contains(" KiB"), "\(sizes.1)")
+        #expect(sizes.1.contains("COMMITS/MIN") && (sizes.1.contains(" ms") || sizes.1.contains(" µs")), "\(sizes.1)")
 
         set.kill9("reporting")
         let streams = try await liaison(["streams"])

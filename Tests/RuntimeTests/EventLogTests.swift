@@ -5,6 +5,25 @@ import Testing
 @testable import LiaisonRuntime
 
 @Suite struct StoreAndEventLogTests {
+    @Test func commitTimesCoverTheLastMinuteOnly() throws {
+        let times = CommitTimes()
+        #expect(times.lastMinute(now: 1_000) == .init(count: 0, meanMicros: 0, maxMicros: 0))
+        times.record(micros: 900, now: 1_000.2)
+        times.record(micros: 100, now: 1_000.7)
+        times.record(micros: 50_000, now: 1_030)
+        #expect(times.lastMinute(now: 1_030.5) == .init(count: 3, meanMicros: 17_000, maxMicros: 50_000))
+        // A minute on, the first second has left the window and its slot is reused.
+        times.record(micros: 300, now: 1_060.1)
+        #expect(times.lastMinute(now: 1_060.5) == .init(count: 2, meanMicros: 25_150, maxMicros: 50_000))
+        #expect(times.lastMinute(now: 1_200) == .init(count: 0, meanMicros: 0, maxMicros: 0))
+        // The event log times its own transactions.
+        let dir = try TempDir()
+        let log = try EventLog(store: Store(path: dir.file("s.sqlite")), stream: "t-1")
+        for _ in 0..<5 { try log.write { _, out in try out.append(topic: "t.x", at: Date()) { _ in } } }
+        let mine = log.commitTimes.lastMinute()
+        #expect(mine.count == 5 && mine.maxMicros > 0 && mine.meanMicros <= mine.maxMicros)
+    }
+
     @Test func storeIsWALWithSynchronousFull() throws {
         let dir = try TempDir()
         let store = try Store(path: dir.file("s.sqlite"))

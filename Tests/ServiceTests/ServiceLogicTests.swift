@@ -503,7 +503,10 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
             try s.apply(db, out, updated("C", .resolve, at: t0.addingTimeInterval(30 - day), seq: 4))
             try s.apply(db, out, updated("C", .confirmResolution, at: t0, seq: 5))
         }
-        #expect(try s.fireDue().fired == 0)
+        // Nothing due yet: the round only reads (no write transaction, no lock), and says when.
+        let idleBefore = s.log.transactions
+        let idle = try s.fireDue()
+        #expect(idle.fired == 0 && idle.next == t0.addingTimeInterval(60) && s.log.transactions == idleBefore)
         clock.advance(by: 61)
         let first = try s.fireDue()
         #expect(first.fired == 1 && first.next == t0.addingTimeInterval(7200))

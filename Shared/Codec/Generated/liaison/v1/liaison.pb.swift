@@ -457,93 +457,99 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Liaison_V1_Reply: Sendable {
+public nonisolated struct Liaison_V1_Reply: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var requestID: String = String()
+  public var requestID: String {
+    get {_storage._requestID}
+    set {_uniqueStorage()._requestID = newValue}
+  }
 
-  public var result: Liaison_V1_Reply.OneOf_Result? = nil
+  public var result: OneOf_Result? {
+    get {return _storage._result}
+    set {_uniqueStorage()._result = newValue}
+  }
 
   public var error: Liaison_V1_Error {
     get {
-      if case .error(let v)? = result {return v}
+      if case .error(let v)? = _storage._result {return v}
       return Liaison_V1_Error()
     }
-    set {result = .error(newValue)}
+    set {_uniqueStorage()._result = .error(newValue)}
   }
 
   public var feedbackAccepted: Liaison_V1_FeedbackAccepted {
     get {
-      if case .feedbackAccepted(let v)? = result {return v}
+      if case .feedbackAccepted(let v)? = _storage._result {return v}
       return Liaison_V1_FeedbackAccepted()
     }
-    set {result = .feedbackAccepted(newValue)}
+    set {_uniqueStorage()._result = .feedbackAccepted(newValue)}
   }
 
   public var feedbackStatus: Liaison_V1_FeedbackStatus {
     get {
-      if case .feedbackStatus(let v)? = result {return v}
+      if case .feedbackStatus(let v)? = _storage._result {return v}
       return Liaison_V1_FeedbackStatus()
     }
-    set {result = .feedbackStatus(newValue)}
+    set {_uniqueStorage()._result = .feedbackStatus(newValue)}
   }
 
   public var replayBatch: Liaison_V1_ReplayBatch {
     get {
-      if case .replayBatch(let v)? = result {return v}
+      if case .replayBatch(let v)? = _storage._result {return v}
       return Liaison_V1_ReplayBatch()
     }
-    set {result = .replayBatch(newValue)}
+    set {_uniqueStorage()._result = .replayBatch(newValue)}
   }
 
   public var serviceStatus: Liaison_V1_ServiceStatus {
     get {
-      if case .serviceStatus(let v)? = result {return v}
+      if case .serviceStatus(let v)? = _storage._result {return v}
       return Liaison_V1_ServiceStatus()
     }
-    set {result = .serviceStatus(newValue)}
+    set {_uniqueStorage()._result = .serviceStatus(newValue)}
   }
 
   public var caseInfo: Liaison_V1_CaseInfo {
     get {
-      if case .caseInfo(let v)? = result {return v}
+      if case .caseInfo(let v)? = _storage._result {return v}
       return Liaison_V1_CaseInfo()
     }
-    set {result = .caseInfo(newValue)}
+    set {_uniqueStorage()._result = .caseInfo(newValue)}
   }
 
   public var caseList: Liaison_V1_CaseList {
     get {
-      if case .caseList(let v)? = result {return v}
+      if case .caseList(let v)? = _storage._result {return v}
       return Liaison_V1_CaseList()
     }
-    set {result = .caseList(newValue)}
+    set {_uniqueStorage()._result = .caseList(newValue)}
   }
 
   public var report: Liaison_V1_Report {
     get {
-      if case .report(let v)? = result {return v}
+      if case .report(let v)? = _storage._result {return v}
       return Liaison_V1_Report()
     }
-    set {result = .report(newValue)}
+    set {_uniqueStorage()._result = .report(newValue)}
   }
 
   public var followupList: Liaison_V1_FollowupList {
     get {
-      if case .followupList(let v)? = result {return v}
+      if case .followupList(let v)? = _storage._result {return v}
       return Liaison_V1_FollowupList()
     }
-    set {result = .followupList(newValue)}
+    set {_uniqueStorage()._result = .followupList(newValue)}
   }
 
   public var contactInfo: Liaison_V1_ContactInfo {
     get {
-      if case .contactInfo(let v)? = result {return v}
+      if case .contactInfo(let v)? = _storage._result {return v}
       return Liaison_V1_ContactInfo()
     }
-    set {result = .contactInfo(newValue)}
+    set {_uniqueStorage()._result = .contactInfo(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -563,6 +569,8 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
   }
 
   public init() {}
+
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Liaison_V1_Error: Sendable {
@@ -1339,6 +1347,15 @@ public nonisolated struct Liaison_V1_ServiceStatus: Sendable {
   /// times the WAL started over since start (0 under steady writes means it is growing)
   public var walRestarts: UInt64 = 0
 
+  /// write transactions in the last 60 s
+  public var commitsLastMinute: UInt64 = 0
+
+  /// their mean duration, commit and fsync included (µs)
+  public var commitMeanUsLastMinute: UInt64 = 0
+
+  /// the longest of them (µs): a stalling disk shows here first
+  public var commitMaxUsLastMinute: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2032,205 +2049,243 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
   public static let protoMessageName: String = _protobuf_package + ".Reply"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{4}\u{8}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
 
+  fileprivate class _StorageClass {
+    var _requestID: String = String()
+    var _result: Liaison_V1_Reply.OneOf_Result?
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _requestID = source._requestID
+      _result = source._result
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
-      case 2: try {
-        var v: Liaison_V1_Error?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .error(let m) = current {v = m}
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
+        case 2: try {
+          var v: Liaison_V1_Error?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .error(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .error(v)
+          }
+        }()
+        case 10: try {
+          var v: Liaison_V1_FeedbackAccepted?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .feedbackAccepted(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .feedbackAccepted(v)
+          }
+        }()
+        case 11: try {
+          var v: Liaison_V1_FeedbackStatus?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .feedbackStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .feedbackStatus(v)
+          }
+        }()
+        case 12: try {
+          var v: Liaison_V1_ReplayBatch?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .replayBatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .replayBatch(v)
+          }
+        }()
+        case 20: try {
+          var v: Liaison_V1_ServiceStatus?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .serviceStatus(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .serviceStatus(v)
+          }
+        }()
+        case 21: try {
+          var v: Liaison_V1_CaseInfo?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .caseInfo(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .caseInfo(v)
+          }
+        }()
+        case 22: try {
+          var v: Liaison_V1_CaseList?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .caseList(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .caseList(v)
+          }
+        }()
+        case 23: try {
+          var v: Liaison_V1_Report?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .report(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .report(v)
+          }
+        }()
+        case 24: try {
+          var v: Liaison_V1_FollowupList?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .followupList(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .followupList(v)
+          }
+        }()
+        case 25: try {
+          var v: Liaison_V1_ContactInfo?
+          var hadOneofValue = false
+          if let current = _storage._result {
+            hadOneofValue = true
+            if case .contactInfo(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._result = .contactInfo(v)
+          }
+        }()
+        default: break
         }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .error(v)
-        }
-      }()
-      case 10: try {
-        var v: Liaison_V1_FeedbackAccepted?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .feedbackAccepted(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .feedbackAccepted(v)
-        }
-      }()
-      case 11: try {
-        var v: Liaison_V1_FeedbackStatus?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .feedbackStatus(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .feedbackStatus(v)
-        }
-      }()
-      case 12: try {
-        var v: Liaison_V1_ReplayBatch?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .replayBatch(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .replayBatch(v)
-        }
-      }()
-      case 20: try {
-        var v: Liaison_V1_ServiceStatus?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .serviceStatus(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .serviceStatus(v)
-        }
-      }()
-      case 21: try {
-        var v: Liaison_V1_CaseInfo?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .caseInfo(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .caseInfo(v)
-        }
-      }()
-      case 22: try {
-        var v: Liaison_V1_CaseList?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .caseList(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .caseList(v)
-        }
-      }()
-      case 23: try {
-        var v: Liaison_V1_Report?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .report(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .report(v)
-        }
-      }()
-      case 24: try {
-        var v: Liaison_V1_FollowupList?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .followupList(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .followupList(v)
-        }
-      }()
-      case 25: try {
-        var v: Liaison_V1_ContactInfo?
-        var hadOneofValue = false
-        if let current = self.result {
-          hadOneofValue = true
-          if case .contactInfo(let m) = current {v = m}
-        }
-        try decoder.decodeSingularMessageField(value: &v)
-        if let v = v {
-          if hadOneofValue {try decoder.handleConflictingOneOf()}
-          self.result = .contactInfo(v)
-        }
-      }()
-      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.requestID.isEmpty {
-      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
-    }
-    switch self.result {
-    case .error?: try {
-      guard case .error(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-    }()
-    case .feedbackAccepted?: try {
-      guard case .feedbackAccepted(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    }()
-    case .feedbackStatus?: try {
-      guard case .feedbackStatus(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-    }()
-    case .replayBatch?: try {
-      guard case .replayBatch(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-    }()
-    case .serviceStatus?: try {
-      guard case .serviceStatus(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-    }()
-    case .caseInfo?: try {
-      guard case .caseInfo(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-    }()
-    case .caseList?: try {
-      guard case .caseList(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-    }()
-    case .report?: try {
-      guard case .report(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
-    }()
-    case .followupList?: try {
-      guard case .followupList(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
-    }()
-    case .contactInfo?: try {
-      guard case .contactInfo(let v)? = self.result else { preconditionFailure() }
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
-    }()
-    case nil: break
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._requestID.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
+      }
+      switch _storage._result {
+      case .error?: try {
+        guard case .error(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+      }()
+      case .feedbackAccepted?: try {
+        guard case .feedbackAccepted(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      }()
+      case .feedbackStatus?: try {
+        guard case .feedbackStatus(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      }()
+      case .replayBatch?: try {
+        guard case .replayBatch(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+      }()
+      case .serviceStatus?: try {
+        guard case .serviceStatus(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+      }()
+      case .caseInfo?: try {
+        guard case .caseInfo(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+      }()
+      case .caseList?: try {
+        guard case .caseList(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .report?: try {
+        guard case .report(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
+      case .followupList?: try {
+        guard case .followupList(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case .contactInfo?: try {
+        guard case .contactInfo(let v)? = _storage._result else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case nil: break
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_Reply, rhs: Liaison_V1_Reply) -> Bool {
-    if lhs.requestID != rhs.requestID {return false}
-    if lhs.result != rhs.result {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._requestID != rhs_storage._requestID {return false}
+        if _storage._result != rhs_storage._result {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3582,7 +3637,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3602,6 +3657,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       case 10: try { try decoder.decodeSingularUInt64Field(value: &self.databaseBytes) }()
       case 11: try { try decoder.decodeSingularUInt64Field(value: &self.walBytes) }()
       case 12: try { try decoder.decodeSingularUInt64Field(value: &self.walRestarts) }()
+      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.commitsLastMinute) }()
+      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.commitMeanUsLastMinute) }()
+      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.commitMaxUsLastMinute) }()
       default: break
       }
     }
@@ -3648,6 +3706,15 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if self.walRestarts != 0 {
       try visitor.visitSingularUInt64Field(value: self.walRestarts, fieldNumber: 12)
     }
+    if self.commitsLastMinute != 0 {
+      try visitor.visitSingularUInt64Field(value: self.commitsLastMinute, fieldNumber: 13)
+    }
+    if self.commitMeanUsLastMinute != 0 {
+      try visitor.visitSingularUInt64Field(value: self.commitMeanUsLastMinute, fieldNumber: 14)
+    }
+    if self.commitMaxUsLastMinute != 0 {
+      try visitor.visitSingularUInt64Field(value: self.commitMaxUsLastMinute, fieldNumber: 15)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3664,6 +3731,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     if lhs.databaseBytes != rhs.databaseBytes {return false}
     if lhs.walBytes != rhs.walBytes {return false}
     if lhs.walRestarts != rhs.walRestarts {return false}
+    if lhs.commitsLastMinute != rhs.commitsLastMinute {return false}
+    if lhs.commitMeanUsLastMinute != rhs.commitMeanUsLastMinute {return false}
+    if lhs.commitMaxUsLastMinute != rhs.commitMaxUsLastMinute {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
