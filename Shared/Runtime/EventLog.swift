@@ -33,16 +33,19 @@ public final class EventLog: Sendable {
     /// Write transactions committed through this log since it was opened.
     public var transactions: UInt64 { commits.load(ordering: .relaxed) }
 
-    /// How long its write transactions took over the last minute (fsync included).
+    /// How long its writes took over the last minute, from asking for the writer to the commit
+    /// (fsync included).
     public let commitTimes = CommitTimes()
 
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
-        try store.write { db in
+        // Timed from the request for the writer: the wait for it and a WAL restart's copy hold back
+        // acknowledgements as much as the commit's own fsync does.
+        let started = DispatchTime.now().uptimeNanoseconds
+        return try store.write { db in
             var result: T?
             var appender: EventAppender?
-            let started = DispatchTime.now().uptimeNanoseconds
             try db.inTransaction {
                 let start = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM events")) ?? 0
                 let out = EventAppender(db: db, stream: stream, head: start)

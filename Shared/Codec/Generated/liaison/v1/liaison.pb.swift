@@ -1350,7 +1350,7 @@ public nonisolated struct Liaison_V1_ServiceStatus: Sendable {
   /// write transactions in the last 60 s
   public var commitsLastMinute: UInt64 = 0
 
-  /// their mean duration, commit and fsync included (µs)
+  /// their mean duration, from asking for the writer to the commit, fsync included (µs)
   public var commitMeanUsLastMinute: UInt64 = 0
 
   /// the longest of them (µs): a stalling disk shows here first
