@@ -187,16 +187,16 @@ struct IntakeBench: ParsableCommand {
             FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
-        let moreLines = moreClients <= 0 ? "" : """
-
-            closed loop, \(moreClients) clients                     \(pad(String(format: "%.0f", median(rows["more.rate"] ?? [0])) + "/s", 20))  SQLite 1000/txn            \(String(format: "%.2f", median(rows["more.rate"] ?? [0]) / median(rows["raw.sqlite.1000"] ?? [1])));  SQLite 1/txn  \(String(format: "%.2f", median(rows["more.rate"] ?? [0]) / median(rows["raw.sqlite.1"] ?? [1])))
-              submissions per transaction, p50 / p99   \(String(format: "%.1f", median(rows["more.batch"] ?? [0]))), \(String(format: "%.0f", median(rows["more.p50"] ?? [0]))) / \(String(format: "%.0f", median(rows["more.p99"] ?? [0]))) µs
-            fitted cost (1/rate = c + T/batch)           c = \(String(format: "%.0f", median(rows["fit.c"] ?? [0]))) µs a submission, T = \(String(format: "%.0f", median(rows["fit.T"] ?? [0]))) µs a transaction
-              10 x SQLite 1/txn needs c <=              \(String(format: "%.0f", 1e6 / (10 * median(rows["raw.sqlite.1"] ?? [1])))) µs even with unbounded batches; 0.5 x SQLite 1000/txn needs c <= \(String(format: "%.1f", 1e6 / (0.5 * median(rows["raw.sqlite.1000"] ?? [1])))) µs
-            """
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
         let f = { (v: Double) in String(format: "%.0f", v) }
         let r2 = { (v: Double) in String(format: "%.2f", v) }
+        let moreLines = moreClients <= 0 ? "" : """
+
+            closed loop, \(moreClients) clients                     \(pad(f(m("more.rate")) + "/s", 20))  SQLite 1000/txn             \(r2(m("more.rate") / m("raw.sqlite.1000")));  SQLite 1/txn  \(r2(m("more.rate") / m("raw.sqlite.1")))
+              submissions per transaction, p50 / p99   \(String(format: "%.1f", m("more.batch"))), \(f(m("more.p50"))) / \(f(m("more.p99"))) µs
+            fitted cost (1/rate = c + T/batch)           c = \(f(m("fit.c"))) µs a submission, T = \(f(m("fit.T"))) µs a transaction
+              10 x SQLite 1/txn needs c <=              \(f(1e6 / (10 * m("raw.sqlite.1")))) µs even with unbounded batches; 0.5 x SQLite 1000/txn needs c <= \(String(format: "%.1f", 1e6 / (0.5 * m("raw.sqlite.1000")))) µs
+            """
         print("""
 
             figure (median of \(runs))                       liaison-intake        raw limit              ratio
