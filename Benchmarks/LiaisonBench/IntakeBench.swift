@@ -194,7 +194,7 @@ struct IntakeBench: ParsableCommand {
 
             closed loop, \(moreClients) clients                     \(pad(f(m("more.rate")) + "/s", 20))  SQLite 1000/txn             \(r2(m("more.rate") / m("raw.sqlite.1000")));  SQLite 1/txn  \(r2(m("more.rate") / m("raw.sqlite.1")))
               submissions per transaction, p50 / p99   \(String(format: "%.1f", m("more.batch"))), \(f(m("more.p50"))) / \(f(m("more.p99"))) µs
-            fitted cost (1/rate = c + T/batch)           c = \(f(m("fit.c"))) µs a submission, T = \(f(m("fit.T"))) µs a transaction
+            fitted cost (1/rate = c + T/batch)           \(rows["fit.c"] == nil ? "n/a (the two batch sizes were too close)" : "c = \(f(m("fit.c"))) µs a submission, T = \(f(m("fit.T"))) µs a transaction")
               10 x SQLite 1/txn needs c <=              \(f(1e6 / (10 * m("raw.sqlite.1")))) µs even with unbounded batches; 0.5 x SQLite 1000/txn needs c <= \(String(format: "%.1f", 1e6 / (0.5 * m("raw.sqlite.1000")))) µs
             """
         print("""

@@ -15,8 +15,10 @@ import ZeroMQ
         let ctx = try Context()
         defer { ctx.terminate() }
         let bound = Atomic<Bool>(false)
+        let clientDone = Atomic<Bool>(false)
 
-        // Records what it received: the routing id (one per connection) and the request.
+        // Records what it received: the routing id (one per connection) and the request. It serves
+        // until the client has its answer (closing right after the reply could drop it: linger 0).
         async let served: [([UInt8], Liaison_V1_Request)] = Threads.run(name: "stand-in") {
             let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
             defer { router.close() }
@@ -24,12 +26,12 @@ import ZeroMQ
             bound.store(true, ordering: .releasing)
             var seen: [([UInt8], Liaison_V1_Request)] = []
             let deadline = Date().addingTimeInterval(10)
-            while seen.count < 2 && Date() < deadline {
-                guard try router.waitReadable(timeout: 100), let frames = try router.receiveMultipart(dontWait: true) else { continue }
+            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
+                guard try router.waitReadable(timeout: 20), let frames = try router.receiveMultipart(dontWait: true) else { continue }
                 let incoming = Framing.parseRequest(frames: frames)
                 guard case .success(let request) = incoming.request else { continue }
                 seen.append((incoming.envelope.first ?? [], request))
-                if seen.count == 2 {
+                if seen.count >= 2 {
                     var reply = Liaison_V1_Reply()
                     reply.requestID = request.requestID
                     reply.feedbackAccepted.caseNumber = "L1-0000001"
@@ -46,12 +48,17 @@ import ZeroMQ
         f.channel = .hotline
         f.text = "The officer at the desk refused to take my report"
         let feedback = f
-        let reply = try await Threads.run(name: "client") {
-            let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 300, attempts: 3)
-            defer { client.reset() }
-            return try client.call(.submitFeedback(feedback))
-        }
-        #expect(reply.feedbackAccepted.caseNumber == "L1-0000001")
+        let outcome: Result<Liaison_V1_Reply, Error> = await {
+            do {
+                return .success(try await Threads.run(name: "client") {
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 300, attempts: 3)
+                    defer { client.reset() }
+                    return try client.call(.submitFeedback(feedback))
+                })
+            } catch { return .failure(error) }
+        }()
+        clientDone.store(true, ordering: .releasing)
+        #expect(try outcome.get().feedbackAccepted.caseNumber == "L1-0000001")
 
         let seen = try await served
         try #require(seen.count == 2)
