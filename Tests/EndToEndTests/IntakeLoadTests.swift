@@ -47,7 +47,8 @@ struct IntakeLoadTests {
                     try await Threads.run(name: "stream-\(c)") {
                         let ctx = try Context()
                         defer { ctx.terminate() }
-                        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 1)
+                        // A stall of seconds (a loaded test machine) only ends a client early; the kill ends them all.
+                        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 2_000, attempts: 1)
                         defer { client.reset() }
                         var k = 0
                         while k < stride {
