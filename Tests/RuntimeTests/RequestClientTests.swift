@@ -3,7 +3,7 @@ import LiaisonCodec
 import Synchronization
 import Testing
 import ZeroMQ
-@testable import LiaisonRuntime
+import LiaisonRuntime
 
 /// The Swift client's Lazy Pirate, against a stand-in service the test controls.
 @Suite struct RequestClientTests {
