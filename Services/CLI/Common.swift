@@ -65,7 +65,6 @@ enum Output {
         return f.string(from: t.date)
     }
 
-    /// Left-aligned columns.
     /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
     static func bytes(_ n: UInt64) -> String {
         if n < 1024 { return "\(n) B" }
@@ -83,6 +82,7 @@ enum Output {
         return String(format: "%.2f s", Double(us) / 1_000_000)
     }
 
+    /// Left-aligned columns.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
