@@ -115,7 +115,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         f.contact.phone = "13812345678"
         let number = intake.handle([request(.submitFeedback(f)), request(.submitFeedback(feedback("anon")))]).map(\.feedbackAccepted.caseNumber)
         // Not in the database in the clear (checkpoint the WAL so the main file holds everything).
-        try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        _ = try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         let raw = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
         #expect(raw.range(of: Data("13812345678".utf8)) == nil)
         #expect(raw.range(of: Data("Li Wei".utf8)) == nil)
@@ -287,6 +287,31 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(throws: (any Error).self) { try ContactVault.parse("k1 not-base64!") }
         let parsed = try ContactVault.parse("# keys\nnew \(Data(repeating: 1, count: 32).base64EncodedString())\nold \(Data(repeating: 2, count: 32).base64EncodedString())\n")
         #expect(parsed.currentKeyID == "new")
+    }
+
+    @Test func generatedKeyFileIsOwnerOnlyKeptAndReused() throws {
+        let dir = try TempDir()
+        let data = dir.path + "/data"
+        let (first, source) = try ContactVault.resolve(path: nil, dataDir: data, environment: [:])
+        #expect(source.contains("generated key file"))
+        let file = data + "/contact-keys"
+        let mode = try #require(try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int)
+        #expect(mode & 0o077 == 0, "key file mode \(String(mode, radix: 8))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: data) == ["contact-keys"], "a temporary file was left behind")
+        // The next start reads the same key: what the first sealed, the second opens.
+        let (second, _) = try ContactVault.resolve(path: nil, dataDir: data, environment: [:])
+        #expect(second.currentKeyID == first.currentKeyID)
+        var c = Liaison_V1_Contact()
+        c.phone = "13800000000"
+        #expect(try second.open(try first.seal(c, caseNumber: "L1-0000001"), caseNumber: "L1-0000001") == c)
+        // A key file that cannot be written is an error naming it (the temporary file's name is
+        // taken by a directory, which stops root too).
+        let blocked = dir.path + "/blocked"
+        try FileManager.default.createDirectory(atPath: blocked + "/contact-keys.new-\(getpid())", withIntermediateDirectories: true)
+        #expect { try ContactVault.resolve(path: nil, dataDir: blocked, environment: [:]) } throws: { error in
+            "\(error)".contains("cannot create the contact key file \(blocked)/contact-keys: open")
+        }
+        #expect(!FileManager.default.fileExists(atPath: blocked + "/contact-keys"))
     }
 
     @Test func acceptsRetriesAndConflictsInOneBatch() throws {

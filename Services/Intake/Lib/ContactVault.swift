@@ -62,9 +62,32 @@ public struct ContactVault: Sendable {
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
             let id = "k" + String(Int(Date().timeIntervalSince1970))
             let text = "# Liaison contact-data keys: ID BASE64. The first line seals new data; keep old lines to read old data.\n\(id) \(key)\n"
-            FileManager.default.createFile(atPath: file, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600])
+            try createKeyFile(file, contents: Array(text.utf8))
         }
         return (try parse(String(contentsOfFile: file, encoding: .utf8)), "generated key file \(file) (keep it apart from the data in production)")
+    }
+
+    /// Writes a new key file durably before anything is sealed with its key: a key lost in a power
+    /// failure would leave every contact sealed with it unreadable, though those submissions were
+    /// committed. Written to a temporary file (owner-only), fsync'd, linked into place (never over a
+    /// key file another process created meanwhile; then that one is used) and the directory fsync'd.
+    static func createKeyFile(_ file: String, contents: [UInt8]) throws {
+        func failure(_ what: String) -> KeyError {
+            KeyError(description: "cannot create the contact key file \(file): \(what): \(String(cString: strerror(errno)))")
+        }
+        let temporary = file + ".new-\(getpid())"
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw failure("open") }
+        defer { unlink(temporary) }
+        let written = contents.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let synced = written == contents.count && fsync(fd) == 0
+        close(fd)
+        guard synced else { throw failure(written == contents.count ? "fsync" : "write") }
+        if link(temporary, file) != 0 && errno != EEXIST { throw failure("link") }
+        let dir = Glibc.open((file as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard dir >= 0 else { throw failure("open its directory") }
+        defer { close(dir) }
+        guard fsync(dir) == 0 else { throw failure("fsync its directory") }
     }
 
     /// A key for contact fingerprints (near-duplicate detection), derived from the oldest kept key
