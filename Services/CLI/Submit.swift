@@ -18,6 +18,9 @@ struct Submit: ParsableCommand {
     @Option(help: "A JSON-lines file of submissions (a desk's batch): one object a line with SubmitFeedback's fields; kind and channel by short name. Each line's case number is printed.")
     var file: String?
 
+    @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
+    var inFlight: Int = 32
+
     @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request.")
     var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media.")
@@ -46,6 +49,7 @@ struct Submit: ParsableCommand {
     var submissionId: String = UUID().uuidString.lowercased()
 
     func validate() throws {
+        if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
         if file != nil { return }
         if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
         if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
@@ -104,8 +108,9 @@ extension Submit {
         return fractional.date(from: text)
     }
 
-    /// Submits every line of a JSON-lines file over one connection; prints each case number (or the
-    /// line's error) and a progress bar on a terminal. Exits non-zero if any line failed.
+    /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
+    /// lines share intake's group commits); prints each line's case number (or its error) in line
+    /// order, and a progress bar on a terminal. Exits non-zero if any line failed.
     func submitFile(_ path: String) {
         let text: String
         do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { reportFailure(error) }
@@ -113,39 +118,68 @@ extension Submit {
             .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty && !$0.element.hasPrefix("#") }
         let source = (path as NSString).lastPathComponent
         let showProgress = isatty(2) == 1 && lines.count >= 20
-        var failed = 0
+        // What each line came to, printed in line order as soon as every line before it is known.
+        var outcomes = [String?](repeating: nil, count: lines.count)
+        var failedLine = [Bool](repeating: false, count: lines.count)
+        var printed = 0, known = 0, failed = 0
+        func record(_ k: Int, _ message: String, failure: Bool) {
+            outcomes[k] = message
+            failedLine[k] = failure
+            known += 1
+            if failure { failed += 1 }
+            while printed < lines.count, let m = outcomes[printed] {
+                if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }   // the bar's line, cleared
+                if failedLine[printed] {
+                    fflush(nil)   // the lines printed before it come first when both streams go to one file
+                    FileHandle.standardError.write(Data("error: \(m)\n".utf8))
+                } else {
+                    print(m)
+                }
+                outcomes[printed] = ""
+                printed += 1
+            }
+            if showProgress {
+                fflush(nil)   // the printed lines before the bar
+                let width = 30, filled = known * width / lines.count
+                let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
+                FileHandle.standardError.write(Data("\r[\(bar)] \(known)/\(lines.count)".utf8))
+            }
+        }
+        var valid: [(Int, Liaison_V1_SubmitFeedback)] = []
+        for (k, (index, line)) in lines.enumerated() {
+            switch FeedbackFile.parse(String(line), line: index + 1, source: source) {
+            case .failure(let e): record(k, "\(e)", failure: true)
+            case .success(let f): valid.append((k, f))
+            }
+        }
         do {
             let ctx = try Context()
             defer { ctx.terminate() }
             let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
             defer { rc.reset() }
-            for (done, (index, line)) in lines.enumerated() {
-                let n = index + 1
-                switch FeedbackFile.parse(String(line), line: n, source: source) {
+            try rc.submitMany(valid.map(\.1), inFlight: inFlight) { i, outcome in
+                let (k, n) = (valid[i].0, lines[valid[i].0].offset + 1)
+                switch outcome {
+                case .success(let a) where client.json:
+                    record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#, failure: false)
+                case .success(let a):
+                    record(k, "line \(n): case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")", failure: false)
                 case .failure(let e):
-                    failed += 1
-                    FileHandle.standardError.write(Data("error: \(e)\n".utf8))
-                case .success(let f):
-                    do {
-                        let a = try rc.submit(f)
-                        if client.json {
-                            print(#"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#)
-                        } else {
-                            print("line \(n): case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")")
-                        }
-                    } catch let e as WireError {
-                        failed += 1
-                        FileHandle.standardError.write(Data("error: line \(n): \(e)\n".utf8))
-                    }
-                }
-                if showProgress {
-                    let width = 30, filled = (done + 1) * width / lines.count
-                    let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-                    FileHandle.standardError.write(Data("\r[\(bar)] \(done + 1)/\(lines.count)".utf8))
+                    record(k, "line \(n): \(e)", failure: true)
                 }
             }
+        } catch {
+            fflush(nil)
             if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-        } catch { reportFailure(error) }
+            FileHandle.standardError.write(Data("""
+                \(known - failed) of \(lines.count) lines submitted before intake stopped answering; the others may or may not be stored.
+                Submitting the same file again is safe: lines already stored come back marked already submitted.
+
+                """.utf8))
+            reportFailure(error)
+        }
+        fflush(nil)
+        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         FileHandle.standardError.write(Data("\(lines.count - failed) of \(lines.count) submitted\n".utf8))
         if failed > 0 { Foundation.exit(1) }
     }

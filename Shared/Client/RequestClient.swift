@@ -33,7 +33,7 @@ public final class RequestClient {
 
     deinit { socket?.close() }
 
-    private func connected() throws -> Socket {
+    func connected() throws -> Socket {
         if let s = socket { return s }
         let s = try Socket(context: context, type: .dealer, role: "requests-client", linger: 0)
         try s.setImmediate()

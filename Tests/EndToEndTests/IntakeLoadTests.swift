@@ -89,6 +89,52 @@ struct IntakeLoadTests {
         #expect(await set.status("intake")?.headSeq == UInt64(again.count))
     }
 
+    /// A desk's batch file goes in with many lines on the wire at once: they share group commits,
+    /// and the output still lists every line in order, the bad one named in its place.
+    @Test func aDeskBatchFileSharesCommitsAndIsPrintedInLineOrder() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let before = try #require(await set.status("intake")).writeTransactions
+        let lines = 300, bad = 150
+        let file = set.dir + "/desk-batch.jsonl"
+        try (1...lines).map { n in
+            n == bad ? #"{"kind":"rumour","channel":"hotline","text":"?","unit":"STN-WEST-01"}"#
+                : #"{"kind":"inquiry","channel":"letter","text":"Question \#(n) about the opening hours","unit":"STN-WEST-01"}"#
+        }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let first = try await set.cli(["submit", "--file", file, "--in-flight", "16"])
+        #expect(first.0 == 1, "a line failed, so the exit status says so")
+        let out = first.1.split(separator: "\n").map(String.init)
+        // Every line in order: its case, or (line 150) its error.
+        let listed = out.filter { $0.hasPrefix("line ") || $0.hasPrefix("error: line ") }
+        try #require(listed.count == lines, "\(first.1.suffix(2_000))")
+        for (k, line) in listed.enumerated() {
+            let n = k + 1
+            if n == bad {
+                #expect(line.hasPrefix("error: line \(bad): ") && line.contains("rumour"), "\(line)")
+            } else {
+                #expect(line.hasPrefix("line \(n): case L1-"), "\(line)")
+            }
+        }
+        #expect(out.last == "\(lines - 1) of \(lines) submitted")
+        let cases = listed.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) }.filter { $0.hasPrefix("L1-") }
+        #expect(Set(cases).count == lines - 1)
+        let status = try #require(await set.status("intake"))
+        #expect(status.headSeq == UInt64(lines - 1))
+        // One after another would be one commit a line.
+        #expect(status.writeTransactions - before < UInt64(lines - 1), "\(status.writeTransactions - before) transactions for \(lines - 1) lines")
+
+        // The same file again: the same cases, each marked already submitted.
+        let again = try await set.cli(["submit", "--file", file])
+        let relisted = again.1.split(separator: "\n").map(String.init).filter { $0.hasPrefix("line ") }
+        #expect(relisted.count == lines - 1)
+        #expect(relisted.allSatisfy { $0.hasSuffix("(already submitted)") }, "\(again.1.suffix(3_000))")
+        #expect(relisted.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) } == cases)
+        #expect(await set.status("intake")?.headSeq == UInt64(lines - 1))
+    }
+
     @Test func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

@@ -68,6 +68,106 @@ import LiaisonRuntime
         #expect(seen[0].0 != seen[1].0, "the retry comes on a new connection (a new socket)")
     }
 
+    /// A batch with a window: several submissions on the wire at once; a lost one is sent again
+    /// unchanged on a new connection, an overloaded one again after the hint, a refused one is
+    /// reported as its own failure; every item gets exactly one outcome.
+    @Test func manySubmissionsShareTheWireAndEachIsRetriedAsItNeeds() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/requests"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let bound = Atomic<Bool>(false)
+        let clientDone = Atomic<Bool>(false)
+        let count = 60, window = 8
+        @Sendable func isLost(_ n: Int) -> Bool { n % 7 == 3 }          // the first copy is never answered
+        @Sendable func isOverloaded(_ n: Int) -> Bool { n % 5 == 1 }    // the first copy is answered unavailable
+        let refused = 10                                      // always answered invalid_argument
+
+        // Holds its answers until `window` requests have arrived (a client sending one at a time
+        // never gets one), then answers as requests come. Records every copy it received.
+        async let served: [Int: [([UInt8], Liaison_V1_Request)]] = Threads.run(name: "stand-in") {
+            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
+            defer { router.close() }
+            try router.bind(endpoint)
+            bound.store(true, ordering: .releasing)
+            var seen: [Int: [([UInt8], Liaison_V1_Request)]] = [:]
+            var held: [([[UInt8]], Liaison_V1_Reply)] = []
+            var releasing = false
+            let deadline = Date().addingTimeInterval(20)
+            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
+                guard try router.waitReadable(timeout: 20) else { continue }
+                while let frames = try router.receiveMultipart(dontWait: true) {
+                    let incoming = Framing.parseRequest(frames: frames)
+                    guard case .success(let request) = incoming.request,
+                          let n = Int(request.submitFeedback.submissionID.dropFirst("batch-".count)) else { continue }
+                    seen[n, default: []].append((incoming.envelope.first ?? [], request))
+                    let copy = seen[n]!.count
+                    if isLost(n) && copy == 1 { continue }
+                    var reply = Liaison_V1_Reply()
+                    reply.requestID = request.requestID
+                    if n == refused {
+                        reply.error.code = .invalidArgument
+                        reply.error.field = "submit_feedback.text"
+                        reply.error.message = "text is empty"
+                    } else if isOverloaded(n) && copy == 1 {
+                        reply.error.code = .unavailable
+                        reply.error.retryAfterMs = 20
+                    } else {
+                        reply.feedbackAccepted.caseNumber = "L1-\(n)"
+                    }
+                    held.append((incoming.envelope, reply))
+                }
+                releasing = releasing || seen.count >= window
+                if releasing {
+                    for (envelope, reply) in held { _ = try router.send(multipart: Framing.replyFrames(envelope: envelope, reply: reply)) }
+                    held.removeAll()
+                }
+            }
+            return seen
+        }
+        #expect(await eventually { bound.load(ordering: .acquiring) })
+
+        let items = (0..<count).map { n in
+            var f = Liaison_V1_SubmitFeedback()
+            f.submissionID = "batch-\(n)"
+            f.kind = .inquiry
+            f.channel = .letter
+            f.text = "Question \(n)"
+            return f
+        }
+        let outcomes: Result<[Int: [RequestClient.SubmitOutcome]], Error> = await {
+            do {
+                return .success(try await Threads.run(name: "client") {
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 300, attempts: 3)
+                    defer { client.reset() }
+                    var got: [Int: [RequestClient.SubmitOutcome]] = [:]
+                    try client.submitMany(items, inFlight: window) { i, outcome in got[i, default: []].append(outcome) }
+                    return got
+                })
+            } catch { return .failure(error) }
+        }()
+        clientDone.store(true, ordering: .releasing)
+        let got = try outcomes.get()
+        let seen = try await served
+
+        #expect(got.count == count && got.values.allSatisfy { $0.count == 1 }, "one outcome per item")
+        for n in 0..<count {
+            let outcome = try #require(got[n]?.first)
+            if n == refused {
+                guard case .failure(let e) = outcome else { Issue.record("item \(n) should fail"); continue }
+                #expect(e.code == .invalidArgument && e.field == "submit_feedback.text")
+            } else {
+                #expect((try? outcome.get().caseNumber) == "L1-\(n)", "item \(n): \(outcome)")
+            }
+            let copies = seen[n] ?? []
+            #expect(Set(copies.map(\.1)).count == 1, "item \(n): every copy is the same request (id and body)")
+            if isLost(n) {
+                #expect(copies.count >= 2 && copies[0].0 != copies[1].0, "item \(n): sent again on a new connection")
+            }
+            if isOverloaded(n) { #expect(copies.count >= 2, "item \(n): sent again after the overload hint") }
+        }
+    }
+
     /// Nobody answers: the client gives up after its attempts with an error that names the endpoint.
     @Test func noServiceIsAnErrorAfterTheAttempts() async throws {
         let dir = try TempDir()

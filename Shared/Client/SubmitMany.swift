@@ -1,0 +1,116 @@
+import Foundation
+import LiaisonCodec
+import ZeroMQ
+
+extension RequestClient {
+    /// The outcome of one submission of ``submitMany(_:inFlight:overloadRetries:onResult:)``.
+    public typealias SubmitOutcome = Result<Liaison_V1_FeedbackAccepted, WireError>
+
+    /// Submits every item of `feedback`, keeping up to `inFlight` of them on the wire at once, so a
+    /// batch shares intake's group commits instead of paying one commit per line.
+    ///
+    /// Each submission keeps its request id and `submission_id` across retries. Lazy Pirate over
+    /// the window: when the oldest unanswered request has waited `timeoutMs`, the connection is
+    /// replaced and every unanswered request is sent again, the same bytes (intake gives back the
+    /// stored acknowledgement of any that had arrived, marked duplicate). An `unavailable` answer
+    /// (intake overloaded) is sent again after the hinted delay, up to `overloadRetries` times.
+    ///
+    /// `onResult` is called once per item, with its index, as its answer arrives (not in order).
+    /// - Throws: ``ClientError`` when a request stays unanswered through `attempts` connections;
+    ///   the items not yet reported then have an unknown fate (submitting them again is safe).
+    public func submitMany(_ feedback: [Liaison_V1_SubmitFeedback], inFlight: Int = 32, overloadRetries: Int = 20,
+                           onResult: (Int, SubmitOutcome) -> Void) throws {
+        let window = max(1, inFlight)
+        var next = 0
+        var waiting: [String: Pending] = [:]        // sent, unanswered, by request id
+        var delayed: [Pending] = []                 // answered unavailable, to send again at `resendAt`
+        var oldest: Date? { waiting.values.map(\.sentAt).min() }
+
+        func send(_ p: inout Pending, on socket: Socket) throws {
+            p.sentAt = Date()
+            do {
+                // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO; an unsent request
+                // simply times out like a lost one.
+                _ = try socket.send(multipart: p.frames)
+            } catch {
+                guard error.isWouldBlock else { throw error }
+            }
+        }
+
+        var socket = try connected()
+        while next < feedback.count || !waiting.isEmpty || !delayed.isEmpty {
+            // Keep the window full: overload retries that are due first, then new items.
+            let now = Date()
+            while waiting.count < window, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
+                var p = delayed.remove(at: k)
+                try send(&p, on: socket)
+                waiting[p.requestID] = p
+            }
+            while waiting.count + delayed.count < window && next < feedback.count {
+                var p = try Pending(index: next, feedback: feedback[next])
+                next += 1
+                try send(&p, on: socket)
+                waiting[p.requestID] = p
+            }
+
+            // Wait for an answer until the oldest request times out or a delayed one is due.
+            var until = oldest.map { $0.addingTimeInterval(Double(timeoutMs) / 1000) } ?? .distantFuture
+            if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
+            let left = Int32(max(0, min(Double(timeoutMs), until.timeIntervalSinceNow * 1000)).rounded(.up))
+            if try socket.waitReadable(timeout: left) {
+                while let frames = try socket.receiveMultipart(dontWait: true) {
+                    guard let reply = try? Framing.decodeReply(frames: frames),
+                          var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
+                    switch reply.result {
+                    case .feedbackAccepted(let a)?:
+                        onResult(p.index, .success(a))
+                    case .error(let e)? where e.code == .unavailable && p.overloads < overloadRetries:
+                        p.overloads += 1
+                        p.resendAt = Date().addingTimeInterval(Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
+                        delayed.append(p)
+                    case .error(let e)?:
+                        onResult(p.index, .failure(WireError(e)))
+                    default:
+                        onResult(p.index, .failure(.internal("unexpected answer to SubmitFeedback")))
+                    }
+                }
+            }
+
+            // The oldest request timed out: a new connection, and everything unanswered again.
+            if let first = oldest, Date().timeIntervalSince(first) * 1000 >= Double(timeoutMs) {
+                let tries = (waiting.values.map(\.tries).max() ?? 0) + 1
+                if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs) }
+                reset()
+                socket = try connected()
+                for id in waiting.keys.sorted(by: { waiting[$0]!.index < waiting[$1]!.index }) {
+                    var p = waiting[id]!
+                    p.tries += 1
+                    try send(&p, on: socket)
+                    waiting[id] = p
+                }
+            }
+        }
+    }
+
+    /// One submission of a window: its encoded request (the same bytes on every retry).
+    private struct Pending {
+        let index: Int
+        let requestID: String
+        let frames: [[UInt8]]
+        var sentAt = Date()
+        var resendAt = Date()
+        /// Connections it was sent on before the current one.
+        var tries = 0
+        var overloads = 0
+
+        init(index: Int, feedback: Liaison_V1_SubmitFeedback) throws {
+            var r = Liaison_V1_Request()
+            r.requestID = UUID().uuidString.lowercased()
+            r.version = protocolVersion
+            r.submitFeedback = feedback
+            self.index = index
+            requestID = r.requestID
+            frames = try Framing.requestFrames(r)
+        }
+    }
+}
