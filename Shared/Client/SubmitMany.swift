@@ -26,14 +26,18 @@ extension RequestClient {
         var delayed: [Pending] = []                 // answered unavailable, to send again at `resendAt`
         var oldest: Date? { waiting.values.map(\.sentAt).min() }
 
+        // Set when a send found no connection: the rest of the window is not sent on this socket
+        // (each send would wait SNDTIMEO again), and the round ends as a timeout at once.
+        var down = false
         func send(_ p: inout Pending, on socket: Socket) throws {
             p.sentAt = Date()
+            guard !down else { return }
             do {
-                // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO; an unsent request
-                // simply times out like a lost one.
-                _ = try socket.send(multipart: p.frames)
+                // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO.
+                down = try !socket.send(multipart: p.frames)
             } catch {
                 guard error.isWouldBlock else { throw error }
+                down = true
             }
         }
 
@@ -57,7 +61,7 @@ extension RequestClient {
             var until = oldest.map { $0.addingTimeInterval(Double(timeoutMs) / 1000) } ?? .distantFuture
             if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
             let left = Int32(max(0, min(Double(timeoutMs), until.timeIntervalSinceNow * 1000)).rounded(.up))
-            if try socket.waitReadable(timeout: left) {
+            if !down, try socket.waitReadable(timeout: left) {
                 while let frames = try socket.receiveMultipart(dontWait: true) {
                     guard let reply = try? Framing.decodeReply(frames: frames),
                           var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
@@ -76,12 +80,14 @@ extension RequestClient {
                 }
             }
 
-            // The oldest request timed out: a new connection, and everything unanswered again.
-            if let first = oldest, Date().timeIntervalSince(first) * 1000 >= Double(timeoutMs) {
+            // The oldest request timed out (or could not be sent): a new connection, and everything
+            // unanswered again.
+            if let first = oldest, down || Date().timeIntervalSince(first) * 1000 >= Double(timeoutMs) {
                 let tries = (waiting.values.map(\.tries).max() ?? 0) + 1
                 if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs) }
                 reset()
                 socket = try connected()
+                down = false
                 for id in waiting.keys.sorted(by: { waiting[$0]!.index < waiting[$1]!.index }) {
                     var p = waiting[id]!
                     p.tries += 1

@@ -168,6 +168,38 @@ import LiaisonRuntime
         }
     }
 
+    /// A batch with nobody to take it: an error after the attempts, in about attempts x timeout
+    /// (not once per item of the window: a send that finds no connection ends the round), and no
+    /// item reported.
+    @Test func manySubmissionsWithNoServiceEndInAnError() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/nobody"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let items = (0..<40).map { n in
+            var f = Liaison_V1_SubmitFeedback()
+            f.submissionID = "nobody-\(n)"
+            return f
+        }
+        let started = Date()
+        let outcome: Result<Int, ClientError> = try await Threads.run(name: "client") {
+            let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 200, attempts: 2)
+            defer { client.reset() }
+            var reported = 0
+            do {
+                try client.submitMany(items, inFlight: 16) { _, _ in reported += 1 }
+                return .success(reported)
+            } catch let e as ClientError { return .failure(e) }
+        }
+        guard case .failure(let error) = outcome else {
+            Issue.record("a batch went to nowhere: \(outcome)")
+            return
+        }
+        #expect(error.attempts == 2 && error.description.contains(endpoint))
+        // 2 x 200 ms, and some slack for a loaded machine; a send per item would take 16 x 200 ms a round.
+        #expect(Date().timeIntervalSince(started) < 3, "\(Date().timeIntervalSince(started)) s")
+    }
+
     /// Nobody answers: the client gives up after its attempts with an error that names the endpoint.
     @Test func noServiceIsAnErrorAfterTheAttempts() async throws {
         let dir = try TempDir()
