@@ -172,7 +172,7 @@ extension Submit {
             fflush(nil)
             if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
             FileHandle.standardError.write(Data("""
-                \(known - failed) of \(lines.count) lines submitted before intake stopped answering; the others may or may not be stored.
+                \(known - failed) of \(lines.count) lines acknowledged; intake did not answer for the others, which may or may not be stored.
                 Submitting the same file again is safe: lines already stored come back marked already submitted.
 
                 """.utf8))
