@@ -72,17 +72,17 @@ public struct ContactVault: Sendable {
     /// committed. Written to a temporary file (owner-only), fsync'd, linked into place (never over a
     /// key file another process created meanwhile; then that one is used) and the directory fsync'd.
     static func createKeyFile(_ file: String, contents: [UInt8]) throws {
-        func failure(_ what: String) -> KeyError {
-            KeyError(description: "cannot create the contact key file \(file): \(what): \(String(cString: strerror(errno)))")
+        func failure(_ what: String, _ code: Int32 = errno) -> KeyError {
+            KeyError(description: "cannot create the contact key file \(file): \(what): \(String(cString: strerror(code)))")
         }
         let temporary = file + ".new-\(getpid())"
         let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw failure("open") }
         defer { unlink(temporary) }
         let written = contents.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        let synced = written == contents.count && fsync(fd) == 0
+        let error: (String, Int32)? = written != contents.count ? ("write", written < 0 ? errno : EIO) : fsync(fd) != 0 ? ("fsync", errno) : nil
         close(fd)
-        guard synced else { throw failure(written == contents.count ? "fsync" : "write") }
+        if let (what, code) = error { throw failure(what, code) }
         if link(temporary, file) != 0 && errno != EEXIST { throw failure("link") }
         let dir = Glibc.open((file as NSString).deletingLastPathComponent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard dir >= 0 else { throw failure("open its directory") }
