@@ -314,6 +314,49 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(!FileManager.default.fileExists(atPath: blocked + "/contact-keys"))
     }
 
+    /// A retry whose stored contact was sealed with a key since taken out of the key file gets an
+    /// error of its own; the submissions that arrived with it are stored as usual.
+    @Test func aRetryWhoseContactKeyIsGoneFailsAloneNotItsBatch() throws {
+        let dir = try TempDir()
+        var withContact = feedback("sealed-with-k1")
+        withContact.contact.phone = "13800000000"
+        do {
+            let intake = try makeIntake(dir)
+            #expect(intake.handle([request(.submitFeedback(withContact))])[0].feedbackAccepted.caseNumber == "L1-0000001")
+        }
+        // Restarted with only a new key: k1, which sealed the stored contact, is gone.
+        let intake = try makeIntake(dir, keys: [("k2", SymmetricKey(size: .bits256))])
+        let replies = intake.handle([request(.submitFeedback(feedback("other-1", kind: .praise))),
+                                     request(.submitFeedback(withContact)),
+                                     request(.submitFeedback(feedback("other-2", kind: .suggestion)))])
+        #expect(replies[0].feedbackAccepted.caseNumber == "L1-0000002", "\(replies[0])")
+        #expect(replies[2].feedbackAccepted.caseNumber == "L1-0000003", "\(replies[2])")
+        guard case .error(let e)? = replies[1].result else {
+            Issue.record("the retry cannot be compared, so it cannot be acknowledged: \(replies[1])")
+            return
+        }
+        #expect(e.code == .internal && e.message.contains("L1-0000001") && e.message.contains("k1"), "\(e)")
+        #expect(intake.log.head == 3)
+    }
+
+    /// An earlier submission of the same citizen whose stored body is damaged is skipped by the
+    /// near-duplicate check: the new submission and its batch are stored as usual.
+    @Test func aDamagedEarlierSubmissionDoesNotStopTheNextFromTheSameCitizen() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var first = feedback("first", text: "The street light at the school crossing has been out for a week.")
+        first.contact.phone = "13800000001"
+        #expect(intake.handle([request(.submitFeedback(first))])[0].feedbackAccepted.caseNumber == "L1-0000001")
+        _ = try intake.log.store.pool.writeWithoutTransaction { db in
+            try db.execute(sql: "UPDATE submissions SET body = x'FFFFFFFF' WHERE case_seq = 1")
+        }
+        var second = first
+        second.submissionID = "second"
+        let replies = intake.handle([request(.submitFeedback(second)), request(.submitFeedback(feedback("bystander")))])
+        #expect(replies.map(\.feedbackAccepted.caseNumber) == ["L1-0000002", "L1-0000003"], "\(replies)")
+        #expect(replies[0].feedbackAccepted.linkedCaseNumber.isEmpty)
+    }
+
     @Test func acceptsRetriesAndConflictsInOneBatch() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

@@ -260,7 +260,7 @@ public final class IntakeService: RequestHandling {
                     // A known id (a retry, or a reuse with another body) is answered from what is
                     // stored; nothing is written for it.
                     if let stored = try storedSubmission(db, s.id) {
-                        replies.append(try answerKnown(s, stored))
+                        replies.append(answerKnownOrExplain(s, stored))
                         continue
                     }
                     let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
@@ -305,6 +305,19 @@ public final class IntakeService: RequestHandling {
         return try Row.fetchOne(db, sql: "SELECT \(columns) FROM submissions WHERE submission_id = ?", arguments: [id])
     }
 
+    /// ``answerKnown(_:_:)``, or an error for this submission alone when its stored contact cannot be
+    /// opened (sealed with a key taken out of the key file): it must not fail the transaction, or
+    /// every retry of it would turn the other submissions of its batch away too.
+    func answerKnownOrExplain(_ s: Prepared, _ row: Row) -> Liaison_V1_Reply {
+        do {
+            return try answerKnown(s, row)
+        } catch {
+            let caseNumber: String = row["case_number"]
+            logger.error("a retried submission's stored contact cannot be opened", metadata: ["case": "\(caseNumber)", "error": "\(error)"])
+            return .failure(.internal("submission_id \(s.id) is stored as case \(caseNumber), but its contact data cannot be read to compare (\(error)); an operator must restore the contact key"))
+        }
+    }
+
     /// The answer to a submission whose id is already stored (`row`): the stored acknowledgement when
     /// it is the same submission (a retry), a conflict when the id was used for another one.
     func answerKnown(_ s: Prepared, _ row: Row) throws -> Liaison_V1_Reply {
@@ -331,7 +344,12 @@ public final class IntakeService: RequestHandling {
         for seq in candidates.sorted(by: >) {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT case_number, body, linked_case_number FROM submissions WHERE case_seq = ?"),
                                              arguments: [seq]) else { continue }
-            let body = try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data)
+            // A stored body that cannot be read (damaged on disk) is no reason to turn this citizen's
+            // new submission away, nor the rest of its batch: it is just not compared.
+            guard let body = try? Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data) else {
+                logger.error("a stored submission's body cannot be decoded; not compared for near-duplicates", metadata: ["case_seq": "\(seq)"])
+                continue
+            }
             if NearDuplicates.similarity(body.text, text) >= nearDuplicates.threshold {
                 // Link to the first of the chain, not to another near-duplicate.
                 return (row["linked_case_number"] as String?) ?? row["case_number"]
