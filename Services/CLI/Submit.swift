@@ -15,7 +15,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch): one object a line with SubmitFeedback's fields; kind and channel by short name. Each line's case number is printed.")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name. Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in.")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
@@ -112,10 +112,9 @@ extension Submit {
     /// lines share intake's group commits); prints each line's case number (or its error) in line
     /// order, and a progress bar on a terminal. Exits non-zero if any line failed.
     func submitFile(_ path: String) {
-        let text: String
-        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch { reportFailure(error) }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
-            .filter { !$0.element.trimmingCharacters(in: .whitespaces).isEmpty && !$0.element.hasPrefix("#") }
+        let data: Data
+        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { reportFailure(error) }
+        let lines = FeedbackFile.lines(of: data)
         let source = (path as NSString).lastPathComponent
         let showProgress = isatty(2) == 1 && lines.count >= 20
         // What each line came to, printed in line order as soon as every line before it is known.
@@ -146,8 +145,8 @@ extension Submit {
             }
         }
         var valid: [(Int, Liaison_V1_SubmitFeedback)] = []
-        for (k, (index, line)) in lines.enumerated() {
-            switch FeedbackFile.parse(String(line), line: index + 1, source: source) {
+        for (k, (n, line)) in lines.enumerated() {
+            switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
             case .failure(let e): record(k, "\(e)", failure: true)
             case .success(let f): valid.append((k, f))
             }
@@ -158,7 +157,7 @@ extension Submit {
             let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
             defer { rc.reset() }
             try rc.submitMany(valid.map(\.1), inFlight: inFlight) { i, outcome in
-                let (k, n) = (valid[i].0, lines[valid[i].0].offset + 1)
+                let (k, n) = (valid[i].0, lines[valid[i].0].line)
                 switch outcome {
                 case .success(let a) where client.json:
                     record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#, failure: false)

@@ -13,6 +13,31 @@ public enum FeedbackFile {
         public var description: String { "line \(line): \(message)" }
     }
 
+    /// The submission lines of a file's bytes, each with its 1-based line number: blank lines and
+    /// lines starting with `#` are left out; a Windows line end (`\r\n`) and a UTF-8 byte-order mark
+    /// are accepted. A line that is not valid UTF-8 (a file saved as GBK, say) is an error of its
+    /// own, so the rest of the file still goes in.
+    public static func lines(of data: Data) -> [(line: Int, text: Result<String, LineError>)] {
+        var out: [(line: Int, text: Result<String, LineError>)] = []
+        let all = [UInt8](data)
+        var start = all.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+        var number = 0
+        while start <= all.count {
+            let end = all[start...].firstIndex(of: 0x0A) ?? all.count
+            number += 1
+            var slice = all[start..<end]
+            if slice.last == 0x0D { slice = slice.dropLast() }
+            if let text = String(validating: slice, as: UTF8.self) {
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                if !trimmed.isEmpty && !trimmed.hasPrefix("#") { out.append((number, .success(text))) }
+            } else {
+                out.append((number, .failure(LineError(line: number, message: "not valid UTF-8 (save the file as UTF-8; from GBK: iconv -f GBK -t UTF-8)"))))
+            }
+            start = end + 1
+        }
+        return out
+    }
+
     /// Parses one line (1-based `line` for messages and default ids).
     public static func parse(_ text: String, line: Int, source: String) -> Result<Liaison_V1_SubmitFeedback, LineError> {
         guard var obj = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {

@@ -1,3 +1,4 @@
+import Foundation
 import LiaisonClient
 import LiaisonCodec
 import Testing
@@ -22,5 +23,23 @@ import Testing
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","colour":"blue"}"#, line: 5, source: "f") {
             #expect(e.line == 5)
         } else { Issue.record("an unknown field should be refused") }
+    }
+
+    /// A file with a byte-order mark, Windows line ends, comments, blank lines and one line in GBK:
+    /// every line keeps its own number, and only the GBK one is an error.
+    @Test func fileLinesKeepTheirNumbersAndABadEncodingIsOneLinesError() throws {
+        var data = Data([0xEF, 0xBB, 0xBF])                                    // BOM
+        data.append(Data(#"{"kind":"praise","text":"a","unit":"U"}"#.utf8 + [0x0D, 0x0A]))         // 1
+        data.append(Data("# the night shift\r\n".utf8))                                            // 2
+        data.append(Data("   \n".utf8))                                                              // 3
+        data.append(Data(#"{"kind":"inquiry","text":""#.utf8) + Data([0xC5, 0xC9, 0xB3, 0xF6]) + Data(#"","unit":"U"}"#.utf8 + [0x0A]))  // 4: GBK
+        data.append(Data(#"{"kind":"tip","text":"派出所","unit":"U"}"#.utf8))                          // 5, no final newline
+        let lines = FeedbackFile.lines(of: data)
+        #expect(lines.map(\.line) == [1, 4, 5])
+        let first = try lines[0].text.get()
+        #expect(try FeedbackFile.parse(first, line: 1, source: "f").get().kind == .praise)
+        guard case .failure(let e) = lines[1].text else { Issue.record("the GBK line should be an error"); return }
+        #expect(e.line == 4 && e.message.contains("UTF-8"))
+        #expect(try FeedbackFile.parse(try lines[2].text.get(), line: 5, source: "f").get().text == "派出所")
     }
 }
