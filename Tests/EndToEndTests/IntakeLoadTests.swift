@@ -90,49 +90,57 @@ struct IntakeLoadTests {
     }
 
     /// A desk's batch file goes in with many lines on the wire at once: they share group commits,
-    /// and the output still lists every line in order, the bad one named in its place.
+    /// and the output still lists every line in order, the bad ones (an unknown kind, a line saved
+    /// in GBK) named in their places.
     @Test func aDeskBatchFileSharesCommitsAndIsPrintedInLineOrder() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
         try set.start("intake")
         try await set.waitReady(["intake"])
         let before = try #require(await set.status("intake")).writeTransactions
-        let lines = 300, bad = 150
+        let lines = 300, unknownKind = 150, gbk = 151
+        let stored = lines - 2
         let file = set.dir + "/desk-batch.jsonl"
-        try (1...lines).map { n in
-            n == bad ? #"{"kind":"rumour","channel":"hotline","text":"?","unit":"STN-WEST-01"}"#
-                : #"{"kind":"inquiry","channel":"letter","text":"Question \#(n) about the opening hours","unit":"STN-WEST-01"}"#
-        }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        var data = Data()
+        for n in 1...lines {
+            switch n {
+            case unknownKind: data.append(Data(#"{"kind":"rumour","channel":"hotline","text":"?","unit":"STN-WEST-01"}"#.utf8))
+            case gbk: data.append(Data(#"{"kind":"inquiry","channel":"letter","text":""#.utf8) + Data([0xC5, 0xC9, 0xB3, 0xF6]) + Data(#"","unit":"STN-WEST-01"}"#.utf8))
+            default: data.append(Data(#"{"kind":"inquiry","channel":"letter","text":"Question \#(n) about the opening hours","unit":"STN-WEST-01"}"#.utf8))
+            }
+            data.append(0x0A)
+        }
+        try data.write(to: URL(fileURLWithPath: file))
 
         let first = try await set.cli(["submit", "--file", file, "--in-flight", "16"])
-        #expect(first.0 == 1, "a line failed, so the exit status says so")
+        #expect(first.0 == 1, "lines failed, so the exit status says so")
         let out = first.1.split(separator: "\n").map(String.init)
-        // Every line in order: its case, or (line 150) its error.
+        // Every line in order: its case, or its error.
         let listed = out.filter { $0.hasPrefix("line ") || $0.hasPrefix("error: line ") }
         try #require(listed.count == lines, "\(first.1.suffix(2_000))")
         for (k, line) in listed.enumerated() {
             let n = k + 1
-            if n == bad {
-                #expect(line.hasPrefix("error: line \(bad): ") && line.contains("rumour"), "\(line)")
-            } else {
-                #expect(line.hasPrefix("line \(n): case L1-"), "\(line)")
+            switch n {
+            case unknownKind: #expect(line.hasPrefix("error: line \(n): ") && line.contains("rumour"), "\(line)")
+            case gbk: #expect(line.hasPrefix("error: line \(n): ") && line.contains("UTF-8"), "\(line)")
+            default: #expect(line.hasPrefix("line \(n): case L1-"), "\(line)")
             }
         }
-        #expect(out.last == "\(lines - 1) of \(lines) submitted")
+        #expect(out.last == "\(stored) of \(lines) submitted")
         let cases = listed.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) }.filter { $0.hasPrefix("L1-") }
-        #expect(Set(cases).count == lines - 1)
+        #expect(Set(cases).count == stored)
         let status = try #require(await set.status("intake"))
-        #expect(status.headSeq == UInt64(lines - 1))
+        #expect(status.headSeq == UInt64(stored))
         // One after another would be one commit a line.
-        #expect(status.writeTransactions - before < UInt64(lines - 1), "\(status.writeTransactions - before) transactions for \(lines - 1) lines")
+        #expect(status.writeTransactions - before < UInt64(stored), "\(status.writeTransactions - before) transactions for \(stored) lines")
 
         // The same file again: the same cases, each marked already submitted.
         let again = try await set.cli(["submit", "--file", file])
         let relisted = again.1.split(separator: "\n").map(String.init).filter { $0.hasPrefix("line ") }
-        #expect(relisted.count == lines - 1)
+        #expect(relisted.count == stored)
         #expect(relisted.allSatisfy { $0.hasSuffix("(already submitted)") }, "\(again.1.suffix(3_000))")
         #expect(relisted.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) } == cases)
-        #expect(await set.status("intake")?.headSeq == UInt64(lines - 1))
+        #expect(await set.status("intake")?.headSeq == UInt64(stored))
     }
 
     @Test func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat() async throws {
