@@ -479,6 +479,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         q.trackingToken = a.trackingToken
         let ok = intake.handle([request(.getFeedbackStatus(q))])[0]
         #expect(ok.feedbackStatus.state == "received" && ok.feedbackStatus.caseNumber == a.caseNumber)
+        // As read out over the phone: lower case, stray spaces.
+        q.caseNumber = " " + a.caseNumber.lowercased() + " "
+        q.trackingToken = a.trackingToken.lowercased() + " "
+        let typed = intake.handle([request(.getFeedbackStatus(q))])[0]
+        #expect(typed.feedbackStatus.state == "received" && typed.feedbackStatus.caseNumber == a.caseNumber, "\(typed)")
+        q.caseNumber = a.caseNumber
         q.trackingToken = "WRONGWRONGWRONG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
         // Found by its sequence, but only under its whole number: not unpadded, not another

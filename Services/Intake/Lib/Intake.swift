@@ -372,23 +372,24 @@ public final class IntakeService: RequestHandling {
         guard operators.isOperator(credential) else {
             return .failure(.unauthorized("contact data needs an operator credential (Request.credential)"))
         }
-        if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
+        let caseNumber = CaseNumber.normalized(q.caseNumber)
+        if caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
         do {
-            let row = try CaseNumber.sequence(of: q.caseNumber).flatMap { seq in
+            let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
                     try Row.fetchOne(db.cachedStatement(sql: "SELECT contact FROM submissions WHERE case_seq = ? AND case_number = ?"),
-                                     arguments: [seq, q.caseNumber])
+                                     arguments: [seq, caseNumber])
                 }
             }
-            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(q.caseNumber)")) }
+            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(caseNumber)")) }
             var r = Liaison_V1_Reply()
-            r.contactInfo.caseNumber = q.caseNumber
+            r.contactInfo.caseNumber = caseNumber
             if let sealed = row["contact"] as Data? {
-                r.contactInfo.contact = try vault.open(sealed, caseNumber: q.caseNumber)
+                r.contactInfo.contact = try vault.open(sealed, caseNumber: caseNumber)
             } else {
                 r.contactInfo.anonymous = true
             }
-            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(q.caseNumber)"])
+            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(caseNumber)"])
             return r
         } catch {
             return .failure(.internal("contact lookup failed: \(error)"))
@@ -396,21 +397,24 @@ public final class IntakeService: RequestHandling {
     }
 
     func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {
-        if q.caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
-        if q.trackingToken.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
+        // As a citizen reads them out over the phone: any letter case, stray spaces.
+        let caseNumber = CaseNumber.normalized(q.caseNumber)
+        let token = q.trackingToken.trimmingCharacters(in: .whitespaces)
+        if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
+        if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         do {
-            let row = try CaseNumber.sequence(of: q.caseNumber).flatMap { seq in
+            let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
                     try Row.fetchOne(db.cachedStatement(sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
-                                     arguments: [seq, q.caseNumber])
+                                     arguments: [seq, caseNumber])
                 }
             }
             // The same answer for an unknown case and a wrong token: the token is the citizen's key.
-            guard let row, TrackingToken.equal(row["tracking_token"], q.trackingToken) else {
-                return .failure(.notFound("get_feedback_status.case_number", "no case \(q.caseNumber) with that tracking token"))
+            guard let row, TrackingToken.equal(row["tracking_token"], token) else {
+                return .failure(.notFound("get_feedback_status.case_number", "no case \(caseNumber) with that tracking token"))
             }
             var r = Liaison_V1_Reply()
-            r.feedbackStatus.caseNumber = q.caseNumber
+            r.feedbackStatus.caseNumber = caseNumber
             r.feedbackStatus.state = row["state"]
             r.feedbackStatus.publicNote = row["public_note"]
             r.feedbackStatus.updatedAt = .init(date: Date(timeIntervalSince1970: row["updated_at"]))
@@ -453,6 +457,11 @@ enum CaseNumber {
     static func format(prefix: String, sequence: Int64) -> String {
         let digits = String(sequence)
         return prefix + "-" + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
+    }
+
+    /// A case number as a person typed it, in the stored form: without surrounding spaces, upper case.
+    static func normalized(_ typed: String) -> String {
+        typed.trimmingCharacters(in: .whitespaces).uppercased()
     }
 
     /// The sequence of a case number (what follows its last `-`), or nil when that is not 1 to 18
