@@ -155,6 +155,9 @@ struct HandlerEndToEndTests {
         let number = acked.first { CasePartition.owner(of: $0, count: 3) == 2 }!
         let show = try await set.cli(["case", "show", number])
         #expect(show.status == 0 && show.output.contains("handler-3"))
+        // As a clerk types it: the owner is found from the stored form.
+        let typed = try await set.cli(["case", "show", " " + number.lowercased()])
+        #expect(typed.status == 0 && typed.output.contains(number) && typed.output.contains("handler-3"), "\(typed.output)")
         await #expect { _ = try await set.call("handler", .getCase(.with { $0.caseNumber = number }), instance: 0) } throws: { error in
             guard let e = error as? WireError else { return false }
             return e.code == .notFound && e.message.contains("partition 3/3")
