@@ -138,7 +138,7 @@ import LiaisonRuntime
         let outcomes: Result<[Int: [RequestClient.SubmitOutcome]], Error> = await {
             do {
                 return .success(try await Threads.run(name: "client") {
-                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 300, attempts: 3)
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 400, attempts: 6)   // room for a stalled machine: each lost item costs a round
                     defer { client.reset() }
                     var got: [Int: [RequestClient.SubmitOutcome]] = [:]
                     try client.submitMany(items, inFlight: window) { i, outcome in got[i, default: []].append(outcome) }
