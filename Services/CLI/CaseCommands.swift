@@ -33,7 +33,7 @@ struct CaseGroup: ParsableCommand {
 struct CaseCommandOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
 
-    @Argument(help: "The case number, e.g. L1-0000042 (any letter case).", transform: caseNumberAsStored)
+    @Argument(help: "The case number, e.g. L1-0000042 (any letter case).", transform: CaseNumberText.normalized)
     var caseNumber: String
 
     @Option(help: "Who gives the command (operator id or badge). Default: $LIAISON_ACTOR, else $USER.")
@@ -89,7 +89,7 @@ extension ClientOptions {
 struct CaseShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a case in full with its audit trail.")
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The case number (any letter case).", transform: caseNumberAsStored) var caseNumber: String
+    @Argument(help: "The case number (any letter case).", transform: CaseNumberText.normalized) var caseNumber: String
 
     func run() throws {
         do {
@@ -202,7 +202,7 @@ struct CaseTransfer: ParsableCommand {
 struct CaseMerge: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "merge", abstract: "Merge a case into the case it duplicates.")
     @OptionGroup var o: CaseCommandOptions
-    @Option(help: "The case this one duplicates (required).", transform: caseNumberAsStored) var into: String = ""
+    @Option(help: "The case this one duplicates (required).", transform: CaseNumberText.normalized) var into: String = ""
     @Option(help: "Why (required).") var reason: String = ""
     func run() { o.send(.merge) { $0.mergeInto = into; $0.reason = reason } }
 }

@@ -106,9 +106,3 @@ func reportFailure(_ error: Error) -> Never {
     FileHandle.standardError.write(Data((message + "\n").utf8))
     Foundation.exit(error is ClientError ? 3 : 1)
 }
-
-/// A case number as a clerk typed it, in the stored form (`l1-0000042 ` → `L1-0000042`): the
-/// handler partition that owns a case is found from its exact number.
-func caseNumberAsStored(_ typed: String) -> String {
-    typed.trimmingCharacters(in: .whitespaces).uppercased()
-}

@@ -1,3 +1,15 @@
+import Foundation
+
+/// Case numbers as people type them (`l1-0000042 `, read out over the phone). Intake makes them
+/// (`L1-0000042`: a prefix and digits), so intake's lookups and the command line, which routes a
+/// case to its handler partition by its exact number, go by that stored form.
+public enum CaseNumberText {
+    /// The stored form of a typed case number: without surrounding spaces, upper case.
+    public static func normalized(_ typed: String) -> String {
+        typed.trimmingCharacters(in: .whitespaces).uppercased()
+    }
+}
+
 /// Which handler partition owns a case: handler instances split the cases among themselves by a
 /// stable hash of the case number, so every client routes a case command to the same owner.
 public struct CasePartition: Sendable, Equatable, CustomStringConvertible {

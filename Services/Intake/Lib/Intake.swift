@@ -372,7 +372,7 @@ public final class IntakeService: RequestHandling {
         guard operators.isOperator(credential) else {
             return .failure(.unauthorized("contact data needs an operator credential (Request.credential)"))
         }
-        let caseNumber = CaseNumber.normalized(q.caseNumber)
+        let caseNumber = CaseNumberText.normalized(q.caseNumber)
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
@@ -398,7 +398,7 @@ public final class IntakeService: RequestHandling {
 
     func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {
         // As a citizen reads them out over the phone: any letter case, stray spaces.
-        let caseNumber = CaseNumber.normalized(q.caseNumber)
+        let caseNumber = CaseNumberText.normalized(q.caseNumber)
         let token = q.trackingToken.trimmingCharacters(in: .whitespaces)
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
@@ -457,11 +457,6 @@ enum CaseNumber {
     static func format(prefix: String, sequence: Int64) -> String {
         let digits = String(sequence)
         return prefix + "-" + String(repeating: "0", count: max(0, 7 - digits.count)) + digits
-    }
-
-    /// A case number as a person typed it, in the stored form: without surrounding spaces, upper case.
-    static func normalized(_ typed: String) -> String {
-        typed.trimmingCharacters(in: .whitespaces).uppercased()
     }
 
     /// The sequence of a case number (what follows its last `-`), or nil when that is not 1 to 18
