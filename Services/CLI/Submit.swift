@@ -118,23 +118,21 @@ extension Submit {
         let source = (path as NSString).lastPathComponent
         let showProgress = isatty(2) == 1 && lines.count >= 20
         // What each line came to, printed in line order as soon as every line before it is known.
-        var outcomes = [String?](repeating: nil, count: lines.count)
-        var failedLine = [Bool](repeating: false, count: lines.count)
+        var outcomes = [(message: String, failed: Bool)?](repeating: nil, count: lines.count)
         var printed = 0, known = 0, failed = 0
         func record(_ k: Int, _ message: String, failure: Bool) {
-            outcomes[k] = message
-            failedLine[k] = failure
+            outcomes[k] = (message, failure)
             known += 1
             if failure { failed += 1 }
-            while printed < lines.count, let m = outcomes[printed] {
+            while printed < lines.count, let o = outcomes[printed] {
                 if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }   // the bar's line, cleared
-                if failedLine[printed] {
+                if o.failed {
                     fflush(nil)   // the lines printed before it come first when both streams go to one file
-                    FileHandle.standardError.write(Data("error: \(m)\n".utf8))
+                    FileHandle.standardError.write(Data("error: \(o.message)\n".utf8))
                 } else {
-                    print(m)
+                    print(o.message)
                 }
-                outcomes[printed] = ""
+                outcomes[printed] = ("", o.failed)   // printed: its text is no longer needed
                 printed += 1
             }
             if showProgress {
