@@ -154,8 +154,9 @@ public final class EventAppender {
         event.topic = topic
         event.occurredAt = .init(date: time)
         let bytes: [UInt8] = try event.serializedBytes()
-        try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")
-            .execute(arguments: [Int64(event.seq), event.eventID, topic, time.timeIntervalSince1970, Data(bytes)])
+        try db.executeBound(db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")) {
+            $0.int(Int64(event.seq)); $0.text(event.eventID); $0.text(topic); $0.double(time.timeIntervalSince1970); $0.blob(bytes)
+        }
         head = event.seq
         appended.append(RawEvent(seq: event.seq, topic: topic, data: bytes))
         return event

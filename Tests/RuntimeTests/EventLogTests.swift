@@ -24,6 +24,53 @@ import Testing
         #expect(mine.count == 5 && mine.maxMicros > 0 && mine.meanMicros <= mine.maxMicros)
     }
 
+    @Test func boundRowsStoreEveryValueAsGRDBWouldAndFailuresNameSQLitesError() throws {
+        let dir = try TempDir()
+        let store = try Store(path: dir.file("s.sqlite")) { m in
+            m.registerMigration("t") { db in
+                try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, name TEXT, note TEXT, body BLOB, extra BLOB, score REAL NOT NULL)")
+            }
+        }
+        let insert = "INSERT INTO rows (id, name, note, body, extra, score) VALUES (?, ?, ?, ?, ?, ?)"
+        try store.pool.write { db in
+            try db.executeBound(db.cachedStatement(sql: insert)) { row in
+                row.int(1); row.text("Zhāng Wěi 张伟 ✓"); row.text(nil as String?); row.blob([0, 1, 2, 255] as [UInt8]); row.blob(nil as Data?); row.double(2.5)
+            }
+            // The same cached statement again: nothing of the first row's bindings is left over.
+            try db.executeBound(db.cachedStatement(sql: insert)) { row in
+                row.int(2); row.text(""); row.text("n"); row.blob(Data()); row.blob(Data([9])); row.double(-1)
+            }
+        }
+        let rows = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT id, name, note, typeof(note) AS nt, body, typeof(body) AS bt, extra, typeof(extra) AS et, score FROM rows ORDER BY id") }
+        #expect(rows.count == 2)
+        #expect(rows[0]["name"] as String == "Zhāng Wěi 张伟 ✓" && rows[0]["nt"] as String == "null")
+        #expect(rows[0]["body"] as Data == Data([0, 1, 2, 255]) && rows[0]["et"] as String == "null" && rows[0]["score"] as Double == 2.5)
+        // Empty text and an empty blob stay empty values, not NULL.
+        #expect(rows[1]["name"] as String == "" && rows[1]["note"] as String == "n")
+        #expect(rows[1]["bt"] as String == "blob" && (rows[1]["body"] as Data?)?.isEmpty == true)
+        #expect(rows[1]["extra"] as Data == Data([9]) && rows[1]["score"] as Double == -1)
+
+        // A failing row (a NOT NULL column left NULL, a taken key) throws SQLite's error, and the
+        // statement can be used again afterwards.
+        #expect { () throws in
+            try store.pool.write { db in
+                try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(3); row.text("x"); row.null(); row.null(); row.null(); row.null() }
+            }
+        } throws: { error in
+            guard let e = error as? DatabaseError else { return false }
+            return e.resultCode == .SQLITE_CONSTRAINT && (e.message ?? "").contains("rows.score")
+        }
+        #expect { () throws in
+            try store.pool.write { db in
+                try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(1); row.text("dup"); row.null(); row.null(); row.null(); row.double(0) }
+            }
+        } throws: { error in (error as? DatabaseError)?.resultCode == .SQLITE_CONSTRAINT }
+        try store.pool.write { db in
+            try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(3); row.text("after"); row.null(); row.null(); row.null(); row.double(0) }
+        }
+        #expect(try store.pool.read { db in try String.fetchOne(db, sql: "SELECT name FROM rows WHERE id = 3") } == "after")
+    }
+
     @Test func storeIsWALWithSynchronousFull() throws {
         let dir = try TempDir()
         let store = try Store(path: dir.file("s.sqlite"))

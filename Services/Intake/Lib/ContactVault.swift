@@ -18,6 +18,10 @@ public struct ContactVault: Sendable {
     let order: [String]
     /// The id of the key that seals new data.
     public let currentKeyID: String
+    /// The current key, and what starts everything it seals (`[1][id length][id]`): made once, not
+    /// for every submission.
+    let sealingKey: SymmetricKey
+    let sealedHeader: Data
 
     /// - Parameter keys: `(id, 32-byte key)`; the first is the current one.
     public init(keys: [(String, SymmetricKey)]) throws {
@@ -29,6 +33,8 @@ public struct ContactVault: Sendable {
         self.keys = Dictionary(keys, uniquingKeysWith: { a, _ in a })
         order = keys.map(\.0)
         currentKeyID = first.0
+        sealingKey = first.1
+        sealedHeader = Data([1, UInt8(first.0.utf8.count)] + Array(first.0.utf8))
     }
 
     /// Parses a key file: one key per line, `ID BASE64-OF-32-BYTES`; the first line is the current key;
@@ -101,10 +107,10 @@ public struct ContactVault: Sendable {
     public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
         let plain: Data = try contact.serializedBytes()
         let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
-        let box = try AES.GCM.seal(plain, using: keys[currentKeyID]!, nonce: nonce, authenticating: Data(caseNumber.utf8))
+        let box = try AES.GCM.seal(plain, using: sealingKey, nonce: nonce, authenticating: Array(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
-        var out = Data([1, UInt8(currentKeyID.utf8.count)])
-        out.append(Data(currentKeyID.utf8))
+        var out = sealedHeader
+        out.reserveCapacity(sealedHeader.count + combined.count)
         out.append(combined)
         return out
     }

@@ -268,9 +268,11 @@ public final class IntakeService: RequestHandling {
                     // Contact data only ever stored sealed; an anonymous submission stores none.
                     let sealed = try s.contact.map { try vault.seal($0, caseNumber: caseNumber) }
                     let linked = s.prints.isEmpty ? "" : try linkNearDuplicate(db, s.body.text, prints: s.prints, caseSeq: next, at: now)
-                    try insert.execute(arguments: [next, s.id, caseNumber, token, s.bodyBytes, sealed, now.timeIntervalSince1970,
-                                                   now.timeIntervalSince1970, linked.isEmpty ? nil : linked,
-                                                   s.prints.isEmpty ? nil : ContactPrint.encode(s.prints)])
+                    try db.executeBound(insert) { row in
+                        row.int(next); row.text(s.id); row.text(caseNumber); row.text(token); row.blob(s.bodyBytes); row.blob(sealed)
+                        row.double(now.timeIntervalSince1970); row.double(now.timeIntervalSince1970)
+                        row.text(linked.isEmpty ? nil : linked); row.blob(s.prints.isEmpty ? nil : ContactPrint.encode(s.prints))
+                    }
                     submissionKeys.withLock { $0.add(s.id, caseSeq: next) }
                     added.append(s.id)
                     next += 1
