@@ -47,8 +47,9 @@ public final class EventLog: Sendable {
             var result: T?
             var appender: EventAppender?
             try db.inTransaction {
-                let start = try UInt64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM events")) ?? 0
-                let out = EventAppender(db: db, stream: stream, head: start)
+                // Every event is appended here, on the writer, and the head moves only when one
+                // commits: the committed head is the log's last sequence (no query for it).
+                let out = EventAppender(db: db, stream: stream, head: head)
                 result = try body(db, out)
                 appender = out
                 return .commit

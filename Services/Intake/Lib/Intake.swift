@@ -16,6 +16,9 @@ public final class IntakeService: RequestHandling {
     let recentContacts: Mutex<RecentContacts>
     /// Every stored submission id and its case; touched only inside the write transaction.
     let submissionKeys: Mutex<SubmissionKeys>
+    /// The last committed case sequence: only ``commit(_:)`` adds submissions, and it moves this
+    /// once its transaction has committed.
+    let lastCaseSeq: Mutex<Int64>
     let operators: OperatorCredentials
     let casePrefix: String
     let clock: WallClock
@@ -31,6 +34,7 @@ public final class IntakeService: RequestHandling {
         self.nearDuplicates = nearDuplicates
         self.recentContacts = Mutex(try Self.loadRecentContacts(log, since: clock.now().addingTimeInterval(-nearDuplicates.window)))
         self.submissionKeys = Mutex(try log.store.pool.read { db in try SubmissionKeys.load(db) })
+        self.lastCaseSeq = Mutex(try log.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") } ?? 0)
         self.operators = operators
         self.rules = SubmissionRules(units: units)
         self.casePrefix = casePrefix
@@ -244,10 +248,11 @@ public final class IntakeService: RequestHandling {
     func commit(_ subs: [Prepared]) throws -> [Liaison_V1_Reply] {
         let now = clock.now()
         var firstSeq: Int64 = .max
+        var next: Int64 = 0
         var added: [String] = []
         do {
-            return try log.write { db, out in
-                var next = (try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(case_seq) FROM submissions")) ?? 0) + 1
+            let replies = try log.write { db, out in
+                next = lastCaseSeq.withLock { $0 } + 1
                 firstSeq = next
                 var replies: [Liaison_V1_Reply] = []
                 replies.reserveCapacity(subs.count)
@@ -285,6 +290,8 @@ public final class IntakeService: RequestHandling {
                 }
                 return replies
             }
+            lastCaseSeq.withLock { $0 = next - 1 }
+            return replies
         } catch {
             // Rolled back: the contacts and ids this batch recorded in memory were never stored.
             if firstSeq != .max {
