@@ -112,23 +112,29 @@ extension Database {
 final class BackgroundCheckpoints: @unchecked Sendable {
     // A dispatch timer is safe to cancel from any thread; it is set up once, here.
     private let timer: DispatchSourceTimer
+    private let queue: DispatchQueue
+    /// The checkpointing connection; only touched on `queue`, nil once stopped.
+    private var connection: DatabaseQueue?
     /// Set by a background round that found the WAL long; taken by the writer before its next transaction.
     let due = Atomic<Bool>(false)
     /// Checkpoints the writer finished.
     let finished = Atomic<UInt64>(0)
 
     init(_ connection: DatabaseQueue, label: String, restartFrames: Int) {
-        timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "checkpoint " + label, qos: .utility))
+        self.connection = connection
+        queue = DispatchQueue(label: "checkpoint " + label, qos: .utility)
+        timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
         let logger = Logger(label: "liaison.store")
         // Only touched on the timer's serial queue.
         var failing = false
         var busyRounds = 0
         timer.setEventHandler { [weak self] in
+            guard let self, let connection = self.connection else { return }
             do {
                 let (frames, _) = try connection.inDatabase { db in try db.checkpoint(.passive) }
                 // Right after a round only the frames committed during it are left to copy.
-                if frames >= restartFrames { self?.due.store(true, ordering: .releasing) }
+                if frames >= restartFrames { self.due.store(true, ordering: .releasing) }
                 if failing { logger.notice("WAL checkpoints work again", metadata: ["database": "\(label)"]) }
                 failing = false
                 busyRounds = 0
@@ -145,7 +151,13 @@ final class BackgroundCheckpoints: @unchecked Sendable {
         timer.resume()
     }
 
-    func stop() { timer.cancel() }
+    /// Stops the rounds and closes the checkpointing connection before returning (after a round
+    /// that is running finishes): once a store is released none of its files stays open, and its
+    /// directory can be removed without a late round creating files in it again.
+    func stop() {
+        timer.cancel()
+        queue.sync { connection = nil }
+    }
 
     /// Rounds in a row that may find the checkpoint lock taken before it is logged (5 s).
     static let quietBusyRounds = 50
