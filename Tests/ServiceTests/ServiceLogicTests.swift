@@ -97,6 +97,42 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         full.category = "conduct"
         #expect(rules.check(full) == nil)
         #expect(rules.check(feedback(unit: "CPO-NORTH-07")) == nil)
+        // As a clerk types them: any letter case, stray spaces.
+        #expect(rules.check(feedback(unit: " cpo-north-07 ", officer: " pc-10472 ")) == nil)
+        // An unknown unit is answered with the codes nearest to what was typed.
+        let typo = rules.check(feedback(unit: "STN-EAST-1"))
+        #expect(typo?.field == "submit_feedback.unit")
+        #expect(typo?.message.contains("nearest: STN-EAST-01") == true)
+    }
+
+    @Test func unitsAndBadgesAreStoredAndPublishedAsTheDirectorySpellsThem() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        // Typed by a clerk: the unit in small letters with spaces around, the badge likewise.
+        let typed = feedback("typed", unit: " stn-east-01 ", officer: " east-1234 ")
+        let first = intake.handle([request(.submitFeedback(typed))])
+        #expect(first[0].feedbackAccepted.caseNumber == "L1-0000001" && !first[0].feedbackAccepted.duplicate)
+        // The handler routes `$unit` by the directory's code: the event must carry that spelling.
+        let event = try #require(try intake.log.replay(after: 0, limit: 10, prefixes: []).events.first)
+        #expect(event.feedbackReceived.feedback.unit == "STN-EAST-01")
+        #expect(event.feedbackReceived.feedback.officerBadge == "EAST-1234")
+        // A retry as typed, and the same submission in its canonical form, are the stored one.
+        var canonical = typed
+        canonical.unit = "STN-EAST-01"
+        canonical.officerBadge = "EAST-1234"
+        let retries = intake.handle([request(.submitFeedback(typed)), request(.submitFeedback(canonical))])
+        #expect(retries.allSatisfy { $0.feedbackAccepted.caseNumber == "L1-0000001" && $0.feedbackAccepted.duplicate })
+        // A submission stored as sent, before intake stored the canonical form, still takes its retry.
+        var old = feedback("stored-as-sent", unit: "stn-west-01 ")
+        let stored = intake.handle([request(.submitFeedback(old))])[0].feedbackAccepted.caseNumber
+        try intake.log.store.pool.write { db in
+            try db.execute(sql: "UPDATE submissions SET body = ? WHERE case_number = ?", arguments: [try old.serializedBytes() as Data, stored])
+        }
+        let retry = intake.handle([request(.submitFeedback(old))])
+        #expect(retry[0].feedbackAccepted.caseNumber == stored && retry[0].feedbackAccepted.duplicate)
+        // Another body under that id is still a conflict.
+        old.text = "something else"
+        #expect(intake.handle([request(.submitFeedback(old))])[0].error.code == .conflict)
     }
 
     static let key = SymmetricKey(size: .bits256)

@@ -179,7 +179,7 @@ public final class IntakeService: RequestHandling {
             // Group commit: every submission that arrived together in one fsync'd transaction; the
             // acknowledgements leave only after it commits.
             do {
-                let accepted = try commit(submits.map { try Prepared($0.1, nearDuplicates: nearDuplicates) })
+                let accepted = try commit(submits.map { try Prepared($0.1, rules: rules, nearDuplicates: nearDuplicates) })
                 for (k, (i, _)) in submits.enumerated() { replies[i] = accepted[k] }
             } catch {
                 logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
@@ -192,17 +192,27 @@ public final class IntakeService: RequestHandling {
     /// A valid submission made ready for its transaction: what needs no database.
     struct Prepared {
         var id: String
-        /// The submission without its contact: what is stored in the clear and published.
+        /// The submission without its contact, in its canonical form (``SubmissionRules/canonical(_:)``):
+        /// what is stored in the clear and published.
         var body: Liaison_V1_SubmitFeedback
         var bodyBytes: Data
+        /// The body as the client sent it, when that was not the canonical form: a retry matches a
+        /// submission stored before the canonical form existed.
+        var bodyAsSent: Data?
         var contact: Liaison_V1_Contact?
         var prints: [ContactPrint]
 
-        init(_ s: Liaison_V1_SubmitFeedback, nearDuplicates: NearDuplicates) throws {
+        init(_ s: Liaison_V1_SubmitFeedback, rules: SubmissionRules, nearDuplicates: NearDuplicates) throws {
             id = s.submissionID
-            body = s
+            let (canonical, changed) = rules.canonical(s)
+            body = canonical
             body.clearContact()
             bodyBytes = try body.serializedBytes()
+            if changed {
+                var sent = s
+                sent.clearContact()
+                bodyAsSent = try sent.serializedBytes()
+            }
             contact = s.hasContact ? s.contact : nil
             prints = s.hasContact ? nearDuplicates.fingerprints(s.contact) : []
         }
@@ -332,7 +342,8 @@ public final class IntakeService: RequestHandling {
     func answerKnown(_ s: Prepared, _ row: Row) throws -> Liaison_V1_Reply {
         let storedCase: String = row["case_number"]
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
-        if (row["body"] as Data) != s.bodyBytes || storedContact != s.contact {
+        let storedBody: Data = row["body"]
+        if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || storedContact != s.contact {
             return .failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission"))
         }
         return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")

@@ -10,12 +10,64 @@ public struct SubmissionRules: Sendable {
     public static let clockSkew: TimeInterval = 300
 
     public let units: UnitDirectory
-    /// The directory's codes, for a hash lookup per submission.
-    let unitCodes: Set<String>
+    /// The directory's codes by their capitals (a clerk may type `stn-east-01`), for a hash lookup
+    /// per submission.
+    let unitCodes: [String: String]
 
     public init(units: UnitDirectory = .demo) {
         self.units = units
-        unitCodes = Set(units.units.map(\.code))
+        unitCodes = Dictionary(units.units.map { ($0.code.uppercased(), $0.code) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// The directory's spelling of `unit` (given without surrounding white space, in any letter
+    /// case), or nil when the directory has no such unit.
+    public func directoryCode(_ unit: some StringProtocol) -> String? {
+        unitCodes[unit.uppercased()]
+    }
+
+    /// The directory's codes nearest to `unit` (fewest letters to change), for an error message.
+    func nearestCodes(_ unit: some StringProtocol, count: Int = 3) -> [String] {
+        let typed = Array(unit.uppercased().utf8)
+        return unitCodes.map { (code: $0.value, distance: Self.editDistance(typed, Array($0.key.utf8))) }
+            .sorted { ($0.distance, $0.code) < ($1.distance, $1.code) }
+            .prefix(count).map(\.code)
+    }
+
+    /// Levenshtein distance between two byte strings.
+    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
+        var previous = Array(0...b.count)
+        for (i, x) in a.enumerated() {
+            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            for (j, y) in b.enumerated() {
+                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
+    /// `s` as intake stores and publishes it: the unit in the directory's spelling, and the officer's
+    /// badge without surrounding white space and in capitals. Routing (`route $unit` in the policy)
+    /// and the counts per unit and per officer then see one spelling, whatever the clerk typed.
+    /// Call it on a submission that passed ``check(_:now:)``. `changed` is false when `s` was
+    /// already in that form (the usual case; nothing is copied then).
+    public func canonical(_ s: Liaison_V1_SubmitFeedback) -> (feedback: Liaison_V1_SubmitFeedback, changed: Bool) {
+        var out = s
+        var changed = false
+        let unit = s.unit.trimmedWhitespace
+        let code = unit.isEmpty ? "" : directoryCode(unit) ?? String(unit)
+        if code != s.unit {
+            out.unit = code
+            changed = true
+        }
+        if !s.officerBadge.isEmpty {
+            let badge = s.officerBadge.trimmedWhitespace.uppercased()
+            if badge != s.officerBadge {
+                out.officerBadge = badge
+                changed = true
+            }
+        }
+        return (out, changed)
     }
 
     /// Checks `s` at time `now` and returns the first rule it breaks, naming the field
@@ -48,9 +100,12 @@ public struct SubmissionRules: Sendable {
         let unit = s.unit.trimmedWhitespace
         let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
-        if !unit.isEmpty && !unitCodes.contains(String(unit)) { return bad("unit", "unit \(unit) is not in the unit directory") }
+        if !unit.isEmpty && directoryCode(unit) == nil {
+            return bad("unit", "unit \(unit) is not in the unit directory (nearest: \(nearestCodes(unit).joined(separator: ", ")))")
+        }
         if address.exceeds(500) { return bad("address", "address is \(address.count) characters; at most 500") }
-        if !s.officerBadge.isEmpty && !Self.plausibleBadge(s.officerBadge) {
+        let badge = s.officerBadge.trimmedWhitespace
+        if !badge.isEmpty && !Self.plausibleBadge(badge) {
             return bad("officer_badge", "'\(s.officerBadge)' is not a badge number (2-16 letters, digits or '-', with a digit)")
         }
         if s.category.exceeds(64) { return bad("category", "category is \(s.category.count) characters; at most 64") }
@@ -98,7 +153,7 @@ public struct SubmissionRules: Sendable {
         return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".") && !domain.contains("..")
     }
 
-    static func plausibleBadge(_ b: String) -> Bool {
+    static func plausibleBadge(_ b: some StringProtocol) -> Bool {
         (2...16).contains(b.count) && b.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" } && b.contains(where: \.isNumber)
     }
 
