@@ -98,6 +98,13 @@ enum Output {
 func reportFailure(_ error: Error) -> Never {
     let message: String
     switch error {
+    case let e as WireError where e.code == .unauthorized:
+        // Said by the service in protocol terms; an operator at the desk needs to know what to give.
+        let given = ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"].map { !$0.isEmpty } ?? false
+            || CommandLine.arguments.contains { $0.hasPrefix("--credential-file") }
+        message = "error: \(e)\n" + (given
+            ? "The operator secret given is not one the service accepts: check --credential-file or $LIAISON_OPERATOR_SECRET against the service's --operator-secrets file or $LIAISON_OPERATOR_SECRET."
+            : "This needs an operator secret, one the service was started with (its --operator-secrets file or $LIAISON_OPERATOR_SECRET): give it with --credential-file FILE or $LIAISON_OPERATOR_SECRET.")
     case let e as WireError: message = "error: \(e)"
     case let e as ClientError: message = "error: \(e)"
     case let e as ConfigError: message = "error: \(e)"

@@ -222,6 +222,18 @@ struct EndToEndTests {
         }
         #expect(try await reveal("").error.code == .unauthorized)
         #expect(try await reveal("night-shift-secret").contactInfo.contact.phone == "13987654321")
+        // The same over the command line: without the secret it says what to give, with it
+        // (the environment or a file) the contact comes back.
+        let refused = try await set.cli(["contact", accepted.caseNumber.lowercased()], environment: ["LIAISON_OPERATOR_SECRET": ""])
+        #expect(refused.status != 0 && refused.output.contains("needs an operator secret") && !refused.output.contains("13987654321"), "\(refused.output)")
+        let wrong = try await set.cli(["contact", accepted.caseNumber], environment: ["LIAISON_OPERATOR_SECRET": "day-shift-guess"])
+        #expect(wrong.status != 0 && wrong.output.contains("not one the service accepts"), "\(wrong.output)")
+        let shown = try await set.cli(["contact", accepted.caseNumber], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        #expect(shown.status == 0 && shown.output.contains("Wang Fang") && shown.output.contains("13987654321"), "\(shown.output)")
+        let secretFile = set.dir + "/operator-secret"
+        try "night-shift-secret\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
+        let fromFile = try await set.cli(["contact", accepted.caseNumber, "--credential-file", secretFile])
+        #expect(fromFile.status == 0 && fromFile.output.contains("wang.fang@example.org"), "\(fromFile.output)")
     }
 
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {

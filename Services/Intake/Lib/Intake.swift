@@ -390,7 +390,8 @@ public final class IntakeService: RequestHandling {
     /// The contact data of a case, for an operator only.
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> Liaison_V1_Reply {
         guard operators.isOperator(credential) else {
-            return .failure(.unauthorized("contact data needs an operator credential (Request.credential)"))
+            return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
+                                                             : "the operator credential given (Request.credential) is not accepted"))
         }
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
