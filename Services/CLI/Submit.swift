@@ -15,7 +15,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name. Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in.")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in.")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")

@@ -4,8 +4,10 @@ import SwiftProtobuf
 
 /// Reads a batch of submissions from JSON lines (a hotline desk's file): one object a line, with
 /// the fields of `SubmitFeedback` (proto field names), kinds and channels by short name
-/// (`"kind": "complaint"`, `"channel": "walk_in"`). A line without `submission_id` gets
-/// `<file name>:<line number>`, so submitting the same file again never makes second cases.
+/// (`"kind": "complaint"`, `"channel": "walk_in"`). The contact goes in `"contact": {"name",
+/// "phone", "email"}`, or those three stand at the top level, as a desk's export may write them.
+/// A line without `submission_id` gets `<file name>:<line number>`, so submitting the same file
+/// again never makes second cases.
 public enum FeedbackFile {
     public struct LineError: Error, CustomStringConvertible {
         public let line: Int
@@ -55,13 +57,30 @@ public enum FeedbackFile {
             }
             obj["channel"] = channel.rawValue
         }
+        for key in contactFields where obj[key] != nil {
+            var contact = obj["contact"] as? [String: Any] ?? [:]
+            if contact[key] != nil {
+                return .failure(LineError(line: line, message: "\"\(key)\" is given twice, at the top level and in \"contact\""))
+            }
+            contact[key] = obj.removeValue(forKey: key)
+            obj["contact"] = contact
+        }
         do {
             let data = try JSONSerialization.data(withJSONObject: obj)
             var f = try Liaison_V1_SubmitFeedback(jsonUTF8Data: data)
             if f.submissionID.isEmpty { f.submissionID = "\(source):\(line)" }
             return .success(f)
+        } catch JSONDecodingError.unknownField(let name) {
+            let inContact = (obj["contact"] as? [String: Any])?[name] != nil
+            return .failure(LineError(line: line, message: inContact
+                ? "unknown field \"\(name)\" in \"contact\"; it takes \(contactFields.joined(separator: ", "))"
+                : "unknown field \"\(name)\"; a line takes \(fields.joined(separator: ", ")), and \(contactFields.joined(separator: ", ")) (or them inside \"contact\")"))
         } catch {
-            return .failure(LineError(line: line, message: "\(error)"))
+            return .failure(LineError(line: line, message: "not a valid submission: \(error)"))
         }
     }
+
+    /// The fields a line may have (`SubmitFeedback`'s, by their proto names), for messages.
+    static let fields = ["submission_id", "kind", "channel", "text", "unit", "address", "officer_badge", "category", "language", "occurred_at", "contact"]
+    static let contactFields = ["name", "phone", "email"]
 }

@@ -21,8 +21,24 @@ import Testing
             #expect(e.line == 4 && e.message.contains("rumour"))
         } else { Issue.record("expected a failure") }
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","colour":"blue"}"#, line: 5, source: "f") {
-            #expect(e.line == 5)
+            // Named, with the fields a line takes: not swift-protobuf's `unknownField("colour")`.
+            #expect(e.line == 5 && e.message.hasPrefix(#"unknown field "colour"; a line takes submission_id, kind"#), "\(e.message)")
         } else { Issue.record("an unknown field should be refused") }
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","contact":{"mobile":"138"}}"#, line: 6, source: "f") {
+            #expect(e.message == #"unknown field "mobile" in "contact"; it takes name, phone, email"#, "\(e.message)")
+        } else { Issue.record("an unknown contact field should be refused") }
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","phone":"1","contact":{"phone":"2"}}"#, line: 7, source: "f") {
+            #expect(e.message.contains(#""phone" is given twice"#), "\(e.message)")
+        } else { Issue.record("a contact field given twice should be refused") }
+    }
+
+    /// A desk's export writes the caller's name, phone and e-mail beside the other fields.
+    @Test func contactFieldsMayStandAtTheTopLevel() throws {
+        let f = try FeedbackFile.parse(#"{"kind":"complaint","channel":"hotline","text":"t","unit":"U","name":"王芳","phone":"13800000001","contact":{"email":"w@example.org"}}"#,
+                                       line: 1, source: "f").get()
+        #expect(f.contact.name == "王芳" && f.contact.phone == "13800000001" && f.contact.email == "w@example.org")
+        let anonymous = try FeedbackFile.parse(#"{"kind":"tip","channel":"web","text":"t","unit":"U"}"#, line: 2, source: "f").get()
+        #expect(!anonymous.hasContact)
     }
 
     /// A file with a byte-order mark, Windows line ends, comments, blank lines and one line in GBK:
