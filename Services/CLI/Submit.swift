@@ -43,7 +43,7 @@ struct Submit: ParsableCommand {
     var email: String = ""
     @Option(help: "Language of the text (BCP 47), e.g. zh-CN.")
     var language: String = ""
-    @Option(help: "When it happened, if the citizen said: ISO 8601 (2026-11-29T08:30:00+08:00). Intake records when it was received either way.")
+    @Option(help: "When it happened, if the citizen said: 2026-11-29 08:30 (this machine's time zone) or ISO 8601 with a zone (2026-11-29T08:30:00+08:00). Intake records when it was received either way.")
     var occurredAt: String?
     @Option(help: "Client-chosen id; reuse it to retry safely. Default: a new random id.")
     var submissionId: String = UUID().uuidString.lowercased()
@@ -57,7 +57,7 @@ struct Submit: ParsableCommand {
             throw ValidationError("--kind '\(kind)' is not one of: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
         }
         if let occurredAt, Self.parseTime(occurredAt) == nil {
-            throw ValidationError("--occurred-at '\(occurredAt)' is not an ISO 8601 time like 2026-11-29T08:30:00+08:00")
+            throw ValidationError("--occurred-at '\(occurredAt)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00")
         }
         if Liaison_V1_Channel(name: channel) == nil {
             throw ValidationError("--channel '\(channel)' is not one of: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
@@ -99,13 +99,24 @@ struct Submit: ParsableCommand {
 }
 
 extension Submit {
-    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds.
+    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds; or, as
+    /// a clerk types it, a date and time without a zone (`2026-11-29 08:30`, `2026-11-29T08:30:00`),
+    /// taken as this machine's local time.
     static func parseTime(_ text: String) -> Date? {
+        let text = text.trimmingCharacters(in: .whitespaces)
         let plain = ISO8601DateFormatter()
         if let d = plain.date(from: text) { return d }
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return fractional.date(from: text)
+        if let d = fractional.date(from: text) { return d }
+        let local = DateFormatter()
+        local.locale = Locale(identifier: "en_US_POSIX")
+        local.timeZone = .current
+        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
+            local.dateFormat = format
+            if let d = local.date(from: text) { return d }
+        }
+        return nil
     }
 
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the

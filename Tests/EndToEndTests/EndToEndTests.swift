@@ -334,6 +334,13 @@ struct EndToEndTests {
         let dated = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
                                        "--occurred-at", "2026-11-28T08:30:00+08:00", "--submission-id", "cli-dated"])
         #expect(dated.0 == 0 && dated.1.contains("case L1-0000002"), "\(dated.1)")
+        // As a clerk types it, without a zone: the desk machine's local time (here Beijing time).
+        let typed = try await set.cli(["submit", "--kind", "praise", "--text", "Helpful too", "--unit", "STN-EAST-01",
+                                       "--occurred-at", "2026-11-28 08:30", "--submission-id", "cli-local"], environment: ["TZ": "Asia/Shanghai"])
+        #expect(typed.0 == 0 && typed.1.contains("case L1-0000003"), "\(typed.1)")
+        let received = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
+        let instants = ["cli-dated", "cli-local"].map { id in received.first { $0.submissionID == id }?.occurredAt.seconds }
+        #expect(instants == [1_795_825_800, 1_795_825_800])   // 2026-11-28T00:30:00Z, both
         // A desk's batch file: each line's case number, a bad line named, and a second run changes nothing.
         let batch = set.dir + "/desk.jsonl"
         try """
