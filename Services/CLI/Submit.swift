@@ -56,7 +56,7 @@ struct Submit: ParsableCommand {
         if Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--kind '\(kind)' is not one of: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
         }
-        if let occurredAt, Self.parseTime(occurredAt) == nil {
+        if let occurredAt, FeedbackFile.time(occurredAt) == nil {
             throw ValidationError("--occurred-at '\(occurredAt)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00")
         }
         if Liaison_V1_Channel(name: channel) == nil {
@@ -79,7 +79,7 @@ struct Submit: ParsableCommand {
         // Only what the citizen said: a time filled in here would differ on every run, and running
         // the same command again (a clerk retrying after a crash) would be a conflict, not the
         // same case.
-        if let occurredAt, let t = Self.parseTime(occurredAt) { s.occurredAt = .init(date: t) }
+        if let occurredAt, let t = FeedbackFile.time(occurredAt) { s.occurredAt = .init(date: t) }
         if !(name.isEmpty && phone.isEmpty && email.isEmpty) {
             s.contact.name = name
             s.contact.phone = phone
@@ -99,25 +99,6 @@ struct Submit: ParsableCommand {
 }
 
 extension Submit {
-    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds; or, as
-    /// a clerk types it, a date and time without a zone (`2026-11-29 08:30`, `2026-11-29T08:30:00`),
-    /// taken as this machine's local time.
-    static func parseTime(_ text: String) -> Date? {
-        let text = text.trimmingCharacters(in: .whitespaces)
-        let plain = ISO8601DateFormatter()
-        if let d = plain.date(from: text) { return d }
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = fractional.date(from: text) { return d }
-        let local = DateFormatter()
-        local.locale = Locale(identifier: "en_US_POSIX")
-        local.timeZone = .current
-        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
-            local.dateFormat = format
-            if let d = local.date(from: text) { return d }
-        }
-        return nil
-    }
 
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
     /// lines share intake's group commits); prints each line's case number (or its error) in line

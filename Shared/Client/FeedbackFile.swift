@@ -57,6 +57,16 @@ public enum FeedbackFile {
             }
             obj["channel"] = channel.rawValue
         }
+        // When it happened, as a desk's export writes it: a zone-less local time is taken as this
+        // machine's (see ``time(_:)``).
+        if let when = obj["occurred_at"] as? String {
+            guard let date = time(when) else {
+                return .failure(LineError(line: line, message: "occurred_at '\(when)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"))
+            }
+            let rfc3339 = ISO8601DateFormatter()
+            rfc3339.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            obj["occurred_at"] = rfc3339.string(from: date)
+        }
         for key in contactFields where obj[key] != nil {
             var contact = obj["contact"] as? [String: Any] ?? [:]
             if contact[key] != nil {
@@ -78,6 +88,26 @@ public enum FeedbackFile {
         } catch {
             return .failure(LineError(line: line, message: "not a valid submission: \(error)"))
         }
+    }
+
+    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds; or, as
+    /// a clerk types it, a date and time without a zone (`2026-11-29 08:30`, `2026-11-29T08:30:00`),
+    /// taken as this machine's local time.
+    public static func time(_ text: String) -> Date? {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        let plain = ISO8601DateFormatter()
+        if let d = plain.date(from: text) { return d }
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let d = fractional.date(from: text) { return d }
+        let local = DateFormatter()
+        local.locale = Locale(identifier: "en_US_POSIX")
+        local.timeZone = .current
+        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
+            local.dateFormat = format
+            if let d = local.date(from: text) { return d }
+        }
+        return nil
     }
 
     /// The fields a line may have (`SubmitFeedback`'s, by their proto names), for messages.

@@ -32,6 +32,21 @@ import Testing
         } else { Issue.record("a contact field given twice should be refused") }
     }
 
+    /// When it happened: RFC 3339 as protobuf's JSON has it, or a local time as a desk's export writes it.
+    @Test func occurredAtTakesZonedAndLocalTimes() throws {
+        let zoned = try FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-11-28T08:30:00+08:00"}"#, line: 1, source: "f").get()
+        #expect(zoned.occurredAt.seconds == 1_795_825_800)
+        let local = try FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-11-28 08:30"}"#, line: 2, source: "f").get()
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = .current
+        let expected = try #require(calendar.date(from: DateComponents(year: 2026, month: 11, day: 28, hour: 8, minute: 30)))
+        #expect(local.occurredAt.seconds == Int64(expected.timeIntervalSince1970))
+        guard case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"last Tuesday"}"#, line: 3, source: "f") else {
+            Issue.record("a time that is not one should be refused"); return
+        }
+        #expect(e.line == 3 && e.message.hasPrefix("occurred_at 'last Tuesday' is not a time"), "\(e.message)")
+    }
+
     /// A desk's export writes the caller's name, phone and e-mail beside the other fields.
     @Test func contactFieldsMayStandAtTheTopLevel() throws {
         let f = try FeedbackFile.parse(#"{"kind":"complaint","channel":"hotline","text":"t","unit":"U","name":"王芳","phone":"13800000001","contact":{"email":"w@example.org"}}"#,
