@@ -522,6 +522,13 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         q.trackingToken = a.trackingToken.lowercased() + " "
         let typed = intake.handle([request(.getFeedbackStatus(q))])[0]
         #expect(typed.feedbackStatus.state == "received" && typed.feedbackStatus.caseNumber == a.caseNumber, "\(typed)")
+        // The token in groups of four, as it is read out or written down.
+        let t = Array(a.trackingToken)
+        let groups: [String] = stride(from: 0, to: 16, by: 4).map { String(t[$0..<($0 + 4)]) }
+        for grouped in [groups.joined(separator: " "), groups.joined(separator: "-").lowercased()] {
+            q.trackingToken = grouped
+            #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber, "\(grouped)")
+        }
         q.caseNumber = a.caseNumber
         q.trackingToken = "WRONGWRONGWRONG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)

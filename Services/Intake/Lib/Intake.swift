@@ -420,7 +420,8 @@ public final class IntakeService: RequestHandling {
     func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {
         // As a citizen reads them out over the phone: any letter case, stray spaces.
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
-        let token = q.trackingToken.trimmingCharacters(in: .whitespaces)
+        // Read out or copied in groups ("4J5R NKCR 6CGJ JXUQ", "4J5R-NKCR-…"): the separators go.
+        let token = String(q.trackingToken.unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         do {
