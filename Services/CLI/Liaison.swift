@@ -9,7 +9,7 @@ struct Liaison: ParsableCommand {
         discussion: """
             Start everything on this machine:      liaison up --data-dir ./data
             Take a complaint at a hotline desk:    liaison submit --kind complaint --channel hotline --unit STN-EAST-01 --text "..."
-            Let a citizen check a case:            liaison status L1-0000001 --token ABCD...
+            Let a citizen check a case:            liaison status L1-0000001 --token ABCD-EFGH-...
             See the work:                          liaison cases --overdue ; liaison report
             Work a case:                           liaison case show L1-0000001 ; liaison case assign L1-0000001 --officer PC-1
             Watch a stream:                        liaison events tail --stream handler-1 --from 0

@@ -92,13 +92,30 @@ struct Submit: ParsableCommand {
             defer { rc.reset() }
             let a = try rc.submit(s)
             if client.json { print(Output.json(a)) } else {
-                print("case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")")
+                print(Self.receipt(a))
             }
         } catch { reportFailure(error) }
     }
 }
 
 extension Submit {
+    /// What the clerk reads out: the case number, the token in groups of four (one word for the
+    /// shell, easy to read over the phone; `status` takes it either way), and whether the
+    /// submission was already stored or nearly repeats an earlier case.
+    static func receipt(_ a: Liaison_V1_FeedbackAccepted) -> String {
+        var line = "case \(a.caseNumber)  tracking token \(grouped(a.trackingToken))"
+        if a.duplicate { line += "  (already submitted)" }
+        if !a.linkedCaseNumber.isEmpty { line += "  (near-duplicate of \(a.linkedCaseNumber): same caller, similar text)" }
+        return line
+    }
+
+    /// `4J5RNKCR6CGJJXUQ` as `4J5R-NKCR-6CGJ-JXUQ`.
+    static func grouped(_ token: String) -> String {
+        guard token.count > 4 else { return token }
+        let chars = Array(token)
+        return stride(from: 0, to: chars.count, by: 4).map { String(chars[$0..<min($0 + 4, chars.count)]) }.joined(separator: "-")
+    }
+
 
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
     /// lines share intake's group commits); prints each line's case number (or its error) in line
@@ -152,7 +169,7 @@ extension Submit {
                 case .success(let a) where client.json:
                     record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#, failure: false)
                 case .success(let a):
-                    record(k, "line \(n): case \(a.caseNumber)  tracking token \(a.trackingToken)\(a.duplicate ? "  (already submitted)" : "")", failure: false)
+                    record(k, "line \(n): " + Self.receipt(a), failure: false)
                 case .failure(let e):
                     record(k, "line \(n): \(e)", failure: true)
                 }

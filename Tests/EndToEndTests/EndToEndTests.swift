@@ -313,6 +313,10 @@ struct EndToEndTests {
         let retry = try await liaison(["submit", "--kind", "complaint", "--channel", "walk_in", "--unit", "STN-EAST-01",
                                        "--officer", "PC-7", "--text", "Rude at the counter", "--submission-id", "cli-1"])
         #expect(retry.0 == 0 && retry.1.contains("case L1-0000001") && retry.1.contains("(already submitted)"), "\(retry.1)")
+        // The token is printed in groups of four, and the citizen's status check takes it so.
+        let token = try #require(retry.1.firstMatch(of: /tracking token ([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})/)?.1, "\(retry.1)")
+        let status = try await liaison(["status", "l1-0000001", "--token", String(token)])
+        #expect(status.0 == 0 && status.1.contains("case L1-0000001:"), "\(status.1)")
         let when = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
                                       "--occurred-at", "yesterday"])
         #expect(when.0 != 0 && when.1.contains("--occurred-at"))
@@ -338,6 +342,12 @@ struct EndToEndTests {
         let typed = try await set.cli(["submit", "--kind", "praise", "--text", "Helpful too", "--unit", "STN-EAST-01",
                                        "--occurred-at", "2026-11-28 08:30", "--submission-id", "cli-local"], environment: ["TZ": "Asia/Shanghai"])
         #expect(typed.0 == 0 && typed.1.contains("case L1-0000003"), "\(typed.1)")
+        // The same caller again, about the same thing: its own case, and the clerk is told which it repeats.
+        let caller = ["--kind", "complaint", "--unit", "STN-WEST-01", "--phone", "13900000042"]
+        let firstCall = try await liaison(["submit"] + caller + ["--text", "The street lights on Bell Road are out again"])
+        let secondCall = try await liaison(["submit"] + caller + ["--text", "The street lights on Bell Road are out again!"])
+        let firstCase = try #require(firstCall.1.firstMatch(of: /case (L1-\d{7})/)?.1, "\(firstCall.1)")
+        #expect(secondCall.0 == 0 && secondCall.1.contains("(near-duplicate of \(firstCase)"), "\(secondCall.1)")
         let received = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
         let instants = ["cli-dated", "cli-local"].map { id in received.first { $0.submissionID == id }?.occurredAt.seconds }
         #expect(instants == [1_795_825_800, 1_795_825_800])   // 2026-11-28T00:30:00Z, both
