@@ -207,7 +207,9 @@ struct Status: ParsableCommand {
         do {
             let st = try client.call("intake", .getFeedbackStatus(q)).feedbackStatus
             if client.json { print(Output.json(st)) } else {
-                print("case \(st.caseNumber): \(st.state) (updated \(Output.time(st.updatedAt)))\(st.publicNote.isEmpty ? "" : "\n\(st.publicNote)")")
+                // Read to the citizen: "being handled", not the protocol's being_handled.
+                let state = st.state.replacingOccurrences(of: "_", with: " ")
+                print("case \(st.caseNumber): \(state) (updated \(Output.time(st.updatedAt)))\(st.publicNote.isEmpty ? "" : "\n\(st.publicNote)")")
             }
         } catch { reportFailure(error) }
     }

@@ -317,6 +317,7 @@ struct EndToEndTests {
         let token = try #require(retry.1.firstMatch(of: /tracking token ([2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4})/)?.1, "\(retry.1)")
         let status = try await liaison(["status", "l1-0000001", "--token", String(token)])
         #expect(status.0 == 0 && status.1.contains("case L1-0000001:"), "\(status.1)")
+        #expect(status.1.contains(": received") || status.1.contains(": being handled"), "\(status.1)")
         let when = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
                                       "--occurred-at", "yesterday"])
         #expect(when.0 != 0 && when.1.contains("--occurred-at"))
