@@ -95,7 +95,7 @@ enum Output {
 }
 
 /// Turns a thrown error into a clear message and a non-zero exit.
-func reportFailure(_ error: Error) -> Never {
+func reportFailure(_ error: Error, hint: String? = nil) -> Never {
     let message: String
     switch error {
     case let e as WireError where e.code == .unauthorized:
@@ -110,6 +110,6 @@ func reportFailure(_ error: Error) -> Never {
     case let e as ConfigError: message = "error: \(e)"
     default: message = "error: \(error)"
     }
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileHandle.standardError.write(Data((message + "\n" + (hint.map { $0 + "\n" } ?? "")).utf8))
     Foundation.exit(error is ClientError ? 3 : 1)
 }

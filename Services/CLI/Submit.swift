@@ -94,7 +94,15 @@ struct Submit: ParsableCommand {
             if client.json { print(Output.json(a)) } else {
                 print(Self.receipt(a))
             }
-        } catch { reportFailure(error) }
+        } catch {
+            // No answer (or a store that failed): intake may have stored it all the same. The id is
+            // what makes a second try safe, and the clerk did not choose it, so say it.
+            let uncertain = error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
+            reportFailure(error, hint: uncertain ? """
+                Intake may or may not have stored it. Try again with the same id, which never makes a second case:
+                  add --submission-id \(submissionId) to the same command
+                """ : nil)
+        }
     }
 }
 

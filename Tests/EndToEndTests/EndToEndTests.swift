@@ -324,7 +324,7 @@ struct EndToEndTests {
         let bad = try await liaison(["submit", "--kind", "rumour", "--text", "x", "--unit", "STN-EAST-01"])
         #expect(bad.0 != 0 && bad.1.contains("--kind"))
         let empty = try await liaison(["submit", "--kind", "praise", "--text", " ", "--unit", "STN-EAST-01"])
-        #expect(empty.0 != 0 && empty.1.contains("submit_feedback.text"))
+        #expect(empty.0 != 0 && empty.1.contains("submit_feedback.text") && !empty.1.contains("add --submission-id"), "\(empty.1)")
 
         #expect(await eventually(30) { await set.status("handler")?.headSeq == 1 })
         let tail = try await liaison(["events", "tail", "--stream", "handler-1", "--no-follow"])
@@ -379,6 +379,23 @@ struct EndToEndTests {
         set.kill9("reporting")
         let streams = try await liaison(["streams"])
         #expect(streams.1.contains("DOWN"))
+    }
+
+    /// Intake does not answer: the clerk is given the submission id the command chose, so that
+    /// trying again cannot make a second case whatever happened.
+    @Test func aSubmitWithoutAnswerNamesTheIdToRetryWith() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let args = ["submit", "--kind", "praise", "--unit", "STN-EAST-01", "--text", "Kind officer", "--timeout", "200", "--retries", "1"]
+        let chosen = try await set.cli(args)
+        #expect(chosen.status == 3, "\(chosen.output)")
+        let id = try #require(chosen.output.firstMatch(of: /add --submission-id ([0-9a-f-]{36}) to the same command/)?.1, "\(chosen.output)")
+        #expect(UUID(uuidString: String(id)) != nil)
+        let given = try await set.cli(args + ["--submission-id", "desk7-0042"])
+        #expect(given.output.contains("add --submission-id desk7-0042 to the same command"), "\(given.output)")
+        // A refusal is certain: no such hint.
+        let refused = try await set.cli(["submit", "--kind", "rumour", "--unit", "STN-EAST-01", "--text", "x"])
+        #expect(refused.status != 0 && refused.output.contains("--kind") && !refused.output.contains("--submission-id"), "\(refused.output)")
     }
 
     @Test func upSupervisesRestartsAndStopsTheSet() async throws {
