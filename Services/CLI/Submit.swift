@@ -124,7 +124,6 @@ extension Submit {
         return stride(from: 0, to: chars.count, by: 4).map { String(chars[$0..<min($0 + 4, chars.count)]) }.joined(separator: "-")
     }
 
-
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
     /// lines share intake's group commits); prints each line's case number (or its error) in line
     /// order, and a progress bar on a terminal. Exits non-zero if any line failed.
@@ -175,7 +174,7 @@ extension Submit {
                 let (k, n) = (valid[i].0, lines[valid[i].0].line)
                 switch outcome {
                 case .success(let a) where client.json:
-                    record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate)}"#, failure: false)
+                    record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate),"linked_case_number":"\#(a.linkedCaseNumber)"}"#, failure: false)
                 case .success(let a):
                     record(k, "line \(n): " + Self.receipt(a), failure: false)
                 case .failure(let e):

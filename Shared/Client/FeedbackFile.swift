@@ -58,9 +58,10 @@ public enum FeedbackFile {
             obj["channel"] = channel.rawValue
         }
         // When it happened, as a desk's export writes it: a zone-less local time is taken as this
-        // machine's (see ``time(_:)``).
-        if let when = obj["occurred_at"] as? String {
-            guard let date = time(when) else {
+        // machine's (see ``time(_:)``). A time with a zone is left to protobuf's own parser, which
+        // keeps every digit of it: the same file submitted again must give the same bodies.
+        if let when = obj["occurred_at"] as? String, zoned(when) == nil {
+            guard let date = local(when) else {
                 return .failure(LineError(line: line, message: "occurred_at '\(when)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"))
             }
             let rfc3339 = ISO8601DateFormatter()
@@ -94,18 +95,27 @@ public enum FeedbackFile {
     /// a clerk types it, a date and time without a zone (`2026-11-29 08:30`, `2026-11-29T08:30:00`),
     /// taken as this machine's local time.
     public static func time(_ text: String) -> Date? {
+        zoned(text) ?? local(text)
+    }
+
+    /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds.
+    static func zoned(_ text: String) -> Date? {
         let text = text.trimmingCharacters(in: .whitespaces)
         let plain = ISO8601DateFormatter()
         if let d = plain.date(from: text) { return d }
         let fractional = ISO8601DateFormatter()
         fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        if let d = fractional.date(from: text) { return d }
-        let local = DateFormatter()
-        local.locale = Locale(identifier: "en_US_POSIX")
-        local.timeZone = .current
+        return fractional.date(from: text)
+    }
+
+    /// A date and time without a zone, in this machine's time zone.
+    static func local(_ text: String) -> Date? {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = .current
         for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
-            local.dateFormat = format
-            if let d = local.date(from: text) { return d }
+            formatter.dateFormat = format
+            if let d = formatter.date(from: text.trimmingCharacters(in: .whitespaces)) { return d }
         }
         return nil
     }

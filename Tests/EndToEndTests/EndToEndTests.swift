@@ -349,6 +349,12 @@ struct EndToEndTests {
         let secondCall = try await liaison(["submit"] + caller + ["--text", "The street lights on Bell Road are out again!"])
         let firstCase = try #require(firstCall.1.firstMatch(of: /case (L1-\d{7})/)?.1, "\(firstCall.1)")
         #expect(secondCall.0 == 0 && secondCall.1.contains("(near-duplicate of \(firstCase)"), "\(secondCall.1)")
+        // A desk file's JSON output reports the link too.
+        let thirdCall = set.dir + "/third-call.jsonl"
+        try #"{"kind":"complaint","channel":"hotline","unit":"STN-WEST-01","phone":"13900000042","text":"The street lights on Bell Road are out again!!"}"#
+            .write(toFile: thirdCall, atomically: true, encoding: .utf8)
+        let linkedJSON = try await liaison(["submit", "--file", thirdCall, "--json"])
+        #expect(linkedJSON.0 == 0 && linkedJSON.1.contains(#""linked_case_number":"\#(firstCase)""#), "\(linkedJSON.1)")
         let received = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
         let instants = ["cli-dated", "cli-local"].map { id in received.first { $0.submissionID == id }?.occurredAt.seconds }
         #expect(instants == [1_795_825_800, 1_795_825_800])   // 2026-11-28T00:30:00Z, both

@@ -36,6 +36,9 @@ import Testing
     @Test func occurredAtTakesZonedAndLocalTimes() throws {
         let zoned = try FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-11-28T08:30:00+08:00"}"#, line: 1, source: "f").get()
         #expect(zoned.occurredAt.seconds == 1_795_825_800)
+        // Every digit a zoned time has is kept, as before local times were taken.
+        let precise = try FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-11-28T00:30:00.123456Z"}"#, line: 1, source: "f").get()
+        #expect(precise.occurredAt.seconds == 1_795_825_800 && precise.occurredAt.nanos == 123_456_000)
         let local = try FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-11-28 08:30"}"#, line: 2, source: "f").get()
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = .current
