@@ -40,7 +40,10 @@ struct HandlerEndToEndTests {
         let number = ack.caseNumber
         let actor = ["--actor", "desk-wang"]
         func citizenSees() async throws -> Liaison_V1_FeedbackStatus {
-            try await set.call("intake", .getFeedbackStatus(.with { $0.caseNumber = number; $0.trackingToken = ack.trackingToken })).feedbackStatus
+            var query = Liaison_V1_GetFeedbackStatus()
+            query.caseNumber = number
+            query.trackingToken = ack.trackingToken
+            return try await set.call("intake", .getFeedbackStatus(query)).feedbackStatus
         }
 
         // Never to the officer's own station; the refusal names the field.

@@ -495,6 +495,46 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(again.filter { $0.feedbackAccepted.duplicate }.count == 21)
     }
 
+    /// A batch as big as a busy minute's group commit: every event and every sealed contact stays
+    /// with its own submission, and an id new in the batch that comes again later in it is that
+    /// submission's retry (or a conflict), not a second case.
+    @Test func aFullBatchKeepsEachSubmissionWithItsOwnCaseAndTakesRetriesInsideIt() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func numbered(_ n: Int) -> Liaison_V1_SubmitFeedback {
+            var f = feedback("p\(n)", text: "Report \(n): the bus shelter on stop \(n) is broken")
+            f.contact.name = "Caller \(n)"
+            f.contact.phone = "1390000\(String(format: "%04d", n))"
+            return f
+        }
+        var batch = (0..<64).map { request(.submitFeedback(numbered($0))) }
+        batch.append(request(.submitFeedback(numbered(3))))       // the same submission again: a retry
+        var reused = numbered(7)
+        reused.contact.name = "Someone else"                          // the same id, another contact
+        batch.append(request(.submitFeedback(reused)))
+        let replies = intake.handle(batch)
+        #expect(intake.log.transactions == 1)
+        #expect((0..<64).allSatisfy { replies[$0].feedbackAccepted.caseNumber == CaseNumber.format(prefix: "L1", sequence: Int64($0 + 1)) })
+        #expect(replies[64].feedbackAccepted.caseNumber == "L1-0000004" && replies[64].feedbackAccepted.duplicate)
+        #expect(replies[64].feedbackAccepted.trackingToken == replies[3].feedbackAccepted.trackingToken)
+        #expect(replies[65].error.code == .conflict && replies[65].error.field == "submit_feedback.submission_id")
+        let rows = try intake.log.store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM submissions") }
+        #expect(rows == 64)
+        let events = try intake.log.replay(after: 0, limit: 100, prefixes: []).events
+        #expect(events.map(\.seq) == (1...64).map { UInt64($0) })
+        #expect(events.enumerated().allSatisfy { n, e in
+            e.feedbackReceived.caseNumber == CaseNumber.format(prefix: "L1", sequence: Int64(n + 1))
+                && e.feedbackReceived.feedback.text.hasPrefix("Report \(n):") && !e.feedbackReceived.feedback.hasContact
+        })
+        for n in [0, 3, 7, 31, 63] {
+            var q = Liaison_V1_GetContact()
+            q.caseNumber = CaseNumber.format(prefix: "L1", sequence: Int64(n + 1))
+            var r = request(.getContact(q))
+            r.credential = "op-secret"
+            #expect(intake.handle([r])[0].contactInfo.contact.name == "Caller \(n)")
+        }
+    }
+
     @Test func concurrentSubmissionsShareOneTransaction() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)
