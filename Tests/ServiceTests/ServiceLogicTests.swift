@@ -62,6 +62,13 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         Rule(name: "badge without digits", field: "submit_feedback.officer_badge") { $0.officerBadge = "PC-ABC" },
         Rule(name: "category too long", field: "submit_feedback.category") { $0.category = String(repeating: "c", count: 65) },
         Rule(name: "language malformed", field: "submit_feedback.language") { $0.language = "chinese please" },
+        Rule(name: "language one letter", field: "submit_feedback.language") { $0.language = "z" },
+        Rule(name: "language first part too long", field: "submit_feedback.language") { $0.language = "zhongwen" },
+        Rule(name: "language digits first", field: "submit_feedback.language") { $0.language = "12-CN" },
+        Rule(name: "language empty part", field: "submit_feedback.language") { $0.language = "zh--CN" },
+        Rule(name: "language trailing dash", field: "submit_feedback.language") { $0.language = "zh-" },
+        Rule(name: "language part too long", field: "submit_feedback.language") { $0.language = "en-abcdefghi" },
+        Rule(name: "language not ASCII", field: "submit_feedback.language") { $0.language = "zh-Ĥans" },
         Rule(name: "occurred in the future", field: "submit_feedback.occurred_at") { $0.occurredAt = .init(date: Date().addingTimeInterval(3_600)) },
         Rule(name: "occurred before 2000", field: "submit_feedback.occurred_at") { $0.occurredAt = .init(date: Date(timeIntervalSince1970: 0)) },
         Rule(name: "phone with letters", field: "submit_feedback.contact.phone") { $0.contact.phone = "call me maybe" },
@@ -97,6 +104,11 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         full.category = "conduct"
         #expect(rules.check(full) == nil)
         #expect(rules.check(feedback(unit: "CPO-NORTH-07")) == nil)
+        for tag in ["en", "ZH", "yue-HK", "sr-Latn-RS", "de-1996", "en-abcdefgh"] {
+            var tagged = feedback()
+            tagged.language = tag
+            #expect(rules.check(tagged) == nil, "\(tag)")
+        }
         // As a clerk types them: any letter case, stray spaces.
         #expect(rules.check(feedback(unit: " cpo-north-07 ", officer: " pc-10472 ")) == nil)
         // An unknown unit is answered with the codes nearest to what was typed.

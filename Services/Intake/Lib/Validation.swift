@@ -157,10 +157,25 @@ public struct SubmissionRules: Sendable {
         (2...16).contains(b.count) && b.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" } && b.contains(where: \.isNumber)
     }
 
+    /// A first part of 2-3 ASCII letters, then parts of 2-8 ASCII letters or digits, joined by `-`.
+    /// Read as bytes: splitting into Characters cost more than the rest of validation.
     static func plausibleLanguage(_ l: String) -> Bool {
-        let parts = l.split(separator: "-", omittingEmptySubsequences: false)
-        guard let first = parts.first, (2...3).contains(first.count), first.allSatisfy({ $0.isASCII && $0.isLetter }) else { return false }
-        return parts.dropFirst().allSatisfy { (2...8).contains($0.count) && $0.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber) } }
+        var part = 0, length = 0
+        func partFits() -> Bool { part == 0 ? (2...3).contains(length) : (2...8).contains(length) }
+        for b in l.utf8 {
+            if b == UInt8(ascii: "-") {
+                guard partFits() else { return false }
+                part += 1
+                length = 0
+                continue
+            }
+            let lower = b | 0x20
+            let letter = lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "z")
+            let digit = b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9")
+            guard letter || (digit && part > 0) else { return false }
+            length += 1
+        }
+        return partFits()
     }
 }
 
