@@ -137,6 +137,8 @@ public final class EventAppender {
     private(set) var head: UInt64
     /// What this transaction appended, for the publisher once it commits.
     private(set) var appended: [RawEvent] = []
+    /// The insert, looked up once per transaction: finding a cached statement hashes its SQL.
+    private var insert: Statement?
 
     init(db: Database, stream: String, head: UInt64) {
         self.db = db
@@ -155,7 +157,8 @@ public final class EventAppender {
         event.topic = topic
         event.occurredAt = .init(date: time)
         let bytes: [UInt8] = try event.serializedBytes()
-        try db.executeBound(db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")) {
+        if insert == nil { insert = try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)") }
+        try db.executeBound(insert!) {
             $0.int(Int64(event.seq)); $0.text(event.eventID); $0.text(topic); $0.double(time.timeIntervalSince1970); $0.blob(bytes)
         }
         head = event.seq

@@ -744,5 +744,9 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect("  \u{3000}投诉\n\t".trimmedWhitespace == "投诉")
         #expect(" \u{00A0}\u{2003} ".trimmedWhitespace.isEmpty)
         #expect("a b".trimmedWhitespace == "a b")
+        // Ending (or starting) in ASCII white space or in non-ASCII white space, one side at a time.
+        #expect("STN-EAST-01\n".trimmedWhitespace == "STN-EAST-01" && "\tSTN".trimmedWhitespace == "STN")
+        #expect("投诉\u{3000}".trimmedWhitespace == "投诉" && "\u{2003}x".trimmedWhitespace == "x" && "x\u{85}".trimmedWhitespace == "x")
+        #expect("~".trimmedWhitespace == "~" && "\u{1}a".trimmedWhitespace == "\u{1}a")
     }
 }

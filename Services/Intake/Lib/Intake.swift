@@ -161,12 +161,20 @@ public final class IntakeService: RequestHandling {
 
     public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
         var replies = [Liaison_V1_Reply?](repeating: nil, count: requests.count)
-        var submits: [(Int, Liaison_V1_SubmitFeedback)] = []
+        var submits: [(Int, Prepared)] = []
         let now = clock.now()
         for (i, r) in requests.enumerated() {
             switch r.body {
             case .submitFeedback(let s)?:
-                if let err = rules.check(s, now: now) { replies[i] = .failure(err) } else { submits.append((i, s)) }
+                if let err = rules.check(s, now: now) {
+                    replies[i] = .failure(err)
+                } else {
+                    do {
+                        submits.append((i, try Prepared(s, rules: rules, nearDuplicates: nearDuplicates)))
+                    } catch {
+                        replies[i] = .failure(.internal("the submission could not be encoded: \(error)"))
+                    }
+                }
             case .getFeedbackStatus(let q)?:
                 replies[i] = status(q)
             case .getContact(let q)?:
@@ -179,7 +187,7 @@ public final class IntakeService: RequestHandling {
             // Group commit: every submission that arrived together in one fsync'd transaction; the
             // acknowledgements leave only after it commits.
             do {
-                let accepted = try commit(submits.map { try Prepared($0.1, rules: rules, nearDuplicates: nearDuplicates) })
+                let accepted = try commit(submits.map(\.1))
                 for (k, (i, _)) in submits.enumerated() { replies[i] = accepted[k] }
             } catch {
                 logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
@@ -214,7 +222,7 @@ public final class IntakeService: RequestHandling {
                 bodyAsSent = try sent.serializedBytes()
             }
             contact = s.hasContact ? s.contact : nil
-            prints = s.hasContact ? nearDuplicates.fingerprints(s.contact) : []
+            prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
         }
     }
 
