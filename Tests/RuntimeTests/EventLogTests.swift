@@ -69,6 +69,16 @@ import Testing
             try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(3); row.text("after"); row.null(); row.null(); row.null(); row.double(0) }
         }
         #expect(try store.pool.read { db in try String.fetchOne(db, sql: "SELECT name FROM rows WHERE id = 3") } == "after")
+        // A row with a value missing would take the row before's: refused, nothing written.
+        #expect { () throws in
+            try store.pool.write { db in
+                try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(4); row.text("short"); row.null(); row.null(); row.null() }
+            }
+        } throws: { error in
+            guard let e = error as? DatabaseError else { return false }
+            return e.resultCode == .SQLITE_MISUSE && (e.message ?? "").contains("5 values bound to 6 parameters")
+        }
+        #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rows") } == 3)
     }
 
     @Test func aReleasedStoreHasClosedEveryFileItOpened() throws {

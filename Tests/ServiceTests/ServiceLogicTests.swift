@@ -728,6 +728,9 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
     @Test func caseNumbersArePaddedToSevenDigits() {
         #expect(CaseNumber.format(prefix: "L1", sequence: 42) == "L1-0000042")
         #expect(CaseNumber.format(prefix: "L3", sequence: 12_345_678) == "L3-12345678")
+        #expect(CaseNumber.format(prefix: "L1", sequence: 1) == "L1-0000001" && CaseNumber.format(prefix: "L12", sequence: 0) == "L12-0000000")
+        #expect(CaseNumber.format(prefix: "L1", sequence: 9_999_999) == "L1-9999999" && CaseNumber.format(prefix: "L1", sequence: 10_000_000) == "L1-10000000")
+        #expect(CaseNumber.sequence(of: CaseNumber.format(prefix: "L2", sequence: 123_456_789_012)) == 123_456_789_012)
     }
 
     @Test func trackingTokensUseTheReadableAlphabet() {

@@ -87,8 +87,13 @@ public struct ContactPrint: Hashable, Sendable {
 
     /// `prints` as one `contact_prints` value.
     static func encode(_ prints: [ContactPrint]) -> Data {
-        var out = Data(capacity: 16 * prints.count)
-        for p in prints { withUnsafeBytes(of: p.hi) { out.append(contentsOf: $0) }; withUnsafeBytes(of: p.lo) { out.append(contentsOf: $0) } }
+        var out = Data(count: 16 * prints.count)
+        out.withUnsafeMutableBytes { raw in
+            for (i, p) in prints.enumerated() {
+                raw.storeBytes(of: p.hi, toByteOffset: 16 * i, as: UInt64.self)
+                raw.storeBytes(of: p.lo, toByteOffset: 16 * i + 8, as: UInt64.self)
+            }
+        }
         return out
     }
 }
