@@ -23,12 +23,16 @@ public struct NearDuplicates: Sendable {
     public func fingerprints(_ c: Liaison_V1_Contact) -> [ContactPrint] {
         var out: [ContactPrint] = []
         // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
-        let digits = c.phone.utf8.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
-        if digits.count >= 5 { out.append(tag(Array("phone:".utf8) + digits)) }
+        var phone = Self.phonePrefix
+        phone.reserveCapacity(phone.count + c.phone.utf8.count)
+        for b in c.phone.utf8 where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
+        if phone.count - Self.phonePrefix.count >= 5 { out.append(tag(phone)) }
         let email = c.email.trimmedWhitespace.lowercased()
         if !email.isEmpty { out.append(tag(Array("email:".utf8) + Array(email.utf8))) }
         return out
     }
+
+    static let phonePrefix = Array("phone:".utf8)
 
     func tag(_ bytes: [UInt8]) -> ContactPrint {
         var h = keyed
