@@ -105,13 +105,16 @@ public struct ContactVault: Sendable {
 
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
     public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
-        let plain: Data = try contact.serializedBytes()
+        let plain: [UInt8] = try contact.serializedBytes()
         let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
         let box = try AES.GCM.seal(plain, using: sealingKey, nonce: nonce, authenticating: Array(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
-        var out = sealedHeader
-        out.reserveCapacity(sealedHeader.count + combined.count)
-        out.append(combined)
+        // One allocation of the final size, filled in place.
+        var out = Data(count: sealedHeader.count + combined.count)
+        out.withUnsafeMutableBytes { raw in
+            sealedHeader.copyBytes(to: raw.bindMemory(to: UInt8.self))
+            combined.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: raw[sealedHeader.count...]).bindMemory(to: UInt8.self))
+        }
         return out
     }
 
