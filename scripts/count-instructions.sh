@@ -11,7 +11,7 @@
 # kernel's share of an fsync is not in it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get install -y -qq valgrind >/dev/null; }
+command -v valgrind >/dev/null || { echo "installing valgrind"; apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
 swift build -c release --scratch-path .build-release --product liaison-bench >/dev/null
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -109,12 +109,10 @@ public struct ContactVault: Sendable {
         let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
         let box = try AES.GCM.seal(plain, using: sealingKey, nonce: nonce, authenticating: Array(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
-        // One allocation of the final size, filled in place.
-        var out = Data(count: sealedHeader.count + combined.count)
-        out.withUnsafeMutableBytes { raw in
-            sealedHeader.copyBytes(to: raw.bindMemory(to: UInt8.self))
-            combined.copyBytes(to: UnsafeMutableRawBufferPointer(rebasing: raw[sealedHeader.count...]).bindMemory(to: UInt8.self))
-        }
+        // One allocation of the final size (reserving on a copy of the shared header copied it first).
+        var out = Data(capacity: sealedHeader.count + combined.count)
+        out.append(sealedHeader)
+        out.append(combined)
         return out
     }
 

@@ -494,20 +494,13 @@ enum TrackingToken {
 enum CaseNumber {
     static func format(prefix: String, sequence: Int64) -> String {
         // Written as bytes: one for every submission, and string concatenation cost 1,700 instructions.
-        var digits: [UInt8] = []
-        var rest = sequence.magnitude
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
-            rest /= 10
-        } while rest > 0
-        if sequence < 0 { digits.append(UInt8(ascii: "-")) }
+        let digits = String(sequence).utf8   // a small string: held inline, no allocation
         let padding = max(0, 7 - digits.count)
-        let head = prefix.utf8.count
-        return String(unsafeUninitializedCapacity: head + 1 + padding + digits.count) { out in
+        return String(unsafeUninitializedCapacity: prefix.utf8.count + 1 + padding + digits.count) { out in
             var k = out.initialize(fromContentsOf: prefix.utf8)
             out[k] = UInt8(ascii: "-"); k += 1
             for _ in 0..<padding { out[k] = UInt8(ascii: "0"); k += 1 }
-            for d in digits.reversed() { out[k] = d; k += 1 }
+            for d in digits { out[k] = d; k += 1 }
             return k
         }
     }
