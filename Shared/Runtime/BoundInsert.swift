@@ -43,13 +43,22 @@ public struct RowBinder: ~Copyable {
         if let value { text(value) } else { null() }
     }
 
-    public mutating func blob(_ value: some ContiguousBytes) {
-        value.withUnsafeBytes { bytes in
-            if let base = bytes.baseAddress, !bytes.isEmpty {
-                _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), Self.transient)
-            } else {
-                _ = sqlite3_bind_zeroblob(handle, index, 0)   // empty, not NULL
-            }
+    // Blobs by concrete type, not `some ContiguousBytes`: a generic called from another module
+    // runs unspecialized and looks up type metadata on every call (callgrind: 1,100 instructions).
+
+    public mutating func blob(_ value: [UInt8]) {
+        value.withUnsafeBytes { blob(raw: $0) }
+    }
+
+    public mutating func blob(_ value: Data) {
+        value.withUnsafeBytes { blob(raw: $0) }
+    }
+
+    mutating func blob(raw bytes: UnsafeRawBufferPointer) {
+        if let base = bytes.baseAddress, !bytes.isEmpty {
+            _ = sqlite3_bind_blob(handle, index, base, Int32(bytes.count), Self.transient)
+        } else {
+            _ = sqlite3_bind_zeroblob(handle, index, 0)   // empty, not NULL
         }
         index += 1
     }

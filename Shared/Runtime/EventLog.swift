@@ -157,13 +157,31 @@ public final class EventAppender {
         event.topic = topic
         event.occurredAt = .init(date: time)
         let bytes: [UInt8] = try event.serializedBytes()
+        try store(seq: event.seq, eventID: event.eventID, topic: topic, at: time, bytes: bytes)
+        return event
+    }
+
+    /// Appends an event with the next sequence number whose payload is already encoded: `payload`
+    /// is the message in `Event`'s oneof field `payloadField` (10: `feedback_received`, …).
+    ///
+    /// Stores the same bytes as ``append(topic:at:_:)`` with that payload set, without building the
+    /// event and encoding the payload again inside it (``WireWriter``): for the event every
+    /// submission appends, whose payload carries the body intake has already encoded.
+    public func append(topic: String, at time: Date, payloadField: Int, payload: [UInt8]) throws {
+        let seq = head + 1
+        let eventID = EventID.make()
+        let bytes = WireWriter.event(stream: stream, seq: seq, eventID: eventID, topic: topic, occurredAt: time,
+                                     payloadField: payloadField, payload: payload)
+        try store(seq: seq, eventID: eventID, topic: topic, at: time, bytes: bytes)
+    }
+
+    private func store(seq: UInt64, eventID: String, topic: String, at time: Date, bytes: [UInt8]) throws {
         if insert == nil { insert = try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)") }
         try db.executeBound(insert!) {
-            $0.int(Int64(event.seq)); $0.text(event.eventID); $0.text(topic); $0.double(time.timeIntervalSince1970); $0.blob(bytes)
+            $0.int(Int64(seq)); $0.text(eventID); $0.text(topic); $0.double(time.timeIntervalSince1970); $0.blob(bytes)
         }
-        head = event.seq
-        appended.append(RawEvent(seq: event.seq, topic: topic, data: bytes))
-        return event
+        head = seq
+        appended.append(RawEvent(seq: seq, topic: topic, data: bytes))
     }
 }
 

@@ -430,6 +430,17 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         let events = try intake.log.replay(after: 0, limit: 10, prefixes: []).events
         #expect(events.map(\.feedbackReceived.caseNumber) == ["L1-0000001", "L1-0000002"])
         #expect(events.allSatisfy { !$0.feedbackReceived.feedback.hasContact && $0.topic == Topic.feedbackReceived })
+        // Written by hand around the stored body (WireWriter): the stored bytes are swift-protobuf's
+        // own encoding of the event they decode to, and the event carries the body as stored.
+        let stored = try intake.log.store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT e.data, s.body FROM events e JOIN submissions s ON s.case_seq = e.seq ORDER BY e.seq")
+        }
+        #expect(stored.count == 2)
+        for (row, event) in zip(stored, events) {
+            #expect([UInt8](row["data"] as Data) == (try event.serializedBytes() as [UInt8]))
+            #expect(try Liaison_V1_SubmitFeedback(serializedBytes: row["body"] as Data) == event.feedbackReceived.feedback)
+            #expect(event.stream == "intake-1" && event.eventID.count == 36)
+        }
         // A retry after a restart gets the stored acknowledgement.
         let again = try makeIntake(dir).handle([request(.submitFeedback(withContact))])
         #expect(again[0].feedbackAccepted.caseNumber == "L1-0000001" && again[0].feedbackAccepted.duplicate)

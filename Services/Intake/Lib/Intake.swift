@@ -299,13 +299,9 @@ public final class IntakeService: RequestHandling {
                     submissionKeys.withLock { $0.add(s.id, caseSeq: next) }
                     added.append(s.id)
                     next += 1
-                    var received = Liaison_V1_FeedbackReceived()
-                    received.caseNumber = caseNumber
-                    received.feedback = s.body   // contact left out: never on a general stream
-                    received.linkedCaseNumber = linked
-                    // Set whole: each `e.feedbackReceived.x = …` would copy the payload out of the
-                    // event's oneof and back.
-                    try out.append(topic: Topic.feedbackReceived, at: now) { e in e.feedbackReceived = received }
+                    // The body without its contact: contact data never goes on a general stream.
+                    try out.append(topic: Topic.feedbackReceived, at: now, payloadField: Self.feedbackReceivedField,
+                                   payload: Self.feedbackReceived(caseNumber: caseNumber, body: s.bodyBytes, linked: linked))
                     replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
                 }
                 return replies
@@ -320,6 +316,19 @@ public final class IntakeService: RequestHandling {
             }
             throw error
         }
+    }
+
+    /// `Event.feedback_received`'s field number.
+    static let feedbackReceivedField = 10
+
+    /// An encoded `FeedbackReceived` around the body as stored (already encoded, contact left out):
+    /// the same bytes as swift-protobuf writes for it, without encoding the body a second time.
+    static func feedbackReceived(caseNumber: String, body: Data, linked: String) -> [UInt8] {
+        var w = WireWriter(capacity: caseNumber.utf8.count + body.count + linked.utf8.count + 12)
+        w.string(1, caseNumber)
+        w.message(2, encoded: body)
+        w.string(3, linked)
+        return w.bytes
     }
 
     /// The stored submission with this id, or nil: found through ``SubmissionKeys`` and confirmed
