@@ -18,13 +18,23 @@ struct Bench: ParsableCommand {
 
 /// `liaison-bench echo`: the raw round trip's other end, started by `liaison-bench intake` in a
 /// process of its own. Binds a ROUTER on an ephemeral port of 127.0.0.1, prints its endpoint on
-/// one line, and sends every message back until its parent goes away.
+/// one line, and sends every message back until its parent goes away. With `--commit-to`, it
+/// first commits the message's last frame as one row in its own fsync'd transaction (the raw
+/// one-row transaction): the least any service that stores a request before answering can do.
 struct EchoServer: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "echo", abstract: "The raw echo (started by `intake`).",
                                                     shouldDisplay: false)
 
+    @Option(help: "Commit every message as one row of this SQLite database before echoing it.")
+    var commitTo: String?
+
     func run() throws {
         let parent = getppid()
+        let store = try commitTo.map { path in
+            try Store(path: path) { m in
+                m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+            }
+        }
         let ctx = try Context()
         defer { ctx.terminate() }
         let router = try Socket(context: ctx, type: .router, role: "echo", linger: 0)
@@ -33,7 +43,17 @@ struct EchoServer: ParsableCommand {
         FileHandle.standardOutput.write(Data((try router.lastEndpoint + "\n").utf8))
         while getppid() == parent {
             guard try router.waitReadable(timeout: 100) else { continue }
-            while let frames = try router.receiveMultipart(dontWait: true) { _ = try router.send(multipart: frames) }
+            while let frames = try router.receiveMultipart(dontWait: true) {
+                if let store, let body = frames.last {
+                    try store.write { db in
+                        try db.inTransaction {
+                            try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [Data(body)])
+                            return .commit
+                        }
+                    }
+                }
+                _ = try router.send(multipart: frames)
+            }
         }
     }
 }
@@ -43,10 +63,11 @@ struct EchoProcess {
     let process: Process
     let endpoint: String
 
-    static func start() throws -> EchoProcess {
+    /// - Parameter commitTo: a database the echo commits every message to before answering.
+    static func start(commitTo: String? = nil) throws -> EchoProcess {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        p.arguments = ["echo"]
+        p.arguments = ["echo"] + (commitTo.map { ["--commit-to", $0] } ?? [])
         let out = Pipe()
         p.standardOutput = out
         try p.run()
@@ -152,6 +173,7 @@ struct IntakeBench: ParsableCommand {
             note("raw.rtt.p50", raw.rttP50); note("raw.rtt.p99", raw.rttP99)
             note("raw.sqlite.1", raw.perTxn1); note("raw.sqlite.1000", raw.perTxn1000)
             note("raw.fsync", 1_000_000 / raw.perTxn1); note("raw.closed", raw.closedLoop)
+            note("raw.durable.p50", raw.durableP50); note("raw.durable.p99", raw.durableP99)
             let logic = try inProcess(dir: dir, quick: quick)
             note("logic.rate", logic)
             // Every phase that measures latency starts on a quiet disk: the pages the previous one
@@ -184,7 +206,7 @@ struct IntakeBench: ParsableCommand {
             sync()
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
-            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs\n".utf8))
+            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
@@ -205,7 +227,8 @@ struct IntakeBench: ParsableCommand {
                                                                                libzmq echo     \(pad(f(m("raw.closed")) + "/s", 10))  \(r2(m("closed.rate") / m("raw.closed"))) (transport alone, same clients)
             intake logic alone (in-process, batches of 32, no sockets)  \(pad(f(m("logic.rate")) + "/s", 10))  \(r2(m("logic.rate") / m("raw.sqlite.1000"))) of SQLite 1000/txn
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rtt.p50") + m("raw.fsync")) + " µs", 10))  \(r2(m("low.p50") / (m("raw.rtt.p50") + m("raw.fsync")))) (target <= 1)
-            latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs
+                                                                               echo committing \(pad(f(m("raw.durable.p50")) + " µs", 10))  \(r2(m("low.p50") / m("raw.durable.p50"))) (each round trip with a one-row transaction inside)
+            latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs; echo committing p99 \(f(m("raw.durable.p99"))) µs
             closed loop submissions per transaction     \(String(format: "%.1f", m("closed.batch"))) (group commit, \(clients) clients)
             intake CPU per acknowledged submission      \(f(m("closed.cpu"))) µs (all its threads, kernel included, closed loop; \(ProcessInfo.processInfo.activeProcessorCount) cores here)
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
@@ -399,7 +422,7 @@ struct IntakeBench: ParsableCommand {
         return (median(times), median(rawTimes), cpuA / Double(count), cpuB / Double(count))
     }
 
-    struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double }
+    struct Raw { var rttP50: Double; var rttP99: Double; var perTxn1: Double; var perTxn1000: Double; var closedLoop: Double; var durableP50: Double; var durableP99: Double }
 
     /// The raw limits, same machine, same run: libzmq round trip of a same-size message over TCP
     /// loopback to an echoing ROUTER in another process; SQLite inserts of same-size rows.
@@ -424,14 +447,18 @@ struct IntakeBench: ParsableCommand {
         let req = try Socket(context: ctx, type: .req, role: "raw", linger: 0)
         defer { req.close() }
         try req.connect(endpoint)
-        var h = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
-        for i in 0..<(quick ? 500 : 5_000) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            try req.send(multipart: [body])
-            guard try req.waitReadable(timeout: 5_000) else { throw ValidationError("raw echo did not answer within 5 s") }
-            _ = try req.receiveMultipart()
-            if i >= 50 { _ = h.record((DispatchTime.now().uptimeNanoseconds - t0) / 1_000) }
-        }
+        let h = try roundTrips(req, body: body, count: quick ? 500 : 5_000)
+        // The same round trips to an echo that commits each message (one row, fsync'd) before it
+        // answers: the raw figure of a request that must be durable, in which the threads on both
+        // sides sleep as long as they do around a lone submission (they wake more slowly after a
+        // longer sleep here, which a round trip plus a separately timed fsync does not show).
+        sync()
+        let committing = try EchoProcess.start(commitTo: dir + "/echo-\(UUID().uuidString.prefix(6)).sqlite")
+        defer { committing.stop() }
+        let durable = try Socket(context: ctx, type: .req, role: "raw", linger: 0)
+        defer { durable.close() }
+        try durable.connect(committing.endpoint)
+        let d = try roundTrips(durable, body: body, count: quick ? 100 : lowLoad)
 
         let store = try Store(path: dir + "/raw-\(UUID().uuidString.prefix(6)).sqlite") { m in
             m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
@@ -458,7 +485,21 @@ struct IntakeBench: ParsableCommand {
             }
         }
         let perTxn1000 = Double(batches * 1_000) / Date().timeIntervalSince(t0)
-        return Raw(rttP50: Double(h.valueAtPercentile(50)), rttP99: Double(h.valueAtPercentile(99)), perTxn1: perTxn1, perTxn1000: perTxn1000, closedLoop: ceiling.rate)
+        return Raw(rttP50: Double(h.valueAtPercentile(50)), rttP99: Double(h.valueAtPercentile(99)), perTxn1: perTxn1, perTxn1000: perTxn1000,
+                   closedLoop: ceiling.rate, durableP50: Double(d.valueAtPercentile(50)), durableP99: Double(d.valueAtPercentile(99)))
+    }
+
+    /// `count` sequential round trips of `body` on a REQ socket; the first 50 warm up and are not recorded.
+    func roundTrips(_ req: Socket, body: [UInt8], count: Int) throws -> Histogram<UInt64> {
+        var h = Histogram<UInt64>(highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: .three)
+        for i in 0..<(count + 50) {
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            try req.send(multipart: [body])
+            guard try req.waitReadable(timeout: 5_000) else { throw ValidationError("raw echo did not answer within 5 s") }
+            _ = try req.receiveMultipart()
+            if i >= 50 { _ = h.record((DispatchTime.now().uptimeNanoseconds - t0) / 1_000) }
+        }
+        return h
     }
 
     // MARK: helpers
