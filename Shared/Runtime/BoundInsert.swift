@@ -67,6 +67,11 @@ public struct RowBinder: ~Copyable {
     public mutating func blob(_ value: Data?) {
         if let value { blob(value) } else { null() }
     }
+
+    /// The bytes, or NULL.
+    public mutating func blob(_ value: [UInt8]?) {
+        if let value { blob(value) } else { null() }
+    }
 }
 
 extension Database {

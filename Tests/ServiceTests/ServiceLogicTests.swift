@@ -272,7 +272,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(recent.recent(a, since: 0).map(\.caseSeq) == [1] && recent.recent(b, since: 0).isEmpty)
         recent.add(b, .init(caseSeq: 2, at: 180), window: 50)                // case 1 (at 100) fell out of the window
         #expect(recent.count == 1 && recent.recent(a, since: 0).isEmpty)
-        #expect(ContactPrint.decode(ContactPrint.encode([a, b])) == [a, b])
+        #expect(ContactPrint.decode(Data(ContactPrint.encode([a, b]))) == [a, b])
         // Full within the window: the older half goes, memory stays bounded.
         var full = RecentContacts(capacity: 1_000)
         for i in 0..<5_000 { full.add(ContactPrint(hi: UInt64(i), lo: 0), .init(caseSeq: Int64(i), at: 1_000 + Double(i)), window: 86_400) }

@@ -21,7 +21,7 @@ public struct ContactVault: Sendable {
     /// The current key, and what starts everything it seals (`[1][id length][id]`): made once, not
     /// for every submission.
     let sealingKey: SymmetricKey
-    let sealedHeader: Data
+    let sealedHeader: [UInt8]
 
     /// - Parameter keys: `(id, 32-byte key)`; the first is the current one.
     public init(keys: [(String, SymmetricKey)]) throws {
@@ -34,7 +34,7 @@ public struct ContactVault: Sendable {
         order = keys.map(\.0)
         currentKeyID = first.0
         sealingKey = first.1
-        sealedHeader = Data([1, UInt8(first.0.utf8.count)] + Array(first.0.utf8))
+        sealedHeader = [1, UInt8(first.0.utf8.count)] + Array(first.0.utf8)
     }
 
     /// Parses a key file: one key per line, `ID BASE64-OF-32-BYTES`; the first line is the current key;
@@ -104,21 +104,26 @@ public struct ContactVault: Sendable {
     }
 
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
-    public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
+    public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> [UInt8] {
         let plain: [UInt8] = try contact.serializedBytes()
         let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
         let box = try AES.GCM.seal(plain, using: sealingKey, nonce: nonce, authenticating: Array(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }
-        // One allocation of the final size (reserving on a copy of the shared header copied it first).
-        var out = Data(capacity: sealedHeader.count + combined.count)
-        out.append(sealedHeader)
-        out.append(combined)
+        // Bytes, not Foundation's `Data`, and one allocation of the final size.
+        var out: [UInt8] = []
+        out.reserveCapacity(sealedHeader.count + combined.count)
+        out.append(contentsOf: sealedHeader)
+        combined.withUnsafeBytes { out.append(contentsOf: $0) }
         return out
     }
 
-    /// Opens what ``seal(_:caseNumber:)`` produced.
+    /// Opens what ``seal(_:caseNumber:)`` produced, as the database gives it back.
     public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_Contact {
-        let bytes = [UInt8](sealed)
+        try open([UInt8](sealed), caseNumber: caseNumber)
+    }
+
+    /// Opens what ``seal(_:caseNumber:)`` produced.
+    public func open(_ bytes: [UInt8], caseNumber: String) throws -> Liaison_V1_Contact {
         guard bytes.count > 2, bytes[0] == 1, bytes.count > 2 + Int(bytes[1]) else { throw KeyError(description: "sealed contact is malformed") }
         let idLen = Int(bytes[1])
         let id = String(decoding: bytes[2..<(2 + idLen)], as: UTF8.self)

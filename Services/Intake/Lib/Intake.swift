@@ -203,10 +203,10 @@ public final class IntakeService: RequestHandling {
         /// The submission without its contact, in its canonical form (``SubmissionRules/canonical(_:)``):
         /// what is stored in the clear and published.
         var body: Liaison_V1_SubmitFeedback
-        var bodyBytes: Data
+        var bodyBytes: [UInt8]
         /// The body as the client sent it, when that was not the canonical form: a retry matches a
         /// submission stored before the canonical form existed.
-        var bodyAsSent: Data?
+        var bodyAsSent: [UInt8]?
         var contact: Liaison_V1_Contact?
         var prints: [ContactPrint]
 
@@ -323,7 +323,7 @@ public final class IntakeService: RequestHandling {
 
     /// An encoded `FeedbackReceived` around the body as stored (already encoded, contact left out):
     /// the same bytes as swift-protobuf writes for it, without encoding the body a second time.
-    static func feedbackReceived(caseNumber: String, body: Data, linked: String) -> [UInt8] {
+    static func feedbackReceived(caseNumber: String, body: [UInt8], linked: String) -> [UInt8] {
         var w = WireWriter(capacity: caseNumber.utf8.count + body.count + linked.utf8.count + 12)
         w.string(1, caseNumber)
         w.message(2, encoded: body)
@@ -361,7 +361,7 @@ public final class IntakeService: RequestHandling {
     func answerKnown(_ s: Prepared, _ row: Row) throws -> Liaison_V1_Reply {
         let storedCase: String = row["case_number"]
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
-        let storedBody: Data = row["body"]
+        let storedBody = [UInt8](row["body"] as Data)
         if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || storedContact != s.contact {
             return .failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission"))
         }

@@ -90,8 +90,8 @@ public struct ContactPrint: Hashable, Sendable {
     }
 
     /// `prints` as one `contact_prints` value.
-    static func encode(_ prints: [ContactPrint]) -> Data {
-        var out = Data(count: 16 * prints.count)
+    static func encode(_ prints: [ContactPrint]) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: 16 * prints.count)
         out.withUnsafeMutableBytes { raw in
             for (i, p) in prints.enumerated() {
                 raw.storeBytes(of: p.hi, toByteOffset: 16 * i, as: UInt64.self)
