@@ -68,11 +68,6 @@ public struct WireWriter {
         encoded.withUnsafeBytes { message(field, raw: $0) }
     }
 
-    /// A message field that is set, given as its encoded bytes: written even when they are empty.
-    public mutating func message(_ field: Int, encoded: Data) {
-        encoded.withUnsafeBytes { message(field, raw: $0) }
-    }
-
     mutating func message(_ field: Int, raw: UnsafeRawBufferPointer) {
         tag(field, .lengthDelimited)
         varint(UInt64(raw.count))
