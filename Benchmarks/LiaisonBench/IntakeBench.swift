@@ -30,11 +30,7 @@ struct EchoServer: ParsableCommand {
 
     func run() throws {
         let parent = getppid()
-        let store = try commitTo.map { path in
-            try Store(path: path) { m in
-                m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
-            }
-        }
+        let store = try commitTo.map(RawRows.open)
         let ctx = try Context()
         defer { ctx.terminate() }
         let router = try Socket(context: ctx, type: .router, role: "echo", linger: 0)
@@ -44,16 +40,28 @@ struct EchoServer: ParsableCommand {
         while getppid() == parent {
             guard try router.waitReadable(timeout: 100) else { continue }
             while let frames = try router.receiveMultipart(dontWait: true) {
-                if let store, let body = frames.last {
-                    try store.write { db in
-                        try db.inTransaction {
-                            try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [Data(body)])
-                            return .commit
-                        }
-                    }
-                }
+                if let store, let body = frames.last { try RawRows.commitOne(store, Data(body)) }
                 _ = try router.send(multipart: frames)
             }
+        }
+    }
+}
+
+/// The raw SQLite figures' table of same-size rows, written through ``Store`` as every service
+/// writes: the same WAL handling (restarts) as intake's.
+enum RawRows {
+    static let insert = "INSERT INTO rows (body) VALUES (?)"
+
+    static func open(_ path: String) throws -> Store {
+        try Store(path: path) { m in
+            m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
+        }
+    }
+
+    /// One row in a transaction of its own, fsync'd: the raw one-row transaction.
+    static func commitOne(_ store: Store, _ body: Data) throws {
+        try store.write { db in
+            try db.inTransaction { try db.cachedStatement(sql: insert).execute(arguments: [body]); return .commit }
         }
     }
 }
@@ -401,9 +409,7 @@ struct IntakeBench: ParsableCommand {
         let log = try EventLog(store: store, stream: "intake-bench")
         let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
                                         logger: Logger(label: "bench"))
-        let raw = try Store(path: dir + "/lone-raw-\(UUID().uuidString.prefix(6)).sqlite") { m in
-            m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
-        }
+        let raw = try RawRows.open(dir + "/lone-raw-\(UUID().uuidString.prefix(6)).sqlite")
         let row = Data(repeating: 0x42, count: try sampleRequestBytes())
         var times: [Double] = [], rawTimes: [Double] = []
         // CPU time of this thread, kernel included: on a virtual machine an fsync is mostly CPU
@@ -420,9 +426,7 @@ struct IntakeBench: ParsableCommand {
             cpuA += cpuNow() - c0
             t0 = DispatchTime.now().uptimeNanoseconds
             c0 = cpuNow()
-            try raw.write { db in
-                try db.inTransaction { try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]); return .commit }
-            }
+            try RawRows.commitOne(raw, row)
             rawTimes.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
             cpuB += cpuNow() - c0
         }
@@ -467,28 +471,23 @@ struct IntakeBench: ParsableCommand {
         try durable.connect(committing.endpoint)
         let d = try roundTrips(durable, body: body, count: quick ? 100 : lowLoad)
 
-        let store = try Store(path: dir + "/raw-\(UUID().uuidString.prefix(6)).sqlite") { m in
-            m.registerMigration("raw") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body BLOB NOT NULL)") }
-        }
+        let store = try RawRows.open(dir + "/raw-\(UUID().uuidString.prefix(6)).sqlite")
         let row = Data(repeating: 0x42, count: payload)
         let single = quick ? 300 : 2_000
         var t0 = Date()
-        // Through Store.write, as every service writes: the same WAL handling (restarts) as intake's.
-        func transaction(_ body: (Database) throws -> Void) throws {
-            try store.write { db in try db.inTransaction { try body(db); return .commit } }
-        }
         sync()
-        for _ in 0..<single {
-            try transaction { db in try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)").execute(arguments: [row]) }
-        }
+        for _ in 0..<single { try RawRows.commitOne(store, row) }
         let perTxn1 = Double(single) / Date().timeIntervalSince(t0)
         let batches = quick ? 5 : 30
         sync()
         t0 = Date()
         for _ in 0..<batches {
-            try transaction { db in
-                let st = try db.cachedStatement(sql: "INSERT INTO rows (body) VALUES (?)")
-                for _ in 0..<1_000 { try st.execute(arguments: [row]) }
+            try store.write { db in
+                try db.inTransaction {
+                    let st = try db.cachedStatement(sql: RawRows.insert)
+                    for _ in 0..<1_000 { try st.execute(arguments: [row]) }
+                    return .commit
+                }
             }
         }
         let perTxn1000 = Double(batches * 1_000) / Date().timeIntervalSince(t0)

@@ -62,16 +62,17 @@ public struct WireWriter {
     }
 
     /// A message field that is set, given as its encoded bytes: written even when they are empty.
-    /// (Concrete types, not a generic collection: a generic called from another module runs
+    /// (An array, not a generic collection: a generic called from another module runs
     /// unspecialized, looking up type metadata for every append.)
     public mutating func message(_ field: Int, encoded: [UInt8]) {
-        encoded.withUnsafeBytes { message(field, raw: $0) }
+        tag(field, .lengthDelimited)
+        varint(UInt64(encoded.count))
+        bytes.append(contentsOf: encoded)
     }
 
-    mutating func message(_ field: Int, raw: UnsafeRawBufferPointer) {
-        tag(field, .lengthDelimited)
-        varint(UInt64(raw.count))
-        bytes.append(contentsOf: raw)
+    /// The bytes a varint of `value` takes.
+    static func varintSize(_ value: UInt64) -> Int {
+        (64 - (value | 1).leadingZeroBitCount + 6) / 7
     }
 
     /// An encoded `Event` whose payload is already encoded: `payload` is the message in oneof field
@@ -80,15 +81,18 @@ public struct WireWriter {
     public static func event(stream: String, seq: UInt64, eventID: String, topic: String, occurredAt: Date,
                              payloadField: Int, payload: [UInt8]) -> [UInt8] {
         let time = Google_Protobuf_Timestamp(date: occurredAt)
-        var timestamp = WireWriter(capacity: 16)
-        timestamp.int64(1, time.seconds)
-        timestamp.int32(2, time.nanos)
-        var out = WireWriter(capacity: stream.utf8.count + eventID.utf8.count + topic.utf8.count + timestamp.bytes.count + payload.count + 24)
+        let seconds = UInt64(bitPattern: time.seconds), nanos = UInt64(bitPattern: Int64(time.nanos))   // as int64/int32 write them
+        // The timestamp's length is known from its two values: it is written in place, not built apart.
+        let timestampLength = (seconds == 0 ? 0 : 1 + varintSize(seconds)) + (nanos == 0 ? 0 : 1 + varintSize(nanos))
+        var out = WireWriter(capacity: stream.utf8.count + eventID.utf8.count + topic.utf8.count + timestampLength + payload.count + 24)
         out.string(1, stream)
         out.uint64(2, seq)
         out.string(3, eventID)
         out.string(4, topic)
-        out.message(5, encoded: timestamp.bytes)
+        out.tag(5, .lengthDelimited)
+        out.varint(UInt64(timestampLength))
+        out.int64(1, time.seconds)
+        out.int32(2, time.nanos)
         out.message(payloadField, encoded: payload)
         return out.bytes
     }
