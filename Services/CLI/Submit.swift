@@ -126,66 +126,82 @@ extension Submit {
 
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
     /// lines share intake's group commits); prints each line's case number (or its error) in line
-    /// order, and a progress bar on a terminal. Exits non-zero if any line failed.
+    /// order, and a progress bar on a terminal. The file is read as the lines go out, so a file of
+    /// any size takes the same memory. Exits non-zero if any line failed.
     func submitFile(_ path: String) {
-        let data: Data
-        do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch { reportFailure(error) }
-        let lines = FeedbackFile.lines(of: data)
+        var reader: FeedbackFile.Lines
+        do { reader = try FeedbackFile.Lines(path: path) } catch { reportFailure(error) }
         let source = (path as NSString).lastPathComponent
-        let showProgress = isatty(2) == 1 && lines.count >= 20
-        // What each line came to, printed in line order as soon as every line before it is known.
-        var outcomes = [(message: String, failed: Bool)?](repeating: nil, count: lines.count)
-        var printed = 0, known = 0, failed = 0
-        func record(_ k: Int, _ message: String, failure: Bool) {
-            outcomes[k] = (message, failure)
-            known += 1
-            if failure { failed += 1 }
-            while printed < lines.count, let o = outcomes[printed] {
-                if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }   // the bar's line, cleared
+        // The bar needs the file's length in lines: counted first, only for a bar on a terminal.
+        let totalLines = isatty(2) == 1 ? Self.countLines(path) : nil
+        let showProgress = (totalLines ?? 0) >= 20
+        var order = LineOrder()
+        var submitted = 0, failed = 0
+        func flush() {
+            let done = order.takePrintable()
+            guard !done.isEmpty || showProgress else { return }
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }   // the bar's line, cleared
+            for o in done {
                 if o.failed {
                     fflush(nil)   // the lines printed before it come first when both streams go to one file
                     FileHandle.standardError.write(Data("error: \(o.message)\n".utf8))
                 } else {
                     print(o.message)
                 }
-                outcomes[printed] = ("", o.failed)   // printed: its text is no longer needed
-                printed += 1
             }
-            if showProgress {
+            if showProgress, let total = totalLines {
                 fflush(nil)   // the printed lines before the bar
-                let width = 30, filled = known * width / lines.count
+                let through = min(order.settledThrough ?? 0, total)
+                let width = 30, filled = through * width / max(1, total)
                 let bar = String(repeating: "#", count: filled) + String(repeating: " ", count: width - filled)
-                FileHandle.standardError.write(Data("\r[\(bar)] \(known)/\(lines.count)".utf8))
+                FileHandle.standardError.write(Data("\r[\(bar)] line \(through) of \(total)".utf8))
             }
         }
-        var valid: [(Int, Liaison_V1_SubmitFeedback)] = []
-        for (k, (n, line)) in lines.enumerated() {
-            switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
-            case .failure(let e): record(k, "\(e)", failure: true)
-            case .success(let f): valid.append((k, f))
-            }
-        }
+        // Each submission sent: the reader's line it came from, by the index submitMany gives it.
+        var sentLines: [Int: Int] = [:]
+        var sent = 0
         do {
             let ctx = try Context()
             defer { ctx.terminate() }
             let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
             defer { rc.reset() }
-            try rc.submitMany(valid.map(\.1), inFlight: inFlight) { i, outcome in
-                let (k, n) = (valid[i].0, lines[valid[i].0].line)
+            try rc.submitMany(next: {
+                // The next good line; a bad one is reported in its place and the reading goes on.
+                while let (n, line) = try reader.next() {
+                    switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
+                    case .failure(let e):
+                        failed += 1
+                        order.settle(order.add(line: n), "\(e)", failed: true)
+                        flush()
+                    case .success(let f):
+                        sentLines[sent] = order.add(line: n)
+                        sent += 1
+                        return f
+                    }
+                }
+                return nil
+            }, inFlight: inFlight) { i, outcome in
+                guard let slot = sentLines.removeValue(forKey: i) else { return }
+                let n = order.line(slot)
                 switch outcome {
                 case .success(let a) where client.json:
-                    record(k, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate),"linked_case_number":"\#(a.linkedCaseNumber)"}"#, failure: false)
+                    submitted += 1
+                    order.settle(slot, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate),"linked_case_number":"\#(a.linkedCaseNumber)"}"#, failed: false)
                 case .success(let a):
-                    record(k, "line \(n): " + Self.receipt(a), failure: false)
+                    submitted += 1
+                    order.settle(slot, "line \(n): " + Self.receipt(a), failed: false)
                 case .failure(let e):
-                    record(k, "line \(n): \(e)", failure: true)
+                    failed += 1
+                    order.settle(slot, "line \(n): \(e)", failed: true)
                 }
+                flush()
             }
         } catch {
             fflush(nil)
             if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
+            let stoppedAt = order.firstUnsettledLine.map { " from line \($0) on" } ?? ""
             FileHandle.standardError.write(Data("""
-                \(known - failed) of \(lines.count) lines acknowledged; intake did not answer for the others, which may or may not be stored.
+                \(submitted) lines acknowledged; the lines\(stoppedAt) were not all answered (or not all read) and may or may not be stored.
                 Submitting the same file again is safe: lines already stored come back marked already submitted.
 
                 """.utf8))
@@ -193,8 +209,21 @@ extension Submit {
         }
         fflush(nil)
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-        FileHandle.standardError.write(Data("\(lines.count - failed) of \(lines.count) submitted\n".utf8))
+        FileHandle.standardError.write(Data("\(submitted) of \(submitted + failed) submitted\n".utf8))
         if failed > 0 { Foundation.exit(1) }
+    }
+
+    /// The lines of the file at `path` (its line ends, and a last line without one), read a chunk at
+    /// a time; nil when it cannot be read.
+    static func countLines(_ path: String) -> Int? {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
+        defer { try? handle.close() }
+        var count = 0, last: UInt8 = 0x0A
+        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            for b in chunk where b == 0x0A { count += 1 }
+            last = chunk.last!
+        }
+        return last == 0x0A ? count : count + 1
     }
 }
 

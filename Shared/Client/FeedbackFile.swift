@@ -18,26 +18,128 @@ public enum FeedbackFile {
     /// The submission lines of a file's bytes, each with its 1-based line number: blank lines and
     /// lines starting with `#` are left out; a Windows line end (`\r\n`) and a UTF-8 byte-order mark
     /// are accepted. A line that is not valid UTF-8 (a file saved as GBK, say) is an error of its
-    /// own, so the rest of the file still goes in.
+    /// own, so the rest of the file still goes in. (``Lines`` reads a file the same way, a chunk at a
+    /// time.)
     public static func lines(of data: Data) -> [(line: Int, text: Result<String, LineError>)] {
+        var reader = Lines(data: data)
         var out: [(line: Int, text: Result<String, LineError>)] = []
-        let all = [UInt8](data)
-        var start = all.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
-        var number = 0
-        while start <= all.count {
-            let end = all[start...].firstIndex(of: 0x0A) ?? all.count
-            number += 1
-            var slice = all[start..<end]
-            if slice.last == 0x0D { slice = slice.dropLast() }
-            if let text = String(validating: slice, as: UTF8.self) {
-                let trimmed = text.trimmingCharacters(in: .whitespaces)
-                if !trimmed.isEmpty && !trimmed.hasPrefix("#") { out.append((number, .success(text))) }
-            } else {
-                out.append((number, .failure(LineError(line: number, message: "not valid UTF-8 (save the file as UTF-8; from GBK: iconv -f GBK -t UTF-8)"))))
-            }
-            start = end + 1
-        }
+        // Reading from memory cannot fail.
+        while let line = try? reader.next() { out.append(line) }
         return out
+    }
+
+    /// The submission lines of a file, read a chunk at a time: a desk's file of any size takes the
+    /// memory of one chunk and its longest line, never the whole file. The same lines as
+    /// ``lines(of:)``; a line longer than `maxLineBytes` (no submission is anywhere near it: its
+    /// text is at most 4,000 characters) is an error of its own and is skipped without being held.
+    public struct Lines {
+        /// Reads up to the given number of bytes; empty at the end of the file.
+        private let read: (Int) throws -> [UInt8]
+        private let chunkSize: Int
+        public let maxLineBytes: Int
+        private var buffer: [UInt8] = []
+        /// Where the next line starts in `buffer`, and how far it has been searched for a line end.
+        private var start = 0
+        private var scanned = 0
+        private var atEnd = false
+        private var atStart = true
+        /// The last line read (1-based, blank and comment lines counted): what a progress bar shows.
+        public private(set) var lineNumber = 0
+        /// The most bytes held at once, for tests of the bound.
+        public private(set) var peakBufferedBytes = 0
+
+        /// Reads the file at `path`.
+        /// - Throws: when the file cannot be opened (not found, no permission).
+        public init(path: String, chunkSize: Int = 1 << 16, maxLineBytes: Int = 1 << 20) throws {
+            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
+            self.init(chunkSize: chunkSize, maxLineBytes: maxLineBytes) { n in
+                guard let data = try handle.read(upToCount: n) else { try? handle.close(); return [] }
+                if data.isEmpty { try? handle.close() }
+                return [UInt8](data)
+            }
+        }
+
+        /// Reads bytes already in memory, `chunkSize` at a time (tests give small chunks to cut
+        /// lines, line ends and characters between reads).
+        public init(data: Data, chunkSize: Int = 1 << 16, maxLineBytes: Int = 1 << 20) {
+            var offset = data.startIndex
+            self.init(chunkSize: chunkSize, maxLineBytes: maxLineBytes) { n in
+                let end = min(data.endIndex, offset + n)
+                defer { offset = end }
+                return [UInt8](data[offset..<end])
+            }
+        }
+
+        /// Reads from `read`, which returns up to the given number of bytes and nothing at the end.
+        public init(chunkSize: Int = 1 << 16, maxLineBytes: Int = 1 << 20, read: @escaping (Int) throws -> [UInt8]) {
+            self.read = read
+            self.chunkSize = max(1, chunkSize)
+            self.maxLineBytes = max(1, maxLineBytes)
+        }
+
+        /// The next submission line with its number, or nil at the end of the file.
+        /// - Throws: when reading the file fails.
+        public mutating func next() throws -> (line: Int, text: Result<String, LineError>)? {
+            while let raw = try nextRawLine() {
+                lineNumber += 1
+                let number = lineNumber
+                guard case .some(var slice) = raw else {
+                    return (number, .failure(LineError(line: number, message: "longer than \(maxLineBytes) bytes: not one submission (is the file JSON lines?)")))
+                }
+                if slice.last == 0x0D { slice = slice.dropLast() }
+                guard let text = String(validating: slice, as: UTF8.self) else {
+                    return (number, .failure(LineError(line: number, message: "not valid UTF-8 (save the file as UTF-8; from GBK: iconv -f GBK -t UTF-8)")))
+                }
+                let trimmed = text.trimmingCharacters(in: .whitespaces)
+                if !trimmed.isEmpty && !trimmed.hasPrefix("#") { return (number, .success(text)) }
+            }
+            return nil
+        }
+
+        /// The next line's bytes without its `\n` (`.some(nil)` for a line over the limit, which is
+        /// skipped unread), or nil at the end of the file.
+        private mutating func nextRawLine() throws -> ArraySlice<UInt8>?? {
+            var tooLong = false
+            while true {
+                if atStart {
+                    // A byte-order mark is looked for once three bytes are in (or the file is shorter).
+                    guard buffer.count >= 3 || atEnd else { try readChunk(); continue }
+                    atStart = false
+                    if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { buffer.removeFirst(3) }
+                }
+                if let end = buffer[scanned...].firstIndex(of: 0x0A) {
+                    let line = buffer[start..<end]
+                    start = end + 1
+                    scanned = start
+                    return tooLong ? .some(nil) : .some(line)
+                }
+                scanned = buffer.count
+                if atEnd {
+                    guard start < buffer.count || tooLong else { return nil }
+                    let line = buffer[start...]
+                    start = buffer.count
+                    return tooLong ? .some(nil) : .some(line)
+                }
+                // Past the limit without a line end: drop what is held of this line and remember
+                // it is too long, so a file without line ends is never held whole.
+                if buffer.count - start > maxLineBytes {
+                    tooLong = true
+                    start = buffer.count
+                }
+                if start > 0 {
+                    buffer.removeFirst(start)
+                    scanned -= start
+                    start = 0
+                }
+                try readChunk()
+            }
+        }
+
+        private mutating func readChunk() throws {
+            let more = try read(chunkSize)
+            if more.isEmpty { atEnd = true } else { buffer.append(contentsOf: more) }
+            peakBufferedBytes = max(peakBufferedBytes, buffer.count)
+        }
     }
 
     /// Parses one line (1-based `line` for messages and default ids).

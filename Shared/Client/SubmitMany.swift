@@ -20,8 +20,23 @@ extension RequestClient {
     ///   the items not yet reported then have an unknown fate (submitting them again is safe).
     public func submitMany(_ feedback: [Liaison_V1_SubmitFeedback], inFlight: Int = 32, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
+        var k = 0
+        try submitMany(next: { () -> Liaison_V1_SubmitFeedback? in
+            guard k < feedback.count else { return nil }
+            defer { k += 1 }
+            return feedback[k]
+        }, inFlight: inFlight, overloadRetries: overloadRetries, onResult: onResult)
+    }
+
+    /// ``submitMany(_:inFlight:overloadRetries:onResult:)`` for submissions taken one at a time
+    /// from `pull` (nil: no more), as the window has room: a file of any size is read as it goes,
+    /// never held whole. Indices count the submissions `pull` gave, from 0.
+    /// - Throws: what `pull` throws, or ``ClientError`` as above.
+    public func submitMany(next pull: () throws -> Liaison_V1_SubmitFeedback?, inFlight: Int = 32, overloadRetries: Int = 20,
+                           onResult: (Int, SubmitOutcome) -> Void) throws {
         let window = max(1, inFlight)
         var next = 0
+        var exhausted = false                       // `pull` has given its last
         var waiting: [String: Pending] = [:]        // sent, unanswered, by request id
         var delayed: [Pending] = []                 // answered unavailable, to send again at `resendAt`
         var oldest: Date? { waiting.values.map(\.sentAt).min() }
@@ -42,7 +57,7 @@ extension RequestClient {
         }
 
         var socket = try connected()
-        while next < feedback.count || !waiting.isEmpty || !delayed.isEmpty {
+        while !exhausted || !waiting.isEmpty || !delayed.isEmpty {
             // Keep the window full: overload retries that are due first, then new items.
             let now = Date()
             while waiting.count < window, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
@@ -50,12 +65,15 @@ extension RequestClient {
                 try send(&p, on: socket)
                 waiting[p.requestID] = p
             }
-            while waiting.count + delayed.count < window && next < feedback.count {
-                var p = try Pending(index: next, feedback: feedback[next])
+            while waiting.count + delayed.count < window && !exhausted {
+                guard let feedback = try pull() else { exhausted = true; break }
+                var p = try Pending(index: next, feedback: feedback)
                 next += 1
                 try send(&p, on: socket)
                 waiting[p.requestID] = p
             }
+
+            if exhausted && waiting.isEmpty && delayed.isEmpty { break }   // the last was answered before `pull` said so
 
             // Wait for an answer until the oldest request times out or a delayed one is due.
             var until = oldest.map { $0.addingTimeInterval(Double(timeoutMs) / 1000) } ?? .distantFuture

@@ -76,4 +76,103 @@ import Testing
         #expect(e.line == 4 && e.message.contains("UTF-8"))
         #expect(try FeedbackFile.parse(try lines[2].text.get(), line: 5, source: "f").get().text == "派出所")
     }
+
+    /// The file of the test above, read a few bytes at a time: the byte-order mark, the `\r\n`, the
+    /// Chinese characters and the lines themselves cut between reads give the same lines as reading
+    /// it whole.
+    @Test func readingInChunksGivesTheSameLines() throws {
+        var data = Data([0xEF, 0xBB, 0xBF])
+        data.append(Data(#"{"kind":"praise","text":"a","unit":"U"}"#.utf8 + [0x0D, 0x0A]))
+        data.append(Data("# the night shift\r\n   \n\n".utf8))
+        data.append(Data(#"{"kind":"inquiry","text":""#.utf8) + Data([0xC5, 0xC9, 0xB3, 0xF6]) + Data(#"","unit":"U"}"#.utf8 + [0x0A]))
+        data.append(Data(#"{"kind":"tip","text":"派出所门口的路灯坏了","unit":"U"}"#.utf8))
+        func summary(_ lines: [(line: Int, text: Result<String, FeedbackFile.LineError>)]) -> [String] {
+            lines.map { l in
+                switch l.text {
+                case .success(let t): "\(l.line) ok \(t)"
+                case .failure(let e): "\(l.line) error \(e.message)"
+                }
+            }
+        }
+        let whole = summary(FeedbackFile.lines(of: data))
+        #expect(whole.count == 3 && whole[0].hasPrefix("1 ok {") && whole[1].hasPrefix("5 error not valid UTF-8") && whole[2].hasPrefix("6 ok {"), "\(whole)")
+        for chunk in [1, 2, 3, 4, 5, 7, 13, 64, 4_096] {
+            var reader = FeedbackFile.Lines(data: data, chunkSize: chunk)
+            var got: [(line: Int, text: Result<String, FeedbackFile.LineError>)] = []
+            while let l = try reader.next() { got.append(l) }
+            #expect(summary(got) == whole, "chunks of \(chunk)")
+            #expect(reader.lineNumber == 6)
+        }
+        // A file that is only a byte-order mark, or empty, has no lines; the mark's first byte alone
+        // is a line that is not UTF-8.
+        for tiny in [Data([0xEF, 0xBB, 0xBF]), Data()] {
+            var reader = FeedbackFile.Lines(data: tiny, chunkSize: 1)
+            #expect(try reader.next() == nil)
+        }
+        var partial = FeedbackFile.Lines(data: Data([0xEF]), chunkSize: 1)
+        let line = try #require(try partial.next())
+        #expect(line.line == 1 && (try? line.text.get()) == nil)
+    }
+
+    /// A line past the limit (no submission is near it) is an error of its own and is never held
+    /// whole; the lines after it still go in. A file without a single line end is read in bounded
+    /// memory too.
+    @Test func anOverlongLineIsItsOwnErrorAndMemoryStaysBounded() throws {
+        let limit = 1_000, chunk = 256
+        var data = Data(#"{"kind":"praise","text":"first","unit":"U"}"#.utf8 + [0x0A])
+        data.append(Data(repeating: UInt8(ascii: "x"), count: 50_000))
+        data.append(Data(("\n" + #"{"kind":"praise","text":"third","unit":"U"}"# + "\n").utf8))
+        data.append(Data(repeating: UInt8(ascii: "y"), count: 5_000))   // the last line, no line end
+        var reader = FeedbackFile.Lines(data: data, chunkSize: chunk, maxLineBytes: limit)
+        var got: [(Int, Bool, String)] = []
+        while let l = try reader.next() {
+            switch l.text {
+            case .success(let t): got.append((l.line, true, t))
+            case .failure(let e): got.append((l.line, false, e.message))
+            }
+        }
+        #expect(got.map(\.0) == [1, 2, 3, 4])
+        #expect(got.map(\.1) == [true, false, true, false])
+        #expect(got[1].2.hasPrefix("longer than 1000 bytes"), "\(got[1].2)")
+        #expect(got[2].2.contains("third"))
+        #expect(reader.peakBufferedBytes <= limit + 2 * chunk, "held \(reader.peakBufferedBytes) bytes")
+
+        // 64 MiB without a line end, made as it is read: held a chunk and a limit at a time.
+        var left = 64 << 20
+        var endless = FeedbackFile.Lines(chunkSize: 1 << 16, maxLineBytes: 1 << 20) { n in
+            let k = min(n, left)
+            left -= k
+            return [UInt8](repeating: UInt8(ascii: "z"), count: k)
+        }
+        let only = try #require(try endless.next())
+        #expect(only.line == 1)
+        #expect(try endless.next() == nil)
+        #expect(endless.peakBufferedBytes <= (1 << 20) + 2 * (1 << 16), "held \(endless.peakBufferedBytes) bytes")
+    }
+
+    /// What `liaison submit --file` prints: every line in file order, each as soon as the lines
+    /// before it are settled, whatever order the answers come in; what was printed is let go.
+    @Test func answersArePrintedInLineOrder() {
+        var order = LineOrder()
+        let slots = (1...5).map { order.add(line: $0 * 10) }
+        order.settle(slots[2], "c", failed: false)
+        order.settle(slots[1], "b", failed: true)
+        #expect(order.takePrintable().isEmpty, "line 10 is still waiting")
+        #expect(order.firstUnsettledLine == 10)
+        order.settle(slots[0], "a", failed: false)
+        let out = order.takePrintable()
+        #expect(out.map(\.message) == ["a", "b", "c"] && out.map(\.failed) == [false, true, false])
+        #expect(order.settledThrough == 30 && order.firstUnsettledLine == 40)
+        #expect(order.line(slots[4]) == 50)
+        // Many lines later the front is dropped, and the slots still find their lines.
+        var last = slots[4]
+        for n in 6...5_000 { last = order.add(line: n * 10) }
+        order.settle(slots[3], "d", failed: false)
+        order.settle(slots[4], "e", failed: false)
+        for slot in (slots[4] + 1)...last { order.settle(slot, "x", failed: false) }
+        #expect(order.takePrintable().count == 4_997)
+        #expect(order.settledThrough == 50_000 && order.firstUnsettledLine == nil)
+        let more = order.add(line: 50_010)
+        #expect(order.line(more) == 50_010)
+    }
 }
