@@ -49,14 +49,11 @@ public enum FeedbackFile {
         public private(set) var peakBufferedBytes = 0
 
         /// Reads the file at `path`.
-        /// - Throws: when the file cannot be opened (not found, no permission).
+        /// - Throws: ``FileError`` when the file cannot be opened (not found, no permission, a
+        ///   directory); ``next()`` throws it when a read fails.
         public init(path: String, chunkSize: Int = 1 << 16, maxLineBytes: Int = 1 << 20) throws {
-            let handle = try FileHandle(forReadingFrom: URL(fileURLWithPath: path))
-            self.init(chunkSize: chunkSize, maxLineBytes: maxLineBytes) { n in
-                guard let data = try handle.read(upToCount: n) else { try? handle.close(); return [] }
-                if data.isEmpty { try? handle.close() }
-                return [UInt8](data)
-            }
+            let file = try OpenFile(path: path)
+            self.init(chunkSize: chunkSize, maxLineBytes: maxLineBytes) { n in try file.read(upTo: n) }
         }
 
         /// Reads bytes already in memory, `chunkSize` at a time (tests give small chunks to cut
@@ -139,6 +136,45 @@ public enum FeedbackFile {
             let more = try read(chunkSize)
             if more.isEmpty { atEnd = true } else { buffer.append(contentsOf: more) }
             peakBufferedBytes = max(peakBufferedBytes, buffer.count)
+        }
+    }
+
+    /// A file that cannot be read, with the reason as the system gives it.
+    public struct FileError: Error, CustomStringConvertible {
+        public let path: String
+        public let reason: String
+        public var description: String { "cannot read \(path): \(reason)" }
+    }
+
+    /// An open file, closed when the last reader lets it go.
+    final class OpenFile {
+        let path: String
+        private let fd: Int32
+
+        init(path: String) throws {
+            self.path = path
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+            var st = stat()
+            if fstat(fd, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+                close(fd)
+                throw FileError(path: path, reason: "it is a directory")
+            }
+        }
+
+        deinit { close(fd) }
+
+        /// Up to `count` bytes; none at the end of the file.
+        func read(upTo count: Int) throws -> [UInt8] {
+            var out = [UInt8](repeating: 0, count: count)
+            while true {
+                let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, count) }
+                if n >= 0 {
+                    out.removeLast(count - n)
+                    return out
+                }
+                if errno != EINTR { throw FileError(path: path, reason: String(cString: strerror(errno))) }
+            }
         }
     }
 

@@ -175,4 +175,31 @@ import Testing
         let more = order.add(line: 50_010)
         #expect(order.line(more) == 50_010)
     }
+
+    /// A file is read from disk as from memory; one that cannot be read is named with the reason.
+    @Test func aFileOnDiskAndOneThatCannotBeRead() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("feedback-file-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("desk.jsonl").path
+        try Data("# header\n{\"kind\":\"praise\",\"text\":\"a\",\"unit\":\"U\"}\r\n\n{\"kind\":\"tip\",\"text\":\"b\",\"unit\":\"U\"}".utf8)
+            .write(to: URL(fileURLWithPath: path))
+        var reader = try FeedbackFile.Lines(path: path, chunkSize: 5)
+        var numbers: [Int] = []
+        while let l = try reader.next() { numbers.append(l.line); #expect((try? l.text.get()) != nil) }
+        #expect(numbers == [2, 4])
+
+        #expect(throws: FeedbackFile.FileError.self) { try FeedbackFile.Lines(path: dir.appendingPathComponent("missing.jsonl").path) }
+        do {
+            _ = try FeedbackFile.Lines(path: dir.path)
+            Issue.record("a directory should be refused")
+        } catch let e as FeedbackFile.FileError {
+            #expect(e.description == "cannot read \(dir.path): it is a directory")
+        }
+        do {
+            _ = try FeedbackFile.Lines(path: dir.appendingPathComponent("missing.jsonl").path)
+        } catch let e as FeedbackFile.FileError {
+            #expect(e.description.hasSuffix("missing.jsonl: No such file or directory"), "\(e)")
+        }
+    }
 }
