@@ -168,6 +168,71 @@ import LiaisonRuntime
         }
     }
 
+    /// Submissions taken one at a time (a file read as it goes): never more than the window ahead
+    /// of the answers, and none asked for after the last.
+    @Test func submissionsArePulledOnlyAsTheWindowHasRoom() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/requests"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let bound = Atomic<Bool>(false)
+        let clientDone = Atomic<Bool>(false)
+        let count = 200, window = 6
+        // Answers every request at once.
+        async let served: Int = Threads.run(name: "stand-in") {
+            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
+            defer { router.close() }
+            try router.bind(endpoint)
+            bound.store(true, ordering: .releasing)
+            var answered = 0
+            let deadline = Date().addingTimeInterval(20)
+            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
+                guard try router.waitReadable(timeout: 20) else { continue }
+                while let frames = try router.receiveMultipart(dontWait: true) {
+                    let incoming = Framing.parseRequest(frames: frames)
+                    guard case .success(let request) = incoming.request else { continue }
+                    var reply = Liaison_V1_Reply()
+                    reply.requestID = request.requestID
+                    reply.feedbackAccepted.caseNumber = "L1-" + request.submitFeedback.submissionID
+                    _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
+                    answered += 1
+                }
+            }
+            return answered
+        }
+        #expect(await eventually { bound.load(ordering: .acquiring) })
+
+        let result: Result<(pulls: Int, ahead: Int, cases: [Int: String]), Error> = await {
+            do {
+                return .success(try await Threads.run(name: "client") {
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 2_000, attempts: 3)
+                    defer { client.reset() }
+                    var pulls = 0, given = 0, answered = 0, ahead = 0
+                    var cases: [Int: String] = [:]
+                    try client.submitMany(next: {
+                        pulls += 1
+                        guard given < count else { return nil }
+                        ahead = max(ahead, given + 1 - answered)
+                        var f = Liaison_V1_SubmitFeedback()
+                        f.submissionID = "\(given)"
+                        given += 1
+                        return f
+                    }, inFlight: window) { i, outcome in
+                        answered += 1
+                        cases[i] = try? outcome.get().caseNumber
+                    }
+                    return (pulls, ahead, cases)
+                })
+            } catch { return .failure(error) }
+        }()
+        clientDone.store(true, ordering: .releasing)
+        let got = try result.get()
+        #expect(try await served == count)
+        #expect(got.cases.count == count && (0..<count).allSatisfy { got.cases[$0] == "L1-\($0)" })
+        #expect(got.ahead <= window, "at most the window unanswered: \(got.ahead)")
+        #expect(got.pulls == count + 1, "asked once more, for the end, and never after it")
+    }
+
     /// A batch with nobody to take it: an error after the attempts, in about attempts x timeout,
     /// not once per item of the window (a send that finds no connection ends the round), and no
     /// item reported.
