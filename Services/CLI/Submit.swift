@@ -197,11 +197,23 @@ extension Submit {
                 flush()
             }
         } catch {
+            // No more answers will come: what did come is still told, in line order, and each line
+            // sent but unanswered is named, so the clerk knows which ones are in doubt.
+            if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            var unanswered = 0
+            for o in order.takeAll() {
+                fflush(nil)
+                if let message = o.message {
+                    if o.failed { FileHandle.standardError.write(Data("error: \(message)\n".utf8)) } else { print(message) }
+                } else {
+                    unanswered += 1
+                    FileHandle.standardError.write(Data("error: line \(o.line): no answer from intake; it may or may not be stored\n".utf8))
+                }
+            }
             fflush(nil)
-            if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-            let stoppedAt = order.firstUnsettledLine.map { " from line \($0) on" } ?? ""
+            let read = reader.lineNumber
             FileHandle.standardError.write(Data("""
-                \(submitted) lines acknowledged; the lines\(stoppedAt) were not all answered (or not all read) and may or may not be stored.
+                \(submitted) lines acknowledged, \(unanswered) sent without an answer; the file was read through line \(read).
                 Submitting the same file again is safe: lines already stored come back marked already submitted.
 
                 """.utf8))

@@ -41,6 +41,17 @@ public struct LineOrder {
         return out
     }
 
+    /// Every line not yet taken, in order, settled or not (nil message: still waiting); all are
+    /// forgotten. For when no more answers will come: what was settled is still told.
+    public mutating func takeAll() -> [(line: Int, message: String?, failed: Bool)] {
+        let out = lines[(head - base)...].map { (line: $0.number, message: $0.message, failed: $0.failed) }
+        if let last = out.last { settledThrough = last.line }
+        lines.removeAll()
+        base = head + out.count
+        head = base
+        return out
+    }
+
     /// The first line still waiting for its answer, if any.
     public var firstUnsettledLine: Int? { head - base < lines.count ? lines[head - base].number : nil }
 }

@@ -143,6 +143,54 @@ struct IntakeLoadTests {
         #expect(await set.status("intake")?.headSeq == UInt64(stored))
     }
 
+    /// Intake stops answering in the middle of a desk's file: the lines it did answer are still
+    /// printed with their cases, in order, each line sent but unanswered is named as in doubt, and
+    /// the summary says how far the file was read. (A stand-in for intake answers lines 1–10 only.)
+    @Test func aFileCutShortTellsWhatWasAnsweredAndWhatIsInDoubt() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let endpoint = set.instance("intake").requests
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let bound = Atomic<Bool>(false)
+        let cliDone = Atomic<Bool>(false)
+        async let standIn: Void = Threads.run(name: "stand-in") {
+            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
+            defer { router.close() }
+            try router.bind(endpoint)
+            bound.store(true, ordering: .releasing)
+            let deadline = Date().addingTimeInterval(60)
+            while !cliDone.load(ordering: .acquiring) && Date() < deadline {
+                guard try router.waitReadable(timeout: 20) else { continue }
+                while let frames = try router.receiveMultipart(dontWait: true) {
+                    guard case .success(let request) = Framing.parseRequest(frames: frames).request,
+                          let line = Int(request.submitFeedback.submissionID.split(separator: ":").last ?? ""), line <= 10 else { continue }
+                    var reply = Liaison_V1_Reply()
+                    reply.requestID = request.requestID
+                    reply.feedbackAccepted.caseNumber = "L1-\(1_000 + line)"
+                    reply.feedbackAccepted.trackingToken = "ABCDEFGHJKLMNPQR"
+                    _ = try router.send(multipart: Framing.replyFrames(envelope: Framing.parseRequest(frames: frames).envelope, reply: reply))
+                }
+            }
+        }
+        #expect(await eventually { bound.load(ordering: .acquiring) })
+
+        let file = set.dir + "/cut-short.jsonl"
+        try (1...30).map { #"{"kind":"inquiry","channel":"letter","text":"Question \#($0)","unit":"STN-WEST-01"}"# }
+            .joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try await set.cli(["submit", "--file", file, "--in-flight", "4", "--timeout", "300", "--retries", "2"])
+        cliDone.store(true, ordering: .releasing)
+        try await standIn
+
+        #expect(result.status != 0)
+        let out = result.output.split(separator: "\n").map(String.init)
+        let cases = out.filter { $0.hasPrefix("line ") }
+        #expect(cases == (1...10).map { "line \($0): case L1-\(1_000 + $0)  tracking token ABCD-EFGH-JKLM-NPQR" }, "\(result.output)")
+        let doubt = out.filter { $0.hasSuffix("no answer from intake; it may or may not be stored") }
+        #expect(doubt == (11...14).map { "error: line \($0): no answer from intake; it may or may not be stored" }, "\(result.output)")
+        #expect(out.contains("10 lines acknowledged, 4 sent without an answer; the file was read through line 14."), "\(result.output)")
+    }
+
     @Test func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

@@ -174,6 +174,19 @@ import Testing
         #expect(order.settledThrough == 50_000 && order.firstUnsettledLine == nil)
         let more = order.add(line: 50_010)
         #expect(order.line(more) == 50_010)
+
+        // No more answers will come: everything not yet taken, settled or not, in order.
+        let waitingLine = order.add(line: 50_020)
+        let answered = order.add(line: 50_030)
+        order.settle(answered, "late", failed: false)
+        _ = waitingLine
+        let rest = order.takeAll()
+        #expect(rest.map(\.line) == [50_010, 50_020, 50_030])
+        #expect(rest.map(\.message) == [nil, nil, "late"])
+        #expect(order.takePrintable().isEmpty && order.firstUnsettledLine == nil)
+        let after = order.add(line: 50_040)
+        order.settle(after, "next", failed: false)
+        #expect(order.takePrintable().map(\.message) == ["next"])
     }
 
     /// A file is read from disk as from memory; one that cannot be read is named with the reason.
