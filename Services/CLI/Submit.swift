@@ -197,6 +197,8 @@ extension Submit {
                 flush()
             }
         } catch {
+            // Nothing read yet (no intake endpoint configured, say): only the error.
+            if reader.lineNumber == 0 { reportFailure(error) }
             // No more answers will come: what did come is still told, in line order, and each line
             // sent but unanswered is named, so the clerk knows which ones are in doubt.
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
