@@ -133,7 +133,7 @@ extension Submit {
         do { reader = try FeedbackFile.Lines(path: path) } catch { reportFailure(error) }
         let source = (path as NSString).lastPathComponent
         // The bar needs the file's length in lines: counted first, only for a bar on a terminal.
-        let totalLines = isatty(2) == 1 ? Self.countLines(path) : nil
+        let totalLines = isatty(2) == 1 ? try? FeedbackFile.countLines(path: path) : nil
         let showProgress = (totalLines ?? 0) >= 20
         var order = LineOrder()
         var submitted = 0, failed = 0
@@ -225,19 +225,6 @@ extension Submit {
         if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
         FileHandle.standardError.write(Data("\(submitted) of \(submitted + failed) submitted\n".utf8))
         if failed > 0 { Foundation.exit(1) }
-    }
-
-    /// The lines of the file at `path` (its line ends, and a last line without one), read a chunk at
-    /// a time; nil when it cannot be read.
-    static func countLines(_ path: String) -> Int? {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return nil }
-        defer { try? handle.close() }
-        var count = 0, last: UInt8 = 0x0A
-        while let chunk = try? handle.read(upToCount: 1 << 16), !chunk.isEmpty {
-            for b in chunk where b == 0x0A { count += 1 }
-            last = chunk.last!
-        }
-        return last == 0x0A ? count : count + 1
     }
 }
 

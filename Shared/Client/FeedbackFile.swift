@@ -139,6 +139,19 @@ public enum FeedbackFile {
         }
     }
 
+    /// The lines of the file at `path` (its line ends, and a last line without one), read a chunk
+    /// at a time: what a progress bar counts to.
+    /// - Throws: ``FileError`` when the file cannot be read.
+    public static func countLines(path: String) throws -> Int {
+        let file = try OpenFile(path: path)
+        var count = 0, last: UInt8 = 0x0A
+        while case let chunk = try file.read(upTo: 1 << 16), let end = chunk.last {
+            for b in chunk where b == 0x0A { count += 1 }
+            last = end
+        }
+        return last == 0x0A ? count : count + 1
+    }
+
     /// A file that cannot be read, with the reason as the system gives it.
     public struct FileError: Error, CustomStringConvertible {
         public let path: String

@@ -8,9 +8,10 @@ public struct LineOrder {
     private var base = 0
     private var head = 0
 
-    public init() {}
-    /// The last line number taken (all before it are settled and printed).
+    /// The last line number taken (by ``takePrintable()``: all before it settled and printed).
     public private(set) var settledThrough: Int?
+
+    public init() {}
 
     /// Adds the next line (in file order) and returns its slot.
     public mutating func add(line number: Int) -> Int {

@@ -163,13 +163,14 @@ struct IntakeLoadTests {
             while !cliDone.load(ordering: .acquiring) && Date() < deadline {
                 guard try router.waitReadable(timeout: 20) else { continue }
                 while let frames = try router.receiveMultipart(dontWait: true) {
-                    guard case .success(let request) = Framing.parseRequest(frames: frames).request,
+                    let incoming = Framing.parseRequest(frames: frames)
+                    guard case .success(let request) = incoming.request,
                           let line = Int(request.submitFeedback.submissionID.split(separator: ":").last ?? ""), line <= 10 else { continue }
                     var reply = Liaison_V1_Reply()
                     reply.requestID = request.requestID
                     reply.feedbackAccepted.caseNumber = "L1-\(1_000 + line)"
                     reply.feedbackAccepted.trackingToken = "ABCDEFGHJKLMNPQR"
-                    _ = try router.send(multipart: Framing.replyFrames(envelope: Framing.parseRequest(frames: frames).envelope, reply: reply))
+                    _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
                 }
             }
         }

@@ -201,6 +201,8 @@ import Testing
         var numbers: [Int] = []
         while let l = try reader.next() { numbers.append(l.line); #expect((try? l.text.get()) != nil) }
         #expect(numbers == [2, 4])
+        #expect(try FeedbackFile.countLines(path: path) == 4, "the last line has no line end and still counts")
+        #expect(throws: FeedbackFile.FileError.self) { try FeedbackFile.countLines(path: dir.path) }
 
         #expect(throws: FeedbackFile.FileError.self) { try FeedbackFile.Lines(path: dir.appendingPathComponent("missing.jsonl").path) }
         do {
