@@ -24,6 +24,8 @@ test: build
 	$(SWIFT) test
 	@echo "== benchmark smoke run (figures from a debug build are not meaningful; see README)"
 	$(BIN)/liaison-bench intake --quick
+	$(BIN)/liaison-bench intake --quick --logic-only
+	$(BIN)/liaison-bench intake --quick --loop-only
 	$(BIN)/liaison-bench handler --runs 1 --cases 500
 
 # Benchmark figures worth quoting: release build, 3 runs, medians.

@@ -6,6 +6,7 @@ import Intake
 import LiaisonCodec
 import LiaisonRuntime
 import Logging
+import Synchronization
 import ZeroMQ
 
 @main
@@ -132,10 +133,20 @@ struct IntakeBench: ParsableCommand {
     @Option(help: "Path of liaison-intake. Default: next to this executable.") var intakeBin: String?
     @Flag(help: "A short smoke run (CI): 1 run, 1 s phases, small raw samples.") var quick = false
     @Flag(help: "Only the in-process figure (intake's logic without sockets), --runs times: for profiling.") var logicOnly = false
+    @Flag(help: "Only intake's request loop on a thread of this process over ipc (sockets included, no intake process), --runs times: for profiling.") var loopOnly = false
 
     func run() throws {
         let runs = quick ? 1 : max(1, self.runs)
         let seconds = quick ? 1.0 : self.seconds
+        if loopOnly {
+            let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            for r in 1...runs {
+                print("run \(r): intake's request loop in-process over ipc, \(clients) clients: \(Int(try loopInProcess(dir: dir, quick: quick)))/s")
+            }
+            return
+        }
         if logicOnly {
             let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -398,6 +409,38 @@ struct IntakeBench: ParsableCommand {
         let t0 = DispatchTime.now().uptimeNanoseconds
         for b in batches { _ = service.handle(b) }
         return Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+    }
+
+    /// Intake's request loop (reading, decoding, handling, committing, answering, publishing) on a
+    /// thread of this process, behind a ROUTER on an `ipc://` endpoint, driven by `--clients`
+    /// closed-loop clients for a fixed number of requests: what a submission costs the request
+    /// thread, sockets included, where valgrind can count it (it cannot run liaison-intake itself).
+    func loopInProcess(dir: String, quick: Bool) throws -> Double {
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let name = "loop-\(UUID().uuidString.prefix(6))"
+        let topo = Topology(services: ["intake": [.init(stream: "intake-bench", requests: "ipc://\(dir)/\(name).req", events: "ipc://\(dir)/\(name).ev")]])
+        let instance = topo.instances(of: "intake")[0]
+        let config = ServiceConfig(service: "intake", topology: topo, instance: instance, index: 0, databasePath: "\(dir)/\(name).sqlite")
+        let log = try EventLog(store: Store(path: config.databasePath, migrations: IntakeService.migrations), stream: instance.stream)
+        let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
+                                        logger: Logger(label: "bench"))
+        var quiet = Logger(label: "bench")
+        quiet.logLevel = .error
+        let loop = RequestLoop(config: config, log: log, handler: service, logger: quiet, status: { .init() })
+        let stop = StopFlag()
+        let finished = DispatchSemaphore(value: 0)
+        let failure = Mutex<Error?>(nil)
+        let thread = Thread {
+            do { try loop.run(context: ctx, stop: stop) } catch { failure.withLock { $0 = error } }
+            finished.signal()
+        }
+        thread.start()
+        defer { stop.set(); finished.wait() }
+        try waitReady(ctx, instance.requests)
+        let phase = try closedLoop(ctx, instance.requests, clients: clients, requests: quick ? 20 : 200, seconds: nil, tag: name)
+        if let error = failure.withLock({ $0 }) { throw error }
+        return Double(phase.acked) / phase.elapsed
     }
 
     /// One submission at a time in-process: the median time intake's logic and its commit take for
