@@ -130,34 +130,44 @@ public final class RequestLoop: ThreadLoop {
             incoming.append(Framing.parseRequest(frames: frames))
         }
         if incoming.count == options.maxBatch && options.maxShed > 0 { try shed(requests) }
-        var replies = [Liaison_V1_Reply?](repeating: nil, count: incoming.count)
-        var forward: [(Int, Liaison_V1_Request)] = []
-        for (i, inc) in incoming.enumerated() {
-            switch inc.request {
+        // Plain arrays of messages, not optionals or tuples of them: the runtime copies and destroys
+        // those through generic value witnesses.
+        var replies = [Liaison_V1_Reply](repeating: Self.unanswered, count: incoming.count)
+        var forwardAt: [Int] = []
+        var forward: [Liaison_V1_Request] = []
+        for i in incoming.indices {
+            switch incoming[i].request {
             case .failure(let err):
                 logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
-                replies[i] = .failure(err, requestID: inc.requestID)
+                replies[i] = .failure(err, requestID: incoming[i].requestID)
             case .success(let req):
-                if let answer = runtimeAnswer(req) { replies[i] = answer } else { forward.append((i, req)) }
-            }
-        }
-        if !forward.isEmpty {
-            let answers = handler.handle(forward.map(\.1))
-            for (k, (i, req)) in forward.enumerated() {
-                if k < answers.count {
-                    var a = answers[k]
-                    a.requestID = req.requestID
-                    replies[i] = a
+                if let answer = runtimeAnswer(req) {
+                    replies[i] = answer
                 } else {
-                    replies[i] = .failure(.internal("the service gave no answer"), requestID: req.requestID)
+                    forwardAt.append(i)
+                    forward.append(req)
                 }
             }
         }
-        for (i, inc) in incoming.enumerated() {
-            guard let reply = replies[i] else { continue }
-            try send(requests, envelope: inc.envelope, reply: reply)
+        if !forward.isEmpty {
+            var answers = handler.handle(forward)
+            for (k, i) in forwardAt.enumerated() {
+                if k < answers.count {
+                    // Set in place: the answer's storage is the array's alone, so it is not copied.
+                    answers[k].requestID = forward[k].requestID
+                    replies[i] = answers[k]
+                } else {
+                    replies[i] = .failure(.internal("the service gave no answer"), requestID: forward[k].requestID)
+                }
+            }
+        }
+        for i in incoming.indices {
+            try send(requests, envelope: incoming[i].envelope, reply: replies[i])
         }
     }
+
+    /// Stands in for a reply until the request's own is made (every path makes one).
+    private static let unanswered = Liaison_V1_Reply.failure(.internal("no answer"))
 
     /// Answers the requests every service answers the same way (`Replay`, `GetStatus`); nil for the rest.
     private func runtimeAnswer(_ req: Liaison_V1_Request) -> Liaison_V1_Reply? {
