@@ -79,6 +79,20 @@ import Testing
             return e.resultCode == .SQLITE_MISUSE && (e.message ?? "").contains("5 values bound to 6 parameters")
         }
         #expect(try store.pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM rows") } == 3)
+
+        // Values past the binder's own buffer are copied by SQLite instead; a row mixing both, and
+        // the row after it, store every value.
+        let big = [UInt8]((0..<(RowBinder.scratchSize + 1_000)).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+        let text = String(repeating: "长", count: RowBinder.scratchSize / 3)   // 3 bytes each: fills the buffer
+        try store.pool.write { db in
+            try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(5); row.text(text); row.text("after the buffer"); row.blob(big); row.blob([1, 2] as [UInt8]); row.double(1) }
+            try db.executeBound(db.cachedStatement(sql: insert)) { row in row.int(6); row.text("small"); row.null(); row.blob(Data([3])); row.null(); row.double(2) }
+        }
+        let mixed = try #require(try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM rows WHERE id = 5") })
+        #expect(mixed["name"] as String == text && mixed["note"] as String == "after the buffer")
+        #expect(mixed["body"] as Data == Data(big) && mixed["extra"] as Data == Data([1, 2]))
+        let next = try #require(try store.pool.read { db in try Row.fetchOne(db, sql: "SELECT * FROM rows WHERE id = 6") })
+        #expect(next["name"] as String == "small" && next["body"] as Data == Data([3]) && (next["extra"] as Data?) == nil)
     }
 
     @Test func aReleasedStoreHasClosedEveryFileItOpened() throws {
