@@ -60,6 +60,12 @@ public enum Framing {
         if bytes.count > maxRequestBytes {
             return .failure(.invalidArgument("request", "request is \(bytes.count) bytes; the limit is \(maxRequestBytes)"))
         }
+        // A submission in the plain shape is read by hand (``WireReader``); everything else, and
+        // every malformed input, by swift-protobuf.
+        if let request = WireReader.submission(bytes) {
+            if request.version > protocolVersion { return .failure(unsupported(request.version)) }
+            return .success(request)
+        }
         let request: Liaison_V1_Request
         do {
             request = try Liaison_V1_Request(serializedBytes: bytes)
@@ -69,14 +75,15 @@ public enum Framing {
             }
             return .failure(.invalidArgument("request", "not a valid liaison.v1.Request: \(describe(error))"))
         }
-        if request.version > protocolVersion {
-            return .failure(.invalidArgument("version",
-                "protocol version \(request.version) is not supported; this service speaks version \(protocolVersion)"))
-        }
+        if request.version > protocolVersion { return .failure(unsupported(request.version)) }
         if request.body == nil {
             return .failure(.invalidArgument("body", "the request has no body (or one this service version does not know)"))
         }
         return .success(request)
+    }
+
+    static func unsupported(_ version: UInt32) -> WireError {
+        .invalidArgument("version", "protocol version \(version) is not supported; this service speaks version \(protocolVersion)")
     }
 
     /// The frames of a request as a DEALER sends them: `[empty][Request]`.
