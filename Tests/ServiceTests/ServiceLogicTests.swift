@@ -227,6 +227,31 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(NearDuplicates.similarity("ab", "AB") == 1 && NearDuplicates.similarity("ab", "ba") == 0)
     }
 
+    /// Contact fingerprints are stored and compared across restarts: the hand-keyed HMAC must give
+    /// exactly swift-crypto's `HMAC<SHA256>` codes, for every key and message length.
+    @Test func contactFingerprintsAreHMACSHA256() throws {
+        for keyBytes in [1, 16, 32, 63, 64, 65, 100, 200] {
+            let key = SymmetricKey(data: (0..<keyBytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ keyBytes) })
+            let hmac = KeyedSHA256(key: key)
+            for length in [0, 1, 11, 55, 56, 63, 64, 65, 119, 120, 128, 1_000] {
+                let message = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ length) }
+                let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
+                let code = hmac.authenticationCode(message)
+                #expect(ContactPrint.encode([code]) == Array(expected.prefix(16)), "key \(keyBytes) bytes, message \(length) bytes")
+            }
+        }
+        // And the two fingerprints of a contact are the HMACs of its normalised phone and e-mail.
+        let key = SymmetricKey(size: .bits256)
+        var contact = Liaison_V1_Contact()
+        contact.phone = "+86 138-1234-5678"
+        contact.email = "  Someone@Example.ORG "
+        let prints = NearDuplicates(key: key).fingerprints(contact)
+        let expected = ["phone:8613812345678", "email:someone@example.org"].map {
+            Array(Array(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: key)).prefix(16))
+        }
+        #expect(prints.map { ContactPrint.encode([$0]) } == expected)
+    }
+
     @Test func nearDuplicateLinksSurviveARestartAndEndWithTheWindow() throws {
         let dir = try TempDir()
         let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
