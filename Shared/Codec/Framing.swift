@@ -95,7 +95,7 @@ public enum Framing {
     /// The frames of a reply: the envelope it came with, then the `Reply`.
     public static func replyFrames(envelope: [[UInt8]], reply: Liaison_V1_Reply) -> [[UInt8]] {
         // Serializing a message we built ourselves cannot fail; fall back to an internal error.
-        let bytes: [UInt8] = (try? reply.serializedBytes()) ?? []
+        let bytes: [UInt8] = WireWriter.acceptance(reply) ?? (try? reply.serializedBytes()) ?? []
         return envelope + [bytes]
     }
 

@@ -1,8 +1,10 @@
 import Foundation
 import SwiftProtobuf
 
-/// Protobuf's binary wire format written by hand, for the one message built on every submission:
-/// the `Event` intake appends (``WireWriter/event(stream:seq:eventID:topic:occurredAt:payloadField:payload:)``).
+/// Protobuf's binary wire format written by hand, for the messages built on every submission: the
+/// `Event` intake appends (``WireWriter/event(stream:seq:eventID:topic:occurredAt:payloadField:payload:)``),
+/// the submission's stored body (``WireWriter/submission(_:)``) and its acceptance
+/// (``WireWriter/acceptance(_:)``).
 ///
 /// swift-protobuf encodes a message by visiting it twice (sizes, then bytes) and encodes a nested
 /// message again inside its parent; intake already holds the submission's body encoded (it stores
@@ -58,7 +60,9 @@ public struct WireWriter {
         guard !value.isEmpty else { return }
         tag(field, .lengthDelimited)
         varint(UInt64(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
+        // Through the string's own buffer: one copy, where appending its UTF-8 view goes byte by byte.
+        var value = value
+        value.withUTF8 { bytes.append(contentsOf: $0) }
     }
 
     /// A message field that is set, given as its encoded bytes: written even when they are empty.
@@ -68,6 +72,22 @@ public struct WireWriter {
         tag(field, .lengthDelimited)
         varint(UInt64(encoded.count))
         bytes.append(contentsOf: encoded)
+    }
+
+    /// A `bool` field; left out when false.
+    public mutating func bool(_ field: Int, _ value: Bool) {
+        uint64(field, value ? 1 : 0)
+    }
+
+    /// An enum field, by its number; left out when 0 (negative numbers are sign-extended to ten bytes).
+    public mutating func enumValue(_ field: Int, _ rawValue: Int) {
+        uint64(field, UInt64(bitPattern: Int64(rawValue)))
+    }
+
+    /// The bytes a `string` field takes (0 when empty: left out).
+    static func stringSize(_ field: Int, _ value: String) -> Int {
+        let count = value.utf8.count
+        return count == 0 ? 0 : varintSize(UInt64(field) << 3) + varintSize(UInt64(count)) + count
     }
 
     /// The bytes a varint of `value` takes.
@@ -95,5 +115,75 @@ public struct WireWriter {
         out.int32(2, time.nanos)
         out.message(payloadField, encoded: payload)
         return out.bytes
+    }
+
+    /// A `google.protobuf.Timestamp` field, its two values written in place.
+    mutating func timestamp(_ field: Int, _ time: Google_Protobuf_Timestamp) {
+        let seconds = UInt64(bitPattern: time.seconds), nanos = UInt64(bitPattern: Int64(time.nanos))
+        tag(field, .lengthDelimited)
+        varint(UInt64((seconds == 0 ? 0 : 1 + Self.varintSize(seconds)) + (nanos == 0 ? 0 : 1 + Self.varintSize(nanos))))
+        uint64(1, seconds)
+        uint64(2, nanos)
+    }
+
+    /// An encoded `SubmitFeedback`: the same bytes as swift-protobuf's `serializedBytes()` (fields in
+    /// number order, defaults left out, set messages kept even when empty), without its generic
+    /// visitor, which encodes the message twice (sizes, then bytes). A message carrying unknown
+    /// fields is left to swift-protobuf.
+    public static func submission(_ s: Liaison_V1_SubmitFeedback) throws -> [UInt8] {
+        let contact = s.hasContact ? s.contact : nil
+        let time = s.hasOccurredAt ? s.occurredAt : nil
+        guard s.unknownFields.data.isEmpty, contact?.unknownFields.data.isEmpty ?? true, time?.unknownFields.data.isEmpty ?? true else {
+            return try s.serializedBytes()
+        }
+        var w = WireWriter(capacity: s.submissionID.utf8.count + s.text.utf8.count + s.unit.utf8.count + s.address.utf8.count
+                           + s.officerBadge.utf8.count + s.language.utf8.count + s.category.utf8.count + 96)
+        w.string(1, s.submissionID)
+        w.enumValue(2, s.kind.rawValue)
+        w.enumValue(3, s.channel.rawValue)
+        w.string(4, s.text)
+        w.string(5, s.unit)
+        w.string(6, s.address)
+        w.string(7, s.officerBadge)
+        if let contact {
+            w.tag(8, .lengthDelimited)
+            w.varint(UInt64(stringSize(1, contact.name) + stringSize(2, contact.phone) + stringSize(3, contact.email)))
+            w.contactFields(contact)
+        }
+        w.string(9, s.language)
+        if let time { w.timestamp(10, time) }
+        w.string(11, s.category)
+        return w.bytes
+    }
+
+    /// An encoded `Contact`, the same bytes as swift-protobuf writes (left to it when the contact
+    /// carries unknown fields).
+    public static func contact(_ c: Liaison_V1_Contact) throws -> [UInt8] {
+        guard c.unknownFields.data.isEmpty else { return try c.serializedBytes() }
+        var w = WireWriter(capacity: c.name.utf8.count + c.phone.utf8.count + c.email.utf8.count + 9)
+        w.contactFields(c)
+        return w.bytes
+    }
+
+    mutating func contactFields(_ c: Liaison_V1_Contact) {
+        string(1, c.name)
+        string(2, c.phone)
+        string(3, c.email)
+    }
+
+    /// An encoded `Reply` whose result is a `FeedbackAccepted`, the same bytes as swift-protobuf
+    /// writes; nil for any other reply (or one carrying unknown fields), which swift-protobuf encodes.
+    public static func acceptance(_ reply: Liaison_V1_Reply) -> [UInt8]? {
+        guard case .feedbackAccepted(let a)? = reply.result, reply.unknownFields.data.isEmpty, a.unknownFields.data.isEmpty else { return nil }
+        let length = stringSize(1, a.caseNumber) + stringSize(2, a.trackingToken) + (a.duplicate ? 2 : 0) + stringSize(4, a.linkedCaseNumber)
+        var w = WireWriter(capacity: reply.requestID.utf8.count + length + 8)
+        w.string(1, reply.requestID)
+        w.tag(10, .lengthDelimited)
+        w.varint(UInt64(length))
+        w.string(1, a.caseNumber)
+        w.string(2, a.trackingToken)
+        w.bool(3, a.duplicate)
+        w.string(4, a.linkedCaseNumber)
+        return w.bytes
     }
 }

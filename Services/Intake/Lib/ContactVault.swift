@@ -105,7 +105,7 @@ public struct ContactVault: Sendable {
 
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
     public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> [UInt8] {
-        let plain: [UInt8] = try contact.serializedBytes()
+        let plain = try WireWriter.contact(contact)
         let nonce = try AES.GCM.Nonce(data: SecureRandom.bytes(12))
         let box = try AES.GCM.seal(plain, using: sealingKey, nonce: nonce, authenticating: Array(caseNumber.utf8))
         guard let combined = box.combined else { throw KeyError(description: "AES-GCM produced no combined box") }

@@ -229,11 +229,11 @@ public final class IntakeService: RequestHandling {
             let (canonical, changed) = rules.canonical(s)
             body = canonical
             body.clearContact()
-            bodyBytes = try body.serializedBytes()
+            bodyBytes = try WireWriter.submission(body)
             if changed {
                 var sent = s
                 sent.clearContact()
-                bodyAsSent = try sent.serializedBytes()
+                bodyAsSent = try WireWriter.submission(sent)
             }
             contact = s.hasContact ? s.contact : nil
             prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
