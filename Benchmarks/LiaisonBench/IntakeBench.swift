@@ -280,14 +280,23 @@ struct IntakeBench: ParsableCommand {
     /// a polled socket per client would take the CPU the service under test needs. Stops after
     /// `requests` per client or `seconds`.
     func closedLoop(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
+        // The driver shares the machine's two cores with intake: it builds each request with
+        // `WireWriter` (the same bytes as swift-protobuf writes) and reads the client's number off
+        // the front of the request id without splitting strings.
         try drive(ctx, endpoint, clients: clients, requests: requests, seconds: seconds) { c, n in
-            var r = Liaison_V1_Request()
-            r.requestID = "\(c)-\(n)"
-            r.submitFeedback = submission("\(tag)-\(c)-\(n)")
-            return try Framing.requestFrames(r)
+            var w = WireWriter()
+            w.string(1, "\(c)-\(n)")
+            w.message(10, encoded: try WireWriter.submission(submission("\(tag)-\(c)-\(n)")))
+            return [[], w.bytes]
         } answer: { frames in
-            guard let reply = try? Framing.decodeReply(frames: frames),
-                  let c = reply.requestID.split(separator: "-").first.flatMap({ Int($0) }) else { return nil }
+            guard let reply = try? Framing.decodeReply(frames: frames) else { return nil }
+            var c = 0, digits = 0
+            for b in reply.requestID.utf8 {
+                guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { break }
+                c = c * 10 + Int(b - UInt8(ascii: "0"))
+                digits += 1
+            }
+            guard digits > 0 else { return nil }
             if case .feedbackAccepted? = reply.result { return (c, true) }
             return (c, false)
         }
@@ -564,7 +573,9 @@ struct IntakeBench: ParsableCommand {
         f.language = "en"
         f.contact.name = "Citizen"
         // A different caller each time, as at a hotline desk (a repeated caller costs a near-duplicate check).
-        f.contact.phone = "139" + String(format: "%08d", Int(UInt32(truncatingIfNeeded: id.hashValue) % 100_000_000))
+        // (Digits by hand: `String(format:)` took a third of the driver's time per request.)
+        let digits = String(UInt32(truncatingIfNeeded: id.hashValue) % 100_000_000)
+        f.contact.phone = "139" + String(repeating: "0", count: 8 - digits.count) + digits
         f.occurredAt = .init(date: Date())
         return f
     }
