@@ -138,19 +138,16 @@ struct IntakeBench: ParsableCommand {
     func run() throws {
         let runs = quick ? 1 : max(1, self.runs)
         let seconds = quick ? 1.0 : self.seconds
+        let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         if loopOnly {
-            let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
             for r in 1...runs {
                 print("run \(r): intake's request loop in-process over ipc, \(clients) clients: \(Int(try loopInProcess(dir: dir, quick: quick)))/s")
             }
             return
         }
         if logicOnly {
-            let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
             for r in 1...runs {
                 let lone = try loneInProcess(dir: dir, count: quick ? 50 : 2_000)
                 print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(lone.submission)) µs (CPU \(Int(lone.submissionCPU)) µs), one-row transaction beside it p50 \(Int(lone.oneRow)) µs (CPU \(Int(lone.oneRowCPU)) µs)")
@@ -159,9 +156,6 @@ struct IntakeBench: ParsableCommand {
         }
         let bin = intakeBin ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("liaison-intake").path
-        let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
 
         let ctx = try Context()
         defer { ctx.terminate() }
@@ -432,10 +426,10 @@ struct IntakeBench: ParsableCommand {
         let instance = topo.instances(of: "intake")[0]
         let config = ServiceConfig(service: "intake", topology: topo, instance: instance, index: 0, databasePath: "\(dir)/\(name).sqlite")
         let log = try EventLog(store: Store(path: config.databasePath, migrations: IntakeService.migrations), stream: instance.stream)
-        let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
-                                        logger: Logger(label: "bench"))
         var quiet = Logger(label: "bench")
         quiet.logLevel = .error
+        let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
+                                        logger: quiet)
         let loop = RequestLoop(config: config, log: log, handler: service, logger: quiet, status: { .init() })
         let stop = StopFlag()
         let finished = DispatchSemaphore(value: 0)
@@ -446,7 +440,12 @@ struct IntakeBench: ParsableCommand {
         }
         thread.start()
         defer { stop.set(); finished.wait() }
-        try waitReady(ctx, instance.requests)
+        // A loop that failed (its endpoint taken, say) is the error to report, not the silence after it.
+        do {
+            try waitReady(ctx, instance.requests)
+        } catch {
+            throw failure.withLock({ $0 }) ?? error
+        }
         let phase = try closedLoop(ctx, instance.requests, clients: clients, requests: quick ? 20 : 200, seconds: nil, tag: name)
         if let error = failure.withLock({ $0 }) { throw error }
         return Double(phase.acked) / phase.elapsed

@@ -100,26 +100,21 @@ public struct WireWriter {
     /// event with those fields set.
     public static func event(stream: String, seq: UInt64, eventID: String, topic: String, occurredAt: Date,
                              payloadField: Int, payload: [UInt8]) -> [UInt8] {
-        let time = Google_Protobuf_Timestamp(date: occurredAt)
-        let seconds = UInt64(bitPattern: time.seconds), nanos = UInt64(bitPattern: Int64(time.nanos))   // as int64/int32 write them
-        // The timestamp's length is known from its two values: it is written in place, not built apart.
-        let timestampLength = (seconds == 0 ? 0 : 1 + varintSize(seconds)) + (nanos == 0 ? 0 : 1 + varintSize(nanos))
-        var out = WireWriter(capacity: stream.utf8.count + eventID.utf8.count + topic.utf8.count + timestampLength + payload.count + 24)
+        // 48: the keys and lengths, the sequence (at most 10 bytes) and the timestamp (at most 19).
+        var out = WireWriter(capacity: stream.utf8.count + eventID.utf8.count + topic.utf8.count + payload.count + 48)
         out.string(1, stream)
         out.uint64(2, seq)
         out.string(3, eventID)
         out.string(4, topic)
-        out.tag(5, .lengthDelimited)
-        out.varint(UInt64(timestampLength))
-        out.int64(1, time.seconds)
-        out.int32(2, time.nanos)
+        out.timestamp(5, Google_Protobuf_Timestamp(date: occurredAt))
         out.message(payloadField, encoded: payload)
         return out.bytes
     }
 
-    /// A `google.protobuf.Timestamp` field, its two values written in place.
+    /// A `google.protobuf.Timestamp` field, its two values written in place (its length is known
+    /// from them, so it is not built apart).
     mutating func timestamp(_ field: Int, _ time: Google_Protobuf_Timestamp) {
-        let seconds = UInt64(bitPattern: time.seconds), nanos = UInt64(bitPattern: Int64(time.nanos))
+        let seconds = UInt64(bitPattern: time.seconds), nanos = UInt64(bitPattern: Int64(time.nanos))   // as int64/int32 write them
         tag(field, .lengthDelimited)
         varint(UInt64((seconds == 0 ? 0 : 1 + Self.varintSize(seconds)) + (nanos == 0 ? 0 : 1 + Self.varintSize(nanos))))
         uint64(1, seconds)
