@@ -274,25 +274,14 @@ struct IntakeBench: ParsableCommand {
     /// a polled socket per client would take the CPU the service under test needs. Stops after
     /// `requests` per client or `seconds`.
     func closedLoop(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
-        // The driver shares the machine's two cores with intake: it builds each request with
-        // `WireWriter` (the same bytes as swift-protobuf writes) and reads the client's number off
-        // the front of the request id without splitting strings.
-        try drive(ctx, endpoint, clients: clients, requests: requests, seconds: seconds) { c, n in
-            var w = WireWriter()
-            w.string(1, "\(c)-\(n)")
-            w.message(10, encoded: try WireWriter.submission(submission("\(tag)-\(c)-\(n)")))
-            return [[], w.bytes]
+        // The driver shares the machine's two cores with intake: each request is one template
+        // with its digits written in, each reply read for its request id and result only.
+        let template = try SubmissionTemplate(tag: tag, base: submission("template"))
+        return try drive(ctx, endpoint, clients: clients, requests: requests, seconds: seconds) { c, n in
+            [[], template.make(client: c, count: n)]
         } answer: { frames in
-            guard let reply = try? Framing.decodeReply(frames: frames) else { return nil }
-            var c = 0, digits = 0
-            for b in reply.requestID.utf8 {
-                guard b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") else { break }
-                c = c * 10 + Int(b - UInt8(ascii: "0"))
-                digits += 1
-            }
-            guard digits > 0 else { return nil }
-            if case .feedbackAccepted? = reply.result { return (c, true) }
-            return (c, false)
+            guard frames.count == 2, frames[0].isEmpty else { return nil }
+            return SubmissionTemplate.answer(frames[1])
         }
     }
 
