@@ -1,6 +1,5 @@
 import Foundation
 import LiaisonCodec
-import Synchronization
 import Testing
 import ZeroMQ
 import LiaisonRuntime
@@ -14,33 +13,19 @@ import LiaisonRuntime
         let endpoint = "ipc://\(dir.path)/requests"
         let ctx = try Context()
         defer { ctx.terminate() }
-        let bound = Atomic<Bool>(false)
-        let clientDone = Atomic<Bool>(false)
+        let standIn = StandIn()
 
-        // Records what it received: the routing id (one per connection) and the request. It serves
-        // until the client has its answer (closing right after the reply could drop it: linger 0).
-        async let served: [([UInt8], Liaison_V1_Request)] = Threads.run(name: "stand-in") {
-            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
-            defer { router.close() }
-            try router.bind(endpoint)
-            bound.store(true, ordering: .releasing)
-            var seen: [([UInt8], Liaison_V1_Request)] = []
-            let deadline = Date().addingTimeInterval(10)
-            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
-                guard try router.waitReadable(timeout: 20), let frames = try router.receiveMultipart(dontWait: true) else { continue }
-                let incoming = Framing.parseRequest(frames: frames)
-                guard case .success(let request) = incoming.request else { continue }
-                seen.append((incoming.envelope.first ?? [], request))
-                if seen.count >= 2 {
-                    var reply = Liaison_V1_Reply()
-                    reply.requestID = request.requestID
-                    reply.feedbackAccepted.caseNumber = "L1-0000001"
-                    _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
-                }
+        // Records what it received: the routing id (one per connection) and the request.
+        async let served: [([UInt8], Liaison_V1_Request)] = standIn.serve(ctx, endpoint: endpoint, seconds: 10, state: []) { seen, router, incoming, request in
+            seen.append((incoming.envelope.first ?? [], request))
+            if seen.count >= 2 {
+                var reply = Liaison_V1_Reply()
+                reply.requestID = request.requestID
+                reply.feedbackAccepted.caseNumber = "L1-0000001"
+                _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
             }
-            return seen
         }
-        #expect(await eventually { bound.load(ordering: .acquiring) })
+        #expect(await eventually { standIn.isBound })
 
         var f = Liaison_V1_SubmitFeedback()
         f.submissionID = "desk3-20261129-0042"
@@ -57,7 +42,7 @@ import LiaisonRuntime
                 })
             } catch { return .failure(error) }
         }()
-        clientDone.store(true, ordering: .releasing)
+        standIn.finish()
         #expect(try outcome.get().feedbackAccepted.caseNumber == "L1-0000001")
 
         let seen = try await served
@@ -76,8 +61,7 @@ import LiaisonRuntime
         let endpoint = "ipc://\(dir.path)/requests"
         let ctx = try Context()
         defer { ctx.terminate() }
-        let bound = Atomic<Bool>(false)
-        let clientDone = Atomic<Bool>(false)
+        let standIn = StandIn()
         let count = 60, window = 8
         @Sendable func isLost(_ n: Int) -> Bool { n % 7 == 3 }          // the first copy is never answered
         @Sendable func isOverloaded(_ n: Int) -> Bool { n % 5 == 1 }    // the first copy is answered unavailable
@@ -85,47 +69,37 @@ import LiaisonRuntime
 
         // Holds its answers until `window` requests have arrived (a client sending one at a time
         // never gets one), then answers as requests come. Records every copy it received.
-        async let served: [Int: [([UInt8], Liaison_V1_Request)]] = Threads.run(name: "stand-in") {
-            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
-            defer { router.close() }
-            try router.bind(endpoint)
-            bound.store(true, ordering: .releasing)
+        struct Served: Sendable {
             var seen: [Int: [([UInt8], Liaison_V1_Request)]] = [:]
             var held: [([[UInt8]], Liaison_V1_Reply)] = []
             var releasing = false
-            let deadline = Date().addingTimeInterval(20)
-            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
-                guard try router.waitReadable(timeout: 20) else { continue }
-                while let frames = try router.receiveMultipart(dontWait: true) {
-                    let incoming = Framing.parseRequest(frames: frames)
-                    guard case .success(let request) = incoming.request,
-                          let n = Int(request.submitFeedback.submissionID.dropFirst("batch-".count)) else { continue }
-                    seen[n, default: []].append((incoming.envelope.first ?? [], request))
-                    let copy = seen[n]!.count
-                    if isLost(n) && copy == 1 { continue }
-                    var reply = Liaison_V1_Reply()
-                    reply.requestID = request.requestID
-                    if n == refused {
-                        reply.error.code = .invalidArgument
-                        reply.error.field = "submit_feedback.text"
-                        reply.error.message = "text is empty"
-                    } else if isOverloaded(n) && copy == 1 {
-                        reply.error.code = .unavailable
-                        reply.error.retryAfterMs = 20
-                    } else {
-                        reply.feedbackAccepted.caseNumber = "L1-\(n)"
-                    }
-                    held.append((incoming.envelope, reply))
-                }
-                releasing = releasing || seen.count >= window
-                if releasing {
-                    for (envelope, reply) in held { _ = try router.send(multipart: Framing.replyFrames(envelope: envelope, reply: reply)) }
-                    held.removeAll()
-                }
-            }
-            return seen
         }
-        #expect(await eventually { bound.load(ordering: .acquiring) })
+        async let served: Served = standIn.serve(ctx, endpoint: endpoint, state: Served()) { s, _, incoming, request in
+            guard let n = Int(request.submitFeedback.submissionID.dropFirst("batch-".count)) else { return }
+            s.seen[n, default: []].append((incoming.envelope.first ?? [], request))
+            let copy = s.seen[n]!.count
+            if isLost(n) && copy == 1 { return }
+            var reply = Liaison_V1_Reply()
+            reply.requestID = request.requestID
+            if n == refused {
+                reply.error.code = .invalidArgument
+                reply.error.field = "submit_feedback.text"
+                reply.error.message = "text is empty"
+            } else if isOverloaded(n) && copy == 1 {
+                reply.error.code = .unavailable
+                reply.error.retryAfterMs = 20
+            } else {
+                reply.feedbackAccepted.caseNumber = "L1-\(n)"
+            }
+            s.held.append((incoming.envelope, reply))
+        } afterReading: { s, router in
+            s.releasing = s.releasing || s.seen.count >= window
+            if s.releasing {
+                for (envelope, reply) in s.held { _ = try router.send(multipart: Framing.replyFrames(envelope: envelope, reply: reply)) }
+                s.held.removeAll()
+            }
+        }
+        #expect(await eventually { standIn.isBound })
 
         let items = (0..<count).map { n in
             var f = Liaison_V1_SubmitFeedback()
@@ -146,9 +120,9 @@ import LiaisonRuntime
                 })
             } catch { return .failure(error) }
         }()
-        clientDone.store(true, ordering: .releasing)
+        standIn.finish()
         let got = try outcomes.get()
-        let seen = try await served
+        let seen = try await served.seen
 
         #expect(got.count == count && got.values.allSatisfy { $0.count == 1 }, "one outcome per item")
         for n in 0..<count {
@@ -175,32 +149,17 @@ import LiaisonRuntime
         let endpoint = "ipc://\(dir.path)/requests"
         let ctx = try Context()
         defer { ctx.terminate() }
-        let bound = Atomic<Bool>(false)
-        let clientDone = Atomic<Bool>(false)
+        let standIn = StandIn()
         let count = 200, window = 6
         // Answers every request at once.
-        async let served: Int = Threads.run(name: "stand-in") {
-            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
-            defer { router.close() }
-            try router.bind(endpoint)
-            bound.store(true, ordering: .releasing)
-            var answered = 0
-            let deadline = Date().addingTimeInterval(20)
-            while !clientDone.load(ordering: .acquiring) && Date() < deadline {
-                guard try router.waitReadable(timeout: 20) else { continue }
-                while let frames = try router.receiveMultipart(dontWait: true) {
-                    let incoming = Framing.parseRequest(frames: frames)
-                    guard case .success(let request) = incoming.request else { continue }
-                    var reply = Liaison_V1_Reply()
-                    reply.requestID = request.requestID
-                    reply.feedbackAccepted.caseNumber = "L1-" + request.submitFeedback.submissionID
-                    _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
-                    answered += 1
-                }
-            }
-            return answered
+        async let served: Int = standIn.serve(ctx, endpoint: endpoint, state: 0) { answered, router, incoming, request in
+            var reply = Liaison_V1_Reply()
+            reply.requestID = request.requestID
+            reply.feedbackAccepted.caseNumber = "L1-" + request.submitFeedback.submissionID
+            _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
+            answered += 1
         }
-        #expect(await eventually { bound.load(ordering: .acquiring) })
+        #expect(await eventually { standIn.isBound })
 
         let result: Result<(pulls: Int, ahead: Int, cases: [Int: String]), Error> = await {
             do {
@@ -225,7 +184,7 @@ import LiaisonRuntime
                 })
             } catch { return .failure(error) }
         }()
-        clientDone.store(true, ordering: .releasing)
+        standIn.finish()
         let got = try result.get()
         #expect(try await served == count)
         #expect(got.cases.count == count && (0..<count).allSatisfy { got.cases[$0] == "L1-\($0)" })

@@ -1,4 +1,8 @@
 import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Synchronization
+import ZeroMQ
 
 /// A fresh temporary directory for one test, removed when the test ends.
 final class TempDir {
@@ -19,4 +23,43 @@ func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) async re
         try? await Task.sleep(nanoseconds: 20_000_000)
     }
     return try condition()
+}
+
+/// A stand-in for a service, for the client's tests: a ROUTER on a thread of its own that hands
+/// every well-formed request to the test, which answers (or not) on the router it is given.
+final class StandIn: Sendable {
+    private let bound = Atomic(false)
+    private let done = Atomic(false)
+
+    /// Whether the router is bound (a client may connect).
+    var isBound: Bool { bound.load(ordering: .acquiring) }
+
+    /// Ends ``serve(_:endpoint:seconds:state:_:afterReading:)`` once the client has its answers
+    /// (closing right after a reply could drop it: linger 0).
+    func finish() { done.store(true, ordering: .releasing) }
+
+    /// Binds `endpoint` and serves until ``finish()`` or `seconds`: each request that decodes goes
+    /// to `serve`, and after every read of what was waiting `afterReading` runs. Returns the state.
+    func serve<State: Sendable>(_ ctx: Context, endpoint: String, seconds: Double = 20, state: State,
+                                _ serve: @escaping @Sendable (inout State, Socket, Framing.Incoming, Liaison_V1_Request) throws -> Void,
+                                afterReading: @escaping @Sendable (inout State, Socket) throws -> Void = { _, _ in }) async throws -> State {
+        try await Threads.run(name: "stand-in") { [self] in
+            let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
+            defer { router.close() }
+            try router.bind(endpoint)
+            bound.store(true, ordering: .releasing)
+            var state = state
+            let deadline = Date().addingTimeInterval(seconds)
+            while !done.load(ordering: .acquiring) && Date() < deadline {
+                guard try router.waitReadable(timeout: 20) else { continue }
+                while let frames = try router.receiveMultipart(dontWait: true) {
+                    let incoming = Framing.parseRequest(frames: frames)
+                    guard case .success(let request) = incoming.request else { continue }
+                    try serve(&state, router, incoming, request)
+                }
+                try afterReading(&state, router)
+            }
+            return state
+        }
+    }
 }
