@@ -27,6 +27,9 @@ public enum Framing {
     public struct Incoming {
         public var envelope: [[UInt8]]
         public var request: Result<Liaison_V1_Request, WireError>
+        /// True when the request is a submission read in the plain shape (``WireReader``): its body
+        /// is `submit_feedback`, so a loop routing it need not look into the body, which copies it.
+        public var isPlainSubmission = false
         /// The request id if it could be read, so an error reply still carries it.
         public var requestID: String {
             if case .success(let r) = request { return r.requestID }
@@ -52,34 +55,40 @@ public enum Framing {
             return Incoming(envelope: envelope, request: .failure(.invalidArgument(
                 "frames", "expected exactly one Request frame after the empty delimiter, got \(body.count)")))
         }
-        return Incoming(envelope: envelope, request: decodeRequest(bytes))
+        let (request, plain) = decode(bytes)
+        return Incoming(envelope: envelope, request: request, isPlainSubmission: plain)
     }
 
     /// Decodes and checks one `Request` body.
     public static func decodeRequest(_ bytes: [UInt8]) -> Result<Liaison_V1_Request, WireError> {
+        decode(bytes).request
+    }
+
+    /// ``decodeRequest(_:)``, and whether the request is a submission read in the plain shape.
+    static func decode(_ bytes: [UInt8]) -> (request: Result<Liaison_V1_Request, WireError>, plainSubmission: Bool) {
         if bytes.count > maxRequestBytes {
-            return .failure(.invalidArgument("request", "request is \(bytes.count) bytes; the limit is \(maxRequestBytes)"))
+            return (.failure(.invalidArgument("request", "request is \(bytes.count) bytes; the limit is \(maxRequestBytes)")), false)
         }
         // A submission in the plain shape is read by hand (``WireReader``); everything else, and
         // every malformed input, by swift-protobuf.
         if let request = WireReader.submission(bytes) {
-            if request.version > protocolVersion { return .failure(unsupported(request.version)) }
-            return .success(request)
+            if request.version > protocolVersion { return (.failure(unsupported(request.version)), false) }
+            return (.success(request), true)
         }
         let request: Liaison_V1_Request
         do {
             request = try Liaison_V1_Request(serializedBytes: bytes)
         } catch {
             if case BinaryDecodingError.invalidUTF8? = error as? BinaryDecodingError, let field = UTF8Check.invalidField(inRequest: bytes) {
-                return .failure(.invalidArgument(field, "\(field) is not valid UTF-8"))
+                return (.failure(.invalidArgument(field, "\(field) is not valid UTF-8")), false)
             }
-            return .failure(.invalidArgument("request", "not a valid liaison.v1.Request: \(describe(error))"))
+            return (.failure(.invalidArgument("request", "not a valid liaison.v1.Request: \(describe(error))")), false)
         }
-        if request.version > protocolVersion { return .failure(unsupported(request.version)) }
+        if request.version > protocolVersion { return (.failure(unsupported(request.version)), false) }
         if request.body == nil {
-            return .failure(.invalidArgument("body", "the request has no body (or one this service version does not know)"))
+            return (.failure(.invalidArgument("body", "the request has no body (or one this service version does not know)")), false)
         }
-        return .success(request)
+        return (.success(request), false)
     }
 
     static func unsupported(_ version: UInt32) -> WireError {

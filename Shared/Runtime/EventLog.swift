@@ -167,12 +167,15 @@ public final class EventAppender {
     /// Stores the same bytes as ``append(topic:at:_:)`` with that payload set, without building the
     /// event and encoding the payload again inside it (``WireWriter``): for the event every
     /// submission appends, whose payload carries the body intake has already encoded.
-    public func append(topic: String, at time: Date, payloadField: Int, payload: [UInt8]) throws {
+    /// - Returns: the event's sequence number.
+    @discardableResult
+    public func append(topic: String, at time: Date, payloadField: Int, payload: [UInt8]) throws -> UInt64 {
         let seq = head + 1
         let eventID = EventID.make()
         let bytes = WireWriter.event(stream: stream, seq: seq, eventID: eventID, topic: topic, occurredAt: time,
                                      payloadField: payloadField, payload: payload)
         try store(seq: seq, eventID: eventID, topic: topic, at: time, bytes: bytes)
+        return seq
     }
 
     private func store(seq: UInt64, eventID: String, topic: String, at time: Date, bytes: [UInt8]) throws {

@@ -141,7 +141,9 @@ public final class RequestLoop: ThreadLoop {
                 logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
                 replies[i] = .failure(err, requestID: incoming[i].requestID)
             case .success(let req):
-                if let answer = runtimeAnswer(req) {
+                // A plain submission is never the runtime's to answer: its body is not looked into
+                // here (reading it copies the whole submission).
+                if !incoming[i].isPlainSubmission, let answer = runtimeAnswer(req) {
                     replies[i] = answer
                 } else {
                     forwardAt.append(i)
@@ -196,7 +198,7 @@ public final class RequestLoop: ThreadLoop {
             case .failure(let err):
                 reply = .failure(err, requestID: inc.requestID)
             case .success(let req):
-                if let answer = runtimeAnswer(req) {
+                if !inc.isPlainSubmission, let answer = runtimeAnswer(req) {
                     reply = answer
                 } else {
                     reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",

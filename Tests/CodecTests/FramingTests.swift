@@ -27,6 +27,19 @@ import Testing
         #expect(decoded.error.code == .notFound && decoded.requestID == "r1")
     }
 
+    /// Only a submission read in the plain shape is marked as one: the request loop then routes it
+    /// without looking into its body, so nothing else may carry the mark.
+    @Test func onlyPlainSubmissionsAreMarked() throws {
+        let submission = try body { $0.requestID = "r1"; $0.submitFeedback.submissionID = "s1"; $0.submitFeedback.text = "A light is out." }
+        #expect(Framing.parseRequest(frames: [id, [], submission]).isPlainSubmission)
+        let status = try body { $0.requestID = "r2"; $0.getStatus = .init() }
+        let replay = try body { $0.requestID = "r3"; $0.replay.afterSeq = 4 }
+        let future = try body { $0.version = protocolVersion + 1; $0.submitFeedback.submissionID = "s2" }
+        for frames in [[id, [], status], [id, [], replay], [id, [], future], [id, [], [0xFF, 0xFF]], [id, [1, 2]]] {
+            #expect(!Framing.parseRequest(frames: frames).isPlainSubmission)
+        }
+    }
+
     @Test func missingDelimiterIsAnsweredOnTheRoutingID() throws {
         let inc = Framing.parseRequest(frames: [id, [1, 2, 3]])
         #expect(inc.envelope == [id, []])

@@ -8,7 +8,7 @@ import LiaisonRuntime
 /// Keys have ids so they can rotate: new data is sealed with the current key; data sealed with an
 /// older key stays readable while that key is kept. Each ciphertext is bound to its case number
 /// (authenticated data), so a sealed contact cannot be moved to another case.
-public struct ContactVault: Sendable {
+public final class ContactVault: Sendable {
     public struct KeyError: Error, CustomStringConvertible {
         public let description: String
     }

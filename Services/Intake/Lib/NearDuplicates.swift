@@ -5,11 +5,11 @@ import LiaisonCodec
 /// Recognises near-duplicates: the same citizen (same phone or e-mail) sending very similar text
 /// within a window. Contacts are compared by a keyed fingerprint (HMAC-SHA256), because the sealed
 /// contact itself is randomised; the fingerprint reveals nothing without the key.
-public struct NearDuplicates: Sendable {
+public final class NearDuplicates: Sendable {
     /// How close two texts must be (Jaccard similarity of character trigrams).
-    public var threshold = 0.8
+    public let threshold = 0.8
     /// How far back to look.
-    public var window: TimeInterval = 24 * 3_600
+    public let window: TimeInterval = 24 * 3_600
     let key: SymmetricKey
     /// HMAC-SHA256 keyed once (RFC 2104): the inner hash with the key XOR ipad taken in, the outer
     /// with the key XOR opad; each fingerprint copies both.

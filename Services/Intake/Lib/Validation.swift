@@ -3,7 +3,7 @@ import LiaisonCodec
 import LiaisonRuntime
 
 /// The rules a submission must pass before intake accepts it. Each failure names its field.
-public struct SubmissionRules: Sendable {
+public final class SubmissionRules: Sendable {
     public static let maxTextCharacters = 4_000
     public static let maxSubmissionIDLength = 128
     /// How far in the future `occurred_at` may be (clients' clocks drift).
