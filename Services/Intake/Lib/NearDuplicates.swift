@@ -25,8 +25,11 @@ public final class NearDuplicates: Sendable {
         var out: [ContactPrint] = []
         // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
         var phone = Self.phonePrefix
-        phone.reserveCapacity(phone.count + c.phone.utf8.count)
-        for b in c.phone.utf8 where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
+        var given = c.phone
+        given.withUTF8 { bytes in
+            phone.reserveCapacity(phone.count + bytes.count)
+            for b in bytes where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
+        }
         if phone.count - Self.phonePrefix.count >= 5 { out.append(tag(phone)) }
         let email = c.email.trimmedWhitespace.lowercased()
         if !email.isEmpty { out.append(tag(Array("email:".utf8) + Array(email.utf8))) }

@@ -133,16 +133,20 @@ public final class SubmissionRules: Sendable {
 
     /// 5-20 digits; otherwise only spaces, dashes and brackets, and a `+` only in front.
     static func plausiblePhone(_ p: String) -> Bool {
-        var digits = 0
-        for (i, b) in p.utf8.enumerated() {
-            switch b {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
-            case UInt8(ascii: "+"): if i != 0 { return false }
-            case UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "): break
-            default: return false
+        // Over the contiguous bytes: walking `utf8` took 90 instructions a byte.
+        var p = p
+        return p.withUTF8 { bytes in
+            var digits = 0
+            for i in bytes.indices {
+                switch bytes[i] {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
+                case UInt8(ascii: "+"): if i != 0 { return false }
+                case UInt8(ascii: "-"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: " "): break
+                default: return false
+                }
             }
+            return (5...20).contains(digits)
         }
-        return (5...20).contains(digits)
     }
 
     static func plausibleEmail(_ e: String) -> Bool {
