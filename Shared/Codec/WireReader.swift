@@ -103,7 +103,7 @@ struct WireCursor {
     mutating func request() -> Liaison_V1_Request? {
         var request = Liaison_V1_Request()
         var seen: UInt64 = 0
-        var submission: Liaison_V1_SubmitFeedback?
+        var hasSubmission = false
         while position < end {
             guard let (field, wireType) = key(), field < 64, Self.first(field, &seen) else { return nil }
             switch (field, wireType) {
@@ -117,15 +117,15 @@ struct WireCursor {
                 guard let v = string() else { return nil }
                 request.credential = v
             case (10, Self.lengthDelimited):
+                // Set in place (seen at most once): an optional held apart was copied and destroyed.
                 guard var body = delimited(), let v = body.submitFeedback() else { return nil }
-                submission = v
+                request.submitFeedback = v
+                hasSubmission = true
             default:
                 return nil
             }
         }
-        guard let submission else { return nil }
-        request.submitFeedback = submission
-        return request
+        return hasSubmission ? request : nil
     }
 
     /// `SubmitFeedback`, fields 1–11.

@@ -190,24 +190,33 @@ public final class EventAppender {
 
 /// Random (version 4) event ids from one pair of 64-bit draws, without opening /dev/urandom.
 enum EventID {
-    private static let hex = Array("0123456789abcdef".utf8)
+    /// Each byte's two hex digits, as one little-endian `UInt16` (written two at a time).
+    private static let hexPairs: [UInt16] = (0..<256).map { b in
+        let hex = Array("0123456789abcdef".utf8)
+        return UInt16(hex[b >> 4]) | UInt16(hex[b & 0xF]) << 8
+    }
 
     static func make() -> String {
         var hi = SecureRandom.uint64(), lo = SecureRandom.uint64()
         hi = (hi & ~0xF000) | 0x4000                     // version 4
         lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000  // RFC 4122 variant
-        return String(unsafeUninitializedCapacity: 36, initializingUTF8With: { (out: UnsafeMutableBufferPointer<UInt8>) -> Int in
-            var k = 0
-            func put(_ word: UInt64, dashesAfter: (Int, Int)) {
-                for n in 0..<16 {
-                    if n == dashesAfter.0 || n == dashesAfter.1 { out[k] = UInt8(ascii: "-"); k += 1 }
-                    out[k] = hex[Int((word >> (60 - 4 * UInt64(n))) & 0xF)]
-                    k += 1
+        return hexPairs.withUnsafeBufferPointer { pairs in
+            String(unsafeUninitializedCapacity: 36, initializingUTF8With: { (out: UnsafeMutableBufferPointer<UInt8>) -> Int in
+                var k = 0
+                // A byte at a time from the top, a dash before the bytes that start a group.
+                func put(_ word: UInt64, dashesBefore: (Int, Int)) {
+                    for n in 0..<8 {
+                        if n == dashesBefore.0 || n == dashesBefore.1 { out[k] = UInt8(ascii: "-"); k += 1 }
+                        let pair = pairs[Int((word >> (56 - 8 * UInt64(n))) & 0xFF)]
+                        out[k] = UInt8(truncatingIfNeeded: pair)
+                        out[k + 1] = UInt8(truncatingIfNeeded: pair >> 8)
+                        k += 2
+                    }
                 }
-            }
-            put(hi, dashesAfter: (8, 12))   // xxxxxxxx-xxxx-4xxx-
-            put(lo, dashesAfter: (0, 4))    // -yxxx-xxxxxxxxxxxx
-            return k
-        })
+                put(hi, dashesBefore: (4, 6))   // xxxxxxxx-xxxx-4xxx-
+                put(lo, dashesBefore: (0, 2))   // -yxxx-xxxxxxxxxxxx
+                return k
+            })
+        }
     }
 }
