@@ -111,6 +111,9 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         }
         // As a clerk types them: any letter case, stray spaces.
         #expect(rules.check(feedback(unit: " cpo-north-07 ", officer: " pc-10472 ")) == nil)
+        // The directory's spelling is found as typed or in any letter case; nothing else is.
+        #expect(rules.directoryCode("CPO-NORTH-07") == "CPO-NORTH-07" && rules.directoryCode("cpo-North-07") == "CPO-NORTH-07")
+        #expect(rules.directoryCode("CPO-NORTH-7") == nil && rules.directoryCode("") == nil)
         // An unknown unit is answered with the codes nearest to what was typed.
         let typo = rules.check(feedback(unit: "STN-EAST-1"))
         #expect(typo?.field == "submit_feedback.unit")

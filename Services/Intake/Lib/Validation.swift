@@ -13,16 +13,22 @@ public final class SubmissionRules: Sendable {
     /// The directory's codes by their capitals (a clerk may type `stn-east-01`), for a hash lookup
     /// per submission.
     let unitCodes: [String: String]
+    /// The directory's codes as it spells them: what clients usually send, found without
+    /// upper-casing it first (checked, then made canonical: twice for every submission).
+    let exactCodes: Set<String>
 
     public init(units: UnitDirectory = .demo) {
         self.units = units
         unitCodes = Dictionary(units.units.map { ($0.code.uppercased(), $0.code) }, uniquingKeysWith: { first, _ in first })
+        exactCodes = Set(units.units.map(\.code))
     }
 
     /// The directory's spelling of `unit` (given without surrounding white space, in any letter
     /// case), or nil when the directory has no such unit.
     public func directoryCode(_ unit: some StringProtocol) -> String? {
-        unitCodes[unit.uppercased()]
+        let typed = String(unit)
+        if exactCodes.contains(typed) { return typed }
+        return unitCodes[typed.uppercased()]
     }
 
     /// The directory's codes nearest to `unit` (fewest letters to change), for an error message.
