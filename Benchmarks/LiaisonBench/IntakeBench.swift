@@ -127,13 +127,6 @@ struct IntakeBench: ParsableCommand {
     @Option(help: "Concurrent clients in the second closed loop (bigger group commits); 0 skips it.") var moreClients = 128
     @Option(help: "DEALER connections the closed-loop clients share.") var connections = 4
     @Option(help: "Seconds per closed-loop and open-loop phase.") var seconds = 5.0
-
-    func validate() throws {
-        // A closed-loop request id carries the client's number in six digits (``SubmissionTemplate``).
-        for (flag, n, least) in [("--clients", clients, 1), ("--more-clients", moreClients, 0)] where n < least || n > 999_999 {
-            throw ValidationError("\(flag) must be \(least) to 999,999, not \(n)")
-        }
-    }
     @Option(help: "Offered submissions per second in the open loop.") var rate = 2_000
     @Option(help: "Sequential requests for the low-load latency.") var lowLoad = 500
     @Option(help: "Repeat the whole measurement this many times and print medians.") var runs = 3
@@ -141,6 +134,13 @@ struct IntakeBench: ParsableCommand {
     @Flag(help: "A short smoke run (CI): 1 run, 1 s phases, small raw samples.") var quick = false
     @Flag(help: "Only the in-process figure (intake's logic without sockets), --runs times: for profiling.") var logicOnly = false
     @Flag(help: "Only intake's request loop on a thread of this process over ipc (sockets included, no intake process), --runs times: for profiling.") var loopOnly = false
+
+    func validate() throws {
+        // A closed-loop request id carries the client's number in six digits (``SubmissionTemplate``).
+        for (flag, n, least) in [("--clients", clients, 1), ("--more-clients", moreClients, 0)] where n < least || n > 999_999 {
+            throw ValidationError("\(flag) must be \(least) to 999,999, not \(n)")
+        }
+    }
 
     func run() throws {
         let runs = quick ? 1 : max(1, self.runs)

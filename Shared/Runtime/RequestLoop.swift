@@ -141,9 +141,7 @@ public final class RequestLoop: ThreadLoop {
                 logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
                 replies[i] = .failure(err, requestID: incoming[i].requestID)
             case .success(let req):
-                // A plain submission is never the runtime's to answer: its body is not looked into
-                // here (reading it copies the whole submission).
-                if !incoming[i].isPlainSubmission, let answer = runtimeAnswer(req) {
+                if let answer = runtimeAnswer(req, plainSubmission: incoming[i].isPlainSubmission) {
                     replies[i] = answer
                 } else {
                     forwardAt.append(i)
@@ -172,7 +170,10 @@ public final class RequestLoop: ThreadLoop {
     private static let unanswered = Liaison_V1_Reply.failure(.internal("no answer"))
 
     /// Answers the requests every service answers the same way (`Replay`, `GetStatus`); nil for the rest.
-    private func runtimeAnswer(_ req: Liaison_V1_Request) -> Liaison_V1_Reply? {
+    /// A plain submission (``Framing/Incoming/isPlainSubmission``) is never the runtime's: its body
+    /// is not looked into, which would copy the whole submission.
+    private func runtimeAnswer(_ req: Liaison_V1_Request, plainSubmission: Bool) -> Liaison_V1_Reply? {
+        if plainSubmission { return nil }
         switch req.body {
         case .replay(let r)?:
             return answerReplay(r, id: req.requestID)
@@ -198,7 +199,7 @@ public final class RequestLoop: ThreadLoop {
             case .failure(let err):
                 reply = .failure(err, requestID: inc.requestID)
             case .success(let req):
-                if !inc.isPlainSubmission, let answer = runtimeAnswer(req) {
+                if let answer = runtimeAnswer(req, plainSubmission: inc.isPlainSubmission) {
                     reply = answer
                 } else {
                     reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",

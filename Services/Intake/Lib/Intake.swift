@@ -436,8 +436,12 @@ public final class IntakeService: RequestHandling {
                                              arguments: [seq]) else { continue }
             // A stored body that cannot be read (damaged on disk) is no reason to turn this citizen's
             // new submission away, nor the rest of its batch: it is just not compared.
-            guard let body = try? storedFeedback(db, row) else {
-                logger.error("a stored submission's body cannot be decoded; not compared for near-duplicates", metadata: ["case_seq": "\(seq)"])
+            let body: Liaison_V1_SubmitFeedback
+            do {
+                body = try storedFeedback(db, row)
+            } catch {
+                logger.error("a stored submission's body cannot be read; not compared for near-duplicates",
+                             metadata: ["case_seq": "\(seq)", "error": "\(error)"])
                 continue
             }
             if NearDuplicates.similarity(body.text, text) >= nearDuplicates.threshold {
