@@ -8,7 +8,7 @@
 #
 # Two counts, user-space instructions only (the kernel's share of an fsync is not in them):
 #  - intake's logic: `liaison-bench intake --logic-only --runs 1 --quick` (640 submissions in
-#    batches of 32, then 50 alone), collecting only inside IntakeService.handle;
+#    batches of 32, then 50 alone), collecting only inside IntakeService.answer;
 #  - intake's request thread: `liaison-bench intake --loop-only --runs 1 --quick` (the request loop
 #    on a thread of the benchmark, 32 closed-loop clients over ipc, 640 submissions), collecting
 #    only inside RequestLoop.run: reading, decoding, the logic, answering, publishing. (Valgrind
@@ -35,5 +35,5 @@ count() {  # count SYMBOL-PATTERN LABEL SUBMISSIONS OUTFILE BENCH-ARGS...
   [ -n "$total" ] || { cat "$work/valgrind.log" >&2; exit 1; }
   echo "instructions inside $label for $subs submissions: $total ($((total / subs)) a submission)"
 }
-count '6Intake0A7ServiceC6handle' IntakeService.handle 690 "${OUT:-$work/callgrind.out}" --logic-only --runs 1 --quick
+count '6Intake0A7ServiceC6answer' IntakeService.answer 690 "${OUT:-$work/callgrind.out}" --logic-only --runs 1 --quick
 count '11RequestLoopC3run7context4stopy' RequestLoop.run 640 "${LOOP_OUT:-$work/callgrind-loop.out}" --loop-only --runs 1 --quick

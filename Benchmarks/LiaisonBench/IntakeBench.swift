@@ -406,7 +406,7 @@ struct IntakeBench: ParsableCommand {
             }
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
-        for b in batches { _ = service.handle(b) }
+        for b in batches { _ = service.answer(b) }
         return Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
@@ -468,7 +468,7 @@ struct IntakeBench: ParsableCommand {
             r.submitFeedback = submission("lone-\(i)-\(UUID().uuidString.prefix(8))")
             var t0 = DispatchTime.now().uptimeNanoseconds
             var c0 = cpuNow()
-            _ = service.handle([r])
+            _ = service.answer([r])
             times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1_000)
             cpuA += cpuNow() - c0
             t0 = DispatchTime.now().uptimeNanoseconds

@@ -103,9 +103,12 @@ public enum Framing {
 
     /// The frames of a reply: the envelope it came with, then the `Reply`.
     public static func replyFrames(envelope: [[UInt8]], reply: Liaison_V1_Reply) -> [[UInt8]] {
-        // Serializing a message we built ourselves cannot fail; fall back to an internal error.
-        let bytes: [UInt8] = WireWriter.acceptance(reply) ?? (try? reply.serializedBytes()) ?? []
-        return envelope + [bytes]
+        envelope + [OutgoingReply.serialized(reply)]
+    }
+
+    /// The frames of a reply to the request `requestID` came with: the envelope, then the `Reply`.
+    public static func replyFrames(envelope: [[UInt8]], requestID: String, reply: OutgoingReply) -> [[UInt8]] {
+        envelope + [reply.bytes(requestID: requestID)]
     }
 
     /// Decodes a reply body (the last frame after the empty delimiter).

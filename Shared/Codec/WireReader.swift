@@ -119,7 +119,7 @@ struct WireCursor {
             case (10, Self.lengthDelimited):
                 // Set in place (seen at most once): an optional held apart was copied and destroyed.
                 guard var body = delimited(), let v = body.submitFeedback() else { return nil }
-                request.submitFeedback = v
+                request.submitFeedback = consume v
                 hasSubmission = true
             default:
                 return nil

@@ -4,7 +4,7 @@ import SwiftProtobuf
 /// Protobuf's binary wire format written by hand, for the messages built on every submission: the
 /// `Event` intake appends (``WireWriter/event(stream:seq:eventID:topic:occurredAt:payloadField:payload:)``),
 /// the submission's stored body (``WireWriter/submission(_:)``) and its acceptance
-/// (``WireWriter/acceptance(_:)``).
+/// (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``).
 ///
 /// swift-protobuf encodes a message by visiting it twice (sizes, then bytes) and encodes a nested
 /// message again inside its parent; intake already holds the submission's body encoded (it stores
@@ -166,19 +166,27 @@ public struct WireWriter {
         string(3, c.email)
     }
 
-    /// An encoded `Reply` whose result is a `FeedbackAccepted`, the same bytes as swift-protobuf
-    /// writes; nil for any other reply (or one carrying unknown fields), which swift-protobuf encodes.
-    public static func acceptance(_ reply: Liaison_V1_Reply) -> [UInt8]? {
-        guard case .feedbackAccepted(let a)? = reply.result, reply.unknownFields.data.isEmpty, a.unknownFields.data.isEmpty else { return nil }
-        let length = stringSize(1, a.caseNumber) + stringSize(2, a.trackingToken) + (a.duplicate ? 2 : 0) + stringSize(4, a.linkedCaseNumber)
-        var w = WireWriter(capacity: reply.requestID.utf8.count + length + 8)
-        w.string(1, reply.requestID)
+    /// A `Reply`'s `feedback_accepted` result (field 10) and nothing else, the same bytes as
+    /// swift-protobuf writes for it: what ``OutgoingReply/encoded(_:)`` carries for an accepted
+    /// submission, the `request_id` written before it when it is sent.
+    public static func acceptance(caseNumber: String, trackingToken: String, duplicate: Bool, linkedCaseNumber: String) -> [UInt8] {
+        let length = stringSize(1, caseNumber) + stringSize(2, trackingToken) + (duplicate ? 2 : 0) + stringSize(4, linkedCaseNumber)
+        var w = WireWriter(capacity: length + 3)
         w.tag(10, .lengthDelimited)
         w.varint(UInt64(length))
-        w.string(1, a.caseNumber)
-        w.string(2, a.trackingToken)
-        w.bool(3, a.duplicate)
-        w.string(4, a.linkedCaseNumber)
+        w.string(1, caseNumber)
+        w.string(2, trackingToken)
+        w.bool(3, duplicate)
+        w.string(4, linkedCaseNumber)
+        return w.bytes
+    }
+
+    /// A whole `Reply`: its `request_id` (field 1), then `fields`, the reply's other fields already
+    /// encoded in field-number order.
+    public static func reply(requestID: String, fields: [UInt8]) -> [UInt8] {
+        var w = WireWriter(capacity: requestID.utf8.count + fields.count + 3)
+        w.string(1, requestID)
+        w.bytes.append(contentsOf: fields)
         return w.bytes
     }
 }

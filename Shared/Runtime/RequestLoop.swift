@@ -11,9 +11,18 @@ public protocol RequestHandling: Sendable {
     /// transaction), on the request thread. Returns exactly one reply per request, in order.
     /// `Replay` and `GetStatus` are answered by the runtime and never reach here.
     func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply]
+
+    /// ``handle(_:)``'s replies as the request loop sends them: a service may answer some with
+    /// their fields already encoded (``OutgoingReply/encoded(_:)``), which spares building a message
+    /// only to encode it. The request loop calls this; by default it wraps ``handle(_:)``.
+    func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply]
 }
 
 extension RequestHandling {
+    public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] {
+        handle(requests).map { .message($0) }
+    }
+
     /// Convenience for handlers that take requests one at a time.
     public func each(_ requests: [Liaison_V1_Request], _ one: (Liaison_V1_Request) throws -> Liaison_V1_Reply) -> [Liaison_V1_Reply] {
         requests.map { req in
@@ -130,19 +139,19 @@ public final class RequestLoop: ThreadLoop {
             incoming.append(Framing.parseRequest(frames: frames))
         }
         if incoming.count == options.maxBatch && options.maxShed > 0 { try shed(requests) }
-        // Plain arrays of messages, not optionals or tuples of them: the runtime copies and destroys
-        // those through generic value witnesses.
-        var replies = [Liaison_V1_Reply](repeating: Self.unanswered, count: incoming.count)
+        // Plain arrays, not optionals or tuples: the runtime copies and destroys those through
+        // generic value witnesses.
+        var replies = [OutgoingReply](repeating: Self.unanswered, count: incoming.count)
         var forwardAt: [Int] = []
         var forward: [Liaison_V1_Request] = []
         for i in incoming.indices {
             switch incoming[i].request {
             case .failure(let err):
                 logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
-                replies[i] = .failure(err, requestID: incoming[i].requestID)
+                replies[i] = .message(.failure(err))
             case .success(let req):
                 if let answer = runtimeAnswer(req, plainSubmission: incoming[i].isPlainSubmission) {
-                    replies[i] = answer
+                    replies[i] = .message(answer)
                 } else {
                     forwardAt.append(i)
                     forward.append(req)
@@ -150,24 +159,19 @@ public final class RequestLoop: ThreadLoop {
             }
         }
         if !forward.isEmpty {
-            var answers = handler.handle(forward)
+            let answers = handler.answer(forward)
             for (k, i) in forwardAt.enumerated() {
-                if k < answers.count {
-                    // Set in place: the answer's storage is the array's alone, so it is not copied.
-                    answers[k].requestID = forward[k].requestID
-                    replies[i] = answers[k]
-                } else {
-                    replies[i] = .failure(.internal("the service gave no answer"), requestID: forward[k].requestID)
-                }
+                replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
         }
+        // Each reply carries the id of the request it answers, written as it is encoded.
         for i in incoming.indices {
-            try send(requests, envelope: incoming[i].envelope, reply: replies[i])
+            try send(requests, envelope: incoming[i].envelope, requestID: incoming[i].requestID, reply: replies[i])
         }
     }
 
     /// Stands in for a reply until the request's own is made (every path makes one).
-    private static let unanswered = Liaison_V1_Reply.failure(.internal("no answer"))
+    private static let unanswered = OutgoingReply.message(.failure(.internal("no answer")))
 
     /// Answers the requests every service answers the same way (`Replay`, `GetStatus`); nil for the rest.
     /// A plain submission (``Framing/Incoming/isPlainSubmission``) is never the runtime's: its body
@@ -207,7 +211,7 @@ public final class RequestLoop: ThreadLoop {
                     shed += 1
                 }
             }
-            try send(requests, envelope: inc.envelope, reply: reply)
+            try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(reply))
         }
         if shed > 0 {
             stats.shed.add(UInt64(shed), ordering: .relaxed)
@@ -215,16 +219,16 @@ public final class RequestLoop: ThreadLoop {
         }
     }
 
-    private func send(_ requests: Socket, envelope: [[UInt8]], reply: Liaison_V1_Reply) throws {
+    private func send(_ requests: Socket, envelope: [[UInt8]], requestID: String, reply: OutgoingReply) throws {
         guard !envelope.isEmpty else { return }
         stats.served.add(1, ordering: .relaxed)
         do {
-            if try !requests.send(multipart: Framing.replyFrames(envelope: envelope, reply: reply), dontWait: true) {
-                logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(reply.requestID)"])
+            if try !requests.send(multipart: Framing.replyFrames(envelope: envelope, requestID: requestID, reply: reply), dontWait: true) {
+                logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(requestID)"])
             }
         } catch {
             guard error.isHostUnreachable else { throw error }
-            logger.debug("reply dropped: client gone", metadata: ["request_id": "\(reply.requestID)"])
+            logger.debug("reply dropped: client gone", metadata: ["request_id": "\(requestID)"])
         }
     }
 

@@ -109,12 +109,15 @@ import Testing
             a.duplicate = WireReaderTests.maybe(&rng)
             a.linkedCaseNumber = WireReaderTests.maybe(&rng) ? WireReaderTests.text(&rng) : ""
             reply.feedbackAccepted = a
-            #expect(WireWriter.acceptance(reply) == (try reply.serializedBytes() as [UInt8]))
+            let encoded = OutgoingReply.encoded(WireWriter.acceptance(caseNumber: a.caseNumber, trackingToken: a.trackingToken,
+                                                                      duplicate: a.duplicate, linkedCaseNumber: a.linkedCaseNumber))
+            #expect(encoded.bytes(requestID: reply.requestID) == (try reply.serializedBytes() as [UInt8]))
+            #expect(encoded.message(requestID: reply.requestID) == reply)
         }
     }
 
-    /// Messages with unknown fields, and replies of other kinds, are left to swift-protobuf.
-    @Test func unknownFieldsAndOtherRepliesAreLeftToSwiftProtobuf() throws {
+    /// Messages with unknown fields are left to swift-protobuf.
+    @Test func messagesWithUnknownFieldsAreLeftToSwiftProtobuf() throws {
         var request = Liaison_V1_Request()
         request.submitFeedback = GoldenVectorTests.feedback(withContact: true)
         var withUnknown = WireWriter()
@@ -123,9 +126,24 @@ import Testing
         #expect(!decoded.unknownFields.data.isEmpty)
         #expect(try WireWriter.submission(decoded) == (try decoded.serializedBytes() as [UInt8]))
         #expect(try WireWriter.submission(decoded).suffix(3) == [0xA0, 0x06, 0x01])
-        #expect(WireWriter.acceptance(.failure(.invalidArgument("text", "empty"))) == nil)
+    }
+
+    /// A reply message is sent with the id of the request it answers, whatever id it carried, and
+    /// reads back as the same message; an encoded reply that does not decode reads back as an error.
+    @Test func outgoingRepliesCarryTheirRequestsID() throws {
         var status = Liaison_V1_Reply()
-        status.feedbackStatus = .init()
-        #expect(WireWriter.acceptance(status) == nil)
+        status.feedbackStatus.state = "resolved"
+        let message = OutgoingReply.message(status)
+        var expected = status
+        expected.requestID = "r-7"
+        #expect(message.bytes(requestID: "r-7") == (try expected.serializedBytes() as [UInt8]))
+        #expect(try Liaison_V1_Reply(serializedBytes: message.bytes(requestID: "r-7")) == expected)
+        #expect(message.message(requestID: "r-7") == expected)
+        #expect(message.message() == status)
+        let failure = OutgoingReply.message(.failure(.invalidArgument("text", "empty"), requestID: "old"))
+        #expect(try Liaison_V1_Reply(serializedBytes: failure.bytes(requestID: "new")).requestID == "new")
+        let broken = OutgoingReply.encoded([0x52, 0x05, 0x0A])
+        #expect(broken.message(requestID: "r-8").error.code == .internal)
+        #expect(broken.message(requestID: "r-8").requestID == "r-8")
     }
 }

@@ -166,11 +166,20 @@ public final class IntakeService: RequestHandling {
         return ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger)
     }
 
+    /// ``answer(_:)``'s replies as messages (the encoded ones decoded), each with its request's id:
+    /// for callers in the same process, such as tests.
     public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
+        let answers = answer(requests)
+        return requests.indices.map { answers[$0].message(requestID: requests[$0].requestID) }
+    }
+
+    /// Answers a batch of requests; every submission among them in one transaction. An accepted
+    /// submission's reply leaves encoded (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``).
+    public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] {
         // Plain arrays, not optionals or tuples of these structs: the runtime copies and destroys
         // those through generic value witnesses, several times a request (callgrind: 4,000
         // instructions a submission).
-        var replies = [Liaison_V1_Reply](repeating: Self.unanswered, count: requests.count)
+        var replies = [OutgoingReply](repeating: Self.unanswered, count: requests.count)
         var submitAt: [Int] = []
         var submits: [Prepared] = []
         let now = clock.now()
@@ -178,27 +187,27 @@ public final class IntakeService: RequestHandling {
             // One copy of the body, then a switch on it: switching on `requests[i].body` copies the
             // optional body once for every case tried.
             guard let body = requests[i].body else {
-                replies[i] = .failure(.invalidArgument("body", "intake does not answer this request"))
+                replies[i] = .message(.failure(.invalidArgument("body", "intake does not answer this request")))
                 continue
             }
             switch body {
             case .submitFeedback(let s):
                 if let err = rules.check(s, now: now) {
-                    replies[i] = .failure(err)
+                    replies[i] = .message(.failure(err))
                 } else {
                     do {
                         submits.append(try Prepared(s, rules: rules, nearDuplicates: nearDuplicates))
                         submitAt.append(i)
                     } catch {
-                        replies[i] = .failure(.internal("the submission could not be encoded: \(error)"))
+                        replies[i] = .message(.failure(.internal("the submission could not be encoded: \(error)")))
                     }
                 }
             case .getFeedbackStatus(let q):
-                replies[i] = status(q)
+                replies[i] = .message(status(q))
             case .getContact(let q):
-                replies[i] = contact(q, credential: requests[i].credential)
+                replies[i] = .message(contact(q, credential: requests[i].credential))
             default:
-                replies[i] = .failure(.invalidArgument("body", "intake does not answer this request"))
+                replies[i] = .message(.failure(.invalidArgument("body", "intake does not answer this request")))
             }
         }
         if !submits.isEmpty {
@@ -209,38 +218,43 @@ public final class IntakeService: RequestHandling {
                 for (k, i) in submitAt.enumerated() { replies[i] = accepted[k] }
             } catch {
                 logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
-                for i in submitAt { replies[i] = .failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500)) }
+                for i in submitAt { replies[i] = .message(.failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500))) }
             }
         }
         return replies
     }
 
     /// What a request gets if nothing above answered it (every path does).
-    static let unanswered = Liaison_V1_Reply.failure(.internal("no answer"))
+    static let unanswered = OutgoingReply.message(.failure(.internal("no answer")))
 
-    /// A valid submission made ready for its transaction: what needs no database.
-    struct Prepared {
-        var id: String
-        /// The submission without its contact, in its canonical form (``SubmissionRules/canonical(_:)``):
+    /// A valid submission made ready for its transaction: what needs no database. A class: as a
+    /// struct, every copy (into the batch, out of it in the transaction's loop) retained and
+    /// released each of its two dozen references.
+    final class Prepared {
+        let id: String
+        /// The submission without its contact, in its canonical form (``SubmissionRules/canonicalize(_:)``):
         /// what is stored in the clear and published.
-        var body: Liaison_V1_SubmitFeedback
-        var bodyBytes: [UInt8]
+        let body: Liaison_V1_SubmitFeedback
+        let bodyBytes: [UInt8]
         /// The body as the client sent it, when that was not the canonical form: a retry matches a
         /// submission stored before the canonical form existed.
-        var bodyAsSent: [UInt8]?
-        var contact: Liaison_V1_Contact?
-        var prints: [ContactPrint]
+        let bodyAsSent: [UInt8]?
+        let contact: Liaison_V1_Contact?
+        let prints: [ContactPrint]
 
         init(_ s: Liaison_V1_SubmitFeedback, rules: SubmissionRules, nearDuplicates: NearDuplicates) throws {
             id = s.submissionID
-            let (canonical, changed) = rules.canonical(s)
-            body = canonical
-            body.clearContact()
-            bodyBytes = try WireWriter.submission(body)
+            var canonical = s
+            let changed = rules.canonicalize(&canonical)
+            canonical.clearContact()
+            bodyBytes = try WireWriter.submission(canonical)
+            body = consume canonical
             if changed {
                 var sent = s
                 sent.clearContact()
                 bodyAsSent = try WireWriter.submission(sent)
+            } else {
+                bodyAsSent = nil
             }
             contact = s.hasContact ? s.contact : nil
             prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
@@ -284,7 +298,7 @@ public final class IntakeService: RequestHandling {
     }
 
     /// Stores every new submission and appends its event, in one transaction.
-    func commit(_ subs: [Prepared]) throws -> [Liaison_V1_Reply] {
+    func commit(_ subs: [Prepared]) throws -> [OutgoingReply] {
         let now = clock.now()
         var firstSeq: Int64 = .max
         var next: Int64 = 0
@@ -293,7 +307,7 @@ public final class IntakeService: RequestHandling {
             let replies = try log.write { db, out in
                 next = lastCaseSeq.withLock { $0 } + 1
                 firstSeq = next
-                var replies: [Liaison_V1_Reply] = []
+                var replies: [OutgoingReply] = []
                 replies.reserveCapacity(subs.count)
                 let insert = try db.cachedStatement(sql: """
                     INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state, public_note,
@@ -303,7 +317,8 @@ public final class IntakeService: RequestHandling {
                 for s in subs {
                     // A known id (a retry, or a reuse with another body) is answered from what is
                     // stored; nothing is written for it.
-                    if let stored = try storedSubmission(db, s.id) {
+                    let looked = submissionKeys.withLock { $0.lookup(s.id) }
+                    if let stored = try storedSubmission(db, s.id, looked) {
                         replies.append(answerKnownOrExplain(db, s, stored))
                         continue
                     }
@@ -322,7 +337,7 @@ public final class IntakeService: RequestHandling {
                         row.text(linked.isEmpty ? nil : linked); row.blob(s.prints.isEmpty ? nil : ContactPrint.encode(s.prints))
                         row.int(Int64(eventSeq))
                     }
-                    submissionKeys.withLock { $0.add(s.id, caseSeq: next) }
+                    submissionKeys.withLock { $0.add(looked, caseSeq: next) }
                     added.append(s.id)
                     next += 1
                     replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
@@ -354,10 +369,10 @@ public final class IntakeService: RequestHandling {
         return w.bytes
     }
 
-    /// The stored submission with this id, or nil: found through ``SubmissionKeys`` and confirmed
-    /// against the row; when another id shares its hash, the table is scanned.
-    func storedSubmission(_ db: Database, _ id: String) throws -> Row? {
-        guard let seq = submissionKeys.withLock({ $0.candidate(id) }) else { return nil }
+    /// The stored submission with this id, or nil: found through its lookup in ``SubmissionKeys``
+    /// (`looked`) and confirmed against the row; when another id shares its hash, the table is scanned.
+    func storedSubmission(_ db: Database, _ id: String, _ looked: SubmissionKeys.Lookup) throws -> Row? {
+        guard let seq = looked.candidate else { return nil }
         let columns = "submission_id, case_number, tracking_token, body, event_seq, contact, linked_case_number"
         if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM submissions WHERE case_seq = ?"), arguments: [seq]),
            row["submission_id"] as String == id {
@@ -370,13 +385,13 @@ public final class IntakeService: RequestHandling {
     /// read to compare (a contact sealed with a key taken out of the key file, a damaged body): it
     /// must not fail the transaction, or every retry of it would turn the other submissions of its
     /// batch away too.
-    func answerKnownOrExplain(_ db: Database, _ s: Prepared, _ row: Row) -> Liaison_V1_Reply {
+    func answerKnownOrExplain(_ db: Database, _ s: Prepared, _ row: Row) -> OutgoingReply {
         do {
             return try answerKnown(db, s, row)
         } catch {
             let caseNumber: String = row["case_number"]
             logger.error("a retried submission's stored body or contact cannot be read", metadata: ["case": "\(caseNumber)", "error": "\(error)"])
-            return .failure(.internal("submission_id \(s.id) is stored as case \(caseNumber), but what is stored cannot be read to compare (\(error)); an operator must restore the contact key or the data"))
+            return .message(.failure(.internal("submission_id \(s.id) is stored as case \(caseNumber), but what is stored cannot be read to compare (\(error)); an operator must restore the contact key or the data")))
         }
     }
 
@@ -409,12 +424,12 @@ public final class IntakeService: RequestHandling {
 
     /// The answer to a submission whose id is already stored (`row`): the stored acknowledgement when
     /// it is the same submission (a retry), a conflict when the id was used for another one.
-    func answerKnown(_ db: Database, _ s: Prepared, _ row: Row) throws -> Liaison_V1_Reply {
+    func answerKnown(_ db: Database, _ s: Prepared, _ row: Row) throws -> OutgoingReply {
         let storedCase: String = row["case_number"]
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
         let storedBody = try self.storedBody(db, row)
         if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || storedContact != s.contact {
-            return .failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission"))
+            return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }
         return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")
     }
@@ -452,15 +467,9 @@ public final class IntakeService: RequestHandling {
         return ""
     }
 
-    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "") -> Liaison_V1_Reply {
-        var a = Liaison_V1_FeedbackAccepted()
-        a.linkedCaseNumber = linked
-        a.caseNumber = caseNumber
-        a.trackingToken = token
-        a.duplicate = duplicate
-        var r = Liaison_V1_Reply()
-        r.feedbackAccepted = a
-        return r
+    /// The acknowledgement of a stored submission, encoded: no `Reply` message is built for it.
+    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "") -> OutgoingReply {
+        .encoded(WireWriter.acceptance(caseNumber: caseNumber, trackingToken: token, duplicate: duplicate, linkedCaseNumber: linked))
     }
 
     /// The contact data of a case, for an operator only.

@@ -31,12 +31,30 @@ struct SubmissionKeys {
         return keys
     }
 
-    /// The case `id` may have gone to; confirm against the row (see ``SubmissionKeys``).
-    func candidate(_ id: String) -> Int64? { seqByHash[hash(id)] }
+    /// An id looked up: its hash, and the case it may have gone to (confirm against the row, see
+    /// ``SubmissionKeys``).
+    struct Lookup {
+        let hash: Int
+        let candidate: Int64?
+    }
+
+    /// Looks `id` up; a new id is then recorded with ``add(_:caseSeq:)`` without hashing it again.
+    func lookup(_ id: String) -> Lookup {
+        let h = hash(id)
+        return Lookup(hash: h, candidate: seqByHash[h])
+    }
 
     /// Records a new submission; the first case keeps a shared hash (the others are found by a scan).
     mutating func add(_ id: String, caseSeq: Int64) {
-        let h = hash(id)
+        add(hash: hash(id), caseSeq: caseSeq)
+    }
+
+    /// Records a new submission looked up before (``lookup(_:)``).
+    mutating func add(_ looked: Lookup, caseSeq: Int64) {
+        add(hash: looked.hash, caseSeq: caseSeq)
+    }
+
+    private mutating func add(hash h: Int, caseSeq: Int64) {
         if seqByHash[h] == nil { seqByHash[h] = caseSeq }
     }
 

@@ -52,28 +52,27 @@ public final class SubmissionRules: Sendable {
         return previous[b.count]
     }
 
-    /// `s` as intake stores and publishes it: the unit in the directory's spelling, and the officer's
-    /// badge without surrounding white space and in capitals. Routing (`route $unit` in the policy)
-    /// and the counts per unit and per officer then see one spelling, whatever the clerk typed.
-    /// Call it on a submission that passed ``check(_:now:)``. `changed` is false when `s` was
-    /// already in that form (the usual case; nothing is copied then).
-    public func canonical(_ s: Liaison_V1_SubmitFeedback) -> (feedback: Liaison_V1_SubmitFeedback, changed: Bool) {
-        var out = s
+    /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, and
+    /// the officer's badge without surrounding white space and in capitals. Routing (`route $unit`
+    /// in the policy) and the counts per unit and per officer then see one spelling, whatever the
+    /// clerk typed. Call it on a submission that passed ``check(_:now:)``. Returns false when `s`
+    /// was already in that form (the usual case). In place: the submission is not copied.
+    public func canonicalize(_ s: inout Liaison_V1_SubmitFeedback) -> Bool {
         var changed = false
         let unit = s.unit.trimmedWhitespace
         let code = unit.isEmpty ? "" : directoryCode(unit) ?? String(unit)
         if code != s.unit {
-            out.unit = code
+            s.unit = code
             changed = true
         }
         if !s.officerBadge.isEmpty {
             let badge = s.officerBadge.trimmedWhitespace.uppercased()
             if badge != s.officerBadge {
-                out.officerBadge = badge
+                s.officerBadge = badge
                 changed = true
             }
         }
-        return (out, changed)
+        return changed
     }
 
     /// Checks `s` at time `now` and returns the first rule it breaks, naming the field

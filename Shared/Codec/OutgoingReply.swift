@@ -1,0 +1,46 @@
+/// A reply on its way to a client: a message, or its fields already encoded by hand.
+///
+/// Building a swift-protobuf `Reply` allocates its storage, and the request loop only encodes it
+/// again; intake answers every accepted submission with the bytes instead
+/// (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``). Either way the
+/// `request_id` is written when the reply is sent, from the request it answers.
+public enum OutgoingReply: Sendable {
+    /// A reply message.
+    case message(Liaison_V1_Reply)
+    /// A `Reply`'s fields after `request_id`, encoded in field-number order.
+    case encoded([UInt8])
+
+    /// The reply's bytes as sent, carrying `requestID`.
+    public func bytes(requestID: String) -> [UInt8] {
+        switch self {
+        case .message(let reply):
+            if reply.requestID == requestID { return Self.serialized(reply) }
+            var withID = reply
+            withID.requestID = requestID
+            return Self.serialized(withID)
+        case .encoded(let fields):
+            return WireWriter.reply(requestID: requestID, fields: fields)
+        }
+    }
+
+    /// The reply as a message (the encoded fields decoded), for callers in the same process that
+    /// read it; an encoded reply that does not decode becomes an `internal` error.
+    public func message(requestID: String = "") -> Liaison_V1_Reply {
+        switch self {
+        case .message(var reply):
+            if !requestID.isEmpty { reply.requestID = requestID }
+            return reply
+        case .encoded:
+            do {
+                return try Liaison_V1_Reply(serializedBytes: bytes(requestID: requestID))
+            } catch {
+                return .failure(.internal("an encoded reply does not decode: \(error)"), requestID: requestID)
+            }
+        }
+    }
+
+    static func serialized(_ reply: Liaison_V1_Reply) -> [UInt8] {
+        // Serializing a message we built ourselves cannot fail; an empty reply stands in if it does.
+        (try? reply.serializedBytes()) ?? []
+    }
+}
