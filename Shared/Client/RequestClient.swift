@@ -52,11 +52,18 @@ public final class RequestClient {
     }
 
     /// Sends `request` and waits for its reply. A missing request id is filled in.
+    ///
+    /// A request larger than any service takes (``maxRequestBytes``) is not sent: it throws an
+    /// `invalid_argument` ``WireError`` on field `request` at once. Sent, it would be answered the
+    /// same, or, past the services' socket limit, dropped with the connection and end in a timeout.
     public func call(_ request: Liaison_V1_Request) throws -> Liaison_V1_Reply {
         var request = request
         if request.requestID.isEmpty { request.requestID = UUID().uuidString.lowercased() }
         if request.version == 0 { request.version = protocolVersion }
         let frames = try Framing.requestFrames(request)
+        if let body = frames.last, body.count > maxRequestBytes {
+            throw WireError.invalidArgument("request", "the request is \(body.count) bytes; services take at most \(maxRequestBytes): not sent")
+        }
         for _ in 0..<attempts {
             if let reply = try attempt(frames: frames, requestID: request.requestID) { return reply }
             reset()

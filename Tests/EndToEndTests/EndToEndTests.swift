@@ -190,6 +190,36 @@ struct EndToEndTests {
         #expect(reply.error.code == .invalidArgument && reply.error.field == "submit_feedback.text")
     }
 
+    /// A message over the socket limit (`ZMQ_MAXMSGSIZE`) is refused by libzmq before it is read:
+    /// the connection is dropped, nothing is answered on it, and the service goes on serving, the
+    /// same client too once its socket has reconnected.
+    @Test func aMessageOverTheSocketLimitIsRefusedAtTheSocket() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let endpoint = set.instance("intake").requests
+        let outcome = try await Threads.run(name: "raw") { () -> (oversized: String, next: String) in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let s = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
+            defer { s.close() }
+            try s.connect(endpoint)
+            try s.send(multipart: [[], [UInt8](repeating: 0x41, count: maxSocketMessageBytes + 1)])
+            // No answer comes to it: wait a second for one that must not come.
+            let oversized = try s.waitReadable(timeout: 1_000) ? "answered" : "silence"
+            var status = Liaison_V1_Request()
+            status.requestID = "after-the-oversized-one"
+            status.getStatus = .init()
+            try s.send(multipart: Framing.requestFrames(status))
+            guard try s.waitReadable(timeout: 10_000), let reply = try s.receiveMultipart() else { return (oversized, "silence") }
+            return (oversized, try Framing.decodeReply(frames: reply).requestID)
+        }
+        #expect(outcome.oversized == "silence")
+        #expect(outcome.next == "after-the-oversized-one")
+        #expect(await set.status("intake")?.service == "intake")
+    }
+
     @Test func contactDataIsNeitherStoredInTheClearNorPublished() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

@@ -245,4 +245,28 @@ import LiaisonRuntime
         #expect(error.description.contains(endpoint))
         #expect(Date().timeIntervalSince(started) < 10)
     }
+
+    /// A request larger than any service takes is refused before it is sent, with an error naming
+    /// the request: nothing is bound at the endpoint, so a sent request would end in `ClientError`.
+    @Test func anOversizedRequestIsRefusedWithoutBeingSent() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/nobody"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        var f = Liaison_V1_SubmitFeedback()
+        f.submissionID = "desk3-huge"
+        f.text = String(repeating: "x", count: maxRequestBytes)
+        let feedback = f
+        let outcome: Result<Liaison_V1_Reply, Error> = try await Threads.run(name: "client") {
+            let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 100, attempts: 1)
+            defer { client.reset() }
+            do { return .success(try client.call(.submitFeedback(feedback))) } catch { return .failure(error) }
+        }
+        guard case .failure(let error as WireError) = outcome else {
+            Issue.record("expected a WireError, got \(outcome)")
+            return
+        }
+        #expect(error.code == .invalidArgument && error.field == "request")
+        #expect(error.message.contains("\(maxRequestBytes)"))
+    }
 }
