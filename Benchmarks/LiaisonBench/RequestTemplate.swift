@@ -88,10 +88,14 @@ struct SubmissionTemplate {
     func make(client: Int, count: Int) -> [UInt8] {
         var out = bytes
         out.withUnsafeMutableBufferPointer { b in
-            for at in [requestIDAt, submissionIDAt] {
+            // The request id and the submission id end alike (`<client>-<count>`); no array of the
+            // two places, which would cost an allocation a request.
+            func ids(at: Int) {
                 Self.digits(UInt64(client), Self.clientDigits, into: b, at: at)
                 Self.digits(UInt64(count), Self.countDigits, into: b, at: at + Self.clientDigits + 1)
             }
+            ids(at: requestIDAt)
+            ids(at: submissionIDAt)
             Self.digits(Self.mix(seed ^ (UInt64(client) << 40) ^ UInt64(count)) % 100_000_000, Self.phoneDigits, into: b, at: phoneAt)
         }
         return out
