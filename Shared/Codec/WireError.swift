@@ -55,6 +55,25 @@ public struct WireError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
+extension WireError {
+    /// `value` quoted for an error message: whole when it is short, else its first 40 code points
+    /// and its length, so that a refused value of any size is named without being sent back whole
+    /// (a reply as large as the request) or written whole into a log.
+    public static func quoted(_ value: some StringProtocol) -> String {
+        let scalars = value.unicodeScalars
+        var shown = String.UnicodeScalarView()
+        var index = scalars.startIndex
+        var taken = 0
+        while index != scalars.endIndex && taken < 40 {
+            shown.append(scalars[index])
+            index = scalars.index(after: index)
+            taken += 1
+        }
+        if index == scalars.endIndex { return "'\(value)'" }
+        return "'\(String(shown))…' (\(scalars.count) characters)"
+    }
+}
+
 extension Liaison_V1_ErrorCode {
     /// The stable lower-case name: `invalid_argument`, `not_found`, `conflict`, `unauthorized`,
     /// `unavailable`, `internal`.

@@ -234,7 +234,7 @@ public final class RequestLoop: ThreadLoop {
 
     private func answerReplay(_ r: Liaison_V1_Replay, id: String) -> Liaison_V1_Reply {
         if !r.stream.isEmpty && r.stream != log.stream {
-            return .failure(.notFound("replay.stream", "this instance serves stream \(log.stream), not \(r.stream)"), requestID: id)
+            return .failure(.notFound("replay.stream", "this instance serves stream \(log.stream), not \(WireError.quoted(r.stream))"), requestID: id)
         }
         let limit = r.limit == 0 ? options.replayDefault : min(Int(r.limit), options.replayMax)
         do {

@@ -53,6 +53,17 @@ import Testing
         #expect(error([id, []])?.field == "frames")
     }
 
+    @Test func aQuotedValueIsWholeWhenShortAndCutWhenLong() {
+        #expect(WireError.quoted("STN-MOON-99") == "'STN-MOON-99'")
+        #expect(WireError.quoted("") == "''")
+        #expect(WireError.quoted(String(repeating: "警", count: 40)) == "'" + String(repeating: "警", count: 40) + "'")
+        #expect(WireError.quoted(String(repeating: "警", count: 41)) == "'" + String(repeating: "警", count: 40) + "…' (41 characters)")
+        // Cut by code points: one character of many combining marks is not sent back whole.
+        let marks = WireError.quoted("S" + String(repeating: "\u{0301}", count: 10_000))
+        #expect(marks.unicodeScalars.count < 80 && marks.hasSuffix("(10001 characters)"))
+        #expect(WireError.quoted("abc"[...]) == "'abc'")
+    }
+
     @Test func garbageBodyNamesTheRequest() {
         let e = error([id, [], [0xFF, 0xFF, 0xFF, 0xFF, 0x0F]])
         #expect(e?.code == .invalidArgument && e?.field == "request")

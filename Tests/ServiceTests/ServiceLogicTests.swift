@@ -55,8 +55,13 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         Rule(name: "channel unknown number", field: "submit_feedback.channel") { $0.channel = .UNRECOGNIZED(9) },
         Rule(name: "text blank", field: "submit_feedback.text") { $0.text = "  \n " },
         Rule(name: "text too long", field: "submit_feedback.text") { $0.text = String(repeating: "警", count: 4_001) },
+        Rule(name: "text of one character and 20,000 combining marks", field: "submit_feedback.text") {
+            $0.text = "e" + String(repeating: "\u{0301}", count: 20_000)
+        },
+        Rule(name: "address of combining marks", field: "submit_feedback.address") { $0.address = "a" + String(repeating: "\u{0301}", count: 2_001) },
         Rule(name: "no unit nor address", field: "submit_feedback.unit") { $0.unit = ""; $0.address = " " },
         Rule(name: "unit not in the directory", field: "submit_feedback.unit") { $0.unit = "STN-MOON-99" },
+        Rule(name: "unit far longer than any code", field: "submit_feedback.unit") { $0.unit = String(repeating: "STN-", count: 30_000) },
         Rule(name: "address too long", field: "submit_feedback.address") { $0.address = String(repeating: "a", count: 501) },
         Rule(name: "badge malformed", field: "submit_feedback.officer_badge") { $0.officerBadge = "officer smith" },
         Rule(name: "badge without digits", field: "submit_feedback.officer_badge") { $0.officerBadge = "PC-ABC" },
@@ -86,6 +91,41 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         let e = SubmissionRules().check(f)
         #expect(e?.code == .invalidArgument)
         #expect(e?.field == rule.field)
+    }
+
+    /// A refused field of any size is named, and only its start is sent back: the error reply stays
+    /// small, and a long unit is not compared letter by letter with every code in the directory.
+    @Test func aLongRefusedValueIsNamedWithoutBeingSentBack() {
+        let long = String(repeating: "X", count: 100_000)
+        let cases: [(String, (inout Liaison_V1_SubmitFeedback) -> Void)] = [
+            ("submit_feedback.unit", { $0.unit = long }),
+            ("submit_feedback.officer_badge", { $0.officerBadge = long }),
+            ("submit_feedback.language", { $0.language = long }),
+            ("submit_feedback.contact.phone", { $0.contact.phone = long }),
+            ("submit_feedback.contact.email", { $0.contact.email = long }),
+        ]
+        for (field, change) in cases {
+            var f = feedback()
+            change(&f)
+            let e = SubmissionRules().check(f)
+            #expect(e?.field == field)
+            #expect((e?.message.count ?? .max) < 200, "\(field): \(e?.message.prefix(300) ?? "")")
+            #expect(e?.message.contains("'XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX…' (100000 characters)") == true, "\(field)")
+        }
+        // One character of 100,000 combining marks: cut by code points, not by characters.
+        let marks = SubmissionRules().check(feedback(unit: "S" + String(repeating: "\u{0301}", count: 100_000)))
+        #expect(marks?.field == "submit_feedback.unit" && (marks?.message.utf8.count ?? .max) < 300)
+        // Not a mistyped code: no nearest codes are looked for.
+        let unit = SubmissionRules().check(feedback(unit: long))
+        #expect(unit?.message.contains("nearest") == false)
+        #expect(unit?.message.contains("a place goes in address") == true)
+        // A short value is quoted whole, as before.
+        var phone = feedback()
+        phone.contact.phone = "call me maybe"
+        #expect(SubmissionRules().check(phone)?.message.hasPrefix("'call me maybe' is not a phone number") == true)
+        #expect(SubmissionRules.editDistance(Array("STN-EAST-1".utf8), Array("STN-EAST-01".utf8)) == 1)
+        #expect(SubmissionRules.editDistance(Array("kitten".utf8), Array("sitting".utf8)) == 3)
+        #expect(SubmissionRules.editDistance([], Array("abc".utf8)) == 3)
     }
 
     @Test func validSubmissionsPass() {

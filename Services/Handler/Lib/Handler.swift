@@ -250,7 +250,7 @@ public final class HandlerService: RequestHandling {
 
     func notOwned(_ field: String, _ caseNumber: String) -> WireError {
         let owner = CasePartition.owner(of: caseNumber, count: partition.count)
-        return .notFound(field, "case \(caseNumber) belongs to handler partition \(owner + 1)/\(partition.count), not \(partition); send it there")
+        return .notFound(field, "case \(WireError.quoted(caseNumber)) belongs to handler partition \(owner + 1)/\(partition.count), not \(partition); send it there")
     }
 
     func getCase(_ q: Liaison_V1_GetCase) throws -> Liaison_V1_Reply {
@@ -260,7 +260,7 @@ public final class HandlerService: RequestHandling {
             (try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [q.caseNumber]),
              try Row.fetchAll(db.cachedStatement(sql: "SELECT * FROM audit WHERE case_number = ? ORDER BY id"), arguments: [q.caseNumber]))
         }
-        guard let row else { throw WireError.notFound("get_case.case_number", "no case \(q.caseNumber)") }
+        guard let row else { throw WireError.notFound("get_case.case_number", "no case \(WireError.quoted(q.caseNumber))") }
         var r = Liaison_V1_Reply()
         r.caseInfo = caseInfo(row, full: true)
         r.caseInfo.audit = trail.map { a in
@@ -286,7 +286,7 @@ public final class HandlerService: RequestHandling {
         if !q.unit.isEmpty { clauses.append("(unit = ? OR accountable_unit = ?)"); args.append(q.unit); args.append(q.unit) }
         if !q.state.isEmpty {
             guard CaseState(rawValue: q.state) != nil else {
-                throw WireError.invalidArgument("list_cases.state", "\(q.state) is not a state: \(CaseState.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw WireError.invalidArgument("list_cases.state", "\(WireError.quoted(q.state)) is not a state: \(CaseState.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             clauses.append("state = ?"); args.append(q.state)
         }
@@ -359,7 +359,7 @@ public final class HandlerService: RequestHandling {
         let now = clock.now()
         try log.write { db, out in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [c.caseNumber]) else {
-                throw WireError.notFound("case_command.case_number", "no case \(c.caseNumber)")
+                throw WireError.notFound("case_command.case_number", "no case \(WireError.quoted(c.caseNumber))")
             }
             try self.apply(c, to: row, at: now, settings: s, db: db, out: out)
         }
@@ -384,7 +384,7 @@ public final class HandlerService: RequestHandling {
         let units = s.policy.units
 
         func checkUnit(_ code: String) throws {
-            guard units.contains(code) else { throw WireError.invalidArgument("case_command.unit", "unit \(code) is not in the unit directory") }
+            guard units.contains(code) else { throw WireError.invalidArgument("case_command.unit", "unit \(WireError.quoted(code)) is not in the unit directory") }
             // A complaint about an officer never goes to the officer's own unit.
             let kind = Liaison_V1_FeedbackKind(rawValue: row["kind"]) ?? .unspecified
             let reported: String = row["reported_unit"]
@@ -467,7 +467,7 @@ public final class HandlerService: RequestHandling {
         case .merge:
             if partition.owns(c.mergeInto) {
                 guard let target = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [c.mergeInto]) else {
-                    throw WireError.notFound("case_command.merge_into", "no case \(c.mergeInto)")
+                    throw WireError.notFound("case_command.merge_into", "no case \(WireError.quoted(c.mergeInto))")
                 }
                 if target == CaseState.merged.rawValue {
                     throw WireError.conflict("case_command.merge_into", "case \(c.mergeInto) is itself merged; merge into the case it was merged into")

@@ -487,7 +487,7 @@ public final class IntakeService: RequestHandling {
                                      arguments: [seq, caseNumber])
                 }
             }
-            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(caseNumber)")) }
+            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))")) }
             var r = Liaison_V1_Reply()
             r.contactInfo.caseNumber = caseNumber
             if let sealed = row["contact"] as Data? {
@@ -518,7 +518,7 @@ public final class IntakeService: RequestHandling {
             }
             // The same answer for an unknown case and a wrong token: the token is the citizen's key.
             guard let row, TrackingToken.equal(row["tracking_token"], token) else {
-                return .failure(.notFound("get_feedback_status.case_number", "no case \(caseNumber) with that tracking token"))
+                return .failure(.notFound("get_feedback_status.case_number", "no case \(WireError.quoted(caseNumber)) with that tracking token"))
             }
             var r = Liaison_V1_Reply()
             r.feedbackStatus.caseNumber = caseNumber

@@ -16,11 +16,17 @@ public final class SubmissionRules: Sendable {
     /// The directory's codes as it spells them: what clients usually send, found without
     /// upper-casing it first (checked, then made canonical: twice for every submission).
     let exactCodes: Set<String>
+    /// The directory's longest code, in bytes. A unit typed much longer than that is not a mistyped
+    /// code, and the nearest codes are not looked for: their edit distance takes time in proportion
+    /// to what was typed, on the one thread every submission waits for (a unit of 120,000
+    /// characters held it for 0.2 s).
+    let longestCode: Int
 
     public init(units: UnitDirectory = .demo) {
         self.units = units
         unitCodes = Dictionary(units.units.map { ($0.code.uppercased(), $0.code) }, uniquingKeysWith: { first, _ in first })
         exactCodes = Set(units.units.map(\.code))
+        longestCode = units.units.map(\.code.utf8.count).max() ?? 0
     }
 
     /// The directory's spelling of `unit` (given without surrounding white space, in any letter
@@ -39,15 +45,16 @@ public final class SubmissionRules: Sendable {
             .prefix(count).map(\.code)
     }
 
-    /// Levenshtein distance between two byte strings.
+    /// Levenshtein distance between two byte strings (two rows, reused).
     static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
         var previous = Array(0...b.count)
+        var current = previous
         for (i, x) in a.enumerated() {
-            var current = [i + 1] + Array(repeating: 0, count: b.count)
+            current[0] = i + 1
             for (j, y) in b.enumerated() {
                 current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
             }
-            previous = current
+            swap(&previous, &current)
         }
         return previous[b.count]
     }
@@ -80,11 +87,18 @@ public final class SubmissionRules: Sendable {
     public func check(_ s: Liaison_V1_SubmitFeedback, now: Date = Date()) -> WireError? {
         let f = "submit_feedback."
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
+        /// At most `limit` characters (what a person sees), and at most four bytes of UTF-8 for each:
+        /// a character built of thousands of combining marks counts once but is stored whole.
+        func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, _ limit: Int) -> WireError? {
+            if value.exceeds(limit) { return bad(field, "\(name) is \(value.count) characters; at most \(limit)") }
+            if value.utf8.count > 4 * limit {
+                return bad(field, "\(name) is \(value.utf8.count) bytes of UTF-8 (characters of many combining marks); at most \(4 * limit)")
+            }
+            return nil
+        }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
-        if id.exceeds(Self.maxSubmissionIDLength) {
-            return bad("submission_id", "submission_id is \(id.count) characters; at most \(Self.maxSubmissionIDLength)")
-        }
+        if let e = tooLong("submission_id", "submission_id", id, Self.maxSubmissionIDLength) { return e }
         switch s.kind {
         case .unspecified:
             return bad("kind", "kind is required: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
@@ -99,23 +113,24 @@ public final class SubmissionRules: Sendable {
         }
         let text = s.text.trimmedWhitespace
         if text.isEmpty { return bad("text", "text must not be empty") }
-        if text.exceeds(Self.maxTextCharacters) {
-            return bad("text", "text is \(text.count) characters; at most \(Self.maxTextCharacters)")
-        }
+        if let e = tooLong("text", "text", text, Self.maxTextCharacters) { return e }
         let unit = s.unit.trimmedWhitespace
         let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
         if !unit.isEmpty && directoryCode(unit) == nil {
-            return bad("unit", "unit \(unit) is not in the unit directory (nearest: \(nearestCodes(unit).joined(separator: ", ")))")
+            if unit.utf8.count > longestCode + 8 {
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
+            }
+            return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(nearestCodes(unit).joined(separator: ", ")))")
         }
-        if address.exceeds(500) { return bad("address", "address is \(address.count) characters; at most 500") }
+        if let e = tooLong("address", "address", address, 500) { return e }
         let badge = s.officerBadge.trimmedWhitespace
         if !badge.isEmpty && !Self.plausibleBadge(badge) {
-            return bad("officer_badge", "'\(s.officerBadge)' is not a badge number (2-16 letters, digits or '-', with a digit)")
+            return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)")
         }
-        if s.category.exceeds(64) { return bad("category", "category is \(s.category.count) characters; at most 64") }
+        if let e = tooLong("category", "category", s.category, 64) { return e }
         if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
-            return bad("language", "'\(s.language)' is not a language tag like zh-CN or en")
+            return bad("language", "\(WireError.quoted(s.language)) is not a language tag like zh-CN or en")
         }
         if s.hasOccurredAt {
             let t = s.occurredAt.date
@@ -124,11 +139,11 @@ public final class SubmissionRules: Sendable {
         }
         if s.hasContact {
             let c = s.contact
-            if c.name.exceeds(100) { return bad("contact.name", "name is \(c.name.count) characters; at most 100") }
+            if let e = tooLong("contact.name", "name", c.name, 100) { return e }
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) {
-                return bad("contact.phone", "'\(c.phone)' is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
+                return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
-            if !c.email.isEmpty && !Self.plausibleEmail(c.email) { return bad("contact.email", "'\(c.email)' is not an e-mail address") }
+            if !c.email.isEmpty && !Self.plausibleEmail(c.email) { return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address") }
             if c.name.isEmpty && c.phone.isEmpty && c.email.isEmpty {
                 return bad("contact", "contact is empty: leave it out for an anonymous submission")
             }
