@@ -80,6 +80,9 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         Rule(name: "phone too short", field: "submit_feedback.contact.phone") { $0.contact.phone = "123" },
         Rule(name: "e-mail without domain", field: "submit_feedback.contact.email") { $0.contact.email = "li.wei@" },
         Rule(name: "e-mail with spaces", field: "submit_feedback.contact.email") { $0.contact.email = "li wei@example.org" },
+        Rule(name: "e-mail over 254 bytes in few characters", field: "submit_feedback.contact.email") {
+            $0.contact.email = "li@example.org" + String(repeating: "\u{0301}", count: 1_000)
+        },
         Rule(name: "name too long", field: "submit_feedback.contact.name") { $0.contact.name = String(repeating: "n", count: 101) },
         Rule(name: "empty contact", field: "submit_feedback.contact") { $0.contact = .init() },
     ]

@@ -88,17 +88,20 @@ public final class SubmissionRules: Sendable {
         let f = "submit_feedback."
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
         /// At most `limit` characters (what a person sees), and at most four bytes of UTF-8 for each:
-        /// a character built of thousands of combining marks counts once but is stored whole.
+        /// a character built of thousands of combining marks counts once but is stored whole. Called
+        /// only for a value of more than `limit` bytes (rare), so no character is counted otherwise.
         func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, _ limit: Int) -> WireError? {
-            if value.exceeds(limit) { return bad(field, "\(name) is \(value.count) characters; at most \(limit)") }
-            if value.utf8.count > 4 * limit {
-                return bad(field, "\(name) is \(value.utf8.count) bytes of UTF-8 (characters of many combining marks); at most \(4 * limit)")
+            let characters = value.count
+            if characters > limit { return bad(field, "\(name) is \(characters) characters; at most \(limit)") }
+            let bytes = value.utf8.count
+            if bytes > 4 * limit {
+                return bad(field, "\(name) is \(bytes) bytes of UTF-8 (characters of many combining marks); at most \(4 * limit)")
             }
             return nil
         }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
-        if let e = tooLong("submission_id", "submission_id", id, Self.maxSubmissionIDLength) { return e }
+        if id.utf8.count > Self.maxSubmissionIDLength, let e = tooLong("submission_id", "submission_id", id, Self.maxSubmissionIDLength) { return e }
         switch s.kind {
         case .unspecified:
             return bad("kind", "kind is required: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
@@ -113,22 +116,24 @@ public final class SubmissionRules: Sendable {
         }
         let text = s.text.trimmedWhitespace
         if text.isEmpty { return bad("text", "text must not be empty") }
-        if let e = tooLong("text", "text", text, Self.maxTextCharacters) { return e }
+        if text.utf8.count > Self.maxTextCharacters, let e = tooLong("text", "text", text, Self.maxTextCharacters) { return e }
         let unit = s.unit.trimmedWhitespace
         let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
+        // Measured before it is looked up: hashing a string normalizes it, which for thousands of
+        // combining marks took 26 ms of the request thread.
+        if unit.utf8.count > longestCode + 8 {
+            return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
+        }
         if !unit.isEmpty && directoryCode(unit) == nil {
-            if unit.utf8.count > longestCode + 8 {
-                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
-            }
             return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(nearestCodes(unit).joined(separator: ", ")))")
         }
-        if let e = tooLong("address", "address", address, 500) { return e }
+        if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
         let badge = s.officerBadge.trimmedWhitespace
         if !badge.isEmpty && !Self.plausibleBadge(badge) {
             return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)")
         }
-        if let e = tooLong("category", "category", s.category, 64) { return e }
+        if s.category.utf8.count > 64, let e = tooLong("category", "category", s.category, 64) { return e }
         if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
             return bad("language", "\(WireError.quoted(s.language)) is not a language tag like zh-CN or en")
         }
@@ -139,7 +144,7 @@ public final class SubmissionRules: Sendable {
         }
         if s.hasContact {
             let c = s.contact
-            if let e = tooLong("contact.name", "name", c.name, 100) { return e }
+            if c.name.utf8.count > 100, let e = tooLong("contact.name", "name", c.name, 100) { return e }
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) {
                 return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
@@ -170,7 +175,7 @@ public final class SubmissionRules: Sendable {
     }
 
     static func plausibleEmail(_ e: String) -> Bool {
-        guard e.count <= 254, !e.contains(where: \.isWhitespace) else { return false }
+        guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace) else { return false }
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else { return false }
         let domain = parts[1]
@@ -201,12 +206,6 @@ public final class SubmissionRules: Sendable {
         }
         return partFits()
     }
-}
-
-extension StringProtocol {
-    /// Whether the text has more than `limit` characters, counting them (grapheme clusters, the
-    /// costly walk) only when its UTF-8 length says it might: validation runs for every submission.
-    func exceeds(_ limit: Int) -> Bool { utf8.count > limit && count > limit }
 }
 
 extension String {
