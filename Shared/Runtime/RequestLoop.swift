@@ -233,7 +233,8 @@ public final class RequestLoop: ThreadLoop {
     }
 
     private func answerReplay(_ r: Liaison_V1_Replay, id: String) -> Liaison_V1_Reply {
-        if !r.stream.isEmpty && r.stream != log.stream {
+        // Compared by bytes: `!=` on Strings compares them canonically, normalizing what a client sent.
+        if !r.stream.isEmpty && !r.stream.utf8.elementsEqual(log.stream.utf8) {
             return .failure(.notFound("replay.stream", "this instance serves stream \(log.stream), not \(WireError.quoted(r.stream))"), requestID: id)
         }
         let limit = r.limit == 0 ? options.replayDefault : min(Int(r.limit), options.replayMax)

@@ -684,6 +684,20 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         q.trackingToken = ""
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.field == "get_feedback_status.tracking_token")
         #expect(TrackingToken.make().count == 16)
+        // Far longer than any case number or token (one of them 100,000 combining marks): not
+        // found, and only the start of it sent back. The token read out with its spaces still fits.
+        for (caseNumber, token) in [(String(repeating: "L1-", count: 30_000), a.trackingToken),
+                                    (a.caseNumber, "A" + String(repeating: "\u{0301}", count: 100_000)),
+                                    ("L" + String(repeating: "\u{0301}", count: 100_000), a.trackingToken)] {
+            q.caseNumber = caseNumber
+            q.trackingToken = token
+            let refused = intake.handle([request(.getFeedbackStatus(q))])[0]
+            #expect(refused.error.code == .notFound && refused.error.field == "get_feedback_status.case_number")
+            #expect(refused.error.message.utf8.count < 300)
+        }
+        q.caseNumber = "  " + a.caseNumber.lowercased() + "  "
+        q.trackingToken = "  " + groups.joined(separator: " - ") + "  "
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber)
     }
 
     @Test func statusFollowsTheCaseWithPublicStateAndPublicNotesOnly() throws {

@@ -478,6 +478,9 @@ public final class IntakeService: RequestHandling {
             return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
                                                              : "the operator credential given (Request.credential) is not accepted"))
         }
+        if q.caseNumber.utf8.count > longestTypedCaseNumber {
+            return .failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(q.caseNumber))"))
+        }
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
         do {
@@ -502,7 +505,17 @@ public final class IntakeService: RequestHandling {
         }
     }
 
+    /// Longest case number and tracking token worth reading, as typed (spaces and dashes included):
+    /// a case number is this instance's prefix, a dash and seven or more digits; a token 16 characters.
+    var longestTypedCaseNumber: Int { casePrefix.utf8.count + 48 }
+    static let longestTypedToken = 128
+
     func status(_ q: Liaison_V1_GetFeedbackStatus) -> Liaison_V1_Reply {
+        // A case number or token far longer than any is answered before it is normalized (which, for
+        // thousands of combining marks, took milliseconds of the thread every submission waits for).
+        if q.caseNumber.utf8.count > longestTypedCaseNumber || q.trackingToken.utf8.count > Self.longestTypedToken {
+            return .failure(.notFound("get_feedback_status.case_number", "no case \(WireError.quoted(q.caseNumber)) with that tracking token"))
+        }
         // As a citizen reads them out over the phone: any letter case, stray spaces.
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
         // Read out or copied in groups ("4J5R NKCR 6CGJ JXUQ", "4J5R-NKCR-…"): the separators go.
