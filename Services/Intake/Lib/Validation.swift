@@ -89,14 +89,13 @@ public final class SubmissionRules: Sendable {
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
         /// At most `limit` characters (what a person sees), and at most four bytes of UTF-8 for each:
         /// a character built of thousands of combining marks counts once but is stored whole. Called
-        /// only for a value of more than `limit` bytes (rare), so no character is counted otherwise.
+        /// only for a value of more than `limit` bytes (rare); characters are counted only in a value
+        /// of at most four bytes each, so refusing any value takes time bounded by the limit.
         func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, _ limit: Int) -> WireError? {
+            let bytes = value.utf8.count
+            if bytes > 4 * limit { return bad(field, "\(name) is \(bytes) bytes of UTF-8; at most \(limit) characters (\(4 * limit) bytes)") }
             let characters = value.count
             if characters > limit { return bad(field, "\(name) is \(characters) characters; at most \(limit)") }
-            let bytes = value.utf8.count
-            if bytes > 4 * limit {
-                return bad(field, "\(name) is \(bytes) bytes of UTF-8 (characters of many combining marks); at most \(4 * limit)")
-            }
             return nil
         }
         let id = s.submissionID.trimmedWhitespace
@@ -183,7 +182,7 @@ public final class SubmissionRules: Sendable {
     }
 
     static func plausibleBadge(_ b: some StringProtocol) -> Bool {
-        (2...16).contains(b.count) && b.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" } && b.contains(where: \.isNumber)
+        b.utf8.count <= 64 && (2...16).contains(b.count) && b.allSatisfy { ($0.isASCII && ($0.isLetter || $0.isNumber)) || $0 == "-" } && b.contains(where: \.isNumber)
     }
 
     /// A first part of 2-3 ASCII letters, then parts of 2-8 ASCII letters or digits, joined by `-`.
