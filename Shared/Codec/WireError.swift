@@ -56,6 +56,20 @@ public struct WireError: Error, Equatable, CustomStringConvertible, Sendable {
 }
 
 extension WireError {
+    /// The refusal of `value` (`name` in the message, `field` named) when it has more than `limit`
+    /// characters, as a person counts them, or more than four bytes of UTF-8 for each (a character
+    /// of thousands of combining marks counts once but is stored whole); nil when it fits. Its time
+    /// is bounded by the limit: characters are counted only when the bytes allow it. Callers on a
+    /// hot path test `value.utf8.count > limit` first, which is all that most values need.
+    public static func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, limit: Int) -> WireError? {
+        let bytes = value.utf8.count
+        if bytes <= limit { return nil }
+        if bytes > 4 * limit { return .invalidArgument(field, "\(name) is \(bytes) bytes of UTF-8; at most \(limit) characters (\(4 * limit) bytes)") }
+        let characters = value.count
+        if characters > limit { return .invalidArgument(field, "\(name) is \(characters) characters; at most \(limit)") }
+        return nil
+    }
+
     /// `value` quoted for an error message: whole when it is short, else its first 40 code points
     /// and its length, so that a refused value of any size is named without being sent back whole
     /// (a reply as large as the request) or written whole into a log.

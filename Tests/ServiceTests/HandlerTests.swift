@@ -380,6 +380,28 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(fx.run("L1-0000001", .assign) { $0.unit = "NOWHERE" }.error.field == "case_command.unit")
     }
 
+    /// Too long by characters or by bytes (one character of many combining marks): named, refused,
+    /// and only its start sent back.
+    @Test func overLongFieldsAreNamedAndNotStored() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        let marks = "e" + String(repeating: "\u{0301}", count: 20_000)
+        let cases: [(String, (inout Liaison_V1_CaseCommand) -> Void)] = [
+            ("case_command.text", { $0.text = marks }),
+            ("case_command.text", { $0.text = String(repeating: "警", count: 4_001) }),
+            ("case_command.reason", { $0.text = "x"; $0.reason = marks }),
+            ("case_command.actor", { $0.text = "x"; $0.actor = String(repeating: "a", count: 100_000) }),
+        ]
+        for (field, change) in cases {
+            let r = fx.run("L1-0000001", .note) { $0.text = "x"; change(&$0) }
+            #expect(r.error.code == .invalidArgument && r.error.field == field, "\(field)")
+            #expect(r.error.message.utf8.count < 200)
+        }
+        // Nothing of them reached the audit trail: only the one note that fits does.
+        #expect(fx.run("L1-0000001", .note) { $0.text = "fits" }.error.code == .unspecified)
+        #expect(fx.show("L1-0000001").audit.filter { $0.action == "note" }.count == 1)
+    }
+
     @Test func notesResponsesAndConfirmation() throws {
         let fx = try HandlerFixture()
         try fx.open("L1-0000001")

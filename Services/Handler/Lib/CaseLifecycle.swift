@@ -68,10 +68,13 @@ public enum CaseLifecycle {
         case .UNRECOGNIZED(let n): throw .invalidArgument(f + "action", "action \(n) is not a known case action")
         default: break
         }
+        // Lengths first, in time bounded by the limit: what is checked after walks the characters.
+        for (field, value, limit) in [("actor", c.actor, 64), ("text", c.text, 4_000), ("reason", c.reason, 1_000),
+                                      ("unit", c.unit, 64), ("officer", c.officer, 64), ("case_number", c.caseNumber, 64),
+                                      ("merge_into", c.mergeInto, 64)] {
+            if let refused = WireError.tooLong(f + field, field, value, limit: limit) { throw refused }
+        }
         try need(!c.actor.trimmedIsEmpty, "actor", "actor is required: who gives the command (operator id or badge)")
-        try need(c.actor.count <= 64, "actor", "actor is at most 64 characters")
-        try need(c.text.count <= 4_000, "text", "text is at most 4,000 characters")
-        try need(c.reason.count <= 1_000, "reason", "reason is at most 1,000 characters")
         switch c.action {
         case .assign:
             try need(!c.unit.isEmpty || !c.officer.isEmpty, "unit", "assign needs a unit or an officer (or both)")

@@ -87,16 +87,8 @@ public final class SubmissionRules: Sendable {
     public func check(_ s: Liaison_V1_SubmitFeedback, now: Date = Date()) -> WireError? {
         let f = "submit_feedback."
         func bad(_ field: String, _ message: String) -> WireError { .invalidArgument(f + field, message) }
-        /// At most `limit` characters (what a person sees), and at most four bytes of UTF-8 for each:
-        /// a character built of thousands of combining marks counts once but is stored whole. Called
-        /// only for a value of more than `limit` bytes (rare); characters are counted only in a value
-        /// of at most four bytes each, so refusing any value takes time bounded by the limit.
         func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, _ limit: Int) -> WireError? {
-            let bytes = value.utf8.count
-            if bytes > 4 * limit { return bad(field, "\(name) is \(bytes) bytes of UTF-8; at most \(limit) characters (\(4 * limit) bytes)") }
-            let characters = value.count
-            if characters > limit { return bad(field, "\(name) is \(characters) characters; at most \(limit)") }
-            return nil
+            WireError.tooLong(f + field, name, value, limit: limit)
         }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
