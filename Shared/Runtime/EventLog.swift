@@ -86,6 +86,11 @@ public final class EventLog: Sendable {
 
     /// Reads stored events after `after` for a replay: at most `limit` rows are scanned, those
     /// whose topic starts with one of `prefixes` (all when empty) are returned.
+    /// Most topic prefixes a `Replay` may name, and the longest (bytes of UTF-8): every stored event
+    /// of a batch is matched against each.
+    public static let maxTopicPrefixes = 32
+    public static let maxTopicPrefixBytes = 128
+
     public func replay(after: UInt64, limit: Int, prefixes: [String]) throws -> Liaison_V1_ReplayBatch {
         let rows: [Row] = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT seq, topic, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -97,7 +102,8 @@ public final class EventLog: Sendable {
             let seq: Int64 = row["seq"]
             last = UInt64(seq)
             let topic: String = row["topic"]
-            if !prefixes.isEmpty && !prefixes.contains(where: { topic.hasPrefix($0) }) { continue }
+            // By bytes: `hasPrefix` on Strings compares canonically, normalizing both.
+            if !prefixes.isEmpty && !prefixes.contains(where: { topic.utf8.starts(with: $0.utf8) }) { continue }
             let data: Data = row["data"]
             batch.events.append(try Liaison_V1_Event(serializedBytes: data))
         }

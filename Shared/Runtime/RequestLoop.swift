@@ -237,6 +237,14 @@ public final class RequestLoop: ThreadLoop {
         if !r.stream.isEmpty && !r.stream.utf8.elementsEqual(log.stream.utf8) {
             return .failure(.notFound("replay.stream", "this instance serves stream \(log.stream), not \(WireError.quoted(r.stream))"), requestID: id)
         }
+        // Every stored event of the batch is matched against every prefix, on the thread that
+        // answers every request: a few prefixes name any set of topics a consumer wants.
+        if r.topicPrefixes.count > EventLog.maxTopicPrefixes {
+            return .failure(.invalidArgument("replay.topic_prefixes", "\(r.topicPrefixes.count) topic prefixes; at most \(EventLog.maxTopicPrefixes)"), requestID: id)
+        }
+        if let long = r.topicPrefixes.first(where: { $0.utf8.count > EventLog.maxTopicPrefixBytes }) {
+            return .failure(.invalidArgument("replay.topic_prefixes", "topic prefix \(WireError.quoted(long)) is over \(EventLog.maxTopicPrefixBytes) bytes; topics are short names like case.assigned"), requestID: id)
+        }
         let limit = r.limit == 0 ? options.replayDefault : min(Int(r.limit), options.replayMax)
         do {
             var reply = Liaison_V1_Reply()

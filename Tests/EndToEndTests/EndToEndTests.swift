@@ -146,16 +146,18 @@ struct EndToEndTests {
         for service in Topology.serviceNames {
             let endpoint = set.instance(service).requests
             let body = wrongBody[service]!
-            let answers = try await Threads.run(name: "raw") { () -> [String] in
+            let (answers, longestMessage) = try await Threads.run(name: "raw") { () -> ([String], Int) in
                 let ctx = try Context()
                 defer { ctx.terminate() }
                 let s = try Socket(context: ctx, type: .dealer, role: "raw", linger: 0)
                 defer { s.close() }
                 try s.connect(endpoint)
+                var longestMessage = 0
                 func exchange(_ frames: [[UInt8]]) throws -> String {
                     try s.send(multipart: frames)
                     guard try s.waitReadable(timeout: 5_000), let reply = try s.receiveMultipart() else { return "silence" }
                     let r = try Framing.decodeReply(frames: reply)
+                    longestMessage = max(longestMessage, r.error.message.utf8.count)
                     return "\(r.error.code.name):\(r.error.field)"
                 }
                 var wrong = Liaison_V1_Request()
@@ -163,7 +165,16 @@ struct EndToEndTests {
                 var future = Liaison_V1_Request()
                 future.version = 7
                 future.getStatus = .init()
-                return [
+                // Replay is every service's, and anyone's: its topic prefixes are bounded (each
+                // stored event of a batch is matched against each), and a wrong stream is named
+                // without its whole name sent back.
+                var manyPrefixes = Liaison_V1_Request()
+                manyPrefixes.replay.topicPrefixes = Array(repeating: "zzz.", count: 33)
+                var longPrefix = Liaison_V1_Request()
+                longPrefix.replay.topicPrefixes = [String(repeating: "z", count: 129)]
+                var otherStream = Liaison_V1_Request()
+                otherStream.replay.stream = String(repeating: "s", count: 100_000)
+                return ([
                     try exchange([[], [0xDE, 0xAD, 0xBE, 0xEF, 0xFF]]),          // garbage
                     try exchange([Array("no delimiter".utf8)]),                  // malformed framing
                     try exchange([[], [0x0A, 0x02, 0xC3, 0x28]]),                // invalid UTF-8
@@ -171,11 +182,16 @@ struct EndToEndTests {
                     try exchange([[], try wrong.serializedBytes()]),             // wrong-typed request
                     try exchange([[], [], []]),                                  // extra frames
                     try exchange([[], [UInt8](repeating: 0x41, count: 1_000_000)]),  // oversized (1 MB > 256 KiB)
-                ]
+                    try exchange([[], try manyPrefixes.serializedBytes()]),
+                    try exchange([[], try longPrefix.serializedBytes()]),
+                    try exchange([[], try otherStream.serializedBytes()]),
+                ], longestMessage)
             }
             #expect(answers == ["invalid_argument:request", "invalid_argument:frames", "invalid_argument:request_id",
                                 "invalid_argument:version", "invalid_argument:body", "invalid_argument:frames",
-                                "invalid_argument:request"], "\(service)")
+                                "invalid_argument:request", "invalid_argument:replay.topic_prefixes",
+                                "invalid_argument:replay.topic_prefixes", "not_found:replay.stream"], "\(service)")
+            #expect(longestMessage < 300, "\(service): an error message of \(longestMessage) bytes")
             #expect(await set.status(service)?.service == service, "\(service) still serves")
         }
         // A submission with a missing field names it.
