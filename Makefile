@@ -27,6 +27,8 @@ test: build
 	$(BIN)/liaison-bench intake --quick --logic-only
 	$(BIN)/liaison-bench intake --quick --loop-only
 	$(BIN)/liaison-bench handler --runs 1 --cases 500
+	@echo "== the fuzz target's replay build on the golden requests (scripts/fuzz-requests.sh fuzzes)"
+	$(BIN)/liaison-fuzz-requests Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin
 
 # Benchmark figures worth quoting: release build, 3 runs, medians.
 bench: deps

@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "liaison-reporting", targets: ["ReportingMain"]),
         .executable(name: "liaison", targets: ["LiaisonCLI"]),
         .executable(name: "liaison-bench", targets: ["LiaisonBench"]),
+        .executable(name: "liaison-fuzz-requests", targets: ["FuzzRequests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
@@ -91,6 +92,9 @@ let package = Package(
         ),
 
         // MARK: Tests
+        // Replays inputs; built with -D FUZZING -sanitize=fuzzer by scripts/fuzz-requests.sh, a
+        // libFuzzer target over what the services do with a request's bytes before their databases.
+        .executableTarget(name: "FuzzRequests", dependencies: ["Intake", "Handler", "LiaisonCodec"], path: "Tests/Fuzz"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
         .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime", "LiaisonClient"], path: "Tests/RuntimeTests"),

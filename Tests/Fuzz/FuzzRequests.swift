@@ -1,0 +1,98 @@
+import Foundation
+import Handler
+import Intake
+import LiaisonCodec
+import SwiftProtobuf
+
+/// What the services do with a request's bytes before their databases: framing and decoding (the
+/// hand reader beside swift-protobuf), intake's submission rules and the handler's command fields. Any input must leave it standing and
+/// get an answer that names a field and stays small; and whatever the hand reader reads must be
+/// what swift-protobuf reads.
+///
+/// Two builds (scripts/fuzz-requests.sh runs both):
+/// - with `-D FUZZING -sanitize=fuzzer,address`, a libFuzzer target that mutates inputs guided by
+///   coverage (`.build-fuzz/release/liaison-fuzz-requests CORPUS -max_total_time=600`);
+/// - without, a command that replays the files it is given (a corpus, or a crash to reproduce).
+enum FuzzRequests {
+    static let rules = SubmissionRules()
+
+    static func check(_ bytes: [UInt8]) {
+        let incoming = Framing.parseRequest(frames: [[1, 2, 3], [], bytes])
+        switch incoming.request {
+        case .failure(let error):
+            expect(!error.field.isEmpty, "a refused request names no field: \(error)")
+            expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes")
+        case .success(let request):
+            if let plain = WireReader.submission(bytes) {
+                expect(plain == request, "the hand reader read \(plain), swift-protobuf \(request)")
+            }
+            if case .caseCommand(let command)? = request.body {
+                do {
+                    try CaseLifecycle.checkFields(command)
+                } catch {
+                    expect(error.field.hasPrefix("case_command."), "the refusal names \(error.field)")
+                    expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+                }
+            }
+            guard case .submitFeedback(var submission)? = request.body else { return }
+            if let error = rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) {
+                expect(error.field.hasPrefix("submit_feedback."), "the refusal names \(error.field)")
+                expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+            } else {
+                _ = rules.canonicalize(&submission)
+                expect(rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) == nil,
+                       "a valid submission is refused once put in canonical form")
+            }
+        }
+    }
+
+    static func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition {
+            FileHandle.standardError.write(Data("liaison-fuzz-requests: \(message())\n".utf8))
+            abort()
+        }
+    }
+}
+
+#if FUZZING
+@_silgen_name("LLVMFuzzerRunDriver")
+func runFuzzerDriver(_ argc: UnsafeMutablePointer<CInt>,
+                     _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+                     _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt) -> CInt
+
+/// The executable's entry point (SwiftPM links `main` to `<module>_main`): libFuzzer's driver,
+/// which parses its own options and calls back with each input.
+@_cdecl("FuzzRequests_main")
+func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    var argc = argc
+    var argv = argv
+    return runFuzzerDriver(&argc, &argv) { data, size in
+        FuzzRequests.check(size == 0 ? [] : Array(UnsafeBufferPointer(start: data, count: size)))
+        return 0
+    }
+}
+#else
+@main
+struct ReplayInputs {
+    static func main() throws {
+        let paths = CommandLine.arguments.dropFirst()
+        if paths.isEmpty {
+            print("usage: liaison-fuzz-requests FILE|DIR...  (replays inputs; scripts/fuzz-requests.sh fuzzes)")
+            return
+        }
+        var count = 0
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw CocoaError(.fileNoSuchFile) }
+            let files = isDirectory.boolValue
+                ? try FileManager.default.contentsOfDirectory(atPath: path).map { path + "/" + $0 }
+                : [path]
+            for file in files {
+                FuzzRequests.check([UInt8](try Data(contentsOf: URL(fileURLWithPath: file))))
+                count += 1
+            }
+        }
+        print("liaison-fuzz-requests: \(count) inputs, every one answered")
+    }
+}
+#endif

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Fuzzes what intake does with a request's bytes before its database (framing, the hand reader
+# against swift-protobuf, the submission rules): libFuzzer, guided by coverage, with AddressSanitizer.
+# A finding stops the run and is written to .build-fuzz/findings/; replay it with the plain build:
+#   swift build --product liaison-fuzz-requests && .build/debug/liaison-fuzz-requests FILE
+#
+#   scripts/fuzz-requests.sh [SECONDS] [CORPUS_DIR]      (default 300 s, a temporary corpus)
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+seconds=${1:-300}
+corpus=${2:-$(mktemp -d)}
+mkdir -p "$corpus" .build-fuzz/findings
+# Seeds: the golden requests the codec tests check byte for byte.
+cp Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin "$corpus"/
+# SwiftPM links `main` to the module's entry point, which runs libFuzzer's driver; lld links it
+# where gold stops with an internal error.
+swift build -c release --scratch-path .build-fuzz --product liaison-fuzz-requests \
+  -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -Xclang-linker -Xswiftc -fuse-ld=lld
+exec .build-fuzz/release/liaison-fuzz-requests "$corpus" -max_total_time="$seconds" -max_len=4096 \
+  -artifact_prefix="$repo/.build-fuzz/findings/" -print_final_stats=1
