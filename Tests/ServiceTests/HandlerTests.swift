@@ -400,6 +400,10 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         // Nothing of them reached the audit trail: only the one note that fits does.
         #expect(fx.run("L1-0000001", .note) { $0.text = "fits" }.error.code == .unspecified)
         #expect(fx.show("L1-0000001").audit.filter { $0.action == "note" }.count == 1)
+        // A list's state filter likewise: refused without the whole of it sent back; a real one works.
+        let listed = fx.handler.handle([request(.listCases(.with { $0.state = marks }))])[0]
+        #expect(listed.error.field == "list_cases.state" && listed.error.message.utf8.count < 300)
+        #expect(fx.handler.handle([request(.listCases(.with { $0.state = "triaged" }))])[0].caseList.total == 1)
     }
 
     @Test func notesResponsesAndConfirmation() throws {
