@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fuzzes what intake does with a request's bytes before its database (framing, the hand reader
-# against swift-protobuf, the submission rules): libFuzzer, guided by coverage, with AddressSanitizer.
+# Fuzzes what the services do with a request's bytes before their databases (framing, the hand
+# reader against swift-protobuf, intake's submission rules, the handler's command fields) and the
+# same bytes as a desk's JSON-lines file: libFuzzer, guided by coverage, with AddressSanitizer.
 # A finding stops the run and is written to .build-fuzz/findings/; replay it with the plain build:
 #   swift build --product liaison-fuzz-requests && .build/debug/liaison-fuzz-requests FILE
 #
@@ -13,6 +14,9 @@ corpus=${2:-$(mktemp -d)}
 mkdir -p "$corpus" .build-fuzz/findings
 # Seeds: the golden requests the codec tests check byte for byte.
 cp Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin "$corpus"/
+# and a desk's file (the same bytes are read as one too).
+printf '%s\n' '{"kind":"complaint","channel":"hotline","unit":"STN-WEST-01","text":"Loud music","phone":"13800000001","occurred_at":"2026-11-29 08:30"}' \
+  '# a comment' '{"kind":"praise","channel":"web","address":"8 Lotus Lane","text":"Thanks","contact":{"email":"a@b.cn"}}' > "$corpus/desk.jsonl"
 # SwiftPM links `main` to the module's entry point, which runs libFuzzer's driver; lld links it
 # where gold stops with an internal error.
 swift build -c release --scratch-path .build-fuzz --product liaison-fuzz-requests \

@@ -1,11 +1,13 @@
 import Foundation
 import Handler
 import Intake
+import LiaisonClient
 import LiaisonCodec
 import SwiftProtobuf
 
 /// What the services do with a request's bytes before their databases: framing and decoding (the
-/// hand reader beside swift-protobuf), intake's submission rules and the handler's command fields. Any input must leave it standing and
+/// hand reader beside swift-protobuf), intake's submission rules and the handler's command fields;
+/// and the same bytes as a hotline desk's JSON-lines file (`liaison submit --file`). Any input must leave it standing and
 /// get an answer that names a field and stays small; and whatever the hand reader reads must be
 /// what swift-protobuf reads.
 ///
@@ -17,6 +19,25 @@ enum FuzzRequests {
     static let rules = SubmissionRules()
 
     static func check(_ bytes: [UInt8]) {
+        checkRequest(bytes)
+        checkDeskFile(bytes)
+    }
+
+    /// Every line of a desk's file is read as a submission or refused with its line number.
+    static func checkDeskFile(_ bytes: [UInt8]) {
+        let lines = FeedbackFile.lines(of: Data(bytes))
+        var previous = 0
+        for (number, text) in lines {
+            expect(number > previous, "line numbers out of order: \(number) after \(previous)")
+            previous = number
+            guard case .success(let line) = text else { continue }
+            if case .failure(let error) = FeedbackFile.parse(line, line: number, source: "fuzz") {
+                expect(error.line == number, "line \(number)'s error names line \(error.line)")
+            }
+        }
+    }
+
+    static func checkRequest(_ bytes: [UInt8]) {
         let incoming = Framing.parseRequest(frames: [[1, 2, 3], [], bytes])
         switch incoming.request {
         case .failure(let error):
