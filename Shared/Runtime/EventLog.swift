@@ -84,13 +84,13 @@ public final class EventLog: Sendable {
         return try rawEvents(after: after, limit: limit)
     }
 
-    /// Reads stored events after `after` for a replay: at most `limit` rows are scanned, those
-    /// whose topic starts with one of `prefixes` (all when empty) are returned.
     /// Most topic prefixes a `Replay` may name, and the longest (bytes of UTF-8): every stored event
     /// of a batch is matched against each.
     public static let maxTopicPrefixes = 32
     public static let maxTopicPrefixBytes = 128
 
+    /// Reads stored events after `after` for a replay: at most `limit` rows are scanned, those
+    /// whose topic starts with one of `prefixes` (all when empty, compared byte for byte) are returned.
     public func replay(after: UInt64, limit: Int, prefixes: [String]) throws -> Liaison_V1_ReplayBatch {
         let rows: [Row] = try store.pool.read { db in
             try Row.fetchAll(db, sql: "SELECT seq, topic, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?",

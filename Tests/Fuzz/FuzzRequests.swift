@@ -7,14 +7,15 @@ import SwiftProtobuf
 
 /// What the services do with a request's bytes before their databases: framing and decoding (the
 /// hand reader beside swift-protobuf), intake's submission rules and the handler's command fields;
-/// and the same bytes as a hotline desk's JSON-lines file (`liaison submit --file`). Any input must leave it standing and
-/// get an answer that names a field and stays small; and whatever the hand reader reads must be
-/// what swift-protobuf reads.
+/// and the same bytes as a hotline desk's JSON-lines file (`liaison submit --file`). Any input must
+/// leave them standing and get an answer that names a field (or line) and stays small; whatever the
+/// hand reader reads must be what swift-protobuf reads.
 ///
-/// Two builds (scripts/fuzz-requests.sh runs both):
-/// - with `-D FUZZING -sanitize=fuzzer,address`, a libFuzzer target that mutates inputs guided by
-///   coverage (`.build-fuzz/release/liaison-fuzz-requests CORPUS -max_total_time=600`);
-/// - without, a command that replays the files it is given (a corpus, or a crash to reproduce).
+/// Two builds:
+/// - with `-D FUZZING -sanitize=fuzzer,address` (scripts/fuzz-requests.sh), a libFuzzer target that
+///   mutates inputs guided by coverage;
+/// - without (`make test` runs it on the golden requests), a command that replays the files it is
+///   given: a corpus, or a finding to reproduce.
 enum FuzzRequests {
     static let rules = SubmissionRules()
 
