@@ -45,12 +45,26 @@ struct Submit: ParsableCommand {
     var language: String = ""
     @Option(help: "When it happened, if the citizen said: 2026-11-29 08:30 (this machine's time zone) or ISO 8601 with a zone (2026-11-29T08:30:00+08:00). Intake records when it was received either way.")
     var occurredAt: String?
-    @Option(help: "Client-chosen id; reuse it to retry safely. Default: a new random id.")
-    var submissionId: String = UUID().uuidString.lowercased()
+    @Option(help: "Client-chosen id; reuse it to retry safely. Default: a new random id, printed if no answer comes.")
+    var submissionId: String?
 
     func validate() throws {
         if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
-        if file != nil { return }
+        if file != nil {
+            // A line of the file says all of its submission; a flag beside it would be ignored.
+            let single: [(String, Bool)] = [
+                ("--kind", !kind.isEmpty), ("--text", !text.isEmpty), ("--unit", !unit.isEmpty),
+                ("--address", !address.isEmpty), ("--officer", !officer.isEmpty),
+                ("--category", !category.isEmpty), ("--name", !name.isEmpty), ("--phone", !phone.isEmpty),
+                ("--email", !email.isEmpty), ("--language", !language.isEmpty),
+                ("--occurred-at", occurredAt != nil), ("--submission-id", submissionId != nil),
+            ]
+            let given = single.filter(\.1).map(\.0)
+            if !given.isEmpty {
+                throw ValidationError("\(given.joined(separator: ", ")) cannot go with --file: each line of the file carries its own fields")
+            }
+            return
+        }
         if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
         if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
@@ -66,6 +80,9 @@ struct Submit: ParsableCommand {
 
     func run() throws {
         if let file { return submitFile(file) }
+        // Chosen here, not as the option's default: a default is printed in --help, and a random
+        // id there reads as one every clerk should use.
+        let submissionId = self.submissionId ?? UUID().uuidString.lowercased()
         var s = Liaison_V1_SubmitFeedback()
         s.submissionID = submissionId
         s.kind = Liaison_V1_FeedbackKind(name: kind)!

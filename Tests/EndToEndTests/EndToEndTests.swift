@@ -448,6 +448,14 @@ struct EndToEndTests {
         // A refusal is certain: no such hint.
         let refused = try await set.cli(["submit", "--kind", "rumour", "--unit", "STN-EAST-01", "--text", "x"])
         #expect(refused.status != 0 && refused.output.contains("--kind") && !refused.output.contains("--submission-id"), "\(refused.output)")
+        // The help does not print a random id as if it were the default to use.
+        let help = try await set.cli(["submit", "--help"])
+        #expect(help.output.contains("--submission-id") && help.output.firstMatch(of: /[0-9a-f]{8}-[0-9a-f]{4}-/) == nil, "\(help.output)")
+        // A flag for one submission beside --file would be ignored: it is refused, named.
+        let file = set.dir + "/desk.jsonl"
+        try Data().write(to: URL(fileURLWithPath: file))
+        let mixed = try await set.cli(["submit", "--file", file, "--kind", "praise", "--submission-id", "desk7-0042"])
+        #expect(mixed.status == 64 && mixed.output.contains("--kind, --submission-id cannot go with --file"), "\(mixed.output)")
     }
 
     @Test func upSupervisesRestartsAndStopsTheSet() async throws {
