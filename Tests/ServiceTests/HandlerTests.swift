@@ -95,6 +95,18 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
         #expect(shipped == Policy.defaultText)
     }
 
+    /// A span is shown in the case's audit trail and stored as it is shown: in words a clerk would
+    /// write ("1 working day"), read back to the same span.
+    @Test(arguments: [
+        (Span.workingDays(1), "1 working day"), (.workingDays(10), "10 working days"),
+        (.workingDays(1.5), "1.5 working days"), (.workingHours(1), "1 working hour"),
+        (.workingHours(4), "4 working hours"), (.hours(1), "1 hour"), (.hours(48), "48 hours"),
+    ])
+    func spansAreWrittenAsSpokenAndReadBack(span: Span, words: String) {
+        #expect(span.description == words)
+        #expect(Span.parse(words.split(separator: " ").map(String.init)) == span)
+    }
+
     @Test func defaultsFitAPoliceForce() {
         let officer = policy.route(feedback(officer: "PC-1"))
         #expect(officer.unit == "SUPERVISION" && officer.rule == "officer-complaint" && officer.priority == "P1")

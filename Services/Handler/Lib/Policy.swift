@@ -21,11 +21,14 @@ public enum Span: Sendable, Equatable, CustomStringConvertible {
     public var isWorking: Bool { if case .hours = self { return false } else { return true } }
 
     public var description: String {
-        func n(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+        // "1 working day", "1.5 working days": what `parse` reads back either way.
+        func n(_ v: Double, _ unit: String) -> String {
+            (v == v.rounded() ? String(Int(v)) : String(v)) + " " + unit + (v == 1 ? "" : "s")
+        }
         switch self {
-        case .hours(let h): return "\(n(h)) hours"
-        case .workingHours(let h): return "\(n(h)) working hours"
-        case .workingDays(let d): return "\(n(d)) working days"
+        case .hours(let h): return n(h, "hour")
+        case .workingHours(let h): return n(h, "working hour")
+        case .workingDays(let d): return n(d, "working day")
         }
     }
 
