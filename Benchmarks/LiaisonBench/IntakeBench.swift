@@ -109,17 +109,26 @@ struct IntakeBench: ParsableCommand {
         commandName: "intake",
         abstract: "Drive a real liaison-intake over real sockets; print throughput, latency, peak RSS and the raw limits.",
         discussion: """
-            Starts liaison-intake (next to this executable, or --intake-bin) on a free TCP port of 127.0.0.1 with
-            its database in a temporary directory. Measures, in this order and each --runs times:
-              raw: libzmq DEALER/ROUTER round trip of a same-size message to an echo in a process of its own;
-                   the same --clients closed loop against that bare echo (the transport's ceiling on this machine); SQLite WAL synchronous=FULL
-                   inserts of same-size rows, one per transaction and 1,000 per transaction;
-              low load: one client, one request in flight (p50 against raw round trip + one fsync);
-              closed loop: --clients clients, one request in flight each, for --seconds (one driver thread,
-                   the clients sharing --connections DEALER sockets, so they do not take the service's CPU);
-                   then the same with --more-clients (bigger group commits); from the two, the time one
-                   submission costs and the time one transaction costs (fitted: 1/rate = c + T/batch);
-              open loop: --rate submissions/s offered on a schedule for --seconds (latency from the intended send time).
+            Starts liaison-intake (next to this executable, or --intake-bin) on a free TCP port of \
+            127.0.0.1 with its database in a temporary directory. Measures, in this order and each \
+            --runs times:
+
+            raw: libzmq DEALER/ROUTER round trip of a same-size message to an echo in a process of \
+            its own; the same --clients closed loop against that bare echo (the transport's ceiling \
+            on this machine); SQLite WAL synchronous=FULL inserts of same-size rows, one per \
+            transaction and 1,000 per transaction.
+
+            low load: one client, one request in flight (p50 against raw round trip + one fsync).
+
+            closed loop: --clients clients, one request in flight each, for --seconds (one driver \
+            thread, the clients sharing --connections DEALER sockets, so they do not take the \
+            service's CPU); then the same with --more-clients (bigger group commits); from the two, \
+            the time one submission costs and the time one transaction costs (fitted: 1/rate = c + \
+            T/batch).
+
+            open loop: --rate submissions/s offered on a schedule for --seconds (latency from the \
+            intended send time).
+
             Prints medians over the runs. Build with -c release for figures worth quoting.
             """)
 

@@ -10,16 +10,19 @@ struct CaseGroup: ParsableCommand {
         commandName: "case",
         abstract: "Show a case with its audit trail, or move it through its life cycle.",
         discussion: """
-            States: triaged -> assigned -> in_progress -> responded -> resolved -> closed, and awaiting_citizen
-            (deadlines paused), escalated, transferred, merged, not_police_responsibility, reopened.
-            A command the case's state does not accept is refused with the commands it does accept.
-            Every command records who (--actor, else $LIAISON_ACTOR, else $USER), when, what and why (--reason).
-            With an operator secret configured, give it with --credential-file or $LIAISON_OPERATOR_SECRET.
+            States: triaged -> assigned -> in_progress -> responded -> resolved -> closed, and \
+            awaiting_citizen (deadlines paused), escalated, transferred, merged, \
+            not_police_responsibility, reopened. A command the case's state does not accept is \
+            refused with the commands it does accept.
+
+            Every command records who (--actor, else $LIAISON_ACTOR, else $USER), when, what and \
+            why (--reason). With an operator secret configured, give it with --credential-file or \
+            $LIAISON_OPERATOR_SECRET.
 
               liaison case show L1-0000042
               liaison case assign L1-0000042 --unit STN-EAST-01 --officer PC-1234
               liaison case accept L1-0000042
-              liaison case respond L1-0000042 "We have spoken to the station and will call you by Friday."
+              liaison case respond L1-0000042 "We will call you by Friday."
               liaison case resolve L1-0000042 "The officer apologised in person."
               liaison case confirm L1-0000042 --satisfaction 4
               liaison case close L1-0000042

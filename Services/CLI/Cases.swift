@@ -7,10 +7,10 @@ struct Cases: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List cases across every handler partition, most urgent first (complaints are P1).",
         discussion: """
-            Filter by unit (responsible or accountable), state and officer; --overdue shows open cases past
-            their response or resolution deadline (paused and finished cases excluded). If a handler
-            partition does not answer, the others' cases are shown, a warning names it, and the exit
-            status is 4.
+            Filter by unit (responsible or accountable), state and officer; --overdue shows open \
+            cases past their response or resolution deadline (paused and finished cases excluded). \
+            If a handler partition does not answer, the others' cases are shown, a warning names \
+            it, and the exit status is 4.
             """)
 
     @OptionGroup var client: ClientOptions

@@ -11,9 +11,9 @@ struct Events: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print a stream's events, one JSON object a line: stored ones from --from, then live ones.",
             discussion: """
-                Replays the stored events after --from from the stream's requests socket, then follows
-                the live events socket; a skipped sequence number is filled in by replaying again, so
-                the output has every event once and in order. Heartbeats are not printed.
+                Replays the stored events after --from from the stream's requests socket, then \
+                follows the live events socket; a skipped sequence number is filled in by replaying \
+                again, so the output has every event once and in order. Heartbeats are not printed.
                 """)
 
         @OptionGroup var client: ClientOptions

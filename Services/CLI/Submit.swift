@@ -8,9 +8,9 @@ struct Submit: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Submit one piece of public feedback and print its case number and tracking token.",
         discussion: """
-            Give the citizen the case number and the tracking token: with both they can ask for the
-            status (liaison status). Leave out --name/--phone/--email for an anonymous submission.
-            A retry with the same --submission-id never makes a second case.
+            Give the citizen the case number and the tracking token: with both they can ask for \
+            the status (liaison status). Leave out --name/--phone/--email for an anonymous \
+            submission. A retry with the same --submission-id never makes a second case.
             """)
 
     @OptionGroup var client: ClientOptions

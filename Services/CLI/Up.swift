@@ -7,9 +7,10 @@ struct Up: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the whole set on this machine: intake, handler, scheduler and reporting.",
         discussion: """
-            Starts the four service executables (found next to this one) as child processes, restarts
-            one that dies (with a growing pause if it keeps dying), and on Ctrl-C or SIGTERM stops them
-            all gracefully. Each keeps its own database in --data-dir. Logs go to standard error.
+            Starts the four service executables (found next to this one) as child processes, \
+            restarts one that dies (with a growing pause if it keeps dying), and on Ctrl-C or \
+            SIGTERM stops them all gracefully. Each keeps its own database in --data-dir. Logs go \
+            to standard error.
             """)
 
     @Option(help: "Directory for the services' databases.")

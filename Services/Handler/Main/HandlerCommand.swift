@@ -12,10 +12,11 @@ struct HandlerCommand: AsyncParsableCommand {
         commandName: "liaison-handler",
         abstract: "Liaison handler: routes cases by policy, runs their life cycle, holds them to deadlines.",
         discussion: """
-            Consumes every intake instance of the topology and publishes case.* on its own stream.
-            With several handler instances in the topology, instance k of n owns the cases whose number
-            hashes to partition k/n (override with --partition). SIGHUP reloads the policy and the
-            calendar (a bad file is reported and the old one kept). Stop with SIGTERM or Ctrl-C.
+            Consumes every intake instance of the topology and publishes case.* on its own \
+            stream. With several handler instances in the topology, instance k of n owns the cases \
+            whose number hashes to partition k/n (override with --partition). SIGHUP reloads the \
+            policy and the calendar (a bad file is reported and the old one kept). Stop with \
+            SIGTERM or Ctrl-C.
             """)
 
     @OptionGroup var options: ServiceOptions
