@@ -36,7 +36,7 @@ struct CaseGroup: ParsableCommand {
 struct CaseCommandOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
 
-    @Argument(help: "The case number, e.g. L1-0000042 (any letter case).", transform: CaseNumberText.normalized)
+    @Argument(help: "The case number, e.g. L1-0000042 (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String
 
     @Option(help: "Who gives the command (operator id or badge). Default: $LIAISON_ACTOR, else $USER.")
@@ -92,7 +92,7 @@ extension ClientOptions {
 struct CaseShow: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "show", abstract: "Show a case in full with its audit trail.")
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The case number (any letter case).", transform: CaseNumberText.normalized) var caseNumber: String
+    @Argument(help: "The case number (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized) var caseNumber: String
 
     func run() throws {
         do {

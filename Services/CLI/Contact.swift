@@ -9,7 +9,7 @@ struct Contact: ParsableCommand {
         discussion: "Needs an operator secret: --credential-file, or $LIAISON_OPERATOR_SECRET.")
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The case number (any letter case).", transform: CaseNumberText.normalized)
+    @Argument(help: "The case number (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String
     @Option(help: "File holding the operator secret (first line).")
     var credentialFile: String?

@@ -249,7 +249,7 @@ struct Status: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show a citizen the public state of their case.")
 
     @OptionGroup var client: ClientOptions
-    @Argument(help: "The case number, e.g. L1-0000042 (any letter case).", transform: CaseNumberText.normalized)
+    @Argument(help: "The case number, e.g. L1-0000042 (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String
     @Option(help: "The tracking token given with the case number.")
     var token: String

@@ -4,9 +4,20 @@ import Foundation
 /// (`L1-0000042`: a prefix and digits), so intake's lookups and the command line, which routes a
 /// case to its handler partition by its exact number, go by that stored form.
 public enum CaseNumberText {
-    /// The stored form of a typed case number: without surrounding spaces, upper case.
+    /// How many digits a case number's sequence has at least (`L1-0000042`).
+    public static let sequenceDigits = 7
+
+    /// The stored form of a typed case number: without surrounding spaces, upper case, and its
+    /// sequence padded with zeros to ``sequenceDigits``: a citizen reading `L1-0000042` out over
+    /// the phone says "L1-42", and `l1-42` is that case.
     public static func normalized(_ typed: String) -> String {
-        typed.trimmingCharacters(in: .whitespaces).uppercased()
+        let text = typed.trimmingCharacters(in: .whitespaces).uppercased()
+        let bytes = text.utf8
+        guard let dash = bytes.lastIndex(of: UInt8(ascii: "-")), dash != bytes.startIndex else { return text }
+        let digits = bytes[bytes.index(after: dash)...]
+        guard (1..<sequenceDigits).contains(digits.count),
+              digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return text }
+        return String(text[..<dash]) + "-" + String(repeating: "0", count: sequenceDigits - digits.count) + String(Substring(digits))
     }
 }
 

@@ -671,10 +671,13 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         q.caseNumber = a.caseNumber
         q.trackingToken = "WRONGWRONGWRONG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
-        // Found by its sequence, but only under its whole number: not unpadded, not another
-        // instance's prefix, not garbage.
+        // Read out without its zeros, it is the same case.
         q.trackingToken = a.trackingToken
-        for other in ["L1-1", "L2-0000001", "L1-0000001x", "L1-", "0000001", "L1-00000000000000000000001"] {
+        q.caseNumber = "l1-1"
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber)
+        // Found by its sequence, but only under its whole number: not another instance's prefix,
+        // not with more zeros, not garbage.
+        for other in ["L2-0000001", "L2-1", "L1-0000001x", "L1-", "0000001", "L1-00000001", "L1-00000000000000000000001"] {
             q.caseNumber = other
             #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound, "\(other)")
         }
@@ -832,6 +835,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(CaseNumber.format(prefix: "L1", sequence: 1) == "L1-0000001" && CaseNumber.format(prefix: "L12", sequence: 0) == "L12-0000000")
         #expect(CaseNumber.format(prefix: "L1", sequence: 9_999_999) == "L1-9999999" && CaseNumber.format(prefix: "L1", sequence: 10_000_000) == "L1-10000000")
         #expect(CaseNumber.sequence(of: CaseNumber.format(prefix: "L2", sequence: 123_456_789_012)) == 123_456_789_012)
+        // As typed or read out: any case, spaces around, the zeros left out.
+        for (typed, stored) in [(" l1-42 ", "L1-0000042"), ("L1-0000042", "L1-0000042"), ("l3-12345678", "L3-12345678"),
+                                ("L1-1", "L1-0000001"), ("L1-123456", "L1-0123456"), ("L1-", "L1-"), ("-42", "-42"),
+                                ("42", "42"), ("L1-4x", "L1-4X"), ("L1-٤٢", "L1-٤٢")] {
+            #expect(CaseNumberText.normalized(typed) == stored, "\(typed)")
+        }
     }
 
     @Test func trackingTokensUseTheReadableAlphabet() {

@@ -581,7 +581,7 @@ enum CaseNumber {
     static func format(prefix: String, sequence: Int64) -> String {
         // Written as bytes: one for every submission, and string concatenation cost 1,700 instructions.
         let digits = String(sequence).utf8   // a small string: held inline, no allocation
-        let padding = max(0, 7 - digits.count)
+        let padding = max(0, CaseNumberText.sequenceDigits - digits.count)
         return String(unsafeUninitializedCapacity: prefix.utf8.count + 1 + padding + digits.count) { out in
             var k = out.initialize(fromContentsOf: prefix.utf8)
             out[k] = UInt8(ascii: "-"); k += 1
