@@ -280,6 +280,14 @@ struct EndToEndTests {
         try "night-shift-secret\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         let fromFile = try await set.cli(["contact", accepted.caseNumber, "--credential-file", secretFile])
         #expect(fromFile.status == 0 && fromFile.output.contains("wang.fang@example.org"), "\(fromFile.output)")
+        // The log names every disclosure and every refusal by case, never the contact or a
+        // credential.
+        let log = set.logs()
+        #expect(log.components(separatedBy: "contact data disclosed to an operator").count - 1 == 3, "\(log)")
+        #expect(log.contains("contact data refused: no operator credential") && log.contains("contact data refused: an operator credential that is not accepted"), "\(log)")
+        for secret in ["13987654321", "wang.fang@example.org", "Wang Fang", "night-shift-secret", "day-shift-guess"] {
+            #expect(!log.contains(secret), "\(secret) in the log")
+        }
     }
 
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {

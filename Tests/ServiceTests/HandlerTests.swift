@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import Logging
 import Testing
 @testable import Handler
 
@@ -539,13 +540,43 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
     @Test func operatorCredentialIsRequiredWhenConfigured() throws {
         let fx = try HandlerFixture()
         try fx.open("L1-0000001")
-        let guarded = HandlerService(log: fx.log, settings: fx.handler.settings.withLock { $0 }, operators: .init(secrets: ["s3cret"]), clock: fx.clock)
+        let captured = CapturedLog()
+        let guarded = HandlerService(log: fx.log, settings: fx.handler.settings.withLock { $0 }, operators: .init(secrets: ["s3cret"]),
+                                     clock: fx.clock, logger: captured.logger)
         var c = Liaison_V1_CaseCommand()
         c.caseNumber = "L1-0000001"; c.action = .note; c.actor = "op"; c.text = "x"
         var req = request(.caseCommand(c))
         #expect(guarded.handle([req])[0].error.code == .unauthorized)
+        req.credential = "guess"
+        #expect(guarded.handle([req])[0].error.code == .unauthorized)
+        // Each refusal is a warning naming the case, never the credential tried.
+        let refusals = captured.lines.filter { $0.contains("case command refused") && $0.contains("L1-0000001") }
+        #expect(refusals.count == 2 && refusals.allSatisfy { $0.hasPrefix("warning") }, "\(captured.lines)")
+        #expect(!captured.lines.joined().contains("guess"))
         req.credential = "s3cret"
         #expect(guarded.handle([req])[0].caseInfo.state == "triaged")
+    }
+}
+
+/// A logger whose lines (level, message, metadata) are kept for the test to read.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    var lines: [String] { lock.withLock { kept } }
+    var logger: Logger { Logger(label: "test") { _ in Sink(log: self) } }
+
+    struct Sink: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+            let meta = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            log.lock.withLock { log.kept.append("\(level) \(message) \(meta)") }
+        }
     }
 }
 

@@ -353,6 +353,8 @@ public final class HandlerService: RequestHandling {
     /// Carries out one operator command in one transaction: the change, its audit line and its event.
     func command(_ c: Liaison_V1_CaseCommand, credential: String) throws -> Liaison_V1_Reply {
         if operators.isConfigured && !operators.isOperator(credential) {
+            logger.warning("case command refused: \(credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted")",
+                           metadata: ["case": "\(WireError.quoted(c.caseNumber))", "action": "\(c.action)"])
             throw WireError.unauthorized("case commands need an operator credential (Request.credential)")
         }
         try CaseLifecycle.checkFields(c)

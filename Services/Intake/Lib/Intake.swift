@@ -475,6 +475,10 @@ public final class IntakeService: RequestHandling {
     /// The contact data of a case, for an operator only.
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> Liaison_V1_Reply {
         guard operators.isOperator(credential) else {
+            // Who asks for contact data without the right to it is worth a line in the log (the
+            // credential itself never is).
+            logger.warning("contact data refused: \(credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted")",
+                           metadata: ["case": "\(WireError.quoted(q.caseNumber))"])
             return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
                                                              : "the operator credential given (Request.credential) is not accepted"))
         }
