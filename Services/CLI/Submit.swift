@@ -23,8 +23,8 @@ struct Submit: ParsableCommand {
 
     @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request.")
     var kind: String = ""
-    @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media.")
-    var channel: String = "hotline"
+    @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline; with --file, only for the lines that name none.")
+    var channel: String?
     @Option(help: "What the citizen said (at most 4,000 characters).")
     var text: String = ""
     @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
@@ -50,6 +50,9 @@ struct Submit: ParsableCommand {
 
     func validate() throws {
         if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
+        if let channel, Liaison_V1_Channel(name: channel) == nil {
+            throw ValidationError("--channel '\(channel)' is not one of: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
+        }
         if file != nil {
             // A line of the file says all of its submission; a flag beside it would be ignored.
             let single: [(String, Bool)] = [
@@ -73,9 +76,6 @@ struct Submit: ParsableCommand {
         if let occurredAt, FeedbackFile.time(occurredAt) == nil {
             throw ValidationError("--occurred-at '\(occurredAt)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00")
         }
-        if Liaison_V1_Channel(name: channel) == nil {
-            throw ValidationError("--channel '\(channel)' is not one of: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
-        }
     }
 
     func run() throws {
@@ -86,7 +86,7 @@ struct Submit: ParsableCommand {
         var s = Liaison_V1_SubmitFeedback()
         s.submissionID = submissionId
         s.kind = Liaison_V1_FeedbackKind(name: kind)!
-        s.channel = Liaison_V1_Channel(name: channel)!
+        s.channel = Liaison_V1_Channel(name: channel ?? "hotline")!
         s.text = text
         s.unit = unit
         s.address = address
@@ -190,7 +190,10 @@ extension Submit {
                         failed += 1
                         order.settle(order.add(line: n), "\(e)", failed: true)
                         flush()
-                    case .success(let f):
+                    case .success(var f):
+                        // A desk's file may leave the channel to the command: all its lines came in
+                        // the same way.
+                        if f.channel == .unspecified, let channel { f.channel = Liaison_V1_Channel(name: channel)! }
                         sentLines[sent] = order.add(line: n)
                         sent += 1
                         return f

@@ -141,6 +141,22 @@ struct IntakeLoadTests {
         #expect(relisted.allSatisfy { $0.hasSuffix("(already submitted)") }, "\(again.1.suffix(3_000))")
         #expect(relisted.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) } == cases)
         #expect(await set.status("intake")?.headSeq == UInt64(stored))
+
+        // A walk-in desk's file may leave the channel to --channel; a line that names one keeps it.
+        let walkIns = set.dir + "/walk-ins.jsonl"
+        try Data((#"{"submission_id":"w-1","kind":"tip","text":"Broken street light","address":"Harbour Rd 5"}"# + "\n"
+                  + #"{"submission_id":"w-2","kind":"tip","channel":"letter","text":"Broken bench","address":"Harbour Rd 7"}"# + "\n").utf8)
+            .write(to: URL(fileURLWithPath: walkIns))
+        let unnamed = try await set.cli(["submit", "--file", walkIns])
+        #expect(unnamed.status == 1 && unnamed.output.contains("error: line 1: invalid_argument (submit_feedback.channel)"), "\(unnamed.output)")
+        let defaulted = try await set.cli(["submit", "--file", walkIns, "--channel", "walk_in"])
+        #expect(defaulted.status == 0 && defaulted.output.contains("2 of 2 submitted"), "\(defaulted.output)")
+        var replay = Liaison_V1_Replay()
+        replay.afterSeq = UInt64(stored)
+        // Line 2 went in the first time; line 1 only with --channel.
+        #expect(defaulted.output.contains("line 2: ") && defaulted.output.contains("(already submitted)"), "\(defaulted.output)")
+        let channels = try await set.call("intake", .replay(replay)).replayBatch.events.map { ($0.feedbackReceived.feedback.submissionID, $0.feedbackReceived.feedback.channel) }
+        #expect(channels.map(\.0) == ["w-2", "w-1"] && channels.map(\.1) == [.letter, .walkIn], "\(channels)")
     }
 
     /// Intake stops answering in the middle of a desk's file: the lines it did answer are still
