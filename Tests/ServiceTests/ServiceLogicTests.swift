@@ -351,6 +351,86 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(!full.recent(ContactPrint(hi: 4_999, lo: 0), since: 0).isEmpty && full.recent(ContactPrint(hi: 0, lo: 0), since: 0).isEmpty)
     }
 
+    /// The similarity of sorted trigram arrays is exactly the Jaccard similarity of the trigram
+    /// sets, for ASCII (read byte by byte) and any other text (read by Unicode properties).
+    @Test func trigramSimilarityIsTheJaccardOfTheTrigramSets() {
+        func referenceSet(_ s: String) -> Set<UInt64> {
+            let scalars = s.lowercased().unicodeScalars.filter { $0.properties.isAlphabetic || $0.properties.numericType != nil }.map(\.value)
+            guard scalars.count >= 3 else { return scalars.isEmpty ? [] : [scalars.reduce(UInt64(1) << 63) { $0 << 21 | UInt64($1) }] }
+            return Set((0...(scalars.count - 3)).map { UInt64(scalars[$0]) << 42 | UInt64(scalars[$0 + 1]) << 21 | UInt64(scalars[$0 + 2]) })
+        }
+        func reference(_ a: String, _ b: String) -> Double {
+            let x = referenceSet(a), y = referenceSet(b)
+            return x.isEmpty && y.isEmpty ? 1 : Double(x.intersection(y).count) / Double(x.union(y).count)
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabets: [[Character]] = [Array("abcAB 1-9,.!"), Array("aaab"), Array("派出所民警态度很差！ 1a"), Array("ÉéÀàΣσ١٢3 x"), Array("ab")]
+        for _ in 0..<2_000 {
+            let letters = alphabets.randomElement(using: &rng)!
+            let a = String((0..<Int.random(in: 0...40, using: &rng)).map { _ in letters.randomElement(using: &rng)! })
+            let b = Bool.random(using: &rng) ? a + String(letters.randomElement(using: &rng)!)
+                                             : String((0..<Int.random(in: 0...40, using: &rng)).map { _ in letters.randomElement(using: &rng)! })
+            #expect(NearDuplicates.trigrams(a) == referenceSet(a).sorted(), "\(a)")
+            #expect(NearDuplicates.similarity(a, b) == reference(a, b), "\(a) | \(b)")
+        }
+    }
+
+    /// One contact writing thousands of times keeps only its newest cases, so each of its
+    /// submissions is checked against at most twenty; entries it let go leave the FIFO without
+    /// touching its newer ones.
+    @Test func aContactKeepsItsNewestCasesOnly() {
+        var recent = RecentContacts(capacity: 1_000, perContact: 20)
+        let flood = ContactPrint(hi: 9, lo: 9), other = ContactPrint(hi: 1, lo: 1)
+        recent.add(other, .init(caseSeq: 0, at: 1_000), window: 86_400)
+        for i in 1...5_000 { recent.add(flood, .init(caseSeq: Int64(i), at: 1_000 + Double(i)), window: 86_400) }
+        #expect(recent.byPrint[flood]?.count == 20 && recent.count <= 1_000)
+        #expect(recent.recent(flood, since: 0).map(\.caseSeq) == Array((4_981...5_000).reversed()))
+        #expect(recent.recent(other, since: 0).isEmpty, "pushed out by the capacity")
+        // A rolled-back batch takes back what it added; the cases it pushed out stay out.
+        recent.forget(from: 4_991)
+        #expect(recent.recent(flood, since: 0).map(\.caseSeq) == Array((4_981...4_990).reversed()))
+        recent.add(flood, .init(caseSeq: 4_991, at: 6_000), window: 86_400)
+        #expect(recent.recent(flood, since: 0).first?.caseSeq == 4_991 && recent.byPrint[flood]?.count == 11)
+        // The window still empties it.
+        recent.add(other, .init(caseSeq: 5_000, at: 200_000), window: 86_400)
+        #expect(recent.byPrint[flood] == nil && recent.count == 1)
+    }
+
+    /// A near-duplicate check reads a bounded amount of stored text, the contact's newest cases
+    /// first: a short text is compared with its contact's last twenty, a long one with the last few.
+    @Test func aNearDuplicateCheckReadsABoundedAmountOfText() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func from(_ id: String, _ text: String) -> Liaison_V1_Request {
+            var f = feedback(id, text: text)
+            f.contact.phone = "13812345678"
+            return request(.submitFeedback(f))
+        }
+        // Words of letters drawn from a generator seeded by the matter: different matters share
+        // almost no trigrams.
+        func matter(_ n: Int, words: Int) -> String {
+            var state = UInt64(n + 1) &* 0x9E37_79B9_7F4A_7C15
+            func letter() -> Character {
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return Character(UnicodeScalar(UInt8(ascii: "a") + UInt8((state >> 33) % 26)))
+            }
+            return (0..<words).map { _ in String((0..<5).map { _ in letter() }) }.joined(separator: " ")
+        }
+        // Twenty short, different matters: the first is still compared, and linked.
+        let short = intake.handle((0..<20).map { from("s\($0)", matter($0, words: 12)) }).map(\.feedbackAccepted)
+        #expect(short.allSatisfy { $0.linkedCaseNumber.isEmpty })
+        #expect(intake.handle([from("s-again", matter(0, words: 12) + " again")])[0].feedbackAccepted.linkedCaseNumber == short[0].caseNumber)
+        // Then six of 3,990 characters each. A repeat of the newest is linked. A repeat of the
+        // oldest is not: the check reads the newest first and stops once it has read 16 KiB (the
+        // repeat just stored and four more), before it reaches it.
+        let long = intake.handle((100..<106).map { from("l\($0)", String(matter($0, words: 700).prefix(3_990))) }).map(\.feedbackAccepted)
+        #expect(long.allSatisfy { $0.linkedCaseNumber.isEmpty && !$0.caseNumber.isEmpty })
+        #expect(intake.handle([from("l-newest", String(matter(105, words: 700).prefix(3_990)) + "!")])[0].feedbackAccepted.linkedCaseNumber == long[5].caseNumber)
+        let oldest = intake.handle([from("l-oldest", String(matter(100, words: 700).prefix(3_990)) + "!")])[0].feedbackAccepted
+        #expect(!oldest.caseNumber.isEmpty && oldest.linkedCaseNumber.isEmpty)
+        #expect((4 * 3_991..<5 * 3_991).contains(IntakeService.nearDuplicateReadBudget))
+    }
+
     @Test func fingerprintsStoredByTheOldSchemaStillLinkAfterTheMigration() throws {
         let dir = try TempDir()
         let path = dir.file("intake.sqlite")
@@ -459,6 +539,43 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         }
         #expect(e.code == .internal && e.message.contains("L1-0000001") && e.message.contains("k1"), "\(e)")
         #expect(intake.log.head == 3)
+    }
+
+    /// At start intake counts the stored contacts by the key that sealed them; contacts sealed with
+    /// a key no longer configured are an error in the log, named by key and count.
+    @Test func storedContactsAreCountedByKeyAtStartAndAMissingKeyIsLogged() throws {
+        let dir = try TempDir()
+        func open(_ keys: [(String, SymmetricKey)], _ logger: Logger = Logger(label: "t")) throws -> IntakeService {
+            let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+            return try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", vault: try ContactVault(keys: keys), logger: logger)
+        }
+        func withPhone(_ id: String, _ phone: String) -> Liaison_V1_SubmitFeedback {
+            var f = feedback(id, text: "Contact me about \(id), a different matter each time.")
+            f.contact.phone = phone
+            return f
+        }
+        let k1 = SymmetricKey(size: .bits256), k2 = SymmetricKey(size: .bits256)
+        do {
+            let intake = try open([("k1", k1)])
+            #expect(intake.contactKeys == ContactKeyCensus(configured: [("k1", 0)], unknown: [:]))
+            _ = intake.handle([request(.submitFeedback(withPhone("a", "13800000001"))), request(.submitFeedback(withPhone("b", "13800000002"))), request(.submitFeedback(feedback("anon")))])
+        }
+        do {
+            // Rotated: k2 on top, k1 kept.
+            let intake = try open([("k2", k2), ("k1", k1)])
+            #expect(intake.contactKeys == ContactKeyCensus(configured: [("k2", 0), ("k1", 2)], unknown: [:]))
+            #expect(intake.contactKeys.summary == "0 sealed with k2 (current), 2 with k1")
+            _ = intake.handle([request(.submitFeedback(withPhone("c", "13800000003")))])
+        }
+        // k1 taken out too early, and one stored contact damaged.
+        let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+        try store.pool.write { db in try db.execute(sql: "UPDATE submissions SET contact = x'07' WHERE case_seq = 2") }
+        let captured = CapturedLog()
+        let intake = try open([("k2", k2)], captured.logger)
+        #expect(intake.contactKeys == ContactKeyCensus(configured: [("k2", 1)], unknown: ["k1": 1, "?": 1]), "\(intake.contactKeys)")
+        let errors = captured.lines.filter { $0.hasPrefix("error") }
+        #expect(errors.count == 2 && errors.contains { $0.contains("1 stored contact(s) are sealed with key 'k1', which is not in the contact keys") }, "\(captured.lines)")
+        #expect(captured.lines.contains { $0.hasPrefix("info stored contact data: 1 sealed with k2 (current)") }, "\(captured.lines)")
     }
 
     /// An earlier submission of the same citizen whose stored body is damaged is skipped by the

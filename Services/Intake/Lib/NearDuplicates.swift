@@ -44,26 +44,57 @@ public final class NearDuplicates: Sendable {
 
     /// Jaccard similarity of the character trigrams of two texts (case, spacing and punctuation ignored).
     public static func similarity(_ a: String, _ b: String) -> Double {
-        let x = trigrams(a), y = trigrams(b)
-        if x.isEmpty && y.isEmpty { return 1 }
-        return Double(x.intersection(y).count) / Double(x.union(y).count)
+        similarity(trigrams(a), trigrams(b))
     }
 
-    /// The text's trigrams of letters and digits (lower-cased Unicode scalars), each packed into
-    /// one integer: runs for every submission with a contact, so no String per trigram.
-    static func trigrams(_ s: String) -> Set<UInt64> {
+    /// Jaccard similarity of two texts' ``trigrams(_:)``: the common ones counted by one merge of
+    /// the two sorted arrays (sets built for each comparison cost a near-duplicate check of a long
+    /// text milliseconds).
+    static func similarity(_ x: [UInt64], _ y: [UInt64]) -> Double {
+        if x.isEmpty && y.isEmpty { return 1 }
+        var i = 0, j = 0, common = 0
+        while i < x.count && j < y.count {
+            if x[i] == y[j] { common += 1; i += 1; j += 1 } else if x[i] < y[j] { i += 1 } else { j += 1 }
+        }
+        return Double(common) / Double(x.count + y.count - common)
+    }
+
+    /// The text's distinct trigrams of letters and digits (lower-cased Unicode scalars), each packed
+    /// into one integer, sorted. A text shorter than three such scalars is one packed value (empty
+    /// with none). ASCII text is read byte by byte (the same letters and digits as the Unicode
+    /// properties give there).
+    static func trigrams(_ s: String) -> [UInt64] {
         var scalars: [UInt32] = []
         scalars.reserveCapacity(s.utf8.count)
-        for u in s.lowercased().unicodeScalars where u.properties.isAlphabetic || u.properties.numericType != nil {
-            scalars.append(u.value)
+        if s.utf8.allSatisfy({ $0 < 0x80 }) {
+            for b in s.utf8 {
+                switch b {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): scalars.append(UInt32(b))
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): scalars.append(UInt32(b | 0x20))
+                default: break
+                }
+            }
+        } else {
+            for u in s.lowercased().unicodeScalars where u.properties.isAlphabetic || u.properties.numericType != nil {
+                scalars.append(u.value)
+            }
         }
         guard scalars.count >= 3 else {
             return scalars.isEmpty ? [] : [scalars.reduce(UInt64(1) << 63) { $0 << 21 | UInt64($1) }]
         }
-        var out = Set<UInt64>(minimumCapacity: scalars.count)
+        var out: [UInt64] = []
+        out.reserveCapacity(scalars.count - 2)
         for i in 0...(scalars.count - 3) {
-            out.insert(UInt64(scalars[i]) << 42 | UInt64(scalars[i + 1]) << 21 | UInt64(scalars[i + 2]))
+            out.append(UInt64(scalars[i]) << 42 | UInt64(scalars[i + 1]) << 21 | UInt64(scalars[i + 2]))
         }
+        out.sort()
+        // Distinct, in place.
+        var kept = 1
+        for k in 1..<out.count where out[k] != out[kept - 1] {
+            out[kept] = out[k]
+            kept += 1
+        }
+        out.removeLast(out.count - kept)
         return out
     }
 }
@@ -146,17 +177,24 @@ public struct ContactPrint: Hashable, Sendable {
 ///
 /// Entries leave in the order they came (a FIFO beside the map), a few at a time as new ones come:
 /// when they fall out of the window, or when more than `capacity` are held (about 130 bytes each).
-/// So memory is bounded and no submission waits on a sweep; a flood beyond the capacity can only
-/// miss a link between near-duplicates, never a submission.
+/// Each contact keeps only its `perContact` newest cases, which is all a check compares with. So
+/// memory is bounded, no submission waits on a sweep, and a contact that writes thousands of times
+/// costs each of its submissions no more than one that wrote twenty times; a flood beyond the
+/// capacity can only miss a link between near-duplicates, never a submission.
 struct RecentContacts {
     struct Seen: Equatable { let caseSeq: Int64; let at: Double }
     private(set) var byPrint: [ContactPrint: [Seen]] = [:]
-    /// Every entry in arrival order; `head` is the oldest still held.
+    /// Every entry in arrival order; `head` is the oldest still held. An entry its contact's list
+    /// has already let go (past `perContact`) stays here until it leaves the FIFO.
     private var arrivals: [(print: ContactPrint, seen: Seen)] = []
     private var head = 0
     let capacity: Int
+    let perContact: Int
 
-    init(capacity: Int = 100_000) { self.capacity = capacity }
+    init(capacity: Int = 100_000, perContact: Int = 20) {
+        self.capacity = capacity
+        self.perContact = perContact
+    }
 
     /// Entries held.
     var count: Int { arrivals.count - head }
@@ -164,11 +202,21 @@ struct RecentContacts {
     /// The contact's cases at or after `since`, newest first, at most `limit`.
     func recent(_ print: ContactPrint, since: Double, limit: Int = 20) -> [Seen] {
         guard let seen = byPrint[print] else { return [] }
-        return Array(seen.reversed().prefix { $0.at >= since }.prefix(limit))
+        var out: [Seen] = []
+        for s in seen.reversed() {
+            if s.at < since || out.count == limit { break }
+            out.append(s)
+        }
+        return out
     }
 
     mutating func add(_ print: ContactPrint, _ seen: Seen, window: Double) {
-        byPrint[print, default: []].append(seen)
+        // In place, one hash lookup: this runs for every submission with a contact.
+        func append(_ list: inout [Seen]) {
+            list.append(seen)
+            if list.count > perContact { list.removeFirst(list.count - perContact) }
+        }
+        append(&byPrint[print, default: []])
         arrivals.append((print, seen))
         let cutoff = seen.at - window
         while count > capacity { dropOldest() }
@@ -177,17 +225,20 @@ struct RecentContacts {
     }
 
     /// Takes back what a rolled-back transaction added (its cases are numbered from `caseSeq` on).
+    /// A contact's older case that one of those additions pushed out of its list stays out (the
+    /// check then compares with one case fewer for that contact).
     mutating func forget(from caseSeq: Int64) {
         while arrivals.count > head, let last = arrivals.last, last.seen.caseSeq >= caseSeq {
             arrivals.removeLast()
-            remove(last.print) { $0.removeLast() }
+            remove(last.print) { if $0.last == last.seen { $0.removeLast() } }
         }
     }
 
     private mutating func dropOldest() {
         let oldest = arrivals[head]
         head += 1
-        remove(oldest.print) { $0.removeFirst() }
+        // The contact's list may have let it go already (it keeps the newest `perContact`).
+        remove(oldest.print) { if $0.first == oldest.seen { $0.removeFirst() } }
     }
 
     /// Reclaims the FIFO's dead front now and then (amortised: at most once per `head` removals).
