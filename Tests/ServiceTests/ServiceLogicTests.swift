@@ -373,6 +373,17 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
             #expect(NearDuplicates.trigrams(a) == referenceSet(a).sorted(), "\(a)")
             #expect(NearDuplicates.similarity(a, b) == reference(a, b), "\(a) | \(b)")
         }
+        // The sort behind them, on short and long arrays, with values that differ in any byte.
+        for n in [0, 1, 2, 63, 64, 65, 1_000, 5_000] {
+            for spread in [UInt64(0xFF), 0xFFFF_FFFF, .max, 0xFF00_0000_0000_0000] {
+                var values = (0..<n).map { _ in UInt64.random(in: 0...UInt64.max, using: &rng) & spread }
+                let expected = values.sorted()
+                NearDuplicates.radixSort(&values)
+                #expect(values == expected, "\(n) values within \(String(spread, radix: 16))")
+            }
+        }
+        let long = String(repeating: "The officer at the desk was helpful and kind. ", count: 90)
+        #expect(NearDuplicates.trigrams(long) == referenceSet(long).sorted())
     }
 
     /// One contact writing thousands of times keeps only its newest cases, so each of its

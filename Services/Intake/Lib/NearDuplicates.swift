@@ -87,7 +87,7 @@ public final class NearDuplicates: Sendable {
         for i in 0...(scalars.count - 3) {
             out.append(UInt64(scalars[i]) << 42 | UInt64(scalars[i + 1]) << 21 | UInt64(scalars[i + 2]))
         }
-        out.sort()
+        radixSort(&out)
         // Distinct, in place.
         var kept = 1
         for k in 1..<out.count where out[k] != out[kept - 1] {
@@ -96,6 +96,53 @@ public final class NearDuplicates: Sendable {
         }
         out.removeLast(out.count - kept)
         return out
+    }
+}
+
+extension NearDuplicates {
+    /// Sorts `values` ascending: least significant byte first, skipping a byte on which all values
+    /// agree (a trigram of ASCII letters uses three of its eight). The standard library's stable
+    /// sort took two thirds of a near-duplicate check of a 4,000-character text; this, a tenth.
+    static func radixSort(_ values: inout [UInt64]) {
+        let n = values.count
+        if n < 64 {
+            values.sort()
+            return
+        }
+        // All eight byte histograms in one pass.
+        var counts = [Int](repeating: 0, count: 8 * 256)
+        var buffer = [UInt64](repeating: 0, count: n)
+        values.withUnsafeMutableBufferPointer { original in
+            buffer.withUnsafeMutableBufferPointer { spare in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    for v in original {
+                        for byte in 0..<8 { counts[byte << 8 | Int((v >> (byte << 3)) & 0xFF)] += 1 }
+                    }
+                    var from = original, to = spare
+                    for byte in 0..<8 {
+                        let shift = UInt64(byte << 3)
+                        let base = byte << 8
+                        // Every value has the same digit here: nothing to move.
+                        if counts[base | Int((from[0] >> shift) & 0xFF)] == n { continue }
+                        var start = 0
+                        for d in 0..<256 {
+                            let c = counts[base | d]
+                            counts[base | d] = start
+                            start += c
+                        }
+                        for v in from {
+                            let d = base | Int((v >> shift) & 0xFF)
+                            to[counts[d]] = v
+                            counts[d] += 1
+                        }
+                        swap(&from, &to)
+                    }
+                    if from.baseAddress != original.baseAddress {
+                        original.baseAddress!.update(from: from.baseAddress!, count: n)
+                    }
+                }
+            }
+        }
     }
 }
 
