@@ -407,6 +407,22 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(recent.byPrint[flood] == nil && recent.count == 1)
     }
 
+    /// The trigram cache gives back what it made for the same text of the same case; a case number
+    /// given out again (after a rollback) with another text gets that text's trigrams; memory stays
+    /// within its bound.
+    @Test func theTrigramCacheAnswersOnlyForTheSameText() {
+        var cache = TrigramCache(maxTrigrams: 100)
+        let a = "the street light at the school crossing is out", b = "a bicycle was stolen from the rack"
+        #expect(cache.trigrams(of: a, caseSeq: 1) == NearDuplicates.trigrams(a))
+        let held = cache.count
+        #expect(cache.trigrams(of: a, caseSeq: 1) == NearDuplicates.trigrams(a) && cache.count == held)
+        #expect(cache.trigrams(of: b, caseSeq: 1) == NearDuplicates.trigrams(b))
+        #expect(cache.count == NearDuplicates.trigrams(b).count)
+        for seq in 2...50 { _ = cache.trigrams(of: a + " \(seq)", caseSeq: Int64(seq)) }
+        #expect(cache.count <= 100)
+        #expect(cache.trigrams(of: a + " 50", caseSeq: 50) == NearDuplicates.trigrams(a + " 50"))
+    }
+
     /// A near-duplicate check reads a bounded amount of stored text, the contact's newest cases
     /// first: a short text is compared with its contact's last twenty, a long one with the last few.
     @Test func aNearDuplicateCheckReadsABoundedAmountOfText() throws {

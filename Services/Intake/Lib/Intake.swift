@@ -14,6 +14,9 @@ public final class IntakeService: RequestHandling {
     let nearDuplicates: NearDuplicates
     /// Contacts seen within the near-duplicate window; touched only inside the write transaction.
     let recentContacts: Mutex<RecentContacts>
+    /// Trigrams of texts recently compared for near-duplicates; touched only inside the write
+    /// transaction.
+    let trigramCache = Mutex(TrigramCache())
     /// Every stored submission id and its case; touched only inside the write transaction.
     let submissionKeys: Mutex<SubmissionKeys>
     /// The last committed case sequence: only ``commit(_:)`` adds submissions, and it moves this
@@ -479,8 +482,11 @@ public final class IntakeService: RequestHandling {
                 continue
             }
             read += body.text.utf8.count
-            if mine == nil { mine = NearDuplicates.trigrams(text) }
-            if NearDuplicates.similarity(NearDuplicates.trigrams(body.text), mine!) >= nearDuplicates.threshold {
+            let (theirs, ours) = trigramCache.withLock { cache in
+                if mine == nil { mine = cache.trigrams(of: text, caseSeq: caseSeq) }
+                return (cache.trigrams(of: body.text, caseSeq: seq), mine!)
+            }
+            if NearDuplicates.similarity(theirs, ours) >= nearDuplicates.threshold {
                 // Link to the first of the chain, not to another near-duplicate.
                 return (row["linked_case_number"] as String?) ?? row["case_number"]
             }

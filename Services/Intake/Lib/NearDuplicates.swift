@@ -99,6 +99,48 @@ public final class NearDuplicates: Sendable {
     }
 }
 
+/// The trigrams of texts a near-duplicate check has made, by case: a contact writing again and
+/// again has its last texts compared each time, and making their trigrams was most of the check.
+/// An entry is used only for the same text (its hash is kept beside it), so a case number that a
+/// rolled-back batch gave out and the next one reused cannot be compared with the wrong text.
+/// Bounded by the trigrams held (a text of 4,000 characters holds about 4,000, 8 bytes each).
+struct TrigramCache {
+    private var entries: [Int64: (textHash: Int, trigrams: [UInt64])] = [:]
+    /// Cases in the order they were cached; `head` is the oldest still held.
+    private var order: [Int64] = []
+    private var head = 0
+    private var held = 0
+    let maxTrigrams: Int
+
+    init(maxTrigrams: Int = 1 << 20) { self.maxTrigrams = maxTrigrams }
+
+    /// Trigrams held in all.
+    var count: Int { held }
+
+    /// The trigrams of `text`, stored for case `caseSeq`: from the cache when they were made
+    /// before for the same text, else made now and kept.
+    mutating func trigrams(of text: String, caseSeq: Int64) -> [UInt64] {
+        let hash = text.hashValue
+        if let e = entries[caseSeq], e.textHash == hash { return e.trigrams }
+        let made = NearDuplicates.trigrams(text)
+        if let old = entries.updateValue((hash, made), forKey: caseSeq) {
+            held -= old.trigrams.count
+        } else {
+            order.append(caseSeq)
+        }
+        held += made.count
+        while held > maxTrigrams, head < order.count {
+            if let gone = entries.removeValue(forKey: order[head]) { held -= gone.trigrams.count }
+            head += 1
+        }
+        if head > 1_024 && head * 2 > order.count {
+            order.removeFirst(head)
+            head = 0
+        }
+        return made
+    }
+}
+
 extension NearDuplicates {
     /// Sorts `values` ascending: least significant byte first, skipping a byte on which all values
     /// agree (a trigram of ASCII letters uses three of its eight). The standard library's stable
