@@ -290,6 +290,39 @@ struct EndToEndTests {
         }
     }
 
+    /// Key rotation on the real executables: a new key on top seals new contacts; `--reseal-contacts`
+    /// (refused while intake runs) seals the old ones with it; then the old key can go, and every
+    /// contact is still read back.
+    @Test func contactKeysRotateAndTheOldKeyCanGo() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let k1 = "k1 " + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let k2 = "k2 " + Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret"]
+        try set.start("intake", environment: secret.merging(["LIAISON_CONTACT_KEYS": k1]) { a, _ in a })
+        try await set.waitReady(["intake"])
+        var f = submission(7)
+        f.contact.phone = "13987650007"
+        let first = try await set.call("intake", .submitFeedback(f)).feedbackAccepted.caseNumber
+        // Refused while intake runs on the database.
+        let busy = try await set.runOnce("intake", ["--reseal-contacts"], environment: ["LIAISON_CONTACT_KEYS": k2 + "\n" + k1])
+        #expect(busy.status != 0 && busy.output.contains("in use"), "\(busy.output)")
+        #expect(set.terminate("intake") == 0)
+        let resealed = try await set.runOnce("intake", ["--reseal-contacts"], environment: ["LIAISON_CONTACT_KEYS": k2 + "\n" + k1])
+        #expect(resealed.status == 0 && resealed.output.contains("re-sealed 1 contact(s) with key k2") && resealed.output.contains("1 sealed with k2 (current), 0 with k1"), "\(resealed.output)")
+        // The old key gone: the contact is read back with the new one, and nothing is reported missing.
+        try set.start("intake", environment: secret.merging(["LIAISON_CONTACT_KEYS": k2]) { a, _ in a })
+        try await set.waitReady(["intake"])
+        let shown = try await set.cli(["contact", first], environment: secret)
+        #expect(shown.status == 0 && shown.output.contains("13987650007"), "\(shown.output)")
+        #expect(!set.logs().contains("which is not in the contact keys"), "\(set.logs())")
+        // With a key file that lacks k2, the re-seal says what it could not open and fails.
+        #expect(set.terminate("intake") == 0)
+        let k3 = "k3 " + Data(repeating: 7, count: 32).base64EncodedString()
+        let lacking = try await set.runOnce("intake", ["--reseal-contacts"], environment: ["LIAISON_CONTACT_KEYS": k3])
+        #expect(lacking.status == 1 && lacking.output.contains("could not open 1 sealed with key 'k2'"), "\(lacking.output)")
+    }
+
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

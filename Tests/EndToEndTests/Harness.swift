@@ -113,6 +113,25 @@ final class LiaisonSet: @unchecked Sendable {
         }
     }
 
+    /// Runs `liaison-<service>` (instance 0) to completion on the set's topology and data directory,
+    /// with `args` (a one-off command such as `--reseal-contacts`); returns its status and output.
+    func runOnce(_ service: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        let (topologyPath, dataDir) = (self.topologyPath, dir + "/data")
+        return try await Threads.run(name: "run-once") {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison-\(service)")
+            p.arguments = ["--topology", topologyPath, "--data-dir", dataDir, "--log-level", "warning"] + args
+            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = out
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+    }
+
     func stopAll() {
         let all = lock.withLock { Array(processes.values) }
         for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }

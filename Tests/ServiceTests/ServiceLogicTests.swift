@@ -605,6 +605,39 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(captured.lines.contains { $0.hasPrefix("info stored contact data: 1 sealed with k2 (current)") }, "\(captured.lines)")
     }
 
+    /// Re-sealing moves every readable contact to the current key, bound to the same case; a
+    /// damaged one is reported and left; running it again does nothing.
+    @Test func resealingMovesEveryContactToTheCurrentKey() throws {
+        let dir = try TempDir()
+        let k1 = SymmetricKey(size: .bits256), k2 = SymmetricKey(size: .bits256)
+        var numbers: [String] = []
+        do {
+            let intake = try makeIntake(dir, keys: [("k1", k1)])
+            for i in 1...3 {
+                var f = feedback("r\(i)", text: "Matter number \(i) is a different one: \(String(repeating: "x", count: i * 9))")
+                f.contact.phone = "1380000000\(i)"
+                numbers.append(intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted.caseNumber)
+            }
+            _ = intake.handle([request(.submitFeedback(feedback("anonymous")))])
+        }
+        let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+        try store.pool.write { db in try db.execute(sql: "UPDATE submissions SET contact = x'0105' WHERE case_seq = 3") }
+        let log = try EventLog(store: store, stream: "intake-1")
+        let rotated = try ContactVault(keys: [("k2", k2), ("k1", k1)])
+        var seen: [Int] = []
+        let report = try IntakeService.resealContacts(log, vault: rotated, batchSize: 1) { seen.append($0.resealed) }
+        #expect(report == ResealReport(resealed: 2, unreadable: ["?": 1]) && seen.last == 2)
+        #expect(try store.pool.read { db in try ContactKeyCensus.take(db, vault: rotated) } == ContactKeyCensus(configured: [("k2", 2), ("k1", 0)], unknown: ["?": 1]))
+        #expect(try IntakeService.resealContacts(log, vault: rotated).resealed == 0)
+        // Only k2 now: the re-sealed contacts open, each bound to its own case.
+        let newOnly = try ContactVault(keys: [("k2", k2)])
+        for (i, number) in numbers.prefix(2).enumerated() {
+            let sealed = try #require(try store.pool.read { db in try Data.fetchOne(db, sql: "SELECT contact FROM submissions WHERE case_number = ?", arguments: [number]) })
+            #expect(try newOnly.open(sealed, caseNumber: number).phone == "1380000000\(i + 1)")
+            #expect(throws: (any Error).self) { try newOnly.open(sealed, caseNumber: numbers[1 - i]) }
+        }
+    }
+
     /// An earlier submission of the same citizen whose stored body is damaged is skipped by the
     /// near-duplicate check: the new submission and its batch are stored as usual.
     @Test func aDamagedEarlierSubmissionDoesNotStopTheNextFromTheSameCitizen() throws {

@@ -22,11 +22,20 @@ struct IntakeCommand: AsyncParsableCommand {
     @Option(help: "Operator secrets, one per line, that may read contact data. Default: $LIAISON_OPERATOR_SECRET, else nobody.")
     var operatorSecrets: String?
 
+    @Flag(help: "Seal every stored contact again with the current contact key (the first line), then exit. Stop intake first. Afterwards the older keys can leave the key file.")
+    var resealContacts = false
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.intake")
         let config = try options.resolve(service: "intake")
         let (vault, source) = try ContactVault.resolve(path: contactKeys, dataDir: (config.databasePath as NSString).deletingLastPathComponent)
         logger.info("contact data sealed with key \(vault.currentKeyID) from \(source)")
+        if resealContacts {
+            let (lines, complete) = try IntakeService.resealContacts(config: config, vault: vault, logger: logger)
+            lines.forEach { print($0) }
+            if !complete { throw ExitCode(1) }
+            return
+        }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         try await IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
