@@ -626,7 +626,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         let rotated = try ContactVault(keys: [("k2", k2), ("k1", k1)])
         var seen: [Int] = []
         let report = try IntakeService.resealContacts(log, vault: rotated, batchSize: 1) { seen.append($0.resealed) }
-        #expect(report == ResealReport(resealed: 2, unreadable: ["?": 1]) && seen.last == 2)
+        #expect(report == ResealReport(resealed: 2, keyMissing: [:], damaged: 1) && seen.last == 2 && !report.isComplete)
         #expect(try store.pool.read { db in try ContactKeyCensus.take(db, vault: rotated) } == ContactKeyCensus(configured: [("k2", 2), ("k1", 0)], unknown: ["?": 1]))
         #expect(try IntakeService.resealContacts(log, vault: rotated).resealed == 0)
         // Only k2 now: the re-sealed contacts open, each bound to its own case.
@@ -636,6 +636,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
             #expect(try newOnly.open(sealed, caseNumber: number).phone == "1380000000\(i + 1)")
             #expect(throws: (any Error).self) { try newOnly.open(sealed, caseNumber: numbers[1 - i]) }
         }
+        // A contact copied into another case's row does not open there: damaged, not a missing key.
+        try store.pool.write { db in try db.execute(sql: "UPDATE submissions SET contact = (SELECT contact FROM submissions WHERE case_seq = 1) WHERE case_seq = 3") }
+        let k3 = SymmetricKey(size: .bits256)
+        #expect(try IntakeService.resealContacts(log, vault: try ContactVault(keys: [("k3", k3), ("k2", k2)])) == ResealReport(resealed: 2, keyMissing: [:], damaged: 1))
+        // And a key that is not in the file is named.
+        #expect(try IntakeService.resealContacts(log, vault: try ContactVault(keys: [("k4", k2)])) == ResealReport(resealed: 0, keyMissing: ["k3": 2, "k2": 1], damaged: 0))
     }
 
     /// An earlier submission of the same citizen whose stored body is damaged is skipped by the

@@ -55,9 +55,14 @@ public struct ContactKeyCensus: Sendable, Equatable {
 public struct ResealReport: Sendable, Equatable {
     /// Contacts now sealed with the current key that were sealed with another.
     public var resealed = 0
-    /// Contacts it could not open (a key not configured, or damaged), by key id (`?` when the
-    /// contact is too damaged to name one); they are left as they were.
-    public var unreadable: [String: Int] = [:]
+    /// Contacts sealed with a key that is not configured, by key id; left as they were.
+    public var keyMissing: [String: Int] = [:]
+    /// Contacts that do not open with the key they name, or too damaged to name one (changed on
+    /// disk, or copied from another case's row); left as they were.
+    public var damaged = 0
+
+    /// Whether every contact it met is now sealed with the current key.
+    public var isComplete: Bool { keyMissing.isEmpty && damaged == 0 }
 }
 
 extension IntakeService {
@@ -85,8 +90,8 @@ extension IntakeService {
                     after = seq
                     guard let contact = try? vault.open(sealed, caseNumber: caseNumber) else {
                         let id = sealed.count >= 2 && sealed[0] == 1 && sealed[1] > 0 && sealed.count >= 2 + Int(sealed[1])
-                            ? String(decoding: sealed[2..<(2 + Int(sealed[1]))], as: UTF8.self) : "?"
-                        report.unreadable[id, default: 0] += 1
+                            ? String(decoding: sealed[2..<(2 + Int(sealed[1]))], as: UTF8.self) : nil
+                        if let id, vault.keys[id] == nil { report.keyMissing[id, default: 0] += 1 } else { report.damaged += 1 }
                         continue
                     }
                     try db.execute(sql: "UPDATE submissions SET contact = ? WHERE case_seq = ?",
@@ -114,10 +119,13 @@ extension IntakeService {
         let census = try log.store.pool.read { db in try ContactKeyCensus.take(db, vault: vault) }
         let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
         var lines = ["re-sealed \(report.resealed) contact(s) with key \(vault.currentKeyID) in \(seconds) s; stored contact data now: \(census.summary)"]
-        if !report.unreadable.isEmpty {
-            let which = report.unreadable.sorted { $0.key < $1.key }.map { "\($0.value) sealed with key \(WireError.quoted($0.key))" }.joined(separator: ", ")
+        if !report.keyMissing.isEmpty {
+            let which = report.keyMissing.sorted { $0.key < $1.key }.map { "\($0.value) sealed with key \(WireError.quoted($0.key))" }.joined(separator: ", ")
             lines.append("could not open \(which): left as they were; put that key back in the key file (under the current one) and run this again")
         }
-        return (lines, report.unreadable.isEmpty)
+        if report.damaged > 0 {
+            lines.append("\(report.damaged) stored contact(s) do not open with the key they name (changed on disk, or copied from another case): left as they were; keep that key until they are dealt with")
+        }
+        return (lines, report.isComplete)
     }
 }
