@@ -51,7 +51,7 @@ struct Submit: ParsableCommand {
     func validate() throws {
         if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
         if let channel, Liaison_V1_Channel(name: channel) == nil {
-            throw ValidationError("--channel '\(channel)' is not one of: \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))")
+            throw ValidationError("--" + FeedbackFile.unknownName("channel", channel, Liaison_V1_Channel.named.map(\.0)))
         }
         if file != nil {
             // A line of the file says all of its submission; a flag beside it would be ignored.
@@ -71,7 +71,7 @@ struct Submit: ParsableCommand {
         if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
         if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
-            throw ValidationError("--kind '\(kind)' is not one of: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
+            throw ValidationError("--" + FeedbackFile.unknownName("kind", kind, Liaison_V1_FeedbackKind.named.map(\.0)))
         }
         if let occurredAt, FeedbackFile.time(occurredAt) == nil {
             throw ValidationError("--occurred-at '\(occurredAt)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00")

@@ -192,19 +192,25 @@ public enum FeedbackFile {
     }
 
     /// Parses one line (1-based `line` for messages and default ids).
+    /// `kind 'complain' is not one of complaint, praise, …: did you mean complaint?`
+    public static func unknownName(_ field: String, _ typed: String, _ names: [String]) -> String {
+        let meant = Spelling.meant(typed, among: names).map { ": did you mean \($0)?" } ?? ""
+        return "\(field) \(WireError.quoted(typed)) is not one of \(names.joined(separator: ", "))\(meant)"
+    }
+
     public static func parse(_ text: String, line: Int, source: String) -> Result<Liaison_V1_SubmitFeedback, LineError> {
         guard var obj = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
             return .failure(LineError(line: line, message: "not a JSON object"))
         }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {
             guard let kind = Liaison_V1_FeedbackKind(name: k) else {
-                return .failure(LineError(line: line, message: "kind '\(k)' is not one of \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))"))
+                return .failure(LineError(line: line, message: unknownName("kind", k, Liaison_V1_FeedbackKind.named.map(\.0))))
             }
             obj["kind"] = kind.rawValue
         }
         if let c = obj["channel"] as? String, !c.hasPrefix("CHANNEL_") {
             guard let channel = Liaison_V1_Channel(name: c) else {
-                return .failure(LineError(line: line, message: "channel '\(c)' is not one of \(Liaison_V1_Channel.named.map(\.0).joined(separator: ", "))"))
+                return .failure(LineError(line: line, message: unknownName("channel", c, Liaison_V1_Channel.named.map(\.0))))
             }
             obj["channel"] = channel.rawValue
         }

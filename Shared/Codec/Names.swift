@@ -1,13 +1,20 @@
 /// Lower-case names of the wire enums, as used on the command line, in reports and in JSON lines.
+
+/// A name as typed, in the form of the names below: lower case, `-` for `_` (`Walk-In` is
+/// `walk_in`). Names are short: anything longer is left as it is, to be refused.
+func spelledAsNamed(_ typed: String) -> String {
+    typed.utf8.count > 64 ? typed : typed.lowercased().replacingOccurrences(of: "-", with: "_")
+}
 extension Liaison_V1_FeedbackKind {
     public static let named: [(String, Liaison_V1_FeedbackKind)] = [
         ("complaint", .complaint), ("praise", .praise), ("suggestion", .suggestion), ("inquiry", .inquiry),
         ("tip", .tip), ("help_request", .helpRequest), ("mediation_request", .mediationRequest),
     ]
 
-    /// `help_request` → `.helpRequest`; nil for an unknown name.
+    /// `help_request` (or `Help-Request`) → `.helpRequest`; nil for an unknown name.
     public init?(name: String) {
-        guard let k = Self.named.first(where: { $0.0 == name.lowercased() })?.1 else { return nil }
+        let name = spelledAsNamed(name)
+        guard let k = Self.named.first(where: { $0.0 == name })?.1 else { return nil }
         self = k
     }
 
@@ -23,9 +30,10 @@ extension Liaison_V1_Channel {
         ("liaison_visit", .liaisonVisit), ("open_week", .openWeek), ("social_media", .socialMedia),
     ]
 
-    /// `walk_in` → `.walkIn`; nil for an unknown name.
+    /// `walk_in` (or `Walk-In`) → `.walkIn`; nil for an unknown name.
     public init?(name: String) {
-        guard let c = Self.named.first(where: { $0.0 == name.lowercased() })?.1 else { return nil }
+        let name = spelledAsNamed(name)
+        guard let c = Self.named.first(where: { $0.0 == name })?.1 else { return nil }
         self = c
     }
 

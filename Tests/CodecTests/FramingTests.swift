@@ -115,6 +115,9 @@ import Testing
         for (name, k) in Liaison_V1_FeedbackKind.named { #expect(Liaison_V1_FeedbackKind(name: name) == k && k.name == name) }
         for (name, c) in Liaison_V1_Channel.named { #expect(Liaison_V1_Channel(name: name) == c && c.name == name) }
         #expect(Liaison_V1_FeedbackKind(name: "rumour") == nil)
+        // As clerks type them.
+        #expect(Liaison_V1_Channel(name: "Walk-In") == .walkIn && Liaison_V1_FeedbackKind(name: "HELP-REQUEST") == .helpRequest)
+        #expect(Liaison_V1_Channel(name: "walk in") == nil && Liaison_V1_Channel(name: String(repeating: "-", count: 100_000)) == nil)
         #expect(WireError.unavailable("busy").codeName == "unavailable")
     }
 }

@@ -18,8 +18,19 @@ import Testing
         let e1 = FeedbackFile.parse("not json", line: 3, source: "f")
         #expect((try? e1.get()) == nil)
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"rumour","text":"t"}"#, line: 4, source: "f") {
-            #expect(e.line == 4 && e.message.contains("rumour"))
+            #expect(e.line == 4 && e.message.contains("rumour") && !e.message.contains("did you mean"))
         } else { Issue.record("expected a failure") }
+        // A slip of the keyboard gets the name it was meant to be; walk-in is walk_in.
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"complain","text":"t"}"#, line: 8, source: "f") {
+            #expect(e.message.hasSuffix("did you mean complaint?"), "\(e.message)")
+        } else { Issue.record("expected a failure") }
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","channel":"hotlien","text":"t"}"#, line: 9, source: "f") {
+            #expect(e.message.hasSuffix("did you mean hotline?"), "\(e.message)")
+        } else { Issue.record("expected a failure") }
+        #expect((try? FeedbackFile.parse(#"{"kind":"Help-Request","channel":"walk-in","text":"t"}"#, line: 10, source: "f").get())?.channel == .walkIn)
+        #expect(Spelling.meant("tpi", among: ["tip", "web"]) == "tip" && Spelling.meant("xyz", among: ["tip", "web"]) == nil)
+        #expect(Spelling.meant("social", among: Liaison_V1_Channel.named.map(\.0)) == nil)
+        #expect(Spelling.meant(String(repeating: "a", count: 100_000), among: ["tip"]) == nil)
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","colour":"blue"}"#, line: 5, source: "f") {
             // Named, with the fields a line takes: not swift-protobuf's `unknownField("colour")`.
             #expect(e.line == 5 && e.message.hasPrefix(#"unknown field "colour"; a line takes submission_id, kind"#), "\(e.message)")

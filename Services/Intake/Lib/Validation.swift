@@ -40,23 +40,9 @@ public final class SubmissionRules: Sendable {
     /// The directory's codes nearest to `unit` (fewest letters to change), for an error message.
     func nearestCodes(_ unit: some StringProtocol, count: Int = 3) -> [String] {
         let typed = Array(unit.uppercased().utf8)
-        return unitCodes.map { (code: $0.value, distance: Self.editDistance(typed, Array($0.key.utf8))) }
+        return unitCodes.map { (code: $0.value, distance: Spelling.editDistance(typed, Array($0.key.utf8))) }
             .sorted { ($0.distance, $0.code) < ($1.distance, $1.code) }
             .prefix(count).map(\.code)
-    }
-
-    /// Levenshtein distance between two byte strings (two rows, reused).
-    static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        var previous = Array(0...b.count)
-        var current = previous
-        for (i, x) in a.enumerated() {
-            current[0] = i + 1
-            for (j, y) in b.enumerated() {
-                current[j + 1] = min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 
     /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, and
