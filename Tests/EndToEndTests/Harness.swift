@@ -97,30 +97,23 @@ final class LiaisonSet: @unchecked Sendable {
 
     /// Runs the `liaison` command line against this set; returns its exit status and output.
     func cli(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let topologyPath = self.topologyPath
-        return try await Threads.run(name: "cli") {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
-            p.arguments = args + ["--topology", topologyPath]
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await Self.runToCompletion("liaison", args + ["--topology", topologyPath], environment: environment)
     }
 
     /// Runs `liaison-<service>` (instance 0) to completion on the set's topology and data directory,
     /// with `args` (a one-off command such as `--reseal-contacts`); returns its status and output.
     func runOnce(_ service: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        let (topologyPath, dataDir) = (self.topologyPath, dir + "/data")
-        return try await Threads.run(name: "run-once") {
+        try await Self.runToCompletion("liaison-\(service)", ["--topology", topologyPath, "--data-dir", dir + "/data", "--log-level", "warning"] + args,
+                                       environment: environment)
+    }
+
+    /// Runs one of the executables on a thread of its own until it exits; its output and errors
+    /// together.
+    private static func runToCompletion(_ executable: String, _ args: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
+        try await Threads.run(name: executable) {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison-\(service)")
-            p.arguments = ["--topology", topologyPath, "--data-dir", dataDir, "--log-level", "warning"] + args
+            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/" + executable)
+            p.arguments = args
             p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
             let out = Pipe()
             p.standardOutput = out
