@@ -300,6 +300,41 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(prints.map { ContactPrint.encode([$0]) } == expected)
     }
 
+    /// A full disk fails every commit: each submission is answered `unavailable` with a retry hint
+    /// (nothing acknowledged), the log gets the first failure, then a line every ten seconds, and
+    /// one line when commits work again; the same submissions then go in.
+    @Test func aFullDiskIsAnsweredUnavailableAndLoggedWithoutFlooding() throws {
+        let dir = try TempDir()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
+        let captured = CapturedLog()
+        let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+        let intake = try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1",
+                                       vault: try ContactVault(keys: [("k1", IntakeLogicTests.key)]), clock: clock, logger: captured.logger)
+        #expect(intake.handle([request(.submitFeedback(feedback("before")))])[0].feedbackAccepted.caseNumber == "L1-0000001")
+        // The database may not grow any more: what a full disk does to a commit.
+        try store.pool.writeWithoutTransaction { db in
+            let pages = try Int.fetchOne(db, sql: "PRAGMA page_count")!
+            try db.execute(sql: "PRAGMA max_page_count = \(pages)")
+        }
+        let long = String(repeating: "The lights at the crossing are out again. ", count: 90)
+        func batch(_ n: Int) -> [Liaison_V1_Request] { (0..<20).map { request(.submitFeedback(feedback("full-\(n)-\($0)", text: long))) } }
+        for n in 0..<50 {
+            for reply in intake.handle(batch(n)) {
+                #expect(reply.error.code == .unavailable && reply.error.retryAfterMs > 0, "\(reply)")
+            }
+        }
+        func errors() -> [String] { captured.lines.filter { $0.hasPrefix("error commit failed") } }
+        #expect(errors().count == 1 && errors()[0].contains("1 in a row") && errors()[0].contains("full"), "\(captured.lines)")
+        clock.advance(by: 11)
+        _ = intake.handle(batch(50))
+        #expect(errors().count == 2 && errors()[1].contains("failed again; 51 in a row") && errors()[1].contains("failures_since_last_line=50"), "\(errors())")
+        try store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
+        let retried = intake.handle(batch(0)).map(\.feedbackAccepted)
+        #expect(retried.allSatisfy { !$0.caseNumber.isEmpty && !$0.duplicate }, "nothing of the failed batches was stored")
+        #expect(captured.lines.contains { $0.hasPrefix("notice commit works again after 51 failure(s)") }, "\(captured.lines)")
+        #expect(intake.log.head == 21)
+    }
+
     @Test func nearDuplicateLinksSurviveARestartAndEndWithTheWindow() throws {
         let dir = try TempDir()
         let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))

@@ -17,6 +17,8 @@ public final class IntakeService: RequestHandling {
     /// Trigrams of texts recently compared for near-duplicates; touched only inside the write
     /// transaction.
     let trigramCache = Mutex(TrigramCache())
+    /// Failed commits (a full disk fails every one): logged without flooding the log.
+    let commitFailures = Mutex(RepeatedFailureLog("commit"))
     /// Every stored submission id and its case; touched only inside the write transaction.
     let submissionKeys: Mutex<SubmissionKeys>
     /// The last committed case sequence: only ``commit(_:)`` adds submissions, and it moves this
@@ -227,8 +229,11 @@ public final class IntakeService: RequestHandling {
             do {
                 let accepted = try commit(submits)
                 for (k, i) in submitAt.enumerated() { replies[i] = accepted[k] }
+                commitFailures.withLock { if $0.isFailing { $0.succeeded(logger: logger) } }
             } catch {
-                logger.error("commit failed; nothing acknowledged", metadata: ["error": "\(error)", "batch": "\(submits.count)"])
+                commitFailures.withLock {
+                    $0.failed(error, logger: logger, now: clock.now(), metadata: ["batch": "\(submits.count)", "acknowledged": "none of the batch"])
+                }
                 for i in submitAt { replies[i] = .message(.failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500))) }
             }
         }
