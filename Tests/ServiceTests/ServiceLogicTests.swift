@@ -551,6 +551,8 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(try vault.open(sealed, caseNumber: "L1-0000001") == c)
         #expect(throws: (any Error).self) { try vault.open(sealed, caseNumber: "L1-0000002") }
         #expect(throws: (any Error).self) { try ContactVault.parse("k1 not-base64!") }
+        let twice = "k1 \(Data(repeating: 1, count: 32).base64EncodedString())\nk1 \(Data(repeating: 2, count: 32).base64EncodedString())\n"
+        #expect { try ContactVault.parse(twice) } throws: { "\($0)".contains("contact key id k1 is given twice") }
         let parsed = try ContactVault.parse("# keys\nnew \(Data(repeating: 1, count: 32).base64EncodedString())\nold \(Data(repeating: 2, count: 32).base64EncodedString())\n")
         #expect(parsed.currentKeyID == "new")
     }

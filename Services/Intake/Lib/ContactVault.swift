@@ -26,9 +26,12 @@ public final class ContactVault: Sendable {
     /// - Parameter keys: `(id, 32-byte key)`; the first is the current one.
     public init(keys: [(String, SymmetricKey)]) throws {
         guard let first = keys.first else { throw KeyError(description: "no contact key configured") }
+        var seen: Set<String> = []
         for (id, key) in keys {
             guard !id.isEmpty, id.utf8.count < 256, !id.contains(where: \.isWhitespace) else { throw KeyError(description: "contact key id '\(id)' is not valid") }
             guard key.bitCount == 256 else { throw KeyError(description: "contact key \(id) must be 32 bytes (AES-256)") }
+            // Two keys under one id: what one of them sealed could not be told from the other's.
+            guard seen.insert(id).inserted else { throw KeyError(description: "contact key id \(id) is given twice: each key needs an id of its own") }
         }
         self.keys = Dictionary(keys, uniquingKeysWith: { a, _ in a })
         order = keys.map(\.0)
