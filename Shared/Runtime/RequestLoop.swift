@@ -75,6 +75,8 @@ public final class RequestLoop: ThreadLoop {
     let status: @Sendable () -> Liaison_V1_ServiceStatus
     let options: RequestLoopOptions
     let logger: Logger
+    /// Malformed requests, logged without letting a client that sends nothing else fill the log.
+    let badRequests = Mutex(SampledLog())
 
     public init(config: ServiceConfig, log: EventLog, handler: RequestHandling, options: RequestLoopOptions = .init(),
                 logger: Logger, stats: LoopStats = LoopStats(), status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
@@ -147,7 +149,7 @@ public final class RequestLoop: ThreadLoop {
         for i in incoming.indices {
             switch incoming[i].request {
             case .failure(let err):
-                logger.notice("bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"])
+                badRequests.withLock { $0.log(.notice, "bad request", metadata: ["field": "\(err.field)", "error": "\(err.message)"], logger: logger) }
                 replies[i] = .message(.failure(err))
             case .success(let req):
                 if let answer = runtimeAnswer(req, plainSubmission: incoming[i].isPlainSubmission) {

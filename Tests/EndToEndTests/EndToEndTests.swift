@@ -194,6 +194,26 @@ struct EndToEndTests {
             #expect(longestMessage < 300, "\(service): an error message of \(longestMessage) bytes")
             #expect(await set.status(service)?.service == service, "\(service) still serves")
         }
+        // A client sending nothing but garbage has every request answered, and does not fill the
+        // log: the first bad request is a line, the rest are counted into a line every ten seconds.
+        let endpoint = set.instance("intake").requests
+        let answered = try await Threads.run(name: "garbage") { () -> Int in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let s = try Socket(context: ctx, type: .dealer, role: "garbage", linger: 0)
+            defer { s.close() }
+            try s.connect(endpoint)
+            var answered = 0
+            for _ in 0..<500 {
+                try s.send(multipart: [[], [0xDE, 0xAD, 0xBE, 0xEF, 0xFF]])
+                guard try s.waitReadable(timeout: 5_000), try s.receiveMultipart() != nil else { break }
+                answered += 1
+            }
+            return answered
+        }
+        #expect(answered == 500)
+        let badLines = try String(contentsOfFile: set.dir + "/intake-0.log", encoding: .utf8).components(separatedBy: "bad request").count - 1
+        #expect((1...12).contains(badLines), "\(badLines) lines for 510 bad requests")
         // A submission with a missing field names it.
         var empty = submission(5)
         empty.text = ""

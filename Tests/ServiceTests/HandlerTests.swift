@@ -553,9 +553,28 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         let refusals = captured.lines.filter { $0.contains("case command refused") && $0.contains("L1-0000001") }
         #expect(refusals.count == 2 && refusals.allSatisfy { $0.hasPrefix("warning") }, "\(captured.lines)")
         #expect(!captured.lines.joined().contains("guess"))
+        // Someone trying secrets by the hundred does not fill the log: a line a second at most.
+        for k in 0..<200 {
+            req.credential = "guess-\(k)"
+            #expect(guarded.handle([req])[0].error.code == .unauthorized)
+        }
+        #expect(captured.lines.filter { $0.contains("case command refused") }.count < 10, "\(captured.lines.count) lines")
         req.credential = "s3cret"
         #expect(guarded.handle([req])[0].caseInfo.state == "triaged")
     }
+}
+
+/// A line that can come thousands of times a second is written once, then once an interval with
+/// how many were left out; each kind on its own.
+@Test func sampledLogsWriteTheFirstLineThenOneAnInterval() {
+    let captured = CapturedLog()
+    var log = SampledLogs(interval: 10)
+    let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+    for k in 0..<1_000 { log.log("a", .warning, "kind a", logger: captured.logger, now: t0.addingTimeInterval(Double(k) / 1_000)) }
+    log.log("b", .warning, "kind b", logger: captured.logger, now: t0.addingTimeInterval(1))
+    #expect(captured.lines.map { $0.trimmingCharacters(in: .whitespaces) } == ["warning kind a", "warning kind b"])
+    log.log("a", .warning, "kind a", logger: captured.logger, now: t0.addingTimeInterval(10.5))
+    #expect(captured.lines.last == "warning kind a similar_lines_left_out=999", "\(captured.lines)")
 }
 
 /// A logger whose lines (level, message, metadata) are kept for the test to read.

@@ -327,7 +327,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(errors().count == 1 && errors()[0].contains("1 in a row") && errors()[0].contains("full"), "\(captured.lines)")
         clock.advance(by: 11)
         _ = intake.handle(batch(50))
-        #expect(errors().count == 2 && errors()[1].contains("failed again; 51 in a row") && errors()[1].contains("failures_since_last_line=50"), "\(errors())")
+        #expect(errors().count == 2 && errors()[1].contains("failed; 51 in a row") && errors()[1].contains("similar_lines_left_out=49"), "\(errors())")
         try store.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
         let retried = intake.handle(batch(0)).map(\.feedbackAccepted)
         #expect(retried.allSatisfy { !$0.caseNumber.isEmpty && !$0.duplicate }, "nothing of the failed batches was stored")

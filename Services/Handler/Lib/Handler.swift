@@ -32,6 +32,8 @@ public final class HandlerService: RequestHandling {
     let operators: OperatorCredentials
     let clock: WallClock
     let logger: Logger
+    /// Refused case commands, logged without flooding the log.
+    let refusals = Mutex(SampledLogs(interval: 1))
     /// A deadline event raised this long after its moment (the handler was down) is marked late.
     public static let lateAfter: TimeInterval = 60
 
@@ -353,8 +355,9 @@ public final class HandlerService: RequestHandling {
     /// Carries out one operator command in one transaction: the change, its audit line and its event.
     func command(_ c: Liaison_V1_CaseCommand, credential: String) throws -> Liaison_V1_Reply {
         if operators.isConfigured && !operators.isOperator(credential) {
-            logger.warning("case command refused: \(credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted")",
-                           metadata: ["case": "\(WireError.quoted(c.caseNumber))", "action": "\(c.action)"])
+            // Sampled (a line a second at most, each kind, with how many were left out).
+            let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
+            refusals.withLock { $0.log(why, .warning, "case command refused: \(why)", metadata: ["case": "\(WireError.quoted(c.caseNumber))", "action": "\(c.action)"], logger: logger) }
             throw WireError.unauthorized("case commands need an operator credential (Request.credential)")
         }
         try CaseLifecycle.checkFields(c)

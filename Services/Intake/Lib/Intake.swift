@@ -17,6 +17,8 @@ public final class IntakeService: RequestHandling {
     /// Trigrams of texts recently compared for near-duplicates; touched only inside the write
     /// transaction.
     let trigramCache = Mutex(TrigramCache())
+    /// Refused contact lookups, logged without flooding the log.
+    let refusals = Mutex(SampledLogs(interval: 1))
     /// Failed commits (a full disk fails every one): logged without flooding the log.
     let commitFailures = Mutex(RepeatedFailureLog("commit"))
     /// Every stored submission id and its case; touched only inside the write transaction.
@@ -509,8 +511,10 @@ public final class IntakeService: RequestHandling {
         guard operators.isOperator(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
             // credential itself never is).
-            logger.warning("contact data refused: \(credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted")",
-                           metadata: ["case": "\(WireError.quoted(q.caseNumber))"])
+            // Sampled (a line a second at most, each kind, with how many were left out): a client
+            // trying secrets by the thousand must not fill the log.
+            let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
+            refusals.withLock { $0.log(why, .warning, "contact data refused: \(why)", metadata: ["case": "\(WireError.quoted(q.caseNumber))"], logger: logger) }
             return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
                                                              : "the operator credential given (Request.credential) is not accepted"))
         }
