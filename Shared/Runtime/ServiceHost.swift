@@ -48,6 +48,7 @@ public struct ServiceHost: Service {
     }
 
     public func run() async throws {
+        OpenFiles.raiseLimit(logger: logger)
         let stop = StopFlag()
         let context = try Context()
         let loops = self.loops

@@ -343,6 +343,37 @@ struct EndToEndTests {
         #expect(lacking.status == 1 && lacking.output.contains("could not open 1 sealed with key 'k2'"), "\(lacking.output)")
     }
 
+    /// Started under a soft limit of 64 open files, as shells and service managers often start
+    /// it with 1,024, intake raises its limit to the hard one and serves more clients than that
+    /// (before, it answered 37 of 120 and logged nothing).
+    @Test func manyClientsAreServedWhateverTheSoftLimitOnOpenFiles() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        var hard = rlimit()
+        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &hard)
+        try #require(hard.rlim_max >= 400, "the hard limit here is \(hard.rlim_max)")
+        try set.start("intake", openFileLimit: 64)
+        try await set.waitReady(["intake"])
+        let endpoint = set.instance("intake").requests
+        let answered = try await Threads.run(name: "many") { () -> Int in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let clients = try (0..<150).map { _ in try Socket(context: ctx, type: .dealer, role: "client", linger: 0) }
+            defer { clients.forEach { $0.close() } }
+            for c in clients { try c.connect(endpoint) }
+            var status = Liaison_V1_Request()
+            status.version = 1
+            status.getStatus = .init()
+            for (k, c) in clients.enumerated() {
+                status.requestID = "c\(k)"
+                try c.send(multipart: [[], try status.serializedBytes()])
+            }
+            return try clients.reduce(0) { n, c in n + (try c.waitReadable(timeout: 5_000) && (try c.receiveMultipart()) != nil ? 1 : 0) }
+        }
+        #expect(answered == 150)
+        #expect(!set.logs().contains("may open only"), "\(set.logs())")
+    }
+
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

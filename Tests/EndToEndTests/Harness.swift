@@ -39,8 +39,9 @@ final class LiaisonSet: @unchecked Sendable {
 
     func instance(_ service: String, _ i: Int = 0) -> Topology.Instance { topology.instances(of: service)[i] }
 
-    /// Starts `liaison-<service>` (instance `i`) with its log in the set's directory.
-    func start(_ service: String, _ i: Int = 0, extra: [String] = [], environment: [String: String] = [:]) throws {
+    /// Starts `liaison-<service>` (instance `i`) with its log in the set's directory; with
+    /// `openFileLimit`, under that soft limit on open files (as a shell's `ulimit -Sn` sets it).
+    func start(_ service: String, _ i: Int = 0, extra: [String] = [], environment: [String: String] = [:], openFileLimit: Int? = nil) throws {
         let exe = LiaisonSet.binDir + "/liaison-\(service)"
         guard FileManager.default.isExecutableFile(atPath: exe) else {
             throw SetupError("\(exe) is missing: run `swift build` before the tests (make test does)")
@@ -49,6 +50,10 @@ final class LiaisonSet: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: exe)
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
+        if let openFileLimit {
+            p.arguments = ["-c", "ulimit -Sn \(openFileLimit) && exec \"$0\" \"$@\"", exe] + p.arguments!
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
         let logPath = dir + "/\(service)-\(i).log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
