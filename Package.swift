@@ -105,7 +105,8 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["LiaisonRuntime", "IntakeMain", "HandlerMain", "SchedulerMain", "ReportingMain", "LiaisonCLI"],
+            dependencies: ["LiaisonRuntime", "IntakeMain", "HandlerMain", "SchedulerMain", "ReportingMain", "LiaisonCLI",
+                           .product(name: "GRDB", package: "GRDB.swift")],
             path: "Tests/EndToEndTests"
         ),
     ]

@@ -100,7 +100,9 @@ struct Streams: ParsableCommand {
             SHED counts the requests it answered `unavailable` because its queue was full, since it started. \
             COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
             fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
-            for it. --json shows everything, including how often the WAL started over.
+            for it. FAILED counts the write transactions SQLite failed since it started (a full disk \
+            fails every one); the latest failure is printed under the table. --json shows everything, \
+            including how often the WAL started over.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -123,13 +125,19 @@ struct Streams: ParsableCommand {
                 return
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
-            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
-                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-"] }
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
-                        Output.bytes(st.walBytes), "\(st.requestsShed)", "\(st.commitsLastMinute)",
+                        Output.bytes(st.walBytes), "\(st.requestsShed)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
                         timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
+            // What the operator must act on, in words: the latest failed write of each instance.
+            for s in statuses {
+                guard let st = s.status, st.writeFailures > 0 else { continue }
+                let when = Output.time(st.lastWriteFailureAt)
+                print("\(s.instance.stream): \(st.writeFailures) write(s) failed since it started; the latest at \(when): \(st.lastWriteFailure)")
+            }
             print("")
             var rows: [[String]] = []
             for s in statuses {

@@ -5,8 +5,9 @@
 /// (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``). Either way the
 /// `request_id` is written when the reply is sent, from the request it answers.
 public enum OutgoingReply: Sendable {
-    /// A reply message.
-    case message(Liaison_V1_Reply)
+    /// A reply message, boxed: `Reply` is a struct of its fields held inline (swift-protobuf's
+    /// choice, by the size of its fields), and arrays of replies would otherwise copy it whole.
+    indirect case message(Liaison_V1_Reply)
     /// A `Reply`'s fields after `request_id`, encoded in field-number order.
     case encoded([UInt8])
 

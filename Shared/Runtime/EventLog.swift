@@ -37,13 +37,33 @@ public final class EventLog: Sendable {
     /// (fsync included).
     public let commitTimes = CommitTimes()
 
+    private let failures = Atomic<UInt64>(0)
+    private let lastFailure = Mutex<(message: String, at: Date)?>(nil)
+
+    /// Write transactions SQLite failed since the log was opened (a full disk fails every one; a
+    /// service's own refusal inside a write is not counted).
+    public var failedWrites: UInt64 { failures.load(ordering: .relaxed) }
+
+    /// The latest of them: SQLite's message and when.
+    public var lastFailedWrite: (message: String, at: Date)? { lastFailure.withLock { $0 } }
+
     /// Runs `body` in one write transaction; events it appends commit with its other changes.
     @discardableResult
     public func write<T>(_ body: (Database, EventAppender) throws -> T) throws -> T {
         // Timed from the request for the writer: the wait for it and a WAL restart's copy hold back
         // acknowledgements as much as the commit's own fsync does.
         let started = DispatchTime.now().uptimeNanoseconds
-        return try store.write { db in
+        do {
+            return try writeTimed(started: started, body)
+        } catch let error as DatabaseError {
+            failures.add(1, ordering: .relaxed)
+            lastFailure.withLock { $0 = ("\(error)", Date()) }
+            throw error
+        }
+    }
+
+    private func writeTimed<T>(started: UInt64, _ body: (Database, EventAppender) throws -> T) throws -> T {
+        try store.write { db in
             var result: T?
             var appender: EventAppender?
             try db.inTransaction {

@@ -42,6 +42,11 @@ public struct ServiceHost: Service {
             s.commitsLastMinute = commits.count
             s.commitMeanUsLastMinute = commits.meanMicros
             s.commitMaxUsLastMinute = commits.maxMicros
+            s.writeFailures = log.failedWrites
+            if let failed = log.lastFailedWrite {
+                s.lastWriteFailure = String(failed.message.prefix(500))
+                s.lastWriteFailureAt = .init(date: failed.at)
+            }
             return s
         }
         self.loops = [request] + consumers + extraLoops

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LiaisonCodec
 import LiaisonRuntime
 import Testing
@@ -372,6 +373,41 @@ struct EndToEndTests {
         }
         #expect(answered == 150)
         #expect(!set.logs().contains("may open only"), "\(set.logs())")
+    }
+
+    /// Intake's writes start failing (here a trigger added from outside makes SQLite refuse every
+    /// new submission, as a full disk would): each submission is answered `unavailable`, the
+    /// operator sees the failures and SQLite's message in `liaison streams`, the log says it once
+    /// rather than at every batch, and when the cause goes the same submissions go in.
+    @Test func failingWritesShowInStreamsAndEndWhenTheCauseGoes() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let database = try DatabaseQueue(path: set.dir + "/data/intake-1.sqlite")
+        try await database.write { db in
+            try db.execute(sql: "CREATE TRIGGER injected_failure BEFORE INSERT ON submissions BEGIN SELECT RAISE(ABORT, 'injected failure'); END")
+        }
+        for n in 0..<20 {
+            let reply = try await set.withClient("intake") { c -> Liaison_V1_Reply in
+                var r = Liaison_V1_Request()
+                r.submitFeedback = submission(n)
+                return try c.call(r)
+            }
+            #expect(reply.error.code == .unavailable && reply.error.retryAfterMs > 0, "\(reply)")
+        }
+        let streams = try await set.cli(["streams"])
+        #expect(streams.output.contains("FAILED"), "\(streams.output)")
+        #expect(streams.output.contains("intake-1: 20 write(s) failed since it started; the latest at ") && streams.output.contains("injected failure"), "\(streams.output)")
+        let status = try #require(await set.status("intake"))
+        #expect(status.writeFailures == 20 && status.lastWriteFailure.contains("injected failure") && status.headSeq == 0)
+        try await database.write { db in try db.execute(sql: "DROP TRIGGER injected_failure") }
+        for n in 0..<20 {
+            #expect(try await set.call("intake", .submitFeedback(submission(n))).feedbackAccepted.caseNumber.hasPrefix("L1-"))
+        }
+        #expect(await set.status("intake")?.headSeq == 20)
+        let log = set.logs()
+        #expect(log.components(separatedBy: "commit failed").count - 1 == 1 && log.contains("commit works again after 20 failure(s)"), "\(log)")
     }
 
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {

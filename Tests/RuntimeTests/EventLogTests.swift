@@ -199,6 +199,10 @@ import Testing
             }
         }
         #expect(log.head == 0)
+        // A service's own refusal is not a failed write; SQLite failing one is, with its message.
+        #expect(log.failedWrites == 0 && log.lastFailedWrite == nil)
+        #expect(throws: DatabaseError.self) { try log.write { db, _ in try db.execute(sql: "INSERT INTO no_such_table VALUES (1)") } }
+        #expect(log.failedWrites == 1 && log.lastFailedWrite?.message.contains("no such table") == true)
         try log.write { _, out in try out.append(topic: "case.opened", at: Date()) { _ in } }
         #expect(try log.replay(after: 0, limit: 10, prefixes: []).events.map(\.seq) == [1])
     }

@@ -457,99 +457,93 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
   fileprivate var _storage = _StorageClass.defaultInstance
 }
 
-public nonisolated struct Liaison_V1_Reply: @unchecked Sendable {
+public nonisolated struct Liaison_V1_Reply: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var requestID: String {
-    get {_storage._requestID}
-    set {_uniqueStorage()._requestID = newValue}
-  }
+  public var requestID: String = String()
 
-  public var result: OneOf_Result? {
-    get {return _storage._result}
-    set {_uniqueStorage()._result = newValue}
-  }
+  public var result: Liaison_V1_Reply.OneOf_Result? = nil
 
   public var error: Liaison_V1_Error {
     get {
-      if case .error(let v)? = _storage._result {return v}
+      if case .error(let v)? = result {return v}
       return Liaison_V1_Error()
     }
-    set {_uniqueStorage()._result = .error(newValue)}
+    set {result = .error(newValue)}
   }
 
   public var feedbackAccepted: Liaison_V1_FeedbackAccepted {
     get {
-      if case .feedbackAccepted(let v)? = _storage._result {return v}
+      if case .feedbackAccepted(let v)? = result {return v}
       return Liaison_V1_FeedbackAccepted()
     }
-    set {_uniqueStorage()._result = .feedbackAccepted(newValue)}
+    set {result = .feedbackAccepted(newValue)}
   }
 
   public var feedbackStatus: Liaison_V1_FeedbackStatus {
     get {
-      if case .feedbackStatus(let v)? = _storage._result {return v}
+      if case .feedbackStatus(let v)? = result {return v}
       return Liaison_V1_FeedbackStatus()
     }
-    set {_uniqueStorage()._result = .feedbackStatus(newValue)}
+    set {result = .feedbackStatus(newValue)}
   }
 
   public var replayBatch: Liaison_V1_ReplayBatch {
     get {
-      if case .replayBatch(let v)? = _storage._result {return v}
+      if case .replayBatch(let v)? = result {return v}
       return Liaison_V1_ReplayBatch()
     }
-    set {_uniqueStorage()._result = .replayBatch(newValue)}
+    set {result = .replayBatch(newValue)}
   }
 
   public var serviceStatus: Liaison_V1_ServiceStatus {
     get {
-      if case .serviceStatus(let v)? = _storage._result {return v}
+      if case .serviceStatus(let v)? = result {return v}
       return Liaison_V1_ServiceStatus()
     }
-    set {_uniqueStorage()._result = .serviceStatus(newValue)}
+    set {result = .serviceStatus(newValue)}
   }
 
   public var caseInfo: Liaison_V1_CaseInfo {
     get {
-      if case .caseInfo(let v)? = _storage._result {return v}
+      if case .caseInfo(let v)? = result {return v}
       return Liaison_V1_CaseInfo()
     }
-    set {_uniqueStorage()._result = .caseInfo(newValue)}
+    set {result = .caseInfo(newValue)}
   }
 
   public var caseList: Liaison_V1_CaseList {
     get {
-      if case .caseList(let v)? = _storage._result {return v}
+      if case .caseList(let v)? = result {return v}
       return Liaison_V1_CaseList()
     }
-    set {_uniqueStorage()._result = .caseList(newValue)}
+    set {result = .caseList(newValue)}
   }
 
   public var report: Liaison_V1_Report {
     get {
-      if case .report(let v)? = _storage._result {return v}
+      if case .report(let v)? = result {return v}
       return Liaison_V1_Report()
     }
-    set {_uniqueStorage()._result = .report(newValue)}
+    set {result = .report(newValue)}
   }
 
   public var followupList: Liaison_V1_FollowupList {
     get {
-      if case .followupList(let v)? = _storage._result {return v}
+      if case .followupList(let v)? = result {return v}
       return Liaison_V1_FollowupList()
     }
-    set {_uniqueStorage()._result = .followupList(newValue)}
+    set {result = .followupList(newValue)}
   }
 
   public var contactInfo: Liaison_V1_ContactInfo {
     get {
-      if case .contactInfo(let v)? = _storage._result {return v}
+      if case .contactInfo(let v)? = result {return v}
       return Liaison_V1_ContactInfo()
     }
-    set {_uniqueStorage()._result = .contactInfo(newValue)}
+    set {result = .contactInfo(newValue)}
   }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -569,8 +563,6 @@ public nonisolated struct Liaison_V1_Reply: @unchecked Sendable {
   }
 
   public init() {}
-
-  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Liaison_V1_Error: Sendable {
@@ -1303,64 +1295,127 @@ public nonisolated struct Liaison_V1_ConsumerPosition: Sendable {
   public init() {}
 }
 
-public nonisolated struct Liaison_V1_ServiceStatus: Sendable {
+public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   /// intake, handler, scheduler, reporting
-  public var service: String = String()
+  public var service: String {
+    get {_storage._service}
+    set {_uniqueStorage()._service = newValue}
+  }
 
   /// this instance's own stream
-  public var stream: String = String()
+  public var stream: String {
+    get {_storage._stream}
+    set {_uniqueStorage()._stream = newValue}
+  }
 
-  public var headSeq: UInt64 = 0
+  public var headSeq: UInt64 {
+    get {_storage._headSeq}
+    set {_uniqueStorage()._headSeq = newValue}
+  }
 
-  public var consumers: [Liaison_V1_ConsumerPosition] = []
+  public var consumers: [Liaison_V1_ConsumerPosition] {
+    get {_storage._consumers}
+    set {_uniqueStorage()._consumers = newValue}
+  }
 
   public var startedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_startedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_startedAt = newValue}
+    get {_storage._startedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._startedAt = newValue}
   }
   /// Returns true if `startedAt` has been explicitly set.
-  public var hasStartedAt: Bool {self._startedAt != nil}
+  public var hasStartedAt: Bool {_storage._startedAt != nil}
   /// Clears the value of `startedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearStartedAt() {self._startedAt = nil}
+  public mutating func clearStartedAt() {_uniqueStorage()._startedAt = nil}
 
-  public var pid: UInt32 = 0
+  public var pid: UInt32 {
+    get {_storage._pid}
+    set {_uniqueStorage()._pid = newValue}
+  }
 
   /// committed write transactions since start (group commit: fewer than writes)
-  public var writeTransactions: UInt64 = 0
+  public var writeTransactions: UInt64 {
+    get {_storage._writeTransactions}
+    set {_uniqueStorage()._writeTransactions = newValue}
+  }
 
   /// requests answered `unavailable` because the queue was full, since start
-  public var requestsShed: UInt64 = 0
+  public var requestsShed: UInt64 {
+    get {_storage._requestsShed}
+    set {_uniqueStorage()._requestsShed = newValue}
+  }
 
   /// requests answered, since start
-  public var requestsServed: UInt64 = 0
+  public var requestsServed: UInt64 {
+    get {_storage._requestsServed}
+    set {_uniqueStorage()._requestsServed = newValue}
+  }
 
   /// size of the instance's SQLite database file
-  public var databaseBytes: UInt64 = 0
+  public var databaseBytes: UInt64 {
+    get {_storage._databaseBytes}
+    set {_uniqueStorage()._databaseBytes = newValue}
+  }
 
   /// size of its write-ahead log (stays bounded: it starts over every ~1,000 pages)
-  public var walBytes: UInt64 = 0
+  public var walBytes: UInt64 {
+    get {_storage._walBytes}
+    set {_uniqueStorage()._walBytes = newValue}
+  }
 
   /// times the WAL started over since start (0 under steady writes means it is growing)
-  public var walRestarts: UInt64 = 0
+  public var walRestarts: UInt64 {
+    get {_storage._walRestarts}
+    set {_uniqueStorage()._walRestarts = newValue}
+  }
 
   /// write transactions in the last 60 s
-  public var commitsLastMinute: UInt64 = 0
+  public var commitsLastMinute: UInt64 {
+    get {_storage._commitsLastMinute}
+    set {_uniqueStorage()._commitsLastMinute = newValue}
+  }
 
   /// their mean duration, from asking for the writer to the commit, fsync included (µs)
-  public var commitMeanUsLastMinute: UInt64 = 0
+  public var commitMeanUsLastMinute: UInt64 {
+    get {_storage._commitMeanUsLastMinute}
+    set {_uniqueStorage()._commitMeanUsLastMinute = newValue}
+  }
 
   /// the longest of them (µs): a stalling disk shows here first
-  public var commitMaxUsLastMinute: UInt64 = 0
+  public var commitMaxUsLastMinute: UInt64 {
+    get {_storage._commitMaxUsLastMinute}
+    set {_uniqueStorage()._commitMaxUsLastMinute = newValue}
+  }
+
+  /// write transactions SQLite failed since start (a full disk fails every one)
+  public var writeFailures: UInt64 {
+    get {_storage._writeFailures}
+    set {_uniqueStorage()._writeFailures = newValue}
+  }
+
+  /// the latest one's error, "" when none
+  public var lastWriteFailure: String {
+    get {_storage._lastWriteFailure}
+    set {_uniqueStorage()._lastWriteFailure = newValue}
+  }
+
+  public var lastWriteFailureAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._lastWriteFailureAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._lastWriteFailureAt = newValue}
+  }
+  /// Returns true if `lastWriteFailureAt` has been explicitly set.
+  public var hasLastWriteFailureAt: Bool {_storage._lastWriteFailureAt != nil}
+  /// Clears the value of `lastWriteFailureAt`. Subsequent reads from it will return its default value.
+  public mutating func clearLastWriteFailureAt() {_uniqueStorage()._lastWriteFailureAt = nil}
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _startedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Liaison_V1_GetCase: Sendable {
@@ -2049,243 +2104,205 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
   public static let protoMessageName: String = _protobuf_package + ".Reply"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{4}\u{8}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
 
-  fileprivate class _StorageClass {
-    var _requestID: String = String()
-    var _result: Liaison_V1_Reply.OneOf_Result?
-
-      // This property is used as the initial default value for new instances of the type.
-      // The type itself is protecting the reference to its storage via CoW semantics.
-      // This will force a copy to be made of this reference when the first mutation occurs;
-      // hence, it is safe to mark this as `nonisolated(unsafe)`.
-      static nonisolated(unsafe) let defaultInstance = _StorageClass()
-
-    private init() {}
-
-    init(copying source: _StorageClass) {
-      _requestID = source._requestID
-      _result = source._result
-    }
-  }
-
-  fileprivate mutating func _uniqueStorage() -> _StorageClass {
-    if !isKnownUniquelyReferenced(&_storage) {
-      _storage = _StorageClass(copying: _storage)
-    }
-    return _storage
-  }
-
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    _ = _uniqueStorage()
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      while let fieldNumber = try decoder.nextFieldNumber() {
-        // The use of inline closures is to circumvent an issue where the compiler
-        // allocates stack space for every case branch when no optimizations are
-        // enabled. https://github.com/apple/swift-protobuf/issues/1034
-        switch fieldNumber {
-        case 1: try { try decoder.decodeSingularStringField(value: &_storage._requestID) }()
-        case 2: try {
-          var v: Liaison_V1_Error?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .error(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .error(v)
-          }
-        }()
-        case 10: try {
-          var v: Liaison_V1_FeedbackAccepted?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .feedbackAccepted(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .feedbackAccepted(v)
-          }
-        }()
-        case 11: try {
-          var v: Liaison_V1_FeedbackStatus?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .feedbackStatus(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .feedbackStatus(v)
-          }
-        }()
-        case 12: try {
-          var v: Liaison_V1_ReplayBatch?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .replayBatch(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .replayBatch(v)
-          }
-        }()
-        case 20: try {
-          var v: Liaison_V1_ServiceStatus?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .serviceStatus(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .serviceStatus(v)
-          }
-        }()
-        case 21: try {
-          var v: Liaison_V1_CaseInfo?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .caseInfo(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .caseInfo(v)
-          }
-        }()
-        case 22: try {
-          var v: Liaison_V1_CaseList?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .caseList(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .caseList(v)
-          }
-        }()
-        case 23: try {
-          var v: Liaison_V1_Report?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .report(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .report(v)
-          }
-        }()
-        case 24: try {
-          var v: Liaison_V1_FollowupList?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .followupList(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .followupList(v)
-          }
-        }()
-        case 25: try {
-          var v: Liaison_V1_ContactInfo?
-          var hadOneofValue = false
-          if let current = _storage._result {
-            hadOneofValue = true
-            if case .contactInfo(let m) = current {v = m}
-          }
-          try decoder.decodeSingularMessageField(value: &v)
-          if let v = v {
-            if hadOneofValue {try decoder.handleConflictingOneOf()}
-            _storage._result = .contactInfo(v)
-          }
-        }()
-        default: break
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.requestID) }()
+      case 2: try {
+        var v: Liaison_V1_Error?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
         }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .error(v)
+        }
+      }()
+      case 10: try {
+        var v: Liaison_V1_FeedbackAccepted?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .feedbackAccepted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .feedbackAccepted(v)
+        }
+      }()
+      case 11: try {
+        var v: Liaison_V1_FeedbackStatus?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .feedbackStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .feedbackStatus(v)
+        }
+      }()
+      case 12: try {
+        var v: Liaison_V1_ReplayBatch?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .replayBatch(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .replayBatch(v)
+        }
+      }()
+      case 20: try {
+        var v: Liaison_V1_ServiceStatus?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .serviceStatus(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .serviceStatus(v)
+        }
+      }()
+      case 21: try {
+        var v: Liaison_V1_CaseInfo?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .caseInfo(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .caseInfo(v)
+        }
+      }()
+      case 22: try {
+        var v: Liaison_V1_CaseList?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .caseList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .caseList(v)
+        }
+      }()
+      case 23: try {
+        var v: Liaison_V1_Report?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .report(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .report(v)
+        }
+      }()
+      case 24: try {
+        var v: Liaison_V1_FollowupList?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .followupList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .followupList(v)
+        }
+      }()
+      case 25: try {
+        var v: Liaison_V1_ContactInfo?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .contactInfo(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .contactInfo(v)
+        }
+      }()
+      default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every if/case branch local when no optimizations
-      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-      // https://github.com/apple/swift-protobuf/issues/1182
-      if !_storage._requestID.isEmpty {
-        try visitor.visitSingularStringField(value: _storage._requestID, fieldNumber: 1)
-      }
-      switch _storage._result {
-      case .error?: try {
-        guard case .error(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
-      }()
-      case .feedbackAccepted?: try {
-        guard case .feedbackAccepted(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-      }()
-      case .feedbackStatus?: try {
-        guard case .feedbackStatus(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
-      }()
-      case .replayBatch?: try {
-        guard case .replayBatch(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
-      }()
-      case .serviceStatus?: try {
-        guard case .serviceStatus(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
-      }()
-      case .caseInfo?: try {
-        guard case .caseInfo(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
-      }()
-      case .caseList?: try {
-        guard case .caseList(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
-      }()
-      case .report?: try {
-        guard case .report(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
-      }()
-      case .followupList?: try {
-        guard case .followupList(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
-      }()
-      case .contactInfo?: try {
-        guard case .contactInfo(let v)? = _storage._result else { preconditionFailure() }
-        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
-      }()
-      case nil: break
-      }
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.requestID.isEmpty {
+      try visitor.visitSingularStringField(value: self.requestID, fieldNumber: 1)
+    }
+    switch self.result {
+    case .error?: try {
+      guard case .error(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .feedbackAccepted?: try {
+      guard case .feedbackAccepted(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case .feedbackStatus?: try {
+      guard case .feedbackStatus(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+    }()
+    case .replayBatch?: try {
+      guard case .replayBatch(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .serviceStatus?: try {
+      guard case .serviceStatus(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
+    }()
+    case .caseInfo?: try {
+      guard case .caseInfo(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
+    }()
+    case .caseList?: try {
+      guard case .caseList(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+    }()
+    case .report?: try {
+      guard case .report(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+    }()
+    case .followupList?: try {
+      guard case .followupList(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+    }()
+    case .contactInfo?: try {
+      guard case .contactInfo(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+    }()
+    case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_Reply, rhs: Liaison_V1_Reply) -> Bool {
-    if lhs._storage !== rhs._storage {
-      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
-        let _storage = _args.0
-        let rhs_storage = _args.1
-        if _storage._requestID != rhs_storage._requestID {return false}
-        if _storage._result != rhs_storage._result {return false}
-        return true
-      }
-      if !storagesAreEqual {return false}
-    }
+    if lhs.requestID != rhs.requestID {return false}
+    if lhs.result != rhs.result {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3637,103 +3654,188 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0")
+
+  fileprivate class _StorageClass {
+    var _service: String = String()
+    var _stream: String = String()
+    var _headSeq: UInt64 = 0
+    var _consumers: [Liaison_V1_ConsumerPosition] = []
+    var _startedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _pid: UInt32 = 0
+    var _writeTransactions: UInt64 = 0
+    var _requestsShed: UInt64 = 0
+    var _requestsServed: UInt64 = 0
+    var _databaseBytes: UInt64 = 0
+    var _walBytes: UInt64 = 0
+    var _walRestarts: UInt64 = 0
+    var _commitsLastMinute: UInt64 = 0
+    var _commitMeanUsLastMinute: UInt64 = 0
+    var _commitMaxUsLastMinute: UInt64 = 0
+    var _writeFailures: UInt64 = 0
+    var _lastWriteFailure: String = String()
+    var _lastWriteFailureAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _service = source._service
+      _stream = source._stream
+      _headSeq = source._headSeq
+      _consumers = source._consumers
+      _startedAt = source._startedAt
+      _pid = source._pid
+      _writeTransactions = source._writeTransactions
+      _requestsShed = source._requestsShed
+      _requestsServed = source._requestsServed
+      _databaseBytes = source._databaseBytes
+      _walBytes = source._walBytes
+      _walRestarts = source._walRestarts
+      _commitsLastMinute = source._commitsLastMinute
+      _commitMeanUsLastMinute = source._commitMeanUsLastMinute
+      _commitMaxUsLastMinute = source._commitMaxUsLastMinute
+      _writeFailures = source._writeFailures
+      _lastWriteFailure = source._lastWriteFailure
+      _lastWriteFailureAt = source._lastWriteFailureAt
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
-    while let fieldNumber = try decoder.nextFieldNumber() {
-      // The use of inline closures is to circumvent an issue where the compiler
-      // allocates stack space for every case branch when no optimizations are
-      // enabled. https://github.com/apple/swift-protobuf/issues/1034
-      switch fieldNumber {
-      case 1: try { try decoder.decodeSingularStringField(value: &self.service) }()
-      case 2: try { try decoder.decodeSingularStringField(value: &self.stream) }()
-      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.headSeq) }()
-      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.consumers) }()
-      case 5: try { try decoder.decodeSingularMessageField(value: &self._startedAt) }()
-      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.pid) }()
-      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.writeTransactions) }()
-      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.requestsShed) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.requestsServed) }()
-      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.databaseBytes) }()
-      case 11: try { try decoder.decodeSingularUInt64Field(value: &self.walBytes) }()
-      case 12: try { try decoder.decodeSingularUInt64Field(value: &self.walRestarts) }()
-      case 13: try { try decoder.decodeSingularUInt64Field(value: &self.commitsLastMinute) }()
-      case 14: try { try decoder.decodeSingularUInt64Field(value: &self.commitMeanUsLastMinute) }()
-      case 15: try { try decoder.decodeSingularUInt64Field(value: &self.commitMaxUsLastMinute) }()
-      default: break
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularStringField(value: &_storage._service) }()
+        case 2: try { try decoder.decodeSingularStringField(value: &_storage._stream) }()
+        case 3: try { try decoder.decodeSingularUInt64Field(value: &_storage._headSeq) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._consumers) }()
+        case 5: try { try decoder.decodeSingularMessageField(value: &_storage._startedAt) }()
+        case 6: try { try decoder.decodeSingularUInt32Field(value: &_storage._pid) }()
+        case 7: try { try decoder.decodeSingularUInt64Field(value: &_storage._writeTransactions) }()
+        case 8: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestsShed) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestsServed) }()
+        case 10: try { try decoder.decodeSingularUInt64Field(value: &_storage._databaseBytes) }()
+        case 11: try { try decoder.decodeSingularUInt64Field(value: &_storage._walBytes) }()
+        case 12: try { try decoder.decodeSingularUInt64Field(value: &_storage._walRestarts) }()
+        case 13: try { try decoder.decodeSingularUInt64Field(value: &_storage._commitsLastMinute) }()
+        case 14: try { try decoder.decodeSingularUInt64Field(value: &_storage._commitMeanUsLastMinute) }()
+        case 15: try { try decoder.decodeSingularUInt64Field(value: &_storage._commitMaxUsLastMinute) }()
+        case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._writeFailures) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._lastWriteFailure) }()
+        case 18: try { try decoder.decodeSingularMessageField(value: &_storage._lastWriteFailureAt) }()
+        default: break
+        }
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if !self.service.isEmpty {
-      try visitor.visitSingularStringField(value: self.service, fieldNumber: 1)
-    }
-    if !self.stream.isEmpty {
-      try visitor.visitSingularStringField(value: self.stream, fieldNumber: 2)
-    }
-    if self.headSeq != 0 {
-      try visitor.visitSingularUInt64Field(value: self.headSeq, fieldNumber: 3)
-    }
-    if !self.consumers.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.consumers, fieldNumber: 4)
-    }
-    try { if let v = self._startedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
-    } }()
-    if self.pid != 0 {
-      try visitor.visitSingularUInt32Field(value: self.pid, fieldNumber: 6)
-    }
-    if self.writeTransactions != 0 {
-      try visitor.visitSingularUInt64Field(value: self.writeTransactions, fieldNumber: 7)
-    }
-    if self.requestsShed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requestsShed, fieldNumber: 8)
-    }
-    if self.requestsServed != 0 {
-      try visitor.visitSingularUInt64Field(value: self.requestsServed, fieldNumber: 9)
-    }
-    if self.databaseBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.databaseBytes, fieldNumber: 10)
-    }
-    if self.walBytes != 0 {
-      try visitor.visitSingularUInt64Field(value: self.walBytes, fieldNumber: 11)
-    }
-    if self.walRestarts != 0 {
-      try visitor.visitSingularUInt64Field(value: self.walRestarts, fieldNumber: 12)
-    }
-    if self.commitsLastMinute != 0 {
-      try visitor.visitSingularUInt64Field(value: self.commitsLastMinute, fieldNumber: 13)
-    }
-    if self.commitMeanUsLastMinute != 0 {
-      try visitor.visitSingularUInt64Field(value: self.commitMeanUsLastMinute, fieldNumber: 14)
-    }
-    if self.commitMaxUsLastMinute != 0 {
-      try visitor.visitSingularUInt64Field(value: self.commitMaxUsLastMinute, fieldNumber: 15)
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if !_storage._service.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._service, fieldNumber: 1)
+      }
+      if !_storage._stream.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._stream, fieldNumber: 2)
+      }
+      if _storage._headSeq != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._headSeq, fieldNumber: 3)
+      }
+      if !_storage._consumers.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._consumers, fieldNumber: 4)
+      }
+      try { if let v = _storage._startedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+      } }()
+      if _storage._pid != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._pid, fieldNumber: 6)
+      }
+      if _storage._writeTransactions != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._writeTransactions, fieldNumber: 7)
+      }
+      if _storage._requestsShed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestsShed, fieldNumber: 8)
+      }
+      if _storage._requestsServed != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestsServed, fieldNumber: 9)
+      }
+      if _storage._databaseBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._databaseBytes, fieldNumber: 10)
+      }
+      if _storage._walBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._walBytes, fieldNumber: 11)
+      }
+      if _storage._walRestarts != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._walRestarts, fieldNumber: 12)
+      }
+      if _storage._commitsLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._commitsLastMinute, fieldNumber: 13)
+      }
+      if _storage._commitMeanUsLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._commitMeanUsLastMinute, fieldNumber: 14)
+      }
+      if _storage._commitMaxUsLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._commitMaxUsLastMinute, fieldNumber: 15)
+      }
+      if _storage._writeFailures != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._writeFailures, fieldNumber: 16)
+      }
+      if !_storage._lastWriteFailure.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lastWriteFailure, fieldNumber: 17)
+      }
+      try { if let v = _storage._lastWriteFailureAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_ServiceStatus, rhs: Liaison_V1_ServiceStatus) -> Bool {
-    if lhs.service != rhs.service {return false}
-    if lhs.stream != rhs.stream {return false}
-    if lhs.headSeq != rhs.headSeq {return false}
-    if lhs.consumers != rhs.consumers {return false}
-    if lhs._startedAt != rhs._startedAt {return false}
-    if lhs.pid != rhs.pid {return false}
-    if lhs.writeTransactions != rhs.writeTransactions {return false}
-    if lhs.requestsShed != rhs.requestsShed {return false}
-    if lhs.requestsServed != rhs.requestsServed {return false}
-    if lhs.databaseBytes != rhs.databaseBytes {return false}
-    if lhs.walBytes != rhs.walBytes {return false}
-    if lhs.walRestarts != rhs.walRestarts {return false}
-    if lhs.commitsLastMinute != rhs.commitsLastMinute {return false}
-    if lhs.commitMeanUsLastMinute != rhs.commitMeanUsLastMinute {return false}
-    if lhs.commitMaxUsLastMinute != rhs.commitMaxUsLastMinute {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._service != rhs_storage._service {return false}
+        if _storage._stream != rhs_storage._stream {return false}
+        if _storage._headSeq != rhs_storage._headSeq {return false}
+        if _storage._consumers != rhs_storage._consumers {return false}
+        if _storage._startedAt != rhs_storage._startedAt {return false}
+        if _storage._pid != rhs_storage._pid {return false}
+        if _storage._writeTransactions != rhs_storage._writeTransactions {return false}
+        if _storage._requestsShed != rhs_storage._requestsShed {return false}
+        if _storage._requestsServed != rhs_storage._requestsServed {return false}
+        if _storage._databaseBytes != rhs_storage._databaseBytes {return false}
+        if _storage._walBytes != rhs_storage._walBytes {return false}
+        if _storage._walRestarts != rhs_storage._walRestarts {return false}
+        if _storage._commitsLastMinute != rhs_storage._commitsLastMinute {return false}
+        if _storage._commitMeanUsLastMinute != rhs_storage._commitMeanUsLastMinute {return false}
+        if _storage._commitMaxUsLastMinute != rhs_storage._commitMaxUsLastMinute {return false}
+        if _storage._writeFailures != rhs_storage._writeFailures {return false}
+        if _storage._lastWriteFailure != rhs_storage._lastWriteFailure {return false}
+        if _storage._lastWriteFailureAt != rhs_storage._lastWriteFailureAt {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
