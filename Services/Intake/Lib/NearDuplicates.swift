@@ -144,7 +144,8 @@ struct TrigramCache {
 extension NearDuplicates {
     /// Sorts `values` ascending: least significant byte first, skipping a byte on which all values
     /// agree (a trigram of ASCII letters uses three of its eight). The standard library's stable
-    /// sort took two thirds of a near-duplicate check of a 4,000-character text; this, a tenth.
+    /// sort took two thirds of a near-duplicate check of a 4,000-character text; with this one the
+    /// whole check ran about 2.4 times as fast (`perf record` on intake).
     static func radixSort(_ values: inout [UInt64]) {
         let n = values.count
         if n < 64 {
