@@ -452,12 +452,11 @@ public final class IntakeService: RequestHandling {
         return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")
     }
 
-    /// How much stored text (UTF-8 bytes) one near-duplicate check reads before it stops: the
-    /// contact's newest cases are compared first, its last twenty short texts or five of the longest
-    /// (the check stops once it has read this much). Without a bound a
-    /// caller sending long, different texts under one phone number made every submission compare
-    /// twenty 4,000-character texts, and the request thread, which every citizen waits for, managed
-    /// 70 submissions a second.
+    /// How much stored text (UTF-8 bytes) one near-duplicate check reads before it stops. The
+    /// contact's newest cases are compared first: its last twenty short texts, or five of the
+    /// longest. Without a bound, a caller sending long, different texts under one phone number made
+    /// every submission compare twenty 4,000-character texts, and the request thread, which every
+    /// citizen waits for, managed 70 submissions a second.
     static let nearDuplicateReadBudget = 16 * 1_024
 
     /// Records the contact's fingerprints and returns the earlier case this submission nearly
@@ -510,9 +509,8 @@ public final class IntakeService: RequestHandling {
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> Liaison_V1_Reply {
         guard operators.isOperator(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
-            // credential itself never is).
-            // Sampled (a line a second at most, each kind, with how many were left out): a client
-            // trying secrets by the thousand must not fill the log.
+            // credential itself never is); a line a second at most of each kind, with how many were
+            // left out, so that a client trying secrets by the thousand cannot fill the log.
             let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
             refusals.withLock { $0.log(why, .warning, "contact data refused: \(why)", metadata: ["case": "\(WireError.quoted(q.caseNumber))"], logger: logger) }
             return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
