@@ -1044,9 +1044,22 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(rep.byUnit.map { "\($0.key)=\($0.count)" } == ["STN-EAST-01=3"])
         #expect(rep.byState.map { "\($0.key)=\($0.count)" } == ["triaged=3"])
         #expect(rep.overdue.isEmpty)
+        // Asked again with nothing applied within the same second: the same report, not made again.
+        let made = r.reportsMade.load(ordering: .relaxed)
+        for _ in 0..<100 { #expect(try r.report() == rep) }
+        #expect(r.reportsMade.load(ordering: .relaxed) == made)
         clock.advance(by: 2 * 3600)
         rep = try r.report()
         #expect(rep.overdue.map(\.caseNumber) == ["C0", "C1"])
+        // An event applied: made again at once, within the same second.
+        try log.write { db, out in
+            var e = Liaison_V1_Event()
+            e.feedbackReceived.caseNumber = "C9"
+            e.feedbackReceived.feedback = feedback(kind: .tip)
+            try r.apply(db, out, e)
+        }
+        #expect(try r.report().feedbackTotal == 4)
+        #expect(r.reportsMade.load(ordering: .relaxed) == made + 2)
     }
 }
 
