@@ -347,12 +347,10 @@ struct EndToEndTests {
     /// Started under a soft limit of 64 open files, as shells and service managers often start
     /// it with 1,024, intake raises its limit to the hard one and serves more clients than that
     /// (before, it answered 37 of 120 and logged nothing).
-    @Test func manyClientsAreServedWhateverTheSoftLimitOnOpenFiles() async throws {
+    @Test(.enabled(if: hardOpenFileLimit >= 400, "the machine's hard limit on open files is too low to show it"))
+    func manyClientsAreServedWhateverTheSoftLimitOnOpenFiles() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
-        var hard = rlimit()
-        getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &hard)
-        try #require(hard.rlim_max >= 400, "the hard limit here is \(hard.rlim_max)")
         try set.start("intake", openFileLimit: 64)
         try await set.waitReady(["intake"])
         let endpoint = set.instance("intake").requests
@@ -611,3 +609,9 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 }
+
+/// This machine's hard limit on open files (what a service may raise its soft limit to).
+let hardOpenFileLimit: UInt64 = {
+    var limit = rlimit()
+    return getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) == 0 ? UInt64(limit.rlim_max) : 0
+}()
