@@ -34,10 +34,7 @@ public struct ContactKeyCensus: Sendable, Equatable {
         let others = try Row.fetchCursor(db, sql: "SELECT substr(contact, 1, 257) FROM submissions WHERE contact IS NOT NULL\(none)",
                                          arguments: arguments)
         while let other = try others.next() {
-            let head = [UInt8](other[0] as Data? ?? Data())
-            let id = head.count >= 2 && head[0] == 1 && head.count >= 2 + Int(head[1]) && head[1] > 0
-                ? String(decoding: head[2..<(2 + Int(head[1]))], as: UTF8.self) : "?"
-            census.unknown[id, default: 0] += 1
+            census.unknown[ContactVault.keyID(of: other[0] as Data? ?? Data()) ?? "?", default: 0] += 1
         }
         return census
     }
@@ -89,9 +86,7 @@ extension IntakeService {
                     let sealed = [UInt8](row["contact"] as Data)
                     after = seq
                     guard let contact = try? vault.open(sealed, caseNumber: caseNumber) else {
-                        let id = sealed.count >= 2 && sealed[0] == 1 && sealed[1] > 0 && sealed.count >= 2 + Int(sealed[1])
-                            ? String(decoding: sealed[2..<(2 + Int(sealed[1]))], as: UTF8.self) : nil
-                        if let id, vault.keys[id] == nil { report.keyMissing[id, default: 0] += 1 } else { report.damaged += 1 }
+                        if let id = ContactVault.keyID(of: sealed), vault.keys[id] == nil { report.keyMissing[id, default: 0] += 1 } else { report.damaged += 1 }
                         continue
                     }
                     try db.execute(sql: "UPDATE submissions SET contact = ? WHERE case_seq = ?",

@@ -128,6 +128,14 @@ public final class ContactVault: Sendable {
         return out
     }
 
+    /// The id of the key that sealed `sealed` (`[1][id length][id]…`, read from its head alone), or
+    /// nil when the head is not that.
+    static func keyID(of sealed: some Collection<UInt8>) -> String? {
+        let head = Array(sealed.prefix(257))
+        guard head.count >= 2, head[0] == 1, head[1] > 0, head.count >= 2 + Int(head[1]) else { return nil }
+        return String(decoding: head[2..<(2 + Int(head[1]))], as: UTF8.self)
+    }
+
     /// Opens what ``seal(_:caseNumber:)`` produced, as the database gives it back.
     public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_Contact {
         try open([UInt8](sealed), caseNumber: caseNumber)
@@ -135,11 +143,9 @@ public final class ContactVault: Sendable {
 
     /// Opens what ``seal(_:caseNumber:)`` produced.
     public func open(_ bytes: [UInt8], caseNumber: String) throws -> Liaison_V1_Contact {
-        guard bytes.count > 2, bytes[0] == 1, bytes.count > 2 + Int(bytes[1]) else { throw KeyError(description: "sealed contact is malformed") }
-        let idLen = Int(bytes[1])
-        let id = String(decoding: bytes[2..<(2 + idLen)], as: UTF8.self)
+        guard let id = Self.keyID(of: bytes), bytes.count > 2 + id.utf8.count else { throw KeyError(description: "sealed contact is malformed") }
         guard let key = keys[id] else { throw KeyError(description: "contact sealed with key \(id), which is not configured") }
-        let box = try AES.GCM.SealedBox(combined: Data(bytes[(2 + idLen)...]))
+        let box = try AES.GCM.SealedBox(combined: Data(bytes[(2 + id.utf8.count)...]))
         let plain = try AES.GCM.open(box, using: key, authenticating: Data(caseNumber.utf8))
         return try Liaison_V1_Contact(serializedBytes: plain)
     }
