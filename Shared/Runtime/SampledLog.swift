@@ -73,9 +73,9 @@ public struct RepeatedFailureLog: Sendable {
     }
 
     /// Records a success; logs one line if it had been failing.
-    public mutating func succeeded(logger: Logger) {
+    public mutating func succeeded(logger: Logger, metadata: Logger.Metadata = [:]) {
         guard failures > 0 else { return }
-        logger.notice("\(what) works again after \(failures) failure(s)")
+        logger.notice("\(what) works again after \(failures) failure(s)", metadata: metadata)
         failures = 0
         lines.reset()
     }

@@ -126,8 +126,9 @@ final class BackgroundCheckpoints: @unchecked Sendable {
         timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + .milliseconds(100), repeating: .milliseconds(100))
         let logger = Logger(label: "liaison.store")
-        // Only touched on the timer's serial queue.
-        var failing = false
+        // Only touched on the timer's serial queue. Failures every 100 ms are logged as any repeated
+        // failure is: at once, then every ten seconds with a count, then when it works again.
+        var failures = RepeatedFailureLog("WAL checkpoint")
         var busyRounds = 0
         timer.setEventHandler { [weak self] in
             guard let self, let connection = self.connection else { return }
@@ -135,8 +136,7 @@ final class BackgroundCheckpoints: @unchecked Sendable {
                 let (frames, _) = try connection.inDatabase { db in try db.checkpoint(.passive) }
                 // Right after a round only the frames committed during it are left to copy.
                 if frames >= restartFrames { self.due.store(true, ordering: .releasing) }
-                if failing { logger.notice("WAL checkpoints work again", metadata: ["database": "\(label)"]) }
-                failing = false
+                failures.succeeded(logger: logger, metadata: ["database": "\(label)"])
                 busyRounds = 0
             } catch let e as DatabaseError where e.resultCode == .SQLITE_BUSY && busyRounds < Self.quietBusyRounds {
                 // Another checkpoint holds the lock (the writer finishing one, a migration at
@@ -144,8 +144,7 @@ final class BackgroundCheckpoints: @unchecked Sendable {
                 // worth an operator's attention.
                 busyRounds += 1
             } catch {
-                if !failing { logger.warning("WAL checkpoint failed; retrying every 100 ms", metadata: ["database": "\(label)", "error": "\(error)"]) }
-                failing = true
+                failures.failed(error, logger: logger, metadata: ["database": "\(label)", "retrying": "every 100 ms"])
             }
         }
         timer.resume()
