@@ -23,7 +23,7 @@ struct Submit: ParsableCommand {
 
     @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request.")
     var kind: String = ""
-    @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline; with --file, only for the lines that name none.")
+    @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
     var channel: String?
     @Option(help: "What the citizen said (at most 4,000 characters).")
     var text: String = ""
@@ -127,6 +127,9 @@ extension Submit {
     /// What the clerk reads out: the case number, the token in groups of four (one word for the
     /// shell, easy to read over the phone; `status` takes it either way), and whether the
     /// submission was already stored or nearly repeats an earlier case.
+    /// A file's line that names no channel, with no --channel given.
+    static let noChannel = #"invalid_argument (submit_feedback.channel): the line names no channel: name it on the line ("channel": "walk_in") or give --channel for every line that names none"#
+
     static func receipt(_ a: Liaison_V1_FeedbackAccepted) -> String {
         var line = "case \(a.caseNumber)  tracking token \(grouped(a.trackingToken))"
         if a.duplicate { line += "  (already submitted)" }
@@ -192,8 +195,18 @@ extension Submit {
                         flush()
                     case .success(var f):
                         // A desk's file may leave the channel to the command: all its lines came in
-                        // the same way.
-                        if f.channel == .unspecified, let channel { f.channel = Liaison_V1_Channel(name: channel)! }
+                        // the same way. A file has no default channel (a batch of letters is not
+                        // hotline calls): a line naming none without --channel is refused here, with
+                        // the way out, and never sent.
+                        if f.channel == .unspecified {
+                            guard let channel else {
+                                failed += 1
+                                order.settle(order.add(line: n), "line \(n): \(Self.noChannel)", failed: true)
+                                flush()
+                                continue
+                            }
+                            f.channel = Liaison_V1_Channel(name: channel)!
+                        }
                         sentLines[sent] = order.add(line: n)
                         sent += 1
                         return f
