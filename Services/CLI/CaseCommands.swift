@@ -52,7 +52,7 @@ struct CaseCommandOptions: ParsableArguments {
 
     func credential() throws -> String {
         if let f = credentialFile {
-            return try String(contentsOfFile: f, encoding: .utf8).split(separator: "\n").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+            return try OperatorCredentials.secrets(inFile: f).first ?? ""
         }
         return ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? ""
     }

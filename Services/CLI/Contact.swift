@@ -16,7 +16,7 @@ struct Contact: ParsableCommand {
 
     func run() throws {
         do {
-            let secret = try credentialFile.map { try String(contentsOfFile: $0, encoding: .utf8).split(separator: "\n").first.map(String.init) ?? "" }
+            let secret = try credentialFile.map { try OperatorCredentials.secrets(inFile: $0).first ?? "" }
                 ?? ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? ""
             var r = Liaison_V1_Request()
             r.credential = secret.trimmingCharacters(in: .whitespaces)

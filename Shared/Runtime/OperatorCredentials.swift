@@ -12,11 +12,15 @@ public struct OperatorCredentials: Sendable {
 
     /// `--operator-secret-file` (one secret per line), else `$LIAISON_OPERATOR_SECRET`; none: nobody is an operator.
     public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorCredentials {
-        if let p = path {
-            return OperatorCredentials(secrets: try String(contentsOfFile: p, encoding: .utf8).split(separator: "\n")
-                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.hasPrefix("#") })
-        }
+        if let p = path { return OperatorCredentials(secrets: try secrets(inFile: p)) }
         return OperatorCredentials(secrets: [environment["LIAISON_OPERATOR_SECRET"] ?? ""])
+    }
+
+    /// The secrets in a file: one a line, trimmed, blank lines and `#` comments left out, any line
+    /// end (a file saved on Windows holds the same secrets). The service reads its operators' file
+    /// and the command line an operator's own file the same way, so the same file works for both.
+    public static func secrets(inFile path: String) throws -> [String] {
+        ConfigFileLines.meaningful(try String(contentsOfFile: path, encoding: .utf8)).map(\.text)
     }
 
     /// Whether `credential` is an operator's (compared in constant time).

@@ -86,6 +86,18 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
         var c = WorkingCalendar()
         #expect { try c.merge(text, source: "y.txt") } throws: { ($0 as? ConfigError)?.key == field }
     }
+
+    /// A year file saved on Windows (line ends `\r\n`, a byte-order mark) is the same year; before,
+    /// the whole file read as one line and was refused on line 1.
+    @Test func aCalendarSavedOnWindowsIsTheSameCalendar() throws {
+        var windows = WorkingCalendar(), unix = WorkingCalendar()
+        try unix.merge(DemoCalendar.y2026, source: "2026.txt")
+        try windows.merge("\u{FEFF}" + DemoCalendar.y2026.replacingOccurrences(of: "\n", with: "\r\n"), source: "2026.txt")
+        #expect(!unix.holidays.isEmpty && windows.holidays == unix.holidays && windows.workdays == unix.workdays)
+        #expect(windows.periods == unix.periods && windows.timeZone == unix.timeZone)
+        var c = WorkingCalendar()
+        #expect { try c.merge("# ok\r\n\r\nvacation 2026-01-01\r\n", source: "y.txt") } throws: { ($0 as? ConfigError)?.key == "y.txt:3 vacation" }
+    }
 }
 
 @Suite struct PolicyTests {
@@ -152,6 +164,19 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
     func policyErrorsNameLineAndKey(text: String, field: String) {
         #expect { try Policy.parse(text, source: "p.conf", units: .demo) } throws: { error in
             (error as? ConfigError)?.key == field
+        }
+    }
+
+    /// A policy saved on Windows (line ends `\r\n`, a byte-order mark) is the same policy, and an
+    /// error names the line an editor shows; before, the whole file read as one line.
+    @Test func aPolicySavedOnWindowsIsTheSamePolicy() throws {
+        let windows = try Policy.parse("\u{FEFF}" + Policy.defaultText.replacingOccurrences(of: "\n", with: "\r\n"), source: "policy.conf", units: .demo)
+        #expect(policy.rules.count > 3 && windows.rules.map(\.name) == policy.rules.map(\.name) && windows.rules.map(\.line) == policy.rules.map(\.line))
+        for f in [feedback(officer: "PC-1"), feedback(kind: .tip), feedback(kind: .praise, officer: "PC-1"), feedback(unit: ""), feedback(kind: .helpRequest)] {
+            #expect(windows.route(f) == policy.route(f))
+        }
+        #expect { try Policy.parse("rule a\r\n\r\n  when kind=praize\r\n" + Self.base, source: "p.conf", units: .demo) } throws: {
+            ($0 as? ConfigError)?.key == "p.conf:3 when kind"
         }
     }
 

@@ -555,6 +555,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect { try ContactVault.parse(twice) } throws: { "\($0)".contains("contact key id k1 is given twice") }
         let parsed = try ContactVault.parse("# keys\nnew \(Data(repeating: 1, count: 32).base64EncodedString())\nold \(Data(repeating: 2, count: 32).base64EncodedString())\n")
         #expect(parsed.currentKeyID == "new")
+        // A key file saved on Windows or pasted from a password manager: line ends \r\n, a
+        // byte-order mark, blank lines. The same keys; an error names the line an editor shows.
+        let windows = try ContactVault.parse("\u{FEFF}# keys\r\n\r\nnew \(Data(repeating: 1, count: 32).base64EncodedString())\r\nold \(Data(repeating: 2, count: 32).base64EncodedString())\r\n")
+        #expect(windows.currentKeyID == "new" && windows.order == ["new", "old"])
+        #expect(try windows.open(parsed.seal(c, caseNumber: "L1-0000001"), caseNumber: "L1-0000001") == c)
+        #expect { try ContactVault.parse("# keys\r\n\r\nk1 not-base64!\r\n") } throws: { "\($0)".contains("contact key line 3:") }
     }
 
     @Test func generatedKeyFileIsOwnerOnlyKeptAndReused() throws {

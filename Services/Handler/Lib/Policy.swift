@@ -106,13 +106,13 @@ public struct Policy: Sendable {
     public static func parse(_ text: String, source: String, units: UnitDirectory) throws -> Policy {
         var p = Policy(units: units)
         p.source = source
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in ConfigFileLines.numbered(text) {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.isEmpty { continue }
             let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             let key = words[0]
-            let at = "\(source):\(n + 1) \(key)"
+            let at = "\(source):\(n) \(key)"
             let rest = Array(words.dropFirst())
             func one() throws -> String {
                 guard rest.count == 1 else { throw ConfigError(at, "expected one value") }
@@ -121,7 +121,7 @@ public struct Policy: Sendable {
             if key == "rule" {
                 guard rest.count == 1 else { throw ConfigError(at, "expected 'rule <name>'") }
                 if p.rules.contains(where: { $0.name == rest[0] }) { throw ConfigError(at, "rule \(rest[0]) appears twice") }
-                p.rules.append(Rule(name: rest[0], line: n + 1))
+                p.rules.append(Rule(name: rest[0], line: n))
                 continue
             }
             if p.rules.isEmpty {

@@ -181,12 +181,12 @@ public struct WorkingCalendar: Sendable {
 
     /// Adds one year file's lines; errors name the file, the line and the key.
     public mutating func merge(_ text: String, source: String) throws {
-        for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (n, raw) in ConfigFileLines.numbered(text) {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.isEmpty { continue }
             let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-            let at = "\(source):\(n + 1)"
+            let at = "\(source):\(n)"
             switch words[0] {
             case "timezone":
                 guard words.count == 2, let tz = TimeZone(identifier: words[1]) ?? (words[1] == "Asia/Shanghai" ? Self.defaultTimeZone : nil) else {

@@ -44,12 +44,10 @@ public final class ContactVault: Sendable {
     /// blank lines and lines starting with `#` are ignored.
     public static func parse(_ text: String) throws -> ContactVault {
         var keys: [(String, SymmetricKey)] = []
-        for (n, raw) in text.split(separator: "\n").enumerated() {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
+        for (n, line) in ConfigFileLines.meaningful(text) {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init)
             guard parts.count == 2, let bytes = Data(base64Encoded: parts[1]) else {
-                throw KeyError(description: "contact key line \(n + 1): expected 'ID BASE64-KEY'")
+                throw KeyError(description: "contact key line \(n): expected 'ID BASE64-KEY'")
             }
             keys.append((parts[0], SymmetricKey(data: bytes)))
         }
