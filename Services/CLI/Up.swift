@@ -10,7 +10,8 @@ struct Up: ParsableCommand {
             Starts the four service executables (found next to this one) as child processes, \
             restarts one that dies (with a growing pause if it keeps dying), and on Ctrl-C or \
             SIGTERM stops them all gracefully. Each keeps its own database in --data-dir. Logs go \
-            to standard error.
+            to standard error. Nothing starts when an endpoint of the topology or a database in \
+            --data-dir is already in use (another set running): each one is named.
             """)
 
     @Option(help: "Directory for the services' databases.")
@@ -38,6 +39,15 @@ struct Up: ParsableCommand {
             for (i, inst) in topo.instances(of: name).enumerated() {
                 children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"]))
             }
+        }
+
+        // A set already running on these endpoints or databases: say so once and start nothing,
+        // rather than four services that fail to bind and are restarted for ever.
+        let problems = Preflight.problems(topology: topo, dataDir: dataDir)
+        guard problems.isEmpty else {
+            for p in problems { log("cannot start \(p)") }
+            log("nothing was started. Stop the other set (Ctrl-C where it runs, or kill its pid), or give this one --topology with other endpoints and a --data-dir of its own.")
+            throw ExitCode(1)
         }
 
         let stopping = StopFlag()

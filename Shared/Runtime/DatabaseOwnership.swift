@@ -42,4 +42,19 @@ public enum DatabaseOwnership {
         _ = pwrite(fd, me, me.count, 0)
         held.withLock { $0[databasePath] = fd }
     }
+
+    /// Who holds the database at `databasePath` now (`"pid 1234"`), or nil when nobody does. It
+    /// takes nothing: a free lock is released at once (`liaison up` asks before it starts a set).
+    public static func holder(of databasePath: String) -> String? {
+        let fd = open(databasePath + ".lock", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }   // never claimed
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+            _ = flock(fd, LOCK_UN)
+            return nil
+        }
+        var owner = [UInt8](repeating: 0, count: 64)
+        let n = pread(fd, &owner, owner.count, 0)
+        return n > 0 ? String(decoding: owner[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "another process"
+    }
 }

@@ -608,6 +608,80 @@ struct EndToEndTests {
         #expect(up.terminationStatus == 0)
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
+
+    /// A second `liaison up` on the endpoints or the data directory of a running set starts
+    /// nothing and names what is in use; before, its four services failed to bind (or to lock
+    /// their databases) and it restarted them for as long as it ran.
+    @Test func aSecondUpBesideARunningSetStartsNothingAndSaysWhy() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let pid = try #require(await set.status("intake")?.pid)
+
+        /// `liaison up` with `args`, which must end on its own within 20 s (else it is stopped and
+        /// the test fails); its status and output.
+        func up(_ args: [String]) async throws -> (status: Int32, output: String) {
+            let logPath = set.dir + "/up-\(UUID().uuidString.prefix(6)).log"
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+            p.arguments = ["up", "--log-level", "warning"] + args
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            p.standardError = p.standardOutput
+            try p.run()
+            let ended = await eventually(20) { !p.isRunning }
+            if !ended {
+                kill(p.processIdentifier, SIGTERM)
+                _ = await eventually(15) { !p.isRunning }
+                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+            }
+            #expect(ended, "liaison up \(args) did not end on its own")
+            p.waitUntilExit()
+            return (p.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+        }
+
+        // The same endpoints, another data directory.
+        let sameEndpoints = try await up(["--topology", set.topologyPath, "--data-dir", set.dir + "/other-data"])
+        let intake = set.instance("intake")
+        #expect(sameEndpoints.status == 1, "\(sameEndpoints.output)")
+        #expect(sameEndpoints.output.contains("intake-1: \(intake.requests) (requests) and \(intake.events) (events) are in use by intake-1 of a running Liaison set (pid \(pid))"),
+                "\(sameEndpoints.output)")
+        #expect(sameEndpoints.output.contains("reporting-1: ") && sameEndpoints.output.contains("nothing was started"), "\(sameEndpoints.output)")
+
+        // The same data directory, other endpoints.
+        try FileManager.default.createDirectory(atPath: set.dir + "/o", withIntermediateDirectories: true)
+        try Topology.ipc(in: set.dir + "/o").write(to: set.dir + "/o/topology.json")
+        let sameData = try await up(["--topology", set.dir + "/o/topology.json", "--data-dir", set.dir + "/data"])
+        #expect(sameData.status == 1, "\(sameData.output)")
+        #expect(sameData.output.contains("intake-1: its database \(set.dir)/data/intake-1.sqlite is in use by pid \(pid)"), "\(sameData.output)")
+        #expect(!sameData.output.contains("(requests)"), "\(sameData.output)")
+
+        // A TCP port another program holds.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(listener >= 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        var tcp = Topology.ipc(in: set.dir + "/t")
+        tcp.services["intake"]![0].requests = "tcp://127.0.0.1:\(port)"
+        try FileManager.default.createDirectory(atPath: set.dir + "/t", withIntermediateDirectories: true)
+        try tcp.write(to: set.dir + "/t/topology.json")
+        let taken = try await up(["--topology", set.dir + "/t/topology.json", "--data-dir", set.dir + "/t/data"])
+        #expect(taken.status == 1 && taken.output.contains("intake-1: tcp://127.0.0.1:\(port) (requests) is in use by another program"), "\(taken.output)")
+        #expect(!taken.output.contains("handler-1"), "\(taken.output)")
+
+        // The running set was not disturbed.
+        #expect(await set.status("intake")?.pid == pid)
+        #expect(try await set.call("intake", .submitFeedback(submission(1, prefix: "second-up"))).feedbackAccepted.caseNumber.hasPrefix("L1-"))
+    }
 }
 
 /// This machine's hard limit on open files (what a service may raise its soft limit to).
