@@ -42,8 +42,7 @@ enum Preflight {
     /// service, which names a failed bind in its log.
     static func inUse(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("tcp://") { return tcpInUse(String(endpoint.dropFirst(6))) }
-        if endpoint.hasPrefix("ipc://") { return ipcInUse(String(endpoint.dropFirst(6))) }
-        return false
+        return IPCEndpoint.inUse(endpoint)
     }
 
     private static func tcpInUse(_ address: String) -> Bool {
@@ -67,26 +66,6 @@ enum Preflight {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         return rc != 0 && errno == EADDRINUSE
-    }
-
-    /// An `ipc://` path is in use when something accepts connections on it; libzmq would unlink
-    /// the socket file and bind over it, taking the endpoint from the running process unnoticed.
-    private static func ipcInUse(_ path: String) -> Bool {
-        guard !path.hasPrefix("@"), FileManager.default.fileExists(atPath: path) else { return false }
-        var sun = sockaddr_un()
-        sun.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sun.sun_path) else { return false }
-        withUnsafeMutableBytes(of: &sun.sun_path) { raw in
-            for (i, b) in bytes.enumerated() { raw[i] = b }
-        }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        let rc = withUnsafePointer(to: &sun) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return rc == 0
     }
 
     /// The Liaison service answering on a requests endpoint, if one does within half a second.

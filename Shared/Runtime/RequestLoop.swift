@@ -127,9 +127,10 @@ public final class RequestLoop: ThreadLoop {
     }
 
     private func prepareIPC(_ endpoint: String) throws {
-        // A stale socket file from a killed process would make bind fail; a live owner would not
-        // have died, so remove it.
-        guard endpoint.hasPrefix("ipc://") else { return }
+        // A stale socket file from a killed process would make bind fail: removed. One that a live
+        // process still serves (a second instance on the same topology) is left to the bind, which
+        // refuses it (`Socket.bind`); removing it took the endpoint from the running instance.
+        guard endpoint.hasPrefix("ipc://"), !IPCEndpoint.inUse(endpoint) else { return }
         let path = String(endpoint.dropFirst("ipc://".count))
         try? FileManager.default.removeItem(atPath: path)
     }

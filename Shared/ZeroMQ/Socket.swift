@@ -72,9 +72,13 @@ public final class Socket {
 
     // MARK: Endpoints
 
-    /// Binds to `endpoint` (`tcp://…`, `ipc://…`, `inproc://…`).
+    /// Binds to `endpoint` (`tcp://…`, `ipc://…`, `inproc://…`). An `ipc://` path another process
+    /// serves is refused (`EADDRINUSE`), as a TCP port would be; libzmq itself would take it over.
     public func bind(_ endpoint: String) throws(ZMQError) {
         let h = try live("zmq_bind")
+        if IPCEndpoint.inUse(endpoint) {
+            throw ZMQError(errno: EADDRINUSE, call: "zmq_bind(\(role), \(endpoint)): another process accepts connections there;")
+        }
         try retryingEINTR("zmq_bind(\(role), \(endpoint))") { zmq_bind(h, endpoint) }
     }
 

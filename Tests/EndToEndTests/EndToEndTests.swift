@@ -619,26 +619,10 @@ struct EndToEndTests {
         try await set.waitReady()
         let pid = try #require(await set.status("intake")?.pid)
 
-        /// `liaison up` with `args`, which must end on its own within 20 s (else it is stopped and
-        /// the test fails); its status and output.
         func up(_ args: [String]) async throws -> (status: Int32, output: String) {
-            let logPath = set.dir + "/up-\(UUID().uuidString.prefix(6)).log"
-            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
-            p.arguments = ["up", "--log-level", "warning"] + args
-            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-            p.standardError = p.standardOutput
-            try p.run()
-            let ended = await eventually(20) { !p.isRunning }
-            if !ended {
-                kill(p.processIdentifier, SIGTERM)
-                _ = await eventually(15) { !p.isRunning }
-                if p.isRunning { kill(p.processIdentifier, SIGKILL) }
-            }
-            #expect(ended, "liaison up \(args) did not end on its own")
-            p.waitUntilExit()
-            return (p.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+            let run = try await set.runWithin(20, "liaison", ["up", "--log-level", "warning"] + args)
+            #expect(run.ended, "liaison up \(args) did not end on its own")
+            return (run.status, run.output)
         }
 
         // The same endpoints, another data directory.
@@ -677,6 +661,12 @@ struct EndToEndTests {
         let taken = try await up(["--topology", set.dir + "/t/topology.json", "--data-dir", set.dir + "/t/data"])
         #expect(taken.status == 1 && taken.output.contains("intake-1: tcp://127.0.0.1:\(port) (requests) is in use by another program"), "\(taken.output)")
         #expect(!taken.output.contains("handler-1"), "\(taken.output)")
+
+        // A lone service on the same endpoints is refused too: libzmq would have taken the ipc://
+        // path from the running one (and the service removed the socket file before binding).
+        let lone = try await set.runWithin(20, "liaison-intake", ["--topology", set.topologyPath, "--data-dir", set.dir + "/lone-data"])
+        #expect(lone.ended && lone.status != 0 && lone.output.contains("zmq_bind(requests, \(intake.requests)): another process accepts connections there"),
+                "\(lone.output)")
 
         // The running set was not disturbed.
         #expect(await set.status("intake")?.pid == pid)

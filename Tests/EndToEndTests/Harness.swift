@@ -112,6 +112,28 @@ final class LiaisonSet: @unchecked Sendable {
                                        environment: environment)
     }
 
+    /// Runs `executable` (in the build directory) with `args`, which should end on its own within
+    /// `seconds`; if it does not, it is stopped (SIGTERM, then SIGKILL) and `ended` is false. Its
+    /// exit status and its output and errors together.
+    func runWithin(_ seconds: Double, _ executable: String, _ args: [String]) async throws -> (ended: Bool, status: Int32, output: String) {
+        let logPath = dir + "/run-\(UUID().uuidString.prefix(8)).log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/" + executable)
+        p.arguments = args
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        p.standardError = p.standardOutput
+        try p.run()
+        let ended = await eventually(seconds) { !p.isRunning }
+        if !ended {
+            kill(p.processIdentifier, SIGTERM)
+            _ = await eventually(15) { !p.isRunning }
+            if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        }
+        p.waitUntilExit()
+        return (ended, p.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
+    }
+
     /// Runs one of the executables on a thread of its own until it exits; its output and errors
     /// together.
     private static func runToCompletion(_ executable: String, _ args: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {

@@ -79,6 +79,40 @@ import Testing
         }
     }
 
+    /// libzmq binds an `ipc://` path by unlinking the socket file first, so a second process took
+    /// the endpoint from one still serving it. The wrapper refuses that, as a TCP port in use is
+    /// refused, and still binds over a socket file left by a process that is gone.
+    @Test func anIPCPathInUseIsRefusedAndAStaleOneTaken() throws {
+        let dir = "/tmp/zq-" + UUID().uuidString.prefix(8).lowercased()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let first = try Socket(context: ctx, type: .router, role: "requests")
+        let second = try Socket(context: ctx, type: .router, role: "requests")
+        defer { first.close(); second.close() }
+        try first.bind("ipc://\(dir)/live")
+        #expect(IPCEndpoint.inUse("ipc://\(dir)/live"))
+        #expect {
+            try second.bind("ipc://\(dir)/live")
+        } throws: { e in
+            guard let z = e as? ZMQError else { return false }
+            return z.errno == EADDRINUSE && z.description.contains("zmq_bind(requests, ipc://\(dir)/live)")
+        }
+        // A socket file nobody accepts on any more (its process gone): bound over, as before.
+        let stale = "\(dir)/stale"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sun.sun_path) { raw in for (i, b) in stale.utf8.enumerated() { raw[i] = b } }
+        let bound = withUnsafePointer(to: &sun) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(fd)
+        try #require(bound == 0 && FileManager.default.fileExists(atPath: stale))
+        #expect(!IPCEndpoint.inUse("ipc://" + stale))
+        try second.bind("ipc://" + stale)
+        #expect(!IPCEndpoint.inUse("tcp://127.0.0.1:1") && !IPCEndpoint.inUse("inproc://x"))
+    }
+
     @Test func optionsAreApplied() throws {
         let ctx = try Context()
         defer { ctx.terminate() }
