@@ -63,6 +63,9 @@ public struct Topology: Codable, Sendable, Equatable {
     /// Checks the topology and names the key at fault.
     public func validate() throws(ConfigError) {
         var streams = Set<String>()
+        // One socket binds an endpoint: a second use of it would fail to bind at start, or (a
+        // client's topology) send requests to the wrong service.
+        var bound: [String: String] = [:]
         for name in services.keys.sorted() {
             guard Topology.serviceNames.contains(name) else {
                 throw ConfigError("services.\(name)", "unknown service; expected one of \(Topology.serviceNames.joined(separator: ", "))")
@@ -74,6 +77,9 @@ public struct Topology: Codable, Sendable, Equatable {
                 for (field, ep) in [("requests", inst.requests), ("events", inst.events)] {
                     if !(ep.hasPrefix("tcp://") || ep.hasPrefix("ipc://") || ep.hasPrefix("inproc://")) {
                         throw ConfigError("\(key).\(field)", "\(ep.isEmpty ? "empty" : "'\(ep)'") is not a tcp://, ipc:// or inproc:// endpoint")
+                    }
+                    if let first = bound.updateValue("\(key).\(field)", forKey: ep) {
+                        throw ConfigError("\(key).\(field)", "\(ep) is already \(first): each endpoint is bound by one socket")
                     }
                 }
             }

@@ -320,6 +320,11 @@ import Testing
         #expect(load(#"{"services":{"intake":[{"stream":"a","events":"tcp://x:1"}]}}"#) == "services.intake[0].requests")
         #expect(load(#"{"services":{"intake":[{"stream":"a","requests":"tcp://x:1","events":"tcp://x:2"}],"handler":[{"stream":"a","requests":"tcp://x:3","events":"tcp://x:4"}]}}"#) == "services.intake[0].stream")
         #expect(load(#"{"services":{"mailroom":[]}}"#) == "services.mailroom")
+        // One endpoint twice, within an instance or across services.
+        #expect(load(#"{"services":{"intake":[{"stream":"a","requests":"tcp://x:1","events":"tcp://x:1"}]}}"#) == "services.intake[0].events")
+        #expect(load(#"{"services":{"intake":[{"stream":"a","requests":"tcp://x:1","events":"tcp://x:2"}],"handler":[{"stream":"b","requests":"tcp://x:2","events":"tcp://x:4"}]}}"#)
+                == "services.intake[0].events")
+        #expect(throws: ConfigError.self) { try Topology.resolve(path: nil, environment: ["LIAISON_HANDLER_REQUESTS": "tcp://127.0.0.1:7101"]) }
         #expect(load("not json") == "topology")
     }
 }
