@@ -896,6 +896,14 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
             q.trackingToken = grouped
             #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber, "\(grouped)")
         }
+        // Typed with a full-width input method (a web form in Chinese): number and token both.
+        func fullWidth(_ s: String) -> String {
+            String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value > 0x20 && $0.value < 0x7F ? Unicode.Scalar($0.value + 0xFEE0)! : $0 }))
+        }
+        q.caseNumber = fullWidth(a.caseNumber.replacingOccurrences(of: "-000000", with: "-"))
+        q.trackingToken = fullWidth(groups.joined(separator: "-")).replacingOccurrences(of: "－", with: "\u{3000}")
+        #expect(q.caseNumber.unicodeScalars.allSatisfy { $0.value > 0xFF00 } && q.trackingToken.utf8.count > 40)
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber, "\(q)")
         q.caseNumber = a.caseNumber
         q.trackingToken = "WRONGWRONGWRONG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
@@ -1079,7 +1087,12 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         // As typed or read out: any case, spaces around, the zeros left out.
         for (typed, stored) in [(" l1-42 ", "L1-0000042"), ("L1-0000042", "L1-0000042"), ("l3-12345678", "L3-12345678"),
                                 ("L1-1", "L1-0000001"), ("L1-123456", "L1-0123456"), ("L1-", "L1-"), ("-42", "-42"),
-                                ("42", "42"), ("L1-4x", "L1-4X"), ("L1-٤٢", "L1-٤٢")] {
+                                ("42", "42"), ("L1-4x", "L1-4X"), ("L1-٤٢", "L1-٤٢"),
+                                // Read out with a pause for the dash, spaced around it; typed with a
+                                // full-width input method; pasted with a typographic dash.
+                                ("L1 42", "L1-0000042"), (" l1  42 ", "L1-0000042"), ("L1 - 42", "L1-0000042"), ("L1\t42", "L1-0000042"),
+                                ("Ｌ１－４２", "L1-0000042"), ("ｌ１\u{3000}４２", "L1-0000042"), ("L1–42", "L1-0000042"), ("L1−0000042", "L1-0000042"),
+                                ("L1 4 2", "L1 4 2"), ("L 1-42", "L1-0000042")] {
             #expect(CaseNumberText.normalized(typed) == stored, "\(typed)")
         }
     }

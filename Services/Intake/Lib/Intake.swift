@@ -557,7 +557,8 @@ public final class IntakeService: RequestHandling {
         // As a citizen reads them out over the phone: any letter case, stray spaces.
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
         // Read out or copied in groups ("4J5R NKCR 6CGJ JXUQ", "4J5R-NKCR-…"): the separators go.
-        let token = String(q.trackingToken.unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
+        // Typed with a full-width input method ("４Ｊ５Ｒ－…"): read as ASCII.
+        let token = String(CaseNumberText.plainASCII(q.trackingToken).unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         do {
