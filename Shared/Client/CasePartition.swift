@@ -11,9 +11,9 @@ public enum CaseNumberText {
     /// sequence padded with zeros to ``sequenceDigits``: a citizen reading `L1-0000042` out over
     /// the phone says "L1-42", and `l1-42` is that case. A space in place of the dash (`L1 42`),
     /// spaces around it, and what an input method or a document puts in place of ASCII
-    /// (``plainASCII(_:)``: `Ｌ１－４２`, `L1–42`) are the same case too.
+    /// (``TypedText/plainASCII(_:)``: `Ｌ１－４２`, `L1–42`) are the same case too.
     public static func normalized(_ typed: String) -> String {
-        var text = plainASCII(typed).trimmingCharacters(in: .whitespaces).uppercased()
+        var text = TypedText.plainASCII(typed).trimmingCharacters(in: .whitespaces).uppercased()
         if text.utf8.contains(UInt8(ascii: " ")) || text.utf8.contains(UInt8(ascii: "\t")) {
             let parts = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
             // Spaces around the dash go; a pause read out instead of it ("L1 42") is the dash.
@@ -29,24 +29,6 @@ public enum CaseNumberText {
         guard (1..<sequenceDigits).contains(digits.count),
               digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return text }
         return String(text[..<dash]) + "-" + String(repeating: "0", count: sequenceDigits - digits.count) + String(Substring(digits))
-    }
-
-    /// `text` with what an input method or a word processor puts in place of ASCII made ASCII
-    /// again: full-width letters, digits and signs (`Ｌ１－４２`, typed with a Chinese input
-    /// method in full-width mode), the ideographic space, and the dashes U+2010–U+2015, U+2212
-    /// (a case number pasted from a letter). Text that is ASCII already is returned as it is.
-    public static func plainASCII(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
-        var out = String.UnicodeScalarView()
-        for s in text.unicodeScalars {
-            switch s.value {
-            case 0xFF01...0xFF5E: out.append(Unicode.Scalar(s.value - 0xFEE0)!)
-            case 0x3000: out.append(" ")
-            case 0x2010...0x2015, 0x2212, 0xFE58, 0xFE63: out.append("-")
-            default: out.append(s)
-            }
-        }
-        return String(out)
     }
 }
 

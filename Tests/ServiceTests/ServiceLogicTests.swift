@@ -203,6 +203,43 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
                              operators: .init(secrets: ["op-secret"]), logger: Logger(label: "t"))
     }
 
+    /// A web form or a desk typed with a Chinese input method in full-width mode sends
+    /// `ＳＴＮ－ＥＡＳＴ－０１`, `１３８ １２３４ ５６７８`, `li＠example.org`: accepted as the same unit,
+    /// badge, number and address (they were refused as not a unit, not a phone number), stored and
+    /// published in ASCII, and one caller with the same caller typing in ASCII.
+    @Test func fullWidthInputIsTheSameUnitBadgePhoneAndEmail() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func fullWidth(_ s: String) -> String {
+            String(String.UnicodeScalarView(s.unicodeScalars.map { $0.value > 0x20 && $0.value < 0x7F ? Unicode.Scalar($0.value + 0xFEE0)! : $0 }))
+        }
+        let text = "The patrol car has been parked on the pavement outside number 8 Lotus Lane all week."
+        var wide = feedback("wide", text: text, unit: fullWidth("stn-east-01"), officer: fullWidth("east-1234"))
+        wide.contact.phone = fullWidth("138") + "\u{3000}" + fullWidth("1234 5678")
+        wide.contact.email = fullWidth("li.wei@example.org")
+        #expect(wide.unit.utf8.count == 33 && SubmissionRules().check(wide) == nil)
+        let first = intake.handle([request(.submitFeedback(wide))])[0].feedbackAccepted
+        #expect(!first.caseNumber.isEmpty)
+        let event = try #require(try intake.log.replay(after: 0, limit: 10, prefixes: []).events.first)
+        #expect(event.feedbackReceived.feedback.unit == "STN-EAST-01" && event.feedbackReceived.feedback.officerBadge == "EAST-1234")
+        var q = request(.getContact(.with { $0.caseNumber = first.caseNumber }))
+        q.credential = "op-secret"
+        let contact = intake.handle([q])[0].contactInfo.contact
+        #expect(contact.phone == "138 1234 5678" && contact.email == "li.wei@example.org", "\(contact)")
+        // The same caller in ASCII, nearly the same words: linked to the first.
+        var narrow = feedback("narrow", text: text + "!")
+        narrow.contact.phone = "13812345678"
+        #expect(intake.handle([request(.submitFeedback(narrow))])[0].feedbackAccepted.linkedCaseNumber == first.caseNumber)
+        // The retry as first sent is that submission.
+        #expect(intake.handle([request(.submitFeedback(wide))])[0].feedbackAccepted.duplicate)
+        // Full-width that is still not a unit or a number is refused, quoting what was typed.
+        var wrong = feedback("wrong", unit: fullWidth("stn-moon-99"))
+        #expect(SubmissionRules().check(wrong)?.message.contains("nearest: STN-") == true)
+        wrong = feedback("wrong")
+        wrong.contact.phone = fullWidth("12")
+        #expect(SubmissionRules().check(wrong)?.field == "submit_feedback.contact.phone")
+    }
+
     @Test func contactIsSealedAtRestAndOnlyOperatorsReadIt() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

@@ -274,7 +274,7 @@ public final class IntakeService: RequestHandling {
             } else {
                 bodyAsSent = nil
             }
-            contact = s.hasContact ? s.contact : nil
+            contact = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
             prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
         }
     }
@@ -558,7 +558,7 @@ public final class IntakeService: RequestHandling {
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
         // Read out or copied in groups ("4J5R NKCR 6CGJ JXUQ", "4J5R-NKCR-…"): the separators go.
         // Typed with a full-width input method ("４Ｊ５Ｒ－…"): read as ASCII.
-        let token = String(CaseNumberText.plainASCII(q.trackingToken).unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
+        let token = String(TypedText.plainASCII(q.trackingToken).unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         do {

@@ -1,0 +1,22 @@
+/// Text as people type it, made into what the system compares.
+public enum TypedText {
+    /// `text` with what an input method or a word processor puts in place of ASCII made ASCII
+    /// again: full-width letters, digits and signs (`Ｌ１－４２`, typed with a Chinese input
+    /// method in full-width mode), the ideographic space, and the dashes U+2010–U+2015, U+2212
+    /// (a case number pasted from a letter). Used on case numbers, tracking tokens, unit codes,
+    /// badges, phone numbers and e-mail addresses, never on what a citizen wrote. Text that is
+    /// ASCII already is returned as it is.
+    public static func plainASCII(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        var out = String.UnicodeScalarView()
+        for s in text.unicodeScalars {
+            switch s.value {
+            case 0xFF01...0xFF5E: out.append(Unicode.Scalar(s.value - 0xFEE0)!)
+            case 0x3000: out.append(" ")
+            case 0x2010...0x2015, 0x2212, 0xFE58, 0xFE63: out.append("-")
+            default: out.append(s)
+            }
+        }
+        return String(out)
+    }
+}
