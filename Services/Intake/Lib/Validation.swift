@@ -53,13 +53,13 @@ public final class SubmissionRules: Sendable {
     public func canonicalize(_ s: inout Liaison_V1_SubmitFeedback) -> Bool {
         var changed = false
         let unit = s.unit.trimmedWhitespace
-        let code = unit.isEmpty ? "" : directoryCode(TypedText.plainASCII(String(unit))) ?? String(unit)
+        let code = unit.isEmpty ? "" : directoryCode(unit) ?? directoryCode(Self.typed(unit, upTo: .max)) ?? String(unit)
         if code != s.unit {
             s.unit = code
             changed = true
         }
         if !s.officerBadge.isEmpty {
-            let badge = TypedText.plainASCII(String(s.officerBadge.trimmedWhitespace)).uppercased()
+            let badge = Self.typed(s.officerBadge.trimmedWhitespace, upTo: .max).uppercased()
             if badge != s.officerBadge {
                 s.officerBadge = badge
                 changed = true
@@ -99,17 +99,19 @@ public final class SubmissionRules: Sendable {
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
         // Measured before it is looked up: hashing a string normalizes it, which for thousands of
         // combining marks took 26 ms of the request thread.
-        // Typed with a full-width input method (`ＳＴＮ－ＥＡＳＴ－０１`): the same code.
-        let code = Self.typed(unit, upTo: 3 * (longestCode + 8))
-        if code.utf8.count > longestCode + 8 {
-            return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
-        }
-        if !code.isEmpty && directoryCode(code) == nil {
-            return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(nearestCodes(code).joined(separator: ", ")))")
+        if !unit.isEmpty && (unit.utf8.count > longestCode + 8 || directoryCode(unit) == nil) {
+            // Typed with a full-width input method (`ＳＴＮ－ＥＡＳＴ－０１`): the same code.
+            let code = Self.typed(unit, upTo: 3 * (longestCode + 8))
+            if code.utf8.count > longestCode + 8 {
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
+            }
+            if directoryCode(code) == nil {
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(nearestCodes(code).joined(separator: ", ")))")
+            }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
         let badge = s.officerBadge.trimmedWhitespace
-        if !badge.isEmpty && !Self.plausibleBadge(Self.typed(badge, upTo: 3 * 64)) {
+        if !badge.isEmpty && !Self.plausibleBadge(badge) && !Self.plausibleBadge(Self.typed(badge, upTo: 3 * 64)) {
             return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)")
         }
         if s.category.utf8.count > 64, let e = tooLong("category", "category", s.category, 64) { return e }
@@ -126,10 +128,10 @@ public final class SubmissionRules: Sendable {
             if c.name.utf8.count > 100, let e = tooLong("contact.name", "name", c.name, 100) { return e }
             // Full-width digits and signs (a web form typed with a Chinese input method) are the
             // same number; ``contactAsStored(_:)`` stores them as ASCII.
-            if !c.phone.isEmpty && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
+            if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
                 return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
-            if !c.email.isEmpty && !Self.plausibleEmail(Self.typed(c.email, upTo: 3 * 254)) { return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address") }
+            if !c.email.isEmpty && !Self.plausibleEmail(c.email) && !Self.plausibleEmail(Self.typed(c.email, upTo: 3 * 254)) { return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address") }
             if c.name.isEmpty && c.phone.isEmpty && c.email.isEmpty {
                 return bad("contact", "contact is empty: leave it out for an anonymous submission")
             }
@@ -140,16 +142,20 @@ public final class SubmissionRules: Sendable {
     /// `value` with full-width forms made ASCII (``TypedText/plainASCII(_:)``) when it is at most
     /// `bytes` long; a longer one, refused by its rule anyway, is not walked scalar by scalar on
     /// the thread every submission waits for.
-    static func typed(_ value: some StringProtocol, upTo bytes: Int) -> String {
-        value.utf8.count <= bytes ? TypedText.plainASCII(String(value)) : String(value)
+    static func typed(_ value: String, upTo bytes: Int) -> String {
+        TypedText.isASCII(value) || value.utf8.count > bytes ? value : TypedText.plainASCII(value)
+    }
+
+    static func typed(_ value: Substring, upTo bytes: Int) -> Substring {
+        TypedText.isASCII(value) || value.utf8.count > bytes ? value : Substring(TypedText.plainASCII(String(value)))
     }
 
     /// The contact as intake seals it: phone and e-mail typed in full-width (`１３８…`, `li＠example.org`)
     /// in ASCII, so that they are dialled and mailed as typed, and a caller who typed them both ways
     /// is one caller to the near-duplicate check. The name is kept as given.
     static func contactAsStored(_ c: Liaison_V1_Contact) -> Liaison_V1_Contact {
+        if TypedText.isASCII(c.phone) && TypedText.isASCII(c.email) { return c }
         let phone = TypedText.plainASCII(c.phone), email = TypedText.plainASCII(c.email)
-        if phone == c.phone && email == c.email { return c }
         var stored = c
         stored.phone = phone
         stored.email = email
