@@ -10,6 +10,19 @@ public struct OperatorCredentials: Sendable {
     /// Whether any operator secret is configured.
     public var isConfigured: Bool { !secrets.isEmpty }
 
+    /// Fewer characters than this and a secret is worth a warning: anyone who reaches the service
+    /// may try secrets (each refusal is logged, but a sampled log line is no lock).
+    public static let advisedLength = 16
+
+    /// What the operator should hear at start about the secrets: one line for each that is shorter
+    /// than ``advisedLength`` (by its position, never its text).
+    public var warnings: [String] {
+        secrets.enumerated().compactMap { i, s in
+            s.count >= Self.advisedLength ? nil
+                : "operator secret \(i + 1) of \(secrets.count) has \(s.count) character(s): one that short can be guessed by anyone who reaches the service; use \(Self.advisedLength) or more (e.g. openssl rand -base64 24)"
+        }
+    }
+
     /// `--operator-secret-file` (one secret per line), else `$LIAISON_OPERATOR_SECRET`; none: nobody is an operator.
     public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorCredentials {
         if let p = path { return OperatorCredentials(secrets: try secrets(inFile: p)) }

@@ -16,10 +16,14 @@ import Testing
     @Test func operatorSecretsFromAWindowsFile() throws {
         let dir = try TempDir()
         let file = dir.path + "/operators"
-        try Data("# the PR office's operators\r\ns1-long-enough\r\n\r\ns2-long-enough\r\n".utf8).write(to: URL(fileURLWithPath: file))
-        #expect(try OperatorCredentials.secrets(inFile: file) == ["s1-long-enough", "s2-long-enough"])
+        try Data("# the PR office's operators\r\ns1-long-enough-secret\r\n\r\ns2-long-enough-secret\r\n".utf8).write(to: URL(fileURLWithPath: file))
+        #expect(try OperatorCredentials.secrets(inFile: file) == ["s1-long-enough-secret", "s2-long-enough-secret"])
         let operators = try OperatorCredentials.resolve(path: file, environment: [:])
-        #expect(operators.isOperator("s1-long-enough") && operators.isOperator("s2-long-enough"))
-        #expect(!operators.isOperator("# the PR office's operators") && !operators.isOperator("s1-long-enough\r"))
+        #expect(operators.isOperator("s1-long-enough-secret") && operators.isOperator("s2-long-enough-secret"))
+        #expect(!operators.isOperator("# the PR office's operators") && !operators.isOperator("s1-long-enough-secret\r"))
+        #expect(operators.warnings.isEmpty)
+        // A short secret is named by its place, never by its text.
+        let weak = OperatorCredentials(secrets: ["s1-long-enough!!", "pr2026"])
+        #expect(weak.warnings.count == 1 && weak.warnings[0].hasPrefix("operator secret 2 of 2 has 6 character(s)") && !weak.warnings[0].contains("pr2026"))
     }
 }

@@ -48,6 +48,7 @@ struct HandlerCommand: AsyncParsableCommand {
         let unitDirectory = try UnitDirectory.resolve(path: units)
         let settings = try HandlerSettings.load(policyPath: policy, calendarDir: calendar, units: unitDirectory)
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
+        operators.warnings.forEach { logger.warning("\($0)") }
         if !operators.isConfigured {
             logger.warning("no operator secret configured: anyone who reaches the handler may give case commands")
         }

@@ -37,6 +37,7 @@ struct IntakeCommand: AsyncParsableCommand {
             return
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
+        operators.warnings.forEach { logger.warning("\($0)") }
         try await IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }
