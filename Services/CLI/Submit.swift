@@ -124,12 +124,12 @@ struct Submit: ParsableCommand {
 }
 
 extension Submit {
-    /// What the clerk reads out: the case number, the token in groups of four (one word for the
-    /// shell, easy to read over the phone; `status` takes it either way), and whether the
-    /// submission was already stored or nearly repeats an earlier case.
     /// A file's line that names no channel, with no --channel given.
     static let noChannel = #"invalid_argument (submit_feedback.channel): the line names no channel: name it on the line ("channel": "walk_in") or give --channel for every line that names none"#
 
+    /// What the clerk reads out: the case number, the token in groups of four (one word for the
+    /// shell, easy to read over the phone; `status` takes it either way), and whether the
+    /// submission was already stored or nearly repeats an earlier case.
     static func receipt(_ a: Liaison_V1_FeedbackAccepted) -> String {
         var line = "case \(a.caseNumber)  tracking token \(grouped(a.trackingToken))"
         if a.duplicate { line += "  (already submitted)" }
