@@ -8,8 +8,9 @@ struct Up: ParsableCommand {
         abstract: "Run the whole set on this machine: intake, handler, scheduler and reporting.",
         discussion: """
             Starts the four service executables (found next to this one) as child processes, \
-            restarts one that dies (with a growing pause if it keeps dying), and on Ctrl-C or \
-            SIGTERM stops them all gracefully. Each keeps its own database in --data-dir. Logs go \
+            restarts one that dies (with a growing pause if it keeps dying), and on Ctrl-C, \
+            SIGTERM or a hang-up (its terminal closed) stops them all gracefully; if it is itself \
+            killed, they notice within half a second and stop. Each keeps its own database in --data-dir. Logs go \
             to standard error. Nothing starts when an endpoint of the topology or a database in \
             --data-dir is already in use (another set running): each one is named.
             """)
@@ -54,7 +55,10 @@ struct Up: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
+        // A closed terminal hangs up the whole process group: `up` stops the set in order (its
+        // children leave SIGHUP to it; see Supervision).
+        signal(SIGHUP, SIG_IGN)
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
             src.setEventHandler { stopping.set() }
             src.resume()
@@ -107,6 +111,8 @@ final class Child {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
+        // The child stops by itself if `up` is gone (Supervision), and leaves a hang-up to `up`.
+        p.environment = ProcessInfo.processInfo.environment.merging([Supervision.supervisorVariable: "\(getpid())"]) { _, new in new }
         do {
             try p.run()
             process = p

@@ -86,11 +86,18 @@ public struct ServiceHost: Service {
         }
     }
 
-    /// Runs the host under a `ServiceGroup` that shuts down on SIGTERM and SIGINT.
-    public func runUntilSignalled() async throws {
-        let group = ServiceGroup(configuration: .init(services: [.init(service: self)],
-                                                      gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+    /// Runs the host under a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT, and
+    /// on a hang-up (SIGHUP: the terminal it ran in was closed) unless the service reloads on it
+    /// (`reloadsOnHangUp`: the handler) or `liaison up` supervises it: then `up` takes the hang-up
+    /// and stops the set in order, and the service stops by itself if `up` is gone (``Supervision``).
+    public func runUntilSignalled(reloadsOnHangUp: Bool = false) async throws {
+        let supervised = Supervision.supervisor != nil
+        if supervised && !reloadsOnHangUp { signal(SIGHUP, SIG_IGN) }
+        Supervision.stopWithSupervisor(logger: logger)
+        let services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: self)]
+        let group = ServiceGroup(configuration: supervised || reloadsOnHangUp
+            ? .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            : .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
         try await group.run()
     }
 }

@@ -609,6 +609,67 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// A closed terminal hangs up `liaison up`: the set stops in order. Before, `up` died at once
+    /// and its children, each in a process group of its own (Foundation's `Process` puts them
+    /// there), never heard of it and ran on unsupervised, holding the set's ports and databases.
+    /// A set whose `up` is killed outright stops by itself too.
+    @Test func aSetStopsWithItsUpWhenHungUpOrKilled() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let logPath = set.dir + "/up.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        /// `liaison up` in a process group of its own (as `Process` starts it, and as a shell in a
+        /// terminal starts a job), so that the hang-up below goes to that group.
+        func startUp() throws -> Process {
+            let up = Process()
+            up.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+            up.arguments = ["up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "info"]
+            let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+            log.seekToEndOfFile()
+            up.standardError = log
+            up.standardOutput = log
+            try up.run()
+            return up
+        }
+        func servicePids() async -> [pid_t]? {
+            var pids: [pid_t] = []
+            for s in Topology.serviceNames {
+                guard let pid = await set.status(s)?.pid else { return nil }
+                pids.append(pid_t(pid))
+            }
+            return pids
+        }
+        /// Gone: no such process, or one that has exited and waits to be reaped.
+        func gone(_ pid: pid_t) -> Bool {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+            return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+        }
+
+        let hungUp = try startUp()
+        defer { if hungUp.isRunning { kill(-hungUp.processIdentifier, SIGKILL) } }
+        var pids: [pid_t]?
+        #expect(await eventually(30) { pids = await servicePids(); return pids != nil })
+        let first = try #require(pids)
+        kill(-hungUp.processIdentifier, SIGHUP)
+        let stopped = await eventually(20) { !hungUp.isRunning }
+        #expect(stopped, "liaison up did not stop on a hang-up")
+        #expect(stopped && hungUp.terminationStatus == 0)
+        #expect(await eventually(20) { first.allSatisfy(gone) }, "services left running: \(first.filter { !gone($0) })")
+        let hangUpLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(hangUpLog.contains("liaison up: stopped"), "\(hangUpLog.suffix(2_000))")
+
+        let killed = try startUp()
+        defer { if killed.isRunning { kill(-killed.processIdentifier, SIGKILL) } }
+        pids = nil
+        #expect(await eventually(30) { pids = await servicePids(); return pids.map { Set($0).isDisjoint(with: first) } ?? false })
+        let second = try #require(pids)
+        kill(killed.processIdentifier, SIGKILL)
+        #expect(await eventually(20) { second.allSatisfy(gone) }, "services outlived their liaison up: \(second.filter { !gone($0) })")
+        let killLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(killLog.contains("liaison up (pid \(killed.processIdentifier)) is gone: stopping"), "\(killLog.suffix(2_000))")
+        for pid in second where !gone(pid) { kill(pid, SIGKILL) }
+    }
+
     /// A second `liaison up` on the endpoints or the data directory of a running set starts
     /// nothing and names what is in use; before, its four services failed to bind (or to lock
     /// their databases) and it restarted them for as long as it ran.

@@ -66,6 +66,6 @@ struct HandlerCommand: AsyncParsableCommand {
         }
         hup.resume()
         defer { hup.cancel() }
-        try await host.runUntilSignalled()
+        try await host.runUntilSignalled(reloadsOnHangUp: true)
     }
 }
