@@ -609,6 +609,84 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// The systemd units in deploy/ run each executable with options it has, and agree with each
+    /// other: intake checks codes against the unit directory the handler routes by (it had none,
+    /// so it checked against the demo city), both take the same operators' file, intake's contact
+    /// keys live apart from the data, and a service that reloads on SIGHUP has `ExecReload`.
+    @Test func shippedSystemdUnitsAgreeAndUseOptionsThatExist() async throws {
+        let dir = LiaisonSet.repoRoot + "/deploy/systemd"
+        let scratch = try LiaisonSet()   // only its directory, for the executables' output
+        var environment: [String: [String: String]] = [:], options: [String: [String: String]] = [:], reloads: [String: Bool] = [:]
+        for service in Topology.serviceNames {
+            let text = try String(contentsOfFile: "\(dir)/liaison-\(service)@.service", encoding: .utf8)
+            let lines = ConfigFileLines.meaningful(text).map(\.text)
+            environment[service] = Dictionary(lines.filter { $0.hasPrefix("Environment=") }.map {
+                let kv = $0.dropFirst("Environment=".count).split(separator: "=", maxSplits: 1).map(String.init)
+                return (kv[0], kv.count > 1 ? kv[1] : "")
+            }, uniquingKeysWith: { _, last in last })
+            let exec = try #require(lines.first { $0.hasPrefix("ExecStart=") }).dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+            #expect(exec[0] == "/usr/local/bin/liaison-\(service)")
+            var given: [String: String] = [:]
+            for (i, word) in exec.enumerated() where word.hasPrefix("--") { given[word] = i + 1 < exec.count && !exec[i + 1].hasPrefix("--") ? exec[i + 1] : "" }
+            options[service] = given
+            reloads[service] = lines.contains { $0.hasPrefix("ExecReload=") }
+            #expect(lines.contains("LimitNOFILE=65536") && lines.contains("KillSignal=SIGTERM"), "\(service)")
+            // Every option the unit gives is one the executable takes.
+            let help = try await scratch.runWithin(20, "liaison-\(service)", ["--help"]).output
+            for option in given.keys { #expect(help.contains(option + " "), "liaison-\(service) has no \(option)") }
+        }
+        let units = try #require(environment["intake"]?["LIAISON_UNITS"])
+        #expect(!units.isEmpty && environment["handler"]?["LIAISON_UNITS"] == units)
+        let secrets = try #require(options["intake"]?["--operator-secrets"])
+        #expect(options["handler"]?["--operator-secrets"] == secrets)
+        let keys = try #require(options["intake"]?["--contact-keys"])
+        let data = try #require(environment["intake"]?["LIAISON_DATA_DIR"])
+        #expect(!keys.hasPrefix(data))
+        #expect(reloads == ["intake": true, "handler": true, "scheduler": false, "reporting": false])
+    }
+
+    /// SIGHUP makes a running intake read its unit directory again: a community office that opens
+    /// is taken without a restart, by the same process; a directory that does not load is logged
+    /// and the one in force stays.
+    @Test func sighupReloadsIntakesUnitDirectory() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let unitsPath = set.dir + "/units.json"
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: LiaisonSet.repoRoot + "/deploy/units.json"))
+        try shipped.write(to: URL(fileURLWithPath: unitsPath))
+        try set.start("intake", extra: ["--units", unitsPath])
+        try await set.waitReady(["intake"])
+        let pid = try #require(await set.status("intake")?.pid)
+        var f = submission(1, prefix: "new-office")
+        f.unit = "CPO-EAST-99"
+        let opening = f
+        await #expect { try await set.withClient("intake") { try $0.call(.submitFeedback(opening)) } } throws: {
+            "\($0)".contains("(submit_feedback.unit): unit 'CPO-EAST-99' is not in the unit directory")
+        }
+
+        var json = try JSONSerialization.jsonObject(with: shipped) as! [String: Any]
+        json["units"] = (json["units"] as! [[String: Any]]) + [["code": "CPO-EAST-99", "name": "Lotus Lane Community Police Office",
+                                                               "type": "community_office", "parent": "STN-EAST-01"]]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: unitsPath))
+        set.signal("intake", 0, SIGHUP)
+        // Refused submissions are not stored: the same one is tried until the reload has happened.
+        var accepted = Liaison_V1_FeedbackAccepted()
+        #expect(await eventually(10) {
+            accepted = (try? await set.withClient("intake") { try $0.call(.submitFeedback(opening)) })?.feedbackAccepted ?? .init()
+            return !accepted.caseNumber.isEmpty
+        })
+        #expect(await set.status("intake")?.pid == pid)
+
+        try Data("{\"units\": [".utf8).write(to: URL(fileURLWithPath: unitsPath))
+        set.signal("intake", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().contains("reload refused; the previous unit directory stays") }, "\(set.logs().suffix(2_000))")
+        var afterBadFile = opening
+        afterBadFile.submissionID = "new-office-after-bad-file"
+        let later = afterBadFile
+        #expect(try await set.withClient("intake") { try $0.call(.submitFeedback(later)) }.feedbackAccepted.caseNumber.hasPrefix("L1-"))
+        #expect(await set.status("intake")?.pid == pid)
+    }
+
     /// A closed terminal hangs up `liaison up`: the set stops in order. Before, `up` died at once
     /// and its children, each in a process group of its own (Foundation's `Process` puts them
     /// there), never heard of it and ran on unsupervised, holding the set's ports and databases.

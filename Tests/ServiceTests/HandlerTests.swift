@@ -562,6 +562,24 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(fx.show("L1-0000003").unit == "PR-OFFICE")   // the last good policy stays
     }
 
+    /// A station that opens: the policy may route to it once the handler has reloaded the unit
+    /// directory with it (SIGHUP reads the three files again); without it the policy is refused.
+    @Test func reloadReadsTheUnitDirectoryAgain() throws {
+        let fx = try HandlerFixture()
+        let policyPath = fx.dir.file("policy.conf"), unitsPath = fx.dir.file("units.json")
+        try ("rule suggestions\n  when kind=suggestion\n  route STN-EAST-09\n  priority P3\n  respond 1 working day\n  resolve 5 working days\n" + PolicyTests.base)
+            .write(toFile: policyPath, atomically: true, encoding: .utf8)
+        #expect { try fx.handler.reload(policyPath: policyPath, calendarDir: nil, environment: [:]) } throws: { ($0 as? ConfigError)?.key == "\(policyPath):3 route" }
+        try writeUnits(unitsPath, adding: [("STN-EAST-09", "station", "DIST-EAST")])
+        try fx.handler.reload(policyPath: policyPath, calendarDir: nil, unitsPath: unitsPath, environment: [:])
+        try fx.open("L1-0000001", feedback(kind: .suggestion))
+        #expect(fx.show("L1-0000001").unit == "STN-EAST-09")
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: unitsPath))
+        #expect(throws: ConfigError.self) { try fx.handler.reload(policyPath: policyPath, calendarDir: nil, unitsPath: unitsPath, environment: [:]) }
+        try fx.open("L1-0000002", feedback(kind: .suggestion))
+        #expect(fx.show("L1-0000002").unit == "STN-EAST-09")   // the last good directory and policy stay
+    }
+
     @Test func operatorCredentialIsRequiredWhenConfigured() throws {
         let fx = try HandlerFixture()
         try fx.open("L1-0000001")

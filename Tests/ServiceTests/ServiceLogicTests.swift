@@ -32,6 +32,16 @@ func feedback(_ id: String = UUID().uuidString, kind: Liaison_V1_FeedbackKind = 
     return f
 }
 
+/// The demo city with `extra` units added (`(code, type, parent)`), written as a unit directory
+/// file at `path`: a unit that opens.
+func writeUnits(_ path: String, adding extra: [(String, String, String)]) throws {
+    var json = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(UnitDirectory.demo)) as! [String: Any]
+    var units = json["units"] as! [[String: Any]]
+    for (code, type, parent) in extra { units.append(["code": code, "name": "New " + code, "type": type, "parent": parent]) }
+    json["units"] = units
+    try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: path))
+}
+
 func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
     var r = Liaison_V1_Request()
     r.body = body
@@ -201,6 +211,27 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
         return try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1", vault: try ContactVault(keys: keys),
                              operators: .init(secrets: ["op-secret"]), logger: Logger(label: "t"))
+    }
+
+    /// A community office that opens is known to intake once its unit directory is reloaded
+    /// (SIGHUP), without a restart; a directory that does not load is refused whole.
+    @Test func aReloadedUnitDirectoryTakesANewUnitAndABadOneIsRefused() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        let opened = feedback("new-office", unit: "CPO-EAST-99")
+        #expect(intake.handle([request(.submitFeedback(opened))])[0].error.field == "submit_feedback.unit")
+        let path = dir.file("units.json")
+        try writeUnits(path, adding: [("CPO-EAST-99", "community_office", "STN-EAST-01")])
+        try intake.reloadUnits(path: path, environment: [:])
+        let accepted = intake.handle([request(.submitFeedback(opened))])[0].feedbackAccepted
+        #expect(!accepted.caseNumber.isEmpty && !accepted.duplicate)
+        // A directory naming a parent it does not have: refused, the one in force stays.
+        try writeUnits(path, adding: [("CPO-EAST-98", "community_office", "STN-NOWHERE")])
+        #expect { try intake.reloadUnits(path: path, environment: [:]) } throws: { ($0 as? ConfigError)?.key.hasSuffix(".parent") == true }
+        #expect(!intake.handle([request(.submitFeedback(feedback("after-bad", unit: "CPO-EAST-99")))])[0].feedbackAccepted.caseNumber.isEmpty)
+        // Without a file, the demo city again: the new office is unknown.
+        try intake.reloadUnits(path: nil, environment: [:])
+        #expect(intake.handle([request(.submitFeedback(feedback("demo-again", unit: "CPO-EAST-99")))])[0].error.field == "submit_feedback.unit")
     }
 
     /// A web form or a desk typed with a Chinese input method in full-width mode sends

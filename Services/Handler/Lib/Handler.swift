@@ -141,11 +141,16 @@ public final class HandlerService: RequestHandling {
         return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [deadlines], logger: logger), service)
     }
 
-    /// Replaces the policy and calendar (SIGHUP). On an error the old ones stay and the error is thrown.
-    public func reload(policyPath: String?, calendarDir: String?) throws {
-        let next = try HandlerSettings.load(policyPath: policyPath, calendarDir: calendarDir, units: units)
+    /// Replaces the policy, the calendar and the unit directory the policy routes to (SIGHUP), all
+    /// read again: `unitsPath`, else `$LIAISON_UNITS`, else the demo city, as at start. On an error
+    /// the old ones stay and the error is thrown.
+    public func reload(policyPath: String?, calendarDir: String?, unitsPath: String? = nil,
+                       environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let next = try HandlerSettings.load(policyPath: policyPath, calendarDir: calendarDir,
+                                            units: try UnitDirectory.resolve(path: unitsPath, environment: environment))
         settings.withLock { $0 = next }
-        logger.notice("policy and calendar reloaded", metadata: ["policy": "\(next.policy.source)", "rules": "\(next.policy.rules.count)"])
+        logger.notice("policy, calendar and unit directory reloaded",
+                      metadata: ["policy": "\(next.policy.source)", "rules": "\(next.policy.rules.count)", "units": "\(next.policy.units.units.count)"])
     }
 
     // MARK: opening cases

@@ -15,7 +15,8 @@ struct HandlerCommand: AsyncParsableCommand {
             Consumes every intake instance of the topology and publishes case.* on its own \
             stream. With several handler instances in the topology, instance k of n owns the cases \
             whose number hashes to partition k/n (override with --partition). SIGHUP reloads the \
-            policy and the calendar (a bad file is reported and the old one kept). Stop with \
+            policy, the calendar and the unit directory (a bad file is reported and the old ones \
+            kept). Stop with \
             SIGTERM or Ctrl-C.
             """)
 
@@ -55,13 +56,13 @@ struct HandlerCommand: AsyncParsableCommand {
         logger.info("handler partition \(part); policy \(settings.policy.source) with \(settings.policy.rules.count) rules")
         let (host, service) = try HandlerService.host(config: config, settings: settings, partition: part, operators: operators,
                                                       clock: options.clock, logger: logger)
-        // SIGHUP: reload policy and calendar without stopping (work in flight is untouched).
+        // SIGHUP: reload policy, calendar and units without stopping (work in flight is untouched).
         signal(SIGHUP, SIG_IGN)
         let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        let (policyPath, calendarDir) = (policy, calendar)
+        let (policyPath, calendarDir, unitsPath) = (policy, calendar, units)
         hup.setEventHandler {
-            do { try service.reload(policyPath: policyPath, calendarDir: calendarDir) } catch {
-                logger.error("reload refused; the previous policy and calendar stay", metadata: ["error": "\(error)"])
+            do { try service.reload(policyPath: policyPath, calendarDir: calendarDir, unitsPath: unitsPath) } catch {
+                logger.error("reload refused; the previous policy, calendar and unit directory stay", metadata: ["error": "\(error)"])
             }
         }
         hup.resume()

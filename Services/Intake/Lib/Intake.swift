@@ -9,7 +9,11 @@ import Synchronization
 /// number and tracking token, and publishes `feedback.received` without the contact data.
 public final class IntakeService: RequestHandling {
     let log: EventLog
-    let rules: SubmissionRules
+    /// The submission rules and the unit directory they check codes against; replaced whole by
+    /// ``reloadUnits(path:)``, read once a batch.
+    let currentRules: Mutex<SubmissionRules>
+    /// The rules in force now.
+    var rules: SubmissionRules { currentRules.withLock { $0 } }
     let vault: ContactVault
     let nearDuplicates: NearDuplicates
     /// Contacts seen within the near-duplicate window; touched only inside the write transaction.
@@ -45,7 +49,7 @@ public final class IntakeService: RequestHandling {
         self.submissionKeys = Mutex(try log.store.pool.read { db in try SubmissionKeys.load(db) })
         self.lastCaseSeq = Mutex(try log.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") } ?? 0)
         self.operators = operators
-        self.rules = SubmissionRules(units: units)
+        self.currentRules = Mutex(SubmissionRules(units: units))
         self.casePrefix = casePrefix
         self.clock = clock
         self.logger = logger
@@ -55,6 +59,16 @@ public final class IntakeService: RequestHandling {
         for (id, count) in census.unknown.sorted(by: { $0.key < $1.key }) {
             logger.error("\(count) stored contact(s) are sealed with key \(WireError.quoted(id)), which is not in the contact keys: operators cannot read them until that key is back (add its line under the current one)")
         }
+    }
+
+    /// Reads the unit directory again (`path`, else `$LIAISON_UNITS`, else the demo city) and checks
+    /// the next submissions against it: a station or community office that opens is known without
+    /// a restart (SIGHUP). A directory that does not load or validate is refused whole, and the one
+    /// in force stays.
+    public func reloadUnits(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let next = SubmissionRules(units: try UnitDirectory.resolve(path: path, environment: environment))
+        currentRules.withLock { $0 = next }
+        logger.notice("unit directory reloaded", metadata: ["units": "\(next.units.units.count)"])
     }
 
     public static func migrations(_ m: inout DatabaseMigrator) {
@@ -165,9 +179,10 @@ public final class IntakeService: RequestHandling {
         return recent
     }
 
-    /// Builds the whole intake instance for `config`.
+    /// Builds the whole intake instance for `config`: the host to run, and the service (to reload
+    /// its unit directory).
     public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
-                            clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
+                            clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> (ServiceHost, IntakeService) {
         let log = try config.openLog(migrations: migrations)
         let service = try IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
                                     units: units, clock: clock, logger: logger)
@@ -178,7 +193,7 @@ public final class IntakeService: RequestHandling {
                 try IntakeService.applyCaseEvent(db, event)
             }
         }
-        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger)
+        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger), service)
     }
 
     /// ``answer(_:)``'s replies as messages (the encoded ones decoded), each with its request's id:
@@ -198,6 +213,7 @@ public final class IntakeService: RequestHandling {
         var submitAt: [Int] = []
         var submits: [Prepared] = []
         let now = clock.now()
+        let rules = self.rules   // one directory for the whole batch, whatever a reload does meanwhile
         for i in requests.indices {
             // One copy of the body, then a switch on it: switching on `requests[i].body` copies the
             // optional body once for every case tried.

@@ -9,7 +9,7 @@ struct IntakeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-intake",
         abstract: "Liaison intake: accepts public feedback, stores it durably, publishes feedback.received.",
-        discussion: "Binds the intake requests (ROUTER) and events (PUB) endpoints of the topology. Stop with SIGTERM or Ctrl-C.")
+        discussion: "Binds the intake requests (ROUTER) and events (PUB) endpoints of the topology. Stop with SIGTERM or Ctrl-C. SIGHUP reloads the unit directory (a unit that opens is known without a restart); a directory that does not load is logged and the old one kept.")
 
     @OptionGroup var options: ServiceOptions
 
@@ -38,6 +38,19 @@ struct IntakeCommand: AsyncParsableCommand {
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.warnings.forEach { logger.warning("\($0)") }
-        try await IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units), clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
+        let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
+                                                     clock: options.clock, options: options.loopOptions, logger: logger)
+        // SIGHUP: reload the unit directory without stopping (submissions in flight are untouched).
+        signal(SIGHUP, SIG_IGN)
+        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        let unitsPath = units
+        hup.setEventHandler {
+            do { try service.reloadUnits(path: unitsPath) } catch {
+                logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
+            }
+        }
+        hup.resume()
+        defer { hup.cancel() }
+        try await host.runUntilSignalled(reloadsOnHangUp: true)
     }
 }
