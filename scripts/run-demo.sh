@@ -6,6 +6,13 @@ BIN="${BIN:-.build/debug}"
 DATA_DIR="${DATA_DIR:-data}"
 liaison="$BIN/liaison"
 
+# A set already answering on these endpoints would take the demo batch below as this one's:
+# say so and stop (liaison up itself would refuse to start beside it, naming what is in use).
+if [ "$("$liaison" streams --json --timeout 500 2>/dev/null | grep -c '"service"')" -gt 0 ]; then
+  echo "a Liaison set is already running on these endpoints (see: $liaison streams); stop it first" >&2
+  exit 1
+fi
+
 "$liaison" up --data-dir "$DATA_DIR" &
 up=$!
 stop() { kill -TERM $up 2>/dev/null; wait $up 2>/dev/null; }
@@ -19,6 +26,7 @@ until [ "$("$liaison" streams --json --timeout 500 2>/dev/null | grep -c '"servi
   kill -0 $up 2>/dev/null || { echo "liaison up exited" >&2; exit 1; }
   sleep 0.3
 done
+kill -0 $up 2>/dev/null || { echo "liaison up exited" >&2; exit 1; }
 
 echo "== submitting the demo batch (deploy/demo/feedback.psv)"
 count=0
