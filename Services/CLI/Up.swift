@@ -27,7 +27,7 @@ struct Up: ParsableCommand {
     func run() throws {
         let topo = try Topology.resolve(path: topology)
         let bin = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
-        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        try ConfigFiles.makeDirectory(dataDir, key: "data-dir")
         var commonArgs = ["--data-dir", dataDir, "--log-level", logLevel]
         if let t = topology { commonArgs += ["--topology", t] }
 

@@ -20,7 +20,7 @@ public enum DatabaseOwnership {
     /// - Throws: `ConfigError` naming the process that holds it.
     public static func claim(_ databasePath: String) throws {
         let dir = (databasePath as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try ConfigFiles.makeDirectory(dir, key: "data-dir")
         let lockPath = databasePath + ".lock"
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -33,7 +33,7 @@ public struct OperatorCredentials: Sendable {
     /// end (a file saved on Windows holds the same secrets). The service reads its operators' file
     /// and the command line an operator's own file the same way, so the same file works for both.
     public static func secrets(inFile path: String) throws -> [String] {
-        ConfigFileLines.meaningful(try String(contentsOfFile: path, encoding: .utf8)).map(\.text)
+        ConfigFiles.meaningful(try ConfigFiles.read(path, key: "operator-secrets")).map(\.text)
     }
 
     /// Whether `credential` is an operator's (compared in constant time).

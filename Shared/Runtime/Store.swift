@@ -20,7 +20,7 @@ public final class Store: Sendable {
     ///   transaction so that the WAL starts over from its beginning (see ``write(_:)``).
     public init(path: String, walRestartFrames: Int = 1_000, migrations: (inout DatabaseMigrator) -> Void = { _ in }) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try ConfigFiles.makeDirectory(dir, key: "data-dir")
         var config = Configuration()
         config.busyMode = .timeout(10)
         config.label = (path as NSString).lastPathComponent

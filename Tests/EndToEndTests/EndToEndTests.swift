@@ -619,7 +619,7 @@ struct EndToEndTests {
         var environment: [String: [String: String]] = [:], options: [String: [String: String]] = [:], reloads: [String: Bool] = [:]
         for service in Topology.serviceNames {
             let text = try String(contentsOfFile: "\(dir)/liaison-\(service)@.service", encoding: .utf8)
-            let lines = ConfigFileLines.meaningful(text).map(\.text)
+            let lines = ConfigFiles.meaningful(text).map(\.text)
             environment[service] = Dictionary(lines.filter { $0.hasPrefix("Environment=") }.map {
                 let kv = $0.dropFirst("Environment=".count).split(separator: "=", maxSplits: 1).map(String.init)
                 return (kv[0], kv.count > 1 ? kv[1] : "")

@@ -631,6 +631,17 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect { try ContactVault.parse("# keys\r\n\r\nk1 not-base64!\r\n") } throws: { "\($0)".contains("contact key line 3:") }
     }
 
+    /// A key file named but never made (the systemd unit names /etc/liaison/contact-keys): the
+    /// error says how to make one.
+    @Test func aMissingKeyFileSaysHowToMakeOne() throws {
+        let dir = try TempDir()
+        #expect { try ContactVault.resolve(path: dir.file("contact-keys"), dataDir: dir.path, environment: [:]) } throws: {
+            let text = "\($0)"
+            return text.hasPrefix("configuration error at contact-keys: cannot read \(dir.file("contact-keys")): No such file or directory")
+                && text.contains("openssl rand -base64 32")
+        }
+    }
+
     @Test func generatedKeyFileIsOwnerOnlyKeptAndReused() throws {
         let dir = try TempDir()
         let data = dir.path + "/data"

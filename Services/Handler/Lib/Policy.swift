@@ -106,7 +106,7 @@ public struct Policy: Sendable {
     public static func parse(_ text: String, source: String, units: UnitDirectory) throws -> Policy {
         var p = Policy(units: units)
         p.source = source
-        for (n, raw) in ConfigFileLines.numbered(text) {
+        for (n, raw) in ConfigFiles.numbered(text) {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.isEmpty { continue }
@@ -261,8 +261,7 @@ public struct Policy: Sendable {
     /// The policy file given, else `$LIAISON_POLICY`, else the built-in default (deploy/policy.conf).
     public static func load(path: String?, units: UnitDirectory, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Policy {
         if let p = path ?? environment["LIAISON_POLICY"], !p.isEmpty {
-            guard let text = try? String(contentsOfFile: p, encoding: .utf8) else { throw ConfigError("policy", "cannot read \(p)") }
-            return try parse(text, source: p, units: units)
+            return try parse(try ConfigFiles.read(p, key: "policy"), source: p, units: units)
         }
         return try parse(defaultText, source: "built-in policy", units: units)
     }

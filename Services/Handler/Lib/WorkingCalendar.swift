@@ -163,10 +163,7 @@ public struct WorkingCalendar: Sendable {
         var cal = WorkingCalendar()
         for f in files {
             let path = (directory as NSString).appendingPathComponent(f)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw ConfigError("calendar", "cannot read \(path)")
-            }
-            try cal.merge(text, source: f)
+            try cal.merge(try ConfigFiles.read(path, key: "calendar"), source: f)
         }
         return cal
     }
@@ -181,7 +178,7 @@ public struct WorkingCalendar: Sendable {
 
     /// Adds one year file's lines; errors name the file, the line and the key.
     public mutating func merge(_ text: String, source: String) throws {
-        for (n, raw) in ConfigFileLines.numbered(text) {
+        for (n, raw) in ConfigFiles.numbered(text) {
             let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                 .trimmingCharacters(in: .whitespaces) ?? ""
             if line.isEmpty { continue }

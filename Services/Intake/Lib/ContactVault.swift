@@ -44,7 +44,7 @@ public final class ContactVault: Sendable {
     /// blank lines and lines starting with `#` are ignored.
     public static func parse(_ text: String) throws -> ContactVault {
         var keys: [(String, SymmetricKey)] = []
-        for (n, line) in ConfigFileLines.meaningful(text) {
+        for (n, line) in ConfigFiles.meaningful(text) {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init)
             guard parts.count == 2, let bytes = Data(base64Encoded: parts[1]) else {
                 throw KeyError(description: "contact key line \(n): expected 'ID BASE64-KEY'")
@@ -58,20 +58,26 @@ public final class ContactVault: Sendable {
     /// `dataDir` created on first use (readable by the owner only).
     public static func resolve(path: String?, dataDir: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> (ContactVault, String) {
         if let p = path {
-            return (try parse(String(contentsOfFile: p, encoding: .utf8)), "key file \(p)")
+            let text: String
+            do { text = try ConfigFiles.read(p, key: "contact-keys") } catch {
+                // Most often the file was never made: say how.
+                throw ConfigError(error.key, error.message + (FileManager.default.fileExists(atPath: p) ? ""
+                    : #"; create it before the first start: printf 'k1 %s\n' "$(openssl rand -base64 32)" > "# + p + "; chmod 600 " + p))
+            }
+            return (try parse(text), "key file \(p)")
         }
         if let env = environment["LIAISON_CONTACT_KEYS"], !env.isEmpty {
             return (try parse(env), "$LIAISON_CONTACT_KEYS")
         }
         let file = (dataDir as NSString).appendingPathComponent("contact-keys")
         if !FileManager.default.fileExists(atPath: file) {
-            try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+            try ConfigFiles.makeDirectory(dataDir, key: "data-dir")
             let key = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0).base64EncodedString() }
             let id = "k" + String(Int(Date().timeIntervalSince1970))
             let text = "# Liaison contact-data keys: ID BASE64. The first line seals new data; keep old lines to read old data.\n\(id) \(key)\n"
             try createKeyFile(file, contents: Array(text.utf8))
         }
-        return (try parse(String(contentsOfFile: file, encoding: .utf8)), "generated key file \(file) (keep it apart from the data in production)")
+        return (try parse(ConfigFiles.read(file, key: "contact-keys")), "generated key file \(file) (keep it apart from the data in production)")
     }
 
     /// Writes a new key file durably before anything is sealed with its key: a key lost in a power

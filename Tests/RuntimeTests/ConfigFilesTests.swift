@@ -2,12 +2,12 @@ import Foundation
 import LiaisonRuntime
 import Testing
 
-@Suite struct ConfigFileLinesTests {
+@Suite struct ConfigFilesTests {
     /// Every line end splits, numbers are an editor's, a byte-order mark goes, lines are trimmed.
     @Test func linesAreTheLinesAnEditorShows() {
-        let lines = ConfigFileLines.numbered("\u{FEFF}a \r\n\r\n\tb\rc\n# d\n")
+        let lines = ConfigFiles.numbered("\u{FEFF}a \r\n\r\n\tb\rc\n# d\n")
         #expect(lines.map(\.number) == [1, 2, 3, 4, 5, 6] && lines.map(\.text) == ["a", "", "b", "c", "# d", ""])
-        let meaningful = ConfigFileLines.meaningful("\u{FEFF}# operators\r\n\r\n s1 \r\ns2\r\n")
+        let meaningful = ConfigFiles.meaningful("\u{FEFF}# operators\r\n\r\n s1 \r\ns2\r\n")
         #expect(meaningful.map(\.number) == [3, 4] && meaningful.map(\.text) == ["s1", "s2"])
     }
 
@@ -25,5 +25,23 @@ import Testing
         // A short secret is named by its place, never by its text.
         let weak = OperatorCredentials(secrets: ["s1-long-enough!!", "pr2026"])
         #expect(weak.warnings.count == 1 && weak.warnings[0].hasPrefix("operator secret 2 of 2 has 6 character(s)") && !weak.warnings[0].contains("pr2026"))
+    }
+
+    /// A file or directory that cannot be used is a configuration error naming the option and the
+    /// reason, not Foundation's "Error Domain=NSCocoaErrorDomain Code=260".
+    @Test func unreadableFilesAndDirectoriesSayWhy() throws {
+        let dir = try TempDir()
+        #expect { try ConfigFiles.read(dir.file("missing"), key: "operator-secrets") } throws: {
+            "\($0)" == "configuration error at operator-secrets: cannot read \(dir.file("missing")): No such file or directory"
+        }
+        try Data([0xFF, 0xFE, 0x41]).write(to: URL(fileURLWithPath: dir.file("latin1")))
+        #expect { try ConfigFiles.read(dir.file("latin1"), key: "policy") } throws: { "\($0)".hasSuffix("latin1 is not UTF-8 text") }
+        #expect { try OperatorCredentials.resolve(path: dir.file("missing"), environment: [:]) } throws: { "\($0)".contains("No such file or directory") }
+        try ConfigFiles.makeDirectory(dir.file("a/b/c"), key: "data-dir")
+        try ConfigFiles.makeDirectory(dir.file("a/b/c"), key: "data-dir")   // there already: fine
+        #expect(FileManager.default.fileExists(atPath: dir.file("a/b/c")))
+        try Data().write(to: URL(fileURLWithPath: dir.file("plain")))
+        #expect { try ConfigFiles.makeDirectory(dir.file("plain"), key: "data-dir") } throws: { "\($0)".hasSuffix("plain is not a directory") }
+        #expect { try ConfigFiles.makeDirectory(dir.file("plain/sub"), key: "data-dir") } throws: { "\($0)".contains("Not a directory") }
     }
 }

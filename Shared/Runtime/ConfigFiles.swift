@@ -1,0 +1,57 @@
+import Foundation
+
+/// An operator's files: read with errors that say why, and their lines as an editor shows them.
+///
+/// The lines of an operator's text file (a routing policy, a calendar year, contact keys, operator
+/// secrets):
+///
+/// A Swift `String` holds a Windows line end (`\r\n`) as one `Character`, so splitting at `"\n"`
+/// reads a file saved on Windows (or pasted from a password manager) as one long line and reports
+/// a fault on line 1 that the operator cannot see. Here every line end splits (`\n`, `\r\n`, `\r`),
+/// numbers count the lines an editor counts (blank ones included), a UTF-8 byte-order mark is
+/// dropped, and each line is trimmed of the spaces and tabs around it.
+public enum ConfigFiles {
+    /// Every line of `text` with its 1-based number, trimmed; blank lines included.
+    public static func numbered(_ text: String) -> [(number: Int, text: String)] {
+        var body = Substring(text)
+        if body.first == "\u{FEFF}" { body = body.dropFirst() }
+        return body.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated().map { i, line in
+            (i + 1, line.trimmingCharacters(in: .whitespaces))
+        }
+    }
+
+    /// The lines that say something: not blank and not a `#` comment, each with its number.
+    public static func meaningful(_ text: String) -> [(number: Int, text: String)] {
+        numbered(text).filter { !$0.text.isEmpty && !$0.text.hasPrefix("#") }
+    }
+
+    /// The text of an operator's file, or a ``ConfigError`` at `key` (the option or setting that
+    /// named the file) saying why it cannot be read: no such file, permission denied, not UTF-8.
+    /// (Foundation's own error reads "Error Domain=NSCocoaErrorDomain Code=260 …".)
+    public static func read(_ path: String, key: String) throws(ConfigError) -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw ConfigError(key, "cannot read \(path): \(String(cString: strerror(errno)))") }
+        close(fd)
+        guard let data = FileManager.default.contents(atPath: path) else { throw ConfigError(key, "cannot read \(path)") }
+        guard let text = String(data: data, encoding: .utf8) else { throw ConfigError(key, "\(path) is not UTF-8 text") }
+        return text
+    }
+
+    /// Creates the directory `path` (and its parents) if it is missing, or throws a
+    /// ``ConfigError`` at `key` saying why not ("Permission denied" for a service user that may
+    /// not write there).
+    public static func makeDirectory(_ path: String, key: String) throws(ConfigError) {
+        guard !path.isEmpty else { return }
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw ConfigError(key, "cannot create the directory \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigError(key, "\(path) is not a directory")
+        }
+    }
+}
