@@ -1,17 +1,15 @@
 import Foundation
 
-/// An operator's files: read with errors that say why, and their lines as an editor shows them.
-///
-/// The lines of an operator's text file (a routing policy, a calendar year, contact keys, operator
-/// secrets):
-///
-/// A Swift `String` holds a Windows line end (`\r\n`) as one `Character`, so splitting at `"\n"`
-/// reads a file saved on Windows (or pasted from a password manager) as one long line and reports
-/// a fault on line 1 that the operator cannot see. Here every line end splits (`\n`, `\r\n`, `\r`),
-/// numbers count the lines an editor counts (blank ones included), a UTF-8 byte-order mark is
-/// dropped, and each line is trimmed of the spaces and tabs around it.
+/// An operator's files (a routing policy, calendar years, contact keys, operator secrets, the data
+/// directory): read with errors that say why, and their lines as an editor shows them.
 public enum ConfigFiles {
-    /// Every line of `text` with its 1-based number, trimmed; blank lines included.
+    /// Every line of `text` with its 1-based number, trimmed of the spaces and tabs around it;
+    /// blank lines included, so numbers are the ones an editor shows.
+    ///
+    /// A Swift `String` holds a Windows line end (`\r\n`) as one `Character`, so splitting at
+    /// `"\n"` read a file saved on Windows (or pasted from a password manager) as one long line and
+    /// reported a fault on line 1 that the operator could not see. Here every line end splits
+    /// (`\n`, `\r\n`, `\r`) and a UTF-8 byte-order mark is dropped.
     public static func numbered(_ text: String) -> [(number: Int, text: String)] {
         var body = Substring(text)
         if body.first == "\u{FEFF}" { body = body.dropFirst() }
