@@ -609,6 +609,44 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// `liaison backup` copies every database of a running set, each as it stood at one moment,
+    /// while submissions keep coming; a set started on the copies (and the contact keys, kept
+    /// apart) has every case acknowledged before the copy: a retry gets the same case number.
+    @Test func aBackupTakenWhileTheSetRunsRestoresEveryAcknowledgedCase() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let before = try await submitAll(set, 0..<40, prefix: "bk")
+        #expect(await eventually(30) { (await set.status("handler")?.headSeq ?? 0) >= 40 })
+        // Submissions go on while the copy is taken.
+        async let during = submitAll(set, 40..<140, prefix: "bk")
+        let backup = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup"])
+        _ = try await during
+        #expect(backup.status == 0, "\(backup.output)")
+        for stream in ["intake-1", "handler-1", "scheduler-1", "reporting-1"] { #expect(backup.output.contains(stream + " "), "\(backup.output)") }
+        #expect(backup.output.contains("contact keys") && backup.output.contains("not in the backup"))
+        // Into a directory that holds a backup already: refused, nothing overwritten.
+        let again = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup"])
+        #expect(again.status == 1 && again.output.contains("exists already"), "\(again.output)")
+        set.stopAll()
+
+        let restored = try LiaisonSet()
+        defer { restored.stopAll() }
+        try FileManager.default.createDirectory(atPath: restored.dir + "/data", withIntermediateDirectories: true)
+        for file in ["intake-1.sqlite", "handler-1.sqlite", "scheduler-1.sqlite", "reporting-1.sqlite"] {
+            try FileManager.default.copyItem(atPath: set.dir + "/backup/" + file, toPath: restored.dir + "/data/" + file)
+        }
+        try FileManager.default.copyItem(atPath: set.dir + "/data/contact-keys", toPath: restored.dir + "/data/contact-keys")
+        try restored.startAll()
+        try await restored.waitReady()
+        let retried = try await submitAll(restored, 0..<40, prefix: "bk")
+        #expect(retried.map(\.caseNumber) == before.map(\.caseNumber) && retried.allSatisfy(\.duplicate))
+        #expect(await eventually(30) { (await restored.status("handler")?.headSeq ?? 0) >= 40 })
+        let cases = try await restored.call("handler", .getCase(.with { $0.caseNumber = before[39].caseNumber })).caseInfo
+        #expect(cases.caseNumber == before[39].caseNumber)
+    }
+
     /// The systemd units in deploy/ run each executable with options it has, and agree with each
     /// other: intake checks codes against the unit directory the handler routes by (it had none,
     /// so it checked against the demo city), both take the same operators' file, intake's contact

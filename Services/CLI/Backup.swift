@@ -1,0 +1,52 @@
+import ArgumentParser
+import Foundation
+import LiaisonRuntime
+
+/// `liaison backup`: a consistent copy of every service's database, taken while the set runs.
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy every service's database, as it stands, into a new directory (the set may keep running).",
+        discussion: """
+            Each database is copied as it stood at one moment (SQLite's online backup), without \
+            stopping its service or holding back its writes. To restore, stop the set, put the \
+            copies in its --data-dir and start it: each service takes up from its copy, and the \
+            services replay from each other what one copy has and another has not. The contact \
+            keys are not copied: keep them apart from the data and from its backups; without \
+            them the contacts in a backup cannot be read.
+              liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
+            """)
+
+    @Option(help: "The set's data directory (where the services keep their databases).")
+    var dataDir: String = ProcessInfo.processInfo.environment["LIAISON_DATA_DIR"] ?? "data"
+    @Option(help: "A new directory for the copies (it may exist, but without databases of the same names).")
+    var to: String
+    @Option(help: "Topology file (JSON): which streams' databases to copy. Default: $LIAISON_TOPOLOGY, else the local defaults.")
+    var topology: String?
+
+    func run() throws {
+        let topo = try Topology.resolve(path: topology)
+        try ConfigFiles.makeDirectory(to, key: "to")
+        var rows: [[String]] = []
+        var failed = 0
+        for name in Topology.serviceNames {
+            for inst in topo.instances(of: name) {
+                let file = inst.stream + ".sqlite"
+                let started = Date()
+                do {
+                    let copied = try DatabaseBackup.copy((dataDir as NSString).appendingPathComponent(file),
+                                                         to: (to as NSString).appendingPathComponent(file))
+                    rows.append([inst.stream, "\(copied.head)", Output.bytes(copied.bytes), String(format: "%.2f s", Date().timeIntervalSince(started))])
+                } catch {
+                    failed += 1
+                    FileHandle.standardError.write(Data("error: \(inst.stream): \(error)\n".utf8))
+                }
+            }
+        }
+        if !rows.isEmpty { print(Output.table(["STREAM", "HEAD", "SIZE", "TOOK"], rows)) }
+        let keys = (dataDir as NSString).appendingPathComponent("contact-keys")
+        if FileManager.default.fileExists(atPath: keys) {
+            print("The contact keys (\(keys)) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
+        }
+        if failed > 0 { throw ExitCode(1) }
+    }
+}

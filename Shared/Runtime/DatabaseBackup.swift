@@ -1,0 +1,40 @@
+import Foundation
+import GRDB
+
+/// A service's database copied as it stood at one moment, while the service runs.
+///
+/// Copying the files of a running service is not a backup: the database file lags its WAL, and a
+/// copy taken between the two is torn. SQLite's online backup, run in one step inside one read
+/// transaction, copies every page of one committed state and never blocks the service's writer.
+public enum DatabaseBackup {
+    /// What one copy holds.
+    public struct Copied: Sendable {
+        /// Bytes of the copy.
+        public let bytes: UInt64
+        /// The last event sequence in it (the stream's head when it was taken).
+        public let head: Int64
+    }
+
+    /// Copies the database at `source` to `destination`, which must not exist yet, and flushes
+    /// the copy to disk.
+    public static func copy(_ source: String, to destination: String) throws -> Copied {
+        guard FileManager.default.fileExists(atPath: source) else { throw ConfigError("data-dir", "no database at \(source)") }
+        guard !FileManager.default.fileExists(atPath: destination) else {
+            throw ConfigError("to", "\(destination) exists already: back up into a directory of its own")
+        }
+        var readOnly = Configuration()
+        readOnly.readonly = true
+        readOnly.busyMode = .timeout(10)
+        let from = try DatabaseQueue(path: source, configuration: readOnly)
+        let to = try DatabaseQueue(path: destination)
+        try from.backup(to: to)
+        let head = try to.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
+        try to.close()
+        try from.close()
+        // The copy is a backup only once it is on disk.
+        let fd = open(destination, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+        var st = stat()
+        return Copied(bytes: stat(destination, &st) == 0 ? UInt64(st.st_size) : 0, head: head)
+    }
+}
