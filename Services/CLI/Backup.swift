@@ -8,9 +8,10 @@ struct Backup: ParsableCommand {
         abstract: "Copy every service's database, as it stands, into a new directory (the set may keep running).",
         discussion: """
             Each database is copied as it stood at one moment (SQLite's online backup), without \
-            stopping its service or holding back its writes. To restore, stop the set, put the \
-            copies in its --data-dir and start it: each service takes up from its copy, and the \
-            services replay from each other what one copy has and another has not. The contact \
+            stopping its service or holding back its writes, consumers before what they consume \
+            (reporting, scheduler, handler, intake). To restore, stop the set, put the copies in \
+            its --data-dir and start it: each service takes up from its copy and replays from \
+            the others what its copy had not seen yet. The contact \
             keys are not copied: keep them apart from the data and from its backups; without \
             them the contacts in a backup cannot be read.
               liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
@@ -28,7 +29,11 @@ struct Backup: ParsableCommand {
         try ConfigFiles.makeDirectory(to, key: "to")
         var rows: [[String]] = []
         var failed = 0
-        for name in Topology.serviceNames {
+        // Downstream first (reporting, scheduler, handler, intake): each consumer's copy then ends
+        // no further than the copy of what it consumes, and on restore it replays the rest. The
+        // other way round, a handler copy ahead of intake's would skip the events a restored
+        // intake numbers again.
+        for name in Topology.serviceNames.reversed() {
             for inst in topo.instances(of: name) {
                 let file = inst.stream + ".sqlite"
                 let started = Date()

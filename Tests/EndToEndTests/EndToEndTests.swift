@@ -645,6 +645,16 @@ struct EndToEndTests {
         #expect(await eventually(30) { (await restored.status("handler")?.headSeq ?? 0) >= 40 })
         let cases = try await restored.call("handler", .getCase(.with { $0.caseNumber = before[39].caseNumber })).caseInfo
         #expect(cases.caseNumber == before[39].caseNumber)
+        // New submissions after the restore each open their own case: the handler's copy was not
+        // ahead of intake's (it would skip the sequence numbers intake gives out again).
+        let after = try await submitAll(restored, 0..<5, prefix: "after-restore")
+        #expect(Set(after.map(\.caseNumber)).isDisjoint(with: before.map(\.caseNumber)))
+        for a in after {
+            let kind = kinds[after.firstIndex(of: a)! % kinds.count]
+            #expect(await eventually(20) {
+                (try? await restored.call("handler", .getCase(.with { $0.caseNumber = a.caseNumber })).caseInfo.kind) == kind
+            }, "\(a.caseNumber) was not opened")
+        }
     }
 
     /// The systemd units in deploy/ run each executable with options it has, and agree with each
