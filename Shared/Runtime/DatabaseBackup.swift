@@ -15,8 +15,8 @@ public enum DatabaseBackup {
         public let head: Int64
     }
 
-    /// Copies the database at `source` to `destination`, which must not exist yet, and flushes
-    /// the copy to disk.
+    /// Copies the database at `source` to `destination`, which must not exist yet, reads the copy
+    /// back whole (`PRAGMA quick_check`) and flushes it to disk.
     public static func copy(_ source: String, to destination: String) throws -> Copied {
         guard FileManager.default.fileExists(atPath: source) else { throw ConfigError("data-dir", "no database at \(source)") }
         guard !FileManager.default.fileExists(atPath: destination) else {
@@ -28,6 +28,11 @@ public enum DatabaseBackup {
         let from = try DatabaseQueue(path: source, configuration: readOnly)
         let to = try DatabaseQueue(path: destination)
         try from.backup(to: to)
+        // A copy found damaged on the day it is needed is no backup: read it whole now.
+        let check = try to.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        guard check == ["ok"] else {
+            throw ConfigError("to", "the copy \(destination) does not read back whole: \(check.prefix(3).joined(separator: "; "))")
+        }
         let head = try to.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
         try to.close()
         try from.close()
