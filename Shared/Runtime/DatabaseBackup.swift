@@ -36,9 +36,11 @@ public enum DatabaseBackup {
         let head = try to.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
         try to.close()
         try from.close()
-        // The copy is a backup only once it is on disk.
-        let fd = open(destination, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        // The copy is a backup only once it is on disk, and its name in its directory.
+        for path in [destination, (destination as NSString).deletingLastPathComponent] {
+            let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
+            if fd >= 0 { _ = fsync(fd); close(fd) }
+        }
         var st = stat()
         return Copied(bytes: stat(destination, &st) == 0 ? UInt64(st.st_size) : 0, head: head)
     }

@@ -9,8 +9,9 @@ import Glibc
 ///
 /// `up` gives each child its own pid in ``supervisorVariable``. A child then stops gracefully when
 /// `up` is gone, however it went (`kill -9`, an out-of-memory kill), instead of running on
-/// unsupervised and holding the set's ports and databases; and it leaves a hang-up (a closed
-/// terminal reaches the whole process group) to `up`, which stops the set in order.
+/// unsupervised and holding the set's ports and databases. A closed terminal hangs up `up` alone
+/// (each child is in a process group of its own), and `up` stops the set in order; a service
+/// that does not reload on SIGHUP ignores it while supervised.
 public enum Supervision {
     /// The environment variable `liaison up` sets for its children: its own pid.
     public static let supervisorVariable = "LIAISON_SUPERVISOR_PID"
