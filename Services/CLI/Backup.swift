@@ -9,9 +9,9 @@ struct Backup: ParsableCommand {
         discussion: """
             Each database is copied as it stood at one moment (SQLite's online backup), without \
             stopping its service or holding back its writes, consumers before what they consume \
-            (reporting, scheduler, handler, intake). To restore, stop the set, put the copies in \
-            its --data-dir and start it: each service takes up from its copy and replays from \
-            the others what its copy had not seen yet. The contact \
+            (reporting, scheduler, handler, intake). To restore, stop the set, run liaison \
+            restore --from DIR and start the set: each service takes up from its copy and \
+            replays from the others what its copy had not seen yet. The contact \
             keys are not copied: keep them apart from the data and from its backups; without \
             them the contacts in a backup cannot be read.
               liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
@@ -53,5 +53,54 @@ struct Backup: ParsableCommand {
             print("The contact keys (\(keys)) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
         }
         if failed > 0 { throw ExitCode(1) }
+    }
+}
+
+/// `liaison restore`: a backup put in place of a stopped set's databases.
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a backup (liaison backup) in place of the databases of a stopped set.",
+        discussion: """
+            Refused while any service of the set runs. The databases in --data-dir, with their \
+            -wal and -shm files, are moved into a directory of their own inside it first (an old \
+            write-ahead log beside a restored database would be applied to it as its own). Then \
+            start the set: each service takes up from its copy. The contact keys must be the ones \
+            the backup's contacts were sealed with.
+              liaison restore --from /srv/backup/liaison-2026-12-05 --data-dir ./data
+            """)
+
+    @Option(help: "The backup's directory (what liaison backup --to wrote).")
+    var from: String
+    @Option(help: "The set's data directory.")
+    var dataDir: String = ProcessInfo.processInfo.environment["LIAISON_DATA_DIR"] ?? "data"
+    @Option(help: "Topology file (JSON): which streams' databases to restore. Default: $LIAISON_TOPOLOGY, else the local defaults.")
+    var topology: String?
+
+    func run() throws {
+        let topo = try Topology.resolve(path: topology)
+        let streams = Topology.serviceNames.flatMap { topo.instances(of: $0).map(\.stream) }
+        // Everything checked before anything is moved: a missing copy or a running service stops it all.
+        var problems: [String] = []
+        for stream in streams {
+            let copy = (from as NSString).appendingPathComponent(stream + ".sqlite")
+            if !FileManager.default.fileExists(atPath: copy) { problems.append("\(stream): no copy at \(copy)") }
+            if let who = DatabaseOwnership.holder(of: (dataDir as NSString).appendingPathComponent(stream + ".sqlite")) {
+                problems.append("\(stream): its database is in use by \(who); stop the set first")
+            }
+        }
+        guard problems.isEmpty else {
+            for p in problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
+            FileHandle.standardError.write(Data("nothing was restored\n".utf8))
+            throw ExitCode(1)
+        }
+        let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")
+        let aside = (dataDir as NSString).appendingPathComponent("replaced-" + stamp)
+        try ConfigFiles.makeDirectory(dataDir, key: "data-dir")
+        for stream in streams {
+            let moved = try DatabaseBackup.restore(copy: (from as NSString).appendingPathComponent(stream + ".sqlite"),
+                                                   over: (dataDir as NSString).appendingPathComponent(stream + ".sqlite"), setAside: aside)
+            print("\(stream): restored\(moved.isEmpty ? "" : " (the database it replaced is in \(aside))")")
+        }
+        print("Start the set with the contact keys the backup's contacts were sealed with.")
     }
 }

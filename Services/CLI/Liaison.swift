@@ -22,11 +22,12 @@ struct Liaison: ParsableCommand {
               liaison events tail --stream handler-1 --from 0
             Check every consumer is keeping up:
               liaison streams
-            Back up every database while the set runs:
+            Back up every database while the set runs, and restore a stopped set:
               liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
+              liaison restore --from /srv/backup/liaison-2026-12-05 --data-dir ./data
 
             Every command reads the same topology as the services (--topology, else \
             $LIAISON_TOPOLOGY, else the local defaults on ports 7101-7402).
             """,
-        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Report.self, Events.self, Streams.self, Contact.self, Backup.self])
+        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Report.self, Events.self, Streams.self, Contact.self, Backup.self, Restore.self])
 }

@@ -44,4 +44,36 @@ public enum DatabaseBackup {
         var st = stat()
         return Copied(bytes: stat(destination, &st) == 0 ? UInt64(st.st_size) : 0, head: head)
     }
+
+    /// Puts the copy at `copy` in place of the database at `database`, whose service must be
+    /// stopped. The database and its `-wal` and `-shm` files are moved into `setAside` first: an
+    /// old write-ahead log left beside a restored database would be applied to it as if it were
+    /// its own. The copy is written beside the database, flushed, then renamed into place.
+    /// - Returns: the files moved aside.
+    @discardableResult
+    public static func restore(copy: String, over database: String, setAside: String) throws -> [String] {
+        guard FileManager.default.fileExists(atPath: copy) else { throw ConfigError("from", "no copy at \(copy)") }
+        if let who = DatabaseOwnership.holder(of: database) {
+            throw ConfigError("data-dir", "the database \(database) is in use by \(who): stop the set before restoring")
+        }
+        try ConfigFiles.makeDirectory(setAside, key: "data-dir")
+        var moved: [String] = []
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: database + suffix) {
+            let target = (setAside as NSString).appendingPathComponent((database as NSString).lastPathComponent + suffix)
+            try FileManager.default.moveItem(atPath: database + suffix, toPath: target)
+            moved.append(target)
+        }
+        let incoming = database + ".restoring"
+        try? FileManager.default.removeItem(atPath: incoming)
+        try FileManager.default.copyItem(atPath: copy, toPath: incoming)
+        let fd = open(incoming, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard rename(incoming, database) == 0 else {
+            throw ConfigError("data-dir", "cannot put the copy in place at \(database): \(String(cString: strerror(errno)))")
+        }
+        let dir = (database as NSString).deletingLastPathComponent
+        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
+        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        return moved
+    }
 }

@@ -610,9 +610,10 @@ struct EndToEndTests {
     }
 
     /// `liaison backup` copies every database of a running set, each as it stood at one moment,
-    /// while submissions keep coming; a set started on the copies (and the contact keys, kept
-    /// apart) has every case acknowledged before the copy: a retry gets the same case number.
-    @Test func aBackupTakenWhileTheSetRunsRestoresEveryAcknowledgedCase() async throws {
+    /// while submissions keep coming; `liaison restore` puts the copies in place once the set is
+    /// stopped (a killed one too, whose write-ahead logs it moves aside), and the set started on
+    /// them has every case acknowledged before the copy: a retry gets the same case number.
+    @Test func aBackupTakenWhileTheSetRunsIsRestoredWithEveryAcknowledgedCase() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
         try set.startAll()
@@ -629,17 +630,27 @@ struct EndToEndTests {
         // Into a directory that holds a backup already: refused, nothing overwritten.
         let again = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup"])
         #expect(again.status == 1 && again.output.contains("exists already"), "\(again.output)")
-        set.stopAll()
-
-        let restored = try LiaisonSet()
-        defer { restored.stopAll() }
-        try FileManager.default.createDirectory(atPath: restored.dir + "/data", withIntermediateDirectories: true)
-        for file in ["intake-1.sqlite", "handler-1.sqlite", "scheduler-1.sqlite", "reporting-1.sqlite"] {
-            try FileManager.default.copyItem(atPath: set.dir + "/backup/" + file, toPath: restored.dir + "/data/" + file)
-        }
-        try FileManager.default.copyItem(atPath: set.dir + "/data/contact-keys", toPath: restored.dir + "/data/contact-keys")
+        // Restoring is refused while the set runs, and nothing is moved.
+        let refused = try await set.cli(["restore", "--from", set.dir + "/backup", "--data-dir", set.dir + "/data"])
+        #expect(refused.status == 1 && refused.output.contains("stop the set first") && refused.output.contains("nothing was restored"), "\(refused.output)")
+        // Killed, the set leaves write-ahead logs beside its databases: applied to a restored
+        // database they would tear it, so the restore moves them aside with the databases.
+        for service in Topology.serviceNames { set.kill9(service) }
+        #expect(await eventually(10) { await set.status("intake") == nil })
+        #expect(FileManager.default.fileExists(atPath: set.dir + "/data/intake-1.sqlite-wal"))
+        let restore = try await set.cli(["restore", "--from", set.dir + "/backup", "--data-dir", set.dir + "/data"])
+        #expect(restore.status == 0 && restore.output.contains("intake-1: restored (the database it replaced is in"), "\(restore.output)")
+        let aside = try FileManager.default.contentsOfDirectory(atPath: set.dir + "/data").filter { $0.hasPrefix("replaced-") }
+        #expect(aside.count == 1)
+        #expect(!FileManager.default.fileExists(atPath: set.dir + "/data/intake-1.sqlite-wal"))
+        let restored = set   // the same set, its data directory now the backup's
         try restored.startAll()
         try await restored.waitReady()
+        // Intake is where the copy left it (submissions went on after it: the killed set had 140).
+        let copiedHead = try #require(backup.output.split(separator: "\n").first { $0.hasPrefix("intake-1 ") }
+            .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { UInt64($0) })
+        #expect(copiedHead >= 40 && copiedHead <= 140)
+        #expect(await restored.status("intake")?.headSeq == copiedHead)
         let retried = try await submitAll(restored, 0..<40, prefix: "bk")
         #expect(retried.map(\.caseNumber) == before.map(\.caseNumber) && retried.allSatisfy(\.duplicate))
         #expect(await eventually(30) { (await restored.status("handler")?.headSeq ?? 0) >= 40 })
