@@ -33,6 +33,8 @@ public final class Consumer: ThreadLoop {
     let logger: Logger
     let replayTimeoutMs: Int32
     private let state: Mutex<(applied: UInt64, knownHead: UInt64)>
+    /// An upstream whose head is behind what this consumer applied: said once a minute.
+    private let behind = Mutex(SampledLog(interval: 60))
 
     public init(upstream: Topology.Instance, topicPrefixes: [String], log: EventLog, logger: Logger,
                 replayTimeoutMs: Int32 = 2_000, apply: @escaping EventApplier) throws {
@@ -144,6 +146,7 @@ public final class Consumer: ThreadLoop {
             throw WireError.internal("unexpected replay answer from \(upstream.requests)")
         }
         state.withLock { $0.knownHead = max($0.knownHead, batch.headSeq) }
+        noteHead(batch.headSeq, applied: applied)
         // The batch must continue exactly from the cursor.
         var expected = applied + 1
         for e in batch.events {
@@ -154,6 +157,19 @@ public final class Consumer: ThreadLoop {
         }
         if batch.lastSeq > applied { try commit(batch.events, through: batch.lastSeq) }
         return batch.more || batch.lastSeq < batch.headSeq
+    }
+
+    /// An upstream's head below this consumer's cursor means its database is older than this one's
+    /// (one of the two restored from a backup taken at another moment, or the upstream's data
+    /// replaced): the events it numbers again up to the cursor will not be applied here. Nothing
+    /// can be decided for the operator; it is said, with both numbers, once a minute. Asked of a
+    /// replay's head only: a heartbeat queued before a replay may be older than what it applied.
+    private func noteHead(_ head: UInt64, applied: UInt64) {
+        guard head < applied else { return }
+        behind.withLock {
+            $0.log(.warning, "upstream is behind what this consumer applied: its database is older than this one's (restored from another moment?); the events it numbers again up to the cursor are not applied here",
+                   metadata: ["stream": "\(upstream.stream)", "upstream_head": "\(head)", "applied": "\(applied)"], logger: logger)
+        }
     }
 
     /// Applies the live events waiting on the SUB socket; returns whether a replay is needed.

@@ -118,16 +118,20 @@ public final class EventLog: Sendable {
         }
         var batch = Liaison_V1_ReplayBatch()
         var last = after
+        var newest: UInt64 = 0
         for row in rows {
             let seq: Int64 = row["seq"]
             last = UInt64(seq)
+            newest = last
             let topic: String = row["topic"]
             // By bytes: `hasPrefix` on Strings compares canonically, normalizing both.
             if !prefixes.isEmpty && !prefixes.contains(where: { topic.utf8.starts(with: $0.utf8) }) { continue }
             let data: Data = row["data"]
             batch.events.append(try Liaison_V1_Event(serializedBytes: data))
         }
-        let head = max(self.head, last)
+        // The stream's own head (rows may be newer than the head in memory), never the `after`
+        // asked for: a consumer whose cursor is beyond it must see that it is.
+        let head = max(self.head, newest)
         batch.headSeq = head
         batch.lastSeq = last
         batch.more = last < head
