@@ -63,8 +63,10 @@ struct Restore: ParsableCommand {
         discussion: """
             Refused while any service of the set runs. The databases in --data-dir, with their \
             -wal and -shm files, are moved into a directory of their own inside it first (an old \
-            write-ahead log beside a restored database would be applied to it as its own). Then \
-            start the set: each service takes up from its copy. The contact keys must be the ones \
+            write-ahead log beside a restored database would be applied to it as its own). A \
+            cursor beyond the head of the stream it follows, as restored, is set back to it (intake \
+            follows the handler too, and its copy, taken last, may be ahead of the handler's). \
+            Then start the set: each service takes up from its copy. The contact keys must be the ones \
             the backup's contacts were sealed with.
               liaison restore --from /srv/backup/liaison-2026-12-05 --data-dir ./data
             """)
@@ -101,6 +103,8 @@ struct Restore: ParsableCommand {
                                                    over: (dataDir as NSString).appendingPathComponent(stream + ".sqlite"), setAside: aside)
             print("\(stream): restored\(moved.isEmpty ? "" : " (the database it replaced is in \(aside))")")
         }
+        let databases = Dictionary(uniqueKeysWithValues: streams.map { ($0, (dataDir as NSString).appendingPathComponent($0 + ".sqlite")) })
+        for line in try DatabaseBackup.alignCursors(databases) { print(line) }
         print("Start the set with the contact keys the backup's contacts were sealed with.")
     }
 }

@@ -76,4 +76,30 @@ public enum DatabaseBackup {
         if dfd >= 0 { _ = fsync(dfd); close(dfd) }
         return moved
     }
+
+    /// After a restore: sets back every cursor in the restored databases that is beyond the head of
+    /// the stream it follows, as restored. Copies are taken consumers first, but intake follows the
+    /// handler too (the citizen's status), so intake's copy may have applied handler events that
+    /// the handler's earlier copy lacks; the handler makes them again under the same numbers, and
+    /// set back, intake applies them again (its status updates overwrite) instead of skipping them.
+    /// - Parameter databases: each restored stream's database.
+    /// - Returns: one line for each cursor set back.
+    public static func alignCursors(_ databases: [String: String]) throws -> [String] {
+        var heads: [String: Int64] = [:]
+        for (stream, path) in databases {
+            heads[stream] = try DatabaseQueue(path: path).read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0
+        }
+        var lines: [String] = []
+        for (stream, path) in databases.sorted(by: { $0.key < $1.key }) {
+            try DatabaseQueue(path: path).write { db in
+                for row in try Row.fetchAll(db, sql: "SELECT stream, applied_seq FROM consumer_cursors ORDER BY stream") {
+                    let upstream: String = row["stream"], applied: Int64 = row["applied_seq"]
+                    guard let head = heads[upstream], applied > head else { continue }
+                    try db.execute(sql: "UPDATE consumer_cursors SET applied_seq = ? WHERE stream = ?", arguments: [head, upstream])
+                    lines.append("\(stream): its cursor on \(upstream) set back from \(applied) to \(head), the head of \(upstream)'s copy; it applies \(upstream)'s events from there again")
+                }
+            }
+        }
+        return lines
+    }
 }

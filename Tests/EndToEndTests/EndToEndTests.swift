@@ -651,6 +651,11 @@ struct EndToEndTests {
             .flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { UInt64($0) })
         #expect(copiedHead >= 40 && copiedHead <= 140)
         #expect(await restored.status("intake")?.headSeq == copiedHead)
+        // No cursor is beyond what it follows (restore sets such a one back): intake, which
+        // follows the handler, has applied no more than the handler's head.
+        let intakeOnHandler = await restored.status("intake")?.consumers.first { $0.stream == "handler-1" }?.appliedSeq
+        let handlerHead = await restored.status("handler")?.headSeq
+        #expect(intakeOnHandler != nil && handlerHead != nil && intakeOnHandler! <= handlerHead!, "\(String(describing: intakeOnHandler)) > \(String(describing: handlerHead))")
         let retried = try await submitAll(restored, 0..<40, prefix: "bk")
         #expect(retried.map(\.caseNumber) == before.map(\.caseNumber) && retried.allSatisfy(\.duplicate))
         #expect(await eventually(30) { (await restored.status("handler")?.headSeq ?? 0) >= 40 })

@@ -37,4 +37,34 @@ import Testing
         #expect(copies.last!.head > copies.first!.head, "the writer went on during the copies")
         #expect { try DatabaseBackup.copy(dir.file("s.sqlite"), to: dir.file("copy-0.sqlite")) } throws: { "\($0)".contains("exists already") }
     }
+
+    /// After a restore, a cursor beyond the head of the stream it follows (as restored) is set back
+    /// to that head, so the events the upstream numbers again are applied, not skipped; cursors
+    /// within their upstream's head are left alone.
+    @Test func restoredCursorsBeyondTheirUpstreamsHeadAreSetBack() throws {
+        let dir = try TempDir()
+        func database(_ stream: String, events: Int, cursors: [(String, Int)]) throws -> String {
+            let path = dir.file(stream + ".sqlite")
+            let log = try EventLog(store: Store(path: path), stream: stream)
+            if events > 0 { try log.write { _, out in for _ in 0..<events { try out.append(topic: "t", at: Date()) { _ in } } } }
+            try log.store.pool.write { db in
+                for (upstream, applied) in cursors {
+                    try db.execute(sql: "INSERT INTO consumer_cursors (stream, applied_seq, updated_at) VALUES (?, ?, 0)", arguments: [upstream, applied])
+                }
+            }
+            return path
+        }
+        let databases = ["handler-1": try database("handler-1", events: 3, cursors: [("intake-1", 5)]),
+                         "intake-1": try database("intake-1", events: 5, cursors: [("handler-1", 9)]),
+                         "reporting-1": try database("reporting-1", events: 0, cursors: [("intake-1", 4), ("elsewhere-1", 99)])]
+        let lines = try DatabaseBackup.alignCursors(databases)
+        #expect(lines == ["intake-1: its cursor on handler-1 set back from 9 to 3, the head of handler-1's copy; it applies handler-1's events from there again"])
+        func cursor(_ stream: String, _ upstream: String) throws -> Int64? {
+            try DatabaseQueue(path: databases[stream]!).read { db in
+                try Int64.fetchOne(db, sql: "SELECT applied_seq FROM consumer_cursors WHERE stream = ?", arguments: [upstream])
+            }
+        }
+        #expect(try cursor("intake-1", "handler-1") == 3 && cursor("handler-1", "intake-1") == 5)
+        #expect(try cursor("reporting-1", "intake-1") == 4 && cursor("reporting-1", "elsewhere-1") == 99)
+    }
 }
