@@ -140,13 +140,22 @@ struct Streams: ParsableCommand {
             }
             print("")
             var rows: [[String]] = []
+            var ahead: [String] = []
             for s in statuses {
                 for c in s.status?.consumers ?? [] {
+                    // A consumer beyond the head its upstream reports: the upstream's database is
+                    // older than the consumer's (restored from another moment).
+                    if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
+                        rows.append([s.instance.stream, c.stream, "\(c.appliedSeq)", "\(upstreamHead)", "AHEAD \(c.appliedSeq - upstreamHead)"])
+                        ahead.append("\(s.instance.stream) has applied \(c.appliedSeq) events of \(c.stream), whose head is \(upstreamHead): \(c.stream)'s database is older than \(s.instance.stream)'s, and the events it numbers again up to \(c.appliedSeq) are skipped there (liaison restore sets such cursors back)")
+                        continue
+                    }
                     let head = max(heads[c.stream] ?? 0, c.knownHeadSeq)
                     rows.append([s.instance.stream, c.stream, "\(c.appliedSeq)", "\(head)", "\(head > c.appliedSeq ? head - c.appliedSeq : 0)"])
                 }
             }
             print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], rows))
+            for line in ahead { print(line) }
         } catch { reportFailure(error) }
     }
 }

@@ -673,6 +673,29 @@ struct EndToEndTests {
         }
     }
 
+    /// A consumer whose cursor is beyond its upstream's head (databases from different moments)
+    /// is shown as AHEAD in `liaison streams`, with a line saying what it means; before, its lag
+    /// read 0.
+    @Test func streamsShowsAConsumerAheadOfItsUpstream() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        _ = try await submitAll(set, 0..<3, prefix: "ahead")
+        #expect(await eventually(20) { await set.status("intake")?.consumers.first { $0.stream == "handler-1" }?.appliedSeq == 3 })
+        set.terminate("intake")
+        try await DatabaseQueue(path: set.dir + "/data/intake-1.sqlite").write { db in
+            try db.execute(sql: "UPDATE consumer_cursors SET applied_seq = 1000 WHERE stream = 'handler-1'")
+        }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let streams = try await set.cli(["streams"])
+        #expect(streams.output.contains("AHEAD 997"), "\(streams.output)")
+        #expect(streams.output.contains("intake-1 has applied 1000 events of handler-1, whose head is 3"), "\(streams.output)")
+        // The intake log says it too.
+        #expect(await eventually(10) { set.logs().contains("upstream is behind what this consumer applied") }, "\(set.logs().suffix(2_000))")
+    }
+
     /// The systemd units in deploy/ run each executable with options it has, and agree with each
     /// other: intake checks codes against the unit directory the handler routes by (it had none,
     /// so it checked against the demo city), both take the same operators' file, intake's contact
