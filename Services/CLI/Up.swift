@@ -55,8 +55,8 @@ struct Up: ParsableCommand {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         var sources: [DispatchSourceSignal] = []
-        // A closed terminal hangs up the whole process group: `up` stops the set in order (its
-        // children leave SIGHUP to it; see Supervision).
+        // A closed terminal hangs up `up` (its children are in process groups of their own and do
+        // not hear it): `up` stops the set in order. See Supervision for `up` itself dying.
         signal(SIGHUP, SIG_IGN)
         for sig in [SIGINT, SIGTERM, SIGHUP] {
             let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())

@@ -118,11 +118,9 @@ public final class EventLog: Sendable {
         }
         var batch = Liaison_V1_ReplayBatch()
         var last = after
-        var newest: UInt64 = 0
         for row in rows {
             let seq: Int64 = row["seq"]
             last = UInt64(seq)
-            newest = last
             let topic: String = row["topic"]
             // By bytes: `hasPrefix` on Strings compares canonically, normalizing both.
             if !prefixes.isEmpty && !prefixes.contains(where: { topic.utf8.starts(with: $0.utf8) }) { continue }
@@ -131,7 +129,7 @@ public final class EventLog: Sendable {
         }
         // The stream's own head (rows may be newer than the head in memory), never the `after`
         // asked for: a consumer whose cursor is beyond it must see that it is.
-        let head = max(self.head, newest)
+        let head = max(self.head, rows.isEmpty ? 0 : last)
         batch.headSeq = head
         batch.lastSeq = last
         batch.more = last < head

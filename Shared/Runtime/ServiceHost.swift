@@ -86,16 +86,27 @@ public struct ServiceHost: Service {
         }
     }
 
-    /// Runs the host under a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT, and
-    /// on a hang-up (SIGHUP: the terminal it ran in was closed) unless the service reloads on it
-    /// (`reloadsOnHangUp`: the handler) or `liaison up` supervises it: then `up` takes the hang-up
-    /// and stops the set in order, and the service stops by itself if `up` is gone (``Supervision``).
-    public func runUntilSignalled(reloadsOnHangUp: Bool = false) async throws {
+    /// Runs the host under a `ServiceGroup` that shuts down gracefully on SIGTERM and SIGINT.
+    /// A hang-up (SIGHUP) runs `reload` when the service has one (intake and the handler read their
+    /// files again; work in flight is untouched). Without one it stops the service, as a closed
+    /// terminal means, unless `liaison up` supervises it: then `up` takes the hang-up and stops the
+    /// set in order, and the service stops by itself if `up` is gone (``Supervision``).
+    public func runUntilSignalled(onHangUp reload: (@Sendable () -> Void)? = nil) async throws {
         let supervised = Supervision.supervisor != nil
-        if supervised && !reloadsOnHangUp { signal(SIGHUP, SIG_IGN) }
+        var hangUps: DispatchSourceSignal?
+        if let reload {
+            signal(SIGHUP, SIG_IGN)   // delivered to the source below instead
+            let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+            source.setEventHandler(handler: reload)
+            source.resume()
+            hangUps = source
+        } else if supervised {
+            signal(SIGHUP, SIG_IGN)
+        }
+        defer { hangUps?.cancel() }
         Supervision.stopWithSupervisor(logger: logger)
         let services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: self)]
-        let group = ServiceGroup(configuration: supervised || reloadsOnHangUp
+        let group = ServiceGroup(configuration: reload != nil || supervised
             ? .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             : .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
         try await group.run()

@@ -28,6 +28,10 @@ import Testing
         defer { stop.set() }
         var copies: [DatabaseBackup.Copied] = []
         for n in 0..<5 {
+            // Each copy after the writer has committed more than the last copy holds (at most 10 s).
+            if let last = copies.last {
+                #expect(try await eventually { try store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") ?? 0 } > last.head })
+            }
             let copy = try DatabaseBackup.copy(dir.file("s.sqlite"), to: dir.file("copy-\(n).sqlite"))
             let seqs = try await DatabaseQueue(path: dir.file("copy-\(n).sqlite")).read { db in try Int64.fetchAll(db, sql: "SELECT seq FROM events ORDER BY seq") }
             #expect(copy.head >= 10 && copy.head % 10 == 0 && seqs == Array(1...copy.head), "copy \(n): head \(copy.head), \(seqs.count) events")

@@ -1,5 +1,4 @@
 import ArgumentParser
-import Dispatch
 import Foundation
 import Handler
 import LiaisonRuntime
@@ -56,17 +55,11 @@ struct HandlerCommand: AsyncParsableCommand {
         logger.info("handler partition \(part); policy \(settings.policy.source) with \(settings.policy.rules.count) rules")
         let (host, service) = try HandlerService.host(config: config, settings: settings, partition: part, operators: operators,
                                                       clock: options.clock, logger: logger)
-        // SIGHUP: reload policy, calendar and units without stopping (work in flight is untouched).
-        signal(SIGHUP, SIG_IGN)
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         let (policyPath, calendarDir, unitsPath) = (policy, calendar, units)
-        hup.setEventHandler {
+        try await host.runUntilSignalled {
             do { try service.reload(policyPath: policyPath, calendarDir: calendarDir, unitsPath: unitsPath) } catch {
                 logger.error("reload refused; the previous policy, calendar and unit directory stay", metadata: ["error": "\(error)"])
             }
         }
-        hup.resume()
-        defer { hup.cancel() }
-        try await host.runUntilSignalled(reloadsOnHangUp: true)
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import LiaisonCodec
+import LiaisonRuntime
 
 /// Recognises near-duplicates: the same citizen (same phone or e-mail) sending very similar text
 /// within a window. Contacts are compared by a keyed fingerprint (HMAC-SHA256), because the sealed
@@ -66,7 +67,7 @@ public final class NearDuplicates: Sendable {
     static func trigrams(_ s: String) -> [UInt64] {
         var scalars: [UInt32] = []
         scalars.reserveCapacity(s.utf8.count)
-        if s.utf8.allSatisfy({ $0 < 0x80 }) {
+        if TypedText.isASCII(s) {
             for b in s.utf8 {
                 switch b {
                 case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"): scalars.append(UInt32(b))

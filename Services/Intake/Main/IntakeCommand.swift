@@ -40,17 +40,11 @@ struct IntakeCommand: AsyncParsableCommand {
         operators.warnings.forEach { logger.warning("\($0)") }
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
                                                      clock: options.clock, options: options.loopOptions, logger: logger)
-        // SIGHUP: reload the unit directory without stopping (submissions in flight are untouched).
-        signal(SIGHUP, SIG_IGN)
-        let hup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
         let unitsPath = units
-        hup.setEventHandler {
+        try await host.runUntilSignalled {
             do { try service.reloadUnits(path: unitsPath) } catch {
                 logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
             }
         }
-        hup.resume()
-        defer { hup.cancel() }
-        try await host.runUntilSignalled(reloadsOnHangUp: true)
     }
 }
