@@ -48,10 +48,10 @@ struct Backup: ParsableCommand {
             }
         }
         if !rows.isEmpty { print(Output.table(["STREAM", "HEAD", "SIZE", "TOOK"], rows)) }
+        // Wherever they are kept (the data directory in a demo, /etc/liaison with the systemd units).
         let keys = (dataDir as NSString).appendingPathComponent("contact-keys")
-        if FileManager.default.fileExists(atPath: keys) {
-            print("The contact keys (\(keys)) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
-        }
+        let which = FileManager.default.fileExists(atPath: keys) ? "The contact keys (\(keys))" : "The contact keys (intake's --contact-keys file)"
+        print("\(which) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
         if failed > 0 { throw ExitCode(1) }
     }
 }
