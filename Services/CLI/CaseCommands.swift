@@ -45,10 +45,7 @@ struct CaseCommandOptions: ParsableArguments {
     @Option(help: "File whose first line is the operator secret. Default: $LIAISON_OPERATOR_SECRET.")
     var credentialFile: String?
 
-    var resolvedActor: String {
-        let env = ProcessInfo.processInfo.environment
-        return actor ?? env["LIAISON_ACTOR"] ?? env["USER"] ?? "operator"
-    }
+    var resolvedActor: String { Actor.resolve(actor) }
 
     func credential() throws -> String {
         if let f = credentialFile {

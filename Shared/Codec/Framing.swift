@@ -5,6 +5,8 @@ public enum Topic {
     public static let feedbackReceived = "feedback.received"
     public static let caseOpened = "case.opened"
     public static let followupDue = "schedule.followup_due"
+    /// Intake gave an operator a case's contact data (who, why; never the contact).
+    public static let contactDisclosed = "contact.disclosed"
     /// Sent by an idle publisher every second; its `seq` is the stream head, it is never stored.
     public static let heartbeat = "heartbeat"
 }

@@ -284,6 +284,8 @@ struct EndToEndTests {
                 var r = Liaison_V1_Request()
                 r.credential = credential
                 r.getContact.caseNumber = accepted.caseNumber
+                r.getContact.actor = "PC-1001"
+                r.getContact.reason = "follow-up call"
                 return try c.call(r)
             }
         }
@@ -291,16 +293,24 @@ struct EndToEndTests {
         #expect(try await reveal("night-shift-secret").contactInfo.contact.phone == "13987654321")
         // The same over the command line: without the secret it says what to give, with it
         // (the environment or a file) the contact comes back.
-        let refused = try await set.cli(["contact", accepted.caseNumber.lowercased()], environment: ["LIAISON_OPERATOR_SECRET": ""])
+        let refused = try await set.cli(["contact", accepted.caseNumber.lowercased(), "--reason", "follow-up call"], environment: ["LIAISON_OPERATOR_SECRET": ""])
         #expect(refused.status != 0 && refused.output.contains("needs an operator secret") && !refused.output.contains("13987654321"), "\(refused.output)")
-        let wrong = try await set.cli(["contact", accepted.caseNumber], environment: ["LIAISON_OPERATOR_SECRET": "day-shift-guess"])
+        let wrong = try await set.cli(["contact", accepted.caseNumber, "--reason", "follow-up call"], environment: ["LIAISON_OPERATOR_SECRET": "day-shift-guess"])
         #expect(wrong.status != 0 && wrong.output.contains("not one the service accepts"), "\(wrong.output)")
-        let shown = try await set.cli(["contact", accepted.caseNumber], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        let shown = try await set.cli(["contact", accepted.caseNumber, "--reason", "follow-up call", "--actor", "PC-2002"], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
         #expect(shown.status == 0 && shown.output.contains("Wang Fang") && shown.output.contains("13987654321"), "\(shown.output)")
         let secretFile = set.dir + "/operator-secret"
         try "night-shift-secret\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
-        let fromFile = try await set.cli(["contact", accepted.caseNumber, "--credential-file", secretFile])
+        let fromFile = try await set.cli(["contact", accepted.caseNumber, "--credential-file", secretFile, "--reason", "a letter back"],
+                                        environment: ["LIAISON_ACTOR": "", "USER": "clerk-3"])
         #expect(fromFile.status == 0 && fromFile.output.contains("wang.fang@example.org"), "\(fromFile.output)")
+        // Without a reason the command line asks for one and sends nothing.
+        let noReason = try await set.cli(["contact", accepted.caseNumber], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        #expect(noReason.status != 0 && noReason.output.contains("--reason") && !noReason.output.contains("13987654321"), "\(noReason.output)")
+        // Each disclosure is on intake's stream with who and why, in the order given.
+        let recorded = try await set.call("intake", .replay(.with { $0.topicPrefixes = [Topic.contactDisclosed] })).replayBatch.events.map(\.contactDisclosed)
+        #expect(recorded.map { "\($0.actor): \($0.reason)" } == ["PC-1001: follow-up call", "PC-2002: follow-up call", "clerk-3: a letter back"], "\(recorded)")
+        #expect(recorded.allSatisfy { $0.caseNumber == accepted.caseNumber && !$0.anonymous })
         // The log names every disclosure and every refusal by case, never the contact or a
         // credential.
         let log = set.logs()
@@ -334,7 +344,7 @@ struct EndToEndTests {
         // The old key gone: the contact is read back with the new one, and nothing is reported missing.
         try set.start("intake", environment: secret.merging(["LIAISON_CONTACT_KEYS": k2]) { a, _ in a })
         try await set.waitReady(["intake"])
-        let shown = try await set.cli(["contact", first], environment: secret)
+        let shown = try await set.cli(["contact", first, "--reason", "rotation check"], environment: secret)
         #expect(shown.status == 0 && shown.output.contains("13987650007"), "\(shown.output)")
         #expect(!set.logs().contains("which is not in the contact keys"), "\(set.logs())")
         // With a key file that lacks k2, the re-seal says what it could not open and fails.

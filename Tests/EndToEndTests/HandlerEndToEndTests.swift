@@ -102,6 +102,45 @@ struct HandlerEndToEndTests {
         #expect(followed)
     }
 
+    /// Whoever reviews a case sees every look at the citizen's contact data: intake records each
+    /// disclosure and the handler that owns the case puts it in the case's audit trail, with who
+    /// and why, never the contact itself.
+    @Test func contactDisclosuresAreInTheCaseAuditTrail() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        for s in ["intake", "handler"] { try set.start(s, environment: secret) }
+        try await set.waitReady(["intake", "handler"])
+        var f = submission(4, prefix: "told")
+        f.contact.name = "Chen Jing"
+        f.contact.phone = "13600001111"
+        let number = try await openCase(set, f)
+        let anonymous = try await openCase(set, submission(5, prefix: "anon"))
+        let read = try await set.cli(["contact", number, "--reason", "follow-up call on the complaint", "--actor", "desk-li"], environment: secret)
+        #expect(read.status == 0 && read.output.contains("13600001111"), "\(read.output)")
+        let asked = try await set.cli(["contact", anonymous, "--reason", "call back"], environment: secret.merging(["LIAISON_ACTOR": "desk-zhou"]) { a, _ in a })
+        #expect(asked.status == 0 && asked.output.contains("anonymous"), "\(asked.output)")
+        func trail(_ n: String) async throws -> [Liaison_V1_AuditEntry] {
+            try await set.call("handler", .getCase(.with { $0.caseNumber = n })).caseInfo.audit
+        }
+        let audited = await eventually(20) {
+            let told = (try? await trail(number))?.contains { $0.action == "contact_disclosed" } == true
+            let none = (try? await trail(anonymous))?.contains { $0.action == "contact_disclosed" } == true
+            return told && none
+        }
+        #expect(audited, "\(set.logs())")
+        let entry = try #require(try await trail(number).last)
+        #expect(entry.actor == "desk-li" && entry.reason == "follow-up call on the complaint" && entry.fromState == "triaged" && entry.toState == "triaged")
+        let anonymousEntry = try await trail(anonymous).last
+        #expect(anonymousEntry?.detail.contains("anonymous") == true && anonymousEntry?.actor == "desk-zhou")
+        let show = try await set.cli(["case", "show", number], environment: secret)
+        #expect(show.status == 0 && show.output.contains("contact_disclosed") && show.output.contains("desk-li"), "\(show.output)")
+        #expect(!show.output.contains("13600001111") && !show.output.contains("Chen Jing"))
+        // The case's state and deadlines are untouched: a look is not a step in the life cycle.
+        let info = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
+        #expect(info.state == "triaged" && info.audit.count == 2)
+    }
+
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
         let set = try LiaisonSet(instances: ["handler": 3])
         try set.start("intake")

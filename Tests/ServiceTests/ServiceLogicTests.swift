@@ -48,6 +48,11 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
     return r
 }
 
+/// An operator's request for a case's contact data, naming who and why as every one must.
+func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String = "follow-up call") -> Liaison_V1_GetContact {
+    .with { $0.caseNumber = caseNumber; $0.actor = actor; $0.reason = reason }
+}
+
 @Suite struct IntakeLogicTests {
     struct Rule: CustomTestStringConvertible, Sendable {
         let name: String
@@ -253,7 +258,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(!first.caseNumber.isEmpty)
         let event = try #require(try intake.log.replay(after: 0, limit: 10, prefixes: []).events.first)
         #expect(event.feedbackReceived.feedback.unit == "STN-EAST-01" && event.feedbackReceived.feedback.officerBadge == "EAST-1234")
-        var q = request(.getContact(.with { $0.caseNumber = first.caseNumber }))
+        var q = request(.getContact(contactQuery(first.caseNumber)))
         q.credential = "op-secret"
         let contact = intake.handle([q])[0].contactInfo.contact
         #expect(contact.phone == "138 1234 5678" && contact.email == "li.wei@example.org", "\(contact)")
@@ -271,6 +276,57 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(SubmissionRules().check(wrong)?.field == "submit_feedback.contact.phone")
     }
 
+    /// Every contact given to an operator is recorded first, durably, with who and why: a
+    /// `contact.disclosed` event on intake's stream that never holds the contact. A request that
+    /// does not say who or why gets nothing, and neither does one whose record cannot be written.
+    @Test func everyContactDisclosureIsRecordedWithWhoAndWhyBeforeItIsSent() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var f = feedback("told")
+        f.contact.name = "Zhao Lei"
+        f.contact.phone = "13811112222"
+        let numbers = intake.handle([request(.submitFeedback(f)), request(.submitFeedback(feedback("anon")))]).map(\.feedbackAccepted.caseNumber)
+        func ask(_ q: Liaison_V1_GetContact, credential: String = "op-secret") -> Liaison_V1_Reply {
+            var r = request(.getContact(q))
+            r.credential = credential
+            return intake.handle([r])[0]
+        }
+        func disclosures() throws -> [Liaison_V1_Event] {
+            try intake.log.replay(after: 0, limit: 100, prefixes: [Topic.contactDisclosed]).events
+        }
+        // Who and why are required, and bounded; each refusal names its field and records nothing.
+        for (q, field, says) in [(contactQuery(numbers[0], actor: ""), "get_contact.actor", "actor is required"),
+                                 (contactQuery(numbers[0], reason: ""), "get_contact.reason", "reason is required"),
+                                 (contactQuery(numbers[0], reason: " \n\t"), "get_contact.reason", "reason is required"),
+                                 (contactQuery(numbers[0], reason: String(repeating: "r", count: 1_001)), "get_contact.reason", "at most 1000"),
+                                 (contactQuery(numbers[0], actor: String(repeating: "a", count: 65)), "get_contact.actor", "at most 64")] {
+            let e = ask(q).error
+            #expect(e.code == .invalidArgument && e.field == field && e.message.contains(says), "\(e)")
+        }
+        #expect(ask(contactQuery(numbers[0]), credential: "guess").error.code == .unauthorized)
+        #expect(try disclosures().isEmpty)
+        // Given: the record names the case, who and why, and holds nothing of the contact.
+        #expect(ask(contactQuery(" \(numbers[0].lowercased()) ", actor: " PC-1001 ", reason: "call back about the report")).contactInfo.contact.phone == "13811112222")
+        #expect(ask(contactQuery(numbers[1], reason: "is there anyone to call?")).contactInfo.anonymous)
+        let recorded = try disclosures()
+        #expect(recorded.map(\.contactDisclosed.caseNumber) == numbers)
+        #expect(recorded[0].contactDisclosed.actor == "PC-1001" && recorded[0].contactDisclosed.reason == "call back about the report")
+        #expect(!recorded[0].contactDisclosed.anonymous && recorded[1].contactDisclosed.anonymous)
+        for e in recorded {
+            let bytes = String(decoding: try e.serializedBytes() as [UInt8], as: UTF8.self)
+            #expect(!bytes.contains("13811112222") && !bytes.contains("Zhao Lei"))
+        }
+        // A record that cannot be written: the contact is not sent, and the caller is told to retry.
+        try intake.log.store.pool.write { db in
+            try db.execute(sql: "CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.topic = 'contact.disclosed' BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        }
+        let failed = ask(contactQuery(numbers[0]))
+        #expect(failed.error.code == .unavailable && failed.error.message.contains("could not record the disclosure"), "\(failed)")
+        if case .contactInfo? = failed.result { Issue.record("contact sent without its record") }
+        #expect(failed.error.retryAfterMs > 0)
+        #expect(try disclosures().count == 2)
+    }
+
     @Test func contactIsSealedAtRestAndOnlyOperatorsReadIt() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)
@@ -284,8 +340,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         #expect(raw.range(of: Data("13812345678".utf8)) == nil)
         #expect(raw.range(of: Data("Li Wei".utf8)) == nil)
         // Operators only.
-        var q = Liaison_V1_GetContact()
-        q.caseNumber = number[0]
+        var q = contactQuery(number[0])
         var r = request(.getContact(q))
         let none = intake.handle([r])[0].error
         #expect(none.code == .unauthorized && none.message.contains("needs an operator credential"))
@@ -889,8 +944,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
         let fresh = replies.enumerated().filter { ![2, 5].contains($0.offset) }.map(\.element.feedbackAccepted)
         #expect(fresh.map(\.caseNumber) == (2...21).map { CaseNumber.format(prefix: "L1", sequence: Int64($0)) })
         for (n, accepted) in fresh.enumerated() {
-            var q = Liaison_V1_GetContact()
-            q.caseNumber = accepted.caseNumber
+            let q = contactQuery(accepted.caseNumber)
             var r = request(.getContact(q))
             r.credential = "op-secret"
             #expect(intake.handle([r])[0].contactInfo.contact.name == "Caller \(n + 1)")
@@ -933,8 +987,7 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
                 && e.feedbackReceived.feedback.text.hasPrefix("Report \(n):") && !e.feedbackReceived.feedback.hasContact
         })
         for n in [0, 3, 7, 31, 63] {
-            var q = Liaison_V1_GetContact()
-            q.caseNumber = CaseNumber.format(prefix: "L1", sequence: Int64(n + 1))
+            let q = contactQuery(CaseNumber.format(prefix: "L1", sequence: Int64(n + 1)))
             var r = request(.getContact(q))
             r.credential = "op-secret"
             #expect(intake.handle([r])[0].contactInfo.contact.name == "Caller \(n)")

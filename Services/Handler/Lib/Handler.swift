@@ -129,7 +129,7 @@ public final class HandlerService: RequestHandling {
         let log = try config.openLog(migrations: migrations)
         let service = HandlerService(log: log, settings: settings, partition: partition, operators: operators, clock: clock, logger: logger)
         let consumers = try config.topology.instances(of: "intake").map { up in
-            try Consumer(upstream: up, topicPrefixes: ["feedback."], log: log, logger: logger) { db, out, event in
+            try Consumer(upstream: up, topicPrefixes: ["feedback.", "contact."], log: log, logger: logger) { db, out, event in
                 try service.apply(db, out, event)
             }
         }
@@ -157,6 +157,9 @@ public final class HandlerService: RequestHandling {
 
     /// Applies one intake event: `feedback.received` of a case this partition owns opens it.
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
+        if case .contactDisclosed(let d)? = event.payload {
+            return try auditDisclosure(db, d, at: event.occurredAt.date)
+        }
         guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
         // One case per feedback, even if an event were applied twice.
         if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM cases WHERE case_number = ?"), arguments: [fr.caseNumber]) == true { return }
@@ -201,6 +204,17 @@ public final class HandlerService: RequestHandling {
             e.caseOpened.policyRule = routing.rule
             e.caseOpened.linkedCaseNumber = fr.linkedCaseNumber
         }
+    }
+
+    /// Intake gave an operator the case's contact data: a line in the case's audit trail (who, why,
+    /// when), so whoever reviews the case sees every look at the citizen's details. The state stays.
+    func auditDisclosure(_ db: Database, _ d: Liaison_V1_ContactDisclosed, at: Date) throws {
+        guard partition.owns(d.caseNumber),
+              let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [d.caseNumber])
+        else { return }
+        try audit(db, d.caseNumber, at: at, actor: d.actor, action: "contact_disclosed", from: state, to: state,
+                  detail: d.anonymous ? "asked for the contact data: the case is anonymous, none is stored" : "was given the citizen's contact data by intake",
+                  reason: d.reason)
     }
 
     /// When a deadline falls due, and when its warning comes (80 % of its time used). `remaining`

@@ -212,6 +212,8 @@ public final class IntakeService: RequestHandling {
         var replies = [OutgoingReply](repeating: Self.unanswered, count: requests.count)
         var submitAt: [Int] = []
         var submits: [Prepared] = []
+        var disclosedAt: [Int] = []
+        var disclosures: [Disclosure] = []
         let now = clock.now()
         let rules = self.rules   // one directory for the whole batch, whatever a reload does meanwhile
         for i in requests.indices {
@@ -236,7 +238,13 @@ public final class IntakeService: RequestHandling {
             case .getFeedbackStatus(let q):
                 replies[i] = .message(status(q))
             case .getContact(let q):
-                replies[i] = .message(contact(q, credential: requests[i].credential))
+                switch contact(q, credential: requests[i].credential) {
+                case .refused(let reply): replies[i] = .message(reply)
+                case .disclose(let reply, let record):
+                    disclosures.append(record)
+                    disclosedAt.append(i)
+                    replies[i] = .message(reply)
+                }
             default:
                 replies[i] = .message(.failure(.invalidArgument("body", "intake does not answer this request")))
             }
@@ -253,6 +261,17 @@ public final class IntakeService: RequestHandling {
                     $0.failed(error, logger: logger, now: clock.now(), metadata: ["batch": "\(submits.count)", "acknowledged": "none of the batch"])
                 }
                 for i in submitAt { replies[i] = .message(.failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500))) }
+            }
+        }
+        if !disclosures.isEmpty {
+            // No contact leaves before the record of its disclosure is durable.
+            do {
+                try record(disclosures)
+            } catch {
+                logger.error("contact disclosures could not be recorded; none sent", metadata: ["count": "\(disclosures.count)", "error": "\(error)"])
+                for i in disclosedAt {
+                    replies[i] = .message(.failure(.unavailable("could not record the disclosure, so the contact is not sent; retry", retryAfterMs: 500)))
+                }
             }
         }
         return replies
@@ -522,21 +541,53 @@ public final class IntakeService: RequestHandling {
     }
 
     /// The contact data of a case, for an operator only.
-    func contact(_ q: Liaison_V1_GetContact, credential: String) -> Liaison_V1_Reply {
+    /// A contact request answered: refused, or the contact to send once its disclosure is recorded.
+    enum ContactAnswer {
+        case refused(Liaison_V1_Reply)
+        case disclose(Liaison_V1_Reply, Disclosure)
+    }
+
+    /// Who was given which case's contact data, and why: recorded (``record(_:)``) before the
+    /// contact leaves.
+    struct Disclosure {
+        let caseNumber: String
+        let actor: String
+        let reason: String
+        let anonymous: Bool
+    }
+
+    /// Longest `GetContact.actor` and `GetContact.reason` (as for a case command's).
+    static let longestActor = 64
+    static let longestReason = 1_000
+
+    func contact(_ q: Liaison_V1_GetContact, credential: String) -> ContactAnswer {
         guard operators.isOperator(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
             // credential itself never is); a line a second at most of each kind, with how many were
             // left out, so that a client trying secrets by the thousand cannot fill the log.
             let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
             refusals.withLock { $0.log(why, .warning, "contact data refused: \(why)", metadata: ["case": "\(WireError.quoted(q.caseNumber))"], logger: logger) }
-            return .failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
-                                                             : "the operator credential given (Request.credential) is not accepted"))
+            return .refused(.failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
+                                                                      : "the operator credential given (Request.credential) is not accepted")))
         }
         if q.caseNumber.utf8.count > longestTypedCaseNumber {
-            return .failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(q.caseNumber))"))
+            return .refused(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(q.caseNumber))")))
+        }
+        // Every disclosure names who and why: lengths first, in time bounded by the limit.
+        if let refused = WireError.tooLong("get_contact.actor", "actor", q.actor, limit: Self.longestActor)
+            ?? WireError.tooLong("get_contact.reason", "reason", q.reason, limit: Self.longestReason) {
+            return .refused(.failure(refused))
         }
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
-        if caseNumber.isEmpty { return .failure(.invalidArgument("get_contact.case_number", "case_number is required")) }
+        if caseNumber.isEmpty { return .refused(.failure(.invalidArgument("get_contact.case_number", "case_number is required"))) }
+        let actor = q.actor.trimmingCharacters(in: .whitespacesAndNewlines)
+        let reason = q.reason.trimmingCharacters(in: .whitespacesAndNewlines)
+        if actor.isEmpty {
+            return .refused(.failure(.invalidArgument("get_contact.actor", "actor is required: who reads the contact data (operator id or badge); every disclosure is recorded")))
+        }
+        if reason.isEmpty {
+            return .refused(.failure(.invalidArgument("get_contact.reason", "reason is required: why the contact data is needed (\"follow-up call\"); every disclosure is recorded")))
+        }
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
@@ -544,7 +595,7 @@ public final class IntakeService: RequestHandling {
                                      arguments: [seq, caseNumber])
                 }
             }
-            guard let row else { return .failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))")) }
+            guard let row else { return .refused(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))"))) }
             var r = Liaison_V1_Reply()
             r.contactInfo.caseNumber = caseNumber
             if let sealed = row["contact"] as Data? {
@@ -552,10 +603,28 @@ public final class IntakeService: RequestHandling {
             } else {
                 r.contactInfo.anonymous = true
             }
-            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(caseNumber)"])
-            return r
+            return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason, anonymous: r.contactInfo.anonymous))
         } catch {
-            return .failure(.internal("contact lookup failed: \(error)"))
+            return .refused(.failure(.internal("contact lookup failed: \(error)")))
+        }
+    }
+
+    /// Records disclosures, one `contact.disclosed` event each (who, why, which case; never the
+    /// contact), in one fsync'd transaction.
+    func record(_ disclosures: [Disclosure]) throws {
+        let now = clock.now()
+        try log.write { _, out in
+            for d in disclosures {
+                _ = try out.append(topic: Topic.contactDisclosed, at: now) { e in
+                    e.contactDisclosed.caseNumber = d.caseNumber
+                    e.contactDisclosed.actor = d.actor
+                    e.contactDisclosed.reason = d.reason
+                    e.contactDisclosed.anonymous = d.anonymous
+                }
+            }
+        }
+        for d in disclosures {
+            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(d.caseNumber)", "actor": "\(WireError.quoted(d.actor))"])
         }
     }
 

@@ -656,12 +656,21 @@ public nonisolated struct Liaison_V1_SubmitFeedback: Sendable {
 }
 
 /// Operators only (Request.credential): the contact data of a case, decrypted.
+/// Every disclosure is recorded before the contact is sent: a `contact.disclosed` event on intake's
+/// stream (who, why, which case; never the contact itself), which the owning handler adds to the
+/// case's audit trail.
 public nonisolated struct Liaison_V1_GetContact: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
   public var caseNumber: String = String()
+
+  /// who reads it: an operator id or badge (required, at most 64 bytes)
+  public var actor: String = String()
+
+  /// why (required, at most 1,000 bytes): "follow-up call", "return of lost property"
+  public var reason: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -888,6 +897,15 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .followupDue(newValue)}
   }
 
+  /// intake; topic "contact.disclosed"
+  public var contactDisclosed: Liaison_V1_ContactDisclosed {
+    get {
+      if case .contactDisclosed(let v)? = _storage._payload {return v}
+      return Liaison_V1_ContactDisclosed()
+    }
+    set {_uniqueStorage()._payload = .contactDisclosed(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -903,12 +921,36 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case heartbeat(Liaison_V1_Heartbeat)
     /// scheduler; topic "schedule.followup_due"
     case followupDue(Liaison_V1_FollowupDue)
+    /// intake; topic "contact.disclosed"
+    case contactDisclosed(Liaison_V1_ContactDisclosed)
 
   }
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// An operator was given a case's contact data (GetContact). The contact itself is never in it.
+public nonisolated struct Liaison_V1_ContactDisclosed: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String = String()
+
+  /// who asked, as GetContact named them
+  public var actor: String = String()
+
+  /// why, as GetContact gave it
+  public var reason: String = String()
+
+  /// the case has no contact data: nothing was disclosed but that
+  public var anonymous: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Liaison_V1_FeedbackReceived: Sendable {
@@ -2479,7 +2521,7 @@ nonisolated extension Liaison_V1_SubmitFeedback: SwiftProtobuf.Message, SwiftPro
 
 nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".GetContact"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}actor\0\u{1}reason\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2488,6 +2530,8 @@ nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobu
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       default: break
       }
     }
@@ -2497,11 +2541,19 @@ nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobu
     if !self.caseNumber.isEmpty {
       try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
     }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_GetContact, rhs: Liaison_V1_GetContact) -> Bool {
     if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2772,7 +2824,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -2898,6 +2950,19 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .followupDue(v)
           }
         }()
+        case 22: try {
+          var v: Liaison_V1_ContactDisclosed?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .contactDisclosed(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .contactDisclosed(v)
+          }
+        }()
         default: break
         }
       }
@@ -2950,6 +3015,10 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
         guard case .followupDue(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 21)
       }()
+      case .contactDisclosed?: try {
+        guard case .contactDisclosed(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
       case nil: break
       }
     }
@@ -2971,6 +3040,51 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContactDisclosed"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}actor\0\u{1}reason\0\u{1}anonymous\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.anonymous) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.caseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 2)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 3)
+    }
+    if self.anonymous != false {
+      try visitor.visitSingularBoolField(value: self.anonymous, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_ContactDisclosed, rhs: Liaison_V1_ContactDisclosed) -> Bool {
+    if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.anonymous != rhs.anonymous {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
