@@ -527,6 +527,34 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(try fx.handler.fireDeadlines() == 0)   // raised once, across restarts
     }
 
+    /// Intake's `contact.disclosed` becomes a line of the case's audit trail in the partition that
+    /// owns it, and nowhere else; a case this handler does not have gets nothing, and nothing fails.
+    @Test func contactDisclosuresJoinTheOwnersAuditTrailOnly() throws {
+        let numbers = (1...12).map { "L1-\(String(format: "%07d", $0))" }
+        for k in 0..<2 {
+            let fx = try HandlerFixture(partition: .init(index: k, count: 2))
+            for n in numbers { try fx.open(n) }
+            _ = fx.run(numbers[0], .assign) { $0.officer = "PC-1001" }
+            for n in numbers + ["L1-0009999"] {
+                var e = Liaison_V1_Event()
+                e.stream = "intake-1"; e.seq = 100; e.topic = Topic.contactDisclosed; e.occurredAt = .init(date: fx.clock.now())
+                e.contactDisclosed = .with { $0.caseNumber = n; $0.actor = "desk-li"; $0.reason = "follow-up call" }
+                try fx.log.write { db, out in try fx.handler.apply(db, out, e) }
+            }
+            for n in numbers {
+                let info = fx.show(n)
+                let owns = CasePartition(index: k, count: 2).owns(n)
+                let line = info.audit.last
+                #expect(owns == (line?.action == "contact_disclosed"), "\(n) in partition \(k): \(info.audit.map(\.action))")
+                if owns {
+                    #expect(line?.actor == "desk-li" && line?.reason == "follow-up call" && line?.fromState == info.state && line?.toState == info.state)
+                }
+            }
+            // A look is not a step: no event on the handler's stream beyond the opening and the assignment.
+            #expect(try fx.events().filter { $0.topic != Topic.caseOpened }.map(\.topic) == (CasePartition(index: k, count: 2).owns(numbers[0]) ? ["case.assigned"] : []))
+        }
+    }
+
     @Test func aPartitionOpensOnlyItsCasesAndPointsAtTheOwner() throws {
         let numbers = (1...60).map { "L1-\(String(format: "%07d", $0))" }
         var owned: [Int: Int] = [:]
