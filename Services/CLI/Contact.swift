@@ -38,6 +38,10 @@ struct Contact: ParsableCommand {
             let info = reply.contactInfo
             if client.json { print(Output.json(info)); return }
             if info.anonymous { print("case \(info.caseNumber): anonymous"); return }
+            if info.hasErasedAt {
+                print("case \(info.caseNumber): contact data erased \(Output.time(info.erasedAt)) under intake's retention (kept for a time after the case ended)")
+                return
+            }
             print("case \(info.caseNumber): \(info.contact.name)  \(info.contact.phone)  \(info.contact.email)")
         } catch { reportFailure(error) }
     }

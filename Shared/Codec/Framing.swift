@@ -7,6 +7,8 @@ public enum Topic {
     public static let followupDue = "schedule.followup_due"
     /// Intake gave an operator a case's contact data (who, why; never the contact).
     public static let contactDisclosed = "contact.disclosed"
+    /// Intake erased a case's contact data under its retention.
+    public static let contactErased = "contact.erased"
     /// Sent by an idle publisher every second; its `seq` is the stream head, it is never stored.
     public static let heartbeat = "heartbeat"
 }

@@ -141,6 +141,37 @@ struct HandlerEndToEndTests {
         #expect(info.state == "triaged" && info.audit.count == 2)
     }
 
+    /// On the real executables: once a case ends, intake erases its contact after the retention
+    /// (here at once), the case's audit trail says so, and an operator is told when.
+    @Test func aContactIsErasedOnceItsCaseHasEndedAndTheTrailSaysSo() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        try set.start("intake", extra: ["--contact-retention-days", "0"], environment: secret)
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+        var f = submission(6, prefix: "ends")
+        f.contact.phone = "13500002222"
+        let ending = try await openCase(set, f)
+        var g = submission(7, prefix: "stays")
+        g.contact.phone = "13500003333"
+        let staying = try await openCase(set, g)
+        let merged = try await set.cli(["case", "merge", ending, "--into", staying, "--reason", "the same crossing", "--actor", "desk-li"])
+        #expect(merged.status == 0, "\(merged.output)")
+        let erased = await eventually(20) {
+            let trail = (try? await set.call("handler", .getCase(.with { $0.caseNumber = ending })))?.caseInfo.audit ?? []
+            return trail.last?.action == "contact_erased"
+        }
+        #expect(erased, "\(set.logs())")
+        let told = try await set.cli(["contact", ending, "--reason", "call back"], environment: secret)
+        #expect(told.status == 0 && told.output.contains("erased") && !told.output.contains("13500002222"), "\(told.output)")
+        // The case that goes on keeps its contact.
+        let kept = try await set.cli(["contact", staying, "--reason", "call back"], environment: secret)
+        #expect(kept.status == 0 && kept.output.contains("13500003333"), "\(kept.output)")
+        let stream = try await set.call("intake", .replay(.with { $0.topicPrefixes = ["contact."] })).replayBatch.events.map(\.topic)
+        #expect(stream == [Topic.contactErased, Topic.contactDisclosed], "\(stream)")
+    }
+
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
         let set = try LiaisonSet(instances: ["handler": 3])
         try set.start("intake")

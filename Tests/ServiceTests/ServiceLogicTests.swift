@@ -327,6 +327,72 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(try disclosures().count == 2)
     }
 
+    /// Contact data is kept only for the retention after the case ends (closed or merged): then the
+    /// sealed contact and its fingerprints are erased, overwritten in the file, the erasure is an
+    /// event, an operator is told when, and a late retry is still recognised.
+    @Test func contactsAreErasedTheRetentionAfterTheirCaseEnds() throws {
+        let dir = try TempDir()
+        let clock = ManualClock(Date(timeIntervalSince1970: 1_790_000_000))
+        let store = try Store(path: dir.file("intake.sqlite"), migrations: IntakeService.migrations)
+        let intake = try IntakeService(log: try EventLog(store: store, stream: "intake-1"), casePrefix: "L1",
+                                       vault: try ContactVault(keys: [("k1", IntakeLogicTests.key)]), operators: .init(secrets: ["op-secret"]),
+                                       clock: clock, logger: Logger(label: "t"))
+        func withContact(_ id: String, _ n: Int) -> Liaison_V1_SubmitFeedback {
+            var f = feedback(id, text: "Report \(n) about the crossing at school gate \(n)")
+            f.contact.name = "Caller \(n)"
+            f.contact.phone = "1370000000\(n)"
+            return f
+        }
+        let subs = (1...4).map { withContact("r\($0)", $0) } + [feedback("anonymous")]
+        let numbers = intake.handle(subs.map { request(.submitFeedback($0)) }).map(\.feedbackAccepted.caseNumber)
+        #expect(numbers.count == 5 && numbers.allSatisfy { !$0.isEmpty })
+        let sealedFirst = try #require(try store.pool.read { db in try Data.fetchOne(db, sql: "SELECT contact FROM submissions WHERE case_seq = 1") })
+        func moved(_ n: Int, to state: String) throws {
+            var e = Liaison_V1_Event()
+            e.occurredAt = .init(date: clock.now())
+            e.caseUpdated = .with { $0.caseNumber = numbers[n]; $0.toState = state }
+            try store.pool.write { db in try IntakeService.applyCaseEvent(db, e) }
+        }
+        let month = ContactRetention(days: 30)
+        // Case 1 closed, case 2 merged, case 3 resolved (not ended), case 4 closed and reopened.
+        try moved(0, to: "closed"); try moved(1, to: "merged"); try moved(2, to: "resolved"); try moved(3, to: "closed"); try moved(4, to: "closed")
+        #expect(try intake.eraseEndedContacts(retention: month) == (0, false))     // ended today: kept
+        clock.advance(by: 20 * 86_400)
+        try moved(3, to: "reopened")
+        clock.advance(by: 11 * 86_400)
+        #expect(try intake.eraseEndedContacts(retention: ContactRetention.forever) == (0, false))
+        #expect(try intake.eraseEndedContacts(retention: month, limit: 1) == (1, true))
+        #expect(try intake.eraseEndedContacts(retention: month) == (1, false))
+        #expect(try intake.eraseEndedContacts(retention: month) == (0, false))
+        // Recorded, in order, without the contact.
+        let erased = try intake.log.replay(after: 0, limit: 100, prefixes: [Topic.contactErased]).events.map(\.contactErased)
+        #expect(erased.map(\.caseNumber) == Array(numbers[0...1]) && erased.allSatisfy { $0.retentionDays == 30 })
+        // Gone from the row and from the file (checkpointed: the main file holds everything).
+        let left = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT contact, contact_prints, contact_erased_at FROM submissions ORDER BY case_seq") }
+        #expect(left.map { ($0["contact"] as Data?) == nil } == [true, true, false, false, true])
+        #expect(left.map { ($0["contact_prints"] as Data?) == nil } == [true, true, false, false, true])
+        #expect(left.map { ($0["contact_erased_at"] as Double?) != nil } == [true, true, false, false, false])
+        _ = try store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        let file = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
+        #expect(file.range(of: sealedFirst) == nil, "the erased sealed contact is still in the file")
+        // An operator is told when; nothing was disclosed, so nothing is recorded as disclosed.
+        var q = request(.getContact(contactQuery(numbers[0])))
+        q.credential = "op-secret"
+        let info = intake.handle([q])[0].contactInfo
+        #expect(info.hasErasedAt && info.erasedAt.date == clock.now() && !info.hasContact && !info.anonymous, "\(info)")
+        q.getContact = contactQuery(numbers[2])
+        #expect(intake.handle([q])[0].contactInfo.contact.name == "Caller 3")
+        #expect(try intake.log.replay(after: 0, limit: 100, prefixes: [Topic.contactDisclosed]).events.map(\.contactDisclosed.caseNumber) == [numbers[2]])
+        // A retry of the erased case's submission, months late, is still that case.
+        let retry = intake.handle([request(.submitFeedback(subs[0]))])[0].feedbackAccepted
+        #expect(retry.duplicate && retry.caseNumber == numbers[0])
+        // The option as typed.
+        #expect(ContactRetention(parsing: "never") == .forever && ContactRetention(parsing: " 365 ") == .standard)
+        #expect(ContactRetention(parsing: "0.5")?.seconds == 43_200 && ContactRetention(parsing: "0")?.checkInterval == 1)
+        #expect(ContactRetention.standard.checkInterval == 3_600)
+        for bad in ["-1", "a year", "", "nan", "1e9"] { #expect(ContactRetention(parsing: bad) == nil, "\(bad)") }
+    }
+
     @Test func contactIsSealedAtRestAndOnlyOperatorsReadIt() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

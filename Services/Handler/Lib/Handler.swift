@@ -157,8 +157,15 @@ public final class HandlerService: RequestHandling {
 
     /// Applies one intake event: `feedback.received` of a case this partition owns opens it.
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
-        if case .contactDisclosed(let d)? = event.payload {
-            return try auditDisclosure(db, d, at: event.occurredAt.date)
+        switch event.payload {
+        case .contactDisclosed(let d)?: return try auditContact(db, d.caseNumber, at: event.occurredAt.date, actor: d.actor, action: "contact_disclosed",
+                                                                detail: d.anonymous ? "asked for the contact data: the case is anonymous, none is stored"
+                                                                                    : "was given the citizen's contact data by intake",
+                                                                reason: d.reason)
+        case .contactErased(let e)?: return try auditContact(db, e.caseNumber, at: event.occurredAt.date, actor: "retention", action: "contact_erased",
+                                                             detail: "intake erased the citizen's contact data", reason: e.retentionDays == 0
+                                                                 ? "the case ended" : "\(Self.days(e.retentionDays)) day(s) after the case ended")
+        default: break
         }
         guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
         // One case per feedback, even if an event were applied twice.
@@ -206,16 +213,17 @@ public final class HandlerService: RequestHandling {
         }
     }
 
-    /// Intake gave an operator the case's contact data: a line in the case's audit trail (who, why,
-    /// when), so whoever reviews the case sees every look at the citizen's details. The state stays.
-    func auditDisclosure(_ db: Database, _ d: Liaison_V1_ContactDisclosed, at: Date) throws {
-        guard partition.owns(d.caseNumber),
-              let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [d.caseNumber])
+    /// Intake gave an operator the case's contact data, or erased it under its retention: a line in
+    /// the case's audit trail (who, why, when), so whoever reviews the case sees every look at the
+    /// citizen's details and when they went. The state stays.
+    func auditContact(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, detail: String, reason: String) throws {
+        guard partition.owns(caseNumber),
+              let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [caseNumber])
         else { return }
-        try audit(db, d.caseNumber, at: at, actor: d.actor, action: "contact_disclosed", from: state, to: state,
-                  detail: d.anonymous ? "asked for the contact data: the case is anonymous, none is stored" : "was given the citizen's contact data by intake",
-                  reason: d.reason)
+        try audit(db, caseNumber, at: at, actor: actor, action: action, from: state, to: state, detail: detail, reason: reason)
     }
+
+    static func days(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
 
     /// When a deadline falls due, and when its warning comes (80 % of its time used). `remaining`
     /// (after a pause) is the time left: working seconds for a working span.

@@ -133,6 +133,10 @@ public final class IntakeService: RequestHandling {
         m.registerMigration("intake-v6-body-in-event") { db in
             try db.execute(sql: "ALTER TABLE submissions ADD COLUMN event_seq INTEGER")
         }
+        // When the contact was erased under the retention (``eraseEndedContacts(retention:limit:)``).
+        m.registerMigration("intake-v7-contact-retention") { db in
+            try db.execute(sql: "ALTER TABLE submissions ADD COLUMN contact_erased_at REAL")
+        }
     }
 
     /// Rebuilds the submissions table with `submissionID` as that column's type and constraints,
@@ -182,7 +186,8 @@ public final class IntakeService: RequestHandling {
     /// Builds the whole intake instance for `config`: the host to run, and the service (to reload
     /// its unit directory).
     public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
-                            clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(), logger: Logger) throws -> (ServiceHost, IntakeService) {
+                            retention: ContactRetention = .standard, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
+                            logger: Logger) throws -> (ServiceHost, IntakeService) {
         let log = try config.openLog(migrations: migrations)
         let service = try IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
                                     units: units, clock: clock, logger: logger)
@@ -193,7 +198,9 @@ public final class IntakeService: RequestHandling {
                 try IntakeService.applyCaseEvent(db, event)
             }
         }
-        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger), service)
+        logger.info("contact data \(retention)")
+        let timers = service.retentionTimer(retention, name: config.instance.stream).map { [$0] } ?? []
+        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: timers, options: options, logger: logger), service)
     }
 
     /// ``answer(_:)``'s replies as messages (the encoded ones decoded), each with its request's id:
@@ -239,7 +246,7 @@ public final class IntakeService: RequestHandling {
                 replies[i] = .message(status(q))
             case .getContact(let q):
                 switch contact(q, credential: requests[i].credential) {
-                case .refused(let reply): replies[i] = .message(reply)
+                case .answered(let reply): replies[i] = .message(reply)
                 case .disclose(let reply, let record):
                     disclosures.append(record)
                     disclosedAt.append(i)
@@ -426,7 +433,7 @@ public final class IntakeService: RequestHandling {
     /// (`looked`) and confirmed against the row; when another id shares its hash, the table is scanned.
     func storedSubmission(_ db: Database, _ id: String, _ looked: SubmissionKeys.Lookup) throws -> Row? {
         guard let seq = looked.candidate else { return nil }
-        let columns = "submission_id, case_number, tracking_token, body, event_seq, contact, linked_case_number"
+        let columns = "submission_id, case_number, tracking_token, body, event_seq, contact, linked_case_number, contact_erased_at"
         if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM submissions WHERE case_seq = ?"), arguments: [seq]),
            row["submission_id"] as String == id {
             return row
@@ -481,7 +488,9 @@ public final class IntakeService: RequestHandling {
         let storedCase: String = row["case_number"]
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
         let storedBody = try self.storedBody(db, row)
-        if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || storedContact != s.contact {
+        // A contact erased under the retention cannot be compared: the body decides.
+        let erased = (row["contact_erased_at"] as Double?) != nil
+        if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || (!erased && storedContact != s.contact) {
             return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }
         return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")
@@ -541,9 +550,10 @@ public final class IntakeService: RequestHandling {
     }
 
     /// The contact data of a case, for an operator only.
-    /// A contact request answered: refused, or the contact to send once its disclosure is recorded.
+    /// A contact request answered: with nothing to disclose (refused, or the contact erased), or
+    /// with the contact to send once its disclosure is recorded.
     enum ContactAnswer {
-        case refused(Liaison_V1_Reply)
+        case answered(Liaison_V1_Reply)
         case disclose(Liaison_V1_Reply, Disclosure)
     }
 
@@ -567,37 +577,42 @@ public final class IntakeService: RequestHandling {
             // left out, so that a client trying secrets by the thousand cannot fill the log.
             let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
             refusals.withLock { $0.log(why, .warning, "contact data refused: \(why)", metadata: ["case": "\(WireError.quoted(q.caseNumber))"], logger: logger) }
-            return .refused(.failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
+            return .answered(.failure(.unauthorized(credential.isEmpty ? "contact data needs an operator credential (Request.credential)"
                                                                       : "the operator credential given (Request.credential) is not accepted")))
         }
         if q.caseNumber.utf8.count > longestTypedCaseNumber {
-            return .refused(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(q.caseNumber))")))
+            return .answered(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(q.caseNumber))")))
         }
         // Every disclosure names who and why: lengths first, in time bounded by the limit.
         if let refused = WireError.tooLong("get_contact.actor", "actor", q.actor, limit: Self.longestActor)
             ?? WireError.tooLong("get_contact.reason", "reason", q.reason, limit: Self.longestReason) {
-            return .refused(.failure(refused))
+            return .answered(.failure(refused))
         }
         let caseNumber = CaseNumberText.normalized(q.caseNumber)
-        if caseNumber.isEmpty { return .refused(.failure(.invalidArgument("get_contact.case_number", "case_number is required"))) }
+        if caseNumber.isEmpty { return .answered(.failure(.invalidArgument("get_contact.case_number", "case_number is required"))) }
         let actor = q.actor.trimmingCharacters(in: .whitespacesAndNewlines)
         let reason = q.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         if actor.isEmpty {
-            return .refused(.failure(.invalidArgument("get_contact.actor", "actor is required: who reads the contact data (operator id or badge); every disclosure is recorded")))
+            return .answered(.failure(.invalidArgument("get_contact.actor", "actor is required: who reads the contact data (operator id or badge); every disclosure is recorded")))
         }
         if reason.isEmpty {
-            return .refused(.failure(.invalidArgument("get_contact.reason", "reason is required: why the contact data is needed (\"follow-up call\"); every disclosure is recorded")))
+            return .answered(.failure(.invalidArgument("get_contact.reason", "reason is required: why the contact data is needed (\"follow-up call\"); every disclosure is recorded")))
         }
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
-                    try Row.fetchOne(db.cachedStatement(sql: "SELECT contact FROM submissions WHERE case_seq = ? AND case_number = ?"),
+                    try Row.fetchOne(db.cachedStatement(sql: "SELECT contact, contact_erased_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
                                      arguments: [seq, caseNumber])
                 }
             }
-            guard let row else { return .refused(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))"))) }
+            guard let row else { return .answered(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))"))) }
             var r = Liaison_V1_Reply()
             r.contactInfo.caseNumber = caseNumber
+            if let erasedAt = row["contact_erased_at"] as Double? {
+                // Nothing left to give, so nothing is disclosed.
+                r.contactInfo.erasedAt = .init(date: Date(timeIntervalSince1970: erasedAt))
+                return .answered(r)
+            }
             if let sealed = row["contact"] as Data? {
                 r.contactInfo.contact = try vault.open(sealed, caseNumber: caseNumber)
             } else {
@@ -605,7 +620,7 @@ public final class IntakeService: RequestHandling {
             }
             return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason, anonymous: r.contactInfo.anonymous))
         } catch {
-            return .refused(.failure(.internal("contact lookup failed: \(error)")))
+            return .answered(.failure(.internal("contact lookup failed: \(error)")))
         }
     }
 

@@ -22,6 +22,12 @@ struct IntakeCommand: AsyncParsableCommand {
     @Option(help: "Operator secrets, one per line, that may read contact data. Default: $LIAISON_OPERATOR_SECRET, else nobody.")
     var operatorSecrets: String?
 
+    @Option(help: ArgumentHelp(
+        "Days a citizen's contact data is kept after their case ends (closed or merged); then it is erased, and the erasure recorded.",
+        discussion: "A number of days (365, 30, 0.5; 0 erases it as soon as the case ends) or 'never'.",
+        valueName: "days"))
+    var contactRetentionDays: ContactRetention = .standard
+
     @Flag(help: "Seal every stored contact again with the current contact key (the first line), then exit. Stop intake first. Afterwards the older keys can leave the key file.")
     var resealContacts = false
 
@@ -39,7 +45,7 @@ struct IntakeCommand: AsyncParsableCommand {
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.warnings.forEach { logger.warning("\($0)") }
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
-                                                     clock: options.clock, options: options.loopOptions, logger: logger)
+                                                     retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
         let unitsPath = units
         try await host.runUntilSignalled {
             do { try service.reloadUnits(path: unitsPath) } catch {
@@ -47,4 +53,9 @@ struct IntakeCommand: AsyncParsableCommand {
             }
         }
     }
+}
+
+extension ContactRetention: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+    public var defaultValueDescription: String { days.map { Self.number($0) } ?? "never" }
 }

@@ -695,11 +695,23 @@ public nonisolated struct Liaison_V1_ContactInfo: Sendable {
 
   public var anonymous: Bool = false
 
+  /// Set when the contact was erased under intake's retention (--contact-retention-days after the
+  /// case ended): there is no contact to give, and nothing was disclosed.
+  public var erasedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_erasedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_erasedAt = newValue}
+  }
+  /// Returns true if `erasedAt` has been explicitly set.
+  public var hasErasedAt: Bool {self._erasedAt != nil}
+  /// Clears the value of `erasedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearErasedAt() {self._erasedAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _contact: Liaison_V1_Contact? = nil
+  fileprivate var _erasedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
@@ -906,6 +918,15 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .contactDisclosed(newValue)}
   }
 
+  /// intake; topic "contact.erased"
+  public var contactErased: Liaison_V1_ContactErased {
+    get {
+      if case .contactErased(let v)? = _storage._payload {return v}
+      return Liaison_V1_ContactErased()
+    }
+    set {_uniqueStorage()._payload = .contactErased(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -923,6 +944,8 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case followupDue(Liaison_V1_FollowupDue)
     /// intake; topic "contact.disclosed"
     case contactDisclosed(Liaison_V1_ContactDisclosed)
+    /// intake; topic "contact.erased"
+    case contactErased(Liaison_V1_ContactErased)
 
   }
 
@@ -947,6 +970,23 @@ public nonisolated struct Liaison_V1_ContactDisclosed: Sendable {
 
   /// the case has no contact data: nothing was disclosed but that
   public var anonymous: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// Intake erased a case's contact data under its retention: the case ended (closed or merged)
+/// longer ago than retention_days.
+public nonisolated struct Liaison_V1_ContactErased: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var caseNumber: String = String()
+
+  /// the retention in force (--contact-retention-days)
+  public var retentionDays: Double = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2561,7 +2601,7 @@ nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ContactInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}contact\0\u{1}anonymous\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}contact\0\u{1}anonymous\0\u{3}erased_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2572,6 +2612,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
       case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
       case 2: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.anonymous) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._erasedAt) }()
       default: break
       }
     }
@@ -2591,6 +2632,9 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
     if self.anonymous != false {
       try visitor.visitSingularBoolField(value: self.anonymous, fieldNumber: 3)
     }
+    try { if let v = self._erasedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2598,6 +2642,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
     if lhs.caseNumber != rhs.caseNumber {return false}
     if lhs._contact != rhs._contact {return false}
     if lhs.anonymous != rhs.anonymous {return false}
+    if lhs._erasedAt != rhs._erasedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2824,7 +2869,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -2963,6 +3008,19 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .contactDisclosed(v)
           }
         }()
+        case 23: try {
+          var v: Liaison_V1_ContactErased?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .contactErased(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .contactErased(v)
+          }
+        }()
         default: break
         }
       }
@@ -3018,6 +3076,10 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       case .contactDisclosed?: try {
         guard case .contactDisclosed(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 22)
+      }()
+      case .contactErased?: try {
+        guard case .contactErased(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
       }()
       case nil: break
       }
@@ -3085,6 +3147,41 @@ nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftP
     if lhs.actor != rhs.actor {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.anonymous != rhs.anonymous {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_ContactErased: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ContactErased"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{3}retention_days\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.caseNumber) }()
+      case 2: try { try decoder.decodeSingularDoubleField(value: &self.retentionDays) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.caseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.caseNumber, fieldNumber: 1)
+    }
+    if self.retentionDays.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.retentionDays, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_ContactErased, rhs: Liaison_V1_ContactErased) -> Bool {
+    if lhs.caseNumber != rhs.caseNumber {return false}
+    if lhs.retentionDays != rhs.retentionDays {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
