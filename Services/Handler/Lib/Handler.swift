@@ -164,7 +164,7 @@ public final class HandlerService: RequestHandling {
                                                                 reason: d.reason)
         case .contactErased(let e)?: return try auditContact(db, e.caseNumber, at: event.occurredAt.date, actor: "retention", action: "contact_erased",
                                                              detail: "intake erased the citizen's contact data", reason: e.retentionDays == 0
-                                                                 ? "the case ended" : "\(Self.days(e.retentionDays)) day(s) after the case ended")
+                                                                 ? "the case ended" : "\(String(format: "%g", e.retentionDays)) day(s) after the case ended")
         default: break
         }
         guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
@@ -222,8 +222,6 @@ public final class HandlerService: RequestHandling {
         else { return }
         try audit(db, caseNumber, at: at, actor: actor, action: action, from: state, to: state, detail: detail, reason: reason)
     }
-
-    static func days(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
 
     /// When a deadline falls due, and when its warning comes (80 % of its time used). `remaining`
     /// (after a pause) is the time left: working seconds for a working span.

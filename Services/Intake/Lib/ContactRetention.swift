@@ -41,7 +41,7 @@ public struct ContactRetention: Sendable, Equatable, CustomStringConvertible {
         return days == 0 ? "erased when the case ends" : "erased \(Self.number(days)) day(s) after the case ends"
     }
 
-    public static func number(_ d: Double) -> String { d == d.rounded() ? String(Int(d)) : String(d) }
+    public static func number(_ d: Double) -> String { String(format: "%g", d) }
 }
 
 extension IntakeService {
