@@ -368,7 +368,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let erased = try intake.log.replay(after: 0, limit: 100, prefixes: [Topic.contactErased]).events.map(\.contactErased)
         #expect(erased.map(\.caseNumber) == Array(numbers[0...1]) && erased.allSatisfy { $0.retentionDays == 30 })
         // Gone from the row and from the file (checkpointed: the main file holds everything).
-        let left = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT contact, contact_prints, contact_erased_at FROM submissions ORDER BY case_seq") }
+        let left = try store.pool.read { db in try Row.fetchAll(db, sql: "SELECT contact, contact_prints, \(IntakeService.erasedAtColumn) FROM submissions ORDER BY case_seq") }
         #expect(left.map { ($0["contact"] as Data?) == nil } == [true, true, false, false, true])
         #expect(left.map { ($0["contact_prints"] as Data?) == nil } == [true, true, false, false, true])
         #expect(left.map { ($0["contact_erased_at"] as Double?) != nil } == [true, true, false, false, false])

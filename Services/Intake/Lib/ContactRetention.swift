@@ -49,6 +49,9 @@ extension IntakeService {
     /// call the citizen about it.
     static let endedStates = "('closed', 'merged')"
 
+    /// `contact_erased_at` of a `submissions` row: when its contact was erased, or NULL.
+    static let erasedAtColumn = "(SELECT erased_at FROM contact_erasures WHERE contact_erasures.case_seq = submissions.case_seq) AS contact_erased_at"
+
     /// Erases the contact data of at most `limit` cases that ended longer ago than `retention`:
     /// the sealed contact and its fingerprints, in one fsync'd transaction with one
     /// `contact.erased` event each. Returns how many it erased, and whether there may be more
@@ -77,10 +80,11 @@ extension IntakeService {
             var erased: [String] = []
             for seq in candidates {
                 guard let caseNumber = try String.fetchOne(db, sql: """
-                    UPDATE submissions SET contact = NULL, contact_prints = NULL, contact_erased_at = ?
+                    UPDATE submissions SET contact = NULL, contact_prints = NULL
                     WHERE case_seq = ? AND contact IS NOT NULL AND state IN \(Self.endedStates) AND updated_at <= ?
                     RETURNING case_number
-                    """, arguments: [now.timeIntervalSince1970, seq, cutoff]) else { continue }
+                    """, arguments: [seq, cutoff]) else { continue }
+                try db.execute(sql: "INSERT OR REPLACE INTO contact_erasures (case_seq, erased_at) VALUES (?, ?)", arguments: [seq, now.timeIntervalSince1970])
                 try out.append(topic: Topic.contactErased, at: now) { e in
                     e.contactErased.caseNumber = caseNumber
                     e.contactErased.retentionDays = retention.days ?? 0

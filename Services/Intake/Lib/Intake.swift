@@ -133,9 +133,11 @@ public final class IntakeService: RequestHandling {
         m.registerMigration("intake-v6-body-in-event") { db in
             try db.execute(sql: "ALTER TABLE submissions ADD COLUMN event_seq INTEGER")
         }
-        // When the contact was erased under the retention (``eraseEndedContacts(retention:limit:)``).
+        // When a case's contact was erased under the retention (``eraseEndedContacts(retention:limit:)``):
+        // a table of its own, so that the submission's insert, which every citizen waits for,
+        // writes no column more.
         m.registerMigration("intake-v7-contact-retention") { db in
-            try db.execute(sql: "ALTER TABLE submissions ADD COLUMN contact_erased_at REAL")
+            try db.execute(sql: "CREATE TABLE contact_erasures (case_seq INTEGER PRIMARY KEY, erased_at REAL NOT NULL)")
         }
     }
 
@@ -433,7 +435,7 @@ public final class IntakeService: RequestHandling {
     /// (`looked`) and confirmed against the row; when another id shares its hash, the table is scanned.
     func storedSubmission(_ db: Database, _ id: String, _ looked: SubmissionKeys.Lookup) throws -> Row? {
         guard let seq = looked.candidate else { return nil }
-        let columns = "submission_id, case_number, tracking_token, body, event_seq, contact, linked_case_number, contact_erased_at"
+        let columns = "submission_id, case_number, tracking_token, body, event_seq, contact, linked_case_number, \(Self.erasedAtColumn)"
         if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(columns) FROM submissions WHERE case_seq = ?"), arguments: [seq]),
            row["submission_id"] as String == id {
             return row
@@ -601,7 +603,7 @@ public final class IntakeService: RequestHandling {
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
-                    try Row.fetchOne(db.cachedStatement(sql: "SELECT contact, contact_erased_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
+                    try Row.fetchOne(db.cachedStatement(sql: "SELECT contact, \(Self.erasedAtColumn) FROM submissions WHERE case_seq = ? AND case_number = ?"),
                                      arguments: [seq, caseNumber])
                 }
             }
