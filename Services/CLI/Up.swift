@@ -70,7 +70,14 @@ struct Up: ParsableCommand {
         for inst in Topology.serviceNames.flatMap({ topo.instances(of: $0) }) {
             log("  \(inst.stream.padding(toLength: 12, withPad: " ", startingAt: 0)) requests \(inst.requests)  events \(inst.events)")
         }
+        // `up` itself started by a supervisor (a test run, a process manager) stops the set when
+        // that supervisor is gone, as its own children do when `up` is.
+        let supervisor = Supervision.supervisor
         while !stopping.isSet {
+            if let supervisor, getppid() != supervisor {
+                log("the process that started liaison up (pid \(supervisor)) is gone: stopping the set")
+                break
+            }
             for c in children { c.superviseOnce() }
             Thread.sleep(forTimeInterval: 0.2)   // supervision tick, not synchronisation
         }

@@ -843,6 +843,32 @@ struct EndToEndTests {
         let killLog = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
         #expect(killLog.contains("liaison up (pid \(killed.processIdentifier)) is gone: stopping"), "\(killLog.suffix(2_000))")
         for pid in second where !gone(pid) { kill(pid, SIGKILL) }
+
+        // `up` started by a supervisor of its own (a process manager; the test run itself) stops
+        // the set once that supervisor is gone, however it went.
+        let parent = Process()
+        parent.executableURL = URL(fileURLWithPath: "/bin/sh")
+        parent.arguments = ["-c", "LIAISON_SUPERVISOR_PID=$$ \"$0\" \"$@\" & wait", LiaisonSet.binDir + "/liaison",
+                            "up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "info"]
+        let parentLog = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        parentLog.seekToEndOfFile()
+        parent.standardError = parentLog
+        parent.standardOutput = parentLog
+        try parent.run()
+        defer { if parent.isRunning { kill(parent.processIdentifier, SIGKILL) } }
+        pids = nil
+        #expect(await eventually(30) { pids = await servicePids(); return pids.map { Set($0).isDisjoint(with: second) } ?? false })
+        let third = try #require(pids)
+        kill(parent.processIdentifier, SIGKILL)
+        #expect(await eventually(20) { third.allSatisfy(gone) }, "services outlived the supervisor of their liaison up: \(third.filter { !gone($0) })")
+        // `up` says why and that it stopped (after its services, so the line may come a moment later).
+        let upStopped = await eventually(20) {
+            let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            return log.contains("the process that started liaison up (pid \(parent.processIdentifier)) is gone: stopping the set")
+                && log.components(separatedBy: "liaison up: stopped").count - 1 == 2
+        }
+        #expect(upStopped, "\(((try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "").suffix(2_000))")
+        for pid in third where !gone(pid) { kill(pid, SIGKILL) }
     }
 
     /// A second `liaison up` on the endpoints or the data directory of a running set starts

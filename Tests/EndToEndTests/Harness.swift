@@ -48,7 +48,7 @@ final class LiaisonSet: @unchecked Sendable {
         }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        p.environment = LiaisonSet.childEnvironment(environment)
         p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
         if let openFileLimit {
             p.arguments = ["-c", "ulimit -Sn \(openFileLimit) && exec \"$0\" \"$@\"", exe] + p.arguments!
@@ -121,6 +121,7 @@ final class LiaisonSet: @unchecked Sendable {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/" + executable)
         p.arguments = args
+        p.environment = LiaisonSet.childEnvironment([:])
         p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         p.standardError = p.standardOutput
         try p.run()
@@ -134,6 +135,15 @@ final class LiaisonSet: @unchecked Sendable {
         return (ended, p.terminationStatus, (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "")
     }
 
+    /// The environment of every process a test starts: this one's, with this process as the
+    /// supervisor (``Supervision``), so that a service or a `liaison up` outlives no test run, even
+    /// one that crashes before its `defer` stops them; then the test's own variables.
+    static func childEnvironment(_ environment: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment
+            .merging([Supervision.supervisorVariable: "\(getpid())"]) { _, new in new }
+            .merging(environment) { _, new in new }
+    }
+
     /// Runs one of the executables on a thread of its own until it exits; its output and errors
     /// together.
     private static func runToCompletion(_ executable: String, _ args: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
@@ -141,7 +151,7 @@ final class LiaisonSet: @unchecked Sendable {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/" + executable)
             p.arguments = args
-            p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+            p.environment = LiaisonSet.childEnvironment(environment)
             let out = Pipe()
             p.standardOutput = out
             p.standardError = out
