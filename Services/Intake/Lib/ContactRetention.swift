@@ -101,8 +101,10 @@ extension IntakeService {
         return (erased.count, candidates.count == limit)
     }
 
-    /// The timer that applies the retention: it looks every ``ContactRetention/checkInterval``
-    /// (at once again after a full batch), on a thread of its own; nil when contacts are kept.
+    /// The timer that applies the retention: it looks every ``ContactRetention/checkInterval``, on
+    /// a thread of its own; nil when contacts are kept. After a full batch it looks again a second
+    /// later, not at once: a backlog (the first run after an upgrade) is worked off at 500 cases a
+    /// second, and the submissions that share the writer wait for one short transaction at a time.
     func retentionTimer(_ retention: ContactRetention, name: String) -> TimerLoop? {
         guard retention.seconds != nil else { return nil }
         let lastLook = Mutex<Date?>(nil)
@@ -113,7 +115,10 @@ extension IntakeService {
                 last = now
                 return true
             }
-            return due ? try eraseEndedContacts(retention: retention).more : false
+            if due, try eraseEndedContacts(retention: retention).more {
+                lastLook.withLock { $0 = nil }
+            }
+            return false
         }
     }
 }
