@@ -66,14 +66,7 @@ enum Output {
     }
 
     /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
-    static func bytes(_ n: UInt64) -> String {
-        if n < 1024 { return "\(n) B" }
-        let units = ["KiB", "MiB", "GiB", "TiB"]
-        var v = Double(n) / 1024
-        var u = 0
-        while v >= 1024 && u < units.count - 1 { v /= 1024; u += 1 }
-        return String(format: "%.1f %@", v, units[u])
-    }
+    static func bytes(_ n: UInt64) -> String { DiskSpace.text(n) }
 
     /// A duration for people: `840 µs`, `12.3 ms`, `1.50 s`.
     static func micros(_ us: UInt64) -> String {

@@ -97,6 +97,9 @@ struct Streams: ParsableCommand {
 
             DATABASE and WAL are the sizes of its SQLite files. The WAL starts over every ~1,000 pages, so it \
             stays a few MiB; one that keeps growing means its checkpoints are failing (see the service's log). \
+            DISK FREE is the free space on the disk of its database; under the service's warning level \
+            (--disk-free-warning-mib, default 1 GiB) a line under the table says so, before a full disk fails \
+            every write. \
             SHED counts the requests it answered `unavailable` because its queue was full, since it started. \
             COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
             fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
@@ -125,13 +128,19 @@ struct Streams: ParsableCommand {
                 return
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
-            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
-                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-", "-"] }
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
-                        Output.bytes(st.walBytes), "\(st.requestsShed)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
+                        Output.bytes(st.walBytes), st.diskTotalBytes > 0 ? Output.bytes(st.diskFreeBytes) : "-",
+                        "\(st.requestsShed)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
                         timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
+            // A disk nearly full, before it fails every write.
+            for s in statuses {
+                guard let st = s.status, st.diskTotalBytes > 0, st.diskFreeBytes < st.diskFreeWarningBytes else { continue }
+                print("\(s.instance.stream): the disk of its database is nearly full: \(Output.bytes(st.diskFreeBytes)) free of \(Output.bytes(st.diskTotalBytes)) (it warns under \(Output.bytes(st.diskFreeWarningBytes))); when it is full, every write fails")
+            }
             // What the operator must act on, in words: the latest failed write of each instance.
             for s in statuses {
                 guard let st = s.status, st.writeFailures > 0 else { continue }

@@ -2,6 +2,7 @@ import Foundation
 import LiaisonCodec
 import Logging
 import ServiceLifecycle
+import Synchronization
 import ZeroMQ
 
 /// One service instance as a swift-service-lifecycle `Service`: its request loop, its consumers
@@ -24,6 +25,7 @@ public struct ServiceHost: Service {
         let started = Date()
         let service = config.service
         let stats = LoopStats()
+        let databaseDirectory = (log.store.path as NSString).deletingLastPathComponent
         let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats) {
             var s = Liaison_V1_ServiceStatus()
             s.writeTransactions = log.transactions
@@ -47,9 +49,26 @@ public struct ServiceHost: Service {
                 s.lastWriteFailure = String(failed.message.prefix(500))
                 s.lastWriteFailureAt = .init(date: failed.at)
             }
+            if let space = DiskSpace.of(databaseDirectory) {
+                s.diskFreeBytes = space.free
+                s.diskTotalBytes = space.total
+            }
+            s.diskFreeWarningBytes = config.diskFreeWarningBytes
             return s
         }
-        self.loops = [request] + consumers + extraLoops
+        // The disk, looked at every ten seconds: the operator hears of it before it is full.
+        let watch = Mutex((watch: DiskWatch(threshold: config.diskFreeWarningBytes), lastLook: Date.distantPast))
+        let disk = TimerLoop(name: "\(log.stream)-disk", intervalMs: 200, logger: logger) {
+            let now = Date()
+            try watch.withLock { w in
+                guard now.timeIntervalSince(w.lastLook) >= 10 else { return }
+                w.lastLook = now
+                guard let space = DiskSpace.of(databaseDirectory) else { throw DiskSpaceUnknown(path: databaseDirectory) }
+                w.watch.check(space, path: databaseDirectory, now: now, logger: logger)
+            }
+            return false
+        }
+        self.loops = [request] + consumers + extraLoops + [disk]
     }
 
     public func run() async throws {
@@ -111,6 +130,12 @@ public struct ServiceHost: Service {
             : .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint, .sighup], logger: logger))
         try await group.run()
     }
+}
+
+/// `statvfs` could not tell the free space of the database's directory.
+struct DiskSpaceUnknown: Error, CustomStringConvertible {
+    let path: String
+    var description: String { "cannot read the free space of \(path): \(String(cString: strerror(errno)))" }
 }
 
 /// The size of the file at `path` in bytes (0 when it does not exist).

@@ -26,6 +26,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Requests waiting beyond one batch that are answered 'unavailable' at once (0: never shed).")
     public var maxShed: Int = 4_096
 
+    @Option(help: "Warn in the log (and in liaison streams) when the disk of the database has less free space than this, in MiB.")
+    public var diskFreeWarningMib: UInt64 = 1_024
+
     public init() {}
 
     /// The request loop's tunables from the options.
@@ -49,8 +52,10 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         let env = ProcessInfo.processInfo.environment
         let dir = dataDir ?? env["LIAISON_DATA_DIR"] ?? "data"
         let me = list[instance]
-        return ServiceConfig(service: service, topology: topo, instance: me, index: instance,
-                             databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
+        var config = ServiceConfig(service: service, topology: topo, instance: me, index: instance,
+                                   databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
+        config.diskFreeWarningBytes = diskFreeWarningMib.multipliedReportingOverflow(by: 1 << 20).overflow ? .max : diskFreeWarningMib << 20
+        return config
     }
 
     /// Sets up swift-log once for the process (to standard error) and returns a logger for `label`.
@@ -74,6 +79,8 @@ public struct ServiceConfig: Sendable {
     public var instance: Topology.Instance
     public var index: Int
     public var databasePath: String
+    /// Under this much free space on the database's disk the service warns (``DiskWatch``).
+    public var diskFreeWarningBytes: UInt64 = 1 << 30
 
     public init(service: String, topology: Topology, instance: Topology.Instance, index: Int, databasePath: String) {
         self.service = service

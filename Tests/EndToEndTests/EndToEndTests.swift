@@ -569,6 +569,31 @@ struct EndToEndTests {
         #expect(streams.1.contains("DOWN"))
     }
 
+    /// A disk nearly full is told before it fails every write: in the service's log and under
+    /// `liaison streams`, with the free space each service reports. (The warning level stands in
+    /// for a full disk: here it is set above the disk's whole size.)
+    @Test func aNearlyFullDiskIsToldBeforeEveryWriteFails() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", extra: ["--disk-free-warning-mib", "\(UInt64(1) << 40)"])
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+        let warned = await eventually(20) { set.logs().contains("the disk of the database is nearly full") }
+        #expect(warned, "\(set.logs())")
+        let status = try #require(await set.status("intake"))
+        let disk = try #require(DiskSpace.of(set.dir + "/data"))
+        #expect(status.diskTotalBytes == disk.total && status.diskFreeBytes > 0 && status.diskFreeBytes <= disk.total)
+        #expect(status.diskFreeWarningBytes == UInt64(1) << 60)
+        #expect(await set.status("handler")?.diskFreeWarningBytes == 1 << 30)
+        let streams = try await set.cli(["streams"])
+        #expect(streams.output.contains("DISK FREE"), "\(streams.output)")
+        #expect(streams.output.contains("intake-1: the disk of its database is nearly full"), "\(streams.output)")
+        // The handler's level is the default; this disk has more than 1 GiB free, or it would be named too.
+        if disk.free >= 1 << 30 { #expect(!streams.output.contains("handler-1: the disk")) }
+        // Still serving: a warning, not a refusal.
+        #expect(try await set.call("intake", .submitFeedback(submission(1))).feedbackAccepted.caseNumber.isEmpty == false)
+    }
+
     /// Intake does not answer: the clerk is given the submission id the command chose, so that
     /// trying again cannot make a second case whatever happened.
     @Test func aSubmitWithoutAnswerNamesTheIdToRetryWith() async throws {

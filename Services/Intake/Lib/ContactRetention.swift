@@ -109,7 +109,7 @@ extension IntakeService {
     func retentionTimer(_ retention: ContactRetention, name: String) -> TimerLoop? {
         guard retention.seconds != nil else { return nil }
         let lastLook = Mutex<Date?>(nil)
-        return TimerLoop(name: "\(name)-retention", intervalMs: 1_000, logger: logger) { [self] in
+        return TimerLoop(name: "\(name)-retention", intervalMs: 200, logger: logger) { [self] in
             let now = clock.now()
             let due = lastLook.withLock { last in
                 if let l = last, now.timeIntervalSince(l) < retention.checkInterval { return false }

@@ -1493,6 +1493,24 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
   /// Clears the value of `lastWriteFailureAt`. Subsequent reads from it will return its default value.
   public mutating func clearLastWriteFailureAt() {_uniqueStorage()._lastWriteFailureAt = nil}
 
+  /// free space on the file system of the database (for the service's user)
+  public var diskFreeBytes: UInt64 {
+    get {_storage._diskFreeBytes}
+    set {_uniqueStorage()._diskFreeBytes = newValue}
+  }
+
+  /// that file system's size
+  public var diskTotalBytes: UInt64 {
+    get {_storage._diskTotalBytes}
+    set {_uniqueStorage()._diskTotalBytes = newValue}
+  }
+
+  /// under this much free, the service warns (--disk-free-warning-mib)
+  public var diskFreeWarningBytes: UInt64 {
+    get {_storage._diskFreeWarningBytes}
+    set {_uniqueStorage()._diskFreeWarningBytes = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3865,7 +3883,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -3886,6 +3904,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _writeFailures: UInt64 = 0
     var _lastWriteFailure: String = String()
     var _lastWriteFailureAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _diskFreeBytes: UInt64 = 0
+    var _diskTotalBytes: UInt64 = 0
+    var _diskFreeWarningBytes: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3914,6 +3935,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _writeFailures = source._writeFailures
       _lastWriteFailure = source._lastWriteFailure
       _lastWriteFailureAt = source._lastWriteFailureAt
+      _diskFreeBytes = source._diskFreeBytes
+      _diskTotalBytes = source._diskTotalBytes
+      _diskFreeWarningBytes = source._diskFreeWarningBytes
     }
   }
 
@@ -3950,6 +3974,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 16: try { try decoder.decodeSingularUInt64Field(value: &_storage._writeFailures) }()
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._lastWriteFailure) }()
         case 18: try { try decoder.decodeSingularMessageField(value: &_storage._lastWriteFailureAt) }()
+        case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskFreeBytes) }()
+        case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskTotalBytes) }()
+        case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskFreeWarningBytes) }()
         default: break
         }
       }
@@ -4016,6 +4043,15 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       try { if let v = _storage._lastWriteFailureAt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 18)
       } }()
+      if _storage._diskFreeBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._diskFreeBytes, fieldNumber: 19)
+      }
+      if _storage._diskTotalBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._diskTotalBytes, fieldNumber: 20)
+      }
+      if _storage._diskFreeWarningBytes != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._diskFreeWarningBytes, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4043,6 +4079,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._writeFailures != rhs_storage._writeFailures {return false}
         if _storage._lastWriteFailure != rhs_storage._lastWriteFailure {return false}
         if _storage._lastWriteFailureAt != rhs_storage._lastWriteFailureAt {return false}
+        if _storage._diskFreeBytes != rhs_storage._diskFreeBytes {return false}
+        if _storage._diskTotalBytes != rhs_storage._diskTotalBytes {return false}
+        if _storage._diskFreeWarningBytes != rhs_storage._diskFreeWarningBytes {return false}
         return true
       }
       if !storagesAreEqual {return false}
