@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiaisonCodec
 import LiaisonRuntime
+import ZeroMQ
 
 struct Contact: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -52,5 +53,79 @@ struct Contact: ParsableCommand {
 enum Actor {
     static func resolve(_ given: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
         given ?? [environment["LIAISON_ACTOR"], environment["USER"]].lazy.compactMap { $0 }.first { !$0.isEmpty } ?? "operator"
+    }
+}
+
+/// `liaison disclosures`: the privacy officer's view of who was given which citizen's contact data.
+struct Disclosures: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List who was given which case's contact data, when and why, and which contacts were erased.",
+        discussion: """
+            Reads the contact.disclosed and contact.erased events of every intake instance (they hold \
+            who, why and which case, never the contact itself), oldest first. Every `liaison contact` \
+            that returned data, or found the case anonymous, is one line.
+
+              liaison disclosures --case L1-42
+              liaison disclosures --actor PC-1001
+            """)
+
+    @OptionGroup var client: ClientOptions
+    @Option(name: .customLong("case"), help: "Only this case (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
+    var caseNumber: String?
+    @Option(help: "Only what this operator was given (as recorded: --actor, $LIAISON_ACTOR or $USER of the reader).")
+    var actor: String?
+
+    func run() throws {
+        do {
+            let topo = try client.loadTopology()
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            var events: [Liaison_V1_Event] = []
+            for inst in topo.instances(of: "intake") {
+                let c = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: client.timeout, attempts: client.retries)
+                defer { c.reset() }
+                var after: UInt64 = 0
+                while true {
+                    var r = Liaison_V1_Replay()
+                    r.afterSeq = after
+                    r.limit = 1_000
+                    r.topicPrefixes = [Topic.contactDisclosed, Topic.contactErased]
+                    let batch = try c.call(.replay(r)).replayBatch
+                    events += batch.events.filter(matches)
+                    guard batch.more, batch.lastSeq > after else { break }
+                    after = batch.lastSeq
+                }
+            }
+            events.sort { ($0.occurredAt.seconds, $0.occurredAt.nanos, $0.stream, $0.seq) < ($1.occurredAt.seconds, $1.occurredAt.nanos, $1.stream, $1.seq) }
+            if client.json {
+                for e in events { print(Output.json(e)) }
+                return
+            }
+            if events.isEmpty {
+                print("no contact data was disclosed or erased" + (caseNumber.map { " for case \($0)" } ?? "") + (actor.map { " to \($0)" } ?? ""))
+                return
+            }
+            print(Output.table(["WHEN", "CASE", "WHO", "WHAT", "WHY"], events.map { e in
+                switch e.payload {
+                case .contactErased(let x)?:
+                    return [Output.time(e.occurredAt), x.caseNumber, "retention", "erased",
+                            x.retentionDays == 0 ? "the case ended" : "\(String(format: "%g", x.retentionDays)) day(s) after the case ended"]
+                default:
+                    let d = e.contactDisclosed
+                    return [Output.time(e.occurredAt), d.caseNumber, d.actor, d.anonymous ? "anonymous: none stored" : "contact given", d.reason]
+                }
+            }))
+        } catch { reportFailure(error) }
+    }
+
+    func matches(_ e: Liaison_V1_Event) -> Bool {
+        switch e.payload {
+        case .contactDisclosed(let d)?:
+            return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor } ?? true)
+        case .contactErased(let x)?:
+            return (caseNumber.map { $0 == x.caseNumber } ?? true) && actor == nil
+        default:
+            return false
+        }
     }
 }

@@ -136,6 +136,17 @@ struct HandlerEndToEndTests {
         let show = try await set.cli(["case", "show", number], environment: secret)
         #expect(show.status == 0 && show.output.contains("contact_disclosed") && show.output.contains("desk-li"), "\(show.output)")
         #expect(!show.output.contains("13600001111") && !show.output.contains("Chen Jing"))
+        // The privacy officer's list: every disclosure, oldest first, by case or by operator.
+        let all = try await set.cli(["disclosures"])
+        #expect(all.status == 0 && all.output.contains("desk-li") && all.output.contains("follow-up call on the complaint")
+                && all.output.contains("anonymous: none stored") && !all.output.contains("13600001111"), "\(all.output)")
+        #expect(all.output.range(of: "desk-li")!.lowerBound < all.output.range(of: "desk-zhou")!.lowerBound)
+        let byCase = try await set.cli(["disclosures", "--case", number.lowercased()])
+        #expect(byCase.output.contains("desk-li") && !byCase.output.contains("desk-zhou"), "\(byCase.output)")
+        let byActor = try await set.cli(["disclosures", "--actor", "desk-zhou"])
+        #expect(byActor.output.contains(anonymous) && !byActor.output.contains(number), "\(byActor.output)")
+        let nobody = try await set.cli(["disclosures", "--actor", "desk-nobody"])
+        #expect(nobody.status == 0 && nobody.output.contains("no contact data was disclosed or erased to desk-nobody"), "\(nobody.output)")
         // The case's state and deadlines are untouched: a look is not a step in the life cycle.
         let info = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
         #expect(info.state == "triaged" && info.audit.count == 2)
@@ -170,6 +181,8 @@ struct HandlerEndToEndTests {
         #expect(kept.status == 0 && kept.output.contains("13500003333"), "\(kept.output)")
         let stream = try await set.call("intake", .replay(.with { $0.topicPrefixes = ["contact."] })).replayBatch.events.map(\.topic)
         #expect(stream == [Topic.contactErased, Topic.contactDisclosed], "\(stream)")
+        let listed = try await set.cli(["disclosures", "--case", ending])
+        #expect(listed.status == 0 && listed.output.contains("retention") && listed.output.contains("erased") && listed.output.contains("the case ended"), "\(listed.output)")
     }
 
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
