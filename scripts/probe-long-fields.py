@@ -5,6 +5,7 @@
 What it shows: refusing a value of any size costs intake's request thread about as much as reading
 it, and the reply names the field without sending the value back whole.
 
+    export LIAISON_OPERATOR_SECRET=probe-secret-0123456789
     liaison-intake --topology T --data-dir D &       # a scratch instance, not production
     python3 scripts/probe-long-fields.py tcp://127.0.0.1:7101
 
@@ -20,6 +21,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 
 endpoint = sys.argv[1] if len(sys.argv) > 1 else "tcp://127.0.0.1:7101"
+OPERATOR = os.environ.get("LIAISON_OPERATOR_SECRET", "")
 context = zmq.Context()
 
 
@@ -78,6 +80,11 @@ for label, big in (("ascii", "X" * N), ("marks", "S" + "\u0301" * (N // 2)), ("w
         "status case_number": request(**{"get_feedback_status.case_number": big, "get_feedback_status.tracking_token": "ABCD"}),
         "status tracking_token": request(**{"get_feedback_status.case_number": "L1-0000001", "get_feedback_status.tracking_token": big}),
         "contact credential": request(credential=big, **{"get_contact.case_number": "L1-0000001"}),
+        # With the operator secret of $LIAISON_OPERATOR_SECRET (the scratch intake's): who and why.
+        "contact actor": request(credential=OPERATOR, **{"get_contact.case_number": "L1-0000001", "get_contact.actor": big,
+                                                      "get_contact.reason": "probe"}),
+        "contact reason": request(credential=OPERATOR, **{"get_contact.case_number": "L1-0000001", "get_contact.actor": "probe",
+                                                       "get_contact.reason": big}),
         "replay stream": request(**{"replay.stream": big}),
     }
     for name, r in cases.items():
