@@ -15,18 +15,42 @@ struct Backup: ParsableCommand {
             keys are not copied: keep them apart from the data and from its backups; without \
             them the contacts in a backup cannot be read.
               liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
+
+            Scheduled (the systemd timer in deploy/systemd does this every night): --into makes a \
+            directory named for the moment (liaison-20261205-033000Z) under the one given, and \
+            --keep N then deletes the oldest complete backups there beyond N. Only directories of \
+            that name with a completed backup's marker are counted or deleted, and only when this \
+            backup succeeded.
+              liaison backup --data-dir /var/lib/liaison --into /var/backups/liaison --keep 14
             """)
 
     @Option(help: "The set's data directory (where the services keep their databases).")
     var dataDir: String = ProcessInfo.processInfo.environment["LIAISON_DATA_DIR"] ?? "data"
     @Option(help: "A new directory for the copies (it may exist, but without databases of the same names).")
-    var to: String
+    var to: String?
+    @Option(help: "A directory of backups: this one goes into a new directory in it named for the moment (liaison-YYYYMMDD-HHMMSSZ).")
+    var into: String?
+    @Option(help: "With --into: keep this many complete backups there, deleting the oldest (0: delete none).")
+    var keep: Int = 0
     @Option(help: "Topology file (JSON): which streams' databases to copy. Default: $LIAISON_TOPOLOGY, else the local defaults.")
     var topology: String?
 
+    func validate() throws {
+        guard (to == nil) != (into == nil) else { throw ValidationError("give --to (a new directory) or --into (a directory of backups), not both") }
+        guard keep >= 0 else { throw ValidationError("--keep is a number of backups, 0 or more") }
+        if keep > 0 && into == nil { throw ValidationError("--keep goes with --into: it counts the backups in that directory") }
+    }
+
     func run() throws {
         let topo = try Topology.resolve(path: topology)
-        try ConfigFiles.makeDirectory(to, key: "to")
+        let to: String
+        if let into {
+            try ConfigFiles.makeDirectory(into, key: "into")
+            to = BackupSeries.newDirectory(in: into, at: Date())
+        } else {
+            to = self.to!
+        }
+        try ConfigFiles.makeDirectory(to, key: into == nil ? "to" : "into")
         var rows: [[String]] = []
         var failed = 0
         // Downstream first (reporting, scheduler, handler, intake): each consumer's copy then ends
@@ -52,7 +76,68 @@ struct Backup: ParsableCommand {
         let keys = (dataDir as NSString).appendingPathComponent("contact-keys")
         let which = FileManager.default.fileExists(atPath: keys) ? "The contact keys (\(keys))" : "The contact keys (intake's --contact-keys file)"
         print("\(which) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
-        if failed > 0 { throw ExitCode(1) }
+        if failed > 0 {
+            if into != nil { print("\(to) is incomplete: it is not counted as a backup, and no older one was deleted") }
+            throw ExitCode(1)
+        }
+        try BackupSeries.markComplete(to, streams: rows.map(\.[0]))
+        print("backup complete in \(to)")
+        if let into, keep > 0 {
+            for old in try BackupSeries.beyond(keep, in: into) {
+                try FileManager.default.removeItem(atPath: old)
+                print("deleted the older backup \(old) (--keep \(keep))")
+            }
+        }
+    }
+}
+
+/// Backups made with `--into`: one directory each, named for its moment, with a marker once it is
+/// complete; the oldest beyond `--keep` go.
+enum BackupSeries {
+    static let marker = "BACKUP-COMPLETE"
+
+    /// `liaison-20261205-033000Z`: sorts by time as text.
+    static func name(at date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd-HHmmss"
+        return "liaison-\(f.string(from: date))Z"
+    }
+
+    /// Whether `name` is one of ours (and not a directory someone else put there).
+    static func isBackupName(_ name: String) -> Bool {
+        name.wholeMatch(of: /liaison-\d{8}-\d{6}Z(-\d+)?/) != nil
+    }
+
+    /// A name in `dir` not taken yet: the moment's, then `-2`, `-3`, … within the same second
+    /// (which still sort after it, and before the next second's).
+    static func newDirectory(in dir: String, at date: Date) -> String {
+        let base = (dir as NSString).appendingPathComponent(name(at: date))
+        var candidate = base
+        var n = 1
+        while FileManager.default.fileExists(atPath: candidate) {
+            n += 1
+            candidate = "\(base)-\(n)"
+        }
+        return candidate
+    }
+
+    /// Written last, fsync'd: the backup in `dir` is whole.
+    static func markComplete(_ dir: String, streams: [String]) throws {
+        let path = (dir as NSString).appendingPathComponent(marker)
+        let text = "liaison backup completed \(ISO8601DateFormatter().string(from: Date()))\nstreams: \(streams.joined(separator: " "))\n"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+
+    /// The complete backups in `dir` beyond the newest `keep`, oldest first.
+    static func beyond(_ keep: Int, in dir: String) throws -> [String] {
+        let complete = try FileManager.default.contentsOfDirectory(atPath: dir).filter(isBackupName).sorted().map {
+            (dir as NSString).appendingPathComponent($0)
+        }.filter { FileManager.default.fileExists(atPath: ($0 as NSString).appendingPathComponent(marker)) }
+        return Array(complete.dropLast(keep))
     }
 }
 

@@ -644,6 +644,45 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// Nightly backups as the systemd timer takes them: each into a directory of its own named
+    /// for its moment, the oldest complete ones beyond --keep deleted, never an incomplete one's
+    /// count, never a directory that is not ours, and nothing deleted when the backup failed.
+    @Test func scheduledBackupsKeepTheNewestCompleteOnes() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        _ = try await set.call("intake", .submitFeedback(submission(1)))
+        let into = set.dir + "/backups"
+        try FileManager.default.createDirectory(atPath: into + "/liaison-20200101-000000Z", withIntermediateDirectories: true)   // no marker
+        try FileManager.default.createDirectory(atPath: into + "/keep-me", withIntermediateDirectories: true)
+        func backup(_ dataDir: String) async throws -> (status: Int32, output: String) {
+            try await set.cli(["backup", "--data-dir", dataDir, "--into", into, "--keep", "2"])
+        }
+        var made: [String] = []
+        for _ in 0..<3 {
+            let run = try await backup(set.dir + "/data")
+            #expect(run.status == 0, "\(run.output)")
+            made.append(try #require(run.output.firstMatch(of: /backup complete in (\S+)/)?.1).description)
+        }
+        #expect(made == made.sorted() && Set(made).count == 3, "\(made)")
+        let left = try FileManager.default.contentsOfDirectory(atPath: into).sorted()
+        #expect(left == ["keep-me", "liaison-20200101-000000Z"] + made.suffix(2).map { ($0 as NSString).lastPathComponent }, "\(left)")
+        for dir in made.suffix(2) {
+            #expect(FileManager.default.fileExists(atPath: dir + "/BACKUP-COMPLETE") && FileManager.default.fileExists(atPath: dir + "/intake-1.sqlite"))
+        }
+        // A backup that fails (here: no databases where it looks) deletes nothing and is not counted.
+        try FileManager.default.createDirectory(atPath: set.dir + "/empty", withIntermediateDirectories: true)
+        let failed = try await backup(set.dir + "/empty")
+        #expect(failed.status == 1 && failed.output.contains("is incomplete") && !failed.output.contains("deleted the older backup"), "\(failed.output)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: into).filter { made.suffix(2).contains(into + "/" + $0) }.count == 2)
+        // The options that do not go together say so.
+        let both = try await set.cli(["backup", "--to", set.dir + "/x", "--into", into])
+        #expect(both.status != 0 && both.output.contains("not both"), "\(both.output)")
+        let keepAlone = try await set.cli(["backup", "--to", set.dir + "/x", "--keep", "3"])
+        #expect(keepAlone.status != 0 && keepAlone.output.contains("--keep goes with --into"), "\(keepAlone.output)")
+    }
+
     /// `liaison backup` copies every database of a running set, each as it stood at one moment,
     /// while submissions keep coming; `liaison restore` puts the copies in place once the set is
     /// stopped (a killed one too, whose write-ahead logs it moves aside), and the set started on
@@ -765,6 +804,17 @@ struct EndToEndTests {
         let data = try #require(environment["intake"]?["LIAISON_DATA_DIR"])
         #expect(!keys.hasPrefix(data))
         #expect(reloads == ["intake": true, "handler": true, "scheduler": false, "reporting": false])
+        // The nightly backup copies the services' data directory with options `liaison backup` takes.
+        let backup = ConfigFiles.meaningful(try String(contentsOfFile: "\(dir)/liaison-backup.service", encoding: .utf8)).map(\.text)
+        let backupExec = try #require(backup.first { $0.hasPrefix("ExecStart=") }).dropFirst("ExecStart=".count).split(separator: " ").map(String.init)
+        #expect(Array(backupExec.prefix(2)) == ["/usr/local/bin/liaison", "backup"])
+        let backupHelp = try await scratch.runWithin(20, "liaison", ["backup", "--help"]).output
+        for word in backupExec where word.hasPrefix("--") { #expect(backupHelp.contains(word + " "), "liaison backup has no \(word)") }
+        #expect(backupExec.firstIndex(of: "--data-dir").map { backupExec[$0 + 1] } == data)
+        #expect(backup.contains("Environment=LIAISON_TOPOLOGY=\(environment["intake"]?["LIAISON_TOPOLOGY"] ?? "?")"))
+        #expect(backup.contains("Type=oneshot"))
+        let timer = ConfigFiles.meaningful(try String(contentsOfFile: "\(dir)/liaison-backup.timer", encoding: .utf8)).map(\.text)
+        #expect(timer.contains { $0.hasPrefix("OnCalendar=") } && timer.contains("Persistent=true"))
     }
 
     /// SIGHUP makes a running intake read its unit directory again: a community office that opens
