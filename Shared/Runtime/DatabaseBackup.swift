@@ -96,10 +96,44 @@ public enum DatabaseBackup {
                     let upstream: String = row["stream"], applied: Int64 = row["applied_seq"]
                     guard let head = heads[upstream], applied > head else { continue }
                     try db.execute(sql: "UPDATE consumer_cursors SET applied_seq = ? WHERE stream = ?", arguments: [head, upstream])
+                    try CursorSetbacks.record(db, stream: upstream, from: applied, to: head)
                     lines.append("\(stream): its cursor on \(upstream) set back from \(applied) to \(head), the head of \(upstream)'s copy; it applies \(upstream)'s events from there again")
                 }
             }
         }
         return lines
+    }
+}
+
+/// The cursors `liaison restore` set back (``DatabaseBackup/alignCursors(_:)``), kept in the
+/// restored database until the service takes them up: what the consumer applied beyond the new
+/// head came from events its upstream's copy does not have. A service whose effects of a stream
+/// can be made again from the whole stream (intake's citizen statuses, from the handler's) does
+/// so at start and clears the record; the others leave it.
+public enum CursorSetbacks {
+    public struct Setback: Sendable, Equatable {
+        public let stream: String
+        public let from: Int64
+        public let to: Int64
+    }
+
+    static func record(_ db: Database, stream: String, from: Int64, to: Int64) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS cursor_setbacks (stream TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL, at REAL NOT NULL)")
+        try db.execute(sql: "INSERT OR REPLACE INTO cursor_setbacks (stream, from_seq, to_seq, at) VALUES (?, ?, ?, ?)",
+                       arguments: [stream, from, to, Date().timeIntervalSince1970])
+    }
+
+    /// The set-backs not taken up yet (none when no restore set any back).
+    public static func pending(_ db: Database) throws -> [Setback] {
+        guard try db.tableExists("cursor_setbacks") else { return [] }
+        return try Row.fetchAll(db, sql: "SELECT stream, from_seq, to_seq FROM cursor_setbacks ORDER BY stream").map {
+            Setback(stream: $0["stream"], from: $0["from_seq"], to: $0["to_seq"])
+        }
+    }
+
+    /// `stream`'s set-back taken up: its effects were made again.
+    public static func clear(_ db: Database, stream: String) throws {
+        guard try db.tableExists("cursor_setbacks") else { return }
+        try db.execute(sql: "DELETE FROM cursor_setbacks WHERE stream = ?", arguments: [stream])
     }
 }

@@ -747,6 +747,53 @@ struct EndToEndTests {
         }
     }
 
+    /// The backup's intake copy is taken after the handler's, so it may hold a response the
+    /// handler's copy lacks. After the restore the citizen must not be shown what the office has no
+    /// record of: intake makes that partition's statuses again from the handler's whole stream.
+    @Test func aResponseTheRestoredHandlerLacksLeavesTheCitizensStatus() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let ack = try await set.call("intake", .submitFeedback(submission(1, prefix: "restored"))).feedbackAccepted
+        func citizenSees() async throws -> Liaison_V1_FeedbackStatus {
+            try await set.call("intake", .getFeedbackStatus(.with { $0.caseNumber = ack.caseNumber; $0.trackingToken = ack.trackingToken })).feedbackStatus
+        }
+        #expect(await eventually(20) { (try? await citizenSees())?.state == "being_handled" })
+        let backupDir = set.dir + "/backup"
+        let backup = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", backupDir])
+        #expect(backup.status == 0, "\(backup.output)")
+        // After the handler's copy: the office answers the citizen; intake shows it.
+        for step in [["assign", "--officer", "PC-1001"], ["accept"], ["respond", "We will call you on Friday."]] {
+            let r = try await set.cli(["case", step[0], ack.caseNumber] + step.dropFirst() + ["--actor", "desk-li"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        #expect(await eventually(20) { (try? await citizenSees())?.publicNote == "We will call you on Friday." })
+        // Intake's copy taken again now, as a backup running late on intake would have taken it.
+        try FileManager.default.removeItem(atPath: backupDir + "/intake-1.sqlite")
+        _ = try DatabaseBackup.copy(set.dir + "/data/intake-1.sqlite", to: backupDir + "/intake-1.sqlite")
+        for service in Topology.serviceNames { set.kill9(service) }
+        let restore = try await set.cli(["restore", "--from", backupDir, "--data-dir", set.dir + "/data"])
+        #expect(restore.status == 0 && restore.output.contains("intake-1: its cursor on handler-1 set back"), "\(restore.output)")
+        try set.startAll()
+        try await set.waitReady()
+        // The handler's copy has the case as it was opened; so does the citizen's status now.
+        #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = ack.caseNumber })).caseInfo.state == "triaged")
+        let rebuilt = await eventually(20) {
+            let seen = try? await citizenSees()
+            return seen?.state == "being_handled" && seen?.publicNote == ""
+        }
+        let seenNow = try? await citizenSees()
+        #expect(rebuilt, "\(String(describing: seenNow))\n\(set.logs())")
+        #expect(set.logs().contains("after the restore, the citizens' statuses of handler-1's cases are made again from its whole stream"))
+        // And the life cycle goes on from there: a response given now is shown.
+        for step in [["assign", "--officer", "PC-1001"], ["accept"], ["respond", "We will call you on Monday."]] {
+            let r = try await set.cli(["case", step[0], ack.caseNumber] + step.dropFirst() + ["--actor", "desk-li"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        #expect(await eventually(20) { (try? await citizenSees())?.publicNote == "We will call you on Monday." })
+    }
+
     /// A consumer whose cursor is beyond its upstream's head (databases from different moments)
     /// is shown as AHEAD in `liaison streams`, with a line saying what it means; before, its lag
     /// read 0.

@@ -70,5 +70,14 @@ import Testing
         }
         #expect(try cursor("intake-1", "handler-1") == 3 && cursor("handler-1", "intake-1") == 5)
         #expect(try cursor("reporting-1", "intake-1") == 4 && cursor("reporting-1", "elsewhere-1") == 99)
+        // Each set-back is kept in its database for the service to take up (intake makes its
+        // statuses again); the databases with none have none.
+        func pending(_ stream: String) throws -> [CursorSetbacks.Setback] {
+            try DatabaseQueue(path: databases[stream]!).read { db in try CursorSetbacks.pending(db) }
+        }
+        #expect(try pending("intake-1").map { "\($0.stream) \($0.from)->\($0.to)" } == ["handler-1 9->3"])
+        #expect(try pending("handler-1").isEmpty && pending("reporting-1").isEmpty)
+        try DatabaseQueue(path: databases["intake-1"]!).write { db in try CursorSetbacks.clear(db, stream: "handler-1") }
+        #expect(try pending("intake-1").isEmpty)
     }
 }

@@ -195,6 +195,7 @@ public final class IntakeService: RequestHandling {
                                     units: units, clock: clock, logger: logger)
         // Follow every handler partition's case events, so the citizen's status reply shows the case's
         // public state and the public notes given to them.
+        try service.rebuildStatusesAfterRestore(handlers: config.topology.instances(of: "handler").map(\.stream))
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, _, event in
                 try IntakeService.applyCaseEvent(db, event)
@@ -333,6 +334,32 @@ public final class IntakeService: RequestHandling {
         case "merged": "merged"
         case "not_police_responsibility": "referred_elsewhere"
         default: "being_handled"
+        }
+    }
+
+    /// After `liaison restore` set back this intake's cursor on a handler partition (intake's copy
+    /// had applied events that the handler's older copy lacks; the handler makes new ones under
+    /// those numbers), the statuses of that partition's cases may show a response or a note the
+    /// office has no record of. They are made again from the partition's whole stream: each reset
+    /// to "received" and the cursor to 0, in one transaction, before the consumer starts; it then
+    /// applies the stream from the start, as it did the first time.
+    /// - Parameter handlers: the handler partitions' streams, in partition order.
+    public func rebuildStatusesAfterRestore(handlers: [String]) throws {
+        try log.store.pool.write { db in
+            for setback in try CursorSetbacks.pending(db) {
+                guard let partition = handlers.firstIndex(of: setback.stream) else { continue }
+                var reset = 0
+                let rows = try Row.fetchAll(db, sql: "SELECT case_seq, case_number FROM submissions WHERE state != 'received' OR public_note != ''")
+                for row in rows where CasePartition.owner(of: row["case_number"], count: handlers.count) == partition {
+                    try db.execute(sql: "UPDATE submissions SET state = 'received', public_note = '', updated_at = received_at WHERE case_seq = ?",
+                                   arguments: [row["case_seq"] as Int64])
+                    reset += 1
+                }
+                try db.execute(sql: "UPDATE consumer_cursors SET applied_seq = 0 WHERE stream = ?", arguments: [setback.stream])
+                try CursorSetbacks.clear(db, stream: setback.stream)
+                logger.notice("after the restore, the citizens' statuses of \(setback.stream)'s cases are made again from its whole stream",
+                              metadata: ["cases": "\(reset)", "cursor_was": "\(setback.from)", "its_head": "\(setback.to)"])
+            }
         }
     }
 
