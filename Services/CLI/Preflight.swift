@@ -37,9 +37,10 @@ enum Preflight {
         return found
     }
 
-    /// Whether binding `endpoint` would fail because something holds it. Only `tcp://` with an
-    /// IPv4 address or `*`, and `ipc://` paths, are checked; any other endpoint is left to the
-    /// service, which names a failed bind in its log.
+    /// Whether binding `endpoint` would fail because something holds it: `tcp://` with an address,
+    /// a host name (`localhost`), an IPv6 address in brackets or `*`, each address it resolves to
+    /// tried; and `ipc://` paths. Anything else (an interface name) is left to the service, which
+    /// names a failed bind in its log.
     static func inUse(_ endpoint: String) -> Bool {
         if endpoint.hasPrefix("tcp://") { return tcpInUse(String(endpoint.dropFirst(6))) }
         return IPCEndpoint.inUse(endpoint)
@@ -47,25 +48,26 @@ enum Preflight {
 
     private static func tcpInUse(_ address: String) -> Bool {
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else { return false }
-        let host = String(address[..<colon])
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        if host == "*" || host == "0.0.0.0" {
-            sin.sin_addr.s_addr = INADDR_ANY
-        } else if inet_pton(AF_INET, host, &sin.sin_addr) != 1 {
-            return false
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
+        var found: UnsafeMutablePointer<addrinfo>?
+        guard getaddrinfo(host == "*" ? nil : host, String(port), &hints, &found) == 0 else { return false }
+        defer { freeaddrinfo(found) }
+        var next = found
+        while let ai = next {
+            next = ai.pointee.ai_next
+            let fd = socket(ai.pointee.ai_family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard fd >= 0 else { continue }   // an address family this machine does not have
+            defer { close(fd) }
+            // As libzmq binds: a port left in TIME_WAIT by a set that just stopped is free.
+            var one: Int32 = 1
+            _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            if bind(fd, ai.pointee.ai_addr, ai.pointee.ai_addrlen) != 0 && errno == EADDRINUSE { return true }
         }
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        // As libzmq binds: a port left in TIME_WAIT by a set that just stopped is free.
-        var one: Int32 = 1
-        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        let rc = withUnsafePointer(to: &sin) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        return rc != 0 && errno == EADDRINUSE
+        return false
     }
 
     /// The Liaison service answering on a requests endpoint, if one does within half a second.

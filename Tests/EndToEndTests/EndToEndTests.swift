@@ -993,6 +993,31 @@ struct EndToEndTests {
         for pid in third where !gone(pid) { kill(pid, SIGKILL) }
     }
 
+    /// `liaison up` names a TCP endpoint another program holds however the topology spells it:
+    /// an address, a host name (`localhost`) or `*`. Before, only an IPv4 address or `*` was
+    /// checked, and a host name was left to fail in the service's log.
+    @Test func upNamesATCPPortInUseWhateverTheTopologyCallsTheHost() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let holder = try Socket(context: ctx, type: .router, role: "another-program", linger: 0)
+        defer { holder.close() }
+        try holder.bind("tcp://127.0.0.1:*")
+        let port = try #require(try holder.lastEndpoint.split(separator: ":").last.map(String.init))
+        for host in ["localhost", "127.0.0.1", "*"] {
+            var services = set.topology.services
+            let intake = services["intake"]![0]
+            services["intake"] = [.init(stream: intake.stream, requests: "tcp://\(host):\(port)", events: intake.events)]
+            let path = set.dir + "/topology-\(host == "*" ? "any" : host).json"
+            try Topology(services: services).write(to: path)
+            let run = try await set.runWithin(20, "liaison", ["up", "--topology", path, "--data-dir", set.dir + "/data-\(host == "*" ? "any" : host)", "--log-level", "warning"])
+            #expect(run.ended && run.status == 1, "\(host): \(run.output)")
+            #expect(run.output.contains("intake-1: tcp://\(host):\(port) (requests) is in use by another program"), "\(host): \(run.output)")
+            #expect(run.output.contains("nothing was started"), "\(run.output)")
+        }
+    }
+
     /// A second `liaison up` on the endpoints or the data directory of a running set starts
     /// nothing and names what is in use; before, its four services failed to bind (or to lock
     /// their databases) and it restarted them for as long as it ran.
