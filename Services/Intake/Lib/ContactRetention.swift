@@ -117,7 +117,8 @@ extension IntakeService {
                 return true
             }
             if due, try eraseEndedContacts(retention: retention).more {
-                lastLook.withLock { $0 = nil }
+                // The next look in a second, not at the next interval.
+                lastLook.withLock { $0 = now.addingTimeInterval(1 - retention.checkInterval) }
             }
             return false
         }
