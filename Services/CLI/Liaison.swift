@@ -22,6 +22,9 @@ struct Liaison: ParsableCommand {
               liaison events tail --stream handler-1 --from 0
             Check every consumer is keeping up:
               liaison streams
+            Read a citizen's contact data (operators; every disclosure is recorded), and list who read what:
+              liaison contact L1-0000001 --reason "follow-up call"
+              liaison disclosures --case L1-0000001
             Back up every database while the set runs, and restore a stopped set:
               liaison backup --data-dir ./data --to /srv/backup/liaison-2026-12-05
               liaison restore --from /srv/backup/liaison-2026-12-05 --data-dir ./data
