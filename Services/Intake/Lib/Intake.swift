@@ -578,7 +578,6 @@ public final class IntakeService: RequestHandling {
         .encoded(WireWriter.acceptance(caseNumber: caseNumber, trackingToken: token, duplicate: duplicate, linkedCaseNumber: linked))
     }
 
-    /// The contact data of a case, for an operator only.
     /// A contact request answered: with nothing to disclose (refused, or the contact erased), or
     /// with the contact to send once its disclosure is recorded.
     enum ContactAnswer {
@@ -599,6 +598,7 @@ public final class IntakeService: RequestHandling {
     static let longestActor = 64
     static let longestReason = 1_000
 
+    /// The contact data of a case, for an operator only, who says who they are and why they need it.
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> ContactAnswer {
         guard operators.isOperator(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
