@@ -25,7 +25,7 @@ public struct ServiceHost: Service {
         let started = Date()
         let service = config.service
         let stats = LoopStats()
-        let databaseDirectory = (log.store.path as NSString).deletingLastPathComponent
+        let databaseDirectory = { $0.isEmpty ? "." : $0 }((log.store.path as NSString).deletingLastPathComponent)
         let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats) {
             var s = Liaison_V1_ServiceStatus()
             s.writeTransactions = log.transactions
