@@ -51,7 +51,7 @@ struct CaseCommandOptions: ParsableArguments {
         if let f = credentialFile {
             return try OperatorCredentials.secrets(inFile: f).first ?? ""
         }
-        return ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? ""
+        return OperatorCredentials.parse(ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? "").secret
     }
 
     /// Sends `action` for the case to its owner and prints the result.

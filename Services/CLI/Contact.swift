@@ -29,7 +29,7 @@ struct Contact: ParsableCommand {
     func run() throws {
         do {
             let secret = try credentialFile.map { try OperatorCredentials.secrets(inFile: $0).first ?? "" }
-                ?? ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? ""
+                ?? OperatorCredentials.parse(ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? "").secret
             var r = Liaison_V1_Request()
             r.credential = secret.trimmingCharacters(in: .whitespaces)
             r.getContact.caseNumber = caseNumber
@@ -72,7 +72,7 @@ struct Disclosures: ParsableCommand {
     @OptionGroup var client: ClientOptions
     @Option(name: .customLong("case"), help: "Only this case (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String?
-    @Option(help: "Only what this operator was given (as recorded: --actor, $LIAISON_ACTOR or $USER of the reader).")
+    @Option(help: "Only what this operator was given: the actor recorded (--actor, $LIAISON_ACTOR or $USER of the reader) or the name of the operator secret presented.")
     var actor: String?
 
     func run() throws {
@@ -112,7 +112,8 @@ struct Disclosures: ParsableCommand {
                             x.retentionDays == 0 ? "the case ended" : "\(String(format: "%g", x.retentionDays)) day(s) after the case ended"]
                 default:
                     let d = e.contactDisclosed
-                    return [Output.time(e.occurredAt), d.caseNumber, d.actor, d.anonymous ? "anonymous: none stored" : "contact given", d.reason]
+                    let who = d.credentialName.isEmpty || d.credentialName == d.actor ? d.actor : "\(d.actor) (secret of \(d.credentialName))"
+                    return [Output.time(e.occurredAt), d.caseNumber, who, d.anonymous ? "anonymous: none stored" : "contact given", d.reason]
                 }
             }))
         } catch { reportFailure(error) }
@@ -121,7 +122,7 @@ struct Disclosures: ParsableCommand {
     func matches(_ e: Liaison_V1_Event) -> Bool {
         switch e.payload {
         case .contactDisclosed(let d)?:
-            return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor } ?? true)
+            return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor || $0 == d.credentialName } ?? true)
         case .contactErased(let x)?:
             return (caseNumber.map { $0 == x.caseNumber } ?? true) && actor == nil
         default:

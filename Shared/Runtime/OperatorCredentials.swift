@@ -1,53 +1,97 @@
 import Foundation
 
-/// Operators' credentials: a shared secret from the operator configuration (to be replaced by
-/// CURVE client keys with roles when transport authentication lands).
+/// Operators' credentials: secrets from the operator configuration (to be replaced by CURVE client
+/// keys with roles when transport authentication lands).
+///
+/// A line of the operators' file is a secret alone, or a name and a secret (`wang.li 9f3k…`), so
+/// that what a secret opened can be put down to the person it was issued to: intake records the
+/// name with every contact disclosure. A secret is one word: a line of two words whose first is a
+/// name (letters, digits, `.`, `_`, `-`, `@`; at most 64) is a named secret.
 public struct OperatorCredentials: Sendable {
-    let secrets: [String]
+    /// One operator's secret, with the name it was issued under ("" when the line gives none).
+    public struct Operator: Sendable, Equatable {
+        public let name: String
+        public let secret: String
 
-    public init(secrets: [String]) { self.secrets = secrets.filter { !$0.isEmpty } }
+        public init(name: String = "", secret: String) {
+            self.name = name
+            self.secret = secret
+        }
+    }
+
+    let operators: [Operator]
+
+    /// Unnamed secrets (as `$LIAISON_OPERATOR_SECRET` gives one).
+    public init(secrets: [String]) { self.init(operators: secrets.map { Operator(secret: $0) }) }
+
+    public init(operators: [Operator]) { self.operators = operators.filter { !$0.secret.isEmpty } }
 
     /// Whether any operator secret is configured.
-    public var isConfigured: Bool { !secrets.isEmpty }
+    public var isConfigured: Bool { !operators.isEmpty }
+
+    /// The names the secrets were issued under, in file order (unnamed ones left out).
+    public var names: [String] { operators.map(\.name).filter { !$0.isEmpty } }
 
     /// Fewer characters than this and a secret is worth a warning: anyone who reaches the service
     /// may try secrets (each refusal is logged, but a sampled log line is no lock).
     public static let advisedLength = 16
 
     /// What the operator should hear at start about the secrets: one line for each that is shorter
-    /// than ``advisedLength`` (by its position, never its text).
+    /// than ``advisedLength`` (by its position and name, never its text).
     public var warnings: [String] {
-        secrets.enumerated().compactMap { i, s in
-            s.count >= Self.advisedLength ? nil
-                : "operator secret \(i + 1) of \(secrets.count) has \(s.count) character(s): one that short can be guessed by anyone who reaches the service; use \(Self.advisedLength) or more (e.g. openssl rand -base64 24)"
+        operators.enumerated().compactMap { i, o in
+            o.secret.count >= Self.advisedLength ? nil
+                : "operator secret \(i + 1) of \(operators.count)\(o.name.isEmpty ? "" : " (\(o.name))") has \(o.secret.count) character(s): one that short can be guessed by anyone who reaches the service; use \(Self.advisedLength) or more (e.g. openssl rand -base64 24)"
         }
     }
 
-    /// `--operator-secret-file` (one secret per line), else `$LIAISON_OPERATOR_SECRET`; none: nobody is an operator.
+    /// `--operator-secret-file` (one secret per line, each may be named), else
+    /// `$LIAISON_OPERATOR_SECRET` (read as one such line); none: nobody is an operator.
     public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> OperatorCredentials {
-        if let p = path { return OperatorCredentials(secrets: try secrets(inFile: p)) }
-        return OperatorCredentials(secrets: [environment["LIAISON_OPERATOR_SECRET"] ?? ""])
+        if let p = path { return OperatorCredentials(operators: try operators(inFile: p)) }
+        return OperatorCredentials(operators: [parse(environment["LIAISON_OPERATOR_SECRET"] ?? "")])
     }
 
-    /// The secrets in a file: one a line, trimmed, blank lines and `#` comments left out, any line
-    /// end (a file saved on Windows holds the same secrets). The service reads its operators' file
-    /// and the command line an operator's own file the same way, so the same file works for both.
+    /// The operators in a file: one a line, trimmed, blank lines and `#` comments left out, any
+    /// line end (a file saved on Windows holds the same secrets).
+    public static func operators(inFile path: String) throws -> [Operator] {
+        ConfigFiles.meaningful(try ConfigFiles.read(path, key: "operator-secrets")).map { parse($0.text) }
+    }
+
+    /// The secrets in a file, without their names: what the command line sends. The service reads
+    /// its operators' file and the command line an operator's own file the same way, so the same
+    /// line works for both.
     public static func secrets(inFile path: String) throws -> [String] {
-        ConfigFiles.meaningful(try ConfigFiles.read(path, key: "operator-secrets")).map(\.text)
+        try operators(inFile: path).map(\.secret)
     }
 
-    /// Whether `credential` is an operator's (compared in constant time).
-    public func isOperator(_ credential: String) -> Bool {
-        guard !credential.isEmpty else { return false }
+    /// One line: `SECRET`, or `NAME SECRET`.
+    public static func parse(_ line: String) -> Operator {
+        let text = line.trimmingCharacters(in: .whitespaces)
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        if words.count == 2, words[0].count <= 64,
+           words[0].unicodeScalars.allSatisfy({ $0.isASCII && (CharacterSet.alphanumerics.contains($0) || ".-_@".unicodeScalars.contains($0)) }) {
+            return Operator(name: String(words[0]), secret: String(words[1]))
+        }
+        return Operator(secret: text)
+    }
+
+    /// The name of the operator whose secret `credential` is ("" for an unnamed secret), or nil
+    /// when it is nobody's. Every secret is compared, each in constant time.
+    public func operatorName(_ credential: String) -> String? {
+        guard !credential.isEmpty else { return nil }
         let given = Array(credential.utf8)
-        var ok = false
-        for s in secrets {
-            let want = Array(s.utf8)
+        var found: String?
+        for o in operators {
+            let want = Array(o.secret.utf8)
             guard want.count == given.count else { continue }
             var diff: UInt8 = 0
             for i in 0..<want.count { diff |= want[i] ^ given[i] }
-            if diff == 0 { ok = true }
+            if diff == 0 && found == nil { found = o.name }
         }
-        return ok
+        return found
     }
+
+    /// Whether `credential` is an operator's.
+    public func isOperator(_ credential: String) -> Bool { operatorName(credential) != nil }
 }

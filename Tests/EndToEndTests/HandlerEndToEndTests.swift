@@ -108,7 +108,8 @@ struct HandlerEndToEndTests {
     @Test func contactDisclosuresAreInTheCaseAuditTrail() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
-        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        // A named secret: the services know whose it is, the command line sends only the secret.
+        let secret = ["LIAISON_OPERATOR_SECRET": "night.shift night-shift-secret-2026"]
         for s in ["intake", "handler"] { try set.start(s, environment: secret) }
         try await set.waitReady(["intake", "handler"])
         var f = submission(4, prefix: "told")
@@ -131,6 +132,7 @@ struct HandlerEndToEndTests {
         #expect(audited, "\(set.logs())")
         let entry = try #require(try await trail(number).last)
         #expect(entry.actor == "desk-li" && entry.reason == "follow-up call on the complaint" && entry.fromState == "triaged" && entry.toState == "triaged")
+        #expect(entry.detail.hasSuffix("(with the operator secret issued to night.shift)"), "\(entry.detail)")
         let anonymousEntry = try await trail(anonymous).last
         #expect(anonymousEntry?.detail.contains("anonymous") == true && anonymousEntry?.actor == "desk-zhou")
         let show = try await set.cli(["case", "show", number], environment: secret)
@@ -143,6 +145,9 @@ struct HandlerEndToEndTests {
         #expect(all.output.range(of: "desk-li")!.lowerBound < all.output.range(of: "desk-zhou")!.lowerBound)
         let byCase = try await set.cli(["disclosures", "--case", number.lowercased()])
         #expect(byCase.output.contains("desk-li") && !byCase.output.contains("desk-zhou"), "\(byCase.output)")
+        #expect(all.output.contains("desk-li (secret of night.shift)"), "\(all.output)")
+        let bySecret = try await set.cli(["disclosures", "--actor", "night.shift"])
+        #expect(bySecret.output.contains(number) && bySecret.output.contains(anonymous), "\(bySecret.output)")
         let byActor = try await set.cli(["disclosures", "--actor", "desk-zhou"])
         #expect(byActor.output.contains(anonymous) && !byActor.output.contains(number), "\(byActor.output)")
         let nobody = try await set.cli(["disclosures", "--actor", "desk-nobody"])

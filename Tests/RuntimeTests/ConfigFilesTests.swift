@@ -27,6 +27,38 @@ import Testing
         #expect(weak.warnings.count == 1 && weak.warnings[0].hasPrefix("operator secret 2 of 2 has 6 character(s)") && !weak.warnings[0].contains("pr2026"))
     }
 
+    /// A secret may carry the name it was issued under, so that what it opened can be put down to
+    /// a person; a line that is not exactly a name and one word stays one secret.
+    @Test func operatorSecretsMayBeNamed() throws {
+        let dir = try TempDir()
+        let file = dir.path + "/operators"
+        try Data("""
+            # name, then the secret; or the secret alone
+            wang.li   9f3kQ2mZ7xT1vB8nL4pR
+            zhou_min@pr	A7c9E2g4I6k8M0o1Q3s5
+            unnamed-secret-long-enough
+            correct horse battery staple
+            王芳 Zq8Wv6Xt4Yr2Us0Tp9Oq
+            """.utf8).write(to: URL(fileURLWithPath: file))
+        let parsed = try OperatorCredentials.operators(inFile: file)
+        #expect(parsed.map(\.name) == ["wang.li", "zhou_min@pr", "", "", ""])
+        #expect(parsed.map(\.secret) == ["9f3kQ2mZ7xT1vB8nL4pR", "A7c9E2g4I6k8M0o1Q3s5", "unnamed-secret-long-enough",
+                                         "correct horse battery staple", "王芳 Zq8Wv6Xt4Yr2Us0Tp9Oq"])
+        // What the command line sends from the same file: the secret, never the name.
+        #expect(try OperatorCredentials.secrets(inFile: file).first == "9f3kQ2mZ7xT1vB8nL4pR")
+        let operators = try OperatorCredentials.resolve(path: file, environment: [:])
+        #expect(operators.operatorName("9f3kQ2mZ7xT1vB8nL4pR") == "wang.li" && operators.operatorName("A7c9E2g4I6k8M0o1Q3s5") == "zhou_min@pr")
+        #expect(operators.operatorName("unnamed-secret-long-enough") == "" && operators.operatorName("wang.li 9f3kQ2mZ7xT1vB8nL4pR") == nil)
+        #expect(operators.operatorName("wang.li") == nil && operators.operatorName("") == nil)
+        #expect(operators.names == ["wang.li", "zhou_min@pr"])
+        // The environment's secret is read as one such line.
+        let fromEnvironment = try OperatorCredentials.resolve(path: nil, environment: ["LIAISON_OPERATOR_SECRET": "night.shift night-shift-secret-2026"])
+        #expect(fromEnvironment.operatorName("night-shift-secret-2026") == "night.shift")
+        // A short secret's warning names its place and its name, never its text.
+        let weak = OperatorCredentials(operators: [.init(name: "desk-3", secret: "pr2026")])
+        #expect(weak.warnings.count == 1 && weak.warnings[0].hasPrefix("operator secret 1 of 1 (desk-3) has 6 character(s)") && !weak.warnings[0].contains("pr2026"))
+    }
+
     /// A file or directory that cannot be used is a configuration error naming the option and the
     /// reason, not Foundation's "Error Domain=NSCocoaErrorDomain Code=260".
     @Test func unreadableFilesAndDirectoriesSayWhy() throws {

@@ -316,6 +316,18 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             let bytes = String(decoding: try e.serializedBytes() as [UInt8], as: UTF8.self)
             #expect(!bytes.contains("13811112222") && !bytes.contains("Zhao Lei"))
         }
+        // With a named operator secret, the record also says whose secret it was.
+        let namedDir = try TempDir()
+        let named = try IntakeService(log: try EventLog(store: Store(path: namedDir.file("intake.sqlite"), migrations: IntakeService.migrations), stream: "intake-1"),
+                                      casePrefix: "L1", vault: try ContactVault(keys: [("k1", IntakeLogicTests.key)]),
+                                      operators: .init(operators: [.init(name: "wang.li", secret: "wang-li-secret-2026")]), logger: Logger(label: "t"))
+        let namedCase = named.handle([request(.submitFeedback(f))])[0].feedbackAccepted.caseNumber
+        var namedQuery = request(.getContact(contactQuery(namedCase, actor: "desk-7")))
+        namedQuery.credential = "wang-li-secret-2026"
+        #expect(named.handle([namedQuery])[0].contactInfo.contact.phone == "13811112222")
+        let namedRecord = try #require(try named.log.replay(after: 0, limit: 10, prefixes: [Topic.contactDisclosed]).events.first).contactDisclosed
+        #expect(namedRecord.actor == "desk-7" && namedRecord.credentialName == "wang.li")
+        #expect(recorded[0].contactDisclosed.credentialName == "")   // op-secret is unnamed
         // A record that cannot be written: the contact is not sent, and the caller is told to retry.
         try intake.log.store.pool.write { db in
             try db.execute(sql: "CREATE TRIGGER full BEFORE INSERT ON events WHEN NEW.topic = 'contact.disclosed' BEGIN SELECT RAISE(ABORT, 'disk full'); END")

@@ -159,8 +159,9 @@ public final class HandlerService: RequestHandling {
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
         switch event.payload {
         case .contactDisclosed(let d)?: return try auditContact(db, d.caseNumber, at: event.occurredAt.date, actor: d.actor, action: "contact_disclosed",
-                                                                detail: d.anonymous ? "asked for the contact data: the case is anonymous, none is stored"
-                                                                                    : "was given the citizen's contact data by intake",
+                                                                detail: (d.anonymous ? "asked for the contact data: the case is anonymous, none is stored"
+                                                                                     : "was given the citizen's contact data by intake")
+                                                                    + (d.credentialName.isEmpty ? "" : " (with the operator secret issued to \(d.credentialName))"),
                                                                 reason: d.reason)
         case .contactErased(let e)?: return try auditContact(db, e.caseNumber, at: event.occurredAt.date, actor: "retention", action: "contact_erased",
                                                              detail: "intake erased the citizen's contact data", reason: e.retentionDays == 0

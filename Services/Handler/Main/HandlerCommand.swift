@@ -49,6 +49,7 @@ struct HandlerCommand: AsyncParsableCommand {
         let settings = try HandlerSettings.load(policyPath: policy, calendarDir: calendar, units: unitDirectory)
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.warnings.forEach { logger.warning("\($0)") }
+        if !operators.names.isEmpty { logger.info("operator secrets issued to: \(operators.names.joined(separator: ", "))") }
         if !operators.isConfigured {
             logger.warning("no operator secret configured: anyone who reaches the handler may give case commands")
         }

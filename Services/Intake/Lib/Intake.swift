@@ -592,6 +592,8 @@ public final class IntakeService: RequestHandling {
         let actor: String
         let reason: String
         let anonymous: Bool
+        /// The name the presented operator secret was issued under ("" when unnamed).
+        let credentialName: String
     }
 
     /// Longest `GetContact.actor` and `GetContact.reason` (as for a case command's).
@@ -600,7 +602,7 @@ public final class IntakeService: RequestHandling {
 
     /// The contact data of a case, for an operator only, who says who they are and why they need it.
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> ContactAnswer {
-        guard operators.isOperator(credential) else {
+        guard let credentialName = operators.operatorName(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
             // credential itself never is); a line a second at most of each kind, with how many were
             // left out, so that a client trying secrets by the thousand cannot fill the log.
@@ -647,7 +649,8 @@ public final class IntakeService: RequestHandling {
             } else {
                 r.contactInfo.anonymous = true
             }
-            return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason, anonymous: r.contactInfo.anonymous))
+            return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason, anonymous: r.contactInfo.anonymous,
+                                           credentialName: credentialName))
         } catch {
             return .answered(.failure(.internal("contact lookup failed: \(error)")))
         }
@@ -664,11 +667,14 @@ public final class IntakeService: RequestHandling {
                     e.contactDisclosed.actor = d.actor
                     e.contactDisclosed.reason = d.reason
                     e.contactDisclosed.anonymous = d.anonymous
+                    e.contactDisclosed.credentialName = d.credentialName
                 }
             }
         }
         for d in disclosures {
-            logger.notice("contact data disclosed to an operator", metadata: ["case": "\(d.caseNumber)", "actor": "\(WireError.quoted(d.actor))"])
+            logger.notice("contact data disclosed to an operator", metadata: [
+                "case": "\(d.caseNumber)", "actor": "\(WireError.quoted(d.actor))", "credential": "\(d.credentialName.isEmpty ? "unnamed" : d.credentialName)",
+            ])
         }
     }
 

@@ -44,6 +44,7 @@ struct IntakeCommand: AsyncParsableCommand {
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.warnings.forEach { logger.warning("\($0)") }
+        if !operators.names.isEmpty { logger.info("operator secrets issued to: \(operators.names.joined(separator: ", "))") }
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
                                                      retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
         let unitsPath = units

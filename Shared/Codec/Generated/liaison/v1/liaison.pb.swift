@@ -971,6 +971,9 @@ public nonisolated struct Liaison_V1_ContactDisclosed: Sendable {
   /// the case has no contact data: nothing was disclosed but that
   public var anonymous: Bool = false
 
+  /// the name the presented operator secret was issued under ("" when unnamed)
+  public var credentialName: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3127,7 +3130,7 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
 
 nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ContactDisclosed"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}actor\0\u{1}reason\0\u{1}anonymous\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}actor\0\u{1}reason\0\u{1}anonymous\0\u{3}credential_name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3139,6 +3142,7 @@ nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularStringField(value: &self.actor) }()
       case 3: try { try decoder.decodeSingularStringField(value: &self.reason) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.anonymous) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.credentialName) }()
       default: break
       }
     }
@@ -3157,6 +3161,9 @@ nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftP
     if self.anonymous != false {
       try visitor.visitSingularBoolField(value: self.anonymous, fieldNumber: 4)
     }
+    if !self.credentialName.isEmpty {
+      try visitor.visitSingularStringField(value: self.credentialName, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3165,6 +3172,7 @@ nonisolated extension Liaison_V1_ContactDisclosed: SwiftProtobuf.Message, SwiftP
     if lhs.actor != rhs.actor {return false}
     if lhs.reason != rhs.reason {return false}
     if lhs.anonymous != rhs.anonymous {return false}
+    if lhs.credentialName != rhs.credentialName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
