@@ -119,7 +119,7 @@ enum CaseText {
         lines.append("next        \(c.allowedActions.joined(separator: ", "))")
         lines.append("\naudit trail:")
         lines.append(Output.table(["WHEN", "WHO", "WHAT", "STATE", "DETAIL", "WHY"], c.audit.map {
-            [Output.time($0.at), $0.actor, $0.action, $0.fromState == $0.toState ? $0.toState : "\($0.fromState.isEmpty ? "-" : $0.fromState) -> \($0.toState)", $0.detail, $0.reason]
+            [Output.time($0.at), $0.credentialName.isEmpty || $0.credentialName == $0.actor ? $0.actor : "\($0.actor) (secret of \($0.credentialName))", $0.action, $0.fromState == $0.toState ? $0.toState : "\($0.fromState.isEmpty ? "-" : $0.fromState) -> \($0.toState)", $0.detail, $0.reason]
         }))
         return lines.joined(separator: "\n")
     }

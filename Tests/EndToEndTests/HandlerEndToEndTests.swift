@@ -132,11 +132,15 @@ struct HandlerEndToEndTests {
         #expect(audited, "\(set.logs())")
         let entry = try #require(try await trail(number).last)
         #expect(entry.actor == "desk-li" && entry.reason == "follow-up call on the complaint" && entry.fromState == "triaged" && entry.toState == "triaged")
-        #expect(entry.detail.hasSuffix("(with the operator secret issued to night.shift)"), "\(entry.detail)")
+        #expect(entry.credentialName == "night.shift", "\(entry)")
         let anonymousEntry = try await trail(anonymous).last
         #expect(anonymousEntry?.detail.contains("anonymous") == true && anonymousEntry?.actor == "desk-zhou")
+        // A case command given with the same secret is put down to it as well.
+        let noted = try await set.cli(["case", "note", number, "Called back", "--actor", "desk-li"], environment: secret)
+        #expect(noted.status == 0, "\(noted.output)")
         let show = try await set.cli(["case", "show", number], environment: secret)
-        #expect(show.status == 0 && show.output.contains("contact_disclosed") && show.output.contains("desk-li"), "\(show.output)")
+        #expect(show.status == 0 && show.output.contains("contact_disclosed") && show.output.contains("desk-li (secret of night.shift)"), "\(show.output)")
+        #expect(try await trail(number).last?.credentialName == "night.shift")
         #expect(!show.output.contains("13600001111") && !show.output.contains("Chen Jing"))
         // The privacy officer's list: every disclosure, oldest first, by case or by operator.
         let all = try await set.cli(["disclosures"])
@@ -154,7 +158,7 @@ struct HandlerEndToEndTests {
         #expect(nobody.status == 0 && nobody.output.contains("no contact data was disclosed or erased to desk-nobody"), "\(nobody.output)")
         // The case's state and deadlines are untouched: a look is not a step in the life cycle.
         let info = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
-        #expect(info.state == "triaged" && info.audit.count == 2)
+        #expect(info.state == "triaged" && info.audit.count == 3)
     }
 
     /// On the real executables: once a case ends, intake erases its contact after the retention

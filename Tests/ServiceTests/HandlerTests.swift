@@ -631,7 +631,14 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         }
         #expect(captured.lines.filter { $0.contains("case command refused") }.count < 10, "\(captured.lines.count) lines")
         req.credential = "s3cret"
-        #expect(guarded.handle([req])[0].caseInfo.state == "triaged")
+        let accepted = guarded.handle([req])[0].caseInfo
+        #expect(accepted.state == "triaged" && accepted.audit.last?.credentialName == "")
+        // A named secret: the audit line says whose secret gave the command, beside the actor.
+        let named = HandlerService(log: fx.log, settings: fx.handler.settings.withLock { $0 },
+                                   operators: .init(operators: [.init(name: "wang.li", secret: "wang-li-secret-2026")]), clock: fx.clock, logger: captured.logger)
+        req.credential = "wang-li-secret-2026"
+        let line = named.handle([req])[0].caseInfo.audit.last
+        #expect(line?.actor == "op" && line?.credentialName == "wang.li", "\(String(describing: line))")
     }
 }
 

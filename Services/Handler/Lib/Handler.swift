@@ -119,6 +119,10 @@ public final class HandlerService: RequestHandling {
                 CREATE INDEX deadlines_due ON deadlines(fired_at, fire_at);
                 """)
         }
+        // The name of the operator secret each command (and each contact disclosure) came with.
+        m.registerMigration("handler-v3-credential-name") { db in
+            try db.execute(sql: "ALTER TABLE audit ADD COLUMN credential_name TEXT NOT NULL DEFAULT ''")
+        }
     }
 
     /// Builds the whole handler instance: its requests, one consumer per intake instance, and the
@@ -159,10 +163,9 @@ public final class HandlerService: RequestHandling {
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
         switch event.payload {
         case .contactDisclosed(let d)?: return try auditContact(db, d.caseNumber, at: event.occurredAt.date, actor: d.actor, action: "contact_disclosed",
-                                                                detail: (d.anonymous ? "asked for the contact data: the case is anonymous, none is stored"
-                                                                                     : "was given the citizen's contact data by intake")
-                                                                    + (d.credentialName.isEmpty ? "" : " (with the operator secret issued to \(d.credentialName))"),
-                                                                reason: d.reason)
+                                                                detail: d.anonymous ? "asked for the contact data: the case is anonymous, none is stored"
+                                                                                    : "was given the citizen's contact data by intake",
+                                                                reason: d.reason, credentialName: d.credentialName)
         case .contactErased(let e)?: return try auditContact(db, e.caseNumber, at: event.occurredAt.date, actor: "retention", action: "contact_erased",
                                                              detail: "intake erased the citizen's contact data", reason: e.retentionDays == 0
                                                                  ? "the case ended" : "\(String(format: "%g", e.retentionDays)) day(s) after the case ended")
@@ -217,11 +220,13 @@ public final class HandlerService: RequestHandling {
     /// Intake gave an operator the case's contact data, or erased it under its retention: a line in
     /// the case's audit trail (who, why, when), so whoever reviews the case sees every look at the
     /// citizen's details and when they went. The state stays.
-    func auditContact(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, detail: String, reason: String) throws {
+    func auditContact(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, detail: String, reason: String,
+                      credentialName: String = "") throws {
         guard partition.owns(caseNumber),
               let state = try String.fetchOne(db.cachedStatement(sql: "SELECT state FROM cases WHERE case_number = ?"), arguments: [caseNumber])
         else { return }
-        try audit(db, caseNumber, at: at, actor: actor, action: action, from: state, to: state, detail: detail, reason: reason)
+        try audit(db, caseNumber, at: at, actor: actor, action: action, from: state, to: state, detail: detail, reason: reason,
+                  credentialName: credentialName)
     }
 
     /// When a deadline falls due, and when its warning comes (80 % of its time used). `remaining`
@@ -257,10 +262,10 @@ public final class HandlerService: RequestHandling {
     }
 
     func audit(_ db: Database, _ caseNumber: String, at: Date, actor: String, action: String, from: String, to: String,
-               detail: String, reason: String) throws {
+               detail: String, reason: String, credentialName: String = "") throws {
         try db.executeCached(sql: """
-            INSERT INTO audit (case_number, at, actor, action, from_state, to_state, detail, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [caseNumber, at.timeIntervalSince1970, actor, action, from, to, detail, reason])
+            INSERT INTO audit (case_number, at, actor, action, from_state, to_state, detail, reason, credential_name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [caseNumber, at.timeIntervalSince1970, actor, action, from, to, detail, reason, credentialName])
     }
 
     // MARK: requests
@@ -298,6 +303,7 @@ public final class HandlerService: RequestHandling {
             e.action = a["action"]
             e.fromState = a["from_state"]
             e.toState = a["to_state"]
+            e.credentialName = a["credential_name"]
             e.detail = a["detail"]
             e.reason = a["reason"]
             return e
@@ -380,6 +386,7 @@ public final class HandlerService: RequestHandling {
 
     /// Carries out one operator command in one transaction: the change, its audit line and its event.
     func command(_ c: Liaison_V1_CaseCommand, credential: String) throws -> Liaison_V1_Reply {
+        let credentialName = operators.operatorName(credential) ?? ""
         if operators.isConfigured && !operators.isOperator(credential) {
             // Sampled (a line a second at most, each kind, with how many were left out).
             let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
@@ -394,12 +401,13 @@ public final class HandlerService: RequestHandling {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [c.caseNumber]) else {
                 throw WireError.notFound("case_command.case_number", "no case \(WireError.quoted(c.caseNumber))")
             }
-            try self.apply(c, to: row, at: now, settings: s, db: db, out: out)
+            try self.apply(c, to: row, at: now, settings: s, db: db, out: out, credentialName: credentialName)
         }
         return try getCase(.with { $0.caseNumber = c.caseNumber })
     }
 
-    func apply(_ c: Liaison_V1_CaseCommand, to row: Row, at now: Date, settings s: HandlerSettings, db: Database, out: EventAppender) throws {
+    func apply(_ c: Liaison_V1_CaseCommand, to row: Row, at now: Date, settings s: HandlerSettings, db: Database, out: EventAppender,
+               credentialName: String = "") throws {
         let caseNumber = c.caseNumber
         let state = CaseState(rawValue: row["state"]) ?? .triaged
         let pausedFrom = (row["paused_from"] as String?).flatMap(CaseState.init(rawValue:))
@@ -505,7 +513,8 @@ public final class HandlerService: RequestHandling {
                 if target == CaseState.merged.rawValue {
                     throw WireError.conflict("case_command.merge_into", "case \(c.mergeInto) is itself merged; merge into the case it was merged into")
                 }
-                try audit(db, c.mergeInto, at: now, actor: c.actor, action: "merged_in", from: target, to: target, detail: "case \(caseNumber) merged into this one", reason: c.reason)
+                try audit(db, c.mergeInto, at: now, actor: c.actor, action: "merged_in", from: target, to: target, detail: "case \(caseNumber) merged into this one", reason: c.reason,
+                              credentialName: credentialName)
             }
             set("merged_into", c.mergeInto)
             try dropClock(["respond", "resolve"])
@@ -545,7 +554,8 @@ public final class HandlerService: RequestHandling {
                        arguments: StatementArguments(setArgs + [caseNumber]))
         let reason = c.reason.trimmingCharacters(in: .whitespacesAndNewlines)
         let audited = c.action == .note && !c.public ? "internal: " + detail : detail
-        try audit(db, caseNumber, at: now, actor: c.actor, action: c.action.name, from: state.rawValue, to: next.rawValue, detail: audited, reason: reason)
+        try audit(db, caseNumber, at: now, actor: c.actor, action: c.action.name, from: state.rawValue, to: next.rawValue, detail: audited, reason: reason,
+                  credentialName: credentialName)
         let final = try Row.fetchOne(db.cachedStatement(sql: "SELECT respond_by, resolve_by, accountable_unit, kind, category FROM cases WHERE case_number = ?"), arguments: [caseNumber])!
         try out.append(topic: c.action.topic, at: now) { e in
             e.caseUpdated.caseNumber = caseNumber

@@ -1729,6 +1729,9 @@ public nonisolated struct Liaison_V1_AuditEntry: Sendable {
   /// why
   public var reason: String = String()
 
+  /// the name the operator secret presented was issued under ("" when unnamed or none)
+  public var credentialName: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -4376,7 +4379,7 @@ nonisolated extension Liaison_V1_CaseInfo: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension Liaison_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AuditEntry"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}actor\0\u{1}action\0\u{3}from_state\0\u{3}to_state\0\u{1}detail\0\u{1}reason\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}at\0\u{1}actor\0\u{1}action\0\u{3}from_state\0\u{3}to_state\0\u{1}detail\0\u{1}reason\0\u{3}credential_name\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -4391,6 +4394,7 @@ nonisolated extension Liaison_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobu
       case 5: try { try decoder.decodeSingularStringField(value: &self.toState) }()
       case 6: try { try decoder.decodeSingularStringField(value: &self.detail) }()
       case 7: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.credentialName) }()
       default: break
       }
     }
@@ -4422,6 +4426,9 @@ nonisolated extension Liaison_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobu
     if !self.reason.isEmpty {
       try visitor.visitSingularStringField(value: self.reason, fieldNumber: 7)
     }
+    if !self.credentialName.isEmpty {
+      try visitor.visitSingularStringField(value: self.credentialName, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -4433,6 +4440,7 @@ nonisolated extension Liaison_V1_AuditEntry: SwiftProtobuf.Message, SwiftProtobu
     if lhs.toState != rhs.toState {return false}
     if lhs.detail != rhs.detail {return false}
     if lhs.reason != rhs.reason {return false}
+    if lhs.credentialName != rhs.credentialName {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
