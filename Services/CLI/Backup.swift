@@ -21,7 +21,7 @@ struct Backup: ParsableCommand {
             --keep N then deletes the oldest complete backups there beyond N. Only directories of \
             that name with a completed backup's marker are counted or deleted, and only when this \
             backup succeeded.
-              liaison backup --data-dir /var/lib/liaison --into /var/backups/liaison --keep 14
+              liaison backup --data-dir /var/lib/liaison --into /var/lib/liaison-backups --keep 14
             """)
 
     @Option(help: "The set's data directory (where the services keep their databases).")
@@ -128,8 +128,8 @@ enum BackupSeries {
         let path = (dir as NSString).appendingPathComponent(marker)
         let text = "liaison backup completed \(ISO8601DateFormatter().string(from: Date()))\nstreams: \(streams.joined(separator: " "))\n"
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        DatabaseBackup.flushToDisk(path)
+        DatabaseBackup.flushToDisk(dir)
     }
 
     /// The complete backups in `dir` beyond the newest `keep`, oldest first.
@@ -150,7 +150,8 @@ struct Restore: ParsableCommand {
             -wal and -shm files, are moved into a directory of their own inside it first (an old \
             write-ahead log beside a restored database would be applied to it as its own). A \
             cursor beyond the head of the stream it follows, as restored, is set back to it (intake \
-            follows the handler too, and its copy, taken last, may be ahead of the handler's). \
+            follows the handler too, and its copy, taken last, may be ahead of the handler's; at \
+            start it then makes the citizens' statuses of that handler's cases again from its stream). \
             Then start the set: each service takes up from its copy. The contact keys must be the ones \
             the backup's contacts were sealed with.
               liaison restore --from /srv/backup/liaison-2026-12-05 --data-dir ./data

@@ -47,12 +47,6 @@ struct CaseCommandOptions: ParsableArguments {
 
     var resolvedActor: String { Actor.resolve(actor) }
 
-    func credential() throws -> String {
-        if let f = credentialFile {
-            return try OperatorCredentials.secrets(inFile: f).first ?? ""
-        }
-        return OperatorCredentials.parse(ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? "").secret
-    }
 
     /// Sends `action` for the case to its owner and prints the result.
     func send(_ action: Liaison_V1_CaseAction, _ fill: (inout Liaison_V1_CaseCommand) -> Void = { _ in }) {
@@ -64,7 +58,7 @@ struct CaseCommandOptions: ParsableArguments {
             fill(&c)
             var r = Liaison_V1_Request()
             r.caseCommand = c
-            r.credential = try credential()
+            r.credential = try OperatorSecret.read(file: credentialFile)
             let info = try client.call("handler", r, instance: try client.owner(of: caseNumber)).caseInfo
             if client.json { print(Output.json(info)); return }
             let last = info.audit.last
@@ -119,7 +113,7 @@ enum CaseText {
         lines.append("next        \(c.allowedActions.joined(separator: ", "))")
         lines.append("\naudit trail:")
         lines.append(Output.table(["WHEN", "WHO", "WHAT", "STATE", "DETAIL", "WHY"], c.audit.map {
-            [Output.time($0.at), $0.credentialName.isEmpty || $0.credentialName == $0.actor ? $0.actor : "\($0.actor) (secret of \($0.credentialName))", $0.action, $0.fromState == $0.toState ? $0.toState : "\($0.fromState.isEmpty ? "-" : $0.fromState) -> \($0.toState)", $0.detail, $0.reason]
+            [Output.time($0.at), Output.who(actor: $0.actor, credentialName: $0.credentialName), $0.action, $0.fromState == $0.toState ? $0.toState : "\($0.fromState.isEmpty ? "-" : $0.fromState) -> \($0.toState)", $0.detail, $0.reason]
         }))
         return lines.joined(separator: "\n")
     }

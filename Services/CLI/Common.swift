@@ -65,6 +65,12 @@ enum Output {
         return f.string(from: t.date)
     }
 
+    /// Who did it: the actor recorded, and the name of the operator secret presented when it has
+    /// one and says something more (`desk-li (secret of wang.li)`).
+    static func who(actor: String, credentialName: String) -> String {
+        credentialName.isEmpty || credentialName == actor ? actor : "\(actor) (secret of \(credentialName))"
+    }
+
     /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
     static func bytes(_ n: UInt64) -> String { DiskSpace.text(n) }
 

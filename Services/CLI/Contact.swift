@@ -11,7 +11,7 @@ struct Contact: ParsableCommand {
             Needs an operator secret (--credential-file, or $LIAISON_OPERATOR_SECRET) and a reason. \
             Intake records who read which case's contact data and why, durably, before it answers: \
             the case's audit trail shows it (liaison case show), and so does intake's stream \
-            (liaison events tail --stream intake-1 --topic contact.disclosed).
+            (liaison disclosures, or liaison events tail --stream intake-1 --topic contact.disclosed).
 
               liaison contact L1-42 --reason "follow-up call on the resolved complaint"
             """)
@@ -28,10 +28,8 @@ struct Contact: ParsableCommand {
 
     func run() throws {
         do {
-            let secret = try credentialFile.map { try OperatorCredentials.secrets(inFile: $0).first ?? "" }
-                ?? OperatorCredentials.parse(ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"] ?? "").secret
             var r = Liaison_V1_Request()
-            r.credential = secret.trimmingCharacters(in: .whitespaces)
+            r.credential = try OperatorSecret.read(file: credentialFile)
             r.getContact.caseNumber = caseNumber
             r.getContact.actor = Actor.resolve(actor)
             r.getContact.reason = reason
@@ -45,6 +43,15 @@ struct Contact: ParsableCommand {
             }
             print("case \(info.caseNumber): \(info.contact.name)  \(info.contact.phone)  \(info.contact.email)")
         } catch { reportFailure(error) }
+    }
+}
+
+/// The operator secret a command sends: the first secret of `--credential-file` (without the name
+/// its line may give), else `$LIAISON_OPERATOR_SECRET` read the same way.
+enum OperatorSecret {
+    static func read(file: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+        if let file { return try OperatorCredentials.secrets(inFile: file).first ?? "" }
+        return OperatorCredentials.parse(environment["LIAISON_OPERATOR_SECRET"] ?? "").secret
     }
 }
 
@@ -108,12 +115,10 @@ struct Disclosures: ParsableCommand {
             print(Output.table(["WHEN", "CASE", "WHO", "WHAT", "WHY"], events.map { e in
                 switch e.payload {
                 case .contactErased(let x)?:
-                    return [Output.time(e.occurredAt), x.caseNumber, "retention", "erased",
-                            x.retentionDays == 0 ? "the case ended" : "\(String(format: "%g", x.retentionDays)) day(s) after the case ended"]
+                    return [Output.time(e.occurredAt), x.caseNumber, "retention", "erased", x.why]
                 default:
                     let d = e.contactDisclosed
-                    let who = d.credentialName.isEmpty || d.credentialName == d.actor ? d.actor : "\(d.actor) (secret of \(d.credentialName))"
-                    return [Output.time(e.occurredAt), d.caseNumber, who, d.anonymous ? "anonymous: none stored" : "contact given", d.reason]
+                    return [Output.time(e.occurredAt), d.caseNumber, Output.who(actor: d.actor, credentialName: d.credentialName), d.anonymous ? "anonymous: none stored" : "contact given", d.reason]
                 }
             }))
         } catch { reportFailure(error) }

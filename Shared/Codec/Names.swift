@@ -1,3 +1,5 @@
+import Foundation
+
 /// Lower-case names of the wire enums, as used on the command line, in reports and in JSON lines.
 
 /// A name as typed, in the form of the names below: lower case, `-` for `_` (`Walk-In` is
@@ -96,5 +98,12 @@ extension Liaison_V1_CaseAction {
         case .resume: "case.resumed"
         case .unspecified, .UNRECOGNIZED: "case.unknown"
         }
+    }
+}
+
+extension Liaison_V1_ContactErased {
+    /// Why the contact went, for an audit line or a listing: "365 day(s) after the case ended".
+    public var why: String {
+        retentionDays == 0 ? "the case ended" : "\(String(format: "%g", retentionDays)) day(s) after the case ended"
     }
 }

@@ -37,10 +37,8 @@ public enum DatabaseBackup {
         try to.close()
         try from.close()
         // The copy is a backup only once it is on disk, and its name in its directory.
-        for path in [destination, (destination as NSString).deletingLastPathComponent] {
-            let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
-            if fd >= 0 { _ = fsync(fd); close(fd) }
-        }
+        flushToDisk(destination)
+        flushToDisk((destination as NSString).deletingLastPathComponent)
         var st = stat()
         return Copied(bytes: stat(destination, &st) == 0 ? UInt64(st.st_size) : 0, head: head)
     }
@@ -66,22 +64,27 @@ public enum DatabaseBackup {
         let incoming = database + ".restoring"
         try? FileManager.default.removeItem(atPath: incoming)
         try FileManager.default.copyItem(atPath: copy, toPath: incoming)
-        let fd = open(incoming, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        flushToDisk(incoming)
         guard rename(incoming, database) == 0 else {
             throw ConfigError("data-dir", "cannot put the copy in place at \(database): \(String(cString: strerror(errno)))")
         }
-        let dir = (database as NSString).deletingLastPathComponent
-        let dfd = open(dir.isEmpty ? "." : dir, O_RDONLY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
+        flushToDisk((database as NSString).deletingLastPathComponent)
         return moved
     }
 
+    /// `fsync` of a file or a directory ("" is the working directory): what was written to it, or
+    /// the names in it, are on disk. Best effort: a path that cannot be opened is left.
+    public static func flushToDisk(_ path: String) {
+        let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+    }
+
     /// After a restore: sets back every cursor in the restored databases that is beyond the head of
-    /// the stream it follows, as restored. Copies are taken consumers first, but intake follows the
-    /// handler too (the citizen's status), so intake's copy may have applied handler events that
-    /// the handler's earlier copy lacks; the handler makes them again under the same numbers, and
-    /// set back, intake applies them again (its status updates overwrite) instead of skipping them.
+    /// the stream it follows, as restored, and records it (``CursorSetbacks``). Copies are taken
+    /// consumers first, but intake follows the handler too (the citizen's status), so intake's copy
+    /// may have applied handler events that the handler's earlier copy lacks; the handler makes new
+    /// ones under those numbers, and intake, finding the record at start, makes that partition's
+    /// statuses again from the handler's whole stream instead of keeping what it applied.
     /// - Parameter databases: each restored stream's database.
     /// - Returns: one line for each cursor set back.
     public static func alignCursors(_ databases: [String: String]) throws -> [String] {

@@ -64,5 +64,4 @@ public struct DiskWatch: Sendable {
             lastWarning = .distantPast
         }
     }
-
 }

@@ -63,7 +63,9 @@ public struct ServiceHost: Service {
             try watch.withLock { w in
                 guard now.timeIntervalSince(w.lastLook) >= 10 else { return }
                 w.lastLook = now
-                guard let space = DiskSpace.of(databaseDirectory) else { throw DiskSpaceUnknown(path: databaseDirectory) }
+                guard let space = DiskSpace.of(databaseDirectory) else {
+                    throw DiskSpaceUnknown(path: databaseDirectory, reason: String(cString: strerror(errno)))
+                }
                 w.watch.check(space, path: databaseDirectory, now: now, logger: logger)
             }
             return false
@@ -135,7 +137,8 @@ public struct ServiceHost: Service {
 /// `statvfs` could not tell the free space of the database's directory.
 struct DiskSpaceUnknown: Error, CustomStringConvertible {
     let path: String
-    var description: String { "cannot read the free space of \(path): \(String(cString: strerror(errno)))" }
+    let reason: String
+    var description: String { "cannot read the free space of \(path): \(reason)" }
 }
 
 /// The size of the file at `path` in bytes (0 when it does not exist).

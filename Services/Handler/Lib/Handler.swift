@@ -167,8 +167,7 @@ public final class HandlerService: RequestHandling {
                                                                                     : "was given the citizen's contact data by intake",
                                                                 reason: d.reason, credentialName: d.credentialName)
         case .contactErased(let e)?: return try auditContact(db, e.caseNumber, at: event.occurredAt.date, actor: "retention", action: "contact_erased",
-                                                             detail: "intake erased the citizen's contact data", reason: e.retentionDays == 0
-                                                                 ? "the case ended" : "\(String(format: "%g", e.retentionDays)) day(s) after the case ended")
+                                                             detail: "intake erased the citizen's contact data", reason: e.why)
         default: break
         }
         guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
