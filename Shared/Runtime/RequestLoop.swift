@@ -45,6 +45,12 @@ public struct RequestLoopOptions: Sendable {
     public var maxBatch = 512
     /// Requests waiting beyond one batch that are answered `unavailable` at once (bounded queue):
     /// a client learns to come back later instead of timing out. 0 disables shedding.
+    ///
+    /// Shedding is fair between callers (connections): a request read past a full batch from a
+    /// caller that has had less than its share of the batch (`maxBatch` over the callers in it) is
+    /// kept for the next batch instead, up to `maxBatch` of them; only the callers sending more than
+    /// their share are told to come back. So a web front that floods intake does not turn a hotline
+    /// desk with a few requests in flight away.
     public var maxShed = 4_096
     /// Heartbeat on the events socket when nothing was published for this long (ms).
     public var heartbeatMs = 1_000
@@ -59,6 +65,33 @@ public final class LoopStats: Sendable {
     public let served = Atomic<UInt64>(0)
     public let shed = Atomic<UInt64>(0)
     public init() {}
+}
+
+/// Who has had how much of a full batch, so that shedding turns away only the callers that send
+/// more than their share (``RequestLoopOptions/maxShed``). A caller is a connection, known by the
+/// routing id ROUTER puts first in each request's envelope.
+struct ShedShares {
+    /// Requests in the batch and kept for the next, by caller.
+    private(set) var byCaller: [[UInt8]: Int] = [:]
+    let batchSize: Int
+
+    init(batchSize: Int) { self.batchSize = batchSize }
+
+    /// Callers seen so far.
+    var callers: Int { byCaller.count }
+
+    mutating func count(_ envelope: [[UInt8]]) {
+        byCaller[envelope.first ?? [], default: 0] += 1
+    }
+
+    /// True when the caller has fewer requests than an equal share of a batch among the callers in
+    /// it (a caller not in it counts as one more): such a request is kept, not shed.
+    func isUnderShare(_ envelope: [[UInt8]]) -> Bool {
+        let key = envelope.first ?? []
+        let mine = byCaller[key] ?? 0
+        let callers = byCaller.count + (mine == 0 ? 1 : 0)
+        return mine < max(1, batchSize / callers)
+    }
 }
 
 /// The thread that owns a service's two bound sockets: `requests` (ROUTER) and `events` (PUB).
@@ -111,10 +144,12 @@ public final class RequestLoop: ThreadLoop {
 
         var published = log.head
         var lastSend = Date()
+        // Requests of callers under their share, read while shedding, for the next batch.
+        var kept: [Framing.Incoming] = []
         while !stop.isSet {
-            let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: 100)
+            let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: kept.isEmpty ? 100 : 0)
             if ready[1] { log.waker.drain() }
-            if ready[0] { try serveBatch(requests) }
+            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept) }
             if log.head > published {
                 published = try publish(events, after: published)
                 lastSend = Date()
@@ -135,13 +170,15 @@ public final class RequestLoop: ThreadLoop {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// Reads every waiting request (up to `maxBatch`), handles them together and replies.
-    private func serveBatch(_ requests: Socket) throws {
-        var incoming: [Framing.Incoming] = []
+    /// Reads every waiting request (up to `maxBatch`, after those `kept` from the last shedding),
+    /// handles them together and replies.
+    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming]) throws {
+        var incoming = kept
+        kept.removeAll(keepingCapacity: true)
         while incoming.count < options.maxBatch, let frames = try requests.receiveMultipart(dontWait: true) {
             incoming.append(Framing.parseRequest(frames: frames))
         }
-        if incoming.count == options.maxBatch && options.maxShed > 0 { try shed(requests) }
+        if incoming.count >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }
         // Plain arrays, not optionals or tuples: the runtime copies and destroys those through
         // generic value witnesses.
         var replies = [OutgoingReply](repeating: Self.unanswered, count: incoming.count)
@@ -195,9 +232,13 @@ public final class RequestLoop: ThreadLoop {
     }
 
     /// The queue is full: more than one batch is waiting. Answer what waits beyond it (up to
-    /// `maxShed`) with `unavailable` and a retry hint, without touching the database. Replay and
-    /// status requests are cheap and still answered.
-    private func shed(_ requests: Socket) throws {
+    /// `maxShed`) with `unavailable` and a retry hint, without touching the database, except the
+    /// requests of callers that have had less than their share of the batch (``ShedShares``):
+    /// those are `kept` for the next batch, up to `maxBatch`. Replay and status requests are cheap
+    /// and still answered.
+    private func shed(_ requests: Socket, batch: [Framing.Incoming], kept: inout [Framing.Incoming]) throws {
+        var shares = ShedShares(batchSize: options.maxBatch)
+        for inc in batch { shares.count(inc.envelope) }
         var shed = 0
         while shed < options.maxShed, let frames = try requests.receiveMultipart(dontWait: true) {
             let inc = Framing.parseRequest(frames: frames)
@@ -208,6 +249,10 @@ public final class RequestLoop: ThreadLoop {
             case .success(let req):
                 if let answer = runtimeAnswer(req, plainSubmission: inc.isPlainSubmission) {
                     reply = answer
+                } else if kept.count < options.maxBatch && shares.isUnderShare(inc.envelope) {
+                    shares.count(inc.envelope)
+                    kept.append(inc)
+                    continue
                 } else {
                     reply = .failure(.unavailable("\(config.service) is overloaded: retry after the hinted delay with the same request",
                                                   retryAfterMs: 50), requestID: req.requestID)
@@ -218,7 +263,8 @@ public final class RequestLoop: ThreadLoop {
         }
         if shed > 0 {
             stats.shed.add(UInt64(shed), ordering: .relaxed)
-            logger.warning("overloaded: requests answered unavailable", metadata: ["count": "\(shed)"])
+            logger.warning("overloaded: requests answered unavailable", metadata: [
+                "count": "\(shed)", "kept_for_callers_under_their_share": "\(kept.count)", "callers": "\(shares.callers)"])
         }
     }
 

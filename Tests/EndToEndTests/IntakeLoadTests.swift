@@ -266,6 +266,85 @@ struct IntakeLoadTests {
         let rssAfter = residentKiB(pid)
         #expect(rssAfter - rssBefore < 100_000, "RSS grew from \(rssBefore) KiB to \(rssAfter) KiB")
     }
+    /// A web front floods intake while a hotline desk submits one at a time on its own connection:
+    /// the flood is told to come back (`unavailable`), the desk never is. Shedding turns away only
+    /// callers over their share of a batch (`RequestLoopOptions.maxShed`).
+    @Test func aFloodingCallerDoesNotTurnAwayAHotlineDesk() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", extra: ["--max-batch", "16", "--max-shed", "100000"])
+        try await set.waitReady(["intake"])
+        let endpoint = set.instance("intake").requests
+        let floodShed = Atomic<Int>(0), floodAccepted = Atomic<Int>(0)
+        let deskDone = Atomic<Bool>(false)
+        // The web front: keeps up to 2,000 submissions in flight on one connection until the desk is done.
+        async let flood: Void = Threads.run(name: "web-front") {
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let s = try Socket(context: ctx, type: .dealer, role: "web-front", sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, linger: 0)
+            defer { s.close() }
+            try s.connect(endpoint)
+            var sent = 0, answered = 0
+            let deadline = Date().addingTimeInterval(90)
+            while !deskDone.load(ordering: .acquiring) && Date() < deadline {
+                while sent - answered < 2_000 {
+                    var r = Liaison_V1_Request()
+                    r.requestID = "web-\(sent)"
+                    r.submitFeedback = submission(sent, prefix: "web")
+                    try s.send(multipart: Framing.requestFrames(r))
+                    sent += 1
+                }
+                guard try s.waitReadable(timeout: 100) else { continue }
+                while let frames = try s.receiveMultipart(dontWait: true) {
+                    answered += 1
+                    if case .error(let e)? = try Framing.decodeReply(frames: frames).result, e.code == .unavailable {
+                        floodShed.add(1, ordering: .relaxed)
+                    } else {
+                        floodAccepted.add(1, ordering: .relaxed)
+                    }
+                }
+            }
+        }
+        defer { deskDone.store(true, ordering: .releasing) }
+        try #require(await eventually(60) { floodShed.load(ordering: .relaxed) > 0 }, "the web front was never shed")
+
+        // The hotline desk: one submission in flight, read straight off the socket (no retry).
+        let shedBefore = floodShed.load(ordering: .relaxed)
+        let deskOutcomes = try await Threads.run(name: "hotline-desk") { () -> [String] in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let s = try Socket(context: ctx, type: .dealer, role: "hotline-desk", linger: 0)
+            defer { s.close() }
+            try s.connect(endpoint)
+            var outcomes: [String] = []
+            for n in 0..<100 {
+                var r = Liaison_V1_Request()
+                r.requestID = "desk-\(n)"
+                r.submitFeedback = submission(n, prefix: "desk")
+                try s.send(multipart: Framing.requestFrames(r))
+                let deadline = Date().addingTimeInterval(20)
+                var outcome = "no answer"
+                while Date() < deadline {
+                    guard try s.waitReadable(timeout: 200), let frames = try s.receiveMultipart() else { continue }
+                    let reply = try Framing.decodeReply(frames: frames)
+                    guard reply.requestID == r.requestID else { continue }
+                    if case .error(let e)? = reply.result { outcome = e.code.name } else { outcome = "accepted" }
+                    break
+                }
+                outcomes.append(outcome)
+            }
+            return outcomes
+        }
+        let shedDuringDesk = floodShed.load(ordering: .relaxed) - shedBefore
+        deskDone.store(true, ordering: .releasing)
+        try await flood
+
+        #expect(deskOutcomes == Array(repeating: "accepted", count: 100), "the desk's outcomes: \(deskOutcomes)")
+        #expect(shedDuringDesk > 0, "the web front was not shed while the desk submitted")
+        let status = try #require(await set.status("intake"))
+        // Shed replies still on their way when the web front stopped reading are counted too.
+        #expect(status.requestsShed >= UInt64(floodShed.load(ordering: .relaxed)))
+    }
 }
 
 /// Resident set size of a process, in KiB (Linux).
