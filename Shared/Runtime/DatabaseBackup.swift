@@ -25,12 +25,26 @@ public enum DatabaseBackup {
         var readOnly = Configuration()
         readOnly.readonly = true
         readOnly.busyMode = .timeout(10)
-        let from = try DatabaseQueue(path: source, configuration: readOnly)
+        let from = try DamagedDatabase.naming(source) { try DatabaseQueue(path: source, configuration: readOnly) }
         let to = try DatabaseQueue(path: destination)
-        try from.backup(to: to)
+        // A live database found damaged while it is read is named as such, with the way back.
+        try DamagedDatabase.naming(source) { try from.backup(to: to) }
         // A copy found damaged on the day it is needed is no backup: read it whole now.
-        let check = try to.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+        // The copy is page for page: when it does not read back whole, the source is checked
+        // too, so that a damaged live database is named as such (the copy's disk is not to blame).
+        func quickCheck(_ q: DatabaseQueue) throws -> [String] {
+            do {
+                return try q.read { db in try String.fetchAll(db, sql: "PRAGMA quick_check") }
+            } catch let e as DatabaseError where DamagedDatabase.isDamage(e) {
+                return [e.message ?? "\(e.resultCode)"]
+            }
+        }
+        let check = try quickCheck(to)
         guard check == ["ok"] else {
+            let sourceCheck = try quickCheck(from)
+            if sourceCheck != ["ok"] {
+                throw DamagedDatabase(path: source, sqliteMessage: sourceCheck.prefix(3).joined(separator: "; "))
+            }
             throw ConfigError("to", "the copy \(destination) does not read back whole: \(check.prefix(3).joined(separator: "; "))")
         }
         let head = try to.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM events") } ?? 0

@@ -69,6 +69,12 @@ public struct RepeatedFailureLog: Sendable {
         failures += 1
         var m = metadata
         m["error"] = "\(error)"
+        if DamagedDatabase.isDamage(error) {
+            // Retrying will not help: say so, and what will.
+            m["remedy"] = "the database is damaged: stop the set and restore its newest complete backup (liaison restore --from BACKUP-DIR --data-dir DIR)"
+            lines.log(.critical, "\(what) failed: the database is damaged; \(failures) in a row", metadata: m, logger: logger, now: now)
+            return
+        }
         lines.log(.error, "\(what) failed; \(failures) in a row", metadata: m, logger: logger, now: now)
     }
 

@@ -94,6 +94,9 @@ public struct ServiceConfig: Sendable {
     /// log, after taking the database for this process (``DatabaseOwnership``).
     public func openLog(migrations: (inout DatabaseMigrator) -> Void) throws -> EventLog {
         try DatabaseOwnership.claim(databasePath)
-        return try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)
+        // A damaged file is named, with the way back, instead of SQLite's bare "malformed".
+        return try DamagedDatabase.naming(databasePath) {
+            try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)
+        }
     }
 }

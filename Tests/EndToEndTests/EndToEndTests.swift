@@ -747,6 +747,45 @@ struct EndToEndTests {
         }
     }
 
+    /// The on-call night of a damaged disk: intake refuses to start on a damaged database with a
+    /// message naming the file and the restore; a backup of it fails naming the damage; the restore
+    /// of the last backup brings back every case acknowledged before it.
+    @Test func aDamagedDatabaseIsNamedAndTheRestoreBringsTheCasesBack() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        let before = try await submitAll(set, 0..<10, prefix: "damaged")
+        #expect(await eventually(30) { (await set.status("handler")?.headSeq ?? 0) >= 10 })
+        let backup = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup"])
+        #expect(backup.status == 0, "\(backup.output)")
+        set.stopAll()
+        // The disk returns garbage for the database and its write-ahead log (a log left by a stop
+        // that did not finish would otherwise still hold the first page).
+        let path = set.dir + "/data/intake-1.sqlite"
+        for file in [path, path + "-wal"] {
+            guard let f = FileHandle(forWritingAtPath: file) else { continue }
+            let size = try f.seekToEnd()
+            try f.seek(toOffset: 0)
+            try f.write(contentsOf: Data(repeating: 0x5A, count: Int(size)))
+            try f.close()
+        }
+        try? FileManager.default.removeItem(atPath: path + "-shm")
+
+        let run = try await set.runWithin(30, "liaison-intake", ["--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--instance", "0"])
+        #expect(run.ended && run.status != 0, "\(run.output)\n\(set.logs())")
+        #expect(run.output.contains("the database \(path) is damaged") && run.output.contains("liaison restore --from"), "\(run.output)")
+        let again = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup-2"])
+        #expect(again.status != 0 && again.output.contains("\(path) is damaged"), "\(again.output)")
+
+        let restore = try await set.cli(["restore", "--from", set.dir + "/backup", "--data-dir", set.dir + "/data"])
+        #expect(restore.status == 0 && restore.output.contains("intake-1: restored (the database it replaced is in"), "\(restore.output)")
+        try set.startAll()
+        try await set.waitReady()
+        let retried = try await submitAll(set, 0..<10, prefix: "damaged")
+        #expect(retried.map(\.caseNumber) == before.map(\.caseNumber) && retried.allSatisfy(\.duplicate))
+    }
+
     /// The backup's intake copy is taken after the handler's, so it may hold a response the
     /// handler's copy lacks. After the restore the citizen must not be shown what the office has no
     /// record of: intake makes that partition's statuses again from the handler's whole stream.
