@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import Synchronization
 
 /// Operators' credentials: secrets from the operator configuration (to be replaced by CURVE client
 /// keys with roles when transport authentication lands).
@@ -94,4 +96,40 @@ public struct OperatorCredentials: Sendable {
 
     /// Whether `credential` is an operator's.
     public func isOperator(_ credential: String) -> Bool { operatorName(credential) != nil }
+}
+
+extension OperatorCredentials {
+    /// Logs what the operator should know of these secrets: each that is too short
+    /// (``warnings``), and the names they were issued under. At start and at every reload.
+    public func announce(to logger: Logger) {
+        warnings.forEach { logger.warning("\($0)") }
+        if !names.isEmpty { logger.info("operator secrets issued to: \(names.joined(separator: ", "))") }
+    }
+}
+
+/// The operator secrets a running service checks, replaced whole when its operators' file is read
+/// again (SIGHUP): a secret taken out of the file stops working at once, without a restart, and a
+/// new clerk's works as soon as it is added.
+public final class OperatorRoster: Sendable {
+    private let current: Mutex<OperatorCredentials>
+
+    public init(_ credentials: OperatorCredentials) { current = Mutex(credentials) }
+
+    /// The secrets in force.
+    public var credentials: OperatorCredentials { current.withLock { $0 } }
+
+    /// Puts `next` in force. With `keepSomeone`, a file that names no secret at all is refused
+    /// (``ConfigError`` at `operator-secrets`) when secrets are in force: for a service that takes
+    /// anyone's requests when none is configured (the handler's case commands), an emptied file
+    /// must not open it to everybody. Logs what is now in force.
+    public func reload(_ next: OperatorCredentials, keepSomeone: Bool, logger: Logger) throws {
+        try current.withLock { now in
+            if keepSomeone && now.isConfigured && !next.isConfigured {
+                throw ConfigError("operator-secrets", "the file names no operator secret: with none, anyone who reaches the service could give its commands; the \(now.operators.count) secret(s) in force stay")
+            }
+            now = next
+        }
+        next.announce(to: logger)
+        logger.notice("operator secrets reloaded: \(next.operators.count) in force")
+    }
 }

@@ -945,6 +945,56 @@ struct EndToEndTests {
         #expect(await set.status("intake")?.pid == pid)
     }
 
+    /// A clerk's operator secret has leaked, at night: it is taken out of the operators' file and
+    /// intake and the handler are sent SIGHUP. From then on it reads no contact data and gives no
+    /// case command, the new clerk's secret does both, and nothing was restarted.
+    @Test func sighupTakesALeakedOperatorSecretOutWithoutARestart() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secrets = set.dir + "/operator-secrets"
+        try "wang.li leaked-secret-2026-wang\nzhao.min zhao-min-secret-2026\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        try set.startAll(["intake": ["--operator-secrets", secrets], "handler": ["--operator-secrets", secrets]])
+        try await set.waitReady()
+        let pids = (await set.status("intake")?.pid, await set.status("handler")?.pid)
+        var f = submission(1, prefix: "leak")
+        f.contact.phone = "13800002222"
+        let sent = f
+        let ack = try await set.withClient("intake") { try $0.call(.submitFeedback(sent)) }.feedbackAccepted
+        #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = ack.caseNumber })))?.caseInfo.caseNumber == ack.caseNumber })
+        func contact(_ secret: String) async throws -> (status: Int32, output: String) {
+            try await set.cli(["contact", ack.caseNumber, "--reason", "follow-up call", "--actor", "desk-7"], environment: ["LIAISON_OPERATOR_SECRET": secret])
+        }
+        func note(_ secret: String) async throws -> (status: Int32, output: String) {
+            try await set.cli(["case", "note", ack.caseNumber, "checked", "--actor", "desk-7"], environment: ["LIAISON_OPERATOR_SECRET": secret])
+        }
+        let before = try await contact("leaked-secret-2026-wang")
+        #expect(before.status == 0 && before.output.contains("13800002222"), "\(before.output)")
+        #expect(try await note("leaked-secret-2026-wang").status == 0)
+
+        try "zhao.min zhao-min-secret-2026\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        set.signal("intake", 0, SIGHUP)
+        set.signal("handler", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().components(separatedBy: "operator secrets reloaded: 1 in force").count == 3 }, "\(set.logs().suffix(3_000))")
+        let leaked = try await contact("leaked-secret-2026-wang")
+        #expect(leaked.status != 0 && leaked.output.contains("unauthorized") && !leaked.output.contains("13800002222"), "\(leaked.output)")
+        let refusedNote = try await note("leaked-secret-2026-wang")
+        #expect(refusedNote.status != 0 && refusedNote.output.contains("unauthorized"), "\(refusedNote.output)")
+        let kept = try await contact("zhao-min-secret-2026")
+        #expect(kept.status == 0 && kept.output.contains("13800002222"), "\(kept.output)")
+        #expect(try await note("zhao-min-secret-2026").status == 0)
+
+        // Emptied by mistake: the handler keeps its secrets (none would open its commands to
+        // anyone); intake, where none means nobody reads contact data, takes it.
+        try "# all secrets revoked\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        set.signal("handler", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().contains("operator secrets not reloaded; the previous ones stay") }, "\(set.logs().suffix(3_000))")
+        let open = try await note("")
+        #expect(open.status != 0 && open.output.contains("unauthorized"), "\(open.output)")
+        #expect(try await note("zhao-min-secret-2026").status == 0)
+        let pidsAfter = (await set.status("intake")?.pid, await set.status("handler")?.pid)
+        #expect(pidsAfter.0 == pids.0 && pidsAfter.1 == pids.1, "restarted")
+    }
+
     /// A closed terminal hangs up `liaison up`: the set stops in order. Before, `up` died at once
     /// and its children, each in a process group of its own (Foundation's `Process` puts them
     /// there), never heard of it and ran on unsupervised, holding the set's ports and databases.

@@ -640,6 +640,33 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         let line = named.handle([req])[0].caseInfo.audit.last
         #expect(line?.actor == "op" && line?.credentialName == "wang.li", "\(String(describing: line))")
     }
+
+    /// The operators' file read again (SIGHUP): a secret taken out stops giving commands at once,
+    /// a new one gives them; a file emptied is refused, since with no secret at all the handler
+    /// takes commands from anyone.
+    @Test func reloadedOperatorSecretsTakeEffectAndAnEmptiedFileIsRefused() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        let captured = CapturedLog()
+        let guarded = HandlerService(log: fx.log, settings: fx.handler.settings.withLock { $0 },
+                                     operators: .init(operators: [.init(name: "wang.li", secret: "wang-li-secret-2026")]), clock: fx.clock, logger: captured.logger)
+        var c = Liaison_V1_CaseCommand()
+        c.caseNumber = "L1-0000001"; c.action = .note; c.actor = "op"; c.text = "x"
+        var req = request(.caseCommand(c))
+        req.credential = "wang-li-secret-2026"
+        #expect(guarded.handle([req])[0].caseInfo.audit.last?.credentialName == "wang.li")
+        try guarded.operators.reload(.init(operators: [.init(name: "zhao.min", secret: "zhao-min-secret-2026")]), keepSomeone: true, logger: captured.logger)
+        #expect(guarded.handle([req])[0].error.code == .unauthorized, "the secret taken out still works")
+        req.credential = "zhao-min-secret-2026"
+        #expect(guarded.handle([req])[0].caseInfo.audit.last?.credentialName == "zhao.min")
+        #expect(captured.lines.contains { $0.contains("operator secrets reloaded: 1 in force") } && captured.lines.contains { $0.contains("issued to: zhao.min") },
+                "\(captured.lines)")
+        #expect { try guarded.operators.reload(.init(secrets: []), keepSomeone: true, logger: captured.logger) } throws: {
+            ($0 as? ConfigError)?.key == "operator-secrets" && "\($0)".contains("anyone")
+        }
+        req.credential = ""
+        #expect(guarded.handle([req])[0].error.code == .unauthorized, "an emptied file opened the case commands")
+    }
 }
 
 /// A line that can come thousands of times a second is written once, then once an interval with

@@ -218,6 +218,27 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
                              operators: .init(secrets: ["op-secret"]), logger: Logger(label: "t"))
     }
 
+    /// The operators' file read again (SIGHUP): a clerk whose secret is taken out reads no more
+    /// contact data, a new clerk's secret reads it at once, and an emptied file leaves nobody.
+    @Test func reloadedOperatorSecretsDecideWhoReadsContactData() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var f = feedback("reload-ops")
+        f.contact.phone = "13800001111"
+        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        func read(_ credential: String) -> Liaison_V1_Reply {
+            var r = request(.getContact(contactQuery(accepted.caseNumber)))
+            r.credential = credential
+            return intake.handle([r])[0]
+        }
+        #expect(read("op-secret").contactInfo.contact.phone == "13800001111")
+        try intake.operators.reload(.init(operators: [.init(name: "zhao.min", secret: "zhao-min-secret-2026")]), keepSomeone: false, logger: Logger(label: "t"))
+        #expect(read("op-secret").error.code == .unauthorized)
+        #expect(read("zhao-min-secret-2026").contactInfo.contact.phone == "13800001111")
+        try intake.operators.reload(.init(secrets: []), keepSomeone: false, logger: Logger(label: "t"))
+        #expect(read("zhao-min-secret-2026").error.code == .unauthorized)
+    }
+
     /// A community office that opens is known to intake once its unit directory is reloaded
     /// (SIGHUP), without a restart; a directory that does not load is refused whole.
     @Test func aReloadedUnitDirectoryTakesANewUnitAndABadOneIsRefused() throws {

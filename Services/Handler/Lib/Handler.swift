@@ -29,7 +29,8 @@ public final class HandlerService: RequestHandling {
     let log: EventLog
     let settings: Mutex<HandlerSettings>
     let partition: CasePartition
-    let operators: OperatorCredentials
+    /// The operator secrets that may give case commands (reloaded on SIGHUP; never to none).
+    public let operators: OperatorRoster
     let clock: WallClock
     let logger: Logger
     /// Refused case commands, logged without flooding the log.
@@ -43,7 +44,7 @@ public final class HandlerService: RequestHandling {
         self.log = log
         self.settings = Mutex(settings)
         self.partition = partition
-        self.operators = operators
+        self.operators = OperatorRoster(operators)
         self.clock = clock
         self.logger = logger
     }
@@ -385,8 +386,10 @@ public final class HandlerService: RequestHandling {
 
     /// Carries out one operator command in one transaction: the change, its audit line and its event.
     func command(_ c: Liaison_V1_CaseCommand, credential: String) throws -> Liaison_V1_Reply {
-        let credentialName = operators.operatorName(credential) ?? ""
-        if operators.isConfigured && !operators.isOperator(credential) {
+        let operators = self.operators.credentials
+        let name = operators.operatorName(credential)
+        let credentialName = name ?? ""
+        if operators.isConfigured && name == nil {
             // Sampled (a line a second at most, each kind, with how many were left out).
             let why = credential.isEmpty ? "no operator credential" : "an operator credential that is not accepted"
             refusals.withLock { $0.log(why, .warning, "case command refused: \(why)", metadata: ["case": "\(WireError.quoted(c.caseNumber))", "action": "\(c.action)"], logger: logger) }

@@ -14,9 +14,9 @@ struct HandlerCommand: AsyncParsableCommand {
             Consumes every intake instance of the topology and publishes case.* on its own \
             stream. With several handler instances in the topology, instance k of n owns the cases \
             whose number hashes to partition k/n (override with --partition). SIGHUP reloads the \
-            policy, the calendar and the unit directory (a bad file is reported and the old ones \
-            kept). Stop with \
-            SIGTERM or Ctrl-C.
+            policy, the calendar, the unit directory and the operator secrets file (a bad file is \
+            reported and the old ones kept; a secrets file emptied is refused, since no secret \
+            would open case commands to anyone). Stop with SIGTERM or Ctrl-C.
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -33,7 +33,7 @@ struct HandlerCommand: AsyncParsableCommand {
     @Option(help: "This instance's partition k/n (1-based). Default: from --instance and the number of handler instances in the topology.")
     var partition: String?
 
-    @Option(help: "Operator secrets, one per line; case commands then need one. Default: $LIAISON_OPERATOR_SECRET, else commands are open.")
+    @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); case commands then need one; read again on SIGHUP. Default: $LIAISON_OPERATOR_SECRET, else commands are open.")
     var operatorSecrets: String?
 
     func run() async throws {
@@ -48,8 +48,7 @@ struct HandlerCommand: AsyncParsableCommand {
         let unitDirectory = try UnitDirectory.resolve(path: units)
         let settings = try HandlerSettings.load(policyPath: policy, calendarDir: calendar, units: unitDirectory)
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
-        operators.warnings.forEach { logger.warning("\($0)") }
-        if !operators.names.isEmpty { logger.info("operator secrets issued to: \(operators.names.joined(separator: ", "))") }
+        operators.announce(to: logger)
         if !operators.isConfigured {
             logger.warning("no operator secret configured: anyone who reaches the handler may give case commands")
         }
@@ -57,9 +56,17 @@ struct HandlerCommand: AsyncParsableCommand {
         let (host, service) = try HandlerService.host(config: config, settings: settings, partition: part, operators: operators,
                                                       clock: options.clock, logger: logger)
         let (policyPath, calendarDir, unitsPath) = (policy, calendar, units)
+        let operatorsPath = operatorSecrets
         try await host.runUntilSignalled {
             do { try service.reload(policyPath: policyPath, calendarDir: calendarDir, unitsPath: unitsPath) } catch {
                 logger.error("reload refused; the previous policy, calendar and unit directory stay", metadata: ["error": "\(error)"])
+            }
+            // From a file only: the environment of a running process does not change.
+            guard let operatorsPath else { return }
+            do {
+                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: true, logger: logger)
+            } catch {
+                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -30,7 +30,8 @@ public final class IntakeService: RequestHandling {
     /// The last committed case sequence: only ``commit(_:)`` adds submissions, and it moves this
     /// once its transaction has committed.
     let lastCaseSeq: Mutex<Int64>
-    let operators: OperatorCredentials
+    /// The operator secrets that may read contact data (reloaded on SIGHUP).
+    public let operators: OperatorRoster
     let casePrefix: String
     let clock: WallClock
     let logger: Logger
@@ -48,7 +49,7 @@ public final class IntakeService: RequestHandling {
         self.recentContacts = Mutex(try Self.loadRecentContacts(log, since: clock.now().addingTimeInterval(-nearDuplicates.window)))
         self.submissionKeys = Mutex(try log.store.pool.read { db in try SubmissionKeys.load(db) })
         self.lastCaseSeq = Mutex(try log.store.pool.read { db in try Int64.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") } ?? 0)
-        self.operators = operators
+        self.operators = OperatorRoster(operators)
         self.currentRules = Mutex(SubmissionRules(units: units))
         self.casePrefix = casePrefix
         self.clock = clock
@@ -602,7 +603,7 @@ public final class IntakeService: RequestHandling {
 
     /// The contact data of a case, for an operator only, who says who they are and why they need it.
     func contact(_ q: Liaison_V1_GetContact, credential: String) -> ContactAnswer {
-        guard let credentialName = operators.operatorName(credential) else {
+        guard let credentialName = operators.credentials.operatorName(credential) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
             // credential itself never is); a line a second at most of each kind, with how many were
             // left out, so that a client trying secrets by the thousand cannot fill the log.

@@ -9,7 +9,7 @@ struct IntakeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-intake",
         abstract: "Liaison intake: accepts public feedback, stores it durably, publishes feedback.received.",
-        discussion: "Binds the intake requests (ROUTER) and events (PUB) endpoints of the topology. Stop with SIGTERM or Ctrl-C. SIGHUP reloads the unit directory (a unit that opens is known without a restart); a directory that does not load is logged and the old one kept.")
+        discussion: "Binds the intake requests (ROUTER) and events (PUB) endpoints of the topology. Stop with SIGTERM or Ctrl-C. SIGHUP reloads the unit directory (a unit that opens is known without a restart) and the operator secrets file (a secret taken out stops reading contact data at once); a file that does not load is logged and the old one kept.")
 
     @OptionGroup var options: ServiceOptions
 
@@ -19,7 +19,7 @@ struct IntakeCommand: AsyncParsableCommand {
     @Option(help: "Contact-data keys: one 'ID BASE64-32-BYTES' per line, the first seals new data. Default: $LIAISON_CONTACT_KEYS, else a key file generated in the data directory.")
     var contactKeys: String?
 
-    @Option(help: "Operator secrets, one per line, that may read contact data. Default: $LIAISON_OPERATOR_SECRET, else nobody.")
+    @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'), that may read contact data; read again on SIGHUP. Default: $LIAISON_OPERATOR_SECRET, else nobody.")
     var operatorSecrets: String?
 
     @Option(help: ArgumentHelp(
@@ -43,14 +43,20 @@ struct IntakeCommand: AsyncParsableCommand {
             return
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
-        operators.warnings.forEach { logger.warning("\($0)") }
-        if !operators.names.isEmpty { logger.info("operator secrets issued to: \(operators.names.joined(separator: ", "))") }
+        operators.announce(to: logger)
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
                                                      retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
-        let unitsPath = units
+        let (unitsPath, operatorsPath) = (units, operatorSecrets)
         try await host.runUntilSignalled {
             do { try service.reloadUnits(path: unitsPath) } catch {
                 logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
+            }
+            // From a file only: the environment of a running process does not change.
+            guard let operatorsPath else { return }
+            do {
+                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: false, logger: logger)
+            } catch {
+                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
             }
         }
     }
