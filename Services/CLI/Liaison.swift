@@ -20,8 +20,9 @@ struct Liaison: ParsableCommand {
               liaison case assign L1-0000001 --officer PC-1
             Watch a stream:
               liaison events tail --stream handler-1 --from 0
-            Check every consumer is keeping up:
+            Check every consumer is keeping up, or that one service answers (health checks):
               liaison streams
+              liaison ping intake
             Read a citizen's contact data (operators; every disclosure is recorded), and list who read what:
               liaison contact L1-0000001 --reason "follow-up call"
               liaison disclosures --case L1-0000001
@@ -32,5 +33,5 @@ struct Liaison: ParsableCommand {
             Every command reads the same topology as the services (--topology, else \
             $LIAISON_TOPOLOGY, else the local defaults on ports 7101-7402).
             """,
-        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Report.self, Events.self, Streams.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
+        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Report.self, Events.self, Streams.self, Ping.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
 }

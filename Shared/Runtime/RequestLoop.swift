@@ -137,9 +137,10 @@ public final class RequestLoop: ThreadLoop {
         }
         try prepareIPC(config.instance.requests)
         try prepareIPC(config.instance.events)
-        try requests.bind(config.instance.requests)
-        try events.bind(config.instance.events)
-        logger.info("serving", metadata: ["requests": "\(config.instance.requests)", "events": "\(config.instance.events)",
+        let (requestsBound, eventsBound) = (config.bindEndpoint(config.instance.requests), config.bindEndpoint(config.instance.events))
+        try requests.bind(requestsBound)
+        try events.bind(eventsBound)
+        logger.info("serving", metadata: ["requests": "\(requestsBound)", "events": "\(eventsBound)",
                                           "stream": "\(log.stream)", "head": "\(log.head)"])
 
         var published = log.head

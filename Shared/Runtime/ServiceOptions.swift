@@ -29,6 +29,11 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Warn in the log (and in liaison streams) when the disk of the database has less free space than this, in MiB.")
     public var diskFreeWarningMib: UInt64 = 1_024
 
+    @Flag(help: ArgumentHelp(
+        "Bind this instance's tcp:// endpoints on every interface, at the topology's ports.",
+        discussion: "In a container or a Kubernetes pod the topology names each instance by a name the others resolve (tcp://intake:7101), which may not be an address of the instance's own (a Kubernetes Service's virtual address): the instance binds tcp://*:7101 and the others connect by the name."))
+    public var bindAllInterfaces = false
+
     public init() {}
 
     /// The request loop's tunables from the options.
@@ -55,6 +60,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         var config = ServiceConfig(service: service, topology: topo, instance: me, index: instance,
                                    databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
         config.diskFreeWarningBytes = diskFreeWarningMib.multipliedReportingOverflow(by: 1 << 20).overflow ? .max : diskFreeWarningMib << 20
+        config.bindAllInterfaces = bindAllInterfaces
         return config
     }
 
@@ -81,6 +87,17 @@ public struct ServiceConfig: Sendable {
     public var databasePath: String
     /// Under this much free space on the database's disk the service warns (``DiskWatch``).
     public var diskFreeWarningBytes: UInt64 = 1 << 30
+    /// Bind tcp:// endpoints on every interface at their ports (``bindEndpoint(_:)``).
+    public var bindAllInterfaces = false
+
+    /// What this instance binds for its endpoint `endpoint`: the endpoint itself, or with
+    /// ``bindAllInterfaces`` a tcp:// endpoint's port on every interface (`tcp://intake:7101` →
+    /// `tcp://*:7101`). Other transports are bound as named.
+    public func bindEndpoint(_ endpoint: String) -> String {
+        guard bindAllInterfaces, endpoint.hasPrefix("tcp://"), let colon = endpoint.lastIndex(of: ":"),
+              colon > endpoint.index(endpoint.startIndex, offsetBy: 5) else { return endpoint }
+        return "tcp://*" + endpoint[colon...]
+    }
 
     public init(service: String, topology: Topology, instance: Topology.Instance, index: Int, databasePath: String) {
         self.service = service

@@ -1172,6 +1172,58 @@ struct EndToEndTests {
     }
 }
 
+/// The deployment pieces a container or a Kubernetes pod needs from the executables.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ContainerReadinessTests {
+    /// A free TCP port on this machine (bound, read, released).
+    func freePort() throws -> UInt16 {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(s >= 0)
+        defer { close(s) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0 }
+        }
+        try #require(ok)
+        return UInt16(bigEndian: address.sin_port)
+    }
+
+    /// `--bind-all-interfaces` binds the topology's ports on every interface (reached on another
+    /// loopback address than the one the topology names), and `liaison ping` is the health check:
+    /// 0 when the instance answers, 3 when nothing does.
+    @Test func anInstanceBoundOnEveryInterfaceAnswersItsHealthCheck() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let (requests, events) = (try freePort(), try freePort())
+        var topo = set.topology
+        topo.services["intake"]![0].requests = "tcp://127.0.0.1:\(requests)"
+        topo.services["intake"]![0].events = "tcp://127.0.0.1:\(events)"
+        try topo.write(to: set.topologyPath)
+        var elsewhere = topo
+        elsewhere.services["intake"]![0].requests = "tcp://127.0.0.2:\(requests)"
+        try elsewhere.write(to: set.dir + "/elsewhere.json")
+
+        let down = try await set.cli(["ping", "intake", "--timeout", "300"])
+        #expect(down.status == 3 && down.output.contains("no reply from tcp://127.0.0.1:\(requests)"), "\(down.output)")
+        try set.start("intake", extra: ["--bind-all-interfaces", "--log-level", "info"])
+        #expect(await eventually(20) { (try? await set.cli(["ping", "intake", "--timeout", "500"]))?.status == 0 }, "\(set.logs())")
+        let up = try await set.cli(["ping", "intake"])
+        #expect(up.status == 0 && up.output.hasPrefix("intake-1 up: pid "), "\(up.output)")
+        #expect(set.logs().contains("requests=tcp://*:\(requests)"), "\(set.logs())")
+        let other = try await Self.ping(set, topology: set.dir + "/elsewhere.json")
+        #expect(other.status == 0 && other.output.hasPrefix("intake-1 up"), "not reached on 127.0.0.2: \(other.output)")
+        let unknown = try await set.cli(["ping", "intake", "--instance", "3"])
+        #expect(unknown.status == 1 && unknown.output.contains("services.intake[3]"), "\(unknown.output)")
+    }
+
+    static func ping(_ set: LiaisonSet, topology: String) async throws -> (ended: Bool, status: Int32, output: String) {
+        try await set.runWithin(20, "liaison", ["ping", "intake", "--topology", topology])
+    }
+}
+
 /// This machine's hard limit on open files (what a service may raise its soft limit to).
 let hardOpenFileLimit: UInt64 = {
     var limit = rlimit()

@@ -76,4 +76,18 @@ import Testing
         #expect { try ConfigFiles.makeDirectory(dir.file("plain"), key: "data-dir") } throws: { "\($0)".hasSuffix("plain is not a directory") }
         #expect { try ConfigFiles.makeDirectory(dir.file("plain/sub"), key: "data-dir") } throws: { "\($0)".contains("Not a directory") }
     }
+
+    /// In a container the topology names an instance by a name the others resolve; with
+    /// --bind-all-interfaces it binds the port on every interface instead.
+    @Test func bindAllInterfacesBindsTheTopologysPortsOnEveryInterface() throws {
+        let topo = Topology.local
+        var config = ServiceConfig(service: "intake", topology: topo, instance: .init(stream: "intake-1", requests: "tcp://intake:7101", events: "tcp://[fd00::1]:7102"),
+                                   index: 0, databasePath: "/tmp/x.sqlite")
+        #expect(config.bindEndpoint("tcp://intake:7101") == "tcp://intake:7101", "bound as named unless asked")
+        config.bindAllInterfaces = true
+        #expect(config.bindEndpoint("tcp://intake:7101") == "tcp://*:7101")
+        #expect(config.bindEndpoint("tcp://[fd00::1]:7102") == "tcp://*:7102")
+        #expect(config.bindEndpoint("ipc:///run/liaison/intake.req") == "ipc:///run/liaison/intake.req")
+        #expect(config.bindEndpoint("tcp://") == "tcp://")
+    }
 }
