@@ -1219,6 +1219,62 @@ struct ContainerReadinessTests {
         #expect(unknown.status == 1 && unknown.output.contains("services.intake[3]"), "\(unknown.output)")
     }
 
+    /// deploy/'s container image, compose file and Kubernetes manifests pass their validators (the
+    /// Compose specification, the Kubernetes API schemas, strictly) and agree with the package, the
+    /// topologies and each other (scripts/check-deploy.py); the checks find the mistakes they are for.
+    @Test func deployFilesPassTheirValidatorsAndCatchMistakes() async throws {
+        func check(_ root: String) async throws -> (status: Int32, output: String) {
+            try await Threads.run(name: "check-deploy") { () -> (Int32, String) in
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                p.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/check-deploy.py", "--root", root]
+                let out = Pipe()
+                p.standardOutput = out
+                p.standardError = out
+                try p.run()
+                let data = out.fileHandleForReading.readDataToEndOfFile()
+                p.waitUntilExit()
+                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+            }
+        }
+        let shipped = try await check(LiaisonSet.repoRoot)
+        #expect(shipped.status == 0, "\(shipped.output)")
+        #expect(shipped.output.contains("ok: deploy/container/compose.yaml: valid against the Compose specification"), "\(shipped.output)")
+        #expect(shipped.output.contains("ok: deploy/kubernetes: 13 objects valid against Kubernetes 1.31.0 (strict)"), "\(shipped.output)")
+        #expect(shipped.output.contains("deploy: every check passed"), "\(shipped.output)")
+
+        // A copy with one mistake of each kind.
+        let set = try LiaisonSet()
+        let copy = set.dir + "/repo"
+        let fm = FileManager.default
+        try fm.createDirectory(atPath: copy, withIntermediateDirectories: true)
+        try fm.copyItem(atPath: LiaisonSet.repoRoot + "/deploy", toPath: copy + "/deploy")
+        try fm.copyItem(atPath: LiaisonSet.repoRoot + "/Package.swift", toPath: copy + "/Package.swift")
+        for dir in ["Shared", "Services", "Benchmarks", "Tests"] { try fm.createDirectory(atPath: copy + "/" + dir, withIntermediateDirectories: true) }
+        func edit(_ file: String, _ change: (String) -> String) throws {
+            let path = copy + "/deploy/" + file
+            try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
+        }
+        try edit("kubernetes/handler.yaml") { $0.replacingOccurrences(of: "          image: liaison:latest", with: "          image: liaison:latest\n          imagePullPolicyy: Always") }
+        try edit("container/compose.yaml") { $0.replacingOccurrences(of: "    command: [liaison-scheduler, --bind-all-interfaces]", with: "    command: [liaison-scheduler]") }
+        try edit("kubernetes/intake.yaml") {
+            $0 + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: liaison-intake-all\n  namespace: liaison\nspec:\n  type: LoadBalancer\n  selector:\n"
+                + "    app.kubernetes.io/name: liaison\n    app.kubernetes.io/component: intake\n  ports:\n    - name: requests\n      port: 7101\n"
+        }
+        try edit("container/topology.json") { $0.replacingOccurrences(of: "tcp://reporting:7401", with: "tcp://127.0.0.1:7401") }
+        let broken = try await check(copy)
+        #expect(broken.status == 1, "\(broken.output)")
+        for problem in [
+            "problem: deploy/kubernetes/handler.yaml StatefulSet/liaison-handler: spec.template.spec.containers.0: Additional properties are not allowed ('imagePullPolicyy' was unexpected)",
+            "problem: deploy/container/compose.yaml: services.scheduler.command lacks --bind-all-interfaces",
+            "problem: deploy/kubernetes Service/liaison-intake-all: balances over every intake pod",
+            "problem: deploy/container/topology.json: services.reporting[0].requests names host 127.0.0.1; the others resolve this instance as reporting",
+        ] {
+            #expect(broken.output.contains(problem), "\(problem)\n\(broken.output)")
+        }
+        #expect(broken.output.contains("deploy: 4 problem(s)"), "\(broken.output)")
+    }
+
     static func ping(_ set: LiaisonSet, topology: String) async throws -> (ended: Bool, status: Int32, output: String) {
         try await set.runWithin(20, "liaison", ["ping", "intake", "--topology", topology])
     }

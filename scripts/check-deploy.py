@@ -1,0 +1,263 @@
+#!/usr/bin/env python3
+"""Checks deploy/ without a container engine or a cluster.
+
+- deploy/container/compose.yaml against the Compose specification (the schema check-jsonschema
+  vendors), and deploy/kubernetes/*.yaml against the Kubernetes API schemas (kubernetes-validate,
+  strict: an unknown or misspelt field is an error);
+- all of them, the Containerfile and both container topologies against the package and each other:
+  every service runs its own executable, binds on every interface, is health-checked with
+  `liaison ping`, exposes the ports its topology names; the topology names each instance the way
+  the others can resolve it; nothing load-balances over several intake instances (a retry must
+  reach the instance that holds its submission_id).
+
+Usage: scripts/check-deploy.py [--root REPO]   (exit 0: every check passed; 1: problems, each named)
+"""
+import argparse
+import json
+import pathlib
+import re
+import sys
+from importlib import resources
+
+import jsonschema
+import kubernetes_validate
+import yaml
+
+SERVICES = ["intake", "handler", "scheduler", "reporting"]
+KUBERNETES_VERSION = "1.31.0"
+
+
+class Checks:
+    def __init__(self, root: pathlib.Path):
+        self.root = root
+        self.problems: list[str] = []
+        self.passed: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+    def ok(self, line: str) -> None:
+        self.passed.append(line)
+
+
+def endpoint(url: str) -> tuple[str, int]:
+    match = re.fullmatch(r"tcp://(.+):(\d+)", url)
+    if not match:
+        raise ValueError(f"{url} is not a tcp://HOST:PORT endpoint")
+    return match.group(1), int(match.group(2))
+
+
+def topology_ports(where: str, topology: dict, checks: Checks, host_of) -> dict[str, tuple[int, int]]:
+    """Each service's (requests, events) ports of instance 0; checks every instance's hosts."""
+    ports = {}
+    services = topology.get("services", {})
+    for svc in SERVICES:
+        instances = services.get(svc) or []
+        if not instances:
+            checks.fail(where, f"no instance of {svc}")
+            continue
+        for i, inst in enumerate(instances):
+            try:
+                (rh, rp), (eh, ep) = endpoint(inst["requests"]), endpoint(inst["events"])
+            except (KeyError, ValueError) as e:
+                checks.fail(where, f"services.{svc}[{i}]: {e}")
+                continue
+            want = host_of(svc, i)
+            for field, host in (("requests", rh), ("events", eh)):
+                if host != want:
+                    checks.fail(where, f"services.{svc}[{i}].{field} names host {host}; the others resolve this instance as {want}")
+            if inst.get("stream") != f"{svc}-{i + 1}":
+                checks.fail(where, f"services.{svc}[{i}].stream is {inst.get('stream')!r}; instance {i} is {svc}-{i + 1}")
+            if i == 0:
+                ports[svc] = (rp, ep)
+    return ports
+
+
+def check_compose(checks: Checks) -> dict:
+    where = "deploy/container/compose.yaml"
+    path = checks.root / where
+    compose = yaml.safe_load(path.read_text())
+    schema = json.loads((resources.files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json").read_text())
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(compose), key=lambda e: list(e.absolute_path))
+    for e in errors:
+        checks.fail(where, f"{'.'.join(str(p) for p in e.absolute_path) or '(top)'}: {e.message}")
+    if not errors:
+        checks.ok(f"{where}: valid against the Compose specification")
+
+    topology = json.loads((checks.root / "deploy/container/topology.json").read_text())
+    ports = topology_ports("deploy/container/topology.json", topology, checks, lambda svc, i: svc)
+    services = compose.get("services", {})
+    volumes, secrets = set((compose.get("volumes") or {}).keys()), set((compose.get("secrets") or {}).keys())
+    for svc in SERVICES:
+        s = services.get(svc)
+        if s is None:
+            checks.fail(where, f"no service {svc}")
+            continue
+        command = s.get("command") or []
+        if not command or command[0] != f"liaison-{svc}":
+            checks.fail(where, f"services.{svc}.command runs {command[:1]}, not liaison-{svc}")
+        if "--bind-all-interfaces" not in command:
+            checks.fail(where, f"services.{svc}.command lacks --bind-all-interfaces: the topology names it {svc}, which it cannot bind")
+        test = (s.get("healthcheck") or {}).get("test") or []
+        if test[:4] != ["CMD", "liaison", "ping", svc]:
+            checks.fail(where, f"services.{svc}.healthcheck is not liaison ping {svc}")
+        exposed = {int(p) for p in s.get("expose") or []}
+        if svc in ports and not set(ports[svc]) <= exposed:
+            checks.fail(where, f"services.{svc}.expose {sorted(exposed)} lacks the topology's ports {list(ports[svc])}")
+    for name, s in services.items():
+        for v in s.get("volumes") or []:
+            source = v.split(":", 1)[0] if isinstance(v, str) else v.get("source")
+            if source and not source.startswith((".", "/")) and source not in volumes:
+                checks.fail(where, f"services.{name}.volumes uses {source}, which is not declared")
+        for secret in s.get("secrets") or []:
+            secret = secret if isinstance(secret, str) else secret.get("source")
+            if secret not in secrets:
+                checks.fail(where, f"services.{name}.secrets uses {secret}, which is not declared")
+        flags = s.get("command") or []
+        for flag, secret in (("--contact-keys", "contact-keys"), ("--operator-secrets", "operator-secrets")):
+            if flag in flags and f"/run/secrets/{secret}" in flags and secret not in (s.get("secrets") or []):
+                checks.fail(where, f"services.{name} reads /run/secrets/{secret} without the secret")
+    if not any(p.startswith(where) for p in checks.problems):
+        checks.ok(f"{where}: every service runs its executable, binds on every interface, exposes its topology's ports, is checked by liaison ping")
+    return ports
+
+
+def check_kubernetes(checks: Checks) -> None:
+    directory = checks.root / "deploy/kubernetes"
+    documents = []
+    for path in sorted(directory.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc is not None:
+                documents.append((path.name, doc))
+    kustomization = [d for f, d in documents if d.get("kind") == "Kustomization"]
+    objects = [(f, d) for f, d in documents if d.get("kind") != "Kustomization"]
+    count = 0
+    for f, doc in objects:
+        where = f"deploy/kubernetes/{f} {doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}"
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            count += 1
+        except kubernetes_validate.ValidationError as e:
+            checks.fail(where, f"{'.'.join(str(p) for p in e.path) or '(top)'}: {e.message}")
+    if count == len(objects):
+        checks.ok(f"deploy/kubernetes: {count} objects valid against Kubernetes {KUBERNETES_VERSION} (strict)")
+    files = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
+    if not kustomization or set(kustomization[0].get("resources") or []) != files:
+        checks.fail("deploy/kubernetes/kustomization.yaml", f"resources {sorted((kustomization or [{}])[0].get('resources') or [])} are not the files {sorted(files)}")
+
+    by_kind = {}
+    for f, d in objects:
+        by_kind.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = d
+    config_maps = by_kind.get("ConfigMap", {})
+    topo_map = config_maps.get("liaison-topology")
+    if topo_map is None:
+        checks.fail("deploy/kubernetes", "no ConfigMap liaison-topology")
+        return
+    topology = json.loads(topo_map["data"]["topology.json"])
+    ports = topology_ports("deploy/kubernetes/topology.yaml", topology, checks, lambda svc, i: f"liaison-{svc}-{i}.liaison-{svc}")
+    services, sets = by_kind.get("Service", {}), by_kind.get("StatefulSet", {})
+    for svc in SERVICES:
+        where = f"deploy/kubernetes/{svc}.yaml"
+        headless, sts = services.get(f"liaison-{svc}"), sets.get(f"liaison-{svc}")
+        if headless is None or sts is None:
+            checks.fail(where, f"needs Service and StatefulSet liaison-{svc}")
+            continue
+        if headless["spec"].get("clusterIP") != "None" or not headless["spec"].get("publishNotReadyAddresses"):
+            checks.fail(where, f"Service liaison-{svc} must be headless and publish not-ready addresses (the topology names pods by it)")
+        if sts["spec"].get("serviceName") != f"liaison-{svc}":
+            checks.fail(where, f"StatefulSet liaison-{svc}.spec.serviceName is not liaison-{svc}")
+        pod = sts["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        if container.get("command") != [f"liaison-{svc}"]:
+            checks.fail(where, f"the container runs {container.get('command')}, not liaison-{svc}")
+        args = container.get("args") or []
+        if "--bind-all-interfaces" not in args:
+            checks.fail(where, "args lack --bind-all-interfaces: the topology names the pod by its headless name")
+        if "--instance" not in args or args[args.index("--instance") + 1:args.index("--instance") + 2] != ["$(POD_INDEX)"]:
+            checks.fail(where, "args must give --instance $(POD_INDEX): pod K is instance K")
+        env = {e["name"]: e for e in container.get("env") or []}
+        if (env.get("POD_INDEX", {}).get("valueFrom", {}).get("fieldRef", {}).get("fieldPath")) != "metadata.labels['apps.kubernetes.io/pod-index']":
+            checks.fail(where, "POD_INDEX must come from the pod-index label")
+        declared = {p["name"]: p["containerPort"] for p in container.get("ports") or []}
+        if svc in ports and (declared.get("requests"), declared.get("events")) != ports[svc]:
+            checks.fail(where, f"container ports {declared} are not the topology's {ports[svc]}")
+        service_ports = {p["name"]: p["port"] for p in headless["spec"].get("ports") or []}
+        if svc in ports and (service_ports.get("requests"), service_ports.get("events")) != ports[svc]:
+            checks.fail(where, f"Service ports {service_ports} are not the topology's {ports[svc]}")
+        for probe in ("readinessProbe", "livenessProbe"):
+            command = " ".join(((container.get(probe) or {}).get("exec") or {}).get("command") or [])
+            if f"liaison ping {svc}" not in command:
+                checks.fail(where, f"{probe} is not liaison ping {svc}")
+        volumes = {v["name"]: v for v in pod.get("volumes") or []} | {t["metadata"]["name"]: t for t in sts["spec"].get("volumeClaimTemplates") or []}
+        for mount in container.get("volumeMounts") or []:
+            if mount["name"] not in volumes:
+                checks.fail(where, f"volumeMount {mount['name']} has no volume")
+        for v in pod.get("volumes") or []:
+            if "configMap" in v and v["configMap"]["name"] not in config_maps:
+                checks.fail(where, f"volume {v['name']} names ConfigMap {v['configMap']['name']}, which is not in deploy/kubernetes")
+    # A Service spreading connections over several intake pods would send a retry to an instance
+    # that does not know its submission_id: a second case.
+    for name, s in services.items():
+        selector = s["spec"].get("selector") or {}
+        if selector.get("app.kubernetes.io/component") == "intake" and s["spec"].get("clusterIP") != "None" \
+                and "statefulset.kubernetes.io/pod-name" not in selector:
+            checks.fail(f"deploy/kubernetes Service/{name}", "balances over every intake pod: a retry may reach an instance without its submission_id and open a second case")
+    if not any(p.startswith("deploy/kubernetes") for p in checks.problems):
+        checks.ok("deploy/kubernetes: the topology names each pod by its headless name; pods run --instance from their index, bind on every interface, expose the topology's ports, are probed by liaison ping")
+
+
+def check_containerfile(checks: Checks, compose_ports: dict) -> None:
+    where = "deploy/container/Containerfile"
+    text = (checks.root / where).read_text()
+    lines = re.sub(r"\\\n", " ", text).splitlines()
+    products = set(re.findall(r'\.executable\(name: "([^"]+)"', (checks.root / "Package.swift").read_text()))
+    built = set()
+    for line in lines:
+        match = re.search(r"for product in ([^;]+);", line)
+        if match:
+            built |= set(match.group(1).split())
+    needed = {"liaison"} | {f"liaison-{s}" for s in SERVICES}
+    if not needed <= built:
+        checks.fail(where, f"builds {sorted(built)}; the image needs {sorted(needed)}")
+    for p in built - products:
+        checks.fail(where, f"builds {p}, which Package.swift does not have")
+    stages = [i for i, l in enumerate(lines) if l.startswith("FROM ")]
+    final = lines[stages[-1]:] if stages else []
+    for line in lines:
+        if line.startswith("COPY ") and "--from=" not in line:
+            for source in line.split()[1:-1]:
+                if not (checks.root / source).exists():
+                    checks.fail(where, f"COPY {source}: not in the repository")
+    final_text = "\n".join(final)
+    for package in ("libzmq5", "libsqlite3-0"):
+        if package not in final_text:
+            checks.fail(where, f"the runtime stage does not install {package}")
+    user = [l.split()[1] for l in final if l.startswith("USER ")]
+    if not user or user[-1].split(":")[0] in ("0", "root"):
+        checks.fail(where, "the runtime stage must run as a user other than root")
+    exposed = {int(p) for l in final if l.startswith("EXPOSE ") for p in l.split()[1:]}
+    wanted = {p for pair in compose_ports.values() for p in pair}
+    if not wanted <= exposed:
+        checks.fail(where, f"EXPOSE {sorted(exposed)} lacks {sorted(wanted - exposed)}")
+    if not any(p.startswith(where) for p in checks.problems):
+        checks.ok(f"{where}: builds every executable the set runs (Package.swift products), runs them as uid 10001 with libzmq and SQLite")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent), help="repository root (default: this script's)")
+    root = pathlib.Path(parser.parse_args().root)
+    checks = Checks(root)
+    ports = check_compose(checks)
+    check_kubernetes(checks)
+    check_containerfile(checks, ports)
+    for line in checks.passed:
+        print(f"ok: {line}")
+    for line in checks.problems:
+        print(f"problem: {line}")
+    print(f"deploy: {len(checks.problems)} problem(s)" if checks.problems else "deploy: every check passed")
+    return 1 if checks.problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
