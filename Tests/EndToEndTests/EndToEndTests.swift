@@ -1224,18 +1224,7 @@ struct ContainerReadinessTests {
     /// topologies and each other (scripts/check-deploy.py); the checks find the mistakes they are for.
     @Test func deployFilesPassTheirValidatorsAndCatchMistakes() async throws {
         func check(_ root: String) async throws -> (status: Int32, output: String) {
-            try await Threads.run(name: "check-deploy") { () -> (Int32, String) in
-                let p = Process()
-                p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                p.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/check-deploy.py", "--root", root]
-                let out = Pipe()
-                p.standardOutput = out
-                p.standardError = out
-                try p.run()
-                let data = out.fileHandleForReading.readDataToEndOfFile()
-                p.waitUntilExit()
-                return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-            }
+            try await LiaisonSet.runProgram("/usr/bin/env", ["python3", LiaisonSet.repoRoot + "/scripts/check-deploy.py", "--root", root])
         }
         let shipped = try await check(LiaisonSet.repoRoot)
         #expect(shipped.status == 0, "\(shipped.output)")

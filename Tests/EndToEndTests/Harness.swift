@@ -147,9 +147,15 @@ final class LiaisonSet: @unchecked Sendable {
     /// Runs one of the executables on a thread of its own until it exits; its output and errors
     /// together.
     private static func runToCompletion(_ executable: String, _ args: [String], environment: [String: String]) async throws -> (status: Int32, output: String) {
-        try await Threads.run(name: executable) {
+        try await runProgram(LiaisonSet.binDir + "/" + executable, args, environment: environment)
+    }
+
+    /// Runs the program at `path` on a thread of its own until it exits; its output and errors
+    /// together.
+    static func runProgram(_ path: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+        try await Threads.run(name: (path as NSString).lastPathComponent) {
             let p = Process()
-            p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/" + executable)
+            p.executableURL = URL(fileURLWithPath: path)
             p.arguments = args
             p.environment = LiaisonSet.childEnvironment(environment)
             let out = Pipe()
