@@ -19,7 +19,19 @@ struct ClientOptions: ParsableArguments {
     @Flag(help: "Print JSON (one object a line) instead of text.")
     var json = false
 
+    @Option(help: "Your CURVE key pair (liaison keygen), for services the topology gives a curve_public_key. Default: $LIAISON_CURVE_KEY_FILE.")
+    var curveKeyFile: String?
+
     func loadTopology() throws -> Topology { try Topology.resolve(path: topology) }
+
+    /// A context carrying your CURVE key pair when you have one.
+    func context() throws -> Context { try Context(curve: CurveKeyFile.resolve(path: curveKeyFile)) }
+
+    /// A Lazy Pirate client of `instance`, over CURVE when the topology gives it a key.
+    func requestClient(_ ctx: Context, _ instance: Topology.Instance, timeoutMs: Int32? = nil, attempts: Int? = nil) -> RequestClient {
+        RequestClient(context: ctx, endpoint: instance.requests, serverKey: instance.curvePublicKey,
+                      timeoutMs: timeoutMs ?? timeout, attempts: attempts ?? retries)
+    }
 
     /// The instance of `service` to talk to.
     func endpoint(_ service: String, instance: Int = 0) throws -> Topology.Instance {
@@ -39,9 +51,10 @@ struct ClientOptions: ParsableArguments {
 
     /// Sends a whole request to `service`; an `Error` reply is thrown.
     func call(_ service: String, _ request: Liaison_V1_Request, instance: Int = 0) throws -> Liaison_V1_Reply {
-        let ctx = try Context()
+        let ctx = try context()
         defer { ctx.terminate() }
-        let client = RequestClient(context: ctx, endpoint: try endpoint(service, instance: instance).requests,
+        let inst = try endpoint(service, instance: instance)
+        let client = RequestClient(context: ctx, endpoint: inst.requests, serverKey: inst.curvePublicKey,
                                    timeoutMs: timeout, attempts: retries)
         defer { client.reset() }
         let reply = try client.call(request)
@@ -97,7 +110,7 @@ enum Output {
 func reportFailure(_ error: Error, hint: String? = nil) -> Never {
     let message: String
     switch error {
-    case let e as WireError where e.code == .unauthorized:
+    case let e as WireError where e.code == .unauthorized && !e.message.hasPrefix("this client's CURVE key"):
         // Said by the service in protocol terms; an operator at the desk needs to know what to give.
         let given = ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"].map { !$0.isEmpty } ?? false
             || CommandLine.arguments.contains { $0.hasPrefix("--credential-file") }

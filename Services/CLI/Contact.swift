@@ -85,11 +85,11 @@ struct Disclosures: ParsableCommand {
     func run() throws {
         do {
             let topo = try client.loadTopology()
-            let ctx = try Context()
+            let ctx = try client.context()
             defer { ctx.terminate() }
             var events: [Liaison_V1_Event] = []
             for inst in topo.instances(of: "intake") {
-                let c = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: client.timeout, attempts: client.retries)
+                let c = client.requestClient(ctx, inst)
                 defer { c.reset() }
                 var after: UInt64 = 0
                 while true {

@@ -37,15 +37,16 @@ struct Events: ParsableCommand {
             guard let inst = topo.services.values.flatMap({ $0 }).first(where: { $0.stream == stream }) else {
                 throw ValidationError("no stream '\(stream)' in the topology; streams: \(topo.services.values.flatMap { $0 }.map(\.stream).sorted().joined(separator: ", "))")
             }
-            let ctx = try Context()
+            let ctx = try client.context()
             defer { ctx.terminate() }
             let stop = StopFlag()
             signal(SIGPIPE, SIG_IGN)
             let live = try Socket(context: ctx, type: .sub, role: "events-in", receiveHighWaterMark: 100_000, linger: 0)
             defer { live.close() }
             try live.subscribe("")
+            try live.secure(context: ctx, serverKey: inst.curvePublicKey, endpoint: inst.events)
             try live.connect(inst.events)
-            let requests = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: client.timeout, attempts: client.retries)
+            let requests = client.requestClient(ctx, inst)
             defer { requests.reset() }
 
             var cursor = from
@@ -113,12 +114,12 @@ struct Streams: ParsableCommand {
     func run() throws {
         do {
             let topo = try client.loadTopology()
-            let ctx = try Context()
+            let ctx = try client.context()
             defer { ctx.terminate() }
             var statuses: [(service: String, instance: Topology.Instance, status: Liaison_V1_ServiceStatus?)] = []
             for name in Topology.serviceNames {
                 for inst in topo.instances(of: name) {
-                    let c = RequestClient(context: ctx, endpoint: inst.requests, timeoutMs: min(client.timeout, 1_500), attempts: 1)
+                    let c = client.requestClient(ctx, inst, timeoutMs: min(client.timeout, 1_500), attempts: 1)
                     defer { c.reset() }
                     statuses.append((name, inst, try? c.call(.getStatus(.init())).serviceStatus))
                 }

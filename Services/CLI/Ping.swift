@@ -29,6 +29,9 @@ struct Ping: ParsableCommand {
     @Option(help: "Milliseconds to wait for the answer.")
     var timeout: Int32 = 2_000
 
+    @Option(help: "Your CURVE key pair (liaison keygen), when the instance serves over CURVE. Default: $LIAISON_CURVE_KEY_FILE.")
+    var curveKeyFile: String?
+
     func validate() throws {
         guard Topology.serviceNames.contains(service) else {
             throw ValidationError("'\(service)' is not a service; expected one of \(Topology.serviceNames.joined(separator: ", "))")
@@ -42,10 +45,10 @@ struct Ping: ParsableCommand {
             guard instance >= 0, instance < list.count else {
                 throw ConfigError("services.\(service)[\(instance)]", "the topology has \(list.count) instance(s) of \(service)")
             }
-            let ctx = try Context()
+            let ctx = try Context(curve: CurveKeyFile.resolve(path: curveKeyFile))
             defer { ctx.terminate() }
             // One attempt: a health check that waits through retries hides a service that hangs.
-            let client = RequestClient(context: ctx, endpoint: list[instance].requests, timeoutMs: timeout, attempts: 1)
+            let client = RequestClient(context: ctx, endpoint: list[instance].requests, serverKey: list[instance].curvePublicKey, timeoutMs: timeout, attempts: 1)
             defer { client.reset() }
             let reply = try client.call(.getStatus(.init()))
             if case .error(let e)? = reply.result { throw WireError(e) }

@@ -103,9 +103,9 @@ struct Submit: ParsableCommand {
             s.contact.email = email
         }
         do {
-            let ctx = try Context()
+            let ctx = try client.context()
             defer { ctx.terminate() }
-            let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
+            let rc = client.requestClient(ctx, try client.endpoint("intake"))
             defer { rc.reset() }
             let a = try rc.submit(s)
             if client.json { print(Output.json(a)) } else {
@@ -181,9 +181,9 @@ extension Submit {
         var sentLines: [Int: Int] = [:]
         var sent = 0
         do {
-            let ctx = try Context()
+            let ctx = try client.context()
             defer { ctx.terminate() }
-            let rc = RequestClient(context: ctx, endpoint: try client.endpoint("intake").requests, timeoutMs: client.timeout, attempts: client.retries)
+            let rc = client.requestClient(ctx, try client.endpoint("intake"))
             defer { rc.reset() }
             try rc.submitMany(next: {
                 // The next good line; a bad one is reported in its place and the reading goes on.

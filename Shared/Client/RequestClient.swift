@@ -7,8 +7,11 @@ public struct ClientError: Error, CustomStringConvertible, Sendable {
     public var endpoint: String
     public var attempts: Int
     public var timeoutMs: Int32
+    /// The service serves over CURVE: a key it does not allow gets no answer either.
+    public var overCurve = false
     public var description: String {
         "no reply from \(endpoint) after \(attempts) attempt(s) of \(timeoutMs) ms: is the service running? (liaison up)"
+            + (overCurve ? "; it serves over CURVE: is your key in its --curve-clients file?" : "")
     }
 }
 
@@ -19,14 +22,18 @@ public struct ClientError: Error, CustomStringConvertible, Sendable {
 /// Use one client from one thread at a time. From async code, go through ``Threads/run(name:_:)``.
 public final class RequestClient {
     public let endpoint: String
+    /// The service's CURVE public key when it serves over CURVE (the topology's
+    /// `curve_public_key`): the client then connects with the context's key pair.
+    public let serverKey: String?
     public var timeoutMs: Int32
     public var attempts: Int
     private let context: Context
     private var socket: Socket?
 
-    public init(context: Context, endpoint: String, timeoutMs: Int32 = 3_000, attempts: Int = 3) {
+    public init(context: Context, endpoint: String, serverKey: String? = nil, timeoutMs: Int32 = 3_000, attempts: Int = 3) {
         self.context = context
         self.endpoint = endpoint
+        self.serverKey = serverKey
         self.timeoutMs = timeoutMs
         self.attempts = max(1, attempts)
     }
@@ -36,6 +43,7 @@ public final class RequestClient {
     func connected() throws -> Socket {
         if let s = socket { return s }
         let s = try Socket(context: context, type: .dealer, role: "requests-client", linger: 0)
+        try s.secure(context: context, serverKey: serverKey, endpoint: endpoint)
         try s.setImmediate()
         try s.setOption(ZMQOption.sendTimeout, timeoutMs)
         try s.setReconnect(interval: 100, max: 2_000)
@@ -68,7 +76,7 @@ public final class RequestClient {
             if let reply = try attempt(frames: frames, requestID: request.requestID) { return reply }
             reset()
         }
-        throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs)
+        throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil)
     }
 
     /// One Lazy Pirate attempt: send, then wait up to the timeout for the matching reply.
@@ -127,5 +135,25 @@ extension RequestClient {
                 throw WireError.internal("unexpected answer to SubmitFeedback")
             }
         }
+    }
+}
+
+/// A service serves over CURVE (the topology gives its public key) and this process has no key
+/// pair to connect with.
+public struct CurveKeyMissing: Error, CustomStringConvertible, Sendable {
+    public let endpoint: String
+    public var description: String {
+        "\(endpoint) serves over CURVE (the topology gives its curve_public_key): connect with a key pair of your own, "
+            + "--curve-key-file FILE or $LIAISON_CURVE_KEY_FILE (make one with liaison keygen), whose public key the service's --curve-clients file allows"
+    }
+}
+
+extension Socket {
+    /// Makes this client socket a CURVE client of `serverKey` with the context's key pair, when the
+    /// service has a key; does nothing for a service without one. Before connect.
+    public func secure(context: Context, serverKey: String?, endpoint: String) throws {
+        guard let serverKey else { return }
+        guard let keys = context.curve else { throw CurveKeyMissing(endpoint: endpoint) }
+        try setCurveClient(serverKey: serverKey, keys: keys)
     }
 }

@@ -102,7 +102,7 @@ extension RequestClient {
             // unanswered again.
             if let first = oldest, down || Date().timeIntervalSince(first) * 1000 >= Double(timeoutMs) {
                 let tries = (waiting.values.map(\.tries).max() ?? 0) + 1
-                if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs) }
+                if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil) }
                 reset()
                 socket = try connected()
                 down = false

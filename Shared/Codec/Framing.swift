@@ -34,10 +34,20 @@ public enum Framing {
         /// True when the request is a submission read in the plain shape (``WireReader``): its body
         /// is `submit_feedback`, so a loop routing it need not look into the body, which copies it.
         public var isPlainSubmission = false
+        /// The id of a request that was read whole and then refused (``refuse(_:)``).
+        var refusedRequestID = ""
         /// The request id if it could be read, so an error reply still carries it.
         public var requestID: String {
             if case .success(let r) = request { return r.requestID }
-            return ""
+            return refusedRequestID
+        }
+
+        /// Answers a request read whole with `error` instead (a client not allowed to make it):
+        /// the reply still carries its id.
+        public mutating func refuse(_ error: WireError) {
+            refusedRequestID = requestID
+            request = .failure(error)
+            isPlainSubmission = false
         }
     }
 

@@ -90,8 +90,9 @@ public final class Consumer: ThreadLoop {
         try live.setReconnect(interval: 100, max: 5_000)
         if upstream.events.hasPrefix("tcp://") { try live.setHeartbeat(interval: 2_000, timeout: 10_000) }
         try live.subscribe("")   // every topic, so sequence numbers stay dense; filtered on apply
+        try live.secure(context: context, serverKey: upstream.curvePublicKey, endpoint: upstream.events)
         try live.connect(upstream.events)
-        let client = RequestClient(context: context, endpoint: upstream.requests, timeoutMs: replayTimeoutMs, attempts: 1)
+        let client = RequestClient(context: context, endpoint: upstream.requests, serverKey: upstream.curvePublicKey, timeoutMs: replayTimeoutMs, attempts: 1)
         defer { client.reset() }
 
         var needReplay = true

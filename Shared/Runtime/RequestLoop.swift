@@ -135,6 +135,11 @@ public final class RequestLoop: ThreadLoop {
         for s in [requests, events] where config.instance.requests.hasPrefix("tcp://") {
             try s.setHeartbeat(interval: 2_000, timeout: 10_000)
         }
+        if let curve = config.curve {
+            // Both sockets: a subscriber must be let in as much as a client (ServiceHost's ZAP handler).
+            try requests.setCurveServer(curve.keys)
+            try events.setCurveServer(curve.keys)
+        }
         try prepareIPC(config.instance.requests)
         try prepareIPC(config.instance.events)
         let (requestsBound, eventsBound) = (config.bindEndpoint(config.instance.requests), config.bindEndpoint(config.instance.events))
@@ -176,8 +181,8 @@ public final class RequestLoop: ThreadLoop {
     private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming]) throws {
         var incoming = kept
         kept.removeAll(keepingCapacity: true)
-        while incoming.count < options.maxBatch, let frames = try requests.receiveMultipart(dontWait: true) {
-            incoming.append(Framing.parseRequest(frames: frames))
+        while incoming.count < options.maxBatch, let next = try read(requests) {
+            incoming.append(next)
         }
         if incoming.count >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }
         // Plain arrays, not optionals or tuples: the runtime copies and destroys those through
@@ -211,6 +216,27 @@ public final class RequestLoop: ThreadLoop {
         }
     }
 
+    /// The next waiting request, if any. Over CURVE, a request its client's role may not make
+    /// (``CurveRole/permits(_:plainSubmission:)``) is refused here, before any service sees it.
+    private func read(_ requests: Socket) throws -> Framing.Incoming? {
+        guard config.curve != nil else {
+            guard let frames = try requests.receiveMultipart(dontWait: true) else { return nil }
+            return Framing.parseRequest(frames: frames)
+        }
+        guard let (frames, userID) = try requests.receiveMultipartWithUserID(dontWait: true) else { return nil }
+        var inc = Framing.parseRequest(frames: frames)
+        if case .success(let req) = inc.request {
+            let role = userID.flatMap { CurveRole(rawValue: String($0.prefix { $0 != ":" })) }
+            let body = inc.isPlainSubmission ? nil : req.body
+            if role?.permits(body, plainSubmission: inc.isPlainSubmission) != true {
+                let kind = inc.isPlainSubmission ? "submitFeedback" : CurveRole.kind(body)
+                inc.refuse(.unauthorized("this client's CURVE key is allowed as \(role?.rawValue ?? "nothing"), which may not send \(kind)"))
+                badRequests.withLock { $0.log(.warning, "request refused for the client's CURVE role", metadata: ["client": "\(userID ?? "?")", "request": "\(kind)"], logger: logger) }
+            }
+        }
+        return inc
+    }
+
     /// Stands in for a reply until the request's own is made (every path makes one).
     private static let unanswered = OutgoingReply.message(.failure(.internal("no answer")))
 
@@ -241,8 +267,7 @@ public final class RequestLoop: ThreadLoop {
         var shares = ShedShares(batchSize: options.maxBatch)
         for inc in batch { shares.count(inc.envelope) }
         var shed = 0
-        while shed < options.maxShed, let frames = try requests.receiveMultipart(dontWait: true) {
-            let inc = Framing.parseRequest(frames: frames)
+        while shed < options.maxShed, let inc = try read(requests) {
             let reply: Liaison_V1_Reply
             switch inc.request {
             case .failure(let err):

@@ -76,8 +76,14 @@ public struct ServiceHost: Service {
     public func run() async throws {
         OpenFiles.raiseLimit(logger: logger)
         let stop = StopFlag()
-        let context = try Context()
-        let loops = self.loops
+        // The process's key pair connects to CURVE services upstream and serves its own.
+        let context = try Context(curve: config.curveKeys)
+        var loops = self.loops
+        if let curve = config.curve {
+            // Bound before any loop binds a CURVE socket: without a handler libzmq lets every client in.
+            loops.insert(try ZAPHandler(context: context, clients: curve.clients, name: "\(log.stream)-zap", logger: logger), at: 0)
+            logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.byKey.count)"])
+        }
         let logger = self.logger
         defer { context.terminate() }
         try await withTaskCancellationHandler {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import Logging
+import ZeroMQ
 
 /// The options every service executable takes.
 public struct ServiceOptions: ParsableArguments, Sendable {
@@ -34,6 +35,14 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         discussion: "In a container or a Kubernetes pod the topology names each instance by a name the others resolve (tcp://intake:7101), which may not be an address of the instance's own (a Kubernetes Service's virtual address): the instance binds tcp://*:7101 and the others connect by the name."))
     public var bindAllInterfaces = false
 
+    @Option(help: ArgumentHelp(
+        "This process's CURVE key pair (liaison keygen). Default: $LIAISON_CURVE_KEY_FILE.",
+        discussion: "Required when the topology gives this instance a curve_public_key (it must be this file's public key): the instance then serves over CURVE. With it the service also connects over CURVE to upstream instances that have one."))
+    public var curveKeyFile: String?
+
+    @Option(help: "The clients this instance lets in over CURVE: one 'ROLE PUBLIC-KEY [NAME]' a line, ROLE one of submitter, operator, consumer, service. Default: $LIAISON_CURVE_CLIENTS.")
+    public var curveClients: String?
+
     public init() {}
 
     /// The request loop's tunables from the options.
@@ -61,6 +70,23 @@ public struct ServiceOptions: ParsableArguments, Sendable {
                                    databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
         config.diskFreeWarningBytes = diskFreeWarningMib.multipliedReportingOverflow(by: 1 << 20).overflow ? .max : diskFreeWarningMib << 20
         config.bindAllInterfaces = bindAllInterfaces
+        let keys = try CurveKeyFile.resolve(path: curveKeyFile, environment: env)
+        config.curveKeys = keys
+        if let serverKey = me.curvePublicKey {
+            let key = "services.\(service)[\(instance)].curve_public_key"
+            guard let keys else {
+                throw ConfigError(key, "\(me.stream) serves over CURVE: give its key pair with --curve-key-file or $LIAISON_CURVE_KEY_FILE")
+            }
+            guard keys.publicKey == serverKey else {
+                throw ConfigError(key, "is \(serverKey), but the key file's public key is \(keys.publicKey): the file is not \(me.stream)'s")
+            }
+            guard let clients = curveClients ?? env["LIAISON_CURVE_CLIENTS"], !clients.isEmpty else {
+                throw ConfigError("curve-clients", "\(me.stream) serves over CURVE: name the clients it lets in with --curve-clients FILE or $LIAISON_CURVE_CLIENTS (lines 'ROLE PUBLIC-KEY [NAME]')")
+            }
+            config.curve = ServiceCurve(keys: keys, clients: try CurveClients.load(path: clients))
+        } else if curveClients != nil {
+            throw ConfigError("curve-clients", "the topology gives \(me.stream) no curve_public_key, so it serves plain ZMTP and lets anyone in: add its public key to the topology")
+        }
         return config
     }
 
@@ -89,6 +115,10 @@ public struct ServiceConfig: Sendable {
     public var diskFreeWarningBytes: UInt64 = 1 << 30
     /// Bind tcp:// endpoints on every interface at their ports (``bindEndpoint(_:)``).
     public var bindAllInterfaces = false
+    /// This process's CURVE key pair, if it has one (upstream connections, and serving).
+    public var curveKeys: CurveKeyPair?
+    /// Set when this instance serves over CURVE (the topology gives it a public key).
+    public var curve: ServiceCurve?
 
     /// What this instance binds for its endpoint `endpoint`: the endpoint itself, or with
     /// ``bindAllInterfaces`` a tcp:// endpoint's port on every interface (`tcp://intake:7101` →

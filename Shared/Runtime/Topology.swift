@@ -1,4 +1,6 @@
 import Foundation
+import LiaisonCodec
+import ZeroMQ
 
 /// Every service's endpoints, instances and streams, from one file that every service, the CLI and
 /// any new consumer read (DESIGN §3).
@@ -20,11 +22,21 @@ public struct Topology: Codable, Sendable, Equatable {
         public var requests: String
         /// The PUB endpoint for events.
         public var events: String
+        /// The instance's CURVE public key (Z85), when it serves over CURVE: its clients and
+        /// subscribers connect with a key pair of their own, which its `--curve-clients` file must
+        /// allow. Absent: plain ZMTP.
+        public var curvePublicKey: String?
 
-        public init(stream: String, requests: String, events: String) {
+        public init(stream: String, requests: String, events: String, curvePublicKey: String? = nil) {
             self.stream = stream
             self.requests = requests
             self.events = events
+            self.curvePublicKey = curvePublicKey
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case stream, requests, events
+            case curvePublicKey = "curve_public_key"
         }
     }
 
@@ -81,6 +93,9 @@ public struct Topology: Codable, Sendable, Equatable {
                     if let first = bound.updateValue("\(key).\(field)", forKey: ep) {
                         throw ConfigError("\(key).\(field)", "\(ep) is already \(first): each endpoint is bound by one socket")
                     }
+                }
+                if let k = inst.curvePublicKey, !Curve.isKey(k) {
+                    throw ConfigError("\(key).curve_public_key", "\(WireError.quoted(k)) is not a CURVE public key (40 Z85 characters, as liaison keygen prints)")
                 }
             }
         }

@@ -11,11 +11,16 @@ import Glibc
 public final class Context: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
     private let terminated = Mutex(false)
+    /// This process's CURVE key pair, with which its client sockets connect to CURVE servers (and a
+    /// service's servers serve); nil when it has none.
+    public let curve: CurveKeyPair?
 
-    /// Creates a context with `ioThreads` background I/O threads.
-    public init(ioThreads: Int32 = 1) throws(ZMQError) {
+    /// Creates a context with `ioThreads` background I/O threads, and the process's CURVE key
+    /// pair when it has one.
+    public init(ioThreads: Int32 = 1, curve: CurveKeyPair? = nil) throws(ZMQError) {
         guard let h = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
         handle = h
+        self.curve = curve
         if zmq_ctx_set(h, ZMQ_IO_THREADS, ioThreads) != 0 { throw ZMQError.last("zmq_ctx_set(ZMQ_IO_THREADS)") }
         // Never block process exit on a forgotten socket for more than the socket's own linger.
         _ = zmq_ctx_set(h, ZMQ_BLOCKY, 0)

@@ -34,6 +34,8 @@ public final class Socket {
     private(set) var handle: UnsafeMutableRawPointer?
     /// A reusable receive message, so a receive allocates nothing until a frame is kept.
     private let scratch: UnsafeMutablePointer<zmq_msg_t>
+    /// The message being received, inside a ``receive(dontWait:_:)`` body (its metadata).
+    var scratchMessage: UnsafeMutablePointer<zmq_msg_t> { scratch }
 
     /// Creates a socket with Liaison's defaults: a bounded linger (default 200 ms) and explicit
     /// high-water marks (default 10,000 messages each way).

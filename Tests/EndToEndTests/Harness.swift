@@ -11,6 +11,9 @@ final class LiaisonSet: @unchecked Sendable {
     let dir: String
     let topologyPath: String
     let topology: Topology
+    /// With `curve`: every instance serves over CURVE with a key pair of its own, and the test
+    /// itself connects as an operator with this one (each key file in `dir/keys`).
+    let clientKeys: CurveKeyPair?
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
 
@@ -23,13 +26,39 @@ final class LiaisonSet: @unchecked Sendable {
 
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    init(instances: [String: Int] = [:]) throws {
+    init(instances: [String: Int] = [:], curve: Bool = false) throws {
         // Short path: ipc endpoint paths are limited to about 100 bytes.
         dir = "/tmp/lt-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        topology = Topology.ipc(in: dir, instances: instances)
+        var topology = Topology.ipc(in: dir, instances: instances)
+        clientKeys = curve ? try CurveKeyPair.generate() : nil
+        if let clientKeys {
+            try FileManager.default.createDirectory(atPath: dir + "/keys", withIntermediateDirectories: true)
+            var clients = "operator \(clientKeys.publicKey) test-harness\n"
+            for (name, list) in topology.services {
+                for i in list.indices {
+                    let keys = try CurveKeyPair.generate()
+                    topology.services[name]![i].curvePublicKey = keys.publicKey
+                    try CurveKeyFile.text(keys, name: list[i].stream).write(toFile: dir + "/keys/\(list[i].stream).key", atomically: true, encoding: .utf8)
+                    clients += "service \(keys.publicKey) \(list[i].stream)\n"
+                }
+            }
+            try clients.write(toFile: dir + "/keys/clients", atomically: true, encoding: .utf8)
+            try CurveKeyFile.text(clientKeys, name: "test-harness").write(toFile: dir + "/keys/test-harness.key", atomically: true, encoding: .utf8)
+        }
+        self.topology = topology
         topologyPath = dir + "/topology.json"
         try topology.write(to: topologyPath)
+    }
+
+    /// Writes `keys` to a key file of the set's and lets them in as `role` on every instance
+    /// (before the instances start); returns the file's path.
+    func allowCurveClient(_ role: CurveRole, _ keys: CurveKeyPair, name: String) throws -> String {
+        let path = dir + "/keys/\(name).key"
+        try CurveKeyFile.text(keys, name: name).write(toFile: path, atomically: true, encoding: .utf8)
+        let clients = dir + "/keys/clients"
+        try (try String(contentsOfFile: clients, encoding: .utf8) + "\(role.rawValue) \(keys.publicKey) \(name)\n").write(toFile: clients, atomically: true, encoding: .utf8)
+        return path
     }
 
     deinit {
@@ -50,6 +79,9 @@ final class LiaisonSet: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: exe)
         p.environment = LiaisonSet.childEnvironment(environment)
         p.arguments = ["--topology", topologyPath, "--data-dir", dir + "/data", "--instance", "\(i)", "--log-level", "notice"] + extra
+        if clientKeys != nil {
+            p.arguments! += ["--curve-key-file", dir + "/keys/\(instance(service, i).stream).key", "--curve-clients", dir + "/keys/clients"]
+        }
         if let openFileLimit {
             p.arguments = ["-c", "ulimit -Sn \(openFileLimit) && exec \"$0\" \"$@\"", exe] + p.arguments!
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -102,7 +134,8 @@ final class LiaisonSet: @unchecked Sendable {
 
     /// Runs the `liaison` command line against this set; returns its exit status and output.
     func cli(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await Self.runToCompletion("liaison", args + ["--topology", topologyPath], environment: environment)
+        let curve = clientKeys == nil ? [:] : ["LIAISON_CURVE_KEY_FILE": dir + "/keys/test-harness.key"]
+        return try await Self.runToCompletion("liaison", args + ["--topology", topologyPath], environment: curve.merging(environment) { _, mine in mine })
     }
 
     /// Runs `liaison-<service>` (instance 0) to completion on the set's topology and data directory,
@@ -189,11 +222,12 @@ final class LiaisonSet: @unchecked Sendable {
     /// Runs blocking socket work on its own thread with its own context.
     func withClient<T: Sendable>(_ service: String, _ i: Int = 0, timeoutMs: Int32 = 3_000, attempts: Int = 3,
                                  _ body: @escaping @Sendable (RequestClient) throws -> T) async throws -> T {
-        let endpoint = instance(service, i).requests
+        let target = instance(service, i)
+        let keys = clientKeys
         return try await Threads.run(name: "test-client") {
-            let ctx = try Context()
+            let ctx = try Context(curve: keys)
             defer { ctx.terminate() }
-            let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: timeoutMs, attempts: attempts)
+            let client = RequestClient(context: ctx, endpoint: target.requests, serverKey: target.curvePublicKey, timeoutMs: timeoutMs, attempts: attempts)
             defer { client.reset() }
             return try body(client)
         }

@@ -1,0 +1,196 @@
+import Foundation
+import LiaisonCodec
+import Logging
+import Synchronization
+import ZeroMQ
+
+/// What a client allowed over CURVE may ask for (DESIGN §5: submitter, operator, consumer, service).
+public enum CurveRole: String, CaseIterable, Sendable {
+    /// A desk, the web front, the app: submits feedback and looks up a citizen's status.
+    case submitter
+    /// The office: every request (contact data and case commands still need an operator secret).
+    case `operator`
+    /// A new consumer of the streams: replay, status, the report.
+    case consumer
+    /// Another service of the set: replay and status.
+    case service
+
+    /// Whether a client of this role may make a request with `body` (`plainSubmission`: a
+    /// submission read in the plain shape, whose body is not looked into).
+    public func permits(_ body: Liaison_V1_Request.OneOf_Body?, plainSubmission: Bool = false) -> Bool {
+        if plainSubmission { return self == .submitter || self == .operator }
+        switch (self, body) {
+        case (.operator, _): return true
+        case (_, .getStatus?): return true
+        case (.submitter, .submitFeedback?), (.submitter, .getFeedbackStatus?): return true
+        case (.consumer, .replay?), (.consumer, .getReport?): return true
+        case (.service, .replay?): return true
+        default: return false
+        }
+    }
+
+    /// The request's kind as the proto names it, for a refusal.
+    static func kind(_ body: Liaison_V1_Request.OneOf_Body?) -> String {
+        guard let body else { return "(none)" }
+        let name = "\(body)"
+        return String(name.prefix { $0 != "(" })
+    }
+}
+
+/// The clients a service lets in over CURVE: its `--curve-clients` file, one client a line,
+/// `ROLE PUBLIC-KEY [NAME]` (`submitter rq:…Z85… desk-3`), `#` comments.
+public struct CurveClients: Sendable {
+    public struct Client: Sendable, Equatable {
+        public let role: CurveRole
+        public let publicKey: String
+        public let name: String
+    }
+
+    /// By the 32 bytes of the public key (what the ZAP request carries).
+    public let byKey: [[UInt8]: Client]
+
+    public init(_ clients: [Client]) {
+        var byKey: [[UInt8]: Client] = [:]
+        for c in clients { if let k = Curve.decode(c.publicKey) { byKey[k] = c } }
+        self.byKey = byKey
+    }
+
+    /// Reads an allow-list; an unknown role, a key that is not one, or a key listed twice is an
+    /// error naming its line.
+    public static func parse(_ text: String, source: String) throws(ConfigError) -> CurveClients {
+        var clients: [Client] = []
+        var seen: [String: Int] = [:]
+        for line in ConfigFiles.meaningful(text) {
+            let words = line.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            let at = "\(source) line \(line.number)"
+            guard words.count == 2 || words.count == 3 else {
+                throw ConfigError("curve-clients", "\(at): expected 'ROLE PUBLIC-KEY [NAME]', got \(words.count) word(s)")
+            }
+            guard let role = CurveRole(rawValue: words[0]) else {
+                throw ConfigError("curve-clients", "\(at): role \(WireError.quoted(words[0])) is not one of \(CurveRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            guard Curve.isKey(words[1]) else {
+                throw ConfigError("curve-clients", "\(at): \(WireError.quoted(words[1])) is not a CURVE public key (40 Z85 characters, as liaison keygen prints)")
+            }
+            if let first = seen.updateValue(line.number, forKey: words[1]) {
+                throw ConfigError("curve-clients", "\(at): the key is already on line \(first); one role a key")
+            }
+            clients.append(Client(role: role, publicKey: words[1], name: words.count == 3 ? words[2] : ""))
+        }
+        return CurveClients(clients)
+    }
+
+    public static func load(path: String) throws(ConfigError) -> CurveClients {
+        try parse(try ConfigFiles.read(path, key: "curve-clients"), source: path)
+    }
+}
+
+/// A key pair in a file, as `liaison keygen` writes it: `public Z85` and `secret Z85` lines.
+public enum CurveKeyFile {
+    public static func parse(_ text: String, source: String) throws(ConfigError) -> CurveKeyPair {
+        var fields: [String: String] = [:]
+        for line in ConfigFiles.meaningful(text) {
+            let words = line.text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+            guard words.count == 2, words[0] == "public" || words[0] == "secret" else {
+                throw ConfigError("curve-key-file", "\(source) line \(line.number): expected 'public KEY' or 'secret KEY'")
+            }
+            fields[words[0]] = words[1]
+        }
+        guard let pub = fields["public"], let sec = fields["secret"] else {
+            throw ConfigError("curve-key-file", "\(source) needs a 'public' and a 'secret' line (liaison keygen writes one)")
+        }
+        guard let keys = CurveKeyPair(publicKey: pub, secretKey: sec) else {
+            throw ConfigError("curve-key-file", "\(source): a key is not 40 Z85 characters")
+        }
+        guard keys.isConsistent else {
+            throw ConfigError("curve-key-file", "\(source): the public key is not the secret key's")
+        }
+        return keys
+    }
+
+    public static func load(path: String) throws(ConfigError) -> CurveKeyPair {
+        try parse(try ConfigFiles.read(path, key: "curve-key-file"), source: path)
+    }
+
+    /// `--curve-key-file`, else `$LIAISON_CURVE_KEY_FILE`; nil when neither is given.
+    public static func resolve(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws(ConfigError) -> CurveKeyPair? {
+        guard let p = path ?? environment["LIAISON_CURVE_KEY_FILE"], !p.isEmpty else { return nil }
+        return try load(path: p)
+    }
+
+    /// The file's text for `keys`, named `name` in its comment.
+    public static func text(_ keys: CurveKeyPair, name: String) -> String {
+        """
+        # Liaison CURVE key pair: \(name). Keep this file secret (mode 0600); give out the public line only.
+        public \(keys.publicKey)
+        secret \(keys.secretKey)
+
+        """
+    }
+}
+
+/// A service instance that serves over CURVE: its key pair, and the clients it lets in.
+public struct ServiceCurve: Sendable {
+    public let keys: CurveKeyPair
+    public let clients: CurveClients
+
+    public init(keys: CurveKeyPair, clients: CurveClients) {
+        self.keys = keys
+        self.clients = clients
+    }
+}
+
+/// The ZAP handler of a service serving over CURVE (RFC 27): libzmq asks it about every client's
+/// handshake on `inproc://zeromq.zap.01`, and it lets in the keys of the allow-list, giving each
+/// connection its role as the `User-Id` every request from it carries.
+///
+/// Bound before any CURVE socket of the context: without a handler, libzmq would let every
+/// client in.
+public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
+    public let name: String
+    private let clients: CurveClients
+    private let logger: Logger
+    /// The bound socket, handed from the thread that bound it to the loop's thread once.
+    private let socket: Mutex<Socket?>
+    private let refusals = Mutex(SampledLogs(interval: 10))
+
+    /// Binds the handler's socket in `context` now, so that no CURVE socket of the context can
+    /// accept a client before it answers.
+    public init(context: Context, clients: CurveClients, name: String, logger: Logger) throws {
+        self.name = name
+        self.clients = clients
+        self.logger = logger
+        let s = try Socket(context: context, type: .rep, role: "zap", linger: 0)
+        try s.bind("inproc://zeromq.zap.01")
+        socket = Mutex(s)
+    }
+
+    public func run(context: Context, stop: StopFlag) throws {
+        guard let s = socket.withLock({ $0.take() }) else { return }
+        defer { s.close() }
+        while !stop.isSet {
+            guard try s.waitReadable(timeout: 100), let request = try s.receiveMultipart() else { continue }
+            try s.send(multipart: answer(request))
+        }
+    }
+
+    /// The reply to one ZAP request: `[version, request id, status, text, user id, metadata]`.
+    func answer(_ r: [[UInt8]]) -> [[UInt8]] {
+        let version = Array("1.0".utf8)
+        guard r.count >= 6, r[0] == version else {
+            return [version, r.count > 1 ? r[1] : [], Array("400".utf8), Array("malformed ZAP request".utf8), [], []]
+        }
+        let mechanism = String(decoding: r[5], as: UTF8.self)
+        guard mechanism == "CURVE", r.count >= 7, let client = clients.byKey[r[6]] else {
+            let key = r.count >= 7 ? (Curve.encode(r[6]) ?? "?") : "none"
+            let address = String(decoding: r[3], as: UTF8.self)
+            refusals.withLock {
+                $0.log("refused", .warning, "CURVE client refused: its key is not in the --curve-clients file",
+                       metadata: ["public_key": "\(key)", "mechanism": "\(mechanism)", "address": "\(address)"], logger: logger)
+            }
+            return [version, r[1], Array("400".utf8), Array("key not allowed".utf8), [], []]
+        }
+        let user = client.role.rawValue + (client.name.isEmpty ? "" : ":" + client.name)
+        return [version, r[1], Array("200".utf8), Array("OK".utf8), Array(user.utf8), []]
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+import ZeroMQ
+
+/// The whole set over CURVE (DESIGN §5): every instance serves with a key pair of its own and
+/// lets in only the keys of its allow-list, each as a role.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct CurveEndToEndTests {
+    @Test func overCurveEachClientMayDoWhatItsRoleAllowsAndAStrangerIsNotLetIn() async throws {
+        let set = try LiaisonSet(curve: true)
+        defer { set.stopAll() }
+        let desk = try set.allowCurveClient(.submitter, try CurveKeyPair.generate(), name: "desk-3")
+        let dashboard = try set.allowCurveClient(.consumer, try CurveKeyPair.generate(), name: "dashboard")
+        let strangerKeys = try CurveKeyPair.generate()
+        let stranger = set.dir + "/keys/stranger.key"
+        try CurveKeyFile.text(strangerKeys, name: "stranger").write(toFile: stranger, atomically: true, encoding: .utf8)
+        try set.startAll()
+        try await set.waitReady()
+        #expect(set.logs().contains("serving over CURVE"), "\(set.logs())")
+
+        // The desk submits; the handler, a service over CURVE, opens the case from intake's stream.
+        let submitted = try await set.cli(["submit", "--kind", "complaint", "--channel", "hotline", "--unit", "STN-EAST-01",
+                                           "--text", "The officer at the desk would not take my report"],
+                                          environment: ["LIAISON_CURVE_KEY_FILE": desk])
+        #expect(submitted.status == 0 && submitted.output.hasPrefix("case L1-"), "\(submitted.output)")
+        let caseNumber = String(submitted.output.dropFirst("case ".count).prefix { $0 != " " })
+        #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = caseNumber })))?.caseInfo.caseNumber == caseNumber },
+                "the handler did not open \(caseNumber) over CURVE\n\(set.logs())")
+
+        // Its role lets the desk submit and look up a status, not read the office's cases.
+        let deskCases = try await set.cli(["cases"], environment: ["LIAISON_CURVE_KEY_FILE": desk])
+        #expect(deskCases.status == 1 && deskCases.output.contains("unauthorized: this client's CURVE key is allowed as submitter, which may not send listCases"),
+                "\(deskCases.output)")
+        #expect(!deskCases.output.contains("operator secret"), "a role refusal is not about operator secrets: \(deskCases.output)")
+
+        // A consumer replays a stream (and follows it), but submits nothing.
+        let tail = try await set.cli(["events", "tail", "--stream", "intake-1", "--from", "0", "--no-follow"], environment: ["LIAISON_CURVE_KEY_FILE": dashboard])
+        #expect(tail.status == 0 && tail.output.contains(caseNumber), "\(tail.output)")
+        let dashboardSubmits = try await set.cli(["submit", "--kind", "praise", "--channel", "web", "--unit", "STN-EAST-01", "--text", "Thank you"],
+                                                 environment: ["LIAISON_CURVE_KEY_FILE": dashboard])
+        #expect(dashboardSubmits.status == 1 && dashboardSubmits.output.contains("allowed as consumer, which may not send submitFeedback"), "\(dashboardSubmits.output)")
+
+        // A key not in the allow-list is not let in: no answer, and the service names the key.
+        let refused = try await set.cli(["ping", "intake", "--timeout", "700"], environment: ["LIAISON_CURVE_KEY_FILE": stranger])
+        #expect(refused.status == 3 && refused.output.contains("serves over CURVE: is your key in its --curve-clients file?"), "\(refused.output)")
+        #expect(await eventually(10) { set.logs().contains("CURVE client refused: its key is not in the --curve-clients file") && set.logs().contains(strangerKeys.publicKey) },
+                "\(set.logs())")
+        // Without a key pair, the client says what it needs before it sends anything.
+        let keyless = try await set.cli(["ping", "intake"], environment: ["LIAISON_CURVE_KEY_FILE": ""])
+        #expect(keyless.status == 1 && keyless.output.contains("serves over CURVE") && keyless.output.contains("liaison keygen"), "\(keyless.output)")
+        // A plain ZMTP client (no CURVE at all) gets nothing.
+        let plain = try await Threads.run(name: "plain") { () -> Bool in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let client = RequestClient(context: ctx, endpoint: set.instance("intake").requests, timeoutMs: 700, attempts: 1)
+            defer { client.reset() }
+            return (try? client.call(.getStatus(.init()))) != nil
+        }
+        #expect(!plain, "a plain client was answered by a CURVE service")
+        // The services only ever answered what was let in: the desk's one case, nothing else stored.
+        #expect(await set.status("intake")?.headSeq == 1)
+    }
+
+    /// A service whose topology entry has a CURVE key does not start without its key pair or
+    /// allow-list, or with another instance's key pair.
+    @Test func aCurveInstanceRefusesToStartWithoutItsKeys() async throws {
+        let set = try LiaisonSet(curve: true)
+        defer { set.stopAll() }
+        let base = ["--topology", set.topologyPath, "--data-dir", set.dir + "/data"]
+        let noKey = try await set.runWithin(20, "liaison-intake", base)
+        #expect(noKey.ended && noKey.status != 0 && noKey.output.contains("services.intake[0].curve_public_key") && noKey.output.contains("--curve-key-file"), "\(noKey.output)")
+        let otherKey = try await set.runWithin(20, "liaison-intake", base + ["--curve-key-file", set.dir + "/keys/handler-1.key", "--curve-clients", set.dir + "/keys/clients"])
+        #expect(otherKey.ended && otherKey.status != 0 && otherKey.output.contains("the file is not intake-1's"), "\(otherKey.output)")
+        let noClients = try await set.runWithin(20, "liaison-intake", base + ["--curve-key-file", set.dir + "/keys/intake-1.key"])
+        #expect(noClients.ended && noClients.status != 0 && noClients.output.contains("--curve-clients"), "\(noClients.output)")
+    }
+}

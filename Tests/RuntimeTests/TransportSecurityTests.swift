@@ -1,0 +1,100 @@
+import Foundation
+import LiaisonCodec
+import Logging
+import Testing
+import ZeroMQ
+@testable import LiaisonRuntime
+
+/// CURVE transport security without sockets: the allow-list, key files, roles, the ZAP answers,
+/// and what a service's options accept.
+@Suite struct TransportSecurityTests {
+    @Test func theAllowListNamesTheLineAtFault() throws {
+        let a = try CurveKeyPair.generate(), b = try CurveKeyPair.generate()
+        let clients = try CurveClients.parse("# who may connect\nsubmitter \(a.publicKey) desk-3\n\noperator \(b.publicKey)\n", source: "clients")
+        #expect(clients.byKey[Curve.decode(a.publicKey)!] == .init(role: .submitter, publicKey: a.publicKey, name: "desk-3"))
+        #expect(clients.byKey[Curve.decode(b.publicKey)!]?.role == .operator)
+        #expect { try CurveClients.parse("admin \(a.publicKey)", source: "clients") } throws: { "\($0)".contains("clients line 1: role 'admin' is not one of submitter, operator, consumer, service") }
+        #expect { try CurveClients.parse("submitter not-a-key", source: "clients") } throws: { "\($0)".contains("clients line 1: 'not-a-key' is not a CURVE public key") }
+        #expect { try CurveClients.parse("submitter \(a.publicKey)\nservice \(a.publicKey)", source: "clients") } throws: { "\($0)".contains("clients line 2: the key is already on line 1") }
+        #expect { try CurveClients.parse("submitter", source: "clients") } throws: { "\($0)".contains("expected 'ROLE PUBLIC-KEY [NAME]'") }
+    }
+
+    @Test func aKeyFileHoldsAConsistentPair() throws {
+        let keys = try CurveKeyPair.generate()
+        #expect(keys.isConsistent && keys.publicKey.utf8.count == 40)
+        #expect(try CurveKeyFile.parse(CurveKeyFile.text(keys, name: "intake-1"), source: "k") == keys)
+        let other = try CurveKeyPair.generate()
+        #expect { try CurveKeyFile.parse("public \(other.publicKey)\nsecret \(keys.secretKey)\n", source: "k") } throws: { "\($0)".contains("the public key is not the secret key's") }
+        #expect { try CurveKeyFile.parse("public \(keys.publicKey)\n", source: "k") } throws: { "\($0)".contains("needs a 'public' and a 'secret' line") }
+        #expect(try CurveKeyFile.resolve(path: nil, environment: [:]) == nil)
+        #expect(Curve.encode(Curve.decode(keys.publicKey)!) == keys.publicKey)
+    }
+
+    @Test func eachRoleMayMakeItsRequestsOnly() {
+        let submit = Liaison_V1_Request.OneOf_Body.submitFeedback(.init())
+        let status = Liaison_V1_Request.OneOf_Body.getFeedbackStatus(.init())
+        let replay = Liaison_V1_Request.OneOf_Body.replay(.init())
+        let contact = Liaison_V1_Request.OneOf_Body.getContact(.init())
+        let command = Liaison_V1_Request.OneOf_Body.caseCommand(.init())
+        let report = Liaison_V1_Request.OneOf_Body.getReport(.init())
+        let serviceStatus = Liaison_V1_Request.OneOf_Body.getStatus(.init())
+        let table: [(CurveRole, [Liaison_V1_Request.OneOf_Body])] = [
+            (.submitter, [submit, status, serviceStatus]),
+            (.consumer, [replay, report, serviceStatus]),
+            (.service, [replay, serviceStatus]),
+            (.operator, [submit, status, replay, contact, command, report, serviceStatus]),
+        ]
+        for (role, allowed) in table {
+            for body in [submit, status, replay, contact, command, report, serviceStatus] {
+                let expected = allowed.contains { "\($0)" == "\(body)" }
+                #expect(role.permits(body) == expected, "\(role) \(CurveRole.kind(body))")
+            }
+        }
+        #expect(CurveRole.submitter.permits(nil, plainSubmission: true) && !CurveRole.consumer.permits(nil, plainSubmission: true))
+        #expect(CurveRole.kind(contact) == "getContact")
+    }
+
+    @Test func theZAPHandlerLetsInTheAllowedKeysWithTheirRole() throws {
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let desk = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
+        let zap = try ZAPHandler(context: ctx, clients: CurveClients([.init(role: .submitter, publicKey: desk.publicKey, name: "desk-3")]),
+                                 name: "t-zap", logger: Logger(label: "t"))
+        func ask(_ mechanism: String, _ key: [UInt8]?) -> [String] {
+            var r: [[UInt8]] = ["1.0", "7", "", "127.0.0.1", "", mechanism].map { Array($0.utf8) }
+            if let key { r.append(key) }
+            return zap.answer(r).map { String(decoding: $0, as: UTF8.self) }
+        }
+        #expect(ask("CURVE", Curve.decode(desk.publicKey)!) == ["1.0", "7", "200", "OK", "submitter:desk-3", ""])
+        #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "400")
+        #expect(ask("NULL", nil)[2] == "400")
+        #expect(zap.answer([Array("2.0".utf8), Array("8".utf8)]).map { String(decoding: $0, as: UTF8.self) }[2] == "400")
+    }
+
+    @Test func aServiceOptionsAcceptCurveOnlyWithTheInstancesOwnKeys() throws {
+        let dir = try TempDir()
+        let mine = try CurveKeyPair.generate(), theirs = try CurveKeyPair.generate()
+        var topo = Topology.ipc(in: dir.path)
+        topo.services["intake"]![0].curvePublicKey = mine.publicKey
+        try topo.write(to: dir.file("t.json"))
+        try CurveKeyFile.text(mine, name: "intake-1").write(toFile: dir.file("mine.key"), atomically: true, encoding: .utf8)
+        try CurveKeyFile.text(theirs, name: "other").write(toFile: dir.file("theirs.key"), atomically: true, encoding: .utf8)
+        try "service \(theirs.publicKey) handler-1\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        func resolve(_ args: [String], service: String = "intake") throws -> ServiceConfig {
+            try ServiceOptions.parse(["--topology", dir.file("t.json")] + args).resolve(service: service)
+        }
+        let config = try resolve(["--curve-key-file", dir.file("mine.key"), "--curve-clients", dir.file("clients")])
+        #expect(config.curve?.keys == mine && config.curve?.clients.byKey.count == 1 && config.curveKeys == mine)
+        #expect { try resolve([]) } throws: { "\($0)".contains("services.intake[0].curve_public_key") }
+        #expect { try resolve(["--curve-key-file", dir.file("theirs.key"), "--curve-clients", dir.file("clients")]) } throws: { "\($0)".contains("the file is not intake-1's") }
+        #expect { try resolve(["--curve-key-file", dir.file("mine.key")]) } throws: { "\($0)".contains("curve-clients") }
+        // An instance without a key in the topology serves plain ZMTP, and connects upstream with its key pair.
+        let handler = try resolve(["--curve-key-file", dir.file("theirs.key")], service: "handler")
+        #expect(handler.curve == nil && handler.curveKeys == theirs)
+        #expect { try resolve(["--curve-key-file", dir.file("theirs.key"), "--curve-clients", dir.file("clients")], service: "handler") } throws: {
+            "\($0)".contains("no curve_public_key")
+        }
+        topo.services["handler"]![0].curvePublicKey = "not a key"
+        #expect { try topo.validate() } throws: { "\($0)".contains("services.handler[0].curve_public_key") }
+    }
+}
