@@ -137,8 +137,8 @@ public final class RequestLoop: ThreadLoop {
         }
         if let curve = config.curve {
             // Both sockets: a subscriber must be let in as much as a client (ServiceHost's ZAP handler).
-            try requests.setCurveServer(curve.keys)
-            try events.setCurveServer(curve.keys)
+            try requests.setCurveServer(curve.keys, domain: ZAPHandler.requestsDomain)
+            try events.setCurveServer(curve.keys, domain: ZAPHandler.eventsDomain)
         }
         try prepareIPC(config.instance.requests)
         try prepareIPC(config.instance.events)

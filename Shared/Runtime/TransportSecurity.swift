@@ -15,6 +15,10 @@ public enum CurveRole: String, CaseIterable, Sendable {
     /// Another service of the set: replay and status.
     case service
 
+    /// Whether a client of this role may subscribe to a stream (a submitter may not: the desks
+    /// and the web front have no business reading every citizen's feedback).
+    public var maySubscribe: Bool { self != .submitter }
+
     /// Whether a client of this role may make a request with `body` (`plainSubmission`: a
     /// submission read in the plain shape, whose body is not looked into).
     public func permits(_ body: Liaison_V1_Request.OneOf_Body?, plainSubmission: Bool = false) -> Bool {
@@ -148,6 +152,10 @@ public struct ServiceCurve: Sendable {
 /// client in.
 public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
     public let name: String
+    /// The ZAP domains a service's sockets give (``Socket/setCurveServer(_:domain:)``), so that a
+    /// key may be let into one and not the other.
+    public static let requestsDomain = "liaison.requests"
+    public static let eventsDomain = "liaison.events"
     private let clients: CurveClients
     private let logger: Logger
     /// The bound socket, handed from the thread that bound it to the loop's thread once.
@@ -189,6 +197,14 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
                        metadata: ["public_key": "\(key)", "mechanism": "\(mechanism)", "address": "\(address)"], logger: logger)
             }
             return [version, r[1], Array("400".utf8), Array("key not allowed".utf8), [], []]
+        }
+        let domain = String(decoding: r[2], as: UTF8.self)
+        if domain == Self.eventsDomain && !client.role.maySubscribe {
+            refusals.withLock {
+                $0.log("no-subscribe", .warning, "CURVE client refused on the events socket: its role may not subscribe",
+                       metadata: ["client": "\(client.role.rawValue):\(client.name)"], logger: logger)
+            }
+            return [version, r[1], Array("400".utf8), Array("role may not subscribe".utf8), [], []]
         }
         let user = client.role.rawValue + (client.name.isEmpty ? "" : ":" + client.name)
         return [version, r[1], Array("200".utf8), Array("OK".utf8), Array(user.utf8), []]

@@ -76,7 +76,10 @@ public enum Curve {
 extension Socket {
     /// Makes this socket a CURVE server with `keys`: every peer must complete the CurveZMQ
     /// handshake, and the context's ZAP handler (if bound) decides who may. Before bind.
-    public func setCurveServer(_ keys: CurveKeyPair) throws(ZMQError) {
+    /// `domain` is the ZAP domain the handler is told with each client of this socket, so it can
+    /// let a client into one socket and not another.
+    public func setCurveServer(_ keys: CurveKeyPair, domain: String) throws(ZMQError) {
+        try setOption(ZMQ_ZAP_DOMAIN, bytes: Array(domain.utf8))
         try setOption(ZMQ_CURVE_SERVER, 1)
         try setOption(ZMQ_CURVE_SECRETKEY, bytes: Array(keys.secretKey.utf8))
     }

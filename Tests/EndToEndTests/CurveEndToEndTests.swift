@@ -42,6 +42,24 @@ struct CurveEndToEndTests {
                                                  environment: ["LIAISON_CURVE_KEY_FILE": dashboard])
         #expect(dashboardSubmits.status == 1 && dashboardSubmits.output.contains("allowed as consumer, which may not send submitFeedback"), "\(dashboardSubmits.output)")
 
+        // A consumer hears the stream's heartbeat; a desk, which may not subscribe, hears nothing.
+        func hearsHeartbeat(_ keyFile: String) async throws -> Bool {
+            let keys = try CurveKeyFile.load(path: keyFile)
+            let events = set.instance("intake")
+            return try await Threads.run(name: "sub") { () -> Bool in
+                let ctx = try Context(curve: keys)
+                defer { ctx.terminate() }
+                let sub = try Socket(context: ctx, type: .sub, role: "events-in", linger: 0)
+                defer { sub.close() }
+                try sub.subscribe("")
+                try sub.secure(context: ctx, serverKey: events.curvePublicKey, endpoint: events.events)
+                try sub.connect(events.events)
+                return try sub.waitReadable(timeout: 3_000)
+            }
+        }
+        #expect(try await hearsHeartbeat(dashboard))
+        #expect(try await !hearsHeartbeat(desk), "a submitter's key subscribed to intake's stream")
+
         // A key not in the allow-list is not let in: no answer, and the service names the key.
         let refused = try await set.cli(["ping", "intake", "--timeout", "700"], environment: ["LIAISON_CURVE_KEY_FILE": stranger])
         #expect(refused.status == 3 && refused.output.contains("serves over CURVE: is your key in its --curve-clients file?"), "\(refused.output)")

@@ -60,14 +60,16 @@ import ZeroMQ
         let desk = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
         let zap = try ZAPHandler(context: ctx, clients: CurveClients([.init(role: .submitter, publicKey: desk.publicKey, name: "desk-3")]),
                                  name: "t-zap", logger: Logger(label: "t"))
-        func ask(_ mechanism: String, _ key: [UInt8]?) -> [String] {
-            var r: [[UInt8]] = ["1.0", "7", "", "127.0.0.1", "", mechanism].map { Array($0.utf8) }
+        func ask(_ mechanism: String, _ key: [UInt8]?, domain: String = ZAPHandler.requestsDomain) -> [String] {
+            var r: [[UInt8]] = ["1.0", "7", domain, "127.0.0.1", "", mechanism].map { Array($0.utf8) }
             if let key { r.append(key) }
             return zap.answer(r).map { String(decoding: $0, as: UTF8.self) }
         }
         #expect(ask("CURVE", Curve.decode(desk.publicKey)!) == ["1.0", "7", "200", "OK", "submitter:desk-3", ""])
         #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "400")
         #expect(ask("NULL", nil)[2] == "400")
+        // A submitter is let into the requests socket, not the events socket.
+        #expect(ask("CURVE", Curve.decode(desk.publicKey)!, domain: ZAPHandler.eventsDomain)[2] == "400")
         #expect(zap.answer([Array("2.0".utf8), Array("8".utf8)]).map { String(decoding: $0, as: UTF8.self) }[2] == "400")
     }
 
