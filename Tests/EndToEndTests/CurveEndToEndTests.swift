@@ -60,6 +60,11 @@ struct CurveEndToEndTests {
         #expect(try await hearsHeartbeat(dashboard))
         #expect(try await !hearsHeartbeat(desk), "a submitter's key subscribed to intake's stream")
 
+        // A third-party consumer (pyzmq) reads the handler's stream over CURVE with a consumer key.
+        let python = try await LiaisonSet.runProgram("/usr/bin/env", ["python3", LiaisonSet.repoRoot + "/docs/examples/consumer.py", "--topology", set.topologyPath,
+                                                                      "--stream", "handler-1", "--from", "0", "--count", "1", "--seconds", "20", "--curve-key-file", dashboard])
+        #expect(python.status == 0 && python.output.contains(caseNumber), "\(python.output)")
+
         // A key not in the allow-list is not let in: no answer, and the service names the key.
         let refused = try await set.cli(["ping", "intake", "--timeout", "700"], environment: ["LIAISON_CURVE_KEY_FILE": stranger])
         #expect(refused.status == 3 && refused.output.contains("serves over CURVE: is your key in its --curve-clients file?"), "\(refused.output)")

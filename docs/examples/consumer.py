@@ -8,6 +8,9 @@ order, as one JSON object a line.
 
     python3 docs/examples/consumer.py --topology topology.json --stream handler-1 --from 0 --count 10
 
+With a topology whose instance has a "curve_public_key", it connects over CURVE with the key pair
+in --curve-key-file (as `liaison keygen` writes it), which the instance must allow as a consumer.
+
 A real consumer stores its cursor in the same transaction as the effects of each event.
 """
 import argparse
@@ -29,23 +32,47 @@ LOCAL = {"intake-1": ("tcp://127.0.0.1:7101", "tcp://127.0.0.1:7102"),
 
 
 def endpoints(topology, stream):
+    """The stream's requests and events endpoints, and its CURVE public key (None: plain ZMTP)."""
     if topology:
         with open(topology) as fh:
             services = json.load(fh)["services"]
         for instances in services.values():
             for inst in instances:
                 if inst["stream"] == stream:
-                    return inst["requests"], inst["events"]
+                    return inst["requests"], inst["events"], inst.get("curve_public_key")
         raise SystemExit(f"no stream {stream!r} in {topology}")
-    return LOCAL[stream]
+    return LOCAL[stream] + (None,)
+
+
+def key_pair(path):
+    """(public, secret) Z85 keys from a key file: 'public KEY' and 'secret KEY' lines."""
+    keys = {}
+    with open(path) as fh:
+        for line in fh:
+            words = line.split()
+            if len(words) == 2 and words[0] in ("public", "secret"):
+                keys[words[0]] = words[1].encode()
+    return keys["public"], keys["secret"]
+
+
+def secure(socket, server_key, keys):
+    """Makes `socket` a CURVE client of `server_key` when the instance has one."""
+    if server_key is None:
+        return
+    if keys is None:
+        raise SystemExit("the stream's instance serves over CURVE: give --curve-key-file")
+    socket.curve_serverkey = server_key.encode()
+    socket.curve_publickey, socket.curve_secretkey = keys
 
 
 class Consumer:
-    def __init__(self, ctx, requests, events, cursor, timeout_ms=3000):
+    def __init__(self, ctx, requests, events, cursor, timeout_ms=3000, server_key=None, keys=None):
         self.ctx, self.requests_ep, self.cursor, self.timeout_ms = ctx, requests, cursor, timeout_ms
+        self.server_key, self.keys = server_key, keys
         self.live = ctx.socket(zmq.SUB)
         self.live.setsockopt(zmq.LINGER, 0)
         self.live.setsockopt(zmq.SUBSCRIBE, b"")  # every topic: sequence numbers stay dense
+        secure(self.live, server_key, keys)
         self.live.connect(events)
         self.requests = None
 
@@ -57,6 +84,7 @@ class Consumer:
             if self.requests is None:
                 self.requests = self.ctx.socket(zmq.DEALER)
                 self.requests.setsockopt(zmq.LINGER, 0)
+                secure(self.requests, self.server_key, self.keys)
                 self.requests.connect(self.requests_ep)
             self.requests.send_multipart([b"", request.SerializeToString()])
             deadline = time.monotonic() + self.timeout_ms / 1000
@@ -118,11 +146,13 @@ def main():
     ap.add_argument("--from", dest="cursor", type=int, default=0, help="print events after this sequence number")
     ap.add_argument("--count", type=int, default=0, help="stop after this many events (0: run until Ctrl-C)")
     ap.add_argument("--seconds", type=float, default=0, help="stop after this long (0: no limit)")
+    ap.add_argument("--curve-key-file", help="your CURVE key pair, for an instance that serves over CURVE")
     args = ap.parse_args()
 
-    requests, events = endpoints(args.topology, args.stream)
+    requests, events, server_key = endpoints(args.topology, args.stream)
+    keys = key_pair(args.curve_key_file) if args.curve_key_file else None
     ctx = zmq.Context()
-    consumer = Consumer(ctx, requests, events, args.cursor)
+    consumer = Consumer(ctx, requests, events, args.cursor, server_key=server_key, keys=keys)
     started, seen = time.monotonic(), 0
     try:
         for event in consumer.events():
