@@ -25,7 +25,7 @@ run: build
 test: build
 	$(SWIFT) test
 	@echo "== benchmark smoke run (figures from a debug build are not meaningful; see README)"
-	$(BIN)/liaison-bench intake --quick
+	$(BIN)/liaison-bench intake --quick --curve
 	$(BIN)/liaison-bench intake --quick --logic-only
 	$(BIN)/liaison-bench intake --quick --loop-only
 	$(BIN)/liaison-bench handler --runs 1 --cases 500

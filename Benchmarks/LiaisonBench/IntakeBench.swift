@@ -143,6 +143,7 @@ struct IntakeBench: ParsableCommand {
     @Flag(help: "A short smoke run (CI): 1 run, 1 s phases, small raw samples.") var quick = false
     @Flag(help: "Only the in-process figure (intake's logic without sockets), --runs times: for profiling.") var logicOnly = false
     @Flag(help: "Only intake's request loop on a thread of this process over ipc (sockets included, no intake process), --runs times: for profiling.") var loopOnly = false
+    @Flag(help: "Also measure a second intake that serves over CURVE (transport security): its low-load p50 and closed loop beside the plain one's, each run.") var curve = false
 
     func validate() throws {
         // A closed-loop request id carries the client's number in six digits (``SubmissionTemplate``).
@@ -193,6 +194,11 @@ struct IntakeBench: ParsableCommand {
         defer { if intake.isRunning { kill(intake.processIdentifier, SIGTERM); intake.waitUntilExit() } }
         try waitReady(ctx, endpoint)
 
+        // The same intake over CURVE, in a process and directory of its own (--curve).
+        let curveRun = curve ? try CurveIntake(bin: bin, dir: dir + "/curve", port: try freePort(ctx), eventsPort: try freePort(ctx)) : nil
+        defer { curveRun?.stop() }
+        if let curveRun { try waitReady(curveRun.context, curveRun.endpoint, serverKey: curveRun.serverKey) }
+
         let sample = try sampleRequestBytes()
         print("liaison-bench intake: \(runs) run(s); \(clients) clients x \(seconds) s closed loop; \(rate)/s open loop; request \(sample) bytes; libzmq \(Context.libraryVersion)")
         var rows: [String: [Double]] = [:]
@@ -236,6 +242,14 @@ struct IntakeBench: ParsableCommand {
             sync()
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
+            if let c = curveRun {
+                sync()
+                let low = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "curve-low\(r)")
+                note("curve.low.p50", low.p(50))
+                sync()
+                let closed = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: clients, requests: nil, seconds: seconds, tag: "curve-closed\(r)")
+                note("curve.closed.rate", closed.rate)
+            }
             FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
@@ -272,6 +286,12 @@ struct IntakeBench: ParsableCommand {
             raw libzmq REQ/ROUTER round trip p50        \(f(m("raw.rtt.p50"))) µs (one fsync ~ \(f(m("raw.fsync"))) µs)
             intake peak RSS                             \(rss / 1024) MiB\(moreLines)
             """)
+        if curveRun != nil {
+            print("""
+                over CURVE, closed loop \(clients) clients        \(pad(f(m("curve.closed.rate")) + "/s", 20))  plain intake    \(pad(f(m("closed.rate")) + "/s", 10))  \(r2(ratio("curve.closed.rate", "closed.rate")))
+                over CURVE, latency at low load, p50        \(pad(f(m("curve.low.p50")) + " µs", 20))  plain intake    \(pad(f(m("low.p50")) + " µs", 10))  \(r2(ratio("curve.low.p50", "low.p50")))
+                """)
+        }
     }
 
     // MARK: phases
@@ -289,11 +309,11 @@ struct IntakeBench: ParsableCommand {
     /// `c % connections`; its request id says which client an answer is for): on 2 cores, a thread or
     /// a polled socket per client would take the CPU the service under test needs. Stops after
     /// `requests` per client or `seconds`.
-    func closedLoop(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
+    func closedLoop(_ ctx: Context, _ endpoint: String, serverKey: String? = nil, clients: Int, requests: Int?, seconds: Double?, tag: String) throws -> Phase {
         // The driver shares the machine's two cores with intake: each request is one template
         // with its digits written in, each reply read for its request id and result only.
         let template = try SubmissionTemplate(tag: tag, base: submission("template"))
-        return try drive(ctx, endpoint, clients: clients, requests: requests, seconds: seconds) { c, n in
+        return try drive(ctx, endpoint, serverKey: serverKey, clients: clients, requests: requests, seconds: seconds) { c, n in
             [[], template.make(client: c, count: n)]
         } answer: { frames in
             guard frames.count == 2, frames[0].isEmpty else { return nil }
@@ -304,12 +324,13 @@ struct IntakeBench: ParsableCommand {
     /// The closed-loop driver: sends the frames `make(client, n)` (with the empty delimiter) on the
     /// client's socket, and for each answer asks `answer` which client it is for and whether it was
     /// accepted; records the latency of accepted ones and sends that client's next request.
-    func drive(_ ctx: Context, _ endpoint: String, clients: Int, requests: Int?, seconds: Double?,
+    func drive(_ ctx: Context, _ endpoint: String, serverKey: String? = nil, clients: Int, requests: Int?, seconds: Double?,
                make: (Int, Int) throws -> [[UInt8]], answer: ([[UInt8]]) -> (client: Int, accepted: Bool)?) throws -> Phase {
         var sockets: [Socket] = []
         defer { for s in sockets { s.close() } }
         for _ in 0..<max(1, min(clients, connections)) {
             let s = try Socket(context: ctx, type: .dealer, role: "bench-client", linger: 0)
+            try s.secure(context: ctx, serverKey: serverKey, endpoint: endpoint)
             try s.connect(endpoint)
             sockets.append(s)
         }
@@ -599,8 +620,8 @@ struct IntakeBench: ParsableCommand {
         return Int(try s.lastEndpoint.split(separator: ":").last.map(String.init) ?? "0") ?? 0
     }
 
-    func waitReady(_ ctx: Context, _ endpoint: String) throws {
-        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 500, attempts: 1)
+    func waitReady(_ ctx: Context, _ endpoint: String, serverKey: String? = nil) throws {
+        let client = RequestClient(context: ctx, endpoint: endpoint, serverKey: serverKey, timeoutMs: 500, attempts: 1)
         defer { client.reset() }
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline {
@@ -640,3 +661,38 @@ struct IntakeBench: ParsableCommand {
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
 }
 
+
+/// A second liaison-intake serving over CURVE, for `--curve`: its own key pair, the benchmark's
+/// key allowed as an operator, a database of its own.
+struct CurveIntake {
+    let process: Process
+    let context: Context
+    let endpoint: String
+    let serverKey: String
+
+    init(bin: String, dir: String, port: Int, eventsPort: Int) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let server = try CurveKeyPair.generate(), client = try CurveKeyPair.generate()
+        try CurveKeyFile.text(server, name: "intake-1").write(toFile: dir + "/intake.key", atomically: true, encoding: .utf8)
+        try "operator \(client.publicKey) liaison-bench\n".write(toFile: dir + "/clients", atomically: true, encoding: .utf8)
+        let topo = Topology(services: [
+            "intake": [.init(stream: "intake-1", requests: "tcp://127.0.0.1:\(port)", events: "tcp://127.0.0.1:\(eventsPort)", curvePublicKey: server.publicKey)],
+            "handler": [.init(stream: "handler-1", requests: "ipc://\(dir)/no-handler-requests", events: "ipc://\(dir)/no-handler-events")],
+        ])
+        try topo.write(to: dir + "/topology.json")
+        endpoint = topo.instances(of: "intake")[0].requests
+        serverKey = server.publicKey
+        context = try Context(curve: client)
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: bin)
+        process.arguments = ["--topology", dir + "/topology.json", "--data-dir", dir + "/data", "--log-level", "error",
+                             "--curve-key-file", dir + "/intake.key", "--curve-clients", dir + "/clients"]
+        try process.run()
+    }
+
+    func stop() {
+        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+        process.waitUntilExit()
+        context.terminate()
+    }
+}
