@@ -219,19 +219,22 @@ public final class RequestLoop: ThreadLoop {
     /// The next waiting request, if any. Over CURVE, a request its client's role may not make
     /// (``CurveRole/permits(_:plainSubmission:)``) is refused here, before any service sees it.
     private func read(_ requests: Socket) throws -> Framing.Incoming? {
-        guard config.curve != nil else {
+        guard let curve = config.curve else {
             guard let frames = try requests.receiveMultipart(dontWait: true) else { return nil }
             return Framing.parseRequest(frames: frames)
         }
         guard let (frames, userID) = try requests.receiveMultipartWithUserID(dontWait: true) else { return nil }
         var inc = Framing.parseRequest(frames: frames)
         if case .success(let req) = inc.request {
-            let role = userID.flatMap { CurveRole(rawValue: String($0.prefix { $0 != ":" })) }
+            // By the client's key, against the list in force: a key taken out since its connection
+            // was let in is refused from the reload on.
+            let client = userID.flatMap { curve.clients.clients.byText[$0] }
             let body = inc.isPlainSubmission ? nil : req.body
-            if role?.permits(body, plainSubmission: inc.isPlainSubmission) != true {
+            if client?.role.permits(body, plainSubmission: inc.isPlainSubmission) != true {
                 let kind = inc.isPlainSubmission ? "submitFeedback" : CurveRole.kind(body)
-                inc.refuse(.unauthorized("this client's CURVE key is allowed as \(role?.rawValue ?? "nothing"), which may not send \(kind)"))
-                badRequests.withLock { $0.log(.warning, "request refused for the client's CURVE role", metadata: ["client": "\(userID ?? "?")", "request": "\(kind)"], logger: logger) }
+                inc.refuse(.unauthorized(client.map { "this client's CURVE key is allowed as \($0.role.rawValue), which may not send \(kind)" }
+                                         ?? "this client's CURVE key is no longer in the service's --curve-clients file"))
+                badRequests.withLock { $0.log(.warning, "request refused for the client's CURVE key", metadata: ["client": "\(client.map { "\($0.role.rawValue) \($0.name)" } ?? "removed key \(userID ?? "?")")", "request": "\(kind)"], logger: logger) }
             }
         }
         return inc

@@ -82,7 +82,7 @@ public struct ServiceHost: Service {
         if let curve = config.curve {
             // Bound before any loop binds a CURVE socket: without a handler libzmq lets every client in.
             loops.insert(try ZAPHandler(context: context, clients: curve.clients, name: "\(log.stream)-zap", logger: logger), at: 0)
-            logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.byKey.count)"])
+            logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.clients.byKey.count)"])
         }
         let logger = self.logger
         defer { context.terminate() }
@@ -118,8 +118,19 @@ public struct ServiceHost: Service {
     /// files again; work in flight is untouched). Without one it stops the service, as a closed
     /// terminal means, unless `liaison up` supervises it: then `up` takes the hang-up and stops the
     /// set in order, and the service stops by itself if `up` is gone (``Supervision``).
-    public func runUntilSignalled(onHangUp reload: (@Sendable () -> Void)? = nil) async throws {
+    public func runUntilSignalled(onHangUp serviceReload: (@Sendable () -> Void)? = nil) async throws {
         let supervised = Supervision.supervisor != nil
+        // Over CURVE every service reads its allow-list again on a hang-up, besides its own files.
+        var reload = serviceReload
+        if let allowList = config.curve?.clients {
+            let logger = self.logger
+            reload = {
+                serviceReload?()
+                do { try allowList.reload(logger: logger) } catch {
+                    logger.error("CURVE clients not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
+                }
+            }
+        }
         var hangUps: DispatchSourceSignal?
         if let reload {
             signal(SIGHUP, SIG_IGN)   // delivered to the source below instead

@@ -83,7 +83,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
             guard let clients = curveClients ?? env["LIAISON_CURVE_CLIENTS"], !clients.isEmpty else {
                 throw ConfigError("curve-clients", "\(me.stream) serves over CURVE: name the clients it lets in with --curve-clients FILE or $LIAISON_CURVE_CLIENTS (lines 'ROLE PUBLIC-KEY [NAME]')")
             }
-            config.curve = ServiceCurve(keys: keys, clients: try CurveClients.load(path: clients))
+            config.curve = ServiceCurve(keys: keys, clients: try CurveClients.load(path: clients), path: clients)
         } else if curveClients != nil {
             throw ConfigError("curve-clients", "the topology gives \(me.stream) no curve_public_key, so it serves plain ZMTP and lets anyone in: add its public key to the topology")
         }

@@ -52,11 +52,18 @@ public struct CurveClients: Sendable {
 
     /// By the 32 bytes of the public key (what the ZAP request carries).
     public let byKey: [[UInt8]: Client]
+    /// By the Z85 public key (the `User-Id` each request of a let-in client carries).
+    public let byText: [String: Client]
 
     public init(_ clients: [Client]) {
         var byKey: [[UInt8]: Client] = [:]
-        for c in clients { if let k = Curve.decode(c.publicKey) { byKey[k] = c } }
+        var byText: [String: Client] = [:]
+        for c in clients {
+            if let k = Curve.decode(c.publicKey) { byKey[k] = c }
+            byText[c.publicKey] = c
+        }
         self.byKey = byKey
+        self.byText = byText
     }
 
     /// Reads an allow-list; an unknown role, a key that is not one, or a key listed twice is an
@@ -136,11 +143,36 @@ public enum CurveKeyFile {
 /// A service instance that serves over CURVE: its key pair, and the clients it lets in.
 public struct ServiceCurve: Sendable {
     public let keys: CurveKeyPair
-    public let clients: CurveClients
+    public let clients: CurveAllowList
 
-    public init(keys: CurveKeyPair, clients: CurveClients) {
+    public init(keys: CurveKeyPair, clients: CurveClients, path: String? = nil) {
         self.keys = keys
-        self.clients = clients
+        self.clients = CurveAllowList(clients, path: path)
+    }
+}
+
+/// The allow-list in force, read again from its file on SIGHUP. A key taken out is refused from
+/// that moment: new connections by the ZAP handler, and every request of a connection it let in
+/// before, since each request is checked against the list in force by its client's key.
+public final class CurveAllowList: Sendable {
+    private let current: Mutex<CurveClients>
+    /// The `--curve-clients` file it was read from.
+    public let path: String?
+
+    public init(_ clients: CurveClients, path: String?) {
+        current = Mutex(clients)
+        self.path = path
+    }
+
+    /// The clients in force.
+    public var clients: CurveClients { current.withLock { $0 } }
+
+    /// Reads the file again; a file that does not load is refused whole and the list in force stays.
+    public func reload(logger: Logger) throws {
+        guard let path else { return }
+        let next = try CurveClients.load(path: path)
+        current.withLock { $0 = next }
+        logger.notice("CURVE clients reloaded: \(next.byKey.count) in force")
     }
 }
 
@@ -156,7 +188,7 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
     /// key may be let into one and not the other.
     public static let requestsDomain = "liaison.requests"
     public static let eventsDomain = "liaison.events"
-    private let clients: CurveClients
+    private let allowList: CurveAllowList
     private let logger: Logger
     /// The bound socket, handed from the thread that bound it to the loop's thread once.
     private let socket: Mutex<Socket?>
@@ -164,9 +196,9 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
 
     /// Binds the handler's socket in `context` now, so that no CURVE socket of the context can
     /// accept a client before it answers.
-    public init(context: Context, clients: CurveClients, name: String, logger: Logger) throws {
+    public init(context: Context, clients: CurveAllowList, name: String, logger: Logger) throws {
         self.name = name
-        self.clients = clients
+        self.allowList = clients
         self.logger = logger
         let s = try Socket(context: context, type: .rep, role: "zap", linger: 0)
         try s.bind("inproc://zeromq.zap.01")
@@ -189,7 +221,7 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
             return [version, r.count > 1 ? r[1] : [], Array("400".utf8), Array("malformed ZAP request".utf8), [], []]
         }
         let mechanism = String(decoding: r[5], as: UTF8.self)
-        guard mechanism == "CURVE", r.count >= 7, let client = clients.byKey[r[6]] else {
+        guard mechanism == "CURVE", r.count >= 7, let client = allowList.clients.byKey[r[6]] else {
             let key = r.count >= 7 ? (Curve.encode(r[6]) ?? "?") : "none"
             let address = String(decoding: r[3], as: UTF8.self)
             refusals.withLock {
@@ -206,7 +238,7 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
             }
             return [version, r[1], Array("400".utf8), Array("role may not subscribe".utf8), [], []]
         }
-        let user = client.role.rawValue + (client.name.isEmpty ? "" : ":" + client.name)
-        return [version, r[1], Array("200".utf8), Array("OK".utf8), Array(user.utf8), []]
+        // The key itself: each request is checked against the list in force by it (``CurveAllowList``).
+        return [version, r[1], Array("200".utf8), Array("OK".utf8), Array(client.publicKey.utf8), []]
     }
 }

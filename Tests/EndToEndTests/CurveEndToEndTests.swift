@@ -84,6 +84,36 @@ struct CurveEndToEndTests {
         #expect(!plain, "a plain client was answered by a CURVE service")
         // The services only ever answered what was let in: the desk's one case, nothing else stored.
         #expect(await set.status("intake")?.headSeq == 1)
+
+        // The desk's key is taken out of the allow-list and intake told (SIGHUP): the connection it
+        // already has is refused from then on, and a new one is not let in.
+        let deskKeys = try CurveKeyFile.load(path: desk)
+        let intake = set.instance("intake")
+        let (before, after) = try await Threads.run(name: "desk") { () -> (Liaison_V1_Reply?, WireError?) in
+            let ctx = try Context(curve: deskKeys)
+            defer { ctx.terminate() }
+            let client = RequestClient(context: ctx, endpoint: intake.requests, serverKey: intake.curvePublicKey, timeoutMs: 3_000, attempts: 1)
+            defer { client.reset() }
+            let before = try client.call(.submitFeedback(submission(1, prefix: "revoked")))
+            let clients = set.dir + "/keys/clients"
+            let kept = try String(contentsOfFile: clients, encoding: .utf8).split(separator: "\n").filter { !$0.contains(deskKeys.publicKey) }
+            try (kept.joined(separator: "\n") + "\n").write(toFile: clients, atomically: true, encoding: .utf8)
+            set.signal("intake", 0, SIGHUP)
+            // Until the reload has happened the same submission is accepted (as a retry, after the first).
+            var after: WireError?
+            let deadline = Date().addingTimeInterval(10)
+            while Date() < deadline && after == nil {
+                do { _ = try client.call(.submitFeedback(submission(2, prefix: "revoked"))) } catch let e as WireError { after = e }
+                if after == nil { Thread.sleep(forTimeInterval: 0.05) }
+            }
+            return (before, after)
+        }
+        #expect(before?.feedbackAccepted.caseNumber.hasPrefix("L1-") == true, "\(String(describing: before))")
+        #expect(after?.code == .unauthorized && after?.message.contains("no longer in the service's --curve-clients file") == true,
+                "\(String(describing: after))\n\(set.logs())")
+        #expect(set.logs().contains("CURVE clients reloaded"))
+        let deskAgain = try await set.cli(["ping", "intake", "--timeout", "700"], environment: ["LIAISON_CURVE_KEY_FILE": desk])
+        #expect(deskAgain.status == 3, "\(deskAgain.output)")
     }
 
     /// A service whose topology entry has a CURVE key does not start without its key pair or

@@ -58,19 +58,30 @@ import ZeroMQ
         let ctx = try Context()
         defer { ctx.terminate() }
         let desk = try CurveKeyPair.generate(), stranger = try CurveKeyPair.generate()
-        let zap = try ZAPHandler(context: ctx, clients: CurveClients([.init(role: .submitter, publicKey: desk.publicKey, name: "desk-3")]),
-                                 name: "t-zap", logger: Logger(label: "t"))
+        let dir = try TempDir()
+        try "submitter \(desk.publicKey) desk-3\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        let allowList = CurveAllowList(try CurveClients.load(path: dir.file("clients")), path: dir.file("clients"))
+        let zap = try ZAPHandler(context: ctx, clients: allowList, name: "t-zap", logger: Logger(label: "t"))
         func ask(_ mechanism: String, _ key: [UInt8]?, domain: String = ZAPHandler.requestsDomain) -> [String] {
             var r: [[UInt8]] = ["1.0", "7", domain, "127.0.0.1", "", mechanism].map { Array($0.utf8) }
             if let key { r.append(key) }
             return zap.answer(r).map { String(decoding: $0, as: UTF8.self) }
         }
-        #expect(ask("CURVE", Curve.decode(desk.publicKey)!) == ["1.0", "7", "200", "OK", "submitter:desk-3", ""])
+        #expect(ask("CURVE", Curve.decode(desk.publicKey)!) == ["1.0", "7", "200", "OK", desk.publicKey, ""])
         #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "400")
         #expect(ask("NULL", nil)[2] == "400")
         // A submitter is let into the requests socket, not the events socket.
         #expect(ask("CURVE", Curve.decode(desk.publicKey)!, domain: ZAPHandler.eventsDomain)[2] == "400")
         #expect(zap.answer([Array("2.0".utf8), Array("8".utf8)]).map { String(decoding: $0, as: UTF8.self) }[2] == "400")
+        // Read again (SIGHUP): the stranger is in, the desk out; a file that does not load changes nothing.
+        try "consumer \(stranger.publicKey) dashboard\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        try allowList.reload(logger: Logger(label: "t"))
+        #expect(ask("CURVE", Curve.decode(desk.publicKey)!)[2] == "400")
+        #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "200")
+        #expect(allowList.clients.byText[stranger.publicKey]?.role == .consumer && allowList.clients.byText[desk.publicKey] == nil)
+        try "admin \(desk.publicKey)\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        #expect(throws: ConfigError.self) { try allowList.reload(logger: Logger(label: "t")) }
+        #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "200")
     }
 
     @Test func aServiceOptionsAcceptCurveOnlyWithTheInstancesOwnKeys() throws {
@@ -86,7 +97,7 @@ import ZeroMQ
             try ServiceOptions.parse(["--topology", dir.file("t.json")] + args).resolve(service: service)
         }
         let config = try resolve(["--curve-key-file", dir.file("mine.key"), "--curve-clients", dir.file("clients")])
-        #expect(config.curve?.keys == mine && config.curve?.clients.byKey.count == 1 && config.curveKeys == mine)
+        #expect(config.curve?.keys == mine && config.curve?.clients.clients.byKey.count == 1 && config.curveKeys == mine)
         #expect { try resolve([]) } throws: { "\($0)".contains("services.intake[0].curve_public_key") }
         #expect { try resolve(["--curve-key-file", dir.file("theirs.key"), "--curve-clients", dir.file("clients")]) } throws: { "\($0)".contains("the file is not intake-1's") }
         #expect { try resolve(["--curve-key-file", dir.file("mine.key")]) } throws: { "\($0)".contains("curve-clients") }
