@@ -116,12 +116,22 @@ struct Streams: ParsableCommand {
             let topo = try client.loadTopology()
             let ctx = try client.context()
             defer { ctx.terminate() }
-            var statuses: [(service: String, instance: Topology.Instance, status: Liaison_V1_ServiceStatus?)] = []
+            var statuses: [(service: String, instance: Topology.Instance, status: Liaison_V1_ServiceStatus?, down: String)] = []
             for name in Topology.serviceNames {
                 for inst in topo.instances(of: name) {
                     let c = client.requestClient(ctx, inst, timeoutMs: min(client.timeout, 1_500), attempts: 1)
                     defer { c.reset() }
-                    statuses.append((name, inst, try? c.call(.getStatus(.init())).serviceStatus))
+                    // Why no status: nothing answers, a CURVE instance lets this key in nowhere, or this
+                    // command has no key for it.
+                    do {
+                        statuses.append((name, inst, try c.call(.getStatus(.init())).serviceStatus, ""))
+                    } catch is CurveKeyMissing {
+                        statuses.append((name, inst, nil, "CURVE: NO KEY GIVEN (--curve-key-file)"))
+                    } catch let e as ClientError where e.overCurve {
+                        statuses.append((name, inst, nil, "DOWN, OR YOUR CURVE KEY NOT ALLOWED (\(inst.requests))"))
+                    } catch {
+                        statuses.append((name, inst, nil, "DOWN (\(inst.requests))"))
+                    }
                 }
             }
             if client.json {
@@ -130,7 +140,7 @@ struct Streams: ParsableCommand {
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
             print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
-                guard let st = s.status else { return [s.instance.stream, s.service, "-", "DOWN (\(s.instance.requests))", "-", "-", "-", "-", "-", "-", "-", "-"] }
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", s.down, "-", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
                         Output.bytes(st.walBytes), st.diskTotalBytes > 0 ? Output.bytes(st.diskFreeBytes) : "-",

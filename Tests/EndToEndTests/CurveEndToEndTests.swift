@@ -73,6 +73,11 @@ struct CurveEndToEndTests {
         // Without a key pair, the client says what it needs before it sends anything.
         let keyless = try await set.cli(["ping", "intake"], environment: ["LIAISON_CURVE_KEY_FILE": ""])
         #expect(keyless.status == 1 && keyless.output.contains("serves over CURVE") && keyless.output.contains("liaison keygen"), "\(keyless.output)")
+        // liaison streams says why it has no status: a key not let in, or no key given.
+        let strangerStreams = try await set.cli(["streams", "--timeout", "500"], environment: ["LIAISON_CURVE_KEY_FILE": stranger])
+        #expect(strangerStreams.output.contains("DOWN, OR YOUR CURVE KEY NOT ALLOWED"), "\(strangerStreams.output)")
+        let keylessStreams = try await set.cli(["streams"], environment: ["LIAISON_CURVE_KEY_FILE": ""])
+        #expect(keylessStreams.output.contains("CURVE: NO KEY GIVEN (--curve-key-file)"), "\(keylessStreams.output)")
         // A plain ZMTP client (no CURVE at all) gets nothing.
         let plain = try await Threads.run(name: "plain") { () -> Bool in
             let ctx = try Context()
