@@ -121,6 +121,21 @@ struct CurveEndToEndTests {
         #expect(deskAgain.status == 3, "\(deskAgain.output)")
     }
 
+    /// `liaison keygen` writes a key pair only its owner reads, that the services accept, and never
+    /// overwrites one.
+    @Test func keygenWritesAKeyPairOnlyItsOwnerReadsAndNeverOverwritesOne() async throws {
+        let set = try LiaisonSet()
+        let path = set.dir + "/desk-3.key"
+        let made = try await LiaisonSet.runProgram(LiaisonSet.binDir + "/liaison", ["keygen", "--out", path, "--name", "desk-3"])
+        let keys = try CurveKeyFile.load(path: path)
+        #expect(made.status == 0 && made.output.contains("public key \(keys.publicKey)") && made.output.contains("ROLE \(keys.publicKey) desk-3"), "\(made.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        let again = try await LiaisonSet.runProgram(LiaisonSet.binDir + "/liaison", ["keygen", "--out", path])
+        #expect(again.status != 0 && again.output.contains("exists already"), "\(again.output)")
+        #expect(try CurveKeyFile.load(path: path) == keys, "the key pair was overwritten")
+    }
+
     /// A service whose topology entry has a CURVE key does not start without its key pair or
     /// allow-list, or with another instance's key pair.
     @Test func aCurveInstanceRefusesToStartWithoutItsKeys() async throws {
