@@ -53,3 +53,20 @@ public enum ConfigFiles {
         }
     }
 }
+
+/// Files that hold secrets (contact keys, operator secrets, a CURVE key pair) and who else may read
+/// them: a service warns at start, as ssh does of a private key, when anyone but the file's owner
+/// and group may. It does not refuse: a container's secrets are often mounted world-readable
+/// inside a container that runs nothing else.
+public enum SecretFiles {
+    /// One warning for each file of `files` (what it holds, its path) that others may read.
+    public static func warnings(_ files: [(what: String, path: String?)]) -> [String] {
+        files.compactMap { what, path in
+            guard let path else { return nil }
+            var st = stat()
+            guard stat(path, &st) == 0, st.st_mode & S_IROTH != 0 else { return nil }
+            let mode = String(st.st_mode & 0o777, radix: 8)
+            return "\(what) \(path) may be read by every user of this machine (mode \(mode)): chmod o-r \(path) (600 or 640)"
+        }
+    }
+}

@@ -75,6 +75,7 @@ public struct ServiceHost: Service {
 
     public func run() async throws {
         OpenFiles.raiseLimit(logger: logger)
+        for warning in SecretFiles.warnings([("the CURVE key pair", config.curveKeyFilePath)]) { logger.warning("\(warning)") }
         let stop = StopFlag()
         // The process's key pair connects to CURVE services upstream and serves its own.
         let context = try Context(curve: config.curveKeys)

@@ -72,6 +72,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         config.bindAllInterfaces = bindAllInterfaces
         let keys = try CurveKeyFile.resolve(path: curveKeyFile, environment: env)
         config.curveKeys = keys
+        config.curveKeyFilePath = keys == nil ? nil : curveKeyFile ?? env["LIAISON_CURVE_KEY_FILE"]
         if let serverKey = me.curvePublicKey {
             let key = "services.\(service)[\(instance)].curve_public_key"
             guard let keys else {
@@ -115,8 +116,10 @@ public struct ServiceConfig: Sendable {
     public var diskFreeWarningBytes: UInt64 = 1 << 30
     /// Bind tcp:// endpoints on every interface at their ports (``bindEndpoint(_:)``).
     public var bindAllInterfaces = false
-    /// This process's CURVE key pair, if it has one (upstream connections, and serving).
+    /// This process's CURVE key pair, if it has one (upstream connections, and serving), and the
+    /// file it came from.
     public var curveKeys: CurveKeyPair?
+    public var curveKeyFilePath: String?
     /// Set when this instance serves over CURVE (the topology gives it a public key).
     public var curve: ServiceCurve?
 

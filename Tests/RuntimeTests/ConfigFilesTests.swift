@@ -90,4 +90,16 @@ import Testing
         #expect(config.bindEndpoint("ipc:///run/liaison/intake.req") == "ipc:///run/liaison/intake.req")
         #expect(config.bindEndpoint("tcp://") == "tcp://")
     }
+
+    /// A file of secrets that every user may read is worth a warning at start (not a refusal).
+    @Test func secretFilesOthersMayReadAreNamed() throws {
+        let dir = try TempDir()
+        let open = dir.file("operator-secrets"), closed = dir.file("contact-keys")
+        for p in [open, closed] { try "x\n".write(toFile: p, atomically: true, encoding: .utf8) }
+        chmod(open, 0o644)
+        chmod(closed, 0o640)
+        let warnings = SecretFiles.warnings([("the operator secrets", open), ("the contact keys", closed), ("the CURVE key pair", nil),
+                                            ("a file that is not there", dir.file("none"))])
+        #expect(warnings == ["the operator secrets \(open) may be read by every user of this machine (mode 644): chmod o-r \(open) (600 or 640)"])
+    }
 }

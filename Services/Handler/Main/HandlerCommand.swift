@@ -49,6 +49,9 @@ struct HandlerCommand: AsyncParsableCommand {
         let settings = try HandlerSettings.load(policyPath: policy, calendarDir: calendar, units: unitDirectory)
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
+        for warning in SecretFiles.warnings([("the operator secrets", operatorSecrets)]) {
+            logger.warning("\(warning)")
+        }
         if !operators.isConfigured {
             logger.warning("no operator secret configured: anyone who reaches the handler may give case commands")
         }

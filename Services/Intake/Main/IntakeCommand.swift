@@ -44,6 +44,11 @@ struct IntakeCommand: AsyncParsableCommand {
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
+        let generated = (config.databasePath as NSString).deletingLastPathComponent + "/contact-keys"
+        for warning in SecretFiles.warnings([("the contact keys", contactKeys ?? (FileManager.default.fileExists(atPath: generated) ? generated : nil)),
+                                             ("the operator secrets", operatorSecrets)]) {
+            logger.warning("\(warning)")
+        }
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
                                                      retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
         let (unitsPath, operatorsPath) = (units, operatorSecrets)
