@@ -74,6 +74,7 @@ struct Disclosures: ParsableCommand {
 
               liaison disclosures --case L1-42
               liaison disclosures --actor PC-1001
+              liaison disclosures --since 2026-11-01 --until 2026-12-01     (a month's, this machine's time zone)
             """)
 
     @OptionGroup var client: ClientOptions
@@ -81,6 +82,21 @@ struct Disclosures: ParsableCommand {
     var caseNumber: String?
     @Option(help: "Only what this operator was given: the actor recorded (--actor, $LIAISON_ACTOR or $USER of the reader) or the name of the operator secret presented.")
     var actor: String?
+    @Option(help: "Only from this moment on: a date (2026-11-01, from its start), a local time (2026-11-01 08:30) or one with a zone.")
+    var since: String?
+    @Option(help: "Only before this moment (a date: before its start).")
+    var until: String?
+
+    /// A date alone is its start, in this machine's time zone.
+    static func moment(_ text: String) -> Date? { FeedbackFile.time(text) ?? FeedbackFile.time(text + " 00:00") }
+
+    func validate() throws {
+        for (flag, value) in [("--since", since), ("--until", until)] {
+            if let value, Self.moment(value) == nil {
+                throw ValidationError("\(flag) '\(value)' is not a date or time like 2026-11-01, 2026-11-01 08:30 or 2026-11-01T08:30:00+08:00")
+            }
+        }
+    }
 
     func run() throws {
         do {
@@ -109,7 +125,8 @@ struct Disclosures: ParsableCommand {
                 return
             }
             if events.isEmpty {
-                print("no contact data was disclosed or erased" + (caseNumber.map { " for case \($0)" } ?? "") + (actor.map { " to \($0)" } ?? ""))
+                print("no contact data was disclosed or erased" + (caseNumber.map { " for case \($0)" } ?? "") + (actor.map { " to \($0)" } ?? "")
+                      + (since.map { " since \($0)" } ?? "") + (until.map { " before \($0)" } ?? ""))
                 return
             }
             print(Output.table(["WHEN", "CASE", "WHO", "WHAT", "WHY"], events.map { e in
@@ -125,6 +142,9 @@ struct Disclosures: ParsableCommand {
     }
 
     func matches(_ e: Liaison_V1_Event) -> Bool {
+        let at = e.occurredAt.date
+        if let since = since.flatMap(Self.moment), at < since { return false }
+        if let until = until.flatMap(Self.moment), at >= until { return false }
         switch e.payload {
         case .contactDisclosed(let d)?:
             return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor || $0 == d.credentialName } ?? true)

@@ -156,6 +156,18 @@ struct HandlerEndToEndTests {
         #expect(byActor.output.contains(anonymous) && !byActor.output.contains(number), "\(byActor.output)")
         let nobody = try await set.cli(["disclosures", "--actor", "desk-nobody"])
         #expect(nobody.status == 0 && nobody.output.contains("no contact data was disclosed or erased to desk-nobody"), "\(nobody.output)")
+        // A period: today's are there, none tomorrow or before yesterday; a date that is none is refused.
+        let day = DateFormatter()
+        day.dateFormat = "yyyy-MM-dd"
+        let (yesterday, tomorrow) = (day.string(from: Date().addingTimeInterval(-86_400)), day.string(from: Date().addingTimeInterval(86_400)))
+        let today = try await set.cli(["disclosures", "--since", yesterday, "--until", tomorrow])
+        #expect(today.output.contains("desk-li") && today.output.contains("desk-zhou"), "\(today.output)")
+        let later = try await set.cli(["disclosures", "--since", tomorrow])
+        #expect(later.status == 0 && later.output.contains("no contact data was disclosed or erased since \(tomorrow)"), "\(later.output)")
+        let earlier = try await set.cli(["disclosures", "--until", yesterday])
+        #expect(earlier.output.contains("no contact data was disclosed or erased before \(yesterday)"), "\(earlier.output)")
+        let wrong = try await set.cli(["disclosures", "--since", "last month"])
+        #expect(wrong.status != 0 && wrong.output.contains("--since 'last month' is not a date"), "\(wrong.output)")
         // The case's state and deadlines are untouched: a look is not a step in the life cycle.
         let info = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
         #expect(info.state == "triaged" && info.audit.count == 3)
