@@ -107,9 +107,18 @@ struct Streams: ParsableCommand {
             for it. FAILED counts the write transactions SQLite failed since it started (a full disk \
             fails every one); the latest failure is printed under the table. --json shows everything, \
             including how often the WAL started over.
+
+            --check is for a monitoring system or cron: after the tables it prints one line for each \
+            problem (an instance that does not answer, a disk under its warning level, a write that \
+            failed in the last 10 minutes, a consumer more than --max-lag events behind or ahead of \
+            its upstream) and exits 2 when there is any, 0 when all is well.
             """)
 
     @OptionGroup var client: ClientOptions
+    @Flag(help: "Exit 2 and list the problems when anything needs the operator (see above); 0 when all is well.")
+    var check = false
+    @Option(help: "With --check: how many events a consumer may be behind its upstream before it is a problem.")
+    var maxLag: UInt64 = 10_000
 
     func run() throws {
         do {
@@ -176,6 +185,40 @@ struct Streams: ParsableCommand {
             }
             print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], rows))
             for line in ahead { print(line) }
-        } catch { reportFailure(error) }
+            if check {
+                let problems = Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, heads: heads, maxLag: maxLag, now: Date())
+                print("")
+                for p in problems { print("PROBLEM: \(p)") }
+                print(problems.isEmpty ? "CHECK: all well" : "CHECK: \(problems.count) problem(s)")
+                if !problems.isEmpty { throw ExitCode(2) }
+            }
+        } catch let exit as ExitCode { throw exit } catch { reportFailure(error) }
+    }
+
+    /// What needs the operator, one line each: for `--check`.
+    static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], heads: [String: UInt64],
+                         maxLag: UInt64, now: Date) -> [String] {
+        var problems: [String] = []
+        for s in statuses {
+            guard let st = s.status else {
+                problems.append("\(s.stream): \(s.down)")
+                continue
+            }
+            if st.diskTotalBytes > 0 && st.diskFreeBytes < st.diskFreeWarningBytes {
+                problems.append("\(s.stream): the disk of its database has \(Output.bytes(st.diskFreeBytes)) free, under its warning level of \(Output.bytes(st.diskFreeWarningBytes))")
+            }
+            if st.writeFailures > 0, now.timeIntervalSince(st.lastWriteFailureAt.date) < 600 {
+                problems.append("\(s.stream): a write failed at \(Output.time(st.lastWriteFailureAt)): \(st.lastWriteFailure)")
+            }
+            for c in st.consumers {
+                let head = max(heads[c.stream] ?? 0, c.knownHeadSeq)
+                if let upstream = heads[c.stream], upstream < c.appliedSeq {
+                    problems.append("\(s.stream): has applied \(c.appliedSeq) events of \(c.stream), whose head is \(upstream) (databases from different moments)")
+                } else if head > c.appliedSeq && head - c.appliedSeq > maxLag {
+                    problems.append("\(s.stream): \(head - c.appliedSeq) events behind \(c.stream) (more than \(maxLag))")
+                }
+            }
+        }
+        return problems
     }
 }

@@ -833,6 +833,29 @@ struct EndToEndTests {
         #expect(await eventually(20) { (try? await citizenSees())?.publicNote == "We will call you on Monday." })
     }
 
+    /// `liaison streams --check` for monitoring: 0 and "all well" on a healthy set; 2 and a line for
+    /// each problem (an instance down, a disk under its warning level).
+    @Test func streamsCheckExitsTwoAndListsWhatNeedsTheOperator() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll(["reporting": ["--disk-free-warning-mib", "100000000"]])
+        try await set.waitReady()
+        let warned = await eventually(20) { (try? await set.cli(["streams", "--check"]))?.output.contains("reporting-1: the disk of its database has") == true }
+        #expect(warned, "\(set.logs())")
+        set.kill9("scheduler")
+        #expect(await eventually(10) { await set.status("scheduler") == nil })
+        let sick = try await set.cli(["streams", "--check", "--timeout", "500"])
+        #expect(sick.status == 2, "\(sick.output)")
+        #expect(sick.output.contains("PROBLEM: scheduler-1: DOWN (") && sick.output.contains("PROBLEM: reporting-1: the disk of its database has"), "\(sick.output)")
+        #expect(sick.output.contains("CHECK: 2 problem(s)"), "\(sick.output)")
+        try set.start("scheduler")
+        set.terminate("reporting")
+        try set.start("reporting")
+        try await set.waitReady()
+        let well = try await set.cli(["streams", "--check"])
+        #expect(well.status == 0 && well.output.contains("CHECK: all well"), "\(well.output)")
+    }
+
     /// A consumer whose cursor is beyond its upstream's head (databases from different moments)
     /// is shown as AHEAD in `liaison streams`, with a line saying what it means; before, its lag
     /// read 0.
