@@ -16,28 +16,83 @@ struct Keygen: ParsableCommand {
 
               liaison keygen --out /etc/liaison/keys/intake-1.key
               liaison keygen --out ~/.liaison/desk-3.key --name desk-3
+
+            A whole set at once: --topology FILE --into DIR writes a key pair for every instance \
+            (DIR/STREAM.key), the topology with each instance's public key (DIR/topology.json), and an \
+            allow-list letting every instance in as a service (DIR/curve-clients), to which the \
+            desks', operators' and consumers' keys are added:
+
+              liaison keygen --topology deploy/topology.json --into /etc/liaison/keys
             """)
 
     @Option(help: "Where to write the key pair (a new file, mode 0600).")
-    var out: String
+    var out: String?
+
+    @Option(help: "With --into: make keys for every instance of this topology.")
+    var topology: String?
+
+    @Option(help: "With --topology: the directory for the set's key pairs, topology and allow-list (new files only).")
+    var into: String?
 
     @Option(help: "Whose key it is, for the file's comment and the allow-list line printed. Default: the file's name.")
     var name: String?
 
+    func validate() throws {
+        switch (out, topology, into) {
+        case (_?, nil, nil), (nil, _?, _?): return
+        default: throw ValidationError("give --out FILE for one key pair, or --topology FILE and --into DIR for a whole set")
+        }
+    }
+
     func run() throws {
         guard Curve.isAvailable else { throw ValidationError("this libzmq was built without CURVE (libsodium)") }
+        guard let out else { return try keySet(topology: topology!, into: into!) }
         guard !FileManager.default.fileExists(atPath: out) else {
             throw ValidationError("\(out) exists already: a key pair is never overwritten (remove it first if it is to be replaced)")
         }
         let who = name ?? ((out as NSString).lastPathComponent as NSString).deletingPathExtension
         let keys = try CurveKeyPair.generate()
-        let fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard fd >= 0 else { throw ValidationError("cannot create \(out): \(String(cString: strerror(errno)))") }
-        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        try handle.write(contentsOf: Data(CurveKeyFile.text(keys, name: who).utf8))
-        try handle.synchronize()
+        try Self.writeNew(out, CurveKeyFile.text(keys, name: who), mode: 0o600)
         print("public key \(keys.publicKey)")
         print("allow it in a service's --curve-clients file as:  ROLE \(keys.publicKey) \(who)   (ROLE: submitter, operator, consumer or service)")
         print("or, for a service instance, put it in the topology as its \"curve_public_key\"")
+    }
+
+    /// Every instance of `topology` gets a key pair; the topology with their public keys and an
+    /// allow-list of the set's own instances go beside them. Nothing existing is overwritten.
+    func keySet(topology path: String, into dir: String) throws {
+        var topo = try Topology.load(path: path)
+        try ConfigFiles.makeDirectory(dir, key: "into")
+        let streams = topo.services.values.flatMap { $0 }.map(\.stream)
+        for name in streams.map({ "\($0).key" }) + ["topology.json", "curve-clients"] where FileManager.default.fileExists(atPath: dir + "/" + name) {
+            throw ValidationError("\(dir)/\(name) exists already: a set's keys are made into a directory without them")
+        }
+        var clients = "# Who may connect over CURVE: ROLE PUBLIC-KEY NAME (roles: submitter, operator, consumer, service).\n# The set's own instances:\n"
+        for service in Topology.serviceNames {
+            for i in topo.instances(of: service).indices {
+                let stream = topo.services[service]![i].stream
+                let keys = try CurveKeyPair.generate()
+                try Self.writeNew(dir + "/\(stream).key", CurveKeyFile.text(keys, name: stream), mode: 0o600)
+                topo.services[service]![i].curvePublicKey = keys.publicKey
+                clients += "service \(keys.publicKey) \(stream)\n"
+                print("\(stream): \(dir)/\(stream).key, public key \(keys.publicKey)")
+            }
+        }
+        clients += "# Add each desk, operator and consumer: liaison keygen --out FILE --name NAME prints its line.\n"
+        try Self.writeNew(dir + "/curve-clients", clients, mode: 0o640)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try Self.writeNew(dir + "/topology.json", String(decoding: try enc.encode(topo), as: UTF8.self) + "\n", mode: 0o644)
+        print("the topology with every instance's public key: \(dir)/topology.json; the allow-list: \(dir)/curve-clients")
+        print("start each instance with --topology \(dir)/topology.json --curve-key-file \(dir)/STREAM.key --curve-clients \(dir)/curve-clients")
+    }
+
+    /// Writes a new file (never an existing one) with `mode`, flushed.
+    static func writeNew(_ path: String, _ text: String, mode: mode_t) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
+        guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        try handle.write(contentsOf: Data(text.utf8))
+        try handle.synchronize()
     }
 }

@@ -136,6 +136,47 @@ struct CurveEndToEndTests {
         #expect(try CurveKeyFile.load(path: path) == keys, "the key pair was overwritten")
     }
 
+    /// `liaison keygen --topology --into` turns a whole topology to CURVE: a key pair per instance,
+    /// the topology with their public keys and an allow-list of the set's instances, which work as
+    /// they are (a desk submits, the handler opens the case over CURVE, an operator reads it).
+    @Test func keygenForATopologyMakesEverythingASetNeedsForCurve() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let liaison = LiaisonSet.binDir + "/liaison"
+        let keys = set.dir + "/curve"
+        let made = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys])
+        #expect(made.status == 0 && made.output.contains("intake-1: \(keys)/intake-1.key"), "\(made.output)")
+        let topology = try Topology.load(path: keys + "/topology.json")
+        for stream in ["intake-1", "handler-1", "scheduler-1", "reporting-1"] {
+            let pair = try CurveKeyFile.load(path: keys + "/\(stream).key")
+            #expect(topology.services.values.flatMap { $0 }.first { $0.stream == stream }?.curvePublicKey == pair.publicKey)
+            #expect((try FileManager.default.attributesOfItem(atPath: keys + "/\(stream).key")[.posixPermissions] as? Int) == 0o600)
+        }
+        let again = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys])
+        #expect(again.status != 0 && again.output.contains("exists already"), "\(again.output)")
+        // A desk and an operator of the office's own.
+        _ = try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/desk.key"])
+        _ = try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/office.key"])
+        let desk = try CurveKeyFile.load(path: keys + "/desk.key"), office = try CurveKeyFile.load(path: keys + "/office.key")
+        let allowList = try String(contentsOfFile: keys + "/curve-clients", encoding: .utf8)
+        try (allowList + "submitter \(desk.publicKey) desk\noperator \(office.publicKey) office\n").write(toFile: keys + "/curve-clients", atomically: true, encoding: .utf8)
+        for (service, stream) in [("intake", "intake-1"), ("handler", "handler-1")] {
+            try set.start(service, extra: ["--topology", keys + "/topology.json", "--curve-key-file", keys + "/\(stream).key", "--curve-clients", keys + "/curve-clients"])
+        }
+        let over = ["--topology", keys + "/topology.json", "--curve-key-file"]
+        var submitted: (status: Int32, output: String) = (1, "")
+        #expect(await eventually(20) {
+            submitted = (try? await LiaisonSet.runProgram(liaison, ["submit", "--kind", "inquiry", "--channel", "web", "--unit", "STN-EAST-01",
+                                                                    "--text", "When is the open week?", "--submission-id", "curve-set-1", "--timeout", "1000", "--retries", "1"]
+                                                                   + over + [keys + "/desk.key"])) ?? (1, "")
+            return submitted.status == 0
+        }, "\(submitted.output)\n\(set.logs())")
+        let number = String(submitted.output.dropFirst("case ".count).prefix { $0 != " " })
+        #expect(await eventually(20) {
+            (try? await LiaisonSet.runProgram(liaison, ["case", "show", number] + over + [keys + "/office.key"]))?.output.contains(number) == true
+        }, "\(set.logs())")
+    }
+
     /// A service whose topology entry has a CURVE key does not start without its key pair or
     /// allow-list, or with another instance's key pair.
     @Test func aCurveInstanceRefusesToStartWithoutItsKeys() async throws {
