@@ -23,13 +23,18 @@ struct Up: ParsableCommand {
     var binDir: String?
     @Option(help: "Log level passed to every service.")
     var logLevel: String = "info"
+    @Option(help: ArgumentHelp(
+        "Run the set over CURVE with the keys `liaison keygen --topology FILE --into DIR` made in DIR.",
+        discussion: "Its topology (DIR/topology.json, unless --topology names another), each instance's key pair DIR/STREAM.key and the allow-list DIR/curve-clients; add your own key's line to the allow-list, and give the key to the other commands with --curve-key-file."))
+    var curveKeys: String?
 
     func run() throws {
-        let topo = try Topology.resolve(path: topology)
+        let topologyPath = topology ?? curveKeys.map { ($0 as NSString).appendingPathComponent("topology.json") }
+        let topo = try Topology.resolve(path: topologyPath)
         let bin = binDir ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         try ConfigFiles.makeDirectory(dataDir, key: "data-dir")
         var commonArgs = ["--data-dir", dataDir, "--log-level", logLevel]
-        if let t = topology { commonArgs += ["--topology", t] }
+        if let t = topologyPath { commonArgs += ["--topology", t] }
 
         var children: [Child] = []
         for name in Topology.serviceNames {
@@ -38,7 +43,11 @@ struct Up: ParsableCommand {
                 throw ValidationError("cannot find \(path): build first (swift build) or pass --bin-dir")
             }
             for (i, inst) in topo.instances(of: name).enumerated() {
-                children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"]))
+                let curve = curveKeys.map { dir in
+                    ["--curve-key-file", (dir as NSString).appendingPathComponent("\(inst.stream).key"),
+                     "--curve-clients", (dir as NSString).appendingPathComponent("curve-clients")]
+                } ?? []
+                children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"] + curve))
             }
         }
 

@@ -177,6 +177,36 @@ struct CurveEndToEndTests {
         }, "\(set.logs())")
     }
 
+    /// `liaison up --curve-keys DIR` runs the whole set over CURVE with the keys keygen made there.
+    @Test func upRunsTheSetOverCurveWithTheKeysKeygenMade() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let liaison = LiaisonSet.binDir + "/liaison"
+        let keys = set.dir + "/curve"
+        #expect(try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys]).status == 0)
+        #expect(try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/office.key"]).status == 0)
+        let office = try CurveKeyFile.load(path: keys + "/office.key")
+        let clients = try String(contentsOfFile: keys + "/curve-clients", encoding: .utf8)
+        try (clients + "operator \(office.publicKey) office\n").write(toFile: keys + "/curve-clients", atomically: true, encoding: .utf8)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: liaison)
+        up.arguments = ["up", "--curve-keys", keys, "--data-dir", set.dir + "/data", "--log-level", "warning"]
+        up.environment = LiaisonSet.childEnvironment([:])
+        up.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGTERM); up.waitUntilExit() } }
+        let over = ["--topology", keys + "/topology.json", "--curve-key-file", keys + "/office.key"]
+        for service in Topology.serviceNames {
+            #expect(await eventually(30) { (try? await LiaisonSet.runProgram(liaison, ["ping", service, "--timeout", "500"] + over))?.status == 0 }, "\(service) over CURVE")
+        }
+        let plain = try await LiaisonSet.runProgram(liaison, ["ping", "intake", "--timeout", "500", "--topology", set.topologyPath])
+        #expect(plain.status == 3, "the set answered a plain client on the plain topology: \(plain.output)")
+        let submitted = try await LiaisonSet.runProgram(liaison, ["submit", "--kind", "praise", "--channel", "web", "--unit", "STN-EAST-01", "--text", "Thank you"] + over)
+        #expect(submitted.status == 0 && submitted.output.hasPrefix("case L1-"), "\(submitted.output)")
+        kill(up.processIdentifier, SIGTERM)
+        #expect(await eventually(20) { !up.isRunning })
+    }
+
     /// A service whose topology entry has a CURVE key does not start without its key pair or
     /// allow-list, or with another instance's key pair.
     @Test func aCurveInstanceRefusesToStartWithoutItsKeys() async throws {
