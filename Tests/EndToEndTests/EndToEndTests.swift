@@ -1163,18 +1163,8 @@ struct EndToEndTests {
         #expect(!sameData.output.contains("(requests)"), "\(sameData.output)")
 
         // A TCP port another program holds.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(listener >= 0)
+        let (listener, port) = try loopbackTCPSocket(listening: true)
         defer { close(listener) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 4) == 0 && getsockname(listener, $0, &length) == 0 }
-        }
-        try #require(bound)
-        let port = UInt16(bigEndian: address.sin_port)
         var tcp = Topology.ipc(in: set.dir + "/t")
         tcp.services["intake"]![0].requests = "tcp://127.0.0.1:\(port)"
         try FileManager.default.createDirectory(atPath: set.dir + "/t", withIntermediateDirectories: true)
@@ -1200,18 +1190,9 @@ struct EndToEndTests {
 struct ContainerReadinessTests {
     /// A free TCP port on this machine (bound, read, released).
     func freePort() throws -> UInt16 {
-        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        try #require(s >= 0)
-        defer { close(s) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) == 0 && getsockname(s, $0, &length) == 0 }
-        }
-        try #require(ok)
-        return UInt16(bigEndian: address.sin_port)
+        let (s, port) = try loopbackTCPSocket(listening: false)
+        close(s)
+        return port
     }
 
     /// `--bind-all-interfaces` binds the topology's ports on every interface (reached on another
@@ -1290,6 +1271,25 @@ struct ContainerReadinessTests {
     static func ping(_ set: LiaisonSet, topology: String) async throws -> (ended: Bool, status: Int32, output: String) {
         try await set.runWithin(20, "liaison", ["ping", "intake", "--topology", topology])
     }
+}
+
+/// A TCP socket bound to a free port of 127.0.0.1 (listening, if asked): its descriptor, which the
+/// caller closes, and the port.
+func loopbackTCPSocket(listening: Bool) throws -> (fd: Int32, port: UInt16) {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard s >= 0 else { throw SetupError("socket: \(String(cString: strerror(errno)))") }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, length) == 0 && (!listening || listen(s, 4) == 0) && getsockname(s, $0, &length) == 0 }
+    }
+    guard ok else {
+        close(s)
+        throw SetupError("binding a loopback port: \(String(cString: strerror(errno)))")
+    }
+    return (s, UInt16(bigEndian: address.sin_port))
 }
 
 /// This machine's hard limit on open files (what a service may raise its soft limit to).
