@@ -79,10 +79,10 @@ public struct ServiceHost: Service {
         let stop = StopFlag()
         // The process's key pair connects to CURVE services upstream and serves its own.
         let context = try Context(curve: config.curveKeys)
-        var loops = self.loops
+        let loops = self.loops
+        var zap: ZAPHandler?
         if let curve = config.curve {
-            // Bound before any loop binds a CURVE socket: without a handler libzmq lets every client in.
-            loops.insert(try ZAPHandler(context: context, clients: curve.clients, name: "\(log.stream)-zap", logger: logger), at: 0)
+            zap = ZAPHandler(clients: curve.clients, name: "\(log.stream)-zap", logger: logger)
             logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.clients.byKey.count)"])
         }
         let logger = self.logger
@@ -90,6 +90,11 @@ public struct ServiceHost: Service {
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
+                    if let zap {
+                        // Bound before any loop binds a CURVE socket: without a handler libzmq lets every client in.
+                        group.addTask { try await Threads.run(name: zap.name) { try zap.run(context: context, stop: stop) } }
+                        try await zap.waitUntilBound()
+                    }
                     for loop in loops {
                         group.addTask {
                             try await Threads.run(name: loop.name) { try loop.run(context: context, stop: stop) }

@@ -178,11 +178,11 @@ public final class CurveAllowList: Sendable {
 
 /// The ZAP handler of a service serving over CURVE (RFC 27): libzmq asks it about every client's
 /// handshake on `inproc://zeromq.zap.01`, and it lets in the keys of the allow-list, giving each
-/// connection its role as the `User-Id` every request from it carries.
+/// connection its client's key as the `User-Id` every request from it carries.
 ///
-/// Bound before any CURVE socket of the context: without a handler, libzmq would let every
-/// client in.
-public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
+/// It binds its socket on its own thread, and the service starts its CURVE sockets only once it
+/// has (``waitUntilBound()``): without a handler, libzmq would let every client in.
+public final class ZAPHandler: ThreadLoop, Sendable {
     public let name: String
     /// The ZAP domains a service's sockets give (``Socket/setCurveServer(_:domain:)``), so that a
     /// key may be let into one and not the other.
@@ -190,23 +190,56 @@ public final class ZAPHandler: ThreadLoop, @unchecked Sendable {
     public static let eventsDomain = "liaison.events"
     private let allowList: CurveAllowList
     private let logger: Logger
-    /// The bound socket, handed from the thread that bound it to the loop's thread once.
-    private let socket: Mutex<Socket?>
     private let refusals = Mutex(SampledLogs(interval: 10))
 
-    /// Binds the handler's socket in `context` now, so that no CURVE socket of the context can
-    /// accept a client before it answers.
-    public init(context: Context, clients: CurveAllowList, name: String, logger: Logger) throws {
+    private enum Binding {
+        case waiting([CheckedContinuation<Void, Error>])
+        case done(Result<Void, Error>)
+    }
+    private let binding = Mutex(Binding.waiting([]))
+
+    public init(clients: CurveAllowList, name: String, logger: Logger) {
         self.name = name
         self.allowList = clients
         self.logger = logger
-        let s = try Socket(context: context, type: .rep, role: "zap", linger: 0)
-        try s.bind("inproc://zeromq.zap.01")
-        socket = Mutex(s)
+    }
+
+    /// Returns once the handler's socket is bound (throws if binding failed).
+    public func waitUntilBound() async throws {
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, Error>) in
+            let done: Result<Void, Error>? = binding.withLock { state in
+                switch state {
+                case .waiting(var waiters):
+                    waiters.append(cont)
+                    state = .waiting(waiters)
+                    return nil
+                case .done(let result):
+                    return result
+                }
+            }
+            if let done { cont.resume(with: done) }
+        }
+    }
+
+    private func bound(_ result: Result<Void, Error>) {
+        let waiters: [CheckedContinuation<Void, Error>] = binding.withLock { state in
+            guard case .waiting(let waiters) = state else { return [] }
+            state = .done(result)
+            return waiters
+        }
+        for w in waiters { w.resume(with: result) }
     }
 
     public func run(context: Context, stop: StopFlag) throws {
-        guard let s = socket.withLock({ $0.take() }) else { return }
+        let s: Socket
+        do {
+            s = try Socket(context: context, type: .rep, role: "zap", linger: 0)
+            try s.bind("inproc://zeromq.zap.01")
+        } catch {
+            bound(.failure(error))
+            throw error
+        }
+        bound(.success(()))
         defer { s.close() }
         while !stop.isSet {
             guard try s.waitReadable(timeout: 100), let request = try s.receiveMultipart() else { continue }

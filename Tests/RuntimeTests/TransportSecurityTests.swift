@@ -61,7 +61,7 @@ import ZeroMQ
         let dir = try TempDir()
         try "submitter \(desk.publicKey) desk-3\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
         let allowList = CurveAllowList(try CurveClients.load(path: dir.file("clients")), path: dir.file("clients"))
-        let zap = try ZAPHandler(context: ctx, clients: allowList, name: "t-zap", logger: Logger(label: "t"))
+        let zap = ZAPHandler(clients: allowList, name: "t-zap", logger: Logger(label: "t"))
         func ask(_ mechanism: String, _ key: [UInt8]?, domain: String = ZAPHandler.requestsDomain) -> [String] {
             var r: [[UInt8]] = ["1.0", "7", domain, "127.0.0.1", "", mechanism].map { Array($0.utf8) }
             if let key { r.append(key) }
@@ -82,6 +82,25 @@ import ZeroMQ
         try "admin \(desk.publicKey)\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
         #expect(throws: ConfigError.self) { try allowList.reload(logger: Logger(label: "t")) }
         #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "200")
+    }
+
+    /// The handler binds on its own thread; whoever waits for it learns when it is bound, and a
+    /// second handler in the same context learns that it cannot bind.
+    @Test func theZAPHandlerSaysWhenItIsBound() async throws {
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let stop = StopFlag()
+        let clients = CurveAllowList(CurveClients([]), path: nil)
+        let first = ZAPHandler(clients: clients, name: "zap-1", logger: Logger(label: "t"))
+        async let running: Void = Threads.run(name: "zap-1") { try first.run(context: ctx, stop: stop) }
+        try await first.waitUntilBound()
+        try await first.waitUntilBound()   // again, once bound: at once
+        let second = ZAPHandler(clients: clients, name: "zap-2", logger: Logger(label: "t"))
+        let refused = Task { try await Threads.run(name: "zap-2") { try second.run(context: ctx, stop: stop) } }
+        await #expect(throws: ZMQError.self) { try await second.waitUntilBound() }
+        await #expect(throws: ZMQError.self) { try await refused.value }
+        stop.set()
+        try await running
     }
 
     @Test func aServiceOptionsAcceptCurveOnlyWithTheInstancesOwnKeys() throws {
