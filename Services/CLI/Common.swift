@@ -53,9 +53,7 @@ struct ClientOptions: ParsableArguments {
     func call(_ service: String, _ request: Liaison_V1_Request, instance: Int = 0) throws -> Liaison_V1_Reply {
         let ctx = try context()
         defer { ctx.terminate() }
-        let inst = try endpoint(service, instance: instance)
-        let client = RequestClient(context: ctx, endpoint: inst.requests, serverKey: inst.curvePublicKey,
-                                   timeoutMs: timeout, attempts: retries)
+        let client = requestClient(ctx, try endpoint(service, instance: instance))
         defer { client.reset() }
         let reply = try client.call(request)
         if case .error(let e)? = reply.result { throw WireError(e) }
@@ -110,7 +108,7 @@ enum Output {
 func reportFailure(_ error: Error, hint: String? = nil) -> Never {
     let message: String
     switch error {
-    case let e as WireError where e.code == .unauthorized && !e.message.hasPrefix("this client's CURVE key"):
+    case let e as WireError where e.code == .unauthorized && !e.message.hasPrefix(CurveRole.refusalPrefix):
         // Said by the service in protocol terms; an operator at the desk needs to know what to give.
         let given = ProcessInfo.processInfo.environment["LIAISON_OPERATOR_SECRET"].map { !$0.isEmpty } ?? false
             || CommandLine.arguments.contains { $0.hasPrefix("--credential-file") }

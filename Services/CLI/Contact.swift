@@ -103,6 +103,7 @@ struct Disclosures: ParsableCommand {
             let topo = try client.loadTopology()
             let ctx = try client.context()
             defer { ctx.terminate() }
+            let (from, before) = (since.flatMap(Self.moment), until.flatMap(Self.moment))
             var events: [Liaison_V1_Event] = []
             for inst in topo.instances(of: "intake") {
                 let c = client.requestClient(ctx, inst)
@@ -114,7 +115,7 @@ struct Disclosures: ParsableCommand {
                     r.limit = 1_000
                     r.topicPrefixes = [Topic.contactDisclosed, Topic.contactErased]
                     let batch = try c.call(.replay(r)).replayBatch
-                    events += batch.events.filter(matches)
+                    events += batch.events.filter { matches($0, from: from, before: before) }
                     guard batch.more, batch.lastSeq > after else { break }
                     after = batch.lastSeq
                 }
@@ -141,10 +142,11 @@ struct Disclosures: ParsableCommand {
         } catch { reportFailure(error) }
     }
 
-    func matches(_ e: Liaison_V1_Event) -> Bool {
+    /// Whether `e` is one asked for: of the case and operator given, at `from` or later and before `before`.
+    func matches(_ e: Liaison_V1_Event, from: Date?, before: Date?) -> Bool {
         let at = e.occurredAt.date
-        if let since = since.flatMap(Self.moment), at < since { return false }
-        if let until = until.flatMap(Self.moment), at >= until { return false }
+        if let from, at < from { return false }
+        if let before, at >= before { return false }
         switch e.payload {
         case .contactDisclosed(let d)?:
             return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor || $0 == d.credentialName } ?? true)

@@ -168,25 +168,15 @@ struct Streams: ParsableCommand {
                 print("\(s.instance.stream): \(st.writeFailures) write(s) failed since it started; the latest at \(when): \(st.lastWriteFailure)")
             }
             print("")
-            var rows: [[String]] = []
-            var ahead: [String] = []
-            for s in statuses {
-                for c in s.status?.consumers ?? [] {
-                    // A consumer beyond the head its upstream reports: the upstream's database is
-                    // older than the consumer's (restored from another moment).
-                    if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
-                        rows.append([s.instance.stream, c.stream, "\(c.appliedSeq)", "\(upstreamHead)", "AHEAD \(c.appliedSeq - upstreamHead)"])
-                        ahead.append("\(s.instance.stream) has applied \(c.appliedSeq) events of \(c.stream), whose head is \(upstreamHead): \(c.stream)'s database is older than \(s.instance.stream)'s, and the events it numbers again up to \(c.appliedSeq) are skipped there (liaison restore sets such cursors back)")
-                        continue
-                    }
-                    let head = max(heads[c.stream] ?? 0, c.knownHeadSeq)
-                    rows.append([s.instance.stream, c.stream, "\(c.appliedSeq)", "\(head)", "\(head > c.appliedSeq ? head - c.appliedSeq : 0)"])
-                }
+            let positions = Self.positions(statuses.map { ($0.instance.stream, $0.status) }, heads: heads)
+            print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], positions.map { p in
+                [p.consumer, p.upstream, "\(p.applied)", "\(p.head)", p.isAhead ? "AHEAD \(p.applied - p.head)" : "\(p.lag)"]
+            }))
+            for p in positions where p.isAhead {
+                print("\(p.consumer) has applied \(p.applied) events of \(p.upstream), whose head is \(p.head): \(p.upstream)'s database is older than \(p.consumer)'s, and the events it numbers again up to \(p.applied) are skipped there (liaison restore sets such cursors back)")
             }
-            print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], rows))
-            for line in ahead { print(line) }
             if check {
-                let problems = Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, heads: heads, maxLag: maxLag, now: Date())
+                let problems = Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, positions: positions, maxLag: maxLag, now: Date())
                 print("")
                 for p in problems { print("PROBLEM: \(p)") }
                 print(problems.isEmpty ? "CHECK: all well" : "CHECK: \(problems.count) problem(s)")
@@ -195,8 +185,33 @@ struct Streams: ParsableCommand {
         } catch let exit as ExitCode { throw exit } catch { reportFailure(error) }
     }
 
+    /// Where one consumer stands on the stream it follows.
+    struct Position {
+        let consumer: String
+        let upstream: String
+        let applied: UInt64
+        /// The upstream's head; when the upstream reports one below `applied`, that one.
+        let head: UInt64
+        /// Beyond the head its upstream reports: the upstream's database is older than the
+        /// consumer's (restored from another moment).
+        let isAhead: Bool
+        var lag: UInt64 { head > applied ? head - applied : 0 }
+    }
+
+    /// Every consumer's position, from the instances' statuses and the heads they report.
+    static func positions(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?)], heads: [String: UInt64]) -> [Position] {
+        statuses.flatMap { s in
+            (s.status?.consumers ?? []).map { c in
+                if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
+                    return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true)
+                }
+                return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: max(heads[c.stream] ?? 0, c.knownHeadSeq), isAhead: false)
+            }
+        }
+    }
+
     /// What needs the operator, one line each: for `--check`.
-    static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], heads: [String: UInt64],
+    static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],
                          maxLag: UInt64, now: Date) -> [String] {
         var problems: [String] = []
         for s in statuses {
@@ -210,13 +225,12 @@ struct Streams: ParsableCommand {
             if st.writeFailures > 0, now.timeIntervalSince(st.lastWriteFailureAt.date) < 600 {
                 problems.append("\(s.stream): a write failed at \(Output.time(st.lastWriteFailureAt)): \(st.lastWriteFailure)")
             }
-            for c in st.consumers {
-                let head = max(heads[c.stream] ?? 0, c.knownHeadSeq)
-                if let upstream = heads[c.stream], upstream < c.appliedSeq {
-                    problems.append("\(s.stream): has applied \(c.appliedSeq) events of \(c.stream), whose head is \(upstream) (databases from different moments)")
-                } else if head > c.appliedSeq && head - c.appliedSeq > maxLag {
-                    problems.append("\(s.stream): \(head - c.appliedSeq) events behind \(c.stream) (more than \(maxLag))")
-                }
+        }
+        for p in positions {
+            if p.isAhead {
+                problems.append("\(p.consumer): has applied \(p.applied) events of \(p.upstream), whose head is \(p.head) (databases from different moments)")
+            } else if p.lag > maxLag {
+                problems.append("\(p.consumer): \(p.lag) events behind \(p.upstream) (more than \(maxLag))")
             }
         }
         return problems

@@ -228,12 +228,11 @@ public final class RequestLoop: ThreadLoop {
         if case .success(let req) = inc.request {
             // By the client's key, against the list in force: a key taken out since its connection
             // was let in is refused from the reload on.
-            let client = userID.flatMap { curve.clients.clients.byText[$0] }
+            let client = userID.flatMap(curve.clients.client(withKey:))
             let body = inc.isPlainSubmission ? nil : req.body
             if client?.role.permits(body, plainSubmission: inc.isPlainSubmission) != true {
                 let kind = inc.isPlainSubmission ? "submitFeedback" : CurveRole.kind(body)
-                inc.refuse(.unauthorized(client.map { "this client's CURVE key is allowed as \($0.role.rawValue), which may not send \(kind)" }
-                                         ?? "this client's CURVE key is no longer in the service's --curve-clients file"))
+                inc.refuse(CurveRole.refusal(client, kind: kind))
                 badRequests.withLock { $0.log(.warning, "request refused for the client's CURVE key", metadata: ["client": "\(client.map { "\($0.role.rawValue) \($0.name)" } ?? "removed key \(userID ?? "?")")", "request": "\(kind)"], logger: logger) }
             }
         }

@@ -33,6 +33,16 @@ public enum CurveRole: String, CaseIterable, Sendable {
         }
     }
 
+    /// How a request refused for its client's CURVE key begins (the command line tells it apart
+    /// from a refused operator secret by it).
+    public static let refusalPrefix = "this client's CURVE key"
+
+    /// The error for a request of `kind` from `client` (nil: a key no longer allowed).
+    static func refusal(_ client: CurveClients.Client?, kind: String) -> WireError {
+        .unauthorized(client.map { "\(refusalPrefix) is allowed as \($0.role.rawValue), which may not send \(kind)" }
+                      ?? "\(refusalPrefix) is no longer in the service's --curve-clients file")
+    }
+
     /// The request's kind as the proto names it, for a refusal.
     static func kind(_ body: Liaison_V1_Request.OneOf_Body?) -> String {
         guard let body else { return "(none)" }
@@ -50,20 +60,12 @@ public struct CurveClients: Sendable {
         public let name: String
     }
 
-    /// By the 32 bytes of the public key (what the ZAP request carries).
-    public let byKey: [[UInt8]: Client]
-    /// By the Z85 public key (the `User-Id` each request of a let-in client carries).
-    public let byText: [String: Client]
+    /// By the Z85 public key (the `User-Id` each request of a let-in client carries; the ZAP
+    /// handler encodes the 32 bytes it is given).
+    public let byKey: [String: Client]
 
     public init(_ clients: [Client]) {
-        var byKey: [[UInt8]: Client] = [:]
-        var byText: [String: Client] = [:]
-        for c in clients {
-            if let k = Curve.decode(c.publicKey) { byKey[k] = c }
-            byText[c.publicKey] = c
-        }
-        self.byKey = byKey
-        self.byText = byText
+        byKey = Dictionary(clients.map { ($0.publicKey, $0) }, uniquingKeysWith: { _, last in last })
     }
 
     /// Reads an allow-list; an unknown role, a key that is not one, or a key listed twice is an
@@ -167,6 +169,9 @@ public final class CurveAllowList: Sendable {
     /// The clients in force.
     public var clients: CurveClients { current.withLock { $0 } }
 
+    /// The client in force with the Z85 public key `key`, if it is let in.
+    public func client(withKey key: String) -> CurveClients.Client? { current.withLock { $0.byKey[key] } }
+
     /// Reads the file again; a file that does not load is refused whole and the list in force stays.
     public func reload(logger: Logger) throws {
         guard let path else { return }
@@ -254,7 +259,7 @@ public final class ZAPHandler: ThreadLoop, Sendable {
             return [version, r.count > 1 ? r[1] : [], Array("400".utf8), Array("malformed ZAP request".utf8), [], []]
         }
         let mechanism = String(decoding: r[5], as: UTF8.self)
-        guard mechanism == "CURVE", r.count >= 7, let client = allowList.clients.byKey[r[6]] else {
+        guard mechanism == "CURVE", r.count >= 7, let client = Curve.encode(r[6]).flatMap(allowList.client(withKey:)) else {
             let key = r.count >= 7 ? (Curve.encode(r[6]) ?? "?") : "none"
             let address = String(decoding: r[3], as: UTF8.self)
             refusals.withLock {

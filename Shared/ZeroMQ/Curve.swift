@@ -25,9 +25,7 @@ public struct CurveKeyPair: Sendable, Equatable {
     public static func generate() throws(ZMQError) -> CurveKeyPair {
         var pub = [CChar](repeating: 0, count: 41), sec = [CChar](repeating: 0, count: 41)
         guard zmq_curve_keypair(&pub, &sec) == 0 else { throw ZMQError.last("zmq_curve_keypair") }
-        let p = String(decoding: pub.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let s = String(decoding: sec.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        return CurveKeyPair(publicKey: p, secretKey: s)!
+        return CurveKeyPair(publicKey: Curve.text(pub), secretKey: Curve.text(sec))!
     }
 
     /// Whether `publicKey` belongs to `secretKey` (`zmq_curve_public`).
@@ -38,6 +36,9 @@ public struct CurveKeyPair: Sendable, Equatable {
 
 /// Z85 keys and what libzmq says of CURVE.
 public enum Curve {
+    /// The text of a NUL-terminated buffer libzmq filled (a Z85 key).
+    static func text(_ buffer: [CChar]) -> String { buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) } }
+
     /// Whether this libzmq was built with CURVE (libsodium).
     public static var isAvailable: Bool { zmq_has("curve") != 0 }
 
@@ -46,13 +47,9 @@ public enum Curve {
 
     /// The 32 bytes of a Z85 key; nil when it is not one.
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        guard chars.count == 40 else { return nil }
+        guard text.utf8.count == 40 else { return nil }
         var out = [UInt8](repeating: 0, count: 32)
-        let ok = (chars.map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { src in
-            zmq_z85_decode(&out, src.baseAddress!) != nil
-        }
-        return ok ? out : nil
+        return zmq_z85_decode(&out, text) != nil ? out : nil
     }
 
     /// The Z85 text of a 32-byte key.
@@ -60,16 +57,15 @@ public enum Curve {
         guard key.count == 32 else { return nil }
         var dest = [CChar](repeating: 0, count: 41)
         guard zmq_z85_encode(&dest, key, 32) != nil else { return nil }
-        return String(decoding: dest.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text(dest)
     }
 
     /// The public key of a Z85 secret key; nil when it is not one.
     public static func publicKey(ofSecret secret: String) -> String? {
         guard isKey(secret) else { return nil }
         var pub = [CChar](repeating: 0, count: 41)
-        let rc = (Array(secret.utf8).map { CChar(bitPattern: $0) } + [0]).withUnsafeBufferPointer { zmq_curve_public(&pub, $0.baseAddress!) }
-        guard rc == 0 else { return nil }
-        return String(decoding: pub.prefix(40).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard zmq_curve_public(&pub, secret) == 0 else { return nil }
+        return text(pub)
     }
 }
 

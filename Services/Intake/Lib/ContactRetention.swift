@@ -49,8 +49,10 @@ extension IntakeService {
     /// call the citizen about it.
     static let endedStates = "('closed', 'merged')"
 
-    /// `contact_erased_at` of a `submissions` row: when its contact was erased, or NULL.
-    static let erasedAtColumn = "(SELECT erased_at FROM contact_erasures WHERE contact_erasures.case_seq = submissions.case_seq) AS contact_erased_at"
+    /// ``erasedAt`` of a `submissions` row: when its contact was erased, or NULL.
+    static let erasedAtColumn = "(SELECT erased_at FROM contact_erasures WHERE contact_erasures.case_seq = submissions.case_seq) AS \(erasedAt)"
+    /// The name a row read with ``erasedAtColumn`` gives it.
+    static let erasedAt = "contact_erased_at"
 
     /// Erases the contact data of at most `limit` cases that ended longer ago than `retention`:
     /// the sealed contact and its fingerprints, in one fsync'd transaction with one

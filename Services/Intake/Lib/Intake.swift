@@ -519,7 +519,7 @@ public final class IntakeService: RequestHandling {
         let storedContact = try (row["contact"] as Data?).map { try vault.open($0, caseNumber: storedCase) }
         let storedBody = try self.storedBody(db, row)
         // A contact erased under the retention cannot be compared: the body decides.
-        let erased = (row["contact_erased_at"] as Double?) != nil
+        let erased = (row[Self.erasedAt] as Double?) != nil
         if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || (!erased && storedContact != s.contact) {
             return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }
@@ -640,7 +640,7 @@ public final class IntakeService: RequestHandling {
             guard let row else { return .answered(.failure(.notFound("get_contact.case_number", "no case \(WireError.quoted(caseNumber))"))) }
             var r = Liaison_V1_Reply()
             r.contactInfo.caseNumber = caseNumber
-            if let erasedAt = row["contact_erased_at"] as Double? {
+            if let erasedAt = row[Self.erasedAt] as Double? {
                 // Nothing left to give, so nothing is disclosed.
                 r.contactInfo.erasedAt = .init(date: Date(timeIntervalSince1970: erasedAt))
                 return .answered(r)
