@@ -57,12 +57,11 @@ public struct ServiceHost: Service {
             return s
         }
         // The disk, looked at every ten seconds: the operator hears of it before it is full.
-        let watch = Mutex((watch: DiskWatch(threshold: config.diskFreeWarningBytes), lastLook: Date.distantPast))
+        let watch = Mutex((watch: DiskWatch(threshold: config.diskFreeWarningBytes), cadence: Cadence(every: 10)))
         let disk = TimerLoop(name: "\(log.stream)-disk", intervalMs: 200, logger: logger) {
             let now = Date()
             try watch.withLock { w in
-                guard now.timeIntervalSince(w.lastLook) >= 10 else { return }
-                w.lastLook = now
+                guard w.cadence.isDue(now) else { return }
                 guard let space = DiskSpace.of(databaseDirectory) else {
                     throw DiskSpaceUnknown(path: databaseDirectory, reason: String(cString: strerror(errno)))
                 }

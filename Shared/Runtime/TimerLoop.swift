@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import ZeroMQ
 
@@ -28,4 +29,25 @@ public final class TimerLoop: ThreadLoop {
             _ = try Poller.poll([], fds: [wait.fd], timeout: intervalMs)
         }
     }
+}
+
+/// When work that runs far less often than its ``TimerLoop`` wakes is next due (the loop wakes every
+/// 200 ms so that a stop is heard at once): the disk watch every ten seconds, the contact retention
+/// every few minutes.
+public struct Cadence: Sendable {
+    public let every: TimeInterval
+    /// Nil: due at once.
+    private var next: Date?
+
+    public init(every: TimeInterval) { self.every = every }
+
+    /// True when the work is due at `now`; the next time is then `every` later.
+    public mutating func isDue(_ now: Date) -> Bool {
+        if let next, now < next { return false }
+        next = now.addingTimeInterval(every)
+        return true
+    }
+
+    /// Makes the work due at `date` instead (sooner, after a full batch).
+    public mutating func due(at date: Date) { next = date }
 }
