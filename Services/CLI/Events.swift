@@ -143,11 +143,16 @@ struct Streams: ParsableCommand {
                     }
                 }
             }
+            let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
+            let positions = Self.positions(statuses.map { ($0.instance.stream, $0.status) }, heads: heads)
+            let problems = check ? Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, positions: positions, maxLag: maxLag, now: Date()) : []
             if client.json {
                 for s in statuses { if let st = s.status { print(Output.json(st)) } }
+                // The statuses stay JSON on standard output; what --check found goes to standard error.
+                for p in problems { FileHandle.standardError.write(Data("PROBLEM: \(p)\n".utf8)) }
+                if !problems.isEmpty { throw ExitCode(2) }
                 return
             }
-            let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
             print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
                 guard let st = s.status else { return [s.instance.stream, s.service, "-", s.down, "-", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
@@ -168,7 +173,6 @@ struct Streams: ParsableCommand {
                 print("\(s.instance.stream): \(st.writeFailures) write(s) failed since it started; the latest at \(when): \(st.lastWriteFailure)")
             }
             print("")
-            let positions = Self.positions(statuses.map { ($0.instance.stream, $0.status) }, heads: heads)
             print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], positions.map { p in
                 [p.consumer, p.upstream, "\(p.applied)", "\(p.head)", p.isAhead ? "AHEAD \(p.applied - p.head)" : "\(p.lag)"]
             }))
@@ -176,7 +180,6 @@ struct Streams: ParsableCommand {
                 print("\(p.consumer) has applied \(p.applied) events of \(p.upstream), whose head is \(p.head): \(p.upstream)'s database is older than \(p.consumer)'s, and the events it numbers again up to \(p.applied) are skipped there (liaison restore sets such cursors back)")
             }
             if check {
-                let problems = Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, positions: positions, maxLag: maxLag, now: Date())
                 print("")
                 for p in problems { print("PROBLEM: \(p)") }
                 print(problems.isEmpty ? "CHECK: all well" : "CHECK: \(problems.count) problem(s)")

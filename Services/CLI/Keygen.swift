@@ -87,12 +87,18 @@ struct Keygen: ParsableCommand {
         print("start each instance with --topology \(dir)/topology.json --curve-key-file \(dir)/STREAM.key --curve-clients \(dir)/curve-clients")
     }
 
-    /// Writes a new file (never an existing one) with `mode`, flushed.
+    /// Writes a new file (never an existing one) with `mode`, flushed; one that could not be
+    /// written whole is removed, so that a second try is not refused for it.
     static func writeNew(_ path: String, _ text: String, mode: mode_t) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode)
         guard fd >= 0 else { throw ValidationError("cannot create \(path): \(String(cString: strerror(errno)))") }
         let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
-        try handle.write(contentsOf: Data(text.utf8))
-        try handle.synchronize()
+        do {
+            try handle.write(contentsOf: Data(text.utf8))
+            try handle.synchronize()
+        } catch {
+            unlink(path)
+            throw error
+        }
     }
 }

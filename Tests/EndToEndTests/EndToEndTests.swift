@@ -854,6 +854,11 @@ struct EndToEndTests {
         try await set.waitReady()
         let well = try await set.cli(["streams", "--check"])
         #expect(well.status == 0 && well.output.contains("CHECK: all well"), "\(well.output)")
+        // With --json the statuses stay JSON and the check still decides the exit status.
+        set.kill9("scheduler")
+        #expect(await eventually(10) { await set.status("scheduler") == nil })
+        let json = try await set.cli(["streams", "--check", "--json", "--timeout", "500"])
+        #expect(json.status == 2 && json.output.contains("PROBLEM: scheduler-1: DOWN ("), "\(json.output)")
     }
 
     /// A consumer whose cursor is beyond its upstream's head (databases from different moments)
