@@ -8,7 +8,9 @@
   every service runs its own executable, binds on every interface, is health-checked with
   `liaison ping`, exposes the ports its topology names; the topology names each instance the way
   the others can resolve it; nothing load-balances over several intake instances (a retry must
-  reach the instance that holds its submission_id).
+  reach the instance that holds its submission_id); every service serves over CURVE with its own
+  key pair, from the files `liaison keygen --topology … --into …` makes, and its health check
+  connects with it.
 
 Usage: scripts/check-deploy.py [--root REPO]   (exit 0: every check passed; 1: problems, each named)
 """
@@ -117,9 +119,65 @@ def check_compose(checks: Checks) -> dict:
         for flag, secret in (("--contact-keys", "contact-keys"), ("--operator-secrets", "operator-secrets")):
             if flag in flags and f"/run/secrets/{secret}" in flags and secret not in (s.get("secrets") or []):
                 checks.fail(where, f"services.{name} reads /run/secrets/{secret} without the secret")
+    check_compose_curve(checks, where, compose, topology)
     if not any(p.startswith(where) for p in checks.problems):
         checks.ok(f"{where}: every service runs its executable, binds on every interface, exposes its topology's ports, is checked by liaison ping")
+        checks.ok(f"{where}: every service serves over CURVE with its own key pair and allow-list, as liaison keygen --into makes them, and is checked with its key")
     return ports
+
+
+def flag(args: list, name: str):
+    """The value after `name` in an argument list, or None."""
+    return args[args.index(name) + 1] if name in args and args.index(name) + 1 < len(args) else None
+
+
+def check_compose_curve(checks: Checks, where: str, compose: dict, topology: dict) -> None:
+    """CURVE between the containers (DESIGN §5): each service's key pair and the allow-list, mounted
+    from the files `liaison keygen --topology topology.json --into secrets/curve` writes."""
+    declared_secrets, declared_configs = compose.get("secrets") or {}, compose.get("configs") or {}
+    services = compose.get("services", {})
+    keygen_dir = "./secrets/curve/"
+    clients = set()
+    for name, s in services.items():
+        configs = {}
+        for c in s.get("configs") or []:
+            source, target = (c, f"/{c}") if isinstance(c, str) else (c.get("source"), c.get("target") or f"/{c.get('source')}")
+            if source not in declared_configs:
+                checks.fail(where, f"services.{name}.configs uses {source}, which is not declared")
+                continue
+            configs[target] = declared_configs[source].get("file")
+        env = s.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(e.split("=", 1) for e in env)
+        topology_path = env.get("LIAISON_TOPOLOGY")
+        if name in SERVICES + ["console", "backup"] and configs.get(topology_path) != keygen_dir + "topology.json":
+            checks.fail(where, f"services.{name}: LIAISON_TOPOLOGY {topology_path} is not the topology keygen makes ({keygen_dir}topology.json, mounted as a config)")
+        secrets = {x if isinstance(x, str) else x.get("source") for x in s.get("secrets") or []}
+        key = env.get("LIAISON_CURVE_KEY_FILE")
+        if key and key.startswith("/run/secrets/"):
+            clients.add(key.removeprefix("/run/secrets/").removesuffix(".key"))
+        if name not in SERVICES:
+            continue
+        instances = (topology.get("services", {}).get(name) or [{}])
+        stream = instances[0].get("stream", f"{name}-1")
+        command = s.get("command") or []
+        key = flag(command, "--curve-key-file")
+        if key != f"/run/secrets/{stream}.key" or f"{stream}.key" not in secrets:
+            checks.fail(where, f"services.{name} must serve over CURVE with --curve-key-file /run/secrets/{stream}.key, its secret {stream}.key")
+        allow = flag(command, "--curve-clients")
+        if configs.get(allow) != keygen_dir + "curve-clients":
+            checks.fail(where, f"services.{name}: --curve-clients {allow} is not the allow-list keygen makes ({keygen_dir}curve-clients, mounted as a config)")
+        test = (s.get("healthcheck") or {}).get("test") or []
+        if flag(test, "--curve-key-file") != f"/run/secrets/{stream}.key":
+            checks.fail(where, f"services.{name}.healthcheck must connect with the instance's key (--curve-key-file /run/secrets/{stream}.key)")
+    streams = {i.get("stream") for v in topology.get("services", {}).values() for i in v}
+    for secret, spec in declared_secrets.items():
+        if secret.endswith(".key"):
+            owner = secret.removesuffix(".key")
+            if (spec or {}).get("file") != f"{keygen_dir}{secret}":
+                checks.fail(where, f"secrets.{secret} is not {keygen_dir}{secret}, where keygen writes it")
+            if owner not in streams and owner not in clients:
+                checks.fail(where, f"secrets.{secret} is neither an instance's key pair nor a client's")
 
 
 def check_kubernetes(checks: Checks) -> None:
@@ -142,19 +200,30 @@ def check_kubernetes(checks: Checks) -> None:
     if count == len(objects):
         checks.ok(f"deploy/kubernetes: {count} objects valid against Kubernetes {KUBERNETES_VERSION} (strict)")
     files = {p.name for p in directory.glob("*.yaml")} - {"kustomization.yaml"}
-    if not kustomization or set(kustomization[0].get("resources") or []) != files:
-        checks.fail("deploy/kubernetes/kustomization.yaml", f"resources {sorted((kustomization or [{}])[0].get('resources') or [])} are not the files {sorted(files)}")
+    kust = kustomization[0] if kustomization else {}
+    if set(kust.get("resources") or []) != files:
+        checks.fail("deploy/kubernetes/kustomization.yaml", f"resources {sorted(kust.get('resources') or [])} are not the files {sorted(files)}")
 
     by_kind = {}
     for f, d in objects:
         by_kind.setdefault(d.get("kind"), {})[d["metadata"]["name"]] = d
-    config_maps = by_kind.get("ConfigMap", {})
-    topo_map = config_maps.get("liaison-topology")
-    if topo_map is None:
-        checks.fail("deploy/kubernetes", "no ConfigMap liaison-topology")
-        return
-    topology = json.loads(topo_map["data"]["topology.json"])
-    ports = topology_ports("deploy/kubernetes/topology.yaml", topology, checks, lambda svc, i: f"liaison-{svc}-{i}.liaison-{svc}")
+    topology = json.loads((directory / "topology.json").read_text())
+    ports = topology_ports("deploy/kubernetes/topology.json", topology, checks, lambda svc, i: f"liaison-{svc}-{i}.liaison-{svc}")
+    # What kustomize generates from the files liaison keygen --topology topology.json --into curve makes.
+    generated_maps = {g.get("name"): g.get("files") or [] for g in kust.get("configMapGenerator") or []}
+    generated_secrets = {g.get("name"): g.get("files") or [] for g in kust.get("secretGenerator") or []}
+    where = "deploy/kubernetes/kustomization.yaml"
+    if generated_maps.get("liaison-topology") != ["topology.json=curve/topology.json"]:
+        checks.fail(where, "configMapGenerator liaison-topology must hold topology.json=curve/topology.json (keygen's topology, with the public keys)")
+    if generated_maps.get("liaison-curve-clients") != ["curve-clients=curve/curve-clients"]:
+        checks.fail(where, "configMapGenerator liaison-curve-clients must hold curve-clients=curve/curve-clients (keygen's allow-list)")
+    for svc in SERVICES:
+        wanted = [f"curve/{i.get('stream')}.key" for i in topology.get("services", {}).get(svc) or []]
+        if generated_secrets.get(f"liaison-{svc}-curve") != wanted:
+            checks.fail(where, f"secretGenerator liaison-{svc}-curve holds {generated_secrets.get(f'liaison-{svc}-curve')}; the topology's instances of {svc} need {wanted}")
+    config_maps = set(by_kind.get("ConfigMap", {})) | set(generated_maps)
+    # Made by the operator (kustomization.yaml's step 2), not generated.
+    secret_names = set(generated_secrets) | {"liaison-secrets"}
     services, sets = by_kind.get("Service", {}), by_kind.get("StatefulSet", {})
     for svc in SERVICES:
         where = f"deploy/kubernetes/{svc}.yaml"
@@ -195,6 +264,28 @@ def check_kubernetes(checks: Checks) -> None:
         for v in pod.get("volumes") or []:
             if "configMap" in v and v["configMap"]["name"] not in config_maps:
                 checks.fail(where, f"volume {v['name']} names ConfigMap {v['configMap']['name']}, which is not in deploy/kubernetes")
+            if "secret" in v and v["secret"]["secretName"] not in secret_names:
+                checks.fail(where, f"volume {v['name']} names Secret {v['secret']['secretName']}, which nothing makes")
+        # CURVE between the pods: the key pairs of this service's instances, the allow-list and the
+        # topology with the public keys, each from its generated object, and the probes with the key.
+        mounted = {}
+        for mount in container.get("volumeMounts") or []:
+            v = volumes.get(mount["name"]) or {}
+            source = ("configMap", v["configMap"]["name"]) if "configMap" in v else ("secret", v["secret"]["secretName"]) if "secret" in v else None
+            mounted[mount["mountPath"]] = source
+        def mounted_from(path):
+            return mounted.get(str(pathlib.PurePosixPath(path).parent)) if path else None
+        key_dir = flag(args, "--curve-key-dir")
+        if mounted.get(key_dir) != ("secret", f"liaison-{svc}-curve"):
+            checks.fail(where, f"args must give --curve-key-dir, the mount of Secret liaison-{svc}-curve (gives {key_dir})")
+        if mounted_from(flag(args, "--curve-clients")) != ("configMap", "liaison-curve-clients"):
+            checks.fail(where, "args must give --curve-clients from the mount of ConfigMap liaison-curve-clients")
+        if mounted_from((env.get("LIAISON_TOPOLOGY") or {}).get("value")) != ("configMap", "liaison-topology"):
+            checks.fail(where, "LIAISON_TOPOLOGY must be topology.json in the mount of ConfigMap liaison-topology")
+        for probe in ("readinessProbe", "livenessProbe"):
+            command = " ".join(((container.get(probe) or {}).get("exec") or {}).get("command") or [])
+            if f'--curve-key-file "{key_dir}/{svc}-$((POD_INDEX + 1)).key"' not in command:
+                checks.fail(where, f"{probe} must connect with the pod's own key ({key_dir}/{svc}-$((POD_INDEX + 1)).key)")
     # A Service spreading connections over several intake pods would send a retry to an instance
     # that does not know its submission_id: a second case.
     for name, s in services.items():
@@ -204,6 +295,7 @@ def check_kubernetes(checks: Checks) -> None:
             checks.fail(f"deploy/kubernetes Service/{name}", "balances over every intake pod: a retry may reach an instance without its submission_id and open a second case")
     if not any(p.startswith("deploy/kubernetes") for p in checks.problems):
         checks.ok("deploy/kubernetes: the topology names each pod by its headless name; pods run --instance from their index, bind on every interface, expose the topology's ports, are probed by liaison ping")
+        checks.ok("deploy/kubernetes: every pod serves over CURVE with its instance's key pair and the allow-list, generated from liaison keygen's files, and is probed with its key")
 
 
 def check_containerfile(checks: Checks, compose_ports: dict) -> None:

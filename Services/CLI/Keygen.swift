@@ -23,6 +23,12 @@ struct Keygen: ParsableCommand {
             desks', operators' and consumers' keys are added:
 
               liaison keygen --topology deploy/topology.json --into /etc/liaison/keys
+
+            --client ROLE:NAME (again for each) also makes a client's key pair (DIR/NAME.key) and \
+            lets it in: the operators' console, a hotline desk, a consumer.
+
+              liaison keygen --topology deploy/topology.json --into /etc/liaison/keys \\
+                  --client operator:console --client submitter:desk-1
             """)
 
     @Option(help: "Where to write the key pair (a new file, mode 0600).")
@@ -37,10 +43,32 @@ struct Keygen: ParsableCommand {
     @Option(help: "Whose key it is, for the file's comment and the allow-list line printed. Default: the file's name.")
     var name: String?
 
+    @Option(help: "With --into: also a client's key pair, DIR/NAME.key, let in as ROLE (submitter, operator, consumer or service). Repeatable.")
+    var client: [String] = []
+
     func validate() throws {
         switch (out, topology, into) {
         case (_?, nil, nil), (nil, _?, _?): return
         default: throw ValidationError("give --out FILE for one key pair, or --topology FILE and --into DIR for a whole set")
+        }
+        if !client.isEmpty && into == nil { throw ValidationError("--client goes with --topology and --into") }
+        _ = try clients()
+    }
+
+    /// `--client ROLE:NAME`, each checked: a known role, a name that makes a file name.
+    func clients() throws -> [(role: CurveRole, name: String)] {
+        var names = Set<String>()
+        return try client.map { spec in
+            let parts = spec.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let role = CurveRole(rawValue: parts[0]) else {
+                throw ValidationError("--client \(spec): expected ROLE:NAME, ROLE one of \(CurveRole.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let name = parts[1]
+            guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }), !name.hasPrefix(".") else {
+                throw ValidationError("--client \(spec): the name makes a file name: letters, digits, '-', '_' and '.', at most 64")
+            }
+            guard names.insert(name).inserted else { throw ValidationError("--client \(spec): \(name) is named twice") }
+            return (role, name)
         }
     }
 
@@ -64,22 +92,33 @@ struct Keygen: ParsableCommand {
         var topo = try Topology.load(path: path)
         try ConfigFiles.makeDirectory(dir, key: "into")
         let streams = topo.services.values.flatMap { $0 }.map(\.stream)
-        for name in streams.map({ "\($0).key" }) + ["topology.json", "curve-clients"] where FileManager.default.fileExists(atPath: dir + "/" + name) {
+        let clients = try self.clients()
+        if let clash = clients.first(where: { streams.contains($0.name) }) {
+            throw ValidationError("--client \(clash.role.rawValue):\(clash.name): \(clash.name) is an instance of the topology; name the client otherwise")
+        }
+        for name in (streams + clients.map(\.name)).map({ "\($0).key" }) + ["topology.json", "curve-clients"] where FileManager.default.fileExists(atPath: dir + "/" + name) {
             throw ValidationError("\(dir)/\(name) exists already: a set's keys are made into a directory without them")
         }
-        var clients = "# Who may connect over CURVE: ROLE PUBLIC-KEY NAME (roles: submitter, operator, consumer, service).\n# The set's own instances:\n"
+        var allowed = "# Who may connect over CURVE: ROLE PUBLIC-KEY NAME (roles: submitter, operator, consumer, service).\n# The set's own instances:\n"
         for service in Topology.serviceNames {
             for i in topo.instances(of: service).indices {
                 let stream = topo.services[service]![i].stream
                 let keys = try CurveKeyPair.generate()
                 try Self.writeNew(dir + "/\(stream).key", CurveKeyFile.text(keys, name: stream), mode: 0o600)
                 topo.services[service]![i].curvePublicKey = keys.publicKey
-                clients += "service \(keys.publicKey) \(stream)\n"
+                allowed += "service \(keys.publicKey) \(stream)\n"
                 print("\(stream): \(dir)/\(stream).key, public key \(keys.publicKey)")
             }
         }
-        clients += "# Add each desk, operator and consumer: liaison keygen --out FILE --name NAME prints its line.\n"
-        try Self.writeNew(dir + "/curve-clients", clients, mode: 0o640)
+        if !clients.isEmpty { allowed += "# Clients:\n" }
+        for c in clients {
+            let keys = try CurveKeyPair.generate()
+            try Self.writeNew(dir + "/\(c.name).key", CurveKeyFile.text(keys, name: c.name), mode: 0o600)
+            allowed += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
+            print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
+        }
+        allowed += "# Add each desk, operator and consumer: liaison keygen --out FILE --name NAME prints its line.\n"
+        try Self.writeNew(dir + "/curve-clients", allowed, mode: 0o640)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try Self.writeNew(dir + "/topology.json", String(decoding: try enc.encode(topo), as: UTF8.self) + "\n", mode: 0o644)

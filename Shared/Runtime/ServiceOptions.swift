@@ -40,6 +40,11 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         discussion: "Required when the topology gives this instance a curve_public_key (it must be this file's public key): the instance then serves over CURVE. With it the service also connects over CURVE to upstream instances that have one."))
     public var curveKeyFile: String?
 
+    @Option(help: ArgumentHelp(
+        "The directory of the set's key pairs (liaison keygen --topology FILE --into DIR): this instance's is DIR/STREAM.key.",
+        discussion: "Instead of --curve-key-file, where one command line serves every instance of a service (a systemd template, a Kubernetes StatefulSet): instance 0 of intake reads DIR/intake-1.key."))
+    public var curveKeyDir: String?
+
     @Option(help: "The clients this instance lets in over CURVE: one 'ROLE PUBLIC-KEY [NAME]' a line, ROLE one of submitter, operator, consumer, service. Default: $LIAISON_CURVE_CLIENTS.")
     public var curveClients: String?
 
@@ -70,13 +75,17 @@ public struct ServiceOptions: ParsableArguments, Sendable {
                                    databasePath: (dir as NSString).appendingPathComponent("\(me.stream).sqlite"))
         config.diskFreeWarningBytes = diskFreeWarningMib.multipliedReportingOverflow(by: 1 << 20).overflow ? .max : diskFreeWarningMib << 20
         config.bindAllInterfaces = bindAllInterfaces
-        let keys = try CurveKeyFile.resolve(path: curveKeyFile, environment: env)
+        if curveKeyDir != nil && curveKeyFile != nil {
+            throw ConfigError("curve-key-dir", "give --curve-key-file or --curve-key-dir, not both")
+        }
+        let keyFile = curveKeyDir.map { ($0 as NSString).appendingPathComponent("\(me.stream).key") } ?? curveKeyFile
+        let keys = try CurveKeyFile.resolve(path: keyFile, environment: env)
         config.curveKeys = keys
-        config.curveKeyFilePath = keys == nil ? nil : curveKeyFile ?? env["LIAISON_CURVE_KEY_FILE"]
+        config.curveKeyFilePath = keys == nil ? nil : keyFile ?? env["LIAISON_CURVE_KEY_FILE"]
         if let serverKey = me.curvePublicKey {
             let key = "services.\(service)[\(instance)].curve_public_key"
             guard let keys else {
-                throw ConfigError(key, "\(me.stream) serves over CURVE: give its key pair with --curve-key-file or $LIAISON_CURVE_KEY_FILE")
+                throw ConfigError(key, "\(me.stream) serves over CURVE: give its key pair with --curve-key-file, --curve-key-dir or $LIAISON_CURVE_KEY_FILE")
             }
             guard keys.publicKey == serverKey else {
                 throw ConfigError(key, "is \(serverKey), but the key file's public key is \(keys.publicKey): the file is not \(me.stream)'s")

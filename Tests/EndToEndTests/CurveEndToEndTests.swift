@@ -144,8 +144,16 @@ struct CurveEndToEndTests {
         defer { set.stopAll() }
         let liaison = LiaisonSet.binDir + "/liaison"
         let keys = set.dir + "/curve"
-        let made = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys])
-        #expect(made.status == 0 && made.output.contains("intake-1: \(keys)/intake-1.key"), "\(made.output)")
+        for (bad, why) in [("--client=desk", "expected ROLE:NAME"), ("--client=clerk:desk", "expected ROLE:NAME"),
+                           ("--client=submitter:../desk", "makes a file name"), ("--client=service:intake-1", "is an instance of the topology")] {
+            let refused = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys, bad])
+            #expect(refused.status != 0 && refused.output.contains(why), "\(bad): \(refused.output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: keys + "/intake-1.key"), "a refused keygen wrote keys")
+        // The set's keys, and a desk and an operator of the office's own.
+        let made = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys,
+                                                             "--client", "submitter:desk", "--client", "operator:office"])
+        #expect(made.status == 0 && made.output.contains("intake-1: \(keys)/intake-1.key") && made.output.contains("office (operator): \(keys)/office.key"), "\(made.output)")
         let topology = try Topology.load(path: keys + "/topology.json")
         for stream in ["intake-1", "handler-1", "scheduler-1", "reporting-1"] {
             let pair = try CurveKeyFile.load(path: keys + "/\(stream).key")
@@ -154,15 +162,13 @@ struct CurveEndToEndTests {
         }
         let again = try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys])
         #expect(again.status != 0 && again.output.contains("exists already"), "\(again.output)")
-        // A desk and an operator of the office's own.
-        _ = try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/desk.key"])
-        _ = try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/office.key"])
         let desk = try CurveKeyFile.load(path: keys + "/desk.key"), office = try CurveKeyFile.load(path: keys + "/office.key")
         let allowList = try String(contentsOfFile: keys + "/curve-clients", encoding: .utf8)
-        try (allowList + "submitter \(desk.publicKey) desk\noperator \(office.publicKey) office\n").write(toFile: keys + "/curve-clients", atomically: true, encoding: .utf8)
-        for (service, stream) in [("intake", "intake-1"), ("handler", "handler-1")] {
-            try set.start(service, extra: ["--topology", keys + "/topology.json", "--curve-key-file", keys + "/\(stream).key", "--curve-clients", keys + "/curve-clients"])
-        }
+        #expect(allowList.contains("submitter \(desk.publicKey) desk\n") && allowList.contains("operator \(office.publicKey) office\n"), "\(allowList)")
+        #expect((try FileManager.default.attributesOfItem(atPath: keys + "/desk.key")[.posixPermissions] as? Int) == 0o600)
+        // Intake by its key file, the handler by the directory of the set's keys.
+        try set.start("intake", extra: ["--topology", keys + "/topology.json", "--curve-key-file", keys + "/intake-1.key", "--curve-clients", keys + "/curve-clients"])
+        try set.start("handler", extra: ["--topology", keys + "/topology.json", "--curve-key-dir", keys, "--curve-clients", keys + "/curve-clients"])
         let over = ["--topology", keys + "/topology.json", "--curve-key-file"]
         var submitted: (status: Int32, output: String) = (1, "")
         #expect(await eventually(20) {

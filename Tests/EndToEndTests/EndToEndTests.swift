@@ -1238,7 +1238,7 @@ struct ContainerReadinessTests {
         let shipped = try await check(LiaisonSet.repoRoot)
         #expect(shipped.status == 0, "\(shipped.output)")
         #expect(shipped.output.contains("ok: deploy/container/compose.yaml: valid against the Compose specification"), "\(shipped.output)")
-        #expect(shipped.output.contains("ok: deploy/kubernetes: 13 objects valid against Kubernetes 1.31.0 (strict)"), "\(shipped.output)")
+        #expect(shipped.output.contains("ok: deploy/kubernetes: 12 objects valid against Kubernetes 1.31.0 (strict)"), "\(shipped.output)")
         #expect(shipped.output.contains("deploy: every check passed"), "\(shipped.output)")
 
         // A copy with one mistake of each kind.
@@ -1254,7 +1254,12 @@ struct ContainerReadinessTests {
             try change(try String(contentsOfFile: path, encoding: .utf8)).write(toFile: path, atomically: true, encoding: .utf8)
         }
         try edit("kubernetes/handler.yaml") { $0.replacingOccurrences(of: "          image: liaison:latest", with: "          image: liaison:latest\n          imagePullPolicyy: Always") }
-        try edit("container/compose.yaml") { $0.replacingOccurrences(of: "    command: [liaison-scheduler, --bind-all-interfaces]", with: "    command: [liaison-scheduler]") }
+        try edit("container/compose.yaml") {
+            $0.replacingOccurrences(of: "    command: [liaison-scheduler, --bind-all-interfaces, ", with: "    command: [liaison-scheduler, ")
+                .replacingOccurrences(of: "\"reporting\", \"--timeout\", \"1000\", \"--curve-key-file\", \"/run/secrets/reporting-1.key\"]", with: "\"reporting\", \"--timeout\", \"1000\"]")
+        }
+        try edit("kubernetes/scheduler.yaml") { $0.replacingOccurrences(of: "secretName: liaison-scheduler-curve", with: "secretName: liaison-intake-curve") }
+        try edit("kubernetes/kustomization.yaml") { $0.replacingOccurrences(of: "      - curve/reporting-1.key\n", with: "      - curve/reporting-2.key\n") }
         try edit("kubernetes/intake.yaml") {
             $0 + "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: liaison-intake-all\n  namespace: liaison\nspec:\n  type: LoadBalancer\n  selector:\n"
                 + "    app.kubernetes.io/name: liaison\n    app.kubernetes.io/component: intake\n  ports:\n    - name: requests\n      port: 7101\n"
@@ -1267,10 +1272,13 @@ struct ContainerReadinessTests {
             "problem: deploy/container/compose.yaml: services.scheduler.command lacks --bind-all-interfaces",
             "problem: deploy/kubernetes Service/liaison-intake-all: balances over every intake pod",
             "problem: deploy/container/topology.json: services.reporting[0].requests names host 127.0.0.1; the others resolve this instance as reporting",
+            "problem: deploy/container/compose.yaml: services.reporting.healthcheck must connect with the instance's key",
+            "problem: deploy/kubernetes/scheduler.yaml: args must give --curve-key-dir, the mount of Secret liaison-scheduler-curve",
+            "problem: deploy/kubernetes/kustomization.yaml: secretGenerator liaison-reporting-curve holds ['curve/reporting-2.key']; the topology's instances of reporting need ['curve/reporting-1.key']",
         ] {
             #expect(broken.output.contains(problem), "\(problem)\n\(broken.output)")
         }
-        #expect(broken.output.contains("deploy: 4 problem(s)"), "\(broken.output)")
+        #expect(broken.output.contains("deploy: 7 problem(s)"), "\(broken.output)")
     }
 
     static func ping(_ set: LiaisonSet, topology: String) async throws -> (ended: Bool, status: Int32, output: String) {

@@ -201,8 +201,10 @@ final class LiaisonSet: @unchecked Sendable {
         }
     }
 
-    func stopAll() {
-        let all = lock.withLock { Array(processes.values) }
+    func stopAll() { Self.stop(lock.withLock { Array(processes.values) }) }
+
+    /// SIGTERM to each running process, SIGKILL to any still running 10 s later.
+    static func stop(_ all: [Process]) {
         for p in all where p.isRunning { kill(p.processIdentifier, SIGTERM) }
         let deadline = Date().addingTimeInterval(10)
         for p in all {

@@ -126,6 +126,15 @@ import ZeroMQ
         #expect { try resolve(["--curve-key-file", dir.file("theirs.key"), "--curve-clients", dir.file("clients")], service: "handler") } throws: {
             "\($0)".contains("no curve_public_key")
         }
+        // One command line for every instance: the key pair by the instance's stream, in a directory.
+        try FileManager.default.createDirectory(atPath: dir.file("keys"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: dir.file("mine.key"), toPath: dir.file("keys/intake-1.key"))
+        let fromDir = try resolve(["--curve-key-dir", dir.file("keys"), "--curve-clients", dir.file("clients")])
+        #expect(fromDir.curve?.keys == mine && fromDir.curveKeyFilePath == dir.file("keys/intake-1.key"))
+        #expect { try resolve(["--curve-key-dir", dir.file("keys")], service: "handler") } throws: { "\($0)".contains("handler-1.key") }
+        #expect { try resolve(["--curve-key-dir", dir.file("keys"), "--curve-key-file", dir.file("mine.key")]) } throws: {
+            "\($0)".contains("curve-key-dir") && "\($0)".contains("not both")
+        }
         topo.services["handler"]![0].curvePublicKey = "not a key"
         #expect { try topo.validate() } throws: { "\($0)".contains("services.handler[0].curve_public_key") }
     }

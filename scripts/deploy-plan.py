@@ -1,0 +1,198 @@
+#!/usr/bin/env python3
+"""What deploy/'s compose file or Kubernetes manifests would start, as processes of this machine.
+
+No container engine or cluster runs here, so the tests run the deploy files' own command lines
+instead: this script reads them and prints, as JSON, every process they start with its arguments,
+environment, working directory and health checks, each container path replaced by the local file
+or directory it stands for:
+
+- the image's files (the Containerfile's COPY lines) by the repository's;
+- compose secrets and configs, and the files kustomize's generators read, by the files under
+  --sources (where `liaison keygen … --into` wrote the set's keys);
+- named volumes, emptyDirs and volume claims by new directories under --work;
+- Kubernetes Secrets an operator makes (not generated) by --secret NAME=DIR (one file a key).
+
+The image's ENV comes first, then the service's own environment; Kubernetes' $(VAR) references
+are expanded and a pod's index is its ordinal. A compose service in a profile (the backup, the
+console) is a "job": started by hand, not by `up`.
+
+Usage:
+  scripts/deploy-plan.py compose --work DIR [--sources DIR] [--root REPO]
+  scripts/deploy-plan.py kubernetes --work DIR [--sources DIR] [--secret NAME=DIR ...] [--root REPO]
+"""
+import argparse
+import json
+import pathlib
+import re
+import shutil
+import sys
+
+import yaml
+
+
+def image(root: pathlib.Path) -> tuple[dict, dict, str]:
+    """The runtime stage of the Containerfile: its ENV, its files (container path → repository
+    path) and its WORKDIR."""
+    text = (root / "deploy/container/Containerfile").read_text()
+    lines = re.sub(r"\\\n", " ", text).splitlines()
+    stages = [i for i, l in enumerate(lines) if l.startswith("FROM ")]
+    env, files, workdir = {}, {}, "/"
+    for line in lines[stages[-1]:]:
+        words = line.split()
+        if not words:
+            continue
+        if words[0] == "ENV":
+            for pair in words[1:]:
+                name, value = pair.split("=", 1)
+                env[name] = value
+        elif words[0] == "COPY" and not any(w.startswith("--from=") for w in words):
+            sources, dest = words[1:-1], words[-1]
+            for source in sources:
+                target = dest + pathlib.PurePosixPath(source).name if dest.endswith("/") else dest
+                files[target] = str(root / source)
+        elif words[0] == "WORKDIR":
+            workdir = words[1]
+    return env, files, workdir
+
+
+def rewrite(value: str, mounts: dict) -> str:
+    """`value` with every container path under a mount replaced by its local path (longest mount
+    first, at path boundaries only: /etc/liaison/curve is not a prefix of /etc/liaison/curve-clients)."""
+    if not mounts:
+        return value
+    keys = sorted(mounts, key=len, reverse=True)
+    pattern = re.compile("|".join(re.escape(k) for k in keys) + r"(?=/|$|[\"' ])")
+    return pattern.sub(lambda m: mounts[m.group(0)], value)
+
+
+def process(name, argv, env, workdir, probes, mounts):
+    return {
+        "name": name,
+        "argv": [rewrite(a, mounts) for a in argv],
+        "env": {k: rewrite(v, mounts) for k, v in env.items()},
+        "cwd": rewrite(workdir, mounts),
+        "probes": [[rewrite(a, mounts) for a in p] for p in probes],
+    }
+
+
+def compose_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path) -> dict:
+    compose = yaml.safe_load((root / "deploy/container/compose.yaml").read_text())
+    image_env, image_files, workdir = image(root)
+    secrets, configs = compose.get("secrets") or {}, compose.get("configs") or {}
+    plan = {"processes": [], "jobs": []}
+    for name, s in (compose.get("services") or {}).items():
+        mounts = dict(image_files)
+        for entry in s.get("secrets") or []:
+            source, target = (entry, entry) if isinstance(entry, str) else (entry["source"], entry.get("target") or entry["source"])
+            mounts[target if target.startswith("/") else f"/run/secrets/{target}"] = str(sources / secrets[source]["file"])
+        for entry in s.get("configs") or []:
+            source, target = (entry, f"/{entry}") if isinstance(entry, str) else (entry["source"], entry.get("target") or f"/{entry['source']}")
+            mounts[target] = str(sources / configs[source]["file"])
+        for volume in s.get("volumes") or []:
+            source, target = volume.split(":")[:2]
+            local = work / "volumes" / source
+            local.mkdir(parents=True, exist_ok=True)
+            mounts[target] = str(local)
+        env = dict(image_env)
+        service_env = s.get("environment") or {}
+        env.update(dict(e.split("=", 1) for e in service_env) if isinstance(service_env, list) else {k: str(v) for k, v in service_env.items()})
+        argv = list(s.get("entrypoint") or []) + list(s.get("command") or [])
+        test = (s.get("healthcheck") or {}).get("test") or []
+        probes = [test[1:]] if test[:1] == ["CMD"] else [["sh", "-c", test[1]]] if test[:1] == ["CMD-SHELL"] else []
+        entry = process(name, argv, env, workdir, probes, mounts)
+        if "entrypoint" in s:
+            entry["entrypoint"] = len(s["entrypoint"])
+        (plan["jobs"] if s.get("profiles") else plan["processes"]).append(entry)
+    return plan
+
+
+def expand(value: str, env: dict) -> str:
+    """Kubernetes' $(VAR) references to the container's earlier variables."""
+    return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
+
+
+def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path, operator_secrets: dict) -> dict:
+    directory = root / "deploy/kubernetes"
+    kust = yaml.safe_load((directory / "kustomization.yaml").read_text())
+    documents = [d for f in kust.get("resources") or [] for d in yaml.safe_load_all((directory / f).read_text()) if d]
+    image_env, image_files, workdir = image(root)
+
+    def generated(generators):
+        made = {}
+        for g in generators or []:
+            entries = {}
+            for f in g.get("files") or []:
+                key, path = f.split("=", 1) if "=" in f else (pathlib.PurePosixPath(f).name, f)
+                entries[key] = sources / path
+            made[g["name"]] = entries
+        return made
+
+    config_maps, secrets = generated(kust.get("configMapGenerator")), generated(kust.get("secretGenerator"))
+    for name, local in operator_secrets.items():
+        secrets[name] = {p.name: p for p in pathlib.Path(local).iterdir() if p.is_file()}
+    for d in documents:
+        if d.get("kind") == "ConfigMap":
+            config_maps[d["metadata"]["name"]] = {"inline": d.get("data") or {}}
+
+    plan = {"processes": [], "jobs": []}
+    for sts in (d for d in documents if d.get("kind") == "StatefulSet"):
+        for ordinal in range(sts["spec"].get("replicas", 1)):
+            pod_name = f"{sts['metadata']['name']}-{ordinal}"
+            pod = sts["spec"]["template"]["spec"]
+            container = pod["containers"][0]
+            volumes = {}
+            for v in pod.get("volumes") or []:
+                local = work / "pods" / pod_name / v["name"]
+                local.mkdir(parents=True, exist_ok=True)
+                if "configMap" in v or "secret" in v:
+                    source = config_maps[v["configMap"]["name"]] if "configMap" in v else secrets[v["secret"]["secretName"]]
+                    items = (v.get("configMap") or v.get("secret")).get("items")
+                    wanted = {i["key"]: i["path"] for i in items} if items else {k: k for k in source if k != "inline"}
+                    for key, path in wanted.items():
+                        if key in source:
+                            shutil.copyfile(source[key], local / path)
+                        else:
+                            (local / path).write_text(source["inline"][key])
+                volumes[v["name"]] = str(local)
+            for claim in sts["spec"].get("volumeClaimTemplates") or []:
+                local = work / "pods" / pod_name / claim["metadata"]["name"]
+                local.mkdir(parents=True, exist_ok=True)
+                volumes[claim["metadata"]["name"]] = str(local)
+            mounts = dict(image_files)
+            for m in container.get("volumeMounts") or []:
+                mounts[m["mountPath"]] = volumes[m["name"]]
+            env = dict(image_env)
+            for e in container.get("env") or []:
+                if "value" in e:
+                    env[e["name"]] = expand(e["value"], env)
+                elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.labels['apps.kubernetes.io/pod-index']":
+                    env[e["name"]] = str(ordinal)
+                else:
+                    raise SystemExit(f"{pod_name}: cannot stand in for env {e['name']}")
+            argv = [expand(a, env) for a in (container.get("command") or []) + (container.get("args") or [])]
+            probes = [container[p]["exec"]["command"] for p in ("readinessProbe", "livenessProbe") if "exec" in (container.get(p) or {})]
+            plan["processes"].append(process(pod_name, argv, env, container.get("workingDir") or workdir, probes, mounts))
+    return plan
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("platform", choices=["compose", "kubernetes"])
+    parser.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent), help="repository root (default: this script's)")
+    parser.add_argument("--sources", help="where the compose file's or kustomization's relative files are (default: beside them)")
+    parser.add_argument("--work", required=True, help="a directory for the volumes and the pods' mounted files")
+    parser.add_argument("--secret", action="append", default=[], help="NAME=DIR: an operator-made Kubernetes Secret, one file a key")
+    args = parser.parse_args()
+    root, work = pathlib.Path(args.root).resolve(), pathlib.Path(args.work).resolve()
+    if args.platform == "compose":
+        plan = compose_plan(root, pathlib.Path(args.sources or root / "deploy/container").resolve(), work)
+    else:
+        secrets = {name: str(pathlib.Path(path).resolve()) for name, path in (s.split("=", 1) for s in args.secret)}
+        plan = kubernetes_plan(root, pathlib.Path(args.sources or root / "deploy/kubernetes").resolve(), work, secrets)
+    json.dump(plan, sys.stdout, indent=2)
+    print()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
