@@ -79,7 +79,10 @@ enum Output {
     /// Who did it: the actor recorded, and the name of the operator secret presented when it has
     /// one and says something more (`desk-li (secret of wang.li)`).
     static func who(actor: String, credentialName: String) -> String {
-        credentialName.isEmpty || credentialName == actor ? actor : "\(actor) (secret of \(credentialName))"
+        if credentialName.hasPrefix(OperatorCredentials.keyNamePrefix) {
+            return "\(actor) (key of \(credentialName.dropFirst(OperatorCredentials.keyNamePrefix.count)))"
+        }
+        return credentialName.isEmpty || credentialName == actor ? actor : "\(actor) (secret of \(credentialName))"
     }
 
     /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
@@ -114,7 +117,7 @@ func reportFailure(_ error: Error, hint: String? = nil) -> Never {
             || CommandLine.arguments.contains { $0.hasPrefix("--credential-file") }
         message = "error: \(e)\n" + (given
             ? "The operator secret given is not one the service accepts: check --credential-file or $LIAISON_OPERATOR_SECRET against the service's --operator-secrets file or $LIAISON_OPERATOR_SECRET."
-            : "This needs an operator secret, one the service was started with (its --operator-secrets file or $LIAISON_OPERATOR_SECRET): give it with --credential-file FILE or $LIAISON_OPERATOR_SECRET.")
+            : "This needs an operator secret, one the service was started with (its --operator-secrets file or $LIAISON_OPERATOR_SECRET): give it with --credential-file FILE or $LIAISON_OPERATOR_SECRET. Over CURVE, a key the service lets in as an operator stands in for it.")
     case let e as WireError: message = "error: \(e)"
     case let e as ClientError: message = "error: \(e)"
     case let e as ConfigError: message = "error: \(e)"

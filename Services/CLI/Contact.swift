@@ -80,7 +80,7 @@ struct Disclosures: ParsableCommand {
     @OptionGroup var client: ClientOptions
     @Option(name: .customLong("case"), help: "Only this case (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String?
-    @Option(help: "Only what this operator was given: the actor recorded (--actor, $LIAISON_ACTOR or $USER of the reader) or the name of the operator secret presented.")
+    @Option(help: "Only what this operator was given: the actor recorded (--actor, $LIAISON_ACTOR or $USER of the reader), the name of the operator secret presented, or of the operator's CURVE key.")
     var actor: String?
     @Option(help: "Only from this moment on: a date (2026-11-01, from its start), a local time (2026-11-01 08:30) or one with a zone.")
     var since: String?
@@ -149,7 +149,7 @@ struct Disclosures: ParsableCommand {
         if let before, at >= before { return false }
         switch e.payload {
         case .contactDisclosed(let d)?:
-            return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor || $0 == d.credentialName } ?? true)
+            return (caseNumber.map { $0 == d.caseNumber } ?? true) && (actor.map { $0 == d.actor || $0 == d.credentialName || OperatorCredentials.keyName($0) == d.credentialName } ?? true)
         case .contactErased(let x)?:
             return (caseNumber.map { $0 == x.caseNumber } ?? true) && actor == nil
         default:

@@ -36,6 +36,10 @@ public enum Framing {
         public var isPlainSubmission = false
         /// The id of a request that was read whole and then refused (``refuse(_:)``).
         var refusedRequestID = ""
+        /// The name the client's CURVE key has in the service's allow-list, when that key is let in
+        /// as an operator (set by the request loop); nil otherwise, and always over plain ZMTP. Such
+        /// a key stands in for an operator secret.
+        public var operatorKey: String?
         /// The request id if it could be read, so an error reply still carries it.
         public var requestID: String {
             if case .success(let r) = request { return r.requestID }

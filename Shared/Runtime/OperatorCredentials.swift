@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Operators' credentials: secrets from the operator configuration (to be replaced by CURVE client
-/// keys with roles when transport authentication lands).
+/// Operators' credentials: secrets from the operator configuration, and over CURVE the client keys
+/// the allow-list lets in as operators, which stand in for a secret (``operatorName(_:operatorKey:)``).
 ///
 /// A line of the operators' file is a secret alone, or a name and a secret (`wang.li 9f3k…`), so
 /// that what a secret opened can be put down to the person it was issued to: intake records the
@@ -96,6 +96,22 @@ public struct OperatorCredentials: Sendable {
 
     /// Whether `credential` is an operator's.
     public func isOperator(_ credential: String) -> Bool { operatorName(credential) != nil }
+
+    /// The name to record for a request that carries `credential` and came with the CURVE key
+    /// `operatorKey` names (its allow-list name, when the key is let in as an operator; nil
+    /// otherwise), or nil when neither makes it an operator's. A secret given must be valid, key or
+    /// not; its name is recorded, or for an unnamed one the key's. Without a secret, an operator's
+    /// key is the credential: ``keyName(_:)`` of its name.
+    public func operatorName(_ credential: String, operatorKey: String?) -> String? {
+        if credential.isEmpty { return operatorKey.map(Self.keyName) }
+        guard let name = operatorName(credential) else { return nil }
+        return name.isEmpty ? operatorKey.map(Self.keyName) ?? "" : name
+    }
+
+    /// How an operator's CURVE key is named where a secret's name would be (audit trail,
+    /// disclosures): `curve:` and its allow-list name.
+    public static func keyName(_ name: String) -> String { keyNamePrefix + name }
+    public static let keyNamePrefix = "curve:"
 }
 
 extension OperatorCredentials {

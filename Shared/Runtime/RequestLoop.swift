@@ -16,11 +16,20 @@ public protocol RequestHandling: Sendable {
     /// their fields already encoded (``OutgoingReply/encoded(_:)``), which spares building a message
     /// only to encode it. The request loop calls this; by default it wraps ``handle(_:)``.
     func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply]
+
+    /// ``answer(_:)`` for requests some of which came over CURVE with a key let in as an operator:
+    /// `operatorKeys[i]` is the allow-list name of request `i`'s key when it is (nil otherwise).
+    /// Such a key stands in for an operator secret. By default the keys are not looked at.
+    func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply]
 }
 
 extension RequestHandling {
     public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] {
         handle(requests).map { .message($0) }
+    }
+
+    public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
+        answer(requests)
     }
 
     /// Convenience for handlers that take requests one at a time.
@@ -190,6 +199,7 @@ public final class RequestLoop: ThreadLoop {
         var replies = [OutgoingReply](repeating: Self.unanswered, count: incoming.count)
         var forwardAt: [Int] = []
         var forward: [Liaison_V1_Request] = []
+        var operatorKeys: [String?] = []   // over CURVE only
         for i in incoming.indices {
             switch incoming[i].request {
             case .failure(let err):
@@ -201,11 +211,12 @@ public final class RequestLoop: ThreadLoop {
                 } else {
                     forwardAt.append(i)
                     forward.append(req)
+                    if config.curve != nil { operatorKeys.append(incoming[i].operatorKey) }
                 }
             }
         }
         if !forward.isEmpty {
-            let answers = handler.answer(forward)
+            let answers = config.curve == nil ? handler.answer(forward) : handler.answer(forward, operatorKeys: operatorKeys)
             for (k, i) in forwardAt.enumerated() {
                 replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
@@ -230,6 +241,8 @@ public final class RequestLoop: ThreadLoop {
             // was let in is refused from the reload on.
             let client = userID.flatMap(curve.clients.client(withKey:))
             let body = inc.isPlainSubmission ? nil : req.body
+            // A key without a name in the allow-list is recorded by its first characters.
+            if let client, client.role == .operator { inc.operatorKey = client.name.isEmpty ? String(client.publicKey.prefix(8)) : client.name }
             if client?.role.permits(body, plainSubmission: inc.isPlainSubmission) != true {
                 let kind = inc.isPlainSubmission ? "submitFeedback" : CurveRole.kind(body)
                 inc.refuse(CurveRole.refusal(client, kind: kind))

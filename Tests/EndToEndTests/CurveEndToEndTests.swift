@@ -121,6 +121,48 @@ struct CurveEndToEndTests {
         #expect(deskAgain.status == 3, "\(deskAgain.output)")
     }
 
+    /// Over CURVE a key the allow-list lets in as an operator stands in for the operator secret
+    /// (issue 3: the secret "replaced by CURVE keys when transport authentication lands"): the
+    /// console reads a contact and gives a case command without a secret, each recorded as the
+    /// key's; a secret given beside it must still be valid; a desk's key reads no contact.
+    @Test func anOperatorsCurveKeyStandsInForTheOperatorSecret() async throws {
+        let set = try LiaisonSet(curve: true)
+        defer { set.stopAll() }
+        let secrets = set.dir + "/operator-secrets"
+        try "wang.li \(UUID().uuidString)\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        let console = try set.allowCurveClient(.operator, try CurveKeyPair.generate(), name: "console")
+        let desk = try set.allowCurveClient(.submitter, try CurveKeyPair.generate(), name: "desk-3")
+        try set.start("intake", extra: ["--operator-secrets", secrets])
+        try set.start("handler", extra: ["--operator-secrets", secrets])
+        try await set.waitReady(["intake", "handler"])
+        let asConsole = ["LIAISON_CURVE_KEY_FILE": console, "LIAISON_ACTOR": "duty-officer"]
+
+        let submitted = try await set.cli(["submit", "--kind", "complaint", "--channel", "hotline", "--unit", "STN-EAST-01",
+                                           "--text", "Nobody called me back", "--name", "Li Wei", "--phone", "13800000077"],
+                                          environment: ["LIAISON_CURVE_KEY_FILE": desk])
+        #expect(submitted.status == 0, "\(submitted.output)")
+        let number = String(submitted.output.dropFirst("case ".count).prefix { $0 != " " })
+
+        let read = try await set.cli(["contact", number, "--reason", "follow-up call"], environment: asConsole)
+        #expect(read.status == 0 && read.output.contains("13800000077"), "\(read.output)")
+        let listed = try await set.cli(["disclosures", "--case", number], environment: asConsole)
+        #expect(listed.status == 0 && listed.output.contains("duty-officer (key of console)"), "\(listed.output)")
+        let byKey = try await set.cli(["disclosures", "--actor", "console"], environment: asConsole)
+        #expect(byKey.output.contains(number), "--actor names the key too: \(byKey.output)")
+        let badSecret = set.dir + "/bad-secret"
+        try "not-the-secret-at-all-0123456789\n".write(toFile: badSecret, atomically: true, encoding: .utf8)
+        let wrong = try await set.cli(["contact", number, "--reason", "follow-up call", "--credential-file", badSecret], environment: asConsole)
+        #expect(wrong.status == 1 && wrong.output.contains("is not accepted") && !wrong.output.contains("13800000077"), "\(wrong.output)")
+        let deskReads = try await set.cli(["contact", number, "--reason", "curious"], environment: ["LIAISON_CURVE_KEY_FILE": desk])
+        #expect(deskReads.status == 1 && deskReads.output.contains("allowed as submitter, which may not send getContact"), "\(deskReads.output)")
+
+        #expect(await eventually(20) { (try? await set.cli(["case", "show", number], environment: asConsole))?.output.contains(number) == true })
+        let assigned = try await set.cli(["case", "assign", number, "--officer", "PC-1001"], environment: asConsole)
+        #expect(assigned.status == 0, "\(assigned.output)")
+        let shown = try await set.cli(["case", "show", number], environment: asConsole)
+        #expect(shown.output.contains("duty-officer (key of console)"), "\(shown.output)")
+    }
+
     /// `liaison keygen` writes a key pair only its owner reads, that the services accept, and never
     /// overwrites one.
     @Test func keygenWritesAKeyPairOnlyItsOwnerReadsAndNeverOverwritesOne() async throws {

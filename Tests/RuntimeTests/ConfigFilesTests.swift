@@ -51,6 +51,14 @@ import Testing
         #expect(operators.operatorName("unnamed-secret-long-enough") == "" && operators.operatorName("wang.li 9f3kQ2mZ7xT1vB8nL4pR") == nil)
         #expect(operators.operatorName("wang.li") == nil && operators.operatorName("") == nil)
         #expect(operators.names == ["wang.li", "zhou_min@pr"])
+        // Over CURVE an operator's key stands in for a secret; a secret given beside it must be valid.
+        #expect(operators.operatorName("", operatorKey: "console") == "curve:console")
+        #expect(operators.operatorName("", operatorKey: nil) == nil)
+        #expect(operators.operatorName("9f3kQ2mZ7xT1vB8nL4pR", operatorKey: "console") == "wang.li")
+        #expect(operators.operatorName("unnamed-secret-long-enough", operatorKey: "console") == "curve:console")
+        #expect(operators.operatorName("unnamed-secret-long-enough", operatorKey: nil) == "")
+        #expect(operators.operatorName("a guess", operatorKey: "console") == nil)
+        #expect(OperatorCredentials(secrets: []).operatorName("", operatorKey: "console") == "curve:console", "with no secrets configured at all")
         // The environment's secret is read as one such line.
         let fromEnvironment = try OperatorCredentials.resolve(path: nil, environment: ["LIAISON_OPERATOR_SECRET": "night.shift night-shift-secret-2026"])
         #expect(fromEnvironment.operatorName("night-shift-secret-2026") == "night.shift")

@@ -270,12 +270,22 @@ public final class HandlerService: RequestHandling {
 
     // MARK: requests
 
-    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
-        each(requests) { req in
+    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { handle(requests, operatorKeys: []) }
+
+    /// Requests some of which came over CURVE with a key let in as an operator (`operatorKeys[i]`,
+    /// its allow-list name), which gives case commands without an operator secret.
+    public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
+        handle(requests, operatorKeys: operatorKeys).map { .message($0) }
+    }
+
+    func handle(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [Liaison_V1_Reply] {
+        var i = -1
+        return each(requests) { req in
+            i += 1
             switch req.body {
             case .getCase(let q)?: return try getCase(q)
             case .listCases(let q)?: return try listCases(q)
-            case .caseCommand(let c)?: return try command(c, credential: req.credential)
+            case .caseCommand(let c)?: return try command(c, credential: req.credential, operatorKey: i < operatorKeys.count ? operatorKeys[i] : nil)
             default: throw WireError.invalidArgument("body", "the handler answers get_case, list_cases and case_command")
             }
         }
@@ -385,9 +395,11 @@ public final class HandlerService: RequestHandling {
     // MARK: commands
 
     /// Carries out one operator command in one transaction: the change, its audit line and its event.
-    func command(_ c: Liaison_V1_CaseCommand, credential: String) throws -> Liaison_V1_Reply {
+    /// With operator secrets configured, a valid one, or over CURVE a key let in as an operator
+    /// (`operatorKey`), gives it; without any (a set of no secrets), anyone may.
+    func command(_ c: Liaison_V1_CaseCommand, credential: String, operatorKey: String? = nil) throws -> Liaison_V1_Reply {
         let operators = self.operators.credentials
-        let name = operators.operatorName(credential)
+        let name = operators.operatorName(credential, operatorKey: operatorKey)
         let credentialName = name ?? ""
         if operators.isConfigured && name == nil {
             // Sampled (a line a second at most, each kind, with how many were left out).

@@ -216,7 +216,11 @@ public final class IntakeService: RequestHandling {
 
     /// Answers a batch of requests; every submission among them in one transaction. An accepted
     /// submission's reply leaves encoded (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``).
-    public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] {
+    public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] { answer(requests, operatorKeys: []) }
+
+    /// ``answer(_:)``, where a request that came with a CURVE key let in as an operator
+    /// (`operatorKeys[i]`, its allow-list name) may read contact data without an operator secret.
+    public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
         // Plain arrays, not optionals or tuples of these structs: the runtime copies and destroys
         // those through generic value witnesses, several times a request (callgrind: 4,000
         // instructions a submission).
@@ -249,7 +253,7 @@ public final class IntakeService: RequestHandling {
             case .getFeedbackStatus(let q):
                 replies[i] = .message(status(q))
             case .getContact(let q):
-                switch contact(q, credential: requests[i].credential) {
+                switch contact(q, credential: requests[i].credential, operatorKey: i < operatorKeys.count ? operatorKeys[i] : nil) {
                 case .answered(let reply): replies[i] = .message(reply)
                 case .disclose(let reply, let record):
                     disclosures.append(record)
@@ -593,7 +597,8 @@ public final class IntakeService: RequestHandling {
         let actor: String
         let reason: String
         let anonymous: Bool
-        /// The name the presented operator secret was issued under ("" when unnamed).
+        /// The name the presented operator secret was issued under ("" when unnamed), or the
+        /// operator's CURVE key's (``OperatorCredentials/keyName(_:)``).
         let credentialName: String
     }
 
@@ -601,9 +606,10 @@ public final class IntakeService: RequestHandling {
     static let longestActor = 64
     static let longestReason = 1_000
 
-    /// The contact data of a case, for an operator only, who says who they are and why they need it.
-    func contact(_ q: Liaison_V1_GetContact, credential: String) -> ContactAnswer {
-        guard let credentialName = operators.credentials.operatorName(credential) else {
+    /// The contact data of a case, for an operator only (an operator secret, or over CURVE a key
+    /// let in as an operator: `operatorKey`), who says who they are and why they need it.
+    func contact(_ q: Liaison_V1_GetContact, credential: String, operatorKey: String? = nil) -> ContactAnswer {
+        guard let credentialName = operators.credentials.operatorName(credential, operatorKey: operatorKey) else {
             // Who asks for contact data without the right to it is worth a line in the log (the
             // credential itself never is); a line a second at most of each kind, with how many were
             // left out, so that a client trying secrets by the thousand cannot fill the log.

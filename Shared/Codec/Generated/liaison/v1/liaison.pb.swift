@@ -325,7 +325,8 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._version = newValue}
   }
 
-  /// An operator's credential, for requests that reveal protected data (GetContact).
+  /// An operator's credential, for requests that reveal protected data (GetContact) and case
+  /// commands. Over CURVE, a client key the service lets in as an operator stands in for it.
   public var credential: String {
     get {_storage._credential}
     set {_uniqueStorage()._credential = newValue}
@@ -971,7 +972,7 @@ public nonisolated struct Liaison_V1_ContactDisclosed: Sendable {
   /// the case has no contact data: nothing was disclosed but that
   public var anonymous: Bool = false
 
-  /// the name the presented operator secret was issued under ("" when unnamed)
+  /// the name the presented operator secret was issued under ("" when unnamed), or "curve:NAME" for an operator's CURVE key
   public var credentialName: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1729,7 +1730,7 @@ public nonisolated struct Liaison_V1_AuditEntry: Sendable {
   /// why
   public var reason: String = String()
 
-  /// the name the operator secret presented was issued under ("" when unnamed or none)
+  /// the name the operator secret presented was issued under ("" when unnamed or none), or "curve:NAME" for an operator's CURVE key
   public var credentialName: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
