@@ -25,7 +25,7 @@ struct Up: ParsableCommand {
     var logLevel: String = "info"
     @Option(help: ArgumentHelp(
         "Run the set over CURVE with the keys `liaison keygen --topology FILE --into DIR` made in DIR.",
-        discussion: "Its topology (DIR/topology.json, unless --topology names another), each instance's key pair DIR/STREAM.key and the allow-list DIR/curve-clients; add your own key's line to the allow-list, and give the key to the other commands with --curve-key-file."))
+        discussion: "Its topology (DIR/topology.json, unless --topology names another), each instance's key pair DIR/STREAM.key and the allow-list DIR/curve-clients. Make your own key with them (liaison keygen ... --client operator:NAME) or add its line to the allow-list, and give it to the other commands with --curve-key-file."))
     var curveKeys: String?
 
     func run() throws {
@@ -43,10 +43,7 @@ struct Up: ParsableCommand {
                 throw ValidationError("cannot find \(path): build first (swift build) or pass --bin-dir")
             }
             for (i, inst) in topo.instances(of: name).enumerated() {
-                let curve = curveKeys.map { dir in
-                    ["--curve-key-file", (dir as NSString).appendingPathComponent("\(inst.stream).key"),
-                     "--curve-clients", (dir as NSString).appendingPathComponent("curve-clients")]
-                } ?? []
+                let curve = curveKeys.map { dir in ["--curve-key-dir", dir, "--curve-clients", (dir as NSString).appendingPathComponent("curve-clients")] } ?? []
                 children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"] + curve))
             }
         }

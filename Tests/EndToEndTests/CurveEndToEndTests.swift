@@ -231,11 +231,7 @@ struct CurveEndToEndTests {
         defer { set.stopAll() }
         let liaison = LiaisonSet.binDir + "/liaison"
         let keys = set.dir + "/curve"
-        #expect(try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys]).status == 0)
-        #expect(try await LiaisonSet.runProgram(liaison, ["keygen", "--out", keys + "/office.key"]).status == 0)
-        let office = try CurveKeyFile.load(path: keys + "/office.key")
-        let clients = try String(contentsOfFile: keys + "/curve-clients", encoding: .utf8)
-        try (clients + "operator \(office.publicKey) office\n").write(toFile: keys + "/curve-clients", atomically: true, encoding: .utf8)
+        #expect(try await LiaisonSet.runProgram(liaison, ["keygen", "--topology", set.topologyPath, "--into", keys, "--client", "operator:office"]).status == 0)
         let up = Process()
         up.executableURL = URL(fileURLWithPath: liaison)
         up.arguments = ["up", "--curve-keys", keys, "--data-dir", set.dir + "/data", "--log-level", "warning"]
