@@ -12,13 +12,18 @@
   key pair, from the files `liaison keygen --topology … --into …` makes, and its health check
   connects with it.
 
+- deploy/systemd's units with systemd-analyze verify, and against the package and curve.env.
+
 Usage: scripts/check-deploy.py [--root REPO]   (exit 0: every check passed; 1: problems, each named)
 """
 import argparse
 import json
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
+import tempfile
 from importlib import resources
 
 import jsonschema
@@ -335,6 +340,63 @@ def check_containerfile(checks: Checks, compose_ports: dict) -> None:
         checks.ok(f"{where}: builds every executable the set runs (Package.swift products), runs them as uid 10001 with libzmq and SQLite")
 
 
+def check_systemd(checks: Checks) -> None:
+    """The units as systemd reads them (`systemd-analyze verify`, in a scratch root holding the
+    executables they name, every line it prints a problem), and against the package: each
+    template runs its service's executable, liaison.target wants instance 0 of each, every unit
+    reads the host's optional settings (/etc/liaison/liaison.env), and curve.env names what the
+    services read to serve over CURVE."""
+    where = "deploy/systemd"
+    directory = checks.root / where
+    units = sorted(p.name for p in directory.glob("*.service")) + sorted(p.name for p in directory.glob("*.t*"))
+    products = set(re.findall(r'\.executable\(name: "([^"]+)"', (checks.root / "Package.swift").read_text()))
+    for svc in SERVICES:
+        text = (directory / f"liaison-{svc}@.service").read_text() if (directory / f"liaison-{svc}@.service").exists() else ""
+        if not re.search(rf"^ExecStart=/usr/local/bin/liaison-{svc} --instance %i\b", text, re.M):
+            checks.fail(f"{where}/liaison-{svc}@.service", f"ExecStart must run /usr/local/bin/liaison-{svc} --instance %i")
+    for unit in units:
+        text = (directory / unit).read_text()
+        if unit.endswith(".service") and "EnvironmentFile=-/etc/liaison/liaison.env" not in text:
+            checks.fail(f"{where}/{unit}", "does not read the host's settings (EnvironmentFile=-/etc/liaison/liaison.env), where curve.env goes")
+        for exe in re.findall(r"^Exec\w+=/usr/local/bin/(\S+)", text, re.M):
+            if exe not in products:
+                checks.fail(f"{where}/{unit}", f"runs {exe}, which Package.swift does not make")
+    wants = " ".join(re.findall(r"^Wants=(.*)$", (directory / "liaison.target").read_text(), re.M)).split()
+    if sorted(wants) != sorted(f"liaison-{svc}@0.service" for svc in SERVICES):
+        checks.fail(f"{where}/liaison.target", f"wants {wants}, not instance 0 of every service")
+    env = dict(line.split("=", 1) for line in (directory / "curve.env").read_text().splitlines() if line and not line.startswith("#"))
+    wanted = {"LIAISON_TOPOLOGY": "/etc/liaison/keys/topology.json", "LIAISON_CURVE_KEY_DIR": "/etc/liaison/keys",
+              "LIAISON_CURVE_CLIENTS": "/etc/liaison/keys/curve-clients"}
+    if env != wanted:
+        checks.fail(f"{where}/curve.env", f"sets {env}, not {wanted}")
+
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        checks.fail(where, "systemd-analyze is not installed (apt-get install systemd): the units were not verified")
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        root = pathlib.Path(scratch)
+        (root / "usr/local/bin").mkdir(parents=True)
+        for product in products:
+            stub = root / "usr/local/bin" / product
+            stub.write_text("#!/bin/sh\n")
+            stub.chmod(0o755)
+        shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
+        (root / "bin").mkdir()
+        shutil.copy("/bin/kill", root / "bin/kill")
+        shutil.copytree(directory, root / "etc/systemd/system", ignore=shutil.ignore_patterns("*.env"))
+        names = [u.replace("@.service", "@0.service") for u in units]
+        result = subprocess.run([analyze, "verify", f"--root={root}"] + [f"/etc/systemd/system/{n}" for n in names],
+                                capture_output=True, text=True)
+        said = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        for line in said:
+            checks.fail(where, f"systemd-analyze verify: {line.replace(str(root), '')}")
+        if result.returncode != 0 and not said:
+            checks.fail(where, f"systemd-analyze verify exited {result.returncode}")
+    if not any(p.startswith(where) for p in checks.problems):
+        checks.ok(f"{where}: {len(units)} units verified by systemd-analyze; each template runs its service, liaison.target wants them all, every unit reads /etc/liaison/liaison.env (curve.env turns CURVE on)")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent), help="repository root (default: this script's)")
@@ -343,6 +405,7 @@ def main() -> int:
     ports = check_compose(checks)
     check_kubernetes(checks)
     check_containerfile(checks, ports)
+    check_systemd(checks)
     for line in checks.passed:
         print(f"ok: {line}")
     for line in checks.problems:

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""What deploy/'s compose file or Kubernetes manifests would start, as processes of this machine.
+"""What deploy/'s systemd units, compose file or Kubernetes manifests would start, as processes of this machine.
 
 No container engine or cluster runs here, so the tests run the deploy files' own command lines
 instead: this script reads them and prints, as JSON, every process they start with its arguments,
@@ -17,6 +17,7 @@ are expanded and a pod's index is its ordinal. A compose service in a profile (t
 console) is a "job": started by hand, not by `up`.
 
 Usage:
+  scripts/deploy-plan.py systemd --etc DIR --work DIR [--root REPO]
   scripts/deploy-plan.py compose --work DIR [--sources DIR] [--root REPO]
   scripts/deploy-plan.py kubernetes --work DIR [--sources DIR] [--secret NAME=DIR ...] [--root REPO]
 """
@@ -24,6 +25,7 @@ import argparse
 import json
 import pathlib
 import re
+import shlex
 import shutil
 import sys
 
@@ -175,16 +177,87 @@ def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Pat
     return plan
 
 
+def unit_file(path: pathlib.Path) -> dict:
+    """A systemd unit file: section → key → every value given (in order)."""
+    sections, current = {}, None
+    for raw in path.read_text().splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+        elif "=" in line and current is not None:
+            key, value = line.split("=", 1)
+            current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def systemd_plan(root: pathlib.Path, etc: pathlib.Path, work: pathlib.Path) -> dict:
+    """liaison.target's units, each instance's ExecStart with %i its instance number, its
+    Environment= and EnvironmentFile= (read when present, as systemd does: later ones override);
+    the backup service as a job. /etc/liaison is --etc; /var/lib/liaison* are under --work; the
+    executables in /usr/local/bin are this build's."""
+    directory = root / "deploy/systemd"
+    mounts = {"/etc/liaison": str(etc)}
+    for state in ("liaison", "liaison-backups"):
+        local = work / state
+        local.mkdir(parents=True, exist_ok=True)
+        mounts[f"/var/lib/{state}"] = str(local)
+
+    def planned(unit_name: str, unit: dict, instance: str) -> dict:
+        service = unit.get("Service", {})
+        env = {}
+        for line in service.get("Environment", []):
+            for assignment in shlex.split(line):
+                key, value = assignment.split("=", 1)
+                env[key] = value
+        for entry in service.get("EnvironmentFile", []):
+            optional, path = entry.startswith("-"), pathlib.Path(rewrite(entry.lstrip("-"), mounts))
+            if not path.exists():
+                if optional:
+                    continue
+                raise SystemExit(f"{unit_name}: EnvironmentFile {entry} is missing")
+            for raw in path.read_text().splitlines():
+                line = raw.strip()
+                if line and not line.startswith(("#", ";")) and "=" in line:
+                    key, value = line.split("=", 1)
+                    env[key.strip()] = value.strip().strip('"')
+        env = {k: rewrite(v, mounts) for k, v in env.items()}
+        argv = shlex.split(service["ExecStart"][-1].replace("%i", instance))
+        if argv[0].startswith("/usr/local/bin/"):
+            argv[0] = argv[0].removeprefix("/usr/local/bin/")
+        entry = process(unit_name, argv, env, str(work), [], mounts)
+        reload = re.fullmatch(r"/bin/kill -(\w+) \$MAINPID", (service.get("ExecReload") or [""])[-1])
+        if reload:
+            entry["reload_signal"] = reload.group(1)
+        entry["stop_signal"] = (service.get("KillSignal") or ["SIGTERM"])[-1]
+        entry["stop_timeout_seconds"] = float((service.get("TimeoutStopSec") or ["90"])[-1])
+        return entry
+
+    plan = {"processes": [], "jobs": []}
+    target = unit_file(directory / "liaison.target")
+    for wanted in " ".join(target.get("Unit", {}).get("Wants", [])).split():
+        template, instance = re.fullmatch(r"(.+)@(.+)\.service", wanted).groups()
+        plan["processes"].append(planned(wanted, unit_file(directory / f"{template}@.service"), instance))
+    plan["jobs"].append(planned("liaison-backup.service", unit_file(directory / "liaison-backup.service"), ""))
+    return plan
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("platform", choices=["compose", "kubernetes"])
+    parser.add_argument("platform", choices=["compose", "kubernetes", "systemd"])
     parser.add_argument("--root", default=str(pathlib.Path(__file__).resolve().parent.parent), help="repository root (default: this script's)")
     parser.add_argument("--sources", help="where the compose file's or kustomization's relative files are (default: beside them)")
     parser.add_argument("--work", required=True, help="a directory for the volumes and the pods' mounted files")
     parser.add_argument("--secret", action="append", default=[], help="NAME=DIR: an operator-made Kubernetes Secret, one file a key")
+    parser.add_argument("--etc", help="systemd: the directory standing in for /etc/liaison")
     args = parser.parse_args()
     root, work = pathlib.Path(args.root).resolve(), pathlib.Path(args.work).resolve()
-    if args.platform == "compose":
+    if args.platform == "systemd":
+        if not args.etc:
+            parser.error("systemd needs --etc DIR (standing in for /etc/liaison)")
+        plan = systemd_plan(root, pathlib.Path(args.etc).resolve(), work)
+    elif args.platform == "compose":
         plan = compose_plan(root, pathlib.Path(args.sources or root / "deploy/container").resolve(), work)
     else:
         secrets = {name: str(pathlib.Path(path).resolve()) for name, path in (s.split("=", 1) for s in args.secret)}

@@ -41,7 +41,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     public var curveKeyFile: String?
 
     @Option(help: ArgumentHelp(
-        "The directory of the set's key pairs (liaison keygen --topology FILE --into DIR): this instance's is DIR/STREAM.key.",
+        "The directory of the set's key pairs (liaison keygen --topology FILE --into DIR): this instance's is DIR/STREAM.key. Default: $LIAISON_CURVE_KEY_DIR.",
         discussion: "Instead of --curve-key-file, where one command line serves every instance of a service (a systemd template, a Kubernetes StatefulSet): instance 0 of intake reads DIR/intake-1.key."))
     public var curveKeyDir: String?
 
@@ -78,7 +78,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         if curveKeyDir != nil && curveKeyFile != nil {
             throw ConfigError("curve-key-dir", "give --curve-key-file or --curve-key-dir, not both")
         }
-        let keyFile = curveKeyDir.map { ($0 as NSString).appendingPathComponent("\(me.stream).key") } ?? curveKeyFile
+        // The flags, else $LIAISON_CURVE_KEY_DIR, else $LIAISON_CURVE_KEY_FILE (CurveKeyFile.resolve).
+        let keyDir = curveKeyDir ?? (curveKeyFile == nil ? env["LIAISON_CURVE_KEY_DIR"].flatMap { $0.isEmpty ? nil : $0 } : nil)
+        let keyFile = keyDir.map { ($0 as NSString).appendingPathComponent("\(me.stream).key") } ?? curveKeyFile
         let keys = try CurveKeyFile.resolve(path: keyFile, environment: env)
         config.curveKeys = keys
         config.curveKeyFilePath = keys == nil ? nil : keyFile ?? env["LIAISON_CURVE_KEY_FILE"]

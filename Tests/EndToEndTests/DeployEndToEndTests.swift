@@ -80,6 +80,69 @@ struct DeployFilesRunAsWrittenTests {
         #expect(run.terminateAll() == ["liaison-handler-0": 0, "liaison-intake-0": 0, "liaison-reporting-0": 0, "liaison-scheduler-0": 0], "\(run.logs())")
     }
 
+    /// The systemd units of liaison.target (instance 0 of each service), as written, with
+    /// /etc/liaison as a host's would hold it: the shipped topology, units, policy and calendar, the
+    /// contact keys and operator secrets, and the keys of `liaison keygen --topology
+    /// /etc/liaison/topology.json --into /etc/liaison/keys` with curve.env copied to
+    /// /etc/liaison/liaison.env, as the units say. Every unit serves over CURVE; a desk submits; the
+    /// console lists the case; a stranger's key is let in nowhere; ExecReload's signal reads the
+    /// allow-list again; the backup service copies every database; every unit stops with 0 on its
+    /// KillSignal within its TimeoutStopSec.
+    @Test func systemdUnitsRunTheSetOverCurveAsWritten() async throws {
+        let set = try LiaisonSet()
+        let run = DeployRun(dir: set.dir)
+        defer { run.stopAll() }
+        let etc = set.dir + "/etc-liaison", fm = FileManager.default
+        try Self.operatorSecrets(in: etc)
+        for file in ["topology.json", "units.json", "policy.conf", "calendar"] {
+            try fm.copyItem(atPath: LiaisonSet.repoRoot + "/deploy/" + file, toPath: etc + "/" + file)
+        }
+        let made = try await run.liaison(["keygen", "--topology", etc + "/topology.json", "--into", etc + "/keys",
+                                          "--client", "operator:console", "--client", "submitter:desk-1"])
+        #expect(made.status == 0, "\(made.output)")
+        try fm.copyItem(atPath: LiaisonSet.repoRoot + "/deploy/systemd/curve.env", toPath: etc + "/liaison.env")
+        let topology = try Self.onLoopback(etc + "/keys/topology.json")
+        // The plain one too, which a unit that did not read liaison.env would serve on (never the
+        // fixed default ports in a test).
+        try Self.onLoopback(etc + "/topology.json", keyed: false)
+
+        let plan = try await run.plan(["systemd", "--etc", etc, "--work", set.dir + "/work"])
+        #expect(plan.processes.map(\.name).sorted() == ["liaison-handler@0.service", "liaison-intake@0.service", "liaison-reporting@0.service", "liaison-scheduler@0.service"])
+        #expect(plan.processes.allSatisfy { $0.env["LIAISON_CURVE_KEY_DIR"] == etc + "/keys" && $0.env["LIAISON_TOPOLOGY"] == topology }, "liaison.env is not read")
+        for p in plan.processes { try run.start(p) }
+        let console = ["--topology", topology, "--curve-key-file", etc + "/keys/console.key"]
+        for service in Topology.serviceNames {
+            var last: (status: Int32, output: String) = (-1, "")
+            let up = await eventually(30) {
+                last = (try? await run.liaison(["ping", service, "--timeout", "500"] + console)) ?? (-1, "")
+                return last.status == 0
+            }
+            #expect(up, "\(service) does not answer over CURVE: \(last.output)\n\(run.logs())")
+        }
+
+        let number = try await Self.deskSubmits(run, topology: topology, key: etc + "/keys/desk-1.key")
+        #expect(await eventually(30) { (try? await run.liaison(["cases"] + console))?.output.contains(number) == true },
+                "the console did not list \(number)\n\(run.logs())")
+        try await Self.strangerIsLetInNowhere(run, topology: topology, dir: set.dir)
+
+        // systemctl reload: ExecReload's signal to the main process reads the allow-list again.
+        let intake = try #require(plan.processes.first { $0.name == "liaison-intake@0.service" })
+        #expect(intake.reloadSignal == "HUP")
+        run.signal(intake.name, SIGHUP)
+        #expect(await eventually(10) { run.logs().contains("CURVE clients reloaded") }, "\(run.logs())")
+
+        let backup = try #require(plan.jobs.first)
+        let copied = try await run.job(backup, arguments: nil)
+        #expect(copied.status == 0, "\(copied.output)")
+        let backups = set.dir + "/work/liaison-backups"
+        let dirs = try fm.contentsOfDirectory(atPath: backups).filter { $0.hasPrefix("liaison-") }
+        let files = try fm.contentsOfDirectory(atPath: backups + "/" + (dirs.first ?? "")).filter { $0.hasSuffix(".sqlite") }
+        #expect(dirs.count == 1 && files.sorted() == ["handler-1.sqlite", "intake-1.sqlite", "reporting-1.sqlite", "scheduler-1.sqlite"], "\(dirs) \(files)")
+
+        #expect(plan.processes.allSatisfy { $0.stopSignal == "SIGTERM" && ($0.stopTimeoutSeconds ?? 0) >= 10 })
+        #expect(run.terminateAll().values.allSatisfy { $0 == 0 }, "\(run.logs())")
+    }
+
     /// The contact keys and operator secrets, made as the instructions make them.
     static func operatorSecrets(in dir: String) throws {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -90,11 +153,12 @@ struct DeployFilesRunAsWrittenTests {
 
     /// keygen's topology with each instance's endpoints on free loopback ports (the container
     /// network's names, which only its members resolve); the public keys stay. Returns its path.
-    static func onLoopback(_ path: String) throws -> String {
+    @discardableResult
+    static func onLoopback(_ path: String, keyed: Bool = true) throws -> String {
         var topology = try Topology.load(path: path)
         let endpoints: [WritableKeyPath<Topology.Instance, String>] = [\.requests, \.events]
         for (service, list) in topology.services {
-            #expect(list.allSatisfy { $0.curvePublicKey != nil }, "keygen left \(service) without a key")
+            if keyed { #expect(list.allSatisfy { $0.curvePublicKey != nil }, "keygen left \(service) without a key") }
             for i in list.indices {
                 for endpoint in endpoints {
                     let (fd, port) = try loopbackTCPSocket(listening: false)
@@ -139,6 +203,15 @@ final class DeployRun: @unchecked Sendable {
         let probes: [[String]]
         /// For a job with an entrypoint: how many of `argv` it is (the rest is its default command).
         let entrypoint: Int?
+        /// systemd: the signal ExecReload sends the main process, KillSignal, TimeoutStopSec.
+        let reloadSignal: String?
+        let stopSignal: String?
+        let stopTimeoutSeconds: Double?
+
+        enum CodingKeys: String, CodingKey {
+            case name, argv, env, cwd, probes, entrypoint
+            case reloadSignal = "reload_signal", stopSignal = "stop_signal", stopTimeoutSeconds = "stop_timeout_seconds"
+        }
     }
 
     struct Plan: Decodable, Sendable {
@@ -181,6 +254,12 @@ final class DeployRun: @unchecked Sendable {
         process.standardError = process.standardOutput
         try process.run()
         lock.withLock { running[p.name] = process }
+    }
+
+    /// Sends `sig` to the process `name`, if it runs.
+    func signal(_ name: String, _ sig: Int32) {
+        guard let p = lock.withLock({ running[name] }), p.isRunning else { return }
+        kill(p.processIdentifier, sig)
     }
 
     /// Until every probe of every process passes (exit 0), at most 30 s each.
