@@ -139,23 +139,20 @@ public final class RequestLoop: ThreadLoop {
         // The socket's own cap guards memory (libzmq drops a peer that sends more); anything between
         // the request limit and this cap is read and answered with invalid_argument.
         try requests.setMaxMessageSize(Int64(maxSocketMessageBytes))
-        let events = try Socket(context: context, type: .pub, role: "events", sendHighWaterMark: 100_000)
-        defer { events.close() }
-        for s in [requests, events] where config.instance.requests.hasPrefix("tcp://") {
-            try s.setHeartbeat(interval: 2_000, timeout: 10_000)
-        }
+        if config.instance.requests.hasPrefix("tcp://") { try requests.setHeartbeat(interval: 2_000, timeout: 10_000) }
         if let curve = config.curve {
             // Both sockets: a subscriber must be let in as much as a client (ServiceHost's ZAP handler).
             try requests.setCurveServer(curve.keys, domain: ZAPHandler.requestsDomain)
-            try events.setCurveServer(curve.keys, domain: ZAPHandler.eventsDomain)
         }
         try prepareIPC(config.instance.requests)
         try prepareIPC(config.instance.events)
-        let (requestsBound, eventsBound) = (config.bindEndpoint(config.instance.requests), config.bindEndpoint(config.instance.events))
+        let requestsBound = config.bindEndpoint(config.instance.requests)
         try requests.bind(requestsBound)
-        try events.bind(eventsBound)
-        logger.info("serving", metadata: ["requests": "\(requestsBound)", "events": "\(eventsBound)",
+        var events = try openEvents(context: context, retryingFor: 0)
+        defer { events.close() }
+        logger.info("serving", metadata: ["requests": "\(requestsBound)", "events": "\(config.bindEndpoint(config.instance.events))",
                                           "stream": "\(log.stream)", "head": "\(log.head)"])
+        var revocationsSeen = config.curve?.clients.revocations ?? 0
 
         var published = log.head
         var lastSend = Date()
@@ -165,6 +162,15 @@ public final class RequestLoop: ThreadLoop {
             let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: kept.isEmpty ? 100 : 0)
             if ready[1] { log.waker.drain() }
             if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept) }
+            if let allowList = config.curve?.clients, allowList.revocations != revocationsSeen {
+                // A key taken out (or moved to a role that may not subscribe) keeps a subscription it
+                // made before: every subscriber is disconnected and connects again through ZAP. What
+                // is published meanwhile, consumers replay (they replay on any gap in the sequence).
+                revocationsSeen = allowList.revocations
+                events.close()
+                events = try openEvents(context: context, retryingFor: 5)
+                logger.notice("events socket bound again: every subscriber connects again through the CURVE allow-list in force")
+            }
             if log.head > published {
                 published = try publish(events, after: published)
                 lastSend = Date()
@@ -174,6 +180,30 @@ public final class RequestLoop: ThreadLoop {
             }
         }
         logger.info("stopping", metadata: ["stream": "\(log.stream)"])
+    }
+
+    /// The events socket, bound. Bound again after a revocation, the endpoint may still be held for
+    /// a moment by the socket just closed (libzmq closes listeners on its I/O thread): the bind is
+    /// tried again for up to `seconds`.
+    private func openEvents(context: Context, retryingFor seconds: Double) throws -> Socket {
+        let events = try Socket(context: context, type: .pub, role: "events", sendHighWaterMark: 100_000)
+        do {
+            if config.instance.requests.hasPrefix("tcp://") { try events.setHeartbeat(interval: 2_000, timeout: 10_000) }
+            if let curve = config.curve { try events.setCurveServer(curve.keys, domain: ZAPHandler.eventsDomain) }
+            let endpoint = config.bindEndpoint(config.instance.events)
+            let deadline = Date().addingTimeInterval(seconds)
+            while true {
+                do {
+                    try events.bind(endpoint)
+                    return events
+                } catch let e where e.errno == EADDRINUSE && Date() < deadline {
+                    usleep(10_000)
+                }
+            }
+        } catch {
+            events.close()
+            throw error
+        }
     }
 
     private func prepareIPC(_ endpoint: String) throws {

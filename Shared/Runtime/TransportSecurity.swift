@@ -158,6 +158,7 @@ public struct ServiceCurve: Sendable {
 /// before, since each request is checked against the list in force by its client's key.
 public final class CurveAllowList: Sendable {
     private let current: Mutex<CurveClients>
+    private let revocationCount = Atomic<Int>(0)
     /// The `--curve-clients` file it was read from.
     public let path: String?
 
@@ -172,12 +173,26 @@ public final class CurveAllowList: Sendable {
     /// The client in force with the Z85 public key `key`, if it is let in.
     public func client(withKey key: String) -> CurveClients.Client? { current.withLock { $0.byKey[key] } }
 
+    /// How many reloads so far took a key out or changed its role. ZAP is asked at a connection's
+    /// handshake only, so a subscriber let in before would go on hearing the events stream: the
+    /// request loop binds its events socket again when this moves, and every subscriber connects
+    /// again through the list in force (requests are checked one by one, and need no such step).
+    public var revocations: Int { revocationCount.load(ordering: .acquiring) }
+
     /// Reads the file again; a file that does not load is refused whole and the list in force stays.
     public func reload(logger: Logger) throws {
         guard let path else { return }
         let next = try CurveClients.load(path: path)
-        current.withLock { $0 = next }
+        let revoked = current.withLock { now -> Int in
+            let revoked = now.byKey.filter { key, client in next.byKey[key]?.role != client.role }.count
+            now = next
+            return revoked
+        }
         logger.notice("CURVE clients reloaded: \(next.byKey.count) in force")
+        if revoked > 0 {
+            revocationCount.add(1, ordering: .releasing)
+            logger.notice("\(revoked) CURVE key(s) taken out or given another role: their requests are refused from now on, and the events socket is bound again so that their subscriptions end")
+        }
     }
 }
 

@@ -44,18 +44,9 @@ struct CurveEndToEndTests {
 
         // A consumer hears the stream's heartbeat; a desk, which may not subscribe, hears nothing.
         func hearsHeartbeat(_ keyFile: String) async throws -> Bool {
-            let keys = try CurveKeyFile.load(path: keyFile)
-            let events = set.instance("intake")
-            return try await Threads.run(name: "sub") { () -> Bool in
-                let ctx = try Context(curve: keys)
-                defer { ctx.terminate() }
-                let sub = try Socket(context: ctx, type: .sub, role: "events-in", linger: 0)
-                defer { sub.close() }
-                try sub.subscribe("")
-                try sub.secure(context: ctx, serverKey: events.curvePublicKey, endpoint: events.events)
-                try sub.connect(events.events)
-                return try sub.waitReadable(timeout: 3_000)
-            }
+            let listener = try StreamListener(set.instance("intake"), keyFile: keyFile)
+            defer { listener.stop() }
+            return await eventually(3) { listener.count > 0 }
         }
         #expect(try await hearsHeartbeat(dashboard))
         #expect(try await !hearsHeartbeat(desk), "a submitter's key subscribed to intake's stream")
@@ -119,6 +110,44 @@ struct CurveEndToEndTests {
         #expect(set.logs().contains("CURVE clients reloaded"))
         let deskAgain = try await set.cli(["ping", "intake", "--timeout", "700"], environment: ["LIAISON_CURVE_KEY_FILE": desk])
         #expect(deskAgain.status == 3, "\(deskAgain.output)")
+    }
+
+    /// ZAP lets a subscriber in at its handshake only: a consumer's key taken out of the allow-list
+    /// (SIGHUP) would go on hearing the stream on the connection it had. Intake binds its events
+    /// socket again on such a reload: the key still allowed connects again and hears what follows;
+    /// the key taken out hears nothing more.
+    @Test func aConsumerKeyTakenOutHearsTheStreamNoMore() async throws {
+        let set = try LiaisonSet(curve: true)
+        defer { set.stopAll() }
+        let kept = try set.allowCurveClient(.consumer, try CurveKeyPair.generate(), name: "dashboard")
+        let goneKeys = try CurveKeyPair.generate()
+        let gone = try set.allowCurveClient(.consumer, goneKeys, name: "old-dashboard")
+        try set.start("intake", extra: ["--log-level", "info"])
+        try await set.waitReady(["intake"])
+        let keptListener = try StreamListener(set.instance("intake"), keyFile: kept)
+        let goneListener = try StreamListener(set.instance("intake"), keyFile: gone)
+        defer { keptListener.stop(); goneListener.stop() }
+        #expect(await eventually(15) { keptListener.count > 0 && goneListener.count > 0 }, "both subscribers hear the stream (heartbeats) first")
+
+        let clients = set.dir + "/keys/clients"
+        let lines = try String(contentsOfFile: clients, encoding: .utf8).split(separator: "\n").filter { !$0.contains(goneKeys.publicKey) }
+        try (lines.joined(separator: "\n") + "\n").write(toFile: clients, atomically: true, encoding: .utf8)
+        set.signal("intake", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().contains("events socket bound again") }, "\(set.logs())")
+
+        // Submissions until the kept key, connected again, has heard two of them: by then the key
+        // taken out would have heard the first of those two as well, had it still been connected.
+        var numbers: [String] = []
+        var heard = 0
+        let both = await eventually(30) {
+            guard let reply = try? await set.call("intake", .submitFeedback(submission(numbers.count + 1, prefix: "revoked-sub"))) else { return false }
+            let number = reply.feedbackAccepted.caseNumber
+            numbers.append(number)
+            if await eventually(1, { keptListener.heard(number) }) { heard += 1 }
+            return heard >= 2
+        }
+        #expect(both, "the key still allowed did not hear the stream again: \(numbers)\n\(set.logs())")
+        #expect(!numbers.contains { goneListener.heard($0) }, "the key taken out still heard the stream")
     }
 
     /// Over CURVE a key the allow-list lets in as an operator stands in for the operator secret
@@ -263,5 +292,49 @@ struct CurveEndToEndTests {
         #expect(otherKey.ended && otherKey.status != 0 && otherKey.output.contains("the file is not intake-1's"), "\(otherKey.output)")
         let noClients = try await set.runWithin(20, "liaison-intake", base + ["--curve-key-file", set.dir + "/keys/intake-1.key"])
         #expect(noClients.ended && noClients.status != 0 && noClients.output.contains("--curve-clients"), "\(noClients.output)")
+    }
+}
+
+/// A subscriber to an instance's events over CURVE, on a thread of its own, keeping what it hears
+/// (each message's frames as text) until ``stop()``.
+final class StreamListener: @unchecked Sendable {
+    private let heardLock = NSLock()
+    private var messages: [String] = []
+    private let stopFlag = StopFlag()
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(_ instance: Topology.Instance, keyFile: String) throws {
+        let keys = try CurveKeyFile.load(path: keyFile)
+        let thread = Thread { [self] in
+            defer { finished.signal() }
+            do {
+                let ctx = try Context(curve: keys)
+                defer { ctx.terminate() }
+                let sub = try Socket(context: ctx, type: .sub, role: "events-in", linger: 0)
+                defer { sub.close() }
+                try sub.subscribe("")
+                try sub.secure(context: ctx, serverKey: instance.curvePublicKey, endpoint: instance.events)
+                try sub.connect(instance.events)
+                while !stopFlag.isSet {
+                    guard try sub.waitReadable(timeout: 100), let frames = try sub.receiveMultipart(dontWait: true) else { continue }
+                    let text = frames.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+                    heardLock.withLock { messages.append(text) }
+                }
+            } catch {
+                heardLock.withLock { messages.append("error: \(error)") }
+            }
+        }
+        thread.start()
+    }
+
+    /// How many messages it heard (heartbeats included).
+    var count: Int { heardLock.withLock { messages.count } }
+
+    /// Whether it heard an event naming `text` (a case number).
+    func heard(_ text: String) -> Bool { heardLock.withLock { messages.contains { $0.contains(text) } } }
+
+    func stop() {
+        stopFlag.set()
+        finished.wait()
     }
 }

@@ -82,6 +82,15 @@ import ZeroMQ
         try "admin \(desk.publicKey)\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
         #expect(throws: ConfigError.self) { try allowList.reload(logger: Logger(label: "t")) }
         #expect(ask("CURVE", Curve.decode(stranger.publicKey)!)[2] == "200")
+        // A reload that takes a key out or changes its role is counted (the events socket is bound
+        // again on it); one that only adds keys, or a file that does not load, is not.
+        #expect(allowList.revocations == 1, "the desk was taken out")
+        try "consumer \(stranger.publicKey) dashboard\nsubmitter \(desk.publicKey) desk-3\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        try allowList.reload(logger: Logger(label: "t"))
+        #expect(allowList.revocations == 1)
+        try "submitter \(stranger.publicKey) dashboard\nsubmitter \(desk.publicKey) desk-3\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        try allowList.reload(logger: Logger(label: "t"))
+        #expect(allowList.revocations == 2, "the dashboard became a submitter, which may not subscribe")
     }
 
     /// The handler binds on its own thread; whoever waits for it learns when it is bound, and a
