@@ -7,13 +7,14 @@ BIN := .build/debug
 
 # What a fresh Debian machine lacks: libzmq (with pkg-config), pyzmq + protobuf for the Python
 # consumer that the tests run against the real set, and the validators of deploy/ (the Compose
-# specification's schema, the Kubernetes API schemas, systemd-analyze) that scripts/check-deploy.py runs.
+# specification's schema, the Kubernetes API schemas, kubectl kustomize, systemd-analyze) that scripts/check-deploy.py runs.
 deps:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
 	  echo "installing libzmq3-dev"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libzmq3-dev pkg-config >/dev/null; \
 	fi
 	@python3 -c "import zmq, google.protobuf" 2>/dev/null || { echo "installing pyzmq and protobuf"; python3 -m pip install -q pyzmq protobuf; }
+	@command -v kubectl >/dev/null 2>&1 || { echo "installing kubernetes-client (kubectl kustomize renders deploy/kubernetes)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
 	@command -v systemd-analyze >/dev/null 2>&1 || { echo "installing systemd (systemd-analyze verifies deploy/systemd)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 	@python3 -c "import check_jsonschema, kubernetes_validate" 2>/dev/null || { echo "installing check-jsonschema and kubernetes-validate (deploy/ checks)"; python3 -m pip install -q check-jsonschema kubernetes-validate; }
 

@@ -12,6 +12,7 @@
   key pair, from the files `liaison keygen --topology … --into …` makes, and its health check
   connects with it.
 
+- deploy/kubernetes rendered by `kubectl kustomize` (generators included) and validated again;
 - deploy/systemd's units with systemd-analyze verify, and against the package and curve.env.
 
 Usage: scripts/check-deploy.py [--root REPO]   (exit 0: every check passed; 1: problems, each named)
@@ -303,6 +304,52 @@ def check_kubernetes(checks: Checks) -> None:
         checks.ok("deploy/kubernetes: every pod serves over CURVE with its instance's key pair and the allow-list, generated from liaison keygen's files, and is probed with its key")
 
 
+def check_kustomize(checks: Checks) -> None:
+    """deploy/kubernetes as `kubectl kustomize` renders it (what `kubectl apply -k` sends), with
+    placeholders for the files liaison keygen writes into curve/: every rendered object valid
+    (strict), every ConfigMap and Secret a pod mounts rendered (the generated ones under their
+    hashed names) or made by the operator (liaison-secrets)."""
+    where = "deploy/kubernetes (kubectl kustomize)"
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        checks.fail(where, "kubectl is not installed (apt-get install kubernetes-client): the kustomization was not rendered")
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        tree = pathlib.Path(scratch) / "kubernetes"
+        shutil.copytree(checks.root / "deploy/kubernetes", tree, ignore=shutil.ignore_patterns("curve"))
+        (tree / "curve").mkdir()
+        topology = json.loads((tree / "topology.json").read_text())
+        (tree / "curve/topology.json").write_text(json.dumps(topology))
+        (tree / "curve/curve-clients").write_text("# placeholder\n")
+        for instances in topology.get("services", {}).values():
+            for inst in instances:
+                (tree / f"curve/{inst.get('stream')}.key").write_text("# placeholder\n")
+        rendered = subprocess.run([kubectl, "kustomize", str(tree)], capture_output=True, text=True)
+        if rendered.returncode != 0:
+            said = rendered.stderr.strip().replace(str(tree), "deploy/kubernetes")
+            quoted = re.search(r'err="(.*)"$', said)   # kubectl's log prefix, when it gives one
+            checks.fail(where, quoted.group(1) if quoted else said)
+            return
+    documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    for doc in documents:
+        try:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            checks.fail(where, f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}: {'.'.join(str(p) for p in e.path) or '(top)'}: {e.message}")
+    made = {(d.get("kind"), d["metadata"]["name"]) for d in documents} | {("Secret", "liaison-secrets")}
+    for sts in (d for d in documents if d.get("kind") == "StatefulSet"):
+        for v in sts["spec"]["template"]["spec"].get("volumes") or []:
+            ref = ("ConfigMap", v["configMap"]["name"]) if "configMap" in v else ("Secret", v["secret"]["secretName"]) if "secret" in v else None
+            if ref and ref not in made:
+                checks.fail(where, f"StatefulSet/{sts['metadata']['name']} mounts {ref[0]} {ref[1]}, which the kustomization does not make")
+    for doc in documents:
+        if doc.get("kind") != "Namespace" and (doc.get("metadata") or {}).get("namespace") != "liaison":
+            checks.fail(where, f"{doc.get('kind')}/{doc['metadata']['name']} is not in namespace liaison")
+    if not any(p.startswith(where) for p in checks.problems):
+        generated = sorted(name for kind, name in made if kind in ("ConfigMap", "Secret") and name != "liaison-secrets")
+        checks.ok(f"{where}: {len(documents)} objects rendered, valid against Kubernetes {KUBERNETES_VERSION} (strict); the pods mount {len(generated)} generated ConfigMaps and Secrets by their hashed names, and liaison-secrets")
+
+
 def check_containerfile(checks: Checks, compose_ports: dict) -> None:
     where = "deploy/container/Containerfile"
     text = (checks.root / where).read_text()
@@ -404,6 +451,7 @@ def main() -> int:
     checks = Checks(root)
     ports = check_compose(checks)
     check_kubernetes(checks)
+    check_kustomize(checks)
     check_containerfile(checks, ports)
     check_systemd(checks)
     for line in checks.passed:

@@ -7,8 +7,9 @@ environment, working directory and health checks, each container path replaced b
 or directory it stands for:
 
 - the image's files (the Containerfile's COPY lines) by the repository's;
-- compose secrets and configs, and the files kustomize's generators read, by the files under
-  --sources (where `liaison keygen … --into` wrote the set's keys);
+- compose secrets and configs by the files under --sources (where `liaison keygen … --into` wrote
+  the set's keys); the Kubernetes objects are what `kubectl kustomize` renders, with its
+  generators reading curve/ under --sources, and each ConfigMap's and Secret's data becomes files;
 - named volumes, emptyDirs and volume claims by new directories under --work;
 - Kubernetes Secrets an operator makes (not generated) by --secret NAME=DIR (one file a key).
 
@@ -22,11 +23,13 @@ Usage:
   scripts/deploy-plan.py kubernetes --work DIR [--sources DIR] [--secret NAME=DIR ...] [--root REPO]
 """
 import argparse
+import base64
 import json
 import pathlib
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 
 import yaml
@@ -113,28 +116,37 @@ def expand(value: str, env: dict) -> str:
     return re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
+def kustomize(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path) -> list:
+    """deploy/kubernetes as `kubectl kustomize` renders it (what `kubectl apply -k` sends), with
+    the files its generators read (curve/) taken from `sources`."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        raise SystemExit("kubectl is not installed (apt-get install kubernetes-client): it renders deploy/kubernetes")
+    tree = work / "kustomization"
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(root / "deploy/kubernetes", tree, ignore=shutil.ignore_patterns("curve"))
+    if (sources / "curve").exists():
+        shutil.copytree(sources / "curve", tree / "curve")
+    rendered = subprocess.run([kubectl, "kustomize", str(tree)], capture_output=True, text=True)
+    if rendered.returncode != 0:
+        raise SystemExit(f"kubectl kustomize: {rendered.stderr.strip()}")
+    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+
+
 def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path, operator_secrets: dict) -> dict:
-    directory = root / "deploy/kubernetes"
-    kust = yaml.safe_load((directory / "kustomization.yaml").read_text())
-    documents = [d for f in kust.get("resources") or [] for d in yaml.safe_load_all((directory / f).read_text()) if d]
+    """The pods of the StatefulSets kustomize renders, each volume's files from the rendered
+    ConfigMaps and Secrets (the generated ones under their hashed names), or from --secret for a
+    Secret the operator makes."""
+    documents = kustomize(root, sources, work)
     image_env, image_files, workdir = image(root)
-
-    def generated(generators):
-        made = {}
-        for g in generators or []:
-            entries = {}
-            for f in g.get("files") or []:
-                key, path = f.split("=", 1) if "=" in f else (pathlib.PurePosixPath(f).name, f)
-                entries[key] = sources / path
-            made[g["name"]] = entries
-        return made
-
-    config_maps, secrets = generated(kust.get("configMapGenerator")), generated(kust.get("secretGenerator"))
-    for name, local in operator_secrets.items():
-        secrets[name] = {p.name: p for p in pathlib.Path(local).iterdir() if p.is_file()}
+    data = {}
     for d in documents:
         if d.get("kind") == "ConfigMap":
-            config_maps[d["metadata"]["name"]] = {"inline": d.get("data") or {}}
+            data[("configMap", d["metadata"]["name"])] = {k: v.encode() for k, v in (d.get("data") or {}).items()}
+        elif d.get("kind") == "Secret":
+            data[("secret", d["metadata"]["name"])] = {k: base64.b64decode(v) for k, v in (d.get("data") or {}).items()}
+    for name, local in operator_secrets.items():
+        data[("secret", name)] = {p.name: p.read_bytes() for p in pathlib.Path(local).iterdir() if p.is_file()}
 
     plan = {"processes": [], "jobs": []}
     for sts in (d for d in documents if d.get("kind") == "StatefulSet"):
@@ -147,14 +159,14 @@ def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Pat
                 local = work / "pods" / pod_name / v["name"]
                 local.mkdir(parents=True, exist_ok=True)
                 if "configMap" in v or "secret" in v:
-                    source = config_maps[v["configMap"]["name"]] if "configMap" in v else secrets[v["secret"]["secretName"]]
+                    ref = ("configMap", v["configMap"]["name"]) if "configMap" in v else ("secret", v["secret"]["secretName"])
+                    if ref not in data:
+                        raise SystemExit(f"{pod_name}: volume {v['name']} needs {ref[0]} {ref[1]}, which nothing makes")
                     items = (v.get("configMap") or v.get("secret")).get("items")
-                    wanted = {i["key"]: i["path"] for i in items} if items else {k: k for k in source if k != "inline"}
+                    wanted = {i["key"]: i["path"] for i in items} if items else {k: k for k in data[ref]}
                     for key, path in wanted.items():
-                        if key in source:
-                            shutil.copyfile(source[key], local / path)
-                        else:
-                            (local / path).write_text(source["inline"][key])
+                        (local / path).write_bytes(data[ref][key])
+                        (local / path).chmod((v.get("configMap") or v.get("secret")).get("defaultMode", 0o644))
                 volumes[v["name"]] = str(local)
             for claim in sts["spec"].get("volumeClaimTemplates") or []:
                 local = work / "pods" / pod_name / claim["metadata"]["name"]
