@@ -292,6 +292,25 @@ def check_kubernetes(checks: Checks) -> None:
             command = " ".join(((container.get(probe) or {}).get("exec") or {}).get("command") or [])
             if f'--curve-key-file "{key_dir}/{svc}-$((POD_INDEX + 1)).key"' not in command:
                 checks.fail(where, f"{probe} must connect with the pod's own key ({key_dir}/{svc}-$((POD_INDEX + 1)).key)")
+    # The operators' console: an operator's key (keygen's --client operator:console), mounted from
+    # its generated Secret, named by LIAISON_CURVE_KEY_FILE.
+    console = by_kind.get("Deployment", {}).get("liaison-console")
+    where = "deploy/kubernetes/console.yaml"
+    if console is None:
+        checks.fail(where, "no Deployment liaison-console: operators have nowhere in the set's network to run liaison from")
+    else:
+        if generated_secrets.get("liaison-console-curve") != ["curve/console.key"]:
+            checks.fail("deploy/kubernetes/kustomization.yaml", "secretGenerator liaison-console-curve must hold curve/console.key (keygen --client operator:console)")
+        if "--client operator:console" not in (directory / "kustomization.yaml").read_text():
+            checks.fail("deploy/kubernetes/kustomization.yaml", "its instructions must make the console's key (liaison keygen ... --client operator:console)")
+        pod = console["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        volumes = {v["name"]: v for v in pod.get("volumes") or []}
+        key = next((e.get("value") for e in container.get("env") or [] if e["name"] == "LIAISON_CURVE_KEY_FILE"), None)
+        mount = next((m for m in container.get("volumeMounts") or [] if key and key.startswith(m["mountPath"] + "/")), None)
+        if key is None or mount is None or (volumes.get(mount["name"], {}).get("secret") or {}).get("secretName") != "liaison-console-curve" \
+                or key != mount["mountPath"] + "/console.key":
+            checks.fail(where, f"LIAISON_CURVE_KEY_FILE ({key}) must be console.key in the mount of Secret liaison-console-curve")
     # A Service spreading connections over several intake pods would send a retry to an instance
     # that does not know its submission_id: a second case.
     for name, s in services.items():
@@ -318,12 +337,12 @@ def check_kustomize(checks: Checks) -> None:
         tree = pathlib.Path(scratch) / "kubernetes"
         shutil.copytree(checks.root / "deploy/kubernetes", tree, ignore=shutil.ignore_patterns("curve"))
         (tree / "curve").mkdir()
-        topology = json.loads((tree / "topology.json").read_text())
-        (tree / "curve/topology.json").write_text(json.dumps(topology))
-        (tree / "curve/curve-clients").write_text("# placeholder\n")
-        for instances in topology.get("services", {}).values():
-            for inst in instances:
-                (tree / f"curve/{inst.get('stream')}.key").write_text("# placeholder\n")
+        kust = yaml.safe_load((tree / "kustomization.yaml").read_text())
+        for generator in (kust.get("configMapGenerator") or []) + (kust.get("secretGenerator") or []):
+            for entry in generator.get("files") or []:
+                path = entry.split("=", 1)[-1]
+                if path.startswith("curve/"):
+                    (tree / path).write_text((tree / "topology.json").read_text() if path == "curve/topology.json" else "# placeholder\n")
         rendered = subprocess.run([kubectl, "kustomize", str(tree)], capture_output=True, text=True)
         if rendered.returncode != 0:
             said = rendered.stderr.strip().replace(str(tree), "deploy/kubernetes")
@@ -337,11 +356,11 @@ def check_kustomize(checks: Checks) -> None:
         except kubernetes_validate.ValidationError as e:
             checks.fail(where, f"{doc.get('kind')}/{(doc.get('metadata') or {}).get('name')}: {'.'.join(str(p) for p in e.path) or '(top)'}: {e.message}")
     made = {(d.get("kind"), d["metadata"]["name"]) for d in documents} | {("Secret", "liaison-secrets")}
-    for sts in (d for d in documents if d.get("kind") == "StatefulSet"):
-        for v in sts["spec"]["template"]["spec"].get("volumes") or []:
+    for workload in (d for d in documents if d.get("kind") in ("StatefulSet", "Deployment")):
+        for v in workload["spec"]["template"]["spec"].get("volumes") or []:
             ref = ("ConfigMap", v["configMap"]["name"]) if "configMap" in v else ("Secret", v["secret"]["secretName"]) if "secret" in v else None
             if ref and ref not in made:
-                checks.fail(where, f"StatefulSet/{sts['metadata']['name']} mounts {ref[0]} {ref[1]}, which the kustomization does not make")
+                checks.fail(where, f"{workload['kind']}/{workload['metadata']['name']} mounts {ref[0]} {ref[1]}, which the kustomization does not make")
     for doc in documents:
         if doc.get("kind") != "Namespace" and (doc.get("metadata") or {}).get("namespace") != "liaison":
             checks.fail(where, f"{doc.get('kind')}/{doc['metadata']['name']} is not in namespace liaison")

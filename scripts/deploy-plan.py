@@ -148,44 +148,55 @@ def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Pat
     for name, local in operator_secrets.items():
         data[("secret", name)] = {p.name: p.read_bytes() for p in pathlib.Path(local).iterdir() if p.is_file()}
 
+    def pod(pod_name: str, template: dict, claims: list, ordinal: int) -> dict:
+        """One pod of `template`: its container's command line, environment and probes, each
+        volume stood in for by a directory of this pod's."""
+        spec = template["spec"]
+        container = spec["containers"][0]
+        volumes = {}
+        for v in spec.get("volumes") or []:
+            local = work / "pods" / pod_name / v["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            if "configMap" in v or "secret" in v:
+                ref = ("configMap", v["configMap"]["name"]) if "configMap" in v else ("secret", v["secret"]["secretName"])
+                if ref not in data:
+                    raise SystemExit(f"{pod_name}: volume {v['name']} needs {ref[0]} {ref[1]}, which nothing makes")
+                items = (v.get("configMap") or v.get("secret")).get("items")
+                wanted = {i["key"]: i["path"] for i in items} if items else {k: k for k in data[ref]}
+                for key, path in wanted.items():
+                    (local / path).write_bytes(data[ref][key])
+                    (local / path).chmod((v.get("configMap") or v.get("secret")).get("defaultMode", 0o644))
+            volumes[v["name"]] = str(local)
+        for claim in claims:
+            local = work / "pods" / pod_name / claim["metadata"]["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            volumes[claim["metadata"]["name"]] = str(local)
+        mounts = dict(image_files)
+        for m in container.get("volumeMounts") or []:
+            mounts[m["mountPath"]] = volumes[m["name"]]
+        env = dict(image_env)
+        for e in container.get("env") or []:
+            if "value" in e:
+                env[e["name"]] = expand(e["value"], env)
+            elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.labels['apps.kubernetes.io/pod-index']":
+                env[e["name"]] = str(ordinal)
+            else:
+                raise SystemExit(f"{pod_name}: cannot stand in for env {e['name']}")
+        argv = [expand(a, env) for a in (container.get("command") or []) + (container.get("args") or [])]
+        probes = [container[p]["exec"]["command"] for p in ("readinessProbe", "livenessProbe") if "exec" in (container.get(p) or {})]
+        return process(pod_name, argv, env, container.get("workingDir") or workdir, probes, mounts)
+
     plan = {"processes": [], "jobs": []}
     for sts in (d for d in documents if d.get("kind") == "StatefulSet"):
         for ordinal in range(sts["spec"].get("replicas", 1)):
-            pod_name = f"{sts['metadata']['name']}-{ordinal}"
-            pod = sts["spec"]["template"]["spec"]
-            container = pod["containers"][0]
-            volumes = {}
-            for v in pod.get("volumes") or []:
-                local = work / "pods" / pod_name / v["name"]
-                local.mkdir(parents=True, exist_ok=True)
-                if "configMap" in v or "secret" in v:
-                    ref = ("configMap", v["configMap"]["name"]) if "configMap" in v else ("secret", v["secret"]["secretName"])
-                    if ref not in data:
-                        raise SystemExit(f"{pod_name}: volume {v['name']} needs {ref[0]} {ref[1]}, which nothing makes")
-                    items = (v.get("configMap") or v.get("secret")).get("items")
-                    wanted = {i["key"]: i["path"] for i in items} if items else {k: k for k in data[ref]}
-                    for key, path in wanted.items():
-                        (local / path).write_bytes(data[ref][key])
-                        (local / path).chmod((v.get("configMap") or v.get("secret")).get("defaultMode", 0o644))
-                volumes[v["name"]] = str(local)
-            for claim in sts["spec"].get("volumeClaimTemplates") or []:
-                local = work / "pods" / pod_name / claim["metadata"]["name"]
-                local.mkdir(parents=True, exist_ok=True)
-                volumes[claim["metadata"]["name"]] = str(local)
-            mounts = dict(image_files)
-            for m in container.get("volumeMounts") or []:
-                mounts[m["mountPath"]] = volumes[m["name"]]
-            env = dict(image_env)
-            for e in container.get("env") or []:
-                if "value" in e:
-                    env[e["name"]] = expand(e["value"], env)
-                elif e.get("valueFrom", {}).get("fieldRef", {}).get("fieldPath") == "metadata.labels['apps.kubernetes.io/pod-index']":
-                    env[e["name"]] = str(ordinal)
-                else:
-                    raise SystemExit(f"{pod_name}: cannot stand in for env {e['name']}")
-            argv = [expand(a, env) for a in (container.get("command") or []) + (container.get("args") or [])]
-            probes = [container[p]["exec"]["command"] for p in ("readinessProbe", "livenessProbe") if "exec" in (container.get(p) or {})]
-            plan["processes"].append(process(pod_name, argv, env, container.get("workingDir") or workdir, probes, mounts))
+            plan["processes"].append(pod(f"{sts['metadata']['name']}-{ordinal}", sts["spec"]["template"],
+                                         sts["spec"].get("volumeClaimTemplates") or [], ordinal))
+    # A Deployment's pod (the operators' console) is a place to run commands in (kubectl exec):
+    # a job whose own command is only there to keep it running (entrypoint 0: the test gives one).
+    for deployment in (d for d in documents if d.get("kind") == "Deployment"):
+        job = pod(deployment["metadata"]["name"], deployment["spec"]["template"], [], 0)
+        job["entrypoint"] = 0
+        plan["jobs"].append(job)
     return plan
 
 

@@ -49,10 +49,11 @@ struct DeployFilesRunAsWrittenTests {
         #expect(run.terminateAll() == ["handler": 0, "intake": 0, "reporting": 0, "scheduler": 0], "\(run.logs())")
     }
 
-    /// The Kubernetes manifests' four pods (pod 0 of each StatefulSet) come up over CURVE with the
-    /// keys keygen made into curve/ (what kustomization.yaml's generators read) and the operator's
-    /// liaison-secrets, pass their readiness and liveness probes, take a desk's complaint, which
-    /// the console's key lists; a stranger's key is let in nowhere; each pod stops gracefully.
+    /// The Kubernetes manifests, as `kubectl kustomize` renders them: the four pods (pod 0 of each
+    /// StatefulSet) come up over CURVE with the keys keygen made into curve/ (what the generators
+    /// read) and the operator's liaison-secrets, pass their readiness and liveness probes, take a
+    /// desk's complaint, which the console pod lists (and finds every stream well); a stranger's
+    /// key is let in nowhere; each pod stops gracefully.
     @Test func kubernetesPodsRunTheSetOverCurveAsWritten() async throws {
         let set = try LiaisonSet()
         let run = DeployRun(dir: set.dir)
@@ -72,9 +73,13 @@ struct DeployFilesRunAsWrittenTests {
         try await run.waitHealthy(plan.processes)
 
         let number = try await Self.deskSubmits(run, topology: topology, key: keys + "/desk-1.key")
+        // kubectl exec deploy/liaison-console -- liaison cases: its key, its topology, from its mounts.
+        let console = try #require(plan.jobs.first { $0.name == "liaison-console" })
         #expect(await eventually(30) {
-            (try? await run.liaison(["cases", "--topology", topology, "--curve-key-file", keys + "/console.key"]))?.output.contains(number) == true
+            (try? await run.job(console, arguments: ["liaison", "cases"]))?.output.contains(number) == true
         }, "the console did not list \(number)\n\(run.logs())")
+        let check = try await run.job(console, arguments: ["liaison", "streams", "--check"])
+        #expect(check.status == 0, "\(check.output)")
         try await Self.strangerIsLetInNowhere(run, topology: topology, dir: set.dir)
 
         #expect(run.terminateAll() == ["liaison-handler-0": 0, "liaison-intake-0": 0, "liaison-reporting-0": 0, "liaison-scheduler-0": 0], "\(run.logs())")

@@ -1239,9 +1239,9 @@ struct ContainerReadinessTests {
         let shipped = try await check(LiaisonSet.repoRoot)
         #expect(shipped.status == 0, "\(shipped.output)")
         #expect(shipped.output.contains("ok: deploy/container/compose.yaml: valid against the Compose specification"), "\(shipped.output)")
-        #expect(shipped.output.contains("ok: deploy/kubernetes: 12 objects valid against Kubernetes 1.31.0 (strict)"), "\(shipped.output)")
+        #expect(shipped.output.contains("ok: deploy/kubernetes: 13 objects valid against Kubernetes 1.31.0 (strict)"), "\(shipped.output)")
         #expect(shipped.output.contains("ok: deploy/systemd: 7 units verified by systemd-analyze"), "\(shipped.output)")
-        #expect(shipped.output.contains("ok: deploy/kubernetes (kubectl kustomize): 18 objects rendered"), "\(shipped.output)")
+        #expect(shipped.output.contains("ok: deploy/kubernetes (kubectl kustomize): 20 objects rendered"), "\(shipped.output)")
         #expect(shipped.output.contains("deploy: every check passed"), "\(shipped.output)")
 
         // A copy with one mistake of each kind.
