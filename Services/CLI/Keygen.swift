@@ -25,10 +25,13 @@ struct Keygen: ParsableCommand {
               liaison keygen --topology deploy/topology.json --into /etc/liaison/keys
 
             --client ROLE:NAME (again for each) also makes a client's key pair (DIR/NAME.key) and \
-            lets it in: the operators' console, a hotline desk, a consumer.
+            lets it in: the operators' console, a hotline desk, a consumer. Later, --into DIR with \
+            --client alone adds clients to the set's keys (the services read the allow-list again \
+            on SIGHUP).
 
               liaison keygen --topology deploy/topology.json --into /etc/liaison/keys \\
                   --client operator:console --client submitter:desk-1
+              liaison keygen --into /etc/liaison/keys --client submitter:desk-2
             """)
 
     @Option(help: "Where to write the key pair (a new file, mode 0600).")
@@ -37,7 +40,7 @@ struct Keygen: ParsableCommand {
     @Option(help: "With --into: make keys for every instance of this topology.")
     var topology: String?
 
-    @Option(help: "With --topology: the directory for the set's key pairs, topology and allow-list (new files only).")
+    @Option(help: "With --topology: the directory for the set's key pairs, topology and allow-list (new files only). With --client alone: a set's directory to add clients to.")
     var into: String?
 
     @Option(help: "Whose key it is, for the file's comment and the allow-list line printed. Default: the file's name.")
@@ -48,10 +51,13 @@ struct Keygen: ParsableCommand {
 
     func validate() throws {
         switch (out, topology, into) {
-        case (_?, nil, nil), (nil, _?, _?): return
-        default: throw ValidationError("give --out FILE for one key pair, or --topology FILE and --into DIR for a whole set")
+        case (_?, nil, nil):
+            if !client.isEmpty { throw ValidationError("--client goes with --into (a set's directory), not --out") }
+        case (nil, _?, _?): break
+        case (nil, nil, _?) where !client.isEmpty: break
+        default:
+            throw ValidationError("give --out FILE for one key pair, --topology FILE and --into DIR for a whole set, or --into DIR and --client ROLE:NAME to add clients to a set's keys")
         }
-        if !client.isEmpty && into == nil { throw ValidationError("--client goes with --topology and --into") }
         _ = try clients()
     }
 
@@ -74,7 +80,10 @@ struct Keygen: ParsableCommand {
 
     func run() throws {
         guard Curve.isAvailable else { throw ValidationError("this libzmq was built without CURVE (libsodium)") }
-        guard let out else { return try keySet(topology: topology!, into: into!) }
+        guard let out else {
+            if let topology { return try keySet(topology: topology, into: into!) }
+            return try addClients(into: into!)
+        }
         guard !FileManager.default.fileExists(atPath: out) else {
             throw ValidationError("\(out) exists already: a key pair is never overwritten (remove it first if it is to be replaced)")
         }
@@ -117,13 +126,42 @@ struct Keygen: ParsableCommand {
             allowed += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
             print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
         }
-        allowed += "# Add each desk, operator and consumer: liaison keygen --out FILE --name NAME prints its line.\n"
+        allowed += "# Add each desk, operator and consumer: liaison keygen --into \(dir) --client ROLE:NAME.\n"
         try Self.writeNew(dir + "/curve-clients", allowed, mode: 0o640)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try Self.writeNew(dir + "/topology.json", String(decoding: try enc.encode(topo), as: UTF8.self) + "\n", mode: 0o644)
         print("the topology with every instance's public key: \(dir)/topology.json; the allow-list: \(dir)/curve-clients")
         print("start each instance with --topology \(dir)/topology.json --curve-key-file \(dir)/STREAM.key --curve-clients \(dir)/curve-clients")
+    }
+
+    /// Key pairs for `--client`s of a set whose keys are already in `dir`, each let in by a line
+    /// added to its allow-list (a name it has already, or a key file that exists, is refused
+    /// before anything is written). The services read the list again on SIGHUP.
+    func addClients(into dir: String) throws {
+        let listPath = dir + "/curve-clients"
+        let list = try CurveClients.load(path: listPath)
+        let clients = try self.clients()
+        let named = Set(list.byKey.values.map(\.name))
+        for c in clients {
+            if named.contains(c.name) { throw ValidationError("\(listPath) lets \(c.name) in already") }
+            if FileManager.default.fileExists(atPath: dir + "/\(c.name).key") { throw ValidationError("\(dir)/\(c.name).key exists already") }
+        }
+        var lines = ""
+        for c in clients {
+            let keys = try CurveKeyPair.generate()
+            try Self.writeNew(dir + "/\(c.name).key", CurveKeyFile.text(keys, name: c.name), mode: 0o600)
+            lines += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
+            print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
+        }
+        // Appended whole, with the file's line end before it if its last line has none.
+        let text = try ConfigFiles.read(listPath, key: "into")
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: listPath))
+        defer { try? handle.close() }
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(((text.isEmpty || text.hasSuffix("\n")) ? lines : "\n" + lines).utf8))
+        try handle.synchronize()
+        print("let in by \(listPath); the services read it again on SIGHUP (systemctl reload, or a new ConfigMap on Kubernetes)")
     }
 
     /// Writes a new file (never an existing one) with `mode`, flushed; one that could not be

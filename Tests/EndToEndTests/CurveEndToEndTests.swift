@@ -252,6 +252,24 @@ struct CurveEndToEndTests {
         #expect(await eventually(20) {
             (try? await LiaisonSet.runProgram(liaison, ["case", "show", number] + over + [keys + "/office.key"]))?.output.contains(number) == true
         }, "\(set.logs())")
+
+        // A desk added later: its key pair and its line in the allow-list, read again on SIGHUP.
+        let added = try await LiaisonSet.runProgram(liaison, ["keygen", "--into", keys, "--client", "submitter:desk-2"])
+        #expect(added.status == 0 && added.output.contains("desk-2 (submitter): \(keys)/desk-2.key"), "\(added.output)")
+        let desk2 = try CurveKeyFile.load(path: keys + "/desk-2.key")
+        #expect(try String(contentsOfFile: keys + "/curve-clients", encoding: .utf8).hasSuffix("submitter \(desk2.publicKey) desk-2\n"))
+        let twice = try await LiaisonSet.runProgram(liaison, ["keygen", "--into", keys, "--client", "submitter:desk-2"])
+        #expect(twice.status != 0 && twice.output.contains("lets desk-2 in already"), "\(twice.output)")
+        let withOut = try await LiaisonSet.runProgram(liaison, ["keygen", "--out", set.dir + "/x.key", "--client", "submitter:x"])
+        #expect(withOut.status != 0 && withOut.output.contains("--client goes with --into"), "\(withOut.output)")
+        set.signal("intake", 0, SIGHUP)
+        var byDesk2: (status: Int32, output: String) = (1, "")
+        #expect(await eventually(20) {
+            byDesk2 = (try? await LiaisonSet.runProgram(liaison, ["submit", "--kind", "praise", "--channel", "hotline", "--unit", "STN-EAST-01",
+                                                                 "--text", "Thank you", "--submission-id", "curve-set-2", "--timeout", "700", "--retries", "1"]
+                                                                + over + [keys + "/desk-2.key"])) ?? (1, "")
+            return byDesk2.status == 0
+        }, "\(byDesk2.output)\n\(set.logs())")
     }
 
     /// `liaison up --curve-keys DIR` runs the whole set over CURVE with the keys keygen made there.
