@@ -219,7 +219,7 @@ public enum FeedbackFile {
         // keeps every digit of it: the same file submitted again must give the same bodies.
         if let when = obj["occurred_at"] as? String, zoned(when) == nil {
             guard let date = local(when) else {
-                return .failure(LineError(line: line, message: "occurred_at '\(when)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"))
+                return .failure(LineError(line: line, message: "occurred_at \(WireError.quoted(when)) is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"))
             }
             let rfc3339 = ISO8601DateFormatter()
             rfc3339.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -255,8 +255,16 @@ public enum FeedbackFile {
         zoned(text) ?? local(text)
     }
 
+    /// Whether `text` may be a time at all: every form taken is ASCII and short. Anything else
+    /// never reaches Foundation's date formatters, which leak memory on some non-ASCII text (the
+    /// fuzzer found 128 bytes a call, in swift-corelibs-foundation's character sets).
+    static func mayBeTime(_ text: String) -> Bool {
+        text.utf8.count <= 64 && text.utf8.allSatisfy { $0 < 0x80 }
+    }
+
     /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds.
     static func zoned(_ text: String) -> Date? {
+        guard mayBeTime(text) else { return nil }
         let text = text.trimmingCharacters(in: .whitespaces)
         let plain = ISO8601DateFormatter()
         if let d = plain.date(from: text) { return d }
@@ -267,6 +275,7 @@ public enum FeedbackFile {
 
     /// A date and time without a zone, in this machine's time zone.
     static func local(_ text: String) -> Date? {
+        guard mayBeTime(text) else { return nil }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = .current

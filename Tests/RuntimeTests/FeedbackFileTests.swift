@@ -59,6 +59,16 @@ import Testing
             Issue.record("a time that is not one should be refused"); return
         }
         #expect(e.line == 3 && e.message.hasPrefix("occurred_at 'last Tuesday' is not a time"), "\(e.message)")
+        // Text that is not ASCII, or long, is no time, and never reaches Foundation's formatters
+        // (the fuzzer's leak finding: a date with U+40000 in it); a long one is quoted bounded.
+        #expect(FeedbackFile.time("2026-11-2\u{40000}9 08:30") == nil && FeedbackFile.time("２０２６-11-29 08:30") == nil)
+        #expect(FeedbackFile.time(String(repeating: "2026-11-29 08:30 ", count: 10)) == nil)
+        #expect(FeedbackFile.time("2026-11-29 08:30") != nil)
+        let long = String(repeating: "9", count: 5_000)
+        guard case .failure(let e2) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":""# + long + #""}"#, line: 4, source: "f") else {
+            Issue.record("a long time should be refused"); return
+        }
+        #expect(e2.message.contains("(5000 characters)") && e2.message.count < 300, "\(e2.message)")
     }
 
     /// A desk's export writes the caller's name, phone and e-mail beside the other fields.
