@@ -15,7 +15,8 @@ or directory it stands for:
 
 The image's ENV comes first, then the service's own environment; Kubernetes' $(VAR) references
 are expanded and a pod's index is its ordinal. A compose service in a profile (the backup, the
-console) is a "job": started by hand, not by `up`.
+console), a Kubernetes Deployment's pod (the console, where commands are run by kubectl exec) and
+the systemd backup service are "jobs": started by hand, not with the set.
 
 Usage:
   scripts/deploy-plan.py systemd --etc DIR --work DIR [--root REPO]

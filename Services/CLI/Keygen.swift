@@ -132,7 +132,7 @@ struct Keygen: ParsableCommand {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try Self.writeNew(dir + "/topology.json", String(decoding: try enc.encode(topo), as: UTF8.self) + "\n", mode: 0o644)
         print("the topology with every instance's public key: \(dir)/topology.json; the allow-list: \(dir)/curve-clients")
-        print("start each instance with --topology \(dir)/topology.json --curve-key-file \(dir)/STREAM.key --curve-clients \(dir)/curve-clients")
+        print("start each instance with --topology \(dir)/topology.json --curve-key-dir \(dir) --curve-clients \(dir)/curve-clients")
     }
 
     /// Key pairs for `--client`s of a set whose keys are already in `dir`, each let in by a line
