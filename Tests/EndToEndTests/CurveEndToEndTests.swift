@@ -115,7 +115,8 @@ struct CurveEndToEndTests {
     /// ZAP lets a subscriber in at its handshake only: a consumer's key taken out of the allow-list
     /// (SIGHUP) would go on hearing the stream on the connection it had. Intake binds its events
     /// socket again on such a reload: the key still allowed connects again and hears what follows;
-    /// the key taken out hears nothing more.
+    /// the key taken out hears nothing more; and the handler, a consumer of intake's stream
+    /// disconnected with everybody else, misses nothing (it replays what it did not hear live).
     @Test func aConsumerKeyTakenOutHearsTheStreamNoMore() async throws {
         let set = try LiaisonSet(curve: true)
         defer { set.stopAll() }
@@ -123,7 +124,8 @@ struct CurveEndToEndTests {
         let goneKeys = try CurveKeyPair.generate()
         let gone = try set.allowCurveClient(.consumer, goneKeys, name: "old-dashboard")
         try set.start("intake", extra: ["--log-level", "info"])
-        try await set.waitReady(["intake"])
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
         let keptListener = try StreamListener(set.instance("intake"), keyFile: kept)
         let goneListener = try StreamListener(set.instance("intake"), keyFile: gone)
         defer { keptListener.stop(); goneListener.stop() }
@@ -148,6 +150,11 @@ struct CurveEndToEndTests {
         }
         #expect(both, "the key still allowed did not hear the stream again: \(numbers)\n\(set.logs())")
         #expect(!numbers.contains { goneListener.heard($0) }, "the key taken out still heard the stream")
+        // The handler opened a case for every submission, those published while it reconnected too.
+        for number in numbers {
+            #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = number })))?.caseInfo.caseNumber == number },
+                    "the handler has no case \(number)\n\(set.logs())")
+        }
     }
 
     /// Over CURVE a key the allow-list lets in as an operator stands in for the operator secret
