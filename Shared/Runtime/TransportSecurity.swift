@@ -159,13 +159,52 @@ public struct ServiceCurve: Sendable {
 public final class CurveAllowList: Sendable {
     private let current: Mutex<CurveClients>
     private let revocationCount = Atomic<Int>(0)
+    /// The file as it was when last read (or last found not to load), to see it change.
+    private let lastRead: Mutex<FileStamp?>
     /// The `--curve-clients` file it was read from.
     public let path: String?
 
     public init(_ clients: CurveClients, path: String?) {
         current = Mutex(clients)
         self.path = path
+        lastRead = Mutex(path.flatMap(FileStamp.init(path:)))
     }
+
+    /// A file's identity and last change, as `stat` gives them (through a symbolic link: a
+    /// Kubernetes ConfigMap volume swaps a link to a new file).
+    struct FileStamp: Equatable, Sendable {
+        let device: UInt64, inode: UInt64, size: Int64, seconds: Int, nanoseconds: Int
+
+        init?(path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+            size = Int64(st.st_size)
+            seconds = st.st_mtim.tv_sec
+            nanoseconds = st.st_mtim.tv_nsec
+        }
+    }
+
+    /// Reads the file again if it changed since it was last read (``ZAPHandler`` looks every
+    /// ``watchInterval``): an edit, or a new ConfigMap, is in force without a SIGHUP. A file that
+    /// does not load is logged once, and the list in force stays until the file changes again.
+    /// Returns whether the list was read again.
+    @discardableResult
+    public func reloadIfChanged(logger: Logger) -> Bool {
+        guard let path, let now = FileStamp(path: path), lastRead.withLock({ $0 }) != now else { return false }
+        do {
+            try reload(logger: logger)
+            return true
+        } catch {
+            lastRead.withLock { $0 = now }
+            logger.error("CURVE clients file changed but does not load; the previous list stays", metadata: ["error": "\(error)"])
+            return false
+        }
+    }
+
+    /// How often the ZAP handler looks whether the file changed.
+    public static let watchInterval: Double = 2
 
     /// The clients in force.
     public var clients: CurveClients { current.withLock { $0 } }
@@ -182,7 +221,9 @@ public final class CurveAllowList: Sendable {
     /// Reads the file again; a file that does not load is refused whole and the list in force stays.
     public func reload(logger: Logger) throws {
         guard let path else { return }
+        let stamp = FileStamp(path: path)   // before reading: a change while it is read is seen next time
         let next = try CurveClients.load(path: path)
+        lastRead.withLock { $0 = stamp }
         let revoked = current.withLock { now -> Int in
             let revoked = now.byKey.filter { key, client in next.byKey[key]?.role != client.role }.count
             now = next
@@ -261,7 +302,12 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         }
         bound(.success(()))
         defer { s.close() }
+        var lookedAt = Date()
         while !stop.isSet {
+            if Date().timeIntervalSince(lookedAt) >= CurveAllowList.watchInterval {
+                allowList.reloadIfChanged(logger: logger)
+                lookedAt = Date()
+            }
             guard try s.waitReadable(timeout: 100), let request = try s.receiveMultipart() else { continue }
             try s.send(multipart: answer(request))
         }

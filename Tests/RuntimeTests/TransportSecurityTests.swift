@@ -91,6 +91,17 @@ import ZeroMQ
         try "submitter \(stranger.publicKey) dashboard\nsubmitter \(desk.publicKey) desk-3\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
         try allowList.reload(logger: Logger(label: "t"))
         #expect(allowList.revocations == 2, "the dashboard became a submitter, which may not subscribe")
+        // Watched: a changed file is read again without a SIGHUP; one that does not load leaves the
+        // list in force, and is not tried again until it changes.
+        #expect(!allowList.reloadIfChanged(logger: Logger(label: "t")), "nothing changed since the last reload")
+        let later = try CurveKeyPair.generate()
+        try "submitter \(desk.publicKey) desk-3\nsubmitter \(later.publicKey) desk-4\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        #expect(allowList.reloadIfChanged(logger: Logger(label: "t")))
+        #expect(allowList.client(withKey: later.publicKey)?.name == "desk-4" && allowList.revocations == 3, "the dashboard was taken out")
+        try "submitter \(later.publicKey)\nbogus line\n".write(toFile: dir.file("clients"), atomically: true, encoding: .utf8)
+        #expect(!allowList.reloadIfChanged(logger: Logger(label: "t")))
+        #expect(allowList.client(withKey: desk.publicKey) != nil, "a file that does not load changed the list")
+        #expect(!allowList.reloadIfChanged(logger: Logger(label: "t")), "the same broken file is not read again")
     }
 
     /// The handler binds on its own thread; whoever waits for it learns when it is bound, and a
