@@ -105,8 +105,10 @@ struct Streams: ParsableCommand {
             COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
             fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
             for it. FAILED counts the write transactions SQLite failed since it started (a full disk \
-            fails every one); the latest failure is printed under the table. --json shows everything, \
-            including how often the WAL started over.
+            fails every one); the latest failure is printed under the table. Where an instance serves over \
+            CURVE, a line under the table gives how many keys its allow-list lets in, when it was read, \
+            and how many connections it refused since it started (a key not in the list). --json shows \
+            everything, including how often the WAL started over.
 
             --check is for a monitoring system or cron: after the tables it prints one line for each \
             problem (an instance that does not answer, a disk under its warning level, a write that \
@@ -165,6 +167,16 @@ struct Streams: ParsableCommand {
             for s in statuses {
                 guard let st = s.status, st.diskTotalBytes > 0, st.diskFreeBytes < st.diskFreeWarningBytes else { continue }
                 print("\(s.instance.stream): the disk of its database is nearly full: \(Output.bytes(st.diskFreeBytes)) free of \(Output.bytes(st.diskTotalBytes)) (it warns under \(Output.bytes(st.diskFreeWarningBytes))); when it is full, every write fails")
+            }
+            // Transport security, when any instance serves over CURVE: how many keys each lets in, since
+            // when, and how many connections it refused (a desk that cannot connect shows here).
+            if statuses.contains(where: { $0.status?.curve == true }) {
+                for s in statuses {
+                    guard let st = s.status else { continue }
+                    print(st.curve
+                          ? "\(s.instance.stream): CURVE, \(st.curveClients) key(s) let in (allow-list read \(Output.time(st.curveClientsReadAt))), \(st.curveRefused) connection(s) refused since it started"
+                          : "\(s.instance.stream): plain ZMTP (the topology gives it no curve_public_key): anyone who reaches it is let in")
+                }
             }
             // What the operator must act on, in words: the latest failed write of each instance.
             for s in statuses {

@@ -54,6 +54,12 @@ public struct ServiceHost: Service {
                 s.diskTotalBytes = space.total
             }
             s.diskFreeWarningBytes = config.diskFreeWarningBytes
+            if let allowList = config.curve?.clients {
+                s.curve = true
+                s.curveClients = UInt32(allowList.clients.byKey.count)
+                s.curveClientsReadAt = .init(date: allowList.lastReadAt)
+                s.curveRefused = allowList.refused
+            }
             return s
         }
         // The disk, looked at every ten seconds: the operator hears of it before it is full.

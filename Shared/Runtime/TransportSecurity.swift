@@ -161,6 +161,8 @@ public final class CurveAllowList: Sendable {
     private let revocationCount = Atomic<Int>(0)
     /// The file as it was when last read (or last found not to load), to see it change.
     private let lastRead: Mutex<FileStamp?>
+    private let readAt: Mutex<Date>
+    private let refusedCount = Atomic<UInt64>(0)
     /// The `--curve-clients` file it was read from.
     public let path: String?
 
@@ -168,7 +170,15 @@ public final class CurveAllowList: Sendable {
         current = Mutex(clients)
         self.path = path
         lastRead = Mutex(path.flatMap(FileStamp.init(path:)))
+        readAt = Mutex(Date())
     }
+
+    /// When the list in force was read.
+    public var lastReadAt: Date { readAt.withLock { $0 } }
+
+    /// Connections the ZAP handler refused since start (``ZAPHandler`` counts them).
+    public var refused: UInt64 { refusedCount.load(ordering: .relaxed) }
+    func noteRefusal() { refusedCount.add(1, ordering: .relaxed) }
 
     /// A file's identity and last change, as `stat` gives them (through a symbolic link: a
     /// Kubernetes ConfigMap volume swaps a link to a new file).
@@ -224,6 +234,7 @@ public final class CurveAllowList: Sendable {
         let stamp = FileStamp(path: path)   // before reading: a change while it is read is seen next time
         let next = try CurveClients.load(path: path)
         lastRead.withLock { $0 = stamp }
+        readAt.withLock { $0 = Date() }
         let revoked = current.withLock { now -> Int in
             let revoked = now.byKey.filter { key, client in next.byKey[key]?.role != client.role }.count
             now = next
@@ -321,6 +332,7 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         }
         let mechanism = String(decoding: r[5], as: UTF8.self)
         guard mechanism == "CURVE", r.count >= 7, let client = Curve.encode(r[6]).flatMap(allowList.client(withKey:)) else {
+            allowList.noteRefusal()
             let key = r.count >= 7 ? (Curve.encode(r[6]) ?? "?") : "none"
             let address = String(decoding: r[3], as: UTF8.self)
             refusals.withLock {
@@ -331,6 +343,7 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         }
         let domain = String(decoding: r[2], as: UTF8.self)
         if domain == Self.eventsDomain && !client.role.maySubscribe {
+            allowList.noteRefusal()
             refusals.withLock {
                 $0.log("no-subscribe", .warning, "CURVE client refused on the events socket: its role may not subscribe",
                        metadata: ["client": "\(client.role.rawValue):\(client.name)"], logger: logger)

@@ -69,6 +69,11 @@ struct CurveEndToEndTests {
         #expect(strangerStreams.output.contains("DOWN, OR YOUR CURVE KEY NOT ALLOWED"), "\(strangerStreams.output)")
         let keylessStreams = try await set.cli(["streams"], environment: ["LIAISON_CURVE_KEY_FILE": ""])
         #expect(keylessStreams.output.contains("CURVE: NO KEY GIVEN (--curve-key-file)"), "\(keylessStreams.output)")
+        // The operator sees what the instances let in and what they refused (the stranger).
+        let operatorStreams = try await set.cli(["streams"]).output
+        let intakeLine = operatorStreams.split(separator: "\n").first { $0.hasPrefix("intake-1: CURVE, ") }.map(String.init) ?? ""
+        let refusedCount = intakeLine.split(separator: ",").last.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
+        #expect(intakeLine.contains("key(s) let in (allow-list read ") && refusedCount >= 1, "\(operatorStreams)")
         // A plain ZMTP client (no CURVE at all) gets nothing.
         let plain = try await Threads.run(name: "plain") { () -> Bool in
             let ctx = try Context()

@@ -1515,6 +1515,34 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._diskFreeWarningBytes = newValue}
   }
 
+  /// serves over CURVE (its topology entry has a curve_public_key)
+  public var curve: Bool {
+    get {_storage._curve}
+    set {_uniqueStorage()._curve = newValue}
+  }
+
+  /// keys its allow-list lets in, as read last
+  public var curveClients: UInt32 {
+    get {_storage._curveClients}
+    set {_uniqueStorage()._curveClients = newValue}
+  }
+
+  /// when the allow-list was read last
+  public var curveClientsReadAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._curveClientsReadAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._curveClientsReadAt = newValue}
+  }
+  /// Returns true if `curveClientsReadAt` has been explicitly set.
+  public var hasCurveClientsReadAt: Bool {_storage._curveClientsReadAt != nil}
+  /// Clears the value of `curveClientsReadAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCurveClientsReadAt() {_uniqueStorage()._curveClientsReadAt = nil}
+
+  /// connections refused since start (a key not in the list, or one that may not subscribe)
+  public var curveRefused: UInt64 {
+    get {_storage._curveRefused}
+    set {_uniqueStorage()._curveRefused = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3895,7 +3923,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -3919,6 +3947,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _diskFreeBytes: UInt64 = 0
     var _diskTotalBytes: UInt64 = 0
     var _diskFreeWarningBytes: UInt64 = 0
+    var _curve: Bool = false
+    var _curveClients: UInt32 = 0
+    var _curveClientsReadAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _curveRefused: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3950,6 +3982,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _diskFreeBytes = source._diskFreeBytes
       _diskTotalBytes = source._diskTotalBytes
       _diskFreeWarningBytes = source._diskFreeWarningBytes
+      _curve = source._curve
+      _curveClients = source._curveClients
+      _curveClientsReadAt = source._curveClientsReadAt
+      _curveRefused = source._curveRefused
     }
   }
 
@@ -3989,6 +4025,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 19: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskFreeBytes) }()
         case 20: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskTotalBytes) }()
         case 21: try { try decoder.decodeSingularUInt64Field(value: &_storage._diskFreeWarningBytes) }()
+        case 22: try { try decoder.decodeSingularBoolField(value: &_storage._curve) }()
+        case 23: try { try decoder.decodeSingularUInt32Field(value: &_storage._curveClients) }()
+        case 24: try { try decoder.decodeSingularMessageField(value: &_storage._curveClientsReadAt) }()
+        case 25: try { try decoder.decodeSingularUInt64Field(value: &_storage._curveRefused) }()
         default: break
         }
       }
@@ -4064,6 +4104,18 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if _storage._diskFreeWarningBytes != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._diskFreeWarningBytes, fieldNumber: 21)
       }
+      if _storage._curve != false {
+        try visitor.visitSingularBoolField(value: _storage._curve, fieldNumber: 22)
+      }
+      if _storage._curveClients != 0 {
+        try visitor.visitSingularUInt32Field(value: _storage._curveClients, fieldNumber: 23)
+      }
+      try { if let v = _storage._curveClientsReadAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      } }()
+      if _storage._curveRefused != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._curveRefused, fieldNumber: 25)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4094,6 +4146,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._diskFreeBytes != rhs_storage._diskFreeBytes {return false}
         if _storage._diskTotalBytes != rhs_storage._diskTotalBytes {return false}
         if _storage._diskFreeWarningBytes != rhs_storage._diskFreeWarningBytes {return false}
+        if _storage._curve != rhs_storage._curve {return false}
+        if _storage._curveClients != rhs_storage._curveClients {return false}
+        if _storage._curveClientsReadAt != rhs_storage._curveClientsReadAt {return false}
+        if _storage._curveRefused != rhs_storage._curveRefused {return false}
         return true
       }
       if !storagesAreEqual {return false}
