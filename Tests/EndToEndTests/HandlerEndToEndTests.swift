@@ -206,6 +206,53 @@ struct HandlerEndToEndTests {
         #expect(listed.status == 0 && listed.output.contains("retention") && listed.output.contains("erased") && listed.output.contains("the case ended"), "\(listed.output)")
     }
 
+    /// A backup taken before a contact was erased holds the contact; restored, it does not bring
+    /// the contact back for good: intake, finding the case ended past the retention, erases it
+    /// again. (Here the retention is shortened after the backup, as time passing would.)
+    @Test func aContactErasedSinceABackupIsErasedAgainAfterTheRestore() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        try set.start("intake", extra: ["--contact-retention-days", "never"], environment: secret)
+        for service in ["handler", "scheduler", "reporting"] { try set.start(service) }
+        try await set.waitReady()
+        var f = submission(8, prefix: "restored")
+        f.contact.phone = "13500004444"
+        let ending = try await openCase(set, f)
+        let staying = try await openCase(set, submission(9, prefix: "restored"))
+        let merged = try await set.cli(["case", "merge", ending, "--into", staying, "--reason", "the same crossing", "--actor", "desk-li"])
+        #expect(merged.status == 0, "\(merged.output)")
+        // Intake has heard that the case ended before the copy is taken.
+        #expect(await eventually(20) {
+            guard let head = await set.status("handler")?.headSeq, head > 0 else { return false }
+            return await set.status("intake")?.consumers.first { $0.stream == "handler-1" }?.appliedSeq == head
+        })
+        let backup = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--to", set.dir + "/backup"])
+        #expect(backup.status == 0, "\(backup.output)")
+        func contact() async throws -> String { try await set.cli(["contact", ending, "--reason", "call back"], environment: secret).output }
+        #expect(try await contact().contains("13500004444"), "kept while the retention is 'never'")
+
+        // The retention passes: intake erases the contact.
+        set.terminate("intake")
+        try set.start("intake", extra: ["--contact-retention-days", "0"], environment: secret)
+        #expect(await eventually(20) { (try? await contact())?.contains("erased") == true }, "\(set.logs())")
+
+        // The backup, from before the erasure, is restored: intake erases the contact again.
+        set.stopAll()
+        let restored = try await set.cli(["restore", "--from", set.dir + "/backup", "--data-dir", set.dir + "/data"])
+        #expect(restored.status == 0, "\(restored.output)")
+        try set.start("intake", extra: ["--contact-retention-days", "0"], environment: secret)
+        for service in ["handler", "scheduler", "reporting"] { try set.start(service) }
+        try await set.waitReady()
+        var last = ""
+        #expect(await eventually(20) {
+            last = (try? await contact()) ?? ""
+            return last.contains("erased") && !last.contains("13500004444")
+        }, "\(last)\n\(set.logs())")
+        let stream = try await set.call("intake", .replay(.with { $0.topicPrefixes = ["contact.erased"] })).replayBatch.events
+        #expect(stream.count == 1, "the restored intake's own stream records the erasure once: \(stream.map(\.topic))")
+    }
+
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
         let set = try LiaisonSet(instances: ["handler": 3])
         try set.start("intake")
