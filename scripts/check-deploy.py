@@ -31,6 +31,8 @@ import jsonschema
 import kubernetes_validate
 import yaml
 
+import kustomization  # scripts/kustomization.py
+
 SERVICES = ["intake", "handler", "scheduler", "reporting"]
 KUBERNETES_VERSION = "1.31.0"
 
@@ -329,13 +331,8 @@ def check_kustomize(checks: Checks) -> None:
     (strict), every ConfigMap and Secret a pod mounts rendered (the generated ones under their
     hashed names) or made by the operator (liaison-secrets)."""
     where = "deploy/kubernetes (kubectl kustomize)"
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        checks.fail(where, "kubectl is not installed (apt-get install kubernetes-client): the kustomization was not rendered")
-        return
-    with tempfile.TemporaryDirectory() as scratch:
-        tree = pathlib.Path(scratch) / "kubernetes"
-        shutil.copytree(checks.root / "deploy/kubernetes", tree, ignore=shutil.ignore_patterns("curve"))
+
+    def placeholders(tree: pathlib.Path) -> None:
         (tree / "curve").mkdir()
         kust = yaml.safe_load((tree / "kustomization.yaml").read_text())
         for generator in (kust.get("configMapGenerator") or []) + (kust.get("secretGenerator") or []):
@@ -343,13 +340,13 @@ def check_kustomize(checks: Checks) -> None:
                 path = entry.split("=", 1)[-1]
                 if path.startswith("curve/"):
                     (tree / path).write_text((tree / "topology.json").read_text() if path == "curve/topology.json" else "# placeholder\n")
-        rendered = subprocess.run([kubectl, "kustomize", str(tree)], capture_output=True, text=True)
-        if rendered.returncode != 0:
-            said = rendered.stderr.strip().replace(str(tree), "deploy/kubernetes")
-            quoted = re.search(r'err="(.*)"$', said)   # kubectl's log prefix, when it gives one
-            checks.fail(where, quoted.group(1) if quoted else said)
+
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            documents = kustomization.render(checks.root, pathlib.Path(scratch), placeholders)
+        except kustomization.RenderError as e:
+            checks.fail(where, str(e))
             return
-    documents = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     for doc in documents:
         try:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
@@ -369,11 +366,16 @@ def check_kustomize(checks: Checks) -> None:
         checks.ok(f"{where}: {len(documents)} objects rendered, valid against Kubernetes {KUBERNETES_VERSION} (strict); the pods mount {len(generated)} generated ConfigMaps and Secrets by their hashed names, and liaison-secrets")
 
 
+def package_products(root: pathlib.Path) -> set:
+    """The executables Package.swift makes."""
+    return set(re.findall(r'\.executable\(name: "([^"]+)"', (root / "Package.swift").read_text()))
+
+
 def check_containerfile(checks: Checks, compose_ports: dict) -> None:
     where = "deploy/container/Containerfile"
     text = (checks.root / where).read_text()
     lines = re.sub(r"\\\n", " ", text).splitlines()
-    products = set(re.findall(r'\.executable\(name: "([^"]+)"', (checks.root / "Package.swift").read_text()))
+    products = package_products(checks.root)
     built = set()
     for line in lines:
         match = re.search(r"for product in ([^;]+);", line)
@@ -415,7 +417,7 @@ def check_systemd(checks: Checks) -> None:
     where = "deploy/systemd"
     directory = checks.root / where
     units = sorted(p.name for p in directory.glob("*.service")) + sorted(p.name for p in directory.glob("*.t*"))
-    products = set(re.findall(r'\.executable\(name: "([^"]+)"', (checks.root / "Package.swift").read_text()))
+    products = package_products(checks.root)
     for svc in SERVICES:
         text = (directory / f"liaison-{svc}@.service").read_text() if (directory / f"liaison-{svc}@.service").exists() else ""
         if not re.search(rf"^ExecStart=/usr/local/bin/liaison-{svc} --instance %i\b", text, re.M):

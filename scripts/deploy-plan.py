@@ -30,10 +30,11 @@ import pathlib
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 
 import yaml
+
+import kustomization  # scripts/kustomization.py
 
 
 def image(root: pathlib.Path) -> tuple[dict, dict, str]:
@@ -118,20 +119,15 @@ def expand(value: str, env: dict) -> str:
 
 
 def kustomize(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path) -> list:
-    """deploy/kubernetes as `kubectl kustomize` renders it (what `kubectl apply -k` sends), with
-    the files its generators read (curve/) taken from `sources`."""
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        raise SystemExit("kubectl is not installed (apt-get install kubernetes-client): it renders deploy/kubernetes")
-    tree = work / "kustomization"
-    shutil.rmtree(tree, ignore_errors=True)
-    shutil.copytree(root / "deploy/kubernetes", tree, ignore=shutil.ignore_patterns("curve"))
-    if (sources / "curve").exists():
-        shutil.copytree(sources / "curve", tree / "curve")
-    rendered = subprocess.run([kubectl, "kustomize", str(tree)], capture_output=True, text=True)
-    if rendered.returncode != 0:
-        raise SystemExit(f"kubectl kustomize: {rendered.stderr.strip()}")
-    return [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    """deploy/kubernetes as `kubectl kustomize` renders it, its generators reading the curve/
+    files under `sources` (liaison keygen's)."""
+    def keys(tree: pathlib.Path) -> None:
+        if (sources / "curve").exists():
+            shutil.copytree(sources / "curve", tree / "curve")
+    try:
+        return kustomization.render(root, work, keys)
+    except kustomization.RenderError as e:
+        raise SystemExit(f"kubectl kustomize: {e}")
 
 
 def kubernetes_plan(root: pathlib.Path, sources: pathlib.Path, work: pathlib.Path, operator_secrets: dict) -> dict:

@@ -27,7 +27,7 @@ struct Keygen: ParsableCommand {
             --client ROLE:NAME (again for each) also makes a client's key pair (DIR/NAME.key) and \
             lets it in: the operators' console, a hotline desk, a consumer. Later, --into DIR with \
             --client alone adds clients to the set's keys (the services read the allow-list again \
-            on SIGHUP).
+            within two seconds of the change).
 
               liaison keygen --topology deploy/topology.json --into /etc/liaison/keys \\
                   --client operator:console --client submitter:desk-1
@@ -119,13 +119,7 @@ struct Keygen: ParsableCommand {
                 print("\(stream): \(dir)/\(stream).key, public key \(keys.publicKey)")
             }
         }
-        if !clients.isEmpty { allowed += "# Clients:\n" }
-        for c in clients {
-            let keys = try CurveKeyPair.generate()
-            try Self.writeNew(dir + "/\(c.name).key", CurveKeyFile.text(keys, name: c.name), mode: 0o600)
-            allowed += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
-            print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
-        }
+        if !clients.isEmpty { allowed += "# Clients:\n" + (try Self.clientKeys(clients, in: dir)) }
         allowed += "# Add each desk, operator and consumer: liaison keygen --into \(dir) --client ROLE:NAME.\n"
         try Self.writeNew(dir + "/curve-clients", allowed, mode: 0o640)
         let enc = JSONEncoder()
@@ -135,33 +129,38 @@ struct Keygen: ParsableCommand {
         print("start each instance with --topology \(dir)/topology.json --curve-key-dir \(dir) --curve-clients \(dir)/curve-clients")
     }
 
+    /// A key pair for each client in `dir` (DIR/NAME.key), printed; their allow-list lines.
+    static func clientKeys(_ clients: [(role: CurveRole, name: String)], in dir: String) throws -> String {
+        var lines = ""
+        for c in clients {
+            let keys = try CurveKeyPair.generate()
+            try writeNew(dir + "/\(c.name).key", CurveKeyFile.text(keys, name: c.name), mode: 0o600)
+            lines += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
+            print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
+        }
+        return lines
+    }
+
     /// Key pairs for `--client`s of a set whose keys are already in `dir`, each let in by a line
     /// added to its allow-list (a name it has already, or a key file that exists, is refused
-    /// before anything is written). The services read the list again on SIGHUP.
+    /// before anything is written). The services read the list again when it changes.
     func addClients(into dir: String) throws {
         let listPath = dir + "/curve-clients"
-        let list = try CurveClients.load(path: listPath)
+        let text = try ConfigFiles.read(listPath, key: "into")
+        let named = Set(try CurveClients.parse(text, source: listPath).byKey.values.map(\.name))
         let clients = try self.clients()
-        let named = Set(list.byKey.values.map(\.name))
         for c in clients {
             if named.contains(c.name) { throw ValidationError("\(listPath) lets \(c.name) in already") }
             if FileManager.default.fileExists(atPath: dir + "/\(c.name).key") { throw ValidationError("\(dir)/\(c.name).key exists already") }
         }
-        var lines = ""
-        for c in clients {
-            let keys = try CurveKeyPair.generate()
-            try Self.writeNew(dir + "/\(c.name).key", CurveKeyFile.text(keys, name: c.name), mode: 0o600)
-            lines += "\(c.role.rawValue) \(keys.publicKey) \(c.name)\n"
-            print("\(c.name) (\(c.role.rawValue)): \(dir)/\(c.name).key, public key \(keys.publicKey)")
-        }
+        let lines = try Self.clientKeys(clients, in: dir)
         // Appended whole, with the file's line end before it if its last line has none.
-        let text = try ConfigFiles.read(listPath, key: "into")
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: listPath))
         defer { try? handle.close() }
         try handle.seekToEnd()
         try handle.write(contentsOf: Data(((text.isEmpty || text.hasSuffix("\n")) ? lines : "\n" + lines).utf8))
         try handle.synchronize()
-        print("let in by \(listPath); the services read it again on SIGHUP (systemctl reload, or a new ConfigMap on Kubernetes)")
+        print("let in by \(listPath): the services read it again within two seconds (SIGHUP: at once; Kubernetes: apply again, which restarts the pods)")
     }
 
     /// Writes a new file (never an existing one) with `mode`, flushed; one that could not be

@@ -32,11 +32,21 @@ extension RequestHandling {
         answer(requests)
     }
 
+    /// Request `i`'s operator key in `operatorKeys` (nil past its end: callers without keys pass []).
+    public func operatorKey(_ operatorKeys: [String?], _ i: Int) -> String? { i < operatorKeys.count ? operatorKeys[i] : nil }
+
     /// Convenience for handlers that take requests one at a time.
     public func each(_ requests: [Liaison_V1_Request], _ one: (Liaison_V1_Request) throws -> Liaison_V1_Reply) -> [Liaison_V1_Reply] {
-        requests.map { req in
+        each(requests, operatorKeys: []) { req, _ in try one(req) }
+    }
+
+    /// ``each(_:_:)`` giving each request's operator key too (``answer(_:operatorKeys:)``).
+    public func each(_ requests: [Liaison_V1_Request], operatorKeys: [String?],
+                     _ one: (Liaison_V1_Request, String?) throws -> Liaison_V1_Reply) -> [Liaison_V1_Reply] {
+        requests.indices.map { i in
+            let req = requests[i]
             do {
-                var reply = try one(req)
+                var reply = try one(req, operatorKey(operatorKeys, i))
                 reply.requestID = req.requestID
                 return reply
             } catch let e as WireError {

@@ -8,7 +8,8 @@ import ZeroMQ
 public enum CurveRole: String, CaseIterable, Sendable {
     /// A desk, the web front, the app: submits feedback and looks up a citizen's status.
     case submitter
-    /// The office: every request (contact data and case commands still need an operator secret).
+    /// The office: every request; the key stands in for an operator secret (contact data, case
+    /// commands).
     case `operator`
     /// A new consumer of the streams: replay, status, the report.
     case consumer
@@ -153,28 +154,31 @@ public struct ServiceCurve: Sendable {
     }
 }
 
-/// The allow-list in force, read again from its file on SIGHUP. A key taken out is refused from
-/// that moment: new connections by the ZAP handler, and every request of a connection it let in
-/// before, since each request is checked against the list in force by its client's key.
+/// The allow-list in force, read again from its file on SIGHUP or when the file changes. A key
+/// taken out is refused from that moment: new connections by the ZAP handler, and every request of
+/// a connection it let in before, since each request is checked against the list in force by its
+/// client's key.
 public final class CurveAllowList: Sendable {
-    private let current: Mutex<CurveClients>
+    /// The list in force, when it was read, and the file as it was then (or as it was last found
+    /// not to load), to see it change.
+    private struct State {
+        var clients: CurveClients
+        var readAt: Date
+        var stamp: FileStamp?
+    }
+    private let state: Mutex<State>
     private let revocationCount = Atomic<Int>(0)
-    /// The file as it was when last read (or last found not to load), to see it change.
-    private let lastRead: Mutex<FileStamp?>
-    private let readAt: Mutex<Date>
     private let refusedCount = Atomic<UInt64>(0)
     /// The `--curve-clients` file it was read from.
     public let path: String?
 
     public init(_ clients: CurveClients, path: String?) {
-        current = Mutex(clients)
+        state = Mutex(State(clients: clients, readAt: Date(), stamp: path.flatMap(FileStamp.init(path:))))
         self.path = path
-        lastRead = Mutex(path.flatMap(FileStamp.init(path:)))
-        readAt = Mutex(Date())
     }
 
     /// When the list in force was read.
-    public var lastReadAt: Date { readAt.withLock { $0 } }
+    public var lastReadAt: Date { state.withLock { $0.readAt } }
 
     /// Connections the ZAP handler refused since start (``ZAPHandler`` counts them).
     public var refused: UInt64 { refusedCount.load(ordering: .relaxed) }
@@ -202,12 +206,12 @@ public final class CurveAllowList: Sendable {
     /// Returns whether the list was read again.
     @discardableResult
     public func reloadIfChanged(logger: Logger) -> Bool {
-        guard let path, let now = FileStamp(path: path), lastRead.withLock({ $0 }) != now else { return false }
+        guard let path, let now = FileStamp(path: path), state.withLock({ $0.stamp }) != now else { return false }
         do {
             try reload(logger: logger)
             return true
         } catch {
-            lastRead.withLock { $0 = now }
+            state.withLock { $0.stamp = now }
             logger.error("CURVE clients file changed but does not load; the previous list stays", metadata: ["error": "\(error)"])
             return false
         }
@@ -217,10 +221,10 @@ public final class CurveAllowList: Sendable {
     public static let watchInterval: Double = 2
 
     /// The clients in force.
-    public var clients: CurveClients { current.withLock { $0 } }
+    public var clients: CurveClients { state.withLock { $0.clients } }
 
     /// The client in force with the Z85 public key `key`, if it is let in.
-    public func client(withKey key: String) -> CurveClients.Client? { current.withLock { $0.byKey[key] } }
+    public func client(withKey key: String) -> CurveClients.Client? { state.withLock { $0.clients.byKey[key] } }
 
     /// How many reloads so far took a key out or changed its role. ZAP is asked at a connection's
     /// handshake only, so a subscriber let in before would go on hearing the events stream: the
@@ -233,11 +237,9 @@ public final class CurveAllowList: Sendable {
         guard let path else { return }
         let stamp = FileStamp(path: path)   // before reading: a change while it is read is seen next time
         let next = try CurveClients.load(path: path)
-        lastRead.withLock { $0 = stamp }
-        readAt.withLock { $0 = Date() }
-        let revoked = current.withLock { now -> Int in
-            let revoked = now.byKey.filter { key, client in next.byKey[key]?.role != client.role }.count
-            now = next
+        let revoked = state.withLock { now -> Int in
+            let revoked = now.clients.byKey.filter { key, client in next.byKey[key]?.role != client.role }.count
+            now = State(clients: next, readAt: Date(), stamp: stamp)
             return revoked
         }
         logger.notice("CURVE clients reloaded: \(next.byKey.count) in force")

@@ -279,13 +279,11 @@ public final class HandlerService: RequestHandling {
     }
 
     func handle(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [Liaison_V1_Reply] {
-        var i = -1
-        return each(requests) { req in
-            i += 1
+        each(requests, operatorKeys: operatorKeys) { req, operatorKey in
             switch req.body {
             case .getCase(let q)?: return try getCase(q)
             case .listCases(let q)?: return try listCases(q)
-            case .caseCommand(let c)?: return try command(c, credential: req.credential, operatorKey: i < operatorKeys.count ? operatorKeys[i] : nil)
+            case .caseCommand(let c)?: return try command(c, credential: req.credential, operatorKey: operatorKey)
             default: throw WireError.invalidArgument("body", "the handler answers get_case, list_cases and case_command")
             }
         }

@@ -253,7 +253,7 @@ public final class IntakeService: RequestHandling {
             case .getFeedbackStatus(let q):
                 replies[i] = .message(status(q))
             case .getContact(let q):
-                switch contact(q, credential: requests[i].credential, operatorKey: i < operatorKeys.count ? operatorKeys[i] : nil) {
+                switch contact(q, credential: requests[i].credential, operatorKey: operatorKey(operatorKeys, i)) {
                 case .answered(let reply): replies[i] = .message(reply)
                 case .disclose(let reply, let record):
                     disclosures.append(record)
