@@ -6,10 +6,11 @@ exactly one case for every stored submission.
     swift build -c release --scratch-path .build-release
     python3 scripts/soak-kill.py --seconds 300                     # intake and handler killed
     python3 scripts/soak-kill.py --seconds 120 --kill intake --mean-interval 0.3
+    python3 scripts/soak-kill.py --seconds 300 --intakes 2 --handlers 3   # partitions, two streams
 
 The end-to-end tests kill each service once at a chosen moment; this kills them hundreds of times
 at random ones (in a commit's fsync, a checkpoint, the WAL starting over, the handler between its
-case and its cursor), which a test in CI has no time for. It runs the release executables on
+case and its cursor, one partition while the others go on), which a test in CI has no time for. It runs the release executables on
 `ipc://` endpoints in a temporary directory (removed at the end unless --keep), with clients of
 its own written with pyzmq and protobuf only (Lazy Pirate: on silence or `unavailable`, the same
 submission id again, as `liaison submit` does).
@@ -18,9 +19,10 @@ What it checks, after the last kill:
   1. every submission sent, acknowledged or not, sent once more with the same id and body, is
      accepted as a duplicate; an acknowledged one gets back the case number it was given;
   2. no case number was given to two submission ids;
-  3. intake's stream holds exactly one event for every submission id (its head);
-  4. once the handler has applied intake's stream to its head, its database holds exactly one
-     case for each of those case numbers and one opening event for each.
+  3. each intake's stream holds exactly one event for every submission id sent to it (its head);
+  4. once every handler partition has applied every intake stream to its head, the partitions'
+     databases together hold exactly one case for each of those case numbers (in one partition)
+     and one opening event for each.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -49,7 +51,9 @@ def parse():
     p.add_argument("--bin-dir", default=".build-release/release", help="where liaison-intake and liaison-handler are")
     p.add_argument("--seconds", type=float, default=120, help="how long to keep killing")
     p.add_argument("--clients", type=int, default=16, help="desks submitting, one request in flight each")
-    p.add_argument("--kill", default="intake,handler", help="services to kill, comma-separated")
+    p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
+    p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
+    p.add_argument("--kill", default="intake,handler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
     p.add_argument("--dir", default=None, help="work in this (empty) directory instead of a new temporary one; it is kept")
@@ -60,11 +64,12 @@ def parse():
 class Service:
     """One service process, started again after each kill; its output appended to a log."""
 
-    def __init__(self, name, args, tmp):
-        self.name, self.tmp = name, tmp
-        self.argv = [os.path.join(args.bin_dir, "liaison-" + name), "--topology", os.path.join(tmp, "topology.json"),
-                     "--data-dir", os.path.join(tmp, "data", name), "--log-level", "warning"]
-        self.log = open(os.path.join(tmp, name + ".log"), "ab")
+    def __init__(self, service, index, args, tmp):
+        self.service, self.name = service, "%s-%d" % (service, index + 1)
+        self.database = os.path.join(tmp, "data", self.name, self.name + ".sqlite")
+        self.argv = [os.path.join(args.bin_dir, "liaison-" + service), "--topology", os.path.join(tmp, "topology.json"),
+                     "--instance", str(index), "--data-dir", os.path.join(tmp, "data", self.name), "--log-level", "warning"]
+        self.log = open(os.path.join(tmp, self.name + ".log"), "ab")
         self.proc, self.kills = None, 0
 
     def start(self):
@@ -176,8 +181,8 @@ def call(ctx, endpoint, request, timeout_ms=3000, attempts=20):
 
 
 def resubmit_all(ctx, endpoint, desks):
-    """Every id each desk sent, once more, 256 in flight on one DEALER: id → reply."""
-    todo = [(d.index, n) for d in desks for n in range(d.sent)]
+    """Every id the desks sent to `endpoint`, once more, 256 in flight on one DEALER: id → reply."""
+    todo = [(d.index, n) for d in desks if d.endpoint == endpoint for n in range(d.sent)]
     replies, s = {}, ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(endpoint)
@@ -218,28 +223,33 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
-    topology = {"services": {name: [{"stream": name + "-1", "requests": "ipc://%s/%s.req" % (tmp, name),
-                                     "events": "ipc://%s/%s.pub" % (tmp, name)}] for name in SERVICES}}
+    counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1, "reporting": 1}
+    topology = {"services": {name: [{"stream": "%s-%d" % (name, i + 1), "requests": "ipc://%s/%s-%d.req" % (tmp, name, i + 1),
+                                     "events": "ipc://%s/%s-%d.pub" % (tmp, name, i + 1)} for i in range(counts[name])]
+                             for name in SERVICES}}
     with open(os.path.join(tmp, "topology.json"), "w") as fh:
         json.dump(topology, fh)
     print("seed %d, directory %s" % (seed, tmp), flush=True)
     to_kill = [k for k in args.kill.split(",") if k]
-    services = {name: Service(name, args, tmp) for name in ("intake", "handler")}
+    services = {s.name: s for name in ("intake", "handler") for s in (Service(name, i, args, tmp) for i in range(counts[name]))}
     for s in services.values():
         s.start()
-    intake_req = topology["services"]["intake"][0]["requests"]
-    handler_req = topology["services"]["handler"][0]["requests"]
+    requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in ("intake", "handler")
+                for i, inst in enumerate(topology["services"][name])}
+    intakes = [s for s in services.values() if s.service == "intake"]
+    handlers = [s for s in services.values() if s.service == "handler"]
+    victims = [s for s in services.values() if s.service in to_kill]
     ctx = zmq.Context()
     problems = []
     try:
         stop = threading.Event()
-        desks = [Desk(i, ctx, intake_req, stop, deadline_after_stop=60) for i in range(args.clients)]
+        desks = [Desk(i, ctx, requests[intakes[i % len(intakes)].name], stop, deadline_after_stop=60) for i in range(args.clients)]
         for d in desks:
             d.start()
         started = time.monotonic()
         while time.monotonic() - started < args.seconds:
             time.sleep(rng.expovariate(1 / args.mean_interval))
-            victim = services[rng.choice(to_kill)]
+            victim = rng.choice(victims)
             victim.kill9()
             victim.start()
             acked = sum(len(d.acked) for d in desks)
@@ -252,12 +262,14 @@ def main():
             problems += d.failures
         acked = {k: v for d in desks for k, v in d.acked.items()}
         sent = sum(d.sent for d in desks)
-        print("kills: %s; submissions sent %d, acknowledged %d, retries %d" % (
-            ", ".join("%s %d" % (n, s.kills) for n, s in services.items()), sent, len(acked),
+        print("kills: %d (%s); submissions sent %d, acknowledged %d, retries %d" % (
+            sum(s.kills for s in services.values()), ", ".join("%s %d" % (n, s.kills) for n, s in services.items()), sent, len(acked),
             sum(d.retries for d in desks)), flush=True)
 
         # 1 and 2: every id once more.
-        replies = resubmit_all(ctx, intake_req, desks)
+        replies = {}
+        for s in intakes:
+            replies.update(resubmit_all(ctx, requests[s.name], desks))
         case_of = {}
         for sid, reply in replies.items():
             if reply.WhichOneof("result") != "feedback_accepted":
@@ -275,39 +287,52 @@ def main():
         if len(set(case_of.values())) != len(case_of):
             problems.append("%d case numbers for %d submission ids" % (len(set(case_of.values())), len(case_of)))
 
-        # 3: one event per submission on intake's stream.
-        head = status(ctx, intake_req).head_seq
-        if head != len(case_of):
-            problems.append("intake's stream head is %d for %d stored submissions" % (head, len(case_of)))
+        # 3: one event per submission on each intake's stream.
+        heads = {}
+        for s in intakes:
+            heads[s.name] = status(ctx, requests[s.name]).head_seq
+            stored = sum(d.sent for d in desks if d.endpoint == requests[s.name])
+            if heads[s.name] != stored:
+                problems.append("%s's stream head is %d for %d stored submissions" % (s.name, heads[s.name], stored))
 
-        # 4: the handler catches up, then one case and one opening event each.
+        # 4: every partition catches up with every intake, then one case and one opening event each.
         deadline = time.monotonic() + 120
-        while True:
-            cursors = {c.stream: c.applied_seq for c in status(ctx, handler_req).consumers}
-            if cursors.get("intake-1", 0) >= head:
-                break
-            if time.monotonic() > deadline:
-                problems.append("the handler applied intake-1 to %s of %d in 120 s" % (cursors.get("intake-1"), head))
-                break
-            time.sleep(0.2)
+        for h in handlers:
+            while True:
+                cursors = {c.stream: c.applied_seq for c in status(ctx, requests[h.name]).consumers}
+                behind = {k: (cursors.get(k, 0), v) for k, v in heads.items() if cursors.get(k, 0) < v}
+                if not behind:
+                    break
+                if time.monotonic() > deadline:
+                    problems.append("%s had not applied (cursor, head) %s after 120 s" % (h.name, behind))
+                    break
+                time.sleep(0.2)
         for name, s in services.items():
             code = s.stop()
             if code != 0:
                 problems.append("%s stopped with %s on SIGTERM" % (name, code))
-        db = sqlite3.connect("file:%s?mode=ro" % os.path.join(tmp, "data", "handler", "handler-1.sqlite"), uri=True)
-        cases = {row[0] for row in db.execute("SELECT case_number FROM cases")}
+        cases, owners, opened = set(), {}, 0
+        for h in handlers:
+            db = sqlite3.connect("file:%s?mode=ro" % h.database, uri=True)
+            for (number,) in db.execute("SELECT case_number FROM cases"):
+                cases.add(number)
+                owners.setdefault(number, []).append(h.name)
+            opened += db.execute("SELECT count(*) FROM events WHERE topic = 'case.opened'").fetchone()[0]
+            db.close()
+        twice = {n: o for n, o in owners.items() if len(o) > 1}
+        if twice:
+            problems.append("%d cases are held by more than one partition, e.g. %s" % (len(twice), list(twice.items())[:3]))
         missing = set(case_of.values()) - cases
         extra = cases - set(case_of.values())
         if missing:
-            problems.append("the handler has no case for %d submissions, e.g. %s" % (len(missing), sorted(missing)[:5]))
+            problems.append("no partition has a case for %d submissions, e.g. %s" % (len(missing), sorted(missing)[:5]))
         if extra:
-            problems.append("the handler has %d cases intake never gave, e.g. %s" % (len(extra), sorted(extra)[:5]))
-        topics = dict(db.execute("SELECT topic, count(*) FROM events GROUP BY topic").fetchall())
-        opened = topics.get("case.opened", 0)
+            problems.append("the partitions have %d cases no intake gave, e.g. %s" % (len(extra), sorted(extra)[:5]))
         if opened != len(cases):
-            problems.append("the handler's stream has %d case.opened events for %d cases (%s)" % (opened, len(cases), topics))
-        print("checked: %d submissions stored once each (intake head %d), %d acknowledged unchanged, "
-              "%d cases in the handler, %d case.opened events" % (len(case_of), head, len(acked), len(cases), opened))
+            problems.append("the partitions' streams have %d case.opened events for %d cases" % (opened, len(cases)))
+        print("checked: %d submissions stored once each (intake heads %s), %d acknowledged unchanged, "
+              "%d cases in %d partition(s), %d case.opened events" % (
+                  len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
     finally:
         for s in services.values():
             if s.proc and s.proc.poll() is None:
