@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Kills intake (and the handler) with SIGKILL again and again while desks keep submitting, then
-checks that nothing acknowledged was lost, changed or stored twice, and that the handler opened
-exactly one case for every stored submission.
+"""Kills intake, the handler and reporting with SIGKILL again and again while desks keep
+submitting, then checks that nothing acknowledged was lost, changed or stored twice, that the
+handler opened exactly one case for every stored submission, and that reporting counted each once.
 
     swift build -c release --scratch-path .build-release
-    python3 scripts/soak-kill.py --seconds 300                     # intake and handler killed
+    python3 scripts/soak-kill.py --seconds 300                     # intake, handler, reporting killed
     python3 scripts/soak-kill.py --seconds 120 --kill intake --mean-interval 0.3
     python3 scripts/soak-kill.py --seconds 300 --intakes 2 --handlers 3   # partitions, two streams
 
@@ -22,7 +22,9 @@ What it checks, after the last kill:
   3. each intake's stream holds exactly one event for every submission id sent to it (its head);
   4. once every handler partition has applied every intake stream to its head, the partitions'
      databases together hold exactly one case for each of those case numbers (in one partition)
-     and one opening event for each.
+     and one opening event for each;
+  5. once reporting has applied every stream to its head, it counts every submission once (in
+     total and by kind) and every case once.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -53,7 +55,8 @@ def parse():
     p.add_argument("--clients", type=int, default=16, help="desks submitting, one request in flight each")
     p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
-    p.add_argument("--kill", default="intake,handler", help="services to kill, comma-separated (any instance of each)")
+    p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting out")
+    p.add_argument("--kill", default="intake,handler,reporting", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
     p.add_argument("--dir", default=None, help="work in this (empty) directory instead of a new temporary one; it is kept")
@@ -223,7 +226,7 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
-    counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1, "reporting": 1}
+    counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1, "reporting": 1 if args.reporting else 0}
     topology = {"services": {name: [{"stream": "%s-%d" % (name, i + 1), "requests": "ipc://%s/%s-%d.req" % (tmp, name, i + 1),
                                      "events": "ipc://%s/%s-%d.pub" % (tmp, name, i + 1)} for i in range(counts[name])]
                              for name in SERVICES}}
@@ -231,13 +234,14 @@ def main():
         json.dump(topology, fh)
     print("seed %d, directory %s" % (seed, tmp), flush=True)
     to_kill = [k for k in args.kill.split(",") if k]
-    services = {s.name: s for name in ("intake", "handler") for s in (Service(name, i, args, tmp) for i in range(counts[name]))}
+    services = {s.name: s for name in ("intake", "handler", "reporting") for s in (Service(name, i, args, tmp) for i in range(counts[name]))}
     for s in services.values():
         s.start()
-    requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in ("intake", "handler")
+    requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in ("intake", "handler", "reporting")
                 for i, inst in enumerate(topology["services"][name])}
     intakes = [s for s in services.values() if s.service == "intake"]
     handlers = [s for s in services.values() if s.service == "handler"]
+    reporters = [s for s in services.values() if s.service == "reporting"]
     victims = [s for s in services.values() if s.service in to_kill]
     ctx = zmq.Context()
     problems = []
@@ -307,6 +311,30 @@ def main():
                     problems.append("%s had not applied (cursor, head) %s after 120 s" % (h.name, behind))
                     break
                 time.sleep(0.2)
+        # 5: reporting catches up with every stream it follows; its counts are exact.
+        for h in handlers:
+            heads[h.name] = status(ctx, requests[h.name]).head_seq
+        for r in reporters:
+            while True:
+                cursors = {c.stream: c.applied_seq for c in status(ctx, requests[r.name]).consumers}
+                behind = {k: (cursors.get(k, 0), v) for k, v in heads.items() if cursors.get(k, 0) < v}
+                if not behind:
+                    break
+                if time.monotonic() > deadline:
+                    problems.append("%s had not applied (cursor, head) %s after 120 s" % (r.name, behind))
+                    break
+                time.sleep(0.2)
+            report = call(ctx, requests[r.name], pb.Request(version=1, request_id="report", get_report=pb.GetReport())).report
+            kinds = {}
+            for d in desks:
+                for n in range(d.sent):
+                    name = pb.FeedbackKind.Name(submission(d.index, n).kind).removeprefix("FEEDBACK_KIND_").lower()
+                    kinds[name] = kinds.get(name, 0) + 1
+            counted = {c.key: c.count for c in report.by_kind}
+            if report.feedback_total != len(case_of) or counted != kinds:
+                problems.append("%s counts %d submissions %s; stored: %d %s" % (r.name, report.feedback_total, counted, len(case_of), kinds))
+            print("%s: %d submissions, %d cases, by kind %s" % (r.name, report.feedback_total, report.cases_total, counted))
+            reported_cases = report.cases_total
         for name, s in services.items():
             code = s.stop()
             if code != 0:
@@ -330,7 +358,10 @@ def main():
             problems.append("the partitions have %d cases no intake gave, e.g. %s" % (len(extra), sorted(extra)[:5]))
         if opened != len(cases):
             problems.append("the partitions' streams have %d case.opened events for %d cases" % (opened, len(cases)))
-        print("checked: %d submissions stored once each (intake heads %s), %d acknowledged unchanged, "
+        for r in reporters:
+            if reported_cases != len(cases):
+                problems.append("%s counts %d cases; the partitions hold %d" % (r.name, reported_cases, len(cases)))
+        print("checked: %d submissions stored once each (stream heads %s), %d acknowledged unchanged, "
               "%d cases in %d partition(s), %d case.opened events" % (
                   len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
     finally:

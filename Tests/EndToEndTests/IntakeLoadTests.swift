@@ -89,10 +89,10 @@ struct IntakeLoadTests {
         #expect(await set.status("intake")?.headSeq == UInt64(again.count))
     }
 
-    /// scripts/soak-kill.py, briefly: two intakes and two handler partitions killed with SIGKILL at
-    /// random moments while four desks (pyzmq, Lazy Pirate) keep submitting; afterwards every
-    /// submission is stored once with the case number it was acknowledged with, and exactly one
-    /// partition opened one case for each. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
+    /// scripts/soak-kill.py, briefly: two intakes, two handler partitions and reporting killed with
+    /// SIGKILL at random moments while four desks (pyzmq, Lazy Pirate) keep submitting; afterwards
+    /// every submission is stored once with the case number it was acknowledged with, exactly one
+    /// partition opened one case for each, and reporting counted each once. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
     @Test func randomKillsWhileDesksSubmitLoseAndDoubleNothing() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
