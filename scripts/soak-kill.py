@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Kills intake, the handler and reporting with SIGKILL again and again while desks keep
-submitting, then checks that nothing acknowledged was lost, changed or stored twice, that the
+"""Kills every service (intake, the handler, reporting, the scheduler) with SIGKILL again and
+again while desks keep submitting, then checks that nothing acknowledged was lost, changed or stored twice, that the
 handler opened exactly one case for every stored submission, and that reporting counted each once.
 
     swift build -c release --scratch-path .build-release
-    python3 scripts/soak-kill.py --seconds 300                     # intake, handler, reporting killed
+    python3 scripts/soak-kill.py --seconds 300                     # every service killed
     python3 scripts/soak-kill.py --seconds 120 --kill intake --mean-interval 0.3
     python3 scripts/soak-kill.py --seconds 300 --intakes 2 --handlers 3   # partitions, two streams
 
@@ -46,6 +46,30 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
+# With --curve: each endpoint's server key, and the desks' and the console's key pairs.
+SERVER_KEYS, CLIENT_KEYS = {}, {}
+
+
+def open_socket(ctx, kind, endpoint, who):
+    """A socket connected to `endpoint`, over CURVE as `who` (desk, console) when it serves so."""
+    s = ctx.socket(kind)
+    s.setsockopt(zmq.LINGER, 0)
+    if endpoint in SERVER_KEYS:
+        s.curve_serverkey = SERVER_KEYS[endpoint].encode()
+        s.curve_publickey, s.curve_secretkey = CLIENT_KEYS[who]
+    s.connect(endpoint)
+    return s
+
+
+def key_pair(path):
+    """(public, secret) Z85 keys from a `liaison keygen` key file."""
+    keys = {}
+    with open(path) as fh:
+        for line in fh:
+            words = line.split()
+            if len(words) == 2 and words[0] in ("public", "secret"):
+                keys[words[0]] = words[1].encode()
+    return keys["public"], keys["secret"]
 
 
 def parse():
@@ -55,8 +79,9 @@ def parse():
     p.add_argument("--clients", type=int, default=16, help="desks submitting, one request in flight each")
     p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
-    p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting out")
-    p.add_argument("--kill", default="intake,handler,reporting", help="services to kill, comma-separated (any instance of each)")
+    p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting (and the scheduler, which it follows) out")
+    p.add_argument("--curve", action="store_true", help="the whole set over CURVE (liaison keygen): desks as submitters, the checks as an operator")
+    p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
     p.add_argument("--dir", default=None, help="work in this (empty) directory instead of a new temporary one; it is kept")
@@ -67,11 +92,14 @@ def parse():
 class Service:
     """One service process, started again after each kill; its output appended to a log."""
 
-    def __init__(self, service, index, args, tmp):
+    def __init__(self, service, index, args, tmp, topology):
         self.service, self.name = service, "%s-%d" % (service, index + 1)
         self.database = os.path.join(tmp, "data", self.name, self.name + ".sqlite")
-        self.argv = [os.path.join(args.bin_dir, "liaison-" + service), "--topology", os.path.join(tmp, "topology.json"),
+        self.argv = [os.path.join(args.bin_dir, "liaison-" + service), "--topology", topology,
                      "--instance", str(index), "--data-dir", os.path.join(tmp, "data", self.name), "--log-level", "warning"]
+        if args.curve:
+            keys = os.path.join(tmp, "keys")
+            self.argv += ["--curve-key-dir", keys, "--curve-clients", os.path.join(keys, "curve-clients")]
         self.log = open(os.path.join(tmp, self.name + ".log"), "ab")
         self.proc, self.kills = None, 0
 
@@ -127,10 +155,7 @@ class Desk(threading.Thread):
         self.stopped_at = None
 
     def socket(self):
-        s = self.ctx.socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.connect(self.endpoint)
-        return s
+        return open_socket(self.ctx, zmq.REQ, self.endpoint, "desk")
 
     def run(self):
         s, n = self.socket(), 0
@@ -170,9 +195,7 @@ class Desk(threading.Thread):
 def call(ctx, endpoint, request, timeout_ms=3000, attempts=20):
     """One request, Lazy Pirate: a new socket and the same request on silence."""
     for _ in range(attempts):
-        s = ctx.socket(zmq.REQ)
-        s.setsockopt(zmq.LINGER, 0)
-        s.connect(endpoint)
+        s = open_socket(ctx, zmq.REQ, endpoint, "console")
         s.send(request.SerializeToString())
         if s.poll(timeout_ms):
             reply = pb.Reply()
@@ -186,9 +209,7 @@ def call(ctx, endpoint, request, timeout_ms=3000, attempts=20):
 def resubmit_all(ctx, endpoint, desks):
     """Every id the desks sent to `endpoint`, once more, 256 in flight on one DEALER: id → reply."""
     todo = [(d.index, n) for d in desks if d.endpoint == endpoint for n in range(d.sent)]
-    replies, s = {}, ctx.socket(zmq.DEALER)
-    s.setsockopt(zmq.LINGER, 0)
-    s.connect(endpoint)
+    replies, s = {}, open_socket(ctx, zmq.DEALER, endpoint, "desk")
     pending = {}
 
     def send(client, n):
@@ -226,18 +247,30 @@ def main():
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
-    counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1, "reporting": 1 if args.reporting else 0}
+    counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1 if args.reporting else 0, "reporting": 1 if args.reporting else 0}
     topology = {"services": {name: [{"stream": "%s-%d" % (name, i + 1), "requests": "ipc://%s/%s-%d.req" % (tmp, name, i + 1),
                                      "events": "ipc://%s/%s-%d.pub" % (tmp, name, i + 1)} for i in range(counts[name])]
                              for name in SERVICES}}
-    with open(os.path.join(tmp, "topology.json"), "w") as fh:
+    topology_path = os.path.join(tmp, "topology.json")
+    with open(topology_path, "w") as fh:
         json.dump(topology, fh)
+    if args.curve:
+        keys = os.path.join(tmp, "keys")
+        subprocess.run([os.path.join(args.bin_dir, "liaison"), "keygen", "--topology", topology_path, "--into", keys,
+                        "--client", "submitter:desk", "--client", "operator:console"],
+                       check=True, stdout=subprocess.DEVNULL, env=Service.environment())
+        topology_path = os.path.join(keys, "topology.json")
+        with open(topology_path) as fh:
+            for instances in json.load(fh)["services"].values():
+                for inst in instances:
+                    SERVER_KEYS[inst["requests"]] = inst["curve_public_key"]
+        CLIENT_KEYS["desk"], CLIENT_KEYS["console"] = key_pair(os.path.join(keys, "desk.key")), key_pair(os.path.join(keys, "console.key"))
     print("seed %d, directory %s" % (seed, tmp), flush=True)
     to_kill = [k for k in args.kill.split(",") if k]
-    services = {s.name: s for name in ("intake", "handler", "reporting") for s in (Service(name, i, args, tmp) for i in range(counts[name]))}
+    services = {s.name: s for name in SERVICES for s in (Service(name, i, args, tmp, topology_path) for i in range(counts[name]))}
     for s in services.values():
         s.start()
-    requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in ("intake", "handler", "reporting")
+    requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in SERVICES
                 for i, inst in enumerate(topology["services"][name])}
     intakes = [s for s in services.values() if s.service == "intake"]
     handlers = [s for s in services.values() if s.service == "handler"]
@@ -312,7 +345,7 @@ def main():
                     break
                 time.sleep(0.2)
         # 5: reporting catches up with every stream it follows; its counts are exact.
-        for h in handlers:
+        for h in handlers + [s for s in services.values() if s.service == "scheduler"]:
             heads[h.name] = status(ctx, requests[h.name]).head_seq
         for r in reporters:
             while True:

@@ -19,6 +19,10 @@ struct CurveEndToEndTests {
         try set.startAll()
         try await set.waitReady()
         #expect(set.logs().contains("serving over CURVE"), "\(set.logs())")
+        // With no operator secret the role table still keeps case commands to operator keys: the
+        // handler says so, not that anyone may give them.
+        #expect(set.logs().contains("case commands need a key its --curve-clients file lets in as operator"), "\(set.logs())")
+        #expect(!set.logs().contains("anyone who reaches the handler may give case commands"))
 
         // The desk submits; the handler, a service over CURVE, opens the case from intake's stream.
         let submitted = try await set.cli(["submit", "--kind", "complaint", "--channel", "hotline", "--unit", "STN-EAST-01",

@@ -89,10 +89,11 @@ struct IntakeLoadTests {
         #expect(await set.status("intake")?.headSeq == UInt64(again.count))
     }
 
-    /// scripts/soak-kill.py, briefly: two intakes, two handler partitions and reporting killed with
-    /// SIGKILL at random moments while four desks (pyzmq, Lazy Pirate) keep submitting; afterwards
-    /// every submission is stored once with the case number it was acknowledged with, exactly one
-    /// partition opened one case for each, and reporting counted each once. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
+    /// scripts/soak-kill.py, briefly: two intakes, two handler partitions, the scheduler and
+    /// reporting, all over CURVE, killed with SIGKILL at random moments while four desks (pyzmq,
+    /// Lazy Pirate, submitter keys) keep submitting; afterwards every submission is stored once
+    /// with the case number it was acknowledged with, exactly one partition opened one case for
+    /// each, and reporting counted each once. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
     @Test func randomKillsWhileDesksSubmitLoseAndDoubleNothing() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
@@ -100,7 +101,7 @@ struct IntakeLoadTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let (status, output) = try await LiaisonSet.runProgram("/usr/bin/env", [
             "python3", LiaisonSet.repoRoot + "/scripts/soak-kill.py", "--bin-dir", LiaisonSet.binDir, "--dir", dir,
-            "--seconds", "6", "--clients", "4", "--intakes", "2", "--handlers", "2", "--mean-interval", "0.4", "--seed", "20261205",
+            "--seconds", "6", "--clients", "4", "--intakes", "2", "--handlers", "2", "--curve", "--mean-interval", "0.4", "--seed", "20261205",
         ])
         #expect(status == 0, "\(output)")
         #expect(output.contains("passed"))
