@@ -26,7 +26,7 @@ struct Submit: ParsableCommand {
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
     var channel: String?
     @Option(help: "What the citizen said (at most 4,000 characters).")
-    var text: String = ""
+    var text: String?
     @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
     var unit: String = ""
     @Option(help: "Free address where it happened.")
@@ -56,7 +56,7 @@ struct Submit: ParsableCommand {
         if file != nil {
             // A line of the file says all of its submission; a flag beside it would be ignored.
             let single: [(String, Bool)] = [
-                ("--kind", !kind.isEmpty), ("--text", !text.isEmpty), ("--unit", !unit.isEmpty),
+                ("--kind", !kind.isEmpty), ("--text", text != nil), ("--unit", !unit.isEmpty),
                 ("--address", !address.isEmpty), ("--officer", !officer.isEmpty),
                 ("--category", !category.isEmpty), ("--name", !name.isEmpty), ("--phone", !phone.isEmpty),
                 ("--email", !email.isEmpty), ("--language", !language.isEmpty),
@@ -69,7 +69,8 @@ struct Submit: ParsableCommand {
             return
         }
         if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
-        if text.isEmpty { throw ValidationError("--text is required (or give --file)") }
+        // Given but empty goes to intake, whose refusal names the field (text must not be empty).
+        if text == nil { throw ValidationError("--text is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--" + FeedbackFile.unknownName("kind", kind, Liaison_V1_FeedbackKind.named.map(\.0)))
         }
@@ -87,7 +88,7 @@ struct Submit: ParsableCommand {
         s.submissionID = submissionId
         s.kind = Liaison_V1_FeedbackKind(name: kind)!
         s.channel = Liaison_V1_Channel(name: channel ?? "hotline")!
-        s.text = text
+        s.text = text ?? ""
         s.unit = unit
         s.address = address
         s.officerBadge = officer
