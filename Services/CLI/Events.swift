@@ -113,7 +113,13 @@ struct Streams: ParsableCommand {
             --check is for a monitoring system or cron: after the tables it prints one line for each \
             problem (an instance that does not answer, a disk under its warning level, a write that \
             failed in the last 10 minutes, a consumer more than --max-lag events behind or ahead of \
-            its upstream) and exits 2 when there is any, 0 when all is well.
+            its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds) \
+            and exits 2 when there is any, 0 when all is well.
+
+            HEARD is how long ago each consumer last heard its upstream's events socket (an event, or \
+            the heartbeat an idle upstream sends every second). Seconds of silence mean the upstream \
+            is down or the network between them is, even where this command reaches both: the \
+            consumer replays what it missed once it hears the upstream again.
             """)
 
     @OptionGroup var client: ClientOptions
@@ -121,6 +127,8 @@ struct Streams: ParsableCommand {
     var check = false
     @Option(help: "With --check: how many events a consumer may be behind its upstream before it is a problem.")
     var maxLag: UInt64 = 10_000
+    @Option(help: "With --check: how many seconds a consumer may hear nothing from its upstream before it is a problem.")
+    var maxSilence: Double = 10
 
     func run() throws {
         do {
@@ -147,7 +155,8 @@ struct Streams: ParsableCommand {
             }
             let heads = Dictionary(statuses.compactMap { s in s.status.map { (s.instance.stream, $0.headSeq) } }, uniquingKeysWith: max)
             let positions = Self.positions(statuses.map { ($0.instance.stream, $0.status) }, heads: heads)
-            let problems = check ? Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, positions: positions, maxLag: maxLag, now: Date()) : []
+            let problems = check ? Self.problems(statuses.map { ($0.instance.stream, $0.status, $0.down) }, positions: positions, maxLag: maxLag,
+                                                 maxSilence: maxSilence, now: Date()) : []
             if client.json {
                 for s in statuses { if let st = s.status { print(Output.json(st)) } }
                 // The statuses stay JSON on standard output; what --check found goes to standard error.
@@ -185,9 +194,12 @@ struct Streams: ParsableCommand {
                 print("\(s.instance.stream): \(st.writeFailures) write(s) failed since it started; the latest at \(when): \(st.lastWriteFailure)")
             }
             print("")
-            print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG"], positions.map { p in
-                [p.consumer, p.upstream, "\(p.applied)", "\(p.head)", p.isAhead ? "AHEAD \(p.applied - p.head)" : "\(p.lag)"]
+            print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG", "HEARD"], positions.map { p in
+                [p.consumer, p.upstream, "\(p.applied)", "\(p.head)", p.isAhead ? "AHEAD \(p.applied - p.head)" : "\(p.lag)", Self.heard(p.silentMs)]
             }))
+            for p in positions where Double(p.silentMs) >= maxSilence * 1000 {
+                print(Self.silence(p))
+            }
             for p in positions where p.isAhead {
                 print("\(p.consumer) has applied \(p.applied) events of \(p.upstream), whose head is \(p.head): \(p.upstream)'s database is older than \(p.consumer)'s, and the events it numbers again up to \(p.applied) are skipped there (liaison restore sets such cursors back)")
             }
@@ -210,7 +222,19 @@ struct Streams: ParsableCommand {
         /// Beyond the head its upstream reports: the upstream's database is older than the
         /// consumer's (restored from another moment).
         let isAhead: Bool
+        /// Milliseconds since the consumer last heard its upstream's events socket.
+        var silentMs: UInt64 = 0
         var lag: UInt64 { head > applied ? head - applied : 0 }
+    }
+
+    /// The HEARD column: "0.4 s ago", "2 min ago".
+    static func heard(_ silentMs: UInt64) -> String {
+        silentMs < 60_000 ? String(format: "%.1f s ago", Double(silentMs) / 1000) : "\(silentMs / 60_000) min ago"
+    }
+
+    /// A consumer that hears nothing from its upstream, in words.
+    static func silence(_ p: Position) -> String {
+        "\(p.consumer) has heard nothing from \(p.upstream) for \(p.silentMs / 1000) s (no event, no heartbeat): is \(p.upstream) running, and the network between them up? What it misses is replayed once it hears \(p.upstream) again"
     }
 
     /// Every consumer's position, from the instances' statuses and the heads they report.
@@ -218,16 +242,17 @@ struct Streams: ParsableCommand {
         statuses.flatMap { s in
             (s.status?.consumers ?? []).map { c in
                 if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
-                    return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true)
+                    return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true, silentMs: c.silentMs)
                 }
-                return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: max(heads[c.stream] ?? 0, c.knownHeadSeq), isAhead: false)
+                return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: max(heads[c.stream] ?? 0, c.knownHeadSeq), isAhead: false,
+                                silentMs: c.silentMs)
             }
         }
     }
 
     /// What needs the operator, one line each: for `--check`.
     static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],
-                         maxLag: UInt64, now: Date) -> [String] {
+                         maxLag: UInt64, maxSilence: Double = 10, now: Date) -> [String] {
         var problems: [String] = []
         for s in statuses {
             guard let st = s.status else {
@@ -246,6 +271,9 @@ struct Streams: ParsableCommand {
                 problems.append("\(p.consumer): has applied \(p.applied) events of \(p.upstream), whose head is \(p.head) (databases from different moments)")
             } else if p.lag > maxLag {
                 problems.append("\(p.consumer): \(p.lag) events behind \(p.upstream) (more than \(maxLag))")
+            }
+            if Double(p.silentMs) >= maxSilence * 1000 {
+                problems.append(silence(p))
             }
         }
         return problems

@@ -33,11 +33,15 @@ public final class Consumer: ThreadLoop {
     let logger: Logger
     let replayTimeoutMs: Int32
     private let state: Mutex<(applied: UInt64, knownHead: UInt64)>
+    /// When the upstream's events socket was last heard, and whether its silence was said.
+    private let silence: Mutex<UpstreamSilence>
     /// An upstream whose head is behind what this consumer applied: said once a minute.
     private let behind = Mutex(SampledLog(interval: 60))
 
+    /// `silenceLimit`: seconds without an event or a heartbeat from the upstream (an idle one sends
+    /// one a second) before the consumer says, once, that it hears nothing.
     public init(upstream: Topology.Instance, topicPrefixes: [String], log: EventLog, logger: Logger,
-                replayTimeoutMs: Int32 = 2_000, apply: @escaping EventApplier) throws {
+                replayTimeoutMs: Int32 = 2_000, silenceLimit: TimeInterval = 10, apply: @escaping EventApplier) throws {
         self.name = "consume-\(upstream.stream)"
         self.upstream = upstream
         self.topicPrefixes = topicPrefixes
@@ -47,6 +51,7 @@ public final class Consumer: ThreadLoop {
         self.replayTimeoutMs = replayTimeoutMs
         let applied = try Consumer.loadCursor(store: log.store, stream: upstream.stream)
         state = Mutex((applied: applied, knownHead: applied))
+        silence = Mutex(UpstreamSilence(limit: silenceLimit, now: .now))
     }
 
     /// The durable cursor and the upstream head last seen, for `GetStatus` / `liaison streams`.
@@ -57,6 +62,7 @@ public final class Consumer: ThreadLoop {
         p.appliedSeq = s.applied
         p.knownHeadSeq = max(s.knownHead, s.applied)
         p.endpoint = upstream.events
+        p.silentMs = UInt64(max(0, silence.withLock { $0.silent(at: .now) }) * 1000)
         return p
     }
 
@@ -105,7 +111,16 @@ public final class Consumer: ThreadLoop {
                     failures = 0
                     continue
                 }
-                guard try live.waitReadable(timeout: 100) else { continue }
+                guard try live.waitReadable(timeout: 100) else {
+                    if let quiet = silence.withLock({ $0.nothing(at: .now) }) {
+                        logger.warning("upstream silent: nothing (no event, no heartbeat) for \(Int(quiet)) s; is it running, and the network to it up? Its events are replayed once it is heard again",
+                                       metadata: ["stream": "\(upstream.stream)", "endpoint": "\(upstream.events)"])
+                    }
+                    continue
+                }
+                if let quiet = silence.withLock({ $0.heard(at: .now) }) {
+                    logger.notice("upstream heard again after \(Int(quiet)) s of silence", metadata: ["stream": "\(upstream.stream)"])
+                }
                 needReplay = try drainLive(live)
                 failures = 0
             } catch {
@@ -199,5 +214,36 @@ public final class Consumer: ThreadLoop {
         }
         if cursor > start { try commit(batch, through: cursor) }
         return gap
+    }
+}
+
+/// How long a consumer has heard nothing from its upstream's events socket, and whether it has said
+/// so: once when the silence passes `limit`, once when the upstream is heard again. An idle upstream
+/// sends a heartbeat every second, so seconds of silence mean it is down or the network to it is.
+struct UpstreamSilence {
+    let limit: TimeInterval
+    private(set) var lastHeard: Date
+    private(set) var said = false
+
+    init(limit: TimeInterval, now: Date) {
+        self.limit = limit
+        lastHeard = now
+    }
+
+    /// Seconds since the upstream was last heard (since the consumer started, if never).
+    func silent(at now: Date) -> TimeInterval { now.timeIntervalSince(lastHeard) }
+
+    /// Something came at `now`. Returns the silence's length if it had been said (to say it ended).
+    mutating func heard(at now: Date) -> TimeInterval? {
+        defer { lastHeard = now; said = false }
+        return said ? silent(at: now) : nil
+    }
+
+    /// Nothing came. Returns the silence's length the first time it passes the limit, else nil.
+    mutating func nothing(at now: Date) -> TimeInterval? {
+        let quiet = silent(at: now)
+        guard !said, quiet >= limit else { return nil }
+        said = true
+        return quiet
     }
 }

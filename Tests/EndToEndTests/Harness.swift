@@ -16,6 +16,8 @@ final class LiaisonSet: @unchecked Sendable {
     let clientKeys: CurveKeyPair?
     private let lock = NSLock()
     private var processes: [String: Process] = [:]
+    /// The network namespace each service runs in (``TwoHosts``), by service name; none: this one's.
+    private var namespaces: [String: String] = [:]
 
     /// Where `swift build` put the executables (override with LIAISON_BIN_DIR).
     static let binDir: String = {
@@ -26,11 +28,14 @@ final class LiaisonSet: @unchecked Sendable {
 
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 
-    init(instances: [String: Int] = [:], curve: Bool = false) throws {
+    /// `endpoints` may move instances off `ipc://` (TCP on the addresses of ``TwoHosts``) before the
+    /// keys are made and the topology written.
+    init(instances: [String: Int] = [:], curve: Bool = false, endpoints: ((inout Topology) -> Void)? = nil) throws {
         // Short path: ipc endpoint paths are limited to about 100 bytes.
         dir = "/tmp/lt-" + UUID().uuidString.prefix(8).lowercased()
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var topology = Topology.ipc(in: dir, instances: instances)
+        endpoints?(&topology)
         clientKeys = curve ? try CurveKeyPair.generate() : nil
         if let clientKeys {
             try FileManager.default.createDirectory(atPath: dir + "/keys", withIntermediateDirectories: true)
@@ -68,6 +73,9 @@ final class LiaisonSet: @unchecked Sendable {
 
     func instance(_ service: String, _ i: Int = 0) -> Topology.Instance { topology.instances(of: service)[i] }
 
+    /// Runs `service` (every instance started from now on) inside network namespace `namespace`.
+    func place(_ service: String, in namespace: String) { lock.withLock { namespaces[service] = namespace } }
+
     /// Starts `liaison-<service>` (instance `i`) with its log in the set's directory; with
     /// `openFileLimit`, under that soft limit on open files (as a shell's `ulimit -Sn` sets it).
     func start(_ service: String, _ i: Int = 0, extra: [String] = [], environment: [String: String] = [:], openFileLimit: Int? = nil) throws {
@@ -85,6 +93,11 @@ final class LiaisonSet: @unchecked Sendable {
         if let openFileLimit {
             p.arguments = ["-c", "ulimit -Sn \(openFileLimit) && exec \"$0\" \"$@\"", exe] + p.arguments!
             p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        }
+        if let namespace = lock.withLock({ namespaces[service] }) {
+            // `ip netns exec` enters the namespace and execs the service: the same process.
+            p.arguments = ["netns", "exec", namespace, p.executableURL!.path] + p.arguments!
+            p.executableURL = URL(fileURLWithPath: TwoHosts.ip)
         }
         let logPath = dir + "/\(service)-\(i).log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
@@ -133,9 +146,14 @@ final class LiaisonSet: @unchecked Sendable {
     }
 
     /// Runs the `liaison` command line against this set; returns its exit status and output.
-    func cli(_ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+    func cli(_ args: [String], environment: [String: String] = [:], in namespace: String? = nil) async throws -> (status: Int32, output: String) {
         let curve = clientKeys == nil ? [:] : ["LIAISON_CURVE_KEY_FILE": dir + "/keys/test-harness.key"]
-        return try await Self.runToCompletion("liaison", args + ["--topology", topologyPath], environment: curve.merging(environment) { _, mine in mine })
+        let environment = curve.merging(environment) { _, mine in mine }
+        if let namespace {
+            return try await Self.runProgram(TwoHosts.ip, ["netns", "exec", namespace, LiaisonSet.binDir + "/liaison"] + args + ["--topology", topologyPath],
+                                             environment: environment)
+        }
+        return try await Self.runToCompletion("liaison", args + ["--topology", topologyPath], environment: environment)
     }
 
     /// Runs `liaison-<service>` (instance 0) to completion on the set's topology and data directory,

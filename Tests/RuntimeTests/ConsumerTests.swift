@@ -63,8 +63,10 @@ import ZeroMQ
             return try seen() == [1, 2, 3, 4, 5, 6]
         }
         #expect(ok2, "a heartbeat beyond the cursor triggers a replay")
-        // The in-memory position follows the commit that the rows above came from.
+        // The in-memory position follows the commit that the rows above came from, and the feed was
+        // heard moments ago.
         #expect(await eventually { consumer.position.appliedSeq == 6 })
+        #expect(consumer.position.silentMs < 5_000)
         #expect(try Consumer.loadCursor(store: store, stream: "up-1") == 6)
 
         stop.set()
@@ -72,5 +74,21 @@ import ZeroMQ
         try await upRun
         try await downRun
         ctx.terminate()
+    }
+
+    /// A consumer says once that it hears nothing from its upstream, past the limit, and once that
+    /// it hears it again; not on every quiet poll, and not before the limit.
+    @Test func silenceIsSaidOnceAtTheLimitAndOnceWhenItEnds() {
+        let start = Date(timeIntervalSince1970: 1_000_000)
+        var s = UpstreamSilence(limit: 10, now: start)
+        #expect(s.nothing(at: start.addingTimeInterval(9.9)) == nil)
+        #expect(s.heard(at: start.addingTimeInterval(9.75)) == nil, "a silence never said ends without a word")
+        #expect(s.nothing(at: start.addingTimeInterval(19.5)) == nil, "counted from the last thing heard")
+        #expect(s.nothing(at: start.addingTimeInterval(20)) == 10.25)
+        #expect(s.nothing(at: start.addingTimeInterval(25)) == nil, "said once")
+        #expect(s.silent(at: start.addingTimeInterval(31)) == 21.25)
+        #expect(s.heard(at: start.addingTimeInterval(31)) == 21.25)
+        #expect(s.silent(at: start.addingTimeInterval(31.5)) == 0.5)
+        #expect(s.nothing(at: start.addingTimeInterval(41.5)) == 10.5, "a new silence is said again")
     }
 }

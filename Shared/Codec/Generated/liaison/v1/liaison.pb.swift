@@ -1376,6 +1376,11 @@ public nonisolated struct Liaison_V1_ConsumerPosition: Sendable {
   /// where it is consumed from
   public var endpoint: String = String()
 
+  /// Milliseconds since anything (an event, or the heartbeat an idle upstream sends every second)
+  /// came from the upstream's events socket; since the consumer started if nothing has. Seconds of
+  /// it: the upstream is down, or the network between them is.
+  public var silentMs: UInt64 = 0
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3878,7 +3883,7 @@ nonisolated extension Liaison_V1_GetStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConsumerPosition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{3}applied_seq\0\u{3}known_head_seq\0\u{1}endpoint\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{3}applied_seq\0\u{3}known_head_seq\0\u{1}endpoint\0\u{3}silent_ms\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3890,6 +3895,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularUInt64Field(value: &self.appliedSeq) }()
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.knownHeadSeq) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.silentMs) }()
       default: break
       }
     }
@@ -3908,6 +3914,9 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
     if !self.endpoint.isEmpty {
       try visitor.visitSingularStringField(value: self.endpoint, fieldNumber: 4)
     }
+    if self.silentMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.silentMs, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3916,6 +3925,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
     if lhs.appliedSeq != rhs.appliedSeq {return false}
     if lhs.knownHeadSeq != rhs.knownHeadSeq {return false}
     if lhs.endpoint != rhs.endpoint {return false}
+    if lhs.silentMs != rhs.silentMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,85 @@
+import Foundation
+import LiaisonRuntime
+import Testing
+
+/// The set spread over two hosts (network namespaces, ``TwoHosts``), talking TCP over CURVE as a
+/// deployment does, and the network between them failing.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct NetworkEndToEndTests {
+    /// Intake on host A, the handler, scheduler and reporting on host B. The link is cut silently
+    /// (no reset, no error) for longer than the connections' heartbeat timeout: intake goes on
+    /// acknowledging the desk on its own host; the consumers on B say they hear nothing from intake
+    /// (its log, `liaison streams` and its `--check`); once the link is mended they connect again,
+    /// replay what they missed, and every case is opened and counted once.
+    @Test(.enabled(if: TwoHosts.available, "needs root and iproute2 (ip netns) to make two hosts"))
+    func aSilentPartitionBetweenHostsHealsAndEveryCaseArrivesOnce() async throws {
+        let hosts = try TwoHosts()
+        defer { hosts.remove() }   // after the set has stopped (defers run last to first)
+        let set = try LiaisonSet(curve: true) { topology in
+            // The default ports, on each instance's host: its namespace has ports of its own.
+            for (name, port) in [("intake", 7101), ("handler", 7201), ("scheduler", 7301), ("reporting", 7401)] {
+                let host = name == "intake" ? TwoHosts.addressA : TwoHosts.addressB
+                topology.services[name]![0].requests = "tcp://\(host):\(port)"
+                topology.services[name]![0].events = "tcp://\(host):\(port + 1)"
+            }
+        }
+        defer { set.stopAll() }
+        set.place("intake", in: hosts.a)
+        for name in ["handler", "scheduler", "reporting"] { set.place(name, in: hosts.b) }
+        try set.startAll()
+        for (name, host) in [("intake", hosts.a), ("handler", hosts.b), ("scheduler", hosts.b), ("reporting", hosts.b)] {
+            #expect(await eventually(30) { (try? await set.cli(["ping", name, "--timeout", "500"], in: host))?.status == 0 },
+                    "\(name) did not answer on its host\n\(set.logs())")
+        }
+
+        /// A desk's batch of `count` submissions on host A; the case numbers intake acknowledged.
+        func submit(_ count: Int, _ tag: String) async throws -> Set<String> {
+            let file = set.dir + "/\(tag).jsonl"
+            try (0..<count).map { i in
+                #"{"kind":"complaint","channel":"hotline","unit":"STN-EAST-01","text":"Call \#(tag)-\#(i): the lights at the crossing are out","phone":"1380000\#(String(format: "%04d", i))","submission_id":"\#(tag)-\#(i)"}"#
+            }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let out = try await set.cli(["submit", "--file", file], in: hosts.a)
+            #expect(out.status == 0, "\(out.output)")
+            return Set(out.output.matches(of: /L1-\d{7}/).map { String($0.output) })
+        }
+        /// The cases the handler on host B holds.
+        func handlerCases() async -> Set<String>? {
+            guard let out = try? await set.cli(["cases", "--limit", "1000", "--json"], in: hosts.b), out.status == 0 else { return nil }
+            return Set(out.output.matches(of: /"case_number":"(L1-\d{7})"/).map { String($0.output.1) })
+        }
+
+        let before = try await submit(10, "before")
+        #expect(before.count == 10)
+        #expect(await eventually(30) { await handlerCases() == before }, "\(set.logs())")
+
+        try hosts.partition()
+        // Intake, on the desk's host, goes on acknowledging.
+        let during = try await submit(20, "during")
+        #expect(during.count == 20 && during.isDisjoint(with: before))
+        // Host B hears nothing from intake: the handler and reporting say so, and the operator's
+        // check on host B names the silence (intake itself is out of its reach too).
+        #expect(await eventually(40) {
+            let logs = set.logs()
+            return logs.contains("upstream silent: nothing (no event, no heartbeat)") && logs.contains("stream=intake-1")
+        }, "\(set.logs())")
+        let check = try await set.cli(["streams", "--check", "--timeout", "500"], in: hosts.b)
+        #expect(check.status == 2, "\(check.output)")
+        #expect(check.output.contains("handler-1 has heard nothing from intake-1 for"), "\(check.output)")
+        #expect(await handlerCases() == before, "the handler cannot have heard of the cases made during the partition")
+
+        try hosts.heal()
+        let all = before.union(during)
+        #expect(await eventually(60) { await handlerCases() == all }, "the handler did not catch up after the link was mended\n\(set.logs())")
+        #expect(await eventually(30) {
+            guard let out = try? await set.cli(["report", "--json"], in: hosts.b) else { return false }
+            return out.output.contains("\"feedback_total\":\"30\"") && out.output.contains("\"cases_total\":\"30\"")
+        }, "\(set.logs())")
+        #expect(await eventually(20) { set.logs().contains("upstream heard again after") }, "\(set.logs())")
+        #expect(await eventually(20) {
+            guard let out = try? await set.cli(["streams", "--check", "--timeout", "1000"], in: hosts.b) else { return false }
+            return !out.output.contains("has heard nothing from")
+        })
+        // Every service stops cleanly on its host.
+        for name in Topology.serviceNames { #expect(set.terminate(name) == 0, "\(name)") }
+    }
+}
