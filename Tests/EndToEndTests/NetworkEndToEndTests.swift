@@ -1,6 +1,7 @@
 import Foundation
 import LiaisonRuntime
 import Testing
+import ZeroMQ
 
 /// The set spread over two hosts (network namespaces, ``TwoHosts``), talking TCP over CURVE as a
 /// deployment does, and the network between them failing.
@@ -10,7 +11,8 @@ struct NetworkEndToEndTests {
     /// (no reset, no error) for longer than the connections' heartbeat timeout: intake goes on
     /// acknowledging the desk on its own host; the consumers on B say they hear nothing from intake
     /// (its log, `liaison streams` and its `--check`); once the link is mended they connect again,
-    /// replay what they missed, and every case is opened and counted once.
+    /// replay what they missed, and every case is opened and counted once. A third-party consumer
+    /// on host B (docs/examples/consumer.py, pyzmq) says the same and prints every event once.
     @Test(.enabled(if: TwoHosts.available, "needs root and iproute2 (ip netns) to make two hosts"))
     func aSilentPartitionBetweenHostsHealsAndEveryCaseArrivesOnce() async throws {
         let hosts = try TwoHosts()
@@ -24,6 +26,7 @@ struct NetworkEndToEndTests {
             }
         }
         defer { set.stopAll() }
+        let dashboardKey = try set.allowCurveClient(.consumer, try CurveKeyPair.generate(), name: "dashboard")
         set.place("intake", in: hosts.a)
         for name in ["handler", "scheduler", "reporting"] { set.place(name, in: hosts.b) }
         try set.startAll()
@@ -48,9 +51,24 @@ struct NetworkEndToEndTests {
             return Set(out.output.matches(of: /"case_number":"(L1-\d{7})"/).map { String($0.output.1) })
         }
 
+        // The Python consumer on host B follows intake's stream from the start.
+        let consumerOut = set.dir + "/consumer.out"
+        _ = FileManager.default.createFile(atPath: consumerOut, contents: nil)
+        let consumer = Process()
+        consumer.executableURL = URL(fileURLWithPath: TwoHosts.ip)
+        consumer.arguments = ["netns", "exec", hosts.b, "python3", LiaisonSet.repoRoot + "/docs/examples/consumer.py", "--topology", set.topologyPath,
+                              "--stream", "intake-1", "--from", "0", "--count", "30", "--seconds", "150", "--curve-key-file", dashboardKey]
+        consumer.environment = LiaisonSet.childEnvironment([:])
+        consumer.standardOutput = FileHandle(forWritingAtPath: consumerOut)
+        consumer.standardError = consumer.standardOutput
+        try consumer.run()
+        defer { if consumer.isRunning { kill(consumer.processIdentifier, SIGKILL) } }
+        func consumed() -> String { (try? String(contentsOfFile: consumerOut, encoding: .utf8)) ?? "" }
+
         let before = try await submit(10, "before")
         #expect(before.count == 10)
         #expect(await eventually(30) { await handlerCases() == before }, "\(set.logs())")
+        #expect(await eventually(30) { consumed().matches(of: /"topic": "feedback.received"/).count == 10 }, "\(consumed())")
 
         try hosts.partition()
         // Intake, on the desk's host, goes on acknowledging.
@@ -62,6 +80,7 @@ struct NetworkEndToEndTests {
             let logs = set.logs()
             return logs.contains("upstream silent: nothing (no event, no heartbeat)") && logs.contains("stream=intake-1")
         }, "\(set.logs())")
+        #expect(await eventually(20) { consumed().contains("upstream silent: nothing (no event, no heartbeat)") }, "\(consumed())")
         let check = try await set.cli(["streams", "--check", "--timeout", "500"], in: hosts.b)
         #expect(check.status == 2, "\(check.output)")
         #expect(check.output.contains("handler-1 has heard nothing from intake-1 for"), "\(check.output)")
@@ -75,6 +94,12 @@ struct NetworkEndToEndTests {
             return out.output.contains("\"feedback_total\":\"30\"") && out.output.contains("\"cases_total\":\"30\"")
         }, "\(set.logs())")
         #expect(await eventually(20) { set.logs().contains("upstream heard again after") }, "\(set.logs())")
+        // The Python consumer printed all thirty events once each, in order, and stopped at its count.
+        #expect(await eventually(60) { !consumer.isRunning }, "\(consumed())")
+        #expect(consumer.terminationStatus == 0, "\(consumed())")
+        let seqs = consumed().matches(of: /"seq": "(\d+)"/).compactMap { Int($0.output.1) }
+        #expect(seqs == Array(1...30), "\(consumed())")
+        #expect(consumed().contains("upstream heard again after"), "\(consumed())")
         #expect(await eventually(20) {
             guard let out = try? await set.cli(["streams", "--check", "--timeout", "1000"], in: hosts.b) else { return false }
             return !out.output.contains("has heard nothing from")

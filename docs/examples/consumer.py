@@ -4,7 +4,7 @@
 It does what every Liaison consumer does (docs/PROTOCOL.md): subscribe live, replay stored
 events after its cursor from the stream's requests socket, and replay again whenever a sequence
 number is skipped or a heartbeat shows a head beyond the cursor. Each event is printed once, in
-order, as one JSON object a line.
+order, as one JSON object a line; ten seconds without even a heartbeat is said on standard error.
 
     python3 docs/examples/consumer.py --topology topology.json --stream handler-1 --from 0 --count 10
 
@@ -72,9 +72,16 @@ class Consumer:
         self.live = ctx.socket(zmq.SUB)
         self.live.setsockopt(zmq.LINGER, 0)
         self.live.setsockopt(zmq.SUBSCRIBE, b"")  # every topic: sequence numbers stay dense
+        # Over TCP, ZMTP pings every 2 s and drops a connection silent for 10 s, so that one the
+        # network lost is made again instead of waiting on TCP for many minutes.
+        self.live.setsockopt(zmq.HEARTBEAT_IVL, 2000)
+        self.live.setsockopt(zmq.HEARTBEAT_TIMEOUT, 10000)
         secure(self.live, server_key, keys)
         self.live.connect(events)
         self.requests = None
+        # An idle stream still sends a heartbeat every second: 10 s of nothing means the upstream,
+        # or the network to it, is down. Said once on standard error, and once when it ends.
+        self.silence_limit, self.last_heard, self.silence_said = 10.0, time.monotonic(), False
 
     def call(self, request):
         """Lazy Pirate: on timeout, drop the socket, open a new one, resend the same request."""
@@ -117,8 +124,16 @@ class Consumer:
         yield from self.replay()
         while True:
             if not self.live.poll(200):
+                quiet = time.monotonic() - self.last_heard
+                if quiet >= self.silence_limit and not self.silence_said:
+                    self.silence_said = True
+                    print(f"upstream silent: nothing (no event, no heartbeat) for {quiet:.0f} s; "
+                          "is it running, and the network to it up?", file=sys.stderr, flush=True)
                 yield None  # idle tick, lets the caller stop
                 continue
+            if self.silence_said:
+                print(f"upstream heard again after {time.monotonic() - self.last_heard:.0f} s", file=sys.stderr, flush=True)
+            self.last_heard, self.silence_said = time.monotonic(), False
             _topic, data = self.live.recv_multipart()
             event = pb.Event.FromString(data)
             if event.topic == "heartbeat":
