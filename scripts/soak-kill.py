@@ -43,6 +43,7 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples"))
+from consumer import key_pair  # noqa: E402  (docs/examples/consumer.py: a `liaison keygen` key file)
 from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
@@ -59,17 +60,6 @@ def open_socket(ctx, kind, endpoint, who):
         s.curve_publickey, s.curve_secretkey = CLIENT_KEYS[who]
     s.connect(endpoint)
     return s
-
-
-def key_pair(path):
-    """(public, secret) Z85 keys from a `liaison keygen` key file."""
-    keys = {}
-    with open(path) as fh:
-        for line in fh:
-            words = line.split()
-            if len(words) == 2 and words[0] in ("public", "secret"):
-                keys[words[0]] = words[1].encode()
-    return keys["public"], keys["secret"]
 
 
 def parse():
@@ -237,6 +227,19 @@ def resubmit_all(ctx, endpoint, desks):
     return replies
 
 
+def caught_up(ctx, name, endpoint, heads, deadline):
+    """Waits until the consumer `name` has applied each stream of `heads` to its head; a problem
+    (in a list) if it has not by `deadline`."""
+    while True:
+        cursors = {c.stream: c.applied_seq for c in status(ctx, endpoint).consumers}
+        behind = {k: (cursors.get(k, 0), v) for k, v in heads.items() if cursors.get(k, 0) < v}
+        if not behind:
+            return []
+        if time.monotonic() > deadline:
+            return ["%s had not applied (cursor, head) %s in time" % (name, behind)]
+        time.sleep(0.2)
+
+
 def status(ctx, endpoint):
     r = call(ctx, endpoint, pb.Request(version=1, request_id="status", get_status=pb.GetStatus()))
     return r.service_status
@@ -335,28 +338,12 @@ def main():
         # 4: every partition catches up with every intake, then one case and one opening event each.
         deadline = time.monotonic() + 120
         for h in handlers:
-            while True:
-                cursors = {c.stream: c.applied_seq for c in status(ctx, requests[h.name]).consumers}
-                behind = {k: (cursors.get(k, 0), v) for k, v in heads.items() if cursors.get(k, 0) < v}
-                if not behind:
-                    break
-                if time.monotonic() > deadline:
-                    problems.append("%s had not applied (cursor, head) %s after 120 s" % (h.name, behind))
-                    break
-                time.sleep(0.2)
+            problems += caught_up(ctx, h.name, requests[h.name], heads, deadline)
         # 5: reporting catches up with every stream it follows; its counts are exact.
         for h in handlers + [s for s in services.values() if s.service == "scheduler"]:
             heads[h.name] = status(ctx, requests[h.name]).head_seq
         for r in reporters:
-            while True:
-                cursors = {c.stream: c.applied_seq for c in status(ctx, requests[r.name]).consumers}
-                behind = {k: (cursors.get(k, 0), v) for k, v in heads.items() if cursors.get(k, 0) < v}
-                if not behind:
-                    break
-                if time.monotonic() > deadline:
-                    problems.append("%s had not applied (cursor, head) %s after 120 s" % (r.name, behind))
-                    break
-                time.sleep(0.2)
+            problems += caught_up(ctx, r.name, requests[r.name], heads, deadline)
             report = call(ctx, requests[r.name], pb.Request(version=1, request_id="report", get_report=pb.GetReport())).report
             kinds = {}
             for d in desks:

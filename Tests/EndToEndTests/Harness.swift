@@ -204,19 +204,22 @@ final class LiaisonSet: @unchecked Sendable {
     /// Runs the program at `path` on a thread of its own until it exits; its output and errors
     /// together.
     static func runProgram(_ path: String, _ args: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
-        try await Threads.run(name: (path as NSString).lastPathComponent) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: path)
-            p.arguments = args
-            p.environment = LiaisonSet.childEnvironment(environment)
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = out
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: data, as: UTF8.self))
-        }
+        try await Threads.run(name: (path as NSString).lastPathComponent) { try runBlocking(path, args, environment: environment) }
+    }
+
+    /// ``runProgram(_:_:environment:)`` on the calling thread, for quick commands (`ip`).
+    static func runBlocking(_ path: String, _ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: path)
+        p.arguments = args
+        p.environment = LiaisonSet.childEnvironment(environment)
+        let out = Pipe()
+        p.standardOutput = out
+        p.standardError = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
     func stopAll() { Self.stop(lock.withLock { Array(processes.values) }) }

@@ -74,17 +74,8 @@ final class TwoHosts: @unchecked Sendable {
     /// Runs `ip` with `args`; its output, or an error with it when it fails.
     @discardableResult
     static func run(_ args: [String]) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ip)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else { throw SetupError("ip \(args.joined(separator: " ")): \(text)") }
-        return text
+        let (status, output) = try LiaisonSet.runBlocking(ip, args)
+        guard status == 0 else { throw SetupError("ip \(args.joined(separator: " ")): \(output)") }
+        return output
     }
 }
