@@ -7,6 +7,7 @@ handler opened exactly one case for every stored submission, and that reporting 
     python3 scripts/soak-kill.py --seconds 300                     # every service killed
     python3 scripts/soak-kill.py --seconds 120 --kill intake --mean-interval 0.3
     python3 scripts/soak-kill.py --seconds 300 --intakes 2 --handlers 3   # partitions, two streams
+    python3 scripts/soak-kill.py --seconds 300 --partition --curve        # two hosts, the link cut now and then (root)
 
 The end-to-end tests kill each service once at a chosen moment; this kills them hundreds of times
 at random ones (in a commit's fsync, a checkpoint, the WAL starting over, the handler between its
@@ -25,6 +26,10 @@ What it checks, after the last kill:
      and one opening event for each;
   5. once reporting has applied every stream to its head, it counts every submission once (in
      total and by kind) and every case once.
+
+With --partition (root, iproute2) intake runs on one host and the other services on another:
+network namespaces joined by a link that is cut now and then for 2-15 s (blackhole routes: packets
+dropped without an error, as a failed switch does), between the kills; everything talks TCP.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -71,6 +76,8 @@ def parse():
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
     p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting (and the scheduler, which it follows) out")
     p.add_argument("--curve", action="store_true", help="the whole set over CURVE (liaison keygen): desks as submitters, the checks as an operator")
+    p.add_argument("--partition", action="store_true", help="intake on one host, the rest on another, the link between them cut now and then (root)")
+    p.add_argument("--mean-cut-interval", type=float, default=20, help="with --partition: mean seconds between cuts")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
@@ -82,7 +89,7 @@ def parse():
 class Service:
     """One service process, started again after each kill; its output appended to a log."""
 
-    def __init__(self, service, index, args, tmp, topology):
+    def __init__(self, service, index, args, tmp, topology, namespace=None):
         self.service, self.name = service, "%s-%d" % (service, index + 1)
         self.database = os.path.join(tmp, "data", self.name, self.name + ".sqlite")
         self.argv = [os.path.join(args.bin_dir, "liaison-" + service), "--topology", topology,
@@ -90,6 +97,8 @@ class Service:
         if args.curve:
             keys = os.path.join(tmp, "keys")
             self.argv += ["--curve-key-dir", keys, "--curve-clients", os.path.join(keys, "curve-clients")]
+        if namespace:  # `ip netns exec` enters it and execs the service: the same process
+            self.argv = ["ip", "netns", "exec", namespace] + self.argv
         self.log = open(os.path.join(tmp, self.name + ".log"), "ab")
         self.proc, self.kills = None, 0
 
@@ -119,6 +128,62 @@ class Service:
                 self.proc.wait()
                 return "killed after 30 s"
         return self.proc.returncode if self.proc else None
+
+
+class Hosts:
+    """Host A (intake) and host B (the other services): network namespaces joined by a link, A at
+    10.77.0.1 and B at 10.77.0.2, each also linked to this one (10.78.0.0/30, 10.79.0.0/30) so that
+    the desks and the checks reach both whatever happens between them."""
+
+    A, B = "10.77.0.1", "10.77.0.2"
+
+    def __init__(self):
+        tag = "%x" % (os.getpid() & 0xffffff)
+        self.a, self.b = "ls%sa" % tag, "ls%sb" % tag
+        self.cut_now, self.cuts = False, 0
+        try:
+            for ns in (self.a, self.b):
+                ip("netns", "add", ns)
+                ip("-n", ns, "link", "set", "lo", "up")
+            ip("link", "add", self.a, "type", "veth", "peer", "name", self.b)
+            ip("link", "set", self.a, "netns", self.a)
+            ip("link", "set", self.b, "netns", self.b)
+            ip("-n", self.a, "addr", "add", self.A + "/30", "dev", self.a)
+            ip("-n", self.b, "addr", "add", self.B + "/30", "dev", self.b)
+            for ns in (self.a, self.b):
+                ip("-n", ns, "link", "set", ns, "up")
+            for ns, host, net in ((self.a, self.A, "10.78.0"), (self.b, self.B, "10.79.0")):
+                inside, outside = ns + "i", ns + "o"
+                ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+                ip("link", "set", inside, "netns", ns)
+                ip("-n", ns, "addr", "add", net + ".1/30", "dev", inside)
+                ip("-n", ns, "link", "set", inside, "up")
+                ip("addr", "add", net + ".2/30", "dev", outside)
+                ip("link", "set", outside, "up")
+                ip("route", "add", host + "/32", "via", net + ".1")
+        except Exception:
+            self.remove()
+            raise
+
+    def cut(self):
+        ip("-n", self.a, "route", "add", "blackhole", self.B + "/32")
+        ip("-n", self.b, "route", "add", "blackhole", self.A + "/32")
+        self.cut_now, self.cuts = True, self.cuts + 1
+
+    def mend(self):
+        if self.cut_now:
+            ip("-n", self.a, "route", "del", "blackhole", self.B + "/32")
+            ip("-n", self.b, "route", "del", "blackhole", self.A + "/32")
+            self.cut_now = False
+
+    def remove(self):
+        for ns in (self.a, self.b):
+            subprocess.run(["ip", "link", "del", ns + "o"], stderr=subprocess.DEVNULL)
+            subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
+
+
+def ip(*args):
+    subprocess.run(["ip"] + list(args), check=True)
 
 
 def submission(client, n):
@@ -251,8 +316,17 @@ def main():
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
     counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1 if args.reporting else 0, "reporting": 1 if args.reporting else 0}
-    topology = {"services": {name: [{"stream": "%s-%d" % (name, i + 1), "requests": "ipc://%s/%s-%d.req" % (tmp, name, i + 1),
-                                     "events": "ipc://%s/%s-%d.pub" % (tmp, name, i + 1)} for i in range(counts[name])]
+    hosts = Hosts() if args.partition else None
+
+    def endpoints(name, i):
+        if not hosts:
+            return "ipc://%s/%s-%d.req" % (tmp, name, i + 1), "ipc://%s/%s-%d.pub" % (tmp, name, i + 1)
+        port = {"intake": 7101, "handler": 7201, "scheduler": 7301, "reporting": 7401}[name] + 20 * i
+        host = Hosts.A if name == "intake" else Hosts.B
+        return "tcp://%s:%d" % (host, port), "tcp://%s:%d" % (host, port + 1)
+
+    topology = {"services": {name: [dict(zip(("stream", "requests", "events"), ("%s-%d" % (name, i + 1),) + endpoints(name, i)))
+                                    for i in range(counts[name])]
                              for name in SERVICES}}
     topology_path = os.path.join(tmp, "topology.json")
     with open(topology_path, "w") as fh:
@@ -270,7 +344,11 @@ def main():
         CLIENT_KEYS["desk"], CLIENT_KEYS["console"] = key_pair(os.path.join(keys, "desk.key")), key_pair(os.path.join(keys, "console.key"))
     print("seed %d, directory %s" % (seed, tmp), flush=True)
     to_kill = [k for k in args.kill.split(",") if k]
-    services = {s.name: s for name in SERVICES for s in (Service(name, i, args, tmp, topology_path) for i in range(counts[name]))}
+    def host_of(name):
+        return None if not hosts else hosts.a if name == "intake" else hosts.b
+
+    services = {s.name: s for name in SERVICES
+                for s in (Service(name, i, args, tmp, topology_path, host_of(name)) for i in range(counts[name]))}
     for s in services.values():
         s.start()
     requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in SERVICES
@@ -287,6 +365,15 @@ def main():
         for d in desks:
             d.start()
         started = time.monotonic()
+        cutter = None
+        if hosts:
+            def cut_now_and_then(cut_rng=random.Random(seed + 1)):
+                while not stop.wait(cut_rng.expovariate(1 / args.mean_cut_interval)):
+                    hosts.cut()
+                    stop.wait(cut_rng.uniform(2, 15))
+                    hosts.mend()
+            cutter = threading.Thread(target=cut_now_and_then, daemon=True)
+            cutter.start()
         while time.monotonic() - started < args.seconds:
             time.sleep(rng.expovariate(1 / args.mean_interval))
             victim = rng.choice(victims)
@@ -297,6 +384,9 @@ def main():
                 print("%5.0f s  kills %s  acknowledged %d" % (time.monotonic() - started,
                       ", ".join("%s %d" % (n, s.kills) for n, s in services.items()), acked), flush=True)
         stop.set()
+        if cutter:
+            cutter.join()
+            print("the link between the hosts was cut %d time(s)" % hosts.cuts, flush=True)
         for d in desks:
             d.join()
             problems += d.failures
@@ -390,6 +480,9 @@ def main():
                 s.proc.kill()
                 s.proc.wait()
         ctx.destroy(linger=0)
+        if hosts:
+            hosts.mend()
+            hosts.remove()
         if not args.keep and not args.dir and not problems:
             shutil.rmtree(tmp, ignore_errors=True)
     if problems:
