@@ -33,7 +33,7 @@ public final class Consumer: ThreadLoop {
     let logger: Logger
     let replayTimeoutMs: Int32
     private let state: Mutex<(applied: UInt64, knownHead: UInt64)>
-    /// When the upstream's events socket was last heard, and whether its silence was said.
+    /// When the upstream was last heard, and whether its silence was said.
     private let silence: Mutex<UpstreamSilence>
     /// An upstream whose head is behind what this consumer applied: said once a minute.
     private let behind = Mutex(SampledLog(interval: 60))
@@ -118,9 +118,7 @@ public final class Consumer: ThreadLoop {
                     }
                     continue
                 }
-                if let quiet = silence.withLock({ $0.heard(at: .now) }) {
-                    logger.notice("upstream heard again after \(Int(quiet)) s of silence", metadata: ["stream": "\(upstream.stream)"])
-                }
+                heardUpstream()
                 needReplay = try drainLive(live)
                 failures = 0
             } catch {
@@ -145,6 +143,14 @@ public final class Consumer: ThreadLoop {
         }
     }
 
+    /// The upstream was heard: its events socket, or its answer to a replay (a long catch-up is not
+    /// a silence). Says so if its silence had been said.
+    private func heardUpstream() {
+        if let quiet = silence.withLock({ $0.heard(at: .now) }) {
+            logger.notice("upstream heard again after \(Int(quiet)) s of silence", metadata: ["stream": "\(upstream.stream)"])
+        }
+    }
+
     private func backoff(_ failures: Int, stop: StopFlag) {
         let until = Date().addingTimeInterval(min(5, 0.1 * Double(failures)))
         while !stop.isSet && Date() < until { Thread.sleep(forTimeInterval: 0.05) }
@@ -158,6 +164,7 @@ public final class Consumer: ThreadLoop {
         r.afterSeq = applied
         r.limit = 1_000
         let reply = try client.call(.replay(r))
+        heardUpstream()
         guard case .replayBatch(let batch)? = reply.result else {
             throw WireError.internal("unexpected replay answer from \(upstream.requests)")
         }
@@ -217,9 +224,10 @@ public final class Consumer: ThreadLoop {
     }
 }
 
-/// How long a consumer has heard nothing from its upstream's events socket, and whether it has said
-/// so: once when the silence passes `limit`, once when the upstream is heard again. An idle upstream
-/// sends a heartbeat every second, so seconds of silence mean it is down or the network to it is.
+/// How long a consumer has heard nothing from its upstream (no event or heartbeat on its events
+/// socket, no answer to a replay), and whether it has said so: once when the silence passes `limit`,
+/// once when the upstream is heard again. An idle upstream sends a heartbeat every second, so
+/// seconds of silence mean it is down or the network to it is.
 struct UpstreamSilence {
     let limit: TimeInterval
     private(set) var lastHeard: Date

@@ -1376,9 +1376,9 @@ public nonisolated struct Liaison_V1_ConsumerPosition: Sendable {
   /// where it is consumed from
   public var endpoint: String = String()
 
-  /// Milliseconds since anything (an event, or the heartbeat an idle upstream sends every second)
-  /// came from the upstream's events socket; since the consumer started if nothing has. Seconds of
-  /// it: the upstream is down, or the network between them is.
+  /// Milliseconds since the consumer last heard its upstream: an event or the heartbeat an idle
+  /// upstream sends every second (its events socket), or an answer to a replay; since the consumer
+  /// started if nothing has. Seconds of it: the upstream is down, or the network between them is.
   public var silentMs: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
