@@ -76,6 +76,9 @@ public struct RequestLoopOptions: Sendable {
     /// Default and largest number of events in one replay batch.
     public var replayDefault = 500
     public var replayMax = 5_000
+    /// Under systemd (`Type=notify`, `WatchdogSec=`): told when the loop serves, when it stops, and
+    /// that its thread is alive. Nothing elsewhere.
+    public var systemd: SystemdNotifier = .fromEnvironment
     public init() {}
 }
 
@@ -163,6 +166,10 @@ public final class RequestLoop: ThreadLoop {
         logger.info("serving", metadata: ["requests": "\(requestsBound)", "events": "\(config.bindEndpoint(config.instance.events))",
                                           "stream": "\(log.stream)", "head": "\(log.head)"])
         var revocationsSeen = config.curve?.clients.revocations ?? 0
+        options.systemd.ready()
+        defer { options.systemd.stopping() }
+        let watchdogEvery = options.systemd.watchdogInterval
+        var lastWatchdog = Date.distantPast
 
         var published = log.head
         var lastSend = Date()
@@ -187,6 +194,11 @@ public final class RequestLoop: ThreadLoop {
             } else if Date().timeIntervalSince(lastSend) * 1000 >= Double(options.heartbeatMs) {
                 try heartbeat(events)
                 lastSend = Date()
+            }
+            // From this thread, which every request waits for: a hang here stops the pings.
+            if let watchdogEvery, Date().timeIntervalSince(lastWatchdog) >= watchdogEvery {
+                options.systemd.watchdog()
+                lastWatchdog = Date()
             }
         }
         logger.info("stopping", metadata: ["stream": "\(log.stream)"])
