@@ -8,7 +8,8 @@ struct Up: ParsableCommand {
         abstract: "Run the whole set on this machine: intake, handler, scheduler and reporting.",
         discussion: """
             Starts the four service executables (found next to this one) as child processes, \
-            restarts one that dies (with a growing pause if it keeps dying), and on Ctrl-C, \
+            restarts one that dies (with a growing pause if it keeps dying) or hangs (its request \
+            thread silent for --hang-seconds: killed, then restarted), and on Ctrl-C, \
             SIGTERM or a hang-up (its terminal closed) stops them all gracefully; if it is itself \
             killed, they notice within half a second and stop. Each keeps its own database in --data-dir. Logs go \
             to standard error. Nothing starts when an endpoint of the topology or a database in \
@@ -27,6 +28,10 @@ struct Up: ParsableCommand {
         "Run the set over CURVE with the keys `liaison keygen --topology FILE --into DIR` made in DIR.",
         discussion: "Its topology (DIR/topology.json, unless --topology names another), each instance's key pair DIR/STREAM.key and the allow-list DIR/curve-clients. Make your own key with them (liaison keygen ... --client operator:NAME) or add its line to the allow-list, and give it to the other commands with --curve-key-file."))
     var curveKeys: String?
+    @Option(help: ArgumentHelp(
+        "Seconds a service's request thread may go without telling `up` it is alive before `up` kills it and starts it again (0: never).",
+        discussion: "Each service pings `up` from its request thread (systemd's watchdog protocol, on a socket of up's own) a third of this apart; one that stops, hung on a lock or a disk that does not answer, is killed (SIGKILL) and restarted like one that died."))
+    var hangSeconds: Double = 30
 
     func run() throws {
         let topologyPath = topology ?? curveKeys.map { ($0 as NSString).appendingPathComponent("topology.json") }
@@ -44,7 +49,8 @@ struct Up: ParsableCommand {
             }
             for (i, inst) in topo.instances(of: name).enumerated() {
                 let curve = curveKeys.map { dir in ["--curve-key-dir", dir, "--curve-clients", (dir as NSString).appendingPathComponent("curve-clients")] } ?? []
-                children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"] + curve))
+                children.append(Child(name: inst.stream, path: path, arguments: commonArgs + ["--instance", "\(i)"] + curve,
+                                      hangSeconds: hangSeconds))
             }
         }
 
@@ -111,11 +117,19 @@ final class Child {
     private var restarts = 0
     private var startedAt = Date()
     private var nextStart: Date?
+    /// Where the child says it is ready and alive (sd_notify's messages), when hangs are watched.
+    private let watch: NotifySocket?
+    private let hangSeconds: Double
+    /// The child said READY=1 (since it last started), and when it last said anything.
+    private var ready = false
+    private var lastHeard = Date()
 
-    init(name: String, path: String, arguments: [String]) {
+    init(name: String, path: String, arguments: [String], hangSeconds: Double = 0) {
         self.name = name
         self.path = path
         self.arguments = arguments
+        self.hangSeconds = hangSeconds
+        watch = hangSeconds > 0 ? NotifySocket(name: "liaison-up-\(getpid())-\(name)") : nil
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
@@ -125,11 +139,20 @@ final class Child {
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = arguments
         // The child stops by itself if `up` is gone (Supervision), and leaves a hang-up to `up`.
-        p.environment = ProcessInfo.processInfo.environment.merging([Supervision.supervisorVariable: "\(getpid())"]) { _, new in new }
+        var environment = [Supervision.supervisorVariable: "\(getpid())"]
+        if let watch {
+            // The child pings at half the interval: three pings a hang limit.
+            environment["NOTIFY_SOCKET"] = watch.address
+            environment["WATCHDOG_USEC"] = "\(UInt64(hangSeconds * 2 / 3 * 1_000_000))"
+            environment["WATCHDOG_PID"] = nil
+        }
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         do {
+            _ = watch?.drain()   // a dead child's last words are not the new one's
             try p.run()
             process = p
             startedAt = Date()
+            ready = false
         } catch {
             FileHandle.standardError.write(Data("liaison up: cannot start \(name): \(error)\n".utf8))
         }
@@ -137,7 +160,10 @@ final class Child {
 
     /// Restarts the child if it died, waiting longer after each quick death (1 s … 30 s).
     func superviseOnce() {
-        if isRunning { return }
+        if isRunning {
+            watchForHang()
+            return
+        }
         if let at = nextStart {
             if Date() >= at { nextStart = nil; start() }
             return
@@ -150,6 +176,59 @@ final class Child {
         nextStart = Date().addingTimeInterval(pause)
     }
 
+    /// Kills a child that said it was ready and has since been silent for longer than `hangSeconds`;
+    /// the next look restarts it.
+    private func watchForHang() {
+        guard let watch else { return }
+        for message in watch.drain() {
+            for line in message.split(separator: "\n") where line == "READY=1" || line == "WATCHDOG=1" {
+                if line == "READY=1" { ready = true }
+                lastHeard = Date()
+            }
+        }
+        let silent = Date().timeIntervalSince(lastHeard)
+        guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
+        FileHandle.standardError.write(Data("liaison up: \(name) has not said it is alive for \(Int(silent)) s (its request thread hangs): killing it\n".utf8))
+        Foundation.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        ready = false
+    }
+
     func terminate() { if let p = process, p.isRunning { Foundation.kill(p.processIdentifier, SIGTERM) } }
     func kill() { if let p = process, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
+}
+
+/// A datagram socket in the abstract namespace where children send sd_notify's messages
+/// (`READY=1`, `WATCHDOG=1`), read without blocking.
+final class NotifySocket {
+    /// `@name`, as `$NOTIFY_SOCKET` gives an abstract address.
+    let address: String
+    private let fd: Int32
+
+    init?(name: String) {
+        address = "@" + name
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        var sa = sockaddr_un()
+        sa.sun_family = sa_family_t(AF_UNIX)
+        let bytes = [0] + Array(name.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { close(fd); return nil }
+        withUnsafeMutableBytes(of: &sa.sun_path) { $0.copyBytes(from: bytes) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+        let bound = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { close(fd); return nil }
+    }
+
+    deinit { close(fd) }
+
+    /// Every message waiting.
+    func drain() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return messages }
+            messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+    }
 }

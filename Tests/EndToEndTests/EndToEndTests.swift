@@ -649,6 +649,41 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// A service that hangs (SIGSTOP: its request thread, like every other, stops) no longer pings
+    /// `liaison up`, which kills it after --hang-seconds and starts it again; the others go on.
+    @Test func upKillsAndRestartsAServiceThatHangs() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let upLog = set.dir + "/up.log"
+        _ = FileManager.default.createFile(atPath: upLog, contents: nil)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+        up.arguments = ["up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "warning", "--hang-seconds", "3"]
+        up.standardError = FileHandle(forWritingAtPath: upLog)
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        func said() -> String { (try? String(contentsOfFile: upLog, encoding: .utf8)) ?? "" }
+        #expect(await eventually(30) {
+            var all = true
+            for s in Topology.serviceNames where await set.status(s) == nil { all = false }
+            return all
+        })
+        let handler = try #require(await set.status("handler")?.pid)
+        let pid = try #require(await set.status("intake")?.pid)
+        kill(pid_t(pid), SIGSTOP)
+        defer { kill(pid_t(pid), SIGCONT) }   // should up not kill it, it can hear its SIGTERM (harmless to any other process)
+        #expect(await eventually(20) { said().contains("intake-1 has not said it is alive for") }, "\(said())")
+        #expect(await eventually(30) { (await set.status("intake")?.pid).map { $0 != pid } ?? false }, "intake restarted\n\(said())")
+        #expect(await set.status("handler")?.pid == handler, "the others go on")
+        // A service that pings is never taken for hung: the restarted intake stays.
+        let restarted = try #require(await set.status("intake")?.pid)
+        #expect(!(await eventually(5) { (await set.status("intake")?.pid).map { $0 != restarted } ?? true }), "\(said())")
+
+        kill(up.processIdentifier, SIGTERM)
+        #expect(await eventually(20) { !up.isRunning })
+        #expect(up.terminationStatus == 0, "\(said())")
+    }
+
     /// Nightly backups as the systemd timer takes them: each into a directory of its own named
     /// for its moment, the oldest complete ones beyond --keep deleted, never an incomplete one's
     /// count, never a directory that is not ours, and nothing deleted when the backup failed.
