@@ -116,8 +116,8 @@ struct Streams: ParsableCommand {
             its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds) \
             and exits 2 when there is any, 0 when all is well.
 
-            HEARD is how long ago each consumer last heard its upstream's events socket (an event, or \
-            the heartbeat an idle upstream sends every second). Seconds of silence mean the upstream \
+            HEARD is how long ago each consumer last heard its upstream (an event, the heartbeat an idle \
+            upstream sends every second, or an answer to a replay). Seconds of silence mean the upstream \
             is down or the network between them is, even where this command reaches both: the \
             consumer replays what it missed once it hears the upstream again.
             """)
