@@ -887,7 +887,10 @@ struct EndToEndTests {
         let sick = try await set.cli(["streams", "--check", "--timeout", "500"])
         #expect(sick.status == 2, "\(sick.output)")
         #expect(sick.output.contains("PROBLEM: scheduler-1: DOWN (") && sick.output.contains("PROBLEM: reporting-1: the disk of its database has"), "\(sick.output)")
-        #expect(sick.output.contains("CHECK: 2 problem(s)"), "\(sick.output)")
+        // On a slow machine the check may come ten seconds after the kill: then the consumers of
+        // scheduler-1 have also heard nothing from it for that long, a third problem of the same cause.
+        let others = sick.output.split(separator: "\n").filter { $0.hasPrefix("PROBLEM: ") && !$0.contains("has heard nothing from scheduler-1") }
+        #expect(others.count == 2, "\(sick.output)")
         try set.start("scheduler")
         set.terminate("reporting")
         try set.start("reporting")
