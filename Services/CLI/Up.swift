@@ -118,7 +118,7 @@ final class Child {
     private var startedAt = Date()
     private var nextStart: Date?
     /// Where the child says it is ready and alive (sd_notify's messages), when hangs are watched.
-    private let watch: NotifySocket?
+    private let watch: NotifyReceiver?
     private let hangSeconds: Double
     /// The child said READY=1 (since it last started), and when it last said anything.
     private var ready = false
@@ -129,7 +129,10 @@ final class Child {
         self.path = path
         self.arguments = arguments
         self.hangSeconds = hangSeconds
-        watch = hangSeconds > 0 ? NotifySocket(name: "liaison-up-\(getpid())-\(name)") : nil
+        watch = hangSeconds > 0 ? NotifyReceiver(address: "@liaison-up-\(getpid())-\(name)") : nil
+        if hangSeconds > 0 && watch == nil {
+            FileHandle.standardError.write(Data("liaison up: cannot make \(name)'s notify socket (errno \(errno)): a hang of it will not be noticed\n".utf8))
+        }
     }
 
     var isRunning: Bool { process?.isRunning ?? false }
@@ -189,8 +192,9 @@ final class Child {
         let silent = Date().timeIntervalSince(lastHeard)
         guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
         FileHandle.standardError.write(Data("liaison up: \(name) has not said it is alive for \(Int(silent)) s (its request thread hangs): killing it\n".utf8))
+        // Not waited for here: a process stuck in the kernel (a disk that does not answer) may take
+        // its time to go, and `up` goes on supervising the others; a later look restarts it.
         Foundation.kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
         ready = false
     }
 
@@ -198,37 +202,3 @@ final class Child {
     func kill() { if let p = process, p.isRunning { Foundation.kill(p.processIdentifier, SIGKILL) } }
 }
 
-/// A datagram socket in the abstract namespace where children send sd_notify's messages
-/// (`READY=1`, `WATCHDOG=1`), read without blocking.
-final class NotifySocket {
-    /// `@name`, as `$NOTIFY_SOCKET` gives an abstract address.
-    let address: String
-    private let fd: Int32
-
-    init?(name: String) {
-        address = "@" + name
-        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        var sa = sockaddr_un()
-        sa.sun_family = sa_family_t(AF_UNIX)
-        let bytes = [0] + Array(name.utf8)
-        guard bytes.count < MemoryLayout.size(ofValue: sa.sun_path) else { close(fd); return nil }
-        withUnsafeMutableBytes(of: &sa.sun_path) { $0.copyBytes(from: bytes) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        let bound = withUnsafePointer(to: &sa) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        guard bound == 0 else { close(fd); return nil }
-    }
-
-    deinit { close(fd) }
-
-    /// Every message waiting.
-    func drain() -> [String] {
-        var messages: [String] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = recv(fd, &buffer, buffer.count, 0)
-            guard n > 0 else { return messages }
-            messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
-        }
-    }
-}

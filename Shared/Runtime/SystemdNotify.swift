@@ -43,22 +43,55 @@ public final class SystemdNotifier: Sendable {
     /// Sends `state`; a failure is ignored, as sd_notify's caller does (systemd may be gone).
     func send(_ state: String) {
         guard fd >= 0, let path = socketPath else { return }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        var bytes = Array(path.utf8)
-        if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }   // the abstract namespace
-        let capacity = MemoryLayout.size(ofValue: address.sun_path)
-        guard bytes.count < capacity else { return }
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            raw.copyBytes(from: bytes)
-        }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
-        _ = state.utf8CString.withUnsafeBufferPointer { text in
-            withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL), $0, length)
-                }
+        _ = withUnixAddress(path) { address, length in
+            state.utf8CString.withUnsafeBufferPointer { text in
+                sendto(fd, text.baseAddress, text.count - 1, Int32(MSG_NOSIGNAL), address, length)
             }
         }
     }
+}
+
+/// The other end: a datagram socket where processes send sd_notify's messages, read without
+/// blocking. `liaison up` gives one to each child, and a test stands in for systemd with one.
+public final class NotifyReceiver: Sendable {
+    /// What to give a child as `$NOTIFY_SOCKET`: a path, or `@name` in the abstract namespace.
+    public let address: String
+    private let fd: Int32
+
+    /// Binds `address`; nil when it cannot (taken, or too long for a socket address).
+    public init?(address: String) {
+        self.address = address
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        guard withUnixAddress(address, { bind(fd, $0, $1) }) == 0 else {
+            close(fd)
+            return nil
+        }
+    }
+
+    deinit { close(fd) }
+
+    /// Every message waiting, oldest first.
+    public func drain() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            guard n > 0 else { return messages }
+            messages.append(String(decoding: buffer[0..<n], as: UTF8.self))
+        }
+    }
+}
+
+/// Calls `body` with the socket address of `path` (`@name`: the abstract namespace, as
+/// `$NOTIFY_SOCKET` writes it); nil when the path does not fit.
+private func withUnixAddress<T>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> T) -> T? {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    var bytes = Array(path.utf8)
+    if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }
+    guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { return nil }
+    withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+    let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count)
+    return withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) } }
 }
