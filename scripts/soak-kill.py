@@ -28,7 +28,7 @@ What it checks, after the last kill:
      total and by kind) and every case once.
 
 With --partition (root, iproute2) intake runs on one host and the other services on another:
-network namespaces joined by a link that is cut now and then for 2-15 s (blackhole routes: packets
+network namespaces joined by a link that is cut now and then for 2-15 s (--cut-seconds; blackhole routes: packets
 dropped without an error, as a failed switch does), between the kills; everything talks TCP.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
@@ -56,6 +56,17 @@ SERVICES = ("intake", "handler", "scheduler", "reporting")
 SERVER_KEYS, CLIENT_KEYS = {}, {}
 
 
+def parse_range(text, option):
+    """MIN-MAX seconds, as `--cut-seconds 60-180` gives them."""
+    try:
+        low, high = (float(x) for x in text.split("-"))
+    except ValueError:
+        sys.exit("%s: expected MIN-MAX seconds, as 2-15; got %r" % (option, text))
+    if not 0 < low <= high:
+        sys.exit("%s: expected 0 < MIN <= MAX; got %r" % (option, text))
+    return low, high
+
+
 def open_socket(ctx, kind, endpoint, who):
     """A socket connected to `endpoint`, over CURVE as `who` (desk, console) when it serves so."""
     s = ctx.socket(kind)
@@ -78,6 +89,7 @@ def parse():
     p.add_argument("--curve", action="store_true", help="the whole set over CURVE (liaison keygen): desks as submitters, the checks as an operator")
     p.add_argument("--partition", action="store_true", help="intake on one host, the rest on another, the link between them cut now and then (root)")
     p.add_argument("--mean-cut-interval", type=float, default=20, help="with --partition: mean seconds between cuts")
+    p.add_argument("--cut-seconds", default="2-15", help="with --partition: how long a cut lasts, MIN-MAX seconds (uniform)")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
@@ -140,7 +152,7 @@ class Hosts:
     def __init__(self):
         tag = "%x" % (os.getpid() & 0xffffff)
         self.a, self.b = "ls%sa" % tag, "ls%sb" % tag
-        self.cut_now, self.cuts = False, 0
+        self.cut_now, self.cuts, self.cut_at, self.lengths = False, 0, 0.0, []
         try:
             for ns in (self.a, self.b):
                 ip("netns", "add", ns)
@@ -168,13 +180,14 @@ class Hosts:
     def cut(self):
         ip("-n", self.a, "route", "add", "blackhole", self.B + "/32")
         ip("-n", self.b, "route", "add", "blackhole", self.A + "/32")
-        self.cut_now, self.cuts = True, self.cuts + 1
+        self.cut_now, self.cuts, self.cut_at = True, self.cuts + 1, time.monotonic()
 
     def mend(self):
         if self.cut_now:
             ip("-n", self.a, "route", "del", "blackhole", self.B + "/32")
             ip("-n", self.b, "route", "del", "blackhole", self.A + "/32")
             self.cut_now = False
+            self.lengths.append(time.monotonic() - self.cut_at)
 
     def remove(self):
         for ns in (self.a, self.b):
@@ -312,6 +325,7 @@ def status(ctx, endpoint):
 
 def main():
     args = parse()
+    cut_seconds = parse_range(args.cut_seconds, "--cut-seconds")
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
@@ -370,7 +384,7 @@ def main():
             def cut_now_and_then(cut_rng=random.Random(seed + 1)):
                 while not stop.wait(cut_rng.expovariate(1 / args.mean_cut_interval)):
                     hosts.cut()
-                    stop.wait(cut_rng.uniform(2, 15))
+                    stop.wait(cut_rng.uniform(*cut_seconds))
                     hosts.mend()
             cutter = threading.Thread(target=cut_now_and_then, daemon=True)
             cutter.start()
@@ -386,7 +400,8 @@ def main():
         stop.set()
         if cutter:
             cutter.join()
-            print("the link between the hosts was cut %d time(s)" % hosts.cuts, flush=True)
+            print("the link between the hosts was cut %d time(s)%s" % (
+                hosts.cuts, ": " + ", ".join("%.0f s" % x for x in hosts.lengths) if hosts.lengths else ""), flush=True)
         for d in desks:
             d.join()
             problems += d.failures
