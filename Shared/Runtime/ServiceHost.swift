@@ -89,6 +89,8 @@ public struct ServiceHost: Service {
         if let curve = config.curve {
             zap = ZAPHandler(clients: curve.clients, name: "\(log.stream)-zap", logger: logger)
             logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.clients.byKey.count)"])
+        } else if let warning = PlainExposure.warning(bound: [config.bindEndpoint(config.instance.requests), config.bindEndpoint(config.instance.events)]) {
+            logger.warning("\(warning)")
         }
         let logger = self.logger
         defer { context.terminate() }

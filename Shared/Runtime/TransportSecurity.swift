@@ -356,3 +356,39 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         return [version, r[1], Array("200".utf8), Array("OK".utf8), Array(client.publicKey.utf8), []]
     }
 }
+
+/// Which of a service's bound endpoints other machines can reach while it serves plain ZMTP: said
+/// once at start, so that the operator of a set spread over hosts learns from the log that
+/// submissions, contact data and operator secrets cross the network unencrypted, to anyone who
+/// reaches the port, until the set has CURVE keys (`liaison keygen`).
+public enum PlainExposure {
+    /// The endpoints among `bound` (as bound: `tcp://*:7101`, `tcp://10.0.0.5:7101`, `ipc://…`)
+    /// that another machine may reach: TCP on every interface (`*`, `0.0.0.0`, `::`), on a host
+    /// name or on an address outside loopback. `ipc://` and `inproc://` stay on this machine, and so
+    /// does TCP on `127.0.0.0/8`, `::1` or `localhost`.
+    public static func reachableFromOtherHosts(_ bound: [String]) -> [String] {
+        bound.filter { endpoint in
+            guard endpoint.hasPrefix("tcp://") else { return false }
+            var host = String(endpoint.dropFirst("tcp://".count))
+            if let colon = host.lastIndex(of: ":") { host = String(host[..<colon]) }
+            // `tcp://eth0;10.0.0.5:7101` names a source interface first: the address is what counts.
+            if let semicolon = host.lastIndex(of: ";") { host = String(host[host.index(after: semicolon)...]) }
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            let lower = host.lowercased()
+            if lower == "localhost" || lower == "::1" { return false }
+            let octets = lower.split(separator: ".", omittingEmptySubsequences: false)
+            if octets.count == 4, octets[0] == "127", octets.allSatisfy({ UInt8($0) != nil }) { return false }
+            return true
+        }
+    }
+
+    /// The warning for a service that serves plain ZMTP on `bound`, or nil when none of those
+    /// endpoints is reachable from another machine.
+    public static func warning(bound: [String]) -> String? {
+        let reachable = reachableFromOtherHosts(bound)
+        guard !reachable.isEmpty else { return nil }
+        return "serving plain ZMTP on \(reachable.joined(separator: ", ")), which other machines can reach: "
+            + "anyone who reaches these ports is let in, and submissions, contact data and operator secrets cross the network unencrypted. "
+            + "Give the set CURVE keys (liaison keygen; docs/PROTOCOL.md, \"CURVE\") unless this network is closed to everyone else"
+    }
+}

@@ -1266,6 +1266,10 @@ struct ContainerReadinessTests {
         let up = try await set.cli(["ping", "intake"])
         #expect(up.status == 0 && up.output.hasPrefix("intake-1 up: pid "), "\(up.output)")
         #expect(set.logs().contains("requests=tcp://*:\(requests)"), "\(set.logs())")
+        // Plain ZMTP on every interface: the operator is told at start, with what to do.
+        let log = try String(contentsOfFile: set.dir + "/intake-0.log", encoding: .utf8)
+        #expect(log.contains("warning") && log.contains("serving plain ZMTP on tcp://*:\(requests), tcp://*:\(events), which other machines can reach")
+                && log.contains("liaison keygen"), "\(log)")
         let other = try await Self.ping(set, topology: set.dir + "/elsewhere.json")
         #expect(other.status == 0 && other.output.hasPrefix("intake-1 up"), "not reached on 127.0.0.2: \(other.output)")
         let unknown = try await set.cli(["ping", "intake", "--instance", "3"])

@@ -34,6 +34,8 @@ struct NetworkEndToEndTests {
             #expect(await eventually(30) { (try? await set.cli(["ping", name, "--timeout", "500"], in: host))?.status == 0 },
                     "\(name) did not answer on its host\n\(set.logs())")
         }
+        // On addresses other machines reach, but over CURVE: no warning about plain ZMTP.
+        #expect(!set.logs().contains("serving plain ZMTP"), "\(set.logs())")
 
         /// A desk's batch of `count` submissions on host A; the case numbers intake acknowledged.
         func submit(_ count: Int, _ tag: String) async throws -> Set<String> {

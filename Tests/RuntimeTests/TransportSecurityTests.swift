@@ -158,4 +158,19 @@ import ZeroMQ
         topo.services["handler"]![0].curvePublicKey = "not a key"
         #expect { try topo.validate() } throws: { "\($0)".contains("services.handler[0].curve_public_key") }
     }
+
+    /// Plain ZMTP is said at start only where another machine can reach it.
+    @Test(arguments: [
+        ("tcp://*:7101", true), ("tcp://0.0.0.0:7101", true), ("tcp://[::]:7101", true), ("tcp://10.0.0.5:7101", true),
+        ("tcp://intake.police.local:7101", true), ("tcp://eth0;10.0.0.5:7101", true), ("tcp://127.0.0.2:7101", false),
+        ("tcp://127.0.0.1:7101", false), ("tcp://localhost:7101", false), ("tcp://[::1]:7101", false),
+        ("tcp://127.0.0.1.example.org:7101", true), ("tcp://eth0;127.0.0.1:7101", false),
+        ("ipc:///run/liaison/intake-1.req", false), ("inproc://requests", false),
+    ])
+    func plainZMTPIsToldWhereOtherMachinesReachIt(endpoint: String, reachable: Bool) {
+        #expect(PlainExposure.reachableFromOtherHosts([endpoint]) == (reachable ? [endpoint] : []))
+        let warning = PlainExposure.warning(bound: [endpoint, "ipc:///tmp/events"])
+        #expect((warning != nil) == reachable)
+        if let warning { #expect(warning.hasPrefix("serving plain ZMTP on \(endpoint), which other machines can reach") && warning.contains("liaison keygen")) }
+    }
 }
