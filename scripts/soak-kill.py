@@ -30,6 +30,9 @@ What it checks, after the last kill:
 With --partition (root, iproute2) intake runs on one host and the other services on another:
 network namespaces joined by a link that is cut now and then for 2-15 s (--cut-seconds; blackhole routes: packets
 dropped without an error, as a failed switch does), between the kills; everything talks TCP.
+--loss P also drops P % of the packets each host receives (from the other, and from the desks) at
+random for the whole run (nftables): a bad line, on which TCP resends, ZMTP heartbeats time out and
+the desks retry.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -90,6 +93,8 @@ def parse():
     p.add_argument("--partition", action="store_true", help="intake on one host, the rest on another, the link between them cut now and then (root)")
     p.add_argument("--mean-cut-interval", type=float, default=20, help="with --partition: mean seconds between cuts")
     p.add_argument("--cut-seconds", default="2-15", help="with --partition: how long a cut lasts, MIN-MAX seconds (uniform)")
+    p.add_argument("--loss", type=float, default=0, help="with --partition: per cent of the packets between the hosts dropped at random, "
+                   "both ways, for the whole run (nftables), as a bad line to a district office does")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
@@ -176,6 +181,18 @@ class Hosts:
         except Exception:
             self.remove()
             raise
+
+    def lose(self, percent):
+        """Drops `percent` of the packets each host receives, from the other and from the desks, at random (nftables)."""
+        if shutil.which("nft") is None:
+            raise SystemExit("--loss needs nftables (apt-get install nftables)")
+        for ns in (self.a, self.b):
+            nft = ["ip", "netns", "exec", ns, "nft"]
+            subprocess.run(nft + ["add", "table", "inet", "soak"], check=True)
+            subprocess.run(nft + ["add", "chain", "inet", "soak", "in", "{ type filter hook input priority 0; }"], check=True)
+            for dev in (ns, ns + "i"):  # from the other host, and from this machine (the desks, the checks)
+                subprocess.run(nft + ["add", "rule", "inet", "soak", "in", "iifname", dev, "numgen", "random", "mod", "10000",
+                                      "<", str(round(percent * 100)), "drop"], check=True)
 
     def cut(self):
         ip("-n", self.a, "route", "add", "blackhole", self.B + "/32")
@@ -330,7 +347,18 @@ def main():
     rng = random.Random(seed)
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
     counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1 if args.reporting else 0, "reporting": 1 if args.reporting else 0}
+    if args.loss and not args.partition:
+        sys.exit("--loss: only with --partition (the packets between the two hosts)")
+    if not 0 <= args.loss < 100:
+        sys.exit("--loss: expected a per cent from 0 to under 100; got %g" % args.loss)
     hosts = Hosts() if args.partition else None
+    if hosts and args.loss:
+        try:
+            hosts.lose(args.loss)
+        except BaseException:
+            hosts.remove()
+            raise
+        print("%g %% of the packets between the hosts dropped at random" % args.loss, flush=True)
 
     def endpoints(name, i):
         if not hosts:
