@@ -25,7 +25,9 @@ What it checks, after the last kill:
      databases together hold exactly one case for each of those case numbers (in one partition)
      and one opening event for each;
   5. once reporting has applied every stream to its head, it counts every submission once (in
-     total and by kind) and every case once.
+     total and by kind) and every case once;
+  6. no contact a desk sent (phone, e-mail, name) appears in the clear in any file the services
+     wrote: databases, write-ahead logs, logs.
 
 With --partition (root, iproute2) intake runs on one host and the other services on another:
 network namespaces joined by a link that is cut now and then for 2-15 s (--cut-seconds; blackhole routes: packets
@@ -37,11 +39,14 @@ Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and pro
 """
 import argparse
 import json
+import mmap
 import os
 import random
+import re
 import shutil
 import signal
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -225,8 +230,41 @@ def submission(client, n):
     f.unit = ("STN-EAST-01", "STN-NORTH-01", "DIST-EAST")[n % 3]
     f.text = "Desk %d, call %d: the patrol on the corner of the market took %d minutes to come" % (client, n, n % 50)
     if n % 4:
-        f.contact.phone = "139%04d%04d" % (client, n % 10000)
+        f.contact.phone = phone(client, n)
+    if n % 4 == 2:
+        f.contact.email = "soak%d.%d@example.org" % (client, n)
+    if n % 4 == 3:
+        f.contact.name = "Citizen %d-%d" % (client, n)
     return f
+
+
+def phone(client, n):
+    return "139%04d%04d" % (client, n % 10000)
+
+
+# What check 6 looks for: a name or an e-mail as submission() writes them (nothing else does), or
+# eleven digits that are a phone a desk sent.
+CONTACT_IN_THE_CLEAR = re.compile(rb"139\d{8}|soak\d+\.\d+@example\.org|Citizen \d+-\d+")
+
+
+def contacts_in_the_clear(tmp, phones):
+    """Each file under `tmp` (databases, write-ahead logs, the services' logs) where a contact the
+    desks sent appears in the clear, with the first one found: (files read, bytes read, leaks)."""
+    leaks, files, size = [], 0, 0
+    for root, _, names in os.walk(tmp):
+        for name in names:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+                continue  # ipc:// sockets, empty files
+            files, size = files + 1, size + st.st_size
+            with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                for match in CONTACT_IN_THE_CLEAR.finditer(m):
+                    text = match.group().decode()
+                    if not text.startswith("139") or text in phones:
+                        leaks.append("%s holds %s in the clear" % (os.path.relpath(path, tmp), text))
+                        break
+    return files, size, leaks
 
 
 class Desk(threading.Thread):
@@ -514,6 +552,11 @@ def main():
         for r in reporters:
             if reported_cases != len(cases):
                 problems.append("%s counts %d cases; the partitions hold %d" % (r.name, reported_cases, len(cases)))
+        # 6: no contact in the clear anywhere on disk (contacts are sealed at rest, never published or logged).
+        phones = {phone(d.index, n) for d in desks for n in range(d.sent) if n % 4}
+        files, size, leaks = contacts_in_the_clear(tmp, phones)
+        problems += leaks
+        print("checked: no contact in the clear in %d files (%.1f MB): the databases, their write-ahead logs, the logs" % (files, size / 1e6))
         print("checked: %d submissions stored once each (stream heads %s), %d acknowledged unchanged, "
               "%d cases in %d partition(s), %d case.opened events" % (
                   len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
