@@ -114,6 +114,76 @@ struct IntakeLoadTests {
         #expect((total ?? 0) >= 8, "\(kills ?? "no kill line")")
     }
 
+    /// docs/examples/submit.py, a web front's submitter written with pyzmq and protobuf only, hands
+    /// a file to the real intake, which is frozen mid-way with requests in flight, killed (SIGKILL)
+    /// and started again: the submitter replaces its connection and sends the unanswered again, and
+    /// every line gets one case (none stored twice), the refused one naming its field. The same file
+    /// sent again gets every case back as a duplicate.
+    @Test func aThirdPartySubmitterRidesOutAKilledIntake() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let lines = 3_000, refused = 1_234
+        var text = ""
+        for n in 1...lines {
+            let body = n == refused ? "   " : "Web form \(n): the street lights on Ring Road are out again"
+            let contact = n % 2 == 0 ? #", "contact": {"phone": "138\#(String(format: "%08d", n))"}"# : ""
+            text += #"{"submission_id": "web-\#(n)", "kind": "FEEDBACK_KIND_SUGGESTION", "channel": "CHANNEL_WEB", "text": "\#(body)", "unit": "STN-EAST-01"\#(contact)}"# + "\n"
+        }
+        let file = set.dir + "/web.jsonl"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+
+        /// submit.py on the file in the background, its output in `out`.
+        func submitter(_ out: String) throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            p.arguments = ["python3", LiaisonSet.repoRoot + "/docs/examples/submit.py", "--topology", set.topologyPath,
+                           "--file", file, "--in-flight", "2", "--timeout-ms", "500", "--give-up-after", "60"]
+            _ = FileManager.default.createFile(atPath: out, contents: nil)
+            p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+            p.standardError = p.standardOutput
+            try p.run()
+            return p
+        }
+        func answers(_ out: String) -> [[String: Any]] {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+        }
+        let first = try submitter(set.dir + "/first.out")
+        defer { if first.isRunning { first.terminate(); first.waitUntilExit() } }
+        #expect(await eventually(60) { (await set.status("intake")?.headSeq ?? 0) >= 100 }, "\(set.logs())")
+        // Frozen, intake answers nothing: the submitter has requests in flight that it never gets
+        // an answer to. Then killed outright, and started again.
+        set.signal("intake", 0, SIGSTOP)
+        #expect(first.isRunning && answers(set.dir + "/first.out").count < lines, "intake was frozen only after the submitter finished")
+        set.kill9("intake")
+        try set.start("intake")
+        #expect(await eventually(90) { !first.isRunning }, "the submitter did not finish after intake came back")
+        first.waitUntilExit()
+        let got = answers(set.dir + "/first.out")
+        #expect(first.terminationStatus == 1, "one line is refused, so the exit status says so")
+        try #require(got.count == lines, "\(got.count) answers")
+        #expect(got.map { $0["line"] as? Int } == Array(1...lines).map { Optional($0) }, "answers in line order")
+        let bad = got[refused - 1]
+        #expect(bad["error"] as? String == "ERROR_CODE_INVALID_ARGUMENT" && bad["field"] as? String == "submit_feedback.text", "\(bad)")
+        let cases = got.compactMap { $0["case_number"] as? String }
+        #expect(cases.count == lines - 1 && Set(cases).count == lines - 1, "every accepted line one case of its own")
+        // Retries across the kill found what intake had stored: nothing stored twice.
+        #expect(await set.status("intake")?.headSeq == UInt64(lines - 1))
+
+        // The same file again: every case back, as a duplicate.
+        let again = try submitter(set.dir + "/again.out")
+        defer { if again.isRunning { again.terminate(); again.waitUntilExit() } }
+        #expect(await eventually(90) { !again.isRunning })
+        again.waitUntilExit()
+        let second = answers(set.dir + "/again.out")
+        #expect(second.compactMap { $0["case_number"] as? String } == cases)
+        #expect(second.filter { $0["duplicate"] as? Bool == true }.count == lines - 1)
+        #expect(await set.status("intake")?.headSeq == UInt64(lines - 1))
+    }
+
     /// A desk's batch file goes in with many lines on the wire at once: they share group commits,
     /// and the output still lists every line in order, the bad ones (an unknown kind, a line saved
     /// in GBK) named in their places.
