@@ -115,13 +115,15 @@ struct IntakeLoadTests {
     }
 
     /// docs/examples/submit.py, a web front's submitter written with pyzmq and protobuf only, hands
-    /// a file to the real intake, which is frozen mid-way with requests in flight, killed (SIGKILL)
+    /// a file to the real intake over CURVE (a submitter's key), which is frozen mid-way with requests in flight, killed (SIGKILL)
     /// and started again: the submitter replaces its connection and sends the unanswered again, and
     /// every line gets one case (none stored twice), the refused one naming its field. The same file
     /// sent again gets every case back as a duplicate.
     @Test func aThirdPartySubmitterRidesOutAKilledIntake() async throws {
-        let set = try LiaisonSet()
+        // Over CURVE, as a deployment runs, the front let in as a submitter.
+        let set = try LiaisonSet(curve: true)
         defer { set.stopAll() }
+        let frontKey = try set.allowCurveClient(.submitter, try CurveKeyPair.generate(), name: "web-front")
         try set.start("intake")
         try await set.waitReady(["intake"])
         let lines = 3_000, refused = 1_234
@@ -139,7 +141,7 @@ struct IntakeLoadTests {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             p.arguments = ["python3", LiaisonSet.repoRoot + "/docs/examples/submit.py", "--topology", set.topologyPath,
-                           "--file", file, "--in-flight", "2", "--timeout-ms", "500", "--give-up-after", "60"]
+                           "--file", file, "--in-flight", "2", "--timeout-ms", "500", "--give-up-after", "60", "--curve-key-file", frontKey]
             _ = FileManager.default.createFile(atPath: out, contents: nil)
             p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
             p.standardError = p.standardOutput
