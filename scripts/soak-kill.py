@@ -396,7 +396,7 @@ def main():
         except BaseException:
             hosts.remove()
             raise
-        print("%g %% of the packets between the hosts dropped at random" % args.loss, flush=True)
+        print("%g %% of the packets each host receives (from the other, and from the desks) dropped at random" % args.loss, flush=True)
 
     def endpoints(name, i):
         if not hosts:
