@@ -365,7 +365,7 @@ public enum PlainExposure {
     /// The endpoints among `bound` (as bound: `tcp://*:7101`, `tcp://10.0.0.5:7101`, `ipc://…`)
     /// that another machine may reach: TCP on every interface (`*`, `0.0.0.0`, `::`), on a host
     /// name or on an address outside loopback. `ipc://` and `inproc://` stay on this machine, and so
-    /// does TCP on `127.0.0.0/8`, `::1` or `localhost`.
+    /// does TCP on `127.0.0.0/8`, `::1`, `localhost` or the interface `lo`.
     public static func reachableFromOtherHosts(_ bound: [String]) -> [String] {
         bound.filter { endpoint in
             guard endpoint.hasPrefix("tcp://") else { return false }
@@ -375,7 +375,7 @@ public enum PlainExposure {
             if let semicolon = host.lastIndex(of: ";") { host = String(host[host.index(after: semicolon)...]) }
             if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
             let lower = host.lowercased()
-            if lower == "localhost" || lower == "::1" { return false }
+            if lower == "localhost" || lower == "::1" || lower == "lo" { return false }  // `lo`: the loopback interface by name
             let octets = lower.split(separator: ".", omittingEmptySubsequences: false)
             if octets.count == 4, octets[0] == "127", octets.allSatisfy({ UInt8($0) != nil }) { return false }
             return true

@@ -164,7 +164,7 @@ import ZeroMQ
         ("tcp://*:7101", true), ("tcp://0.0.0.0:7101", true), ("tcp://[::]:7101", true), ("tcp://10.0.0.5:7101", true),
         ("tcp://intake.police.local:7101", true), ("tcp://eth0;10.0.0.5:7101", true), ("tcp://127.0.0.2:7101", false),
         ("tcp://127.0.0.1:7101", false), ("tcp://localhost:7101", false), ("tcp://[::1]:7101", false),
-        ("tcp://127.0.0.1.example.org:7101", true), ("tcp://eth0;127.0.0.1:7101", false),
+        ("tcp://127.0.0.1.example.org:7101", true), ("tcp://eth0;127.0.0.1:7101", false), ("tcp://lo:7101", false), ("tcp://eth0:7101", true),
         ("ipc:///run/liaison/intake-1.req", false), ("inproc://requests", false),
     ])
     func plainZMTPIsToldWhereOtherMachinesReachIt(endpoint: String, reachable: Bool) {
