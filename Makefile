@@ -8,7 +8,7 @@ BIN := .build/debug
 # What a fresh Debian machine lacks: libzmq (with pkg-config), pyzmq + protobuf for the Python
 # consumer that the tests run against the real set, and the validators of deploy/ (the Compose
 # specification's schema, the Kubernetes API schemas, kubectl kustomize, systemd-analyze) that scripts/check-deploy.py runs,
-# and iproute2 (ip netns) for the test that spreads the set over two hosts.
+# and iproute2 (ip netns) and nftables for the tests that spread the set over two hosts.
 deps:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
 	  echo "installing libzmq3-dev"; \
@@ -18,6 +18,7 @@ deps:
 	@command -v kubectl >/dev/null 2>&1 || { echo "installing kubernetes-client (kubectl kustomize renders deploy/kubernetes)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kubernetes-client >/dev/null; }
 	@command -v systemd-analyze >/dev/null 2>&1 || { echo "installing systemd (systemd-analyze verifies deploy/systemd)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 	@command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || { echo "installing iproute2 (network namespaces: the set over two hosts)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
+	@command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || { echo "installing nftables (packets dropped at random between two hosts: a bad line)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 	@python3 -c "import check_jsonschema, kubernetes_validate" 2>/dev/null || { echo "installing check-jsonschema and kubernetes-validate (deploy/ checks)"; python3 -m pip install -q check-jsonschema kubernetes-validate; }
 
 build: deps

@@ -154,10 +154,11 @@ class Service:
 
 class Hosts:
     """Host A (intake) and host B (the other services): network namespaces joined by a link, A at
-    10.77.0.1 and B at 10.77.0.2, each also linked to this one (10.78.0.0/30, 10.79.0.0/30) so that
-    the desks and the checks reach both whatever happens between them."""
+    10.87.0.1 and B at 10.87.0.2, each also linked to this one (10.88.0.0/30, 10.89.0.0/30) so that
+    the desks and the checks reach both whatever happens between them. (Addresses of their own:
+    the end-to-end tests' two hosts, which may run meanwhile, use 10.77.0.0/30.)"""
 
-    A, B = "10.77.0.1", "10.77.0.2"
+    A, B = "10.87.0.1", "10.87.0.2"
 
     def __init__(self):
         tag = "%x" % (os.getpid() & 0xffffff)
@@ -174,7 +175,7 @@ class Hosts:
             ip("-n", self.b, "addr", "add", self.B + "/30", "dev", self.b)
             for ns in (self.a, self.b):
                 ip("-n", ns, "link", "set", ns, "up")
-            for ns, host, net in ((self.a, self.A, "10.78.0"), (self.b, self.B, "10.79.0")):
+            for ns, host, net in ((self.a, self.A, "10.88.0"), (self.b, self.B, "10.89.0")):
                 inside, outside = ns + "i", ns + "o"
                 ip("link", "add", outside, "type", "veth", "peer", "name", inside)
                 ip("link", "set", inside, "netns", ns)

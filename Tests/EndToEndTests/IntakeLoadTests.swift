@@ -114,6 +114,31 @@ struct IntakeLoadTests {
         #expect((total ?? 0) >= 8, "\(kills ?? "no kill line")")
     }
 
+    /// The same soak over a bad line: intake on one host and the rest on another (network
+    /// namespaces, TCP over CURVE), a tenth of the packets each host receives dropped at random
+    /// (nftables) and the link cut now and then besides. TCP resends, heartbeats time out, desks
+    /// retry; nothing is lost, doubled or miscounted, and no contact is on disk in the clear.
+    @Test(.enabled(if: TwoHosts.available && Self.nftAvailable, "needs root, iproute2 (ip netns) and nftables"))
+    func randomKillsOverALossyLineBetweenTwoHostsLoseAndDoubleNothing() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let dir = set.dir + "/soak"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let (status, output) = try await LiaisonSet.runProgram("/usr/bin/env", [
+            "python3", LiaisonSet.repoRoot + "/scripts/soak-kill.py", "--bin-dir", LiaisonSet.binDir, "--dir", dir,
+            "--seconds", "8", "--clients", "4", "--handlers", "2", "--curve", "--partition", "--loss", "10",
+            "--mean-cut-interval", "3", "--cut-seconds", "1-3", "--mean-interval", "0.5", "--seed", "20261205",
+        ])
+        #expect(status == 0, "\(output)")
+        #expect(output.contains("passed"))
+        #expect(output.contains("10 % of the packets each host receives (from the other, and from the desks) dropped at random"), "\(output)")
+        #expect(output.contains("checked: no contact in the clear in "), "\(output)")
+        let cuts = output.split(separator: "\n").first { $0.hasPrefix("the link between the hosts was cut ") }
+        #expect(cuts != nil && cuts?.contains("cut 0 time") == false, "\(cuts ?? "no cut line")")
+    }
+
+    static let nftAvailable = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+
     /// docs/examples/submit.py, a web front's submitter written with pyzmq and protobuf only, hands
     /// a file to the real intake over CURVE (a submitter's key), which is frozen mid-way with requests in flight, killed (SIGKILL)
     /// and started again: the submitter replaces its connection and sends the unanswered again, and
