@@ -56,7 +56,8 @@ import time
 import zmq
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples"))
-from consumer import key_pair  # noqa: E402  (docs/examples/consumer.py: a `liaison keygen` key file)
+from consumer import key_pair, secure  # noqa: E402  (docs/examples/consumer.py: a `liaison keygen` key file, CURVE on a socket)
+from submit import Submitter  # noqa: E402  (docs/examples/submit.py: many requests in flight, Lazy Pirate)
 from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
@@ -79,9 +80,7 @@ def open_socket(ctx, kind, endpoint, who):
     """A socket connected to `endpoint`, over CURVE as `who` (desk, console) when it serves so."""
     s = ctx.socket(kind)
     s.setsockopt(zmq.LINGER, 0)
-    if endpoint in SERVER_KEYS:
-        s.curve_serverkey = SERVER_KEYS[endpoint].encode()
-        s.curve_publickey, s.curve_secretkey = CLIENT_KEYS[who]
+    secure(s, SERVER_KEYS.get(endpoint), CLIENT_KEYS.get(who))
     s.connect(endpoint)
     return s
 
@@ -98,8 +97,8 @@ def parse():
     p.add_argument("--partition", action="store_true", help="intake on one host, the rest on another, the link between them cut now and then (root)")
     p.add_argument("--mean-cut-interval", type=float, default=20, help="with --partition: mean seconds between cuts")
     p.add_argument("--cut-seconds", default="2-15", help="with --partition: how long a cut lasts, MIN-MAX seconds (uniform)")
-    p.add_argument("--loss", type=float, default=0, help="with --partition: per cent of the packets between the hosts dropped at random, "
-                   "both ways, for the whole run (nftables), as a bad line to a district office does")
+    p.add_argument("--loss", type=float, default=0, help="with --partition: per cent of the packets each host receives (from the other, "
+                   "and from the desks) dropped at random for the whole run (nftables), as a bad line to a district office does")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
@@ -331,33 +330,21 @@ def call(ctx, endpoint, request, timeout_ms=3000, attempts=20):
 
 
 def resubmit_all(ctx, endpoint, desks):
-    """Every id the desks sent to `endpoint`, once more, 256 in flight on one DEALER: id → reply."""
+    """Every id the desks sent to `endpoint`, once more, 256 in flight (docs/examples/submit.py's
+    Submitter: one DEALER, Lazy Pirate): id -> reply."""
     todo = [(d.index, n) for d in desks if d.endpoint == endpoint for n in range(d.sent)]
-    replies, s = {}, open_socket(ctx, zmq.DEALER, endpoint, "desk")
-    pending = {}
-
-    def send(client, n):
-        r = pb.Request(version=1, request_id="again-%d-%d" % (client, n))
+    requests = []
+    for k, (client, n) in enumerate(todo):
+        r = pb.Request()
         r.submit_feedback.CopyFrom(submission(client, n))
-        pending[r.request_id] = (client, n)
-        s.send_multipart([b"", r.SerializeToString()])
-
-    i = 0
-    while i < len(todo) or pending:
-        while i < len(todo) and len(pending) < 256:
-            send(*todo[i])
-            i += 1
-        if not s.poll(10_000):
-            raise SystemExit("intake stopped answering the resubmissions (%d pending)" % len(pending))
-        reply = pb.Reply()
-        reply.ParseFromString(s.recv_multipart()[-1])
-        client, n = pending.pop(reply.request_id)
-        if reply.WhichOneof("result") == "error" and reply.error.code == pb.ERROR_CODE_UNAVAILABLE:
-            time.sleep(0.01)
-            send(client, n)
-            continue
-        replies["soak-%d-%d" % (client, n)] = reply
-    s.close()
+        requests.append((k, r))
+    submitter = Submitter(ctx, endpoint, SERVER_KEYS.get(endpoint), CLIENT_KEYS.get("desk"), in_flight=256)
+    try:
+        replies = {"soak-%d-%d" % todo[k]: reply for k, reply in submitter.run(requests, give_up_after=10)}
+    finally:
+        submitter.close()
+    if submitter.unanswered:
+        raise SystemExit("intake stopped answering the resubmissions (%d unanswered)" % len(submitter.unanswered))
     return replies
 
 

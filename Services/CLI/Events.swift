@@ -222,7 +222,7 @@ struct Streams: ParsableCommand {
         /// Beyond the head its upstream reports: the upstream's database is older than the
         /// consumer's (restored from another moment).
         let isAhead: Bool
-        /// Milliseconds since the consumer last heard its upstream's events socket.
+        /// Milliseconds since the consumer last heard its upstream (an event, a heartbeat, a replay's answer).
         var silentMs: UInt64 = 0
         var lag: UInt64 { head > applied ? head - applied : 0 }
     }

@@ -96,12 +96,7 @@ struct IntakeLoadTests {
     /// each, reporting counted each once, and no file the services wrote (databases, write-ahead
     /// logs, logs) holds a desk's phone, e-mail or name in the clear. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
     @Test func randomKillsWhileDesksSubmitLoseAndDoubleNothing() async throws {
-        let set = try LiaisonSet()
-        defer { set.stopAll() }
-        let dir = set.dir + "/soak"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (status, output) = try await LiaisonSet.runProgram("/usr/bin/env", [
-            "python3", LiaisonSet.repoRoot + "/scripts/soak-kill.py", "--bin-dir", LiaisonSet.binDir, "--dir", dir,
+        let (status, output) = try await Self.soak([
             "--seconds", "6", "--clients", "4", "--intakes", "2", "--handlers", "2", "--curve", "--mean-interval", "0.4", "--seed", "20261205",
         ])
         #expect(status == 0, "\(output)")
@@ -120,12 +115,7 @@ struct IntakeLoadTests {
     /// retry; nothing is lost, doubled or miscounted, and no contact is on disk in the clear.
     @Test(.enabled(if: TwoHosts.available && Self.nftAvailable, "needs root, iproute2 (ip netns) and nftables"))
     func randomKillsOverALossyLineBetweenTwoHostsLoseAndDoubleNothing() async throws {
-        let set = try LiaisonSet()
-        defer { set.stopAll() }
-        let dir = set.dir + "/soak"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        let (status, output) = try await LiaisonSet.runProgram("/usr/bin/env", [
-            "python3", LiaisonSet.repoRoot + "/scripts/soak-kill.py", "--bin-dir", LiaisonSet.binDir, "--dir", dir,
+        let (status, output) = try await Self.soak([
             "--seconds", "8", "--clients", "4", "--handlers", "2", "--curve", "--partition", "--loss", "10",
             "--mean-cut-interval", "3", "--cut-seconds", "1-3", "--mean-interval", "0.5", "--seed", "20261205",
         ])
@@ -135,6 +125,18 @@ struct IntakeLoadTests {
         #expect(output.contains("checked: no contact in the clear in "), "\(output)")
         let cuts = output.split(separator: "\n").first { $0.hasPrefix("the link between the hosts was cut ") }
         #expect(cuts != nil && cuts?.contains("cut 0 time") == false, "\(cuts ?? "no cut line")")
+    }
+
+    /// Runs scripts/soak-kill.py with `arguments` on the debug build, in a temporary directory of
+    /// its own (removed afterwards); its exit status and output.
+    static func soak(_ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let set = try LiaisonSet()   // for its directory, removed with it
+        defer { withExtendedLifetime(set) {} }   // not before the script ends
+        let dir = set.dir + "/soak"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return try await LiaisonSet.runProgram("/usr/bin/env", [
+            "python3", LiaisonSet.repoRoot + "/scripts/soak-kill.py", "--bin-dir", LiaisonSet.binDir, "--dir", dir,
+        ] + arguments)
     }
 
     static let nftAvailable = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].contains { FileManager.default.isExecutableFile(atPath: $0) }

@@ -83,6 +83,12 @@ class Consumer:
         # or the network to it, is down. Said once on standard error, and once when it ends.
         self.silence_limit, self.last_heard, self.silence_said = 10.0, time.monotonic(), False
 
+    def heard(self):
+        """The upstream was heard (an event, a heartbeat, an answer); says so if its silence was said."""
+        if self.silence_said:
+            print(f"upstream heard again after {time.monotonic() - self.last_heard:.0f} s", file=sys.stderr, flush=True)
+        self.last_heard, self.silence_said = time.monotonic(), False
+
     def call(self, request):
         """Lazy Pirate: on timeout, drop the socket, open a new one, resend the same request."""
         request.request_id = request.request_id or str(uuid.uuid4())
@@ -99,6 +105,7 @@ class Consumer:
                 if not self.requests.poll(int(left * 1000)):
                     break
                 frames = self.requests.recv_multipart()
+                self.heard()  # an answer to a replay: a long catch-up is not a silence
                 reply = pb.Reply.FromString(frames[-1])
                 if reply.request_id == request.request_id:
                     if reply.WhichOneof("result") == "error":
@@ -131,9 +138,7 @@ class Consumer:
                           "is it running, and the network to it up?", file=sys.stderr, flush=True)
                 yield None  # idle tick, lets the caller stop
                 continue
-            if self.silence_said:
-                print(f"upstream heard again after {time.monotonic() - self.last_heard:.0f} s", file=sys.stderr, flush=True)
-            self.last_heard, self.silence_said = time.monotonic(), False
+            self.heard()
             _topic, data = self.live.recv_multipart()
             event = pb.Event.FromString(data)
             if event.topic == "heartbeat":

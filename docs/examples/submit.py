@@ -37,11 +37,11 @@ from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 
 
 def read_lines(stream):
-    """(line number, encoded Request or None, problem) for each non-blank line."""
+    """(line number, Request or None, problem) for each non-blank line."""
     for number, text in enumerate(stream, start=1):
         if not text.strip():
             continue
-        request = pb.Request(version=1, request_id="line-%d" % number)
+        request = pb.Request()
         try:
             json_format.Parse(text, request.submit_feedback)
         except json_format.ParseError as e:
@@ -50,7 +50,7 @@ def read_lines(stream):
         if not request.submit_feedback.submission_id:
             yield number, None, "submission_id is missing: give each line the front's own id, so that it can be sent again safely"
             continue
-        yield number, request.SerializeToString(), None
+        yield number, request, None
 
 
 def answer(number, submission_id, reply):
@@ -70,6 +70,7 @@ class Submitter:
         self.ctx, self.endpoint, self.server_key, self.keys = ctx, endpoint, server_key, keys
         self.in_flight, self.timeout_ms = in_flight, timeout_ms
         self.socket = None
+        self.unanswered = []                    # after run(): the numbers intake never answered
 
     def connect(self):
         if self.socket is not None:
@@ -79,46 +80,50 @@ class Submitter:
         secure(self.socket, self.server_key, self.keys)
         self.socket.connect(self.endpoint)
 
-    def run(self, lines, give_up_after):
-        """Sends every line; yields (number, reply) as answers come, and returns the numbers of the
-        lines still unanswered when intake has been silent for `give_up_after` seconds."""
-        todo = list(reversed(lines))            # (number, wire), next one last
-        pending = {}                            # request id -> (number, wire, not before)
+    def run(self, requests, give_up_after):
+        """Sends each (number, Request), its request id "line-NUMBER", and yields (number, reply) as
+        the answers come. Ends when every one is answered, or when intake has been silent for
+        `give_up_after` seconds: `unanswered` then lists the numbers left."""
+        todo = list(reversed(requests))         # (number, Request), next one last
+        pending = {}                            # request id -> (number, wire): sent, not answered
+        waiting = {}                            # request id -> (number, wire, when): `unavailable`, sent again at `when`
+        self.unanswered = []
         self.connect()
         last_reply = last_try = time.monotonic()
-        while todo or pending:
-            now = time.monotonic()
-            while todo and len(pending) < self.in_flight:
-                number, wire = todo.pop()
-                pending["line-%d" % number] = (number, wire, 0.0)
+        while todo or pending or waiting:
+            while todo and len(pending) + len(waiting) < self.in_flight:
+                number, request = todo.pop()
+                request.version, request.request_id = 1, "line-%d" % number
+                wire = request.SerializeToString()
+                pending[request.request_id] = (number, wire)
                 self.socket.send_multipart([b"", wire])
-            for rid, (number, wire, not_before) in list(pending.items()):
-                if not_before and now >= not_before:  # an `unavailable` waited out
-                    pending[rid] = (number, wire, 0.0)
+            if waiting:
+                now = time.monotonic()
+                for rid in [rid for rid, (_, _, when) in waiting.items() if now >= when]:
+                    number, wire, _ = waiting.pop(rid)
+                    pending[rid] = (number, wire)
                     self.socket.send_multipart([b"", wire])
             if self.socket.poll(50):
                 reply = pb.Reply.FromString(self.socket.recv_multipart()[-1])
                 last_reply = last_try = time.monotonic()
-                if reply.request_id not in pending:
+                sent = pending.pop(reply.request_id, None)
+                if sent is None:
                     continue                    # a late answer to a request already answered
-                number, wire, _ = pending[reply.request_id]
                 if reply.WhichOneof("result") == "error" and reply.error.code == pb.ERROR_CODE_UNAVAILABLE:
-                    pending[reply.request_id] = (number, wire, last_reply + max(reply.error.retry_after_ms, 10) / 1000)
+                    waiting[reply.request_id] = sent + (last_reply + max(reply.error.retry_after_ms, 10) / 1000,)
                     continue
-                del pending[reply.request_id]
-                yield number, reply
+                yield sent[0], reply
                 continue
             now = time.monotonic()
             if now - last_reply >= give_up_after:
-                return sorted(n for n, _, _ in pending.values()) + sorted(n for n, _ in todo)
-            if now - last_try >= self.timeout_ms / 1000 and any(not nb for _, _, nb in pending.values()):
+                self.unanswered = sorted([n for n, _ in pending.values()] + [n for n, _, _ in waiting.values()] + [n for n, _ in todo])
+                return
+            if pending and now - last_try >= self.timeout_ms / 1000:
                 # Lazy Pirate: a new connection, and every unanswered request again, unchanged.
                 self.connect()
-                for number, wire, not_before in pending.values():
-                    if not not_before:
-                        self.socket.send_multipart([b"", wire])
+                for _, wire in pending.values():
+                    self.socket.send_multipart([b"", wire])
                 last_try = now
-        return []
 
     def close(self):
         if self.socket is not None:
@@ -139,17 +144,17 @@ def main():
     endpoint, _events, server_key = endpoints(args.topology, args.stream)
     keys = key_pair(args.curve_key_file) if args.curve_key_file else None
     source = open(args.file, encoding="utf-8") if args.file else sys.stdin
-    results, lines, ids = {}, [], {}
+    results, lines = {}, []
     with source:
-        for number, wire, problem in read_lines(source):
+        for number, request, problem in read_lines(source):
             if problem:
                 results[number] = ({"line": number, "error": "bad line", "message": problem}, False)
             else:
-                lines.append((number, wire))
-                ids[number] = pb.Request.FromString(wire).submit_feedback.submission_id
+                lines.append((number, request))
+    ids = {number: request.submit_feedback.submission_id for number, request in lines}
     ctx = zmq.Context()
     submitter = Submitter(ctx, endpoint, server_key, keys, args.in_flight, args.timeout_ms)
-    printed, order = 0, sorted([n for n, _ in lines] + list(results))
+    printed, order = 0, sorted(list(ids) + list(results))
 
     def print_ready():
         nonlocal printed
@@ -157,20 +162,14 @@ def main():
             print(json.dumps(results[order[printed]][0], ensure_ascii=False), flush=True)
             printed += 1
 
-    unanswered = []
     try:
-        run = submitter.run(lines, args.give_up_after)
-        while True:
-            try:
-                number, reply = next(run)
-            except StopIteration as done:
-                unanswered = done.value
-                break
+        for number, reply in submitter.run(lines, args.give_up_after):
             results[number] = answer(number, ids[number], reply)
             print_ready()
     finally:
         submitter.close()
         ctx.term()
+    unanswered = submitter.unanswered
     for number in order[printed:]:             # what was answered after a line that never was
         if number in results:
             print(json.dumps(results[number][0], ensure_ascii=False), flush=True)
