@@ -12,7 +12,7 @@ struct Liaison: ParsableCommand {
             Take a complaint at a hotline desk:
               liaison submit --kind complaint --unit STN-EAST-01 --text "..."
             Let a citizen check a case:
-              liaison status L1-0000001 --token ABCD-EFGH-...
+              liaison status L1-0000001 ABCD-EFGH-...
             See the work:
               liaison cases --overdue ; liaison report
             Work a case:

@@ -268,13 +268,26 @@ struct Status: ParsableCommand {
     @OptionGroup var client: ClientOptions
     @Argument(help: "The case number, e.g. L1-0000042 (any letter case; L1-42 is L1-0000042).", transform: CaseNumberText.normalized)
     var caseNumber: String
-    @Option(help: "The tracking token given with the case number.")
-    var token: String
+    @Argument(help: ArgumentHelp("The tracking token given with the case number, as the citizen reads it out: spaces, dashes and letter case do not matter (7KQ2 M8XW 4N3P DRJT).",
+                                 valueName: "token"))
+    var tokenWords: [String] = []
+    @Option(help: "The tracking token, as an option (the same as giving it after the case number).")
+    var token: String?
+
+    func validate() throws {
+        if token != nil && !tokenWords.isEmpty {
+            throw ValidationError("give the tracking token once: after the case number or with --token, not both")
+        }
+        if token == nil && tokenWords.isEmpty {
+            throw ValidationError("the tracking token is missing: liaison status \(caseNumber) 7KQ2-M8XW-4N3P-DRJT")
+        }
+    }
 
     func run() throws {
         var q = Liaison_V1_GetFeedbackStatus()
         q.caseNumber = caseNumber
-        q.trackingToken = token
+        // Intake ignores spaces, dashes and letter case in the token; the words typed apart are one token.
+        q.trackingToken = token ?? tokenWords.joined(separator: " ")
         do {
             let st = try client.call("intake", .getFeedbackStatus(q)).feedbackStatus
             if client.json { print(Output.json(st)) } else {

@@ -500,6 +500,14 @@ struct EndToEndTests {
         let status = try await liaison(["status", "l1-0000001", "--token", String(token)])
         #expect(status.0 == 0 && status.1.contains("case L1-0000001:"), "\(status.1)")
         #expect(status.1.contains(": received") || status.1.contains(": being handled"), "\(status.1)")
+        // As a citizen reads it out over the phone: after the case number, in lower case, in words.
+        let spoken = token.lowercased().split(separator: "-").map(String.init)
+        let byWords = try await liaison(["status", "L1-1"] + spoken)
+        #expect(byWords.0 == 0 && byWords.1.contains("case L1-0000001:"), "\(byWords.1)")
+        let noToken = try await liaison(["status", "L1-1"])
+        #expect(noToken.0 != 0 && noToken.1.contains("tracking token is missing"), "\(noToken.1)")
+        let twice = try await liaison(["status", "L1-1", String(token), "--token", String(token)])
+        #expect(twice.0 != 0 && twice.1.contains("not both"), "\(twice.1)")
         let when = try await liaison(["submit", "--kind", "praise", "--text", "Helpful", "--unit", "STN-EAST-01",
                                       "--occurred-at", "yesterday"])
         #expect(when.0 != 0 && when.1.contains("--occurred-at"))
