@@ -108,6 +108,9 @@ def check_compose(checks: Checks) -> dict:
             checks.fail(where, f"services.{svc}.command runs {command[:1]}, not liaison-{svc}")
         if "--bind-all-interfaces" not in command:
             checks.fail(where, f"services.{svc}.command lacks --bind-all-interfaces: the topology names it {svc}, which it cannot bind")
+        hang = str((s.get("environment") or {}).get("LIAISON_EXIT_IF_HUNG_SECONDS", "0"))
+        if not hang.replace(".", "", 1).isdigit() or float(hang) <= 0:
+            checks.fail(where, f"services.{svc}.environment sets no LIAISON_EXIT_IF_HUNG_SECONDS: compose restarts a container that exits, not one that hangs")
         test = (s.get("healthcheck") or {}).get("test") or []
         if test[:4] != ["CMD", "liaison", "ping", svc]:
             checks.fail(where, f"services.{svc}.healthcheck is not liaison ping {svc}")
@@ -129,7 +132,7 @@ def check_compose(checks: Checks) -> dict:
                 checks.fail(where, f"services.{name} reads /run/secrets/{secret} without the secret")
     check_compose_curve(checks, where, compose, topology)
     if not any(p.startswith(where) for p in checks.problems):
-        checks.ok(f"{where}: every service runs its executable, binds on every interface, exposes its topology's ports, is checked by liaison ping")
+        checks.ok(f"{where}: every service runs its executable, binds on every interface, exposes its topology's ports, is checked by liaison ping, exits when its request thread hangs")
         checks.ok(f"{where}: every service serves over CURVE with its own key pair and allow-list, as liaison keygen --into makes them, and is checked with its key")
     return ports
 

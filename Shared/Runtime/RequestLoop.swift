@@ -79,6 +79,9 @@ public struct RequestLoopOptions: Sendable {
     /// Under systemd (`Type=notify`, `WatchdogSec=`): told when the loop serves, when it stops, and
     /// that its thread is alive. Nothing elsewhere.
     public var systemd: SystemdNotifier = .fromEnvironment
+    /// Seconds the loop's thread may go without a turn before the process exits (``HangWatch``),
+    /// for a process manager that restarts what exits but not what hangs; 0: never.
+    public var exitIfHungSeconds: Double = 0
     public init() {}
 }
 
@@ -170,6 +173,12 @@ public final class RequestLoop: ThreadLoop {
         defer { options.systemd.stopping() }
         let watchdogEvery = options.systemd.watchdogInterval
         var lastWatchdog = Date.distantPast
+        let hangWatch = options.exitIfHungSeconds > 0 ? HangWatch(limit: options.exitIfHungSeconds) : nil
+        if let hangWatch {
+            hangWatch.start(name: "\(log.stream)-hangs", what: "\(log.stream)'s request thread", logger: logger)
+            logger.notice("the request thread is watched: this process exits with status \(HangWatch.exitStatus) if it is silent for \(String(format: "%g", hangWatch.limit)) s (--exit-if-hung-seconds)")
+        }
+        defer { hangWatch?.stop() }
 
         var published = log.head
         var lastSend = Date()
@@ -196,6 +205,7 @@ public final class RequestLoop: ThreadLoop {
                 lastSend = Date()
             }
             // From this thread, which every request waits for: a hang here stops the pings.
+            hangWatch?.beat()
             if let watchdogEvery, Date().timeIntervalSince(lastWatchdog) >= watchdogEvery {
                 options.systemd.watchdog()
                 lastWatchdog = Date()

@@ -48,13 +48,42 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "The clients this instance lets in over CURVE: one 'ROLE PUBLIC-KEY [NAME]' a line, ROLE one of submitter, operator, consumer, service. Default: $LIAISON_CURVE_CLIENTS.")
     public var curveClients: String?
 
+    @Option(help: ArgumentHelp(
+        "Exit with status 70 when the request thread has been silent for this many seconds (0: never). Default: $LIAISON_EXIT_IF_HUNG_SECONDS, else 0.",
+        discussion: "For a process manager that restarts a service that exits but not one that hangs: Docker Compose, whose healthcheck only marks a container unhealthy (deploy/container/compose.yaml sets 30). A hang is the request thread stuck on a lock or a disk that does not answer; exiting loses nothing acknowledged. systemd (WatchdogSec=) and liaison up (--hang-seconds) watch the request thread themselves.",
+        valueName: "seconds"))
+    public var exitIfHungSeconds: Double?
+
+    /// The environment variable that gives ``exitIfHungSeconds`` when the flag is not given.
+    public static let exitIfHungVariable = "LIAISON_EXIT_IF_HUNG_SECONDS"
+
     public init() {}
+
+    public func validate() throws {
+        _ = try hangLimit()
+    }
+
+    /// `--exit-if-hung-seconds`, else `$LIAISON_EXIT_IF_HUNG_SECONDS`, else 0.
+    func hangLimit(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> Double {
+        if let exitIfHungSeconds {
+            guard exitIfHungSeconds >= 0, exitIfHungSeconds.isFinite else {
+                throw ValidationError("--exit-if-hung-seconds must be 0 (never) or a number of seconds, not \(exitIfHungSeconds)")
+            }
+            return exitIfHungSeconds
+        }
+        guard let text = environment[Self.exitIfHungVariable], !text.isEmpty else { return 0 }
+        guard let seconds = Double(text.trimmingCharacters(in: .whitespaces)), seconds >= 0, seconds.isFinite else {
+            throw ValidationError("$\(Self.exitIfHungVariable) must be 0 (never) or a number of seconds, not '\(text)'")
+        }
+        return seconds
+    }
 
     /// The request loop's tunables from the options.
     public var loopOptions: RequestLoopOptions {
         var o = RequestLoopOptions()
         o.maxBatch = max(1, maxBatch)
         o.maxShed = max(0, maxShed)
+        o.exitIfHungSeconds = (try? hangLimit()) ?? 0   // checked in validate()
         return o
     }
 

@@ -117,6 +117,12 @@ final class LiaisonSet: @unchecked Sendable {
 
     private func process(_ service: String, _ i: Int) -> Process? { lock.withLock { processes["\(service)-\(i)"] } }
 
+    /// How instance `i` of `service` ended; nil while it runs (or was never started).
+    func exitStatus(_ service: String, _ i: Int = 0) -> Int32? {
+        guard let p = process(service, i), !p.isRunning else { return nil }
+        return p.terminationStatus
+    }
+
     /// `kill -9`: no chance to flush or say goodbye.
     func kill9(_ service: String, _ i: Int = 0) {
         guard let p = process(service, i) else { return }

@@ -130,7 +130,7 @@ public final class HandlerService: RequestHandling {
     /// deadline clock. Returns the service too, for reloads.
     public static func host(config: ServiceConfig, settings: HandlerSettings, partition: CasePartition,
                             operators: OperatorCredentials = .init(secrets: []), clock: WallClock = SystemClock(),
-                            logger: Logger) throws -> (ServiceHost, HandlerService) {
+                            options: RequestLoopOptions = .init(), logger: Logger) throws -> (ServiceHost, HandlerService) {
         let log = try config.openLog(migrations: migrations)
         let service = HandlerService(log: log, settings: settings, partition: partition, operators: operators, clock: clock, logger: logger)
         let consumers = try config.topology.instances(of: "intake").map { up in
@@ -143,7 +143,7 @@ public final class HandlerService: RequestHandling {
             if fired > 0 { logger.info("deadline events raised", metadata: ["count": "\(fired)"]) }
             return fired == 500
         }
-        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [deadlines], logger: logger), service)
+        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [deadlines], options: options, logger: logger), service)
     }
 
     /// Replaces the policy, the calendar and the unit directory the policy routes to (SIGHUP), all

@@ -62,7 +62,7 @@ struct HandlerCommand: AsyncParsableCommand {
         }
         logger.info("handler partition \(part); policy \(settings.policy.source) with \(settings.policy.rules.count) rules")
         let (host, service) = try HandlerService.host(config: config, settings: settings, partition: part, operators: operators,
-                                                      clock: options.clock, logger: logger)
+                                                      clock: options.clock, options: options.loopOptions, logger: logger)
         let (policyPath, calendarDir, unitsPath) = (policy, calendar, units)
         let operatorsPath = operatorSecrets
         try await host.runUntilSignalled {

@@ -39,7 +39,8 @@ public final class ReportingService: RequestHandling {
     }
 
     /// Builds the whole reporting instance: it consumes every instance of every other service.
-    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), logger: Logger) throws -> ServiceHost {
+    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
+                            logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
         let service = ReportingService(log: log, clock: clock)
         var consumers: [Consumer] = []
@@ -50,7 +51,7 @@ public final class ReportingService: RequestHandling {
                 })
             }
         }
-        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, logger: logger)
+        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger)
     }
 
     static func bump(_ db: Database, _ dimension: String, _ key: String) throws {

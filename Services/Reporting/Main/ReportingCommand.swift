@@ -15,6 +15,6 @@ struct ReportingCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.reporting")
         let config = try options.resolve(service: "reporting")
-        try await ReportingService.host(config: config, clock: options.clock, logger: logger).runUntilSignalled()
+        try await ReportingService.host(config: config, clock: options.clock, options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

@@ -39,7 +39,7 @@ public final class SchedulerService: RequestHandling {
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
-                            logger: Logger) throws -> ServiceHost {
+                            options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
         let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter)
         let consumers = try config.topology.instances(of: "handler").map { up in
@@ -52,7 +52,7 @@ public final class SchedulerService: RequestHandling {
             if fired > 0 { logger.info("follow-ups due", metadata: ["count": "\(fired)"]) }
             return fired == 500
         }
-        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], logger: logger)
+        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], options: options, logger: logger)
     }
 
     /// Applies one handler event. `case.resolved` puts a follow-up call `followupAfter` later (a case

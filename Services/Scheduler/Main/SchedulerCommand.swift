@@ -18,6 +18,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.scheduler")
         let config = try options.resolve(service: "scheduler")
-        try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600, logger: logger).runUntilSignalled()
+        try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600,
+                                           options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }
