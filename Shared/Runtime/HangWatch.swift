@@ -74,6 +74,7 @@ public final class HangWatch: Sendable {
     public func start(name: String, what: String, logger: Logger) {
         beat()
         let thread = Thread { [self] in
+            Threads.nameCurrent(name)
             var lastLook = DispatchTime.now().uptimeNanoseconds
             while stopped.wait(timeout: .now() + interval) == .timedOut {
                 let now = DispatchTime.now().uptimeNanoseconds
