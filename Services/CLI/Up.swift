@@ -29,8 +29,8 @@ struct Up: ParsableCommand {
         discussion: "Its topology (DIR/topology.json, unless --topology names another), each instance's key pair DIR/STREAM.key and the allow-list DIR/curve-clients. Make your own key with them (liaison keygen ... --client operator:NAME) or add its line to the allow-list, and give it to the other commands with --curve-key-file."))
     var curveKeys: String?
     @Option(help: ArgumentHelp(
-        "Seconds a service's request thread may go without telling `up` it is alive before `up` kills it and starts it again (0: never).",
-        discussion: "Each service pings `up` from its request thread (systemd's watchdog protocol, on a socket of up's own) a third of this apart; one that stops, hung on a lock or a disk that does not answer, is killed (SIGKILL) and restarted like one that died."))
+        "Seconds a service may go without telling `up` it is alive before `up` kills it and starts it again (0: never).",
+        discussion: "Each service pings `up` from its request thread (systemd's watchdog protocol, on a socket of up's own) a third of this apart, and stops while any of its threads (requests, consumers, timers) has been silent for two thirds of it; one that stops, hung on a lock or a disk that does not answer, is killed (SIGKILL) and restarted like one that died."))
     var hangSeconds: Double = 30
 
     func run() throws {

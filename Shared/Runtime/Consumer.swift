@@ -8,6 +8,9 @@ import ZeroMQ
 /// One loop that runs on a thread of its own and owns its sockets.
 public protocol ThreadLoop: Sendable {
     var name: String { get }
+    /// Beaten on every turn of the loop (at least ten times a second when idle), for ``HangWatch``
+    /// and the watchdog pings: a loop that stops turning is a hung thread.
+    var pulse: Pulse { get }
     /// Runs until `stop` is set (checked at least every 100 ms) or an unrecoverable error.
     func run(context: Context, stop: StopFlag) throws
 }
@@ -24,6 +27,7 @@ public typealias EventApplier = @Sendable (_ db: Database, _ out: EventAppender,
 /// or a heartbeat shows a head beyond its cursor. A consumer that starts late catches up from 1.
 public final class Consumer: ThreadLoop {
     public let name: String
+    public let pulse: Pulse
     /// The upstream instance consumed.
     public let upstream: Topology.Instance
     /// Topics applied (prefixes); others are skipped but still advance the cursor.
@@ -43,6 +47,7 @@ public final class Consumer: ThreadLoop {
     public init(upstream: Topology.Instance, topicPrefixes: [String], log: EventLog, logger: Logger,
                 replayTimeoutMs: Int32 = 2_000, silenceLimit: TimeInterval = 10, apply: @escaping EventApplier) throws {
         self.name = "consume-\(upstream.stream)"
+        self.pulse = Pulse(what: "\(log.stream)'s consumer of \(upstream.stream)")
         self.upstream = upstream
         self.topicPrefixes = topicPrefixes
         self.log = log
@@ -105,6 +110,7 @@ public final class Consumer: ThreadLoop {
         var failures = 0
         logger.info("consuming", metadata: ["stream": "\(upstream.stream)", "from": "\(state.withLock { $0.applied })"])
         while !stop.isSet {
+            pulse.beat()
             do {
                 if needReplay {
                     needReplay = try replayOnce(client)
@@ -153,7 +159,10 @@ public final class Consumer: ThreadLoop {
 
     private func backoff(_ failures: Int, stop: StopFlag) {
         let until = Date().addingTimeInterval(min(5, 0.1 * Double(failures)))
-        while !stop.isSet && Date() < until { Thread.sleep(forTimeInterval: 0.05) }
+        while !stop.isSet && Date() < until {
+            pulse.beat()
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// Fetches and applies one replay batch; returns whether more remain.

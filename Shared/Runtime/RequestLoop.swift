@@ -77,10 +77,11 @@ public struct RequestLoopOptions: Sendable {
     public var replayDefault = 500
     public var replayMax = 5_000
     /// Under systemd (`Type=notify`, `WatchdogSec=`): told when the loop serves, when it stops, and
-    /// that its thread is alive. Nothing elsewhere.
+    /// that the service's threads are alive. Nothing elsewhere.
     public var systemd: SystemdNotifier = .fromEnvironment
-    /// Seconds the loop's thread may go without a turn before the process exits (``HangWatch``),
-    /// for a process manager that restarts what exits but not what hangs; 0: never.
+    /// Seconds any of the service's threads may go without a turn before the process exits
+    /// (``HangWatch``, started by ``ServiceHost``), for a process manager that restarts what exits
+    /// but not what hangs; 0: never.
     public var exitIfHungSeconds: Double = 0
     public init() {}
 }
@@ -125,6 +126,11 @@ struct ShedShares {
 /// they are committed, and sends a heartbeat with the head sequence when idle.
 public final class RequestLoop: ThreadLoop {
     public let name: String
+    public let pulse: Pulse
+    /// The service's other threads: the watchdog pings stop while one of them is silent.
+    let others: [Pulse]
+    /// A silent thread holding the pings back, said at most once every ten seconds.
+    let withheld = Mutex(SampledLog(interval: 10))
     /// Counters for `GetStatus`.
     public let stats: LoopStats
     let config: ServiceConfig
@@ -136,10 +142,15 @@ public final class RequestLoop: ThreadLoop {
     /// Malformed requests, logged without letting a client that sends nothing else fill the log.
     let badRequests = Mutex(SampledLog())
 
+    /// - Parameter others: the pulses of the service's other threads (``ThreadLoop/pulse``), which
+    ///   must keep turning for the watchdog pings to go out.
     public init(config: ServiceConfig, log: EventLog, handler: RequestHandling, options: RequestLoopOptions = .init(),
-                logger: Logger, stats: LoopStats = LoopStats(), status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
+                logger: Logger, stats: LoopStats = LoopStats(), others: [Pulse] = [],
+                status: @escaping @Sendable () -> Liaison_V1_ServiceStatus) {
         self.stats = stats
         self.name = "\(config.instance.stream)-requests"
+        self.pulse = Pulse(what: "\(config.instance.stream)'s request thread")
+        self.others = others
         self.config = config
         self.log = log
         self.handler = handler
@@ -173,12 +184,6 @@ public final class RequestLoop: ThreadLoop {
         defer { options.systemd.stopping() }
         let watchdogEvery = options.systemd.watchdogInterval
         var lastWatchdog = Date.distantPast
-        let hangWatch = options.exitIfHungSeconds > 0 ? HangWatch(limit: options.exitIfHungSeconds) : nil
-        if let hangWatch {
-            hangWatch.start(name: "\(log.stream)-hangs", what: "\(log.stream)'s request thread", logger: logger)
-            logger.notice("the request thread is watched: this process exits with status \(HangWatch.exitStatus) if it is silent for \(String(format: "%g", hangWatch.limit)) s (--exit-if-hung-seconds)")
-        }
-        defer { hangWatch?.stop() }
 
         var published = log.head
         var lastSend = Date()
@@ -205,13 +210,28 @@ public final class RequestLoop: ThreadLoop {
                 lastSend = Date()
             }
             // From this thread, which every request waits for: a hang here stops the pings.
-            hangWatch?.beat()
+            pulse.beat()
             if let watchdogEvery, Date().timeIntervalSince(lastWatchdog) >= watchdogEvery {
-                options.systemd.watchdog()
+                pingWatchdog(every: watchdogEvery)
                 lastWatchdog = Date()
             }
         }
         logger.info("stopping", metadata: ["stream": "\(log.stream)"])
+    }
+
+    /// Tells systemd (or `liaison up`) that the service is alive, unless one of its other threads
+    /// has been silent for a whole watchdog period (`WatchdogSec=`, twice `every`): a consumer stuck
+    /// on a lock stops its stream as surely as a stuck request thread stops the answers, and the
+    /// manager kills and restarts the service within another period.
+    private func pingWatchdog(every: TimeInterval) {
+        guard let (silent, seconds) = Pulse.stalest(others, over: 2 * every) else {
+            options.systemd.watchdog()
+            return
+        }
+        withheld.withLock {
+            $0.log(.critical, "\(silent.what) has been silent for \(String(format: "%.1f", seconds)) s, longer than the watchdog's period (\(String(format: "%g", 2 * every)) s): its pings are held back, so that the process manager starts the service again; nothing acknowledged is lost",
+                   logger: logger)
+        }
     }
 
     /// The events socket, bound. Bound again after a revocation, the endpoint may still be held for

@@ -11,6 +11,10 @@ public struct ServiceHost: Service {
     public let config: ServiceConfig
     public let log: EventLog
     let loops: [ThreadLoop]
+    /// Over CURVE: the ZAP handler, on a thread of its own, bound before any loop binds.
+    let zap: ZAPHandler?
+    /// Seconds any thread may be silent before the process exits (``HangWatch``); 0: never.
+    let exitIfHungSeconds: Double
     let logger: Logger
 
     /// - Parameters:
@@ -26,7 +30,12 @@ public struct ServiceHost: Service {
         let service = config.service
         let stats = LoopStats()
         let databaseDirectory = { $0.isEmpty ? "." : $0 }((log.store.path as NSString).deletingLastPathComponent)
-        let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats) {
+        let disk = Self.diskWatch(config: config, log: log, directory: databaseDirectory, logger: logger)
+        zap = config.curve.map { ZAPHandler(clients: $0.clients, name: "\(log.stream)-zap", logger: logger) }
+        exitIfHungSeconds = options.exitIfHungSeconds
+        let others: [ThreadLoop] = consumers + extraLoops + [disk]
+        let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats,
+                                  others: (others + [zap].compactMap { $0 }).map(\.pulse)) {
             var s = Liaison_V1_ServiceStatus()
             s.writeTransactions = log.transactions
             s.requestsShed = stats.shed.load(ordering: .relaxed)
@@ -62,20 +71,23 @@ public struct ServiceHost: Service {
             }
             return s
         }
-        // The disk, looked at every ten seconds: the operator hears of it before it is full.
+        self.loops = [request] + others
+    }
+
+    /// The disk, looked at every ten seconds: the operator hears of it before it is full.
+    static func diskWatch(config: ServiceConfig, log: EventLog, directory: String, logger: Logger) -> TimerLoop {
         let watch = Mutex((watch: DiskWatch(threshold: config.diskFreeWarningBytes), cadence: Cadence(every: 10)))
-        let disk = TimerLoop(name: "\(log.stream)-disk", intervalMs: 200, logger: logger) {
+        return TimerLoop(name: "\(log.stream)-disk", intervalMs: 200, logger: logger) {
             let now = Date()
             try watch.withLock { w in
                 guard w.cadence.isDue(now) else { return }
-                guard let space = DiskSpace.of(databaseDirectory) else {
-                    throw DiskSpaceUnknown(path: databaseDirectory, reason: String(cString: strerror(errno)))
+                guard let space = DiskSpace.of(directory) else {
+                    throw DiskSpaceUnknown(path: directory, reason: String(cString: strerror(errno)))
                 }
-                w.watch.check(space, path: databaseDirectory, now: now, logger: logger)
+                w.watch.check(space, path: directory, now: now, logger: logger)
             }
             return false
         }
-        self.loops = [request] + consumers + extraLoops + [disk]
     }
 
     public func run() async throws {
@@ -85,27 +97,32 @@ public struct ServiceHost: Service {
         // The process's key pair connects to CURVE services upstream and serves its own.
         let context = try Context(curve: config.curveKeys)
         let loops = self.loops
-        var zap: ZAPHandler?
+        let zap = self.zap
         if let curve = config.curve {
-            zap = ZAPHandler(clients: curve.clients, name: "\(log.stream)-zap", logger: logger)
             logger.notice("serving over CURVE", metadata: ["public_key": "\(curve.keys.publicKey)", "clients": "\(curve.clients.clients.byKey.count)"])
         } else if let warning = PlainExposure.warning(bound: [config.bindEndpoint(config.instance.requests), config.bindEndpoint(config.instance.events)]) {
             logger.warning("\(warning)")
         }
         let logger = self.logger
         defer { context.terminate() }
+        var hangWatch: HangWatch?
+        if exitIfHungSeconds > 0 {
+            let watch = HangWatch(limit: exitIfHungSeconds, pulses: (loops + [zap].compactMap { $0 }).map(\.pulse))
+            watch.start(name: "\(log.stream)-hangs", logger: logger)
+            logger.notice("every thread of the service is watched (\(watch.pulses.count): its requests, consumers and timers): this process exits with status \(HangWatch.exitStatus) if one is silent for \(String(format: "%g", watch.limit)) s (--exit-if-hung-seconds)")
+            hangWatch = watch
+        }
+        defer { hangWatch?.stop() }
         try await withTaskCancellationHandler {
             try await withGracefulShutdownHandler {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     if let zap {
                         // Bound before any loop binds a CURVE socket: without a handler libzmq lets every client in.
-                        group.addTask { try await Threads.run(name: zap.name) { try zap.run(context: context, stop: stop) } }
+                        group.addTask { try await Self.runLoop(zap, context: context, stop: stop) }
                         try await zap.waitUntilBound()
                     }
                     for loop in loops {
-                        group.addTask {
-                            try await Threads.run(name: loop.name) { try loop.run(context: context, stop: stop) }
-                        }
+                        group.addTask { try await Self.runLoop(loop, context: context, stop: stop) }
                     }
                     var firstError: Error?
                     while let result = await group.nextResult() {
@@ -123,6 +140,14 @@ public struct ServiceHost: Service {
             }
         } onCancel: {
             stop.set()
+        }
+    }
+
+    /// Runs `loop` on a thread of its own; once it has ended, its silence is not a hang.
+    private static func runLoop(_ loop: ThreadLoop, context: Context, stop: StopFlag) async throws {
+        try await Threads.run(name: loop.name) {
+            defer { loop.pulse.end() }
+            try loop.run(context: context, stop: stop)
         }
     }
 

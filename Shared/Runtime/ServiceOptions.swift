@@ -49,8 +49,8 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     public var curveClients: String?
 
     @Option(help: ArgumentHelp(
-        "Exit with status 70 when the request thread has been silent for this many seconds (0: never). Default: $LIAISON_EXIT_IF_HUNG_SECONDS, else 0.",
-        discussion: "For a process manager that restarts a service that exits but not one that hangs: Docker Compose, whose healthcheck only marks a container unhealthy (deploy/container/compose.yaml sets 30). A hang is the request thread stuck on a lock or a disk that does not answer; exiting loses nothing acknowledged. systemd (WatchdogSec=) and liaison up (--hang-seconds) watch the request thread themselves.",
+        "Exit with status 70 when one of the service's threads (its requests, a consumer, a timer) has been silent for this many seconds (0: never). Default: $LIAISON_EXIT_IF_HUNG_SECONDS, else 0.",
+        discussion: "For a process manager that restarts a service that exits but not one that hangs: Docker Compose, whose healthcheck only marks a container unhealthy (deploy/container/compose.yaml sets 30). A hang is a thread stuck on a lock or a disk that does not answer: the request thread stops the answers, a consumer the stream it applies (no new cases, no reports), a timer the deadlines. Exiting loses nothing acknowledged. systemd (WatchdogSec=) and liaison up (--hang-seconds) need none of this: the watchdog pings stop when a thread is silent.",
         valueName: "seconds"))
     public var exitIfHungSeconds: Double?
 

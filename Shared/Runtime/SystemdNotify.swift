@@ -5,9 +5,10 @@ import Glibc
 
 /// Tells systemd how a service is (sd_notify(3), written out: a datagram to `$NOTIFY_SOCKET`):
 /// `READY=1` once it answers requests, `STOPPING=1` as it stops, and `WATCHDOG=1` from its request
-/// thread at half the unit's `WatchdogSec=` (`$WATCHDOG_USEC`). A request thread that hangs stops
-/// the pings, and systemd kills the service and starts it again, as it does one that exits. Under
-/// any other supervisor (no `$NOTIFY_SOCKET`) it does nothing.
+/// thread at half the unit's `WatchdogSec=` (`$WATCHDOG_USEC`) while every other thread of the
+/// service turns too. A thread that hangs stops the pings (the request thread by not sending them,
+/// another by being silent for a whole `WatchdogSec=`), and systemd kills the service and starts it
+/// again, as it does one that exits. Under any other supervisor (no `$NOTIFY_SOCKET`) it does nothing.
 public final class SystemdNotifier: Sendable {
     /// The socket's address as given (a path, or `@name` for the abstract namespace); nil: no systemd.
     public let socketPath: String?

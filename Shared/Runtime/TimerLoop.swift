@@ -7,12 +7,14 @@ import ZeroMQ
 /// logged and retried on the next round, so a busy database never stops the timers for good.
 public final class TimerLoop: ThreadLoop {
     public let name: String
+    public let pulse: Pulse
     let intervalMs: Int32
     let logger: Logger
     let tick: @Sendable () throws -> Bool
 
     public init(name: String, intervalMs: Int32 = 200, logger: Logger, tick: @escaping @Sendable () throws -> Bool) {
         self.name = name
+        self.pulse = Pulse(what: "the \(name) thread")
         self.intervalMs = intervalMs
         self.logger = logger
         self.tick = tick
@@ -21,6 +23,7 @@ public final class TimerLoop: ThreadLoop {
     public func run(context: Context, stop: StopFlag) throws {
         let wait = try Waker()   // nothing rings it: it gives the loop an interruptible wait
         while !stop.isSet {
+            pulse.beat()
             do {
                 if try tick() { continue }
             } catch {

@@ -258,6 +258,7 @@ public final class CurveAllowList: Sendable {
 /// has (``waitUntilBound()``): without a handler, libzmq would let every client in.
 public final class ZAPHandler: ThreadLoop, Sendable {
     public let name: String
+    public let pulse: Pulse
     /// The ZAP domains a service's sockets give (``Socket/setCurveServer(_:domain:)``), so that a
     /// key may be let into one and not the other.
     public static let requestsDomain = "liaison.requests"
@@ -274,6 +275,7 @@ public final class ZAPHandler: ThreadLoop, Sendable {
 
     public init(clients: CurveAllowList, name: String, logger: Logger) {
         self.name = name
+        self.pulse = Pulse(what: "the \(name) thread (CURVE authentication)")
         self.allowList = clients
         self.logger = logger
     }
@@ -317,6 +319,7 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         defer { s.close() }
         var lookedAt = Date()
         while !stop.isSet {
+            pulse.beat()
             if Date().timeIntervalSince(lookedAt) >= CurveAllowList.watchInterval {
                 allowList.reloadIfChanged(logger: logger)
                 lookedAt = Date()

@@ -4,8 +4,9 @@ import LiaisonCodec
 import LiaisonRuntime
 import Testing
 
-/// `--exit-if-hung-seconds`: a service whose request thread hangs exits, for a process manager that
-/// restarts what exits but not what hangs (Docker Compose). The watch itself is in RuntimeTests.
+/// `--exit-if-hung-seconds`: a service with a hung thread (its requests, a consumer) exits, for a
+/// process manager that restarts what exits but not what hangs (Docker Compose); under a watchdog
+/// (systemd, `liaison up`) its pings stop instead. The watch itself is in RuntimeTests.
 @Suite struct HangEndToEndTests {
     /// The whole set with the flag, idle and then intake stuck on a lock another process holds on
     /// its database (an operator's `sqlite3` left in a transaction): idle, every service stays up;
@@ -22,7 +23,7 @@ import Testing
         try await set.waitReady()
         for service in Topology.serviceNames {
             let log = (try? String(contentsOfFile: set.dir + "/\(service)-0.log", encoding: .utf8)) ?? ""
-            #expect(log.contains("exits with status 70 if it is silent for 3 s"), "\(service) did not say its request thread is watched:\n\(log)")
+            #expect(log.contains("exits with status 70 if one is silent for 3 s"), "\(service) did not say its threads are watched:\n\(log)")
         }
 
         // Idle for twice the limit, answering every status request: the loops' idle turns count as
@@ -65,5 +66,61 @@ import Testing
         let accepted = try await set.call("intake", .submitFeedback(first)).feedbackAccepted
         #expect(accepted.caseNumber == "L1-0000001" && !accepted.duplicate)
         #expect(await set.status("intake")?.headSeq == 1)
+    }
+
+    /// A handler whose consumer of intake's stream is stuck on a lock another process holds on its
+    /// database, while its request thread goes on answering: with the flag it names the consumer and
+    /// exits with status 70; started again under a watchdog (systemd's protocol, the test standing in
+    /// for systemd), its pings stop while the consumer is stuck and resume once it moves. Each
+    /// submission becomes one case.
+    @Test func aHandlerWhoseConsumerIsStuckExitsOrStopsItsWatchdogPings() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let limit = 3.0
+        try set.start("intake")
+        try set.start("handler", extra: ["--exit-if-hung-seconds", "\(limit)"])
+        try await set.waitReady(["intake", "handler"])
+        let handlerLog = { (try? String(contentsOfFile: set.dir + "/handler-0.log", encoding: .utf8)) ?? "" }
+
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true   // the transaction is left open on purpose
+        let holder = try DatabaseQueue(path: set.dir + "/data/handler-1.sqlite", configuration: holding)
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let first = try await set.call("intake", .submitFeedback(submission(1, prefix: "stuck"))).feedbackAccepted
+        // The request thread is not the one stuck: it answers.
+        #expect(await set.status("handler") != nil, "the handler's request thread did not answer:\n\(set.logs())")
+        #expect(await eventually(20) { set.exitStatus("handler") != nil }, "the handler is still running, its consumer stuck:\n\(set.logs())")
+        #expect(set.exitStatus("handler") == HangWatch.exitStatus)
+        #expect(handlerLog().contains("handler-1's consumer of intake-1 has been silent for"), "\(handlerLog())")
+        #expect(set.exitStatus("intake") == nil)
+
+        // Let go and started again, now under a watchdog of 1 s (a ping every half second).
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        let listener = try NotifyListener(path: set.dir + "/notify")
+        try set.start("handler", environment: ["NOTIFY_SOCKET": listener.path, "WATCHDOG_USEC": "1000000"])
+        let pings = { listener.messages.filter { $0 == "WATCHDOG=1" }.count }
+        #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = first.caseNumber })))?.caseInfo.caseNumber == first.caseNumber },
+                "the first submission's case was not made after the restart:\n\(set.logs())")
+        #expect(await eventually(10) { pings() >= 3 }, "\(listener.messages)")
+
+        // Stuck again: the pings stop, and the log says which thread holds them back.
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "BEGIN IMMEDIATE") }
+        let second = try await set.call("intake", .submitFeedback(submission(2, prefix: "stuck"))).feedbackAccepted
+        #expect(await eventually(10) { handlerLog().contains("pings are held back") }, "\(handlerLog())")
+        #expect(handlerLog().contains("handler-1's consumer of intake-1 has been silent for"))
+        try await Task.sleep(for: .milliseconds(300))   // a ping on its way may still arrive
+        let held = pings()
+        try await Task.sleep(for: .milliseconds(1_500))   // three ping intervals: what systemd would notice
+        #expect(pings() == held, "pings went on while the consumer was stuck: \(listener.messages.suffix(5))")
+        #expect(await set.status("handler") != nil, "the handler's request thread did not answer")
+
+        // Let go: the consumer applies the submission and the pings start again.
+        try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
+        #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = second.caseNumber })))?.caseInfo.caseNumber == second.caseNumber },
+                "\(set.logs())")
+        #expect(await eventually(10) { pings() >= held + 3 }, "\(listener.messages.suffix(5))")
+        #expect(set.exitStatus("handler") == nil)
+        let cases = try await set.call("handler", .listCases(.init())).caseList.cases.map(\.caseNumber)
+        #expect(cases.sorted() == [first.caseNumber, second.caseNumber].sorted(), "\(cases)")
     }
 }
