@@ -101,6 +101,9 @@ def parse():
                    "and from the desks) dropped at random for the whole run (nftables), as a bad line to a district office does")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
+    p.add_argument("--exit-if-hung-seconds", type=float, default=10,
+                   help="each service's --exit-if-hung-seconds (0: off); a service that exits by itself (status 70: a thread "
+                        "silent that long) is a problem: under kills and cuts no thread may be taken for hung")
     p.add_argument("--seed", type=int, default=None, help="random seed (printed; give it to repeat a run's kill times)")
     p.add_argument("--dir", default=None, help="work in this (empty) directory instead of a new temporary one; it is kept")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (databases, logs)")
@@ -114,14 +117,20 @@ class Service:
         self.service, self.name = service, "%s-%d" % (service, index + 1)
         self.database = os.path.join(tmp, "data", self.name, self.name + ".sqlite")
         self.argv = [os.path.join(args.bin_dir, "liaison-" + service), "--topology", topology,
-                     "--instance", str(index), "--data-dir", os.path.join(tmp, "data", self.name), "--log-level", "warning"]
+                     "--instance", str(index), "--data-dir", os.path.join(tmp, "data", self.name), "--log-level", "warning",
+                     "--exit-if-hung-seconds", "%g" % args.exit_if_hung_seconds]
         if args.curve:
             keys = os.path.join(tmp, "keys")
             self.argv += ["--curve-key-dir", keys, "--curve-clients", os.path.join(keys, "curve-clients")]
         if namespace:  # `ip netns exec` enters it and execs the service: the same process
             self.argv = ["ip", "netns", "exec", namespace] + self.argv
         self.log = open(os.path.join(tmp, self.name + ".log"), "ab")
-        self.proc, self.kills = None, 0
+        self.proc, self.kills, self.exits = None, 0, []
+
+    def note_exit(self):
+        """Records an exit this script did not cause (the process ended by itself)."""
+        if self.proc and self.proc.poll() is not None:
+            self.exits.append(self.proc.returncode)
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=self.log, env=self.environment())
@@ -445,6 +454,7 @@ def main():
         while time.monotonic() - started < args.seconds:
             time.sleep(rng.expovariate(1 / args.mean_interval))
             victim = rng.choice(victims)
+            victim.note_exit()
             victim.kill9()
             victim.start()
             acked = sum(len(d.acked) for d in desks)
@@ -515,6 +525,11 @@ def main():
             print("%s: %d submissions, %d cases, by kind %s" % (r.name, report.feedback_total, report.cases_total, counted))
             reported_cases = report.cases_total
         for name, s in services.items():
+            s.note_exit()
+            if s.exits:
+                problems.append("%s exited by itself %d time(s), with status %s (70: a thread taken for hung; see its log)" % (
+                    name, len(s.exits), sorted(set(s.exits))))
+                continue
             code = s.stop()
             if code != 0:
                 problems.append("%s stopped with %s on SIGTERM" % (name, code))
