@@ -268,6 +268,9 @@ def check_kubernetes(checks: Checks) -> None:
             command = " ".join(((container.get(probe) or {}).get("exec") or {}).get("command") or [])
             if f"liaison ping {svc}" not in command:
                 checks.fail(where, f"{probe} is not liaison ping {svc}")
+        hang = str((env.get("LIAISON_EXIT_IF_HUNG_SECONDS") or {}).get("value", "0"))
+        if not hang.replace(".", "", 1).isdigit() or float(hang) <= 0:
+            checks.fail(where, "env sets no LIAISON_EXIT_IF_HUNG_SECONDS: the liveness probe reaches the request thread only, not a stuck consumer or timer")
         volumes = {v["name"]: v for v in pod.get("volumes") or []} | {t["metadata"]["name"]: t for t in sts["spec"].get("volumeClaimTemplates") or []}
         for mount in container.get("volumeMounts") or []:
             if mount["name"] not in volumes:
