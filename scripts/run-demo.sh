@@ -15,7 +15,7 @@ fi
 
 "$liaison" up --data-dir "$DATA_DIR" &
 up=$!
-stop() { kill -TERM $up 2>/dev/null; wait $up 2>/dev/null; }
+stop() { kill -TERM $up 2>/dev/null || true; wait $up 2>/dev/null || true; }
 trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
