@@ -113,8 +113,15 @@ struct Streams: ParsableCommand {
             --check is for a monitoring system or cron: after the tables it prints one line for each \
             problem (an instance that does not answer, a disk under its warning level, a write that \
             failed in the last 10 minutes, a consumer more than --max-lag events behind or ahead of \
-            its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds) \
+            its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds, \
+            a thread of an instance that has not gone round its loop for --max-silence seconds) \
             and exits 2 when there is any, 0 when all is well.
+
+            Every thread of a service (its requests, each consumer, each timer) goes round its loop at \
+            least ten times a second. One that has not for seconds is stuck, on a lock or a disk that \
+            does not answer: a line under the table names it. A stuck consumer stops the stream it applies \
+            (no new cases, no reports), a stuck timer the deadlines. --exit-if-hung-seconds, systemd's \
+            WatchdogSec= and liaison up's --hang-seconds restart such a service by themselves.
 
             HEARD is how long ago each consumer last heard its upstream (an event, the heartbeat an idle \
             upstream sends every second, or an answer to a replay). Seconds of silence mean the upstream \
@@ -127,7 +134,7 @@ struct Streams: ParsableCommand {
     var check = false
     @Option(help: "With --check: how many events a consumer may be behind its upstream before it is a problem.")
     var maxLag: UInt64 = 10_000
-    @Option(help: "With --check: how many seconds a consumer may hear nothing from its upstream before it is a problem.")
+    @Option(help: "How many seconds a consumer may hear nothing from its upstream, or a thread go without turning, before it is said (with --check: a problem).")
     var maxSilence: Double = 10
 
     func run() throws {
@@ -187,6 +194,10 @@ struct Streams: ParsableCommand {
                           : "\(s.instance.stream): plain ZMTP (the topology gives it no curve_public_key): anyone who reaches it is let in")
                 }
             }
+            // A thread that no longer turns: stuck.
+            for s in statuses {
+                for t in s.status?.threads ?? [] where Double(t.silentMs) >= maxSilence * 1000 { print(Self.stuck(s.instance.stream, t)) }
+            }
             // What the operator must act on, in words: the latest failed write of each instance.
             for s in statuses {
                 guard let st = s.status, st.writeFailures > 0 else { continue }
@@ -237,6 +248,11 @@ struct Streams: ParsableCommand {
         "\(p.consumer) has heard nothing from \(p.upstream) for \(p.silentMs / 1000) s (no event, no heartbeat): is \(p.upstream) running, and the network between them up? What it misses is replayed once it hears \(p.upstream) again"
     }
 
+    /// A thread that has not gone round its loop for a while, in words.
+    static func stuck(_ stream: String, _ t: Liaison_V1_ThreadPulse) -> String {
+        "\(stream): \(t.thread) has not gone round its loop for \(t.silentMs / 1000) s: stuck on a lock or a disk that does not answer? (see its log; --exit-if-hung-seconds, WatchdogSec= or liaison up restart it)"
+    }
+
     /// Every consumer's position, from the instances' statuses and the heads they report.
     static func positions(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?)], heads: [String: UInt64]) -> [Position] {
         statuses.flatMap { s in
@@ -265,6 +281,7 @@ struct Streams: ParsableCommand {
             if st.writeFailures > 0, now.timeIntervalSince(st.lastWriteFailureAt.date) < 600 {
                 problems.append("\(s.stream): a write failed at \(Output.time(st.lastWriteFailureAt)): \(st.lastWriteFailure)")
             }
+            for t in st.threads where Double(t.silentMs) >= maxSilence * 1000 { problems.append(stuck(s.stream, t)) }
         }
         for p in positions {
             if p.isAhead {

@@ -34,8 +34,9 @@ public struct ServiceHost: Service {
         zap = config.curve.map { ZAPHandler(clients: $0.clients, name: "\(log.stream)-zap", logger: logger) }
         exitIfHungSeconds = options.exitIfHungSeconds
         let others: [ThreadLoop] = consumers + extraLoops + [disk]
+        let otherPulses = (others + [zap].compactMap { $0 }).map(\.pulse)
         let request = RequestLoop(config: config, log: log, handler: handler, options: options, logger: logger, stats: stats,
-                                  others: (others + [zap].compactMap { $0 }).map(\.pulse)) {
+                                  others: otherPulses) {
             var s = Liaison_V1_ServiceStatus()
             s.writeTransactions = log.transactions
             s.requestsShed = stats.shed.load(ordering: .relaxed)
@@ -68,6 +69,10 @@ public struct ServiceHost: Service {
                 s.curveClients = UInt32(allowList.clients.byKey.count)
                 s.curveClientsReadAt = .init(date: allowList.lastReadAt)
                 s.curveRefused = allowList.refused
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            s.threads = otherPulses.compactMap { pulse in
+                pulse.silence(now: now).map { silent in .with { $0.thread = pulse.what; $0.silentMs = UInt64(silent * 1000) } }
             }
             return s
         }

@@ -112,13 +112,22 @@ import Testing
         let held = pings()
         try await Task.sleep(for: .milliseconds(1_500))   // three ping intervals: what systemd would notice
         #expect(pings() == held, "pings went on while the consumer was stuck: \(listener.messages.suffix(5))")
-        #expect(await set.status("handler") != nil, "the handler's request thread did not answer")
+        // The request thread answers, and says which of the others is stuck; so does the operators' check.
+        let stuck = await set.status("handler")?.threads ?? []
+        #expect(stuck.contains { $0.thread == "handler-1's consumer of intake-1" && $0.silentMs >= 1_000 }, "\(stuck)")
+        #expect(stuck.contains { $0.thread == "the handler-1-deadlines thread" && $0.silentMs < 5_000 }, "\(stuck)")
+        let check = try await set.cli(["streams", "--check", "--max-silence", "2", "--timeout", "500"])
+        #expect(check.status == 2 && check.output.contains("PROBLEM: handler-1: handler-1's consumer of intake-1 has not gone round its loop for"), "\(check.output)")
+        #expect(!check.output.contains("PROBLEM: handler-1: the handler-1-deadlines thread"), "\(check.output)")
 
         // Let go: the consumer applies the submission and the pings start again.
         try await holder.writeWithoutTransaction { try $0.execute(sql: "ROLLBACK") }
         #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = second.caseNumber })))?.caseInfo.caseNumber == second.caseNumber },
                 "\(set.logs())")
         #expect(await eventually(10) { pings() >= held + 3 }, "\(listener.messages.suffix(5))")
+        let moving = await set.status("handler")?.threads ?? []
+        #expect(moving.map(\.thread).sorted() == ["handler-1's consumer of intake-1", "the handler-1-deadlines thread", "the handler-1-disk thread"], "\(moving)")
+        #expect(moving.allSatisfy { $0.silentMs < 5_000 }, "\(moving)")
         #expect(set.exitStatus("handler") == nil)
         let cases = try await set.call("handler", .listCases(.init())).caseList.cases.map(\.caseNumber)
         #expect(cases.sorted() == [first.caseNumber, second.caseNumber].sorted(), "\(cases)")

@@ -1548,11 +1548,36 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._curveRefused = newValue}
   }
 
+  /// its other threads (the request thread answers this) and when each last turned
+  public var threads: [Liaison_V1_ThreadPulse] {
+    get {_storage._threads}
+    set {_uniqueStorage()._threads = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// One of a service's threads (a consumer, a timer, CURVE authentication) and how long since it
+/// last went round its loop. Each turns at least ten times a second when idle: seconds of silence
+/// mean it is stuck (a lock, a disk that does not answer).
+public nonisolated struct Liaison_V1_ThreadPulse: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// as the log names it: "handler-1's consumer of intake-1", "the handler-1-deadlines thread"
+  public var thread: String = String()
+
+  /// since its last turn
+  public var silentMs: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Liaison_V1_GetCase: Sendable {
@@ -3933,7 +3958,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -3961,6 +3986,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _curveClients: UInt32 = 0
     var _curveClientsReadAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _curveRefused: UInt64 = 0
+    var _threads: [Liaison_V1_ThreadPulse] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -3996,6 +4022,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _curveClients = source._curveClients
       _curveClientsReadAt = source._curveClientsReadAt
       _curveRefused = source._curveRefused
+      _threads = source._threads
     }
   }
 
@@ -4039,6 +4066,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 23: try { try decoder.decodeSingularUInt32Field(value: &_storage._curveClients) }()
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._curveClientsReadAt) }()
         case 25: try { try decoder.decodeSingularUInt64Field(value: &_storage._curveRefused) }()
+        case 26: try { try decoder.decodeRepeatedMessageField(value: &_storage._threads) }()
         default: break
         }
       }
@@ -4126,6 +4154,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if _storage._curveRefused != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._curveRefused, fieldNumber: 25)
       }
+      if !_storage._threads.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._threads, fieldNumber: 26)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4160,10 +4191,46 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._curveClients != rhs_storage._curveClients {return false}
         if _storage._curveClientsReadAt != rhs_storage._curveClientsReadAt {return false}
         if _storage._curveRefused != rhs_storage._curveRefused {return false}
+        if _storage._threads != rhs_storage._threads {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_ThreadPulse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".ThreadPulse"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}thread\0\u{3}silent_ms\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.thread) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.silentMs) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.thread.isEmpty {
+      try visitor.visitSingularStringField(value: self.thread, fieldNumber: 1)
+    }
+    if self.silentMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.silentMs, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_ThreadPulse, rhs: Liaison_V1_ThreadPulse) -> Bool {
+    if lhs.thread != rhs.thread {return false}
+    if lhs.silentMs != rhs.silentMs {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
