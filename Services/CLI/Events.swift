@@ -118,7 +118,7 @@ struct Streams: ParsableCommand {
             and exits 2 when there is any, 0 when all is well.
 
             Every thread of a service (its requests, each consumer, each timer) goes round its loop at \
-            least ten times a second. One that has not for seconds is stuck, on a lock or a disk that \
+            least every 200 ms when idle, and after each batch of work when busy. One that has not for seconds is stuck, on a lock or a disk that \
             does not answer: a line under the table names it. A stuck consumer stops the stream it applies \
             (no new cases, no reports), a stuck timer the deadlines. --exit-if-hung-seconds, systemd's \
             WatchdogSec= and liaison up's --hang-seconds restart such a service by themselves.

@@ -8,7 +8,7 @@ import ZeroMQ
 /// One loop that runs on a thread of its own and owns its sockets.
 public protocol ThreadLoop: Sendable {
     var name: String { get }
-    /// Beaten on every turn of the loop (at least ten times a second when idle), for ``HangWatch``
+    /// Beaten on every turn of the loop (at least every 200 ms when idle), for ``HangWatch``
     /// and the watchdog pings: a loop that stops turning is a hung thread.
     var pulse: Pulse { get }
     /// Runs until `stop` is set (checked at least every 100 ms) or an unrecoverable error.

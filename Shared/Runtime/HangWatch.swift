@@ -7,7 +7,7 @@ import Glibc
 #endif
 
 /// When one of a service's threads last went round its loop. The thread beats on every turn (every
-/// loop turns at least ten times a second when idle); ``HangWatch`` and the watchdog pings to
+/// loop turns at least every 200 ms when idle); ``HangWatch`` and the watchdog pings to
 /// systemd or `liaison up` read it. A loop that has ended is not silent.
 public final class Pulse: Sendable {
     /// The thread as the log names it (`intake-1's request thread`, `handler-1's consumer of intake-1`).

@@ -13,6 +13,8 @@ public struct ServiceHost: Service {
     let loops: [ThreadLoop]
     /// Over CURVE: the ZAP handler, on a thread of its own, bound before any loop binds.
     let zap: ZAPHandler?
+    /// Every thread's pulse: the request loop's, then the others' (the ZAP handler's last).
+    let pulses: [Pulse]
     /// Seconds any thread may be silent before the process exits (``HangWatch``); 0: never.
     let exitIfHungSeconds: Double
     let logger: Logger
@@ -77,6 +79,7 @@ public struct ServiceHost: Service {
             return s
         }
         self.loops = [request] + others
+        self.pulses = [request.pulse] + otherPulses
     }
 
     /// The disk, looked at every ten seconds: the operator hears of it before it is full.
@@ -112,7 +115,7 @@ public struct ServiceHost: Service {
         defer { context.terminate() }
         var hangWatch: HangWatch?
         if exitIfHungSeconds > 0 {
-            let watch = HangWatch(limit: exitIfHungSeconds, pulses: (loops + [zap].compactMap { $0 }).map(\.pulse))
+            let watch = HangWatch(limit: exitIfHungSeconds, pulses: pulses)
             watch.start(name: "\(log.stream)-hangs", logger: logger)
             logger.notice("every thread of the service is watched (\(watch.pulses.count): its requests, consumers and timers): this process exits with status \(HangWatch.exitStatus) if one is silent for \(String(format: "%g", watch.limit)) s (--exit-if-hung-seconds)")
             hangWatch = watch

@@ -1562,7 +1562,7 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
 }
 
 /// One of a service's threads (a consumer, a timer, CURVE authentication) and how long since it
-/// last went round its loop. Each turns at least ten times a second when idle: seconds of silence
+/// last went round its loop. Each turns at least every 200 ms when idle: seconds of silence
 /// mean it is stuck (a lock, a disk that does not answer).
 public nonisolated struct Liaison_V1_ThreadPulse: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
