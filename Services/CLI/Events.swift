@@ -208,7 +208,7 @@ struct Streams: ParsableCommand {
             print(Output.table(["CONSUMER", "OF STREAM", "APPLIED", "HEAD", "LAG", "HEARD"], positions.map { p in
                 [p.consumer, p.upstream, "\(p.applied)", "\(p.head)", p.isAhead ? "AHEAD \(p.applied - p.head)" : "\(p.lag)", Self.heard(p.silentMs)]
             }))
-            for p in positions where Double(p.silentMs) >= maxSilence * 1000 {
+            for p in positions where p.hearsNothing(maxSilence) {
                 print(Self.silence(p))
             }
             for p in positions where p.isAhead {
@@ -235,7 +235,16 @@ struct Streams: ParsableCommand {
         let isAhead: Bool
         /// Milliseconds since the consumer last heard its upstream (an event, a heartbeat, a replay's answer).
         var silentMs: UInt64 = 0
+        /// Milliseconds since the consumer's own thread last went round its loop, when its instance says.
+        var threadSilentMs: UInt64?
         var lag: UInt64 { head > applied ? head - applied : 0 }
+
+        /// Nothing heard from the upstream for `seconds`, while the consumer's thread turns: the
+        /// upstream or the network is at fault. (A consumer whose own thread is stuck hears nothing
+        /// either; that is said of the thread.)
+        func hearsNothing(_ seconds: Double) -> Bool {
+            Double(silentMs) >= seconds * 1000 && Double(threadSilentMs ?? 0) < seconds * 1000
+        }
     }
 
     /// The HEARD column: "0.4 s ago", "2 min ago".
@@ -257,11 +266,14 @@ struct Streams: ParsableCommand {
     static func positions(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?)], heads: [String: UInt64]) -> [Position] {
         statuses.flatMap { s in
             (s.status?.consumers ?? []).map { c in
+                let thread = Consumer.threadName(stream: s.stream, upstream: c.stream)
+                let threadSilentMs = s.status?.threads.first { $0.thread == thread }?.silentMs
                 if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
-                    return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true, silentMs: c.silentMs)
+                    return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true,
+                                    silentMs: c.silentMs, threadSilentMs: threadSilentMs)
                 }
                 return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: max(heads[c.stream] ?? 0, c.knownHeadSeq), isAhead: false,
-                                silentMs: c.silentMs)
+                                silentMs: c.silentMs, threadSilentMs: threadSilentMs)
             }
         }
     }
@@ -289,7 +301,7 @@ struct Streams: ParsableCommand {
             } else if p.lag > maxLag {
                 problems.append("\(p.consumer): \(p.lag) events behind \(p.upstream) (more than \(maxLag))")
             }
-            if Double(p.silentMs) >= maxSilence * 1000 {
+            if p.hearsNothing(maxSilence) {
                 problems.append(silence(p))
             }
         }

@@ -47,7 +47,7 @@ public final class Consumer: ThreadLoop {
     public init(upstream: Topology.Instance, topicPrefixes: [String], log: EventLog, logger: Logger,
                 replayTimeoutMs: Int32 = 2_000, silenceLimit: TimeInterval = 10, apply: @escaping EventApplier) throws {
         self.name = "consume-\(upstream.stream)"
-        self.pulse = Pulse(what: "\(log.stream)'s consumer of \(upstream.stream)")
+        self.pulse = Pulse(what: Self.threadName(stream: log.stream, upstream: upstream.stream))
         self.upstream = upstream
         self.topicPrefixes = topicPrefixes
         self.log = log
@@ -58,6 +58,9 @@ public final class Consumer: ThreadLoop {
         state = Mutex((applied: applied, knownHead: applied))
         silence = Mutex(UpstreamSilence(limit: silenceLimit, now: .now))
     }
+
+    /// How the consumer's thread is named in logs and in `GetStatus`'s threads.
+    public static func threadName(stream: String, upstream: String) -> String { "\(stream)'s consumer of \(upstream)" }
 
     /// The durable cursor and the upstream head last seen, for `GetStatus` / `liaison streams`.
     public var position: Liaison_V1_ConsumerPosition {
