@@ -121,7 +121,7 @@ struct HandlerEndToEndTests {
         #expect(read.status == 0 && read.output.contains("13600001111"), "\(read.output)")
         let asked = try await set.cli(["contact", anonymous, "--reason", "call back"], environment: secret.merging(["LIAISON_ACTOR": "desk-zhou"]) { a, _ in a })
         #expect(asked.status == 0 && asked.output.contains("anonymous"), "\(asked.output)")
-        func trail(_ n: String) async throws -> [Liaison_V1_AuditEntry] {
+        let trail = { (n: String) async throws -> [Liaison_V1_AuditEntry] in
             try await set.call("handler", .getCase(.with { $0.caseNumber = n })).caseInfo.audit
         }
         let audited = await eventually(20) {

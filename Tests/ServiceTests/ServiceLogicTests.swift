@@ -312,7 +312,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             r.credential = credential
             return intake.handle([r])[0]
         }
-        func disclosures() throws -> [Liaison_V1_Event] {
+        let disclosures = { () throws -> [Liaison_V1_Event] in
             try intake.log.replay(after: 0, limit: 100, prefixes: [Topic.contactDisclosed]).events
         }
         // Who and why are required, and bounded; each refusal names its field and records nothing.
