@@ -21,8 +21,10 @@ deps:
 	@command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || { echo "installing nftables (packets dropped at random between two hosts: a bad line)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
 	@python3 -c "import check_jsonschema, kubernetes_validate" 2>/dev/null || { echo "installing check-jsonschema and kubernetes-validate (deploy/ checks)"; python3 -m pip install -q check-jsonschema kubernetes-validate; }
 
+# With the tests' flags, so that `swift test` (and `make run` after `make test`, or the other way
+# round) reuses this build: SwiftPM builds everything again when the flags change.
 build: deps
-	$(SWIFT) build
+	$(SWIFT) build --build-tests
 
 run: build
 	DATA_DIR=$(DATA_DIR) BIN=$(BIN) scripts/run-demo.sh

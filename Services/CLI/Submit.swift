@@ -33,7 +33,7 @@ struct Submit: ParsableCommand {
     var address: String = ""
     @Option(help: "Badge number of the officer it concerns, if any.")
     var officer: String = ""
-    @Option(help: "Category, e.g. traffic, noise, service-attitude.")
+    @Option(help: "Category, e.g. traffic, noise. A complaint about police conduct whose officer the citizen cannot name: officer-conduct, conduct, service-attitude, misconduct, abuse-of-power or corruption (the default policy sends it to the supervision office, as one with --officer).")
     var category: String = ""
     @Option(help: "Citizen's name (omit all contact options for anonymous).")
     var name: String = ""

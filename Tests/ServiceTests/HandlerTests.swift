@@ -126,6 +126,17 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
         // Also when the feedback names a community office under the officer's station.
         #expect(policy.route(feedback(unit: "CPO-EAST-03", officer: "PC-1")).unit == "SUPERVISION")
         #expect(policy.route(feedback(officer: "")).unit == "STN-EAST-01")
+        // A complaint about police conduct whose officer the citizen could not name: its category
+        // says so, and it goes to the supervision office too, never to the station (any letter case).
+        for category in ["officer-conduct", "conduct", "Service-Attitude", "misconduct", "abuse-of-power", "corruption"] {
+            var conduct = feedback(officer: "")
+            conduct.category = category
+            let routed = policy.route(conduct)
+            #expect(routed.unit == "SUPERVISION" && routed.rule == "conduct-complaint" && routed.priority == "P1", "\(category): \(routed)")
+        }
+        var traffic = feedback(officer: "")
+        traffic.category = "traffic"
+        #expect(policy.route(traffic).unit == "STN-EAST-01", "a complaint about something else goes to the unit named")
         let tip = policy.route(feedback(kind: .tip))
         #expect(tip.unit == "PR-OFFICE" && tip.confidential)
         let praise = policy.route(feedback(kind: .praise, officer: "PC-1"))

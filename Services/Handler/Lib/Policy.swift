@@ -273,9 +273,18 @@ public struct Policy: Sendable {
         triage PR-OFFICE
         supervision SUPERVISION
 
-        # A complaint about an officer goes to the supervision office, never to the officer's station.
+        # A complaint about an officer goes to the supervision office, never to the officer's station:
+        # one that names the officer's badge, and one about police conduct whose officer the citizen
+        # could not name (its category says so; the desk sets it).
         rule officer-complaint
           when kind=complaint officer=yes
+          route SUPERVISION
+          priority P1
+          respond 1 working day
+          resolve 10 working days
+
+        rule conduct-complaint
+          when kind=complaint category=officer-conduct,conduct,service-attitude,misconduct,abuse-of-power,corruption
           route SUPERVISION
           priority P1
           respond 1 working day
