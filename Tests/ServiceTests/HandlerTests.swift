@@ -127,8 +127,10 @@ func shanghai(_ y: Int, _ m: Int, _ d: Int, _ h: Int = 0, _ min: Int = 0) -> Dat
         #expect(policy.route(feedback(unit: "CPO-EAST-03", officer: "PC-1")).unit == "SUPERVISION")
         #expect(policy.route(feedback(officer: "")).unit == "STN-EAST-01")
         // A complaint about police conduct whose officer the citizen could not name: its category
-        // says so, and it goes to the supervision office too, never to the station (any letter case).
-        for category in ["officer-conduct", "conduct", "Service-Attitude", "misconduct", "abuse-of-power", "corruption"] {
+        // says so, and it goes to the supervision office too, never to the station (in any letter
+        // case, with spaces, underscores or dashes between its words).
+        for category in ["officer-conduct", "conduct", "Service-Attitude", "misconduct", "abuse-of-power", "corruption",
+                         "Service attitude", " abuse_of power ", "OFFICER--CONDUCT"] {
             var conduct = feedback(officer: "")
             conduct.category = category
             let routed = policy.route(conduct)
