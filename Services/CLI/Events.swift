@@ -114,6 +114,7 @@ struct Streams: ParsableCommand {
             problem (an instance that does not answer, a disk under its warning level, a write that \
             failed in the last 10 minutes, a consumer more than --max-lag events behind or ahead of \
             its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds, \
+            a consumer that has failed to apply its upstream's events for as long, \
             a thread of an instance that has not gone round its loop for --max-silence seconds) \
             and exits 2 when there is any, 0 when all is well.
 
@@ -211,6 +212,9 @@ struct Streams: ParsableCommand {
             for p in positions where p.hearsNothing(maxSilence) {
                 print(Self.silence(p))
             }
+            for p in positions where p.failingMs > 0 {
+                print(Self.failing(p))
+            }
             for p in positions where p.isAhead {
                 print("\(p.consumer) has applied \(p.applied) events of \(p.upstream), whose head is \(p.head): \(p.upstream)'s database is older than \(p.consumer)'s, and the events it numbers again up to \(p.applied) are skipped there (liaison restore sets such cursors back)")
             }
@@ -237,6 +241,9 @@ struct Streams: ParsableCommand {
         var silentMs: UInt64 = 0
         /// Milliseconds since the consumer's own thread last went round its loop, when its instance says.
         var threadSilentMs: UInt64?
+        /// How long the consumer has failed to apply its upstream's events (0: it applies them), and why.
+        var failingMs: UInt64 = 0
+        var lastFailure = ""
         var lag: UInt64 { head > applied ? head - applied : 0 }
 
         /// Nothing heard from the upstream for `seconds`, while the consumer's thread turns: the
@@ -257,6 +264,11 @@ struct Streams: ParsableCommand {
         "\(p.consumer) has heard nothing from \(p.upstream) for \(p.silentMs / 1000) s (no event, no heartbeat): is \(p.upstream) running, and the network between them up? What it misses is replayed once it hears \(p.upstream) again"
     }
 
+    /// A consumer that cannot apply its upstream's events, in words.
+    static func failing(_ p: Position) -> String {
+        "\(p.consumer) has failed to apply \(p.upstream)'s events for \(p.failingMs / 1000) s, after event \(p.applied): \(p.lastFailure) (it keeps its place and tries again, skipping nothing; see its log)"
+    }
+
     /// A thread that has not gone round its loop for a while, in words.
     static func stuck(_ stream: String, _ t: Liaison_V1_ThreadPulse) -> String {
         "\(stream): \(t.thread) has not gone round its loop for \(t.silentMs / 1000) s: stuck on a lock or a disk that does not answer? (see its log; --exit-if-hung-seconds, WatchdogSec= or liaison up restart it)"
@@ -270,10 +282,10 @@ struct Streams: ParsableCommand {
                 let threadSilentMs = s.status?.threads.first { $0.thread == thread }?.silentMs
                 if let upstreamHead = heads[c.stream], upstreamHead < c.appliedSeq {
                     return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: upstreamHead, isAhead: true,
-                                    silentMs: c.silentMs, threadSilentMs: threadSilentMs)
+                                    silentMs: c.silentMs, threadSilentMs: threadSilentMs, failingMs: c.failingMs, lastFailure: c.lastFailure)
                 }
                 return Position(consumer: s.stream, upstream: c.stream, applied: c.appliedSeq, head: max(heads[c.stream] ?? 0, c.knownHeadSeq), isAhead: false,
-                                silentMs: c.silentMs, threadSilentMs: threadSilentMs)
+                                silentMs: c.silentMs, threadSilentMs: threadSilentMs, failingMs: c.failingMs, lastFailure: c.lastFailure)
             }
         }
     }
@@ -303,6 +315,9 @@ struct Streams: ParsableCommand {
             }
             if p.hearsNothing(maxSilence) {
                 problems.append(silence(p))
+            }
+            if Double(p.failingMs) >= maxSilence * 1000 {
+                problems.append(failing(p))
             }
         }
         return problems

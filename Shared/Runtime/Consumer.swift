@@ -39,6 +39,8 @@ public final class Consumer: ThreadLoop {
     private let state: Mutex<(applied: UInt64, knownHead: UInt64)>
     /// When the upstream was last heard, and whether its silence was said.
     private let silence: Mutex<UpstreamSilence>
+    /// Since when applying the upstream's events has failed, and why it failed last; nil while it works.
+    private let failing = Mutex<(since: Date, why: String)?>(nil)
     /// An upstream whose head is behind what this consumer applied: said once a minute.
     private let behind = Mutex(SampledLog(interval: 60))
 
@@ -71,6 +73,10 @@ public final class Consumer: ThreadLoop {
         p.knownHeadSeq = max(s.knownHead, s.applied)
         p.endpoint = upstream.events
         p.silentMs = UInt64(max(0, silence.withLock { $0.silent(at: .now) }) * 1000)
+        if let failure = failing.withLock({ $0 }) {
+            p.failingMs = UInt64(max(0, Date.now.timeIntervalSince(failure.since)) * 1000)
+            p.lastFailure = failure.why
+        }
         return p
     }
 
@@ -117,7 +123,7 @@ public final class Consumer: ThreadLoop {
             do {
                 if needReplay {
                     needReplay = try replayOnce(client)
-                    failures = 0
+                    worked(&failures)
                     continue
                 }
                 guard try live.waitReadable(timeout: 100) else {
@@ -129,7 +135,7 @@ public final class Consumer: ThreadLoop {
                 }
                 heardUpstream()
                 needReplay = try drainLive(live)
-                failures = 0
+                worked(&failures)
             } catch {
                 if let z = error as? ZMQError {
                     if z.isTerminated { return }
@@ -144,12 +150,20 @@ public final class Consumer: ThreadLoop {
                     continue
                 }
                 // Applying failed (a bug or a poison event): keep the cursor, back off, retry. The lag
-                // shows in `liaison streams`; nothing is skipped.
+                // and the failure show in `liaison streams`; nothing is skipped.
+                let why = String("\(error)".prefix(500))
+                failing.withLock { $0 = ($0?.since ?? .now, why) }
                 logger.error("applying events failed; will retry", metadata: ["stream": "\(upstream.stream)", "error": "\(error)"])
                 backoff(failures, stop: stop)
                 needReplay = true
             }
         }
+    }
+
+    /// A round applied what it had (or had nothing to apply): a failure before it is over.
+    private func worked(_ failures: inout Int) {
+        if failures > 0 { failing.withLock { $0 = nil } }
+        failures = 0
     }
 
     /// The upstream was heard: its events socket, or its answer to a replay (a long catch-up is not

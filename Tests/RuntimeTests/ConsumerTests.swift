@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import Logging
+import Synchronization
 import Testing
 import ZeroMQ
 @testable import LiaisonRuntime
@@ -90,5 +91,51 @@ import ZeroMQ
         #expect(s.heard(at: start.addingTimeInterval(31)) == 21.25)
         #expect(s.silent(at: start.addingTimeInterval(31.5)) == 0.5)
         #expect(s.nothing(at: start.addingTimeInterval(41.5)) == 10.5, "a new silence is said again")
+    }
+
+    /// A consumer that cannot apply an event (a bug, a poison event) keeps its place, tries again,
+    /// and says in its position how long it has been failing and why, for `liaison streams`; once
+    /// the event applies, the failure is over and the events after it follow, each once.
+    @Test func aConsumerThatCannotApplyAnEventSaysSinceWhenAndWhy() async throws {
+        let dir = try TempDir()
+        let upLog = try EventLog(store: Store(path: dir.file("up.sqlite")), stream: "up-1")
+        try upLog.write { _, out in for _ in 0..<3 { try out.append(topic: "feedback.received", at: Date()) { _ in } } }
+        let served = Topology.Instance(stream: "up-1", requests: "ipc://\(dir.path)/up.req", events: "ipc://\(dir.path)/up.pub")
+        let upConfig = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
+        struct NoHandler: RequestHandling { func handle(_ r: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { r.map { _ in .failure(.notFound("", "")) } } }
+        let upLoop = RequestLoop(config: upConfig, log: upLog, handler: NoHandler(), logger: Logger(label: "up")) { .init() }
+
+        struct Poison: Error, CustomStringConvertible { var description: String { "event 2 does not fit" } }
+        let poisoned = Mutex(true)
+        let applied = Mutex<[UInt64]>([])
+        let downLog = try EventLog(store: Store(path: dir.file("down.sqlite")), stream: "down-1")
+        let consumer = try Consumer(upstream: served, topicPrefixes: [], log: downLog, logger: Logger(label: "down")) { _, _, e in
+            if e.seq == 2 && poisoned.withLock({ $0 }) { throw Poison() }
+            applied.withLock { $0.append(e.seq) }
+        }
+        #expect(consumer.position.failingMs == 0 && consumer.position.lastFailure.isEmpty)
+
+        let ctx = try Context()
+        let stop = StopFlag()
+        async let upRun: Void = Threads.run(name: "up") { try upLoop.run(context: ctx, stop: stop) }
+        async let downRun: Void = Threads.run(name: "down") { try consumer.run(context: ctx, stop: stop) }
+        defer { stop.set() }
+        // Events 1 to 3 come in one replay batch, applied in one transaction: the failure of 2
+        // rolls back 1 too, and the cursor stays at 0.
+        #expect(await eventually(10) { consumer.position.failingMs >= 300 }, "\(consumer.position)")
+        let failing = consumer.position
+        #expect(failing.lastFailure == "event 2 does not fit", "\(failing)")
+        #expect(failing.appliedSeq == 0)
+        #expect(try Consumer.loadCursor(store: downLog.store, stream: "up-1") == 0)
+
+        poisoned.withLock { $0 = false }
+        #expect(await eventually(10) { consumer.position.appliedSeq == 3 }, "\(consumer.position)")
+        #expect(consumer.position.failingMs == 0 && consumer.position.lastFailure.isEmpty, "\(consumer.position)")
+        // Each try applied 1 before failing on 2, and rolled back; the last applied 1, 2 and 3.
+        #expect(applied.withLock { Array($0.suffix(3)) } == [1, 2, 3])
+        stop.set()
+        try await upRun
+        try await downRun
+        ctx.terminate()
     }
 }

@@ -1381,6 +1381,13 @@ public nonisolated struct Liaison_V1_ConsumerPosition: Sendable {
   /// started if nothing has. Seconds of it: the upstream is down, or the network between them is.
   public var silentMs: UInt64 = 0
 
+  /// The consumer cannot apply the upstream's next events (a bug, a poison event, a full disk): it
+  /// keeps its cursor and tries again, backing off, and skips nothing. How long it has been failing
+  /// (0: its last try worked) and why its last try failed ("" when it worked).
+  public var failingMs: UInt64 = 0
+
+  public var lastFailure: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3908,7 +3915,7 @@ nonisolated extension Liaison_V1_GetStatus: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ConsumerPosition"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{3}applied_seq\0\u{3}known_head_seq\0\u{1}endpoint\0\u{3}silent_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{3}applied_seq\0\u{3}known_head_seq\0\u{1}endpoint\0\u{3}silent_ms\0\u{3}failing_ms\0\u{3}last_failure\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3921,6 +3928,8 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
       case 3: try { try decoder.decodeSingularUInt64Field(value: &self.knownHeadSeq) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.endpoint) }()
       case 5: try { try decoder.decodeSingularUInt64Field(value: &self.silentMs) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.failingMs) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.lastFailure) }()
       default: break
       }
     }
@@ -3942,6 +3951,12 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
     if self.silentMs != 0 {
       try visitor.visitSingularUInt64Field(value: self.silentMs, fieldNumber: 5)
     }
+    if self.failingMs != 0 {
+      try visitor.visitSingularUInt64Field(value: self.failingMs, fieldNumber: 6)
+    }
+    if !self.lastFailure.isEmpty {
+      try visitor.visitSingularStringField(value: self.lastFailure, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3951,6 +3966,8 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
     if lhs.knownHeadSeq != rhs.knownHeadSeq {return false}
     if lhs.endpoint != rhs.endpoint {return false}
     if lhs.silentMs != rhs.silentMs {return false}
+    if lhs.failingMs != rhs.failingMs {return false}
+    if lhs.lastFailure != rhs.lastFailure {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
