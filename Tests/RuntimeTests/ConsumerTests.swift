@@ -10,15 +10,21 @@ import ZeroMQ
 /// A consumer against a real upstream request loop (for replay) and a live feed the test controls,
 /// so it can skip sequence numbers on purpose.
 @Suite struct ConsumerTests {
+    /// An upstream stream `up-1` in `dir`: its own log, served (replay, its events socket
+    /// `events.pub`) by a real request loop, to run on a thread of the test's.
+    static func upstream(in dir: TempDir, events: String = "up.pub") throws -> (log: EventLog, served: Topology.Instance, loop: RequestLoop) {
+        let log = try EventLog(store: Store(path: dir.file("up.sqlite")), stream: "up-1")
+        let served = Topology.Instance(stream: "up-1", requests: "ipc://\(dir.path)/up.req", events: "ipc://\(dir.path)/\(events)")
+        let config = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
+        struct NoHandler: RequestHandling { func handle(_ r: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { r.map { _ in .failure(.notFound("", "")) } } }
+        return (log, served, RequestLoop(config: config, log: log, handler: NoHandler(), logger: Logger(label: "up")) { .init() })
+    }
+
     @Test func catchesUpFillsGapsAndAppliesEachEventOnce() async throws {
         let dir = try TempDir()
         let logger = Logger(label: "test")
         // Upstream: its own log, served by a real RequestLoop.
-        let upLog = try EventLog(store: Store(path: dir.file("up.sqlite")), stream: "up-1")
-        let served = Topology.Instance(stream: "up-1", requests: "ipc://\(dir.path)/up.req", events: "ipc://\(dir.path)/up-real.pub")
-        let upConfig = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
-        struct NoHandler: RequestHandling { func handle(_ r: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { r.map { _ in .failure(.notFound("", "")) } } }
-        let upLoop = RequestLoop(config: upConfig, log: upLog, handler: NoHandler(), logger: logger) { .init() }
+        let (upLog, served, upLoop) = try Self.upstream(in: dir, events: "up-real.pub")
         // Two events exist before the consumer starts: it must catch up from 1.
         func append(_ n: Int) throws {
             try upLog.write { _, out in for _ in 0..<n { try out.append(topic: "feedback.received", at: Date()) { _ in } } }
@@ -98,12 +104,8 @@ import ZeroMQ
     /// the event applies, the failure is over and the events after it follow, each once.
     @Test func aConsumerThatCannotApplyAnEventSaysSinceWhenAndWhy() async throws {
         let dir = try TempDir()
-        let upLog = try EventLog(store: Store(path: dir.file("up.sqlite")), stream: "up-1")
+        let (upLog, served, upLoop) = try Self.upstream(in: dir)
         try upLog.write { _, out in for _ in 0..<3 { try out.append(topic: "feedback.received", at: Date()) { _ in } } }
-        let served = Topology.Instance(stream: "up-1", requests: "ipc://\(dir.path)/up.req", events: "ipc://\(dir.path)/up.pub")
-        let upConfig = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
-        struct NoHandler: RequestHandling { func handle(_ r: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { r.map { _ in .failure(.notFound("", "")) } } }
-        let upLoop = RequestLoop(config: upConfig, log: upLog, handler: NoHandler(), logger: Logger(label: "up")) { .init() }
 
         struct Poison: Error, CustomStringConvertible { var description: String { "event 2 does not fit" } }
         let poisoned = Mutex(true)
