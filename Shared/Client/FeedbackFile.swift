@@ -240,9 +240,12 @@ public enum FeedbackFile {
             return .success(f)
         } catch JSONDecodingError.unknownField(let name) {
             let inContact = (obj["contact"] as? [String: Any])?[name] != nil
+            // A slip of the desk's ("txt", "phnoe") names the field meant, so the line is fixed at once.
+            let meant = Spelling.meant(name, among: inContact ? contactFields : fields + contactFields)
+                .map { " (did you mean \"\($0)\"?)" } ?? ""
             return .failure(LineError(line: line, message: inContact
-                ? "unknown field \"\(name)\" in \"contact\"; it takes \(contactFields.joined(separator: ", "))"
-                : "unknown field \"\(name)\"; a line takes \(fields.joined(separator: ", ")), and \(contactFields.joined(separator: ", ")) (or them inside \"contact\")"))
+                ? "unknown field \"\(name)\" in \"contact\"\(meant); it takes \(contactFields.joined(separator: ", "))"
+                : "unknown field \"\(name)\"\(meant); a line takes \(fields.joined(separator: ", ")), and \(contactFields.joined(separator: ", ")) (or them inside \"contact\")"))
         } catch {
             return .failure(LineError(line: line, message: "not a valid submission: \(error)"))
         }

@@ -38,6 +38,16 @@ import Testing
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","contact":{"mobile":"138"}}"#, line: 6, source: "f") {
             #expect(e.message == #"unknown field "mobile" in "contact"; it takes name, phone, email"#, "\(e.message)")
         } else { Issue.record("an unknown contact field should be refused") }
+        // A key with a slip in it names the field it was meant to be, at the top and in the contact.
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","txt":"t","unit":"U"}"#, line: 11, source: "f") {
+            #expect(e.message.hasPrefix(#"unknown field "txt" (did you mean "text"?); a line takes"#), "\(e.message)")
+        } else { Issue.record("an unknown field should be refused") }
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","phnoe":"138"}"#, line: 12, source: "f") {
+            #expect(e.message.hasPrefix(#"unknown field "phnoe" (did you mean "phone"?)"#), "\(e.message)")
+        } else { Issue.record("an unknown field should be refused") }
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","contact":{"emial":"a@b.cn"}}"#, line: 13, source: "f") {
+            #expect(e.message == #"unknown field "emial" in "contact" (did you mean "email"?); it takes name, phone, email"#, "\(e.message)")
+        } else { Issue.record("an unknown contact field should be refused") }
         if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","phone":"1","contact":{"phone":"2"}}"#, line: 7, source: "f") {
             #expect(e.message.contains(#""phone" is given twice"#), "\(e.message)")
         } else { Issue.record("a contact field given twice should be refused") }
