@@ -141,6 +141,21 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         var phone = feedback()
         phone.contact.phone = "call me maybe"
         #expect(SubmissionRules().check(phone)?.message.hasPrefix("'call me maybe' is not a phone number") == true)
+        // A time from the future says how far ahead it is, against which clock, and what is allowed:
+        // hours ahead is a desk's local time sent as UTC, or the wrong zone.
+        let now = Date(timeIntervalSince1970: 1_796_500_000)   // 2026-12-05T19:46:40Z
+        var wrongZone = feedback()
+        wrongZone.occurredAt = .init(date: now.addingTimeInterval(8 * 3_600 + 90))
+        let future = SubmissionRules().check(wrongZone, now: now)
+        #expect(future?.field == "submit_feedback.occurred_at")
+        #expect(future?.message == "occurred_at 2026-12-06T03:48:10Z is in the future: 8 h 1 min after intake's clock (2026-12-05T19:46:40Z), "
+            + "and at most 5 min ahead is allowed for clocks that drift; was it given in the wrong time zone?", "\(future?.message ?? "")")
+        wrongZone.occurredAt = .init(date: now.addingTimeInterval(400))
+        #expect(SubmissionRules().check(wrongZone, now: now)?.message.contains("is in the future: 6 min after") == true)
+        wrongZone.occurredAt = .init(date: now.addingTimeInterval(3 * 86_400))
+        #expect(SubmissionRules().check(wrongZone, now: now)?.message.contains("is in the future: 3 days after") == true)
+        wrongZone.occurredAt = .init(date: now.addingTimeInterval(299))
+        #expect(SubmissionRules().check(wrongZone, now: now) == nil)
         #expect(Spelling.editDistance(Array("STN-EAST-1".utf8), Array("STN-EAST-01".utf8)) == 1)
         #expect(Spelling.editDistance(Array("kitten".utf8), Array("sitting".utf8)) == 3)
         #expect(Spelling.editDistance([], Array("abc".utf8)) == 3)

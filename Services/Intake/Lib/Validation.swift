@@ -9,6 +9,19 @@ public final class SubmissionRules: Sendable {
     /// How far in the future `occurred_at` may be (clients' clocks drift).
     public static let clockSkew: TimeInterval = 300
 
+    /// Why `occurredAt` is refused as in the future, with both times in UTC and how far apart they
+    /// are, so that a desk whose time went out in the wrong zone (hours ahead) sees it at once.
+    static func future(_ occurredAt: Date, now: Date) -> String {
+        let ahead = Int(occurredAt.timeIntervalSince(now).rounded())
+        let apart = ahead >= 172_800 ? "\(ahead / 86_400) days"
+            : ahead >= 7_200 ? "\(ahead / 3_600) h \(ahead % 3_600 / 60) min"
+            : "\(ahead / 60) min"
+        let utc = Date.ISO8601FormatStyle(timeZone: .gmt)
+        return "occurred_at \(occurredAt.formatted(utc)) is in the future: \(apart) after intake's clock "
+            + "(\(now.formatted(utc))), and at most \(Int(clockSkew) / 60) min ahead is allowed for clocks that drift; "
+            + "was it given in the wrong time zone?"
+    }
+
     public let units: UnitDirectory
     /// The directory's codes by their capitals (a clerk may type `stn-east-01`), for a hash lookup
     /// per submission.
@@ -120,7 +133,7 @@ public final class SubmissionRules: Sendable {
         }
         if s.hasOccurredAt {
             let t = s.occurredAt.date
-            if t.timeIntervalSince(now) > Self.clockSkew { return bad("occurred_at", "occurred_at is in the future") }
+            if t.timeIntervalSince(now) > Self.clockSkew { return bad("occurred_at", Self.future(t, now: now)) }
             if t < Date(timeIntervalSince1970: 946_684_800) { return bad("occurred_at", "occurred_at is before 2000") }
         }
         if s.hasContact {
