@@ -154,6 +154,15 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(SubmissionRules().check(wrongZone, now: now)?.message.contains("is in the future: 6 min after") == true)
         wrongZone.occurredAt = .init(date: now.addingTimeInterval(3 * 86_400))
         #expect(SubmissionRules().check(wrongZone, now: now)?.message.contains("is in the future: 3 days after") == true)
+        // Any 64-bit count of seconds a request may carry is refused, without a year in the billions.
+        for seconds in [Int64.max, Int64.max - 1, Int64(1) << 62, 253_402_300_800] {   // the last: year 10000
+            wrongZone.occurredAt.seconds = seconds
+            wrongZone.occurredAt.nanos = 999_999_999
+            let far = SubmissionRules().check(wrongZone, now: now)
+            #expect(far?.field == "submit_feedback.occurred_at" && far?.message.contains("more than 100 years after") == true, "\(seconds)")
+        }
+        wrongZone.occurredAt = .init(date: now.addingTimeInterval(99 * 365 * 86_400))
+        #expect(SubmissionRules().check(wrongZone, now: now)?.message.contains("is in the future: 36135 days after") == true)
         wrongZone.occurredAt = .init(date: now.addingTimeInterval(299))
         #expect(SubmissionRules().check(wrongZone, now: now) == nil)
         #expect(Spelling.editDistance(Array("STN-EAST-1".utf8), Array("STN-EAST-01".utf8)) == 1)

@@ -12,11 +12,17 @@ public final class SubmissionRules: Sendable {
     /// Why `occurredAt` is refused as in the future, with both times in UTC and how far apart they
     /// are, so that a desk whose time went out in the wrong zone (hours ahead) sees it at once.
     static func future(_ occurredAt: Date, now: Date) -> String {
-        let ahead = Int(occurredAt.timeIntervalSince(now).rounded())
+        let utc = Date.ISO8601FormatStyle(timeZone: .gmt)
+        // A request's timestamp may hold any 64-bit number of seconds: past a century it is not a
+        // zone's mistake, and a year in the billions is not written out.
+        let seconds = occurredAt.timeIntervalSince(now)
+        guard seconds < 100 * 366 * 86_400 else {
+            return "occurred_at is in the future: more than 100 years after intake's clock (\(now.formatted(utc)))"
+        }
+        let ahead = Int(seconds.rounded())
         let apart = ahead >= 172_800 ? "\(ahead / 86_400) days"
             : ahead >= 7_200 ? "\(ahead / 3_600) h \(ahead % 3_600 / 60) min"
             : "\(ahead / 60) min"
-        let utc = Date.ISO8601FormatStyle(timeZone: .gmt)
         return "occurred_at \(occurredAt.formatted(utc)) is in the future: \(apart) after intake's clock "
             + "(\(now.formatted(utc))), and at most \(Int(clockSkew) / 60) min ahead is allowed for clocks that drift; "
             + "was it given in the wrong time zone?"
