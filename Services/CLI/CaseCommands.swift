@@ -16,7 +16,8 @@ struct CaseGroup: ParsableCommand {
             refused with the commands it does accept.
 
             Every command records who (--actor, else $LIAISON_ACTOR, else $USER), when, what and \
-            why (--reason). With an operator secret configured, give it with --credential-file or \
+            why (--reason: optional, except for reopen, escalate, transfer, merge, not-police and \
+            await, which need one). With an operator secret configured, give it with --credential-file or \
             $LIAISON_OPERATOR_SECRET.
 
               liaison case show L1-0000042
@@ -124,14 +125,16 @@ struct CaseAssign: ParsableCommand {
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The unit (code) that takes the case.") var unit: String = ""
     @Option(help: "The officer (badge) who takes the case.") var officer: String = ""
-    func run() { o.send(.assign) { $0.unit = unit; $0.officer = officer } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.assign) { $0.unit = unit; $0.officer = officer; $0.reason = reason } }
 }
 
 struct CaseAccept: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "accept", abstract: "The assignee takes the case up (in_progress).")
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The officer (badge) taking it; default the one assigned, else the actor.") var officer: String = ""
-    func run() { o.send(.accept) { $0.officer = officer } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.accept) { $0.officer = officer; $0.reason = reason } }
 }
 
 struct CaseNote: ParsableCommand {
@@ -139,28 +142,32 @@ struct CaseNote: ParsableCommand {
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "The note.") var text: String
     @Flag(help: "The citizen sees this note in the status reply.") var `public` = false
-    func run() { o.send(.note) { $0.text = text; $0.public = `public` } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.note) { $0.text = text; $0.public = `public`; $0.reason = reason } }
 }
 
 struct CaseRespond: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "respond", abstract: "Record the response to the citizen (the first one meets the response deadline).")
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "What the citizen was told.") var text: String
-    func run() { o.send(.respond) { $0.text = text } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.respond) { $0.text = text; $0.reason = reason } }
 }
 
 struct CaseResolve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Resolve the case with a summary (it counts once the citizen confirms).")
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "The resolution summary.") var summary: String
-    func run() { o.send(.resolve) { $0.text = summary } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.resolve) { $0.text = summary; $0.reason = reason } }
 }
 
 struct CaseConfirm: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Record that the citizen confirms the resolution (from the follow-up call).")
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The citizen's satisfaction, 1 (very unsatisfied) to 5 (very satisfied).") var satisfaction: UInt32 = 0
-    func run() { o.send(.confirmResolution) { $0.satisfaction = satisfaction } }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.confirmResolution) { $0.satisfaction = satisfaction; $0.reason = reason } }
 }
 
 struct CaseClose: ParsableCommand {
@@ -219,5 +226,6 @@ struct CaseAwait: ParsableCommand {
 struct CaseResume: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "The citizen answered: deadlines run again.")
     @OptionGroup var o: CaseCommandOptions
-    func run() { o.send(.resume) }
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+    func run() { o.send(.resume) { $0.reason = reason } }
 }

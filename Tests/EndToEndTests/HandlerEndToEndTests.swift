@@ -55,7 +55,7 @@ struct HandlerEndToEndTests {
 
         let steps: [[String]] = [
             ["case", "transfer", number, "--unit", "DIST-EAST", "--reason", "the district investigates"],
-            ["case", "assign", number, "--officer", "PC-1001"],
+            ["case", "assign", number, "--officer", "PC-1001", "--reason", "on duty that night"],
             ["case", "accept", number],
             ["case", "note", number, "Checked the duty roster"],
             ["case", "respond", number, "We are investigating and will call you."],
@@ -78,7 +78,9 @@ struct HandlerEndToEndTests {
         #expect(final)
         let show = try await set.cli(["case", "show", number])
         #expect(show.status == 0)
-        for line in ["accountable: SUPERVISION", "state       closed", "desk-wang", "the district investigates", "internal: Checked the duty roster",
+        // Every command takes a reason (optional where the life cycle does not ask for one); it is the audit trail's WHY.
+        for line in ["accountable: SUPERVISION", "state       closed", "desk-wang", "the district investigates", "on duty that night",
+                     "internal: Checked the duty roster",
                      "resolved -> closed"] {
             #expect(show.output.contains(line), "case show lacks '\(line)':\n\(show.output)")
         }
