@@ -33,6 +33,18 @@ struct CaseGroup: ParsableCommand {
                       CaseNotPolice.self, CaseAwait.self, CaseResume.self])
 }
 
+extension CaseGroup {
+    /// The handler names the commands a case accepts by their protocol names (`confirm_resolution`);
+    /// a clerk reads them here as the commands to type (`confirm`). Each subcommand also answers to
+    /// its protocol name, so either works.
+    static let typedNames = ["confirm_resolution": "confirm", "not_police_responsibility": "not-police", "await_citizen": "await"]
+
+    /// `actions` as the subcommands that give them, comma-separated.
+    static func typed(_ actions: [String]) -> String {
+        actions.map { typedNames[$0] ?? $0 }.joined(separator: ", ")
+    }
+}
+
 /// What every case command takes.
 struct CaseCommandOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
@@ -64,7 +76,7 @@ struct CaseCommandOptions: ParsableArguments {
             if client.json { print(Output.json(info)); return }
             let last = info.audit.last
             print("\(info.caseNumber): \(action.name) done; \(last.map { "\($0.fromState) -> \($0.toState)" } ?? info.state)\(last.map { $0.detail.isEmpty ? "" : " (\($0.detail))" } ?? "")")
-            print("unit \(info.unit) (accountable: \(info.accountableUnit))\(info.officer.isEmpty ? "" : ", officer \(info.officer)"); next: \(info.allowedActions.joined(separator: ", "))")
+            print("unit \(info.unit) (accountable: \(info.accountableUnit))\(info.officer.isEmpty ? "" : ", officer \(info.officer)"); next: \(CaseGroup.typed(info.allowedActions))")
         } catch { reportFailure(error) }
     }
 }
@@ -111,7 +123,7 @@ enum CaseText {
         if !c.mergedInto.isEmpty { lines.append("merged into \(c.mergedInto)") }
         lines.append("text        \(c.text)")
         if !c.publicNote.isEmpty { lines.append("public note \(c.publicNote)") }
-        lines.append("next        \(c.allowedActions.joined(separator: ", "))")
+        lines.append("next        \(CaseGroup.typed(c.allowedActions))")
         lines.append("\naudit trail:")
         lines.append(Output.table(["WHEN", "WHO", "WHAT", "STATE", "DETAIL", "WHY"], c.audit.map {
             [Output.time($0.at), Output.who(actor: $0.actor, credentialName: $0.credentialName), $0.action, $0.fromState == $0.toState ? $0.toState : "\($0.fromState.isEmpty ? "-" : $0.fromState) -> \($0.toState)", $0.detail, $0.reason]
@@ -163,7 +175,7 @@ struct CaseResolve: ParsableCommand {
 }
 
 struct CaseConfirm: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Record that the citizen confirms the resolution (from the follow-up call).")
+    static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Record that the citizen confirms the resolution (from the follow-up call).", aliases: ["confirm_resolution"])
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The citizen's satisfaction, 1 (very unsatisfied) to 5 (very satisfied).") var satisfaction: UInt32 = 0
     @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
@@ -209,7 +221,7 @@ struct CaseMerge: ParsableCommand {
 }
 
 struct CaseNotPolice: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "not-police", abstract: "Mark a case as not police responsibility.")
+    static let configuration = CommandConfiguration(commandName: "not-police", abstract: "Mark a case as not police responsibility.", aliases: ["not_police_responsibility"])
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "Why (required).") var reason: String = ""
     @Option(help: "What the citizen is told (e.g. which authority to turn to).") var text: String = ""
@@ -217,7 +229,7 @@ struct CaseNotPolice: ParsableCommand {
 }
 
 struct CaseAwait: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "await", abstract: "Wait on the citizen (deadlines pause).")
+    static let configuration = CommandConfiguration(commandName: "await", abstract: "Wait on the citizen (deadlines pause).", aliases: ["await_citizen"])
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "What is needed from the citizen (required).") var reason: String = ""
     func run() { o.send(.awaitCitizen) { $0.reason = reason } }
