@@ -41,7 +41,9 @@ struct Contact: ParsableCommand {
                 print("case \(info.caseNumber): contact data erased \(Output.time(info.erasedAt)) under intake's retention (kept for a time after the case ended)")
                 return
             }
-            print("case \(info.caseNumber): \(info.contact.name)  \(info.contact.phone)  \(info.contact.email)")
+            // Each field named, and only those given: a caller who left a phone alone is not a row of blanks.
+            let given = [("name", info.contact.name), ("phone", info.contact.phone), ("email", info.contact.email)].filter { !$0.1.isEmpty }
+            print("case \(info.caseNumber): " + given.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
         } catch { reportFailure(error) }
     }
 }

@@ -299,6 +299,8 @@ struct EndToEndTests {
         #expect(wrong.status != 0 && wrong.output.contains("not one the service accepts"), "\(wrong.output)")
         let shown = try await set.cli(["contact", accepted.caseNumber, "--reason", "follow-up call", "--actor", "PC-2002"], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
         #expect(shown.status == 0 && shown.output.contains("Wang Fang") && shown.output.contains("13987654321"), "\(shown.output)")
+        // Each field is named, so an operator reading it out over the phone does not guess which is which.
+        #expect(shown.output.contains("name Wang Fang, phone 13987654321, email wang.fang@example.org"), "\(shown.output)")
         let secretFile = set.dir + "/operator-secret"
         try "night-shift-secret\n".write(toFile: secretFile, atomically: true, encoding: .utf8)
         let fromFile = try await set.cli(["contact", accepted.caseNumber, "--credential-file", secretFile, "--reason", "a letter back"],
