@@ -20,6 +20,15 @@ public enum TypedText {
         return String(out)
     }
 
+    /// An officer's badge number as the system keeps it, however it was typed: without surrounding
+    /// white space, full-width forms made ASCII, in capitals (`ｐｃ－１０４７２ ` is `PC-10472`).
+    /// Intake stores the badge a complaint names this way, and the handler the officer a case is
+    /// assigned to, so that one officer's cases are counted and found under one spelling.
+    public static func badge(_ typed: String) -> String {
+        let trimmed = typed.trimmingCharacters(in: .whitespacesAndNewlines)
+        return plainASCII(trimmed).uppercased()
+    }
+
     /// Whether `text` is all ASCII: over its contiguous bytes (walking `utf8` one index at a time
     /// costs tens of instructions a byte, and intake asks for every unit, badge, phone and e-mail).
     @inlinable

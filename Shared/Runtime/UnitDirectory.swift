@@ -1,4 +1,5 @@
 import Foundation
+import LiaisonClient
 
 /// The force's units: city bureau → district bureaus → stations → community police offices, and
 /// the staff offices (PR office, supervision office). Loaded from a JSON file (`--units`,
@@ -20,6 +21,26 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
 
     public func unit(_ code: String) -> Unit? { units.first { $0.code == code } }
     public func contains(_ code: String) -> Bool { units.contains { $0.code == code } }
+    /// The directory's spelling of a unit code as a person typed it: surrounding white space, any
+    /// letter case and full-width forms (`ｓｔｎ－ｅａｓｔ－０１`) are the code they spell; nil when no
+    /// unit has it. (Intake's submission rules keep their own index of the codes, for the thread
+    /// every submission waits for; this one serves operators' commands and queries.)
+    public func code(typed: String) -> String? {
+        let trimmed = typed.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !trimmed.isEmpty, trimmed.utf8.count <= 256 else { return nil }
+        if contains(trimmed) { return trimmed }
+        let upper = TypedText.plainASCII(trimmed).uppercased()
+        return units.first { $0.code.uppercased() == upper }?.code
+    }
+
+    /// The `count` codes nearest to `typed` (fewest letters to change), for an error message.
+    public func nearestCodes(to typed: String, count: Int = 3) -> [String] {
+        let bytes = Array(TypedText.plainASCII(typed).uppercased().utf8.prefix(256))
+        return units.map { (code: $0.code, distance: Spelling.editDistance(bytes, Array($0.code.uppercased().utf8))) }
+            .sorted { ($0.distance, $0.code) < ($1.distance, $1.code) }
+            .prefix(count).map(\.code)
+    }
+
     /// The first unit of a kind (e.g. the supervision office).
     public func first(_ kind: Kind) -> Unit? { units.first { $0.type == kind } }
 

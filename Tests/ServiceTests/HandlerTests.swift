@@ -411,6 +411,39 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         }
     }
 
+    @Test func unitsAndBadgesAreKeptAsTheDirectorySpellsThemHoweverTyped() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001", feedback(unit: "STN-NORTH-01"))
+        // Any letter case, white space around, full width: the directory's code and the badge in capitals.
+        let assigned = fx.run("L1-0000001", .assign) { $0.unit = " dist-east "; $0.officer = "pc-1001" }.caseInfo
+        #expect(assigned.unit == "DIST-EAST" && assigned.officer == "PC-1001", "\(assigned)")
+        #expect(fx.show("L1-0000001").audit.last?.detail == "unit DIST-EAST, officer PC-1001")
+        // Lists find the case however the badge is typed.
+        for officer in ["PC-1001", "pc-1001", " Pc-1001"] {
+            #expect(fx.handler.handle([request(.listCases(.with { $0.officer = officer }))])[0].caseList.total == 1, "\(officer)")
+        }
+        #expect(fx.handler.handle([request(.listCases(.with { $0.officer = "PC-1002" }))])[0].caseList.total == 0)
+        let moved = fx.run("L1-0000001", .transfer) { $0.unit = "ｓｔｎ－ｗｅｓｔ－０１"; $0.reason = "nearer" }.caseInfo
+        #expect(moved.unit == "STN-WEST-01", "\(moved)")
+        // A code the directory lacks is refused by name, with the codes it may have meant.
+        let refused = fx.run("L1-0000001", .assign) { $0.unit = "DIST-EST" }
+        #expect(refused.error.code == .invalidArgument && refused.error.field == "case_command.unit"
+                && refused.error.message.contains("nearest: DIST-EAST"), "\(refused.error)")
+        // And however the unit is typed (a transfer leaves the case with no officer).
+        for unit in ["STN-WEST-01", "stn-west-01", "ＳＴＮ－ＷＥＳＴ－０１"] {
+            #expect(fx.handler.handle([request(.listCases(.with { $0.unit = unit }))])[0].caseList.total == 1, "\(unit)")
+        }
+        // A case assigned before badges were kept in capitals is found too.
+        try fx.open("L1-0000002", feedback(unit: "STN-NORTH-01"))
+        _ = fx.run("L1-0000002", .assign) { $0.officer = "PC-77" }
+        try fx.log.store.pool.write { try $0.execute(sql: "UPDATE cases SET officer = 'pc-77' WHERE case_number = 'L1-0000002'") }
+        #expect(fx.handler.handle([request(.listCases(.with { $0.officer = "PC-77" }))])[0].caseList.total == 1)
+        // The officer's own station typed in lower case is still the officer's own station.
+        try fx.open("L1-0000003", feedback(unit: "STN-EAST-01", officer: "PC-9"))
+        let own = fx.run("L1-0000003", .assign) { $0.unit = "stn-east-01" }
+        #expect(own.error.code == .conflict && own.error.message.contains("own unit"), "\(own.error)")
+    }
+
     @Test(arguments: [
         (Liaison_V1_CaseAction.unspecified, "case_command.action"),
         (.transfer, "case_command.unit"),

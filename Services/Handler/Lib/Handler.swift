@@ -325,7 +325,11 @@ public final class HandlerService: RequestHandling {
     func listCases(_ q: Liaison_V1_ListCases) throws -> Liaison_V1_Reply {
         var clauses: [String] = []
         var args: [(any DatabaseValueConvertible)?] = []
-        if !q.unit.isEmpty { clauses.append("(unit = ? OR accountable_unit = ?)"); args.append(q.unit); args.append(q.unit) }
+        if !q.unit.isEmpty {
+            // In the directory's spelling, however it was typed; a code it lacks matches nothing.
+            let unit = q.unit.utf8.count <= 64 ? units.code(typed: q.unit) ?? q.unit : q.unit
+            clauses.append("(unit = ? OR accountable_unit = ?)"); args.append(unit); args.append(unit)
+        }
         if !q.state.isEmpty {
             // Measured before it is compared: comparing Strings normalizes them, which for thousands
             // of combining marks took 53 ms of the thread that answers every request.
@@ -334,7 +338,10 @@ public final class HandlerService: RequestHandling {
             }
             clauses.append("state = ?"); args.append(q.state)
         }
-        if !q.officer.isEmpty { clauses.append("officer = ?"); args.append(q.officer) }
+        if !q.officer.isEmpty {
+            // Badges in any letter case: cases assigned before badges were kept in capitals too.
+            clauses.append("officer = ? COLLATE NOCASE"); args.append(q.officer.utf8.count <= 64 ? TypedText.badge(q.officer) : q.officer)
+        }
         if q.overdueOnly {
             clauses.append("state NOT IN \(Self.clockStopped) AND ((first_response_at IS NULL AND respond_by < ?) OR (resolved_at IS NULL AND resolve_by < ?))")
             let now = clock.now().timeIntervalSince1970
@@ -408,6 +415,12 @@ public final class HandlerService: RequestHandling {
         try CaseLifecycle.checkFields(c)
         guard partition.owns(c.caseNumber) else { throw notOwned("case_command.case_number", c.caseNumber) }
         let s = settings.withLock { $0 }
+        // As intake keeps them: the unit in the directory's spelling and the badge in capitals,
+        // however the operator typed them (`dist-east`, `pc-1001`), so that the case is found and
+        // counted under one spelling. A unit not in the directory is left to be refused by name.
+        var c = c
+        if !c.unit.isEmpty, let code = s.policy.units.code(typed: c.unit) { c.unit = code }
+        if !c.officer.isEmpty { c.officer = TypedText.badge(c.officer) }
         let now = clock.now()
         try log.write { db, out in
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM cases WHERE case_number = ?"), arguments: [c.caseNumber]) else {
@@ -437,7 +450,9 @@ public final class HandlerService: RequestHandling {
         let units = s.policy.units
 
         func checkUnit(_ code: String) throws {
-            guard units.contains(code) else { throw WireError.invalidArgument("case_command.unit", "unit \(WireError.quoted(code)) is not in the unit directory") }
+            guard units.contains(code) else {
+                throw WireError.invalidArgument("case_command.unit", "unit \(WireError.quoted(code)) is not in the unit directory (nearest: \(units.nearestCodes(to: code).joined(separator: ", ")))")
+            }
             // A complaint about an officer never goes to the officer's own unit.
             let kind = Liaison_V1_FeedbackKind(rawValue: row["kind"]) ?? .unspecified
             let reported: String = row["reported_unit"]
