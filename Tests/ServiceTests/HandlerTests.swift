@@ -433,6 +433,15 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         for unit in ["STN-WEST-01", "stn-west-01", "ＳＴＮ－ＷＥＳＴ－０１"] {
             #expect(fx.handler.handle([request(.listCases(.with { $0.unit = unit }))])[0].caseList.total == 1, "\(unit)")
         }
+        // A state as an operator types it; a slip names the state meant.
+        for state in ["transferred", "Transferred", " TRANSFERRED "] {
+            #expect(fx.handler.handle([request(.listCases(.with { $0.state = state }))])[0].caseList.total == 1, "\(state)")
+        }
+        _ = fx.run("L1-0000001", .assign) { $0.officer = "PC-1001" }
+        _ = fx.run("L1-0000001", .accept)
+        #expect(fx.handler.handle([request(.listCases(.with { $0.state = "in-progress" }))])[0].caseList.total == 1)
+        let slip = fx.handler.handle([request(.listCases(.with { $0.state = "triage" }))])[0]
+        #expect(slip.error.field == "list_cases.state" && slip.error.message.hasPrefix("'triage' is not a state (did you mean triaged?): triaged, "), "\(slip.error)")
         // A case assigned before badges were kept in capitals is found too.
         try fx.open("L1-0000002", feedback(unit: "STN-NORTH-01"))
         _ = fx.run("L1-0000002", .assign) { $0.officer = "PC-77" }

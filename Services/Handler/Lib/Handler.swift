@@ -333,10 +333,14 @@ public final class HandlerService: RequestHandling {
         if !q.state.isEmpty {
             // Measured before it is compared: comparing Strings normalizes them, which for thousands
             // of combining marks took 53 ms of the thread that answers every request.
-            guard q.state.utf8.count <= 32, CaseState(rawValue: q.state) != nil else {
-                throw WireError.invalidArgument("list_cases.state", "\(WireError.quoted(q.state)) is not a state: \(CaseState.allCases.map(\.rawValue).joined(separator: ", "))")
+            // As an operator types it: `In-Progress` is in_progress.
+            let typed = q.state.utf8.count <= 32 ? q.state.trimmingCharacters(in: .whitespaces).lowercased().replacingOccurrences(of: "-", with: "_") : q.state
+            guard q.state.utf8.count <= 32, let state = CaseState(rawValue: typed) else {
+                let names = CaseState.allCases.map(\.rawValue)
+                let meant = q.state.utf8.count <= 32 ? Spelling.meant(typed, among: names).map { " (did you mean \($0)?)" } ?? "" : ""
+                throw WireError.invalidArgument("list_cases.state", "\(WireError.quoted(q.state)) is not a state\(meant): \(names.joined(separator: ", "))")
             }
-            clauses.append("state = ?"); args.append(q.state)
+            clauses.append("state = ?"); args.append(state.rawValue)
         }
         if !q.officer.isEmpty {
             // Badges in any letter case: cases assigned before badges were kept in capitals too.
