@@ -22,10 +22,14 @@ struct Cases: ParsableCommand {
     var officer: String = ""
     @Flag(help: "Only open cases past a deadline.")
     var overdue = false
-    @Option(help: "At most this many cases (up to 1,000).")
+    @Option(help: "At most this many cases (1 to 1,000).")
     var limit: UInt32 = 50
     @Option(help: "Show one case in full instead of a list (same as `liaison case show`).")
     var show: String?
+
+    func validate() throws {
+        guard (1...1_000).contains(limit) else { throw ValidationError("--limit is 1 to 1,000, not \(limit)") }
+    }
 
     func run() throws {
         do {
@@ -93,6 +97,44 @@ struct Report: ParsableCommand {
             }
             print("\noverdue (first response): \(r.overdue.count)")
             for o in r.overdue.prefix(20) { print("  \(o.caseNumber)  \(o.unit)  due \(Output.time(o.due))") }
+        } catch { reportFailure(error) }
+    }
+}
+
+struct Followups: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the follow-up calls to citizens whose cases were resolved, those due first.",
+        discussion: """
+            The scheduler makes a follow-up due a while after a case is resolved (liaison-scheduler \
+            --followup-after-hours) and cancels it when the resolution is confirmed, or the case is \
+            reopened, closed or merged. To make the call and record it:
+
+              liaison contact L1-0000042 --reason "follow-up call"
+              liaison case confirm L1-0000042 --satisfaction 4     (or: liaison case reopen L1-0000042 --reason "...")
+            """)
+
+    @OptionGroup var client: ClientOptions
+    @Flag(help: "Only the calls that are due now (not those still waiting for their time).")
+    var due = false
+    @Option(help: "At most this many (1 to 1,000).")
+    var limit: UInt32 = 50
+
+    func validate() throws {
+        guard (1...1_000).contains(limit) else { throw ValidationError("--limit is 1 to 1,000, not \(limit)") }
+    }
+
+    func run() throws {
+        do {
+            var q = Liaison_V1_ListFollowups()
+            q.dueOnly = due
+            q.limit = limit
+            let list = try client.call("scheduler", .listFollowups(q)).followupList.followups
+            if client.json {
+                for f in list { print(Output.json(f)) }
+                return
+            }
+            print(Output.table(["CASE", "UNIT", "DUE", "STATE"], list.map { [$0.caseNumber, $0.unit, Output.time($0.dueAt), $0.state] }))
+            print("\(list.count) follow-up(s)\(due ? " due" : "")")
         } catch { reportFailure(error) }
     }
 }

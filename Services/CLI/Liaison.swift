@@ -18,6 +18,8 @@ struct Liaison: ParsableCommand {
             Work a case:
               liaison case show L1-0000001
               liaison case assign L1-0000001 --officer PC-1
+            Call citizens back once their cases are resolved:
+              liaison followups --due
             Watch a stream:
               liaison events tail --stream handler-1 --from 0
             Check every consumer is keeping up, or that one service answers (health checks):
@@ -33,5 +35,5 @@ struct Liaison: ParsableCommand {
             Every command reads the same topology as the services (--topology, else \
             $LIAISON_TOPOLOGY, else the local defaults on ports 7101-7402).
             """,
-        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Report.self, Events.self, Streams.self, Ping.self, Keygen.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
+        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Followups.self, Report.self, Events.self, Streams.self, Ping.self, Keygen.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
 }

@@ -436,6 +436,12 @@ struct EndToEndTests {
             (try? await set.call("scheduler", .listFollowups(.init())).followupList.followups.map(\.state)) == ["pending"]
         }
         #expect(scheduled)
+        // The clerk's list: waiting for its time, so not among the calls due.
+        let waiting = try await set.cli(["followups"])
+        #expect(waiting.status == 0 && waiting.output.contains(number) && waiting.output.contains("pending")
+                && waiting.output.contains("1 follow-up(s)"), "\(waiting.output)")
+        let noneDue = try await set.cli(["followups", "--due"])
+        #expect(noneDue.status == 0 && !noneDue.output.contains(number) && noneDue.output.contains("0 follow-up(s) due"), "\(noneDue.output)")
 
         // Graceful stop, then come back 25 hours later.
         #expect(set.terminate("scheduler") == 0)
@@ -446,6 +452,12 @@ struct EndToEndTests {
         #expect(due.map(\.topic) == [Topic.followupDue])
         #expect(due.first?.followupDue.late == true && due.first?.followupDue.caseNumber == number)
         #expect(await eventually(30) { (try? await set.report().followupsDue) == 1 })
+        // Now it is the clerk's to call.
+        let dueNow = try await set.cli(["followups", "--due"])
+        #expect(dueNow.status == 0 && dueNow.output.contains(number) && dueNow.output.contains("due")
+                && dueNow.output.contains("1 follow-up(s) due"), "\(dueNow.output)")
+        let badLimit = try await set.cli(["followups", "--limit", "0"])
+        #expect(badLimit.status != 0 && badLimit.output.contains("--limit is 1 to 1,000"), "\(badLimit.output)")
     }
 
     @Test func pythonConsumerReadsTheStreams() async throws {
