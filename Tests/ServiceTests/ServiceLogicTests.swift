@@ -1227,6 +1227,64 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(status().state == "merged" && status().publicNote.contains("L1-0000001"))
         #expect(IntakeService.publicState("not_police_responsibility") == "referred_elsewhere")
     }
+
+    /// The citizen of a duplicate holds no token for the case it was merged into: their status
+    /// follows that case's state (through a chain of merges, and for a case of another intake),
+    /// with their own case's note, never the other citizen's.
+    @Test func aMergedCaseShowsItsCitizenHowTheCaseItJoinedGoes() throws {
+        let dir = try TempDir()
+        var intake = try makeIntake(dir)
+        let acks = intake.handle((1...4).map { request(.submitFeedback(feedback("dup-\($0)"))) }).map(\.feedbackAccepted)
+        let (a, b, c, d) = (acks[0], acks[1], acks[2], acks[3])
+        func status(_ x: Liaison_V1_FeedbackAccepted) -> Liaison_V1_FeedbackStatus {
+            intake.handle([request(.getFeedbackStatus(.with { $0.caseNumber = x.caseNumber; $0.trackingToken = x.trackingToken }))])[0].feedbackStatus
+        }
+        func apply(_ number: String, _ action: Liaison_V1_CaseAction, to state: String, note: String = "", into: String = "") throws {
+            var e = Liaison_V1_Event()
+            e.topic = action.topic
+            e.occurredAt = .init(date: Date())
+            e.caseUpdated.caseNumber = number
+            e.caseUpdated.action = action
+            e.caseUpdated.toState = state
+            e.caseUpdated.publicNote = note
+            e.caseUpdated.mergedInto = into
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e) }
+        }
+        for x in acks {
+            var opened = Liaison_V1_Event()
+            opened.caseOpened.caseNumber = x.caseNumber
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened) }
+        }
+        try apply(a.caseNumber, .respond, to: "responded", note: "Mr Wang, we spoke to the bar owner")
+        // c joins b while b is being handled; then b joins a, which has been answered.
+        try apply(c.caseNumber, .merge, to: "merged", into: b.caseNumber)
+        #expect(status(c).state == "being_handled" && status(c).publicNote.contains("joined with case \(b.caseNumber)"), "\(status(c))")
+        try apply(b.caseNumber, .merge, to: "merged", into: a.caseNumber)
+        #expect(status(b).state == "responded", "\(status(b))")
+        #expect(status(b).publicNote == IntakeService.mergedNote(a.caseNumber))
+        // a goes on: b and c (now following a) see its state, never a's notes to its own citizen.
+        try apply(a.caseNumber, .resolve, to: "resolved", note: "Mr Wang, the bar now closes at 22:00")
+        for x in [b, c] {
+            #expect(status(x).state == "resolved" && !status(x).publicNote.contains("Wang"), "\(status(x))")
+        }
+        #expect(status(a).publicNote == "Mr Wang, the bar now closes at 22:00")
+        // The office may write to a merged case's citizen: a public note on it.
+        try apply(b.caseNumber, .note, to: "merged", note: "Thank you: the bar's hours have changed.")
+        #expect(status(b).state == "resolved" && status(b).publicNote == "Thank you: the bar's hours have changed.")
+        // A case that came in through another intake: its events reach every intake.
+        try apply(d.caseNumber, .merge, to: "merged", into: "L2-0000009")
+        #expect(status(d).state == "merged")
+        try apply("L2-0000009", .close, to: "closed")
+        #expect(status(d).state == "closed")
+        // Kept across a restart.
+        intake = try makeIntake(dir)
+        #expect(status(c).state == "resolved" && status(d).state == "closed")
+        try apply(a.caseNumber, .close, to: "closed")
+        #expect(status(b).state == "closed" && status(c).state == "closed")
+        // The merged case's own row still says merged: its contact's retention counts from the merge.
+        let own = try intake.log.store.pool.read { db in try String.fetchOne(db, sql: "SELECT state FROM submissions WHERE case_number = ?", arguments: [b.caseNumber]) }
+        #expect(own == "merged")
+    }
 }
 
 @Suite struct SchedulerAndReportingLogicTests {

@@ -140,6 +140,20 @@ public final class IntakeService: RequestHandling {
         m.registerMigration("intake-v7-contact-retention") { db in
             try db.execute(sql: "CREATE TABLE contact_erasures (case_seq INTEGER PRIMARY KEY, erased_at REAL NOT NULL)")
         }
+        // A case merged into another (a duplicate): the case it follows, and that case's public state
+        // as last heard, which its citizen's status reply shows (``applyCaseEvent(_:_:)``). The merged
+        // case's own row keeps `merged`, from which the contact retention counts, and its own public note.
+        m.registerMigration("intake-v8-merged-cases-follow") { db in
+            try db.execute(sql: """
+                CREATE TABLE case_merges (
+                  case_seq INTEGER PRIMARY KEY,
+                  merged_into TEXT NOT NULL,
+                  state TEXT NOT NULL DEFAULT '',
+                  updated_at REAL
+                )
+                """)
+            try db.execute(sql: "CREATE INDEX case_merges_by_target ON case_merges (merged_into)")
+        }
     }
 
     /// Rebuilds the submissions table with `submissionID` as that column's type and constraints,
@@ -342,6 +356,12 @@ public final class IntakeService: RequestHandling {
         }
     }
 
+    /// What the citizen of a case merged into `target` is told: the case goes on as `target`, whose
+    /// state their status shows from then on (they hold no token for it).
+    static func mergedNote(_ target: String) -> String {
+        "Your case was joined with case \(target), which deals with the same matter; its progress shows here."
+    }
+
     /// After `liaison restore` set back this intake's cursor on a handler partition (intake's copy
     /// had applied events that the handler's older copy lacks; the handler makes new ones under
     /// those numbers), the statuses of that partition's cases may show a response or a note the
@@ -359,6 +379,16 @@ public final class IntakeService: RequestHandling {
                     try db.execute(sql: "UPDATE submissions SET state = 'received', public_note = '', updated_at = received_at WHERE case_seq = ?",
                                    arguments: [row["case_seq"] as Int64])
                     reset += 1
+                }
+                // The merges that partition's stream made, and what its cases told the cases merged
+                // into them, are heard again as it is applied again.
+                for row in try Row.fetchAll(db, sql: "SELECT m.case_seq, s.case_number, m.merged_into FROM case_merges m JOIN submissions s USING (case_seq)") {
+                    if CasePartition.owner(of: row["case_number"], count: handlers.count) == partition {
+                        try db.execute(sql: "DELETE FROM case_merges WHERE case_seq = ?", arguments: [row["case_seq"] as Int64])
+                    } else if CasePartition.owner(of: row["merged_into"], count: handlers.count) == partition {
+                        try db.execute(sql: "UPDATE case_merges SET state = '', updated_at = NULL WHERE case_seq = ?",
+                                       arguments: [row["case_seq"] as Int64])
+                    }
                 }
                 try db.execute(sql: "UPDATE consumer_cursors SET applied_seq = 0 WHERE stream = ?", arguments: [setback.stream])
                 try CursorSetbacks.clear(db, stream: setback.stream)
@@ -380,12 +410,32 @@ public final class IntakeService: RequestHandling {
                            arguments: [publicState("triaged"), at, seq, c.caseNumber])
         case .caseUpdated(let u)?:
             var note = u.publicNote
-            if u.action == .merge { note = "This case duplicates case \(u.mergedInto), which carries on; check that one for news." }
-            guard let seq = CaseNumber.sequence(of: u.caseNumber) else { return }
-            try db.executeCached(sql: """
-                UPDATE submissions SET state = ?, public_note = CASE WHEN ? = '' THEN public_note ELSE ? END, updated_at = ?
-                WHERE case_seq = ? AND case_number = ?
-                """, arguments: [publicState(u.toState), note, note, at, seq, u.caseNumber])
+            if u.action == .merge { note = mergedNote(u.mergedInto) }
+            if let seq = CaseNumber.sequence(of: u.caseNumber) {
+                try db.executeCached(sql: """
+                    UPDATE submissions SET state = ?, public_note = CASE WHEN ? = '' THEN public_note ELSE ? END, updated_at = ?
+                    WHERE case_seq = ? AND case_number = ?
+                    """, arguments: [publicState(u.toState), note, note, at, seq, u.caseNumber])
+                if u.action == .merge && db.changesCount > 0 {
+                    // Its citizen hears, from now on, how the case it joined goes: from that case's
+                    // state as this intake knows it (when its row is here), then from its events.
+                    let known = try CaseNumber.sequence(of: u.mergedInto).flatMap { target in
+                        try Row.fetchOne(db.cachedStatement(sql: "SELECT state, updated_at FROM submissions WHERE case_seq = ? AND case_number = ? AND state != 'received'"),
+                                         arguments: [target, u.mergedInto])
+                    }
+                    try db.executeCached(sql: "INSERT OR REPLACE INTO case_merges (case_seq, merged_into, state, updated_at) VALUES (?, ?, ?, ?)",
+                                         arguments: [seq, u.mergedInto, known?["state"] ?? "", known?["updated_at"] as Double?])
+                }
+            }
+            if u.action == .merge {
+                // The cases merged into this one follow the case it joined.
+                try db.executeCached(sql: "UPDATE case_merges SET merged_into = ? WHERE merged_into = ?", arguments: [u.mergedInto, u.caseNumber])
+            } else {
+                // The citizens of the cases merged into this one see its state. Not its public notes:
+                // those were written to its own citizen; a merged case keeps its own (`note --public`).
+                try db.executeCached(sql: "UPDATE case_merges SET state = ?, updated_at = ? WHERE merged_into = ?",
+                                     arguments: [publicState(u.toState), at, u.caseNumber])
+            }
         default:
             break
         }
@@ -719,6 +769,16 @@ public final class IntakeService: RequestHandling {
             r.feedbackStatus.state = row["state"]
             r.feedbackStatus.publicNote = row["public_note"]
             r.feedbackStatus.updatedAt = .init(date: Date(timeIntervalSince1970: row["updated_at"]))
+            if r.feedbackStatus.state == "merged", let seq = CaseNumber.sequence(of: caseNumber),
+               let followed = try log.store.pool.read({ db in
+                   try Row.fetchOne(db.cachedStatement(sql: "SELECT state, updated_at FROM case_merges WHERE case_seq = ? AND state != ''"),
+                                    arguments: [seq])
+               }) {
+                // A duplicate joined with another case: that case's state, with this case's own note.
+                r.feedbackStatus.state = followed["state"]
+                let since: Double = max(row["updated_at"], followed["updated_at"] as Double? ?? 0)
+                r.feedbackStatus.updatedAt = .init(date: Date(timeIntervalSince1970: since))
+            }
             return r
         } catch {
             return .failure(.internal("status lookup failed: \(error)"))
