@@ -190,12 +190,24 @@ struct HandlerEndToEndTests {
         try await set.waitReady(["intake", "handler"])
         var f = submission(6, prefix: "ends")
         f.contact.phone = "13500002222"
-        let ending = try await openCase(set, f)
+        let endingAck = try await openCaseWithToken(set, f)
+        let ending = endingAck.caseNumber
         var g = submission(7, prefix: "stays")
         g.contact.phone = "13500003333"
         let staying = try await openCase(set, g)
         let merged = try await set.cli(["case", "merge", ending, "--into", staying, "--reason", "the same crossing", "--actor", "desk-li"])
         #expect(merged.status == 0, "\(merged.output)")
+        // The merged case's citizen follows the case that goes on, told why, not what its citizen is told.
+        for step in [["assign", "--officer", "PC-1001"], ["accept"], ["respond", "Ms Zhao, the lights are fixed tomorrow."]] {
+            let r = try await set.cli(["case", step[0], staying] + step.dropFirst() + ["--actor", "desk-li"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        let follows = await eventually(20) {
+            let seen = try? await set.cli(["status", ending, endingAck.trackingToken])
+            return seen?.output.contains("responded") == true
+        }
+        let seen = try await set.cli(["status", ending, endingAck.trackingToken])
+        #expect(follows && seen.output.contains("joined with case \(staying)") && !seen.output.contains("Zhao"), "\(seen.output)")
         let erased = await eventually(20) {
             let trail = (try? await set.call("handler", .getCase(.with { $0.caseNumber = ending })))?.caseInfo.audit ?? []
             return trail.last?.action == "contact_erased"
