@@ -100,6 +100,8 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         },
         Rule(name: "name too long", field: "submit_feedback.contact.name") { $0.contact.name = String(repeating: "n", count: 101) },
         Rule(name: "empty contact", field: "submit_feedback.contact") { $0.contact = .init() },
+        Rule(name: "contact of blanks", field: "submit_feedback.contact") { $0.contact.name = "   "; $0.contact.email = "\u{3000}" },
+        Rule(name: "phone of blanks", field: "submit_feedback.contact.phone") { $0.contact.phone = "  " },
     ]
 
     @Test(arguments: rules)
@@ -319,6 +321,24 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         wrong = feedback("wrong")
         wrong.contact.phone = fullWidth("12")
         #expect(SubmissionRules().check(wrong)?.field == "submit_feedback.contact.phone")
+        // A web form's blanks around the fields are not part of them: accepted and stored trimmed.
+        var padded = feedback("padded", text: "The crossing light at school gate 9 is broken")
+        padded.contact.name = "  Zhou Min "
+        padded.contact.phone = " 13912345678 "
+        padded.contact.email = " zhou.min@example.org\t"
+        #expect(SubmissionRules().check(padded) == nil)
+        let paddedCase = intake.handle([request(.submitFeedback(padded))])[0].feedbackAccepted.caseNumber
+        var asked = request(.getContact(contactQuery(paddedCase)))
+        asked.credential = "op-secret"
+        let stored = intake.handle([asked])[0].contactInfo.contact
+        #expect(stored.name == "Zhou Min" && stored.phone == "13912345678" && stored.email == "zhou.min@example.org", "\(stored)")
+        // A blank name beside a phone: the phone is the contact.
+        var blankName = feedback("blank-name", text: "Thanks to the officer at the harbour")
+        blankName.contact.name = "   "
+        blankName.contact.phone = "13912340000"
+        let blankCase = intake.handle([request(.submitFeedback(blankName))])[0].feedbackAccepted.caseNumber
+        asked.getContact = contactQuery(blankCase)
+        #expect(intake.handle([asked])[0].contactInfo.contact.name == "")
     }
 
     /// Every contact given to an operator is recorded first, durably, with who and why: a

@@ -150,8 +150,14 @@ public final class SubmissionRules: Sendable {
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
                 return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
-            if !c.email.isEmpty && !Self.plausibleEmail(c.email) && !Self.plausibleEmail(Self.typed(c.email, upTo: 3 * 254)) { return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address") }
-            if c.name.isEmpty && c.phone.isEmpty && c.email.isEmpty {
+            // White space around an address (a web form's field) is not part of it; stored trimmed.
+            let trimmedEmail = c.email.trimmedWhitespace
+            let email = trimmedEmail.utf8.count == c.email.utf8.count ? c.email : String(trimmedEmail)
+            if !email.isEmpty && !Self.plausibleEmail(email) && !Self.plausibleEmail(Self.typed(email, upTo: 3 * 254)) {
+                return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address")
+            }
+            // Fields of white space alone (a form sent with blanks) are not a way to reach anybody.
+            if c.name.trimmedWhitespace.isEmpty && c.phone.trimmedWhitespace.isEmpty && email.isEmpty {
                 return bad("contact", "contact is empty: leave it out for an anonymous submission")
             }
         }
@@ -169,15 +175,18 @@ public final class SubmissionRules: Sendable {
         TypedText.isASCII(value) || value.utf8.count > bytes ? value : Substring(TypedText.plainASCII(String(value)))
     }
 
-    /// The contact as intake seals it: phone and e-mail typed in full-width (`１３８…`, `li＠example.org`)
+    /// The contact as intake seals it: each field without white space around it, and phone and
+    /// e-mail typed in full-width (`１３８…`, `li＠example.org`)
     /// in ASCII, so that they are dialled and mailed as typed, and a caller who typed them both ways
-    /// is one caller to the near-duplicate check. The name is kept as given.
+    /// is one caller to the near-duplicate check. The name is otherwise kept as given.
     static func contactAsStored(_ c: Liaison_V1_Contact) -> Liaison_V1_Contact {
-        if TypedText.isASCII(c.phone) && TypedText.isASCII(c.email) { return c }
-        let phone = TypedText.plainASCII(c.phone), email = TypedText.plainASCII(c.email)
+        let name = c.name.trimmedWhitespace, phone = c.phone.trimmedWhitespace, email = c.email.trimmedWhitespace
+        let trimmed = name.utf8.count == c.name.utf8.count && phone.utf8.count == c.phone.utf8.count && email.utf8.count == c.email.utf8.count
+        if trimmed && TypedText.isASCII(c.phone) && TypedText.isASCII(c.email) { return c }
         var stored = c
-        stored.phone = phone
-        stored.email = email
+        stored.name = String(name)
+        stored.phone = TypedText.plainASCII(String(phone))
+        stored.email = TypedText.plainASCII(String(email))
         return stored
     }
 
