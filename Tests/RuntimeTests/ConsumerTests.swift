@@ -124,14 +124,14 @@ import ZeroMQ
         defer { stop.set() }
         // Events 1 to 3 come in one replay batch, applied in one transaction: the failure of 2
         // rolls back 1 too, and the cursor stays at 0.
-        #expect(await eventually(10) { consumer.position.failingMs >= 300 }, "\(consumer.position)")
+        #expect(await eventually { consumer.position.failingMs >= 300 }, "\(consumer.position)")
         let failing = consumer.position
         #expect(failing.lastFailure == "event 2 does not fit", "\(failing)")
         #expect(failing.appliedSeq == 0)
         #expect(try Consumer.loadCursor(store: downLog.store, stream: "up-1") == 0)
 
         poisoned.withLock { $0 = false }
-        #expect(await eventually(10) { consumer.position.appliedSeq == 3 }, "\(consumer.position)")
+        #expect(await eventually { consumer.position.appliedSeq == 3 }, "\(consumer.position)")
         #expect(consumer.position.failingMs == 0 && consumer.position.lastFailure.isEmpty, "\(consumer.position)")
         // Each try applied 1 before failing on 2, and rolled back; the last applied 1, 2 and 3.
         #expect(applied.withLock { Array($0.suffix(3)) } == [1, 2, 3])

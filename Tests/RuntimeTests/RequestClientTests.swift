@@ -243,7 +243,8 @@ import LiaisonRuntime
         }
         #expect(error.attempts == 2)
         #expect(error.description.contains(endpoint))
-        #expect(Date().timeIntervalSince(started) < 10)
+        // Two attempts of 100 ms: given up in bounded time, not hanging (generous for a loaded machine).
+        #expect(Date().timeIntervalSince(started) < 30)
     }
 
     /// A request larger than any service takes is refused before it is sent, with an error naming
