@@ -151,13 +151,12 @@ public final class SubmissionRules: Sendable {
                 return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, optional +, spaces, dashes, brackets)")
             }
             // White space around an address (a web form's field) is not part of it; stored trimmed.
-            let trimmedEmail = c.email.trimmedWhitespace
-            let email = trimmedEmail.utf8.count == c.email.utf8.count ? c.email : String(trimmedEmail)
+            let email = c.email.hasPlainEnds ? c.email : String(c.email.trimmedWhitespace)
             if !email.isEmpty && !Self.plausibleEmail(email) && !Self.plausibleEmail(Self.typed(email, upTo: 3 * 254)) {
                 return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address")
             }
             // Fields of white space alone (a form sent with blanks) are not a way to reach anybody.
-            if c.name.trimmedWhitespace.isEmpty && c.phone.trimmedWhitespace.isEmpty && email.isEmpty {
+            if c.name.isBlank && c.phone.isBlank && email.isEmpty {
                 return bad("contact", "contact is empty: leave it out for an anonymous submission")
             }
         }
@@ -180,13 +179,11 @@ public final class SubmissionRules: Sendable {
     /// in ASCII, so that they are dialled and mailed as typed, and a caller who typed them both ways
     /// is one caller to the near-duplicate check. The name is otherwise kept as given.
     static func contactAsStored(_ c: Liaison_V1_Contact) -> Liaison_V1_Contact {
-        let name = c.name.trimmedWhitespace, phone = c.phone.trimmedWhitespace, email = c.email.trimmedWhitespace
-        let trimmed = name.utf8.count == c.name.utf8.count && phone.utf8.count == c.phone.utf8.count && email.utf8.count == c.email.utf8.count
-        if trimmed && TypedText.isASCII(c.phone) && TypedText.isASCII(c.email) { return c }
+        if c.name.hasPlainEnds && c.phone.hasPlainEnds && c.email.hasPlainEnds && TypedText.isASCII(c.phone) && TypedText.isASCII(c.email) { return c }
         var stored = c
-        stored.name = String(name)
-        stored.phone = TypedText.plainASCII(String(phone))
-        stored.email = TypedText.plainASCII(String(email))
+        stored.name = String(c.name.trimmedWhitespace)
+        stored.phone = TypedText.plainASCII(String(c.phone.trimmedWhitespace))
+        stored.email = TypedText.plainASCII(String(c.email.trimmedWhitespace))
         return stored
     }
 
@@ -245,6 +242,18 @@ public final class SubmissionRules: Sendable {
 extension String {
     /// The string without leading and trailing white space and newlines (Unicode `White_Space`),
     /// without a trip through Foundation's NSString: validation runs for every submission.
+    /// Empty, or starting and ending with a printable ASCII character: nothing to trim. Read off the
+    /// contiguous bytes, making no `Substring` (intake asks it of every contact field).
+    var hasPlainEnds: Bool {
+        utf8.withContiguousStorageIfAvailable { bytes in
+            guard let first = bytes.first, let last = bytes.last else { return true }
+            return first > 0x20 && first < 0x7F && last > 0x20 && last < 0x7F
+        } ?? false   // not contiguous (never so for a native string): take the slow path
+    }
+
+    /// Empty, or white space alone.
+    var isBlank: Bool { isEmpty || (!hasPlainEnds && trimmedWhitespace.isEmpty) }
+
     var trimmedWhitespace: Substring {
         // The usual case first: it starts and ends with a printable ASCII character, so nothing is
         // trimmed and no Unicode property is looked up.
