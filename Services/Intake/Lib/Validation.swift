@@ -257,9 +257,7 @@ extension String {
     var trimmedWhitespace: Substring {
         // The usual case first: it starts and ends with a printable ASCII character, so nothing is
         // trimmed and no Unicode property is looked up.
-        if let first = utf8.first, let last = utf8.last, first > 0x20, first < 0x7F, last > 0x20, last < 0x7F {
-            return self[...]
-        }
+        if !isEmpty && hasPlainEnds { return self[...] }
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
         let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
