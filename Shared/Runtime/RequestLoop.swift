@@ -326,7 +326,7 @@ public final class RequestLoop: ThreadLoop {
             // A key without a name in the allow-list is recorded by its first characters.
             if let client, client.role == .operator { inc.operatorKey = client.name.isEmpty ? String(client.publicKey.prefix(8)) : client.name }
             if client?.role.permits(body, plainSubmission: inc.isPlainSubmission) != true {
-                let kind = inc.isPlainSubmission ? "submitFeedback" : CurveRole.kind(body)
+                let kind = inc.isPlainSubmission ? "submit_feedback" : CurveRole.kind(body)
                 inc.refuse(CurveRole.refusal(client, kind: kind))
                 badRequests.withLock { $0.log(.warning, "request refused for the client's CURVE key", metadata: ["client": "\(client.map { "\($0.role.rawValue) \($0.name)" } ?? "removed key \(userID ?? "?")")", "request": "\(kind)"], logger: logger) }
             }

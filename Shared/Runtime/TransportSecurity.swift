@@ -22,6 +22,16 @@ public enum CurveRole: String, CaseIterable, Sendable {
 
     /// Whether a client of this role may make a request with `body` (`plainSubmission`: a
     /// submission read in the plain shape, whose body is not looked into).
+    /// What the role may send, as the proto names the requests, for a refusal.
+    public var maySend: String {
+        switch self {
+        case .operator: "anything"
+        case .submitter: "submit_feedback, get_feedback_status, get_status"
+        case .consumer: "replay, get_report, get_status"
+        case .service: "replay, get_status"
+        }
+    }
+
     public func permits(_ body: Liaison_V1_Request.OneOf_Body?, plainSubmission: Bool = false) -> Bool {
         if plainSubmission { return self == .submitter || self == .operator }
         switch (self, body) {
@@ -40,15 +50,18 @@ public enum CurveRole: String, CaseIterable, Sendable {
 
     /// The error for a request of `kind` from `client` (nil: a key no longer allowed).
     static func refusal(_ client: CurveClients.Client?, kind: String) -> WireError {
-        .unauthorized(client.map { "\(refusalPrefix) is allowed as \($0.role.rawValue), which may not send \(kind)" }
+        .unauthorized(client.map { "\(refusalPrefix) is allowed as \($0.role.rawValue), which may not send \(kind) (\($0.role.rawValue) sends \($0.role.maySend))" }
                       ?? "\(refusalPrefix) is no longer in the service's --curve-clients file")
     }
 
-    /// The request's kind as the proto names it, for a refusal.
+    /// The request's kind as the proto names it (`list_cases`, not Swift's `listCases`), for a refusal.
     static func kind(_ body: Liaison_V1_Request.OneOf_Body?) -> String {
         guard let body else { return "(none)" }
-        let name = "\(body)"
-        return String(name.prefix { $0 != "(" })
+        var name = ""
+        for c in "\(body)".prefix(while: { $0 != "(" }) {
+            if c.isUppercase { name += "_" + c.lowercased() } else { name.append(c) }
+        }
+        return name
     }
 }
 

@@ -51,7 +51,9 @@ import ZeroMQ
             }
         }
         #expect(CurveRole.submitter.permits(nil, plainSubmission: true) && !CurveRole.consumer.permits(nil, plainSubmission: true))
-        #expect(CurveRole.kind(contact) == "getContact")
+        // As the proto names it, not as Swift does.
+        #expect(CurveRole.kind(contact) == "get_contact")
+        #expect(CurveRole.kind(.getFeedbackStatus(.init())) == "get_feedback_status" && CurveRole.kind(.replay(.init())) == "replay")
     }
 
     @Test func theZAPHandlerLetsInTheAllowedKeysWithTheirRole() throws {
