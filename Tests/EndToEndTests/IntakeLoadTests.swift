@@ -266,6 +266,18 @@ struct IntakeLoadTests {
         #expect(relisted.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) } == cases)
         #expect(await set.status("intake")?.headSeq == UInt64(stored))
 
+        // At a desk's terminal (standard error a terminal: `script` gives it one), a progress bar
+        // goes up to the file's last line, cleared before each line printed above it.
+        let command = ["'\(LiaisonSet.binDir)/liaison'", "submit", "--file", "'\(file)'", "--topology", "'\(set.topologyPath)'"].joined(separator: " ")
+        let atTerminal = try await LiaisonSet.runProgram("/usr/bin/script", ["-q", "-e", "-c", command, "/dev/null"])
+        let screen = atTerminal.output
+        #expect(screen.contains("[" + String(repeating: "#", count: 30) + "] line \(lines) of \(lines)"), "\(screen.suffix(500))")
+        #expect(screen.contains("] line 1") && screen.contains("\r\u{1B}[K"), "\(screen.prefix(500))")
+        // The lines still read whole, each on its own line once the bar's line is cleared.
+        let shown = screen.replacingOccurrences(of: "\r\u{1B}[K", with: "\n").split(whereSeparator: \.isNewline)
+            .filter { $0.hasPrefix("line ") && $0.hasSuffix("(already submitted)") }
+        #expect(shown.count == stored, "\(shown.count) of \(stored) lines shown whole")
+
         // A walk-in desk's file may leave the channel to --channel; a line that names one keeps it.
         let walkIns = set.dir + "/walk-ins.jsonl"
         try Data((#"{"submission_id":"w-1","kind":"tip","text":"Broken street light","address":"Harbour Rd 5"}"# + "\n"
