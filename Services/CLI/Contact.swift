@@ -98,6 +98,10 @@ struct Disclosures: ParsableCommand {
                 throw ValidationError("\(flag) '\(value)' is not a date or time like 2026-11-01, 2026-11-01 08:30 or 2026-11-01T08:30:00+08:00")
             }
         }
+        // Swapped by mistake, they would list nothing and say so as if none had been disclosed.
+        if let from = since.flatMap(Self.moment), let to = until.flatMap(Self.moment), to <= from {
+            throw ValidationError("--until \(until!) is not after --since \(since!): nothing could fall between them")
+        }
     }
 
     func run() throws {

@@ -174,6 +174,8 @@ struct HandlerEndToEndTests {
         #expect(earlier.output.contains("no contact data was disclosed or erased before \(yesterday)"), "\(earlier.output)")
         let wrong = try await set.cli(["disclosures", "--since", "last month"])
         #expect(wrong.status != 0 && wrong.output.contains("--since 'last month' is not a date"), "\(wrong.output)")
+        let swapped = try await set.cli(["disclosures", "--since", "2026-12-01", "--until", "2026-11-01"])
+        #expect(swapped.status != 0 && swapped.output.contains("--until 2026-11-01 is not after --since 2026-12-01"), "\(swapped.output)")
         // The case's state and deadlines are untouched: a look is not a step in the life cycle.
         let info = try await set.call("handler", .getCase(.with { $0.caseNumber = number })).caseInfo
         #expect(info.state == "triaged" && info.audit.count == 3)
