@@ -8,8 +8,8 @@ struct Up: ParsableCommand {
         abstract: "Run the whole set on this machine: intake, handler, scheduler and reporting.",
         discussion: """
             Starts the four service executables (found next to this one) as child processes, \
-            restarts one that dies (with a growing pause if it keeps dying) or hangs (its request \
-            thread silent for --hang-seconds: killed, then restarted), and on Ctrl-C, \
+            restarts one that dies (with a growing pause if it keeps dying) or hangs (one of its \
+            threads, requests, consumers or timers, silent for --hang-seconds: killed, then restarted), and on Ctrl-C, \
             SIGTERM or a hang-up (its terminal closed) stops them all gracefully; if it is itself \
             killed, they notice within half a second and stop. Each keeps its own database in --data-dir. Logs go \
             to standard error. Nothing starts when an endpoint of the topology or a database in \
@@ -191,7 +191,7 @@ final class Child {
         }
         let silent = Date().timeIntervalSince(lastHeard)
         guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
-        FileHandle.standardError.write(Data("liaison up: \(name) has not said it is alive for \(Int(silent)) s (its request thread hangs): killing it\n".utf8))
+        FileHandle.standardError.write(Data("liaison up: \(name) has not said it is alive for \(Int(silent)) s (one of its threads hangs): killing it\n".utf8))
         // Not waited for here: a process stuck in the kernel (a disk that does not answer) may take
         // its time to go, and `up` goes on supervising the others; a later look restarts it.
         Foundation.kill(p.processIdentifier, SIGKILL)
