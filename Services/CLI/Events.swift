@@ -53,7 +53,9 @@ struct Events: ParsableCommand {
             var printed = 0
             func emit(_ e: Liaison_V1_Event) -> Bool {
                 if topic.isEmpty || topic.contains(where: { e.topic.hasPrefix($0) }) {
-                    FileHandle.standardOutput.write(Data((Output.json(e) + "\n").utf8))
+                    // A reader that has had enough (`| head`) closes the pipe: SIGPIPE is ignored for
+                    // libzmq's sake, so the write fails, and the tail ends there, quietly.
+                    do { try FileHandle.standardOutput.write(contentsOf: Data((Output.json(e) + "\n").utf8)) } catch { return true }
                     printed += 1
                 }
                 return limit.map { printed >= $0 } ?? false

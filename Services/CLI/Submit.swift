@@ -27,6 +27,8 @@ struct Submit: ParsableCommand {
     var channel: String?
     @Option(help: "What the citizen said (at most 4,000 characters).")
     var text: String?
+    @Option(help: "Read the text from this file (UTF-8; - for standard input): a letter typed up, a long call's notes.")
+    var textFile: String?
     @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
     var unit: String = ""
     @Option(help: "Free address where it happened.")
@@ -56,7 +58,7 @@ struct Submit: ParsableCommand {
         if file != nil {
             // A line of the file says all of its submission; a flag beside it would be ignored.
             let single: [(String, Bool)] = [
-                ("--kind", !kind.isEmpty), ("--text", text != nil), ("--unit", !unit.isEmpty),
+                ("--kind", !kind.isEmpty), ("--text", text != nil), ("--text-file", textFile != nil), ("--unit", !unit.isEmpty),
                 ("--address", !address.isEmpty), ("--officer", !officer.isEmpty),
                 ("--category", !category.isEmpty), ("--name", !name.isEmpty), ("--phone", !phone.isEmpty),
                 ("--email", !email.isEmpty), ("--language", !language.isEmpty),
@@ -70,7 +72,8 @@ struct Submit: ParsableCommand {
         }
         if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
         // Given but empty goes to intake, whose refusal names the field (text must not be empty).
-        if text == nil { throw ValidationError("--text is required (or give --file)") }
+        if text != nil && textFile != nil { throw ValidationError("--text and --text-file cannot go together: give the text one way") }
+        if text == nil && textFile == nil { throw ValidationError("--text (or --text-file) is required (or give --file)") }
         if Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--" + FeedbackFile.unknownName("kind", kind, Liaison_V1_FeedbackKind.named.map(\.0)))
         }
@@ -88,7 +91,7 @@ struct Submit: ParsableCommand {
         s.submissionID = submissionId
         s.kind = Liaison_V1_FeedbackKind(name: kind)!
         s.channel = Liaison_V1_Channel(name: channel ?? "hotline")!
-        s.text = text ?? ""
+        do { s.text = try text ?? Self.readText(textFile ?? "") } catch { reportFailure(error) }
         s.unit = unit
         s.address = address
         s.officerBadge = officer
@@ -125,6 +128,31 @@ struct Submit: ParsableCommand {
 }
 
 extension Submit {
+    /// Far more than any text intake takes (4,000 characters, at most 16,000 bytes): a file this
+    /// big is the wrong file, and is not read whole.
+    static let textFileLimit = 64 * 1024
+
+    /// The text in `path` (`-`: standard input), UTF-8, without the line end a file closes with.
+    static func readText(_ path: String) throws -> String {
+        let handle: FileHandle
+        if path == "-" { handle = FileHandle.standardInput } else {
+            guard let h = FileHandle(forReadingAtPath: path) else {
+                throw ValidationError("--text-file \(path): cannot be read (\(String(cString: strerror(errno))))")
+            }
+            handle = h
+        }
+        defer { if path != "-" { try? handle.close() } }
+        let data = try handle.read(upToCount: textFileLimit + 1) ?? Data()
+        if data.count > textFileLimit {
+            throw ValidationError("--text-file \(path) is over \(textFileLimit / 1024) KiB; a text is at most 4,000 characters: is it the right file?")
+        }
+        guard let text = String(validating: data, as: UTF8.self) else {
+            throw ValidationError("--text-file \(path) is not UTF-8 text (saved in another encoding, GBK say? save it as UTF-8)")
+        }
+        // One Character, "\r\n" included (saved on Windows).
+        return text.last?.isNewline == true ? String(text.dropLast()) : text
+    }
+
     /// A file's line that names no channel, with no --channel given.
     static let noChannel = #"invalid_argument (submit_feedback.channel): the line names no channel: name it on the line ("channel": "walk_in") or give --channel for every line that names none"#
 

@@ -533,7 +533,7 @@ struct EndToEndTests {
             #expect(empty.0 != 0 && empty.1.contains("submit_feedback.text") && !empty.1.contains("add --submission-id"), "\(empty.1)")
         }
         let noText = try await liaison(["submit", "--kind", "praise", "--unit", "STN-EAST-01"])
-        #expect(noText.0 != 0 && noText.1.contains("--text is required"), "\(noText.1)")
+        #expect(noText.0 != 0 && noText.1.contains("--text (or --text-file) is required"), "\(noText.1)")
 
         #expect(await eventually(30) { await set.status("handler")?.headSeq == 1 })
         let tail = try await liaison(["events", "tail", "--stream", "handler-1", "--no-follow"])
@@ -594,6 +594,26 @@ struct EndToEndTests {
         set.kill9("reporting")
         let streams = try await liaison(["streams"])
         #expect(streams.1.contains("DOWN"))
+
+        // A letter typed up in a file: its text whole, but for the (Windows) line end it closes with.
+        let letter = set.dir + "/letter.txt"
+        try Data("Dear Sir,\r\nThe officer at the desk was kind.\r\n".utf8).write(to: URL(fileURLWithPath: letter))
+        let typedUp = try await liaison(["submit", "--kind", "praise", "--channel", "letter", "--unit", "STN-EAST-01",
+                                         "--text-file", letter, "--submission-id", "letter-1"])
+        #expect(typedUp.0 == 0, "\(typedUp.1)")
+        let letters = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback).filter { $0.submissionID == "letter-1" }
+        #expect(letters.map(\.text) == ["Dear Sir,\r\nThe officer at the desk was kind."], "\(letters)")
+        let latin1 = set.dir + "/latin1.txt"
+        try Data([0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: URL(fileURLWithPath: latin1))
+        let notUTF8 = try await liaison(["submit", "--kind", "praise", "--unit", "STN-EAST-01", "--text-file", latin1])
+        #expect(notUTF8.0 != 0 && notUTF8.1.contains("--text-file \(latin1) is not UTF-8 text"), "\(notUTF8.1)")
+        let both = try await liaison(["submit", "--kind", "praise", "--unit", "STN-EAST-01", "--text", "x", "--text-file", letter])
+        #expect(both.0 != 0 && both.1.contains("--text and --text-file cannot go together"), "\(both.1)")
+        // A tail read through `head`: once head has its line and goes, the tail ends quietly
+        // (it crashed on the closed pipe before).
+        let piped = try await LiaisonSet.runProgram("/bin/bash", ["-c",
+            "'\(LiaisonSet.binDir)/liaison' events tail --stream intake-1 --topology '\(set.topologyPath)' | head -1; exit ${PIPESTATUS[0]}"])
+        #expect(piped.status == 0 && piped.output.hasPrefix("{\"stream\":\"intake-1\"") && !piped.output.contains("Fatal error"), "\(piped.output.prefix(600))")
     }
 
     /// A disk nearly full is told before it fails every write: in the service's log and under
