@@ -86,6 +86,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "language first part too long", field: "submit_feedback.language") { $0.language = "zhongwen" },
         Rule(name: "language digits first", field: "submit_feedback.language") { $0.language = "12-CN" },
         Rule(name: "language empty part", field: "submit_feedback.language") { $0.language = "zh--CN" },
+        Rule(name: "language empty part, POSIX style", field: "submit_feedback.language") { $0.language = "zh__CN" },
         Rule(name: "language trailing dash", field: "submit_feedback.language") { $0.language = "zh-" },
         Rule(name: "language part too long", field: "submit_feedback.language") { $0.language = "en-abcdefghi" },
         Rule(name: "language not ASCII", field: "submit_feedback.language") { $0.language = "zh-Ĥans" },
@@ -299,12 +300,14 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let text = "The patrol car has been parked on the pavement outside number 8 Lotus Lane all week."
         var wide = feedback("wide", text: text, unit: fullWidth("stn-east-01"), officer: fullWidth("east-1234"))
         wide.contact.phone = fullWidth("138") + "\u{3000}" + fullWidth("1234 5678")
+        wide.language = "zh_CN"
         wide.contact.email = fullWidth("li.wei@example.org")
         #expect(wide.unit.utf8.count == 33 && SubmissionRules().check(wide) == nil)
         let first = intake.handle([request(.submitFeedback(wide))])[0].feedbackAccepted
         #expect(!first.caseNumber.isEmpty)
         let event = try #require(try intake.log.replay(after: 0, limit: 10, prefixes: []).events.first)
         #expect(event.feedbackReceived.feedback.unit == "STN-EAST-01" && event.feedbackReceived.feedback.officerBadge == "EAST-1234")
+        #expect(event.feedbackReceived.feedback.language == "zh-CN", "a POSIX locale's zh_CN is published as the tag zh-CN")
         var q = request(.getContact(contactQuery(first.caseNumber)))
         q.credential = "op-secret"
         let contact = intake.handle([q])[0].contactInfo.contact

@@ -64,8 +64,9 @@ public final class SubmissionRules: Sendable {
             .prefix(count).map(\.code)
     }
 
-    /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, and
-    /// the officer's badge without surrounding white space and in capitals. Routing (`route $unit`
+    /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, the
+    /// officer's badge without surrounding white space and in capitals, and the language tag with
+    /// dashes (`zh_CN` is `zh-CN`). Routing (`route $unit`
     /// in the policy) and the counts per unit and per officer then see one spelling, whatever the
     /// clerk typed. Call it on a submission that passed ``check(_:now:)``. Returns false when `s`
     /// was already in that form (the usual case). In place: the submission is not copied.
@@ -75,6 +76,11 @@ public final class SubmissionRules: Sendable {
         let code = unit.isEmpty ? "" : directoryCode(unit) ?? directoryCode(Self.typed(unit, upTo: .max)) ?? String(unit)
         if code != s.unit {
             s.unit = code
+            changed = true
+        }
+        // Over the contiguous bytes: walking `utf8` costs tens of instructions a byte.
+        if s.language.utf8.withContiguousStorageIfAvailable({ $0.contains(UInt8(ascii: "_")) }) ?? s.language.contains("_") {
+            s.language = s.language.replacingOccurrences(of: "_", with: "-")
             changed = true
         }
         if !s.officerBadge.isEmpty {
@@ -223,7 +229,7 @@ public final class SubmissionRules: Sendable {
         var part = 0, length = 0
         func partFits() -> Bool { part == 0 ? (2...3).contains(length) : (2...8).contains(length) }
         for b in l.utf8 {
-            if b == UInt8(ascii: "-") {
+            if b == UInt8(ascii: "-") || b == UInt8(ascii: "_") {   // zh_CN, as POSIX locales write it, is zh-CN
                 guard partFits() else { return false }
                 part += 1
                 length = 0
