@@ -64,6 +64,7 @@ struct Up: ParsableCommand {
         }
 
         let stopping = StopFlag()
+        signal(SIGPIPE, SIG_IGN)   // see say(_:)
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         var sources: [DispatchSourceSignal] = []
@@ -105,7 +106,12 @@ struct Up: ParsableCommand {
         log("stopped")
     }
 
-    func log(_ s: String) { FileHandle.standardError.write(Data("liaison up: \(s)\n".utf8)) }
+    func log(_ s: String) { Up.say("liaison up: \(s)\n") }
+
+    /// Writes to standard error, never ending `up` for it: with SIGPIPE ignored (below), a reader of
+    /// the log that went away makes the write fail, where `FileHandle.write` would trap. The set
+    /// goes on without its log rather than stop because nobody reads it.
+    static func say(_ text: String) { try? FileHandle.standardError.write(contentsOf: Data(text.utf8)) }
 }
 
 /// One supervised child process.
@@ -131,7 +137,7 @@ final class Child {
         self.hangSeconds = hangSeconds
         watch = hangSeconds > 0 ? NotifyReceiver(address: "@liaison-up-\(getpid())-\(name)") : nil
         if hangSeconds > 0 && watch == nil {
-            FileHandle.standardError.write(Data("liaison up: cannot make \(name)'s notify socket (errno \(errno)): a hang of it will not be noticed\n".utf8))
+            Up.say("liaison up: cannot make \(name)'s notify socket (errno \(errno)): a hang of it will not be noticed\n")
         }
     }
 
@@ -157,7 +163,7 @@ final class Child {
             startedAt = Date()
             ready = false
         } catch {
-            FileHandle.standardError.write(Data("liaison up: cannot start \(name): \(error)\n".utf8))
+            Up.say("liaison up: cannot start \(name): \(error)\n")
         }
     }
 
@@ -175,7 +181,7 @@ final class Child {
         if Date().timeIntervalSince(startedAt) > 60 { restarts = 0 }
         restarts += 1
         let pause = min(30, pow(2, Double(restarts - 1)))
-        FileHandle.standardError.write(Data("liaison up: \(name) exited (status \(status)); restarting in \(Int(pause)) s\n".utf8))
+        Up.say("liaison up: \(name) exited (status \(status)); restarting in \(Int(pause)) s\n")
         nextStart = Date().addingTimeInterval(pause)
     }
 
@@ -191,7 +197,7 @@ final class Child {
         }
         let silent = Date().timeIntervalSince(lastHeard)
         guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
-        FileHandle.standardError.write(Data("liaison up: \(name) has not said it is alive for \(Int(silent)) s (one of its threads hangs): killing it\n".utf8))
+        Up.say("liaison up: \(name) has not said it is alive for \(Int(silent)) s (one of its threads hangs): killing it\n")
         // Not waited for here: a process stuck in the kernel (a disk that does not answer) may take
         // its time to go, and `up` goes on supervising the others; a later look restarts it.
         Foundation.kill(p.processIdentifier, SIGKILL)

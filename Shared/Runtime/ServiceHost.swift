@@ -165,6 +165,10 @@ public struct ServiceHost: Service {
     /// terminal means, unless `liaison up` supervises it: then `up` takes the hang-up and stops the
     /// set in order, and the service stops by itself if `up` is gone (``Supervision``).
     public func runUntilSignalled(onHangUp serviceReload: (@Sendable () -> Void)? = nil) async throws {
+        // A service does not die because whatever reads its log went away (a `| logger` that
+        // exited, a collector restarted): the log line is lost, the service goes on. libzmq's
+        // sockets never raise SIGPIPE; only a write to a closed standard error did.
+        signal(SIGPIPE, SIG_IGN)
         let supervised = Supervision.supervisor != nil
         // Over CURVE every service reads its allow-list again on a hang-up, besides its own files.
         var reload = serviceReload

@@ -420,6 +420,37 @@ struct EndToEndTests {
         #expect(log.components(separatedBy: "commit failed").count - 1 == 1 && log.contains("commit works again after 20 failure(s)"), "\(log)")
     }
 
+    /// A service whose log nobody reads any more (the reader of its standard error exited: a
+    /// `| logger` gone, a log collector restarted) goes on serving; only the lines are lost. It died
+    /// of SIGPIPE at its next log line before.
+    @Test func aServiceOutlivesTheReaderOfItsLog() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison-intake")
+        p.environment = LiaisonSet.childEnvironment(["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"])
+        p.arguments = ["--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "info"]
+        let log = Pipe()
+        p.standardError = log
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() } }
+        #expect(await eventually(20) { await set.status("intake") != nil })
+        try log.fileHandleForReading.close()
+        // A refused request is logged (a warning) on the request thread before its reply goes.
+        var replies = 0
+        for n in 1...3 {
+            do {
+                _ = try await set.call("intake", .getContact(.with { $0.caseNumber = "L1-000000\(n)"; $0.actor = "desk-9"; $0.reason = "curious" }))
+            } catch is WireError {
+                replies += 1
+            } catch {}
+        }
+        #expect(replies == 3, "\(replies) of 3 refusals answered")
+        #expect(p.isRunning, "intake ended (status \(p.isRunning ? 0 : p.terminationStatus), reason \(p.isRunning ? 0 : p.terminationReason.rawValue))")
+        #expect(await set.status("intake") != nil)
+    }
+
     @Test func followUpTimersSurviveARestartAndFireLate() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
@@ -672,7 +703,8 @@ struct EndToEndTests {
         let up = Process()
         up.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
         up.arguments = ["up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "warning"]
-        up.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        let log = Pipe()
+        up.standardError = log
         try up.run()
         defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
         let ready = await eventually(30) {
@@ -681,6 +713,9 @@ struct EndToEndTests {
             return all
         }
         #expect(ready)
+        // Nobody reads the set's log from here on (a `| logger` that exited): what `up` and its
+        // services write is lost, and they go on; `up` died of it at its next line before.
+        try log.fileHandleForReading.close()
         let pid = try #require(await set.status("intake")?.pid)
         kill(pid_t(pid), SIGKILL)
         #expect(await eventually(30) { (await set.status("intake")?.pid).map { $0 != pid } ?? false }, "intake restarted")
