@@ -108,7 +108,7 @@ struct Up: ParsableCommand {
 
     func log(_ s: String) { Up.say("liaison up: \(s)\n") }
 
-    /// Writes to standard error, never ending `up` for it: with SIGPIPE ignored (below), a reader of
+    /// Writes to standard error, never ending `up` for it: with SIGPIPE ignored (in `run`), a reader of
     /// the log that went away makes the write fail, where `FileHandle.write` would trap. The set
     /// goes on without its log rather than stop because nobody reads it.
     static func say(_ text: String) { try? FileHandle.standardError.write(contentsOf: Data(text.utf8)) }

@@ -22,7 +22,7 @@ public enum TypedText {
 
     /// An officer's badge number as the system keeps it, however it was typed: without surrounding
     /// white space, full-width forms made ASCII, in capitals (`ｐｃ－１０４７２ ` is `PC-10472`).
-    /// Intake stores the badge a complaint names this way, and the handler the officer a case is
+    /// Intake keeps the badge a complaint names the same way, and the handler the officer a case is
     /// assigned to, so that one officer's cases are counted and found under one spelling.
     public static func badge(_ typed: String) -> String {
         let trimmed = typed.trimmingCharacters(in: .whitespacesAndNewlines)
