@@ -58,10 +58,7 @@ public final class SubmissionRules: Sendable {
 
     /// The directory's codes nearest to `unit` (fewest letters to change), for an error message.
     func nearestCodes(_ unit: some StringProtocol, count: Int = 3) -> [String] {
-        let typed = Array(unit.uppercased().utf8)
-        return unitCodes.map { (code: $0.value, distance: Spelling.editDistance(typed, Array($0.key.utf8))) }
-            .sorted { ($0.distance, $0.code) < ($1.distance, $1.code) }
-            .prefix(count).map(\.code)
+        units.nearestCodes(to: String(unit), count: count)
     }
 
     /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, the
@@ -84,7 +81,7 @@ public final class SubmissionRules: Sendable {
             changed = true
         }
         if !s.officerBadge.isEmpty {
-            let badge = Self.typed(s.officerBadge.trimmedWhitespace, upTo: .max).uppercased()
+            let badge = TypedText.badge(s.officerBadge)
             if badge != s.officerBadge {
                 s.officerBadge = badge
                 changed = true
