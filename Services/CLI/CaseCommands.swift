@@ -45,6 +45,11 @@ extension CaseGroup {
     }
 }
 
+/// The reason of a command whose life-cycle step does not require one (the audit trail's WHY).
+struct CaseReason: ParsableArguments {
+    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
+}
+
 /// What every case command takes.
 struct CaseCommandOptions: ParsableArguments {
     @OptionGroup var client: ClientOptions
@@ -137,16 +142,16 @@ struct CaseAssign: ParsableCommand {
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The unit (code) that takes the case.") var unit: String = ""
     @Option(help: "The officer (badge) who takes the case.") var officer: String = ""
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.assign) { $0.unit = unit; $0.officer = officer; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.assign) { $0.unit = unit; $0.officer = officer; $0.reason = why.reason } }
 }
 
 struct CaseAccept: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "accept", abstract: "The assignee takes the case up (in_progress).")
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The officer (badge) taking it; default the one assigned, else the actor.") var officer: String = ""
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.accept) { $0.officer = officer; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.accept) { $0.officer = officer; $0.reason = why.reason } }
 }
 
 struct CaseNote: ParsableCommand {
@@ -154,32 +159,32 @@ struct CaseNote: ParsableCommand {
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "The note.") var text: String
     @Flag(help: "The citizen sees this note in the status reply.") var `public` = false
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.note) { $0.text = text; $0.public = `public`; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.note) { $0.text = text; $0.public = `public`; $0.reason = why.reason } }
 }
 
 struct CaseRespond: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "respond", abstract: "Record the response to the citizen (the first one meets the response deadline).")
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "What the citizen was told.") var text: String
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.respond) { $0.text = text; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.respond) { $0.text = text; $0.reason = why.reason } }
 }
 
 struct CaseResolve: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resolve", abstract: "Resolve the case with a summary (it counts once the citizen confirms).")
     @OptionGroup var o: CaseCommandOptions
     @Argument(help: "The resolution summary.") var summary: String
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.resolve) { $0.text = summary; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.resolve) { $0.text = summary; $0.reason = why.reason } }
 }
 
 struct CaseConfirm: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "confirm", abstract: "Record that the citizen confirms the resolution (from the follow-up call).", aliases: ["confirm_resolution"])
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The citizen's satisfaction, 1 (very unsatisfied) to 5 (very satisfied).") var satisfaction: UInt32 = 0
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.confirmResolution) { $0.satisfaction = satisfaction; $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.confirmResolution) { $0.satisfaction = satisfaction; $0.reason = why.reason } }
 }
 
 struct CaseClose: ParsableCommand {
@@ -238,6 +243,6 @@ struct CaseAwait: ParsableCommand {
 struct CaseResume: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "The citizen answered: deadlines run again.")
     @OptionGroup var o: CaseCommandOptions
-    @Option(help: "Why, if worth recording (the audit trail's WHY column).") var reason: String = ""
-    func run() { o.send(.resume) { $0.reason = reason } }
+    @OptionGroup var why: CaseReason
+    func run() { o.send(.resume) { $0.reason = why.reason } }
 }

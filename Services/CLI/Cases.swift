@@ -28,7 +28,7 @@ struct Cases: ParsableCommand {
     var show: String?
 
     func validate() throws {
-        guard (1...1_000).contains(limit) else { throw ValidationError("--limit is 1 to 1,000, not \(limit)") }
+        try ListLimit.check(limit)
     }
 
     func run() throws {
@@ -77,6 +77,13 @@ struct Cases: ParsableCommand {
     }
 }
 
+/// How many a list may ask a service for (the services cap it at 1,000).
+enum ListLimit {
+    static func check(_ limit: UInt32) throws {
+        guard (1...1_000).contains(limit) else { throw ValidationError("--limit is 1 to 1,000, not \(limit)") }
+    }
+}
+
 struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Print the office's report: counts by kind, channel, unit, state, and overdue cases.")
 
@@ -120,7 +127,7 @@ struct Followups: ParsableCommand {
     var limit: UInt32 = 50
 
     func validate() throws {
-        guard (1...1_000).contains(limit) else { throw ValidationError("--limit is 1 to 1,000, not \(limit)") }
+        try ListLimit.check(limit)
     }
 
     func run() throws {

@@ -50,6 +50,10 @@ import ZeroMQ
                 #expect(role.permits(body) == expected, "\(role) \(CurveRole.kind(body))")
             }
         }
+        // What a refusal says a role may send is what it is let send.
+        for (role, allowed) in table where role != .operator {
+            #expect(role.maySend == allowed.map(CurveRole.kind).joined(separator: ", "), "\(role)")
+        }
         #expect(CurveRole.submitter.permits(nil, plainSubmission: true) && !CurveRole.consumer.permits(nil, plainSubmission: true))
         // As the proto names it, not as Swift does.
         #expect(CurveRole.kind(contact) == "get_contact")

@@ -56,11 +56,6 @@ public final class SubmissionRules: Sendable {
         return unitCodes[typed.uppercased()]
     }
 
-    /// The directory's codes nearest to `unit` (fewest letters to change), for an error message.
-    func nearestCodes(_ unit: some StringProtocol, count: Int = 3) -> [String] {
-        units.nearestCodes(to: String(unit), count: count)
-    }
-
     /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, the
     /// officer's badge without surrounding white space and in capitals, and the language tag with
     /// dashes (`zh_CN` is `zh-CN`). Routing (`route $unit`
@@ -128,7 +123,7 @@ public final class SubmissionRules: Sendable {
                 return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
             }
             if directoryCode(code) == nil {
-                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(nearestCodes(code).joined(separator: ", ")))")
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.nearestCodes(to: String(code)).joined(separator: ", ")))")
             }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
@@ -243,8 +238,6 @@ public final class SubmissionRules: Sendable {
 }
 
 extension String {
-    /// The string without leading and trailing white space and newlines (Unicode `White_Space`),
-    /// without a trip through Foundation's NSString: validation runs for every submission.
     /// Empty, or starting and ending with a printable ASCII character: nothing to trim. Read off the
     /// contiguous bytes, making no `Substring` (intake asks it of every contact field).
     var hasPlainEnds: Bool {
@@ -257,6 +250,8 @@ extension String {
     /// Empty, or white space alone.
     var isBlank: Bool { isEmpty || (!hasPlainEnds && trimmedWhitespace.isEmpty) }
 
+    /// The string without leading and trailing white space and newlines (Unicode `White_Space`),
+    /// without a trip through Foundation's NSString: validation runs for every submission.
     var trimmedWhitespace: Substring {
         // The usual case first: it starts and ends with a printable ASCII character, so nothing is
         // trimmed and no Unicode property is looked up.
