@@ -512,7 +512,10 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(responded.state == "responded" && responded.firstResponseAt.date == fx.clock.now())
         #expect(fx.run("L1-0000001", .resolve) { $0.text = "Apology given" }.caseInfo.state == "resolved")
         #expect(fx.run("L1-0000001", .confirmResolution) { $0.satisfaction = 6 }.error.field == "case_command.satisfaction")
-        #expect(fx.run("L1-0000001", .confirmResolution) { $0.satisfaction = 5 }.caseInfo.resolutionConfirmed)
+        #expect(fx.show("L1-0000001").allowedActions.contains("confirm_resolution"))
+        let confirmed = fx.run("L1-0000001", .confirmResolution) { $0.satisfaction = 5 }.caseInfo
+        // Confirmed once: the next steps no longer offer a confirmation the handler would refuse.
+        #expect(confirmed.resolutionConfirmed && confirmed.allowedActions == ["close", "reopen", "note"])
         let again = fx.run("L1-0000001", .confirmResolution)
         #expect(again.error.code == .conflict && again.error.message.contains("already confirmed"))
         // The stream: internal note text never; public texts yes; every change one event.

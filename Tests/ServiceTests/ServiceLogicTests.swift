@@ -510,6 +510,30 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(lost.handle([r])[0].error.code == .internal)
     }
 
+    /// One number is one caller however it is written; another country's number is not the
+    /// force's own number with the same digits.
+    @Test func phoneNumbersAreComparedAsDialledAtHome() throws {
+        let china = PhoneNumbering.standard
+        for (typed, key) in [("13812345678", "13812345678"), ("138 1234 5678", "13812345678"), ("+86 138 1234 5678", "13812345678"),
+                             ("+8613812345678", "13812345678"), ("0086 138-1234-5678", "13812345678"), ("(+86) 138 1234 5678", "13812345678"),
+                             ("010-6552 1234", "1065521234"), ("+86 10 6552 1234", "1065521234"), ("0086 10 65521234", "1065521234"),
+                             ("+44 20 7946 0958", "+442079460958"), ("0044 20 7946 0958", "+442079460958"), ("+852 2345 6789", "+85223456789"),
+                             ("86 138 1234 5678", "8613812345678")] {   // no + nor 00: as dialled at home
+            #expect(china.key(of: typed) == key, "\(typed)")
+        }
+        let uk = try PhoneNumbering(countryCode: "+44", trunkPrefix: "0")
+        #expect(uk.key(of: "020 7946 0958") == uk.key(of: "+44 20 7946 0958") && uk.key(of: "+86 138 1234 5678") == "+8613812345678")
+        let italy = try PhoneNumbering(countryCode: "39", trunkPrefix: "none")
+        #expect(italy.key(of: "06 1234 5678") == italy.key(of: "+39 06 1234 5678"))
+        #expect(PhoneNumbering.digitsOnly.key(of: "+86 138 1234 5678") == "8613812345678")
+        #expect(try PhoneNumbering(countryCode: "none", trunkPrefix: "") == .digitsOnly)
+        // A setting that is no calling code names its option.
+        for (code, trunk, field) in [("0086", "0", "phone_country_code"), ("8a", "0", "phone_country_code"), ("1234", "0", "phone_country_code"),
+                                     ("86", "00 0", "phone_trunk_prefix"), ("86", "x", "phone_trunk_prefix")] {
+            #expect { try PhoneNumbering(countryCode: code, trunkPrefix: trunk) } throws: { ($0 as? ConfigError)?.key == field }
+        }
+    }
+
     @Test func nearDuplicatesAreAcceptedAndLinkedNeverDropped() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)
@@ -522,7 +546,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let text = "The patrol car has been parked on the pavement outside number 8 Lotus Lane all week."
         let r = intake.handle([
             from("n1", text: text),
-            from("n2", phone: "+86 13812345678".replacingOccurrences(of: "+86 ", with: ""), text: text + "!!"),  // same phone, nearly the same
+            from("n2", phone: "+86 13812345678", text: text + "!!"),                                              // same phone, nearly the same
             from("n3", text: "Thank you for finding my bicycle so quickly."),                                   // same phone, other matter
             from("n4", phone: "13900000000", text: text),                                                        // other citizen
             request(.submitFeedback(feedback("n5", text: text))),                                                // anonymous
@@ -537,7 +561,9 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(events.count == 7)
         #expect(events[1].feedbackReceived.linkedCaseNumber == r[0].caseNumber)
         // The link survives a retry.
-        #expect(intake.handle([from("n2", phone: "13812345678", text: text + "!!")])[0].feedbackAccepted.linkedCaseNumber == r[0].caseNumber)
+        #expect(intake.handle([from("n2", phone: "+86 13812345678", text: text + "!!")])[0].feedbackAccepted.linkedCaseNumber == r[0].caseNumber)
+        // The same number written with the international prefix, and without a space: the same caller.
+        #expect(intake.handle([from("n8", phone: "0086-138-1234-5678", text: text + "?")])[0].feedbackAccepted.linkedCaseNumber == r[0].caseNumber)
         #expect(NearDuplicates.similarity("abc def", "ABC-DEF") == 1)
         #expect(NearDuplicates.similarity("noise at night", "bicycle stolen") < 0.2)
         #expect(NearDuplicates.similarity("派出所民警态度很差", "派出所民警态度很差！") == 1)
@@ -562,11 +588,15 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         var contact = Liaison_V1_Contact()
         contact.phone = "+86 138-1234-5678"
         contact.email = "  Someone@Example.ORG "
-        let prints = NearDuplicates(key: key).fingerprints(contact)
-        let expected = ["phone:8613812345678", "email:someone@example.org"].map {
-            Array(Array(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: key)).prefix(16))
+        func expected(_ keys: [String]) -> [[UInt8]] {
+            keys.map { Array(Array(HMAC<SHA256>.authenticationCode(for: Array($0.utf8), using: key)).prefix(16)) }
         }
-        #expect(prints.map { ContactPrint.encode([$0]) } == expected)
+        // The phone as dialled at home (the country code of the force's own numbers left out) ...
+        #expect(NearDuplicates(key: key).fingerprints(contact).map { ContactPrint.encode([$0]) }
+                == expected(["phone:13812345678", "email:someone@example.org"]))
+        // ... or, with no national numbering, every digit as typed.
+        #expect(NearDuplicates(key: key, numbering: .digitsOnly).fingerprints(contact).map { ContactPrint.encode([$0]) }
+                == expected(["phone:8613812345678", "email:someone@example.org"]))
     }
 
     /// A full disk fails every commit: each submission is answered `unavailable` with a retry hint

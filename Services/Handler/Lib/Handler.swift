@@ -397,7 +397,9 @@ public final class HandlerService: RequestHandling {
         c.publicNote = row["public_note"]
         c.policyRule = row["policy_rule"]
         c.handlerStream = log.stream
-        c.allowedActions = CaseLifecycle.allowed(in: CaseState(rawValue: c.state) ?? .triaged).map(\.name)
+        // A resolution confirmed once is refused a second confirmation: not offered as a next step.
+        c.allowedActions = CaseLifecycle.allowed(in: CaseState(rawValue: c.state) ?? .triaged)
+            .filter { !(c.resolutionConfirmed && $0 == .confirmResolution) }.map(\.name)
         return c
     }
 

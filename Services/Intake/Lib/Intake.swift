@@ -41,10 +41,10 @@ public final class IntakeService: RequestHandling {
     /// - Parameter casePrefix: starts every case number of this instance (`L1` → `L1-0000042`).
     /// - Throws: when the contacts of the near-duplicate window cannot be read back from the database.
     public init(log: EventLog, casePrefix: String, vault: ContactVault, operators: OperatorCredentials = .init(secrets: []),
-                units: UnitDirectory = .demo, clock: WallClock = SystemClock(), logger: Logger) throws {
+                units: UnitDirectory = .demo, phones: PhoneNumbering = .standard, clock: WallClock = SystemClock(), logger: Logger) throws {
         self.log = log
         self.vault = vault
-        let nearDuplicates = NearDuplicates(key: vault.fingerprintKey)
+        let nearDuplicates = NearDuplicates(key: vault.fingerprintKey, numbering: phones)
         self.nearDuplicates = nearDuplicates
         self.recentContacts = Mutex(try Self.loadRecentContacts(log, since: clock.now().addingTimeInterval(-nearDuplicates.window)))
         self.submissionKeys = Mutex(try log.store.pool.read { db in try SubmissionKeys.load(db) })
@@ -203,11 +203,11 @@ public final class IntakeService: RequestHandling {
     /// Builds the whole intake instance for `config`: the host to run, and the service (to reload
     /// its unit directory).
     public static func host(config: ServiceConfig, vault: ContactVault, operators: OperatorCredentials, units: UnitDirectory = .demo,
-                            retention: ContactRetention = .standard, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
-                            logger: Logger) throws -> (ServiceHost, IntakeService) {
+                            phones: PhoneNumbering = .standard, retention: ContactRetention = .standard, clock: WallClock = SystemClock(),
+                            options: RequestLoopOptions = .init(), logger: Logger) throws -> (ServiceHost, IntakeService) {
         let log = try config.openLog(migrations: migrations)
         let service = try IntakeService(log: log, casePrefix: "L\(config.index + 1)", vault: vault, operators: operators,
-                                    units: units, clock: clock, logger: logger)
+                                    units: units, phones: phones, clock: clock, logger: logger)
         // Follow every handler partition's case events, so the citizen's status reply shows the case's
         // public state and the public notes given to them.
         try service.rebuildStatusesAfterRestore(handlers: config.topology.instances(of: "handler").map(\.stream))

@@ -16,22 +16,28 @@ public final class NearDuplicates: Sendable {
     /// with the key XOR opad; each fingerprint copies both.
     let hmac: KeyedSHA256
 
-    public init(key: SymmetricKey) {
+    /// How the force's phone numbers are written: one number is one caller with or without its
+    /// country code.
+    public let numbering: PhoneNumbering
+
+    public init(key: SymmetricKey, numbering: PhoneNumbering = .standard) {
         self.key = key
         self.hmac = KeyedSHA256(key: key)
+        self.numbering = numbering
     }
 
-    /// Fingerprints of a contact's phone and e-mail (normalised); empty for an anonymous submission.
+    /// Fingerprints of a contact's phone (its ``PhoneNumbering`` key) and e-mail (lower case);
+    /// empty for an anonymous submission.
     public func fingerprints(_ c: Liaison_V1_Contact) -> [ContactPrint] {
         var out: [ContactPrint] = []
         // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
         var phone = Self.phonePrefix
         var given = c.phone
-        given.withUTF8 { bytes in
+        let digits = given.withUTF8 { bytes in
             phone.reserveCapacity(phone.count + bytes.count)
-            for b in bytes where b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { phone.append(b) }
+            return numbering.key(of: bytes, into: &phone)
         }
-        if phone.count - Self.phonePrefix.count >= 5 { out.append(tag(phone)) }
+        if digits >= 5 { out.append(tag(phone)) }
         let email = c.email.trimmedWhitespace.lowercased()
         if !email.isEmpty { out.append(tag(Array("email:".utf8) + Array(email.utf8))) }
         return out

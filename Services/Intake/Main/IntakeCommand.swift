@@ -28,6 +28,18 @@ struct IntakeCommand: AsyncParsableCommand {
         valueName: "days"))
     var contactRetentionDays: ContactRetention = .standard
 
+    @Option(help: ArgumentHelp(
+        "The country calling code of the force's own phone numbers, so that '+86 138 1234 5678' and '138 1234 5678' are one caller to the near-duplicate check.",
+        discussion: "1-3 digits, or 'none' to compare numbers by their digits as typed. Default: $LIAISON_PHONE_COUNTRY_CODE, else 86.",
+        valueName: "code"))
+    var phoneCountryCode: String?
+
+    @Option(help: ArgumentHelp(
+        "What a number dialled at home starts with and drops after the country code ('010-6552 1234' is '+86 10 6552 1234').",
+        discussion: "0-2 digits, or 'none' (as in Italy, where '+39 06…' keeps its 0). Default: $LIAISON_PHONE_TRUNK_PREFIX, else 0.",
+        valueName: "digits"))
+    var phoneTrunkPrefix: String?
+
     @Flag(help: "Seal every stored contact again with the current contact key (the first line), then exit. Stop intake first. Afterwards the older keys can leave the key file.")
     var resealContacts = false
 
@@ -42,6 +54,10 @@ struct IntakeCommand: AsyncParsableCommand {
             if !complete { throw ExitCode(1) }
             return
         }
+        let environment = ProcessInfo.processInfo.environment
+        let phones = try PhoneNumbering(countryCode: phoneCountryCode ?? environment["LIAISON_PHONE_COUNTRY_CODE"] ?? "86",
+                                        trunkPrefix: phoneTrunkPrefix ?? environment["LIAISON_PHONE_TRUNK_PREFIX"] ?? "0")
+        logger.info("phone numbers compared as \(phones)")
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
         let generated = (config.databasePath as NSString).deletingLastPathComponent + "/contact-keys"
@@ -50,7 +66,7 @@ struct IntakeCommand: AsyncParsableCommand {
             logger.warning("\(warning)")
         }
         let (host, service) = try IntakeService.host(config: config, vault: vault, operators: operators, units: try UnitDirectory.resolve(path: units),
-                                                     retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
+                                                     phones: phones, retention: contactRetentionDays, clock: options.clock, options: options.loopOptions, logger: logger)
         let (unitsPath, operatorsPath) = (units, operatorSecrets)
         try await host.runUntilSignalled {
             do { try service.reloadUnits(path: unitsPath) } catch {
