@@ -431,7 +431,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             var e = Liaison_V1_Event()
             e.occurredAt = .init(date: clock.now())
             e.caseUpdated = .with { $0.caseNumber = numbers[n]; $0.toState = state }
-            try store.pool.write { db in try IntakeService.applyCaseEvent(db, e) }
+            try store.pool.write { db in try IntakeService.applyCaseEvent(db, e, ownPrefix: "L1") }
         }
         let month = ContactRetention(days: 30)
         // Case 1 closed, case 2 merged, case 3 resolved (not ended), case 4 closed and reopened.
@@ -1263,11 +1263,11 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             e.caseUpdated.toState = state
             e.caseUpdated.publicNote = note
             e.caseUpdated.mergedInto = into
-            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e) }
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e, ownPrefix: "L1") }
         }
         var opened = Liaison_V1_Event()
         opened.caseOpened.caseNumber = a.caseNumber
-        try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened) }
+        try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened, ownPrefix: "L1") }
         #expect(status().state == "being_handled")
         try apply(.transfer, to: "transferred")          // internal movement: still just "being handled"
         #expect(status().state == "being_handled" && status().publicNote.isEmpty)
@@ -1301,12 +1301,12 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             e.caseUpdated.toState = state
             e.caseUpdated.publicNote = note
             e.caseUpdated.mergedInto = into
-            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e) }
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, e, ownPrefix: "L1") }
         }
         for x in acks {
             var opened = Liaison_V1_Event()
             opened.caseOpened.caseNumber = x.caseNumber
-            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened) }
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, opened, ownPrefix: "L1") }
         }
         try apply(a.caseNumber, .respond, to: "responded", note: "Mr Wang, we spoke to the bar owner")
         // c joins b while b is being handled; then b joins a, which has been answered.
@@ -1324,19 +1324,51 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         // The office may write to a merged case's citizen: a public note on it.
         try apply(b.caseNumber, .note, to: "merged", note: "Thank you: the bar's hours have changed.")
         #expect(status(b).state == "resolved" && status(b).publicNote == "Thank you: the bar's hours have changed.")
-        // A case that came in through another intake: its events reach every intake.
+        // A case that came in through another intake: its events reach every intake. It was answered
+        // before d joined it (its events heard first, on its own partition's stream): d shows that
+        // at once, then each of its moves.
+        var other = Liaison_V1_Event()
+        other.caseOpened.caseNumber = "L2-0000009"
+        try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, other, ownPrefix: "L1") }
+        try apply("L2-0000009", .respond, to: "responded", note: "Ms Zhao, we are looking into it")
         try apply(d.caseNumber, .merge, to: "merged", into: "L2-0000009")
-        #expect(status(d).state == "merged")
+        #expect(status(d).state == "responded" && status(d).publicNote == IntakeService.mergedNote("L2-0000009"), "\(status(d))")
         try apply("L2-0000009", .close, to: "closed")
         #expect(status(d).state == "closed")
+        // A case of this intake joining a case of another, which then joins a third: its followers
+        // take the third's state as heard, not wait for its next move.
+        let e = intake.handle([request(.submitFeedback(feedback("dup-5")))])[0].feedbackAccepted
+        for (number, state) in [("L2-0000010", "assigned"), ("L3-0000004", "resolved")] {
+            other.caseOpened.caseNumber = number
+            try intake.log.write { db, _ in try IntakeService.applyCaseEvent(db, other, ownPrefix: "L1") }
+            try apply(number, .assign, to: state)
+        }
+        try apply(e.caseNumber, .merge, to: "merged", into: "L2-0000010")
+        #expect(status(e).state == "being_handled")
+        try apply("L2-0000010", .merge, to: "merged", into: "L3-0000004")
+        #expect(status(e).state == "resolved", "\(status(e))")
+        // A case number of another instance whose prefix starts like this one's is not this one's.
+        #expect(!IntakeService.isOwn("L10-0000001", prefix: "L1") && IntakeService.isOwn("L1-0000001", prefix: "L1") && !IntakeService.isOwn("L1-", prefix: "L1"))
         // Kept across a restart.
         intake = try makeIntake(dir)
-        #expect(status(c).state == "resolved" && status(d).state == "closed")
+        #expect(status(c).state == "resolved" && status(d).state == "closed" && status(e).state == "resolved")
         try apply(a.caseNumber, .close, to: "closed")
         #expect(status(b).state == "closed" && status(c).state == "closed")
         // The merged case's own row still says merged: its contact's retention counts from the merge.
         let own = try intake.log.store.pool.read { db in try String.fetchOne(db, sql: "SELECT state FROM submissions WHERE case_number = ?", arguments: [b.caseNumber]) }
         #expect(own == "merged")
+        // A restore that set one handler partition's stream back forgets what that stream told of the
+        // other intakes' cases; it is heard again as the stream is applied again.
+        let others = ["L2-0000009", "L2-0000010", "L3-0000004"]
+        let handlers = ["handler-1", "handler-2"]
+        let setBack = CasePartition.owner(of: "L2-0000009", count: 2)
+        try intake.log.store.pool.write { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS cursor_setbacks (stream TEXT PRIMARY KEY, from_seq INTEGER NOT NULL, to_seq INTEGER NOT NULL, at REAL NOT NULL)")
+            try db.execute(sql: "INSERT INTO cursor_setbacks VALUES (?, 9, 5, 0)", arguments: [handlers[setBack]])
+        }
+        try intake.rebuildStatusesAfterRestore(handlers: handlers)
+        let kept = try intake.log.store.pool.read { db in try String.fetchAll(db, sql: "SELECT case_number FROM other_case_states ORDER BY case_number") }
+        #expect(kept == others.filter { CasePartition.owner(of: $0, count: 2) != setBack })
     }
 }
 

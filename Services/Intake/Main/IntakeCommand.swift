@@ -46,6 +46,11 @@ struct IntakeCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.intake")
         let config = try options.resolve(service: "intake")
+        // Settings checked before anything is written (a contact key file generated, a database made).
+        let environment = ProcessInfo.processInfo.environment
+        let phones = try PhoneNumbering(countryCode: phoneCountryCode ?? environment["LIAISON_PHONE_COUNTRY_CODE"] ?? "86",
+                                        trunkPrefix: phoneTrunkPrefix ?? environment["LIAISON_PHONE_TRUNK_PREFIX"] ?? "0")
+        logger.info("phone numbers compared as \(phones)")
         let (vault, source) = try ContactVault.resolve(path: contactKeys, dataDir: (config.databasePath as NSString).deletingLastPathComponent)
         logger.info("contact data sealed with key \(vault.currentKeyID) from \(source)")
         if resealContacts {
@@ -54,10 +59,6 @@ struct IntakeCommand: AsyncParsableCommand {
             if !complete { throw ExitCode(1) }
             return
         }
-        let environment = ProcessInfo.processInfo.environment
-        let phones = try PhoneNumbering(countryCode: phoneCountryCode ?? environment["LIAISON_PHONE_COUNTRY_CODE"] ?? "86",
-                                        trunkPrefix: phoneTrunkPrefix ?? environment["LIAISON_PHONE_TRUNK_PREFIX"] ?? "0")
-        logger.info("phone numbers compared as \(phones)")
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
         let generated = (config.databasePath as NSString).deletingLastPathComponent + "/contact-keys"
