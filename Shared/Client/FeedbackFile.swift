@@ -191,16 +191,50 @@ public enum FeedbackFile {
         }
     }
 
+    /// What a clerk may call a kind or a channel, and the name it has here: suggested, never taken
+    /// in its place (a "call" could be a hotline call or a liaison visit's phone call).
+    static let otherWords: [String: String] = [
+        "compliment": "praise", "thanks": "praise", "thank_you": "praise", "commendation": "praise",
+        "question": "inquiry", "enquiry": "inquiry", "query": "inquiry",
+        "idea": "suggestion", "proposal": "suggestion", "grievance": "complaint",
+        "help": "help_request", "mediation": "mediation_request", "dispute": "mediation_request", "clue": "tip", "report": "tip",
+        "phone": "hotline", "call": "hotline", "telephone": "hotline", "tel": "hotline", "110": "hotline", "12345": "hotline",
+        "website": "web", "online": "web", "internet": "web", "mobile": "app", "wechat": "social_media", "weibo": "social_media",
+        "post": "letter", "mail": "letter", "visit": "liaison_visit", "in_person": "walk_in", "desk": "walk_in",
+        "open_day": "open_week", "openweek": "open_week",
+    ]
+
     /// Parses one line (1-based `line` for messages and default ids).
     /// `kind 'complain' is not one of complaint, praise, …: did you mean complaint?`
     public static func unknownName(_ field: String, _ typed: String, _ names: [String]) -> String {
-        let meant = Spelling.meant(typed, among: names).map { ": did you mean \($0)?" } ?? ""
+        let word = typed.lowercased().trimmingCharacters(in: .whitespaces)
+        let meant = (Self.otherWords[word].flatMap { names.contains($0) ? $0 : nil } ?? Spelling.meant(typed, among: names))
+            .map { ": did you mean \($0)?" } ?? ""
         return "\(field) \(WireError.quoted(typed)) is not one of \(names.joined(separator: ", "))\(meant)"
     }
 
+    /// Where a line stops being JSON, as a clerk can find it in an editor: the column (counted in
+    /// characters from 1) and the text from there. Foundation's parser gives the byte offset.
+    static func notJSON(_ text: String, _ error: Error) -> String {
+        let detail = (error as NSError).userInfo["NSDebugDescription"] as? String ?? ""
+        if detail.contains("end of file") || detail.contains("Unexpected end") {
+            return "not valid JSON: the line ends inside it (a quote, brace or bracket left open)"
+        }
+        let digits = detail.split(whereSeparator: { !$0.isNumber }).last.flatMap { Int($0) }
+        guard let offset = digits, offset <= text.utf8.count else { return "not valid JSON" }
+        let head = String(decoding: text.utf8.prefix(offset), as: UTF8.self)
+        let rest = String(decoding: text.utf8.dropFirst(offset), as: UTF8.self)
+        return "not valid JSON at column \(head.count + 1): \(WireError.quoted(String(rest.prefix(24))))"
+            + (rest.count > 24 ? "..." : "") + " (a comma, quote or brace missing just before it?)"
+    }
+
     public static func parse(_ text: String, line: Int, source: String) -> Result<Liaison_V1_SubmitFeedback, LineError> {
-        guard var obj = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] else {
-            return .failure(LineError(line: line, message: "not a JSON object"))
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
+            return .failure(LineError(line: line, message: notJSON(text, error)))
+        }
+        guard var obj = parsed as? [String: Any] else {
+            return .failure(LineError(line: line, message: "not a JSON object: each line is one submission, {\"kind\":\"complaint\",\"text\":\"...\",...}"))
         }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {
             guard let kind = Liaison_V1_FeedbackKind(name: k) else {

@@ -28,6 +28,24 @@ import Testing
             #expect(e.message.hasSuffix("did you mean hotline?"), "\(e.message)")
         } else { Issue.record("expected a failure") }
         #expect((try? FeedbackFile.parse(#"{"kind":"Help-Request","channel":"walk-in","text":"t"}"#, line: 10, source: "f").get())?.channel == .walkIn)
+        // What a clerk may call it is suggested, not taken in its place.
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"Compliment","channel":"hotline","text":"t"}"#, line: 11, source: "f") {
+            #expect(e.message.hasSuffix("did you mean praise?"), "\(e.message)")
+        } else { Issue.record("a word that is not a kind should be refused") }
+        #expect(FeedbackFile.unknownName("channel", "phone", Liaison_V1_Channel.named.map(\.0)).hasSuffix("did you mean hotline?"))
+        // A line that stops being JSON: where, as an editor counts columns (characters, not bytes).
+        for (text, column, after) in [(#"{"kind":"complaint" "channel":"hotline"}"#, 21, #"'"channel":"hotline"}'"#),
+                                      (#"{"text":"民警态度","kind":praise}"#, 23, "'praise}'")] {
+            if case .failure(let e) = FeedbackFile.parse(text, line: 12, source: "f") {
+                #expect(e.message.hasPrefix("not valid JSON at column \(column): \(after)"), "\(e.message)")
+            } else { Issue.record("expected a failure") }
+        }
+        if case .failure(let e) = FeedbackFile.parse(#"{"text":"unfinished}"#, line: 13, source: "f") {
+            #expect(e.message.contains("ends inside it"), "\(e.message)")
+        } else { Issue.record("expected a failure") }
+        if case .failure(let e) = FeedbackFile.parse(#"[{"kind":"praise"}]"#, line: 14, source: "f") {
+            #expect(e.message.hasPrefix("not a JSON object"), "\(e.message)")
+        } else { Issue.record("expected a failure") }
         #expect(Spelling.meant("tpi", among: ["tip", "web"]) == "tip" && Spelling.meant("xyz", among: ["tip", "web"]) == nil)
         #expect(Spelling.meant("social", among: Liaison_V1_Channel.named.map(\.0)) == nil)
         #expect(Spelling.meant(String(repeating: "a", count: 100_000), among: ["tip"]) == nil)
