@@ -105,6 +105,20 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "phone of blanks", field: "submit_feedback.contact.phone") { $0.contact.phone = "  " },
     ]
 
+    /// A badge read out with a space or a slash is refused (a badge is stored as one spelling), and
+    /// the one meant is offered.
+    @Test func aBadgeWithASpaceIsRefusedWithTheBadgeMeant() {
+        for (typed, meant) in [("PC 10472", "PC-10472"), ("pc / 10472", "PC-10472"), ("ＰＣ　１０４７２", "PC-10472")] {
+            var f = feedback()
+            f.officerBadge = typed
+            let e = SubmissionRules().check(f)
+            #expect(e?.field == "submit_feedback.officer_badge" && e?.message.hasSuffix("did you mean \(meant)?") == true, "\(String(describing: e))")
+        }
+        var f = feedback()
+        f.officerBadge = "officer smith"
+        #expect(SubmissionRules().check(f)?.message.contains("did you mean") == false)
+    }
+
     @Test(arguments: rules)
     func everyRuleNamesItsField(rule: Rule) {
         var f = feedback()

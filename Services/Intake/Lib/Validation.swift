@@ -129,7 +129,11 @@ public final class SubmissionRules: Sendable {
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
         let badge = s.officerBadge.trimmedWhitespace
         if !badge.isEmpty && !Self.plausibleBadge(badge) && !Self.plausibleBadge(Self.typed(badge, upTo: 3 * 64)) {
-            return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)")
+            // Read out as "PC 10472" or "PC/10472": the badge it would be with a dash is offered.
+            let dashed = badge.utf8.count <= 32
+                ? TypedText.badge(String(badge)).split(whereSeparator: { !($0.isASCII && ($0.isLetter || $0.isNumber)) }).joined(separator: "-") : ""
+            let meant = Self.plausibleBadge(dashed) ? "; did you mean \(dashed)?" : ""
+            return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)\(meant)")
         }
         if s.category.utf8.count > 64, let e = tooLong("category", "category", s.category, 64) { return e }
         if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
