@@ -42,6 +42,17 @@ struct ClientOptions: ParsableArguments {
         return list[instance]
     }
 
+    /// The intake instance that made `caseNumber` (and holds its token and contact): `L2-…` is
+    /// instance 1. A number of no instance's form goes to the first, whose answer names the problem.
+    func intakeInstance(of caseNumber: String) throws -> Int {
+        guard let i = CaseOrigin.intakeInstance(of: caseNumber) else { return 0 }
+        let count = try loadTopology().instances(of: "intake").count
+        guard i < count else {
+            throw ValidationError("case \(caseNumber) came in through intake instance \(i + 1) (its cases are L\(i + 1)-...), and this topology has \(count == 1 ? "one" : "\(count)"): is it the set's topology (--topology, $LIAISON_TOPOLOGY)?")
+        }
+        return i
+    }
+
     /// Sends one request body to `service` and returns the reply; an `Error` reply is thrown.
     func call(_ service: String, _ body: Liaison_V1_Request.OneOf_Body, instance: Int = 0) throws -> Liaison_V1_Reply {
         var r = Liaison_V1_Request()

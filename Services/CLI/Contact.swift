@@ -33,7 +33,7 @@ struct Contact: ParsableCommand {
             r.getContact.caseNumber = caseNumber
             r.getContact.actor = Actor.resolve(actor)
             r.getContact.reason = reason
-            let reply = try client.call("intake", r)
+            let reply = try client.call("intake", r, instance: try client.intakeInstance(of: caseNumber))
             let info = reply.contactInfo
             if client.json { print(Output.json(info)); return }
             if info.anonymous { print("case \(info.caseNumber): anonymous"); return }

@@ -317,7 +317,9 @@ struct Status: ParsableCommand {
         // Intake ignores spaces, dashes and letter case in the token; the words typed apart are one token.
         q.trackingToken = token ?? tokenWords.joined(separator: " ")
         do {
-            let st = try client.call("intake", .getFeedbackStatus(q)).feedbackStatus
+            // Asked of the intake instance that made the case: only it holds the token.
+            let instance = try client.intakeInstance(of: CaseNumberText.normalized(caseNumber))
+            let st = try client.call("intake", .getFeedbackStatus(q), instance: instance).feedbackStatus
             if client.json { print(Output.json(st)) } else {
                 // Read to the citizen: "being handled", not the protocol's being_handled.
                 let state = st.state.replacingOccurrences(of: "_", with: " ")

@@ -32,6 +32,19 @@ public enum CaseNumberText {
     }
 }
 
+/// Which intake instance made a case, and so holds its submission, tracking token and contact:
+/// instance `n` (0-based) numbers its cases `L{n+1}-…` (`L2-0000042` came in through instance 1).
+public enum CaseOrigin {
+    /// The 0-based intake instance of a case number in its stored form; nil when it is not one
+    /// (`L`, then 1–4 digits, not starting with 0, then `-`).
+    public static func intakeInstance(of caseNumber: String) -> Int? {
+        let bytes = Array(caseNumber.utf8.prefix(8))
+        guard bytes.first == UInt8(ascii: "L"), let dash = bytes.firstIndex(of: UInt8(ascii: "-")), (2...5).contains(dash),
+              bytes[1] != UInt8(ascii: "0"), bytes[1..<dash].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return Int(String(decoding: bytes[1..<dash], as: UTF8.self)).map { $0 - 1 }
+    }
+}
+
 /// Which handler partition owns a case: handler instances split the cases among themselves by a
 /// stable hash of the case number, so every client routes a case command to the same owner.
 public struct CasePartition: Sendable, Equatable, CustomStringConvertible {

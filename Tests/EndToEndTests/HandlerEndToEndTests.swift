@@ -12,8 +12,8 @@ struct HandlerEndToEndTests {
         try await openCaseWithToken(set, f, handlers: handlers).caseNumber
     }
 
-    func openCaseWithToken(_ set: LiaisonSet, _ f: Liaison_V1_SubmitFeedback, handlers: Int = 1) async throws -> Liaison_V1_FeedbackAccepted {
-        let ack = try await set.call("intake", .submitFeedback(f)).feedbackAccepted
+    func openCaseWithToken(_ set: LiaisonSet, _ f: Liaison_V1_SubmitFeedback, handlers: Int = 1, intake: Int = 0) async throws -> Liaison_V1_FeedbackAccepted {
+        let ack = try await set.call("intake", .submitFeedback(f), instance: intake).feedbackAccepted
         let number = ack.caseNumber
         let owner = CasePartition.owner(of: number, count: handlers)
         let opened = await eventually(20) {
@@ -271,6 +271,47 @@ struct HandlerEndToEndTests {
         }, "\(last)\n\(set.logs())")
         let stream = try await set.call("intake", .replay(.with { $0.topicPrefixes = ["contact.erased"] })).replayBatch.events
         #expect(stream.count == 1, "the restored intake's own stream records the erasure once: \(stream.map(\.topic))")
+    }
+
+    /// With two intake instances (a hotline centre's and the web's), the command line asks each case
+    /// of the instance that made it: a citizen calling about `L2-…` is answered, and an operator reads
+    /// its contact. A case of one instance merged into a case of the other, which was answered before
+    /// the merge, shows its citizen that answer's state at once.
+    @Test func withTwoIntakesEachCaseIsAskedOfTheIntakeThatMadeIt() async throws {
+        let set = try LiaisonSet(instances: ["intake": 2])
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        for i in 0..<2 { try set.start("intake", i, environment: secret) }
+        try set.start("handler")
+        try await set.waitReady(["intake", "handler"])
+        var f = submission(8, prefix: "web")
+        f.contact.phone = "13500005555"
+        let web = try await openCaseWithToken(set, f, intake: 1)
+        let hotline = try await openCaseWithToken(set, submission(9, prefix: "desk"))
+        #expect(web.caseNumber.hasPrefix("L2-") && hotline.caseNumber.hasPrefix("L1-"))
+        let asked = try await set.cli(["status", web.caseNumber.lowercased(), web.trackingToken])
+        #expect(asked.status == 0 && asked.output.contains("case \(web.caseNumber): being handled"), "\(asked.output)")
+        let read = try await set.cli(["contact", web.caseNumber, "--reason", "call back"], environment: secret)
+        #expect(read.status == 0 && read.output.contains("13500005555"), "\(read.output)")
+        // The web case is answered; then the hotline's duplicate joins it.
+        for step in [["assign", "--officer", "PC-1001"], ["accept"], ["respond", "We have sent a patrol."]] {
+            let r = try await set.cli(["case", step[0], web.caseNumber] + step.dropFirst() + ["--actor", "desk-li"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        let answered = await eventually(20) {
+            (try? await set.cli(["status", web.caseNumber, web.trackingToken]))?.output.contains("responded") == true
+        }
+        #expect(answered)
+        let merged = try await set.cli(["case", "merge", hotline.caseNumber, "--into", web.caseNumber, "--reason", "the same patrol", "--actor", "desk-li"])
+        #expect(merged.status == 0, "\(merged.output)")
+        let follows = await eventually(20) {
+            (try? await set.cli(["status", hotline.caseNumber, hotline.trackingToken]))?.output.contains("responded") == true
+        }
+        let seen = try await set.cli(["status", hotline.caseNumber, hotline.trackingToken])
+        #expect(follows && seen.output.contains("joined with case \(web.caseNumber)") && !seen.output.contains("patrol"), "\(seen.output)")
+        // A case of an instance the topology does not have is named as such, not "no case".
+        let third = try await set.cli(["status", "L3-0000001", "ABCD-EFGH-JKLM-NPQR"])
+        #expect(third.status != 0 && third.output.contains("intake instance 3") && third.output.contains("topology"), "\(third.output)")
     }
 
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {

@@ -1507,6 +1507,12 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
                                 ("L1 4 2", "L1 4 2"), ("L 1-42", "L1-0000042")] {
             #expect(CaseNumberText.normalized(typed) == stored, "\(typed)")
         }
+        // The intake instance a case came in through: L{n} is instance n-1, as intake numbers them.
+        for (number, instance) in [("L1-0000042", 0), ("L2-0000001", 1), ("L12-0000007", 11), (CaseNumber.format(prefix: "L3", sequence: 5), 2),
+                                   ("L0-0000001", nil), ("L01-0000001", nil), ("X1-0000001", nil), ("L-0000001", nil), ("L1", nil), ("", nil),
+                                   ("L99999-1", nil)] as [(String, Int?)] {
+            #expect(CaseOrigin.intakeInstance(of: number) == instance, "\(number)")
+        }
     }
 
     @Test func trackingTokensUseTheReadableAlphabet() {
