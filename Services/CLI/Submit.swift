@@ -49,6 +49,18 @@ struct Submit: ParsableCommand {
     var occurredAt: String?
     @Option(help: "Client-chosen id; reuse it to retry safely. Default: a new random id, printed if no answer comes.")
     var submissionId: String?
+    @Option(help: "The intake instance that takes it, by its stream as liaison streams lists it (intake-2), where the topology has several: a retry goes to the same one. Default: the first (intake-1).")
+    var intake: String?
+
+    /// The intake instance `--intake` names, else the topology's first.
+    func intakeEndpoint() throws -> Topology.Instance {
+        guard let intake else { return try client.endpoint("intake") }
+        let all = try client.loadTopology().instances(of: "intake")
+        guard let chosen = all.first(where: { $0.stream == intake.trimmingCharacters(in: .whitespaces).lowercased() }) else {
+            throw ValidationError("--intake '\(intake)' is not an intake instance of the topology: \(all.map(\.stream).joined(separator: ", "))")
+        }
+        return chosen
+    }
 
     func validate() throws {
         if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
@@ -109,7 +121,7 @@ struct Submit: ParsableCommand {
         do {
             let ctx = try client.context()
             defer { ctx.terminate() }
-            let rc = client.requestClient(ctx, try client.endpoint("intake"))
+            let rc = client.requestClient(ctx, try intakeEndpoint())
             defer { rc.reset() }
             let a = try rc.submit(s)
             if client.json { print(Output.json(a)) } else {
@@ -212,7 +224,7 @@ extension Submit {
         do {
             let ctx = try client.context()
             defer { ctx.terminate() }
-            let rc = client.requestClient(ctx, try client.endpoint("intake"))
+            let rc = client.requestClient(ctx, try intakeEndpoint())
             defer { rc.reset() }
             try rc.submitMany(next: {
                 // The next good line; a bad one is reported in its place and the reading goes on.

@@ -309,6 +309,14 @@ struct HandlerEndToEndTests {
         }
         let seen = try await set.cli(["status", hotline.caseNumber, hotline.trackingToken])
         #expect(follows && seen.output.contains("joined with case \(web.caseNumber)") && !seen.output.contains("patrol"), "\(seen.output)")
+        // A desk of the second instance submits through it; a retry goes to the same one.
+        let args = ["submit", "--intake", "intake-2", "--kind", "inquiry", "--channel", "web", "--address", "5 Elm", "--text", "When is open week?",
+                    "--submission-id", "web-desk-1"]
+        let second = try await set.cli(args)
+        let again = try await set.cli(args)
+        #expect(second.status == 0 && second.output.contains("case L2-") && again.output.contains("already submitted"), "\(second.output)\n\(again.output)")
+        let unknown = try await set.cli(["submit", "--intake", "intake-9", "--kind", "inquiry", "--address", "5 Elm", "--text", "t"])
+        #expect(unknown.status != 0 && unknown.output.contains("intake-1, intake-2"), "\(unknown.output)")
         // A case of an instance the topology does not have is named as such, not "no case".
         let third = try await set.cli(["status", "L3-0000001", "ABCD-EFGH-JKLM-NPQR"])
         #expect(third.status != 0 && third.output.contains("intake instance 3") && third.output.contains("topology"), "\(third.output)")
