@@ -289,8 +289,12 @@ struct HandlerEndToEndTests {
         let web = try await openCaseWithToken(set, f, intake: 1)
         let hotline = try await openCaseWithToken(set, submission(9, prefix: "desk"))
         #expect(web.caseNumber.hasPrefix("L2-") && hotline.caseNumber.hasPrefix("L1-"))
+        // (Received, then being handled once intake-2 has heard the handler open it.)
+        let handled = await eventually(20) {
+            (try? await set.cli(["status", web.caseNumber.lowercased(), web.trackingToken]))?.output.contains("case \(web.caseNumber): being handled") == true
+        }
         let asked = try await set.cli(["status", web.caseNumber.lowercased(), web.trackingToken])
-        #expect(asked.status == 0 && asked.output.contains("case \(web.caseNumber): being handled"), "\(asked.output)")
+        #expect(handled && asked.status == 0, "\(asked.output)")
         let read = try await set.cli(["contact", web.caseNumber, "--reason", "call back"], environment: secret)
         #expect(read.status == 0 && read.output.contains("13500005555"), "\(read.output)")
         // The web case is answered; then the hotline's duplicate joins it.

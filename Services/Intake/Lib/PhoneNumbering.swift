@@ -78,6 +78,8 @@ public struct PhoneNumbering: Sendable, Equatable, CustomStringConvertible {
             let code = plus ? start : start + international.count
             if starts(countryCode, at: code) {
                 out.removeSubrange(start..<(code + countryCode.count))
+                // Written "+44 (0)20 …": the trunk prefix kept after the code, in brackets or not.
+                if !trunkPrefix.isEmpty && starts(trunkPrefix, at: start) { out.removeSubrange(start..<(start + trunkPrefix.count)) }
             } else {
                 out.replaceSubrange(start..<code, with: CollectionOfOne(UInt8(ascii: "+")))
                 return out.count - start - 1
