@@ -222,7 +222,20 @@ struct CaseMerge: ParsableCommand {
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "The case this one duplicates (required).", transform: CaseNumberText.normalized) var into: String = ""
     @Option(help: "Why (required).") var reason: String = ""
-    func run() { o.send(.merge) { $0.mergeInto = into; $0.reason = reason } }
+    func run() {
+        // The handler that owns this case checks a target in its own partition whole; one another
+        // partition owns, only for having been numbered. So ask that one's owner first: a case
+        // merged already sends this one to the case it joined instead.
+        do {
+            if !into.isEmpty, try o.client.owner(of: into) != o.client.owner(of: o.caseNumber) {
+                let target = try o.client.getCase(into)
+                if target.state == "merged" {
+                    throw ValidationError("case \(into) is itself merged into \(target.mergedInto); merge into \(target.mergedInto)")
+                }
+            }
+        } catch { reportFailure(error) }
+        o.send(.merge) { $0.mergeInto = into; $0.reason = reason }
+    }
 }
 
 struct CaseNotPolice: ParsableCommand {

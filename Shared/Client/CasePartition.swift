@@ -43,6 +43,16 @@ public enum CaseOrigin {
               bytes[1] != UInt8(ascii: "0"), bytes[1..<dash].allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
         return Int(String(decoding: bytes[1..<dash], as: UTF8.self)).map { $0 - 1 }
     }
+
+    /// The intake instance and the sequence of a case number in its stored form (`L2-0000042`:
+    /// instance 1, the 42nd case it numbered); nil when it is not one. An instance numbers its
+    /// cases 1, 2, 3, … without gaps, so a case exists once that instance has numbered as many.
+    public static func parse(_ caseNumber: String) -> (instance: Int, sequence: Int64)? {
+        guard let instance = intakeInstance(of: caseNumber), let dash = caseNumber.utf8.firstIndex(of: UInt8(ascii: "-")) else { return nil }
+        let digits = caseNumber.utf8[caseNumber.utf8.index(after: dash)...]
+        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
+        return (instance, digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) })
+    }
 }
 
 /// Which handler partition owns a case: handler instances split the cases among themselves by a

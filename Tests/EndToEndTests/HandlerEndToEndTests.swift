@@ -326,6 +326,36 @@ struct HandlerEndToEndTests {
         #expect(third.status != 0 && third.output.contains("intake instance 3") && third.output.contains("topology"), "\(third.output)")
     }
 
+    /// With two handler partitions, a merge into a case the other partition owns: a mistyped
+    /// number is refused (before, the complaint was merged into nothing and took no command again),
+    /// and a target merged already names the case it joined.
+    @Test func aMergeAcrossPartitionsIsCheckedAgainstTheTargetsOwner() async throws {
+        let set = try LiaisonSet(instances: ["handler": 2])
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "night-shift-secret-2026"]
+        try set.start("intake")
+        for i in 0..<2 { try set.start("handler", i, environment: secret) }
+        try await set.waitReady(["intake", "handler"])
+        var numbers: [String] = []
+        for i in 0..<6 { numbers.append(try await openCase(set, submission(20 + i, prefix: "part"), handlers: 2)) }
+        let first = try #require(numbers.first { CasePartition.owner(of: $0, count: 2) == 0 })
+        let others = numbers.filter { CasePartition.owner(of: $0, count: 2) == 1 }
+        try #require(others.count >= 2)
+        // A number no intake has given yet, on the other partition.
+        let typo = try #require((7...60).map { "L1-" + String(repeating: "0", count: 7 - String($0).count) + String($0) }
+            .first { CasePartition.owner(of: $0, count: 2) == 1 })
+        let refused = try await set.cli(["case", "merge", first, "--into", typo, "--reason", "dup", "--actor", "desk-li"], environment: secret)
+        #expect(refused.status != 0 && refused.output.contains("no case '\(typo)'"), "\(refused.output)")
+        #expect(try await set.call("handler", .getCase(.with { $0.caseNumber = first }), instance: 0).caseInfo.state == "triaged")
+        // others[1] joins others[0]; merging first into others[1] names others[0] instead.
+        let joined = try await set.cli(["case", "merge", others[1], "--into", others[0], "--reason", "dup", "--actor", "desk-li"], environment: secret)
+        #expect(joined.status == 0, "\(joined.output)")
+        let redirected = try await set.cli(["case", "merge", first, "--into", others[1], "--reason", "dup", "--actor", "desk-li"], environment: secret)
+        #expect(redirected.status != 0 && redirected.output.contains("merge into \(others[0])"), "\(redirected.output)")
+        let done = try await set.cli(["case", "merge", first, "--into", others[0], "--reason", "dup", "--actor", "desk-li"], environment: secret)
+        #expect(done.status == 0 && done.output.contains("duplicate of \(others[0])"), "\(done.output)")
+    }
+
     @Test func threePartitionsOwnEveryCaseOnceAndARestartLosesNothing() async throws {
         let set = try LiaisonSet(instances: ["handler": 3])
         try set.start("intake")

@@ -541,6 +541,27 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(fx.run("L1-0000003", .merge) { $0.mergeInto = "L1-0000002"; $0.reason = "dup" }.error.code == .conflict)
     }
 
+    /// A case another partition owns cannot be looked up here; a merge into it is refused unless
+    /// its intake has numbered it (every handler hears every feedback.received). Before, a typo in
+    /// the number merged a complaint into nothing, and a merged case takes no command again.
+    @Test func aMergeIntoAnotherPartitionsCaseNeedsANumberTheIntakeGave() throws {
+        let fx = try HandlerFixture(partition: .init(index: 0, count: 2))
+        let numbers = (1...40).map { "L1-" + String(repeating: "0", count: 5 - String($0).count) + "00" + String($0) }
+        for n in numbers.prefix(20) { try fx.open(n) }
+        let ours = try #require(numbers.prefix(20).first { CasePartition.owner(of: $0, count: 2) == 0 })
+        let heard = try #require(numbers.prefix(20).first { CasePartition.owner(of: $0, count: 2) == 1 })
+        let unheard = try #require(numbers.dropFirst(20).first { CasePartition.owner(of: $0, count: 2) == 1 })
+        for target in [unheard, "L2-0000001", "X-1"] where CasePartition.owner(of: target, count: 2) == 1 {
+            let refused = fx.run(ours, .merge) { $0.mergeInto = target; $0.reason = "dup" }
+            #expect(refused.error.code == .notFound && refused.error.field == "case_command.merge_into" && refused.error.message.contains("check the number"),
+                    "\(target): \(refused.error)")
+        }
+        #expect(fx.show(ours).state == "triaged")
+        let merged = fx.run(ours, .merge) { $0.mergeInto = heard; $0.reason = "same incident" }.caseInfo
+        #expect(merged.state == "merged" && merged.mergedInto == heard)
+        #expect(CaseOrigin.parse("L2-0000042")! == (1, 42) && CaseOrigin.parse("L2-") == nil && CaseOrigin.parse("L2-4x") == nil)
+    }
+
     @Test func deadlinesWarnAtEightyPercentBreachAndPause() throws {
         // Tue 1 Dec 2026 09:00: a help request (2 plain hours to respond, 24 to resolve).
         let fx = try HandlerFixture(at: shanghai(2026, 12, 1, 9))

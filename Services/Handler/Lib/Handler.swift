@@ -124,6 +124,20 @@ public final class HandlerService: RequestHandling {
         m.registerMigration("handler-v3-credential-name") { db in
             try db.execute(sql: "ALTER TABLE audit ADD COLUMN credential_name TEXT NOT NULL DEFAULT ''")
         }
+        // The last case each intake instance numbered, as heard on its stream (every handler hears
+        // every feedback.received, its own cases or not): a merge into a case another partition
+        // owns is refused when no such case was numbered (a typo would end a complaint for good).
+        // Filled from the cases this partition owns; the next feedback of each instance brings it up.
+        m.registerMigration("handler-v4-intake-heads") { db in
+            try db.execute(sql: "CREATE TABLE intake_heads (instance INTEGER PRIMARY KEY, last_case_seq INTEGER NOT NULL)")
+            var heads: [Int: Int64] = [:]
+            for number in try String.fetchAll(db, sql: "SELECT case_number FROM cases") {
+                if let o = CaseOrigin.parse(number) { heads[o.instance] = max(heads[o.instance] ?? 0, o.sequence) }
+            }
+            for (instance, seq) in heads {
+                try db.execute(sql: "INSERT INTO intake_heads (instance, last_case_seq) VALUES (?, ?)", arguments: [instance, seq])
+            }
+        }
     }
 
     /// Builds the whole handler instance: its requests, one consumer per intake instance, and the
@@ -171,7 +185,14 @@ public final class HandlerService: RequestHandling {
                                                              detail: "intake erased the citizen's contact data", reason: e.why)
         default: break
         }
-        guard case .feedbackReceived(let fr)? = event.payload, partition.owns(fr.caseNumber) else { return }
+        guard case .feedbackReceived(let fr)? = event.payload else { return }
+        if let origin = CaseOrigin.parse(fr.caseNumber) {
+            try db.executeCached(sql: """
+                INSERT INTO intake_heads (instance, last_case_seq) VALUES (?, ?)
+                ON CONFLICT (instance) DO UPDATE SET last_case_seq = max(last_case_seq, excluded.last_case_seq)
+                """, arguments: [origin.instance, origin.sequence])
+        }
+        guard partition.owns(fr.caseNumber) else { return }
         // One case per feedback, even if an event were applied twice.
         if try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM cases WHERE case_number = ?"), arguments: [fr.caseNumber]) == true { return }
         let f = fr.feedback
@@ -548,6 +569,16 @@ public final class HandlerService: RequestHandling {
                 }
                 try audit(db, c.mergeInto, at: now, actor: c.actor, action: "merged_in", from: target, to: target, detail: "case \(caseNumber) merged into this one", reason: c.reason,
                               credentialName: credentialName)
+            } else {
+                // Another partition owns it: this one knows only whether its intake has numbered it.
+                let origin = CaseOrigin.parse(c.mergeInto)
+                let head = try origin.flatMap { o in
+                    try Int64.fetchOne(db.cachedStatement(sql: "SELECT last_case_seq FROM intake_heads WHERE instance = ?"), arguments: [o.instance])
+                }
+                guard let origin, let head, origin.sequence <= head else {
+                    throw WireError.notFound("case_command.merge_into", "no case \(WireError.quoted(c.mergeInto)) has been numbered"
+                                             + (origin.map { " by intake instance \($0.instance + 1)" } ?? "") + "; check the number (a merged case ends for good)")
+                }
             }
             set("merged_into", c.mergeInto)
             try dropClock(["respond", "resolve"])
