@@ -162,13 +162,12 @@ struct DeployFilesRunAsWrittenTests {
     static func onLoopback(_ path: String, keyed: Bool = true) throws -> String {
         var topology = try Topology.load(path: path)
         let endpoints: [WritableKeyPath<Topology.Instance, String>] = [\.requests, \.events]
+        var ports = try distinctLoopbackPorts(topology.services.values.map { $0.count * endpoints.count }.reduce(0, +))
         for (service, list) in topology.services {
             if keyed { #expect(list.allSatisfy { $0.curvePublicKey != nil }, "keygen left \(service) without a key") }
             for i in list.indices {
                 for endpoint in endpoints {
-                    let (fd, port) = try loopbackTCPSocket(listening: false)
-                    close(fd)
-                    topology.services[service]![i][keyPath: endpoint] = "tcp://127.0.0.1:\(port)"
+                    topology.services[service]![i][keyPath: endpoint] = "tcp://127.0.0.1:\(ports.removeLast())"
                 }
             }
         }

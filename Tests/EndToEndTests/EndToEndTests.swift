@@ -1315,19 +1315,14 @@ struct EndToEndTests {
 @Suite(.serialized, .timeLimit(.minutes(3)))
 struct ContainerReadinessTests {
     /// A free TCP port on this machine (bound, read, released).
-    func freePort() throws -> UInt16 {
-        let (s, port) = try loopbackTCPSocket(listening: false)
-        close(s)
-        return port
-    }
-
     /// `--bind-all-interfaces` binds the topology's ports on every interface (reached on another
     /// loopback address than the one the topology names), and `liaison ping` is the health check:
     /// 0 when the instance answers, 3 when nothing does.
     @Test func anInstanceBoundOnEveryInterfaceAnswersItsHealthCheck() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
-        let (requests, events) = (try freePort(), try freePort())
+        let ports = try distinctLoopbackPorts(2)
+        let (requests, events) = (ports[0], ports[1])
         var topo = set.topology
         topo.services["intake"]![0].requests = "tcp://127.0.0.1:\(requests)"
         topo.services["intake"]![0].events = "tcp://127.0.0.1:\(events)"
@@ -1435,6 +1430,20 @@ func loopbackTCPSocket(listening: Bool) throws -> (fd: Int32, port: UInt16) {
         throw SetupError("binding a loopback port: \(String(cString: strerror(errno)))")
     }
     return (s, UInt16(bigEndian: address.sin_port))
+}
+
+/// `count` loopback TCP ports free at once: each bound while the others are, so no two are the same
+/// (one bound, closed and bound again can be handed out twice; it was, in CI).
+func distinctLoopbackPorts(_ count: Int) throws -> [UInt16] {
+    var held: [Int32] = []
+    defer { held.forEach { close($0) } }
+    var ports: [UInt16] = []
+    for _ in 0..<count {
+        let (fd, port) = try loopbackTCPSocket(listening: false)
+        held.append(fd)
+        ports.append(port)
+    }
+    return ports
 }
 
 /// This machine's hard limit on open files (what a service may raise its soft limit to).
