@@ -875,6 +875,13 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(windows.currentKeyID == "new" && windows.order == ["new", "old"])
         #expect(try windows.open(parsed.seal(c, caseNumber: "L1-0000001"), caseNumber: "L1-0000001") == c)
         #expect { try ContactVault.parse("# keys\r\n\r\nk1 not-base64!\r\n") } throws: { "\($0)".contains("contact key line 3:") }
+        // Named with the file, never quoting what may be a key.
+        #expect { try ContactVault.parse("k1 not-base64!", source: "/etc/liaison/contact-keys") } throws: {
+            "\($0)".contains("line 1 (/etc/liaison/contact-keys): the key of k1 is not base64") && !"\($0)".contains("not-base64!")
+        }
+        #expect { try ContactVault.parse("k1 \(Data(repeating: 1, count: 16).base64EncodedString())", source: "/etc/k") } throws: {
+            "\($0)".contains("must be 32 bytes (AES-256) (/etc/k)")
+        }
     }
 
     /// A key file named but never made (the systemd unit names /etc/liaison/contact-keys): the

@@ -42,16 +42,21 @@ public final class ContactVault: Sendable {
 
     /// Parses a key file: one key per line, `ID BASE64-OF-32-BYTES`; the first line is the current key;
     /// blank lines and lines starting with `#` are ignored.
-    public static func parse(_ text: String) throws -> ContactVault {
+    /// - Parameter source: where the text came from, for the errors (which never quote a key).
+    public static func parse(_ text: String, source: String = "") throws -> ContactVault {
+        let from = source.isEmpty ? "" : " (\(source))"
         var keys: [(String, SymmetricKey)] = []
         for (n, line) in ConfigFiles.meaningful(text) {
             let parts = line.split(whereSeparator: { $0 == " " || $0 == ":" || $0 == "\t" }).map(String.init)
-            guard parts.count == 2, let bytes = Data(base64Encoded: parts[1]) else {
-                throw KeyError(description: "contact key line \(n): expected 'ID BASE64-KEY'")
+            guard parts.count == 2 else {
+                throw KeyError(description: "contact key line \(n)\(from): expected 'ID BASE64-KEY', found \(parts.count) field(s)")
+            }
+            guard let bytes = Data(base64Encoded: parts[1]) else {
+                throw KeyError(description: "contact key line \(n)\(from): the key of \(parts[0]) is not base64 (make one with: openssl rand -base64 32)")
             }
             keys.append((parts[0], SymmetricKey(data: bytes)))
         }
-        return try ContactVault(keys: keys)
+        do { return try ContactVault(keys: keys) } catch let e as KeyError { throw KeyError(description: e.description + from) }
     }
 
     /// The key file given, else `$LIAISON_CONTACT_KEYS` (the file's content), else a key file in
@@ -64,10 +69,10 @@ public final class ContactVault: Sendable {
                 throw ConfigError(error.key, error.message + (FileManager.default.fileExists(atPath: p) ? ""
                     : #"; create it before the first start: printf 'k1 %s\n' "$(openssl rand -base64 32)" > "# + p + "; chmod 600 " + p))
             }
-            return (try parse(text), "key file \(p)")
+            return (try parse(text, source: p), "key file \(p)")
         }
         if let env = environment["LIAISON_CONTACT_KEYS"], !env.isEmpty {
-            return (try parse(env), "$LIAISON_CONTACT_KEYS")
+            return (try parse(env, source: "$LIAISON_CONTACT_KEYS"), "$LIAISON_CONTACT_KEYS")
         }
         let file = (dataDir as NSString).appendingPathComponent("contact-keys")
         if !FileManager.default.fileExists(atPath: file) {
@@ -77,7 +82,7 @@ public final class ContactVault: Sendable {
             let text = "# Liaison contact-data keys: ID BASE64. The first line seals new data; keep old lines to read old data.\n\(id) \(key)\n"
             try createKeyFile(file, contents: Array(text.utf8))
         }
-        return (try parse(ConfigFiles.read(file, key: "contact-keys")), "generated key file \(file) (keep it apart from the data in production)")
+        return (try parse(ConfigFiles.read(file, key: "contact-keys"), source: file), "generated key file \(file) (keep it apart from the data in production)")
     }
 
     /// Writes a new key file durably before anything is sealed with its key: a key lost in a power
