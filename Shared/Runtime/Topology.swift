@@ -108,12 +108,8 @@ public struct Topology: Codable, Sendable, Equatable {
             throw ConfigError("topology", "cannot read \(path): \(error.localizedDescription)")
         }
         let t: Topology
-        do { t = try JSONDecoder().decode(Topology.self, from: data) } catch let DecodingError.keyNotFound(key, ctx) {
-            throw ConfigError(Self.path(ctx.codingPath + [key]), "required key is missing in \(path)")
-        } catch let DecodingError.typeMismatch(_, ctx) {
-            throw ConfigError(Self.path(ctx.codingPath), "wrong type in \(path): \(ctx.debugDescription)")
-        } catch {
-            throw ConfigError("topology", "\(path) is not valid topology JSON: \(error)")
+        do { t = try JSONDecoder().decode(Topology.self, from: data) } catch {
+            throw ConfigError(decoding: error, in: path, what: "topology")
         }
         try t.validate()
         return t
@@ -140,8 +136,31 @@ public struct Topology: Codable, Sendable, Equatable {
         try enc.encode(self).write(to: URL(fileURLWithPath: path))
     }
 
-    private static func path(_ keys: [CodingKey]) -> String {
+    static func path(_ keys: [CodingKey]) -> String {
         keys.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}
+
+extension ConfigError {
+    /// A JSON configuration file that did not decode, as the key at fault (`units[1].name`) and what
+    /// is wrong with it, instead of Foundation's description of its decoder.
+    /// - Parameter what: the kind of file (`topology`, `units`), the key when no key is at fault.
+    public init(decoding error: Error, in file: String, what: String) {
+        switch error {
+        case DecodingError.keyNotFound(let key, let ctx):
+            self.init(Topology.path(ctx.codingPath + [key]), "required key is missing in \(file)")
+        case DecodingError.valueNotFound(_, let ctx):
+            self.init(Topology.path(ctx.codingPath), "must not be null in \(file)")
+        case DecodingError.typeMismatch(let type, let ctx):
+            let expected = type == String.self ? "a string" : type is any Numeric.Type ? "a number" : type == Bool.self ? "true or false"
+                : "\(type)".hasPrefix("Array") ? "a list ([...])" : "an object ({...})"
+            self.init(Topology.path(ctx.codingPath), "must be \(expected) in \(file)")
+        case DecodingError.dataCorrupted(let ctx) where !ctx.codingPath.isEmpty:
+            self.init(Topology.path(ctx.codingPath), "\(ctx.debugDescription) (\(file))")
+        default:
+            let detail = ((error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError)?.userInfo["NSDebugDescription"] as? String
+            self.init(what, "\(file) is not valid JSON" + (detail.map { ": \($0)" } ?? ""))
+        }
     }
 }
 

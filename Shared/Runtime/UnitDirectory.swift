@@ -8,6 +8,21 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
         case cityBureau = "city_bureau", districtBureau = "district_bureau", station
         case communityOffice = "community_office", prOffice = "pr_office", supervisionOffice = "supervision_office"
+
+        /// A type the directory does not know is named with those it does (and the one meant).
+        public init(from decoder: any Decoder) throws {
+            let typed = try decoder.singleValueContainer().decode(String.self)
+            guard let kind = Kind(rawValue: typed) else {
+                let names = Kind.allCases.map(\.rawValue)
+                // A slip of the keyboard, or the type's first word ("supervision", "community").
+                let word = typed.lowercased()
+                let meant = (Spelling.meant(typed, among: names) ?? (word.count >= 3 ? names.first { $0.hasPrefix(word) } : nil))
+                    .map { "; did you mean \($0)?" } ?? ""
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath,
+                                                        debugDescription: "'\(typed.prefix(40))' is not a unit type: \(names.joined(separator: ", "))\(meant)"))
+            }
+            self = kind
+        }
     }
 
     public struct Unit: Codable, Sendable, Equatable {
@@ -66,7 +81,7 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         }
         let d: UnitDirectory
         do { d = try JSONDecoder().decode(UnitDirectory.self, from: data) } catch {
-            throw ConfigError("units", "\(path) is not a valid unit directory: \(error)")
+            throw ConfigError(decoding: error, in: path, what: "units")
         }
         try d.validate()
         return d

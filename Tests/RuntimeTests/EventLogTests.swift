@@ -326,6 +326,29 @@ import Testing
                 == "services.intake[0].events")
         #expect(throws: ConfigError.self) { try Topology.resolve(path: nil, environment: ["LIAISON_HANDLER_REQUESTS": "tcp://127.0.0.1:7101"]) }
         #expect(load("not json") == "topology")
+        #expect(load(#"{"services":{"intake":{"stream":"a"}}}"#) == "services.intake")   // an object where a list belongs
+    }
+
+    /// A unit directory that does not decode names the entry and key at fault, and what is wrong,
+    /// not Foundation's description of its decoder.
+    @Test func unitDirectoryDecodingErrorsNameTheKey() throws {
+        let dir = try TempDir()
+        func load(_ json: String) -> ConfigError? {
+            let p = dir.file("units-\(UUID().uuidString).json")
+            try? json.write(toFile: p, atomically: true, encoding: .utf8)
+            do { _ = try UnitDirectory.load(path: p); return nil } catch { return error as? ConfigError }
+        }
+        let pr = #"{"code":"PR","name":"PR","type":"pr_office"}"#
+        let wrongType = load(#"{"units":[\#(pr),{"code":"SUP","name":"S","type":"supervision"}]}"#)
+        #expect(wrongType?.key == "units[1].type" && wrongType?.message.contains("'supervision' is not a unit type") == true
+                && wrongType?.message.contains("did you mean supervision_office?") == true, "\(String(describing: wrongType))")
+        let missing = load(#"{"units":[\#(pr),{"code":"SUP","type":"supervision_office"}]}"#)
+        #expect(missing?.key == "units[1].name" && missing?.message.hasPrefix("required key is missing") == true, "\(String(describing: missing))")
+        let number = load(#"{"units":[{"code":7,"name":"PR","type":"pr_office"}]}"#)
+        #expect(number?.key == "units[0].code" && number?.message.hasPrefix("must be a string") == true, "\(String(describing: number))")
+        let broken = load(#"{"units":[\#(pr)"#)
+        #expect(broken?.key == "units" && broken?.message.contains("is not valid JSON") == true && !(broken?.message.contains("DecodingError") ?? true),
+                "\(String(describing: broken))")
     }
 }
 
