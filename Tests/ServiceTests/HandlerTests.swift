@@ -562,6 +562,23 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(CaseOrigin.parse("L2-0000042")! == (1, 42) && CaseOrigin.parse("L2-") == nil && CaseOrigin.parse("L2-4x") == nil)
     }
 
+    /// A database from before the intake heads gets them from its own cases: the last case number
+    /// of each intake it owns a case of.
+    @Test func theIntakeHeadsOfAnOlderDatabaseComeFromItsCases() throws {
+        let fx = try HandlerFixture()
+        for n in ["L1-0000003", "L1-0000009", "L2-0000004"] { try fx.open(n) }
+        // As the database was before the migration.
+        try fx.log.store.pool.write { db in
+            try db.execute(sql: "DROP TABLE intake_heads")
+            try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'handler-v4-intake-heads'")
+        }
+        try fx.restart()
+        let heads = try fx.log.store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT instance, last_case_seq FROM intake_heads ORDER BY instance").map { [$0["instance"] as Int64, $0["last_case_seq"] as Int64] }
+        }
+        #expect(heads == [[0, 9], [1, 4]])
+    }
+
     @Test func deadlinesWarnAtEightyPercentBreachAndPause() throws {
         // Tue 1 Dec 2026 09:00: a help request (2 plain hours to respond, 24 to resolve).
         let fx = try HandlerFixture(at: shanghai(2026, 12, 1, 9))

@@ -577,7 +577,8 @@ public final class HandlerService: RequestHandling {
                 }
                 guard let origin, let head, origin.sequence <= head else {
                     throw WireError.notFound("case_command.merge_into", "no case \(WireError.quoted(c.mergeInto)) has been numbered"
-                                             + (origin.map { " by intake instance \($0.instance + 1)" } ?? "") + "; check the number (a merged case ends for good)")
+                                             + (origin.map { " by intake instance \($0.instance + 1)" } ?? "")
+                                             + " that this handler has heard of; check the number (a merged case ends for good), and if it was just submitted, try again in a moment")
                 }
             }
             set("merged_into", c.mergeInto)
