@@ -90,7 +90,7 @@ struct Submit: ParsableCommand {
             throw ValidationError("--" + FeedbackFile.unknownName("kind", kind, Liaison_V1_FeedbackKind.named.map(\.0)))
         }
         if let occurredAt, FeedbackFile.time(occurredAt) == nil {
-            throw ValidationError("--occurred-at '\(occurredAt)' is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00")
+            throw ValidationError(FeedbackFile.notATime("--occurred-at", occurredAt))
         }
     }
 

@@ -253,7 +253,7 @@ public enum FeedbackFile {
         // keeps every digit of it: the same file submitted again must give the same bodies.
         if let when = obj["occurred_at"] as? String, zoned(when) == nil {
             guard let date = local(when) else {
-                return .failure(LineError(line: line, message: "occurred_at \(WireError.quoted(when)) is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"))
+                return .failure(LineError(line: line, message: notATime("occurred_at", when)))
             }
             let rfc3339 = ISO8601DateFormatter()
             rfc3339.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -290,6 +290,16 @@ public enum FeedbackFile {
     /// taken as this machine's local time.
     public static func time(_ text: String) -> Date? {
         zoned(text) ?? local(text)
+    }
+
+    /// Why `text` is not a time ``time(_:)`` takes, for `field` (`--occurred-at`, `occurred_at`).
+    public static func notATime(_ field: String, _ text: String) -> String {
+        let t = text.trimmingCharacters(in: .whitespaces)
+        // A day alone (what a citizen often remembers): the time of day is not made up here.
+        if t.utf8.count == 10, local(t + " 00:00") != nil {
+            return "\(field) \(WireError.quoted(text)) has a date but no time of day: add the time the citizen gives (\(t) 08:30), or leave \(field) out and say it in the text"
+        }
+        return "\(field) \(WireError.quoted(text)) is not a time like 2026-11-29 08:30 (this machine's time zone) or 2026-11-29T08:30:00+08:00"
     }
 
     /// Whether `text` may be a time at all: every form taken is ASCII and short. Anything else

@@ -43,6 +43,11 @@ import Testing
         if case .failure(let e) = FeedbackFile.parse(#"{"text":"unfinished}"#, line: 13, source: "f") {
             #expect(e.message.contains("ends inside it"), "\(e.message)")
         } else { Issue.record("expected a failure") }
+        // A day without a time of day is told so; the time is not made up.
+        if case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"2026-12-05"}"#, line: 15, source: "f") {
+            #expect(e.message.hasPrefix("occurred_at '2026-12-05' has a date but no time of day"), "\(e.message)")
+        } else { Issue.record("a date alone should be refused") }
+        #expect(FeedbackFile.notATime("--occurred-at", "yesterday").contains("is not a time like"))
         if case .failure(let e) = FeedbackFile.parse(#"[{"kind":"praise"}]"#, line: 14, source: "f") {
             #expect(e.message.hasPrefix("not a JSON object"), "\(e.message)")
         } else { Issue.record("expected a failure") }
