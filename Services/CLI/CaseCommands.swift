@@ -249,13 +249,17 @@ struct CaseNotPolice: ParsableCommand {
 struct CaseAwait: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "await", abstract: "Wait on the citizen (deadlines pause).", aliases: ["await_citizen"])
     @OptionGroup var o: CaseCommandOptions
-    @Option(help: "What is needed from the citizen (required).") var reason: String = ""
-    func run() { o.send(.awaitCitizen) { $0.reason = reason } }
+    @Option(help: "What is needed from the citizen (required; the audit trail's WHY, not shown to them).") var reason: String = ""
+    @Option(help: "What the citizen is asked for, in words for them: their status (liaison status) shows it until the next public note (resume --tell replaces it). Without it they read only 'waiting for you'.")
+    var ask: String = ""
+    func run() { o.send(.awaitCitizen) { $0.reason = reason; $0.text = ask } }
 }
 
 struct CaseResume: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "resume", abstract: "The citizen answered: deadlines run again.")
     @OptionGroup var o: CaseCommandOptions
     @OptionGroup var why: CaseReason
-    func run() { o.send(.resume) { $0.reason = why.reason } }
+    @Option(help: "What the citizen is told now (their status shows it in place of what await --ask asked them).")
+    var tell: String = ""
+    func run() { o.send(.resume) { $0.reason = why.reason; $0.text = tell } }
 }

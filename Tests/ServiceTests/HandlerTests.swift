@@ -528,6 +528,26 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(trail.contains { $0.action == "note" && $0.detail == "internal: suspect the officer's shift log" })
     }
 
+    /// Waiting on the citizen, the office can say what it needs in words for them: their status shows
+    /// it (the reason stays the audit trail's), and what they are told on resuming replaces it.
+    @Test func whatTheCitizenIsAskedForIsPublic() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        for (a, f) in [(Liaison_V1_CaseAction.assign, validCommand(.assign)), (.accept, validCommand(.accept))] {
+            #expect(fx.run("L1-0000001", a, f).error.code == .unspecified)
+        }
+        let waiting = fx.run("L1-0000001", .awaitCitizen) { $0.reason = "receipt missing from the file"; $0.text = "Please send us a photo of the receipt." }.caseInfo
+        #expect(waiting.state == "awaiting_citizen" && waiting.publicNote == "Please send us a photo of the receipt.")
+        let resumed = fx.run("L1-0000001", .resume) { $0.text = "Thank you, we have the receipt." }.caseInfo
+        #expect(resumed.publicNote == "Thank you, we have the receipt.")
+        // Without words for the citizen, nothing public changes; a blank ask is none.
+        let again = fx.run("L1-0000001", .awaitCitizen) { $0.reason = "witness to call back"; $0.text = "  " }.caseInfo
+        #expect(again.publicNote == "Thank you, we have the receipt.")
+        let updates = try fx.events().filter { $0.topic == Liaison_V1_CaseAction.awaitCitizen.topic || $0.topic == Liaison_V1_CaseAction.resume.topic }
+        #expect(updates.map(\.caseUpdated.publicNote) == ["Please send us a photo of the receipt.", "Thank you, we have the receipt.", ""])
+        #expect(!updates.contains { $0.caseUpdated.publicNote.contains("receipt missing") })
+    }
+
     @Test func mergeNeedsALiveTarget() throws {
         let fx = try HandlerFixture()
         try fx.open("L1-0000001")

@@ -599,6 +599,11 @@ public final class HandlerService: RequestHandling {
             set("resolve_remaining", resolved ? nil : left(row["resolve_by"], resolveSpan))
             try dropClock(["respond", "resolve"])
             detail = "waiting on the citizen; deadlines paused"
+            // What the citizen is asked for, in words for them: their status shows it.
+            if !c.text.trimmedIsEmpty {
+                publicNote = c.text
+                detail += "; asked: \(c.text)"
+            }
         case .resume:
             set("paused_from", nil)
             if let r = row["respond_remaining"] as Double? { try reschedule(db, caseNumber, "respond", start: now, span: respondSpan, calendar: s.calendar, remaining: r) }
@@ -606,6 +611,11 @@ public final class HandlerService: RequestHandling {
             set("respond_remaining", nil)
             set("resolve_remaining", nil)
             detail = "deadlines run again"
+            // What the citizen is told now, in place of what they were asked.
+            if !c.text.trimmedIsEmpty {
+                publicNote = c.text
+                detail += "; told: \(c.text)"
+            }
         case .unspecified, .UNRECOGNIZED:
             throw WireError.invalidArgument("case_command.action", "unknown action")
         }
@@ -637,6 +647,7 @@ public final class HandlerService: RequestHandling {
             case .respond, .resolve: true
             case .note: c.public
             case .markNotPoliceResponsibility: !c.text.isEmpty
+            case .awaitCitizen, .resume: !c.text.trimmedIsEmpty
             default: false
             }
             if citizenSees { e.caseUpdated.publicNote = c.text }
