@@ -298,7 +298,19 @@ struct HandlerEndToEndTests {
         let read = try await set.cli(["contact", web.caseNumber, "--reason", "call back"], environment: secret)
         #expect(read.status == 0 && read.output.contains("13500005555"), "\(read.output)")
         // The web case is answered; then the hotline's duplicate joins it.
-        for step in [["assign", "--officer", "PC-1001"], ["accept"], ["respond", "We have sent a patrol."]] {
+        for step in [["assign", "--officer", "PC-1001"], ["accept"],
+                     ["await", "--reason", "address unclear", "--ask", "Which entrance of the building do you mean?"]] {
+            let r = try await set.cli(["case", step[0], web.caseNumber] + step.dropFirst() + ["--actor", "desk-li"])
+            #expect(r.status == 0, "\(r.output)")
+        }
+        // Waiting on the citizen: their status says what for, never the reason recorded.
+        let told = await eventually(20) {
+            let out = (try? await set.cli(["status", web.caseNumber, web.trackingToken]))?.output ?? ""
+            return out.contains("waiting for you") && out.contains("Which entrance")
+        }
+        let waiting = try await set.cli(["status", web.caseNumber, web.trackingToken])
+        #expect(told && !waiting.output.contains("address unclear"), "\(waiting.output)")
+        for step in [["resume", "--tell", "Thank you: the north entrance."], ["respond", "We have sent a patrol."]] {
             let r = try await set.cli(["case", step[0], web.caseNumber] + step.dropFirst() + ["--actor", "desk-li"])
             #expect(r.status == 0, "\(r.output)")
         }
