@@ -250,7 +250,7 @@ struct CaseAwait: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "await", abstract: "Wait on the citizen (deadlines pause).", aliases: ["await_citizen"])
     @OptionGroup var o: CaseCommandOptions
     @Option(help: "What is needed from the citizen (required; the audit trail's WHY, not shown to them).") var reason: String = ""
-    @Option(help: "What the citizen is asked for, in words for them: their status (liaison status) shows it until the next public note (resume --tell replaces it). Without it they read only 'waiting for you'.")
+    @Option(help: "What the citizen is asked for, in words for them: their status (liaison status) shows it until the case goes on (resume replaces it with --tell, else with thanks for the answer). Without it they read only 'waiting for you'.")
     var ask: String = ""
     func run() { o.send(.awaitCitizen) { $0.reason = reason; $0.text = ask } }
 }

@@ -543,8 +543,13 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         // Without words for the citizen, nothing public changes; a blank ask is none.
         let again = fx.run("L1-0000001", .awaitCitizen) { $0.reason = "witness to call back"; $0.text = "  " }.caseInfo
         #expect(again.publicNote == "Thank you, we have the receipt.")
+        #expect(fx.run("L1-0000001", .resume).caseInfo.publicNote == "Thank you, we have the receipt.")
+        // Asked, then resumed without words: the question they answered gives way to thanks.
+        _ = fx.run("L1-0000001", .awaitCitizen) { $0.reason = "date unclear"; $0.text = "Which day was it?" }
+        #expect(fx.run("L1-0000001", .resume).caseInfo.publicNote == HandlerService.answeredNote)
         let updates = try fx.events().filter { $0.topic == Liaison_V1_CaseAction.awaitCitizen.topic || $0.topic == Liaison_V1_CaseAction.resume.topic }
-        #expect(updates.map(\.caseUpdated.publicNote) == ["Please send us a photo of the receipt.", "Thank you, we have the receipt.", ""])
+        #expect(updates.map(\.caseUpdated.publicNote) == ["Please send us a photo of the receipt.", "Thank you, we have the receipt.", "", "",
+                                                         "Which day was it?", HandlerService.answeredNote])
         #expect(!updates.contains { $0.caseUpdated.publicNote.contains("receipt missing") })
     }
 

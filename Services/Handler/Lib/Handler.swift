@@ -138,7 +138,17 @@ public final class HandlerService: RequestHandling {
                 try db.execute(sql: "INSERT INTO intake_heads (instance, last_case_seq) VALUES (?, ?)", arguments: [instance, seq])
             }
         }
+        // Whether the case's public note is what the citizen was asked while the case waited on them
+        // (`await_citizen` with a text): a resume without words of its own thanks them instead of
+        // leaving the question they have answered.
+        m.registerMigration("handler-v5-citizen-asked") { db in
+            try db.execute(sql: "ALTER TABLE cases ADD COLUMN citizen_asked INTEGER NOT NULL DEFAULT 0")
+        }
     }
+
+    /// What a citizen who was asked for something reads once the case goes on, when the office
+    /// gives no words of its own (`resume` without a text).
+    public static let answeredNote = "Thank you for your answer: we are dealing with your case again."
 
     /// Builds the whole handler instance: its requests, one consumer per intake instance, and the
     /// deadline clock. Returns the service too, for reloads.
@@ -600,6 +610,7 @@ public final class HandlerService: RequestHandling {
             try dropClock(["respond", "resolve"])
             detail = "waiting on the citizen; deadlines paused"
             // What the citizen is asked for, in words for them: their status shows it.
+            set("citizen_asked", !c.text.trimmedIsEmpty)
             if !c.text.trimmedIsEmpty {
                 publicNote = c.text
                 detail += "; asked: \(c.text)"
@@ -611,11 +622,14 @@ public final class HandlerService: RequestHandling {
             set("respond_remaining", nil)
             set("resolve_remaining", nil)
             detail = "deadlines run again"
-            // What the citizen is told now, in place of what they were asked.
+            // What the citizen is told now, in place of what they were asked (or thanks for answering).
             if !c.text.trimmedIsEmpty {
                 publicNote = c.text
                 detail += "; told: \(c.text)"
+            } else if row["citizen_asked"] as Bool {
+                publicNote = Self.answeredNote
             }
+            set("citizen_asked", false)
         case .unspecified, .UNRECOGNIZED:
             throw WireError.invalidArgument("case_command.action", "unknown action")
         }
@@ -647,10 +661,11 @@ public final class HandlerService: RequestHandling {
             case .respond, .resolve: true
             case .note: c.public
             case .markNotPoliceResponsibility: !c.text.isEmpty
-            case .awaitCitizen, .resume: !c.text.trimmedIsEmpty
+            case .awaitCitizen: !c.text.trimmedIsEmpty
+            case .resume: !c.text.trimmedIsEmpty || publicNote == Self.answeredNote && publicNote != row["public_note"]
             default: false
             }
-            if citizenSees { e.caseUpdated.publicNote = c.text }
+            if citizenSees { e.caseUpdated.publicNote = c.text.trimmedIsEmpty ? publicNote : c.text }
             e.caseUpdated.respondBy = .init(date: Date(timeIntervalSince1970: final["respond_by"]))
             e.caseUpdated.resolveBy = .init(date: Date(timeIntervalSince1970: final["resolve_by"]))
             e.caseUpdated.mergedInto = c.action == .merge ? c.mergeInto : ""
