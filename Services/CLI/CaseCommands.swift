@@ -227,7 +227,8 @@ struct CaseMerge: ParsableCommand {
         // partition owns, only for having been numbered. So ask that one's owner first: a case
         // merged already sends this one to the case it joined instead.
         do {
-            if !into.isEmpty, try o.client.owner(of: into) != o.client.owner(of: o.caseNumber) {
+            let partitions = max(1, try o.client.loadTopology().instances(of: "handler").count)
+            if !into.isEmpty, CasePartition.owner(of: into, count: partitions) != CasePartition.owner(of: o.caseNumber, count: partitions) {
                 let target = try o.client.getCase(into)
                 if target.state == "merged" {
                     throw ValidationError("case \(into) is itself merged into \(target.mergedInto); merge into \(target.mergedInto)")
