@@ -656,16 +656,9 @@ public final class HandlerService: RequestHandling {
             e.caseUpdated.accountableUnit = final["accountable_unit"]
             e.caseUpdated.officer = officer
             e.caseUpdated.reason = reason
-            // Internal notes stay in the handler's audit trail; the stream carries only what the citizen may see.
-            let citizenSees: Bool = switch c.action {
-            case .respond, .resolve: true
-            case .note: c.public
-            case .markNotPoliceResponsibility: !c.text.isEmpty
-            case .awaitCitizen: !c.text.trimmedIsEmpty
-            case .resume: !c.text.trimmedIsEmpty || publicNote == Self.answeredNote && publicNote != row["public_note"]
-            default: false
-            }
-            if citizenSees { e.caseUpdated.publicNote = c.text.trimmedIsEmpty ? publicNote : c.text }
+            // Internal notes stay in the handler's audit trail; the stream carries only what the citizen
+            // may see: the public note, when this command gave the case a new one.
+            if publicNote != row["public_note"] as String { e.caseUpdated.publicNote = publicNote }
             e.caseUpdated.respondBy = .init(date: Date(timeIntervalSince1970: final["respond_by"]))
             e.caseUpdated.resolveBy = .init(date: Date(timeIntervalSince1970: final["resolve_by"]))
             e.caseUpdated.mergedInto = c.action == .merge ? c.mergeInto : ""
