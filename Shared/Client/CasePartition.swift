@@ -48,10 +48,18 @@ public enum CaseOrigin {
     /// instance 1, the 42nd case it numbered); nil when it is not one. An instance numbers its
     /// cases 1, 2, 3, … without gaps, so a case exists once that instance has numbered as many.
     public static func parse(_ caseNumber: String) -> (instance: Int, sequence: Int64)? {
-        guard let instance = intakeInstance(of: caseNumber), let dash = caseNumber.utf8.firstIndex(of: UInt8(ascii: "-")) else { return nil }
+        let dashes = caseNumber.utf8.lazy.filter { $0 == UInt8(ascii: "-") }.count
+        guard dashes == 1, let instance = intakeInstance(of: caseNumber), let sequence = sequence(of: caseNumber) else { return nil }
+        return (instance, sequence)
+    }
+
+    /// The sequence of a case number (what follows its last `-`), or nil when that is not 1 to 18
+    /// ASCII digits. Whatever its prefix: a lookup checks the whole stored number too.
+    public static func sequence(of caseNumber: String) -> Int64? {
+        guard let dash = caseNumber.utf8.lastIndex(of: UInt8(ascii: "-")) else { return nil }
         let digits = caseNumber.utf8[caseNumber.utf8.index(after: dash)...]
         guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        return (instance, digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) })
+        return digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
     }
 }
 

@@ -891,13 +891,7 @@ enum CaseNumber {
         }
     }
 
-    /// The sequence of a case number (what follows its last `-`), or nil when that is not 1 to 18
-    /// ASCII digits. Lookups check the whole stored number too, so the prefix and the padding must
-    /// match as well.
-    static func sequence(of caseNumber: String) -> Int64? {
-        guard let dash = caseNumber.utf8.lastIndex(of: UInt8(ascii: "-")) else { return nil }
-        let digits = caseNumber.utf8[caseNumber.utf8.index(after: dash)...]
-        guard (1...18).contains(digits.count), digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else { return nil }
-        return digits.reduce(Int64(0)) { $0 * 10 + Int64($1 - UInt8(ascii: "0")) }
-    }
+    /// The sequence of a case number (``CaseOrigin/sequence(of:)``). Lookups check the whole
+    /// stored number too, so the prefix and the padding must match as well.
+    static func sequence(of caseNumber: String) -> Int64? { CaseOrigin.sequence(of: caseNumber) }
 }
