@@ -67,7 +67,7 @@ struct Backup: ParsableCommand {
                     rows.append([inst.stream, "\(copied.head)", Output.bytes(copied.bytes), String(format: "%.2f s", Date().timeIntervalSince(started))])
                 } catch {
                     failed += 1
-                    FileHandle.standardError.write(Data("error: \(inst.stream): \(error)\n".utf8))
+                    printError("error: \(inst.stream): \(error)\n")
                 }
             }
         }
@@ -177,8 +177,8 @@ struct Restore: ParsableCommand {
             }
         }
         guard problems.isEmpty else {
-            for p in problems { FileHandle.standardError.write(Data("error: \(p)\n".utf8)) }
-            FileHandle.standardError.write(Data("nothing was restored\n".utf8))
+            for p in problems { printError("error: \(p)\n") }
+            printError("nothing was restored\n")
             throw ExitCode(1)
         }
         let stamp = ISO8601DateFormatter().string(from: Date()).replacingOccurrences(of: ":", with: "")

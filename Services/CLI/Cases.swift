@@ -70,7 +70,7 @@ struct Cases: ParsableCommand {
                 print("\(cases.count) of \(total) case(s)")
             }
             if !missing.isEmpty {
-                for m in missing { FileHandle.standardError.write(Data("warning: no answer from \(m); its cases are missing\n".utf8)) }
+                for m in missing { printError("warning: no answer from \(m); its cases are missing\n") }
                 Foundation.exit(4)
             }
         } catch { reportFailure(error) }

@@ -134,6 +134,22 @@ func reportFailure(_ error: Error, hint: String? = nil) -> Never {
     case let e as ConfigError: message = "error: \(e)"
     default: message = "error: \(error)"
     }
-    FileHandle.standardError.write(Data((message + "\n" + (hint.map { $0 + "\n" } ?? "")).utf8))
+    printError((message + "\n" + (hint.map { $0 + "\n" } ?? "")))
     Foundation.exit(error is ClientError ? 3 : 1)
+}
+
+/// Every line the command line prints goes through here (this shadows `Swift.print` in the
+/// module): what it shows comes from citizens and operators, and a control character in it (an
+/// escape sequence stored before intake refused them, a carriage return) is written out as
+/// `\u001B` rather than sent to the terminal to act. Line feeds and tabs stay. JSON output stays
+/// JSON: `\u001B` is JSON's own escape.
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    let text = items.map { "\($0)" }.joined(separator: separator)
+    Swift.print(PlainText.escapingControls(text, keepingLineBreaks: true), terminator: terminator)
+}
+
+/// Writes `text` to standard error, control characters written out as ``print(_:separator:terminator:)``
+/// does. Not for the progress bar, whose carriage return and erase are meant.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data(PlainText.escapingControls(text, keepingLineBreaks: true).utf8))
 }

@@ -55,7 +55,7 @@ struct Events: ParsableCommand {
                 if topic.isEmpty || topic.contains(where: { e.topic.hasPrefix($0) }) {
                     // A reader that has had enough (`| head`) closes the pipe: SIGPIPE is ignored for
                     // libzmq's sake, so the write fails, and the tail ends there, quietly.
-                    do { try FileHandle.standardOutput.write(contentsOf: Data((Output.json(e) + "\n").utf8)) } catch { return true }
+                    do { try FileHandle.standardOutput.write(contentsOf: Data((PlainText.escapingControls(Output.json(e)) + "\n").utf8)) } catch { return true }
                     printed += 1
                 }
                 return limit.map { printed >= $0 } ?? false
@@ -170,7 +170,7 @@ struct Streams: ParsableCommand {
             if client.json {
                 for s in statuses { if let st = s.status { print(Output.json(st)) } }
                 // The statuses stay JSON on standard output; what --check found goes to standard error.
-                for p in problems { FileHandle.standardError.write(Data("PROBLEM: \(p)\n".utf8)) }
+                for p in problems { printError("PROBLEM: \(p)\n") }
                 if !problems.isEmpty { throw ExitCode(2) }
                 return
             }

@@ -205,7 +205,7 @@ extension Submit {
             for o in done {
                 if o.failed {
                     fflush(nil)   // the lines printed before it come first when both streams go to one file
-                    FileHandle.standardError.write(Data("error: \(o.message)\n".utf8))
+                    printError("error: \(o.message)\n")
                 } else {
                     print(o.message)
                 }
@@ -280,10 +280,10 @@ extension Submit {
             for o in order.takeAll() {
                 fflush(nil)
                 if let message = o.message {
-                    if o.failed { FileHandle.standardError.write(Data("error: \(message)\n".utf8)) } else { print(message) }
+                    if o.failed { printError("error: \(message)\n") } else { print(message) }
                 } else {
                     unanswered += 1
-                    FileHandle.standardError.write(Data("error: line \(o.line): no answer from intake; it may or may not be stored\n".utf8))
+                    printError("error: line \(o.line): no answer from intake; it may or may not be stored\n")
                 }
             }
             fflush(nil)
@@ -296,8 +296,8 @@ extension Submit {
             reportFailure(error)
         }
         fflush(nil)
-        if showProgress { FileHandle.standardError.write(Data("\n".utf8)) }
-        FileHandle.standardError.write(Data("\(submitted) of \(submitted + failed) submitted\n".utf8))
+        if showProgress { printError("\n") }
+        printError("\(submitted) of \(submitted + failed) submitted\n")
         if failed > 0 { Foundation.exit(1) }
     }
 }

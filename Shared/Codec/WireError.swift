@@ -83,8 +83,10 @@ extension WireError {
             index = scalars.index(after: index)
             taken += 1
         }
-        if index == scalars.endIndex { return "'\(value)'" }
-        return "'\(String(shown))…' (\(scalars.count) characters)"
+        // Control characters written out (`\u001B`): a quoted value goes into replies a terminal
+        // shows and into log lines, where an escape sequence or a line break would act.
+        if index == scalars.endIndex { return "'\(PlainText.escapingControls(String(value)))'" }
+        return "'\(PlainText.escapingControls(String(shown)))…' (\(scalars.count) characters)"
     }
 }
 

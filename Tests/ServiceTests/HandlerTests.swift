@@ -499,6 +499,30 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         #expect(fx.handler.handle([request(.listCases(.with { $0.state = "triaged" }))])[0].caseList.total == 1)
     }
 
+    /// A command's words may not hold control characters (a NUL would cut the stored text short, an
+    /// escape sequence would act on the terminal that shows the audit trail), and a text of
+    /// invisible characters is no text.
+    @Test func controlCharactersInACommandAreNamed() throws {
+        let fx = try HandlerFixture()
+        try fx.open("L1-0000001")
+        let cases: [(String, (inout Liaison_V1_CaseCommand) -> Void)] = [
+            ("case_command.text", { $0.text = "called\u{0} back" }),
+            ("case_command.text", { $0.text = "\u{1B}]0;owned\u{7}" }),
+            ("case_command.text", { $0.text = "\u{200B}\u{FEFF}" }),
+            ("case_command.actor", { $0.text = "x"; $0.actor = "desk\r7" }),
+        ]
+        for (field, change) in cases {
+            let r = fx.run("L1-0000001", .note) { change(&$0) }
+            #expect(r.error.code == .invalidArgument && r.error.field == field, "\(r.error)")
+            #expect(!r.error.message.unicodeScalars.contains { $0.value < 0x20 })
+        }
+        let escalate = fx.run("L1-0000001", .escalate) { $0.reason = "see\u{9B}2J" }
+        #expect(escalate.error.field == "case_command.reason")
+        // A note's lines and tabs stay.
+        #expect(fx.run("L1-0000001", .note) { $0.text = "called back:\n\tno answer" }.error.code == .unspecified)
+        #expect(fx.show("L1-0000001").audit.filter { $0.action == "note" }.count == 1)
+    }
+
     @Test func notesResponsesAndConfirmation() throws {
         let fx = try HandlerFixture()
         try fx.open("L1-0000001")

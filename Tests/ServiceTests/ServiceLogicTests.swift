@@ -69,6 +69,15 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "channel missing", field: "submit_feedback.channel") { $0.channel = .unspecified },
         Rule(name: "channel unknown number", field: "submit_feedback.channel") { $0.channel = .UNRECOGNIZED(9) },
         Rule(name: "text blank", field: "submit_feedback.text") { $0.text = "  \n " },
+        Rule(name: "text of zero-width characters alone", field: "submit_feedback.text") { $0.text = "\u{200B}\u{2060} \u{FEFF}\u{3164}" },
+        Rule(name: "text with a NUL (SQLite would keep the text up to it)", field: "submit_feedback.text") { $0.text = "ok\u{0}and the rest" },
+        Rule(name: "text with an escape sequence", field: "submit_feedback.text") { $0.text = "hello \u{1B}[2J" },
+        Rule(name: "text with a C1 control", field: "submit_feedback.text") { $0.text = "hello \u{9B}31m" },
+        Rule(name: "text with a delete", field: "submit_feedback.text") { $0.text = "hello\u{7F}" },
+        Rule(name: "submission id with a NUL", field: "submit_feedback.submission_id") { $0.submissionID = "sub-1\u{0}x" },
+        Rule(name: "address with a form feed", field: "submit_feedback.address") { $0.unit = ""; $0.address = "12 Park Road\u{0C}" },
+        Rule(name: "category with a line feed", field: "submit_feedback.category") { $0.category = "noise\nlevel: critical" },
+        Rule(name: "name with an escape", field: "submit_feedback.contact.name") { $0.contact.name = "Li\u{1B}]0;x\u{7}" },
         Rule(name: "text too long", field: "submit_feedback.text") { $0.text = String(repeating: "警", count: 4_001) },
         Rule(name: "text of one character and 20,000 combining marks", field: "submit_feedback.text") {
             $0.text = "e" + String(repeating: "\u{0301}", count: 20_000)
@@ -126,6 +135,30 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let e = SubmissionRules().check(f)
         #expect(e?.code == .invalidArgument)
         #expect(e?.field == rule.field)
+    }
+
+    /// A control character is named with its place, never sent back (an escape sequence quoted in
+    /// the reply would act on the clerk's terminal); a letter's tabs and lines, right-to-left marks
+    /// and text without any ASCII are taken as they are.
+    @Test func controlCharactersAreNamedAndLineBreaksKept() {
+        var f = feedback()
+        f.text = "第一行\u{1B}[2J"
+        let e = SubmissionRules().check(f)
+        #expect(e?.field == "submit_feedback.text")
+        #expect(e?.message == "text holds a control character, U+001B (escape) at character 4: remove it (tabs and line breaks may stay)")
+        #expect(e?.message.unicodeScalars.contains { $0.value < 0x20 } == false)
+        // A value quoted in any error has its control characters written out.
+        var unit = feedback()
+        unit.unit = "STN\u{1B}[31m"
+        let quoted = SubmissionRules().check(unit)
+        #expect(quoted?.field == "submit_feedback.unit" && quoted?.message.hasPrefix("unit 'STN\\u001B[31m' is not in the unit directory") == true,
+                "\(String(describing: quoted))")
+        for text in ["Dear Sir,\r\n\tthe road\nis closed", "\u{200F}شكوى\u{200E} 12", "噪音扰民", "\u{200B}x"] {
+            var ok = feedback()
+            ok.text = text
+            ok.address = "1 Park Road\nFlat 2"
+            #expect(SubmissionRules().check(ok) == nil, "\(text.debugDescription)")
+        }
     }
 
     /// A refused field of any size is named, and only its start is sent back: the error reply stays

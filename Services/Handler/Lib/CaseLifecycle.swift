@@ -74,6 +74,16 @@ public enum CaseLifecycle {
                                       ("merge_into", c.mergeInto, 64)] {
             if let refused = WireError.tooLong(f + field, field, value, limit: limit) { throw refused }
         }
+        // No control characters: a NUL would cut the stored text short, an escape sequence would
+        // act on the terminal of whoever reads the audit trail. A note may keep its lines.
+        for (field, value, lineBreaks) in [("actor", c.actor, false), ("text", c.text, true), ("reason", c.reason, true),
+                                           ("unit", c.unit, false), ("officer", c.officer, false),
+                                           ("case_number", c.caseNumber, false), ("merge_into", c.mergeInto, false)] where !value.isEmpty {
+            if let control = PlainText.firstControl(in: value, lineBreaks: lineBreaks) {
+                throw .invalidArgument(f + field, "\(field) holds a control character, \(control.described): remove it"
+                    + (lineBreaks ? " (tabs and line breaks may stay)" : ""))
+            }
+        }
         try need(!c.actor.trimmedIsEmpty, "actor", "actor is required: who gives the command (operator id or badge)")
         switch c.action {
         case .assign:
@@ -97,5 +107,6 @@ public enum CaseLifecycle {
 }
 
 extension String {
-    var trimmedIsEmpty: Bool { allSatisfy(\.isWhitespace) }
+    /// Nothing a reader can see: white space, or invisible characters (zero-width spaces) alone.
+    var trimmedIsEmpty: Bool { !PlainText.hasVisibleCharacter(self) }
 }

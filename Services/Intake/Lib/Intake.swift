@@ -745,6 +745,12 @@ public final class IntakeService: RequestHandling {
         if reason.isEmpty {
             return .answered(.failure(.invalidArgument("get_contact.reason", "reason is required: why the contact data is needed (\"follow-up call\"); every disclosure is recorded")))
         }
+        // The record of who read what is read on terminals: no control characters in it.
+        for (field, value) in [("actor", actor), ("reason", reason)] {
+            if let c = PlainText.firstControl(in: value, lineBreaks: false) {
+                return .answered(.failure(.invalidArgument("get_contact." + field, "\(field) holds a control character, \(c.described): remove it")))
+            }
+        }
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in

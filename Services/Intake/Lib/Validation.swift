@@ -93,9 +93,17 @@ public final class SubmissionRules: Sendable {
         func tooLong(_ field: String, _ name: String, _ value: some StringProtocol, _ limit: Int) -> WireError? {
             WireError.tooLong(f + field, name, value, limit: limit)
         }
+        /// A control character in a free-text field (an escape sequence, a NUL that would cut the
+        /// stored text short): named with its place, never quoted back.
+        func control(_ field: String, _ name: String, _ value: String, lineBreaks: Bool) -> WireError? {
+            guard let c = PlainText.firstControl(in: value, lineBreaks: lineBreaks) else { return nil }
+            return bad(field, "\(name) holds a control character, \(c.described): remove it"
+                + (lineBreaks ? " (tabs and line breaks may stay)" : ""))
+        }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
         if id.utf8.count > Self.maxSubmissionIDLength, let e = tooLong("submission_id", "submission_id", id, Self.maxSubmissionIDLength) { return e }
+        if let e = control("submission_id", "submission_id", s.submissionID, lineBreaks: false) { return e }
         switch s.kind {
         case .unspecified:
             return bad("kind", "kind is required: \(Liaison_V1_FeedbackKind.named.map(\.0).joined(separator: ", "))")
@@ -111,6 +119,10 @@ public final class SubmissionRules: Sendable {
         let text = s.text.trimmedWhitespace
         if text.isEmpty { return bad("text", "text must not be empty") }
         if text.utf8.count > Self.maxTextCharacters, let e = tooLong("text", "text", text, Self.maxTextCharacters) { return e }
+        if let e = control("text", "text", s.text, lineBreaks: true) { return e }
+        if !PlainText.hasVisibleCharacter(text) {
+            return bad("text", "text has nothing to read: white space and invisible characters (zero-width spaces, joiners) alone")
+        }
         let unit = s.unit.trimmedWhitespace
         let address = s.address.trimmedWhitespace
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
@@ -127,6 +139,7 @@ public final class SubmissionRules: Sendable {
             }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
+        if !address.isEmpty, let e = control("address", "address", s.address, lineBreaks: true) { return e }
         let badge = s.officerBadge.trimmedWhitespace
         if !badge.isEmpty && !Self.plausibleBadge(badge) && !Self.plausibleBadge(Self.typed(badge, upTo: 3 * 64)) {
             // Read out as "PC 10472" or "PC/10472": the badge it would be with a dash is offered.
@@ -136,6 +149,7 @@ public final class SubmissionRules: Sendable {
             return bad("officer_badge", "\(WireError.quoted(s.officerBadge)) is not a badge number (2-16 letters, digits or '-', with a digit)\(meant)")
         }
         if s.category.utf8.count > 64, let e = tooLong("category", "category", s.category, 64) { return e }
+        if !s.category.isEmpty, let e = control("category", "category", s.category, lineBreaks: false) { return e }
         if !s.language.isEmpty && !Self.plausibleLanguage(s.language) {
             return bad("language", "\(WireError.quoted(s.language)) is not a language tag like zh-CN or en")
         }
@@ -147,6 +161,7 @@ public final class SubmissionRules: Sendable {
         if s.hasContact {
             let c = s.contact
             if c.name.utf8.count > 100, let e = tooLong("contact.name", "name", c.name, 100) { return e }
+            if !c.name.isEmpty, let e = control("contact.name", "name", c.name, lineBreaks: false) { return e }
             // Full-width digits and signs (a web form typed with a Chinese input method) are the
             // same number; ``contactAsStored(_:)`` stores them as ASCII.
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
