@@ -6,8 +6,10 @@ import SwiftProtobuf
 /// the fields of `SubmitFeedback` (proto field names), kinds and channels by short name
 /// (`"kind": "complaint"`, `"channel": "walk_in"`). The contact goes in `"contact": {"name",
 /// "phone", "email"}`, or those three stand at the top level, as a desk's export may write them.
-/// A line without `submission_id` gets `<file name>:<line number>`, so submitting the same file
-/// again never makes second cases.
+/// A line without `submission_id` gets one made of the file's name, the line's number and a
+/// fingerprint of the line (``submissionID(source:line:text:)``): submitting the same file again
+/// never makes second cases, and tomorrow's file of the same name, or another desk's, is not taken
+/// for it.
 public enum FeedbackFile {
     public struct LineError: Error, CustomStringConvertible {
         public let line: Int
@@ -228,6 +230,24 @@ public enum FeedbackFile {
             + (rest.count > 24 ? "..." : "") + " (a comma, quote or brace missing just before it?)"
     }
 
+    /// The submission id of a file's line that gives none: `calls.jsonl:7:3f9a0c2e51d7b846`, the
+    /// file's name (its first 80 bytes), the line's number and the line's FNV-1a fingerprint. The
+    /// same line of the same file is the same submission however often the file is sent (a run
+    /// cut short, sent again); a different line at that place (the next day's `calls.jsonl`, a file
+    /// of the same name from another desk, a line corrected) is a new one, where the name and
+    /// number alone made it a `conflict` and refused the whole file.
+    public static func submissionID(source: String, line: Int, text: String) -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            hash ^= UInt64(b)
+            hash &*= 0x0000_0100_0000_01b3
+        }
+        let hex = String(hash, radix: 16)
+        var name = Substring(source)
+        while name.utf8.count > 80 { name = name.dropLast() }
+        return "\(name):\(line):\(String(repeating: "0", count: 16 - hex.count))\(hex)"
+    }
+
     public static func parse(_ text: String, line: Int, source: String) -> Result<Liaison_V1_SubmitFeedback, LineError> {
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
@@ -270,7 +290,7 @@ public enum FeedbackFile {
         do {
             let data = try JSONSerialization.data(withJSONObject: obj)
             var f = try Liaison_V1_SubmitFeedback(jsonUTF8Data: data)
-            if f.submissionID.isEmpty { f.submissionID = "\(source):\(line)" }
+            if f.submissionID.isEmpty { f.submissionID = submissionID(source: source, line: line, text: text) }
             return .success(f)
         } catch JSONDecodingError.unknownField(let name) {
             let inContact = (obj["contact"] as? [String: Any])?[name] != nil

@@ -610,6 +610,17 @@ struct EndToEndTests {
         #expect(first.1.contains("line 2") && first.1.contains("rumour") && first.1.contains("2 of 3 submitted"))
         let again = try await liaison(["submit", "--file", batch])
         #expect(again.1.components(separatedBy: "(already submitted)").count == 3)
+        // The next day's file of the same name is new work, not a conflict with yesterday's lines;
+        // yesterday's line kept where it was is still known.
+        try """
+            {"kind":"complaint","channel":"hotline","text":"The officer at the desk was rude","unit":"STN-WEST-01"}
+            {"kind":"rumour","channel":"hotline","text":"?","unit":"STN-WEST-01"}
+            {"kind":"inquiry","channel":"letter","text":"How do I renew my ID card?","address":"3 Bell Tower Rd"}
+            """.write(toFile: batch, atomically: true, encoding: .utf8)
+        let nextDay = try await liaison(["submit", "--file", batch])
+        #expect(nextDay.1.contains("line 1: case L1-") && !nextDay.1.contains("line 1: case L1-0000001") && !nextDay.1.contains("conflict"), "\(nextDay.1)")
+        #expect(!nextDay.1.split(separator: "\n").contains { $0.hasPrefix("line 1:") && $0.contains("already submitted") }, "\(nextDay.1)")
+        #expect(nextDay.1.split(separator: "\n").contains { $0.hasPrefix("line 3:") && $0.contains("already submitted") }, "\(nextDay.1)")
 
         // The operator sees each database's size and its WAL's, as the services report them.
         let intakeStatus = try #require(await set.status("intake"))

@@ -298,7 +298,8 @@ struct IntakeLoadTests {
 
     /// Intake stops answering in the middle of a desk's file: the lines it did answer are still
     /// printed with their cases, in order, each line sent but unanswered is named as in doubt, and
-    /// the summary says how far the file was read. (A stand-in for intake answers lines 1–10 only.)
+    /// the summary says how far the file was read. (A stand-in for intake answers lines 1–10 only,
+    /// by the line number in the id a line without one is given: `cut-short.jsonl:7:…`.)
     @Test func aFileCutShortTellsWhatWasAnsweredAndWhatIsInDoubt() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
@@ -318,7 +319,7 @@ struct IntakeLoadTests {
                 while let frames = try router.receiveMultipart(dontWait: true) {
                     let incoming = Framing.parseRequest(frames: frames)
                     guard case .success(let request) = incoming.request,
-                          let line = Int(request.submitFeedback.submissionID.split(separator: ":").last ?? ""), line <= 10 else { continue }
+                          let line = Int(request.submitFeedback.submissionID.split(separator: ":").dropLast().last ?? ""), line <= 10 else { continue }
                     var reply = Liaison_V1_Reply()
                     reply.requestID = request.requestID
                     reply.feedbackAccepted.caseNumber = "L1-\(1_000 + line)"

@@ -8,10 +8,27 @@ import Testing
         let f = try FeedbackFile.parse(#"{"kind":"help_request","channel":"walk_in","text":"Locked out","unit":"CPO-NORTH-07","contact":{"phone":"13800000000"}}"#,
                                        line: 7, source: "desk.jsonl").get()
         #expect(f.kind == .helpRequest && f.channel == .walkIn && f.contact.phone == "13800000000")
-        #expect(f.submissionID == "desk.jsonl:7")
+        #expect(f.submissionID.hasPrefix("desk.jsonl:7:") && f.submissionID.count == "desk.jsonl:7:".count + 16, "\(f.submissionID)")
         let g = try FeedbackFile.parse(#"{"submission_id":"x1","kind":"FEEDBACK_KIND_PRAISE","channel":"CHANNEL_WEB","text":"t","unit":"U"}"#,
                                        line: 1, source: "f").get()
         #expect(g.kind == .praise && g.submissionID == "x1")
+    }
+
+    /// A line's id is the same whenever the same line of the same file is sent, and differs for
+    /// another line at the same place: tomorrow's `calls.jsonl`, or another desk's.
+    @Test func aLineIsKnownAgainByItsFileNumberAndText() throws {
+        let line = #"{"kind":"praise","channel":"hotline","text":"Thank you","unit":"STN-EAST-01"}"#
+        func id(_ text: String, _ n: Int, _ source: String = "calls.jsonl") throws -> String {
+            try FeedbackFile.parse(text, line: n, source: source).get().submissionID
+        }
+        #expect(try id(line, 1) == id(line, 1))
+        #expect(try id(line, 1) != id(line.replacingOccurrences(of: "Thank you", with: "Thank you!"), 1))
+        #expect(try id(line, 1) != id(line, 2))   // the same words said by two callers
+        #expect(try id(line, 1) != id(line, 1, "other.jsonl"))
+        // A file's long name is cut, the id staying within intake's 128 bytes.
+        let long = String(repeating: "长", count: 60) + ".jsonl"
+        let longID = try id(line, 123_456, long)
+        #expect(longID.utf8.count <= 128 && longID.hasPrefix(String(repeating: "长", count: 26) + ":123456:"), "\(longID)")
     }
 
     @Test func badLinesNameTheProblem() {
