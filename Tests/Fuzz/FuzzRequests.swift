@@ -54,18 +54,34 @@ enum FuzzRequests {
                 } catch {
                     expect(error.field.hasPrefix("case_command."), "the refusal names \(error.field)")
                     expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+                    expectPlain(error.message)
                 }
             }
             guard case .submitFeedback(var submission)? = request.body else { return }
             if let error = rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) {
                 expect(error.field.hasPrefix("submit_feedback."), "the refusal names \(error.field)")
                 expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+                expectPlain(error.message)
             } else {
+                // What is stored and shown holds no control character but a letter's lines.
+                for value in [submission.text, submission.address] {
+                    expect(PlainText.firstControl(in: value, lineBreaks: true) == nil, "accepted with a control character: \(value.debugDescription)")
+                }
+                for value in [submission.submissionID, submission.category, submission.contact.name, submission.unit, submission.officerBadge] {
+                    expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
+                }
                 _ = rules.canonicalize(&submission)
                 expect(rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) == nil,
                        "a valid submission is refused once put in canonical form")
             }
         }
+    }
+
+    /// An error goes back to a terminal and into log lines: no control character in it, whatever
+    /// the request held.
+    static func expectPlain(_ message: String) {
+        expect(!message.unicodeScalars.contains { $0.value < 0x20 || ($0.value >= 0x7F && $0.value <= 0x9F) },
+               "an error with a control character: \(message.debugDescription)")
     }
 
     static func expect(_ condition: Bool, _ message: @autoclosure () -> String) {

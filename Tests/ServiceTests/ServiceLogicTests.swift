@@ -414,7 +414,9 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
                                  (contactQuery(numbers[0], reason: ""), "get_contact.reason", "reason is required"),
                                  (contactQuery(numbers[0], reason: " \n\t"), "get_contact.reason", "reason is required"),
                                  (contactQuery(numbers[0], reason: String(repeating: "r", count: 1_001)), "get_contact.reason", "at most 1000"),
-                                 (contactQuery(numbers[0], actor: String(repeating: "a", count: 65)), "get_contact.actor", "at most 64")] {
+                                 (contactQuery(numbers[0], actor: String(repeating: "a", count: 65)), "get_contact.actor", "at most 64"),
+                                 (contactQuery(numbers[0], actor: "desk\u{1B}[8m"), "get_contact.actor", "U+001B (escape) at character 5"),
+                                 (contactQuery(numbers[0], reason: "call\nback"), "get_contact.reason", "U+000A (line feed) at character 5")] {
             let e = ask(q).error
             #expect(e.code == .invalidArgument && e.field == field && e.message.contains(says), "\(e)")
         }
