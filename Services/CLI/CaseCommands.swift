@@ -126,8 +126,8 @@ enum CaseText {
         ]
         if !c.officerBadge.isEmpty { lines.append("about       officer \(c.officerBadge)") }
         if !c.mergedInto.isEmpty { lines.append("merged into \(c.mergedInto)") }
-        lines.append("text        \(c.text)")
-        if !c.publicNote.isEmpty { lines.append("public note \(c.publicNote)") }
+        lines.append("text        \(Output.indented(c.text))")
+        if !c.publicNote.isEmpty { lines.append("public note \(Output.indented(c.publicNote))") }
         lines.append("next        \(CaseGroup.typed(c.allowedActions))")
         lines.append("\naudit trail:")
         lines.append(Output.table(["WHEN", "WHO", "WHAT", "STATE", "DETAIL", "WHY"], c.audit.map {

@@ -99,6 +99,21 @@ enum Output {
     /// A size for people: `812 B`, `4.0 KiB`, `12.3 MiB`, `1.2 GiB`.
     static func bytes(_ n: UInt64) -> String { DiskSpace.text(n) }
 
+    /// `text` on one line: line breaks as ` ↵ `, tabs as a space.
+    static func oneLine(_ text: String) -> String {
+        guard text.contains(where: { $0.isNewline || $0 == "\t" }) else { return text }
+        return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).joined(separator: " ↵ ")
+            .replacingOccurrences(of: "\t", with: " ")
+    }
+
+    /// `text` after a label of `width` columns: its second and later lines start under its first
+    /// (a letter's text, a public note written in lines).
+    static func indented(_ text: String, width: Int = 12) -> String {
+        guard text.contains(where: \.isNewline) else { return text }
+        return text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .joined(separator: "\n" + String(repeating: " ", count: width))
+    }
+
     /// A duration for people: `840 µs`, `12.3 ms`, `1.50 s`.
     static func micros(_ us: UInt64) -> String {
         if us < 1_000 { return "\(us) µs" }
@@ -106,8 +121,11 @@ enum Output {
         return String(format: "%.2f s", Double(us) / 1_000_000)
     }
 
-    /// Left-aligned columns.
+    /// Left-aligned columns. A cell's own line breaks (a note written in lines) are shown as ` ↵ `
+    /// and its tabs as spaces, so that each row stays one line.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
+        // Written out before the widths are measured, so the columns line up.
+        let rows = rows.map { $0.map { PlainText.escapingControls(oneLine($0)) } }
         var widths = header.map(\.count)
         for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
         func line(_ r: [String]) -> String {

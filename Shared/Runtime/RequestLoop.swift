@@ -396,11 +396,11 @@ public final class RequestLoop: ThreadLoop {
         stats.served.add(1, ordering: .relaxed)
         do {
             if try !requests.send(multipart: Framing.replyFrames(envelope: envelope, requestID: requestID, reply: reply), dontWait: true) {
-                logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(requestID)"])
+                logger.warning("reply dropped: client queue full", metadata: ["request_id": "\(WireError.quoted(requestID))"])
             }
         } catch {
             guard error.isHostUnreachable else { throw error }
-            logger.debug("reply dropped: client gone", metadata: ["request_id": "\(requestID)"])
+            logger.debug("reply dropped: client gone", metadata: ["request_id": "\(WireError.quoted(requestID))"])
         }
     }
 

@@ -44,6 +44,7 @@ enum FuzzRequests {
         case .failure(let error):
             expect(!error.field.isEmpty, "a refused request names no field: \(error)")
             expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes")
+            expectPlain(error.message)
         case .success(let request):
             if let plain = WireReader.submission(bytes) {
                 expect(plain == request, "the hand reader read \(plain), swift-protobuf \(request)")
