@@ -16,7 +16,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Attempts before giving up.")
     var retries: Int = 3
 
-    @Flag(help: "Print JSON (one object a line) instead of text.")
+    @Flag(help: "Print JSON (one object a line) instead of text; an error too, as {\"error\":{\"code\",\"field\",\"message\"}} on standard output.")
     var json = false
 
     @Option(help: "Your CURVE key pair (liaison keygen), for services the topology gives a curve_public_key. Default: $LIAISON_CURVE_KEY_FILE.")
@@ -80,6 +80,26 @@ enum Output {
         return (try? m.jsonString(options: o)) ?? "{}"
     }
 
+    /// An error as one JSON object, for `--json`: `{"error":{"code":"invalid_argument","field":…,
+    /// "message":…}}`, with `line` for a desk file's line and any `extra` keys beside `error`
+    /// (`submission_id`: the id to retry with). A service's error keeps its stable code and field;
+    /// no answer at all is `no_answer`.
+    static func errorJSON(_ error: Error, line: Int? = nil, extra: [String: String] = [:]) -> String {
+        var e: [String: Any]
+        switch error {
+        case let w as WireError: e = ["code": w.codeName, "field": w.field, "message": w.message]
+        case let c as ClientError: e = ["code": "no_answer", "message": "\(c)"]
+        case let l as FeedbackFile.LineError: e = ["code": "invalid_argument", "message": l.message]
+        default: e = ["code": "error", "message": "\(error)"]
+        }
+        if let w = error as? WireError, w.field.isEmpty { e["field"] = nil }
+        var o: [String: Any] = ["error": e]
+        if let line { o["line"] = line }
+        for (k, v) in extra { o[k] = v }
+        let data = (try? JSONSerialization.data(withJSONObject: o, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func time(_ t: Google_Protobuf_Timestamp) -> String {
         let f = DateFormatter()
         f.dateFormat = "yyyy-MM-dd HH:mm"
@@ -136,8 +156,14 @@ enum Output {
     }
 }
 
-/// Turns a thrown error into a clear message and a non-zero exit.
-func reportFailure(_ error: Error, hint: String? = nil) -> Never {
+/// Turns a thrown error into a clear message and a non-zero exit. With `--json` the error is also
+/// one JSON object on standard output (``Output/errorJSON(_:line:extra:)``), with `json` beside it,
+/// so that a script reading the output learns what a person reads on standard error.
+func reportFailure(_ error: Error, hint: String? = nil, json: [String: String] = [:]) -> Never {
+    if CommandLine.arguments.contains("--json") {
+        print(Output.errorJSON(error, extra: json))
+        fflush(nil)
+    }
     let message: String
     switch error {
     case let e as WireError where e.code == .unauthorized && !e.message.hasPrefix(CurveRole.refusalPrefix):

@@ -134,7 +134,7 @@ struct Submit: ParsableCommand {
             reportFailure(error, hint: uncertain ? """
                 Intake may or may not have stored it. Try again with the same id, which never makes a second case:
                   add --submission-id \(submissionId) to the same command
-                """ : nil)
+                """ : nil, json: uncertain ? ["submission_id": submissionId] : [:])
         }
     }
 }
@@ -166,7 +166,14 @@ extension Submit {
     }
 
     /// A file's line that names no channel, with no --channel given.
-    static let noChannel = #"invalid_argument (submit_feedback.channel): the line names no channel: name it on the line ("channel": "walk_in") or give --channel for every line that names none"#
+    static let noChannel = WireError.invalidArgument("submit_feedback.channel", #"the line names no channel: name it on the line ("channel": "walk_in") or give --channel for every line that names none"#)
+
+    /// What is printed for line `n` that failed: `line 7: invalid_argument (…): …`, or with
+    /// `--json` the error as JSON with its line, on standard output with the lines that went in.
+    func lineFailure(_ n: Int, _ error: Error) -> String {
+        if client.json { return Output.errorJSON(error, line: n) }
+        return error is FeedbackFile.LineError ? "\(error)" : "line \(n): \(error)"
+    }
 
     /// What the clerk reads out: the case number, the token in groups of four (one word for the
     /// shell, easy to read over the phone; `status` takes it either way), and whether the
@@ -203,7 +210,7 @@ extension Submit {
             guard !done.isEmpty || showProgress else { return }
             if showProgress { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }   // the bar's line, cleared
             for o in done {
-                if o.failed {
+                if o.failed && !client.json {
                     fflush(nil)   // the lines printed before it come first when both streams go to one file
                     printError("error: \(o.message)\n")
                 } else {
@@ -232,7 +239,7 @@ extension Submit {
                     switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
                     case .failure(let e):
                         failed += 1
-                        order.settle(order.add(line: n), "\(e)", failed: true)
+                        order.settle(order.add(line: n), lineFailure(n, e), failed: true)
                         flush()
                     case .success(var f):
                         // A desk's file may leave the channel to the command: all its lines came in
@@ -242,7 +249,7 @@ extension Submit {
                         if f.channel == .unspecified {
                             guard let channel else {
                                 failed += 1
-                                order.settle(order.add(line: n), "line \(n): \(Self.noChannel)", failed: true)
+                                order.settle(order.add(line: n), lineFailure(n, Self.noChannel), failed: true)
                                 flush()
                                 continue
                             }
@@ -266,7 +273,7 @@ extension Submit {
                     order.settle(slot, "line \(n): " + Self.receipt(a), failed: false)
                 case .failure(let e):
                     failed += 1
-                    order.settle(slot, "line \(n): \(e)", failed: true)
+                    order.settle(slot, lineFailure(n, e), failed: true)
                 }
                 flush()
             }
@@ -280,10 +287,14 @@ extension Submit {
             for o in order.takeAll() {
                 fflush(nil)
                 if let message = o.message {
-                    if o.failed { printError("error: \(message)\n") } else { print(message) }
+                    if o.failed && !client.json { printError("error: \(message)\n") } else { print(message) }
                 } else {
                     unanswered += 1
-                    printError("error: line \(o.line): no answer from intake; it may or may not be stored\n")
+                    if client.json {
+                        print(#"{"error":{"code":"no_answer","message":"no answer from intake; it may or may not be stored"},"line":\#(o.line)}"#)
+                    } else {
+                        printError("error: line \(o.line): no answer from intake; it may or may not be stored\n")
+                    }
                 }
             }
             fflush(nil)

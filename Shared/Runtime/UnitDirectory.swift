@@ -51,9 +51,15 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     /// The `count` codes nearest to `typed` (fewest letters to change), for an error message.
     public func nearestCodes(to typed: String, count: Int = 3) -> [String] {
         let bytes = Array(TypedText.plainASCII(typed).uppercased().utf8.prefix(256))
-        return units.map { (code: $0.code, distance: Spelling.editDistance(bytes, Array($0.code.uppercased().utf8))) }
-            .sorted { ($0.distance, $0.code) < ($1.distance, $1.code) }
-            .prefix(count).map(\.code)
+        // Codes of the kind typed first (`STN-MOON` was meant for a station, not `DIST-EAST`, whose
+        // letters are fewer edits away): the part before the first dash, when one was typed.
+        let kind = bytes.firstIndex(of: UInt8(ascii: "-")).map { Array(bytes[...$0]) }
+        return units.map { unit -> (code: String, otherKind: Bool, distance: Int) in
+            let code = Array(unit.code.uppercased().utf8)
+            return (unit.code, kind.map { !code.starts(with: $0) } ?? false, Spelling.editDistance(bytes, code))
+        }
+        .sorted { ($0.otherKind ? 1 : 0, $0.distance, $0.code) < ($1.otherKind ? 1 : 0, $1.distance, $1.code) }
+        .prefix(count).map(\.code)
     }
 
     /// The first unit of a kind (e.g. the supervision office).

@@ -621,6 +621,19 @@ struct EndToEndTests {
         #expect(nextDay.1.contains("line 1: case L1-") && !nextDay.1.contains("line 1: case L1-0000001") && !nextDay.1.contains("conflict"), "\(nextDay.1)")
         #expect(!nextDay.1.split(separator: "\n").contains { $0.hasPrefix("line 1:") && $0.contains("already submitted") }, "\(nextDay.1)")
         #expect(nextDay.1.split(separator: "\n").contains { $0.hasPrefix("line 3:") && $0.contains("already submitted") }, "\(nextDay.1)")
+        // With --json every line is answered in JSON, a failed one too, with its error's stable code
+        // and field: a script reading the output need not parse the text meant for people.
+        let asJSON = try await liaison(["submit", "--file", batch, "--json"])
+        let objects = asJSON.1.split(separator: "\n").filter { $0.hasPrefix("{") }
+            .compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(asJSON.0 == 1 && objects.map { $0["line"] as? Int } == [1, 2, 3], "\(asJSON.1)")
+        let lineError = objects.count == 3 ? objects[1]["error"] as? [String: String] : nil
+        #expect(lineError?["code"] == "invalid_argument" && lineError?["message"]?.contains("rumour") == true, "\(asJSON.1)")
+        let unknownUnit = try await liaison(["submit", "--kind", "praise", "--unit", "STN-MOON", "--text", "Thanks", "--json"])
+        let refusal = unknownUnit.1.split(separator: "\n").first { $0.hasPrefix("{") }
+            .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: [String: String]] }
+        #expect(unknownUnit.0 == 1 && refusal?["error"]?["field"] == "submit_feedback.unit"
+                && refusal?["error"]?["message"]?.contains("nearest: STN-") == true, "\(unknownUnit.1)")
 
         // The operator sees each database's size and its WAL's, as the services report them.
         let intakeStatus = try #require(await set.status("intake"))

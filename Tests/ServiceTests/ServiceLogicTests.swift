@@ -252,6 +252,11 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let typo = rules.check(feedback(unit: "STN-EAST-1"))
         #expect(typo?.field == "submit_feedback.unit")
         #expect(typo?.message.contains("nearest: STN-EAST-01") == true)
+        // A station that does not exist is answered with stations, not with the districts whose
+        // codes are fewer letters away; a code typed without a dash with the nearest of all.
+        #expect(UnitDirectory.demo.nearestCodes(to: "STN-MOON").allSatisfy { $0.hasPrefix("STN-") }, "\(UnitDirectory.demo.nearestCodes(to: "STN-MOON"))")
+        #expect(UnitDirectory.demo.nearestCodes(to: "cpo-east-3").first == "CPO-EAST-03")
+        #expect(UnitDirectory.demo.nearestCodes(to: "SUPERVISON").first == "SUPERVISION")
     }
 
     @Test func unitsAndBadgesAreStoredAndPublishedAsTheDirectorySpellsThem() throws {
