@@ -83,13 +83,14 @@ enum Output {
     /// An error as one JSON object, for `--json`: `{"error":{"code":"invalid_argument","field":…,
     /// "message":…}}`, with `line` for a desk file's line and any `extra` keys beside `error`
     /// (`submission_id`: the id to retry with). A service's error keeps its stable code and field;
-    /// no answer at all is `no_answer`.
+    /// no answer at all is `no_answer`, a topology or key file that does not load `configuration`.
     static func errorJSON(_ error: Error, line: Int? = nil, extra: [String: String] = [:]) -> String {
         var e: [String: Any]
         switch error {
         case let w as WireError: e = ["code": w.codeName, "field": w.field, "message": w.message]
         case let c as ClientError: e = ["code": "no_answer", "message": "\(c)"]
         case let l as FeedbackFile.LineError: e = ["code": "invalid_argument", "message": l.message]
+        case let c as ConfigError: e = ["code": "configuration", "message": "\(c)"]
         default: e = ["code": "error", "message": "\(error)"]
         }
         if let w = error as? WireError, w.field.isEmpty { e["field"] = nil }
