@@ -16,6 +16,37 @@ import Testing
         #expect(PlainText.firstControl(in: text, lineBreaks: lineBreaks)?.character == at)
     }
 
+    /// Eight bytes at a time, then byte by byte: every control at every offset of texts long and
+    /// short, ASCII and not, with line breaks before it, is found where a plain scan finds it.
+    @Test func theWordAtATimeScanFindsWhatAPlainScanFinds() {
+        func plain(_ text: String, _ lineBreaks: Bool) -> Int? {
+            var n = 0
+            for s in text.unicodeScalars {
+                let v = s.value
+                if (v < 0x20 && !(lineBreaks && (v == 9 || v == 10 || v == 13))) || (v >= 0x7F && v <= 0x9F) {
+                    return text.unicodeScalars.prefix(n).reduce(into: "") { $0.unicodeScalars.append($1) }.count + 1
+                }
+                n += 1
+            }
+            return nil
+        }
+        let fillers = ["abcdefgh", "警察局", "é\n", "x\r\ny", "¡¿", "\u{A0}\u{FF}"]
+        let controls: [Unicode.Scalar] = ["\u{0}", "\u{1B}", "\u{7F}", "\u{80}", "\u{9F}", "\u{9}", "\u{A}"]
+        for filler in fillers {
+            for length in 0..<40 {
+                let prefix = String(String(repeating: filler, count: 6).prefix(length))
+                #expect(PlainText.firstControl(in: prefix + "tail", lineBreaks: true)?.character == plain(prefix + "tail", true))
+                for c in controls {
+                    let text = prefix + String(c) + "tail of the text"
+                    for lineBreaks in [true, false] {
+                        #expect(PlainText.firstControl(in: text, lineBreaks: lineBreaks)?.character == plain(text, lineBreaks),
+                                "\(text.debugDescription) lineBreaks \(lineBreaks)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test func describedByCodePointNameAndPlace() {
         #expect(PlainText.firstControl(in: "ab\u{1B}", lineBreaks: true)?.described == "U+001B (escape) at character 3")
         #expect(PlainText.firstControl(in: "\u{9B}", lineBreaks: true)?.described == "U+009B (control sequence introducer) at character 1")
