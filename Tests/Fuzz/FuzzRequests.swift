@@ -68,7 +68,7 @@ enum FuzzRequests {
                 for value in [submission.text, submission.address] {
                     expect(PlainText.firstControl(in: value, lineBreaks: true) == nil, "accepted with a control character: \(value.debugDescription)")
                 }
-                for value in [submission.submissionID, submission.category, submission.contact.name, submission.unit, submission.officerBadge] {
+                for value in [submission.submissionID, submission.category, submission.contact.name, submission.contact.email, submission.contact.phone, submission.unit, submission.officerBadge] {
                     expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
                 }
                 _ = rules.canonicalize(&submission)

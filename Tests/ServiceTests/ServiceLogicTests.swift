@@ -78,6 +78,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "address with a form feed", field: "submit_feedback.address") { $0.unit = ""; $0.address = "12 Park Road\u{0C}" },
         Rule(name: "category with a line feed", field: "submit_feedback.category") { $0.category = "noise\nlevel: critical" },
         Rule(name: "name with an escape", field: "submit_feedback.contact.name") { $0.contact.name = "Li\u{1B}]0;x\u{7}" },
+        Rule(name: "e-mail with an escape", field: "submit_feedback.contact.email") { $0.contact.email = "li\u{1B}[8m@example.org" },
         Rule(name: "text too long", field: "submit_feedback.text") { $0.text = String(repeating: "警", count: 4_001) },
         Rule(name: "text of one character and 20,000 combining marks", field: "submit_feedback.text") {
             $0.text = "e" + String(repeating: "\u{0301}", count: 20_000)

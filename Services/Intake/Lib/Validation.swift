@@ -223,7 +223,7 @@ public final class SubmissionRules: Sendable {
     }
 
     static func plausibleEmail(_ e: String) -> Bool {
-        guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace) else { return false }
+        guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace), PlainText.firstControl(in: e, lineBreaks: false) == nil else { return false }
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else { return false }
         let domain = parts[1]
