@@ -25,7 +25,8 @@ public enum PlainText {
     }
 
     /// The offset of the first byte of a control character in `bytes` (C0 but, with `lineBreaks`,
-    /// tab, line feed and carriage return; DEL; C1, whose UTF-8 starts with 0xC2 0x80–0x9F), or nil.
+    /// tab, line feed, vertical tab, form feed and carriage return; DEL; C1, whose UTF-8 starts with
+    /// 0xC2 0x80–0x9F), or nil.
     /// Eight bytes at a time: a word with no byte under 0x20, no 0x7F and no 0xC2 (nearly every
     /// word of a text) is passed over in a few instructions.
     static func firstControlOffset(_ bytes: UnsafeBufferPointer<UInt8>, lineBreaks: Bool) -> Int? {
@@ -43,7 +44,7 @@ public enum PlainText {
         }
         while i < n {
             let b = base[i]
-            if b < 0x20 ? !(lineBreaks && (b == 0x09 || b == 0x0A || b == 0x0D)) : b == 0x7F { return i }
+            if b < 0x20 ? !(lineBreaks && b >= 0x09 && b <= 0x0D) : b == 0x7F { return i }
             if b == 0xC2 && i + 1 < n && base[i + 1] <= 0x9F { return i }
             i += 1
             // Back to whole words once past what stopped the fast loop (a letter's line breaks).
@@ -58,8 +59,10 @@ public enum PlainText {
         return nil
     }
 
-    /// The first control character of `text`, or nil. With `lineBreaks`, tab, line feed and
-    /// carriage return are allowed (a letter's lines). Over the contiguous bytes, a word at a
+    /// The first control character of `text`, or nil. With `lineBreaks`, tab, line feed, vertical
+    /// tab, form feed and carriage return are allowed: a letter's lines, a line break copied from a
+    /// word processor (vertical tab), the page break between the pages of a scanned letter (form
+    /// feed, as OCR writes it). Over the contiguous bytes, a word at a
     /// time: it runs on every submission's text.
     public static func firstControl(in text: String, lineBreaks: Bool) -> Control? {
         var text = text

@@ -9,6 +9,8 @@ import Testing
         ("第一行\u{1B}[2J", true, 4),
         ("é\u{0}", true, 2),
         ("x\u{7F}", true, 2),
+        ("page one\u{C}page two\u{B}", true, nil),
+        ("page one\u{C}", false, 9),
         ("👮🏽‍♀️\u{85}", true, 2),
         ("no\u{A0}break", true, nil),
     ] as [(String, Bool, Int?)])
@@ -23,7 +25,7 @@ import Testing
             var n = 0
             for s in text.unicodeScalars {
                 let v = s.value
-                if (v < 0x20 && !(lineBreaks && (v == 9 || v == 10 || v == 13))) || (v >= 0x7F && v <= 0x9F) {
+                if (v < 0x20 && !(lineBreaks && v >= 9 && v <= 13)) || (v >= 0x7F && v <= 0x9F) {
                     return text.unicodeScalars.prefix(n).reduce(into: "") { $0.unicodeScalars.append($1) }.count + 1
                 }
                 n += 1
@@ -31,7 +33,7 @@ import Testing
             return nil
         }
         let fillers = ["abcdefgh", "警察局", "é\n", "x\r\ny", "¡¿", "\u{A0}\u{FF}"]
-        let controls: [Unicode.Scalar] = ["\u{0}", "\u{1B}", "\u{7F}", "\u{80}", "\u{9F}", "\u{9}", "\u{A}"]
+        let controls: [Unicode.Scalar] = ["\u{0}", "\u{1B}", "\u{7F}", "\u{80}", "\u{9F}", "\u{9}", "\u{A}", "\u{B}", "\u{C}", "\u{E}", "\u{8}"]
         for filler in fillers {
             for length in 0..<40 {
                 let prefix = String(String(repeating: filler, count: 6).prefix(length))

@@ -75,7 +75,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "text with a C1 control", field: "submit_feedback.text") { $0.text = "hello \u{9B}31m" },
         Rule(name: "text with a delete", field: "submit_feedback.text") { $0.text = "hello\u{7F}" },
         Rule(name: "submission id with a NUL", field: "submit_feedback.submission_id") { $0.submissionID = "sub-1\u{0}x" },
-        Rule(name: "address with a form feed", field: "submit_feedback.address") { $0.unit = ""; $0.address = "12 Park Road\u{0C}" },
+        Rule(name: "address with a backspace", field: "submit_feedback.address") { $0.unit = ""; $0.address = "12 Park Road\u{08}" },
         Rule(name: "category with a line feed", field: "submit_feedback.category") { $0.category = "noise\nlevel: critical" },
         Rule(name: "name with an escape", field: "submit_feedback.contact.name") { $0.contact.name = "Li\u{1B}]0;x\u{7}" },
         Rule(name: "e-mail with an escape", field: "submit_feedback.contact.email") { $0.contact.email = "li\u{1B}[8m@example.org" },
@@ -146,7 +146,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         f.text = "第一行\u{1B}[2J"
         let e = SubmissionRules().check(f)
         #expect(e?.field == "submit_feedback.text")
-        #expect(e?.message == "text holds a control character, U+001B (escape) at character 4: remove it (tabs and line breaks may stay)")
+        #expect(e?.message == "text holds a control character, U+001B (escape) at character 4: remove it (tabs, line and page breaks may stay)")
         #expect(e?.message.unicodeScalars.contains { $0.value < 0x20 } == false)
         // A value quoted in any error has its control characters written out.
         var unit = feedback()
@@ -154,7 +154,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let quoted = SubmissionRules().check(unit)
         #expect(quoted?.field == "submit_feedback.unit" && quoted?.message.hasPrefix("unit 'STN\\u001B[31m' is not in the unit directory") == true,
                 "\(String(describing: quoted))")
-        for text in ["Dear Sir,\r\n\tthe road\nis closed", "\u{200F}شكوى\u{200E} 12", "噪音扰民", "\u{200B}x"] {
+        for text in ["Dear Sir,\r\n\tthe road\nis closed\u{C}Page 2\u{B}of the letter", "\u{200F}شكوى\u{200E} 12", "噪音扰民", "\u{200B}x"] {
             var ok = feedback()
             ok.text = text
             ok.address = "1 Park Road\nFlat 2"

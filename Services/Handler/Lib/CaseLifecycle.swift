@@ -81,7 +81,7 @@ public enum CaseLifecycle {
                                            ("case_number", c.caseNumber, false), ("merge_into", c.mergeInto, false)] where !value.isEmpty {
             if let control = PlainText.firstControl(in: value, lineBreaks: lineBreaks) {
                 throw .invalidArgument(f + field, "\(field) holds a control character, \(control.described): remove it"
-                    + (lineBreaks ? " (tabs and line breaks may stay)" : ""))
+                    + (lineBreaks ? " (tabs, line and page breaks may stay)" : ""))
             }
         }
         try need(!c.actor.trimmedIsEmpty, "actor", "actor is required: who gives the command (operator id or badge)")

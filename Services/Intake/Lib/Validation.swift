@@ -98,7 +98,7 @@ public final class SubmissionRules: Sendable {
         func control(_ field: String, _ name: String, _ value: String, lineBreaks: Bool) -> WireError? {
             guard let c = PlainText.firstControl(in: value, lineBreaks: lineBreaks) else { return nil }
             return bad(field, "\(name) holds a control character, \(c.described): remove it"
-                + (lineBreaks ? " (tabs and line breaks may stay)" : ""))
+                + (lineBreaks ? " (tabs, line and page breaks may stay)" : ""))
         }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
