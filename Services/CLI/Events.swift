@@ -174,12 +174,12 @@ struct Streams: ParsableCommand {
                 if !problems.isEmpty { throw ExitCode(2) }
                 return
             }
-            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
-                guard let st = s.status else { return [s.instance.stream, s.service, "-", s.down, "-", "-", "-", "-", "-", "-", "-", "-"] }
+            print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "REFUSED/MIN", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
+                guard let st = s.status else { return [s.instance.stream, s.service, "-", s.down, "-", "-", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
                         Output.bytes(st.walBytes), st.diskTotalBytes > 0 ? Output.bytes(st.diskFreeBytes) : "-",
-                        "\(st.requestsShed)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
+                        "\(st.requestsShed)", "\(st.refusedLastMinute) of \(st.requestsLastMinute)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
                         timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
             // A disk nearly full, before it fails every write.
@@ -200,6 +200,11 @@ struct Streams: ParsableCommand {
             // A thread that no longer turns: stuck.
             for s in statuses {
                 for t in s.status?.threads ?? [] where Double(t.silentMs) >= maxSilence * 1000 { print(Self.stuck(s.instance.stream, t)) }
+            }
+            // Most of what an instance answers refused: a client sends something wrong.
+            for s in statuses {
+                guard let st = s.status, let refusing = Self.refusing(s.instance.stream, st) else { continue }
+                print(refusing)
             }
             // What the operator must act on, in words: the latest failed write of each instance.
             for s in statuses {
@@ -293,6 +298,15 @@ struct Streams: ParsableCommand {
     }
 
     /// What needs the operator, one line each: for `--check`.
+    /// Half or more of what an instance answered in the last minute (20 requests at least) refused
+    /// with the caller's error: a client sending a field wrong after a change, an operator's
+    /// credential gone stale, or tracking tokens being guessed. Nil when not so.
+    static func refusing(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String? {
+        guard st.refusedLastMinute >= 20, st.refusedLastMinute * 2 >= st.requestsLastMinute else { return nil }
+        let latest = st.lastRefusal.isEmpty ? "" : " (the latest: \(st.lastRefusal), \(Output.time(st.lastRefusalAt)))"
+        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(latest): is a client sending that field wrong, or is someone guessing?"
+    }
+
     static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],
                          maxLag: UInt64, maxSilence: Double = 10, now: Date) -> [String] {
         var problems: [String] = []
@@ -308,6 +322,7 @@ struct Streams: ParsableCommand {
                 problems.append("\(s.stream): a write failed at \(Output.time(st.lastWriteFailureAt)): \(st.lastWriteFailure)")
             }
             for t in st.threads where Double(t.silentMs) >= maxSilence * 1000 { problems.append(stuck(s.stream, t)) }
+            if let refusing = refusing(s.stream, st) { problems.append(refusing) }
         }
         for p in positions {
             if p.isAhead {

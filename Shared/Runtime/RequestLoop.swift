@@ -90,6 +90,8 @@ public struct RequestLoopOptions: Sendable {
 public final class LoopStats: Sendable {
     public let served = Atomic<UInt64>(0)
     public let shed = Atomic<UInt64>(0)
+    /// Answered and refused over the last minute, and the latest refusal.
+    public let answers = RequestCounts()
     public init() {}
 }
 
@@ -303,10 +305,17 @@ public final class RequestLoop: ThreadLoop {
                 replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
         }
-        // Each reply carries the id of the request it answers, written as it is encoded.
+        // Each reply carries the id of the request it answers, written as it is encoded. An
+        // accepted submission's reply is encoded bytes; only a message can be a refusal.
+        var refused = 0
         for i in incoming.indices {
+            if case .message(let reply) = replies[i], case .error(let error)? = reply.result, RequestCounts.isRefusal(error.code) {
+                refused += 1
+                stats.answers.noteRefusal(error)
+            }
             try send(requests, envelope: incoming[i].envelope, requestID: incoming[i].requestID, reply: replies[i])
         }
+        stats.answers.record(answered: incoming.count, refused: refused)
     }
 
     /// The next waiting request, if any. Over CURVE, a request its client's role may not make

@@ -43,6 +43,14 @@ public struct ServiceHost: Service {
             s.writeTransactions = log.transactions
             s.requestsShed = stats.shed.load(ordering: .relaxed)
             s.requestsServed = stats.served.load(ordering: .relaxed)
+            s.requestsRefused = stats.answers.refusedTotal.load(ordering: .relaxed)
+            let minute = stats.answers.lastMinute()
+            s.requestsLastMinute = minute.answered
+            s.refusedLastMinute = minute.refused
+            if let refusal = stats.answers.lastRefusal {
+                s.lastRefusal = refusal.what
+                s.lastRefusalAt = .init(date: refusal.at)
+            }
             s.service = service
             s.stream = log.stream
             s.headSeq = log.head

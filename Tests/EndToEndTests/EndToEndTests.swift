@@ -1005,6 +1005,30 @@ struct EndToEndTests {
         #expect(json.status == 2 && json.output.contains("PROBLEM: scheduler-1: DOWN ("), "\(json.output)")
     }
 
+    /// A client that sends every submission wrong (a web front after a deploy) shows in `liaison
+    /// streams`: the refusals of the last minute against what was answered, and with `--check` a
+    /// problem naming the latest refusal's code and field, never what was sent.
+    @Test func aClientSendingEverySubmissionWrongIsAProblemForTheOperator() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        for n in 0..<25 {
+            var wrong = submission(n, prefix: "web-front")
+            wrong.unit = "stn_east_01"
+            await #expect(throws: WireError.self) { _ = try await set.call("intake", .submitFeedback(wrong)) }
+        }
+        _ = try await set.call("intake", .submitFeedback(submission(1, prefix: "desk")))
+        let st = try #require(await set.status("intake"))
+        #expect(st.requestsRefused == 25 && st.refusedLastMinute == 25 && st.requestsLastMinute >= 26, "\(st)")
+        #expect(st.lastRefusal == "invalid_argument submit_feedback.unit" && st.hasLastRefusalAt, "\(st.lastRefusal)")
+        let check = try await set.cli(["streams", "--check", "--timeout", "500"])
+        #expect(check.status == 2 && check.output.contains("PROBLEM: intake-1: refused 25 of the ")
+                && check.output.contains("(the latest: invalid_argument submit_feedback.unit, "), "\(check.output)")
+        #expect(!check.output.contains("stn_east_01"), "what was sent is never shown")
+        #expect(check.output.split(separator: "\n").contains { $0.hasPrefix("intake-1 ") && $0.contains("25 of ") }, "\(check.output)")
+    }
+
     /// A consumer whose cursor is beyond its upstream's head (databases from different moments)
     /// is shown as AHEAD in `liaison streams`, with a line saying what it means; before, its lag
     /// read 0.

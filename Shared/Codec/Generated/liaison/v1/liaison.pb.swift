@@ -1561,6 +1561,40 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._threads = newValue}
   }
 
+  /// Requests answered with the caller's error (invalid_argument, conflict, not_found,
+  /// unauthorized): a client sending a field wrong, a citizen's mistyped token, a wrong credential.
+  public var requestsRefused: UInt64 {
+    get {_storage._requestsRefused}
+    set {_uniqueStorage()._requestsRefused = newValue}
+  }
+
+  /// requests answered in the last 60 s
+  public var requestsLastMinute: UInt64 {
+    get {_storage._requestsLastMinute}
+    set {_uniqueStorage()._requestsLastMinute = newValue}
+  }
+
+  /// of them, refused
+  public var refusedLastMinute: UInt64 {
+    get {_storage._refusedLastMinute}
+    set {_uniqueStorage()._refusedLastMinute = newValue}
+  }
+
+  /// the latest refusal's code and field ("invalid_argument submit_feedback.unit"), never a value
+  public var lastRefusal: String {
+    get {_storage._lastRefusal}
+    set {_uniqueStorage()._lastRefusal = newValue}
+  }
+
+  public var lastRefusalAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._lastRefusalAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._lastRefusalAt = newValue}
+  }
+  /// Returns true if `lastRefusalAt` has been explicitly set.
+  public var hasLastRefusalAt: Bool {_storage._lastRefusalAt != nil}
+  /// Clears the value of `lastRefusalAt`. Subsequent reads from it will return its default value.
+  public mutating func clearLastRefusalAt() {_uniqueStorage()._lastRefusalAt = nil}
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3975,7 +4009,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -4004,6 +4038,11 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _curveClientsReadAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _curveRefused: UInt64 = 0
     var _threads: [Liaison_V1_ThreadPulse] = []
+    var _requestsRefused: UInt64 = 0
+    var _requestsLastMinute: UInt64 = 0
+    var _refusedLastMinute: UInt64 = 0
+    var _lastRefusal: String = String()
+    var _lastRefusalAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4040,6 +4079,11 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _curveClientsReadAt = source._curveClientsReadAt
       _curveRefused = source._curveRefused
       _threads = source._threads
+      _requestsRefused = source._requestsRefused
+      _requestsLastMinute = source._requestsLastMinute
+      _refusedLastMinute = source._refusedLastMinute
+      _lastRefusal = source._lastRefusal
+      _lastRefusalAt = source._lastRefusalAt
     }
   }
 
@@ -4084,6 +4128,11 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 24: try { try decoder.decodeSingularMessageField(value: &_storage._curveClientsReadAt) }()
         case 25: try { try decoder.decodeSingularUInt64Field(value: &_storage._curveRefused) }()
         case 26: try { try decoder.decodeRepeatedMessageField(value: &_storage._threads) }()
+        case 27: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestsRefused) }()
+        case 28: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestsLastMinute) }()
+        case 29: try { try decoder.decodeSingularUInt64Field(value: &_storage._refusedLastMinute) }()
+        case 30: try { try decoder.decodeSingularStringField(value: &_storage._lastRefusal) }()
+        case 31: try { try decoder.decodeSingularMessageField(value: &_storage._lastRefusalAt) }()
         default: break
         }
       }
@@ -4174,6 +4223,21 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if !_storage._threads.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._threads, fieldNumber: 26)
       }
+      if _storage._requestsRefused != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestsRefused, fieldNumber: 27)
+      }
+      if _storage._requestsLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestsLastMinute, fieldNumber: 28)
+      }
+      if _storage._refusedLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._refusedLastMinute, fieldNumber: 29)
+      }
+      if !_storage._lastRefusal.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._lastRefusal, fieldNumber: 30)
+      }
+      try { if let v = _storage._lastRefusalAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+      } }()
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4209,6 +4273,11 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._curveClientsReadAt != rhs_storage._curveClientsReadAt {return false}
         if _storage._curveRefused != rhs_storage._curveRefused {return false}
         if _storage._threads != rhs_storage._threads {return false}
+        if _storage._requestsRefused != rhs_storage._requestsRefused {return false}
+        if _storage._requestsLastMinute != rhs_storage._requestsLastMinute {return false}
+        if _storage._refusedLastMinute != rhs_storage._refusedLastMinute {return false}
+        if _storage._lastRefusal != rhs_storage._lastRefusal {return false}
+        if _storage._lastRefusalAt != rhs_storage._lastRefusalAt {return false}
         return true
       }
       if !storagesAreEqual {return false}

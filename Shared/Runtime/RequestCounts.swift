@@ -1,0 +1,82 @@
+import Foundation
+import LiaisonCodec
+import Synchronization
+
+/// How many requests a service answered over the last minute and how many of them it refused with
+/// the caller's error, in one-second buckets, with the latest refusal's code and field: what shows
+/// an operator at night that a client (a web front after a deploy, a desk's tool) is sending every
+/// submission wrong, or that tokens are being guessed.
+public final class RequestCounts: Sendable {
+    struct Bucket {
+        var second: Int64 = -1
+        var answered: UInt64 = 0
+        var refused: UInt64 = 0
+    }
+
+    /// The last minute's figures and the latest refusal.
+    public struct Summary: Sendable, Equatable {
+        public var answered: UInt64
+        public var refused: UInt64
+        public init(answered: UInt64, refused: UInt64) {
+            self.answered = answered
+            self.refused = refused
+        }
+    }
+
+    /// A refusal as the status reports it: code and field, never what was sent.
+    public struct Refusal: Sendable, Equatable {
+        public var what: String
+        public var at: Date
+    }
+
+    private let buckets = Mutex([Bucket](repeating: Bucket(), count: 60))
+    private let latest = Mutex<Refusal?>(nil)
+    /// Refusals since start.
+    public let refusedTotal = Atomic<UInt64>(0)
+
+    public init() {}
+
+    /// Whether `error` is the caller's: a field wrong, a conflict, nothing found, no credential. Not
+    /// `unavailable` (counted as shed) nor `internal` (the service's own failure).
+    public static func isRefusal(_ code: Liaison_V1_ErrorCode) -> Bool {
+        switch code {
+        case .invalidArgument, .conflict, .notFound, .unauthorized: true
+        default: false
+        }
+    }
+
+    /// Records a batch of `answered` replies, `refused` of them refusals, at `now` (seconds since
+    /// 1970); once a batch, on the request thread.
+    public func record(answered: Int, refused: Int, now: Double = Date().timeIntervalSince1970) {
+        guard answered > 0 else { return }
+        let second = Int64(now)
+        let slot = Int(second % 60)
+        buckets.withLock { b in
+            if b[slot].second != second { b[slot] = Bucket(second: second) }
+            b[slot].answered += UInt64(answered)
+            b[slot].refused += UInt64(refused)
+        }
+        if refused > 0 { refusedTotal.add(UInt64(refused), ordering: .relaxed) }
+    }
+
+    /// Keeps `error` as the latest refusal.
+    public func noteRefusal(_ error: Liaison_V1_Error, at now: Date = Date()) {
+        let what = error.field.isEmpty ? error.code.name : "\(error.code.name) \(error.field)"
+        latest.withLock { $0 = Refusal(what: what, at: now) }
+    }
+
+    public var lastRefusal: Refusal? { latest.withLock { $0 } }
+
+    /// Requests answered and refused in the 60 s before `now`.
+    public func lastMinute(now: Double = Date().timeIntervalSince1970) -> Summary {
+        let current = Int64(now)
+        return buckets.withLock { b in
+            var s = Summary(answered: 0, refused: 0)
+            for bucket in b where bucket.second > current - 60 && bucket.second <= current {
+                s.answered += bucket.answered
+                s.refused += bucket.refused
+            }
+            return s
+        }
+    }
+}

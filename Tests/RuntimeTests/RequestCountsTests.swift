@@ -1,0 +1,31 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+
+@Suite struct RequestCountsTests {
+    @Test func theLastMinuteCountsAnsweredAndRefusedAndKeepsTheLatestRefusal() {
+        let counts = RequestCounts()
+        let t0 = 1_800_000_000.0
+        counts.record(answered: 10, refused: 2, now: t0)
+        counts.record(answered: 5, refused: 5, now: t0 + 30)
+        counts.record(answered: 0, refused: 0, now: t0 + 31)
+        #expect(counts.lastMinute(now: t0 + 30) == .init(answered: 15, refused: 7))
+        // A minute on, the first second has left the window; two minutes on, all of it.
+        #expect(counts.lastMinute(now: t0 + 60) == .init(answered: 5, refused: 5))
+        #expect(counts.lastMinute(now: t0 + 120) == .init(answered: 0, refused: 0))
+        // The same slot a minute later starts over.
+        counts.record(answered: 1, refused: 0, now: t0 + 60)
+        #expect(counts.lastMinute(now: t0 + 60) == .init(answered: 6, refused: 5))
+        #expect(counts.refusedTotal.load(ordering: .relaxed) == 7)
+        counts.noteRefusal(.with { $0.code = .invalidArgument; $0.field = "submit_feedback.unit"; $0.message = "unit 'X' is not …" })
+        #expect(counts.lastRefusal?.what == "invalid_argument submit_feedback.unit")
+        counts.noteRefusal(.with { $0.code = .unauthorized; $0.message = "no credential" })
+        #expect(counts.lastRefusal?.what == "unauthorized")
+    }
+
+    @Test func onlyTheCallersErrorsAreRefusals() {
+        #expect([Liaison_V1_ErrorCode.invalidArgument, .conflict, .notFound, .unauthorized].allSatisfy(RequestCounts.isRefusal))
+        #expect(![Liaison_V1_ErrorCode.unavailable, .internal, .unspecified].contains(where: RequestCounts.isRefusal))
+    }
+}
