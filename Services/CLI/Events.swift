@@ -304,7 +304,15 @@ struct Streams: ParsableCommand {
     static func refusing(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String? {
         guard st.refusedLastMinute >= 20, st.refusedLastMinute * 2 >= st.requestsLastMinute else { return nil }
         let latest = st.lastRefusal.isEmpty ? "" : " (the latest: \(st.lastRefusal), \(Output.time(st.lastRefusalAt)))"
-        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(latest): is a client sending that field wrong, or is someone guessing?"
+        let code = st.lastRefusal.split(separator: " ").first.map(String.init) ?? ""
+        let ask = switch code {
+        case "invalid_argument": "is a client sending that field wrong (a web front or a desk's tool since its last change)?"
+        case "not_found": "citizens mistyping, or someone guessing case numbers and tracking tokens?"
+        case "unauthorized": "an operator credential or a client key that is no longer accepted?"
+        case "conflict": "a client reusing one submission_id for different submissions?"
+        default: "what is sending them?"
+        }
+        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(latest): \(ask)"
     }
 
     static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],

@@ -1024,7 +1024,8 @@ struct EndToEndTests {
         #expect(st.lastRefusal == "invalid_argument submit_feedback.unit" && st.hasLastRefusalAt, "\(st.lastRefusal)")
         let check = try await set.cli(["streams", "--check", "--timeout", "500"])
         #expect(check.status == 2 && check.output.contains("PROBLEM: intake-1: refused 25 of the ")
-                && check.output.contains("(the latest: invalid_argument submit_feedback.unit, "), "\(check.output)")
+                && check.output.contains("(the latest: invalid_argument submit_feedback.unit, ")
+                && check.output.contains("is a client sending that field wrong"), "\(check.output)")
         #expect(!check.output.contains("stn_east_01"), "what was sent is never shown")
         #expect(check.output.split(separator: "\n").contains { $0.hasPrefix("intake-1 ") && $0.contains("25 of ") }, "\(check.output)")
     }
