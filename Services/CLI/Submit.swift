@@ -15,7 +15,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in.")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines.")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
@@ -198,11 +198,22 @@ extension Submit {
     /// any size takes the same memory. Exits non-zero if any line failed.
     func submitFile(_ path: String) {
         var reader: FeedbackFile.Lines
-        do { reader = try FeedbackFile.Lines(path: path) } catch { reportFailure(error) }
+        var totalLines: Int?
+        do {
+            if let objects = try FeedbackFile.documentLines(path: path) {
+                // One JSON document (an array, or one object over several lines): its objects are
+                // taken as the lines of a JSON-lines file, numbered in order.
+                printError("\(path) is one JSON document, not JSON lines: its \(objects.count) object(s) are numbered below as lines 1-\(objects.count), in order\n")
+                reader = FeedbackFile.Lines(data: Data(objects.joined(separator: "\n").utf8))
+                totalLines = objects.count
+            } else {
+                reader = try FeedbackFile.Lines(path: path)
+                // The bar needs the file's length in lines: counted first, only for a bar on a terminal.
+                totalLines = isatty(2) == 1 ? try? FeedbackFile.countLines(path: path) : nil
+            }
+        } catch { reportFailure(error) }
         let source = (path as NSString).lastPathComponent
-        // The bar needs the file's length in lines: counted first, only for a bar on a terminal.
-        let totalLines = isatty(2) == 1 ? try? FeedbackFile.countLines(path: path) : nil
-        let showProgress = (totalLines ?? 0) >= 20
+        let showProgress = isatty(2) == 1 && (totalLines ?? 0) >= 20
         var order = LineOrder()
         var submitted = 0, failed = 0
         func flush() {

@@ -154,6 +154,52 @@ public enum FeedbackFile {
         return last == 0x0A ? count : count + 1
     }
 
+    /// The largest JSON document (an array) taken whole; a bigger one is JSON lines' work.
+    public static let maxDocumentBytes = 64 << 20
+
+    /// When the file is one JSON document rather than JSON lines (a web tool's export: an array of
+    /// objects, or one object printed over several lines), its objects as JSON lines, one
+    /// compact line each with sorted keys (so that the same file gives the same lines, and the
+    /// same default submission ids, on every run); nil for a file of JSON lines. Read line by line
+    /// such a file went in by halves: the array's lines with a trailing comma were refused, the
+    /// last object's line was sent.
+    /// - Throws: ``LineError`` (line 1) for an array too big to take whole, or one that does not
+    ///   parse, naming what to do; ``FileError`` when the file cannot be read.
+    public static func documentLines(path: String) throws -> [String]? {
+        let file = try OpenFile(path: path)
+        var head = try file.read(upTo: 1 << 16)
+        if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
+        guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }),
+              head[first] == UInt8(ascii: "[") || head[first] == UInt8(ascii: "{") else { return nil }
+        // An object whose first line is whole is JSON lines' first line.
+        if head[first] == UInt8(ascii: "{") {
+            let lineEnd = head[first...].firstIndex(of: 0x0A) ?? head.endIndex
+            if (try? JSONSerialization.jsonObject(with: Data(head[first..<lineEnd]))) != nil { return nil }
+        }
+        var data = Data(head)
+        while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
+            data.append(contentsOf: chunk)
+            if data.count > maxDocumentBytes {
+                throw LineError(line: 1, message: "the file is one JSON array of more than \(maxDocumentBytes >> 20) MiB: give it as JSON lines, one object a line (jq -c '.[]' FILE > FILE.jsonl)")
+            }
+        }
+        let document: Any
+        do { document = try JSONSerialization.jsonObject(with: data) } catch {
+            // Not one document either: read as JSON lines, each line's fault named.
+            if head[first] == UInt8(ascii: "{") { return nil }
+            throw LineError(line: 1, message: "the file starts as a JSON array but is not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")); nothing was sent")
+        }
+        let items = (document as? [Any]) ?? [document]
+        return items.map { item in
+            guard JSONSerialization.isValidJSONObject(item),
+                  let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]) else {
+                // A number or a string in the array: refused as its line, "not a JSON object".
+                return (try? JSONSerialization.data(withJSONObject: [item], options: [.fragmentsAllowed])).map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? "null"
+            }
+            return String(decoding: line, as: UTF8.self)
+        }
+    }
+
     /// A file that cannot be read, with the reason as the system gives it.
     public struct FileError: Error, CustomStringConvertible {
         public let path: String

@@ -629,6 +629,21 @@ struct EndToEndTests {
         #expect(asJSON.0 == 1 && objects.map { $0["line"] as? Int } == [1, 2, 3], "\(asJSON.1)")
         let lineError = objects.count == 3 ? objects[1]["error"] as? [String: String] : nil
         #expect(lineError?["code"] == "invalid_argument" && lineError?["message"]?.contains("rumour") == true, "\(asJSON.1)")
+        // A web tool's export, one JSON array printed over many lines: each object goes in (read
+        // line by line, the lines with a trailing comma were refused and the last object sent), and
+        // the same export sent again changes nothing.
+        let export = set.dir + "/export.json"
+        try """
+            [
+              {"kind": "praise", "channel": "web", "unit": "STN-WEST-01", "text": "The officer found my lost dog"},
+              {"kind": "suggestion", "channel": "web", "address": "Bell Road", "text": "A crossing light near the school, please"}
+            ]
+            """.write(toFile: export, atomically: true, encoding: .utf8)
+        let exported = try await liaison(["submit", "--file", export])
+        #expect(exported.0 == 0 && exported.1.contains("is one JSON document, not JSON lines: its 2 object(s)")
+                && exported.1.contains("line 1: case L1-") && exported.1.contains("line 2: case L1-") && exported.1.contains("2 of 2 submitted"), "\(exported.1)")
+        let exportedAgain = try await liaison(["submit", "--file", export])
+        #expect(exportedAgain.1.components(separatedBy: "(already submitted)").count == 3, "\(exportedAgain.1)")
         let unknownUnit = try await liaison(["submit", "--kind", "praise", "--unit", "STN-MOON", "--text", "Thanks", "--json"])
         let refusal = unknownUnit.1.split(separator: "\n").first { $0.hasPrefix("{") }
             .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: [String: String]] }
