@@ -294,6 +294,45 @@ public enum FeedbackFile {
         return "\(name):\(line):\(String(repeating: "0", count: 16 - hex.count))\(hex)"
     }
 
+    /// A line's values as a web tool's export may write them, made what a submission takes: a field
+    /// that is `null` is left out (a contact of nulls alone is none: anonymous), and a field that
+    /// must be text but is a number, a list or an object is refused by name. Protobuf's reader
+    /// said only "malformedString"; a phone exported as a number has lost any leading 0 and is told
+    /// to be quoted. Returns the refusal, or nil with `obj` ready.
+    static func plainFields(_ obj: inout [String: Any]) -> String? {
+        obj = obj.filter { !($0.value is NSNull) }
+        if let contact = obj["contact"] {
+            guard var c = contact as? [String: Any] else {
+                return "\"contact\" is \(described(contact)), not an object like {\"name\": \"...\", \"phone\": \"...\", \"email\": \"...\"}"
+            }
+            c = c.filter { !($0.value is NSNull) }
+            obj["contact"] = c.isEmpty ? nil : c
+        }
+        // kind and channel may be the enum's number too; the rest is text.
+        let textFields = fields.filter { !["kind", "channel", "contact"].contains($0) } + contactFields
+        for key in textFields {
+            for value in [obj[key], (obj["contact"] as? [String: Any])?[key]] {
+                guard let value, !(value is String) else { continue }
+                if let number = value as? NSNumber, ["phone", "submission_id", "officer_badge"].contains(key) {
+                    return "\"\(key)\" is a number (\(number)), not text: put it in quotes (\"\(number)\"); a number loses a leading 0"
+                }
+                return "\"\(key)\" is \(described(value)), not text: give it as one string in quotes"
+            }
+        }
+        return nil
+    }
+
+    /// A JSON value as a clerk would name it: "a number (12)", "a list", "an object".
+    static func described(_ value: Any) -> String {
+        switch value {
+        case let n as NSNumber: "a number or true/false (\(n))"
+        case is [Any]: "a list"
+        case is [String: Any]: "an object"
+        case is String: "text"
+        default: "not text"
+        }
+    }
+
     public static func parse(_ text: String, line: Int, source: String) -> Result<Liaison_V1_SubmitFeedback, LineError> {
         let parsed: Any
         do { parsed = try JSONSerialization.jsonObject(with: Data(text.utf8)) } catch {
@@ -302,6 +341,7 @@ public enum FeedbackFile {
         guard var obj = parsed as? [String: Any] else {
             return .failure(LineError(line: line, message: "not a JSON object: each line is one submission, {\"kind\":\"complaint\",\"text\":\"...\",...}"))
         }
+        if let refused = plainFields(&obj) { return .failure(LineError(line: line, message: refused)) }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {
             guard let kind = Liaison_V1_FeedbackKind(name: k) else {
                 return .failure(LineError(line: line, message: unknownName("kind", k, Liaison_V1_FeedbackKind.named.map(\.0))))

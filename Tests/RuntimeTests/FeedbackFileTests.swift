@@ -332,3 +332,33 @@ import Testing
         }
     }
 }
+
+/// Values as a web tool's export writes them.
+@Suite struct FeedbackFileValueTests {
+    func message(_ line: String) -> String? {
+        if case .failure(let e) = FeedbackFile.parse(line, line: 4, source: "export.jsonl") { return e.message }
+        return nil
+    }
+
+    @Test func nullIsLeftOutAndAContactOfNullsIsNone() throws {
+        let f = try FeedbackFile.parse(#"{"kind":"praise","channel":"web","text":"t","unit":"U","address":null,"name":null,"phone":null,"contact":{"email":null}}"#,
+                                       line: 1, source: "f").get()
+        #expect(!f.hasContact && f.address.isEmpty)
+        let g = try FeedbackFile.parse(#"{"kind":"praise","channel":"web","text":"t","unit":"U","name":"Li Wei","email":null}"#, line: 1, source: "f").get()
+        #expect(g.contact.name == "Li Wei" && g.contact.email.isEmpty)
+    }
+
+    @Test(arguments: [
+        (#"{"kind":"praise","text":"t","phone":13800000001}"#, #""phone" is a number (13800000001), not text: put it in quotes ("13800000001"); a number loses a leading 0"#),
+        (#"{"kind":"praise","text":"t","contact":{"phone":1065521234}}"#, #""phone" is a number (1065521234), not text"#),
+        (#"{"submission_id":123,"kind":"praise","text":"t"}"#, #""submission_id" is a number (123), not text"#),
+        (#"{"kind":"praise","text":["a","b"]}"#, #""text" is a list, not text: give it as one string in quotes"#),
+        (#"{"kind":"praise","text":"t","unit":{"code":"U"}}"#, #""unit" is an object, not text"#),
+        (#"{"kind":"praise","text":"t","category":true}"#, #""category" is a number or true/false (1), not text"#),
+        (#"{"kind":"praise","text":"t","contact":"Li Wei, 138..."}"#, #""contact" is text, not an object like {"name": "...""#),
+    ])
+    func aValueThatIsNotTextIsNamed(line: String, says: String) {
+        let m = message(line)
+        #expect(m?.hasPrefix(says) == true, "\(m ?? "accepted")")
+    }
+}
