@@ -147,10 +147,11 @@ enum Output {
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         // Written out before the widths are measured, so the columns line up.
         let rows = rows.map { $0.map { PlainText.escapingControls(oneLine($0)) } }
-        var widths = header.map(\.count)
-        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], c.count) } }
+        // In terminal columns: a Chinese character takes two.
+        var widths = header.map { TerminalWidth.columns($0) }
+        for r in rows { for (i, c) in r.enumerated() where i < widths.count { widths[i] = max(widths[i], TerminalWidth.columns(c)) } }
         func line(_ r: [String]) -> String {
-            r.enumerated().map { i, c in i == r.count - 1 ? c : c.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            r.enumerated().map { i, c in i == r.count - 1 || i >= widths.count ? c : TerminalWidth.padded(c, to: widths[i]) }
                 .joined(separator: "  ")
         }
         return ([line(header)] + rows.map(line)).joined(separator: "\n")

@@ -73,7 +73,9 @@ struct TerminalSafetyTests {
                 $0.unit = "STN-EAST-01"
                 $0.accountableUnit = "STN-EAST-01"
                 $0.text = Self.hostile
-                $0.audit = [.with { $0.actor = "desk\u{1B}[1m"; $0.action = "note"; $0.detail = Self.hostile }]
+                $0.audit = [.with { $0.actor = "desk\u{1B}[1m"; $0.action = "note"; $0.detail = Self.hostile },
+                            .with { $0.actor = "PC-1001"; $0.action = "respond"; $0.detail = "我们已经联系了派出所"; $0.reason = "why-1" },
+                            .with { $0.actor = "PC-1001"; $0.action = "note"; $0.detail = "called back"; $0.reason = "why-2" }]
             }
             return reply
         }
@@ -98,6 +100,12 @@ struct TerminalSafetyTests {
         #expect(show.output.contains("\n            second line\tend"), "\(show.output)")
         #expect(show.output.split(separator: "\n").contains { $0.contains("note") && $0.contains("\\u009B31m ↵ second line end") }, "\(show.output)")
         #expect(show.output.contains("at\n            the desk"), "\(show.output)")
+        // A detail in Chinese (two columns a character) keeps the WHY column in line.
+        let rows = show.output.split(separator: "\n").map(String.init)
+        let whyAt = rows.compactMap { row in
+            ["WHY", "why-1", "why-2"].compactMap { row.range(of: $0) }.first.map { TerminalWidth.columns(row[..<$0.lowerBound]) }
+        }
+        #expect(whyAt.count == 3 && Set(whyAt).count == 1, "\(whyAt)\n\(show.output)")
         let json = try await set.cli(["case", "show", "L1-0000001", "--json"])
         #expect(!json.output.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" || ($0.value >= 0x7F && $0.value <= 0x9F) },
                 "\(json.output.debugDescription)")
