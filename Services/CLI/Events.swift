@@ -104,6 +104,10 @@ struct Streams: ParsableCommand {
             (--disk-free-warning-mib, default 1 GiB) a line under the table says so, before a full disk fails \
             every write. \
             SHED counts the requests it answered `unavailable` because its queue was full, since it started. \
+            REFUSED/MIN is how many of the requests it answered in the last minute it refused with the \
+            caller's error (a field wrong, a case or token not found, no credential, a reused submission_id); \
+            when that is half or more of at least 20, a line under the table names the latest refusal's \
+            code and field: a client sending something wrong since its last change, or tokens guessed. \
             COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
             fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
             for it. FAILED counts the write transactions SQLite failed since it started (a full disk \
@@ -117,7 +121,8 @@ struct Streams: ParsableCommand {
             failed in the last 10 minutes, a consumer more than --max-lag events behind or ahead of \
             its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds, \
             a consumer that has failed to apply its upstream's events for as long, \
-            a thread of an instance that has not gone round its loop for --max-silence seconds) \
+            a thread of an instance that has not gone round its loop for --max-silence seconds, \
+            an instance refusing half or more of what it answered in the last minute) \
             and exits 2 when there is any, 0 when all is well.
 
             Every thread of a service (its requests, each consumer, each timer) goes round its loop at \
