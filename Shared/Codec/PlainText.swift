@@ -19,6 +19,12 @@ public enum PlainText {
             return "U+\(String(repeating: "0", count: max(0, 4 - hex.count)))\(hex)\(name) at character \(character)"
         }
 
+        /// What a service answers for field `name` holding it: `text holds a control character,
+        /// U+001B (escape) at character 7: remove it (tabs, line and page breaks may stay)`.
+        public func refusal(_ name: String, lineBreaks: Bool) -> String {
+            "\(name) holds a control character, \(described): remove it" + (lineBreaks ? " (tabs, line and page breaks may stay)" : "")
+        }
+
         static let names: [UInt32: String] = [0x00: "NUL", 0x07: "bell", 0x08: "backspace", 0x09: "tab", 0x0A: "line feed",
                                               0x0B: "vertical tab", 0x0C: "form feed", 0x0D: "carriage return",
                                               0x1B: "escape", 0x7F: "delete", 0x85: "next line", 0x9B: "control sequence introducer"]
@@ -34,27 +40,21 @@ public enum PlainText {
         guard let base = bytes.baseAddress else { return nil }
         let ones: UInt64 = 0x0101_0101_0101_0101, highs: UInt64 = 0x8080_8080_8080_8080
         @inline(__always) func hasZero(_ x: UInt64) -> Bool { (x &- ones) & ~x & highs != 0 }
-        var i = 0
-        while i + 8 <= n {
+        /// Whether the eight bytes at `i` hold no byte under 0x20 (its high bit clear and under 0x20
+        /// after the subtraction), no 0x7F and no 0xC2.
+        @inline(__always) func plainWord(at i: Int) -> Bool {
             let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-            // A byte under 0x20 (its high bit clear and under 0x20 after the subtraction), 0x7F or 0xC2.
-            let under = (w &- ones &* 0x20) & ~w & highs != 0
-            if !under && !hasZero(w ^ (ones &* 0x7F)) && !hasZero(w ^ (ones &* 0xC2)) { i += 8; continue }
-            break
+            return (w &- ones &* 0x20) & ~w & highs == 0 && !hasZero(w ^ (ones &* 0x7F)) && !hasZero(w ^ (ones &* 0xC2))
         }
+        var i = 0
+        while i + 8 <= n && plainWord(at: i) { i += 8 }
         while i < n {
             let b = base[i]
             if b < 0x20 ? !(lineBreaks && b >= 0x09 && b <= 0x0D) : b == 0x7F { return i }
             if b == 0xC2 && i + 1 < n && base[i + 1] <= 0x9F { return i }
             i += 1
             // Back to whole words once past what stopped the fast loop (a letter's line breaks).
-            if i & 7 == 0 {
-                while i + 8 <= n {
-                    let w = UnsafeRawPointer(base + i).loadUnaligned(as: UInt64.self)
-                    let under = (w &- ones &* 0x20) & ~w & highs != 0
-                    if !under && !hasZero(w ^ (ones &* 0x7F)) && !hasZero(w ^ (ones &* 0xC2)) { i += 8 } else { break }
-                }
-            }
+            if i & 7 == 0 { while i + 8 <= n && plainWord(at: i) { i += 8 } }
         }
         return nil
     }

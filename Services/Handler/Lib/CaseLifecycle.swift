@@ -80,8 +80,7 @@ public enum CaseLifecycle {
                                            ("unit", c.unit, false), ("officer", c.officer, false),
                                            ("case_number", c.caseNumber, false), ("merge_into", c.mergeInto, false)] where !value.isEmpty {
             if let control = PlainText.firstControl(in: value, lineBreaks: lineBreaks) {
-                throw .invalidArgument(f + field, "\(field) holds a control character, \(control.described): remove it"
-                    + (lineBreaks ? " (tabs, line and page breaks may stay)" : ""))
+                throw .invalidArgument(f + field, control.refusal(field, lineBreaks: lineBreaks))
             }
         }
         try need(!c.actor.trimmedIsEmpty, "actor", "actor is required: who gives the command (operator id or badge)")

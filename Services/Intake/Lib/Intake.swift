@@ -748,7 +748,7 @@ public final class IntakeService: RequestHandling {
         // The record of who read what is read on terminals: no control characters in it.
         for (field, value) in [("actor", actor), ("reason", reason)] {
             if let c = PlainText.firstControl(in: value, lineBreaks: false) {
-                return .answered(.failure(.invalidArgument("get_contact." + field, "\(field) holds a control character, \(c.described): remove it")))
+                return .answered(.failure(.invalidArgument("get_contact." + field, c.refusal(field, lineBreaks: false))))
             }
         }
         do {

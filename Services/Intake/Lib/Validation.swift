@@ -96,9 +96,7 @@ public final class SubmissionRules: Sendable {
         /// A control character in a free-text field (an escape sequence, a NUL that would cut the
         /// stored text short): named with its place, never quoted back.
         func control(_ field: String, _ name: String, _ value: String, lineBreaks: Bool) -> WireError? {
-            guard let c = PlainText.firstControl(in: value, lineBreaks: lineBreaks) else { return nil }
-            return bad(field, "\(name) holds a control character, \(c.described): remove it"
-                + (lineBreaks ? " (tabs, line and page breaks may stay)" : ""))
+            PlainText.firstControl(in: value, lineBreaks: lineBreaks).map { bad(field, $0.refusal(name, lineBreaks: lineBreaks)) }
         }
         let id = s.submissionID.trimmedWhitespace
         if id.isEmpty { return bad("submission_id", "submission_id is required: a client-chosen id, reused on every retry") }
