@@ -15,7 +15,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines.")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone), its rows numbered as lines.")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
@@ -200,12 +200,13 @@ extension Submit {
         var reader: FeedbackFile.Lines
         var totalLines: Int?
         do {
-            if let objects = try FeedbackFile.documentLines(path: path) {
-                // One JSON document (an array, or one object over several lines): its objects are
-                // taken as the lines of a JSON-lines file, numbered in order.
-                printError("\(path) is one JSON document, not JSON lines: its \(objects.count) object(s) are numbered below as lines 1-\(objects.count), in order\n")
-                reader = FeedbackFile.Lines(data: Data(objects.joined(separator: "\n").utf8))
-                totalLines = objects.count
+            if let document = try FeedbackFile.document(path: path) {
+                // One JSON document (an array, or one object over several lines) or a CSV sheet:
+                // its objects or rows are taken as the lines of a JSON-lines file, numbered in order.
+                let n = document.items.count
+                printError("\(path) is \(document.what), not JSON lines: its \(n) \(document.item)(s) are numbered below as lines 1-\(n), in order\n")
+                reader = FeedbackFile.Lines(data: Data(document.items.joined(separator: "\n").utf8))
+                totalLines = n
             } else {
                 reader = try FeedbackFile.Lines(path: path)
                 // The bar needs the file's length in lines: counted first, only for a bar on a terminal.

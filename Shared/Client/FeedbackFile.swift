@@ -166,11 +166,55 @@ public enum FeedbackFile {
     /// - Throws: ``LineError`` (line 1) for an array too big to take whole, or one that does not
     ///   parse, naming what to do; ``FileError`` when the file cannot be read.
     public static func documentLines(path: String) throws -> [String]? {
+        try document(path: path)?.items
+    }
+
+    /// A file that is not JSON lines, taken as its items: what it is (for the clerk) and its items
+    /// as JSON lines.
+    public struct Document: Sendable {
+        /// `one JSON document`, `a CSV sheet with a header row (comma-separated)`.
+        public let what: String
+        /// What an item is: `object` or `row`.
+        public let item: String
+        public let items: [String]
+    }
+
+    /// ``documentLines(path:)``, and a sheet saved as CSV (comma, semicolon or tab separated) whose
+    /// first row names the fields (`kind,channel,unit,text,phone`): each row is a submission, an
+    /// empty cell a field left out, a cell's text kept as typed (a phone keeps its leading 0).
+    public static func document(path: String) throws -> Document? {
         let file = try OpenFile(path: path)
         var head = try file.read(upTo: 1 << 16)
         if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
-        guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }),
-              head[first] == UInt8(ascii: "[") || head[first] == UInt8(ascii: "{") else { return nil }
+        guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else { return nil }
+        if let separator = csvSeparator(head[first...]) {
+            var data = Data(head[first...])
+            while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
+                data.append(contentsOf: chunk)
+                if data.count > maxDocumentBytes {
+                    throw LineError(line: 1, message: "the sheet is over \(maxDocumentBytes >> 20) MiB: split it, or give it as JSON lines")
+                }
+            }
+            guard let text = String(validating: data, as: UTF8.self) else {
+                throw LineError(line: 1, message: "the sheet is not UTF-8 text (saved as CSV in GBK, say?): save it as \"CSV UTF-8\"; nothing was sent")
+            }
+            guard let rows = csvRecords(text, separator: separator), let header = rows.first else {
+                throw LineError(line: 1, message: "the sheet ends inside a quoted cell (a \" left open); nothing was sent")
+            }
+            let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            let lines = rows.dropFirst().map { row -> String in
+                var object: [String: Any] = [:]
+                for (i, cell) in row.enumerated() where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
+                    // A cell past the header's names: an unknown field, named by its column.
+                    object[i < names.count ? names[i] : "column \(i + 1)"] = cell
+                }
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                return String(decoding: data, as: UTF8.self)
+            }
+            let named = separator == "\t" ? "tab" : separator == ";" ? "semicolon" : "comma"
+            return Document(what: "a CSV sheet with a header row (\(named)-separated)", item: "row", items: lines)
+        }
+        guard head[first] == UInt8(ascii: "[") || head[first] == UInt8(ascii: "{") else { return nil }
         // An object whose first line is whole is JSON lines' first line.
         if head[first] == UInt8(ascii: "{") {
             let lineEnd = head[first...].firstIndex(of: 0x0A) ?? head.endIndex
@@ -190,14 +234,68 @@ public enum FeedbackFile {
             throw LineError(line: 1, message: "the file starts as a JSON array but is not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")); nothing was sent")
         }
         let items = (document as? [Any]) ?? [document]
-        return items.map { item in
+        return Document(what: "one JSON document", item: "object", items: items.map { item in
             guard JSONSerialization.isValidJSONObject(item),
                   let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]) else {
                 // A number or a string in the array: refused as its line, "not a JSON object".
                 return (try? JSONSerialization.data(withJSONObject: [item], options: [.fragmentsAllowed])).map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? "null"
             }
             return String(decoding: line, as: UTF8.self)
+        })
+    }
+
+    /// The separator of a CSV sheet whose first row is a header naming submission fields only
+    /// (at least two of them), or nil: a first line that is anything else is not taken for a sheet.
+    static func csvSeparator(_ bytes: ArraySlice<UInt8>) -> Character? {
+        let end = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
+        guard let line = String(validating: bytes[bytes.startIndex..<end], as: UTF8.self) else { return nil }
+        let known = Set(fields + contactFields)
+        for separator: Character in [",", ";", "\t"] {
+            let names = line.split(separator: separator, omittingEmptySubsequences: false)
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased() }
+            if names.count >= 2 && names.allSatisfy(known.contains) { return separator }
         }
+        return nil
+    }
+
+    /// The records of CSV text (RFC 4180: a quoted cell may hold the separator, line breaks and
+    /// `""` for a quote); rows of empty cells alone are left out. Nil when a quote is left open.
+    static func csvRecords(_ text: String, separator: Character) -> [[String]]? {
+        var records: [[String]] = []
+        var record: [String] = []
+        var cell = ""
+        var quoted = false
+        var chars = text.makeIterator()
+        var pending: Character? = nil
+        func endRecord() {
+            record.append(cell)
+            cell = ""
+            if record.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) { records.append(record) }
+            record = []
+        }
+        while let c = pending ?? chars.next() {
+            pending = nil
+            if quoted {
+                if c == "\"" {
+                    let next = chars.next()
+                    if next == "\"" { cell.append("\"") } else { quoted = false; pending = next }
+                } else {
+                    cell.append(c)
+                }
+            } else if c == "\"" && cell.isEmpty {
+                quoted = true
+            } else if c == separator {
+                record.append(cell)
+                cell = ""
+            } else if c == "\n" || c == "\r\n" || c == "\r" {
+                endRecord()
+            } else {
+                cell.append(c)
+            }
+        }
+        if quoted { return nil }
+        if !cell.isEmpty || !record.isEmpty { endRecord() }
+        return records
     }
 
     /// A file that cannot be read, with the reason as the system gives it.

@@ -644,6 +644,16 @@ struct EndToEndTests {
                 && exported.1.contains("line 1: case L1-") && exported.1.contains("line 2: case L1-") && exported.1.contains("2 of 2 submitted"), "\(exported.1)")
         let exportedAgain = try await liaison(["submit", "--file", export])
         #expect(exportedAgain.1.components(separatedBy: "(already submitted)").count == 3, "\(exportedAgain.1)")
+        // A desk's spreadsheet saved as CSV, its first row naming the fields: each row goes in
+        // (the unit tests read the rows: a landline keeps its leading 0), and once only.
+        let sheet = set.dir + "/calls.csv"
+        try "kind,channel,unit,text,phone\ncomplaint,hotline,STN-EAST-01,\"Loud music, again\",010 6552 1234\n"
+            .write(toFile: sheet, atomically: true, encoding: .utf8)
+        let fromSheet = try await liaison(["submit", "--file", sheet])
+        #expect(fromSheet.0 == 0 && fromSheet.1.contains("is a CSV sheet with a header row (comma-separated), not JSON lines: its 1 row(s)")
+                && fromSheet.1.contains("line 1: case L1-"), "\(fromSheet.1)")
+        let sheetAgain = try await liaison(["submit", "--file", sheet])
+        #expect(sheetAgain.1.contains("line 1: case L1-") && sheetAgain.1.contains("(already submitted)"), "\(sheetAgain.1)")
         let unknownUnit = try await liaison(["submit", "--kind", "praise", "--unit", "STN-MOON", "--text", "Thanks", "--json"])
         let refusal = unknownUnit.1.split(separator: "\n").first { $0.hasPrefix("{") }
             .flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: [String: String]] }

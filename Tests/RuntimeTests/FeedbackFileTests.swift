@@ -362,3 +362,61 @@ import Testing
         #expect(m?.hasPrefix(says) == true, "\(m ?? "accepted")")
     }
 }
+
+/// A desk that keeps its calls in a spreadsheet saves them as CSV.
+@Suite struct FeedbackFileSheetTests {
+    func file(_ bytes: [UInt8]) throws -> String {
+        let path = NSTemporaryDirectory() + "sheet-\(UUID().uuidString).csv"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func aSheetWithAHeaderRowIsTakenRowByRow() throws {
+        let sheet = "\u{FEFF}kind,channel,unit,text,phone,name\r\n"
+            + "complaint,hotline,STN-EAST-01,\"Loud music, again\nsince 23:00, \"\"party\"\"\",010 6552 1234,\r\n"
+            + ",,,,,\r\n"
+            + "praise,walk_in,CPO-NORTH-07,Thanks,,Li Wei\r\n"
+        let path = try file(Array(sheet.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let document = try #require(try FeedbackFile.document(path: path))
+        #expect(document.item == "row" && document.what.contains("comma-separated") && document.items.count == 2)
+        let first = try FeedbackFile.parse(document.items[0], line: 1, source: "calls.csv").get()
+        #expect(first.kind == .complaint && first.text == "Loud music, again\nsince 23:00, \"party\"" && first.contact.phone == "010 6552 1234")
+        #expect(first.contact.name.isEmpty)
+        let second = try FeedbackFile.parse(document.items[1], line: 2, source: "calls.csv").get()
+        #expect(second.channel == .walkIn && second.contact.name == "Li Wei" && second.contact.phone.isEmpty)
+        // The same sheet, the same lines: the same default ids when it is sent again.
+        #expect(try FeedbackFile.document(path: path)?.items == document.items)
+    }
+
+    @Test func semicolonsAndTabsAsExcelWritesThemElsewhere() throws {
+        for (sheet, named) in [("kind;text;address\ntip;Broken light;Harbour Rd 5\n", "semicolon"), ("kind\ttext\tunit\ntip\tBroken light\tSTN-EAST-01\n", "tab")] {
+            let path = try file(Array(sheet.utf8))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let document = try #require(try FeedbackFile.document(path: path))
+            #expect(document.what.contains(named) && document.items.count == 1)
+            #expect(try FeedbackFile.parse(document.items[0], line: 1, source: "s").get().text == "Broken light")
+        }
+    }
+
+    @Test func whatIsNotASheetIsLeftAloneAndABrokenSheetIsRefusedWhole() throws {
+        for text in ["hello, world\n", "{\"kind\":\"tip\",\"text\":\"a\"}\n", "kind\n tip\n", "kind,priority\ntip,high\n"] {
+            let path = try file(Array(text.utf8))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            #expect(try FeedbackFile.document(path: path) == nil, "\(text.debugDescription)")
+        }
+        let open = try file(Array("kind,text\ntip,\"never closed\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: open) }
+        #expect { try FeedbackFile.document(path: open) } throws: { ($0 as? FeedbackFile.LineError)?.message.contains("a \" left open") == true }
+        let gbk = try file(Array("kind,text\ntip,".utf8) + [0xC5, 0xC9, 0xB3, 0xF6] + [0x0A])
+        defer { try? FileManager.default.removeItem(atPath: gbk) }
+        #expect { try FeedbackFile.document(path: gbk) } throws: { ($0 as? FeedbackFile.LineError)?.message.contains("CSV UTF-8") == true }
+        // A cell past the header's names is an unknown field, named by its column.
+        let extra = try file(Array("kind,text\ntip,light,oops\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: extra) }
+        let line = try #require(try FeedbackFile.document(path: extra)?.items.first)
+        if case .failure(let e) = FeedbackFile.parse(line, line: 1, source: "s") {
+            #expect(e.message.hasPrefix("unknown field \"column 3\""), "\(e.message)")
+        } else { Issue.record("a cell past the header went in") }
+    }
+}
