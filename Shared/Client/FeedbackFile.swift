@@ -154,20 +154,8 @@ public enum FeedbackFile {
         return last == 0x0A ? count : count + 1
     }
 
-    /// The largest JSON document (an array) taken whole; a bigger one is JSON lines' work.
+    /// The largest JSON document (an array) or CSV sheet taken whole; a bigger one is JSON lines' work.
     public static let maxDocumentBytes = 64 << 20
-
-    /// When the file is one JSON document rather than JSON lines (a web tool's export: an array of
-    /// objects, or one object printed over several lines), its objects as JSON lines, one
-    /// compact line each with sorted keys (so that the same file gives the same lines, and the
-    /// same default submission ids, on every run); nil for a file of JSON lines. Read line by line
-    /// such a file went in by halves: the array's lines with a trailing comma were refused, the
-    /// last object's line was sent.
-    /// - Throws: ``LineError`` (line 1) for an array too big to take whole, or one that does not
-    ///   parse, naming what to do; ``FileError`` when the file cannot be read.
-    public static func documentLines(path: String) throws -> [String]? {
-        try document(path: path)?.items
-    }
 
     /// A file that is not JSON lines, taken as its items: what it is (for the clerk) and its items
     /// as JSON lines.
@@ -179,22 +167,36 @@ public enum FeedbackFile {
         public let items: [String]
     }
 
-    /// ``documentLines(path:)``, and a sheet saved as CSV (comma, semicolon or tab separated) whose
-    /// first row names the fields (`kind,channel,unit,text,phone`): each row is a submission, an
-    /// empty cell a field left out, a cell's text kept as typed (a phone keeps its leading 0).
+    /// The file as its items when it is not JSON lines; nil for a file of JSON lines.
+    ///
+    /// - One JSON document (a web tool's export: an array of objects, or one object printed over
+    ///   several lines): its objects. Read line by line such a file went in by halves: the array's
+    ///   lines with a trailing comma were refused, the last object's line was sent.
+    /// - A sheet saved as CSV (comma, semicolon or tab separated) whose first row names the fields
+    ///   (`kind,channel,unit,text,phone`): its rows, an empty cell a field left out, a cell's text
+    ///   kept as typed (a phone keeps its leading 0).
+    ///
+    /// Each item is one compact JSON line with sorted keys, so that the same file gives the same
+    /// lines, and the same default submission ids, on every run.
+    /// - Throws: ``LineError`` (line 1) for a document too big to take whole, or one that does not
+    ///   parse, naming what to do; ``FileError`` when the file cannot be read.
     public static func document(path: String) throws -> Document? {
         let file = try OpenFile(path: path)
         var head = try file.read(upTo: 1 << 16)
         if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
         guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else { return nil }
-        if let separator = csvSeparator(head[first...]) {
+        /// The whole file from its first character, up to ``maxDocumentBytes``; `tooBig` says what
+        /// to do with a bigger one.
+        func whole(_ tooBig: String) throws -> Data {
             var data = Data(head[first...])
             while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
                 data.append(contentsOf: chunk)
-                if data.count > maxDocumentBytes {
-                    throw LineError(line: 1, message: "the sheet is over \(maxDocumentBytes >> 20) MiB: split it, or give it as JSON lines")
-                }
+                if data.count > maxDocumentBytes { throw LineError(line: 1, message: tooBig) }
             }
+            return data
+        }
+        if let separator = csvSeparator(head[first...]) {
+            let data = try whole("the sheet is over \(maxDocumentBytes >> 20) MiB: split it, or give it as JSON lines")
             guard let text = String(validating: data, as: UTF8.self) else {
                 throw LineError(line: 1, message: "the sheet is not UTF-8 text (saved as CSV in GBK, say?): save it as \"CSV UTF-8\"; nothing was sent")
             }
@@ -220,13 +222,7 @@ public enum FeedbackFile {
             let lineEnd = head[first...].firstIndex(of: 0x0A) ?? head.endIndex
             if (try? JSONSerialization.jsonObject(with: Data(head[first..<lineEnd]))) != nil { return nil }
         }
-        var data = Data(head)
-        while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
-            data.append(contentsOf: chunk)
-            if data.count > maxDocumentBytes {
-                throw LineError(line: 1, message: "the file is one JSON array of more than \(maxDocumentBytes >> 20) MiB: give it as JSON lines, one object a line (jq -c '.[]' FILE > FILE.jsonl)")
-            }
-        }
+        let data = try whole("the file is one JSON array of more than \(maxDocumentBytes >> 20) MiB: give it as JSON lines, one object a line (jq -c '.[]' FILE > FILE.jsonl)")
         let document: Any
         do { document = try JSONSerialization.jsonObject(with: data) } catch {
             // Not one document either: read as JSON lines, each line's fault named.

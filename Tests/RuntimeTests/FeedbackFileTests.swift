@@ -301,17 +301,17 @@ import Testing
     @Test func anArrayOfObjectsIsTakenAsItsObjectsInOrder() throws {
         let path = try file("\u{FEFF}[\n  {\"text\":\"thanks\",\"kind\":\"praise\"},\n  {\"kind\":\"tip\",\"text\":\"a/b\"},\n  \"stray\"\n]\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let lines = try #require(try FeedbackFile.documentLines(path: path))
+        let lines = try #require(try FeedbackFile.document(path: path)?.items)
         #expect(lines == [#"{"kind":"praise","text":"thanks"}"#, #"{"kind":"tip","text":"a/b"}"#, #""stray""#])
         // The same lines every time (keys sorted): the same default submission ids.
-        #expect(try FeedbackFile.documentLines(path: path) == lines)
+        #expect(try FeedbackFile.document(path: path)?.items == lines)
         if case .success = FeedbackFile.parse(lines[2], line: 3, source: "doc.json") { Issue.record("a string is not a submission") }
     }
 
     @Test func oneObjectOverSeveralLinesIsOneSubmission() throws {
         let path = try file("{\n  \"kind\": \"praise\",\n  \"text\": \"thanks\"\n}\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect(try FeedbackFile.documentLines(path: path) == [#"{"kind":"praise","text":"thanks"}"#])
+        #expect(try FeedbackFile.document(path: path)?.items == [#"{"kind":"praise","text":"thanks"}"#])
     }
 
     @Test func jsonLinesAreLeftToTheLineReader() throws {
@@ -319,14 +319,14 @@ import Testing
                      "{\"kind\":\"praise\",\n\"text\":\"a\"}\n{\"kind\":\"tip\"}\n"] {
             let path = try file(text)
             defer { try? FileManager.default.removeItem(atPath: path) }
-            #expect(try FeedbackFile.documentLines(path: path) == nil, "\(text.debugDescription)")
+            #expect(try FeedbackFile.document(path: path)?.items == nil, "\(text.debugDescription)")
         }
     }
 
     @Test func anArrayThatDoesNotParseIsRefusedWhole() throws {
         let path = try file("[\n  {\"kind\":\"praise\",\"text\":\"a\"}\n  {\"kind\":\"tip\",\"text\":\"b\"}\n]\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        #expect { try FeedbackFile.documentLines(path: path) } throws: { error in
+        #expect { try FeedbackFile.document(path: path)?.items } throws: { error in
             let e = error as? FeedbackFile.LineError
             return e?.line == 1 && e?.message.contains("starts as a JSON array but is not valid JSON") == true && e?.message.contains("nothing was sent") == true
         }
