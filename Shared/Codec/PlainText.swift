@@ -107,18 +107,26 @@ public enum PlainText {
     /// `text` with every control character written as `\u001B` (what JSON writes too, so JSON
     /// output stays JSON): safe to put on a terminal or in a log line. With `keepingLineBreaks`,
     /// line feeds and tabs stay as they are (a letter printed in full); a carriage return, which
-    /// would let a text write over the line before it, is always escaped.
+    /// would let a text write over the line before it, is always escaped. So are the bidirectional
+    /// overrides and isolates (U+202A–U+202E, U+2066–U+2069), which intake takes inside a text but
+    /// which would let it show its line in another order than it is stored (as compilers warn of
+    /// "Trojan source"); the marks a right-to-left text uses (U+200E, U+200F) stay.
     public static func escapingControls(_ text: String, keepingLineBreaks: Bool = false) -> String {
         func unsafe(_ s: Unicode.Scalar) -> Bool {
             let v = s.value
             if keepingLineBreaks && (v == 0x0A || v == 0x09) { return false }
-            return v < 0x20 || (v >= 0x7F && v <= 0x9F)
+            return v < 0x20 || (v >= 0x7F && v <= 0x9F) || (v >= 0x202A && v <= 0x202E) || (v >= 0x2066 && v <= 0x2069)
         }
         var copy = text
         let clean = copy.withUTF8 { bytes in
             for (i, b) in bytes.enumerated() {
                 if b < 0x20 && !(keepingLineBreaks && (b == 0x0A || b == 0x09)) { return false }
                 if b == 0x7F || (b == 0xC2 && i + 1 < bytes.count && bytes[i + 1] <= 0x9F) { return false }
+                // U+202A–U+202E are E2 80 AA–AE; U+2066–U+2069 are E2 81 A6–A9.
+                if b == 0xE2 && i + 2 < bytes.count
+                    && ((bytes[i + 1] == 0x80 && (0xAA...0xAE).contains(bytes[i + 2])) || (bytes[i + 1] == 0x81 && (0xA6...0xA9).contains(bytes[i + 2]))) {
+                    return false
+                }
             }
             return true
         }

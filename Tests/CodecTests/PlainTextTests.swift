@@ -68,6 +68,11 @@ import Testing
         #expect(PlainText.escapingControls("x\u{9B}y\u{7F}") == "x\\u009By\\u007F")
         #expect(PlainText.escapingControls("over\rwrite\n\tline", keepingLineBreaks: true) == "over\\u000Dwrite\n\tline")
         #expect(PlainText.escapingControls("a\nb") == "a\\u000Ab")
+        // A bidirectional override would show the line in another order than it is stored; a
+        // right-to-left text's own marks stay.
+        #expect(PlainText.escapingControls("refund \u{202E}001\u{202C} yuan") == "refund \\u202E001\\u202C yuan")
+        #expect(PlainText.escapingControls("x\u{2066}y\u{2069}") == "x\\u2066y\\u2069")
+        #expect(PlainText.escapingControls("\u{200F}شكوى\u{200E} 12 — 警察") == "\u{200F}شكوى\u{200E} 12 — 警察")
         // Quoted in an error, a value's control characters are written out too.
         #expect(WireError.quoted("STN\u{1B}[2J") == "'STN\\u001B[2J'")
         // JSON output stays JSON, and reads back as what was written.
