@@ -85,15 +85,19 @@ enum Output {
     /// (`submission_id`: the id to retry with). A service's error keeps its stable code and field;
     /// no answer at all is `no_answer`, a topology or key file that does not load `configuration`.
     static func errorJSON(_ error: Error, line: Int? = nil, extra: [String: String] = [:]) -> String {
-        var e: [String: Any]
         switch error {
-        case let w as WireError: e = ["code": w.codeName, "field": w.field, "message": w.message]
-        case let c as ClientError: e = ["code": "no_answer", "message": "\(c)"]
-        case let l as FeedbackFile.LineError: e = ["code": "invalid_argument", "message": l.message]
-        case let c as ConfigError: e = ["code": "configuration", "message": "\(c)"]
-        default: e = ["code": "error", "message": "\(error)"]
+        case let w as WireError: errorJSON(code: w.codeName, field: w.field, message: w.message, line: line, extra: extra)
+        case let c as ClientError: errorJSON(code: "no_answer", message: "\(c)", line: line, extra: extra)
+        case let l as FeedbackFile.LineError: errorJSON(code: "invalid_argument", message: l.message, line: line, extra: extra)
+        case let c as ConfigError: errorJSON(code: "configuration", message: "\(c)", line: line, extra: extra)
+        default: errorJSON(code: "error", message: "\(error)", line: line, extra: extra)
         }
-        if let w = error as? WireError, w.field.isEmpty { e["field"] = nil }
+    }
+
+    /// ``errorJSON(_:line:extra:)`` from its parts; `field` left out when empty.
+    static func errorJSON(code: String, field: String = "", message: String, line: Int? = nil, extra: [String: String] = [:]) -> String {
+        var e = ["code": code, "message": message]
+        if !field.isEmpty { e["field"] = field }
         var o: [String: Any] = ["error": e]
         if let line { o["line"] = line }
         for (k, v) in extra { o[k] = v }

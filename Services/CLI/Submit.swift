@@ -303,7 +303,7 @@ extension Submit {
                 } else {
                     unanswered += 1
                     if client.json {
-                        print(#"{"error":{"code":"no_answer","message":"no answer from intake; it may or may not be stored"},"line":\#(o.line)}"#)
+                        print(Output.errorJSON(code: "no_answer", message: "no answer from intake; it may or may not be stored", line: o.line))
                     } else {
                         printError("error: line \(o.line): no answer from intake; it may or may not be stored\n")
                     }

@@ -230,13 +230,11 @@ public enum FeedbackFile {
             throw LineError(line: 1, message: "the file starts as a JSON array but is not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")); nothing was sent")
         }
         let items = (document as? [Any]) ?? [document]
+        // Each item as one line; a number or a string in the array is written as it stands and
+        // refused as its line ("not a JSON object").
         return Document(what: "one JSON document", item: "object", items: items.map { item in
-            guard JSONSerialization.isValidJSONObject(item),
-                  let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes]) else {
-                // A number or a string in the array: refused as its line, "not a JSON object".
-                return (try? JSONSerialization.data(withJSONObject: [item], options: [.fragmentsAllowed])).map { String(decoding: $0.dropFirst().dropLast(), as: UTF8.self) } ?? "null"
-            }
-            return String(decoding: line, as: UTF8.self)
+            let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
+            return line.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         })
     }
 
