@@ -104,6 +104,12 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         Rule(name: "occurred before 2000", field: "submit_feedback.occurred_at") { $0.occurredAt = .init(date: Date(timeIntervalSince1970: 0)) },
         Rule(name: "phone with letters", field: "submit_feedback.contact.phone") { $0.contact.phone = "call me maybe" },
         Rule(name: "phone too short", field: "submit_feedback.contact.phone") { $0.contact.phone = "123" },
+        Rule(name: "phone with a + inside", field: "submit_feedback.contact.phone") { $0.contact.phone = "0755+81234567" },
+        Rule(name: "phone extension in words", field: "submit_feedback.contact.phone") { $0.contact.phone = "0755-8123 4567 ext twelve" },
+        Rule(name: "phone extension marker alone", field: "submit_feedback.contact.phone") { $0.contact.phone = "0755-8123 4567 ext" },
+        Rule(name: "phone extension of 7 digits", field: "submit_feedback.contact.phone") { $0.contact.phone = "0755-8123 4567 x1234567" },
+        Rule(name: "phone with something after its extension", field: "submit_feedback.contact.phone") { $0.contact.phone = "0755-8123 4567 x12 or 13" },
+        Rule(name: "phone of two numbers", field: "submit_feedback.contact.phone") { $0.contact.phone = "13812345678, 13912345678" },
         Rule(name: "e-mail without domain", field: "submit_feedback.contact.email") { $0.contact.email = "li.wei@" },
         Rule(name: "e-mail with spaces", field: "submit_feedback.contact.email") { $0.contact.email = "li wei@example.org" },
         Rule(name: "e-mail over 254 bytes in few characters", field: "submit_feedback.contact.email") {
@@ -573,7 +579,10 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
                              ("+8613812345678", "13812345678"), ("0086 138-1234-5678", "13812345678"), ("(+86) 138 1234 5678", "13812345678"),
                              ("010-6552 1234", "1065521234"), ("+86 10 6552 1234", "1065521234"), ("0086 10 65521234", "1065521234"), ("+86 (0)10 6552 1234", "1065521234"),
                              ("+44 20 7946 0958", "+442079460958"), ("0044 20 7946 0958", "+442079460958"), ("+852 2345 6789", "+85223456789"),
-                             ("86 138 1234 5678", "8613812345678")] {   // no + nor 00: as dialled at home
+                             ("86 138 1234 5678", "8613812345678"),   // no + nor 00: as dialled at home
+                             // Dots and slashes between the digits; an extension is the same line.
+                             ("010.6552.1234", "1065521234"), ("010/6552 1234", "1065521234"), ("0755-8123 4567 转 8012", "75581234567"),
+                             ("0755 8123 4567 分机8012", "75581234567"), ("+44 20 7946 0958 ext. 12", "+442079460958"), ("+44 20 7946 0958 x12", "+442079460958")] {
             #expect(china.key(of: typed) == key, "\(typed)")
         }
         let uk = try PhoneNumbering(countryCode: "+44", trunkPrefix: "0")
@@ -587,6 +596,20 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         for (code, trunk, field) in [("0086", "0", "phone_country_code"), ("8a", "0", "phone_country_code"), ("1234", "0", "phone_country_code"),
                                      ("86", "00 0", "phone_trunk_prefix"), ("86", "x", "phone_trunk_prefix")] {
             #expect { try PhoneNumbering(countryCode: code, trunkPrefix: trunk) } throws: { ($0 as? ConfigError)?.key == field }
+        }
+    }
+
+    /// A phone is taken as people write one: with dots (`01.23.45.67.89`) or a slash
+    /// (`030/1234567`) between its digits, and with an extension (a switchboard's caller), which a
+    /// clerk had to leave out or put in the text.
+    @Test func phoneNumbersAreTakenAsWritten() {
+        for phone in ["555.123.4567", "01.23.45.67.89", "+49 30/1234567", "(0755) 8123-4567", "0755-8123 4567 ext 12", "0755-8123 4567 EXT.12",
+                      "0755-8123 4567 Ext: 8012", "+1 555 123 4567 x12", "+1 555 123 4567 extension 123456", "0755-8123 4567#8012",
+                      "0755-8123 4567 转 8012", "0755-81234567转8012", "0755 8123 4567 分机 8012", "0755 8123 4567 内线 12 ",
+                      "０７５５－８１２３ ４５６７ ｅｘｔ １２"] {
+            var f = feedback()
+            f.contact.phone = phone
+            #expect(SubmissionRules().check(f) == nil, "\(phone): \(String(describing: SubmissionRules().check(f)))")
         }
     }
 

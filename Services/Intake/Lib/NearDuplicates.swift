@@ -30,7 +30,7 @@ public final class NearDuplicates: Sendable {
     /// empty for an anonymous submission.
     public func fingerprints(_ c: Liaison_V1_Contact) -> [ContactPrint] {
         var out: [ContactPrint] = []
-        // Validation lets only ASCII digits, spaces, dashes, brackets and a leading + into a phone.
+        // Validation lets only a number as PhoneNumbering.isPlausible reads it into a phone.
         var phone = Self.phonePrefix
         var given = c.phone
         let digits = given.withUTF8 { bytes in

@@ -58,16 +58,16 @@ public struct PhoneNumbering: Sendable, Equatable, CustomStringConvertible {
 
     /// Appends the number's key to `out`: its digits, less the country code and the trunk prefix
     /// of the force's own numbers; `+` and the digits after the international prefix for another
-    /// country's.
-    /// - Parameter phone: a phone as validation lets it through (ASCII digits, spaces, dashes,
-    ///   brackets, a leading `+`).
+    /// country's. An extension is left out: it is the same line, and a caller who gives it once
+    /// and not the next time is the same caller.
+    /// - Parameter phone: a phone as ``isPlausible(_:)`` lets it through.
     /// - Returns: how many digits the key holds.
     @discardableResult
     public func key(of phone: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Int {
         let start = out.count
         var plus = false
         for b in phone {
-            if b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") { out.append(b) } else if b == UInt8(ascii: "+") { plus = true }
+            if Self.isDigit(b) { out.append(b) } else if b == UInt8(ascii: "+") { plus = true } else if !Self.isSeparator(b) { break }
         }
         guard !countryCode.isEmpty else { return out.count - start }
         func starts(_ prefix: [UInt8], at i: Int) -> Bool {
@@ -99,4 +99,55 @@ public struct PhoneNumbering: Sendable, Equatable, CustomStringConvertible {
     }
 
     static let internationalPrefix = Array("00".utf8)
+
+    /// Whether `phone` is written as a phone number: 5–20 digits, with spaces, dashes, dots,
+    /// slashes and brackets between them and a `+` only in front (`+86 (0)10 6552-1234`,
+    /// `01.23.45.67.89`, `030/1234567`); then, if any, an extension of 1–6 digits after `ext`,
+    /// `extn`, `extension`, `x` (any case, a dot or colon after it), `#`, `转`, `分机` or `内线`
+    /// (`0755-8123 4567 转 8012`, `+44 20 7946 0958 ext. 12`). ASCII only: full-width forms are
+    /// made ASCII first.
+    public static func isPlausible(_ phone: UnsafeBufferPointer<UInt8>) -> Bool {
+        var digits = 0
+        var i = 0
+        while i < phone.count {
+            let b = phone[i]
+            if isDigit(b) {
+                digits += 1
+            } else if b == UInt8(ascii: "+") {
+                if i != 0 { return false }
+            } else if !isSeparator(b) {
+                break
+            }
+            i += 1
+        }
+        guard (5...20).contains(digits) else { return false }
+        if i == phone.count { return true }
+        // The extension: a marker, then digits, white space around them.
+        guard let marker = extensionMarkers.first(where: { m in
+            phone.count - i >= m.count && zip(m, phone[i..<(i + m.count)]).allSatisfy { $0 == ($1 >= 0x41 && $1 <= 0x5A ? $1 | 0x20 : $1) }
+        }) else { return false }
+        i += marker.count
+        while i < phone.count, phone[i] == UInt8(ascii: " ") || phone[i] == UInt8(ascii: ".") || phone[i] == UInt8(ascii: ":") { i += 1 }
+        var ext = 0
+        while i < phone.count, isDigit(phone[i]) { ext += 1; i += 1 }
+        while i < phone.count, phone[i] == UInt8(ascii: " ") { i += 1 }
+        return (1...6).contains(ext) && i == phone.count
+    }
+
+    /// ``isPlausible(_:)`` of a string.
+    public static func isPlausible(_ phone: String) -> Bool {
+        var p = phone
+        return p.withUTF8 { isPlausible($0) }
+    }
+
+    /// What may start an extension, in lower case, longest first where one begins another.
+    static let extensionMarkers: [[UInt8]] = ["extension", "extn", "ext", "x", "#", "转", "分机", "内线"].map { Array($0.utf8) }
+
+    static func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
+
+    /// What may stand between a number's digits.
+    static func isSeparator(_ b: UInt8) -> Bool {
+        b == UInt8(ascii: " ") || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: "/")
+            || b == UInt8(ascii: "(") || b == UInt8(ascii: ")")
+    }
 }
