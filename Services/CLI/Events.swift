@@ -309,8 +309,11 @@ struct Streams: ParsableCommand {
     static func refusing(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String? {
         guard st.refusedLastMinute >= 20, st.refusedLastMinute * 2 >= st.requestsLastMinute else { return nil }
         let latest = st.lastRefusal.isEmpty ? "" : " (the latest: \(st.lastRefusal), \(Output.time(st.lastRefusalAt)))"
-        let code = st.lastRefusal.split(separator: " ").first.map(String.init) ?? ""
+        let words = st.lastRefusal.split(separator: " ")
+        let code = words.first.map(String.init) ?? ""
+        let lookup = words.count > 1 && words[1].hasPrefix("get_feedback_status.")
         let ask = switch code {
+        case _ where lookup: "citizens mistyping case numbers or tracking tokens, someone guessing them, or a status page sending them wrong?"
         case "invalid_argument": "is a client sending that field wrong (a web front or a desk's tool since its last change)?"
         case "not_found": "citizens mistyping, or someone guessing case numbers and tracking tokens?"
         case "unauthorized": "an operator credential or a client key that is no longer accepted?"

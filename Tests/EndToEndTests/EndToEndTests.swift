@@ -1053,6 +1053,16 @@ struct EndToEndTests {
                 && check.output.contains("is a client sending that field wrong"), "\(check.output)")
         #expect(!check.output.contains("stn_east_01"), "what was sent is never shown")
         #expect(check.output.split(separator: "\n").contains { $0.hasPrefix("intake-1 ") && $0.contains("25 of ") }, "\(check.output)")
+        // Status lookups refused (a status page sending the token cut short): asked about them,
+        // not about a client's submissions.
+        for _ in 0..<30 {
+            await #expect(throws: WireError.self) {
+                _ = try await set.call("intake", .getFeedbackStatus(.with { $0.caseNumber = "L1-0000001"; $0.trackingToken = "ABCD-EFGH-JKLM" }))
+            }
+        }
+        let lookups = try await set.cli(["streams", "--check", "--timeout", "500"])
+        #expect(lookups.status == 2 && lookups.output.contains("(the latest: invalid_argument get_feedback_status.tracking_token, ")
+                && lookups.output.contains("citizens mistyping case numbers or tracking tokens"), "\(lookups.output)")
     }
 
     /// A consumer whose cursor is beyond its upstream's head (databases from different moments)

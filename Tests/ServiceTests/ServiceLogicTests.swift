@@ -1299,7 +1299,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(q.caseNumber.unicodeScalars.allSatisfy { $0.value > 0xFF00 } && q.trackingToken.utf8.count > 40)
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber, "\(q)")
         q.caseNumber = a.caseNumber
-        q.trackingToken = "WRONGWRONGWRONG2"
+        q.trackingToken = "WRZNGWRZNGWRZNG2"
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
         // Read out without its zeros, it is the same case.
         q.trackingToken = a.trackingToken
@@ -1307,10 +1307,28 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(intake.handle([request(.getFeedbackStatus(q))])[0].feedbackStatus.caseNumber == a.caseNumber)
         // Found by its sequence, but only under its whole number: not another instance's prefix,
         // not with more zeros, not garbage.
-        for other in ["L2-0000001", "L2-1", "L1-0000001x", "L1-", "0000001", "L1-00000001", "L1-00000000000000000000001"] {
+        for other in ["L2-0000001", "L2-1", "L1-00000001"] {
             q.caseNumber = other
             #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound, "\(other)")
         }
+        // Not the form of a case number: the citizen is told to read it again, and what it looks like.
+        for other in ["L1-0000001x", "L1-", "0000001", "my complaint", "L1-00000000000000000000001"] {
+            q.caseNumber = other
+            let e = intake.handle([request(.getFeedbackStatus(q))])[0].error
+            #expect(e.code == .invalidArgument && e.field == "get_feedback_status.case_number" && e.message.contains("as L1-0000042"), "\(other): \(e)")
+        }
+        // A token of the wrong form: what is wrong with it, not "no case". A token of the right
+        // form that is not the case's: not found, as an unknown case (the token is the key).
+        q.caseNumber = a.caseNumber
+        for (typed, says) in [(String(a.trackingToken.dropLast()), "this one has 15"), (a.trackingToken + "A", "this one has 17"),
+                              (String(a.trackingToken.dropLast()) + "0", "no '0' (character 16)"),
+                              ("O" + String(a.trackingToken.dropFirst()).lowercased(), "no 'O' (character 1)")] {
+            q.trackingToken = typed
+            let e = intake.handle([request(.getFeedbackStatus(q))])[0].error
+            #expect(e.code == .invalidArgument && e.field == "get_feedback_status.tracking_token" && e.message.contains(says), "\(typed): \(e)")
+        }
+        q.trackingToken = a.trackingToken.first == "2" ? "3" + a.trackingToken.dropFirst() : "2" + a.trackingToken.dropFirst()
+        #expect(intake.handle([request(.getFeedbackStatus(q))])[0].error.code == .notFound)
         #expect(CaseNumber.sequence(of: "L1-0000042") == 42 && CaseNumber.sequence(of: "L12-12345678") == 12_345_678)
         #expect(CaseNumber.sequence(of: "L1-12a") == nil && CaseNumber.sequence(of: "L1-") == nil && CaseNumber.sequence(of: "42") == nil)
         q.caseNumber = a.caseNumber

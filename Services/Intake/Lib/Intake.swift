@@ -818,6 +818,12 @@ public final class IntakeService: RequestHandling {
         let token = String(TypedText.plainASCII(q.trackingToken).unicodeScalars.filter { !$0.properties.isWhitespace && $0 != "-" })
         if caseNumber.isEmpty { return .failure(.invalidArgument("get_feedback_status.case_number", "case_number is required")) }
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
+        // Not the form of any case number: said so, so that the citizen reads it again (this says
+        // nothing about which cases exist).
+        if CaseNumber.sequence(of: caseNumber) == nil {
+            return .failure(.invalidArgument("get_feedback_status.case_number",
+                                             "\(WireError.quoted(caseNumber)) is not a case number: letters and digits, a dash, then digits, as L1-0000042 on the acknowledgement"))
+        }
         do {
             let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
                 try log.store.pool.read { db in
@@ -827,6 +833,12 @@ public final class IntakeService: RequestHandling {
             }
             // The same answer for an unknown case and a wrong token: the token is the citizen's key.
             guard let row, TrackingToken.equal(row["tracking_token"], token) else {
+                // Not the form of any token (a character left out, a 0 read for a D): the citizen
+                // is told what to look for. Checked only here, so a token stored in another form
+                // still answers.
+                if let problem = TrackingToken.formProblem(token) {
+                    return .failure(.invalidArgument("get_feedback_status.tracking_token", problem))
+                }
                 return .failure(.notFound("get_feedback_status.case_number", "no case \(WireError.quoted(caseNumber)) with that tracking token"))
             }
             var r = Liaison_V1_Reply()
@@ -870,6 +882,19 @@ enum TrackingToken {
             }
             return 16
         }
+    }
+
+    /// Why `typed` (separators removed) cannot be a tracking token, in words for the citizen; nil
+    /// when it has the form of one (16 characters of ``alphabet``, any letter case).
+    static func formProblem(_ typed: String) -> String? {
+        let count = typed.unicodeScalars.count
+        if count != 16 {
+            return "a tracking token has 16 letters and digits, as on the acknowledgement; this one has \(count)"
+        }
+        for (i, c) in typed.uppercased().unicodeScalars.enumerated() where !alphabet.contains(Character(c)) {
+            return "a tracking token has no \(WireError.quoted(String(c))) (character \(i + 1)): tokens use the digits 2-9 and the letters but I and O; read it again from the acknowledgement"
+        }
+        return nil
     }
 
     /// Compares in time independent of where the strings differ.
