@@ -613,6 +613,29 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         }
     }
 
+    /// An address copied from a mail program with its name, or from a web page as a link, is
+    /// refused with the address meant; a list of addresses is refused as such. Before, the link
+    /// was stored as the address (`mailto:li@example.org`) and the name's form was only "not an
+    /// e-mail address".
+    @Test func anEMailCopiedWithItsNameOrAsALinkIsRefusedWithTheAddressMeant() {
+        for (typed, says) in [("Li Wei <li.wei@example.org>", "; did you mean li.wei@example.org?"),
+                              ("mailto:li.wei@example.org", "; did you mean li.wei@example.org?"),
+                              ("\"Li, Wei\" <LI.WEI@example.org>", "; did you mean LI.WEI@example.org?"),
+                              ("li.wei@example.org; wang@example.org", ": one address only (the others can go in the text)"),
+                              ("li.wei@example.org, wang@example.org", ": one address only (the others can go in the text)"),
+                              ("li(wei)@example.org", ""), ("li@exa:mple.org", "")] {
+            var f = feedback()
+            f.contact.email = typed
+            let e = SubmissionRules().check(f)
+            #expect(e?.field == "submit_feedback.contact.email" && e?.message.hasSuffix("is not an e-mail address" + says) == true, "\(typed): \(String(describing: e))")
+        }
+        for plain in ["li.wei@example.org", "li.wei+police@example.org", "李伟@例子.中国", "o'brien@example.ie"] {
+            var f = feedback()
+            f.contact.email = plain
+            #expect(SubmissionRules().check(f) == nil, "\(plain)")
+        }
+    }
+
     @Test func nearDuplicatesAreAcceptedAndLinkedNeverDropped() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

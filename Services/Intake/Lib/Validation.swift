@@ -163,12 +163,12 @@ public final class SubmissionRules: Sendable {
             // Full-width digits and signs (a web form typed with a Chinese input method) are the
             // same number; ``contactAsStored(_:)`` stores them as ASCII.
             if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
-                return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, a + only in front, spaces, dashes, dots, slashes or brackets between them; an extension after ext, x or 转)")
+                return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, + only in front, - . / ( ) or spaces between; ext, x or 转 before an extension)")
             }
             // White space around an address (a web form's field) is not part of it; stored trimmed.
             let email = c.email.hasPlainEnds ? c.email : String(c.email.trimmedWhitespace)
             if !email.isEmpty && !Self.plausibleEmail(email) && !Self.plausibleEmail(Self.typed(email, upTo: 3 * 254)) {
-                return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address")
+                return bad("contact.email", "\(WireError.quoted(c.email)) is not an e-mail address\(Self.emailMeant(Self.typed(email, upTo: 3 * 254)))")
             }
             // Fields of white space alone (a form sent with blanks) are not a way to reach anybody.
             if c.name.isBlank && c.phone.isBlank && email.isEmpty {
@@ -207,12 +207,38 @@ public final class SubmissionRules: Sendable {
         PhoneNumbering.isPlausible(p)
     }
 
+    /// One address: a local part and a domain with a dot, neither holding white space, a control
+    /// character or what separates or wraps addresses (`<>()[],;:"\\`, so that `Li Wei
+    /// <li@example.org>`, `mailto:li@example.org` and two addresses are refused, with the one meant
+    /// offered by ``emailMeant(_:)``). Letters beyond ASCII are taken (internationalized addresses).
     static func plausibleEmail(_ e: String) -> Bool {
-        guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace), PlainText.firstControl(in: e, lineBreaks: false) == nil else { return false }
+        guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace), PlainText.firstControl(in: e, lineBreaks: false) == nil,
+              !e.utf8.contains(where: { emailSpecials.contains($0) }) else { return false }
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else { return false }
         let domain = parts[1]
         return domain.contains(".") && !domain.hasPrefix(".") && !domain.hasSuffix(".") && !domain.contains("..")
+    }
+
+    /// What separates, wraps or quotes addresses; none stands in a plain one.
+    static let emailSpecials = Set("<>()[],;:\"\\".utf8)
+
+    /// `; did you mean li@example.org?` for an address copied with its name (`Li Wei
+    /// <li@example.org>`) or as a link (`mailto:li@example.org`); `: one address only` for a list;
+    /// else empty.
+    static func emailMeant(_ e: String) -> String {
+        guard e.utf8.count <= 254 else { return "" }
+        var inner = Substring(e)
+        if let open = inner.lastIndex(of: "<"), let close = inner.lastIndex(of: ">"), open < close {
+            inner = inner[inner.index(after: open)..<close]
+        }
+        if inner.lowercased().hasPrefix("mailto:") { inner = inner.dropFirst(7) }
+        let meant = String(String(inner).trimmedWhitespace)
+        if meant != e && plausibleEmail(meant) { return "; did you mean \(meant)?" }
+        if e.split(whereSeparator: { $0 == "," || $0 == ";" || $0.isWhitespace }).filter({ plausibleEmail(String($0)) }).count > 1 {
+            return ": one address only (the others can go in the text)"
+        }
+        return ""
     }
 
     static func plausibleBadge(_ b: some StringProtocol) -> Bool {
