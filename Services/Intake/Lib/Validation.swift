@@ -213,7 +213,7 @@ public final class SubmissionRules: Sendable {
     /// offered by ``emailMeant(_:)``). Letters beyond ASCII are taken (internationalized addresses).
     static func plausibleEmail(_ e: String) -> Bool {
         guard e.utf8.count <= 254, !e.contains(where: \.isWhitespace), PlainText.firstControl(in: e, lineBreaks: false) == nil,
-              !e.utf8.contains(where: { emailSpecials.contains($0) }) else { return false }
+              !e.utf8.contains(where: isEmailSpecial) else { return false }
         let parts = e.split(separator: "@", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty else { return false }
         let domain = parts[1]
@@ -221,7 +221,13 @@ public final class SubmissionRules: Sendable {
     }
 
     /// What separates, wraps or quotes addresses; none stands in a plain one.
-    static let emailSpecials = Set("<>()[],;:\"\\".utf8)
+    static func isEmailSpecial(_ b: UInt8) -> Bool {
+        switch b {
+        case UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"),
+             UInt8(ascii: ","), UInt8(ascii: ";"), UInt8(ascii: ":"), UInt8(ascii: "\""), UInt8(ascii: "\\"): true
+        default: false
+        }
+    }
 
     /// `; did you mean li@example.org?` for an address copied with its name (`Li Wei
     /// <li@example.org>`) or as a link (`mailto:li@example.org`); `: one address only` for a list;
