@@ -15,7 +15,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone), its rows numbered as lines.")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone), its rows numbered as lines. Any of them may be in UTF-16 with its byte-order mark (Excel's \"Unicode Text\", Notepad's \"Unicode\").")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
@@ -27,7 +27,7 @@ struct Submit: ParsableCommand {
     var channel: String?
     @Option(help: "What the citizen said (at most 4,000 characters).")
     var text: String?
-    @Option(help: "Read the text from this file (UTF-8; - for standard input): a letter typed up, a long call's notes.")
+    @Option(help: "Read the text from this file (UTF-8, or UTF-16 with its byte-order mark as Notepad saves \"Unicode\"; - for standard input): a letter typed up, a long call's notes.")
     var textFile: String?
     @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
     var unit: String = ""
@@ -158,7 +158,10 @@ extension Submit {
         if data.count > textFileLimit {
             throw ValidationError("--text-file \(path) is over \(textFileLimit / 1024) KiB; a text is at most 4,000 characters: is it the right file?")
         }
-        guard let text = String(validating: data, as: UTF8.self) else {
+        // Notepad's "Unicode" (UTF-16 with its byte-order mark) says what it is: taken as it is.
+        let utf16: String?
+        do { utf16 = try FeedbackFile.utf16Text(data) } catch { throw ValidationError("--text-file \(path): \((error as? FeedbackFile.LineError)?.message ?? "\(error)")") }
+        guard let text = utf16 ?? String(validating: data, as: UTF8.self) else {
             throw ValidationError("--text-file \(path) is not UTF-8 text (saved in another encoding, GBK say? save it as UTF-8)")
         }
         // One Character, "\r\n" included (saved on Windows).
@@ -204,7 +207,11 @@ extension Submit {
                 // One JSON document (an array, or one object over several lines) or a CSV sheet:
                 // its objects or rows are taken as the lines of a JSON-lines file, numbered in order.
                 let n = document.items.count
-                printError("\(path) is \(document.what), not JSON lines: its \(n) \(document.item)(s) are numbered below as lines 1-\(n), in order\n")
+                if document.item == "line" {
+                    printError("\(path) is \(document.what): its lines are numbered as in the file\n")
+                } else {
+                    printError("\(path) is \(document.what), not JSON lines: its \(n) \(document.item)(s) are numbered below as lines 1-\(n), in order\n")
+                }
                 reader = FeedbackFile.Lines(data: Data(document.items.joined(separator: "\n").utf8))
                 totalLines = n
             } else {

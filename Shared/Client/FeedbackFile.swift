@@ -157,14 +157,51 @@ public enum FeedbackFile {
     /// The largest JSON document (an array) or CSV sheet taken whole; a bigger one is JSON lines' work.
     public static let maxDocumentBytes = 64 << 20
 
-    /// A file that is not JSON lines, taken as its items: what it is (for the clerk) and its items
-    /// as JSON lines.
+    /// A file that is not JSON lines in UTF-8, taken as its items: what it is (for the clerk) and
+    /// its items as JSON lines.
     public struct Document: Sendable {
-        /// `one JSON document`, `a CSV sheet with a header row (comma-separated)`.
+        /// `one JSON document`, `a CSV sheet with a header row (comma-separated)`, `JSON lines`
+        /// (in UTF-16), each followed by `, in UTF-16` for a file in UTF-16.
         public let what: String
-        /// What an item is: `object` or `row`.
+        /// What an item is: `object` or `row`; `line` for JSON lines in UTF-16, whose items are
+        /// the file's lines, blank and comment lines included, numbered as in the file.
         public let item: String
         public let items: [String]
+    }
+
+    /// The text of UTF-16 bytes that start with a byte-order mark (`FF FE`, `FE FF`): what Windows
+    /// Notepad saves as "Unicode" and Excel as "Unicode Text". Nil for other bytes; throws
+    /// ``LineError`` (line 1) for UTF-16 that does not decode.
+    public static func utf16Text(_ bytes: some Collection<UInt8>) throws -> String? {
+        let little = bytes.starts(with: [0xFF, 0xFE]), big = bytes.starts(with: [0xFE, 0xFF])
+        guard little || big else { return nil }
+        var units: [UInt16] = []
+        units.reserveCapacity(bytes.count / 2)
+        var i = bytes.index(bytes.startIndex, offsetBy: 2)
+        while i != bytes.endIndex {
+            let a = bytes[i]
+            i = bytes.index(after: i)
+            guard i != bytes.endIndex else { throw LineError(line: 1, message: "the file is UTF-16 (it starts with its byte-order mark) but ends inside a character; nothing was sent") }
+            let b = bytes[i]
+            i = bytes.index(after: i)
+            units.append(little ? UInt16(a) | UInt16(b) << 8 : UInt16(a) << 8 | UInt16(b))
+        }
+        var text = ""
+        text.reserveCapacity(units.count)
+        var decoder = UTF16()
+        var iterator = units.makeIterator()
+        var position = 0
+        loop: while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar):
+                text.unicodeScalars.append(scalar)
+                position += 1
+            case .emptyInput: break loop
+            case .error:
+                throw LineError(line: 1, message: "the file is UTF-16 (it starts with its byte-order mark) but character \(position + 1) is half a pair (a damaged file?); nothing was sent")
+            }
+        }
+        return text
     }
 
     /// The file as its items when it is not JSON lines; nil for a file of JSON lines.
@@ -180,16 +217,41 @@ public enum FeedbackFile {
     /// lines, and the same default submission ids, on every run.
     /// - Throws: ``LineError`` (line 1) for a document too big to take whole, or one that does not
     ///   parse, naming what to do; ``FileError`` when the file cannot be read.
+    ///
+    /// A file in UTF-16 with its byte-order mark (Notepad's "Unicode", Excel's "Unicode Text", a
+    /// tab-separated sheet) is decoded whole, up to twice ``maxDocumentBytes``: a sheet or a JSON
+    /// document is taken as above, JSON lines as its lines (item `line`).
     public static func document(path: String) throws -> Document? {
         let file = try OpenFile(path: path)
         var head = try file.read(upTo: 1 << 16)
+        if head.starts(with: [0xFF, 0xFE]) || head.starts(with: [0xFE, 0xFF]) {
+            while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
+                head.append(contentsOf: chunk)
+                if head.count > 2 * maxDocumentBytes {
+                    throw LineError(line: 1, message: "the file is UTF-16 and over \(2 * maxDocumentBytes >> 20) MiB: save it as UTF-8 (iconv -f UTF-16 -t UTF-8); nothing was sent")
+                }
+            }
+            let text = try utf16Text(head)!
+            let decoded = Array(text.utf8)
+            if let d = try document(head: decoded, more: { _ in [] }) {
+                return Document(what: d.what + ", in UTF-16", item: d.item, items: d.items)
+            }
+            return Document(what: "JSON lines, in UTF-16", item: "line", items: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        }
         if head.starts(with: [0xEF, 0xBB, 0xBF]) { head.removeFirst(3) }
+        return try document(head: head, more: file.read(upTo:))
+    }
+
+    /// ``document(path:)`` of UTF-8 bytes: `head`, the file's start without a byte-order mark, and
+    /// what `more` reads after it (empty at the end).
+    static func document(head: [UInt8], more: (Int) throws -> [UInt8]) throws -> Document? {
         guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else { return nil }
         /// The whole file from its first character, up to ``maxDocumentBytes``; `tooBig` says what
         /// to do with a bigger one.
         func whole(_ tooBig: String) throws -> Data {
             var data = Data(head[first...])
-            while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
+            if data.count > maxDocumentBytes { throw LineError(line: 1, message: tooBig) }
+            while case let chunk = try more(1 << 20), !chunk.isEmpty {
                 data.append(contentsOf: chunk)
                 if data.count > maxDocumentBytes { throw LineError(line: 1, message: tooBig) }
             }

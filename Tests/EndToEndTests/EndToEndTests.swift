@@ -683,6 +683,14 @@ struct EndToEndTests {
         #expect(typedUp.0 == 0, "\(typedUp.1)")
         let letters = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback).filter { $0.submissionID == "letter-1" }
         #expect(letters.map(\.text) == ["Dear Sir,\r\nThe officer at the desk was kind."], "\(letters)")
+        // The same letter saved by Notepad as "Unicode" (UTF-16 with its byte-order mark): the same text.
+        let unicode = set.dir + "/letter-unicode.txt"
+        try Data([0xFF, 0xFE] + Array("Dear Sir,\r\n警官很友善。\r\n".utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }).write(to: URL(fileURLWithPath: unicode))
+        let notepad = try await liaison(["submit", "--kind", "praise", "--channel", "letter", "--unit", "STN-EAST-01",
+                                         "--text-file", unicode, "--submission-id", "letter-2"])
+        #expect(notepad.0 == 0, "\(notepad.1)")
+        let fromNotepad = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback).filter { $0.submissionID == "letter-2" }
+        #expect(fromNotepad.map(\.text) == ["Dear Sir,\r\n警官很友善。"], "\(fromNotepad)")
         let latin1 = set.dir + "/latin1.txt"
         try Data([0x63, 0x61, 0x66, 0xE9, 0x0A]).write(to: URL(fileURLWithPath: latin1))
         let notUTF8 = try await liaison(["submit", "--kind", "praise", "--unit", "STN-EAST-01", "--text-file", latin1])

@@ -419,4 +419,40 @@ import Testing
             #expect(e.message.hasPrefix("unknown field \"column 3\""), "\(e.message)")
         } else { Issue.record("a cell past the header went in") }
     }
+
+    /// UTF-16 with its byte-order mark, as Excel saves "Unicode Text" (where its CSV is GBK) and
+    /// Notepad saves "Unicode": was refused line by line as not UTF-8; now decoded and taken as the
+    /// same file in UTF-8 would be.
+    @Test func aFileInUTF16IsTakenAsTheSameFileInUTF8() throws {
+        func utf16(_ text: String, little: Bool) -> [UInt8] {
+            (little ? [0xFF, 0xFE] : [0xFE, 0xFF]) + Array(text.utf16).flatMap { little ? [UInt8($0 & 0xFF), UInt8($0 >> 8)] : [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        }
+        // Excel's "Unicode Text": tab-separated, Windows line ends, a cell with a tab quoted.
+        let sheet = "kind\tchannel\tunit\ttext\tphone\r\ncomplaint\thotline\tSTN-EAST-01\t\"噪音\t扰民 😠\"\t0755-8123 4567\r\ntip\tweb\tSTN-EAST-01\tBroken light\t\r\n"
+        let plainPath = try file(Array(sheet.utf8))
+        defer { try? FileManager.default.removeItem(atPath: plainPath) }
+        let plain = try #require(try FeedbackFile.document(path: plainPath))
+        for little in [true, false] {
+            let path = try file(utf16(sheet, little: little))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let document = try #require(try FeedbackFile.document(path: path))
+            #expect(document.what == plain.what + ", in UTF-16" && document.item == "row" && document.items == plain.items)
+            let first = try FeedbackFile.parse(document.items[0], line: 1, source: "calls.txt").get()
+            #expect(first.text == "噪音\t扰民 😠" && first.contact.phone == "0755-8123 4567")
+        }
+        // JSON lines: its lines as in the file, blank and comment lines numbered too.
+        let lines = "{\"kind\":\"tip\",\"text\":\"a\",\"unit\":\"STN-EAST-01\"}\r\n\r\n# a comment\r\n{\"kind\":\"praise\",\"text\":\"谢谢\",\"unit\":\"STN-EAST-01\"}\r\n"
+        let path = try file(utf16(lines, little: true))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let document = try #require(try FeedbackFile.document(path: path))
+        #expect(document.item == "line" && document.what == "JSON lines, in UTF-16")
+        let read = FeedbackFile.lines(of: Data(document.items.joined(separator: "\n").utf8)).map(\.line)
+        #expect(read == FeedbackFile.lines(of: Data(lines.utf8)).map(\.line) && read == [1, 4])
+        // Damaged UTF-16: refused whole, saying so.
+        for bytes in [utf16("kind,text\ntip,a", little: true) + [0x41], utf16("kind,text\ntip,", little: true) + [0x3D, 0xD8, 0x41, 0x00]] {
+            let broken = try file(bytes)
+            defer { try? FileManager.default.removeItem(atPath: broken) }
+            #expect { try FeedbackFile.document(path: broken) } throws: { ($0 as? FeedbackFile.LineError)?.message.contains("nothing was sent") == true }
+        }
+    }
 }
