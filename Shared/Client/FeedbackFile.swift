@@ -244,7 +244,7 @@ public enum FeedbackFile {
 
     /// ``document(path:)`` of UTF-8 bytes: `head`, the file's start without a byte-order mark, and
     /// what `more` reads after it (empty at the end).
-    static func document(head: [UInt8], more: (Int) throws -> [UInt8]) throws -> Document? {
+    package static func document(head: [UInt8], more: (Int) throws -> [UInt8]) throws -> Document? {
         guard let first = head.firstIndex(where: { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) }) else { return nil }
         /// The whole file from its first character, up to ``maxDocumentBytes``; `tooBig` says what
         /// to do with a bigger one.

@@ -36,6 +36,25 @@ enum FuzzRequests {
                 expect(error.line == number, "line \(number)'s error names line \(error.line)")
             }
         }
+        // The same bytes as a sheet or a JSON document: its items, or refused whole at line 1.
+        do {
+            if let document = try FeedbackFile.document(head: bytes, more: { _ in [] }) {
+                for (i, item) in document.items.enumerated() {
+                    if case .failure(let error) = FeedbackFile.parse(item, line: i + 1, source: "fuzz") {
+                        expect(error.line == i + 1, "item \(i + 1)'s error names line \(error.line)")
+                    }
+                }
+            }
+        } catch let error as FeedbackFile.LineError {
+            expect(error.line == 1 && error.message.contains("nothing was sent") || error.message.contains("MiB"), "a refused document: \(error)")
+        } catch {
+            expect(false, "a document refused with \(error)")
+        }
+        // As UTF-16 (little-endian, its mark in front): what decodes is the same code units again.
+        if let text = try? FeedbackFile.utf16Text([0xFF, 0xFE] + bytes) {
+            let again = Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+            expect(again == bytes, "UTF-16 decoded to \(text.debugDescription), not the bytes given")
+        }
     }
 
     static func checkRequest(_ bytes: [UInt8]) {
@@ -70,6 +89,12 @@ enum FuzzRequests {
                 }
                 for value in [submission.submissionID, submission.category, submission.contact.name, submission.contact.email, submission.contact.phone, submission.unit, submission.officerBadge] {
                     expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
+                }
+                // An accepted phone's key for the near-duplicate check is digits (a + in front).
+                if !submission.contact.phone.isEmpty {
+                    let key = PhoneNumbering.standard.key(of: TypedText.plainASCII(submission.contact.phone))
+                    expect(key.utf8.enumerated().allSatisfy { $1 >= 0x30 && $1 <= 0x39 || ($0 == 0 && $1 == UInt8(ascii: "+")) },
+                           "phone \(submission.contact.phone.debugDescription) has the key \(key.debugDescription)")
                 }
                 _ = rules.canonicalize(&submission)
                 expect(rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) == nil,
