@@ -29,7 +29,7 @@ struct Submit: ParsableCommand {
     var text: String?
     @Option(help: "Read the text from this file (UTF-8, or UTF-16 with its byte-order mark as Notepad saves \"Unicode\"; - for standard input): a letter typed up, a long call's notes.")
     var textFile: String?
-    @Option(help: "Unit code the feedback concerns (a unit or an address is required).")
+    @Option(help: "Unit code the feedback concerns, or the unit's name in the unit directory (Riverside Police Station): a unit or an address is required.")
     var unit: String = ""
     @Option(help: "Free address where it happened.")
     var address: String = ""

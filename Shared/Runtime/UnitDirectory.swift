@@ -30,6 +30,13 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         public var name: String
         public var type: Kind
         public var parent: String?
+
+        public init(code: String, name: String, type: Kind, parent: String?) {
+            self.code = code
+            self.name = name
+            self.type = type
+            self.parent = parent
+        }
     }
 
     public var units: [Unit]
@@ -40,26 +47,78 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     /// letter case and full-width forms (`ｓｔｎ－ｅａｓｔ－０１`) are the code they spell; nil when no
     /// unit has it. (Intake's submission rules keep their own index of the codes, for the thread
     /// every submission waits for; this one serves operators' commands and queries.)
+    /// A unit's name may stand for its code, as a clerk hears it (`Riverside Police Station`) or a
+    /// web form lists it, when no other unit has that name.
     public func code(typed: String) -> String? {
         let trimmed = typed.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.utf8.count <= 256 else { return nil }
         if contains(trimmed) { return trimmed }
         let upper = TypedText.plainASCII(trimmed).uppercased()
-        return units.first { $0.code.uppercased() == upper }?.code
+        return units.first { $0.code.uppercased() == upper }?.code ?? codesByName()[Self.nameKey(trimmed)]
     }
 
-    /// The `count` codes nearest to `typed` (fewest letters to change), for an error message.
-    public func nearestCodes(to typed: String, count: Int = 3) -> [String] {
+    /// Each unit name's ``nameKey(_:)`` to its unit's code; a name two units share is left out (it
+    /// names neither).
+    public func codesByName() -> [String: String] {
+        var codes: [String: String?] = [:]
+        for u in units where !Self.nameKey(u.name).isEmpty {
+            let key = Self.nameKey(u.name)
+            codes[key] = codes[key] == nil ? .some(u.code) : .some(nil)
+        }
+        return codes.compactMapValues { $0 }
+    }
+
+    /// A name as it is compared: full-width forms as ASCII, lower case, each run of white space
+    /// one space, none around it (`Riverside  police STATION` is `riverside police station`).
+    public static func nameKey(_ typed: String) -> String {
+        TypedText.plainASCII(typed).lowercased().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+    }
+
+    /// The `count` units nearest to `typed`, for an error message: those whose names hold the
+    /// most of the words typed (`Riverside station`: the Riverside Police Station) and only those,
+    /// when any name holds one; else those of the kind of code typed first, then those whose codes
+    /// are the fewest letters to change.
+    public func nearest(to typed: String, count: Int = 3) -> [Unit] {
         let bytes = Array(TypedText.plainASCII(typed).uppercased().utf8.prefix(256))
         // Codes of the kind typed first (`STN-MOON` was meant for a station, not `DIST-EAST`, whose
         // letters are fewer edits away): the part before the first dash, when one was typed.
         let kind = bytes.firstIndex(of: UInt8(ascii: "-")).map { Array(bytes[...$0]) }
-        return units.map { unit -> (code: String, otherKind: Bool, distance: Int) in
+        // Words of two characters or more (a name in Chinese, typed without spaces, is one word).
+        let typedWords: [String] = Self.nameKey(String(decoding: bytes, as: UTF8.self)).split(separator: " ").map(String.init)
+        let words = typedWords.filter { $0.count >= 2 }.prefix(8)
+        let ranked = units.map { unit -> (unit: Unit, inName: Int, otherKind: Bool, distance: Int) in
             let code = Array(unit.code.uppercased().utf8)
-            return (unit.code, kind.map { !code.starts(with: $0) } ?? false, Spelling.editDistance(bytes, code))
+            let name = Self.nameKey(unit.name)
+            let nameWords: [[UInt8]] = name.split(separator: " ").map { Array($0.utf8) }
+            // In the name, or one of its words with a letter off (`Harbor` for `Harbour`).
+            func inName(_ word: String) -> Bool {
+                if name.contains(word) { return true }
+                let typed = Array(word.utf8)
+                guard (5...16).contains(typed.count) else { return false }
+                return nameWords.contains { w in abs(w.count - typed.count) <= 1 && Spelling.editDistance(typed, w) <= 1 }
+            }
+            let otherKind: Bool = kind.map { !code.starts(with: $0) } ?? false
+            return (unit, words.filter(inName).count, otherKind, Spelling.editDistance(bytes, code))
         }
-        .sorted { ($0.otherKind ? 1 : 0, $0.distance, $0.code) < ($1.otherKind ? 1 : 0, $1.distance, $1.code) }
-        .prefix(count).map(\.code)
+        let most: Int = ranked.map { $0.inName }.max() ?? 0
+        let named = ranked.filter { $0.inName == most }
+        let sorted = named.sorted { a, b in
+            (a.otherKind ? 1 : 0, a.distance, a.unit.code) < (b.otherKind ? 1 : 0, b.distance, b.unit.code)
+        }
+        return sorted.prefix(count).map { $0.unit }
+    }
+
+    /// The codes of ``nearest(to:count:)``.
+    public func nearestCodes(to typed: String, count: Int = 3) -> [String] {
+        nearest(to: typed, count: count).map(\.code)
+    }
+
+    /// ``nearest(to:count:)`` for an error message: `STN-EAST-01 (Riverside Police Station),
+    /// DIST-EAST (East District Bureau)`, each name cut at 40 characters.
+    public func describedNearest(to typed: String, count: Int = 3) -> String {
+        nearest(to: typed, count: count).map { u in
+            u.name.isEmpty ? u.code : "\(u.code) (\(u.name.count > 40 ? u.name.prefix(39) + "…" : u.name))"
+        }.joined(separator: ", ")
     }
 
     /// The first unit of a kind (e.g. the supervision office).

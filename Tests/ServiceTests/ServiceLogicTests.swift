@@ -266,6 +266,38 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(UnitDirectory.demo.nearestCodes(to: "SUPERVISON").first == "SUPERVISION")
     }
 
+    /// A unit may be given by its name, as a clerk hears it or a web form lists it: taken as its
+    /// code when the name is one unit's, and a name not quite right is answered with the units
+    /// whose names hold the words typed (before, the nearest codes by their letters: `Riverside`
+    /// got CITY-BUREAU, SUPERVISION and DIST-EAST).
+    @Test func aUnitGivenByItsNameIsThatUnit() throws {
+        let rules = SubmissionRules()
+        for typed in ["Riverside Police Station", " riverside  police STATION ", "Ｒｉｖｅｒｓｉｄｅ Ｐｏｌｉｃｅ Ｓｔａｔｉｏｎ"] {
+            var f = feedback(unit: typed)
+            #expect(rules.check(f) == nil, "\(typed): \(String(describing: rules.check(f)))")
+            _ = rules.canonicalize(&f)
+            #expect(f.unit == "STN-EAST-01", "\(typed)")
+        }
+        let near = try #require(rules.check(feedback(unit: "Riverside station")))
+        #expect(near.field == "submit_feedback.unit" && near.message.hasSuffix("(nearest: STN-EAST-01 (Riverside Police Station))"), "\(near.message)")
+        #expect(UnitDirectory.demo.nearestCodes(to: "Harbor Police Station") == ["STN-EAST-02"], "a word with a letter off is that word")
+        #expect(UnitDirectory.demo.nearestCodes(to: "Police Station") == ["STN-EAST-01", "STN-EAST-02", "STN-WEST-01"], "the most words, then the nearest codes")
+        #expect(UnitDirectory.demo.nearestCodes(to: "Lotus Lane police").first == "CPO-EAST-03")
+        // A name two units share names neither.
+        var twice = UnitDirectory.demo
+        twice.units.append(.init(code: "STN-EAST-09", name: "Riverside Police Station", type: .station, parent: "DIST-EAST"))
+        #expect(SubmissionRules(units: twice).check(feedback(unit: "Riverside Police Station"))?.field == "submit_feedback.unit")
+        #expect(twice.code(typed: "Riverside Police Station") == nil && UnitDirectory.demo.code(typed: "riverside police station") == "STN-EAST-01")
+        // Sent once by name and again by code: the same submission, not a conflict.
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        let byName = intake.handle([request(.submitFeedback(feedback("named", unit: "Riverside Police Station")))])[0].feedbackAccepted
+        let byCode = intake.handle([request(.submitFeedback(feedback("named", unit: "STN-EAST-01")))])[0].feedbackAccepted
+        #expect(byName.caseNumber == "L1-0000001" && byCode.caseNumber == byName.caseNumber && byCode.duplicate)
+        let stored = try intake.log.replay(after: 0, limit: 10, prefixes: []).events.map(\.feedbackReceived.feedback.unit)
+        #expect(stored == ["STN-EAST-01"], "\(stored)")
+    }
+
     @Test func unitsAndBadgesAreStoredAndPublishedAsTheDirectorySpellsThem() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)

@@ -40,12 +40,19 @@ public final class SubmissionRules: Sendable {
     /// to what was typed, on the one thread every submission waits for (a unit of 120,000
     /// characters held it for 0.2 s).
     let longestCode: Int
+    /// The codes by their units' names (``UnitDirectory/codesByName()``): a clerk may type the
+    /// name heard (`Riverside Police Station`), a web form send the one it lists.
+    let unitNames: [String: String]
+    /// The longest code or name, in bytes: what is longer is neither.
+    let longestUnit: Int
 
     public init(units: UnitDirectory = .demo) {
         self.units = units
         unitCodes = Dictionary(units.units.map { ($0.code.uppercased(), $0.code) }, uniquingKeysWith: { first, _ in first })
         exactCodes = Set(units.units.map(\.code))
         longestCode = units.units.map(\.code.utf8.count).max() ?? 0
+        unitNames = units.codesByName()
+        longestUnit = max(longestCode, unitNames.keys.map(\.utf8.count).max() ?? 0)
     }
 
     /// The directory's spelling of `unit` (given without surrounding white space, in any letter
@@ -53,7 +60,8 @@ public final class SubmissionRules: Sendable {
     public func directoryCode(_ unit: some StringProtocol) -> String? {
         let typed = String(unit)
         if exactCodes.contains(typed) { return typed }
-        return unitCodes[typed.uppercased()]
+        if let code = unitCodes[typed.uppercased()] { return code }
+        return typed.utf8.count <= 3 * (longestUnit + 8) ? unitNames[UnitDirectory.nameKey(typed)] : nil
     }
 
     /// Puts `s` in the form intake stores and publishes: the unit in the directory's spelling, the
@@ -126,14 +134,14 @@ public final class SubmissionRules: Sendable {
         if unit.isEmpty && address.isEmpty { return bad("unit", "a unit code or an address is required") }
         // Measured before it is looked up: hashing a string normalizes it, which for thousands of
         // combining marks took 26 ms of the request thread.
-        if !unit.isEmpty && (unit.utf8.count > longestCode + 8 || directoryCode(unit) == nil) {
+        if !unit.isEmpty && (unit.utf8.count > longestUnit + 8 || directoryCode(unit) == nil) {
             // Typed with a full-width input method (`ＳＴＮ－ＥＡＳＴ－０１`): the same code.
-            let code = Self.typed(unit, upTo: 3 * (longestCode + 8))
-            if code.utf8.count > longestCode + 8 {
+            let code = Self.typed(unit, upTo: 3 * (longestUnit + 8))
+            if code.utf8.count > longestUnit + 8 {
                 return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
             }
             if directoryCode(code) == nil {
-                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.nearestCodes(to: String(code)).joined(separator: ", ")))")
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.describedNearest(to: String(code))))")
             }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
