@@ -279,10 +279,15 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             #expect(f.unit == "STN-EAST-01", "\(typed)")
         }
         let near = try #require(rules.check(feedback(unit: "Riverside station")))
-        #expect(near.field == "submit_feedback.unit" && near.message.hasSuffix("(nearest: STN-EAST-01 (Riverside Police Station))"), "\(near.message)")
+        #expect(near.field == "submit_feedback.unit" && near.message.hasSuffix("(nearest: STN-EAST-01 (Riverside Police Station)); a place goes in address"), "\(near.message)")
         #expect(UnitDirectory.demo.nearestCodes(to: "Harbor Police Station") == ["STN-EAST-02"], "a word with a letter off is that word")
         #expect(UnitDirectory.demo.nearestCodes(to: "Police Station") == ["STN-EAST-01", "STN-EAST-02", "STN-WEST-01"], "the most words, then the nearest codes")
         #expect(UnitDirectory.demo.nearestCodes(to: "Lotus Lane police").first == "CPO-EAST-03")
+        // A force's names in Chinese: the name whole is the unit; part of it finds it.
+        var chinese = UnitDirectory.demo
+        chinese.units.append(.init(code: "STN-EAST-08", name: "滨江派出所", type: .station, parent: "DIST-EAST"))
+        #expect(SubmissionRules(units: chinese).check(feedback(unit: "滨江派出所")) == nil)
+        #expect(chinese.nearestCodes(to: "滨江") == ["STN-EAST-08"])
         // A name two units share names neither.
         var twice = UnitDirectory.demo
         twice.units.append(.init(code: "STN-EAST-09", name: "Riverside Police Station", type: .station, parent: "DIST-EAST"))

@@ -141,7 +141,9 @@ public final class SubmissionRules: Sendable {
                 return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
             }
             if directoryCode(code) == nil {
-                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.describedNearest(to: String(code))))")
+                // Words, not a code: perhaps a place, which has a field of its own.
+                let place = code.contains(" ") || !TypedText.isASCII(code) ? "; a place goes in address" : ""
+                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.describedNearest(to: String(code))))\(place)")
             }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
