@@ -820,16 +820,14 @@ public final class IntakeService: RequestHandling {
         if token.isEmpty { return .failure(.invalidArgument("get_feedback_status.tracking_token", "tracking_token is required")) }
         // Not the form of any case number: said so, so that the citizen reads it again (this says
         // nothing about which cases exist).
-        if CaseNumber.sequence(of: caseNumber) == nil {
+        guard let seq = CaseNumber.sequence(of: caseNumber) else {
             return .failure(.invalidArgument("get_feedback_status.case_number",
                                              "\(WireError.quoted(caseNumber)) is not a case number: letters and digits, a dash, then digits, as L1-0000042 on the acknowledgement"))
         }
         do {
-            let row = try CaseNumber.sequence(of: caseNumber).flatMap { seq in
-                try log.store.pool.read { db in
-                    try Row.fetchOne(db.cachedStatement(sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
-                                     arguments: [seq, caseNumber])
-                }
+            let row = try log.store.pool.read { db in
+                try Row.fetchOne(db.cachedStatement(sql: "SELECT tracking_token, state, public_note, updated_at FROM submissions WHERE case_seq = ? AND case_number = ?"),
+                                 arguments: [seq, caseNumber])
             }
             // The same answer for an unknown case and a wrong token: the token is the citizen's key.
             guard let row, TrackingToken.equal(row["tracking_token"], token) else {
@@ -891,7 +889,9 @@ enum TrackingToken {
         if count != 16 {
             return "a tracking token has 16 letters and digits, as on the acknowledgement; this one has \(count)"
         }
-        for (i, c) in typed.uppercased().unicodeScalars.enumerated() where !alphabet.contains(Character(c)) {
+        for (i, c) in typed.unicodeScalars.enumerated() {
+            let upper = c.value >= 0x61 && c.value <= 0x7A ? c.value - 0x20 : c.value   // a-z as A-Z
+            guard upper > 0x7F || !alphabetBytes.contains(UInt8(upper)) else { continue }
             return "a tracking token has no \(WireError.quoted(String(c))) (character \(i + 1)): tokens use the digits 2-9 and the letters but I and O; read it again from the acknowledgement"
         }
         return nil

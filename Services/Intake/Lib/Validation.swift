@@ -172,7 +172,7 @@ public final class SubmissionRules: Sendable {
             if !c.name.isEmpty, let e = control("contact.name", "name", c.name, lineBreaks: false) { return e }
             // Full-width digits and signs (a web form typed with a Chinese input method) are the
             // same number; ``contactAsStored(_:)`` stores them as ASCII.
-            if !c.phone.isEmpty && !Self.plausiblePhone(c.phone) && !Self.plausiblePhone(Self.typed(c.phone, upTo: 128)) {
+            if !c.phone.isEmpty && !PhoneNumbering.isPlausible(c.phone) && !PhoneNumbering.isPlausible(Self.typed(c.phone, upTo: 128)) {
                 return bad("contact.phone", "\(WireError.quoted(c.phone)) is not a phone number (5-20 digits, + only in front, - . / ( ) or spaces between; ext, x or 转 before an extension)")
             }
             // White space around an address (a web form's field) is not part of it; stored trimmed.
@@ -210,11 +210,6 @@ public final class SubmissionRules: Sendable {
         stored.phone = TypedText.plainASCII(String(c.phone.trimmedWhitespace))
         stored.email = TypedText.plainASCII(String(c.email.trimmedWhitespace))
         return stored
-    }
-
-    /// Written as a phone number (``PhoneNumbering/isPlausible(_:)``).
-    static func plausiblePhone(_ p: String) -> Bool {
-        PhoneNumbering.isPlausible(p)
     }
 
     /// One address: a local part and a domain with a dot, neither holding white space, a control
