@@ -9,7 +9,7 @@ struct Liaison: ParsableCommand {
         discussion: """
             Start everything on this machine:
               liaison up --data-dir ./data
-            Take a complaint at a hotline desk:
+            Take a complaint at a hotline desk (or fill it in as a form: liaison submit --ask):
               liaison submit --kind complaint --unit STN-EAST-01 --text "..."
             Let a citizen check a case:
               liaison status L1-0000001 ABCD-EFGH-...

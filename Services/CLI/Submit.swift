@@ -51,6 +51,14 @@ struct Submit: ParsableCommand {
     var submissionId: String?
     @Option(help: "The intake instance that takes it, by its stream as liaison streams lists it (intake-2), where the topology has several: a retry goes to the same one. Default: the first (intake-1).")
     var intake: String?
+    @Flag(help: ArgumentHelp("Ask for each field in turn, show the whole, and send it on yes (a hotline desk's form); a field intake refuses is asked again. What is given as a flag is not asked: liaison submit --ask --channel walk_in --unit CPO-EAST-03 at a community police office's desk.",
+                             discussion: "Also what `liaison submit` does on a terminal with neither --kind, --text nor --file."))
+    var ask = false
+
+    /// The form, not flags alone: asked for, or nothing to submit given on a terminal.
+    var asking: Bool {
+        ask || (file == nil && kind.isEmpty && text == nil && textFile == nil && isatty(0) == 1 && isatty(2) == 1)
+    }
 
     /// The intake instance `--intake` names, else the topology's first.
     func intakeEndpoint() throws -> Topology.Instance {
@@ -80,15 +88,20 @@ struct Submit: ParsableCommand {
             if !given.isEmpty {
                 throw ValidationError("\(given.joined(separator: ", ")) cannot go with --file: each line of the file carries its own fields")
             }
+            if ask { throw ValidationError("--ask cannot go with --file: the form asks for one submission") }
             return
         }
-        if kind.isEmpty { throw ValidationError("--kind is required (or give --file)") }
-        // Given but empty goes to intake, whose refusal names the field (text must not be empty).
-        if text != nil && textFile != nil { throw ValidationError("--text and --text-file cannot go together: give the text one way") }
-        if text == nil && textFile == nil { throw ValidationError("--text (or --text-file) is required (or give --file)") }
-        if Liaison_V1_FeedbackKind(name: kind) == nil {
+        if asking {
+            if textFile != nil { throw ValidationError("--text-file cannot go with --ask: give the text in the form, or the text file with the other flags") }
+        } else {
+            if kind.isEmpty { throw ValidationError("--kind is required (or give --file, or --ask for a form)") }
+            if text == nil && textFile == nil { throw ValidationError("--text (or --text-file) is required (or give --file)") }
+        }
+        if !kind.isEmpty, Liaison_V1_FeedbackKind(name: kind) == nil {
             throw ValidationError("--" + FeedbackFile.unknownName("kind", kind, Liaison_V1_FeedbackKind.named.map(\.0)))
         }
+        // Given but empty goes to intake, whose refusal names the field (text must not be empty).
+        if text != nil && textFile != nil { throw ValidationError("--text and --text-file cannot go together: give the text one way") }
         if let occurredAt, FeedbackFile.time(occurredAt) == nil {
             throw ValidationError(FeedbackFile.notATime("--occurred-at", occurredAt))
         }
@@ -101,8 +114,9 @@ struct Submit: ParsableCommand {
         let submissionId = self.submissionId ?? UUID().uuidString.lowercased()
         var s = Liaison_V1_SubmitFeedback()
         s.submissionID = submissionId
-        s.kind = Liaison_V1_FeedbackKind(name: kind)!
+        if let kind = Liaison_V1_FeedbackKind(name: kind) { s.kind = kind }
         s.channel = Liaison_V1_Channel(name: channel ?? "hotline")!
+        if asking { return submitAsking(s) }
         do { s.text = try text ?? Self.readText(textFile ?? "") } catch { reportFailure(error) }
         s.unit = unit
         s.address = address
@@ -166,6 +180,64 @@ extension Submit {
         }
         // One Character, "\r\n" included (saved on Windows).
         return text.last?.isNewline == true ? String(text.dropLast()) : text
+    }
+
+    /// ``SubmitForm``: the fields not given as flags asked in turn, the whole shown, sent on yes,
+    /// and a field intake refuses asked again and the same submission sent again.
+    func submitAsking(_ start: Liaison_V1_SubmitFeedback) {
+        var form = SubmitForm()
+        form.submission = start
+        form.submission.text = text ?? ""
+        form.submission.unit = unit
+        form.submission.address = address
+        form.submission.officerBadge = officer
+        form.submission.category = category
+        form.submission.language = language
+        form.submission.contact.name = name
+        form.submission.contact.phone = phone
+        form.submission.contact.email = email
+        if let occurredAt, let t = FeedbackFile.time(occurredAt) {
+            form.submission.occurredAt = .init(date: t)
+            form.occurredAtTyped = occurredAt
+        }
+        let flags: [(SubmitForm.Field, Bool)] = [
+            (.kind, !kind.isEmpty), (.channel, channel != nil), (.unit, !unit.isEmpty), (.address, !address.isEmpty),
+            (.officer, !officer.isEmpty), (.category, !category.isEmpty), (.occurredAt, occurredAt != nil), (.text, text != nil),
+            (.name, !name.isEmpty), (.phone, !phone.isEmpty), (.email, !email.isEmpty),
+        ]
+        form.given = Set(flags.filter(\.1).map(\.0))
+        do {
+            try form.fill()
+            guard try form.confirmed() else { throw SubmitForm.Abandoned() }
+            let ctx = try client.context()
+            defer { ctx.terminate() }
+            let rc = client.requestClient(ctx, try intakeEndpoint())
+            defer { rc.reset() }
+            while true {
+                do {
+                    let a = try rc.submit(form.submission)
+                    print(client.json ? Output.json(a) : Self.receipt(a))
+                    return
+                } catch let refused as WireError where refused.code == .invalidArgument && !SubmitForm.fields(refused: refused.field).isEmpty {
+                    // Nothing was stored: the field is asked again, the rest kept, and the same
+                    // submission (same id) sent once more.
+                    form.say("intake refused it: \(refused.message)\n")
+                    let fields = SubmitForm.fields(refused: refused.field)
+                    if fields.count == 1, let meant = SubmitForm.meant(in: refused.message) { form.take(meant, for: fields[0]) }
+                    for field in fields { try form.ask(field) }
+                    form.settleContact()
+                    guard try form.confirmed() else { throw SubmitForm.Abandoned() }
+                }
+            }
+        } catch let abandoned as SubmitForm.Abandoned {
+            reportFailure(ValidationError(abandoned.description))
+        } catch {
+            let uncertain = error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
+            reportFailure(error, hint: uncertain ? """
+                Intake may or may not have stored it. Send it again with the same id, which never makes a second case:
+                  liaison submit --ask --submission-id \(form.submission.submissionID)
+                """ : nil, json: uncertain ? ["submission_id": form.submission.submissionID] : [:])
+        }
     }
 
     /// A file's line that names no channel, with no --channel given.

@@ -1038,6 +1038,52 @@ struct EndToEndTests {
         #expect(json.status == 2 && json.output.contains("PROBLEM: scheduler-1: DOWN ("), "\(json.output)")
     }
 
+    /// A hotline clerk takes a call with `liaison submit --ask`: each field asked in turn (a kind by
+    /// its start, a unit by its name, a time the form cannot read asked again), the whole read back,
+    /// and what intake refuses asked again with intake's reason, the badge it offers kept with
+    /// Enter, the rest as typed, until the same submission goes in once.
+    @Test func aHotlineClerkFillsTheFormAndMendsWhatIntakeRefuses() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let answers = [
+            "comp", "",                                  // kind by its start; channel: hotline
+            "Riverside Police Station", "",              // unit by its name; no address
+            "pc 1234", "",                               // a badge read out with a space; no category
+            "yesterday", "2026-12-05 21:30",             // not a time: asked again
+            "The officer at the desk shouted at me", "and would not take my report.", "",
+            "Li Wei", "555", "",                         // a phone too short
+            "y",
+            "",                                          // intake offers PC-1234: Enter keeps it
+            "y",
+            "0755-8123 4567 ext 12",                     // the phone asked again
+            "y",
+        ]
+        let answersPath = set.dir + "/answers.txt"
+        try Data((answers.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: answersPath))
+        let run = try await LiaisonSet.runProgram("/bin/bash", ["-c",
+            "'\(LiaisonSet.binDir)/liaison' submit --ask --submission-id desk-form-1 --topology '\(set.topologyPath)' < '\(answersPath)'"])
+        #expect(run.status == 0 && run.output.contains("case L1-0000001  tracking token "), "\(run.output)")
+        #expect(run.output.contains("the time 'yesterday' is not a time like"), "\(run.output)")
+        #expect(run.output.contains("intake refused it: 'pc 1234' is not a badge number") && run.output.contains("[PC-1234] (Enter keeps it"), "\(run.output)")
+        #expect(run.output.contains("intake refused it: '555' is not a phone number"), "\(run.output)")
+        #expect(run.output.contains("unit      Riverside Police Station") && run.output.contains("contact   Li Wei, 555"), "the whole read back: \(run.output)")
+        let stored = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
+        #expect(stored.count == 1, "one submission, however many times it was sent")
+        let f = try #require(stored.first)
+        #expect(f.kind == .complaint && f.channel == .hotline && f.unit == "STN-EAST-01" && f.officerBadge == "PC-1234")
+        #expect(f.text == "The officer at the desk shouted at me\nand would not take my report." && f.submissionID == "desk-form-1")
+        #expect(!f.hasContact, "the contact is sealed, never published")
+        // Given up before sending (the input ends): nothing submitted, and said so.
+        let partial = set.dir + "/partial.txt"
+        try Data("praise\n\n".utf8).write(to: URL(fileURLWithPath: partial))
+        let left = try await LiaisonSet.runProgram("/bin/bash", ["-c",
+            "'\(LiaisonSet.binDir)/liaison' submit --ask --topology '\(set.topologyPath)' < '\(partial)'"])
+        #expect(left.status != 0 && left.output.contains("nothing was submitted"), "\(left.output)")
+        #expect(try await set.call("intake", .replay(.init())).replayBatch.events.count == 1)
+    }
+
     /// A client that sends every submission wrong (a web front after a deploy) shows in `liaison
     /// streams`: the refusals of the last minute against what was answered, and with `--check` a
     /// problem naming the latest refusal's code and field, never what was sent.
