@@ -233,9 +233,11 @@ extension Submit {
             reportFailure(ValidationError(abandoned.description))
         } catch {
             let uncertain = error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
+            // What the form took is written out as one command: run again, it is the same body
+            // under the same id, the same case however it went.
             reportFailure(error, hint: uncertain ? """
-                Intake may or may not have stored it. Send it again with the same id, which never makes a second case:
-                  liaison submit --ask --submission-id \(form.submission.submissionID)
+                Intake may or may not have stored it. Run this once intake answers; it never makes a second case:
+                  \(form.commandLine())
                 """ : nil, json: uncertain ? ["submission_id": form.submission.submissionID] : [:])
         }
     }

@@ -205,6 +205,33 @@ struct SubmitForm {
         if c.name.isEmpty && c.phone.isEmpty && c.email.isEmpty { submission.clearContact() }
     }
 
+    /// The command that sends this very submission again (its id, every field as the form took
+    /// it, the time to the second), for the clerk to run once intake answers: the same body under
+    /// the same id is the same case, where the form filled in again could differ by a letter and
+    /// be refused as a conflict.
+    func commandLine() -> String {
+        let s = submission
+        var words = ["liaison", "submit", "--submission-id", s.submissionID, "--kind", s.kind.name, "--channel", s.channel.name]
+        for (flag, value) in [("--unit", s.unit), ("--address", s.address), ("--officer", s.officerBadge), ("--category", s.category),
+                              ("--language", s.language), ("--name", s.contact.name), ("--phone", s.contact.phone), ("--email", s.contact.email)]
+            where !value.isEmpty {
+            words += [flag, value]
+        }
+        if s.hasOccurredAt {
+            let iso = ISO8601DateFormatter()
+            iso.timeZone = .current
+            words += ["--occurred-at", iso.string(from: s.occurredAt.date)]
+        }
+        words += ["--text", s.text]
+        return words.map(Self.shellQuoted).joined(separator: " ")
+    }
+
+    /// `word` as a POSIX shell reads it back: as it is when it is plain, else in single quotes.
+    static func shellQuoted(_ word: String) -> String {
+        let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { $0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.,:/@+=".unicodeScalars.contains($0)) }
+        return plain ? word : "'" + word.replacingOccurrences(of: "'", with: #"'\''"#) + "'"
+    }
+
     /// Shows the submission and asks to send it.
     func confirmed() throws -> Bool {
         say("\n" + summary() + "\n")

@@ -1084,6 +1084,33 @@ struct EndToEndTests {
         #expect(try await set.call("intake", .replay(.init())).replayBatch.events.count == 1)
     }
 
+    /// The form sent while intake does not answer: the clerk is given one command holding what
+    /// the form took, the same id included, and once intake is up it goes in, and again is the
+    /// same case (a form filled in again could differ by a letter and be refused as a conflict).
+    @Test func aFormIntakeDidNotAnswerIsGivenBackAsOneCommand() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let answers = ["tip", "walk", "", "Elm Road 12, by the school", "", "drugs", "", "Someone sells pills at the gate;",
+                       "it's every night, \"around 9\".", "", "", "", "", "y"]
+        let answersPath = set.dir + "/answers.txt"
+        try Data((answers.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: answersPath))
+        let unanswered = try await LiaisonSet.runProgram("/bin/bash", ["-c",
+            "'\(LiaisonSet.binDir)/liaison' submit --ask --timeout 300 --retries 2 --topology '\(set.topologyPath)' < '\(answersPath)'"])
+        #expect(unanswered.status != 0 && unanswered.output.contains("Run this once intake answers"), "\(unanswered.output)")
+        let command = try #require(unanswered.output.split(separator: "\n", omittingEmptySubsequences: false)
+            .drop(while: { !$0.hasPrefix("  liaison submit ") }).prefix(2).joined(separator: "\n"), "\(unanswered.output)")
+        #expect(command.contains("--channel walk_in") && command.contains("--address 'Elm Road 12, by the school'") && !command.contains("--name"), "\(command)")
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let script = "'\(LiaisonSet.binDir)/'" + command.trimmingCharacters(in: .whitespaces) + " --topology '\(set.topologyPath)'"
+        let first = try await LiaisonSet.runProgram("/bin/bash", ["-c", script])
+        #expect(first.status == 0 && first.output.hasPrefix("case L1-0000001 ") && !first.output.contains("already"), "\(script)\n\(first.output)")
+        let again = try await LiaisonSet.runProgram("/bin/bash", ["-c", script])
+        #expect(again.status == 0 && again.output.contains("case L1-0000001 ") && again.output.contains("(already submitted)"), "\(again.output)")
+        let stored = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
+        #expect(stored.map(\.text) == ["Someone sells pills at the gate;\nit's every night, \"around 9\"."] && stored.first?.channel == .walkIn, "\(stored)")
+    }
+
     /// A client that sends every submission wrong (a web front after a deploy) shows in `liaison
     /// streams`: the refusals of the last minute against what was answered, and with `--check` a
     /// problem naming the latest refusal's code and field, never what was sent.
