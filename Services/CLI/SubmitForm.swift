@@ -121,13 +121,32 @@ struct SubmitForm {
                 }
                 lines.append(line)
             }
-            if !lines.isEmpty { submission.text = lines.joined(separator: "\n") }
+            if !lines.isEmpty {
+                submission.text = lines.joined(separator: "\n")
+                try offerToMoveContact()
+            }
         case .name:
             submission.contact.name = try read("citizen's name (Enter for none; no name, phone nor e-mail: anonymous)", keeping: submission.contact.name)
         case .phone:
             submission.contact.phone = try read("phone", keeping: submission.contact.phone)
         case .email:
             submission.contact.email = try read("e-mail", keeping: submission.contact.email)
+        }
+    }
+
+    /// A phone number or e-mail address written in the text (``ContactInText``), offered to the
+    /// clerk to move into the contact: there it is sealed and read only by an operator, each
+    /// reading recorded; in the text it is read by everyone who works the case. Moved, the text
+    /// says where it went. Offered while the contact's field is empty or holds the same.
+    mutating func offerToMoveContact() throws {
+        while let found = ContactInText.first(in: submission.text) {
+            let current = found.kind == .phone ? submission.contact.phone : submission.contact.email
+            guard current.isEmpty || current == found.value else { return }
+            let answer = try read("  the text holds \(found.kind == .phone ? "a phone number" : "an e-mail address"), \(found.value): "
+                                  + "read there by everyone who works the case, sealed in the contact. Move it to the contact? [Y/n] ").lowercased()
+            guard answer.isEmpty || answer == "y" || answer == "yes" else { return }
+            submission.text.replaceSubrange(found.range, with: "[\(found.kind.rawValue): in the contact]")
+            take(found.value, for: found.kind == .phone ? .phone : .email)
         }
     }
 

@@ -1052,7 +1052,8 @@ struct EndToEndTests {
             "Riverside Police Station", "",              // unit by its name; no address
             "pc 1234", "",                               // a badge read out with a space; no category
             "yesterday", "2026-12-05 21:30",             // not a time: asked again
-            "The officer at the desk shouted at me", "and would not take my report.", "",
+            "The officer at the desk shouted at me", "and would not take my report. Call me on 138 1234 5678.", "",
+            "n",                                         // the number in the text: left there
             "Li Wei", "555", "",                         // a phone too short
             "y",
             "",                                          // intake offers PC-1234: Enter keeps it
@@ -1073,7 +1074,8 @@ struct EndToEndTests {
         #expect(stored.count == 1, "one submission, however many times it was sent")
         let f = try #require(stored.first)
         #expect(f.kind == .complaint && f.channel == .hotline && f.unit == "STN-EAST-01" && f.officerBadge == "PC-1234")
-        #expect(f.text == "The officer at the desk shouted at me\nand would not take my report." && f.submissionID == "desk-form-1")
+        #expect(f.text == "The officer at the desk shouted at me\nand would not take my report. Call me on 138 1234 5678." && f.submissionID == "desk-form-1")
+        #expect(run.output.contains("the text holds a phone number, 138 1234 5678: read there by everyone who works the case"), "\(run.output)")
         #expect(!f.hasContact, "the contact is sealed, never published")
         // Given up before sending (the input ends): nothing submitted, and said so.
         let partial = set.dir + "/partial.txt"
@@ -1091,7 +1093,8 @@ struct EndToEndTests {
         let set = try LiaisonSet()
         defer { set.stopAll() }
         let answers = ["tip", "walk", "", "Elm Road 12, by the school", "", "drugs", "", "Someone sells pills at the gate;",
-                       "it's every night, \"around 9\".", "", "", "", "", "y"]
+                       "it's every night, \"around 9\". Write to tip.giver@example.org", "", "",   // moved to the contact
+                       "", "", "", "y"]
         let answersPath = set.dir + "/answers.txt"
         try Data((answers.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: answersPath))
         let unanswered = try await LiaisonSet.runProgram("/bin/bash", ["-c",
@@ -1099,7 +1102,8 @@ struct EndToEndTests {
         #expect(unanswered.status != 0 && unanswered.output.contains("Run this once intake answers"), "\(unanswered.output)")
         let command = try #require(unanswered.output.split(separator: "\n", omittingEmptySubsequences: false)
             .drop(while: { !$0.hasPrefix("  liaison submit ") }).prefix(2).joined(separator: "\n"), "\(unanswered.output)")
-        #expect(command.contains("--channel walk_in") && command.contains("--address 'Elm Road 12, by the school'") && !command.contains("--name"), "\(command)")
+        #expect(command.contains("--channel walk_in") && command.contains("--address 'Elm Road 12, by the school'") && !command.contains("--name")
+                && command.contains("--email tip.giver@example.org") && command.contains("Write to [e-mail: in the contact]'"), "\(command)")
         try set.start("intake")
         try await set.waitReady(["intake"])
         let script = "'\(LiaisonSet.binDir)/'" + command.trimmingCharacters(in: .whitespaces) + " --topology '\(set.topologyPath)'"
@@ -1108,7 +1112,8 @@ struct EndToEndTests {
         let again = try await LiaisonSet.runProgram("/bin/bash", ["-c", script])
         #expect(again.status == 0 && again.output.contains("case L1-0000001 ") && again.output.contains("(already submitted)"), "\(again.output)")
         let stored = try await set.call("intake", .replay(.init())).replayBatch.events.map(\.feedbackReceived.feedback)
-        #expect(stored.map(\.text) == ["Someone sells pills at the gate;\nit's every night, \"around 9\"."] && stored.first?.channel == .walkIn, "\(stored)")
+        #expect(stored.map(\.text) == ["Someone sells pills at the gate;\nit's every night, \"around 9\". Write to [e-mail: in the contact]"]
+                && stored.first?.channel == .walkIn, "\(stored)")
     }
 
     /// A client that sends every submission wrong (a web front after a deploy) shows in `liaison

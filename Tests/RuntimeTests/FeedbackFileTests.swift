@@ -456,3 +456,26 @@ import Testing
         }
     }
 }
+
+/// A phone number or e-mail address written into a text, which `liaison submit --ask` offers to
+/// move into the sealed contact.
+@Suite struct ContactInTextTests {
+    @Test func phonesAndAddressesInATextAreFound() {
+        for (text, kind, value) in [("call me back on 138 1234 5678 please", ContactInText.Kind.phone, "138 1234 5678"),
+                                    ("请回电13812345678谢谢", .phone, "13812345678"),
+                                    ("my number: +86 (0755) 8123-4567.", .phone, "+86 (0755) 8123-4567"),
+                                    ("write to li.wei@example.org.", .email, "li.wei@example.org"),
+                                    ("邮箱 李伟@例子.中国 谢谢", .email, "李伟@例子.中国")] {
+            let found = ContactInText.first(in: text)
+            #expect(found?.kind == kind && found?.value == value, "\(text): \(String(describing: found))")
+            if let found { #expect(String(text[found.range]) == value) }
+        }
+    }
+
+    @Test func numbersThatAreNotPhonesAreLeftAlone() {
+        for text in ["case L1-0000042 again", "on 2026-12-05 at 21:30", "on 05.12.2026", "plate 粤B12345", "unit STN-EAST-01",
+                     "about 3 hours", "room 12345", "@ the station", "ref ABC1234567", "12345678km", "user@localhost"] {
+            #expect(ContactInText.first(in: text) == nil, "\(text): \(String(describing: ContactInText.first(in: text)))")
+        }
+    }
+}
