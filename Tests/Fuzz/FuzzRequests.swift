@@ -90,6 +90,10 @@ enum FuzzRequests {
                 for value in [submission.submissionID, submission.category, submission.contact.name, submission.contact.email, submission.contact.phone, submission.unit, submission.officerBadge] {
                     expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
                 }
+                // What the form would offer to move out of the text is what stands at its place.
+                if let found = ContactInText.first(in: submission.text) {
+                    expect(String(submission.text[found.range]) == found.value, "ContactInText found \(found) in \(submission.text.debugDescription)")
+                }
                 // An accepted phone's key for the near-duplicate check is digits (a + in front).
                 if !submission.contact.phone.isEmpty {
                     let key = PhoneNumbering.standard.key(of: TypedText.plainASCII(submission.contact.phone))
