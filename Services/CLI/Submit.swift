@@ -144,7 +144,7 @@ struct Submit: ParsableCommand {
         } catch {
             // No answer (or a store that failed): intake may have stored it all the same. The id is
             // what makes a second try safe, and the clerk did not choose it, so say it.
-            let uncertain = error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
+            let uncertain = Self.mayHaveBeenStored(error)
             reportFailure(error, hint: uncertain ? """
                 Intake may or may not have stored it. Try again with the same id, which never makes a second case:
                   add --submission-id \(submissionId) to the same command
@@ -232,7 +232,7 @@ extension Submit {
         } catch let abandoned as SubmitForm.Abandoned {
             reportFailure(ValidationError(abandoned.description))
         } catch {
-            let uncertain = error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
+            let uncertain = Self.mayHaveBeenStored(error)
             // What the form took is written out as one command: run again, it is the same body
             // under the same id, the same case however it went.
             reportFailure(error, hint: uncertain ? """
@@ -240,6 +240,12 @@ extension Submit {
                   \(form.commandLine())
                 """ : nil, json: uncertain ? ["submission_id": form.submission.submissionID] : [:])
         }
+    }
+
+    /// No answer, or a store that failed: intake may have stored the submission all the same, and
+    /// only the same id sent again is safe.
+    static func mayHaveBeenStored(_ error: Error) -> Bool {
+        error is ClientError || [.unavailable, .internal].contains((error as? WireError)?.code)
     }
 
     /// A file's line that names no channel, with no --channel given.
