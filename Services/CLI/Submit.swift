@@ -15,13 +15,13 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone), its rows numbered as lines. Any of them may be in UTF-16 with its byte-order mark (Excel's \"Unicode Text\", Notepad's \"Unicode\").")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone, or as a desk heads its columns: Phone number, 电话, 内容), its rows numbered as lines. Any of them may be in UTF-16 with its byte-order mark (Excel's \"Unicode Text\", Notepad's \"Unicode\").")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
     var inFlight: Int = 32
 
-    @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request.")
+    @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request (or as a Chinese desk writes them: 投诉, 表扬, 建议, 咨询, 举报, 求助, 调解).")
     var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
     var channel: String?

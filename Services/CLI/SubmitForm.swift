@@ -68,8 +68,10 @@ struct SubmitForm {
             let names = Liaison_V1_FeedbackKind.named.map(\.0)
             let listed = names.enumerated().map { "\($0 + 1) \($1)" }.joined(separator: ", ")
             while true {
-                if let name = choose(try read("kind (\(listed)): "), among: names, field: "kind") {
-                    submission.kind = Liaison_V1_FeedbackKind(name: name)!
+                let typed = try read("kind (\(listed)): ")
+                // A name as the flags take it (投诉 too), else its number or start.
+                if let kind = Liaison_V1_FeedbackKind(name: typed) ?? choose(typed, among: names, field: "kind").flatMap(Liaison_V1_FeedbackKind.init(name:)) {
+                    submission.kind = kind
                     return
                 }
             }
@@ -79,8 +81,8 @@ struct SubmitForm {
             while true {
                 let typed = try read("channel [\(current)]: ")
                 if typed.isEmpty { submission.channel = Liaison_V1_Channel(name: current)!; return }
-                if let name = choose(typed, among: names, field: "channel") {
-                    submission.channel = Liaison_V1_Channel(name: name)!
+                if let channel = Liaison_V1_Channel(name: typed) ?? choose(typed, among: names, field: "channel").flatMap(Liaison_V1_Channel.init(name:)) {
+                    submission.channel = channel
                     return
                 }
             }

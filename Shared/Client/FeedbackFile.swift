@@ -265,7 +265,8 @@ public enum FeedbackFile {
             guard let rows = csvRecords(text, separator: separator), let header = rows.first else {
                 throw LineError(line: 1, message: "the sheet ends inside a quoted cell (a \" left open); nothing was sent")
             }
-            let names = header.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            // Each column's field: its header as the field's name, or as a desk writes it (电话, Phone number).
+            let names = header.map { sheetField($0) ?? $0.trimmingCharacters(in: .whitespaces).lowercased() }
             let lines = rows.dropFirst().map { row -> String in
                 var object: [String: Any] = [:]
                 for (i, cell) in row.enumerated() where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -305,14 +306,44 @@ public enum FeedbackFile {
     static func csvSeparator(_ bytes: ArraySlice<UInt8>) -> Character? {
         let end = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
         guard let line = String(validating: bytes[bytes.startIndex..<end], as: UTF8.self) else { return nil }
-        let known = Set(fields + contactFields)
         for separator: Character in [",", ";", "\t"] {
             let names = line.split(separator: separator, omittingEmptySubsequences: false)
-                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\"")).lowercased() }
-            if names.count >= 2 && names.allSatisfy(known.contains) { return separator }
+                .map { $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
+            if names.count >= 2 && names.allSatisfy({ sheetField($0) != nil }) { return separator }
         }
         return nil
     }
+
+    /// The submission field a sheet's column header names: the field's own name (`phone`), or a
+    /// header as a desk writes it, in English (`Phone number`, `E-mail`, `Badge`) or in Chinese
+    /// (`电话`, `内容`, `警号`). Nil for a header that names none.
+    static func sheetField(_ header: String) -> String? {
+        let typed = header.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
+        if fields.contains(typed) || contactFields.contains(typed) { return typed }
+        return headerWords[typed] ?? headerWords[typed.replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "-", with: " ")]
+    }
+
+    /// Headers a desk's sheet may have for each field.
+    static let headerWords: [String: String] = {
+        let words: [String: [String]] = [
+            "submission_id": ["submission id", "id", "编号", "提交编号", "受理编号"],
+            "kind": ["type", "feedback kind", "类型", "种类", "诉求类型", "反映类型"],
+            "channel": ["source", "via", "渠道", "来源", "受理渠道"],
+            "text": ["description", "details", "content", "what was said", "内容", "诉求内容", "反映内容", "事由", "描述"],
+            "unit": ["unit code", "station", "单位", "涉及单位", "所属单位", "派出所"],
+            "address": ["location", "place", "地址", "地点", "发生地点"],
+            "officer_badge": ["badge", "officer", "officer badge", "badge number", "警号", "民警警号"],
+            "category": ["类别", "分类"],
+            "language": ["语言"],
+            "occurred_at": ["occurred", "when", "date and time", "发生时间", "时间"],
+            "name": ["citizen", "caller", "citizen name", "姓名", "联系人", "来电人"],
+            "phone": ["phone number", "telephone", "tel", "mobile", "电话", "手机", "联系电话", "手机号"],
+            "email": ["e mail", "mail", "email address", "邮箱", "电子邮件", "电子邮箱"],
+        ]
+        var table: [String: String] = [:]
+        for (field, headers) in words { for h in headers { table[h] = field } }
+        return table
+    }()
 
     /// The records of CSV text (RFC 4180: a quoted cell may hold the separator, line breaks and
     /// `""` for a quote); rows of empty cells alone are left out. Nil when a quote is left open.

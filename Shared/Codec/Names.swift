@@ -13,10 +13,16 @@ extension Liaison_V1_FeedbackKind {
         ("tip", .tip), ("help_request", .helpRequest), ("mediation_request", .mediationRequest),
     ]
 
-    /// `help_request` (or `Help-Request`) → `.helpRequest`; nil for an unknown name.
+    /// The words a Chinese desk writes for each kind (a sheet's 类型 column, `--kind 投诉`).
+    public static let chinese: [String: Liaison_V1_FeedbackKind] = [
+        "投诉": .complaint, "表扬": .praise, "建议": .suggestion, "咨询": .inquiry, "举报": .tip, "线索": .tip,
+        "求助": .helpRequest, "调解": .mediationRequest, "纠纷调解": .mediationRequest,
+    ]
+
+    /// `help_request` (or `Help-Request`, or 求助) → `.helpRequest`; nil for an unknown name.
     public init?(name: String) {
         let name = spelledAsNamed(name)
-        guard let k = Self.named.first(where: { $0.0 == name })?.1 else { return nil }
+        guard let k = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = k
     }
 
@@ -32,10 +38,17 @@ extension Liaison_V1_Channel {
         ("liaison_visit", .liaisonVisit), ("open_week", .openWeek), ("social_media", .socialMedia),
     ]
 
-    /// `walk_in` (or `Walk-In`) → `.walkIn`; nil for an unknown name.
+    /// The words a Chinese desk writes for each channel (a sheet's 渠道 column, `--channel 来访`).
+    public static let chinese: [String: Liaison_V1_Channel] = [
+        "热线": .hotline, "电话": .hotline, "网站": .web, "网上": .web, "网络": .web, "应用": .app, "手机应用": .app,
+        "来访": .walkIn, "窗口": .walkIn, "来信": .letter, "信件": .letter, "走访": .liaisonVisit,
+        "开放周": .openWeek, "警营开放周": .openWeek, "社交媒体": .socialMedia, "微博": .socialMedia, "微信": .socialMedia,
+    ]
+
+    /// `walk_in` (or `Walk-In`, or 来访) → `.walkIn`; nil for an unknown name.
     public init?(name: String) {
         let name = spelledAsNamed(name)
-        guard let c = Self.named.first(where: { $0.0 == name })?.1 else { return nil }
+        guard let c = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = c
     }
 

@@ -420,6 +420,29 @@ import Testing
         } else { Issue.record("a cell past the header went in") }
     }
 
+    /// A Chinese desk's sheet, headers and kinds and channels in Chinese, as its clerks keep it:
+    /// taken as the same sheet in the fields' names (it was not even taken for a sheet).
+    @Test func aSheetInChineseIsTakenAsItsFields() throws {
+        let sheet = "编号,类型,渠道,派出所,内容,联系人,电话,发生时间\n"
+            + "desk3-001,投诉,热线,STN-EAST-01,民警态度恶劣,李伟,138 1234 5678,2026-12-05 21:30\n"
+            + "desk3-002,求助,来访,Riverside Police Station,钱包丢了,,,\n"
+        let path = try file(Array(sheet.utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let document = try #require(try FeedbackFile.document(path: path))
+        #expect(document.item == "row" && document.items.count == 2)
+        let first = try FeedbackFile.parse(document.items[0], line: 1, source: "calls.csv").get()
+        #expect(first.submissionID == "desk3-001" && first.kind == .complaint && first.channel == .hotline && first.unit == "STN-EAST-01")
+        #expect(first.text == "民警态度恶劣" && first.contact.name == "李伟" && first.contact.phone == "138 1234 5678" && first.hasOccurredAt)
+        let second = try FeedbackFile.parse(document.items[1], line: 2, source: "calls.csv").get()
+        #expect(second.kind == .helpRequest && second.channel == .walkIn && !second.hasContact)
+        // English headers as a desk writes them.
+        let english = try file(Array("Type,Source,Station,Description,Phone number,E-mail\ntip,web,STN-EAST-01,Broken light,010 6552 1234,a@b.cn\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: english) }
+        let row = try FeedbackFile.parse(try #require(try FeedbackFile.document(path: english)?.items.first), line: 1, source: "s").get()
+        #expect(row.kind == .tip && row.channel == .web && row.contact.phone == "010 6552 1234" && row.contact.email == "a@b.cn")
+        #expect(Liaison_V1_FeedbackKind(name: " 表扬 ") == .praise && Liaison_V1_Channel(name: "开放周") == .openWeek)
+    }
+
     /// UTF-16 with its byte-order mark, as Excel saves "Unicode Text" (where its CSV is GBK) and
     /// Notepad saves "Unicode": was refused line by line as not UTF-8; now decoded and taken as the
     /// same file in UTF-8 would be.
