@@ -79,6 +79,19 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     /// when any name holds one; else those of the kind of code typed first, then those whose codes
     /// are the fewest letters to change.
     public func nearest(to typed: String, count: Int = 3) -> [Unit] {
+        Array(ranked(typed).units.prefix(count))
+    }
+
+    /// The one unit whose name holds more of the words typed than any other's (`Riverside`: the
+    /// Riverside Police Station), or nil: what an error may offer as the unit meant.
+    public func meantByName(_ typed: String) -> Unit? {
+        let r = ranked(typed)
+        return r.byName && r.units.count == 1 ? r.units[0] : nil
+    }
+
+    /// Every unit that ranks first by the words of its name (`byName`), or, when no name holds a
+    /// word typed, every unit; in order of ``nearest(to:count:)``.
+    func ranked(_ typed: String) -> (units: [Unit], byName: Bool) {
         let bytes = Array(TypedText.plainASCII(typed).uppercased().utf8.prefix(256))
         // Codes of the kind typed first (`STN-MOON` was meant for a station, not `DIST-EAST`, whose
         // letters are fewer edits away): the part before the first dash, when one was typed.
@@ -105,7 +118,7 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         let sorted = named.sorted { a, b in
             (a.otherKind ? 1 : 0, a.distance, a.unit.code) < (b.otherKind ? 1 : 0, b.distance, b.unit.code)
         }
-        return sorted.prefix(count).map { $0.unit }
+        return (sorted.map { $0.unit }, most > 0)
     }
 
     /// The codes of ``nearest(to:count:)``.

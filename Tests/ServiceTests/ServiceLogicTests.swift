@@ -279,7 +279,9 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             #expect(f.unit == "STN-EAST-01", "\(typed)")
         }
         let near = try #require(rules.check(feedback(unit: "Riverside station")))
-        #expect(near.field == "submit_feedback.unit" && near.message.hasSuffix("(nearest: STN-EAST-01 (Riverside Police Station)); a place goes in address"), "\(near.message)")
+        #expect(near.field == "submit_feedback.unit" && near.message.hasSuffix("('Riverside Police Station' is STN-EAST-01); did you mean STN-EAST-01?"), "\(near.message)")
+        let words = try #require(rules.check(feedback(unit: "Elm Road")))
+        #expect(words.message.hasSuffix("; a place goes in address") && words.message.contains("(nearest: "), "\(words.message)")
         #expect(UnitDirectory.demo.nearestCodes(to: "Harbor Police Station") == ["STN-EAST-02"], "a word with a letter off is that word")
         #expect(UnitDirectory.demo.nearestCodes(to: "Police Station") == ["STN-EAST-01", "STN-EAST-02", "STN-WEST-01"], "the most words, then the nearest codes")
         #expect(UnitDirectory.demo.nearestCodes(to: "Lotus Lane police").first == "CPO-EAST-03")
