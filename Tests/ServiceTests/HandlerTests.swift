@@ -428,7 +428,12 @@ func validCommand(_ action: Liaison_V1_CaseAction, mergeInto: String = "L1-TARGE
         // A code the directory lacks is refused by name, with the codes it may have meant.
         let refused = fx.run("L1-0000001", .assign) { $0.unit = "DIST-EST" }
         #expect(refused.error.code == .invalidArgument && refused.error.field == "case_command.unit"
-                && refused.error.message.contains("nearest: DIST-EAST"), "\(refused.error)")
+                && refused.error.message.contains("nearest: DIST-EAST (East District Bureau)"), "\(refused.error)")
+        // A unit by its name is that unit; part of a name is answered with the unit and its name.
+        #expect(fx.run("L1-0000001", .transfer) { $0.unit = "harbour police station"; $0.reason = "their beat" }.caseInfo.unit == "STN-EAST-02")
+        let named = fx.run("L1-0000001", .assign) { $0.unit = "Old Town" }
+        #expect(named.error.field == "case_command.unit" && named.error.message.hasSuffix("(nearest: STN-WEST-02 (Old Town Police Station))"), "\(named.error)")
+        _ = fx.run("L1-0000001", .transfer) { $0.unit = "STN-WEST-01"; $0.reason = "back" }
         // And however the unit is typed (a transfer leaves the case with no officer).
         for unit in ["STN-WEST-01", "stn-west-01", "ＳＴＮ－ＷＥＳＴ－０１"] {
             #expect(fx.handler.handle([request(.listCases(.with { $0.unit = unit }))])[0].caseList.total == 1, "\(unit)")
