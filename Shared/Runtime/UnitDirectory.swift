@@ -1,5 +1,6 @@
 import Foundation
 import LiaisonClient
+import LiaisonCodec
 
 /// The force's units: city bureau → district bureaus → stations → community police offices, and
 /// the staff offices (PR office, supervision office). Loaded from a JSON file (`--units`,
@@ -82,13 +83,6 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         Array(ranked(typed).units.prefix(count))
     }
 
-    /// The one unit whose name holds more of the words typed than any other's (`Riverside`: the
-    /// Riverside Police Station), or nil: what an error may offer as the unit meant.
-    public func meantByName(_ typed: String) -> Unit? {
-        let r = ranked(typed)
-        return r.byName && r.units.count == 1 ? r.units[0] : nil
-    }
-
     /// Every unit that ranks first by the words of its name (`byName`), or, when no name holds a
     /// word typed, every unit; in order of ``nearest(to:count:)``.
     func ranked(_ typed: String) -> (units: [Unit], byName: Bool) {
@@ -126,12 +120,25 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         nearest(to: typed, count: count).map(\.code)
     }
 
-    /// ``nearest(to:count:)`` for an error message: `STN-EAST-01 (Riverside Police Station),
-    /// DIST-EAST (East District Bureau)`, each name cut at 40 characters.
-    public func describedNearest(to typed: String, count: Int = 3) -> String {
-        nearest(to: typed, count: count).map { u in
+    /// Why `typed` names no unit, for an error message that quotes it as the caller gave it
+    /// (`shown`): the one unit whose name alone holds the words typed, offered (`unit 'Riverside'
+    /// is not in the unit directory ('Riverside Police Station' is STN-EAST-01); did you mean
+    /// STN-EAST-01?`, unless `offering` is false); else the nearest units with their names, each
+    /// cut at 40 characters. With `placeField`, words that are not a code are told that a place
+    /// goes in that field.
+    public func notAUnit(_ typed: String, shown: String, offering: Bool = true, placeField: String? = nil) -> String {
+        let head = "unit \(WireError.quoted(shown)) is not in the unit directory"
+        let r = ranked(typed)
+        if offering && r.byName && r.units.count == 1 {
+            let u = r.units[0]
+            return "\(head) (\(WireError.quoted(String(u.name.prefix(40)))) is \(u.code)); did you mean \(u.code)?"
+        }
+        let nearest = r.units.prefix(3).map { u in
             u.name.isEmpty ? u.code : "\(u.code) (\(u.name.count > 40 ? u.name.prefix(39) + "…" : u.name))"
         }.joined(separator: ", ")
+        let words = typed.contains(" ") || !TypedText.isASCII(typed)
+        let place = placeField.map { words ? "; a place goes in \($0)" : "" } ?? ""
+        return "\(head) (nearest: \(nearest))\(place)"
     }
 
     /// The first unit of a kind (e.g. the supervision office).

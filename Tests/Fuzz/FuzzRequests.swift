@@ -46,7 +46,7 @@ enum FuzzRequests {
                 }
             }
         } catch let error as FeedbackFile.LineError {
-            expect(error.line == 1 && error.message.contains("nothing was sent") || error.message.contains("MiB"), "a refused document: \(error)")
+            expect(error.line == 1 && (error.message.contains("nothing was sent") || error.message.contains("MiB")), "a refused document: \(error)")
         } catch {
             expect(false, "a document refused with \(error)")
         }

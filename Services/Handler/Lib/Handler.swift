@@ -488,7 +488,7 @@ public final class HandlerService: RequestHandling {
 
         func checkUnit(_ code: String) throws {
             guard units.contains(code) else {
-                throw WireError.invalidArgument("case_command.unit", "unit \(WireError.quoted(code)) is not in the unit directory (nearest: \(units.describedNearest(to: code)))")
+                throw WireError.invalidArgument("case_command.unit", units.notAUnit(code, shown: code, offering: false))
             }
             // A complaint about an officer never goes to the officer's own unit.
             let kind = Liaison_V1_FeedbackKind(rawValue: row["kind"]) ?? .unspecified

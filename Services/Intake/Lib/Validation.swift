@@ -141,13 +141,9 @@ public final class SubmissionRules: Sendable {
                 return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (its codes have at most \(longestCode) characters; a place goes in address)")
             }
             if directoryCode(code) == nil {
-                // One unit's name holds what was typed: offered, as a clerk's form takes it.
-                if let meant = units.meantByName(String(code)) {
-                    return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (\(WireError.quoted(String(meant.name.prefix(40)))) is \(meant.code)); did you mean \(meant.code)?")
-                }
-                // Words, not a code: perhaps a place, which has a field of its own.
-                let place = code.contains(" ") || !TypedText.isASCII(code) ? "; a place goes in address" : ""
-                return bad("unit", "unit \(WireError.quoted(unit)) is not in the unit directory (nearest: \(units.describedNearest(to: String(code))))\(place)")
+                // The unit its name offers (as a clerk's form takes it), else the nearest; words
+                // that are not a code are perhaps a place, which has a field of its own.
+                return bad("unit", units.notAUnit(String(code), shown: String(unit), placeField: "address"))
             }
         }
         if address.utf8.count > 500, let e = tooLong("address", "address", address, 500) { return e }
