@@ -36,14 +36,17 @@ struct Contact: ParsableCommand {
             let reply = try client.call("intake", r, instance: try client.intakeInstance(of: caseNumber))
             let info = reply.contactInfo
             if client.json { print(Output.json(info)); return }
-            if info.anonymous { print("case \(info.caseNumber): anonymous"); return }
             if info.hasErasedAt {
                 print("case \(info.caseNumber): contact data erased \(Output.time(info.erasedAt)) under intake's retention (kept for a time after the case ended)")
                 return
             }
             // Each field named, and only those given: a caller who left a phone alone is not a row of blanks.
             let given = [("name", info.contact.name), ("phone", info.contact.phone), ("email", info.contact.email)].filter { !$0.1.isEmpty }
-            print("case \(info.caseNumber): " + given.map { "\($0.0) \($0.1)" }.joined(separator: ", "))
+            let own = info.anonymous ? "anonymous" : given.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+            // What intake took out of the text, where the text says "[phone: in the contact]":
+            // perhaps the citizen's, perhaps someone they wrote about (the text around it says).
+            let fromText = info.fromText.isEmpty ? "" : "; in the text: " + info.fromText.joined(separator: ", ")
+            print("case \(info.caseNumber): " + own + fromText)
         } catch { reportFailure(error) }
     }
 }

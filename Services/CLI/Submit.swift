@@ -265,6 +265,10 @@ extension Submit {
         var line = "case \(a.caseNumber)  tracking token \(grouped(a.trackingToken))"
         if a.duplicate { line += "  (already submitted)" }
         if !a.linkedCaseNumber.isEmpty { line += "  (near-duplicate of \(a.linkedCaseNumber): same caller, similar text)" }
+        if a.contactFromText > 0 {
+            line += "  (\(a.contactFromText == 1 ? "a phone number or e-mail address" : "\(a.contactFromText) phone numbers or e-mail addresses") "
+                + "in the text kept with the sealed contact)"
+        }
         return line
     }
 
@@ -366,7 +370,7 @@ extension Submit {
                 switch outcome {
                 case .success(let a) where client.json:
                     submitted += 1
-                    order.settle(slot, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate),"linked_case_number":"\#(a.linkedCaseNumber)"}"#, failed: false)
+                    order.settle(slot, #"{"line":\#(n),"case_number":"\#(a.caseNumber)","tracking_token":"\#(a.trackingToken)","duplicate":\#(a.duplicate),"linked_case_number":"\#(a.linkedCaseNumber)","contact_from_text":\#(a.contactFromText)}"#, failed: false)
                 case .success(let a):
                     submitted += 1
                     order.settle(slot, "line \(n): " + Self.receipt(a), failed: false)

@@ -137,17 +137,18 @@ struct SubmitForm {
     }
 
     /// A phone number or e-mail address written in the text (``ContactInText``), offered to the
-    /// clerk to move into the contact: there it is sealed and read only by an operator, each
-    /// reading recorded; in the text it is read by everyone who works the case. Moved, the text
-    /// says where it went. Offered while the contact's field is empty or holds the same.
+    /// clerk as the citizen's own, to call or write back on: then it is the contact's phone or
+    /// e-mail, and the text says where it went. Left in the text (someone else's number), intake
+    /// takes it out all the same and seals it with the contact, apart from the citizen's own.
+    /// Offered while the contact's field is empty or holds the same.
     mutating func offerToMoveContact() throws {
         while let found = ContactInText.first(in: submission.text) {
             let current = found.kind == .phone ? submission.contact.phone : submission.contact.email
             guard current.isEmpty || current == found.value else { return }
             let answer = try read("  the text holds \(found.kind == .phone ? "a phone number" : "an e-mail address"), \(found.value): "
-                                  + "read there by everyone who works the case, sealed in the contact. Move it to the contact? [Y/n] ").lowercased()
+                                  + "the citizen's own, to \(found.kind == .phone ? "call" : "write") back on? [Y/n] ").lowercased()
             guard answer.isEmpty || answer == "y" || answer == "yes" else { return }
-            submission.text.replaceSubrange(found.range, with: "[\(found.kind.rawValue): in the contact]")
+            submission.text.replaceSubrange(found.range, with: ContactInText.marker(found.kind))
             take(found.value, for: found.kind == .phone ? .phone : .email)
         }
     }

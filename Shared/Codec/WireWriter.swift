@@ -160,6 +160,26 @@ public struct WireWriter {
         return w.bytes
     }
 
+    /// An encoded `SealedContact` (what intake seals), the same bytes as swift-protobuf writes
+    /// (left to it when the contact carries unknown fields). A contact with nothing taken from the
+    /// text is the same bytes as its `Contact`.
+    public static func sealedContact(_ c: Liaison_V1_SealedContact) throws -> [UInt8] {
+        guard c.unknownFields.data.isEmpty else { return try c.serializedBytes() }
+        var w = WireWriter(capacity: c.name.utf8.count + c.phone.utf8.count + c.email.utf8.count + 9
+                           + c.fromText.reduce(0) { $0 + $1.utf8.count + 3 })
+        w.string(1, c.name)
+        w.string(2, c.phone)
+        w.string(3, c.email)
+        // Repeated: each written, even empty (none is: what is taken has digits or an `@`).
+        for value in c.fromText {
+            w.tag(4, .lengthDelimited)
+            w.varint(UInt64(value.utf8.count))
+            var value = value
+            value.withUTF8 { w.bytes.append(contentsOf: $0) }
+        }
+        return w.bytes
+    }
+
     mutating func contactFields(_ c: Liaison_V1_Contact) {
         string(1, c.name)
         string(2, c.phone)
@@ -169,8 +189,10 @@ public struct WireWriter {
     /// A `Reply`'s `feedback_accepted` result (field 10) and nothing else, the same bytes as
     /// swift-protobuf writes for it: what ``OutgoingReply/encoded(_:)`` carries for an accepted
     /// submission, the `request_id` written before it when it is sent.
-    public static func acceptance(caseNumber: String, trackingToken: String, duplicate: Bool, linkedCaseNumber: String) -> [UInt8] {
+    public static func acceptance(caseNumber: String, trackingToken: String, duplicate: Bool, linkedCaseNumber: String,
+                                  contactFromText: UInt32 = 0) -> [UInt8] {
         let length = stringSize(1, caseNumber) + stringSize(2, trackingToken) + (duplicate ? 2 : 0) + stringSize(4, linkedCaseNumber)
+            + (contactFromText == 0 ? 0 : 1 + varintSize(UInt64(contactFromText)))
         var w = WireWriter(capacity: length + 3)
         w.tag(10, .lengthDelimited)
         w.varint(UInt64(length))
@@ -178,6 +200,7 @@ public struct WireWriter {
         w.string(2, trackingToken)
         w.bool(3, duplicate)
         w.string(4, linkedCaseNumber)
+        w.uint64(5, UInt64(contactFromText))
         return w.bytes
     }
 

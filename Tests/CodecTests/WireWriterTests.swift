@@ -101,6 +101,15 @@ import Testing
             if s.hasContact {
                 #expect(try WireWriter.contact(s.contact) == (try s.contact.serializedBytes() as [UInt8]))
             }
+            // What intake seals: the contact's fields and what it took from the text (none, one
+            // or several, multi-byte), wire-compatible with the contact alone.
+            var sealed = Liaison_V1_SealedContact()
+            sealed.name = s.contact.name
+            sealed.phone = s.contact.phone
+            sealed.email = s.contact.email
+            sealed.fromText = (0..<Int.random(in: 0...3, using: &rng)).map { _ in WireReaderTests.text(&rng) + "1" }
+            #expect(try WireWriter.sealedContact(sealed) == (try sealed.serializedBytes() as [UInt8]), "\(sealed)")
+            if sealed.fromText.isEmpty { #expect(try WireWriter.sealedContact(sealed) == (try s.contact.serializedBytes() as [UInt8])) }
             var reply = Liaison_V1_Reply()
             reply.requestID = WireReaderTests.text(&rng)
             var a = Liaison_V1_FeedbackAccepted()
@@ -108,9 +117,11 @@ import Testing
             a.trackingToken = WireReaderTests.text(&rng)
             a.duplicate = WireReaderTests.maybe(&rng)
             a.linkedCaseNumber = WireReaderTests.maybe(&rng) ? WireReaderTests.text(&rng) : ""
+            a.contactFromText = WireReaderTests.maybe(&rng) ? UInt32.random(in: 0...300, using: &rng) : 0
             reply.feedbackAccepted = a
             let encoded = OutgoingReply.encoded(WireWriter.acceptance(caseNumber: a.caseNumber, trackingToken: a.trackingToken,
-                                                                      duplicate: a.duplicate, linkedCaseNumber: a.linkedCaseNumber))
+                                                                      duplicate: a.duplicate, linkedCaseNumber: a.linkedCaseNumber,
+                                                                      contactFromText: a.contactFromText))
             #expect(encoded.bytes(requestID: reply.requestID) == (try reply.serializedBytes() as [UInt8]))
             #expect(encoded.message(requestID: reply.requestID) == reply)
         }

@@ -323,6 +323,35 @@ struct EndToEndTests {
         }
     }
 
+    /// A citizen on the web writes their number into the text and leaves the contact empty: the
+    /// real intake takes it out into the sealed contact, so it is on no stream and in no file in
+    /// the clear; the receipt says so, and an operator reads it back with `liaison contact`.
+    @Test func aPhoneNumberTypedIntoTheTextIsNeitherStoredInTheClearNorPublished() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        try await set.waitReady(["intake"])
+        let text = "Loud music every night at the corner shop. Please call me back on 138 2468 1357 or mail zhao.min@example.org."
+        let submit = ["submit", "--kind", "complaint", "--channel", "web", "--unit", "STN-EAST-01", "--submission-id", "web-77", "--text", text]
+        let sent = try await set.cli(submit)
+        #expect(sent.status == 0 && sent.output.contains("case L1-0000001 ")
+                && sent.output.contains("(2 phone numbers or e-mail addresses in the text kept with the sealed contact)"), "\(sent.output)")
+        let again = try await set.cli(submit + ["--json"])
+        #expect(again.status == 0 && again.output.contains(#""duplicate":true"#) && again.output.contains(#""contact_from_text":2"#), "\(again.output)")
+        let events = try await set.call("intake", .replay(.init())).replayBatch.events
+        #expect(events.map(\.feedbackReceived.feedback.text)
+                == ["Loud music every night at the corner shop. Please call me back on [phone: in the contact] or mail [e-mail: in the contact]."])
+        for name in try FileManager.default.subpathsOfDirectory(atPath: set.dir) {
+            guard let data = FileManager.default.contents(atPath: set.dir + "/" + name) else { continue }
+            #expect(data.range(of: Data("2468 1357".utf8)) == nil, "phone number in the clear in \(name)")
+            #expect(data.range(of: Data("zhao.min@example.org".utf8)) == nil, "e-mail in the clear in \(name)")
+        }
+        let shown = try await set.cli(["contact", "L1-1", "--reason", "call back", "--actor", "desk-7"], environment: ["LIAISON_OPERATOR_SECRET": "night-shift-secret"])
+        #expect(shown.status == 0 && shown.output.contains("case L1-0000001: anonymous; in the text: 138 2468 1357, zhao.min@example.org"), "\(shown.output)")
+        let recorded = try await set.call("intake", .replay(.with { $0.topicPrefixes = [Topic.contactDisclosed] })).replayBatch.events.map(\.contactDisclosed)
+        #expect(recorded.count == 1 && recorded.first?.anonymous == false && recorded.first?.actor == "desk-7", "\(recorded)")
+    }
+
     /// Key rotation on the real executables: a new key on top seals new contacts; `--reseal-contacts`
     /// (refused while intake runs) seals the old ones with it; then the old key can go, and every
     /// contact is still read back.
@@ -1077,8 +1106,11 @@ struct EndToEndTests {
         #expect(stored.count == 1, "one submission, however many times it was sent")
         let f = try #require(stored.first)
         #expect(f.kind == .complaint && f.channel == .hotline && f.unit == "STN-EAST-01" && f.officerBadge == "PC-1234")
-        #expect(f.text == "The officer at the desk shouted at me\nand would not take my report. Call me on 138 1234 5678." && f.submissionID == "desk-form-1")
-        #expect(run.output.contains("the text holds a phone number, 138 1234 5678: read there by everyone who works the case"), "\(run.output)")
+        // The number left in the text (not the caller's own) is taken out by intake all the same,
+        // and the receipt says so.
+        #expect(f.text == "The officer at the desk shouted at me\nand would not take my report. Call me on [phone: in the contact]." && f.submissionID == "desk-form-1")
+        #expect(run.output.contains("the text holds a phone number, 138 1234 5678: the citizen's own, to call back on?"), "\(run.output)")
+        #expect(run.output.contains("(a phone number or e-mail address in the text kept with the sealed contact)"), "\(run.output)")
         #expect(!f.hasContact, "the contact is sealed, never published")
         // Given up before sending (the input ends): nothing submitted, and said so.
         let partial = set.dir + "/partial.txt"

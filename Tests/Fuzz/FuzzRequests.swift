@@ -94,6 +94,14 @@ enum FuzzRequests {
                 if let found = ContactInText.first(in: submission.text) {
                     expect(String(submission.text[found.range]) == found.value, "ContactInText found \(found) in \(submission.text.debugDescription)")
                 }
+                // What intake takes out: each what stands at its place, in order, none overlapping,
+                // the first the form would find; once marked, nothing is left to find.
+                let taken = ContactInText.all(in: submission.text)
+                expect(taken.first == ContactInText.first(in: submission.text), "all and first disagree in \(submission.text.debugDescription)")
+                expect(zip(taken, taken.dropFirst()).allSatisfy { $0.range.upperBound <= $1.range.lowerBound }, "overlapping \(taken)")
+                expect(taken.allSatisfy { String(submission.text[$0.range]) == $0.value }, "ContactInText took \(taken) from \(submission.text.debugDescription)")
+                let marked = ContactInText.withMarkers(submission.text, replacing: taken)
+                expect(ContactInText.first(in: marked) == nil, "left in \(marked.debugDescription)")
                 // An accepted phone's key for the near-duplicate check is digits (a + in front).
                 if !submission.contact.phone.isEmpty {
                     let key = PhoneNumbering.standard.key(of: TypedText.plainASCII(submission.contact.phone))

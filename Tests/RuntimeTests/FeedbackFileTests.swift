@@ -495,6 +495,24 @@ import Testing
         }
     }
 
+    /// Intake takes every one out: found in order, none overlapping another, an address whose
+    /// first part is digits (`12345678@qq.com`) an address, not a phone; once each is replaced by
+    /// its marker, nothing is left to find.
+    @Test func everyPhoneAndAddressInATextIsFoundOnceAndMarked() {
+        for (text, values, marked) in [
+            ("qq 12345678@qq.com or 138 1234 5678", ["12345678@qq.com", "138 1234 5678"], "qq [e-mail: in the contact] or [phone: in the contact]"),
+            ("13812345678.li@example.org", ["13812345678", "li@example.org"], "[phone: in the contact].[e-mail: in the contact]"),
+            ("a@b.cn,c@d.cn 0755 8123 4567", ["a@b.cn", "c@d.cn", "0755 8123 4567"], "[e-mail: in the contact],[e-mail: in the contact] [phone: in the contact]"),
+            ("on 2026-12-05 call 110", [], "on 2026-12-05 call 110"),
+        ] {
+            let found = ContactInText.all(in: text)
+            #expect(found.map(\.value) == values, "\(text): \(found)")
+            let withMarkers = ContactInText.withMarkers(text, replacing: found)
+            #expect(withMarkers == marked)
+            #expect(ContactInText.first(in: withMarkers) == nil)
+        }
+    }
+
     @Test func numbersThatAreNotPhonesAreLeftAlone() {
         for text in ["case L1-0000042 again", "on 2026-12-05 at 21:30", "on 05.12.2026", "plate 粤B12345", "unit STN-EAST-01",
                      "about 3 hours", "room 12345", "@ the station", "ref ABC1234567", "12345678km", "user@localhost"] {

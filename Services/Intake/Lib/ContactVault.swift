@@ -117,7 +117,15 @@ public final class ContactVault: Sendable {
 
     /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
     public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> [UInt8] {
-        let plain = try WireWriter.contact(contact)
+        try seal(plain: WireWriter.contact(contact), caseNumber: caseNumber)
+    }
+
+    /// Seals `contact` (a contact and what intake took from the text) for `caseNumber`.
+    public func seal(_ contact: Liaison_V1_SealedContact, caseNumber: String) throws -> [UInt8] {
+        try seal(plain: WireWriter.sealedContact(contact), caseNumber: caseNumber)
+    }
+
+    func seal(plain: [UInt8], caseNumber: String) throws -> [UInt8] {
         // 12 random bytes, read in place (an array of them cost an allocation and swift-crypto's
         // generic copy).
         var draws = (SecureRandom.uint64(), SecureRandom.uint64())
@@ -146,16 +154,44 @@ public final class ContactVault: Sendable {
     }
 
     /// Opens what ``seal(_:caseNumber:)`` produced, as the database gives it back.
-    public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_Contact {
+    public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_SealedContact {
         try open([UInt8](sealed), caseNumber: caseNumber)
     }
 
-    /// Opens what ``seal(_:caseNumber:)`` produced.
-    public func open(_ bytes: [UInt8], caseNumber: String) throws -> Liaison_V1_Contact {
+    /// Opens what ``seal(_:caseNumber:)`` produced: a `Contact` sealed before intake took contacts
+    /// out of texts reads as a `SealedContact` with nothing taken (the same fields, 1–3).
+    public func open(_ bytes: [UInt8], caseNumber: String) throws -> Liaison_V1_SealedContact {
         guard let id = Self.keyID(of: bytes), bytes.count > 2 + id.utf8.count else { throw KeyError(description: "sealed contact is malformed") }
         guard let key = keys[id] else { throw KeyError(description: "contact sealed with key \(id), which is not configured") }
         let box = try AES.GCM.SealedBox(combined: Data(bytes[(2 + id.utf8.count)...]))
         let plain = try AES.GCM.open(box, using: key, authenticating: Data(caseNumber.utf8))
-        return try Liaison_V1_Contact(serializedBytes: plain)
+        return try Liaison_V1_SealedContact(serializedBytes: plain)
     }
+}
+
+extension Liaison_V1_SealedContact {
+    /// What intake seals for a submission: its contact's fields (`contact`, nil for none) and the
+    /// phone numbers and e-mail addresses taken out of its text (`fromText`).
+    public init(_ contact: Liaison_V1_Contact?, fromText: [String]) {
+        self.init()
+        if let contact {
+            name = contact.name
+            phone = contact.phone
+            email = contact.email
+        }
+        self.fromText = fromText
+    }
+
+    /// The contact's own fields: name, phone and e-mail.
+    public var contact: Liaison_V1_Contact {
+        var c = Liaison_V1_Contact()
+        c.name = name
+        c.phone = phone
+        c.email = email
+        return c
+    }
+
+    /// Whether the citizen gave a name, phone or e-mail (else the submission is anonymous, whatever
+    /// was taken from its text).
+    public var hasOwnFields: Bool { !name.isEmpty || !phone.isEmpty || !email.isEmpty }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
 import Logging
@@ -335,7 +336,11 @@ public final class IntakeService: RequestHandling {
         /// The body as the client sent it, when that was not the canonical form: a retry matches a
         /// submission stored before the canonical form existed.
         let bodyAsSent: [UInt8]?
-        let contact: Liaison_V1_Contact?
+        /// The canonical body before the phone numbers and e-mail addresses in its text were taken
+        /// out, when any were: what a submission stored before intake took them holds.
+        let bodyBeforeTaking: [UInt8]?
+        /// What is sealed: the contact's fields, and what was taken from the text; nil for neither.
+        let contact: Liaison_V1_SealedContact?
         let prints: [ContactPrint]
 
         init(_ s: Liaison_V1_SubmitFeedback, rules: SubmissionRules, nearDuplicates: NearDuplicates) throws {
@@ -343,8 +348,18 @@ public final class IntakeService: RequestHandling {
             var canonical = s
             let changed = rules.canonicalize(&canonical)
             canonical.clearContact()
+            // A phone number or e-mail address typed into the text is contact data too: taken out
+            // into the sealed contact, a marker in its place, so that it is on no stream and in no
+            // listing. Most texts hold fewer than 7 digits and no `@`, and are not walked.
+            let taken = ContactInText.all(in: canonical.text)
+            if taken.isEmpty {
+                bodyBeforeTaking = nil
+            } else {
+                bodyBeforeTaking = try WireWriter.submission(canonical)
+                canonical.text = ContactInText.withMarkers(canonical.text, replacing: taken)
+            }
             bodyBytes = try WireWriter.submission(canonical)
-            body = consume canonical
+            body = canonical
             if changed {
                 var sent = s
                 sent.clearContact()
@@ -352,8 +367,20 @@ public final class IntakeService: RequestHandling {
             } else {
                 bodyAsSent = nil
             }
-            contact = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
-            prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
+            let own = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
+            prints = own.map { nearDuplicates.fingerprints($0) } ?? []
+            contact = own == nil && taken.isEmpty ? nil : Liaison_V1_SealedContact(own, fromText: taken.map(\.value))
+        }
+
+        /// How many phone numbers and e-mail addresses were taken from the text.
+        var takenFromText: Int { contact?.fromText.count ?? 0 }
+
+        /// The contact as sent, nothing taken from the text: what a submission stored before
+        /// intake took them holds.
+        var contactAsSent: Liaison_V1_SealedContact? {
+            guard var c = contact, !c.fromText.isEmpty else { return contact }
+            c.fromText = []
+            return c.hasOwnFields ? c : nil
         }
     }
 
@@ -543,7 +570,7 @@ public final class IntakeService: RequestHandling {
                     submissionKeys.withLock { $0.add(looked, caseSeq: next) }
                     added.append(s.id)
                     next += 1
-                    replies.append(accepted(caseNumber, token, duplicate: false, linked: linked))
+                    replies.append(accepted(caseNumber, token, duplicate: false, linked: linked, fromText: s.takenFromText))
                 }
                 return replies
             }
@@ -633,10 +660,15 @@ public final class IntakeService: RequestHandling {
         let storedBody = try self.storedBody(db, row)
         // A contact erased under the retention cannot be compared: the body decides.
         let erased = (row[Self.erasedAt] as Double?) != nil
-        if (storedBody != s.bodyBytes && storedBody != s.bodyAsSent) || (!erased && storedContact != s.contact) {
+        // Stored as intake stores it now, or as it stored the same submission before (before the
+        // canonical form, or before contacts were taken from texts: then with the contact as sent).
+        let same = storedBody == s.bodyBytes ? erased || storedContact == s.contact
+            : (storedBody == s.bodyAsSent || storedBody == s.bodyBeforeTaking) && (erased || storedContact == s.contactAsSent)
+        if !same {
             return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }
-        return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "")
+        return accepted(storedCase, row["tracking_token"], duplicate: true, linked: (row["linked_case_number"] as String?) ?? "",
+                        fromText: storedContact?.fromText.count ?? 0)
     }
 
     /// How much stored text (UTF-8 bytes) one near-duplicate check reads before it stops. The
@@ -688,8 +720,9 @@ public final class IntakeService: RequestHandling {
     }
 
     /// The acknowledgement of a stored submission, encoded: no `Reply` message is built for it.
-    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "") -> OutgoingReply {
-        .encoded(WireWriter.acceptance(caseNumber: caseNumber, trackingToken: token, duplicate: duplicate, linkedCaseNumber: linked))
+    private func accepted(_ caseNumber: String, _ token: String, duplicate: Bool, linked: String = "", fromText: Int = 0) -> OutgoingReply {
+        .encoded(WireWriter.acceptance(caseNumber: caseNumber, trackingToken: token, duplicate: duplicate, linkedCaseNumber: linked,
+                                       contactFromText: UInt32(fromText)))
     }
 
     /// A contact request answered: with nothing to disclose (refused, or the contact erased), or
@@ -767,12 +800,16 @@ public final class IntakeService: RequestHandling {
                 return .answered(r)
             }
             if let sealed = row["contact"] as Data? {
-                r.contactInfo.contact = try vault.open(sealed, caseNumber: caseNumber)
+                let opened = try vault.open(sealed, caseNumber: caseNumber)
+                // Anonymous when the citizen gave no contact, even with a number taken from the text.
+                if opened.hasOwnFields { r.contactInfo.contact = opened.contact } else { r.contactInfo.anonymous = true }
+                r.contactInfo.fromText = opened.fromText
             } else {
                 r.contactInfo.anonymous = true
             }
-            return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason, anonymous: r.contactInfo.anonymous,
-                                           credentialName: credentialName))
+            // Recorded as a disclosure of contact data whenever any is given, from the text too.
+            return .disclose(r, Disclosure(caseNumber: caseNumber, actor: actor, reason: reason,
+                                           anonymous: r.contactInfo.anonymous && r.contactInfo.fromText.isEmpty, credentialName: credentialName))
         } catch {
             return .answered(.failure(.internal("contact lookup failed: \(error)")))
         }

@@ -603,6 +603,29 @@ public nonisolated struct Liaison_V1_Contact: Sendable {
   public init() {}
 }
 
+/// Intake's own storage form of a contact, what it seals (never sent between services): the
+/// Contact's fields, wire-compatible with it, and the phone numbers and e-mail addresses intake
+/// found in the submission's text and took out of it, as written there. The stored and published
+/// text says "[phone: in the contact]" (or "[e-mail: in the contact]") where each stood, so that a
+/// number a citizen typed into the text is no more on the event stream than the one in `phone`.
+public nonisolated struct Liaison_V1_SealedContact: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var name: String = String()
+
+  public var phone: String = String()
+
+  public var email: String = String()
+
+  public var fromText: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 public nonisolated struct Liaison_V1_SubmitFeedback: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -707,6 +730,12 @@ public nonisolated struct Liaison_V1_ContactInfo: Sendable {
   /// Clears the value of `erasedAt`. Subsequent reads from it will return its default value.
   public mutating func clearErasedAt() {self._erasedAt = nil}
 
+  /// The phone numbers and e-mail addresses intake took out of the submission's text (the text
+  /// says "[phone: in the contact]" where each stood), as written there. They may be the citizen's
+  /// own or someone else's: the text around each marker says which. `anonymous` says only that the
+  /// contact's own fields were left empty.
+  public var fromText: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -729,6 +758,10 @@ public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
   /// A near-duplicate (same contact, very similar text, within a day) is accepted as its own case
   /// and linked to the earlier one: never dropped.
   public var linkedCaseNumber: String = String()
+
+  /// How many phone numbers and e-mail addresses intake took out of the text into the sealed
+  /// contact (ContactInfo.from_text): a client may tell the citizen they are kept private.
+  public var contactFromText: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2599,6 +2632,51 @@ nonisolated extension Liaison_V1_Contact: SwiftProtobuf.Message, SwiftProtobuf._
   }
 }
 
+nonisolated extension Liaison_V1_SealedContact: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SealedContact"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}name\0\u{1}phone\0\u{1}email\0\u{3}from_text\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.phone) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.email) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.fromText) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 1)
+    }
+    if !self.phone.isEmpty {
+      try visitor.visitSingularStringField(value: self.phone, fieldNumber: 2)
+    }
+    if !self.email.isEmpty {
+      try visitor.visitSingularStringField(value: self.email, fieldNumber: 3)
+    }
+    if !self.fromText.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.fromText, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_SealedContact, rhs: Liaison_V1_SealedContact) -> Bool {
+    if lhs.name != rhs.name {return false}
+    if lhs.phone != rhs.phone {return false}
+    if lhs.email != rhs.email {return false}
+    if lhs.fromText != rhs.fromText {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Liaison_V1_SubmitFeedback: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".SubmitFeedback"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}submission_id\0\u{1}kind\0\u{1}channel\0\u{1}text\0\u{1}unit\0\u{1}address\0\u{3}officer_badge\0\u{1}contact\0\u{1}language\0\u{3}occurred_at\0\u{1}category\0")
@@ -2725,7 +2803,7 @@ nonisolated extension Liaison_V1_GetContact: SwiftProtobuf.Message, SwiftProtobu
 
 nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ContactInfo"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}contact\0\u{1}anonymous\0\u{3}erased_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{1}contact\0\u{1}anonymous\0\u{3}erased_at\0\u{3}from_text\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2737,6 +2815,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
       case 2: try { try decoder.decodeSingularMessageField(value: &self._contact) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.anonymous) }()
       case 4: try { try decoder.decodeSingularMessageField(value: &self._erasedAt) }()
+      case 5: try { try decoder.decodeRepeatedStringField(value: &self.fromText) }()
       default: break
       }
     }
@@ -2759,6 +2838,9 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
     try { if let v = self._erasedAt {
       try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
     } }()
+    if !self.fromText.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.fromText, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2767,6 +2849,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
     if lhs._contact != rhs._contact {return false}
     if lhs.anonymous != rhs.anonymous {return false}
     if lhs._erasedAt != rhs._erasedAt {return false}
+    if lhs.fromText != rhs.fromText {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2774,7 +2857,7 @@ nonisolated extension Liaison_V1_ContactInfo: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".FeedbackAccepted"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{3}tracking_token\0\u{1}duplicate\0\u{3}linked_case_number\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}case_number\0\u{3}tracking_token\0\u{1}duplicate\0\u{3}linked_case_number\0\u{3}contact_from_text\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2786,6 +2869,7 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
       case 2: try { try decoder.decodeSingularStringField(value: &self.trackingToken) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.duplicate) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.linkedCaseNumber) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.contactFromText) }()
       default: break
       }
     }
@@ -2804,6 +2888,9 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
     if !self.linkedCaseNumber.isEmpty {
       try visitor.visitSingularStringField(value: self.linkedCaseNumber, fieldNumber: 4)
     }
+    if self.contactFromText != 0 {
+      try visitor.visitSingularUInt32Field(value: self.contactFromText, fieldNumber: 5)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2812,6 +2899,7 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
     if lhs.trackingToken != rhs.trackingToken {return false}
     if lhs.duplicate != rhs.duplicate {return false}
     if lhs.linkedCaseNumber != rhs.linkedCaseNumber {return false}
+    if lhs.contactFromText != rhs.contactFromText {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
