@@ -52,11 +52,36 @@ public enum ContactInText {
 
     /// Whether `text` could hold a phone (7 ASCII digits at least) or an address (an `@`): its
     /// bytes counted, cheaply, before anything walks its characters.
-    static func mayHold(_ text: String) -> Bool {
+    package static func mayHold(_ text: String) -> Bool {
+        // Sixteen bytes at a time, summed across lanes only at the end (every submission's text
+        // is read so; byte by byte it took 9 instructions a byte).
         func count(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             var digits = 0
-            for b in bytes {
-                if b &- UInt8(ascii: "0") < 10 { digits += 1 } else if b == UInt8(ascii: "@") { return true }
+            var i = 0
+            if let base = bytes.baseAddress {
+                let zero = SIMD16<UInt8>(repeating: UInt8(ascii: "0")), ten = SIMD16<UInt8>(repeating: 10)
+                let at = SIMD16<UInt8>(repeating: UInt8(ascii: "@")), one = SIMD16<UInt8>(repeating: 1)
+                var lanes = SIMD16<UInt8>(), ats = SIMD16<UInt8>()
+                var blocks = 0
+                while i + 16 <= bytes.count {
+                    let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                    lanes &+= SIMD16<UInt8>().replacing(with: one, where: (v &- zero) .< ten)
+                    ats |= SIMD16<UInt8>().replacing(with: one, where: v .== at)
+                    i += 16
+                    blocks += 1
+                    if blocks == 255 || i + 16 > bytes.count {   // before a lane can wrap
+                        digits += Int(SIMD16<UInt16>(truncatingIfNeeded: lanes).wrappedSum())
+                        if digits >= 7 || ats != SIMD16<UInt8>() { return true }
+                        lanes = SIMD16<UInt8>()
+                        blocks = 0
+                    }
+                }
+            }
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == UInt8(ascii: "@") { return true }
+                if b &- UInt8(ascii: "0") < 10 { digits += 1 }
+                i += 1
             }
             return digits >= 7
         }

@@ -513,6 +513,26 @@ import Testing
         }
     }
 
+    /// Intake reads every text's bytes, sixteen at a time, before walking its characters: the
+    /// same answer as byte by byte, for texts of every length (past the 4,080 bytes after which
+    /// its lanes are summed) and every place of the digits and the `@`.
+    @Test func theByteCountBeforeTheWalkAnswersAsByteByByte() {
+        var rng = SystemRandomNumberGenerator()
+        let pieces = ["a", "1", " ", "é", "@", "中", "9", "x"]
+        for n in [0, 1, 6, 7, 15, 16, 17, 31, 33, 120, 4_079, 4_080, 4_081, 4_200, 9_000] {
+            for _ in 0..<40 {
+                // Mostly letters, a few digits, rarely an `@`: answers of both kinds.
+                let text = String((0..<n).map { _ -> Character in
+                    let r = Int.random(in: 0..<1_000, using: &rng)
+                    return Character(r < 3 ? "@" : r < (n > 100 ? 5 : 300) ? "1" : pieces[r % 8] == "@" ? "b" : pieces[r % 8])
+                }.map(String.init).joined().prefix(n))
+                let bytes = Array(text.utf8)
+                let naive = bytes.contains(UInt8(ascii: "@")) || bytes.filter { $0 &- 48 < 10 }.count >= 7
+                #expect(ContactInText.mayHold(text) == naive, "\(text.utf8.count) bytes")
+            }
+        }
+    }
+
     @Test func numbersThatAreNotPhonesAreLeftAlone() {
         for text in ["case L1-0000042 again", "on 2026-12-05 at 21:30", "on 05.12.2026", "plate 粤B12345", "unit STN-EAST-01",
                      "about 3 hours", "room 12345", "@ the station", "ref ABC1234567", "12345678km", "user@localhost"] {

@@ -125,6 +125,13 @@ public final class ContactVault: Sendable {
         try seal(plain: WireWriter.sealedContact(contact), caseNumber: caseNumber)
     }
 
+    /// Seals a submission's `contact` (nil: anonymous) and what intake took from its text, as one
+    /// `SealedContact`, for `caseNumber`.
+    public func seal(_ contact: Liaison_V1_Contact?, fromText: [String], caseNumber: String) throws -> [UInt8] {
+        guard !fromText.isEmpty else { return try seal(contact ?? Liaison_V1_Contact(), caseNumber: caseNumber) }
+        return try seal(Liaison_V1_SealedContact(contact, fromText: fromText), caseNumber: caseNumber)
+    }
+
     func seal(plain: [UInt8], caseNumber: String) throws -> [UInt8] {
         // 12 random bytes, read in place (an array of them cost an allocation and swift-crypto's
         // generic copy).

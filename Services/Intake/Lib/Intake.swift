@@ -339,8 +339,10 @@ public final class IntakeService: RequestHandling {
         /// The canonical body before the phone numbers and e-mail addresses in its text were taken
         /// out, when any were: what a submission stored before intake took them holds.
         let bodyBeforeTaking: [UInt8]?
-        /// What is sealed: the contact's fields, and what was taken from the text; nil for neither.
-        let contact: Liaison_V1_SealedContact?
+        /// The contact as sent, in the form it is sealed; nil for an anonymous submission.
+        let contact: Liaison_V1_Contact?
+        /// The phone numbers and e-mail addresses taken from the text, sealed with the contact.
+        let fromText: [String]
         let prints: [ContactPrint]
 
         init(_ s: Liaison_V1_SubmitFeedback, rules: SubmissionRules, nearDuplicates: NearDuplicates) throws {
@@ -352,14 +354,9 @@ public final class IntakeService: RequestHandling {
             // into the sealed contact, a marker in its place, so that it is on no stream and in no
             // listing. Most texts hold fewer than 7 digits and no `@`, and are not walked.
             let taken = ContactInText.all(in: canonical.text)
-            if taken.isEmpty {
-                bodyBeforeTaking = nil
-            } else {
-                bodyBeforeTaking = try WireWriter.submission(canonical)
-                canonical.text = ContactInText.withMarkers(canonical.text, replacing: taken)
-            }
+            bodyBeforeTaking = try Self.takeContacts(taken, from: &canonical)
             bodyBytes = try WireWriter.submission(canonical)
-            body = canonical
+            body = consume canonical
             if changed {
                 var sent = s
                 sent.clearContact()
@@ -367,21 +364,29 @@ public final class IntakeService: RequestHandling {
             } else {
                 bodyAsSent = nil
             }
-            let own = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
-            prints = own.map { nearDuplicates.fingerprints($0) } ?? []
-            contact = own == nil && taken.isEmpty ? nil : Liaison_V1_SealedContact(own, fromText: taken.map(\.value))
+            contact = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
+            prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
+            fromText = taken.isEmpty ? [] : taken.map(\.value)
         }
 
-        /// How many phone numbers and e-mail addresses were taken from the text.
-        var takenFromText: Int { contact?.fromText.count ?? 0 }
+        /// Replaces `taken` (found in `s.text`) by their markers; returns the body as it was
+        /// before, encoded, or nil when nothing was taken.
+        static func takeContacts(_ taken: [ContactInText.Found], from s: inout Liaison_V1_SubmitFeedback) throws -> [UInt8]? {
+            guard !taken.isEmpty else { return nil }
+            let before = try WireWriter.submission(s)
+            s.text = ContactInText.withMarkers(s.text, replacing: taken)
+            return before
+        }
+
+        /// What is sealed, as it is opened: the contact and what was taken from the text; nil for
+        /// neither.
+        var sealed: Liaison_V1_SealedContact? {
+            contact == nil && fromText.isEmpty ? nil : Liaison_V1_SealedContact(contact, fromText: fromText)
+        }
 
         /// The contact as sent, nothing taken from the text: what a submission stored before
         /// intake took them holds.
-        var contactAsSent: Liaison_V1_SealedContact? {
-            guard var c = contact, !c.fromText.isEmpty else { return contact }
-            c.fromText = []
-            return c.hasOwnFields ? c : nil
-        }
+        var sealedAsSent: Liaison_V1_SealedContact? { contact.map { Liaison_V1_SealedContact($0, fromText: []) } }
     }
 
     /// What the citizen sees of a case's state: no internal detail (units, officers, escalations).
@@ -555,7 +560,7 @@ public final class IntakeService: RequestHandling {
                     let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
                     let token = TrackingToken.make()
                     // Contact data only ever stored sealed; an anonymous submission stores none.
-                    let sealed = try s.contact.map { try vault.seal($0, caseNumber: caseNumber) }
+                    let sealed = s.contact == nil && s.fromText.isEmpty ? nil : try vault.seal(s.contact, fromText: s.fromText, caseNumber: caseNumber)
                     let linked = s.prints.isEmpty ? "" : try linkNearDuplicate(db, s.body.text, prints: s.prints, caseSeq: next, at: now)
                     // The body without its contact: contact data never goes on a general stream. The
                     // event is where the body is stored (intake-v6).
@@ -570,7 +575,7 @@ public final class IntakeService: RequestHandling {
                     submissionKeys.withLock { $0.add(looked, caseSeq: next) }
                     added.append(s.id)
                     next += 1
-                    replies.append(accepted(caseNumber, token, duplicate: false, linked: linked, fromText: s.takenFromText))
+                    replies.append(accepted(caseNumber, token, duplicate: false, linked: linked, fromText: s.fromText.count))
                 }
                 return replies
             }
@@ -662,8 +667,8 @@ public final class IntakeService: RequestHandling {
         let erased = (row[Self.erasedAt] as Double?) != nil
         // Stored as intake stores it now, or as it stored the same submission before (before the
         // canonical form, or before contacts were taken from texts: then with the contact as sent).
-        let same = storedBody == s.bodyBytes ? erased || storedContact == s.contact
-            : (storedBody == s.bodyAsSent || storedBody == s.bodyBeforeTaking) && (erased || storedContact == s.contactAsSent)
+        let same = storedBody == s.bodyBytes ? erased || storedContact == s.sealed
+            : (storedBody == s.bodyAsSent || storedBody == s.bodyBeforeTaking) && (erased || storedContact == s.sealedAsSent)
         if !same {
             return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }
