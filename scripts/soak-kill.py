@@ -26,8 +26,8 @@ What it checks, after the last kill:
      and one opening event for each;
   5. once reporting has applied every stream to its head, it counts every submission once (in
      total and by kind) and every case once;
-  6. no contact a desk sent (phone, e-mail, name) appears in the clear in any file the services
-     wrote: databases, write-ahead logs, logs.
+  6. no contact a desk sent (phone, e-mail, name, or a number typed into the text) appears in
+     the clear in any file the services wrote: databases, write-ahead logs, logs.
 
 With --partition (root, iproute2) intake runs on one host and the other services on another:
 network namespaces joined by a link that is cut now and then for 2-15 s (--cut-seconds; blackhole routes: packets
@@ -238,6 +238,9 @@ def submission(client, n):
     f.channel = pb.CHANNEL_HOTLINE
     f.unit = ("STN-EAST-01", "STN-NORTH-01", "DIST-EAST")[n % 3]
     f.text = "Desk %d, call %d: the patrol on the corner of the market took %d minutes to come" % (client, n, n % 50)
+    if n % 5 == 0:
+        # A number typed into the text, as citizens on the web do: intake seals it with the contact.
+        f.text += ". Call me back on 138 %04d %04d" % (client, n % 10000)
     if n % 4:
         f.contact.phone = phone(client, n)
     if n % 4 == 2:
@@ -251,9 +254,9 @@ def phone(client, n):
     return "139%04d%04d" % (client, n % 10000)
 
 
-# What check 6 looks for: a name or an e-mail as submission() writes them (nothing else does), or
-# eleven digits that are a phone a desk sent.
-CONTACT_IN_THE_CLEAR = re.compile(rb"139\d{8}|soak\d+\.\d+@example\.org|Citizen \d+-\d+")
+# What check 6 looks for: a name, an e-mail or a number in the text as submission() writes them
+# (nothing else does), or eleven digits that are a phone a desk sent.
+CONTACT_IN_THE_CLEAR = re.compile(rb"139\d{8}|soak\d+\.\d+@example\.org|Citizen \d+-\d+|138 \d{4} \d{4}")
 
 
 def contacts_in_the_clear(tmp, phones):
