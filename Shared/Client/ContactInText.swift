@@ -23,6 +23,9 @@ public enum ContactInText {
     ///   in front, standing apart from letters and other digits; not a date (`2026-12-05`,
     ///   `05.12.2026`) nor a time, and not a case number (`L1-0000042`: a letter before it).
     /// - An e-mail: a word with an `@` and a dot after it (`12345678@qq.com` is one, not a phone).
+    ///
+    /// Either may be typed in full width with a Chinese input method (`１３８ １２３４ ５６７８`,
+    /// `ｌｉ＠ｅｘａｍｐｌｅ．ｏｒｇ`); it is found as it is written.
     public static func first(in text: String) -> Found? {
         var found: Found?
         scan(text) { found = $0; return false }
@@ -60,26 +63,33 @@ public enum ContactInText {
         return out
     }
 
-    /// Whether `text` could hold a phone (7 ASCII digits at least) or an address (an `@`): its
-    /// bytes counted, cheaply, before anything walks its characters.
+    /// Whether `text` could hold a phone (7 digits at least, ASCII or full width) or an address
+    /// (an `@` or `＠`): its bytes counted, cheaply, before anything walks its characters. It may
+    /// answer yes for a text that holds neither (a full-width digit is counted by its last two
+    /// bytes, which some Chinese characters share), never no for one that holds either.
     package static func mayHold(_ text: String) -> Bool {
         // Sixteen bytes at a time, summed across lanes only at the end (every submission's text
-        // is read so; byte by byte it took 9 instructions a byte).
+        // is read so; byte by byte it took 9 instructions a byte). A full-width digit is
+        // EF BC 90–99, `＠` EF BC A0: a 0xBC and the byte after it.
         func count(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
             var digits = 0
             var i = 0
             if let base = bytes.baseAddress {
                 let zero = SIMD16<UInt8>(repeating: UInt8(ascii: "0")), ten = SIMD16<UInt8>(repeating: 10)
                 let at = SIMD16<UInt8>(repeating: UInt8(ascii: "@")), one = SIMD16<UInt8>(repeating: 1)
+                let wide = SIMD16<UInt8>(repeating: 0xBC), wideZero = SIMD16<UInt8>(repeating: 0x90), wideAt = SIMD16<UInt8>(repeating: 0xA0)
                 var lanes = SIMD16<UInt8>(), ats = SIMD16<UInt8>()
                 var blocks = 0
-                while i + 16 <= bytes.count {
+                while i + 17 <= bytes.count {
                     let v = UnsafeRawPointer(base + i).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let next = UnsafeRawPointer(base + i + 1).loadUnaligned(as: SIMD16<UInt8>.self)
+                    let isWide = v .== wide
                     lanes &+= SIMD16<UInt8>().replacing(with: one, where: (v &- zero) .< ten)
-                    ats |= SIMD16<UInt8>().replacing(with: one, where: v .== at)
+                    lanes &+= SIMD16<UInt8>().replacing(with: one, where: isWide .& ((next &- wideZero) .< ten))
+                    ats |= SIMD16<UInt8>().replacing(with: one, where: v .== at .| (isWide .& (next .== wideAt)))
                     i += 16
                     blocks += 1
-                    if blocks == 255 || i + 16 > bytes.count {   // before a lane can wrap
+                    if blocks == 127 || i + 17 > bytes.count {   // before a lane can wrap (two a block)
                         digits += Int(SIMD16<UInt16>(truncatingIfNeeded: lanes).wrappedSum())
                         if digits >= 7 || ats != SIMD16<UInt8>() { return true }
                         lanes = SIMD16<UInt8>()
@@ -88,9 +98,9 @@ public enum ContactInText {
                 }
             }
             while i < bytes.count {
-                let b = bytes[i]
-                if b == UInt8(ascii: "@") { return true }
-                if b &- UInt8(ascii: "0") < 10 { digits += 1 }
+                let b = bytes[i], next = i + 1 < bytes.count ? bytes[i + 1] : 0
+                if b == UInt8(ascii: "@") || b == 0xBC && next == 0xA0 { return true }
+                if b &- UInt8(ascii: "0") < 10 || b == 0xBC && next &- 0x90 < 10 { digits += 1 }
                 i += 1
             }
             return digits >= 7
@@ -99,26 +109,39 @@ public enum ContactInText {
         return text.withUTF8(count)
     }
 
+    /// `c` as the ASCII character it spells when typed in full width (`１`, `＠`, `－`, the
+    /// ideographic space), else itself: a number or an address typed with a Chinese input method is
+    /// found as in ASCII, and taken as written.
+    static func plain(_ c: Character) -> Character {
+        guard !c.isASCII, c.unicodeScalars.count == 1, let scalar = c.unicodeScalars.first else { return c }
+        switch scalar.value {
+        case 0xFF01...0xFF5E: return Character(Unicode.Scalar(scalar.value - 0xFEE0)!)
+        case 0x3000: return " "
+        default: return c
+        }
+    }
+
     /// Walks `text`, calling `found` with each phone or address in order until it returns false.
     static func scan(_ text: String, _ found: (Found) -> Bool) {
         let chars = Array(text.indices)
+        let plain = chars.map { Self.plain(text[$0]) }
         var i = 0
         // Where the last one found ends: an address found next starts there at the earliest
         // (`13812345678.li@example.org` is a phone, then `li@example.org`).
         var floor = 0
         while i < chars.count {
-            let c = text[chars[i]]
+            let c = plain[i]
             if c == "@" {
-                if let (end, address) = email(around: i, after: floor, in: text, chars) {
+                if let (end, address) = email(around: i, after: floor, in: text, chars, plain) {
                     guard found(address) else { return }
                     i = end
                     floor = end
                     continue
                 }
-            } else if c.isASCII && (c.isNumber || c == "+" || c == "(") && (i == 0 || !isWordCharacter(text[chars[i - 1]]) && text[chars[i - 1]] != "@") {
-                if let (end, phone) = phone(from: i, in: text, chars) {
+            } else if c.isASCII && (c.isNumber || c == "+" || c == "(") && (i == 0 || !isWordCharacter(plain[i - 1]) && plain[i - 1] != "@") {
+                if let (end, phone) = phone(from: i, in: text, chars, plain) {
                     // After a code's dash, slash or dot (`L1-0000042`, `STN-EAST-01`): part of it.
-                    let glued = i >= 2 && "-./".contains(text[chars[i - 1]]) && isWordCharacter(text[chars[i - 2]])
+                    let glued = i >= 2 && "-./".contains(plain[i - 1]) && isWordCharacter(plain[i - 2])
                     if let phone, !glued {
                         guard found(phone) else { return }
                         floor = end
@@ -136,15 +159,15 @@ public enum ContactInText {
     static func isWordCharacter(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || c == "_") }
 
     /// The run of digits and separators from `start`: where it ends, and the phone it is if it
-    /// is one.
-    static func phone(from start: Int, in text: String, _ chars: [String.Index]) -> (Int, Found?)? {
+    /// is one. `plain`: the text's characters as ``plain(_:)`` reads them; `chars`: where each is.
+    static func phone(from start: Int, in text: String, _ chars: [String.Index], _ plain: [Character]) -> (Int, Found?)? {
         var i = start
         var digits = 0
         var groups: [Int] = []
         var group = 0
-        func isDigit(_ k: Int) -> Bool { k < chars.count && text[chars[k]].isASCII && text[chars[k]].isNumber }
-        func isSeparator(_ k: Int) -> Bool { k < chars.count && " -.()".contains(text[chars[k]]) }
-        if text[chars[i]] == "+" { i += 1 }
+        func isDigit(_ k: Int) -> Bool { k < plain.count && plain[k].isASCII && plain[k].isNumber }
+        func isSeparator(_ k: Int) -> Bool { k < plain.count && " -.()".contains(plain[k]) }
+        if plain[i] == "+" { i += 1 }
         while i < chars.count {
             if isDigit(i) {
                 digits += 1
@@ -167,30 +190,41 @@ public enum ContactInText {
         let end = i
         // Glued to a letter or another number after it: a code, a plate, an amount; before an `@`,
         // an address's first part (`12345678@qq.com`), which the `@` finds whole.
-        if end < chars.count, isWordCharacter(text[chars[end]]) || text[chars[end]] == ":" || text[chars[end]] == "@" { return (end, nil) }
+        if end < chars.count, isWordCharacter(plain[end]) || plain[end] == ":" || plain[end] == "@" { return (end, nil) }
         guard (7...15).contains(digits) else { return (end, nil) }
         // A date written with its separators.
         if groups == [4, 2, 2] || groups == [2, 2, 4] || groups == [4, 1, 1] || groups == [1, 1, 4] { return (end, nil) }
         var last = end - 1
-        while last > start, !text[chars[last]].isNumber { last -= 1 }
+        while last > start, !isDigit(last) { last -= 1 }
         let range = chars[start]..<text.index(after: chars[last])
         return (end, Found(kind: .phone, value: String(text[range]), range: range))
     }
 
     /// The e-mail address whose `@` is at `at`, and the index of the character after it; or nil.
-    static func email(around at: Int, after floor: Int = 0, in text: String, _ chars: [String.Index]) -> (Int, Found)? {
+    static func email(around at: Int, after floor: Int = 0, in text: String, _ chars: [String.Index], _ plain: [Character]) -> (Int, Found)? {
         func part(_ c: Character) -> Bool { (c.isLetter || c.isNumber || ".-_+%'".contains(c)) && !c.isWhitespace }
+        // Letters and digits of one kind, ASCII or not, on each side: Chinese written against an
+        // address (`邮箱li@example.org谢谢`) is not part of it, and `李伟@例子.中国` is one.
+        func extends(_ c: Character, _ kind: inout Bool?) -> Bool {
+            guard part(c) else { return false }
+            if ".-_+%'".contains(c) { return true }
+            if let k = kind, k != c.isASCII { return false }
+            kind = c.isASCII
+            return true
+        }
         var start = at
-        while start > floor, part(text[chars[start - 1]]) { start -= 1 }
+        var kind: Bool? = nil
+        while start > floor, extends(plain[start - 1], &kind) { start -= 1 }
         // No address starts with a dot: one before it ends what stood there (`5678.li@…`).
-        while start < at, text[chars[start]] == "." { start += 1 }
+        while start < at, plain[start] == "." { start += 1 }
         var end = at + 1
-        while end < chars.count, part(text[chars[end]]) { end += 1 }
+        kind = nil
+        while end < chars.count, extends(plain[end], &kind) { end += 1 }
         // A sentence's full stop after it is not the address's.
-        while end > at + 1, text[chars[end - 1]] == "." { end -= 1 }
+        while end > at + 1, plain[end - 1] == "." { end -= 1 }
         guard start < at, end > at + 1 else { return nil }
-        let domain = text[chars[at + 1]..<(end < chars.count ? chars[end] : text.endIndex)]
-        guard domain.contains("."), !domain.hasPrefix(".") else { return nil }
+        let domain = plain[(at + 1)..<end]
+        guard domain.contains("."), domain.first != "." else { return nil }
         let range = chars[start]..<(end < chars.count ? chars[end] : text.endIndex)
         return (end, Found(kind: .email, value: String(text[range]), range: range))
     }

@@ -504,6 +504,13 @@ import Testing
             ("13812345678.li@example.org", ["13812345678", "li@example.org"], "[phone: in the contact].[e-mail: in the contact]"),
             ("a@b.cn,c@d.cn 0755 8123 4567", ["a@b.cn", "c@d.cn", "0755 8123 4567"], "[e-mail: in the contact],[e-mail: in the contact] [phone: in the contact]"),
             ("on 2026-12-05 call 110", [], "on 2026-12-05 call 110"),
+            // Typed in full width with a Chinese input method, and written against Chinese.
+            ("请回电１３８ １２３４ ５６７８，谢谢", ["１３８ １２３４ ５６７８"], "请回电[phone: in the contact]，谢谢"),
+            ("邮箱ｌｉ＠ｅｘａｍｐｌｅ．ｏｒｇ谢谢", ["ｌｉ＠ｅｘａｍｐｌｅ．ｏｒｇ"], "邮箱[e-mail: in the contact]谢谢"),
+            ("邮箱li@example.org。电话（０７５５）８１２３－４５６７", ["li@example.org", "（０７５５）８１２３－４５６７"],
+             "邮箱[e-mail: in the contact]。电话[phone: in the contact]"),
+            ("李伟@例子.中国 写信", ["李伟@例子.中国"], "[e-mail: in the contact] 写信"),
+            ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
         ] {
             let found = ContactInText.all(in: text)
             #expect(found.map(\.value) == values, "\(text): \(found)")
@@ -518,16 +525,20 @@ import Testing
     /// its lanes are summed) and every place of the digits and the `@`.
     @Test func theByteCountBeforeTheWalkAnswersAsByteByByte() {
         var rng = SystemRandomNumberGenerator()
-        let pieces = ["a", "1", " ", "é", "@", "中", "9", "x"]
+        // `伐` is E4 BC 90: its last two bytes are those of `０` (EF BC 90).
+        let pieces = ["a", "1", " ", "é", "１", "中", "伐", "＠"]
         for n in [0, 1, 6, 7, 15, 16, 17, 31, 33, 120, 4_079, 4_080, 4_081, 4_200, 9_000] {
             for _ in 0..<40 {
                 // Mostly letters, a few digits, rarely an `@`: answers of both kinds.
                 let text = String((0..<n).map { _ -> Character in
                     let r = Int.random(in: 0..<1_000, using: &rng)
-                    return Character(r < 3 ? "@" : r < (n > 100 ? 5 : 300) ? "1" : pieces[r % 8] == "@" ? "b" : pieces[r % 8])
+                    return Character(r < 3 ? "@" : r < (n > 100 ? 5 : 300) ? "1" : ["１", "＠"].contains(pieces[r % 8]) && r > 20 ? "b" : pieces[r % 8])
                 }.map(String.init).joined().prefix(n))
                 let bytes = Array(text.utf8)
-                let naive = bytes.contains(UInt8(ascii: "@")) || bytes.filter { $0 &- 48 < 10 }.count >= 7
+                // ASCII digits and `@`, and a 0xBC before 0x90–0x99 (a full-width digit) or 0xA0 (`＠`).
+                let wide = zip(bytes, bytes.dropFirst()).filter { $0 == 0xBC && $1 &- 0x90 < 10 }.count
+                let wideAt = zip(bytes, bytes.dropFirst()).contains { $0 == 0xBC && $1 == 0xA0 }
+                let naive = bytes.contains(UInt8(ascii: "@")) || wideAt || bytes.filter { $0 &- 48 < 10 }.count + wide >= 7
                 #expect(ContactInText.mayHold(text) == naive, "\(text.utf8.count) bytes")
             }
         }
