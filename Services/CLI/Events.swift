@@ -75,7 +75,12 @@ struct Events: ParsableCommand {
                     if !needReplay && !follow { return }
                     continue
                 }
-                guard try live.waitReadable(timeout: 200) else { continue }
+                guard try live.waitReadable(timeout: 200) else {
+                    // A reader gone while the stream is quiet (`| head -1` once it has its line):
+                    // no write fails to tell, so ask the pipe.
+                    if Events.outputClosed() { return }
+                    continue
+                }
                 while let frames = try live.receiveMultipart(dontWait: true) {
                     guard let e = try? Framing.decodeEvent(frames: frames), e.stream == stream else { continue }
                     if e.topic == Topic.heartbeat {
@@ -89,6 +94,12 @@ struct Events: ParsableCommand {
                 }
             }
         }
+    }
+
+    /// Whether standard output is a pipe whose reader has gone (poll says POLLERR or POLLHUP).
+    static func outputClosed() -> Bool {
+        var p = pollfd(fd: STDOUT_FILENO, events: Int16(POLLOUT), revents: 0)
+        return poll(&p, 1, 0) > 0 && p.revents & Int16(POLLERR | POLLHUP) != 0
     }
 }
 

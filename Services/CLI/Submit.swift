@@ -266,8 +266,7 @@ extension Submit {
         if a.duplicate { line += "  (already submitted)" }
         if !a.linkedCaseNumber.isEmpty { line += "  (near-duplicate of \(a.linkedCaseNumber): same caller, similar text)" }
         if a.contactFromText > 0 {
-            line += "  (\(a.contactFromText == 1 ? "a phone number or e-mail address" : "\(a.contactFromText) phone numbers or e-mail addresses") "
-                + "in the text kept with the sealed contact)"
+            line += "  (\(a.contactFromText) phone number(s), e-mail address(es) or ID number(s) in the text kept with the sealed contact)"
         }
         return line
     }

@@ -335,7 +335,7 @@ struct EndToEndTests {
         let submit = ["submit", "--kind", "complaint", "--channel", "web", "--unit", "STN-EAST-01", "--submission-id", "web-77", "--text", text]
         let sent = try await set.cli(submit)
         #expect(sent.status == 0 && sent.output.contains("case L1-0000001 ")
-                && sent.output.contains("(2 phone numbers or e-mail addresses in the text kept with the sealed contact)"), "\(sent.output)")
+                && sent.output.contains("(2 phone number(s), e-mail address(es) or ID number(s) in the text kept with the sealed contact)"), "\(sent.output)")
         let again = try await set.cli(submit + ["--json"])
         #expect(again.status == 0 && again.output.contains(#""duplicate":true"#) && again.output.contains(#""contact_from_text":2"#), "\(again.output)")
         let events = try await set.call("intake", .replay(.init())).replayBatch.events
@@ -1110,7 +1110,7 @@ struct EndToEndTests {
         // and the receipt says so.
         #expect(f.text == "The officer at the desk shouted at me\nand would not take my report. Call me on [phone: in the contact]." && f.submissionID == "desk-form-1")
         #expect(run.output.contains("the text holds a phone number, 138 1234 5678: the citizen's own, to call back on?"), "\(run.output)")
-        #expect(run.output.contains("(a phone number or e-mail address in the text kept with the sealed contact)"), "\(run.output)")
+        #expect(run.output.contains("(1 phone number(s), e-mail address(es) or ID number(s) in the text kept with the sealed contact)"), "\(run.output)")
         #expect(!f.hasContact, "the contact is sealed, never published")
         // Given up before sending (the input ends): nothing submitted, and said so.
         let partial = set.dir + "/partial.txt"

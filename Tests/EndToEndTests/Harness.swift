@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import LiaisonCodec
 import LiaisonRuntime
 import Testing
@@ -214,7 +215,10 @@ final class LiaisonSet: @unchecked Sendable {
     }
 
     /// ``runProgram(_:_:environment:)`` on the calling thread, for quick commands (`ip`).
-    static func runBlocking(_ path: String, _ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    /// A program still running after `timeout` seconds is killed with its children (a shell's
+    /// pipeline), and its output ends with a line saying so: a test fails instead of hanging.
+    static func runBlocking(_ path: String, _ args: [String], environment: [String: String] = [:],
+                            timeout: TimeInterval = 120) throws -> (status: Int32, output: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: path)
         p.arguments = args
@@ -223,9 +227,23 @@ final class LiaisonSet: @unchecked Sendable {
         p.standardOutput = out
         p.standardError = out
         try p.run()
+        let timedOut = Mutex(false)
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem {
+            timedOut.withLock { $0 = true }
+            let children = Process()
+            children.executableURL = URL(fileURLWithPath: "/usr/bin/pkill")
+            children.arguments = ["-KILL", "-P", "\(pid)"]
+            try? children.run()
+            children.waitUntilExit()
+            kill(pid, SIGKILL)
+        }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        watchdog.cancel()
+        let output = String(decoding: data, as: UTF8.self)
+        return timedOut.withLock { $0 } ? (-1, output + "\n[killed: still running after \(Int(timeout)) s]") : (p.terminationStatus, output)
     }
 
     func stopAll() { Self.stop(lock.withLock { Array(processes.values) }) }

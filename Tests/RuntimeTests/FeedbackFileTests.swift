@@ -511,6 +511,12 @@ import Testing
              "邮箱[e-mail: in the contact]。电话[phone: in the contact]"),
             ("李伟@例子.中国 写信", ["李伟@例子.中国"], "[e-mail: in the contact] 写信"),
             ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
+            // Resident identity numbers: 18 digits, or 17 and an X, with a birth date and the
+            // right check digit; with a slip in it, it is no number of anybody's and stays.
+            ("身份证号11010519491231002X，电话13812345678", ["11010519491231002X", "13812345678"],
+             "身份证号[ID number: in the contact]，电话[phone: in the contact]"),
+            ("ID 110101 19900307 4477 and 110101199003074478", ["110101 19900307 4477"], "ID [ID number: in the contact] and 110101199003074478"),
+            ("order 123456789012345678 shipped", [], "order 123456789012345678 shipped"),
         ] {
             let found = ContactInText.all(in: text)
             #expect(found.map(\.value) == values, "\(text): \(found)")

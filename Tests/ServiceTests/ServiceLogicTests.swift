@@ -610,7 +610,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(lost.handle([r])[0].error.code == .internal)
     }
 
-    /// A phone number or e-mail address typed into the text is contact data: intake takes it out
+    /// A phone number, e-mail address or ID number typed into the text is contact data: intake takes it out
     /// into the sealed contact, a marker in its place, so that it is neither stored in the clear
     /// nor published; an operator reads it back with the contact, as written. Retries are still
     /// the same submission, and one with another number in its text is a conflict.
@@ -622,22 +622,22 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         var given = feedback("web-2")
         given.contact.name = "Wang Fang"
         given.contact.phone = "13987654321"
-        given.text = "My reference is 2026-12-05 and the shop's number is (0755) 8123-4567."
+        given.text = "My reference is 2026-12-05 and the shop's number is (0755) 8123-4567. My ID: 11010519491231002X."
         let plain = feedback("web-3")   // nothing to take: the body as before
         let replies = intake.handle([request(.submitFeedback(anonymous)), request(.submitFeedback(given)), request(.submitFeedback(plain))])
-        #expect(replies.map(\.feedbackAccepted.contactFromText) == [3, 1, 0], "\(replies)")
+        #expect(replies.map(\.feedbackAccepted.contactFromText) == [3, 2, 0], "\(replies)")
         let numbers = replies.map(\.feedbackAccepted.caseNumber)
         let events = try intake.log.replay(after: 0, limit: 10, prefixes: []).events.map(\.feedbackReceived.feedback)
         #expect(events.map(\.text) == [
             "Noise every night. Call me on [phone: in the contact] or write to [e-mail: in the contact]; my neighbour is [phone: in the contact].",
-            "My reference is 2026-12-05 and the shop's number is [phone: in the contact].",
+            "My reference is 2026-12-05 and the shop's number is [phone: in the contact]. My ID: [ID number: in the contact].",
             plain.text,
         ], "\(events.map(\.text))")
         #expect(events.allSatisfy { !$0.hasContact })
         // Nowhere in the database in the clear.
         _ = try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         let raw = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
-        for secret in ["138 1234 5678", "li.wei@example.org", "021-6543 2109", "8123-4567"] {
+        for secret in ["138 1234 5678", "li.wei@example.org", "021-6543 2109", "8123-4567", "11010519491231002X"] {
             #expect(raw.range(of: Data(secret.utf8)) == nil, "\(secret) in the clear")
         }
         // An operator reads them back as written; the anonymous submission stays anonymous.
@@ -649,7 +649,7 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let first = contact(numbers[0])
         #expect(first.anonymous && !first.hasContact && first.fromText == ["138 1234 5678", "li.wei@example.org", "021-6543 2109"], "\(first)")
         let second = contact(numbers[1])
-        #expect(!second.anonymous && second.contact.phone == "13987654321" && second.fromText == ["(0755) 8123-4567"], "\(second)")
+        #expect(!second.anonymous && second.contact.phone == "13987654321" && second.fromText == ["(0755) 8123-4567", "11010519491231002X"], "\(second)")
         #expect(contact(numbers[2]).anonymous && contact(numbers[2]).fromText.isEmpty)
         // Both disclosures recorded as contact given; none as anonymous.
         let disclosed = try intake.log.replay(after: 0, limit: 20, prefixes: [Topic.contactDisclosed]).events.map(\.contactDisclosed)

@@ -604,10 +604,11 @@ public nonisolated struct Liaison_V1_Contact: Sendable {
 }
 
 /// Intake's own storage form of a contact, what it seals (never sent between services): the
-/// Contact's fields, wire-compatible with it, and the phone numbers and e-mail addresses intake
-/// found in the submission's text and took out of it, as written there. The stored and published
-/// text says "[phone: in the contact]" (or "[e-mail: in the contact]") where each stood, so that a
-/// number a citizen typed into the text is no more on the event stream than the one in `phone`.
+/// Contact's fields, wire-compatible with it, and the phone numbers, e-mail addresses and resident
+/// identity numbers intake found in the submission's text and took out of it, as written there. The
+/// stored and published text says "[phone: in the contact]" ("[e-mail: …]", "[ID number: …]") where
+/// each stood, so that a number a citizen typed into the text is no more on the event stream than
+/// the one in `phone`.
 public nonisolated struct Liaison_V1_SealedContact: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -730,7 +731,7 @@ public nonisolated struct Liaison_V1_ContactInfo: Sendable {
   /// Clears the value of `erasedAt`. Subsequent reads from it will return its default value.
   public mutating func clearErasedAt() {self._erasedAt = nil}
 
-  /// The phone numbers and e-mail addresses intake took out of the submission's text (the text
+  /// The phone numbers, e-mail addresses and ID numbers intake took out of the submission's text (the text
   /// says "[phone: in the contact]" where each stood), as written there. They may be the citizen's
   /// own or someone else's: the text around each marker says which. `anonymous` says only that the
   /// contact's own fields were left empty.
@@ -759,7 +760,7 @@ public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
   /// and linked to the earlier one: never dropped.
   public var linkedCaseNumber: String = String()
 
-  /// How many phone numbers and e-mail addresses intake took out of the text into the sealed
+  /// How many phone numbers, e-mail addresses and ID numbers intake took out of the text into the sealed
   /// contact (ContactInfo.from_text): a client may tell the citizen they are kept private.
   public var contactFromText: UInt32 = 0
 
