@@ -18,7 +18,7 @@ public enum ContactInText {
         public let range: Range<String.Index>
     }
 
-    /// The first phone number or e-mail address in `text`, or nil.
+    /// The first phone number, e-mail address or identity number in `text`, or nil.
     ///
     /// - A phone: 7–15 digits, with single spaces, dashes, dots or brackets between them and a `+`
     ///   in front, standing apart from letters and other digits; not a date (`2026-12-05`,
@@ -36,10 +36,10 @@ public enum ContactInText {
         return found
     }
 
-    /// Every phone number and e-mail address in `text`, in order, none overlapping another: after
-    /// each is replaced by ``marker(_:)``, ``first(in:)`` finds nothing in the text. In time
-    /// linear in the text; a text with fewer than 7 ASCII digits and no `@` (most) is read as bytes
-    /// and left at once.
+    /// Every phone number, e-mail address and identity number in `text`, in order, none
+    /// overlapping another: after each is replaced by ``marker(_:)``, ``first(in:)`` finds nothing
+    /// in the text. In time linear in the text; a text with fewer than 7 digits and no `@` (most)
+    /// is read as bytes (``mayHold(_:)``) and left at once.
     public static func all(in text: String) -> [Found] {
         guard mayHold(text) else { return [] }
         var found: [Found] = []
@@ -114,18 +114,15 @@ public enum ContactInText {
     }
 
     /// `c` as the ASCII character it spells when typed in full width (`１`, `＠`, `－`, the
-    /// ideographic space), else itself: a number or an address typed with a Chinese input method is
-    /// found as in ASCII, and taken as written.
+    /// ideographic space) or as a dash (`‐`), else itself (``TypedText/plainASCII(_:)-(Unicode.Scalar)``):
+    /// a number or an address typed with a Chinese input method is found as in ASCII, and taken as
+    /// written.
     static func plain(_ c: Character) -> Character {
         guard !c.isASCII, c.unicodeScalars.count == 1, let scalar = c.unicodeScalars.first else { return c }
-        switch scalar.value {
-        case 0xFF01...0xFF5E: return Character(Unicode.Scalar(scalar.value - 0xFEE0)!)
-        case 0x3000: return " "
-        default: return c
-        }
+        return Character(TypedText.plainASCII(scalar))
     }
 
-    /// Walks `text`, calling `found` with each phone or address in order until it returns false.
+    /// Walks `text`, calling `found` with each one found in order until it returns false.
     static func scan(_ text: String, _ found: (Found) -> Bool) {
         let chars = Array(text.indices)
         let plain = chars.map { Self.plain(text[$0]) }

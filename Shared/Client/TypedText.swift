@@ -9,15 +9,19 @@ public enum TypedText {
     public static func plainASCII(_ text: String) -> String {
         if isASCII(text) { return text }
         var out = String.UnicodeScalarView()
-        for s in text.unicodeScalars {
-            switch s.value {
-            case 0xFF01...0xFF5E: out.append(Unicode.Scalar(s.value - 0xFEE0)!)
-            case 0x3000: out.append(" ")
-            case 0x2010...0x2015, 0x2212, 0xFE58, 0xFE63: out.append("-")
-            default: out.append(s)
-            }
-        }
+        for s in text.unicodeScalars { out.append(plainASCII(s)) }
         return String(out)
+    }
+
+    /// `s` as ``plainASCII(_:)-(String)`` makes it: the ASCII character a full-width form, the
+    /// ideographic space or a dash stands for, else `s` itself.
+    public static func plainASCII(_ s: Unicode.Scalar) -> Unicode.Scalar {
+        switch s.value {
+        case 0xFF01...0xFF5E: Unicode.Scalar(s.value - 0xFEE0)!
+        case 0x3000: " "
+        case 0x2010...0x2015, 0x2212, 0xFE58, 0xFE63: "-"
+        default: s
+        }
     }
 
     /// An officer's badge number as the system keeps it, however it was typed: without surrounding

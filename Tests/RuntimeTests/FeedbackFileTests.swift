@@ -511,6 +511,7 @@ import Testing
              "邮箱[e-mail: in the contact]。电话[phone: in the contact]"),
             ("李伟@例子.中国 写信", ["李伟@例子.中国"], "[e-mail: in the contact] 写信"),
             ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
+            ("pasted from a letter: 0755‐8123‐4567 (U+2010)", ["0755‐8123‐4567"], "pasted from a letter: [phone: in the contact] (U+2010)"),
             // Resident identity numbers: 18 digits, or 17 and an X, with a birth date and the
             // right check digit; with a slip in it, it is no number of anybody's and stays.
             ("身份证号11010519491231002X，电话13812345678", ["11010519491231002X", "13812345678"],
