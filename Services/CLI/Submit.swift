@@ -10,7 +10,9 @@ struct Submit: ParsableCommand {
         discussion: """
             Give the citizen the case number and the tracking token: with both they can ask for \
             the status (liaison status). Leave out --name/--phone/--email for an anonymous \
-            submission. A retry with the same --submission-id never makes a second case.
+            submission. A retry with the same --submission-id never makes a second case. A \
+            number written into the text is kept private too: intake seals it with the contact \
+            (liaison contact reads it back).
             """)
 
     @OptionGroup var client: ClientOptions
@@ -25,7 +27,7 @@ struct Submit: ParsableCommand {
     var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
     var channel: String?
-    @Option(help: "What the citizen said (at most 4,000 characters).")
+    @Option(help: "What the citizen said (at most 4,000 characters). A phone number, e-mail address or ID number in it is taken out by intake into the sealed contact, a marker in its place (the receipt says how many).")
     var text: String?
     @Option(help: "Read the text from this file (UTF-8, or UTF-16 with its byte-order mark as Notepad saves \"Unicode\"; - for standard input): a letter typed up, a long call's notes.")
     var textFile: String?
