@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
 
@@ -127,6 +128,10 @@ enum CaseText {
         if !c.officerBadge.isEmpty { lines.append("about       officer \(c.officerBadge)") }
         if !c.mergedInto.isEmpty { lines.append("merged into \(c.mergedInto)") }
         lines.append("text        \(Output.indented(c.text))")
+        // Where intake took a number out of the text (`[phone: in the contact]`): how to read it.
+        if ContactInText.Kind.allCases.contains(where: { c.text.contains(ContactInText.marker($0)) }) {
+            lines.append("            (taken from the text and sealed: liaison contact \(c.caseNumber) --reason \"...\", operators only)")
+        }
         if !c.publicNote.isEmpty { lines.append("public note \(Output.indented(c.publicNote))") }
         lines.append("next        \(CaseGroup.typed(c.allowedActions))")
         lines.append("\naudit trail:")

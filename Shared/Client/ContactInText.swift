@@ -8,7 +8,7 @@ import Foundation
 /// ``marker(_:)`` in its place; `liaison submit --ask` first offers the clerk to make a phone or
 /// address the contact's own.
 public enum ContactInText {
-    public enum Kind: String, Sendable { case phone, email = "e-mail", idNumber = "ID number" }
+    public enum Kind: String, Sendable, CaseIterable { case phone, email = "e-mail", idNumber = "ID number" }
 
     public struct Found: Sendable, Equatable {
         public let kind: Kind

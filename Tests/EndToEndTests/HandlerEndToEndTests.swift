@@ -148,6 +148,16 @@ struct HandlerEndToEndTests {
         #expect(show.status == 0 && show.output.contains("contact_disclosed") && show.output.contains("desk-li (secret of night.shift)"), "\(show.output)")
         #expect(try await trail(number).last?.credentialName == "night.shift")
         #expect(!show.output.contains("13600001111") && !show.output.contains("Chen Jing"))
+        #expect(!show.output.contains("taken from the text"), "no number was in this text: \(show.output)")
+        // A number the citizen wrote into the text: the case worker reads the marker, and how to
+        // read what stood there.
+        var written = submission(6, prefix: "written")
+        written.text = "Please call me back on 138 0000 2222 about the noise."
+        let withNumber = try await openCase(set, written)
+        let shown = try await set.cli(["case", "show", withNumber], environment: secret)
+        #expect(shown.status == 0 && shown.output.contains("Please call me back on [phone: in the contact] about the noise.")
+                && shown.output.contains("(taken from the text and sealed: liaison contact \(withNumber) --reason \"...\", operators only)")
+                && !shown.output.contains("0000 2222"), "\(shown.output)")
         // The privacy officer's list: every disclosure, oldest first, by case or by operator.
         let all = try await set.cli(["disclosures"])
         #expect(all.status == 0 && all.output.contains("desk-li") && all.output.contains("follow-up call on the complaint")
