@@ -126,9 +126,9 @@ public final class ContactVault: Sendable {
     }
 
     /// Seals a submission's `contact` (nil: anonymous) and what intake took from its text, as one
-    /// `SealedContact`, for `caseNumber`.
-    public func seal(_ contact: Liaison_V1_Contact?, fromText: [String], caseNumber: String) throws -> [UInt8] {
-        guard !fromText.isEmpty else { return try seal(contact ?? Liaison_V1_Contact(), caseNumber: caseNumber) }
+    /// `SealedContact`, for `caseNumber`; nil when there is neither (nothing is stored).
+    public func seal(_ contact: Liaison_V1_Contact?, fromText: [String], caseNumber: String) throws -> [UInt8]? {
+        if fromText.isEmpty { return try contact.map { try seal($0, caseNumber: caseNumber) } }
         return try seal(Liaison_V1_SealedContact(contact, fromText: fromText), caseNumber: caseNumber)
     }
 

@@ -560,7 +560,7 @@ public final class IntakeService: RequestHandling {
                     let caseNumber = CaseNumber.format(prefix: casePrefix, sequence: next)
                     let token = TrackingToken.make()
                     // Contact data only ever stored sealed; an anonymous submission stores none.
-                    let sealed = s.contact == nil && s.fromText.isEmpty ? nil : try vault.seal(s.contact, fromText: s.fromText, caseNumber: caseNumber)
+                    let sealed = try vault.seal(s.contact, fromText: s.fromText, caseNumber: caseNumber)
                     let linked = s.prints.isEmpty ? "" : try linkNearDuplicate(db, s.body.text, prints: s.prints, caseSeq: next, at: now)
                     // The body without its contact: contact data never goes on a general stream. The
                     // event is where the body is stored (intake-v6).
