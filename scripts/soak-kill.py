@@ -8,6 +8,7 @@ handler opened exactly one case for every stored submission, and that reporting 
     python3 scripts/soak-kill.py --seconds 120 --kill intake --mean-interval 0.3
     python3 scripts/soak-kill.py --seconds 300 --intakes 2 --handlers 3   # partitions, two streams
     python3 scripts/soak-kill.py --seconds 300 --partition --curve        # two hosts, the link cut now and then (root)
+    python3 scripts/soak-kill.py --seconds 120 --power-cut                # the machine loses power instead (root, FUSE)
 
 The end-to-end tests kill each service once at a chosen moment; this kills them hundreds of times
 at random ones (in a commit's fsync, a checkpoint, the WAL starting over, the handler between its
@@ -35,6 +36,14 @@ dropped without an error, as a failed switch does), between the kills; everythin
 --loss P also drops P % of the packets each host receives (from the other, and from the desks) at
 random for the whole run (nftables): a bad line, on which TCP resends, ZMTP heartbeats time out and
 the desks retry.
+With --power-cut (root, /dev/fuse, fusepy and libfuse2) the services' data directories live on
+scripts/crashfs.py, and at each kill moment the whole machine loses power instead: every service
+frozen at once and killed, then every write not yet fsync'd forgotten (all of them, or in one cut
+in two a random subset, as a torn write-back), then the set started again. A process killed alone
+loses nothing the kernel holds; a power cut loses what was not flushed, so only this shows that an
+acknowledgement waits for its fsync and that what each service recovers from is consistent.
+The same checks follow; a run where no cut forgot anything (nothing was in flight) fails, since it
+would have shown nothing.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -59,6 +68,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from consumer import key_pair, secure  # noqa: E402  (docs/examples/consumer.py: a `liaison keygen` key file, CURVE on a socket)
 from submit import Submitter  # noqa: E402  (docs/examples/submit.py: many requests in flight, Lazy Pirate)
 from liaison.v1 import liaison_pb2 as pb  # noqa: E402
+import crashfs  # noqa: E402  (scripts/crashfs.py: --power-cut)
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
 # With --curve: each endpoint's server key, and the desks' and the console's key pairs.
@@ -99,6 +109,9 @@ def parse():
     p.add_argument("--cut-seconds", default="2-15", help="with --partition: how long a cut lasts, MIN-MAX seconds (uniform)")
     p.add_argument("--loss", type=float, default=0, help="with --partition: per cent of the packets each host receives (from the other, "
                    "and from the desks) dropped at random for the whole run (nftables), as a bad line to a district office does")
+    p.add_argument("--power-cut", action="store_true",
+                   help="the data directories on crashfs (FUSE, root); at each kill moment every service is killed at once and "
+                        "every write not yet fsync'd is forgotten, as when the machine loses power")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--exit-if-hung-seconds", type=float, default=10,
@@ -389,6 +402,8 @@ def main():
         sys.exit("--loss: only with --partition (the packets between the two hosts)")
     if not 0 <= args.loss < 100:
         sys.exit("--loss: expected a per cent from 0 to under 100; got %g" % args.loss)
+    if args.power_cut and args.partition:
+        sys.exit("--power-cut: not with --partition (the namespaces' hosts would share one disk)")
     hosts = Hosts() if args.partition else None
     if hosts and args.loss:
         try:
@@ -429,6 +444,10 @@ def main():
 
     services = {s.name: s for name in SERVICES
                 for s in (Service(name, i, args, tmp, topology_path, host_of(name)) for i in range(counts[name]))}
+    disk = None
+    if args.power_cut:
+        disk = crashfs.Mounted(os.path.join(tmp, "disk"), os.path.join(tmp, "data"), log=open(os.path.join(tmp, "crashfs.log"), "ab"))
+        cuts = {"all": 0, "some": 0, "forgot": 0, "writes": 0, "bytes": 0, "files": 0}
     for s in services.values():
         s.start()
     requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in SERVICES
@@ -456,6 +475,29 @@ def main():
             cutter.start()
         while time.monotonic() - started < args.seconds:
             time.sleep(rng.expovariate(1 / args.mean_interval))
+            if disk:
+                # The power goes: every service stops at once (frozen, then killed), then what no
+                # fsync made durable is forgotten; the power comes back and the set starts again.
+                everyone = list(services.values())
+                for s in everyone:
+                    s.note_exit()
+                    if s.proc.poll() is None:
+                        s.proc.send_signal(signal.SIGSTOP)
+                for s in everyone:
+                    s.kill9()
+                mode = rng.choice(("all", "some"))
+                after = disk.cut(mode, rng.randrange(1 << 32))
+                cuts[mode] += 1
+                cuts["writes"] += after["lost_writes_last_cut"]
+                cuts["bytes"] += after["lost_bytes_last_cut"]
+                cuts["files"] += after["removed_files_last_cut"]
+                cuts["forgot"] += 1 if after["lost_writes_last_cut"] or after["removed_files_last_cut"] else 0
+                for s in everyone:
+                    s.start()
+                if (cuts["all"] + cuts["some"]) % 20 == 0:
+                    print("%5.0f s  power cuts %d  acknowledged %d" % (time.monotonic() - started, cuts["all"] + cuts["some"],
+                                                                     sum(len(d.acked) for d in desks)), flush=True)
+                continue
             victim = rng.choice(victims)
             victim.note_exit()
             victim.kill9()
@@ -477,6 +519,13 @@ def main():
         print("kills: %d (%s); submissions sent %d, acknowledged %d, retries %d" % (
             sum(s.kills for s in services.values()), ", ".join("%s %d" % (n, s.kills) for n, s in services.items()), sent, len(acked),
             sum(d.retries for d in desks)), flush=True)
+        if disk:
+            print("power cuts: %d (%d forgetting every write not fsync'd, %d a random subset); %d forgot something: "
+                  "%d writes (%d bytes) undone, %d files never made durable removed" % (
+                      cuts["all"] + cuts["some"], cuts["all"], cuts["some"], cuts["forgot"], cuts["writes"], cuts["bytes"], cuts["files"]),
+                  flush=True)
+            if not cuts["forgot"]:
+                problems.append("no power cut forgot anything (no write was in flight at any cut): the run showed nothing")
 
         # 1 and 2: every id once more.
         replies = {}
@@ -536,6 +585,12 @@ def main():
             code = s.stop()
             if code != 0:
                 problems.append("%s stopped with %s on SIGTERM" % (name, code))
+        if disk:
+            # Every service is stopped: read the disk itself from here on (and not twice).
+            disk.close()
+            disk = None
+            os.rmdir(os.path.join(tmp, "data"))
+            os.symlink("disk", os.path.join(tmp, "data"))
         cases, owners, opened = set(), {}, 0
         for h in handlers:
             db = sqlite3.connect("file:%s?mode=ro" % h.database, uri=True)
@@ -563,15 +618,18 @@ def main():
         files, size, leaks = contacts_in_the_clear(tmp, phones)
         problems += leaks
         print("checked: no contact in the clear in %d files (%.1f MB): the databases, their write-ahead logs, the logs" % (files, size / 1e6))
-        print("checked: %d submissions stored once each (stream heads %s), %d acknowledged unchanged, "
-              "%d cases in %d partition(s), %d case.opened events" % (
-                  len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
+        if not problems:
+            print("checked: %d submissions stored once each (stream heads %s), %d acknowledged unchanged, "
+                  "%d cases in %d partition(s), %d case.opened events" % (
+                      len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
     finally:
         for s in services.values():
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait()
         ctx.destroy(linger=0)
+        if disk:
+            disk.close()
         if hosts:
             hosts.mend()
             hosts.remove()
