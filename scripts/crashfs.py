@@ -5,6 +5,8 @@ durable, as a power cut does. For tests of what an fsync promises.
     python3 scripts/crashfs.py BACKING MOUNTPOINT     # serves until SIGTERM or SIGINT, then unmounts
     echo cut > MOUNTPOINT/.crashfs                    # the power goes: every write not fsync'd is undone
     echo "cut some 42" > MOUNTPOINT/.crashfs          # ... a random half of them, seed 42 (a torn write-back)
+    echo "fail-fsync 3 -wal" > MOUNTPOINT/.crashfs    # the next 3 fsyncs of files ending in -wal fail (EIO)
+    echo heal > MOUNTPOINT/.crashfs                   # fsyncs told to fail and not yet failed will not
     cat MOUNTPOINT/.crashfs                           # what it holds and forgot, one JSON object
     python3 scripts/crashfs.py --self-test            # shows that it forgets what it should and keeps the rest
 
@@ -19,6 +21,9 @@ What is durable here, at the least favourable moment (what ext4 and xfs promise 
     instead, later writes kept while earlier ones go, as a disk's write-back may order them;
   - a file created, once it or its directory is fsync'd (ext4 and xfs commit the new name with the
     file's fsync); until then a cut removes it;
+  - a write whose fsync failed (EIO, "fail-fsync") is lost for good: a later fsync that succeeds
+    does not make it durable, since Linux marks the pages clean after a failed write-back (the
+    writes after that fsync are made durable by it, and kept);
   - files whose names end in -shm (SQLite's shared-memory index, never fsync'd, rebuilt from the
     WAL after a crash) are memory: a cut empties them;
   - a hard link's new name, like a file created (intake makes its key file so, and fsyncs both);
@@ -43,17 +48,25 @@ CONTROL_FH = 1 << 62
 VOLATILE_SUFFIXES = ("-shm",)
 
 
+PENDING, DURABLE, LOST = 0, 1, 2
+
+
 class Pending:
-    """A file's writes and truncates since it was last made durable, in order, each with what it replaced."""
+    """A file's writes and truncates since it was last made durable, in order, each with what it
+    replaced and its state: pending (no fsync yet), durable (an fsync after it succeeded, kept only
+    while a lost write comes before it) or lost (an fsync after it failed)."""
 
     __slots__ = ("ops", "created")
 
     def __init__(self, created=False):
-        self.ops = []          # ("w", offset, old bytes, new bytes, size before) or ("t", length, old tail, size before)
+        self.ops = []          # [("w", offset, old bytes, new bytes, size before) or ("t", length, old tail, size before), state]
         self.created = created  # its name is not durable yet
 
     def size(self):
-        return sum(len(op[3]) if op[0] == "w" else 0 for op in self.ops)
+        return sum(len(op[3]) for op, state in self.ops if op[0] == "w" and state != DURABLE)
+
+    def writes(self):
+        return sum(1 for op, state in self.ops if op[0] == "w" and state != DURABLE)
 
 
 def make_operations():
@@ -66,7 +79,8 @@ def make_operations():
             # CRASHFS_TRACE=DIR: every operation since the last cut, written to DIR/cut-N.log at each cut.
             self.trace_dir = os.environ.get("CRASHFS_TRACE")
             self.trace = []
-            self.counts = {"cuts": 0, "syncs": 0, "writes": 0, "lost_bytes_total": 0, "lost_writes_total": 0,
+            self.failing_fsyncs = []   # [count left, path suffix]: fail-fsync commands not yet spent
+            self.counts = {"cuts": 0, "syncs": 0, "writes": 0, "failed_fsyncs_total": 0, "lost_bytes_total": 0, "lost_writes_total": 0,
                            "removed_files_total": 0, "emptied_volatile_total": 0, "lost_bytes_last_cut": 0,
                            "lost_writes_last_cut": 0, "removed_files_last_cut": 0, "kept_writes_last_cut": 0}
 
@@ -83,11 +97,20 @@ def make_operations():
             s = dict(self.counts)
             s["unsynced_files"] = len(self.pending)
             s["unsynced_bytes"] = sum(p.size() for p in self.pending.values())
+            s["failing_fsyncs_left"] = sum(f[0] for f in self.failing_fsyncs)
             return (json.dumps(s, sort_keys=True) + "\n").encode()
 
         def _control(self, data):
             words = data.decode("utf-8", "replace").split()
             if not words:
+                return
+            if words == ["heal"]:
+                self.failing_fsyncs = []
+                return
+            if words[0] == "fail-fsync":
+                if len(words) not in (2, 3) or not words[1].isdigit():
+                    raise FuseOSError(errno.EINVAL)
+                self.failing_fsyncs.append([int(words[1]), words[2] if len(words) == 3 else ""])
                 return
             if words[0] != "cut" or len(words) > 3 or (len(words) > 1 and words[1] not in ("all", "some")):
                 raise FuseOSError(errno.EINVAL)
@@ -118,11 +141,13 @@ def make_operations():
                     os.unlink(full)
                     removed += 1
                     lost += p.size()
-                    lost_writes += sum(1 for op in p.ops if op[0] == "w")
+                    lost_writes += p.writes()
                     continue
                 fd = os.open(full, os.O_RDWR)
                 try:
-                    for op in reversed(p.ops):
+                    # Back to the file as it was at its last clean fsync, then forward again through
+                    # what is durable (and, in "some", a random part of the rest).
+                    for op, _state in reversed(p.ops):
                         if op[0] == "w":
                             _, offset, old, _new, size_before = op
                             os.pwrite(fd, old, offset)
@@ -132,20 +157,16 @@ def make_operations():
                             os.ftruncate(fd, size_before)
                             if old_tail:
                                 os.pwrite(fd, old_tail, length)
-                    if mode == "some":
-                        for op in p.ops:
-                            if rng.random() < 0.5:
-                                kept += 1
-                                if op[0] == "w":
-                                    os.pwrite(fd, op[3], op[1])
-                                else:
-                                    os.ftruncate(fd, op[1])
-                            elif op[0] == "w":
-                                lost += len(op[3])
-                                lost_writes += 1
-                    else:
-                        lost += p.size()
-                        lost_writes += sum(1 for op in p.ops if op[0] == "w")
+                    for op, state in p.ops:
+                        if state == DURABLE or (mode == "some" and rng.random() < 0.5):
+                            kept += state != DURABLE
+                            if op[0] == "w":
+                                os.pwrite(fd, op[3], op[1])
+                            else:
+                                os.ftruncate(fd, op[1])
+                        elif op[0] == "w":
+                            lost += len(op[3])
+                            lost_writes += 1
                 finally:
                     os.close(fd)
             self.pending.clear()
@@ -164,9 +185,31 @@ def make_operations():
             c["removed_files_last_cut"], c["kept_writes_last_cut"] = removed, kept
 
         def _durable(self, path):
+            p = self.pending.get(path)
+            for failing in self.failing_fsyncs:
+                if failing[0] > 0 and path.endswith(failing[1]):
+                    # The disk failed the write-back: EIO, and (as Linux does) what it held is
+                    # marked clean in the page cache, so a later fsync succeeds without writing it.
+                    failing[0] -= 1
+                    self.counts["failed_fsyncs_total"] += 1
+                    self._note("fsync-failed", path)
+                    if p:
+                        for entry in p.ops:
+                            if entry[1] == PENDING:
+                                entry[1] = LOST
+                    self.failing_fsyncs = [f for f in self.failing_fsyncs if f[0] > 0]
+                    raise FuseOSError(errno.EIO)
             self.counts["syncs"] += 1
-            self._note("fsync", path, len(self.pending[path].ops) if path in self.pending else 0)
-            self.pending.pop(path, None)
+            self._note("fsync", path, len(p.ops) if p else 0)
+            if p is None:
+                return
+            if any(state == LOST for _op, state in p.ops):
+                for entry in p.ops:
+                    if entry[1] == PENDING:
+                        entry[1] = DURABLE
+                p.created = False
+            else:
+                del self.pending[path]
 
         # -- file operations, passed through to the backing directory
 
@@ -283,7 +326,7 @@ def make_operations():
                 self._note("write", path, offset, len(data))
                 size_before = os.fstat(fh).st_size
                 old = os.pread(fh, len(data), offset) if offset < size_before else b""
-                self.pending.setdefault(path, Pending()).ops.append(("w", offset, old, bytes(data), size_before))
+                self.pending.setdefault(path, Pending()).ops.append([("w", offset, old, bytes(data), size_before), PENDING])
             return os.pwrite(fh, data, offset)
 
         def truncate(self, path, length, fh=None):
@@ -298,7 +341,7 @@ def make_operations():
                     with open(full, "rb") as f:
                         f.seek(length)
                         old_tail = f.read()
-                self.pending.setdefault(path, Pending()).ops.append(("t", length, old_tail, size_before))
+                self.pending.setdefault(path, Pending()).ops.append([("t", length, old_tail, size_before), PENDING])
             os.truncate(full, length)
 
         def flush(self, path, fh):
@@ -370,6 +413,17 @@ class Mounted:
         with open(self.control, "w") as f:
             f.write("cut %s %d\n" % (mode, seed))
         return self.stats()
+
+    def fail_fsyncs(self, count, suffix=""):
+        """The next `count` fsyncs of files whose paths end in `suffix` fail with EIO, and what they
+        would have made durable is lost even if a later fsync succeeds (Linux's behaviour)."""
+        with open(self.control, "w") as f:
+            f.write("fail-fsync %d %s\n" % (count, suffix))
+
+    def heal(self):
+        """Fsyncs told to fail and not failed yet will not."""
+        with open(self.control, "w") as f:
+            f.write("heal\n")
 
     def stats(self):
         with open(self.control) as f:
@@ -450,6 +504,18 @@ def self_test():
         check(after["lost_bytes_last_cut"] == 4 + 9 + 3 + 4 and after["removed_files_last_cut"] == 1,
               "the counters name what was forgotten: %s" % after)
 
+        write("failed", b"AAAA", sync=True)
+        fs.fail_fsyncs(1, "failed")
+        try:
+            write("failed", b"BBBB", sync=True)
+            check(False, "an fsync told to fail fails")
+        except OSError as e:
+            check(e.errno == errno.EIO, "an fsync told to fail fails with EIO: %s" % e)
+        write("failed", b"CCCC", sync=True)
+        fs.cut()
+        check(content("failed") == b"AAAA\0\0\0\0CCCC", "what the failed fsync held is lost though a later one succeeded; "
+              "what that one flushed is kept: %r" % content("failed"))
+
         writer = (
             "import sqlite3, sys, time\n"
             "path, synchronous = sys.argv[1], sys.argv[2]\n"
@@ -487,6 +553,41 @@ def self_test():
         check(rows == 50 and ok == "ok", "SQLite WAL, synchronous=FULL: 50 commits, all 50 there after a cut (%d, %s)" % (rows, ok))
         rows, ok = sqlite_rows("OFF", "all")
         check(rows < 50 and ok == "ok", "SQLite WAL, synchronous=OFF: 50 commits, %d there after a cut (fewer: the cut bites)" % rows)
+        failing = (
+            "import sqlite3, sys, time\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('PRAGMA journal_mode=WAL'); db.execute('PRAGMA synchronous=FULL')\n"
+            "db.execute('CREATE TABLE t(n INTEGER PRIMARY KEY, body TEXT)')\n"
+            "acked = []\n"
+            "for n in range(1, 41):\n"
+            "    if n == 20:\n"
+            "        open(sys.argv[2], 'w').write('fail-fsync 1 -wal\\n')\n"
+            "    try:\n"
+            "        db.execute('INSERT INTO t VALUES (?, ?)', (n, ('row %d ' % n) * 20))\n"
+            "        acked.append(n)\n"
+            "    except sqlite3.Error as e:\n"
+            "        print('failed', n, e, flush=True)\n"
+            "print('acked', ' '.join(map(str, acked)), flush=True)\n"
+            "time.sleep(60)\n")
+        path = os.path.join(m, "t-failing.sqlite")
+        p = subprocess.Popen([sys.executable, "-c", failing, path, fs.control], stdout=subprocess.PIPE, text=True)
+        try:
+            out = [p.stdout.readline(), p.stdout.readline()]
+        finally:
+            p.kill()
+            p.wait()
+        acked = [int(x) for x in out[-1].split()[1:]] if out[-1].startswith("acked") else []
+        fs.cut("all", 3)
+        db = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+        try:
+            rows = [n for (n,) in db.execute("SELECT n FROM t ORDER BY n")]
+            ok = db.execute("PRAGMA integrity_check").fetchone()[0]
+        finally:
+            db.close()
+        check(out[0].startswith("failed 20") and 20 not in acked and len(acked) == 39,
+              "SQLite reports the commit whose fsync failed: %s" % out[0].strip())
+        check(set(acked) <= set(rows) and ok == "ok", "every commit that returned is there after a cut (%d of %d, %s)" % (
+            len(set(acked) & set(rows)), len(acked), ok))
         rows, ok = sqlite_rows("FULL", "some")
         check(rows == 50 and ok == "ok", "SQLite WAL, synchronous=FULL, a torn cut: all 50 there (%d, %s)" % (rows, ok))
     finally:

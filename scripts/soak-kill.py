@@ -43,7 +43,10 @@ in two a random subset, as a torn write-back), then the set started again. A pro
 loses nothing the kernel holds; a power cut loses what was not flushed, so only this shows that an
 acknowledgement waits for its fsync and that what each service recovers from is consistent.
 The same checks follow; a run where no cut forgot anything (nothing was in flight) fails, since it
-would have shown nothing.
+would have shown nothing. With --fsync-errors besides, one kill moment in three makes the disk fail
+instead: the next one to three fsyncs of one service's WAL or database file return EIO, and what
+they held is lost at the next cut even if a later fsync succeeds (as on Linux); the service must
+answer `unavailable` rather than acknowledge, keep running, and lose nothing it acknowledged.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -71,6 +74,8 @@ from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 import crashfs  # noqa: E402  (scripts/crashfs.py: --power-cut)
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
+# A service that finds its disk failed an I/O stops itself with this status (Shared/Runtime/DiskFailure.swift).
+DISK_FAILURE_STATUS = 74
 # With --curve: each endpoint's server key, and the desks' and the console's key pairs.
 SERVER_KEYS, CLIENT_KEYS = {}, {}
 
@@ -112,6 +117,9 @@ def parse():
     p.add_argument("--power-cut", action="store_true",
                    help="the data directories on crashfs (FUSE, root); at each kill moment every service is killed at once and "
                         "every write not yet fsync'd is forgotten, as when the machine loses power")
+    p.add_argument("--fsync-errors", action="store_true",
+                   help="with --power-cut: one kill moment in three, the next 1-3 fsyncs of a random service's WAL or database "
+                        "file fail with EIO instead (what they held is lost at the next cut)")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--exit-if-hung-seconds", type=float, default=10,
@@ -138,12 +146,21 @@ class Service:
         if namespace:  # `ip netns exec` enters it and execs the service: the same process
             self.argv = ["ip", "netns", "exec", namespace] + self.argv
         self.log = open(os.path.join(tmp, self.name + ".log"), "ab")
-        self.proc, self.kills, self.exits = None, 0, []
+        self.proc, self.kills, self.exits, self.disk_stops = None, 0, [], 0
 
     def note_exit(self):
         """Records an exit this script did not cause (the process ended by itself)."""
         if self.proc and self.proc.poll() is not None:
             self.exits.append(self.proc.returncode)
+
+    def restart_if_disk_stopped(self):
+        """Starts the service again if it stopped itself on a failed disk I/O (status 74, as the
+        process manager would); True if it did."""
+        if self.proc and self.proc.poll() == DISK_FAILURE_STATUS:
+            self.disk_stops += 1
+            self.start()
+            return True
+        return False
 
     def start(self):
         self.proc = subprocess.Popen(self.argv, stdout=self.log, stderr=self.log, env=self.environment())
@@ -402,6 +419,8 @@ def main():
         sys.exit("--loss: only with --partition (the packets between the two hosts)")
     if not 0 <= args.loss < 100:
         sys.exit("--loss: expected a per cent from 0 to under 100; got %g" % args.loss)
+    if args.fsync_errors and not args.power_cut:
+        sys.exit("--fsync-errors: only with --power-cut (crashfs fails them)")
     if args.power_cut and args.partition:
         sys.exit("--power-cut: not with --partition (the namespaces' hosts would share one disk)")
     hosts = Hosts() if args.partition else None
@@ -447,7 +466,7 @@ def main():
     disk = None
     if args.power_cut:
         disk = crashfs.Mounted(os.path.join(tmp, "disk"), os.path.join(tmp, "data"), log=open(os.path.join(tmp, "crashfs.log"), "ab"))
-        cuts = {"all": 0, "some": 0, "forgot": 0, "writes": 0, "bytes": 0, "files": 0}
+        cuts = {"all": 0, "some": 0, "forgot": 0, "writes": 0, "bytes": 0, "files": 0, "fsync errors": 0}
     for s in services.values():
         s.start()
     requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in SERVICES
@@ -473,11 +492,26 @@ def main():
                     hosts.mend()
             cutter = threading.Thread(target=cut_now_and_then, daemon=True)
             cutter.start()
+        def restart_disk_stopped():
+            if args.fsync_errors:
+                for s in services.values():
+                    s.restart_if_disk_stopped()
+
         while time.monotonic() - started < args.seconds:
-            time.sleep(rng.expovariate(1 / args.mean_interval))
+            until = time.monotonic() + rng.expovariate(1 / args.mean_interval)
+            while time.monotonic() < until:
+                time.sleep(max(0, min(0.05, until - time.monotonic())))
+                restart_disk_stopped()
+            if disk and args.fsync_errors and rng.random() < 1 / 3:
+                # The disk fails a write-back: the next fsyncs of one file return EIO.
+                victim = rng.choice(list(services.values()))
+                disk.fail_fsyncs(rng.randint(1, 3), "/%s/%s.sqlite%s" % (victim.name, victim.name, rng.choice(("-wal", ""))))
+                cuts["fsync errors"] += 1
+                continue
             if disk:
                 # The power goes: every service stops at once (frozen, then killed), then what no
                 # fsync made durable is forgotten; the power comes back and the set starts again.
+                restart_disk_stopped()
                 everyone = list(services.values())
                 for s in everyone:
                     s.note_exit()
@@ -506,6 +540,16 @@ def main():
             if sum(s.kills for s in services.values()) % 20 == 0:
                 print("%5.0f s  kills %s  acknowledged %d" % (time.monotonic() - started,
                       ", ".join("%s %d" % (n, s.kills) for n, s in services.items()), acked), flush=True)
+        if disk and args.fsync_errors:
+            disk.heal()
+            restart_disk_stopped()
+            healed = threading.Event()
+
+            def keep_restarting():
+                while not healed.wait(0.05):
+                    restart_disk_stopped()
+            restarter = threading.Thread(target=keep_restarting, daemon=True)
+            restarter.start()
         stop.set()
         if cutter:
             cutter.join()
@@ -526,6 +570,15 @@ def main():
                   flush=True)
             if not cuts["forgot"]:
                 problems.append("no power cut forgot anything (no write was in flight at any cut): the run showed nothing")
+            if args.fsync_errors:
+                failed = disk.stats()["failed_fsyncs_total"]
+                stopped = {n: s.disk_stops for n, s in services.items() if s.disk_stops}
+                print("fsync errors: %d times the disk was told to fail; %d fsyncs returned EIO; services that stopped "
+                      "themselves on it (status %d) and were started again: %s" % (
+                          cuts["fsync errors"], failed, DISK_FAILURE_STATUS,
+                          ", ".join("%s %d" % kv for kv in stopped.items()) or "none"), flush=True)
+                if not failed:
+                    problems.append("no fsync failed (none was due when told): the run showed nothing of them")
 
         # 1 and 2: every id once more.
         replies = {}
@@ -576,6 +629,10 @@ def main():
                 problems.append("%s counts %d submissions %s; stored: %d %s" % (r.name, report.feedback_total, counted, len(case_of), kinds))
             print("%s: %d submissions, %d cases, by kind %s" % (r.name, report.feedback_total, report.cases_total, counted))
             reported_cases = report.cases_total
+        if disk and args.fsync_errors:
+            healed.set()
+            restarter.join()
+            restart_disk_stopped()
         for name, s in services.items():
             s.note_exit()
             if s.exits:

@@ -132,6 +132,8 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     }
 
     /// Sets up swift-log once for the process (to standard error) and returns a logger for `label`.
+    /// Also, before any database is opened, makes a failed disk I/O stop the process at once
+    /// (``DiskFailure``).
     public func bootstrapLogging(label: String) -> Logger {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
         LoggingSystem.bootstrap { label in
@@ -141,6 +143,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         }
         var logger = Logger(label: label)
         logger.logLevel = level
+        DiskFailure.stopOnIOErrors(logger: logger)
         return logger
     }
 }
@@ -181,9 +184,12 @@ public struct ServiceConfig: Sendable {
     }
 
     /// Opens this instance's database (runtime tables plus the service's `migrations`) and its event
-    /// log, after taking the database for this process (``DatabaseOwnership``).
+    /// log, after taking the database for this process (``DatabaseOwnership``) and writing its WAL
+    /// back to the disk (``DiskFailure/writeBackWAL(databasePath:)``).
     public func openLog(migrations: (inout DatabaseMigrator) -> Void) throws -> EventLog {
         try DatabaseOwnership.claim(databasePath)
+        // What the last process left in the WAL is made durable before anything is built on it.
+        do { try DiskFailure.writeBackWAL(databasePath: databasePath) } catch let failed as DiskFailure.Failed { DiskFailure.stop(failed.description) }
         // A damaged file is named, with the way back, instead of SQLite's bare "malformed".
         return try DamagedDatabase.naming(databasePath) {
             try EventLog(store: Store(path: databasePath, migrations: migrations), stream: instance.stream)

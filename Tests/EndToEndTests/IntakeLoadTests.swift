@@ -144,18 +144,22 @@ struct IntakeLoadTests {
         #expect(output.contains("ok    SQLite WAL, synchronous=FULL: 50 commits, all 50 there after a cut"), "\(output)")
     }
 
-    /// The soak as a machine that loses power: the data directories of two intakes, two handler
-    /// partitions, the scheduler and reporting on scripts/crashfs.py, and at random moments every
-    /// service frozen and killed at once and every write not yet fsync'd forgotten (all of them, or
-    /// a random subset), then the set started again, while desks keep submitting. Every
-    /// acknowledged submission is still there with its case number, nothing is stored or opened
-    /// twice, and reporting counts each once. A kill -9 alone cannot show this: an intake that
-    /// acknowledged before its fsync passes the kill soak and fails this one (docs/PERFORMANCE.md).
+    /// The soak as a machine that loses power and a disk that fails: the data directories of two
+    /// intakes, two handler partitions, the scheduler and reporting on scripts/crashfs.py, and at
+    /// random moments either every service frozen and killed at once and every write not yet
+    /// fsync'd forgotten (all of them, or a random subset), then the set started again; or the next
+    /// fsyncs of one service's WAL or database file failing with EIO, what they held lost at the
+    /// next cut though a later fsync succeeds (Linux's behaviour). The service stops itself (status
+    /// 74, `DiskFailure`) and is started again, while desks keep submitting. Every acknowledged
+    /// submission is still there with its case number, nothing is stored or opened twice, and
+    /// reporting counts each once. A kill -9 alone cannot show this: an intake that acknowledged
+    /// before its fsync passes the kill soak and fails this one, and one that went on after a failed
+    /// fsync damaged its database (README).
     @Test(.enabled(if: PowerCut.available, "needs root and /dev/fuse"))
-    func randomPowerCutsLoseAndDoubleNothingAcknowledged() async throws {
+    func randomPowerCutsAndFailedFsyncsLoseAndDoubleNothingAcknowledged() async throws {
         let (status, output) = try await Self.soak([
             "--seconds", "8", "--clients", "4", "--intakes", "2", "--handlers", "2", "--mean-interval", "1",
-            "--power-cut", "--seed", "20261206",
+            "--power-cut", "--fsync-errors", "--seed", "11",
         ])
         #expect(status == 0, "\(output)")
         #expect(output.hasSuffix("\npassed\n"), "\(output)")
@@ -165,6 +169,11 @@ struct IntakeLoadTests {
         // "power cuts: N (A forgetting every write not fsync'd, S a random subset); F forgot something: W writes (B bytes) ..."
         #expect(numbers.count >= 6 && numbers[0] >= 4 && numbers[1] >= 1 && numbers[2] >= 1, "\(line)")
         #expect(numbers.count >= 6 && numbers[3] >= 2 && numbers[4] > 0, "\(line)")
+        // Fsyncs failed, and each service they failed stopped itself and was started again (any
+        // other exit of a service is a problem the soak reports).
+        let failures = output.split(separator: "\n").first { $0.hasPrefix("fsync errors: ") }.map(String.init) ?? "no fsync-errors line"
+        let failed = failures.components(separatedBy: "; ").dropFirst().first?.prefix { $0.isNumber }
+        #expect((failed.flatMap { Int($0) } ?? 0) >= 1 && !failures.hasSuffix("again: none"), "\(failures)")
         let acknowledged = output.split(separator: "\n").first { $0.hasPrefix("kills: ") }
             .flatMap { $0.components(separatedBy: "acknowledged ").last?.prefix { $0.isNumber } }.flatMap { Int($0) } ?? 0
         #expect(acknowledged >= 100, "\(output)")
