@@ -108,6 +108,16 @@ struct Up: ParsableCommand {
 
     func log(_ s: String) { Up.say("liaison up: \(s)\n") }
 
+    /// What a service's own exit status means, for the line that says it exited: the statuses the
+    /// services choose (``HangWatch/exitStatus``, ``DiskFailure/exitStatus``); nil for any other.
+    static func exitMeaning(_ status: Int32) -> String? {
+        switch status {
+        case HangWatch.exitStatus: return "a thread of it hung; see its log"
+        case DiskFailure.exitStatus: return "its disk failed an I/O; see its log, and check the disk"
+        default: return nil
+        }
+    }
+
     /// Writes to standard error, never ending `up` for it: with SIGPIPE ignored (in `run`), a reader of
     /// the log that went away makes the write fail, where `FileHandle.write` would trap. The set
     /// goes on without its log rather than stop because nobody reads it.
@@ -181,7 +191,8 @@ final class Child {
         if Date().timeIntervalSince(startedAt) > 60 { restarts = 0 }
         restarts += 1
         let pause = min(30, pow(2, Double(restarts - 1)))
-        Up.say("liaison up: \(name) exited (status \(status)); restarting in \(Int(pause)) s\n")
+        let meaning = process?.terminationReason == .exit ? Up.exitMeaning(status) : nil
+        Up.say("liaison up: \(name) exited (status \(status)\(meaning.map { ": " + $0 } ?? "")); restarting in \(Int(pause)) s\n")
         nextStart = Date().addingTimeInterval(pause)
     }
 
