@@ -132,8 +132,6 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     }
 
     /// Sets up swift-log once for the process (to standard error) and returns a logger for `label`.
-    /// Also, before any database is opened, makes a failed disk I/O stop the process at once
-    /// (``DiskFailure``).
     public func bootstrapLogging(label: String) -> Logger {
         let level = Logger.Level(rawValue: logLevel.lowercased()) ?? .info
         LoggingSystem.bootstrap { label in
@@ -143,7 +141,6 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         }
         var logger = Logger(label: label)
         logger.logLevel = level
-        DiskFailure.stopOnIOErrors(logger: logger)
         return logger
     }
 }
@@ -184,10 +181,12 @@ public struct ServiceConfig: Sendable {
     }
 
     /// Opens this instance's database (runtime tables plus the service's `migrations`) and its event
-    /// log, after taking the database for this process (``DatabaseOwnership``) and writing its WAL
-    /// back to the disk (``DiskFailure/writeBackWAL(databasePath:)``).
+    /// log, after taking the database for this process (``DatabaseOwnership``), making a failed disk
+    /// I/O stop the process (``DiskFailure/stopOnIOErrors(logger:)``) and writing the WAL back to
+    /// the disk (``DiskFailure/writeBackWAL(databasePath:)``).
     public func openLog(migrations: (inout DatabaseMigrator) -> Void) throws -> EventLog {
         try DatabaseOwnership.claim(databasePath)
+        DiskFailure.stopOnIOErrors(logger: Logger(label: "liaison." + service))
         // What the last process left in the WAL is made durable before anything is built on it.
         do { try DiskFailure.writeBackWAL(databasePath: databasePath) } catch let failed as DiskFailure.Failed { DiskFailure.stop(failed.description) }
         // A damaged file is named, with the way back, instead of SQLite's bare "malformed".
