@@ -80,7 +80,14 @@ struct Backup: ParsableCommand {
             if into != nil { print("\(to) is incomplete: it is not counted as a backup, and no older one was deleted") }
             throw ExitCode(1)
         }
-        try BackupSeries.markComplete(to, streams: rows.map(\.[0]))
+        do {
+            try BackupSeries.markComplete(to, streams: rows.map(\.[0]), key: into == nil ? "to" : "into")
+        } catch {
+            printError("error: \(error)\n")
+            print(into != nil ? "\(to) is incomplete: it is not counted as a backup, and no older one was deleted"
+                              : "\(to) is not whole on the disk: do not rely on it")
+            throw ExitCode(1)
+        }
         print("backup complete in \(to)")
         if let into, keep > 0 {
             for old in try BackupSeries.beyond(keep, in: into) {
@@ -123,13 +130,27 @@ enum BackupSeries {
         return candidate
     }
 
-    /// Written last, fsync'd: the backup in `dir` is whole.
-    static func markComplete(_ dir: String, streams: [String]) throws {
+    /// Written last, fsync'd: the backup in `dir` is whole. A marker the disk fails to write or
+    /// flush is removed again, so that the directory is not counted as a backup (nor an older one
+    /// deleted for it); `key` names the option that gave `dir` in the error.
+    static func markComplete(_ dir: String, streams: [String], key: String) throws {
         let path = (dir as NSString).appendingPathComponent(marker)
-        let text = "liaison backup completed \(ISO8601DateFormatter().string(from: Date()))\nstreams: \(streams.joined(separator: " "))\n"
-        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
-        DatabaseBackup.flushToDisk(path)
-        DatabaseBackup.flushToDisk(dir)
+        let text = Array("liaison backup completed \(ISO8601DateFormatter().string(from: Date()))\nstreams: \(streams.joined(separator: " "))\n".utf8)
+        do {
+            let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw ConfigError(key, "cannot write \(path): \(String(cString: strerror(errno)))") }
+            let written = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let failure = errno
+            close(fd)
+            guard written == text.count else {
+                throw ConfigError(key, "cannot write \(path): \(written < 0 ? String(cString: strerror(failure)) : "short write")")
+            }
+            try DatabaseBackup.flushToDisk(path, key: key)
+            try DatabaseBackup.flushToDisk(dir, key: key)
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)
+            throw error
+        }
     }
 
     /// The complete backups in `dir` beyond the newest `keep`, oldest first.

@@ -51,8 +51,8 @@ public enum DatabaseBackup {
         try to.close()
         try from.close()
         // The copy is a backup only once it is on disk, and its name in its directory.
-        flushToDisk(destination)
-        flushToDisk((destination as NSString).deletingLastPathComponent)
+        try flushToDisk(destination, key: "to")
+        try flushToDisk((destination as NSString).deletingLastPathComponent, key: "to")
         var st = stat()
         return Copied(bytes: stat(destination, &st) == 0 ? UInt64(st.st_size) : 0, head: head)
     }
@@ -78,19 +78,25 @@ public enum DatabaseBackup {
         let incoming = database + ".restoring"
         try? FileManager.default.removeItem(atPath: incoming)
         try FileManager.default.copyItem(atPath: copy, toPath: incoming)
-        flushToDisk(incoming)
+        try flushToDisk(incoming, key: "data-dir")
         guard rename(incoming, database) == 0 else {
             throw ConfigError("data-dir", "cannot put the copy in place at \(database): \(String(cString: strerror(errno)))")
         }
-        flushToDisk((database as NSString).deletingLastPathComponent)
+        try flushToDisk((database as NSString).deletingLastPathComponent, key: "data-dir")
         return moved
     }
 
     /// `fsync` of a file or a directory ("" is the working directory): what was written to it, or
-    /// the names in it, are on disk. Best effort: a path that cannot be opened is left.
-    public static func flushToDisk(_ path: String) {
+    /// the names in it, are on disk. A path that cannot be opened is left (a directory some file
+    /// systems will not open); one the disk fails to flush is not on it, and is an error.
+    /// - Throws: `ConfigError` on `key` naming the path when the disk fails the fsync.
+    public static func flushToDisk(_ path: String, key: String) throws {
         let fd = open(path.isEmpty ? "." : path, O_RDONLY | O_CLOEXEC)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if fsync(fd) != 0 {
+            throw ConfigError(key, "the disk failed to flush \(path) (\(String(cString: strerror(errno)))): what was written there is not safe on it; check the disk (dmesg, SMART) and its free space")
+        }
     }
 
     /// After a restore: sets back every cursor in the restored databases that is beyond the head of

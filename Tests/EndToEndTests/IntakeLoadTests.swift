@@ -263,6 +263,48 @@ struct IntakeLoadTests {
         #expect(await eventually(30) { !up.isRunning })
     }
 
+    /// Nightly backups onto a disk that fails to flush the last one's completion marker: that
+    /// backup says it is incomplete and exits 1, its directory is not counted (the marker is gone)
+    /// and the older backup that --keep 1 would have deleted stays. Before, the failed fsync went
+    /// unseen, the backup was reported complete and the good one deleted for it.
+    @Test(.enabled(if: PowerCut.available, "needs root and /dev/fuse"))
+    func aBackupWhoseFlushFailsIsNotCountedAndDeletesNothing() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.startAll()
+        try await set.waitReady()
+        _ = try await set.call("intake", .submitFeedback(submission(1)))
+        let into = set.dir + "/backups"
+        defer { PowerCut.unmountAll(under: set.dir) }
+        let disk = Process()
+        disk.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        disk.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/crashfs.py", set.dir + "/backup-disk", into]
+        disk.standardOutput = FileHandle.nullDevice
+        disk.standardError = FileHandle.nullDevice
+        try disk.run()
+        defer { if disk.isRunning { disk.terminate(); disk.waitUntilExit() } }
+        try #require(await eventually(20) { FileManager.default.fileExists(atPath: into + "/.crashfs") }, "crashfs did not mount")
+
+        let good = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--into", into, "--keep", "1"])
+        #expect(good.status == 0, "\(good.output)")
+        let kept = try #require(good.output.firstMatch(of: /backup complete in (\S+)/)?.1).description
+
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: into + "/.crashfs"))
+        try h.write(contentsOf: Data("fail-fsync 1 /BACKUP-COMPLETE\n".utf8))
+        try h.close()
+        let bad = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--into", into, "--keep", "1"])
+        #expect(bad.status == 1, "\(bad.output)")
+        #expect(bad.output.contains("the disk failed to flush") && bad.output.contains("BACKUP-COMPLETE"), "\(bad.output)")
+        #expect(bad.output.contains("is incomplete: it is not counted as a backup, and no older one was deleted"), "\(bad.output)")
+        #expect(!bad.output.contains("backup complete in") && !bad.output.contains("deleted the older backup"), "\(bad.output)")
+        #expect(FileManager.default.fileExists(atPath: kept + "/BACKUP-COMPLETE"), "the good backup is gone")
+        let dirs = try FileManager.default.contentsOfDirectory(atPath: into).filter { $0.hasPrefix("liaison-") }
+        #expect(dirs.count == 2, "\(dirs)")
+        for d in dirs where into + "/" + d != kept {
+            #expect(!FileManager.default.fileExists(atPath: into + "/" + d + "/BACKUP-COMPLETE"), "the failed backup is marked complete")
+        }
+    }
+
     /// Runs scripts/soak-kill.py with `arguments` on the debug build, in a temporary directory of
     /// its own (removed afterwards); its exit status and output. A file system the script mounted
     /// there and could not unmount (it was killed) is unmounted.
