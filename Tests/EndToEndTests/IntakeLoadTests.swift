@@ -265,8 +265,9 @@ struct IntakeLoadTests {
 
     /// Nightly backups onto a disk that fails to flush the last one's completion marker: that
     /// backup says it is incomplete and exits 1, its directory is not counted (the marker is gone)
-    /// and the older backup that --keep 1 would have deleted stays. Before, the failed fsync went
-    /// unseen, the backup was reported complete and the good one deleted for it.
+    /// and the older backup that --keep 1 would have deleted stays. Before, the mark whose flush
+    /// had failed stayed in the directory, so the next backup counted this one complete and could
+    /// delete a good one for it; and a directory's failed flush went unseen.
     @Test(.enabled(if: PowerCut.available, "needs root and /dev/fuse"))
     func aBackupWhoseFlushFailsIsNotCountedAndDeletesNothing() async throws {
         let set = try LiaisonSet()
