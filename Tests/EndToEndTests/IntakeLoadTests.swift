@@ -192,20 +192,9 @@ struct IntakeLoadTests {
         defer { set.stopAll() }
         let data = set.dir + "/data"
         defer { PowerCut.unmountAll(under: set.dir) }
-        let disk = Process()
-        disk.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        disk.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/crashfs.py", set.dir + "/disk", data]
-        disk.standardOutput = FileHandle.nullDevice
-        disk.standardError = FileHandle.nullDevice
-        try disk.run()
+        let disk = try await PowerCut.mount(set.dir + "/disk", at: data)
         defer { if disk.isRunning { disk.terminate(); disk.waitUntilExit() } }
-        let control = data + "/.crashfs"
-        try #require(await eventually(20) { FileManager.default.fileExists(atPath: control) }, "crashfs did not mount")
-        func tell(_ command: String) throws {
-            let h = try FileHandle(forWritingTo: URL(fileURLWithPath: control))
-            try h.write(contentsOf: Data((command + "\n").utf8))
-            try h.close()
-        }
+        func tell(_ command: String) throws { try PowerCut.tell(data, command) }
 
         let upLog = set.dir + "/up.log"
         _ = FileManager.default.createFile(atPath: upLog, contents: nil)
@@ -277,22 +266,14 @@ struct IntakeLoadTests {
         _ = try await set.call("intake", .submitFeedback(submission(1)))
         let into = set.dir + "/backups"
         defer { PowerCut.unmountAll(under: set.dir) }
-        let disk = Process()
-        disk.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        disk.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/crashfs.py", set.dir + "/backup-disk", into]
-        disk.standardOutput = FileHandle.nullDevice
-        disk.standardError = FileHandle.nullDevice
-        try disk.run()
+        let disk = try await PowerCut.mount(set.dir + "/backup-disk", at: into)
         defer { if disk.isRunning { disk.terminate(); disk.waitUntilExit() } }
-        try #require(await eventually(20) { FileManager.default.fileExists(atPath: into + "/.crashfs") }, "crashfs did not mount")
 
         let good = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--into", into, "--keep", "1"])
         #expect(good.status == 0, "\(good.output)")
         let kept = try #require(good.output.firstMatch(of: /backup complete in (\S+)/)?.1).description
 
-        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: into + "/.crashfs"))
-        try h.write(contentsOf: Data("fail-fsync 1 /BACKUP-COMPLETE\n".utf8))
-        try h.close()
+        try PowerCut.tell(into, "fail-fsync 1 /BACKUP-COMPLETE")
         let bad = try await set.cli(["backup", "--data-dir", set.dir + "/data", "--into", into, "--keep", "1"])
         #expect(bad.status == 1, "\(bad.output)")
         #expect(bad.output.contains("the disk failed to flush") && bad.output.contains("BACKUP-COMPLETE"), "\(bad.output)")
@@ -683,6 +664,30 @@ final class Acknowledged: Sendable {
 /// What the power-cut tests need: root and /dev/fuse (scripts/crashfs.py mounts a FUSE file system).
 enum PowerCut {
     static let available = getuid() == 0 && FileManager.default.fileExists(atPath: "/dev/fuse")
+
+    /// scripts/crashfs.py serving `backing` at `mountpoint`, mounted when this returns; it unmounts
+    /// when the process is terminated (``unmountAll(under:)`` clears one that was killed).
+    static func mount(_ backing: String, at mountpoint: String) async throws -> Process {
+        let disk = Process()
+        disk.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        disk.arguments = ["python3", LiaisonSet.repoRoot + "/scripts/crashfs.py", backing, mountpoint]
+        disk.standardOutput = FileHandle.nullDevice
+        disk.standardError = FileHandle.nullDevice
+        try disk.run()
+        guard await eventually(20, { FileManager.default.fileExists(atPath: mountpoint + "/.crashfs") }) else {
+            disk.terminate()
+            disk.waitUntilExit()
+            throw ConfigError("crashfs", "\(mountpoint) was not mounted within 20 s")
+        }
+        return disk
+    }
+
+    /// Gives crashfs at `mountpoint` a command: `cut all 1`, `fail-fsync 1 SUFFIX`, `heal`.
+    static func tell(_ mountpoint: String, _ command: String) throws {
+        let h = try FileHandle(forWritingTo: URL(fileURLWithPath: mountpoint + "/.crashfs"))
+        defer { try? h.close() }
+        try h.write(contentsOf: Data((command + "\n").utf8))
+    }
 
     /// Unmounts (lazily) every mount at or under `dir`: a crashfs left behind by a killed script.
     static func unmountAll(under dir: String) {
