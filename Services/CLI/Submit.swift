@@ -27,7 +27,7 @@ struct Submit: ParsableCommand {
     var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
     var channel: String?
-    @Option(help: "What the citizen said (at most 4,000 characters). A phone number, e-mail address or ID number in it is taken out by intake into the sealed contact, a marker in its place (the receipt says how many).")
+    @Option(help: "What the citizen said (at most 4,000 characters). A phone number, e-mail address, ID or bank card number in it is taken out by intake into the sealed contact, a marker in its place (the receipt says how many).")
     var text: String?
     @Option(help: "Read the text from this file (UTF-8, or UTF-16 with its byte-order mark as Notepad saves \"Unicode\"; - for standard input): a letter typed up, a long call's notes.")
     var textFile: String?
@@ -268,7 +268,7 @@ extension Submit {
         if a.duplicate { line += "  (already submitted)" }
         if !a.linkedCaseNumber.isEmpty { line += "  (near-duplicate of \(a.linkedCaseNumber): same caller, similar text)" }
         if a.contactFromText > 0 {
-            line += "  (\(a.contactFromText) phone number(s), e-mail address(es) or ID number(s) in the text kept with the sealed contact)"
+            line += "  (\(a.contactFromText) phone, ID or card number(s) or e-mail address(es) in the text kept with the sealed contact)"
         }
         return line
     }

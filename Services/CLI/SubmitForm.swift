@@ -142,8 +142,8 @@ struct SubmitForm {
     /// takes it out all the same and seals it with the contact, apart from the citizen's own.
     /// Offered while the contact's field is empty or holds the same.
     mutating func offerToMoveContact() throws {
-        // An identity number is never the way to reach anybody: intake takes it out all the same.
-        while let found = ContactInText.all(in: submission.text).first(where: { $0.kind != .idNumber }) {
+        // An identity or card number is never the way to reach anybody: intake takes it out all the same.
+        while let found = ContactInText.all(in: submission.text).first(where: \.kind.reaches) {
             let current = found.kind == .phone ? submission.contact.phone : submission.contact.email
             guard current.isEmpty || current == found.value else { return }
             let answer = try read("  the text holds \(found.kind == .phone ? "a phone number" : "an e-mail address"), \(found.value): "

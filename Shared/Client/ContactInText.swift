@@ -1,14 +1,20 @@
 import Foundation
 
-/// A phone number, an e-mail address or a resident identity number written into a submission's
-/// text ("call me back on 138 1234 5678", "my ID number is 11010519491231002X"). The text is read
+/// A phone number, an e-mail address, a resident identity number or a bank card number written into
+/// a submission's text ("call me back on 138 1234 5678", "my ID number is 11010519491231002X", "they
+/// took 5,000 yuan from my card 6222 0212 3456 7894"). The text is read
 /// by everyone who works the case and by every service that reads intake's stream; in the contact
 /// the same number is sealed and read only by an operator, each reading recorded. Intake takes what
 /// ``all(in:)`` finds out of the text into the sealed contact (`SealedContact.from_text`), leaving
 /// ``marker(_:)`` in its place; `liaison submit --ask` first offers the clerk to make a phone or
 /// address the contact's own.
 public enum ContactInText {
-    public enum Kind: String, Sendable, CaseIterable { case phone, email = "e-mail", idNumber = "ID number" }
+    public enum Kind: String, Sendable, CaseIterable {
+        case phone, email = "e-mail", idNumber = "ID number", cardNumber = "card number"
+        /// The kinds a citizen can be reached by: what `liaison submit --ask` offers to make the
+        /// contact's own.
+        public var reaches: Bool { self == .phone || self == .email }
+    }
 
     public struct Found: Sendable, Equatable {
         public let kind: Kind
@@ -18,7 +24,7 @@ public enum ContactInText {
         public let range: Range<String.Index>
     }
 
-    /// The first phone number, e-mail address or identity number in `text`, or nil.
+    /// The first phone number, e-mail address, identity number or card number in `text`, or nil.
     ///
     /// - A phone: 7–15 digits, with single spaces, dashes, dots or brackets between them and a `+`
     ///   in front, standing apart from letters and other digits; not a date (`2026-12-05`,
@@ -27,6 +33,12 @@ public enum ContactInText {
     /// - A resident identity number (居民身份证号码): 17 digits and a check digit or `X`, standing
     ///   apart like a phone, whose birth date is a date and whose check digit is right (ISO 7064
     ///   MOD 11-2): a random run of 18 digits passes one time in several hundred.
+    /// - A bank card number: 16–19 digits, standing apart like a phone (`6222 0212 3456 7894`, as a
+    ///   card prints it, or in one run), beginning with 2–6 (the card networks' numbers: UnionPay's
+    ///   62, Visa's 4, Mastercard's 2 and 5, American Express's 3), whose last digit is the Luhn
+    ///   check digit: a random run passes one time in ten, so an order or waybill number of that
+    ///   length may be taken too (it is read back with the contact). Not one of 18 digits that is
+    ///   an identity number.
     ///
     /// Any may be typed in full width with a Chinese input method (`１３８ １２３４ ５６７８`,
     /// `ｌｉ＠ｅｘａｍｐｌｅ．ｏｒｇ`); it is found as it is written.
@@ -36,7 +48,7 @@ public enum ContactInText {
         return found
     }
 
-    /// Every phone number, e-mail address and identity number in `text`, in order, none
+    /// Every phone number, e-mail address, identity number and card number in `text`, in order, none
     /// overlapping another: after each is replaced by ``marker(_:)``, ``first(in:)`` finds nothing
     /// in the text. In time linear in the text; a text with fewer than 7 digits and no `@` (most)
     /// is read as bytes (``mayHold(_:)``) and left at once.
@@ -174,7 +186,7 @@ public enum ContactInText {
             if isDigit(i) {
                 digits += 1
                 group += 1
-                if digits <= 18 { values.append(plain[i].asciiValue! &- UInt8(ascii: "0")) }
+                if digits <= 19 { values.append(plain[i].asciiValue! &- UInt8(ascii: "0")) }
                 i += 1
             } else if isSeparator(i) {
                 // One or two between digits (`) `, ` - `, `(` in front): then a digit, or the run ends here.
@@ -203,6 +215,8 @@ public enum ContactInText {
         var kind = Kind.phone
         if digits == 18, isIDNumber(values) {
             kind = .idNumber
+        } else if (16...19).contains(digits), plain[start] != "+", isCardNumber(values) {
+            kind = .cardNumber
         } else if !(7...15).contains(digits) {
             return (end, nil)
         }
@@ -224,6 +238,19 @@ public enum ContactInText {
         let weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
         let sum = zip(digits, weights).reduce(0) { $0 + Int($1.0) * $1.1 }
         return Int(digits[17]) == (12 - sum % 11) % 11
+    }
+
+    /// Whether `digits` (16–19 of them) are a bank card number: a card network's first digit (2–6)
+    /// and the Luhn check digit last (every second digit from the right doubled, the digits of the
+    /// products summed: the total is a multiple of 10).
+    static func isCardNumber(_ digits: [UInt8]) -> Bool {
+        guard (16...19).contains(digits.count), (2...6).contains(digits[0]) else { return false }
+        var sum = 0
+        for (k, d) in digits.reversed().enumerated() {
+            let v = Int(d)
+            sum += k % 2 == 0 ? v : (v * 2 > 9 ? v * 2 - 9 : v * 2)
+        }
+        return sum % 10 == 0
     }
 
     /// The e-mail address whose `@` is at `at`, and the index of the character after it; or nil.

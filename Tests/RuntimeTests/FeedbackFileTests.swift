@@ -484,7 +484,7 @@ import Testing
 /// move into the sealed contact.
 @Suite struct ContactInTextTests {
     @Test func phonesAndAddressesInATextAreFound() {
-        for (text, kind, value) in [("call me back on 138 1234 5678 please", ContactInText.Kind.phone, "138 1234 5678"),
+        for (text, kind, value) in [("my card 6222021234567894 was charged", ContactInText.Kind.cardNumber, "6222021234567894"),("call me back on 138 1234 5678 please", ContactInText.Kind.phone, "138 1234 5678"),
                                     ("请回电13812345678谢谢", .phone, "13812345678"),
                                     ("my number: +86 (0755) 8123-4567.", .phone, "+86 (0755) 8123-4567"),
                                     ("write to li.wei@example.org.", .email, "li.wei@example.org"),
@@ -518,6 +518,17 @@ import Testing
              "身份证号[ID number: in the contact]，电话[phone: in the contact]"),
             ("ID 110101 19900307 4477 and 110101199003074478", ["110101 19900307 4477"], "ID [ID number: in the contact] and 110101199003074478"),
             ("order 123456789012345678 shipped", [], "order 123456789012345678 shipped"),
+            // Bank card numbers: 16–19 digits from a card network (2–6 first) with the Luhn check
+            // digit last, in a card's groups of four or in one run. A slip in one, or a number
+            // no network gives (a waybill's 1…), stays; an 18-digit identity number is one.
+            ("转账到卡号6222 0212 3456 7894，请查", ["6222 0212 3456 7894"], "转账到卡号[card number: in the contact]，请查"),
+            ("card 6228480012345678903, waybill 1234567890123452", ["6228480012345678903"],
+             "card [card number: in the contact], waybill 1234567890123452"),
+            ("卡号６２１２ ２６１２ ３４５６ ７８９０ １６", ["６２１２ ２６１２ ３４５６ ７８９０ １６"], "卡号[card number: in the contact]"),
+            ("visa 4111 1111 1111 1112 (mistyped) and 4111-1111-1111-1111", ["4111-1111-1111-1111"],
+             "visa 4111 1111 1111 1112 (mistyped) and [card number: in the contact]"),
+            ("身份证 110105194912310038 卡 5200 0000 0000 0007", ["110105194912310038", "5200 0000 0000 0007"],
+             "身份证 [ID number: in the contact] 卡 [card number: in the contact]"),
         ] {
             let found = ContactInText.all(in: text)
             #expect(found.map(\.value) == values, "\(text): \(found)")

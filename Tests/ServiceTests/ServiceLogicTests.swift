@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
 import Logging
@@ -677,6 +678,43 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(old.caseNumber == stored && old.duplicate && old.contactFromText == 0, "\(old)")
         before.contact.phone = "13800000008"
         #expect(intake.handle([request(.submitFeedback(before))])[0].error.code == .conflict)
+    }
+
+    /// A bank card number in the text (a fraud victim's "they took it from my card …") is taken out
+    /// and sealed like a phone. A submission stored before intake took card numbers (its phone
+    /// taken, its card left in the text) still takes its retry, and one with another card is a
+    /// conflict.
+    @Test func aCardNumberInTheTextIsSealedAndARetryAcrossTheUpgradeIsTheSameSubmission() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var f = feedback("card-1", kind: .tip)
+        f.text = "5,000 yuan went from my card 6222 0212 3456 7894 to a fake police account. Call me on 13811112222."
+        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        #expect(accepted.contactFromText == 2, "\(accepted)")
+        let event = try intake.log.replay(after: 0, limit: 10, prefixes: []).events[0].feedbackReceived.feedback
+        #expect(event.text == "5,000 yuan went from my card [card number: in the contact] to a fake police account. Call me on [phone: in the contact].")
+        _ = try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+        let raw = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
+        #expect(raw.range(of: Data("6222 0212 3456 7894".utf8)) == nil, "the card in the clear")
+        var r = request(.getContact(contactQuery(accepted.caseNumber)))
+        r.credential = "op-secret"
+        #expect(intake.handle([r])[0].contactInfo.fromText == ["6222 0212 3456 7894", "13811112222"])
+
+        // As the intake before this one stored it: the phone taken, the card in the text.
+        var before = f
+        before.text = "5,000 yuan went from my card 6222 0212 3456 7894 to a fake police account. Call me on [phone: in the contact]."
+        let sealedBefore = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
+            .seal(Liaison_V1_SealedContact(nil, fromText: ["13811112222"]), caseNumber: accepted.caseNumber)
+        try intake.log.store.pool.write { db in
+            try db.execute(sql: "UPDATE submissions SET body = ?, contact = ? WHERE case_number = ?",
+                           arguments: [try before.serializedBytes() as Data, Data(sealedBefore), accepted.caseNumber])
+        }
+        let retry = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        #expect(retry.caseNumber == accepted.caseNumber && retry.duplicate && retry.contactFromText == 1, "\(retry)")
+        var other = f
+        other.text = other.text.replacingOccurrences(of: "7894", with: "7886")   // another valid card
+        #expect(ContactInText.all(in: other.text).first?.kind == .cardNumber)
+        #expect(intake.handle([request(.submitFeedback(other))])[0].error.code == .conflict)
     }
 
     /// A contact sealed as intake sealed it before `SealedContact`: its `Contact` bytes alone.

@@ -178,7 +178,7 @@ public final class ContactVault: Sendable {
 
 extension Liaison_V1_SealedContact {
     /// What intake seals for a submission: its contact's fields (`contact`, nil for none) and the
-    /// phone numbers and e-mail addresses taken out of its text (`fromText`).
+    /// phone numbers, e-mail addresses, identity and card numbers taken out of its text (`fromText`).
     public init(_ contact: Liaison_V1_Contact?, fromText: [String]) {
         self.init()
         if let contact {

@@ -336,12 +336,17 @@ public final class IntakeService: RequestHandling {
         /// The body as the client sent it, when that was not the canonical form: a retry matches a
         /// submission stored before the canonical form existed.
         let bodyAsSent: [UInt8]?
-        /// The canonical body before the phone numbers and e-mail addresses in its text were taken
-        /// out, when any were: what a submission stored before intake took them holds.
+        /// The canonical body before the phone numbers, e-mail addresses, identity and card numbers
+        /// in its text were taken out, when any were: what a submission stored before intake took
+        /// them holds.
         let bodyBeforeTaking: [UInt8]?
+        /// For a text holding card numbers and other numbers: the canonical body with only the
+        /// others taken out, and what was taken, as a submission stored before intake took card
+        /// numbers holds it (a retry across that upgrade is the same submission, not a conflict).
+        let bodyBeforeCards: (body: [UInt8], fromText: [String])?
         /// The contact as sent, in the form it is sealed; nil for an anonymous submission.
         let contact: Liaison_V1_Contact?
-        /// The phone numbers and e-mail addresses taken from the text, sealed with the contact.
+        /// What was taken from the text (``ContactInText``), as written, sealed with the contact.
         let fromText: [String]
         let prints: [ContactPrint]
 
@@ -350,10 +355,19 @@ public final class IntakeService: RequestHandling {
             var canonical = s
             let changed = rules.canonicalize(&canonical)
             canonical.clearContact()
-            // A phone number or e-mail address typed into the text is contact data too: taken out
-            // into the sealed contact, a marker in its place, so that it is on no stream and in no
-            // listing. Most texts hold fewer than 7 digits and no `@`, and are not walked.
+            // A phone number, e-mail address, identity or card number typed into the text is
+            // contact data too: taken out into the sealed contact, a marker in its place, so that it
+            // is on no stream and in no listing. Most texts hold fewer than 7 digits and no `@`, and
+            // are not walked.
             let taken = ContactInText.all(in: canonical.text)
+            if taken.contains(where: { $0.kind == .cardNumber }), taken.contains(where: { $0.kind != .cardNumber }) {
+                let older = taken.filter { $0.kind != .cardNumber }
+                var before = canonical
+                before.text = ContactInText.withMarkers(before.text, replacing: older)
+                bodyBeforeCards = (try WireWriter.submission(before), older.map(\.value))
+            } else {
+                bodyBeforeCards = nil
+            }
             bodyBeforeTaking = try Self.takeContacts(taken, from: &canonical)
             bodyBytes = try WireWriter.submission(canonical)
             body = consume canonical
@@ -667,8 +681,12 @@ public final class IntakeService: RequestHandling {
         let erased = (row[Self.erasedAt] as Double?) != nil
         // Stored as intake stores it now, or as it stored the same submission before (before the
         // canonical form, or before contacts were taken from texts: then with the contact as sent).
-        let same = storedBody == s.bodyBytes ? erased || storedContact == s.sealed
+        var same = storedBody == s.bodyBytes ? erased || storedContact == s.sealed
             : (storedBody == s.bodyAsSent || storedBody == s.bodyBeforeTaking) && (erased || storedContact == s.sealedAsSent)
+        if !same, let earlier = s.bodyBeforeCards, storedBody == earlier.body {
+            // Stored before intake took card numbers out of texts: the other numbers taken, the card's not.
+            same = erased || storedContact == Liaison_V1_SealedContact(s.contact, fromText: earlier.fromText)
+        }
         if !same {
             return .message(.failure(.conflict("submit_feedback.submission_id", "submission_id \(s.id) was already used for a different submission")))
         }

@@ -731,7 +731,7 @@ public nonisolated struct Liaison_V1_ContactInfo: Sendable {
   /// Clears the value of `erasedAt`. Subsequent reads from it will return its default value.
   public mutating func clearErasedAt() {self._erasedAt = nil}
 
-  /// The phone numbers, e-mail addresses and ID numbers intake took out of the submission's text (the text
+  /// The phone numbers, e-mail addresses, ID and card numbers intake took out of the submission's text (the text
   /// says "[phone: in the contact]" where each stood), as written there. They may be the citizen's
   /// own or someone else's: the text around each marker says which. `anonymous` says only that the
   /// contact's own fields were left empty.
@@ -760,7 +760,7 @@ public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
   /// and linked to the earlier one: never dropped.
   public var linkedCaseNumber: String = String()
 
-  /// How many phone numbers, e-mail addresses and ID numbers intake took out of the text into the sealed
+  /// How many phone numbers, e-mail addresses, ID and card numbers intake took out of the text into the sealed
   /// contact (ContactInfo.from_text): a client may tell the citizen they are kept private.
   public var contactFromText: UInt32 = 0
 
