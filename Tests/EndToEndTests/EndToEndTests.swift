@@ -812,6 +812,61 @@ struct EndToEndTests {
         for s in Topology.serviceNames { #expect(await set.status(s) == nil, "\(s) stopped") }
     }
 
+    /// `up` starts its services as a shell would: no signal blocked and SIGTERM, SIGINT and SIGHUP
+    /// at their defaults, though `up` itself takes all three (its handlers, unlike an ignored
+    /// signal, end at exec; Foundation's `Process` clears the mask). So a service stopped before it
+    /// has set up its own handlers stops at once, and `up` does not wait 10 s to kill it.
+    /// Stand-ins in place of the services, which set up no handler, report what they started with.
+    @Test func upStartsItsServicesWithTheirSignalsAsFromAShell() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let bin = set.dir + "/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        for name in Topology.serviceNames {
+            let script = "#!/bin/sh\ngrep -E '^Sig(Blk|Ign)' /proc/self/status > '\(set.dir)/\(name).signals'\n"
+                + "while [ -d '\(bin)' ]; do sleep 0.1; done\n"
+            let path = bin + "/liaison-" + name
+            try Data(script.utf8).write(to: URL(fileURLWithPath: path))
+            chmod(path, 0o755)
+        }
+        defer { try? FileManager.default.removeItem(atPath: bin) }   // a stand-in left behind ends
+        let upLog = set.dir + "/up.log"
+        _ = FileManager.default.createFile(atPath: upLog, contents: nil)
+        let up = Process()
+        up.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+        up.arguments = ["up", "--bin-dir", bin, "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--hang-seconds", "0"]
+        up.environment = LiaisonSet.childEnvironment([:])
+        up.standardError = FileHandle(forWritingAtPath: upLog)
+        try up.run()
+        defer { if up.isRunning { kill(up.processIdentifier, SIGKILL) } }
+        func reported(_ name: String) -> [String: UInt64]? {
+            guard let text = try? String(contentsOfFile: "\(set.dir)/\(name).signals", encoding: .utf8) else { return nil }
+            var masks: [String: UInt64] = [:]
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "\t")
+                if parts.count == 2, let mask = UInt64(parts[1].trimmingCharacters(in: .whitespaces), radix: 16) {
+                    masks[String(parts[0].dropLast())] = mask
+                }
+            }
+            return masks.count == 2 ? masks : nil
+        }
+        #expect(await eventually(20) { Topology.serviceNames.allSatisfy { reported($0) != nil } }, "\(set.logs())")
+        let stopSignals: [(String, Int32)] = [("SIGTERM", SIGTERM), ("SIGINT", SIGINT), ("SIGHUP", SIGHUP)]
+        for name in Topology.serviceNames {
+            let masks = try #require(reported(name))
+            for (what, mask) in [("blocked", masks["SigBlk"] ?? 0), ("ignored", masks["SigIgn"] ?? 0)] {
+                for (signalName, number) in stopSignals {
+                    #expect(mask & (1 << UInt64(number - 1)) == 0, "\(name) started with \(signalName) \(what) (mask \(String(mask, radix: 16)))")
+                }
+            }
+        }
+        // Stopped, the stand-ins end at once (SIGTERM at its default), and `up` with them.
+        kill(up.processIdentifier, SIGTERM)
+        #expect(await eventually(20) { !up.isRunning })
+        let said = (try? String(contentsOfFile: upLog, encoding: .utf8)) ?? ""
+        #expect(up.terminationStatus == 0 && said.contains("liaison up: stopped") && !said.contains("did not stop"), "\(said)")
+    }
+
     /// A service that hangs (SIGSTOP: its request thread, like every other, stops) no longer pings
     /// `liaison up`, which kills it after --hang-seconds and starts it again; the others go on.
     @Test func upKillsAndRestartsAServiceThatHangs() async throws {
