@@ -34,11 +34,10 @@ public enum ContactInText {
     ///   apart like a phone, whose birth date is a date and whose check digit is right (ISO 7064
     ///   MOD 11-2): a random run of 18 digits passes one time in several hundred.
     /// - A bank card number: 16–19 digits, standing apart like a phone (`6222 0212 3456 7894`, as a
-    ///   card prints it, or in one run), beginning with 2–6 (the card networks' numbers: UnionPay's
-    ///   62, Visa's 4, Mastercard's 2 and 5, American Express's 3), whose last digit is the Luhn
-    ///   check digit: a random run passes one time in ten, so an order or waybill number of that
-    ///   length may be taken too (it is read back with the contact). Not one of 18 digits that is
-    ///   an identity number.
+    ///   card prints it, or in one run), beginning as a card network's do (``isCardNumber(_:)``),
+    ///   whose last digit is the Luhn check digit. About one random run of that length in fifty
+    ///   passes both, so an order or waybill number may be taken too (it is read back with the
+    ///   contact). Not one of 18 digits that is an identity number.
     ///
     /// Any may be typed in full width with a Chinese input method (`１３８ １２３４ ５６７８`,
     /// `ｌｉ＠ｅｘａｍｐｌｅ．ｏｒｇ`); it is found as it is written.
@@ -240,11 +239,16 @@ public enum ContactInText {
         return Int(digits[17]) == (12 - sum % 11) % 11
     }
 
-    /// Whether `digits` (16–19 of them) are a bank card number: a card network's first digit (2–6)
-    /// and the Luhn check digit last (every second digit from the right doubled, the digits of the
-    /// products summed: the total is a multiple of 10).
+    /// Whether `digits` (16–19 of them) are a bank card number: a card network's beginning
+    /// (UnionPay 62, Visa 4, Mastercard 51–55 and 2221–2720, American Express 34 and 37, JCB 35,
+    /// Discover 6011 and 65) and the Luhn check digit last (every second digit from the right
+    /// doubled, the digits of the products summed: the total is a multiple of 10).
     static func isCardNumber(_ digits: [UInt8]) -> Bool {
-        guard (16...19).contains(digits.count), (2...6).contains(digits[0]) else { return false }
+        guard (16...19).contains(digits.count) else { return false }
+        let two = Int(digits[0]) * 10 + Int(digits[1])
+        let four = two * 100 + Int(digits[2]) * 10 + Int(digits[3])
+        guard digits[0] == 4 || (51...55).contains(two) || (2221...2720).contains(four) || [34, 35, 37, 62, 65].contains(two) || four == 6011
+        else { return false }
         var sum = 0
         for (k, d) in digits.reversed().enumerated() {
             let v = Int(d)

@@ -518,12 +518,15 @@ import Testing
              "身份证号[ID number: in the contact]，电话[phone: in the contact]"),
             ("ID 110101 19900307 4477 and 110101199003074478", ["110101 19900307 4477"], "ID [ID number: in the contact] and 110101199003074478"),
             ("order 123456789012345678 shipped", [], "order 123456789012345678 shipped"),
-            // Bank card numbers: 16–19 digits from a card network (2–6 first) with the Luhn check
-            // digit last, in a card's groups of four or in one run. A slip in one, or a number
-            // no network gives (a waybill's 1…), stays; an 18-digit identity number is one.
+            // Bank card numbers: 16–19 digits beginning as a card network's do, with the Luhn
+            // check digit last, in a card's groups of four or in one run. A slip in one, or a
+            // number no network gives (a waybill's 1…, an order's 30…, 21…), stays; an 18-digit
+            // identity number is one.
             ("转账到卡号6222 0212 3456 7894，请查", ["6222 0212 3456 7894"], "转账到卡号[card number: in the contact]，请查"),
             ("card 6228480012345678903, waybill 1234567890123452", ["6228480012345678903"],
              "card [card number: in the contact], waybill 1234567890123452"),
+            ("orders 3012345678901231 and 2143567890123456787 (Luhn-valid both)", [],
+             "orders 3012345678901231 and 2143567890123456787 (Luhn-valid both)"),
             ("卡号６２１２ ２６１２ ３４５６ ７８９０ １６", ["６２１２ ２６１２ ３４５６ ７８９０ １６"], "卡号[card number: in the contact]"),
             ("visa 4111 1111 1111 1112 (mistyped) and 4111-1111-1111-1111", ["4111-1111-1111-1111"],
              "visa 4111 1111 1111 1112 (mistyped) and [card number: in the contact]"),
