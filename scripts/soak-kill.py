@@ -27,7 +27,7 @@ What it checks, after the last kill:
      and one opening event for each;
   5. once reporting has applied every stream to its head, it counts every submission once (in
      total and by kind) and every case once;
-  6. no contact a desk sent (phone, e-mail, name, or a number typed into the text) appears in
+  6. no contact a desk sent (phone, e-mail, name, or a phone or card number typed into the text) appears in
      the clear in any file the services wrote: databases, write-ahead logs, logs.
 
 With --partition (root, iproute2) intake runs on one host and the other services on another:
@@ -271,6 +271,9 @@ def submission(client, n):
     if n % 5 == 0:
         # A number typed into the text, as citizens on the web do: intake seals it with the contact.
         f.text += ". Call me back on 138 %04d %04d" % (client, n % 10000)
+    if n % 7 == 0:
+        # A fraud victim's card number: sealed likewise.
+        f.text += ". The money went from my card %s" % card(client, n)
     if n % 4:
         f.contact.phone = phone(client, n)
     if n % 4 == 2:
@@ -284,9 +287,20 @@ def phone(client, n):
     return "139%04d%04d" % (client, n % 10000)
 
 
+def card(client, n):
+    """A UnionPay card number, as a card prints it: 6222, the desk and the call, and the Luhn check digit."""
+    digits = "6222%04d%04d000" % (client, n % 10000)
+    total = 0
+    for k, d in enumerate(reversed(digits)):   # the check digit will be rightmost: double from here
+        v = int(d) * (2 if k % 2 == 0 else 1)
+        total += v - 9 if v > 9 else v
+    digits += str((10 - total % 10) % 10)
+    return " ".join(digits[i:i + 4] for i in range(0, 16, 4))
+
+
 # What check 6 looks for: a name, an e-mail or a number in the text as submission() writes them
 # (nothing else does), or eleven digits that are a phone a desk sent.
-CONTACT_IN_THE_CLEAR = re.compile(rb"139\d{8}|soak\d+\.\d+@example\.org|Citizen \d+-\d+|138 \d{4} \d{4}")
+CONTACT_IN_THE_CLEAR = re.compile(rb"139\d{8}|soak\d+\.\d+@example\.org|Citizen \d+-\d+|138 \d{4} \d{4}|6222 \d{4} \d{4} \d{4}")
 
 
 def contacts_in_the_clear(tmp, phones):
