@@ -150,10 +150,14 @@ public enum ContactInText {
                     floor = end
                     continue
                 }
-            } else if c.isASCII && (c.isNumber || c == "+" || c == "(") && (i == 0 || !isWordCharacter(plain[i - 1]) && plain[i - 1] != "@") {
+            } else if c.isASCII && (c.isNumber || c == "+" || c == "(")
+                        && (i == 0 || i == floor || !isWordCharacter(plain[i - 1]) && plain[i - 1] != "@") {
+                // What stands before it is read as it will stand once what was found is marked: right
+                // after one found, a marker's `]` (`li@qq.com-(021) 6543-2109` leaves the phone
+                // standing apart), so that nothing is left for ``first(in:)`` to find in the marked text.
                 if let (end, phone) = phone(from: i, in: text, chars, plain) {
                     // After a code's dash, slash or dot (`L1-0000042`, `STN-EAST-01`): part of it.
-                    let glued = i >= 2 && "-./".contains(plain[i - 1]) && isWordCharacter(plain[i - 2])
+                    let glued = i - 2 >= floor && "-./".contains(plain[i - 1]) && isWordCharacter(plain[i - 2])
                     if let phone, !glued {
                         guard found(phone) else { return }
                         floor = end

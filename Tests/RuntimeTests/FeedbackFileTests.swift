@@ -511,6 +511,10 @@ import Testing
             ("邮箱li@example.org。电话（０７５５）８１２３－４５６７", ["li@example.org", "（０７５５）８１２３－４５６７"],
              "邮箱[e-mail: in the contact]。电话[phone: in the contact]"),
             ("李伟@例子.中国 写信", ["李伟@例子.中国"], "[e-mail: in the contact] 写信"),
+            // Right after an address, a number stands apart once the address is marked (found by
+            // fuzzing: `qq.com-(021)` had left the phone in the text, glued to the address).
+            ("12345678@qq.com-(021) 6543-2109", ["12345678@qq.com-", "(021) 6543-2109"], "[e-mail: in the contact][phone: in the contact]"),
+            ("li@example.org/13812345678", ["li@example.org", "13812345678"], "[e-mail: in the contact]/[phone: in the contact]"),
             ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
             ("pasted from a letter: 0755‐8123‐4567 (U+2010)", ["0755‐8123‐4567"], "pasted from a letter: [phone: in the contact] (U+2010)"),
             // Resident identity numbers: 18 digits, or 17 and an X, with a birth date and the
