@@ -63,6 +63,9 @@ let package = Package(
         ),
 
         // MARK: Services (logic library + thin executable each)
+        // Intake also imports swift-crypto's BoringSSL module (`CCryptoBoringSSL`, built for Crypto
+        // but not a product) where it can, to seal and fingerprint with keys set up once; without it,
+        // it uses Crypto's API (Services/Intake/Lib/KeyedCrypto.swift).
         .target(name: "Intake", dependencies: ["LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")], path: "Services/Intake/Lib"),
         .executableTarget(name: "IntakeMain", dependencies: ["Intake", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Intake/Main"),
         .target(name: "Handler", dependencies: ["LiaisonRuntime"], path: "Services/Handler/Lib"),

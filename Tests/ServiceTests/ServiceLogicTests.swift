@@ -825,6 +825,32 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
 
     /// Contact fingerprints are stored and compared across restarts: the hand-keyed HMAC must give
     /// exactly swift-crypto's `HMAC<SHA256>` codes, for every key and message length.
+    /// What intake's sealer writes (through BoringSSL directly, where its module can be imported)
+    /// is what swift-crypto's `AES.GCM` opens: nonce, ciphertext and tag, bound to the
+    /// authenticated data; appended after what the output already held.
+    @Test func contactsAreSealedAsSwiftCryptosAESGCMOpensThem() throws {
+        let key = SymmetricKey(size: .bits256)
+        let sealer = try GCMSealer(key: key)
+        for length in [0, 1, 15, 16, 17, 63, 64, 65, 200, 4_000] {
+            let plain = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ length) }
+            let nonce = (0..<12).map { UInt8(truncatingIfNeeded: $0 &+ length) }
+            let aad = Array("L1-\(length)".utf8)
+            var out: [UInt8] = [1, 2, 3]
+            try plain.withUnsafeBytes { p in
+                try nonce.withUnsafeBytes { n in try aad.withUnsafeBytes { a in try sealer.seal(p, nonce: n, authenticating: a, appendingTo: &out) } }
+            }
+            #expect(out.prefix(3) == [1, 2, 3] && out.count == 3 + 12 + length + 16, "\(length) bytes")
+            let box = try AES.GCM.SealedBox(combined: Data(out.dropFirst(3)))
+            #expect(Array(box.nonce) == nonce)
+            #expect(try Array(AES.GCM.open(box, using: key, authenticating: aad)) == plain, "\(length) bytes")
+            #expect(throws: (any Error).self) { try AES.GCM.open(box, using: key, authenticating: Array("L1-x".utf8)) }
+            // And swift-crypto's own seal with the same nonce gives the same bytes.
+            let theirs = try AES.GCM.seal(plain, using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
+            #expect(Array(theirs.combined!) == Array(out.dropFirst(3)), "\(length) bytes")
+        }
+        #expect(throws: (any Error).self) { try GCMSealer(key: SymmetricKey(size: .bits128)) }
+    }
+
     @Test func contactFingerprintsAreHMACSHA256() throws {
         for keyBytes in [1, 16, 32, 63, 64, 65, 100, 200] {
             let key = SymmetricKey(data: (0..<keyBytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ keyBytes) })

@@ -196,42 +196,6 @@ extension NearDuplicates {
     }
 }
 
-/// HMAC-SHA256 (RFC 2104) built on swift-crypto's `SHA256`: the same codes as `HMAC<SHA256>`, which
-/// runs unspecialized generic code around the two hashes here (callgrind: 9,600 instructions a code,
-/// of them 2,200 for SHA-256 itself); calling `SHA256`'s own methods leaves out that generic code.
-struct KeyedSHA256: Sendable {
-    /// SHA-256 with the key XOR ipad already taken in.
-    let inner: SHA256
-    /// SHA-256 with the key XOR opad already taken in.
-    let outer: SHA256
-
-    static let blockSize = 64
-
-    init(key: SymmetricKey) {
-        var block = key.withUnsafeBytes { raw -> [UInt8] in
-            // A key longer than a block is hashed first, as HMAC does.
-            raw.count > Self.blockSize ? Array(SHA256.hash(data: raw)) : Array(raw)
-        }
-        block += [UInt8](repeating: 0, count: Self.blockSize - block.count)
-        var inner = SHA256()
-        inner.update(data: block.map { $0 ^ 0x36 })
-        var outer = SHA256()
-        outer.update(data: block.map { $0 ^ 0x5C })
-        self.inner = inner
-        self.outer = outer
-    }
-
-    /// The first 128 bits of HMAC-SHA256(key, `message`).
-    func authenticationCode(_ message: [UInt8]) -> ContactPrint {
-        var inner = self.inner
-        message.withUnsafeBytes { inner.update(bufferPointer: $0) }
-        let innerDigest = inner.finalize()
-        var outer = self.outer
-        innerDigest.withUnsafeBytes { outer.update(bufferPointer: $0) }
-        return outer.finalize().withUnsafeBytes { ContactPrint(bytes: $0) }
-    }
-}
-
 /// A contact's keyed fingerprint: the first 128 bits of its HMAC-SHA256 (stored 16 bytes each, in
 /// the submission's `contact_prints`).
 public struct ContactPrint: Hashable, Sendable {
