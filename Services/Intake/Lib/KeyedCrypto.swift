@@ -1,5 +1,5 @@
 import Crypto
-#if canImport(CCryptoBoringSSL)
+#if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
 import CCryptoBoringSSL
 #endif
 
@@ -9,8 +9,9 @@ import CCryptoBoringSSL
 // seal, of them 2,400 for the encryption itself; 7,400 a fingerprint, 2,200 for SHA-256). The two
 // types below set their keys up once and call BoringSSL, the library under swift-crypto, directly,
 // when its module (`CCryptoBoringSSL`, which swift-crypto builds but does not export as a product)
-// can be imported; where it cannot, they fall back to swift-crypto's API. Both ways give the same
-// bytes: the tests compare them with `AES.GCM.open` and `HMAC<SHA256>`.
+// can be imported; where it cannot, they fall back to swift-crypto's API (built so on purpose with
+// `-Xswiftc -DLIAISON_CRYPTO_API_ONLY`). Both ways give the same bytes: the tests compare them with
+// `AES.GCM.seal`, `AES.GCM.open` and `HMAC<SHA256>`.
 
 /// AES-256-GCM sealing with its key set up once: `nonce | ciphertext | tag`, what swift-crypto's
 /// `AES.GCM.SealedBox.combined` holds and `AES.GCM.SealedBox(combined:)` opens.
@@ -25,7 +26,7 @@ final class GCMSealer: @unchecked Sendable {
         let description: String
     }
 
-    #if canImport(CCryptoBoringSSL)
+    #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
     private let context: UnsafeMutablePointer<EVP_AEAD_CTX>
     #else
     private let key: SymmetricKey
@@ -34,7 +35,7 @@ final class GCMSealer: @unchecked Sendable {
     /// - Parameter key: 32 bytes (AES-256).
     init(key: SymmetricKey) throws {
         guard key.bitCount == 256 else { throw Failure(description: "an AES-256 key must be 32 bytes") }
-        #if canImport(CCryptoBoringSSL)
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
         let made = key.withUnsafeBytes { k in
             CCryptoBoringSSL_EVP_AEAD_CTX_new(CCryptoBoringSSL_EVP_aead_aes_256_gcm(), k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count, Self.tagSize)
         }
@@ -45,7 +46,7 @@ final class GCMSealer: @unchecked Sendable {
         #endif
     }
 
-    #if canImport(CCryptoBoringSSL)
+    #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
     deinit { CCryptoBoringSSL_EVP_AEAD_CTX_free(context) }
     #endif
 
@@ -54,7 +55,7 @@ final class GCMSealer: @unchecked Sendable {
     func seal(_ plain: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, authenticating aad: UnsafeRawBufferPointer,
               appendingTo out: inout [UInt8]) throws {
         guard nonce.count == Self.nonceSize else { throw Failure(description: "an AES-GCM nonce here is 12 bytes, not \(nonce.count)") }
-        #if canImport(CCryptoBoringSSL)
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
         let start = out.count
         let sealedCount = plain.count + Self.tagSize
         out.append(contentsOf: nonce)
@@ -83,7 +84,7 @@ final class GCMSealer: @unchecked Sendable {
 struct KeyedSHA256: Sendable {
     static let blockSize = 64
 
-    #if canImport(CCryptoBoringSSL)
+    #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
     /// SHA-256 with the key XOR ipad already taken in.
     let inner: SHA256_CTX
     /// SHA-256 with the key XOR opad already taken in.
@@ -100,7 +101,7 @@ struct KeyedSHA256: Sendable {
         }
         block += [UInt8](repeating: 0, count: Self.blockSize - block.count)
         let innerPad = block.map { $0 ^ 0x36 }, outerPad = block.map { $0 ^ 0x5C }
-        #if canImport(CCryptoBoringSSL)
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
         func started(_ pad: [UInt8]) -> SHA256_CTX {
             var context = SHA256_CTX()
             CCryptoBoringSSL_SHA256_Init(&context)
@@ -121,7 +122,7 @@ struct KeyedSHA256: Sendable {
 
     /// The first 128 bits of HMAC-SHA256(key, `message`).
     func authenticationCode(_ message: [UInt8]) -> ContactPrint {
-        #if canImport(CCryptoBoringSSL)
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
         var digest = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))   // 32 bytes, on the stack
         return withUnsafeMutableBytes(of: &digest) { d in
             let bytes = d.baseAddress!.assumingMemoryBound(to: UInt8.self)
