@@ -19,7 +19,7 @@ public final class ContactVault: Sendable {
     /// The id of the key that seals new data.
     public let currentKeyID: String
     /// The current key, set up once, and what starts everything it seals (`[1][id length][id]`):
-    /// made once, not for every submission.
+    /// neither is made again for every submission.
     let sealer: GCMSealer
     let sealedHeader: [UInt8]
 
