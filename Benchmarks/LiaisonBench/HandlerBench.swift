@@ -18,11 +18,12 @@ struct HandlerBench: ParsableCommand {
     @Option(help: "Repeat and print medians.") var runs = 3
 
     func run() throws {
+        Leftovers.cleanUpOnInterruption()
         var opened: [Double] = [], commands: [Double] = []
         for r in 1...max(1, runs) {
             let dir = NSTemporaryDirectory() + "liaison-bench-h-" + UUID().uuidString.prefix(8)
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(atPath: dir) }
+            try Leftovers.directory(dir)
+            defer { Leftovers.removed(dir) }
             let log = try EventLog(store: Store(path: dir + "/h.sqlite", migrations: HandlerService.migrations), stream: "handler-bench")
             let service = HandlerService(log: log, settings: try HandlerSettings.load(policyPath: nil, calendarDir: nil, units: .demo),
                                          logger: Logger(label: "bench"))

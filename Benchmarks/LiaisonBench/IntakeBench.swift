@@ -79,7 +79,7 @@ struct EchoProcess {
         p.arguments = ["echo"] + (commitTo.map { ["--commit-to", $0] } ?? [])
         let out = Pipe()
         p.standardOutput = out
-        try p.run()
+        try Leftovers.run(p, name: "liaison-bench echo")
         // The first line is the endpoint it bound (an ephemeral port, so no race for a probed one).
         var line = Data()
         while !line.contains(UInt8(ascii: "\n")) {
@@ -91,6 +91,7 @@ struct EchoProcess {
         guard endpoint.hasPrefix("tcp://") else {
             if p.isRunning { kill(p.processIdentifier, SIGKILL) }
             p.waitUntilExit()
+            Leftovers.stopped(p)
             throw ValidationError("the raw echo process did not report its endpoint")
         }
         return EchoProcess(process: p, endpoint: endpoint)
@@ -99,6 +100,7 @@ struct EchoProcess {
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
+        Leftovers.stopped(process)
     }
 }
 
@@ -155,9 +157,10 @@ struct IntakeBench: ParsableCommand {
     func run() throws {
         let runs = quick ? 1 : max(1, self.runs)
         let seconds = quick ? 1.0 : self.seconds
+        Leftovers.cleanUpOnInterruption()
         let dir = NSTemporaryDirectory() + "liaison-bench-" + UUID().uuidString.prefix(8)
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try Leftovers.directory(dir)
+        defer { Leftovers.removed(dir) }
         if loopOnly {
             for r in 1...runs {
                 print("run \(r): intake's request loop in-process over ipc, \(clients) clients: \(Int(try loopInProcess(dir: dir, quick: quick)))/s")
@@ -190,8 +193,11 @@ struct IntakeBench: ParsableCommand {
         let intake = Process()
         intake.executableURL = URL(fileURLWithPath: bin)
         intake.arguments = ["--topology", topoPath, "--data-dir", dir + "/data", "--log-level", "error"]
-        try intake.run()
-        defer { if intake.isRunning { kill(intake.processIdentifier, SIGTERM); intake.waitUntilExit() } }
+        try Leftovers.run(intake, name: "liaison-intake")
+        defer {
+            if intake.isRunning { kill(intake.processIdentifier, SIGTERM); intake.waitUntilExit() }
+            Leftovers.stopped(intake)
+        }
         try waitReady(ctx, endpoint)
 
         // The same intake over CURVE, in a process and directory of its own (--curve).
@@ -200,7 +206,8 @@ struct IntakeBench: ParsableCommand {
         if let curveRun { try waitReady(curveRun.context, curveRun.endpoint, serverKey: curveRun.serverKey) }
 
         let sample = try sampleRequestBytes()
-        print("liaison-bench intake: \(runs) run(s); \(clients) clients x \(seconds) s closed loop; \(rate)/s open loop; request \(sample) bytes; libzmq \(Context.libraryVersion)")
+        let version = Context.libraryVersion
+        print("liaison-bench intake: \(runs) run(s); \(clients) clients x \(seconds) s closed loop; \(rate)/s open loop; request \(sample) bytes; libzmq \(version.major).\(version.minor).\(version.patch)")
         var rows: [String: [Double]] = [:]
         func note(_ k: String, _ v: Double) { rows[k, default: []].append(v) }
         for r in 1...runs {
@@ -687,12 +694,13 @@ struct CurveIntake {
         process.executableURL = URL(fileURLWithPath: bin)
         process.arguments = ["--topology", dir + "/topology.json", "--data-dir", dir + "/data", "--log-level", "error",
                              "--curve-key-file", dir + "/intake.key", "--curve-clients", dir + "/clients"]
-        try process.run()
+        try Leftovers.run(process, name: "liaison-intake (CURVE)")
     }
 
     func stop() {
         if process.isRunning { kill(process.processIdentifier, SIGTERM) }
         process.waitUntilExit()
+        Leftovers.stopped(process)
         context.terminate()
     }
 }
