@@ -335,6 +335,10 @@ def contacts_in_the_clear(tmp, phones):
 class Desk(threading.Thread):
     """A hotline desk: submits its numbers one after another, each until it is acknowledged."""
 
+    # Set when the soak ends early (Ctrl-C, SIGTERM, an error) and closes every socket under the
+    # desks still running: each then ends quietly instead of printing its socket's error.
+    abandoned = threading.Event()
+
     def __init__(self, index, ctx, endpoint, stop, deadline_after_stop):
         super().__init__(daemon=True)
         self.index, self.ctx, self.endpoint, self.stop = index, ctx, endpoint, stop
@@ -346,6 +350,13 @@ class Desk(threading.Thread):
         return open_socket(self.ctx, zmq.REQ, self.endpoint, "desk")
 
     def run(self):
+        try:
+            self.submit()
+        except zmq.ZMQError:
+            if not Desk.abandoned.is_set():
+                raise
+
+    def submit(self):
         s, n = self.socket(), 0
         while not self.stop.is_set():
             request = pb.Request(version=1, request_id="%d-%d" % (self.index, n))
@@ -433,10 +444,14 @@ def status(ctx, endpoint):
 
 def main():
     args = parse()
+    # SIGTERM (a CI job's timeout) and a closed terminal end the soak as Ctrl-C does: through the
+    # `finally` below, which stops the services, takes the power-cut disk away and removes the
+    # network namespaces. (Python's default for both ends the process without it.)
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, lambda n, frame: sys.exit(128 + n))
     cut_seconds = parse_range(args.cut_seconds, "--cut-seconds")
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
-    tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")
     counts = {"intake": args.intakes, "handler": args.handlers, "scheduler": 1 if args.reporting else 0, "reporting": 1 if args.reporting else 0}
     if args.loss and not args.partition:
         sys.exit("--loss: only with --partition (the packets between the two hosts)")
@@ -446,6 +461,7 @@ def main():
         sys.exit("--fsync-errors: only with --power-cut (crashfs fails them)")
     if args.power_cut and args.partition:
         sys.exit("--power-cut: not with --partition (the namespaces' hosts would share one disk)")
+    tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")   # once the options are known good
     hosts = Hosts() if args.partition else None
     if hosts and args.loss:
         try:
@@ -707,6 +723,7 @@ def main():
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
                 s.proc.wait()
+        Desk.abandoned.set()
         ctx.destroy(linger=0)
         if disk:
             disk.close()
