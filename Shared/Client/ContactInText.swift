@@ -29,7 +29,8 @@ public enum ContactInText {
     /// - A phone: 7–15 digits, with single spaces, dashes, dots or brackets between them and a `+`
     ///   in front, standing apart from letters and other digits; not a date (`2026-12-05`,
     ///   `05.12.2026`) nor a time, and not a case number (`L1-0000042`: a letter before it).
-    /// - An e-mail: a word with an `@` and a dot after it (`12345678@qq.com` is one, not a phone).
+    /// - An e-mail: a word with an `@` and a dot after it (`12345678@qq.com` is one, not a phone),
+    ///   ending on a letter or a digit, as a domain does (`li@qq.com-`, `li@qq.com_` end before it).
     /// - A resident identity number (居民身份证号码): 17 digits and a check digit or `X`, standing
     ///   apart like a phone, whose birth date is a date and whose check digit is right (ISO 7064
     ///   MOD 11-2): a random run of 18 digits passes one time in several hundred.
@@ -51,10 +52,23 @@ public enum ContactInText {
     /// overlapping another: after each is replaced by ``marker(_:)``, ``first(in:)`` finds nothing
     /// in the text. In time linear in the text; a text with fewer than 7 digits and no `@` (most)
     /// is read as bytes (``mayHold(_:)``) and left at once.
-    public static func all(in text: String) -> [Found] {
+    public static func all(in text: String) -> [Found] { all(in: text, reading: .current) }
+
+    /// How an intake read texts: today's way, or an earlier one, which a retry of what an earlier
+    /// intake stored is compared with.
+    public enum Reading: Sendable {
+        /// ``all(in:)``.
+        case current
+        /// Before 2026-12-06: an address took the punctuation written right after it along
+        /// (`li@qq.com-`, `li@qq.com_`), a full stop aside.
+        case addressesTakePunctuationAfter
+    }
+
+    /// ``all(in:)`` as `reading` reads.
+    public static func all(in text: String, reading: Reading) -> [Found] {
         guard mayHold(text) else { return [] }
         var found: [Found] = []
-        scan(text) { found.append($0); return true }
+        scan(text, reading) { found.append($0); return true }
         return found
     }
 
@@ -134,7 +148,7 @@ public enum ContactInText {
     }
 
     /// Walks `text`, calling `found` with each one found in order until it returns false.
-    static func scan(_ text: String, _ found: (Found) -> Bool) {
+    static func scan(_ text: String, _ reading: Reading = .current, _ found: (Found) -> Bool) {
         let chars = Array(text.indices)
         let plain = chars.map { Self.plain(text[$0]) }
         var i = 0
@@ -144,7 +158,7 @@ public enum ContactInText {
         while i < chars.count {
             let c = plain[i]
             if c == "@" {
-                if let (end, address) = email(around: i, after: floor, in: text, chars, plain) {
+                if let (end, address) = email(around: i, after: floor, in: text, chars, plain, reading) {
                     guard found(address) else { return }
                     i = end
                     floor = end
@@ -262,7 +276,8 @@ public enum ContactInText {
     }
 
     /// The e-mail address whose `@` is at `at`, and the index of the character after it; or nil.
-    static func email(around at: Int, after floor: Int = 0, in text: String, _ chars: [String.Index], _ plain: [Character]) -> (Int, Found)? {
+    static func email(around at: Int, after floor: Int = 0, in text: String, _ chars: [String.Index], _ plain: [Character],
+                      _ reading: Reading = .current) -> (Int, Found)? {
         func part(_ c: Character) -> Bool { (c.isLetter || c.isNumber || ".-_+%'".contains(c)) && !c.isWhitespace }
         // Letters and digits of one kind, ASCII or not, on each side: Chinese written against an
         // address (`邮箱li@example.org谢谢`) is not part of it, and `李伟@例子.中国` is one.
@@ -281,8 +296,13 @@ public enum ContactInText {
         var end = at + 1
         kind = nil
         while end < chars.count, extends(plain[end], &kind) { end += 1 }
-        // A sentence's full stop after it is not the address's.
-        while end > at + 1, plain[end - 1] == "." { end -= 1 }
+        // A domain ends on a letter or a digit: a sentence's full stop after it is not the
+        // address's, nor a dash or an underscore before what follows (`li@qq.com-(021) 6543-2109`).
+        if reading == .addressesTakePunctuationAfter {
+            while end > at + 1, plain[end - 1] == "." { end -= 1 }
+        } else {
+            while end > at + 1, !plain[end - 1].isLetter && !plain[end - 1].isNumber { end -= 1 }
+        }
         guard start < at, end > at + 1 else { return nil }
         let domain = plain[(at + 1)..<end]
         guard domain.contains("."), domain.first != "." else { return nil }

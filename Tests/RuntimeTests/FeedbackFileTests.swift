@@ -513,7 +513,10 @@ import Testing
             ("李伟@例子.中国 写信", ["李伟@例子.中国"], "[e-mail: in the contact] 写信"),
             // Right after an address, a number stands apart once the address is marked (found by
             // fuzzing: `qq.com-(021)` had left the phone in the text, glued to the address).
-            ("12345678@qq.com-(021) 6543-2109", ["12345678@qq.com-", "(021) 6543-2109"], "[e-mail: in the contact][phone: in the contact]"),
+            ("12345678@qq.com-(021) 6543-2109", ["12345678@qq.com", "(021) 6543-2109"], "[e-mail: in the contact]-[phone: in the contact]"),
+            // An address ends on a letter or a digit, as a domain does: not on what is written after it.
+            ("write to li@qq.com_ or li.wei@example.org-- or 李伟@例子.中国－ 谢谢", ["li@qq.com", "li.wei@example.org", "李伟@例子.中国"],
+             "write to [e-mail: in the contact]_ or [e-mail: in the contact]-- or [e-mail: in the contact]－ 谢谢"),
             ("li@example.org/13812345678", ["li@example.org", "13812345678"], "[e-mail: in the contact]/[phone: in the contact]"),
             ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
             ("pasted from a letter: 0755‐8123‐4567 (U+2010)", ["0755‐8123‐4567"], "pasted from a letter: [phone: in the contact] (U+2010)"),
@@ -544,6 +547,17 @@ import Testing
             #expect(withMarkers == marked)
             #expect(ContactInText.first(in: withMarkers) == nil)
         }
+    }
+
+    /// Before 2026-12-06 an address took a dash or an underscore written after it along; intake
+    /// still reads texts so (``ContactInText/Reading/addressesTakePunctuationAfter``) to know
+    /// retries of what it stored then.
+    @Test func anAddressWasReadWithThePunctuationAfterItBefore() {
+        let text = "12345678@qq.com-(021) 6543-2109, li@qq.com_ and li.wei@example.org."
+        #expect(ContactInText.all(in: text, reading: .addressesTakePunctuationAfter).map(\.value)
+                == ["12345678@qq.com-", "(021) 6543-2109", "li@qq.com_", "li.wei@example.org"])
+        #expect(ContactInText.all(in: text, reading: .current).map(\.value) == ["12345678@qq.com", "(021) 6543-2109", "li@qq.com", "li.wei@example.org"])
+        #expect(ContactInText.all(in: text) == ContactInText.all(in: text, reading: .current))
     }
 
     /// Intake reads every text's bytes, sixteen at a time, before walking its characters: the

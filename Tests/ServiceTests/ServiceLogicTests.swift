@@ -717,6 +717,49 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(intake.handle([request(.submitFeedback(other))])[0].error.code == .conflict)
     }
 
+    /// An address written with a dash after it (`12345678@qq.com-(021) …`) is taken without the dash,
+    /// as an operator would write to it. A submission stored by the intakes before, which took the
+    /// dash along (and, before those, left card numbers in the text), still takes its retry.
+    @Test func anAddressIsTakenWithoutTheDashAfterItAndARetryOfOneStoredWithItIsTheSameSubmission() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        var f = feedback("dash-1", kind: .tip)
+        f.text = "Write to 12345678@qq.com-(021) 6543-2109 after six; they took 900 yuan from card 6222 0212 3456 7894."
+        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        #expect(accepted.contactFromText == 3, "\(accepted)")
+        let event = try intake.log.replay(after: 0, limit: 10, prefixes: []).events[0].feedbackReceived.feedback
+        #expect(event.text == "Write to [e-mail: in the contact]-[phone: in the contact] after six; they took 900 yuan from card [card number: in the contact].")
+        var r = request(.getContact(contactQuery(accepted.caseNumber)))
+        r.credential = "op-secret"
+        #expect(intake.handle([r])[0].contactInfo.fromText == ["12345678@qq.com", "(021) 6543-2109", "6222 0212 3456 7894"])
+
+        // As the intakes before stored it: with the dash, with the card taken or left in the text.
+        for (text, fromText) in [
+            ("Write to [e-mail: in the contact][phone: in the contact] after six; they took 900 yuan from card [card number: in the contact].",
+             ["12345678@qq.com-", "(021) 6543-2109", "6222 0212 3456 7894"]),
+            ("Write to [e-mail: in the contact][phone: in the contact] after six; they took 900 yuan from card 6222 0212 3456 7894.",
+             ["12345678@qq.com-", "(021) 6543-2109"]),
+        ] {
+            var before = f
+            before.text = text
+            let sealedBefore = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
+                .seal(Liaison_V1_SealedContact(nil, fromText: fromText), caseNumber: accepted.caseNumber)
+            try intake.log.store.pool.write { db in
+                try db.execute(sql: "UPDATE submissions SET body = ?, contact = ? WHERE case_number = ?",
+                               arguments: [try before.serializedBytes() as Data, Data(sealedBefore), accepted.caseNumber])
+            }
+            let retry = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+            #expect(retry.caseNumber == accepted.caseNumber && retry.duplicate && retry.contactFromText == UInt32(fromText.count), "\(text): \(retry)")
+            // The same stored text with another address sealed is another submission.
+            let otherSealed = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
+                .seal(Liaison_V1_SealedContact(nil, fromText: ["87654321@qq.com-"] + fromText.dropFirst()), caseNumber: accepted.caseNumber)
+            try intake.log.store.pool.write { db in
+                try db.execute(sql: "UPDATE submissions SET contact = ? WHERE case_number = ?", arguments: [Data(otherSealed), accepted.caseNumber])
+            }
+            #expect(intake.handle([request(.submitFeedback(f))])[0].error.code == .conflict, "\(text)")
+        }
+    }
+
     /// A contact sealed as intake sealed it before `SealedContact`: its `Contact` bytes alone.
     static func sealed(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> Data {
         Data(try ContactVault(keys: [("k1", key)]).seal(contact, caseNumber: caseNumber))

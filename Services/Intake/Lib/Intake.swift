@@ -340,10 +340,12 @@ public final class IntakeService: RequestHandling {
         /// in its text were taken out, when any were: what a submission stored before intake took
         /// them holds.
         let bodyBeforeTaking: [UInt8]?
-        /// For a text holding card numbers and other numbers: the canonical body with only the
-        /// others taken out, and what was taken, as a submission stored before intake took card
-        /// numbers holds it (a retry across that upgrade is the same submission, not a conflict).
-        let bodyBeforeCards: (body: [UInt8], fromText: [String])?
+        /// The canonical body and what was taken from its text as earlier intakes took it, where
+        /// that differs from today (a retry across an upgrade is the same submission, not a
+        /// conflict): before intake took card numbers, only the other numbers taken (for a text
+        /// holding both); before an address ended on a letter or a digit, an address with the dash
+        /// or underscore after it (``ContactInText/Reading``).
+        let earlierReadings: [(body: [UInt8], fromText: [String])]
         /// The contact as sent, in the form it is sealed; nil for an anonymous submission.
         let contact: Liaison_V1_Contact?
         /// What was taken from the text (``ContactInText``), as written, sealed with the contact.
@@ -360,14 +362,7 @@ public final class IntakeService: RequestHandling {
             // is on no stream and in no listing. Most texts hold fewer than 7 digits and no `@`, and
             // are not walked.
             let taken = ContactInText.all(in: canonical.text)
-            if taken.contains(where: { $0.kind == .cardNumber }), taken.contains(where: { $0.kind != .cardNumber }) {
-                let older = taken.filter { $0.kind != .cardNumber }
-                var before = canonical
-                before.text = ContactInText.withMarkers(before.text, replacing: older)
-                bodyBeforeCards = (try WireWriter.submission(before), older.map(\.value))
-            } else {
-                bodyBeforeCards = nil
-            }
+            earlierReadings = taken.isEmpty ? [] : try Self.earlierReadings(of: canonical, taken: taken)
             bodyBeforeTaking = try Self.takeContacts(taken, from: &canonical)
             bodyBytes = try WireWriter.submission(canonical)
             body = consume canonical
@@ -381,6 +376,24 @@ public final class IntakeService: RequestHandling {
             contact = s.hasContact ? SubmissionRules.contactAsStored(s.contact) : nil
             prints = contact.map { nearDuplicates.fingerprints($0) } ?? []
             fromText = taken.isEmpty ? [] : taken.map(\.value)
+        }
+
+        /// What earlier intakes stored for `s` (its canonical body, its contact cleared), where that
+        /// differs from `taken`, what is taken from its text today: ``earlierReadings``.
+        static func earlierReadings(of s: Liaison_V1_SubmitFeedback, taken: [ContactInText.Found]) throws -> [(body: [UInt8], fromText: [String])] {
+            // Only an address can have been read otherwise: most texts are not read again.
+            let earlier = taken.contains { $0.kind == .email } ? ContactInText.all(in: s.text, reading: .addressesTakePunctuationAfter) : taken
+            var readings: [[ContactInText.Found]] = []
+            if earlier != taken { readings.append(earlier) }
+            // Before card numbers (and before addresses ended as they do now).
+            if earlier.contains(where: { $0.kind == .cardNumber }), earlier.contains(where: { $0.kind != .cardNumber }) {
+                readings.append(earlier.filter { $0.kind != .cardNumber })
+            }
+            return try readings.map { found in
+                var before = s
+                before.text = ContactInText.withMarkers(s.text, replacing: found)
+                return (try WireWriter.submission(before), found.map(\.value))
+            }
         }
 
         /// Replaces `taken` (found in `s.text`) by their markers; returns the body as it was
@@ -683,8 +696,8 @@ public final class IntakeService: RequestHandling {
         // canonical form, or before contacts were taken from texts: then with the contact as sent).
         var same = storedBody == s.bodyBytes ? erased || storedContact == s.sealed
             : (storedBody == s.bodyAsSent || storedBody == s.bodyBeforeTaking) && (erased || storedContact == s.sealedAsSent)
-        if !same, let earlier = s.bodyBeforeCards, storedBody == earlier.body {
-            // Stored before intake took card numbers out of texts: the other numbers taken, the card's not.
+        if !same, let earlier = s.earlierReadings.first(where: { $0.body == storedBody }) {
+            // Stored by an earlier intake, which took other numbers out of the text, or took them otherwise.
             same = erased || storedContact == Liaison_V1_SealedContact(s.contact, fromText: earlier.fromText)
         }
         if !same {
