@@ -10,16 +10,17 @@ import Synchronization
 ///
 /// A benchmark runs for minutes and writes gigabytes into its temporary directory; an engineer
 /// stops it with Ctrl-C, a CI job or `timeout` with SIGTERM, a closed terminal with SIGHUP. On
-/// any of these the benchmark stops the processes it started (SIGTERM, SIGKILL after 10 s),
-/// removes its temporary directories, says so on standard error and exits with 128 + the
-/// signal's number. Killed outright (`kill -9`), it cannot clean up: the intakes it started
-/// stop by themselves within a second, since they are started as `liaison up` starts its
-/// services, with the benchmark as their supervisor (``Supervision``); the temporary directory
-/// stays.
+/// any of these the benchmark stops the processes it started (SIGTERM, SIGKILL after 10 s, or at
+/// once on a second signal), removes its temporary directories, says so on standard error and
+/// exits with 128 + the signal's number. Killed outright (`kill -9`), it cannot clean up: the
+/// intakes it started stop by themselves within a second, since they are started as `liaison up`
+/// starts its services, with the benchmark as their supervisor (``Supervision``); the temporary
+/// directory stays.
 enum Leftovers {
     private struct State {
         var children: [pid_t: String] = [:]
         var directories: [String] = []
+        var interruptions = 0
     }
     private static let state = Mutex(State())
 
@@ -72,8 +73,18 @@ enum Leftovers {
     nonisolated(unsafe) private static var handling: [DispatchSourceSignal] = []
 
     private static func interrupted(by sig: Int32) -> Never {
-        let (children, directories) = state.withLock { ($0.children, $0.directories) }
+        let (children, directories, again) = state.withLock { s in
+            s.interruptions += 1
+            return (s.children, s.directories, s.interruptions > 1)
+        }
         let name = sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "SIGHUP"
+        if again {
+            // A second Ctrl-C while the first waits for an intake: no more waiting.
+            FileHandle.standardError.write(Data("liaison-bench: interrupted again (\(name)); killing what is left\n".utf8))
+            for pid in children.keys { kill(pid, SIGKILL) }
+            for dir in directories { try? FileManager.default.removeItem(atPath: dir) }
+            _exit(128 + sig)
+        }
         var said = "liaison-bench: interrupted (\(name))"
         if !children.isEmpty {
             said += "; stopping " + children.sorted { $0.key < $1.key }.map { "\($0.value) (pid \($0.key))" }.joined(separator: ", ")

@@ -188,18 +188,20 @@ public enum ContactInText {
     /// character is not (`请回电13812345678`: written without spaces).
     static func isWordCharacter(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber || c == "_") }
 
-    /// The run of digits and separators from `start`: where it ends, and the phone it is if it
-    /// is one. `plain`: the text's characters as ``plain(_:)`` reads them; `chars`: where each is.
-    static func phone(from start: Int, in text: String, _ chars: [String.Index], _ plain: [Character]) -> (Int, Found?)? {
+    /// The run of digits and separators from `start` (and before `limit`): where it ends, and the
+    /// phone it is if it is one. `plain`: the text's characters as ``plain(_:)`` reads them;
+    /// `chars`: where each is.
+    static func phone(from start: Int, in text: String, _ chars: [String.Index], _ plain: [Character], limit: Int? = nil) -> (Int, Found?)? {
+        let bound = limit ?? plain.count
         var i = start
         var digits = 0
         var groups: [Int] = []
         var group = 0
         var values: [UInt8] = []
-        func isDigit(_ k: Int) -> Bool { k < plain.count && plain[k].isASCII && plain[k].isNumber }
-        func isSeparator(_ k: Int) -> Bool { k < plain.count && " -.()".contains(plain[k]) }
+        func isDigit(_ k: Int) -> Bool { k < bound && plain[k].isASCII && plain[k].isNumber }
+        func isSeparator(_ k: Int) -> Bool { k < bound && " -.()".contains(plain[k]) }
         if plain[i] == "+" { i += 1 }
-        while i < chars.count {
+        while i < bound {
             if isDigit(i) {
                 digits += 1
                 group += 1
@@ -221,14 +223,22 @@ public enum ContactInText {
         guard digits > 0 else { return nil }
         let end = i
         // A resident identity number: 18 digits, or 17 and an `X`.
-        if digits == 17, end < plain.count, plain[end] == "X" || plain[end] == "x",
+        if digits == 17, end < bound, plain[end] == "X" || plain[end] == "x",
            end + 1 == plain.count || !isWordCharacter(plain[end + 1]) && plain[end + 1] != "@", isIDNumber(values + [10]) {
             let range = chars[start]..<text.index(after: chars[end])
             return (end + 1, Found(kind: .idNumber, value: String(text[range]), range: range))
         }
-        // Glued to a letter or another number after it: a code, a plate, an amount; before an `@`,
-        // an address's first part (`12345678@qq.com`), which the `@` finds whole.
-        if end < chars.count, isWordCharacter(plain[end]) || plain[end] == ":" || plain[end] == "@" { return (end, nil) }
+        // Before an `@`, an address's first part (`12345678@qq.com`), which the `@` finds whole.
+        // What stands before that part, apart from it (`1764325 8@qq.com`: a space, which no
+        // address holds), is read on its own, as it stands once the address is marked.
+        if end < bound, plain[end] == "@" {
+            if limit == nil, let cut = (start..<end).last(where: { " ()".contains(plain[$0]) }), cut > start {
+                return (cut, phone(from: start, in: text, chars, plain, limit: cut)?.1)
+            }
+            return (end, nil)
+        }
+        // Glued to a letter or another number after it: a code, a plate, an amount.
+        if end < bound, isWordCharacter(plain[end]) || plain[end] == ":" { return (end, nil) }
         var kind = Kind.phone
         if digits == 18, isIDNumber(values) {
             kind = .idNumber

@@ -27,11 +27,14 @@ public enum Supervision {
     /// process.
     public static func stopWithSupervisor(logger: Logger) {
         guard let supervisor else { return }
+        // Named as it runs (a benchmark and the tests supervise their services too); `up` by default.
+        let comm = (try? String(contentsOfFile: "/proc/\(supervisor)/comm", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let name = comm.map { $0 == "liaison" ? "liaison up" : $0 } ?? "liaison up"
         let timer = DispatchSource.makeTimerSource(queue: .global(qos: .utility))
         timer.schedule(deadline: .now(), repeating: .milliseconds(500))
         timer.setEventHandler {
             guard getppid() != supervisor else { return }
-            logger.warning("liaison up (pid \(supervisor)) is gone: stopping")
+            logger.warning("\(name) (pid \(supervisor)) is gone: stopping")
             timer.cancel()
             kill(getpid(), SIGTERM)
         }

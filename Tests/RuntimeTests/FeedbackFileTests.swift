@@ -518,6 +518,13 @@ import Testing
             ("write to li@qq.com_ or li.wei@example.org-- or 李伟@例子.中国－ 谢谢", ["li@qq.com", "li.wei@example.org", "李伟@例子.中国"],
              "write to [e-mail: in the contact]_ or [e-mail: in the contact]-- or [e-mail: in the contact]－ 谢谢"),
             ("li@example.org/13812345678", ["li@example.org", "13812345678"], "[e-mail: in the contact]/[phone: in the contact]"),
+            // Right before an address that begins with digits, a number apart from them is read on
+            // its own (found by fuzzing: `1764325 8@qq.com` left the phone, standing apart once the
+            // address was marked).
+            ("谢谢1764325 8@qq.com (021) 6543-2109", ["1764325", "8@qq.com", "(021) 6543-2109"],
+             "谢谢[phone: in the contact] [e-mail: in the contact] [phone: in the contact]"),
+            ("call 0755 8123 4567 or 12345678@qq.com", ["0755 8123 4567", "12345678@qq.com"], "call [phone: in the contact] or [e-mail: in the contact]"),
+            ("(021) 6543-2109@qq.com", ["6543-2109@qq.com"], "(021) [e-mail: in the contact]"),
             ("２０２６－１２－０５ 下午", [], "２０２６－１２－０５ 下午"),
             ("pasted from a letter: 0755‐8123‐4567 (U+2010)", ["0755‐8123‐4567"], "pasted from a letter: [phone: in the contact] (U+2010)"),
             // Resident identity numbers: 18 digits, or 17 and an X, with a birth date and the
