@@ -59,9 +59,10 @@ public enum ContactInText {
     public enum Reading: Sendable {
         /// ``all(in:)``.
         case current
-        /// Before 2026-12-06: an address took the punctuation written right after it along
-        /// (`li@qq.com-`, `li@qq.com_`), a full stop aside.
-        case addressesTakePunctuationAfter
+        /// As intakes read texts before 2026-12-06: an address took the dash or underscore written
+        /// right after it along (`li@qq.com-`), and a number apart from an address that begins with
+        /// digits, right before it, was left in the text (`1764325 8@qq.com`).
+        case before20261206
     }
 
     /// ``all(in:)`` as `reading` reads.
@@ -169,7 +170,7 @@ public enum ContactInText {
                 // What stands before it is read as it will stand once what was found is marked: right
                 // after one found, a marker's `]` (`li@qq.com-(021) 6543-2109` leaves the phone
                 // standing apart), so that nothing is left for ``first(in:)`` to find in the marked text.
-                if let (end, phone) = phone(from: i, in: text, chars, plain) {
+                if let (end, phone) = phone(from: i, in: text, chars, plain, reading) {
                     // After a code's dash, slash or dot (`L1-0000042`, `STN-EAST-01`): part of it.
                     let glued = i - 2 >= floor && "-./".contains(plain[i - 1]) && isWordCharacter(plain[i - 2])
                     if let phone, !glued {
@@ -191,7 +192,8 @@ public enum ContactInText {
     /// The run of digits and separators from `start` (and before `limit`): where it ends, and the
     /// phone it is if it is one. `plain`: the text's characters as ``plain(_:)`` reads them;
     /// `chars`: where each is.
-    static func phone(from start: Int, in text: String, _ chars: [String.Index], _ plain: [Character], limit: Int? = nil) -> (Int, Found?)? {
+    static func phone(from start: Int, in text: String, _ chars: [String.Index], _ plain: [Character], _ reading: Reading = .current,
+                      limit: Int? = nil) -> (Int, Found?)? {
         let bound = limit ?? plain.count
         var i = start
         var digits = 0
@@ -232,7 +234,7 @@ public enum ContactInText {
         // What stands before that part, apart from it (`1764325 8@qq.com`: a space, which no
         // address holds), is read on its own, as it stands once the address is marked.
         if end < bound, plain[end] == "@" {
-            if limit == nil, let cut = (start..<end).last(where: { " ()".contains(plain[$0]) }), cut > start {
+            if reading == .current, limit == nil, let cut = (start..<end).last(where: { " ()".contains(plain[$0]) }), cut > start {
                 return (cut, phone(from: start, in: text, chars, plain, limit: cut)?.1)
             }
             return (end, nil)
@@ -308,7 +310,7 @@ public enum ContactInText {
         while end < chars.count, extends(plain[end], &kind) { end += 1 }
         // A domain ends on a letter or a digit: a sentence's full stop after it is not the
         // address's, nor a dash or an underscore before what follows (`li@qq.com-(021) 6543-2109`).
-        if reading == .addressesTakePunctuationAfter {
+        if reading == .before20261206 {
             while end > at + 1, plain[end - 1] == "." { end -= 1 }
         } else {
             while end > at + 1, !plain[end - 1].isLetter && !plain[end - 1].isNumber { end -= 1 }

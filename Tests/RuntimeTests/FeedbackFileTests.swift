@@ -556,14 +556,15 @@ import Testing
         }
     }
 
-    /// Before 2026-12-06 an address took a dash or an underscore written after it along; intake
-    /// still reads texts so (``ContactInText/Reading/addressesTakePunctuationAfter``) to know
-    /// retries of what it stored then.
-    @Test func anAddressWasReadWithThePunctuationAfterItBefore() {
-        let text = "12345678@qq.com-(021) 6543-2109, li@qq.com_ and li.wei@example.org."
-        #expect(ContactInText.all(in: text, reading: .addressesTakePunctuationAfter).map(\.value)
-                == ["12345678@qq.com-", "(021) 6543-2109", "li@qq.com_", "li.wei@example.org"])
-        #expect(ContactInText.all(in: text, reading: .current).map(\.value) == ["12345678@qq.com", "(021) 6543-2109", "li@qq.com", "li.wei@example.org"])
+    /// Before 2026-12-06 an address took a dash or an underscore written after it along, and a
+    /// number right before an address beginning with digits was left; intake still reads texts so
+    /// (``ContactInText/Reading/before20261206``) to know retries of what it stored then.
+    @Test func textsAreStillReadAsBefore20261206() {
+        let text = "12345678@qq.com-(021) 6543-2109, li@qq.com_ or 7654321 8@qq.com and li.wei@example.org."
+        #expect(ContactInText.all(in: text, reading: .before20261206).map(\.value)
+                == ["12345678@qq.com-", "(021) 6543-2109", "li@qq.com_", "8@qq.com", "li.wei@example.org"])
+        #expect(ContactInText.all(in: text, reading: .current).map(\.value)
+                == ["12345678@qq.com", "(021) 6543-2109", "li@qq.com", "7654321", "8@qq.com", "li.wei@example.org"])
         #expect(ContactInText.all(in: text) == ContactInText.all(in: text, reading: .current))
     }
 

@@ -718,27 +718,31 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
     }
 
     /// An address written with a dash after it (`12345678@qq.com-(021) …`) is taken without the dash,
-    /// as an operator would write to it. A submission stored by the intakes before, which took the
-    /// dash along (and, before those, left card numbers in the text), still takes its retry.
+    /// as an operator would write to it, and a number right before an address beginning with digits
+    /// (`7654321 8@qq.com`) is taken too. A submission stored by the intakes before, which took the
+    /// dash along and left that number (and, before those, left card numbers in the text), still
+    /// takes its retry.
     @Test func anAddressIsTakenWithoutTheDashAfterItAndARetryOfOneStoredWithItIsTheSameSubmission() throws {
         let dir = try TempDir()
         let intake = try makeIntake(dir)
         var f = feedback("dash-1", kind: .tip)
-        f.text = "Write to 12345678@qq.com-(021) 6543-2109 after six; they took 900 yuan from card 6222 0212 3456 7894."
+        f.text = "Write to 12345678@qq.com-(021) 6543-2109 after six, or 7654321 8@qq.com; they took 900 yuan from card 6222 0212 3456 7894."
         let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
-        #expect(accepted.contactFromText == 3, "\(accepted)")
+        #expect(accepted.contactFromText == 5, "\(accepted)")
         let event = try intake.log.replay(after: 0, limit: 10, prefixes: []).events[0].feedbackReceived.feedback
-        #expect(event.text == "Write to [e-mail: in the contact]-[phone: in the contact] after six; they took 900 yuan from card [card number: in the contact].")
+        #expect(event.text == "Write to [e-mail: in the contact]-[phone: in the contact] after six, or [phone: in the contact] [e-mail: in the contact]; "
+                + "they took 900 yuan from card [card number: in the contact].")
         var r = request(.getContact(contactQuery(accepted.caseNumber)))
         r.credential = "op-secret"
-        #expect(intake.handle([r])[0].contactInfo.fromText == ["12345678@qq.com", "(021) 6543-2109", "6222 0212 3456 7894"])
+        #expect(intake.handle([r])[0].contactInfo.fromText == ["12345678@qq.com", "(021) 6543-2109", "7654321", "8@qq.com", "6222 0212 3456 7894"])
 
-        // As the intakes before stored it: with the dash, with the card taken or left in the text.
+        // As the intakes before stored it: with the dash, the number before `8@` left, the card
+        // taken or left in the text.
         for (text, fromText) in [
-            ("Write to [e-mail: in the contact][phone: in the contact] after six; they took 900 yuan from card [card number: in the contact].",
-             ["12345678@qq.com-", "(021) 6543-2109", "6222 0212 3456 7894"]),
-            ("Write to [e-mail: in the contact][phone: in the contact] after six; they took 900 yuan from card 6222 0212 3456 7894.",
-             ["12345678@qq.com-", "(021) 6543-2109"]),
+            ("Write to [e-mail: in the contact][phone: in the contact] after six, or 7654321 [e-mail: in the contact]; they took 900 yuan from card [card number: in the contact].",
+             ["12345678@qq.com-", "(021) 6543-2109", "8@qq.com", "6222 0212 3456 7894"]),
+            ("Write to [e-mail: in the contact][phone: in the contact] after six, or 7654321 [e-mail: in the contact]; they took 900 yuan from card 6222 0212 3456 7894.",
+             ["12345678@qq.com-", "(021) 6543-2109", "8@qq.com"]),
         ] {
             var before = f
             before.text = text

@@ -343,8 +343,8 @@ public final class IntakeService: RequestHandling {
         /// The canonical body and what was taken from its text as earlier intakes took it, where
         /// that differs from today (a retry across an upgrade is the same submission, not a
         /// conflict): before intake took card numbers, only the other numbers taken (for a text
-        /// holding both); before an address ended on a letter or a digit, an address with the dash
-        /// or underscore after it (``ContactInText/Reading``).
+        /// holding both); before 2026-12-06, an address with the dash or underscore after it, and a
+        /// number right before an address beginning with digits left (``ContactInText/Reading``).
         let earlierReadings: [(body: [UInt8], fromText: [String])]
         /// The contact as sent, in the form it is sealed; nil for an anonymous submission.
         let contact: Liaison_V1_Contact?
@@ -381,8 +381,8 @@ public final class IntakeService: RequestHandling {
         /// What earlier intakes stored for `s` (its canonical body, its contact cleared), where that
         /// differs from `taken`, what is taken from its text today: ``earlierReadings``.
         static func earlierReadings(of s: Liaison_V1_SubmitFeedback, taken: [ContactInText.Found]) throws -> [(body: [UInt8], fromText: [String])] {
-            // Only an address can have been read otherwise: most texts are not read again.
-            let earlier = taken.contains { $0.kind == .email } ? ContactInText.all(in: s.text, reading: .addressesTakePunctuationAfter) : taken
+            // Only around an address can a text have been read otherwise: most are not read again.
+            let earlier = taken.contains { $0.kind == .email } ? ContactInText.all(in: s.text, reading: .before20261206) : taken
             var readings: [[ContactInText.Found]] = []
             if earlier != taken { readings.append(earlier) }
             // Before card numbers (and before addresses ended as they do now).
