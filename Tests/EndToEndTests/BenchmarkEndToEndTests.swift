@@ -57,10 +57,21 @@ struct BenchmarkEndToEndTests {
             return commandLine(pid).contains("liaison-intake")
         }
 
+        /// The intake found by ``underWay()``.
+        private(set) var startedIntake: pid_t?
+
+        /// Waits until the run is under way: its intake answers (the header follows its readiness)
+        /// and runs; returns the intake's pid.
+        func underWay() async throws -> pid_t {
+            #expect(await eventually(90) { said.contains("liaison-bench intake:") && intake != nil }, "\(said)")
+            startedIntake = intake
+            return try #require(startedIntake)
+        }
+
         /// Stops whatever is left and removes the directory, also when the test failed.
-        func cleanUp(intake: pid_t?) {
+        func cleanUp() {
             if bench.isRunning { kill(bench.processIdentifier, SIGKILL); bench.waitUntilExit() }
-            if let intake, Self.runsIntake(intake) { kill(intake, SIGKILL) }
+            if let startedIntake, Self.runsIntake(startedIntake) { kill(startedIntake, SIGKILL) }
             try? FileManager.default.removeItem(atPath: tmp)
         }
     }
@@ -70,14 +81,9 @@ struct BenchmarkEndToEndTests {
     @Test(arguments: [SIGINT, SIGTERM, SIGHUP])
     func anInterruptedBenchmarkStopsItsIntakeAndRemovesItsFiles(signal: Int32) async throws {
         let run = try Run()
-        var intake: pid_t?
-        defer { run.cleanUp(intake: intake) }
-        // The run is under way: its intake answers (the header follows its readiness) and the
-        // benchmark's files are in TMPDIR.
-        #expect(await eventually(90) { run.said.contains("liaison-bench intake:") && run.intake != nil }, "\(run.said)")
-        intake = run.intake
-        let pid = try #require(intake)
-        #expect(run.directories.count == 1, "\(run.directories)")
+        defer { run.cleanUp() }
+        let pid = try await run.underWay()
+        #expect(run.directories.count == 1, "\(run.directories)")   // the benchmark's files, in TMPDIR
 
         kill(run.bench.processIdentifier, signal)
         #expect(await eventually(30) { !run.bench.isRunning }, "\(run.said)")
@@ -92,11 +98,8 @@ struct BenchmarkEndToEndTests {
     /// supervisor gone and stops by itself.
     @Test func theIntakeOfABenchmarkKilledOutrightStopsByItself() async throws {
         let run = try Run()
-        var intake: pid_t?
-        defer { run.cleanUp(intake: intake) }
-        #expect(await eventually(90) { run.said.contains("liaison-bench intake:") && run.intake != nil }, "\(run.said)")
-        intake = run.intake
-        let pid = try #require(intake)
+        defer { run.cleanUp() }
+        let pid = try await run.underWay()
         kill(run.bench.processIdentifier, SIGKILL)
         run.bench.waitUntilExit()
         #expect(await eventually(20) { !Run.runsIntake(pid) }, "liaison-intake (pid \(pid)) still runs after its benchmark was killed")

@@ -701,14 +701,9 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(intake.handle([r])[0].contactInfo.fromText == ["6222 0212 3456 7894", "13811112222"])
 
         // As the intake before this one stored it: the phone taken, the card in the text.
-        var before = f
-        before.text = "5,000 yuan went from my card 6222 0212 3456 7894 to a fake police account. Call me on [phone: in the contact]."
-        let sealedBefore = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
-            .seal(Liaison_V1_SealedContact(nil, fromText: ["13811112222"]), caseNumber: accepted.caseNumber)
-        try intake.log.store.pool.write { db in
-            try db.execute(sql: "UPDATE submissions SET body = ?, contact = ? WHERE case_number = ?",
-                           arguments: [try before.serializedBytes() as Data, Data(sealedBefore), accepted.caseNumber])
-        }
+        try storeAsEarlier(intake, accepted.caseNumber, f,
+                           text: "5,000 yuan went from my card 6222 0212 3456 7894 to a fake police account. Call me on [phone: in the contact].",
+                           fromText: ["13811112222"])
         let retry = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
         #expect(retry.caseNumber == accepted.caseNumber && retry.duplicate && retry.contactFromText == 1, "\(retry)")
         var other = f
@@ -744,23 +739,24 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             ("Write to [e-mail: in the contact][phone: in the contact] after six, or 7654321 [e-mail: in the contact]; they took 900 yuan from card 6222 0212 3456 7894.",
              ["12345678@qq.com-", "(021) 6543-2109", "8@qq.com"]),
         ] {
-            var before = f
-            before.text = text
-            let sealedBefore = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
-                .seal(Liaison_V1_SealedContact(nil, fromText: fromText), caseNumber: accepted.caseNumber)
-            try intake.log.store.pool.write { db in
-                try db.execute(sql: "UPDATE submissions SET body = ?, contact = ? WHERE case_number = ?",
-                               arguments: [try before.serializedBytes() as Data, Data(sealedBefore), accepted.caseNumber])
-            }
+            try storeAsEarlier(intake, accepted.caseNumber, f, text: text, fromText: fromText)
             let retry = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
             #expect(retry.caseNumber == accepted.caseNumber && retry.duplicate && retry.contactFromText == UInt32(fromText.count), "\(text): \(retry)")
             // The same stored text with another address sealed is another submission.
-            let otherSealed = try ContactVault(keys: [("k1", IntakeLogicTests.key)])
-                .seal(Liaison_V1_SealedContact(nil, fromText: ["87654321@qq.com-"] + fromText.dropFirst()), caseNumber: accepted.caseNumber)
-            try intake.log.store.pool.write { db in
-                try db.execute(sql: "UPDATE submissions SET contact = ? WHERE case_number = ?", arguments: [Data(otherSealed), accepted.caseNumber])
-            }
+            try storeAsEarlier(intake, accepted.caseNumber, f, text: text, fromText: ["87654321@qq.com-"] + fromText.dropFirst())
             #expect(intake.handle([request(.submitFeedback(f))])[0].error.code == .conflict, "\(text)")
+        }
+    }
+
+    /// Rewrites case `caseNumber`'s stored submission as an earlier intake stored `f`: `text` in its
+    /// body, `fromText` sealed as taken from it (no contact of its own).
+    func storeAsEarlier(_ intake: IntakeService, _ caseNumber: String, _ f: Liaison_V1_SubmitFeedback, text: String, fromText: [String]) throws {
+        var before = f
+        before.text = text
+        let sealed = try ContactVault(keys: [("k1", IntakeLogicTests.key)]).seal(Liaison_V1_SealedContact(nil, fromText: fromText), caseNumber: caseNumber)
+        try intake.log.store.pool.write { db in
+            try db.execute(sql: "UPDATE submissions SET body = ?, contact = ? WHERE case_number = ?",
+                           arguments: [try before.serializedBytes() as Data, Data(sealed), caseNumber])
         }
     }
 
