@@ -60,8 +60,9 @@ public enum ContactInText {
         /// ``all(in:)``.
         case current
         /// As intakes read texts before 2026-12-06: an address took the dash or underscore written
-        /// right after it along (`li@qq.com-`), and a number apart from an address that begins with
-        /// digits, right before it, was left in the text (`1764325 8@qq.com`).
+        /// right after it along (`li@qq.com-`) and a typesetting dash with the words beyond it
+        /// (`李伟@例子.中国—谢谢`), and a number apart from an address that begins with digits, right
+        /// before it, was left in the text (`1764325 8@qq.com`).
         case before20261206
     }
 
@@ -300,14 +301,20 @@ public enum ContactInText {
             kind = c.isASCII
             return true
         }
+        // A dash of typesetting (`—`, `‐`; read as `-` in a phone) is in no address: it stands
+        // between the address and the words around it (`李伟@例子.中国—谢谢`).
+        func typeset(_ k: Int) -> Bool {
+            guard reading == .current, plain[k] == "-", let scalar = text[chars[k]].unicodeScalars.first else { return false }
+            return (0x2010...0x2015).contains(scalar.value) || scalar.value == 0x2212
+        }
         var start = at
         var kind: Bool? = nil
-        while start > floor, extends(plain[start - 1], &kind) { start -= 1 }
+        while start > floor, !typeset(start - 1), extends(plain[start - 1], &kind) { start -= 1 }
         // No address starts with a dot: one before it ends what stood there (`5678.li@…`).
         while start < at, plain[start] == "." { start += 1 }
         var end = at + 1
         kind = nil
-        while end < chars.count, extends(plain[end], &kind) { end += 1 }
+        while end < chars.count, !typeset(end), extends(plain[end], &kind) { end += 1 }
         // A domain ends on a letter or a digit: a sentence's full stop after it is not the
         // address's, nor a dash or an underscore before what follows (`li@qq.com-(021) 6543-2109`).
         if reading == .before20261206 {

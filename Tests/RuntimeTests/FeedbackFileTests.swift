@@ -517,6 +517,9 @@ import Testing
             // An address ends on a letter or a digit, as a domain does: not on what is written after it.
             ("write to li@qq.com_ or li.wei@example.org-- or 李伟@例子.中国－ 谢谢", ["li@qq.com", "li.wei@example.org", "李伟@例子.中国"],
              "write to [e-mail: in the contact]_ or [e-mail: in the contact]-- or [e-mail: in the contact]－ 谢谢"),
+            // A dash of typesetting is in no address: it stands between the address and the words.
+            ("邮箱：李伟@例子.中国——谢谢；或者 li@example.org—thanks", ["李伟@例子.中国", "li@example.org"],
+             "邮箱：[e-mail: in the contact]——谢谢；或者 [e-mail: in the contact]—thanks"),
             ("li@example.org/13812345678", ["li@example.org", "13812345678"], "[e-mail: in the contact]/[phone: in the contact]"),
             // Right before an address that begins with digits, a number apart from them is read on
             // its own (found by fuzzing: `1764325 8@qq.com` left the phone, standing apart once the
@@ -560,11 +563,11 @@ import Testing
     /// number right before an address beginning with digits was left; intake still reads texts so
     /// (``ContactInText/Reading/before20261206``) to know retries of what it stored then.
     @Test func textsAreStillReadAsBefore20261206() {
-        let text = "12345678@qq.com-(021) 6543-2109, li@qq.com_ or 7654321 8@qq.com and li.wei@example.org."
+        let text = "12345678@qq.com-(021) 6543-2109, li@qq.com_ or 7654321 8@qq.com and li.wei@example.org. 李伟@例子.中国—谢谢"
         #expect(ContactInText.all(in: text, reading: .before20261206).map(\.value)
-                == ["12345678@qq.com-", "(021) 6543-2109", "li@qq.com_", "8@qq.com", "li.wei@example.org"])
+                == ["12345678@qq.com-", "(021) 6543-2109", "li@qq.com_", "8@qq.com", "li.wei@example.org", "李伟@例子.中国—谢谢"])
         #expect(ContactInText.all(in: text, reading: .current).map(\.value)
-                == ["12345678@qq.com", "(021) 6543-2109", "li@qq.com", "7654321", "8@qq.com", "li.wei@example.org"])
+                == ["12345678@qq.com", "(021) 6543-2109", "li@qq.com", "7654321", "8@qq.com", "li.wei@example.org", "李伟@例子.中国"])
         #expect(ContactInText.all(in: text) == ContactInText.all(in: text, reading: .current))
     }
 
