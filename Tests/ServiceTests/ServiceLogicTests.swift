@@ -689,16 +689,13 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let intake = try makeIntake(dir)
         var f = feedback("card-1", kind: .tip)
         f.text = "5,000 yuan went from my card 6222 0212 3456 7894 to a fake police account. Call me on 13811112222."
-        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        let (accepted, published, fromText) = try submitAndReadBack(intake, f)
         #expect(accepted.contactFromText == 2, "\(accepted)")
-        let event = try intake.log.replay(after: 0, limit: 10, prefixes: []).events[0].feedbackReceived.feedback
-        #expect(event.text == "5,000 yuan went from my card [card number: in the contact] to a fake police account. Call me on [phone: in the contact].")
+        #expect(published == "5,000 yuan went from my card [card number: in the contact] to a fake police account. Call me on [phone: in the contact].")
+        #expect(fromText == ["6222 0212 3456 7894", "13811112222"])
         _ = try intake.log.store.pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
         let raw = try Data(contentsOf: URL(fileURLWithPath: dir.file("intake.sqlite")))
         #expect(raw.range(of: Data("6222 0212 3456 7894".utf8)) == nil, "the card in the clear")
-        var r = request(.getContact(contactQuery(accepted.caseNumber)))
-        r.credential = "op-secret"
-        #expect(intake.handle([r])[0].contactInfo.fromText == ["6222 0212 3456 7894", "13811112222"])
 
         // As the intake before this one stored it: the phone taken, the card in the text.
         try storeAsEarlier(intake, accepted.caseNumber, f,
@@ -722,14 +719,11 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         let intake = try makeIntake(dir)
         var f = feedback("dash-1", kind: .tip)
         f.text = "Write to 12345678@qq.com-(021) 6543-2109 after six, or 7654321 8@qq.com; they took 900 yuan from card 6222 0212 3456 7894."
-        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        let (accepted, published, taken) = try submitAndReadBack(intake, f)
         #expect(accepted.contactFromText == 5, "\(accepted)")
-        let event = try intake.log.replay(after: 0, limit: 10, prefixes: []).events[0].feedbackReceived.feedback
-        #expect(event.text == "Write to [e-mail: in the contact]-[phone: in the contact] after six, or [phone: in the contact] [e-mail: in the contact]; "
+        #expect(published == "Write to [e-mail: in the contact]-[phone: in the contact] after six, or [phone: in the contact] [e-mail: in the contact]; "
                 + "they took 900 yuan from card [card number: in the contact].")
-        var r = request(.getContact(contactQuery(accepted.caseNumber)))
-        r.credential = "op-secret"
-        #expect(intake.handle([r])[0].contactInfo.fromText == ["12345678@qq.com", "(021) 6543-2109", "7654321", "8@qq.com", "6222 0212 3456 7894"])
+        #expect(taken == ["12345678@qq.com", "(021) 6543-2109", "7654321", "8@qq.com", "6222 0212 3456 7894"])
 
         // As the intakes before stored it: with the dash, the number before `8@` left, the card
         // taken or left in the text.
@@ -746,6 +740,17 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             try storeAsEarlier(intake, accepted.caseNumber, f, text: text, fromText: ["87654321@qq.com-"] + fromText.dropFirst())
             #expect(intake.handle([request(.submitFeedback(f))])[0].error.code == .conflict, "\(text)")
         }
+    }
+
+    /// Submits `f`: its acknowledgement, its text as published, and what an operator reads back as
+    /// taken from the text.
+    func submitAndReadBack(_ intake: IntakeService, _ f: Liaison_V1_SubmitFeedback) throws -> (Liaison_V1_FeedbackAccepted, String, [String]) {
+        let accepted = intake.handle([request(.submitFeedback(f))])[0].feedbackAccepted
+        let events = try intake.log.replay(after: 0, limit: 1_000, prefixes: [Topic.feedbackReceived]).events
+        let published = try #require(events.first { $0.feedbackReceived.caseNumber == accepted.caseNumber }).feedbackReceived.feedback.text
+        var r = request(.getContact(contactQuery(accepted.caseNumber)))
+        r.credential = "op-secret"
+        return (accepted, published, intake.handle([r])[0].contactInfo.fromText)
     }
 
     /// Rewrites case `caseNumber`'s stored submission as an earlier intake stored `f`: `text` in its
