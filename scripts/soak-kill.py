@@ -444,11 +444,13 @@ def status(ctx, endpoint):
 
 def main():
     args = parse()
-    # SIGTERM (a CI job's timeout) and a closed terminal end the soak as Ctrl-C does: through the
-    # `finally` below, which stops the services, takes the power-cut disk away and removes the
-    # network namespaces. (Python's default for both ends the process without it.)
-    for number in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(number, lambda n, frame: sys.exit(128 + n))
+    # Ctrl-C, SIGTERM (a CI job's timeout) and a closed terminal end the soak through the `finally`
+    # below, which stops the services, takes the power-cut disk away and removes the network
+    # namespaces. (Python's default for SIGTERM and SIGHUP ends the process without it.) One that
+    # comes while they are being set up waits until the `finally` can undo them.
+    pending = []
+    for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, lambda n, frame: pending.append(n))
     cut_seconds = parse_range(args.cut_seconds, "--cut-seconds")
     seed = args.seed if args.seed is not None else random.randrange(1 << 32)
     rng = random.Random(seed)
@@ -517,6 +519,10 @@ def main():
     ctx = zmq.Context()
     problems = []
     try:
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, lambda n, frame: sys.exit(128 + n))
+        if pending:
+            sys.exit(128 + pending[0])
         stop = threading.Event()
         desks = [Desk(i, ctx, requests[intakes[i % len(intakes)].name], stop, deadline_after_stop=60) for i in range(args.clients)]
         for d in desks:
