@@ -18,12 +18,12 @@ struct BenchmarkEndToEndTests {
             output = tmp + "/bench.log"
             _ = FileManager.default.createFile(atPath: output, contents: nil)
             bench.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison-bench")
-            // Long enough to be stopped in its closed loops, whatever the machine's speed.
+            // Long enough to be still running when it is stopped, whatever the machine's speed.
             bench.arguments = ["intake", "--runs", "1", "--seconds", "120", "--more-clients", "0", "--low-load", "50"]
             bench.environment = LiaisonSet.childEnvironment(["TMPDIR": tmp])
             bench.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
             bench.standardError = bench.standardOutput
-            try bench.run()
+            do { try bench.run() } catch { try? FileManager.default.removeItem(atPath: tmp); throw error }
         }
 
         var said: String { (try? String(contentsOfFile: output, encoding: .utf8)) ?? "" }
