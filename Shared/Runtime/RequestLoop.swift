@@ -71,6 +71,9 @@ public struct RequestLoopOptions: Sendable {
     /// their share are told to come back. So a web front that floods intake does not turn a hotline
     /// desk with a few requests in flight away.
     public var maxShed = 4_096
+    /// Under load, how long (µs) a batch may wait for the clients the last batch answered, so that
+    /// they share its group commit (``BatchGathering``); 0: never. A lone request never waits.
+    public var gatherMicroseconds = 200
     /// Heartbeat on the events socket when nothing was published for this long (ms).
     public var heartbeatMs = 1_000
     /// Default and largest number of events in one replay batch.
@@ -191,10 +194,11 @@ public final class RequestLoop: ThreadLoop {
         var lastSend = Date()
         // Requests of callers under their share, read while shedding, for the next batch.
         var kept: [Framing.Incoming] = []
+        var gathering = BatchGathering()
         while !stop.isSet {
             let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: kept.isEmpty ? 100 : 0)
             if ready[1] { log.waker.drain() }
-            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept) }
+            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept, gathering: &gathering) }
             if let allowList = config.curve?.clients, allowList.revocations != revocationsSeen {
                 // A key taken out (or moved to a role that may not subscribe) keeps a subscription it
                 // made before: every subscriber is disconnected and connects again through ZAP. What
@@ -269,13 +273,23 @@ public final class RequestLoop: ThreadLoop {
         try? FileManager.default.removeItem(atPath: path)
     }
 
-    /// Reads every waiting request (up to `maxBatch`, after those `kept` from the last shedding),
-    /// handles them together and replies.
-    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming]) throws {
+    /// Reads every waiting request (up to `maxBatch`, after those `kept` from the last shedding or
+    /// read as the last batch was answered), waits a moment for the clients the last batch answered
+    /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
+    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering) throws {
         var incoming = kept
         kept.removeAll(keepingCapacity: true)
         while incoming.count < options.maxBatch, let next = try read(requests) {
             incoming.append(next)
+        }
+        if options.gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
+            && incoming.contains(where: Self.isForTheService) {
+            let deadline = Self.monotonicNanoseconds() + UInt64(options.gatherMicroseconds) * 1_000
+            while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
+                let now = Self.monotonicNanoseconds()
+                guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else { break }
+                while incoming.count < options.maxBatch, let next = try read(requests) { incoming.append(next) }
+            }
         }
         if incoming.count >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }
         // Plain arrays, not optionals or tuples: the runtime copies and destroys those through
@@ -316,6 +330,29 @@ public final class RequestLoop: ThreadLoop {
             try send(requests, envelope: incoming[i].envelope, requestID: incoming[i].requestID, reply: replies[i])
         }
         stats.answers.record(answered: incoming.count, refused: refused)
+        if options.gatherMicroseconds > 0 {
+            // What came while this batch was handled: the other half of a steady load, waiting.
+            let before = kept.count
+            while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
+            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before)
+        }
+    }
+
+    /// True for a request the service handles (a submission, a query), false for one the loop
+    /// answers itself (`GetStatus`, `Replay`) or refuses: only the first kind is worth a wait.
+    private static func isForTheService(_ incoming: Framing.Incoming) -> Bool {
+        guard case .success(let req) = incoming.request else { return false }
+        if incoming.isPlainSubmission { return true }
+        switch req.body {
+        case .replay?, .getStatus?: return false
+        default: return true
+        }
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     /// The next waiting request, if any. Over CURVE, a request its client's role may not make

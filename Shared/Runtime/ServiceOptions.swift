@@ -27,6 +27,12 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Requests waiting beyond one batch that are answered 'unavailable' at once (0: never shed).")
     public var maxShed: Int = 4_096
 
+    @Option(help: ArgumentHelp(
+        "Under load, at most this long a batch waits for the clients the last one answered, so that they share one group commit (0: never).",
+        discussion: "Clients that each keep a request in flight otherwise commit in two halves, each with its own fsync. The wait starts only when the last batch and what came meanwhile were 8 requests or more: a lone request, or a few, is never held back.",
+        valueName: "microseconds"))
+    public var gatherMicroseconds: Int = 200
+
     @Option(help: "Warn in the log (and in liaison streams) when the disk of the database has less free space than this, in MiB.")
     public var diskFreeWarningMib: UInt64 = 1_024
 
@@ -61,6 +67,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     public func validate() throws {
         _ = try hangLimit()
+        guard (0...1_000_000).contains(gatherMicroseconds) else {
+            throw ValidationError("--gather-microseconds must be 0 (never wait) to 1000000 (one second), not \(gatherMicroseconds)")
+        }
     }
 
     /// `--exit-if-hung-seconds`, else `$LIAISON_EXIT_IF_HUNG_SECONDS`, else 0.
@@ -83,6 +92,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         var o = RequestLoopOptions()
         o.maxBatch = max(1, maxBatch)
         o.maxShed = max(0, maxShed)
+        o.gatherMicroseconds = gatherMicroseconds   // checked in validate()
         o.exitIfHungSeconds = (try? hangLimit()) ?? 0   // checked in validate()
         return o
     }

@@ -29,6 +29,63 @@ struct IntakeLoadTests {
         #expect(transactions < UInt64(clients * each), "\(transactions) transactions for \(clients * each) submissions")
     }
 
+    /// Clients that each keep one request in flight share one commit a round, where they would
+    /// otherwise commit in two halves or worse (``BatchGathering``), and a lone client is never held
+    /// back for them. The wait is long here (a second), so that a slow test machine still gathers
+    /// every request: it ends as soon as they are all in.
+    @Test func requestsInFlightTogetherShareOneCommitAndALoneOneIsNotHeldBack() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake", extra: ["--gather-microseconds", "1000000"])
+        try await set.waitReady(["intake"])
+
+        // One client, ten submissions one after another: one held back would take the whole second.
+        let lone = try await set.withClient("intake") { client in
+            try (0..<10).map { n in
+                let started = ContinuousClock.now
+                _ = try client.call(.submitFeedback(submission(n, prefix: "lone"))).feedbackAccepted
+                return ContinuousClock.now - started
+            }
+        }
+        #expect(lone.allSatisfy { $0 < .milliseconds(900) }, "\(lone)")
+
+        // 24 requests in flight on one connection, each sent again as soon as it is answered, as a
+        // web front or the benchmark's clients do: 20 rounds.
+        let before = try #require(await set.status("intake")).writeTransactions
+        let inFlight = 24, rounds = 20, total = inFlight * rounds
+        let endpoint = set.instance("intake").requests
+        let accepted = try await Threads.run(name: "in-flight") { () -> Int in
+            let ctx = try Context()
+            defer { ctx.terminate() }
+            let s = try Socket(context: ctx, type: .dealer, role: "in-flight", linger: 0)
+            defer { s.close() }
+            try s.connect(endpoint)
+            var sent = 0, accepted = 0
+            func sendNext() throws {
+                var r = Liaison_V1_Request()
+                r.requestID = "r\(sent)"
+                r.submitFeedback = submission(100 + sent, prefix: "round")
+                try s.send(multipart: Framing.requestFrames(r))
+                sent += 1
+            }
+            for _ in 0..<inFlight { try sendNext() }
+            let deadline = Date().addingTimeInterval(60)
+            var answered = 0
+            while answered < total && Date() < deadline {
+                guard try s.waitReadable(timeout: 1_000), let frames = try s.receiveMultipart() else { continue }
+                answered += 1
+                if case .feedbackAccepted? = try Framing.decodeReply(frames: frames).result { accepted += 1 }
+                if sent < total { try sendNext() }
+            }
+            return accepted
+        }
+        #expect(accepted == total)
+        let transactions = try #require(await set.status("intake")).writeTransactions - before
+        // One commit a round, and one more if the first round came in two parts; without the wait,
+        // each commit takes what has come back so far.
+        #expect(transactions <= UInt64(rounds + 2), "\(transactions) transactions for \(rounds) rounds of \(inFlight)")
+    }
+
     /// `kill -9` while eight clients keep submitting: every acknowledged submission is there after
     /// the restart (a retry gets its case back, marked duplicate), and nothing is stored twice.
     @Test func killedMidStreamKeepsEveryAcknowledgedSubmissionAndStoresNoneTwice() async throws {
