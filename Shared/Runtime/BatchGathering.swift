@@ -10,12 +10,26 @@
 /// The loop waits only for requests it has reason to expect: as many as the last batch answered
 /// plus those that came while it was being handled, and only when those were at least
 /// ``minimumExpected``. A lone request, or a few of them, is never held back.
+///
+/// Requests that do not come back (callers that each send one and leave, as a busy web front's
+/// do) would make every batch wait its whole time for nothing, or hold the first ones back until
+/// enough strangers came. So a wait that runs out pauses the waits for some batches: one at first,
+/// twice as many after each wait that runs out, up to ``longestPause``; each wait that gathers
+/// what it expected halves the pause again. Where the callers come back, nearly every wait
+/// gathers them and the pause stays at one batch; where they do not, most waits run out and the
+/// batches wait about once in ``longestPause``.
 package struct BatchGathering: Sendable {
     /// Fewer expected requests than this and a batch never waits.
     package static let minimumExpected = 8
+    /// Most batches in a row that do not wait after waits that ran out.
+    package static let longestPause = 64
 
     /// Requests the next batch waits for; 0: none.
     package private(set) var expected = 0
+    /// Batches left that do not wait, after a wait that ran out.
+    package private(set) var paused = 0
+    /// How many batches the next wait that runs out pauses the waits for.
+    private var nextPause = 1
 
     package init() {}
 
@@ -24,11 +38,22 @@ package struct BatchGathering: Sendable {
     package mutating func answered(_ answered: Int, arrivedMeanwhile: Int) {
         let next = answered + arrivedMeanwhile
         expected = next >= Self.minimumExpected ? next : 0
+        if paused > 0 { paused -= 1 }
     }
 
     /// True when a batch that holds `count` requests (and may hold at most `limit`) should wait
     /// for more.
     package func shouldWait(holding count: Int, limit: Int) -> Bool {
-        count > 0 && count < min(expected, limit)
+        paused == 0 && count > 0 && count < min(expected, limit)
+    }
+
+    /// Records how a wait ended: with what it expected (`gathered`), or when its time ran out.
+    package mutating func waited(gathered: Bool) {
+        if gathered {
+            nextPause = max(1, nextPause / 2)
+        } else {
+            paused = nextPause
+            nextPause = min(2 * nextPause, Self.longestPause)
+        }
     }
 }

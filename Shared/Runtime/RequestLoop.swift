@@ -287,8 +287,12 @@ public final class RequestLoop: ThreadLoop {
             let deadline = Self.monotonicNanoseconds() + UInt64(options.gatherMicroseconds) * 1_000
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
                 let now = Self.monotonicNanoseconds()
-                guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else { break }
+                guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
+                    gathering.waited(gathered: false)
+                    break
+                }
                 while incoming.count < options.maxBatch, let next = try read(requests) { incoming.append(next) }
+                if !gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) { gathering.waited(gathered: true) }
             }
         }
         if incoming.count >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }

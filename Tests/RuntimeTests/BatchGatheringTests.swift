@@ -51,6 +51,62 @@ import Testing
         #expect(g.expected == 0)
     }
 
+    /// Callers that send one request each and leave (an open loop, a busy web front) never come
+    /// back: after a wait in vain the waits pause, for twice as many batches each time in a row, so
+    /// that such a load is held back about once in 64 batches, not in every one.
+    @Test func requestsThatDoNotComeBackPauseTheWaits() {
+        var g = BatchGathering()
+        var waits = 0
+        for _ in 0..<1_000 {
+            // Each batch holds 10 while 10 more came: 20 expected, which never come in time.
+            if g.shouldWait(holding: 10, limit: 512) {
+                waits += 1
+                g.waited(gathered: false)
+            }
+            g.answered(10, arrivedMeanwhile: 10)
+        }
+        #expect(waits > 0 && waits <= 1_000 / BatchGathering.longestPause + 7, "\(waits) waits in 1,000 batches")
+
+        // Strangers that sometimes fill a wait and mostly do not: still held back rarely.
+        g = BatchGathering()
+        waits = 0
+        for i in 0..<1_000 {
+            if g.shouldWait(holding: 10, limit: 512) {
+                waits += 1
+                g.waited(gathered: waits % 3 == 0)
+            }
+            g.answered(10, arrivedMeanwhile: 10 + i % 2)
+        }
+        #expect(waits <= 1_000 / 10, "\(waits) waits in 1,000 batches")
+
+        // Each wait that gathers halves the pause again: clients that come back are waited for
+        // in nearly every batch, a straggler costing one batch without a wait.
+        g = BatchGathering()
+        g.answered(16, arrivedMeanwhile: 16)
+        g.waited(gathered: false)
+        g.waited(gathered: false)
+        #expect(g.paused == 2)
+        g.answered(16, arrivedMeanwhile: 16)
+        g.answered(16, arrivedMeanwhile: 16)
+        #expect(g.paused == 0 && g.shouldWait(holding: 16, limit: 512))
+        g.waited(gathered: true)
+        g.waited(gathered: true)
+        g.waited(gathered: false)
+        #expect(g.paused == 1)
+        #expect(!g.shouldWait(holding: 16, limit: 512), "paused for the next batch")
+        g.answered(32, arrivedMeanwhile: 0)
+        #expect(g.shouldWait(holding: 16, limit: 512))
+        var held = 0
+        for n in 0..<1_000 {
+            if g.shouldWait(holding: 16, limit: 512) {
+                held += 1
+                g.waited(gathered: n % 50 != 0)   // one straggler in 50 batches
+            }
+            g.answered(32, arrivedMeanwhile: 0)
+        }
+        #expect(held >= 950, "\(held) of 1,000 batches gathered their clients")
+    }
+
     @Test func theWaitIsAnOptionNamedInItsError() throws {
         #expect(try ServiceOptions.parse([]).loopOptions.gatherMicroseconds == 200)
         #expect(try ServiceOptions.parse(["--gather-microseconds", "0"]).loopOptions.gatherMicroseconds == 0)
