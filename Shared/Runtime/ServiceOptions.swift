@@ -29,7 +29,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     @Option(help: ArgumentHelp(
         "Under load, at most this long a batch waits for the clients the last one answered, so that they share one group commit (0: never).",
-        discussion: "Clients that each keep a request in flight otherwise commit in two halves, each with its own fsync. The wait starts only when the last batch and what came meanwhile were 8 requests or more: a lone request, or a few, is never held back.",
+        discussion: "Clients that each keep a request in flight otherwise commit in two halves, each with its own fsync. The wait starts only when the last batch and what came meanwhile were 8 requests or more: a lone request, or a few, is never held back. A wait that runs out pauses the waits for a few batches (up to 64), so that callers who send once and leave, as a busy web front's do, are rarely held back.",
         valueName: "microseconds"))
     public var gatherMicroseconds: Int = 200
 
