@@ -21,6 +21,12 @@ public protocol RequestHandling: Sendable {
     /// `operatorKeys[i]` is the allow-list name of request `i`'s key when it is (nil otherwise).
     /// Such a key stands in for an operator secret. By default the keys are not looked at.
     func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply]
+
+    /// True for a service that commits the requests of a batch in one transaction (intake's group
+    /// commit): the request loop then gathers a steady load's requests into one batch
+    /// (``BatchGathering``). False by default: a service that commits each request on its own
+    /// would only make them wait.
+    var commitsBatchesTogether: Bool { get }
 }
 
 extension RequestHandling {
@@ -31,6 +37,8 @@ extension RequestHandling {
     public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
         answer(requests)
     }
+
+    public var commitsBatchesTogether: Bool { false }
 
     /// Request `i`'s operator key in `operatorKeys` (nil past its end: callers without keys pass []).
     public func operatorKey(_ operatorKeys: [String?], _ i: Int) -> String? { i < operatorKeys.count ? operatorKeys[i] : nil }
@@ -72,7 +80,9 @@ public struct RequestLoopOptions: Sendable {
     /// desk with a few requests in flight away.
     public var maxShed = 4_096
     /// Under load, how long (µs) a batch may wait for the clients the last batch answered, so that
-    /// they share its group commit (``BatchGathering``); 0: never. A lone request never waits.
+    /// they share its group commit (``BatchGathering``); 0: never. A lone request never waits, and
+    /// a service that does not commit a batch together (``RequestHandling/commitsBatchesTogether``)
+    /// never waits at all.
     public var gatherMicroseconds = 200
     /// Heartbeat on the events socket when nothing was published for this long (ms).
     public var heartbeatMs = 1_000
@@ -195,10 +205,11 @@ public final class RequestLoop: ThreadLoop {
         // Requests of callers under their share, read while shedding, for the next batch.
         var kept: [Framing.Incoming] = []
         var gathering = BatchGathering()
+        let gatherMicroseconds = handler.commitsBatchesTogether ? options.gatherMicroseconds : 0
         while !stop.isSet {
             let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: kept.isEmpty ? 100 : 0)
             if ready[1] { log.waker.drain() }
-            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept, gathering: &gathering) }
+            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept, gathering: &gathering, gatherMicroseconds: gatherMicroseconds) }
             if let allowList = config.curve?.clients, allowList.revocations != revocationsSeen {
                 // A key taken out (or moved to a role that may not subscribe) keeps a subscription it
                 // made before: every subscriber is disconnected and connects again through ZAP. What
@@ -276,15 +287,15 @@ public final class RequestLoop: ThreadLoop {
     /// Reads every waiting request (up to `maxBatch`, after those `kept` from the last shedding or
     /// read as the last batch was answered), waits a moment for the clients the last batch answered
     /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
-    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering) throws {
+    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int) throws {
         var incoming = kept
         kept.removeAll(keepingCapacity: true)
         while incoming.count < options.maxBatch, let next = try read(requests) {
             incoming.append(next)
         }
-        if options.gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
+        if gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
             && incoming.contains(where: Self.isForTheService) {
-            let deadline = Self.monotonicNanoseconds() + UInt64(options.gatherMicroseconds) * 1_000
+            let deadline = Self.monotonicNanoseconds() + UInt64(gatherMicroseconds) * 1_000
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
                 let now = Self.monotonicNanoseconds()
                 guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
@@ -334,7 +345,7 @@ public final class RequestLoop: ThreadLoop {
             try send(requests, envelope: incoming[i].envelope, requestID: incoming[i].requestID, reply: replies[i])
         }
         stats.answers.record(answered: incoming.count, refused: refused)
-        if options.gatherMicroseconds > 0 {
+        if gatherMicroseconds > 0 {
             // What came while this batch was handled: the other half of a steady load, waiting.
             let before = kept.count
             while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }

@@ -28,7 +28,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     public var maxShed: Int = 4_096
 
     @Option(help: ArgumentHelp(
-        "Under load, at most this long a batch waits for the clients the last one answered, so that they share one group commit (0: never).",
+        "Under load, at most this long a batch waits for the clients the last one answered, so that they share one group commit (0: never). Intake only: the other services commit each request on its own and never wait.",
         discussion: "Clients that each keep a request in flight otherwise commit in two halves, each with its own fsync. The wait starts only when the last batch and what came meanwhile were 8 requests or more: a lone request, or a few, is never held back. A wait that runs out pauses the waits for a few batches (up to 64), so that callers who send once and leave, as a busy web front's do, are rarely held back.",
         valueName: "microseconds"))
     public var gatherMicroseconds: Int = 200

@@ -53,37 +53,35 @@ struct IntakeLoadTests {
         // web front or the benchmark's clients do: 20 rounds.
         let before = try #require(await set.status("intake")).writeTransactions
         let inFlight = 24, rounds = 20, total = inFlight * rounds
-        let endpoint = set.instance("intake").requests
-        let accepted = try await Threads.run(name: "in-flight") { () -> Int in
-            let ctx = try Context()
-            defer { ctx.terminate() }
-            let s = try Socket(context: ctx, type: .dealer, role: "in-flight", linger: 0)
-            defer { s.close() }
-            try s.connect(endpoint)
-            var sent = 0, accepted = 0
-            func sendNext() throws {
-                var r = Liaison_V1_Request()
-                r.requestID = "r\(sent)"
-                r.submitFeedback = submission(100 + sent, prefix: "round")
-                try s.send(multipart: Framing.requestFrames(r))
-                sent += 1
-            }
-            for _ in 0..<inFlight { try sendNext() }
-            let deadline = Date().addingTimeInterval(60)
-            var answered = 0
-            while answered < total && Date() < deadline {
-                guard try s.waitReadable(timeout: 1_000), let frames = try s.receiveMultipart() else { continue }
-                answered += 1
-                if case .feedbackAccepted? = try Framing.decodeReply(frames: frames).result { accepted += 1 }
-                if sent < total { try sendNext() }
-            }
-            return accepted
+        let replies = try await keepInFlight(set.instance("intake").requests, inFlight, total: total) { n in
+            .submitFeedback(submission(100 + n, prefix: "round"))
         }
-        #expect(accepted == total)
+        #expect(replies.filter { if case .feedbackAccepted? = $0.result { true } else { false } }.count == total)
         let transactions = try #require(await set.status("intake")).writeTransactions - before
         // One commit a round, and one more if the first round came in two parts; without the wait,
         // each commit takes what has come back so far.
         #expect(transactions <= UInt64(rounds + 2), "\(transactions) transactions for \(rounds) rounds of \(inFlight)")
+    }
+
+    /// A service that commits each request on its own (the handler) never waits to gather a batch:
+    /// after a load of 24 requests in flight stops, a lone request is answered at once, where
+    /// intake, expecting the 24 back, would wait for them.
+    @Test func aServiceThatCommitsEachRequestAloneNeverWaits() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("handler", extra: ["--gather-microseconds", "1000000"])
+        try await set.waitReady(["handler"])
+        let replies = try await keepInFlight(set.instance("handler").requests, 24, total: 24 * 5) { n in
+            .getCase(.with { $0.caseNumber = "L1-\(String(format: "%07d", 9_000_000 + n))" })
+        }
+        #expect(replies.count == 24 * 5)
+        #expect(replies.allSatisfy { if case .error(let e)? = $0.result { e.code == .notFound } else { false } })
+        let clock = ContinuousClock()
+        let lone = await clock.measure {
+            // Answered not_found (no such case), which call throws: a timeout would take 3 s.
+            _ = try? await set.call("handler", .getCase(.with { $0.caseNumber = "L1-0000001" }))
+        }
+        #expect(lone < .milliseconds(900), "a lone request after the load took \(lone)")
     }
 
     /// `kill -9` while eight clients keep submitting: every acknowledged submission is there after
@@ -757,5 +755,36 @@ enum PowerCut {
                 _ = try? LiaisonSet.runBlocking("/usr/bin/umount", ["-l", point], timeout: 30)
             }
         }
+    }
+}
+
+/// Keeps `inFlight` requests in flight on one DEALER connection, sending the next as soon as one is
+/// answered (as a web front or the benchmark's clients do), until `total` are answered; returns
+/// the replies in the order they came.
+func keepInFlight(_ endpoint: String, _ inFlight: Int, total: Int,
+                  _ body: @escaping @Sendable (Int) -> Liaison_V1_Request.OneOf_Body) async throws -> [Liaison_V1_Reply] {
+    try await Threads.run(name: "in-flight") { () -> [Liaison_V1_Reply] in
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let s = try Socket(context: ctx, type: .dealer, role: "in-flight", linger: 0)
+        defer { s.close() }
+        try s.connect(endpoint)
+        var sent = 0
+        var replies: [Liaison_V1_Reply] = []
+        func sendNext() throws {
+            var r = Liaison_V1_Request()
+            r.requestID = "r\(sent)"
+            r.body = body(sent)
+            try s.send(multipart: Framing.requestFrames(r))
+            sent += 1
+        }
+        for _ in 0..<min(inFlight, total) { try sendNext() }
+        let deadline = Date().addingTimeInterval(60)
+        while replies.count < total && Date() < deadline {
+            guard try s.waitReadable(timeout: 1_000), let frames = try s.receiveMultipart() else { continue }
+            replies.append(try Framing.decodeReply(frames: frames))
+            if sent < total { try sendNext() }
+        }
+        return replies
     }
 }
