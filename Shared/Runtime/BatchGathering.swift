@@ -9,7 +9,9 @@
 ///
 /// The loop waits only for requests it has reason to expect: as many as the last batch answered
 /// plus those that came while it was being handled, and only when those were at least
-/// ``minimumExpected``. A lone request, or a few of them, is never held back.
+/// ``minimumExpected``, and only for a batch that starts soon after the last one was answered
+/// (``isReturning(at:window:)``): a request that comes later, after a load has ended, is not one
+/// of its clients coming back. A lone request, or a few of them, is never held back.
 ///
 /// Requests that do not come back (callers that each send one and leave, as a busy web front's
 /// do) would make every batch wait its whole time for nothing, or hold the first ones back until
@@ -30,15 +32,24 @@ package struct BatchGathering: Sendable {
     package private(set) var paused = 0
     /// How many batches the next wait that runs out pauses the waits for.
     private var nextPause = 1
+    /// When the last batch was answered (a monotonic clock's nanoseconds).
+    package private(set) var answeredAt: UInt64 = 0
 
     package init() {}
 
-    /// Records a batch just answered: `answered` requests, while `arrivedMeanwhile` more came in.
-    /// The clients answered will be back; those that came are waiting already.
-    package mutating func answered(_ answered: Int, arrivedMeanwhile: Int) {
+    /// Records a batch just answered, at `now`: `answered` requests, while `arrivedMeanwhile` more
+    /// came in. The clients answered will be back; those that came are waiting already.
+    package mutating func answered(_ answered: Int, arrivedMeanwhile: Int, at now: UInt64 = 0) {
         let next = answered + arrivedMeanwhile
         expected = next >= Self.minimumExpected ? next : 0
+        answeredAt = now
         if paused > 0 { paused -= 1 }
+    }
+
+    /// True when a batch starting at `now` may hold clients the last batch answered coming back:
+    /// it starts within `window` of that answer. Later, the load has ended or paused.
+    package func isReturning(at now: UInt64, window: UInt64) -> Bool {
+        now >= answeredAt && now - answeredAt <= window
     }
 
     /// True when a batch that holds `count` requests (and may hold at most `limit`) should wait

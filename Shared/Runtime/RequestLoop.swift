@@ -288,14 +288,16 @@ public final class RequestLoop: ThreadLoop {
     /// read as the last batch was answered), waits a moment for the clients the last batch answered
     /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
     private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int) throws {
+        let started = gatherMicroseconds > 0 ? Self.monotonicNanoseconds() : 0
+        let window = UInt64(gatherMicroseconds) * 1_000
         var incoming = kept
         kept.removeAll(keepingCapacity: true)
         while incoming.count < options.maxBatch, let next = try read(requests) {
             incoming.append(next)
         }
         if gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
-            && incoming.contains(where: Self.isForTheService) {
-            let deadline = Self.monotonicNanoseconds() + UInt64(gatherMicroseconds) * 1_000
+            && gathering.isReturning(at: started, window: window) && incoming.contains(where: Self.isForTheService) {
+            let deadline = started + window
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
                 let now = Self.monotonicNanoseconds()
                 guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
@@ -349,7 +351,7 @@ public final class RequestLoop: ThreadLoop {
             // What came while this batch was handled: the other half of a steady load, waiting.
             let before = kept.count
             while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
-            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before)
+            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before, at: Self.monotonicNanoseconds())
         }
     }
 

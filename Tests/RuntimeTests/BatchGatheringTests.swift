@@ -107,6 +107,19 @@ import Testing
         #expect(held >= 950, "\(held) of 1,000 batches gathered their clients")
     }
 
+    /// A batch that starts long after the last one was answered is not the load's clients coming
+    /// back (the load has ended): it does not wait for them.
+    @Test func onlyABatchThatStartsSoonAfterTheLastAnswerWaits() {
+        var g = BatchGathering()
+        let ms: UInt64 = 1_000_000
+        g.answered(32, arrivedMeanwhile: 0, at: 1_000 * ms)
+        #expect(g.shouldWait(holding: 1, limit: 512))
+        #expect(g.isReturning(at: 1_000 * ms, window: ms / 5), "at once: the two halves of a load")
+        #expect(g.isReturning(at: 1_000 * ms + ms / 10, window: ms / 5), "the first client back")
+        #expect(!g.isReturning(at: 1_000 * ms + ms, window: ms / 5), "a millisecond later: the load has ended")
+        #expect(!g.isReturning(at: 999 * ms, window: ms / 5), "a clock that went back never waits")
+    }
+
     @Test func theWaitIsAnOptionNamedInItsError() throws {
         #expect(try ServiceOptions.parse([]).loopOptions.gatherMicroseconds == 200)
         #expect(try ServiceOptions.parse(["--gather-microseconds", "0"]).loopOptions.gatherMicroseconds == 0)
