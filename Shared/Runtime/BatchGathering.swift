@@ -10,7 +10,7 @@
 /// The loop waits only for requests it has reason to expect: as many as the last batch answered
 /// plus those that came while it was being handled, and only when those were at least
 /// ``minimumExpected``, and only for a batch that starts soon after the last one was answered
-/// (``isReturning(at:window:)``): a request that comes later, after a load has ended, is not one
+/// (``isReturning(at:window:)``; the request loop's window is the wait and a millisecond): a request that comes later, after a load has ended, is not one
 /// of its clients coming back. A lone request, or a few of them, is never held back.
 ///
 /// Requests that do not come back (callers that each send one and leave, as a busy web front's

@@ -289,7 +289,10 @@ public final class RequestLoop: ThreadLoop {
     /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
     private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int) throws {
         let started = gatherMicroseconds > 0 ? Self.monotonicNanoseconds() : 0
-        let window = UInt64(gatherMicroseconds) * 1_000
+        let wait = UInt64(gatherMicroseconds) * 1_000
+        // A millisecond wider than the wait: clients that come back late (over CURVE, on a busy
+        // machine) still count as the load's. A batch that starts later than that is not theirs.
+        let window = wait + 1_000_000
         var incoming = kept
         kept.removeAll(keepingCapacity: true)
         while incoming.count < options.maxBatch, let next = try read(requests) {
@@ -297,7 +300,7 @@ public final class RequestLoop: ThreadLoop {
         }
         if gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
             && gathering.isReturning(at: started, window: window) && incoming.contains(where: Self.isForTheService) {
-            let deadline = started + window
+            let deadline = started + wait
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
                 let now = Self.monotonicNanoseconds()
                 guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
