@@ -9,9 +9,10 @@
 ///
 /// The loop waits only for requests it has reason to expect: as many as the last batch answered
 /// plus those that came while it was being handled, and only when those were at least
-/// ``minimumExpected``, and only for a batch that starts soon after the last one was answered
-/// (``isReturning(at:window:)``; the request loop's window is the wait and a millisecond): a request that comes later, after a load has ended, is not one
-/// of its clients coming back. A lone request, or a few of them, is never held back.
+/// ``minimumExpected``. It waits only in a batch that starts soon after the last one was
+/// answered (``isReturning(at:window:)``; the request loop's window is the wait and a
+/// millisecond): a request that comes later, after a load has ended, is not one of its clients
+/// coming back. A lone request, or a few of them, is never held back.
 ///
 /// Requests that do not come back (callers that each send one and leave, as a busy web front's
 /// do) would make every batch wait its whole time for nothing, or hold the first ones back until
@@ -32,7 +33,7 @@ package struct BatchGathering: Sendable {
     package private(set) var paused = 0
     /// How many batches the next wait that runs out pauses the waits for.
     private var nextPause = 1
-    /// When the last batch was answered (a monotonic clock's nanoseconds).
+    /// When the last batch was answered (`DispatchTime`'s uptime nanoseconds, a monotonic clock).
     package private(set) var answeredAt: UInt64 = 0
 
     package init() {}

@@ -288,7 +288,7 @@ public final class RequestLoop: ThreadLoop {
     /// read as the last batch was answered), waits a moment for the clients the last batch answered
     /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
     private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int) throws {
-        let started = gatherMicroseconds > 0 ? Self.monotonicNanoseconds() : 0
+        let started = gatherMicroseconds > 0 ? DispatchTime.now().uptimeNanoseconds : 0
         let wait = UInt64(gatherMicroseconds) * 1_000
         // A millisecond wider than the wait: clients that come back late (over CURVE, on a busy
         // machine) still count as the load's. A batch that starts later than that is not theirs.
@@ -302,7 +302,7 @@ public final class RequestLoop: ThreadLoop {
             && gathering.isReturning(at: started, window: window) && incoming.contains(where: Self.isForTheService) {
             let deadline = started + wait
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
-                let now = Self.monotonicNanoseconds()
+                let now = DispatchTime.now().uptimeNanoseconds
                 guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
                     gathering.waited(gathered: false)
                     break
@@ -354,7 +354,7 @@ public final class RequestLoop: ThreadLoop {
             // What came while this batch was handled: the other half of a steady load, waiting.
             let before = kept.count
             while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
-            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before, at: Self.monotonicNanoseconds())
+            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before, at: DispatchTime.now().uptimeNanoseconds)
         }
     }
 
@@ -367,12 +367,6 @@ public final class RequestLoop: ThreadLoop {
         case .replay?, .getStatus?: return false
         default: return true
         }
-    }
-
-    private static func monotonicNanoseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     /// The next waiting request, if any. Over CURVE, a request its client's role may not make

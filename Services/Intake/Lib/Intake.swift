@@ -247,11 +247,11 @@ public final class IntakeService: RequestHandling {
     /// submission's reply leaves encoded (``WireWriter/acceptance(caseNumber:trackingToken:duplicate:linkedCaseNumber:)``).
     public func answer(_ requests: [Liaison_V1_Request]) -> [OutgoingReply] { answer(requests, operatorKeys: []) }
 
-    /// ``answer(_:)``, where a request that came with a CURVE key let in as an operator
-    /// (`operatorKeys[i]`, its allow-list name) may read contact data without an operator secret.
     /// The submissions of a batch share one transaction (group commit).
     public var commitsBatchesTogether: Bool { true }
 
+    /// ``answer(_:)``, where a request that came with a CURVE key let in as an operator
+    /// (`operatorKeys[i]`, its allow-list name) may read contact data without an operator secret.
     public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
         // Plain arrays, not optionals or tuples of these structs: the runtime copies and destroys
         // those through generic value witnesses, several times a request (callgrind: 4,000
