@@ -871,14 +871,43 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
         #expect(NearDuplicates.similarity("ab", "AB") == 1 && NearDuplicates.similarity("ab", "ba") == 0)
     }
 
-    /// Contact fingerprints are stored and compared across restarts: the hand-keyed HMAC must give
-    /// exactly swift-crypto's `HMAC<SHA256>` codes, for every key and message length.
-    /// What intake's sealer writes (through BoringSSL directly, where its module can be imported)
-    /// is what swift-crypto's `AES.GCM` opens: nonce, ciphertext and tag, bound to the
-    /// authenticated data; appended after what the output already held.
-    @Test func contactsAreSealedAsSwiftCryptosAESGCMOpensThem() throws {
+    /// Every sealer this build has: the one intake uses (BoringSSL directly, where its module can be
+    /// imported) and swift-crypto's, its fallback, so that the fallback is tested in every build.
+    static let sealers: [any ContactSealing.Type] = {
+        var all: [any ContactSealing.Type] = [SwiftCryptoGCMSealer.self]
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
+        all.append(BoringGCMSealer.self)
+        #endif
+        return all
+    }()
+
+    /// Every fingerprinting this build has, likewise.
+    static let fingerprinters: [any ContactFingerprinting.Type] = {
+        var all: [any ContactFingerprinting.Type] = [SwiftCryptoKeyedSHA256.self]
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
+        all.append(BoringKeyedSHA256.self)
+        #endif
+        return all
+    }()
+
+    /// Intake seals with BoringSSL directly wherever swift-crypto's module for it can be imported
+    /// (this build's SwiftPM lets it): a change that lost the import would fall back unseen.
+    @Test func intakeSealsAndFingerprintsThroughBoringSSLDirectly() {
+        #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
+        #expect(GCMSealer.self == BoringGCMSealer.self && KeyedSHA256.self == BoringKeyedSHA256.self)
+        #expect(Self.sealers.count == 2 && Self.fingerprinters.count == 2)
+        #else
+        #expect(GCMSealer.self == SwiftCryptoGCMSealer.self && KeyedSHA256.self == SwiftCryptoKeyedSHA256.self)
+        #endif
+    }
+
+    /// What every sealer writes is what swift-crypto's `AES.GCM` opens: nonce, ciphertext and tag,
+    /// bound to the authenticated data; appended after what the output already held.
+    @Test(arguments: sealers.indices)
+    func contactsAreSealedAsSwiftCryptosAESGCMOpensThem(_ which: Int) throws {
         let key = SymmetricKey(size: .bits256)
-        let sealer = try GCMSealer(key: key)
+        let sealerType = Self.sealers[which]
+        let sealer = try sealerType.init(key: key)
         for length in [0, 1, 15, 16, 17, 63, 64, 65, 200, 4_000] {
             let plain = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ length) }
             let nonce = (0..<12).map { UInt8(truncatingIfNeeded: $0 &+ length) }
@@ -894,20 +923,29 @@ func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String
             #expect(throws: (any Error).self) { try AES.GCM.open(box, using: key, authenticating: Array("L1-x".utf8)) }
             // And swift-crypto's own seal with the same nonce gives the same bytes.
             let theirs = try AES.GCM.seal(plain, using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
-            #expect(Array(theirs.combined!) == Array(out.dropFirst(3)), "\(length) bytes")
+            #expect(Array(theirs.combined!) == Array(out.dropFirst(3)), "\(sealerType), \(length) bytes")
         }
-        #expect(throws: (any Error).self) { try GCMSealer(key: SymmetricKey(size: .bits128)) }
+        #expect(throws: (any Error).self) { try sealerType.init(key: SymmetricKey(size: .bits128)) }
+        let shortNonce = [UInt8](repeating: 1, count: 8)
+        var out: [UInt8] = [9]
+        #expect(throws: (any Error).self) {
+            try shortNonce.withUnsafeBytes { n in try sealer.seal(UnsafeRawBufferPointer(start: nil, count: 0), nonce: n, authenticating: n, appendingTo: &out) }
+        }
+        #expect(out == [9], "a refused seal leaves the output as it was")
     }
 
-    @Test func contactFingerprintsAreHMACSHA256() throws {
+    /// Contact fingerprints are stored and compared across restarts: every keyed HMAC this build has
+    /// must give exactly swift-crypto's `HMAC<SHA256>` codes, for every key and message length.
+    @Test(arguments: fingerprinters.indices)
+    func contactFingerprintsAreHMACSHA256(_ which: Int) throws {
         for keyBytes in [1, 16, 32, 63, 64, 65, 100, 200] {
             let key = SymmetricKey(data: (0..<keyBytes).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ keyBytes) })
-            let hmac = KeyedSHA256(key: key)
+            let hmac = Self.fingerprinters[which].init(key: key)
             for length in [0, 1, 11, 55, 56, 63, 64, 65, 119, 120, 128, 1_000] {
                 let message = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ length) }
                 let expected = Array(HMAC<SHA256>.authenticationCode(for: message, using: key))
                 let code = hmac.authenticationCode(message)
-                #expect(ContactPrint.encode([code]) == Array(expected.prefix(16)), "key \(keyBytes) bytes, message \(length) bytes")
+                #expect(ContactPrint.encode([code]) == Array(expected.prefix(16)), "\(type(of: hmac)), key \(keyBytes) bytes, message \(length) bytes")
             }
         }
         // And the two fingerprints of a contact are the HMACs of its normalised phone and e-mail.

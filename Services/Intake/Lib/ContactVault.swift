@@ -137,13 +137,13 @@ public final class ContactVault: Sendable {
         var draws = (SecureRandom.uint64(), SecureRandom.uint64())
         // Bytes, not Foundation's `Data`, and one allocation of the final size.
         var out: [UInt8] = []
-        out.reserveCapacity(sealedHeader.count + GCMSealer.nonceSize + plain.count + GCMSealer.tagSize)
+        out.reserveCapacity(sealedHeader.count + GCMSealing.nonceSize + plain.count + GCMSealing.tagSize)
         out.append(contentsOf: sealedHeader)
         var aad = caseNumber
         try withUnsafeBytes(of: &draws) { nonce in
             try plain.withUnsafeBytes { p in
                 try aad.withUTF8 { a in
-                    try sealer.seal(p, nonce: UnsafeRawBufferPointer(rebasing: nonce.prefix(GCMSealer.nonceSize)),
+                    try sealer.seal(p, nonce: UnsafeRawBufferPointer(rebasing: nonce.prefix(GCMSealing.nonceSize)),
                                     authenticating: UnsafeRawBufferPointer(a), appendingTo: &out)
                 }
             }
