@@ -254,7 +254,11 @@ struct IntakeBench: ParsableCommand {
                 let low = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "curve-low\(r)")
                 note("curve.low.p50", low.p(50))
                 sync()
+                let txnsBefore = try writeTransactions(c.context, c.endpoint, serverKey: c.serverKey)
+                let cpuBefore = cpuSeconds(c.process.processIdentifier)
                 let closed = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: clients, requests: nil, seconds: seconds, tag: "curve-closed\(r)")
+                note("curve.closed.cpu", (cpuSeconds(c.process.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, closed.acked)))
+                note("curve.closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(c.context, c.endpoint, serverKey: c.serverKey) - txnsBefore)))
                 note("curve.closed.rate", closed.rate)
             }
             FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
@@ -297,6 +301,8 @@ struct IntakeBench: ParsableCommand {
             print("""
                 over CURVE, closed loop \(clients) clients        \(pad(f(m("curve.closed.rate")) + "/s", 20))  plain intake    \(pad(f(m("closed.rate")) + "/s", 10))  \(r2(ratio("curve.closed.rate", "closed.rate")))
                 over CURVE, latency at low load, p50        \(pad(f(m("curve.low.p50")) + " µs", 20))  plain intake    \(pad(f(m("low.p50")) + " µs", 10))  \(r2(ratio("curve.low.p50", "low.p50")))
+                over CURVE, submissions per transaction     \(pad(String(format: "%.1f", m("curve.closed.batch")), 20))  plain intake    \(String(format: "%.1f", m("closed.batch")))
+                over CURVE, intake CPU per submission       \(pad(f(m("curve.closed.cpu")) + " µs", 20))  plain intake    \(pad(f(m("closed.cpu")) + " µs", 10))  \(r2(ratio("curve.closed.cpu", "closed.cpu")))
                 """)
         }
     }
@@ -638,8 +644,8 @@ struct IntakeBench: ParsableCommand {
     }
 
     /// Write transactions intake committed so far (its status), to count submissions per transaction.
-    func writeTransactions(_ ctx: Context, _ endpoint: String) throws -> UInt64 {
-        let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 5_000, attempts: 2)
+    func writeTransactions(_ ctx: Context, _ endpoint: String, serverKey: String? = nil) throws -> UInt64 {
+        let client = RequestClient(context: ctx, endpoint: endpoint, serverKey: serverKey, timeoutMs: 5_000, attempts: 2)
         defer { client.reset() }
         return try client.call(.getStatus(.init())).serviceStatus.writeTransactions
     }
