@@ -1,6 +1,7 @@
 import Foundation
 import LiaisonCodec
 import LiaisonRuntime
+import Logging
 import Testing
 
 final class TempDir {
@@ -44,4 +45,30 @@ func request(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Request {
 /// An operator's request for a case's contact data, naming who and why as every one must.
 func contactQuery(_ caseNumber: String, actor: String = "desk-7", reason: String = "follow-up call") -> Liaison_V1_GetContact {
     .with { $0.caseNumber = caseNumber; $0.actor = actor; $0.reason = reason }
+}
+
+/// A logger whose lines (level, message, metadata) are kept for the test to read.
+final class CapturedLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var kept: [String] = []
+    var lines: [String] { lock.withLock { kept } }
+    var logger: Logger { Logger(label: "test") { _ in Sink(log: self) } }
+
+    struct Sink: LogHandler {
+        let log: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let meta = (event.metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+            log.lock.withLock { log.kept.append("\(event.level) \(event.message) \(meta)") }
+        }
+    }
+}
+
+enum LiaisonPaths {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }
