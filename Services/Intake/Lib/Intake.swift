@@ -8,6 +8,11 @@ import Synchronization
 
 /// Intake: takes public feedback, commits it durably (group commit), acknowledges it with a case
 /// number and tracking token, and publishes `feedback.received` without the contact data.
+///
+/// This file holds the request path and its group commit. Beside it: the schema
+/// (`IntakeSchema.swift`), what a citizen sees by case number and token (`IntakeStatus.swift`),
+/// an operator's read of contact data (`ContactDisclosure.swift`), and case numbers and tracking
+/// tokens (`CaseNumbers.swift`).
 public final class IntakeService: RequestHandling {
     let log: EventLog
     /// The submission rules and the unit directory they check codes against; replaced whole by
