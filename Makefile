@@ -41,6 +41,9 @@ test: build
 	$(BIN)/liaison-bench handler --runs 1 --cases 500
 	@echo "== the fuzz target's replay build on the golden requests (scripts/fuzz-requests.sh fuzzes)"
 	$(BIN)/liaison-fuzz-requests Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin
+	@echo "== the journal probe builds and runs one short round (scripts/probe-journal.c; docs/PERFORMANCE.md)"
+	cc -O2 -Wall -Werror -o $(BIN)/probe-journal scripts/probe-journal.c -lzmq -lsqlite3
+	@probe_dir=$$(mktemp -d) && timeout 120 $(BIN)/probe-journal $$probe_dir 1 echo,sqlite,journal 200; status=$$?; rm -rf $$probe_dir; exit $$status
 
 # Benchmark figures worth quoting: release build, 3 runs, medians.
 bench: deps

@@ -11,7 +11,7 @@
 // recovery-safe journal: it measures the latency a durable write of that shape costs here.
 //
 //   gcc -O2 -o /tmp/probe-journal scripts/probe-journal.c -lzmq -lsqlite3
-//   mkdir -p /tmp/pj && /tmp/probe-journal /tmp/pj 5 sqlite,journal   # directory, rounds, modes
+//   mkdir -p /tmp/pj && /tmp/probe-journal /tmp/pj 5 sqlite,journal 2000   # directory, rounds, modes, requests
 #define _GNU_SOURCE
 #include <zmq.h>
 #include <sqlite3.h>
@@ -40,9 +40,10 @@ static void insert(sqlite3 *db, sqlite3_stmt *st, const void *b, int n) {
     sqlite3_bind_blob(st, 1, b, n, SQLITE_STATIC); sqlite3_step(st); sqlite3_reset(st);
     sqlite3_exec(db, "COMMIT", 0, 0, 0);
 }
-static void server(const char *mode, const char *dir, const char *endpoint) {
+// Binds an ephemeral port of 127.0.0.1 and writes its endpoint to `ready` (then closes it).
+static void server(const char *mode, const char *dir, int ready) {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_ROUTER);
-    zmq_bind(s, endpoint);
+    if (zmq_bind(s, "tcp://127.0.0.1:*") != 0) { perror("zmq_bind"); _exit(1); }
     char path[512]; snprintf(path, sizeof path, "%s/server.sqlite", dir);
     int direct = strcmp(mode, "direct") == 0, journal = strcmp(mode, "journal") == 0 || direct, commit = strcmp(mode, "sqlite") == 0;
     sqlite3 *db = (journal || commit) ? open_db(path, journal ? "OFF" : "FULL") : NULL;
@@ -58,6 +59,10 @@ static void server(const char *mode, const char *dir, const char *endpoint) {
         jfd = open(path, O_RDWR | O_DSYNC | (direct ? O_DIRECT : 0));
         posix_memalign(&block, 4096, 4096); memset(block, 0, 4096);
     }
+    char endpoint[256]; size_t size = sizeof endpoint;
+    zmq_getsockopt(s, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    if (write(ready, endpoint, strlen(endpoint)) < 0) _exit(1);
+    close(ready);
     long n = 0;
     for (;;) {
         zmq_msg_t id, empty, body; zmq_msg_init(&id); zmq_msg_init(&empty); zmq_msg_init(&body);
@@ -77,15 +82,18 @@ static void server(const char *mode, const char *dir, const char *endpoint) {
 }
 static double client(const char *endpoint, int count, double *p99) {
     void *ctx = zmq_ctx_new(), *s = zmq_socket(ctx, ZMQ_REQ);
+    int timeout = 5000, linger = 5000;
+    zmq_setsockopt(s, ZMQ_RCVTIMEO, &timeout, sizeof timeout);
+    zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect(s, endpoint);
     char msg[261]; memset(msg, 'x', sizeof msg); char buf[512];
     double *t = malloc(sizeof(double) * count);
     for (int i = 0; i < 200 + count; i++) {
-        double a = now_us(); zmq_send(s, msg, sizeof msg, 0); zmq_recv(s, buf, sizeof buf, 0);
+        double a = now_us(); zmq_send(s, msg, sizeof msg, 0);
+        if (zmq_recv(s, buf, sizeof buf, 0) < 0) { fprintf(stderr, "no answer from %s within 5 s\n", endpoint); exit(1); }
         if (i >= 200) t[i - 200] = now_us() - a;
     }
-    zmq_send(s, "stop", 4, 0);
-    usleep(100000);
+    zmq_send(s, "stop", 4, 0);   // delivered before the close returns (the linger), then the server ends
     zmq_close(s); zmq_ctx_term(ctx);
     qsort(t, count, sizeof(double), cmp);
     double p50 = t[count / 2]; *p99 = t[count * 99 / 100]; free(t); return p50;
@@ -101,7 +109,7 @@ static double one_row(const char *dir, int count) {
 }
 int main(int argc, char **argv) {
     const char *dir = argc > 1 ? argv[1] : "/tmp/jprobe/d";
-    int rounds = argc > 2 ? atoi(argv[2]) : 3, count = 2000, port = 17900;
+    int rounds = argc > 2 ? atoi(argv[2]) : 3, count = argc > 4 ? atoi(argv[4]) : 2000;
     const char *list = argc > 3 ? argv[3] : "echo,sqlite,journal,direct";
     char buf[256]; snprintf(buf, sizeof buf, "%s", list);
     const char *modes[16]; int nmodes = 0;
@@ -110,11 +118,13 @@ int main(int argc, char **argv) {
         double fsync_us = one_row(dir, 1500);
         printf("round %d: one-row transaction %.0f µs (mean of 1500)", r + 1, fsync_us);
         for (int m = 0; m < nmodes; m++) {
-            char ep[64]; snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", port++);
+            int ready[2]; if (pipe(ready) != 0) { perror("pipe"); return 1; }
             sync();
             pid_t pid = fork();
-            if (pid == 0) { server(modes[m], dir, ep); _exit(0); }
-            usleep(200000);
+            if (pid == 0) { close(ready[0]); server(modes[m], dir, ready[1]); _exit(0); }
+            close(ready[1]);
+            char ep[256] = {0}; ssize_t got = read(ready[0], ep, sizeof ep - 1); close(ready[0]);
+            if (got <= 0) { fprintf(stderr, "the %s server did not start\n", modes[m]); return 1; }
             double p99, p50 = client(ep, count, &p99);
             waitpid(pid, NULL, 0);
             printf("; %s p50 %.0f p99 %.0f", modes[m], p50, p99);
