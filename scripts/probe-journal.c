@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 static double now_us(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e6 + t.tv_nsec / 1e3; }
@@ -121,7 +123,8 @@ int main(int argc, char **argv) {
             int ready[2]; if (pipe(ready) != 0) { perror("pipe"); return 1; }
             sync();
             pid_t pid = fork();
-            if (pid == 0) { close(ready[0]); server(modes[m], dir, ready[1]); _exit(0); }
+            // The server ends with this process, however it ends (a timeout's kill included).
+            if (pid == 0) { prctl(PR_SET_PDEATHSIG, SIGKILL); close(ready[0]); server(modes[m], dir, ready[1]); _exit(0); }
             close(ready[1]);
             char ep[256] = {0}; ssize_t got = read(ready[0], ep, sizeof ep - 1); close(ready[0]);
             if (got <= 0) { fprintf(stderr, "the %s server did not start\n", modes[m]); return 1; }
