@@ -44,6 +44,8 @@ import tempfile
 import time
 
 CONTROL = "/.crashfs"
+# The control file's size: its JSON padded with spaces (see `_stats`).
+STATS_SIZE = 4096
 CONTROL_FH = 1 << 62
 VOLATILE_SUFFIXES = ("-shm",)
 
@@ -98,7 +100,12 @@ def make_operations():
             s["unsynced_files"] = len(self.pending)
             s["unsynced_bytes"] = sum(p.size() for p in self.pending.values())
             s["failing_fsyncs_left"] = sum(f[0] for f in self.failing_fsyncs)
-            return (json.dumps(s, sort_keys=True) + "\n").encode()
+            # Of one size whatever the counts: a reader reads the file, then once more at its end for
+            # the end of file, and each read asks for the stats again. A snapshot that had grown by
+            # a digit in between gave that second read the tail of another snapshot ("Extra data").
+            # Padded, the second read starts past the end of any snapshot and gets nothing.
+            text = json.dumps(s, sort_keys=True) + "\n"
+            return text.ljust(STATS_SIZE).encode() if len(text) < STATS_SIZE else text.encode()
 
         def _control(self, data):
             words = data.decode("utf-8", "replace").split()
@@ -590,6 +597,27 @@ def self_test():
             len(set(acked) & set(rows)), len(acked), ok))
         rows, ok = sqlite_rows("FULL", "some")
         check(rows == 50 and ok == "ok", "SQLite WAL, synchronous=FULL, a torn cut: all 50 there (%d, %s)" % (rows, ok))
+
+        # The counters read while another process writes and syncs (as the soak reads them while
+        # the services run): every read is one whole snapshot, however the counts grew meanwhile.
+        writer = subprocess.Popen([sys.executable, "-c",
+                                   "import os, sys\n"
+                                   "fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND)\n"
+                                   "for i in range(3000):\n"
+                                   "    os.write(fd, b'x' * (1 + i % 7000)); os.fsync(fd)\n",
+                                   os.path.join(m, "counting")])
+        reads, broken = 0, []
+        try:
+            while writer.poll() is None or reads < 50:
+                try:
+                    fs.stats()
+                except ValueError as e:
+                    broken.append(str(e))
+                reads += 1
+        finally:
+            writer.kill()
+            writer.wait()
+        check(not broken, "the counters read %d times while a writer synced: each one snapshot (%s)" % (reads, broken[:1] or "ok"))
     finally:
         fs.close()
         subprocess.run(["rm", "-rf", tmp])
