@@ -226,11 +226,13 @@ struct IntakeBench: ParsableCommand {
             let low = try closedLoop(ctx, endpoint, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "low\(r)")
             note("low.p50", low.p(50)); note("low.p99", low.p(99))
             sync()
-            let txnsBefore = try writeTransactions(ctx, endpoint)
+            let countsBefore = try commitCounts(ctx, endpoint)
             let cpuBefore = cpuSeconds(intake.processIdentifier)
             let closed = try closedLoop(ctx, endpoint, clients: clients, requests: nil, seconds: seconds, tag: "closed\(r)")
             note("closed.cpu", (cpuSeconds(intake.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, closed.acked)))
-            note("closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(ctx, endpoint) - txnsBefore)))
+            let countsAfter = try commitCounts(ctx, endpoint)
+            note("closed.batch", Double(closed.acked) / Double(max(1, countsAfter.transactions - countsBefore.transactions)))
+            note("closed.runout", countsAfter.runOutPercent(since: countsBefore))
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
             if moreClients > 0 {
                 sync()
@@ -254,14 +256,16 @@ struct IntakeBench: ParsableCommand {
                 let low = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: 1, requests: quick ? 100 : lowLoad, seconds: nil, tag: "curve-low\(r)")
                 note("curve.low.p50", low.p(50))
                 sync()
-                let txnsBefore = try writeTransactions(c.context, c.endpoint, serverKey: c.serverKey)
+                let countsBefore = try commitCounts(c.context, c.endpoint, serverKey: c.serverKey)
                 let cpuBefore = cpuSeconds(c.process.processIdentifier)
                 let closed = try closedLoop(c.context, c.endpoint, serverKey: c.serverKey, clients: clients, requests: nil, seconds: seconds, tag: "curve-closed\(r)")
                 note("curve.closed.cpu", (cpuSeconds(c.process.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, closed.acked)))
-                note("curve.closed.batch", Double(closed.acked) / Double(max(1, try writeTransactions(c.context, c.endpoint, serverKey: c.serverKey) - txnsBefore)))
+                let countsAfter = try commitCounts(c.context, c.endpoint, serverKey: c.serverKey)
+                note("curve.closed.batch", Double(closed.acked) / Double(max(1, countsAfter.transactions - countsBefore.transactions)))
+                note("curve.closed.runout", countsAfter.runOutPercent(since: countsBefore))
                 note("curve.closed.rate", closed.rate)
             }
-            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
+            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction, \(String(format: "%.0f", rows["closed.runout"]!.last!)) % of waits ran out) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
@@ -290,7 +294,7 @@ struct IntakeBench: ParsableCommand {
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rttfsync")) + " µs", 10))  \(r2(ratio("low.p50", "raw.rttfsync"))) (target <= 1)
                                                                                echo committing \(pad(f(m("raw.durable.p50")) + " µs", 10))  \(r2(ratio("low.p50", "raw.durable.p50"))) (each round trip with a one-row transaction inside)
             latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs; echo committing p99 \(f(m("raw.durable.p99"))) µs
-            closed loop submissions per transaction     \(String(format: "%.1f", m("closed.batch"))) (group commit, \(clients) clients)
+            closed loop submissions per transaction     \(String(format: "%.1f", m("closed.batch"))) (group commit, \(clients) clients; of the batches' waits for the clients coming back, \(String(format: "%.1f", m("closed.runout"))) % ran out)
             intake CPU per acknowledged submission      \(f(m("closed.cpu"))) µs (all its threads, kernel included, closed loop; \(ProcessInfo.processInfo.activeProcessorCount) cores here)
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
             open loop \(rate)/s: achieved, p50 / p99 / p99.9   \(f(m("open.rate")))/s, \(f(m("open.p50"))) / \(f(m("open.p99"))) / \(f(m("open.p999"))) µs
@@ -302,6 +306,7 @@ struct IntakeBench: ParsableCommand {
                 over CURVE, closed loop \(clients) clients        \(pad(f(m("curve.closed.rate")) + "/s", 20))  plain intake    \(pad(f(m("closed.rate")) + "/s", 10))  \(r2(ratio("curve.closed.rate", "closed.rate")))
                 over CURVE, latency at low load, p50        \(pad(f(m("curve.low.p50")) + " µs", 20))  plain intake    \(pad(f(m("low.p50")) + " µs", 10))  \(r2(ratio("curve.low.p50", "low.p50")))
                 over CURVE, submissions per transaction     \(pad(String(format: "%.1f", m("curve.closed.batch")), 20))  plain intake    \(String(format: "%.1f", m("closed.batch")))
+                over CURVE, waits for the clients run out   \(pad(String(format: "%.1f", m("curve.closed.runout")) + " %", 20))  plain intake    \(String(format: "%.1f", m("closed.runout"))) %
                 over CURVE, intake CPU per submission       \(pad(f(m("curve.closed.cpu")) + " µs", 20))  plain intake    \(pad(f(m("closed.cpu")) + " µs", 10))  \(r2(ratio("curve.closed.cpu", "closed.cpu")))
                 """)
         }
@@ -645,9 +650,25 @@ struct IntakeBench: ParsableCommand {
 
     /// Write transactions intake committed so far (its status), to count submissions per transaction.
     func writeTransactions(_ ctx: Context, _ endpoint: String, serverKey: String? = nil) throws -> UInt64 {
+        try commitCounts(ctx, endpoint, serverKey: serverKey).transactions
+    }
+
+    /// Intake's counts of its commits so far (its status): write transactions, batches that waited
+    /// to gather the clients the last one answered, and of them the waits that ran out.
+    struct CommitCounts {
+        var transactions: UInt64, gatherWaits: UInt64, gatherWaitsRunOut: UInt64
+        /// The share of the waits since `before` that ran out, in percent (0 when none waited).
+        func runOutPercent(since before: CommitCounts) -> Double {
+            let waits = gatherWaits - before.gatherWaits
+            return waits == 0 ? 0 : 100 * Double(gatherWaitsRunOut - before.gatherWaitsRunOut) / Double(waits)
+        }
+    }
+
+    func commitCounts(_ ctx: Context, _ endpoint: String, serverKey: String? = nil) throws -> CommitCounts {
         let client = RequestClient(context: ctx, endpoint: endpoint, serverKey: serverKey, timeoutMs: 5_000, attempts: 2)
         defer { client.reset() }
-        return try client.call(.getStatus(.init())).serviceStatus.writeTransactions
+        let s = try client.call(.getStatus(.init())).serviceStatus
+        return CommitCounts(transactions: s.writeTransactions, gatherWaits: s.gatherWaits, gatherWaitsRunOut: s.gatherWaitsRunOut)
     }
 
     /// CPU time (user and system, all threads) a process has used, in seconds (Linux).

@@ -39,7 +39,10 @@ package struct BatchGathering: Sendable {
     package init() {}
 
     /// Records a batch just answered, at `now`: `answered` requests, while `arrivedMeanwhile` more
-    /// came in. The clients answered will be back; those that came are waiting already.
+    /// came in before any of them was answered. The clients answered will be back; those that came
+    /// are waiting already. (Requests that come after the answers may be the answered clients back
+    /// already: counted here too, they would be counted twice, and the next batch would wait its
+    /// whole time for requests that are not coming.)
     package mutating func answered(_ answered: Int, arrivedMeanwhile: Int, at now: UInt64 = 0) {
         let next = answered + arrivedMeanwhile
         expected = next >= Self.minimumExpected ? next : 0

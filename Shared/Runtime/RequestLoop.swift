@@ -105,6 +105,10 @@ public final class LoopStats: Sendable {
     public let shed = Atomic<UInt64>(0)
     /// Answered and refused over the last minute, and the latest refusal.
     public let answers = RequestCounts()
+    /// Batches that waited to gather the clients the last one answered (``BatchGathering``).
+    public let gatherWaits = Atomic<UInt64>(0)
+    /// Of them, the waits that ran their whole time without gathering what they expected.
+    public let gatherWaitsRunOut = Atomic<UInt64>(0)
     public init() {}
 }
 
@@ -301,10 +305,12 @@ public final class RequestLoop: ThreadLoop {
         if gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
             && gathering.isReturning(at: started, window: window) && incoming.contains(where: Self.isForTheService) {
             let deadline = started + wait
+            stats.gatherWaits.add(1, ordering: .relaxed)
             while gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
                 let now = DispatchTime.now().uptimeNanoseconds
                 guard now < deadline, try requests.waitReadable(nanoseconds: deadline - now) else {
                     gathering.waited(gathered: false)
+                    stats.gatherWaitsRunOut.add(1, ordering: .relaxed)
                     break
                 }
                 while incoming.count < options.maxBatch, let next = try read(requests) { incoming.append(next) }
@@ -339,6 +345,17 @@ public final class RequestLoop: ThreadLoop {
                 replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
         }
+        // What came while this batch was handled: the other half of a steady load, waiting. Read
+        // before any of the batch's clients has its answer, so that none of them can be among it:
+        // read after the replies, it took in clients of this very batch already back (a busy
+        // intake's replies take a while to send) and counted them twice, and the next batch then
+        // waited its whole time for requests that were not coming.
+        var arrivedMeanwhile = 0
+        if gatherMicroseconds > 0 {
+            let before = kept.count
+            while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
+            arrivedMeanwhile = kept.count - before
+        }
         // Each reply carries the id of the request it answers, written as it is encoded. An
         // accepted submission's reply is encoded bytes; only a message can be a refusal.
         var refused = 0
@@ -351,10 +368,7 @@ public final class RequestLoop: ThreadLoop {
         }
         stats.answers.record(answered: incoming.count, refused: refused)
         if gatherMicroseconds > 0 {
-            // What came while this batch was handled: the other half of a steady load, waiting.
-            let before = kept.count
-            while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
-            gathering.answered(incoming.count, arrivedMeanwhile: kept.count - before, at: DispatchTime.now().uptimeNanoseconds)
+            gathering.answered(incoming.count, arrivedMeanwhile: arrivedMeanwhile, at: DispatchTime.now().uptimeNanoseconds)
         }
     }
 

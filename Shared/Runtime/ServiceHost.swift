@@ -42,6 +42,8 @@ public struct ServiceHost: Service {
             var s = Liaison_V1_ServiceStatus()
             s.writeTransactions = log.transactions
             s.requestsShed = stats.shed.load(ordering: .relaxed)
+            s.gatherWaits = stats.gatherWaits.load(ordering: .relaxed)
+            s.gatherWaitsRunOut = stats.gatherWaitsRunOut.load(ordering: .relaxed)
             s.requestsServed = stats.served.load(ordering: .relaxed)
             s.requestsRefused = stats.answers.refusedTotal.load(ordering: .relaxed)
             let minute = stats.answers.lastMinute()

@@ -1629,6 +1629,21 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
   /// Clears the value of `lastRefusalAt`. Subsequent reads from it will return its default value.
   public mutating func clearLastRefusalAt() {_uniqueStorage()._lastRefusalAt = nil}
 
+  /// Group commit's gathering (intake; 0 elsewhere): batches that waited for the clients the last
+  /// one answered (--gather-microseconds), and of them those whose wait ran its whole time without
+  /// gathering them. Under a steady load of clients that come back, nearly none run out; many do
+  /// when callers send once and leave, and then the waits pause (see BatchGathering).
+  public var gatherWaits: UInt64 {
+    get {_storage._gatherWaits}
+    set {_uniqueStorage()._gatherWaits = newValue}
+  }
+
+  /// since start
+  public var gatherWaitsRunOut: UInt64 {
+    get {_storage._gatherWaitsRunOut}
+    set {_uniqueStorage()._gatherWaitsRunOut = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -4098,7 +4113,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -4132,6 +4147,8 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _refusedLastMinute: UInt64 = 0
     var _lastRefusal: String = String()
     var _lastRefusalAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _gatherWaits: UInt64 = 0
+    var _gatherWaitsRunOut: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4173,6 +4190,8 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _refusedLastMinute = source._refusedLastMinute
       _lastRefusal = source._lastRefusal
       _lastRefusalAt = source._lastRefusalAt
+      _gatherWaits = source._gatherWaits
+      _gatherWaitsRunOut = source._gatherWaitsRunOut
     }
   }
 
@@ -4222,6 +4241,8 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 29: try { try decoder.decodeSingularUInt64Field(value: &_storage._refusedLastMinute) }()
         case 30: try { try decoder.decodeSingularStringField(value: &_storage._lastRefusal) }()
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._lastRefusalAt) }()
+        case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaits) }()
+        case 33: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaitsRunOut) }()
         default: break
         }
       }
@@ -4327,6 +4348,12 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       try { if let v = _storage._lastRefusalAt {
         try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
       } }()
+      if _storage._gatherWaits != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._gatherWaits, fieldNumber: 32)
+      }
+      if _storage._gatherWaitsRunOut != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._gatherWaitsRunOut, fieldNumber: 33)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4367,6 +4394,8 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._refusedLastMinute != rhs_storage._refusedLastMinute {return false}
         if _storage._lastRefusal != rhs_storage._lastRefusal {return false}
         if _storage._lastRefusalAt != rhs_storage._lastRefusalAt {return false}
+        if _storage._gatherWaits != rhs_storage._gatherWaits {return false}
+        if _storage._gatherWaitsRunOut != rhs_storage._gatherWaitsRunOut {return false}
         return true
       }
       if !storagesAreEqual {return false}
