@@ -269,11 +269,19 @@ public enum FeedbackFile {
             let names = header.map { sheetField($0) ?? $0.trimmingCharacters(in: .whitespaces).lowercased() }
             let lines = rows.dropFirst().map { row -> String in
                 var object: [String: Any] = [:]
+                var again: [(String, String)] = []
                 for (i, cell) in row.enumerated() where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
                     // A cell past the header's names: an unknown field, named by its column.
-                    object[i < names.count ? names[i] : "column \(i + 1)"] = cell
+                    let name = i < names.count ? names[i] : "column \(i + 1)"
+                    if object[name] == nil { object[name] = cell } else { again.append((name, cell)) }
                 }
-                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
+                // Two columns of one field both filled in (电话 and 手机): both are written, so
+                // that the row is refused naming the field, where a dictionary would keep one.
+                for (name, cell) in again {
+                    let pair = (try? JSONSerialization.data(withJSONObject: [name: cell], options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
+                    data = pair.dropLast() + Data(",".utf8) + data.dropFirst()
+                }
                 return String(decoding: data, as: UTF8.self)
             }
             let named = separator == "\t" ? "tab" : separator == ";" ? "semicolon" : "comma"
@@ -293,9 +301,18 @@ public enum FeedbackFile {
             throw LineError(line: 1, message: "the file starts as a JSON array but is not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")); nothing was sent")
         }
         let items = (document as? [Any]) ?? [document]
+        // An object that gives a key twice goes as written, on one line, to be refused as its line
+        // names it: the parsed object kept only the last of the two.
+        let bytes = [UInt8](data)
+        var repeated: [Int: Range<Int>] = [:]
+        for r in JSONText.repeatedKeys(bytes) { repeated[r.item] = r.itemBytes }
         // Each item as one line; a number or a string in the array is written as it stands and
         // refused as its line ("not a JSON object").
-        return Document(what: "one JSON document", item: "object", items: items.map { item in
+        return Document(what: "one JSON document", item: "object", items: items.enumerated().map { index, item in
+            if let range = repeated[index] {
+                // Line breaks outside strings are JSON's white space (inside one they are not JSON).
+                return String(decoding: bytes[range].map { $0 == 0x0A || $0 == 0x0D ? 0x20 : $0 }, as: UTF8.self)
+            }
             let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
             return line.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         })
@@ -450,6 +467,10 @@ public enum FeedbackFile {
     /// characters from 1) and the text from there. Foundation's parser gives the byte offset.
     static func notJSON(_ text: String, _ error: Error) -> String {
         let detail = (error as NSError).userInfo["NSDebugDescription"] as? String ?? ""
+        // Foundation says a lone surrogate "ends" the text: it is found and named instead.
+        if detail.contains("surrogate") || detail.contains("no high character"), let lone = JSONText.loneSurrogate(text) {
+            return "not valid JSON at column \(lone.column): \(WireError.quoted(lone.escape)) is half of a character (one of a UTF-16 pair without the other): write the character itself, or both halves"
+        }
         if detail.contains("end of file") || detail.contains("Unexpected end") {
             return "not valid JSON: the line ends inside it (a quote, brace or bracket left open)"
         }
@@ -525,6 +546,9 @@ public enum FeedbackFile {
         }
         guard var obj = parsed as? [String: Any] else {
             return .failure(LineError(line: line, message: "not a JSON object: each line is one submission, {\"kind\":\"complaint\",\"text\":\"...\",...}"))
+        }
+        if let repeated = JSONText.repeatedKeys(Array(text.utf8)).first {
+            return .failure(LineError(line: line, message: "\"\(repeated.key)\" is given twice: keep one (a JSON reader would keep the last and drop the other)"))
         }
         if let refused = plainFields(&obj) { return .failure(LineError(line: line, message: refused)) }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {

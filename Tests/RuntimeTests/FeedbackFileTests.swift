@@ -363,6 +363,74 @@ import Testing
     }
 }
 
+/// What Foundation's JSON reader passes over in silence: a key given twice (it keeps the last and
+/// drops the other) and half of a UTF-16 pair (it says the line "ends" there).
+@Suite struct FeedbackFileSilentJSONTests {
+    func message(_ line: String) -> String? {
+        if case .failure(let e) = FeedbackFile.parse(line, line: 2, source: "desk.jsonl") { return e.message }
+        return nil
+    }
+
+    @Test func aKeyGivenTwiceIsRefusedByName() {
+        #expect(message(#"{"kind":"praise","channel":"hotline","unit":"U","text":"first","text":"second"}"#)
+            == #""text" is given twice: keep one (a JSON reader would keep the last and drop the other)"#)
+        #expect(message(#"{"kind":"praise","channel":"hotline","unit":"U","text":"t","contact":{"phone":"13800000001","phone":"13800000002"}}"#)?
+            .hasPrefix(#""phone" is given twice"#) == true)
+        // The same name in two objects, or inside a text, is no repeat.
+        #expect(message(#"{"kind":"praise","channel":"hotline","unit":"U","name":"Li","contact":{"phone":"13800000001"},"text":"\"name\":1, {\"name\":2}"}"#) == nil)
+    }
+
+    @Test func repeatedKeysAreFoundInEachObjectAsWritten() {
+        let text = #"[{"a":1,"b":{"a":2,"c":[{"a":3}]}}, {"x":"}\",{\"x\":","x":2}, 7, {"y":[1,{"y":1,"y":2}],"y":3}]"#
+        let found = JSONText.repeatedKeys(Array(text.utf8))
+        #expect(found.map(\.key) == ["x", "y"] && found.map(\.item) == [1, 3])
+        let bytes = Array(text.utf8)
+        #expect(found.map { String(decoding: bytes[$0.itemBytes], as: UTF8.self) }
+            == [#"{"x":"}\",{\"x\":","x":2}"#, #"{"y":[1,{"y":1,"y":2}],"y":3}"#])
+        #expect(JSONText.repeatedKeys(Array(#"{"k":1,"K":2,"k\u0020":3}"#.utf8)).isEmpty)
+        #expect(JSONText.repeatedKeys(Array(#" {"k":1, "k" : 2}"#.utf8)).map(\.key) == ["k"])
+    }
+
+    @Test func halfACharacterIsNamedWithItsColumn() throws {
+        #expect(message(#"{"kind":"praise","text":"灯坏了 \ud83d here"}"#)
+            == #"not valid JSON at column 30: '\ud83d' is half of a character (one of a UTF-16 pair without the other): write the character itself, or both halves"#)
+        #expect(message(#"{"kind":"praise","text":"\ud83d\ude00\uDE00"}"#)?.hasPrefix(#"not valid JSON at column 38: '\uDE00' is half"#) == true)
+        // Both halves are a character; an escaped backslash before "ud83d" is no escape.
+        #expect(message(#"{"kind":"praise","channel":"web","unit":"U","text":"\ud83d\ude00 \\ud83d"}"#) == nil)
+        #expect(try FeedbackFile.parse(#"{"kind":"praise","channel":"web","unit":"U","text":"\ud83d\ude00 \\ud83d"}"#, line: 1, source: "f").get().text == "😀 \\ud83d")
+    }
+
+    @Test func aDocumentsObjectWithAKeyTwiceIsRefusedAloneAndTheOthersGoIn() throws {
+        let path = NSTemporaryDirectory() + "doc-\(UUID().uuidString).json"
+        try Data("[\n {\"kind\":\"praise\",\"text\":\"a\"},\n {\"kind\":\"tip\",\n  \"text\":\"b\",\r\n  \"text\":\"c\"},\n {\"kind\":\"tip\",\"text\":\"d\"}\n]\n".utf8)
+            .write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let items = try #require(try FeedbackFile.document(path: path)?.items)
+        #expect(items.count == 3 && items[0] == #"{"kind":"praise","text":"a"}"# && items[2] == #"{"kind":"tip","text":"d"}"#)
+        #expect(!items[1].contains("\n") && !items[1].contains("\r"), "\(items[1].debugDescription)")
+        #expect(message(items[1])?.hasPrefix(#""text" is given twice"#) == true, "\(items[1])")
+        // One object printed over several lines, a key twice.
+        let one = NSTemporaryDirectory() + "doc-\(UUID().uuidString).json"
+        try Data("{\n \"kind\": \"tip\",\n \"kind\": \"praise\"\n}\n".utf8).write(to: URL(fileURLWithPath: one))
+        defer { try? FileManager.default.removeItem(atPath: one) }
+        let lines = try #require(try FeedbackFile.document(path: one)?.items)
+        #expect(lines.count == 1 && message(lines[0])?.hasPrefix(#""kind" is given twice"#) == true, "\(lines)")
+    }
+
+    /// 电话 and 手机 are both a phone: a row with one of them goes in, a row with both is refused.
+    @Test func twoColumnsOfOneFieldBothFilledAreRefusedForThatRow() throws {
+        let path = NSTemporaryDirectory() + "sheet-\(UUID().uuidString).csv"
+        try Data("类型,渠道,单位,内容,电话,手机\n投诉,热线,STN-EAST-01,噪音,010 6552 1234,\n表扬,热线,STN-EAST-01,谢谢,010 6552 1234,138 1234 5678\n咨询,热线,STN-EAST-01,问题,,138 1234 5678\n".utf8)
+            .write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let items = try #require(try FeedbackFile.document(path: path)?.items)
+        #expect(items.count == 3)
+        #expect(try FeedbackFile.parse(items[0], line: 1, source: "s").get().contact.phone == "010 6552 1234")
+        #expect(message(items[1])?.hasPrefix(#""phone" is given twice"#) == true, "\(items[1])")
+        #expect(try FeedbackFile.parse(items[2], line: 3, source: "s").get().contact.phone == "138 1234 5678")
+    }
+}
+
 /// A desk that keeps its calls in a spreadsheet saves them as CSV.
 @Suite struct FeedbackFileSheetTests {
     func file(_ bytes: [UInt8]) throws -> String {

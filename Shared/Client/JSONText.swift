@@ -1,0 +1,87 @@
+/// What Foundation's JSON reader passes over in silence, found in the text itself: a key given
+/// twice in one object (the reader keeps the last and drops the other) and a `\u` escape that is
+/// half of a UTF-16 pair (the reader says only that the text "ends" there).
+package enum JSONText {
+    /// A key given more than once in one object, with the element of a top-level array that holds
+    /// it (0 when the text is not an array) and that element's bytes.
+    package struct RepeatedKey: Equatable {
+        package let key: String
+        package let item: Int
+        package let itemBytes: Range<Int>
+    }
+
+    /// The keys of `bytes`, JSON that has already parsed, given twice in one object, at most one
+    /// for each element of a top-level array (a non-array text is its element 0). Keys are compared
+    /// as written: `"text"` and `"t\u0065xt"` are not taken for the same key.
+    package static func repeatedKeys(_ bytes: [UInt8]) -> [RepeatedKey] {
+        /// An open object (with the keys seen in it and whether a key comes next) or array.
+        struct Open {
+            let isObject: Bool
+            var keys: Set<ArraySlice<UInt8>> = []
+            var keyNext = true
+        }
+        var stack: [Open] = []
+        var found: [RepeatedKey] = []
+        let topIsArray = bytes.first(where: { !isSpace($0) }) == UInt8(ascii: "[")
+        var item = 0, itemStart = 0
+        var repeated: String?  // the current element's first repeated key
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            switch b {
+            case UInt8(ascii: "\""):
+                var j = i + 1
+                while j < bytes.count, bytes[j] != UInt8(ascii: "\"") { j += bytes[j] == UInt8(ascii: "\\") ? 2 : 1 }
+                if let top = stack.indices.last, stack[top].isObject, stack[top].keyNext {
+                    let key = bytes[(i + 1)..<min(j, bytes.count)]
+                    if !stack[top].keys.insert(key).inserted, repeated == nil { repeated = String(decoding: key, as: UTF8.self) }
+                    stack[top].keyNext = false
+                }
+                i = j
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                if topIsArray, stack.count == 1 { itemStart = i }
+                stack.append(Open(isObject: b == UInt8(ascii: "{")))
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                stack.removeLast()
+                if topIsArray, stack.count == 1, let key = repeated {
+                    found.append(RepeatedKey(key: key, item: item, itemBytes: itemStart..<(i + 1)))
+                    repeated = nil
+                }
+            case UInt8(ascii: ","):
+                if let top = stack.indices.last, stack[top].isObject { stack[top].keyNext = true }
+                if topIsArray, stack.count == 1 { item += 1 }
+            default: break
+            }
+            i += 1
+        }
+        if !topIsArray, let key = repeated { found.append(RepeatedKey(key: key, item: 0, itemBytes: 0..<bytes.count)) }
+        return found
+    }
+
+    static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0A || b == 0x0D }
+
+    /// The first `\u` escape of `text` that is half of a UTF-16 surrogate pair without its other
+    /// half (`\ud83d` alone): the escape as written and its column, counted in characters from 1.
+    package static func loneSurrogate(_ text: String) -> (escape: String, column: Int)? {
+        let bytes = Array(text.utf8)
+        /// The value of a `\uXXXX` escape starting at `at`, if one does.
+        func escape(at at: Int) -> UInt32? {
+            guard at + 6 <= bytes.count, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else { return nil }
+            return UInt32(String(decoding: bytes[(at + 2)..<(at + 6)], as: UTF8.self), radix: 16)
+        }
+        var i = 0
+        while i < bytes.count {
+            guard bytes[i] == UInt8(ascii: "\\") else { i += 1; continue }
+            guard let v = escape(at: i) else { i += 2; continue }
+            if (0xD800...0xDBFF).contains(v), let low = escape(at: i + 6), (0xDC00...0xDFFF).contains(low) {
+                i += 12
+            } else if (0xD800...0xDFFF).contains(v) {
+                let column = String(decoding: bytes[..<i], as: UTF8.self).count + 1
+                return (String(decoding: bytes[i..<(i + 6)], as: UTF8.self), column)
+            } else {
+                i += 6
+            }
+        }
+        return nil
+    }
+}
