@@ -146,9 +146,8 @@ struct SubmitForm {
         while let found = ContactInText.all(in: submission.text).first(where: \.kind.reaches) {
             let current = found.kind == .phone ? submission.contact.phone : submission.contact.email
             guard current.isEmpty || current == found.value else { return }
-            let answer = try read("  the text holds \(found.kind == .phone ? "a phone number" : "an e-mail address"), \(found.value): "
-                                  + "the citizen's own, to \(found.kind == .phone ? "call" : "write") back on? [Y/n] ").lowercased()
-            guard answer.isEmpty || answer == "y" || answer == "yes" else { return }
+            guard try yes("  the text holds \(found.kind == .phone ? "a phone number" : "an e-mail address"), \(found.value): "
+                          + "the citizen's own, to \(found.kind == .phone ? "call" : "write") back on? [Y/n] ") else { return }
             submission.text.replaceSubrange(found.range, with: ContactInText.marker(found.kind))
             take(found.value, for: found.kind == .phone ? .phone : .email)
         }
@@ -258,11 +257,18 @@ struct SubmitForm {
     /// Shows the submission and asks to send it.
     func confirmed() throws -> Bool {
         say("\n" + summary() + "\n")
+        return try yes("send it? [Y/n] ")
+    }
+
+    /// A yes (Enter too) or a no to `prompt`, asked again for any other answer: a name typed where
+    /// the form asked a question is not taken for a no.
+    func yes(_ prompt: String) throws -> Bool {
         while true {
-            switch try read("send it? [Y/n] ").lowercased() {
-            case "", "y", "yes": return true
-            case "n", "no": return false
-            default: continue
+            let typed = try read(prompt)
+            switch typed.lowercased() {
+            case "", "y", "yes", "是": return true
+            case "n", "no", "否": return false
+            default: say("  \(WireError.quoted(typed)) is neither: answer y (or Enter) or n\n")
             }
         }
     }
