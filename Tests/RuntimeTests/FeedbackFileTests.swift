@@ -400,30 +400,27 @@ import Testing
         #expect(try FeedbackFile.parse(#"{"kind":"praise","channel":"web","unit":"U","text":"\ud83d\ude00 \\ud83d"}"#, line: 1, source: "f").get().text == "😀 \\ud83d")
     }
 
-    @Test func aDocumentsObjectWithAKeyTwiceIsRefusedAloneAndTheOthersGoIn() throws {
-        let path = NSTemporaryDirectory() + "doc-\(UUID().uuidString).json"
-        try Data("[\n {\"kind\":\"praise\",\"text\":\"a\"},\n {\"kind\":\"tip\",\n  \"text\":\"b\",\r\n  \"text\":\"c\"},\n {\"kind\":\"tip\",\"text\":\"d\"}\n]\n".utf8)
-            .write(to: URL(fileURLWithPath: path))
+    /// The items of a file (a JSON document or a sheet) of `text`.
+    func itemsOf(_ text: String) throws -> [String] {
+        let path = NSTemporaryDirectory() + "silent-\(UUID().uuidString)"
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let items = try #require(try FeedbackFile.document(path: path)?.items)
+        return try #require(try FeedbackFile.document(path: path)?.items)
+    }
+
+    @Test func aDocumentsObjectWithAKeyTwiceIsRefusedAloneAndTheOthersGoIn() throws {
+        let items = try itemsOf("[\n {\"kind\":\"praise\",\"text\":\"a\"},\n {\"kind\":\"tip\",\n  \"text\":\"b\",\r\n  \"text\":\"c\"},\n {\"kind\":\"tip\",\"text\":\"d\"}\n]\n")
         #expect(items.count == 3 && items[0] == #"{"kind":"praise","text":"a"}"# && items[2] == #"{"kind":"tip","text":"d"}"#)
         #expect(!items[1].contains("\n") && !items[1].contains("\r"), "\(items[1].debugDescription)")
         #expect(message(items[1])?.hasPrefix(#""text" is given twice"#) == true, "\(items[1])")
         // One object printed over several lines, a key twice.
-        let one = NSTemporaryDirectory() + "doc-\(UUID().uuidString).json"
-        try Data("{\n \"kind\": \"tip\",\n \"kind\": \"praise\"\n}\n".utf8).write(to: URL(fileURLWithPath: one))
-        defer { try? FileManager.default.removeItem(atPath: one) }
-        let lines = try #require(try FeedbackFile.document(path: one)?.items)
+        let lines = try itemsOf("{\n \"kind\": \"tip\",\n \"kind\": \"praise\"\n}\n")
         #expect(lines.count == 1 && message(lines[0])?.hasPrefix(#""kind" is given twice"#) == true, "\(lines)")
     }
 
     /// 电话 and 手机 are both a phone: a row with one of them goes in, a row with both is refused.
     @Test func twoColumnsOfOneFieldBothFilledAreRefusedForThatRow() throws {
-        let path = NSTemporaryDirectory() + "sheet-\(UUID().uuidString).csv"
-        try Data("类型,渠道,单位,内容,电话,手机\n投诉,热线,STN-EAST-01,噪音,010 6552 1234,\n表扬,热线,STN-EAST-01,谢谢,010 6552 1234,138 1234 5678\n咨询,热线,STN-EAST-01,问题,,138 1234 5678\n".utf8)
-            .write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let items = try #require(try FeedbackFile.document(path: path)?.items)
+        let items = try itemsOf("类型,渠道,单位,内容,电话,手机\n投诉,热线,STN-EAST-01,噪音,010 6552 1234,\n表扬,热线,STN-EAST-01,谢谢,010 6552 1234,138 1234 5678\n咨询,热线,STN-EAST-01,问题,,138 1234 5678\n")
         #expect(items.count == 3)
         #expect(try FeedbackFile.parse(items[0], line: 1, source: "s").get().contact.phone == "010 6552 1234")
         #expect(message(items[1])?.hasPrefix(#""phone" is given twice"#) == true, "\(items[1])")
