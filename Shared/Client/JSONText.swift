@@ -42,6 +42,9 @@ package enum JSONText {
                 if topIsArray, stack.count == 1 { itemStart = i }
                 stack.append(Open(isObject: b == UInt8(ascii: "{")))
             case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                // Text Foundation read in another encoding (UTF-16 without its mark) may close more
+                // than it opened, as UTF-8 bytes.
+                guard !stack.isEmpty else { return found }
                 stack.removeLast()
                 if topIsArray, stack.count == 1, let key = repeated {
                     found.append(RepeatedKey(key: key, item: item, itemBytes: itemStart..<(i + 1)))

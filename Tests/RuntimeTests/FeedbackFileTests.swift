@@ -389,6 +389,11 @@ import Testing
             == [#"{"x":"}\",{\"x\":","x":2}"#, #"{"y":[1,{"y":1,"y":2}],"y":3}"#])
         #expect(JSONText.repeatedKeys(Array(#"{"k":1,"K":2,"k\u0020":3}"#.utf8)).isEmpty)
         #expect(JSONText.repeatedKeys(Array(#" {"k":1, "k" : 2}"#.utf8)).map(\.key) == ["k"])
+        // Foundation reads UTF-16 without its mark too; as UTF-8 bytes it may close what it never
+        // opened, and is passed over, not trapped on.
+        #expect(JSONText.repeatedKeys(Array("}]{\"a\":1}".utf8)).isEmpty)
+        let utf16 = String(decoding: Array(#"{"text":"}}","text":"x"}"#.utf8).flatMap { [$0, 0] }, as: UTF8.self)
+        #expect(message(utf16) != nil)
     }
 
     @Test func halfACharacterIsNamedWithItsColumn() throws {
