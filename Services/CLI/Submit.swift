@@ -284,6 +284,10 @@ extension Submit {
     /// lines share intake's group commits); prints each line's case number (or its error) in line
     /// order, and a progress bar on a terminal. The file is read as the lines go out, so a file of
     /// any size takes the same memory. Exits non-zero if any line failed.
+    ///
+    /// Ctrl-C (or SIGTERM) stops the reading: the lines on their way are answered and printed,
+    /// then where the file stopped and how to go on, and the exit status is 130. A second Ctrl-C
+    /// ends it at once.
     func submitFile(_ path: String) {
         var reader: FeedbackFile.Lines
         var totalLines: Int?
@@ -332,6 +336,21 @@ extension Submit {
         // Each submission sent: the reader's line it came from, by the index submitMany gives it.
         var sentLines: [Int: Int] = [:]
         var sent = 0
+        // Stopped by the clerk: no line is read after it, and what is on its way is still answered
+        // and printed (the output cut mid-line, with case numbers never shown, was the alternative).
+        let interrupted = StopFlag()
+        var interruptions: [DispatchSourceSignal] = []
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                interrupted.set()
+                for other in [SIGINT, SIGTERM] { signal(other, SIG_DFL) }   // a second one ends it at once
+            }
+            source.resume()
+            interruptions.append(source)
+        }
+        defer { interruptions.forEach { $0.cancel() } }
         do {
             let ctx = try client.context()
             defer { ctx.terminate() }
@@ -339,7 +358,7 @@ extension Submit {
             defer { rc.reset() }
             try rc.submitMany(next: {
                 // The next good line; a bad one is reported in its place and the reading goes on.
-                while let (n, line) = try reader.next() {
+                while !interrupted.isSet, let (n, line) = try reader.next() {
                     switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
                     case .failure(let e):
                         failed += 1
@@ -413,6 +432,15 @@ extension Submit {
         fflush(nil)
         if showProgress { printError("\n") }
         printError("\(submitted) of \(submitted + failed) submitted\n")
+        if interrupted.isSet {
+            let through = reader.lineNumber
+            printError("""
+                stopped: the file was read through line \(through)\(totalLines.map { " of \($0)" } ?? ""), and every line sent was answered above.
+                To go on, submit the same file again: lines already stored come back marked already submitted.
+
+                """)
+            Foundation.exit(130)
+        }
         if failed > 0 { Foundation.exit(1) }
     }
 }

@@ -207,6 +207,54 @@ extension EndToEndTests {
         #expect(mixed.status == 64 && mixed.output.contains("--kind, --submission-id cannot go with --file"), "\(mixed.output)")
     }
 
+    /// Ctrl-C in the middle of a desk's big file: the reading stops, the lines on their way are
+    /// answered and printed whole, the clerk is told where the file stopped, and the same file sent
+    /// again finishes it without a second case. (Ctrl-C used to end the command at once: its output
+    /// cut in the middle of a line, the last case numbers never shown.)
+    @Test func aFileStoppedWithCtrlCSaysWhereItStoppedAndGoesOnWhenSentAgain() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let lines = 5_000
+        let file = set.dir + "/desk.jsonl"
+        let text = (1...lines).map { #"{"kind":"praise","channel":"web","unit":"STN-EAST-01","text":"thanks \#($0)"}"# }.joined(separator: "\n")
+        try Data(text.utf8).write(to: URL(fileURLWithPath: file))
+        let outPath = set.dir + "/receipts.txt", errPath = set.dir + "/submit.err"
+        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+        p.arguments = ["submit", "--file", file, "--in-flight", "8", "--topology", set.topologyPath]
+        p.environment = LiaisonSet.childEnvironment([:])
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        // Its first receipts written (a file's output goes out in blocks), then Ctrl-C.
+        #expect(await eventually(60) { ((try? FileManager.default.attributesOfItem(atPath: outPath)[.size] as? Int) ?? 0) > 0 })
+        kill(p.processIdentifier, SIGINT)
+        #expect(await eventually(30) { !p.isRunning })
+        p.waitUntilExit()
+        let out = try String(contentsOfFile: outPath, encoding: .utf8), err = try String(contentsOfFile: errPath, encoding: .utf8)
+        #expect(p.terminationStatus == 130, "\(err)")
+        let through = try #require(err.firstMatch(of: /stopped: the file was read through line (\d+), and every line sent was answered above/)
+            .flatMap { Int($0.1) }, "\(err)")
+        #expect(through < lines && err.contains("To go on, submit the same file again"), "\(err)")
+        // Every line read was sent and its receipt printed whole, in order: none left in doubt.
+        let receipts = out.split(separator: "\n")
+        #expect(receipts.count == through, "\(receipts.count) receipts for \(through) lines read")
+        for (i, r) in receipts.enumerated() where r.wholeMatch(of: /line (\d+): case L1-\d{7}  tracking token [2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}/)?.1 != "\(i + 1)" {
+            Issue.record("receipt \(i + 1): \(r)")
+            break
+        }
+        #expect(await set.status("intake")?.headSeq == UInt64(through), "intake stored what was acknowledged, no more")
+        // The same file again: the rest goes in, what went in before is answered as before.
+        let again = try await set.cli(["submit", "--file", file])
+        #expect(again.status == 0 && again.output.contains("\(lines) of \(lines) submitted"), "\(again.output.suffix(500))")
+        #expect(again.output.components(separatedBy: "(already submitted)").count - 1 == through)
+        #expect(await set.status("intake")?.headSeq == UInt64(lines))
+    }
+
     /// A hotline clerk takes a call with `liaison submit --ask`: each field asked in turn (a kind by
     /// its start, a unit by its name, a time the form cannot read asked again), the whole read back,
     /// and what intake refuses asked again with intake's reason, the badge it offers kept with
