@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import LiaisonCodec
 import LiaisonRuntime
+import Synchronization
 import ZeroMQ
 
 struct Submit: ParsableCommand {
@@ -10,7 +11,8 @@ struct Submit: ParsableCommand {
         discussion: """
             Give the citizen the case number and the tracking token: with both they can ask for \
             the status (liaison status). Leave out --name/--phone/--email for an anonymous \
-            submission. A retry with the same --submission-id never makes a second case. A \
+            submission. A retry with the same --submission-id never makes a second case: when \
+            intake does not answer, or on Ctrl-C while it waits, the id is printed. A \
             number written into the text is kept private too: intake seals it with the contact \
             (liaison contact reads it back).
             """)
@@ -134,6 +136,11 @@ struct Submit: ParsableCommand {
             s.contact.phone = phone
             s.contact.email = email
         }
+        // The id is what makes a second try safe, and the clerk may not have chosen it: said on
+        // Ctrl-C too, which a clerk presses when intake is slow to answer.
+        let retry = "Try again with the same id, which never makes a second case:\n  add --submission-id \(submissionId) to the same command"
+        let interruptions = interruptionNote { (retry, submissionId) }
+        defer { interruptions.forEach { $0.cancel() } }
         do {
             let ctx = try client.context()
             defer { ctx.terminate() }
@@ -144,13 +151,10 @@ struct Submit: ParsableCommand {
                 print(Self.receipt(a))
             }
         } catch {
-            // No answer (or a store that failed): intake may have stored it all the same. The id is
-            // what makes a second try safe, and the clerk did not choose it, so say it.
+            // No answer (or a store that failed): intake may have stored it all the same.
             let uncertain = Self.mayHaveBeenStored(error)
-            reportFailure(error, hint: uncertain ? """
-                Intake may or may not have stored it. Try again with the same id, which never makes a second case:
-                  add --submission-id \(submissionId) to the same command
-                """ : nil, json: uncertain ? ["submission_id": submissionId] : [:])
+            reportFailure(error, hint: uncertain ? "Intake may or may not have stored it. " + retry : nil,
+                          json: uncertain ? ["submission_id": submissionId] : [:])
         }
     }
 }
@@ -208,6 +212,10 @@ extension Submit {
             (.name, !name.isEmpty), (.phone, !phone.isEmpty), (.email, !email.isEmpty),
         ]
         form.given = Set(flags.filter(\.1).map(\.0))
+        // Sent and not answered: the form as one command, for Ctrl-C as for no answer.
+        let sending = Mutex<(hint: String, id: String)?>(nil)
+        let interruptions = interruptionNote { sending.withLock { $0 } }
+        defer { interruptions.forEach { $0.cancel() } }
         do {
             try form.fill()
             guard try form.confirmed() else { throw SubmitForm.Abandoned() }
@@ -217,12 +225,15 @@ extension Submit {
             defer { rc.reset() }
             while true {
                 do {
+                    let waiting = (hint: "Run this once intake answers; it never makes a second case:\n  \(form.commandLine())", id: form.submission.submissionID)
+                    sending.withLock { $0 = waiting }
                     let a = try rc.submit(form.submission)
                     print(client.json ? Output.json(a) : Self.receipt(a))
                     return
                 } catch let refused as WireError where refused.code == .invalidArgument && !SubmitForm.fields(refused: refused.field).isEmpty {
                     // Nothing was stored: the field is asked again, the rest kept, and the same
                     // submission (same id) sent once more.
+                    sending.withLock { $0 = nil }
                     form.say("intake refused it: \(refused.message)\n")
                     let fields = SubmitForm.fields(refused: refused.field)
                     if fields.count == 1, let meant = SubmitForm.meant(in: refused.message) { form.take(meant, for: fields[0]) }
@@ -241,6 +252,42 @@ extension Submit {
                 Intake may or may not have stored it. Run this once intake answers; it never makes a second case:
                   \(form.commandLine())
                 """ : nil, json: uncertain ? ["submission_id": form.submission.submissionID] : [:])
+        }
+    }
+
+    /// Calls `handler` on Ctrl-C or SIGTERM (on a queue of its own), instead of the command ending
+    /// there; a second one ends it at once. Keep the sources for as long as it should hold (cancel
+    /// them after).
+    static func onInterrupt(_ handler: @escaping @Sendable () -> Void) -> [DispatchSourceSignal] {
+        [SIGINT, SIGTERM].map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler {
+                for other in [SIGINT, SIGTERM] { signal(other, SIG_DFL) }
+                handler()
+            }
+            source.resume()
+            return source
+        }
+    }
+
+    /// On Ctrl-C or SIGTERM, ends the command (status 130) saying what became of the submission:
+    /// when `waiting` gives a hint, one is on its way and intake may have stored it, so the hint
+    /// (how to send it again under the same id) is printed, and with --json the id; else nothing
+    /// was submitted.
+    func interruptionNote(_ waiting: @escaping @Sendable () -> (hint: String, id: String)?) -> [DispatchSourceSignal] {
+        let json = client.json
+        return Self.onInterrupt {
+            if let w = waiting() {
+                if json {
+                    print(Output.errorJSON(code: "interrupted", message: "interrupted while waiting for intake: it may or may not have stored it", extra: ["submission_id": w.id]))
+                    fflush(nil)
+                }
+                printError("\ninterrupted while waiting for intake: it may or may not have stored it.\n\(w.hint)\n")
+            } else {
+                printError("\ninterrupted: nothing was submitted\n")
+            }
+            _exit(130)
         }
     }
 
@@ -339,17 +386,7 @@ extension Submit {
         // Stopped by the clerk: no line is read after it, and what is on its way is still answered
         // and printed (the output cut mid-line, with case numbers never shown, was the alternative).
         let interrupted = StopFlag()
-        var interruptions: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                interrupted.set()
-                for other in [SIGINT, SIGTERM] { signal(other, SIG_DFL) }   // a second one ends it at once
-            }
-            source.resume()
-            interruptions.append(source)
-        }
+        let interruptions = Self.onInterrupt { interrupted.set() }
         defer { interruptions.forEach { $0.cancel() } }
         do {
             let ctx = try client.context()

@@ -220,15 +220,7 @@ extension EndToEndTests {
         let file = set.dir + "/desk.jsonl"
         let text = (1...lines).map { #"{"kind":"praise","channel":"web","unit":"STN-EAST-01","text":"thanks \#($0)"}"# }.joined(separator: "\n")
         try Data(text.utf8).write(to: URL(fileURLWithPath: file))
-        let outPath = set.dir + "/receipts.txt", errPath = set.dir + "/submit.err"
-        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
-        p.arguments = ["submit", "--file", file, "--in-flight", "8", "--topology", set.topologyPath]
-        p.environment = LiaisonSet.childEnvironment([:])
-        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try p.run()
+        let (p, outPath, errPath) = try started(set, ["submit", "--file", file, "--in-flight", "8"])
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         // Its first receipts written (a file's output goes out in blocks), then Ctrl-C.
         #expect(await eventually(60) { ((try? FileManager.default.attributesOfItem(atPath: outPath)[.size] as? Int) ?? 0) > 0 })
@@ -253,6 +245,71 @@ extension EndToEndTests {
         #expect(again.status == 0 && again.output.contains("\(lines) of \(lines) submitted"), "\(again.output.suffix(500))")
         #expect(again.output.components(separatedBy: "(already submitted)").count - 1 == through)
         #expect(await set.status("intake")?.headSeq == UInt64(lines))
+    }
+
+    /// `liaison ARGS` started on the set's topology, its output and errors going to files of their
+    /// own (read them once it has ended); `input` is its standard input (else none).
+    func started(_ set: LiaisonSet, _ args: [String], input: Pipe? = nil) throws -> (Process, out: String, err: String) {
+        let tag = UUID().uuidString.prefix(8)
+        let outPath = set.dir + "/cli-\(tag).out", errPath = set.dir + "/cli-\(tag).err"
+        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: LiaisonSet.binDir + "/liaison")
+        p.arguments = args + ["--topology", set.topologyPath]
+        p.environment = LiaisonSet.childEnvironment([:])
+        p.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
+        p.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
+        p.standardInput = input ?? FileHandle.nullDevice
+        try p.run()
+        return (p, outPath, errPath)
+    }
+
+    /// Whether process `pid` has its own handlers for all of `signals` (`SigCgt` in /proc): the
+    /// moment a Ctrl-C is its to answer, not the default's to end it.
+    func catches(_ pid: Int32, _ signals: [Int32]) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("SigCgt:") }),
+              let mask = UInt64(line.dropFirst("SigCgt:".count).trimmingCharacters(in: .whitespaces), radix: 16) else { return false }
+        return signals.allSatisfy { mask & (1 << UInt64($0 - 1)) != 0 }
+    }
+
+    /// Ctrl-C while `liaison submit` waits for an intake that does not answer: it says the
+    /// submission may have been stored and gives the id to send it again under (the clerk did not
+    /// choose it), which then makes one case however often it is sent. A form interrupted before
+    /// it is sent says nothing was submitted. (Ctrl-C used to end the command without a word.)
+    @Test func ctrlCWhileWaitingForIntakeGivesTheIdToTryAgainWith() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let command = ["submit", "--kind", "praise", "--unit", "STN-EAST-01", "--text", "Thank you for finding my bike"]
+        let (p, outPath, errPath) = try started(set, command + ["--json"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        #expect(await eventually(30) { catches(p.processIdentifier, [SIGINT, SIGTERM]) })
+        kill(p.processIdentifier, SIGINT)
+        #expect(await eventually(30) { !p.isRunning })
+        p.waitUntilExit()
+        let out = try String(contentsOfFile: outPath, encoding: .utf8), err = try String(contentsOfFile: errPath, encoding: .utf8)
+        #expect(p.terminationStatus == 130, "\(out)\(err)")
+        let id = try #require(out.firstMatch(of: /"code":"interrupted".*"submission_id":"([0-9a-f-]{36})"/)?.1, "\(out)")
+        #expect(err.contains("interrupted while waiting for intake: it may or may not have stored it.")
+                && err.contains("add --submission-id \(id) to the same command"), "\(err)")
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        for again in [false, true] {
+            let run = try await set.cli(command + ["--submission-id", String(id)])
+            #expect(run.status == 0 && run.output.contains("case L1-0000001 ") && run.output.contains("(already submitted)") == again, "\(run.output)")
+        }
+        // The form, Ctrl-C while the clerk is still typing.
+        let typing = Pipe()
+        let (form, _, formErr) = try started(set, ["submit", "--ask"], input: typing)
+        defer { if form.isRunning { kill(form.processIdentifier, SIGKILL) } }
+        #expect(await eventually(30) { catches(form.processIdentifier, [SIGINT, SIGTERM]) })
+        kill(form.processIdentifier, SIGINT)
+        #expect(await eventually(30) { !form.isRunning })
+        form.waitUntilExit()
+        try? typing.fileHandleForWriting.close()
+        let said = try String(contentsOfFile: formErr, encoding: .utf8)
+        #expect(form.terminationStatus == 130 && said.contains("interrupted: nothing was submitted"), "\(said)")
+        #expect(await set.status("intake")?.headSeq == 1)
     }
 
     /// A hotline clerk takes a call with `liaison submit --ask`: each field asked in turn (a kind by
