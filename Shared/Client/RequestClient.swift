@@ -27,6 +27,12 @@ public final class RequestClient {
     public let serverKey: String?
     public var timeoutMs: Int32
     public var attempts: Int
+    /// Called at least every ``waitSliceMs`` while a call waits, to send or for its reply: a
+    /// service's thread beats its pulse here, so that a wait for an upstream that does not answer
+    /// is not taken for a hang (a watchdog shorter than the timeout withheld its pings).
+    public var whileWaiting: (() -> Void)?
+    /// How long a call waits at most between two calls of ``whileWaiting``, in milliseconds.
+    public static let waitSliceMs: Int32 = 100
     private let context: Context
     private var socket: Socket?
 
@@ -83,19 +89,32 @@ public final class RequestClient {
     private func attempt(frames: [[UInt8]], requestID: String) throws -> Liaison_V1_Reply? {
         let s = try connected()
         let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
-        // IMMEDIATE: with no connection yet the send blocks; SNDTIMEO bounds that wait.
-        let sent: Bool
-        do {
-            sent = try s.send(multipart: frames)
-        } catch {
-            if error.isWouldBlock { return nil }
-            throw error
-        }
-        guard sent else { return nil }
-        while true {
+        /// What is left of the timeout, in slices of ``waitSliceMs`` when someone waits with us.
+        func slice() -> Int32 {
             let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
-            if left <= 0 { return nil }
-            if try !s.waitReadable(timeout: left) { return nil }
+            return whileWaiting == nil ? left : min(left, Self.waitSliceMs)
+        }
+        // IMMEDIATE: with no connection yet the send blocks; SNDTIMEO bounds that wait.
+        while true {
+            let wait = slice()
+            if wait <= 0 { return nil }
+            if whileWaiting != nil { try s.setOption(ZMQOption.sendTimeout, wait) }
+            do {
+                if try s.send(multipart: frames) { break }
+                return nil
+            } catch {
+                guard error.isWouldBlock else { throw error }
+                guard let whileWaiting else { return nil }
+                whileWaiting()
+            }
+        }
+        while true {
+            let wait = slice()
+            if wait <= 0 { return nil }
+            if try !s.waitReadable(timeout: wait) {
+                whileWaiting?()
+                continue
+            }
             guard let frames = try s.receiveMultipart(dontWait: true) else { continue }
             guard let decoded = try? Framing.decodeReply(frames: frames) else { continue }
             if decoded.requestID == requestID { return decoded }

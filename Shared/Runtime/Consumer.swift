@@ -113,6 +113,7 @@ public final class Consumer: ThreadLoop {
         try live.secure(context: context, serverKey: upstream.curvePublicKey, endpoint: upstream.events)
         try live.connect(upstream.events)
         let client = RequestClient(context: context, endpoint: upstream.requests, serverKey: upstream.curvePublicKey, timeoutMs: replayTimeoutMs, attempts: 1)
+        client.whileWaiting = { [pulse] in pulse.beat() }   // an upstream that does not answer is not a hang here
         defer { client.reset() }
 
         var needReplay = true

@@ -247,6 +247,35 @@ import LiaisonRuntime
         #expect(Date().timeIntervalSince(started) < 30)
     }
 
+    /// A service's thread waiting on an upstream that does not answer (a consumer's replay) is
+    /// called back all along, to beat its pulse: at least once a slice, both while the send waits for
+    /// a connection (nothing bound: IMMEDIATE holds the message) and while the reply is awaited (a
+    /// peer bound that never answers), and the call still ends after its timeout.
+    @Test func aWaitingCallCallsBackEverySliceUntilItsTimeout() async throws {
+        let dir = try TempDir()
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let silent = try Socket(context: ctx, type: .router, role: "silent", linger: 0)
+        defer { silent.close() }
+        try silent.bind("ipc://\(dir.path)/silent")
+        for endpoint in ["ipc://\(dir.path)/nobody", "ipc://\(dir.path)/silent"] {
+            let (calls, failed, seconds) = try await Threads.run(name: "client") { () -> (Int, Bool, Double) in
+                let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 1)
+                defer { client.reset() }
+                var calls = 0
+                client.whileWaiting = { calls += 1 }
+                let started = Date()
+                let failed: Bool
+                do { _ = try client.call(.getStatus(.init())); failed = false } catch { failed = error is ClientError }
+                return (calls, failed, Date().timeIntervalSince(started))
+            }
+            #expect(failed, "\(endpoint): no answer is a ClientError")
+            // 1,000 ms in slices of 100: about ten calls; a call for each slice that ran out.
+            #expect(calls >= Int(seconds * 1_000) / Int(RequestClient.waitSliceMs) - 1 && calls >= 5, "\(endpoint): \(calls) calls in \(seconds) s")
+            #expect(seconds >= 0.9 && seconds < 30, "\(endpoint): \(seconds) s")
+        }
+    }
+
     /// A request larger than any service takes is refused before it is sent, with an error naming
     /// the request: nothing is bound at the endpoint, so a sent request would end in `ClientError`.
     @Test func anOversizedRequestIsRefusedWithoutBeingSent() async throws {
