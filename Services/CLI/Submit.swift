@@ -79,6 +79,11 @@ struct Submit: ParsableCommand {
         if let channel, Liaison_V1_Channel(name: channel) == nil {
             throw ValidationError("--" + FeedbackFile.unknownName("channel", channel, Liaison_V1_Channel.named.map(\.0)))
         }
+        if file == "-" {
+            // A line without an id is known again by the file's name, its number and its text; a
+            // pipe has no name to know it by, and sent again it could not be told from new work.
+            throw ValidationError("--file - (standard input) is not taken: save the lines to a file and give its path, so that sending it again is known for what it is")
+        }
         if file != nil {
             // A line of the file says all of its submission; a flag beside it would be ignored.
             let single: [(String, Bool)] = [

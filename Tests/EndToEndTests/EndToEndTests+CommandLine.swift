@@ -205,6 +205,8 @@ extension EndToEndTests {
         try Data().write(to: URL(fileURLWithPath: file))
         let mixed = try await set.cli(["submit", "--file", file, "--kind", "praise", "--submission-id", "desk7-0042"])
         #expect(mixed.status == 64 && mixed.output.contains("--kind, --submission-id cannot go with --file"), "\(mixed.output)")
+        let piped = try await set.cli(["submit", "--file", "-"])
+        #expect(piped.status == 64 && piped.output.contains("--file - (standard input) is not taken: save the lines to a file"), "\(piped.output)")
     }
 
     /// Ctrl-C in the middle of a desk's big file: the reading stops, the lines on their way are
