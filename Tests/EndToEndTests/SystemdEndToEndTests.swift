@@ -20,7 +20,7 @@ struct SystemdEndToEndTests {
         // Every 200 ms, though its upstream (the handler) is not running: its consumer's replay
         // requests wait 2 s for an answer, beating all along (they once went silent, and the pings
         // came two every 2 s).
-        #expect(await eventually(6) { listener.messages.filter { $0 == "WATCHDOG=1" }.count >= 12 }, "\(listener.messages)")
+        #expect(await eventually(10) { listener.messages.filter { $0 == "WATCHDOG=1" }.count >= 20 }, "\(listener.messages)")
 
         set.signal("intake", 0, SIGSTOP)
         try await Task.sleep(for: .milliseconds(300))   // a ping on its way when it stopped may still arrive

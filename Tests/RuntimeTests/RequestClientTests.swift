@@ -270,8 +270,10 @@ import LiaisonRuntime
                 return (calls, failed, Date().timeIntervalSince(started))
             }
             #expect(failed, "\(endpoint): no answer is a ClientError")
-            // 1,000 ms in slices of 100: about ten calls; a call for each slice that ran out.
-            #expect(calls >= Int(seconds * 1_000) / Int(RequestClient.waitSliceMs) - 1 && calls >= 5, "\(endpoint): \(calls) calls in \(seconds) s")
+            // 1,000 ms in slices of 100: about ten calls, one for each slice that ran out; fewer
+            // when a loaded machine wakes the thread late, never none, and no more than the slices
+            // (not a busy loop).
+            #expect(calls >= 3 && calls <= Int(seconds * 1_000) / Int(RequestClient.waitSliceMs) + 2, "\(endpoint): \(calls) calls in \(seconds) s")
             #expect(seconds >= 0.9 && seconds < 30, "\(endpoint): \(seconds) s")
         }
     }
