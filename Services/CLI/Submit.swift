@@ -365,6 +365,7 @@ extension Submit {
         let showProgress = isatty(2) == 1 && (totalLines ?? 0) >= 20
         var order = LineOrder()
         var submitted = 0, failed = 0
+        var storedBefore = 0   // answered "already submitted"
         func flush() {
             let done = order.takePrintable()
             guard !done.isEmpty || showProgress else { return }
@@ -429,6 +430,7 @@ extension Submit {
             }, inFlight: inFlight) { i, outcome in
                 guard let slot = sentLines.removeValue(forKey: i) else { return }
                 let n = order.line(slot)
+                if case .success(let a) = outcome, a.duplicate { storedBefore += 1 }
                 switch outcome {
                 case .success(let a) where client.json:
                     submitted += 1
@@ -474,6 +476,15 @@ extension Submit {
         fflush(nil)
         if showProgress { printError("\n") }
         printError("\(submitted) of \(submitted + failed) submitted\n")
+        if storedBefore > 0 {
+            // A line without an id is known by the file's name, its number and its text: said in
+            // sum, so that a new file taken in part for an old one of the same name is noticed.
+            printError("""
+                \(storedBefore) of them had been stored before, their receipts marked already submitted: the same line, word for word, at the same place of a file named \(source) sent before, or the same submission_id.
+                If this file is new work, give such lines a submission_id of their own.
+
+                """)
+        }
         if interrupted.isSet {
             let through = reader.lineNumber
             printError("""

@@ -246,6 +246,7 @@ extension EndToEndTests {
         let again = try await set.cli(["submit", "--file", file])
         #expect(again.status == 0 && again.output.contains("\(lines) of \(lines) submitted"), "\(again.output.suffix(500))")
         #expect(again.output.components(separatedBy: "(already submitted)").count - 1 == through)
+        #expect(again.output.contains("\(through) of them had been stored before, their receipts marked already submitted: the same line, word for word, at the same place of a file named desk.jsonl sent before"), "\(again.output.suffix(500))")
         #expect(await set.status("intake")?.headSeq == UInt64(lines))
     }
 
