@@ -236,9 +236,9 @@ struct IntakeBench: ParsableCommand {
             note("closed.rate", closed.rate); note("closed.p50", closed.p(50)); note("closed.p99", closed.p(99)); note("closed.p999", closed.p(99.9))
             if moreClients > 0 {
                 sync()
-                let before = try writeTransactions(ctx, endpoint)
+                let before = try commitCounts(ctx, endpoint).transactions
                 let more = try closedLoop(ctx, endpoint, clients: moreClients, requests: nil, seconds: seconds, tag: "more\(r)")
-                let batch = Double(more.acked) / Double(max(1, try writeTransactions(ctx, endpoint) - before))
+                let batch = Double(more.acked) / Double(max(1, try commitCounts(ctx, endpoint).transactions - before))
                 note("more.rate", more.rate); note("more.batch", batch); note("more.p50", more.p(50)); note("more.p99", more.p(99))
                 // 1/rate = c + T/batch through both points: the request thread's time per submission
                 // (c) and per transaction (T), each in µs.
@@ -646,11 +646,6 @@ struct IntakeBench: ParsableCommand {
             if (try? client.call(.getStatus(.init()))) != nil { return }
         }
         throw ValidationError("liaison-intake did not answer on \(endpoint)")
-    }
-
-    /// Write transactions intake committed so far (its status), to count submissions per transaction.
-    func writeTransactions(_ ctx: Context, _ endpoint: String, serverKey: String? = nil) throws -> UInt64 {
-        try commitCounts(ctx, endpoint, serverKey: serverKey).transactions
     }
 
     /// Intake's counts of its commits so far (its status): write transactions, batches that waited
