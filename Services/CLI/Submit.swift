@@ -364,8 +364,9 @@ extension Submit {
         let source = (path as NSString).lastPathComponent
         let showProgress = isatty(2) == 1 && (totalLines ?? 0) >= 20
         var order = LineOrder()
-        var submitted = 0, failed = 0
+        var submitted = 0
         var storedBefore = 0   // answered "already submitted"
+        var failures = FailedLines()
         func flush() {
             let done = order.takePrintable()
             guard !done.isEmpty || showProgress else { return }
@@ -404,7 +405,7 @@ extension Submit {
                 while !interrupted.isSet, let (n, line) = try reader.next() {
                     switch line.flatMap({ FeedbackFile.parse($0, line: n, source: source) }) {
                     case .failure(let e):
-                        failed += 1
+                        failures.note(line: n, e)
                         order.settle(order.add(line: n), lineFailure(n, e), failed: true)
                         flush()
                     case .success(var f):
@@ -414,7 +415,7 @@ extension Submit {
                         // the way out, and never sent.
                         if f.channel == .unspecified {
                             guard let channel else {
-                                failed += 1
+                                failures.note(line: n, Self.noChannel)
                                 order.settle(order.add(line: n), lineFailure(n, Self.noChannel), failed: true)
                                 flush()
                                 continue
@@ -439,7 +440,7 @@ extension Submit {
                     submitted += 1
                     order.settle(slot, "line \(n): " + Self.receipt(a), failed: false)
                 case .failure(let e):
-                    failed += 1
+                    failures.note(line: n, e)
                     order.settle(slot, lineFailure(n, e), failed: true)
                 }
                 flush()
@@ -475,7 +476,9 @@ extension Submit {
         }
         fflush(nil)
         if showProgress { printError("\n") }
-        printError("\(submitted) of \(submitted + failed) submitted\n")
+        printError("\(submitted) of \(submitted + failures.count) submitted\n")
+        // Which lines to put right, and how to send them without sending the others twice.
+        if let summary = failures.summary(stored: submitted) { printError(summary) }
         if storedBefore > 0 {
             // A line without an id is known by the file's name, its number and its text: said in
             // sum, so that a new file taken in part for an old one of the same name is noticed.
@@ -494,7 +497,7 @@ extension Submit {
                 """)
             Foundation.exit(130)
         }
-        if failed > 0 { Foundation.exit(1) }
+        if failures.count > 0 { Foundation.exit(1) }
     }
 }
 

@@ -14,7 +14,16 @@ public enum FeedbackFile {
     public struct LineError: Error, CustomStringConvertible {
         public let line: Int
         public let message: String
+        /// The field at fault (`kind`, `occurred_at`), where one is; empty for a line that is not
+        /// a submission at all (not JSON, an unknown field).
+        public var field: String = ""
         public var description: String { "line \(line): \(message)" }
+
+        public init(line: Int, message: String, field: String = "") {
+            self.line = line
+            self.message = message
+            self.field = field
+        }
     }
 
     /// The submission lines of a file's bytes, each with its 1-based line number: blank lines and
@@ -548,18 +557,18 @@ public enum FeedbackFile {
             return .failure(LineError(line: line, message: "not a JSON object: each line is one submission, {\"kind\":\"complaint\",\"text\":\"...\",...}"))
         }
         if let repeated = JSONText.repeatedKeys(Array(text.utf8)).first {
-            return .failure(LineError(line: line, message: "\"\(repeated.key)\" is given twice: keep one (a JSON reader would keep the last and drop the other)"))
+            return .failure(LineError(line: line, message: "\"\(repeated.key)\" is given twice: keep one (a JSON reader would keep the last and drop the other)", field: repeated.key))
         }
         if let refused = plainFields(&obj) { return .failure(LineError(line: line, message: refused)) }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {
             guard let kind = Liaison_V1_FeedbackKind(name: k) else {
-                return .failure(LineError(line: line, message: unknownName("kind", k, Liaison_V1_FeedbackKind.named.map(\.0))))
+                return .failure(LineError(line: line, message: unknownName("kind", k, Liaison_V1_FeedbackKind.named.map(\.0)), field: "kind"))
             }
             obj["kind"] = kind.rawValue
         }
         if let c = obj["channel"] as? String, !c.hasPrefix("CHANNEL_") {
             guard let channel = Liaison_V1_Channel(name: c) else {
-                return .failure(LineError(line: line, message: unknownName("channel", c, Liaison_V1_Channel.named.map(\.0))))
+                return .failure(LineError(line: line, message: unknownName("channel", c, Liaison_V1_Channel.named.map(\.0)), field: "channel"))
             }
             obj["channel"] = channel.rawValue
         }
@@ -568,7 +577,7 @@ public enum FeedbackFile {
         // keeps every digit of it: the same file submitted again must give the same bodies.
         if let when = obj["occurred_at"] as? String, zoned(when) == nil {
             guard let date = local(when) else {
-                return .failure(LineError(line: line, message: notATime("occurred_at", when)))
+                return .failure(LineError(line: line, message: notATime("occurred_at", when), field: "occurred_at"))
             }
             let rfc3339 = ISO8601DateFormatter()
             rfc3339.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
@@ -577,7 +586,7 @@ public enum FeedbackFile {
         for key in contactFields where obj[key] != nil {
             var contact = obj["contact"] as? [String: Any] ?? [:]
             if contact[key] != nil {
-                return .failure(LineError(line: line, message: "\"\(key)\" is given twice, at the top level and in \"contact\""))
+                return .failure(LineError(line: line, message: "\"\(key)\" is given twice, at the top level and in \"contact\"", field: key))
             }
             contact[key] = obj.removeValue(forKey: key)
             obj["contact"] = contact

@@ -86,6 +86,8 @@ extension EndToEndTests {
         let first = try await liaison(["submit", "--file", batch])
         #expect(first.0 == 1 && first.1.contains("line 1: case L1-") && first.1.contains("line 3: case L1-"))
         #expect(first.1.contains("line 2") && first.1.contains("rumour") && first.1.contains("2 of 3 submitted"))
+        // The closing summary names the line to put right, and how to send it without the others twice.
+        #expect(first.1.contains("1 not submitted: line 2 (1 for kind)") && first.1.contains("the 2 stored come back marked already submitted"), "\(first.1)")
         let again = try await liaison(["submit", "--file", batch])
         #expect(again.1.components(separatedBy: "(already submitted)").count == 3)
         // The next day's file of the same name is new work, not a conflict with yesterday's lines;

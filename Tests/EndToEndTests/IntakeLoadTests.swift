@@ -486,7 +486,9 @@ struct IntakeLoadTests {
             default: #expect(line.hasPrefix("line \(n): case L1-"), "\(line)")
             }
         }
-        #expect(out.last == "\(stored) of \(lines) submitted")
+        // The count, then the two lines to put right with what was wrong (an unknown kind; not UTF-8).
+        #expect(out.suffix(3).first == "\(stored) of \(lines) submitted", "\(out.suffix(3))")
+        #expect(out.suffix(2).first?.hasPrefix("2 not submitted: lines 150-151 (1 for kind, 1 for the line as written)") == true, "\(out.suffix(3))")
         let cases = listed.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) }.filter { $0.hasPrefix("L1-") }
         #expect(Set(cases).count == stored)
         let status = try #require(await set.status("intake"))
