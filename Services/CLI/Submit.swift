@@ -19,7 +19,7 @@ struct Submit: ParsableCommand {
 
     @OptionGroup var client: ClientOptions
 
-    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone, or as a desk heads its columns: Phone number, 电话, 内容), its rows numbered as lines. Any of them may be in UTF-16 with its byte-order mark (Excel's \"Unicode Text\", Notepad's \"Unicode\").")
+    @Option(help: "A JSON-lines file of submissions (a desk's batch), UTF-8: one object a line with SubmitFeedback's fields; kind and channel by short name; name, phone and email at the top level or in \"contact\". Each line's case number is printed; a bad line (bad JSON, unknown kind, not UTF-8) is named and the others go in. A file that is one JSON array of such objects (a web tool's export) is taken too, its objects numbered as lines; so is a spreadsheet saved as CSV whose first row names the fields (kind,channel,unit,text,phone, or as a desk heads its columns: Phone number, 电话, 内容), its rows numbered as the spreadsheet numbers them (line 2 is the row under the header). Any of them may be in UTF-16 with its byte-order mark (Excel's \"Unicode Text\", Notepad's \"Unicode\").")
     var file: String?
 
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
@@ -348,13 +348,17 @@ extension Submit {
                 // One JSON document (an array, or one object over several lines) or a CSV sheet:
                 // its objects or rows are taken as the lines of a JSON-lines file, numbered in order.
                 let n = document.items.count
-                if document.item == "line" {
+                switch document.item {
+                case "line":
                     printError("\(path) is \(document.what): its lines are numbered as in the file\n")
-                } else {
+                case "row":
+                    // As the spreadsheet numbers them, so that the clerk puts right the row named.
+                    printError("\(path) is \(document.what), not JSON lines: its \(n) row(s) are numbered below as in the sheet, whose row 1 names the fields\n")
+                default:
                     printError("\(path) is \(document.what), not JSON lines: its \(n) \(document.item)(s) are numbered below as lines 1-\(n), in order\n")
                 }
-                reader = FeedbackFile.Lines(data: Data(document.items.joined(separator: "\n").utf8))
-                totalLines = n
+                reader = FeedbackFile.Lines(data: document.lines)
+                totalLines = document.numbers.last ?? 0
             } else {
                 reader = try FeedbackFile.Lines(path: path)
                 // The bar needs the file's length in lines: counted first, only for a bar on a terminal.

@@ -176,6 +176,30 @@ public enum FeedbackFile {
         /// the file's lines, blank and comment lines included, numbered as in the file.
         public let item: String
         public let items: [String]
+        /// Each item's number, as the clerk finds it: a sheet's row as the spreadsheet numbers it
+        /// (the header is row 1, an empty row counts), so that "line 7" is row 7 in Excel; else
+        /// 1, 2, 3, ...
+        public let numbers: [Int]
+
+        public init(what: String, item: String, items: [String], numbers: [Int]? = nil) {
+            self.what = what
+            self.item = item
+            self.items = items
+            self.numbers = numbers ?? Array(items.indices.map { $0 + 1 })
+        }
+
+        /// The items as JSON lines, each at the line of its number (blank lines between), for
+        /// ``Lines``, which numbers them so.
+        public var lines: Data {
+            var text = ""
+            var line = 0
+            for (item, number) in zip(items, numbers) {
+                text += String(repeating: "\n", count: max(0, number - line - 1))
+                text += item + "\n"
+                line = number
+            }
+            return Data(text.utf8)
+        }
     }
 
     /// The text of UTF-16 bytes that start with a byte-order mark (`FF FE`, `FE FF`): what Windows
@@ -243,7 +267,7 @@ public enum FeedbackFile {
             let text = try utf16Text(head)!
             let decoded = Array(text.utf8)
             if let d = try document(head: decoded, more: { _ in [] }) {
-                return Document(what: d.what + ", in UTF-16", item: d.item, items: d.items)
+                return Document(what: d.what + ", in UTF-16", item: d.item, items: d.items, numbers: d.numbers)
             }
             return Document(what: "JSON lines, in UTF-16", item: "line", items: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
         }
@@ -271,12 +295,21 @@ public enum FeedbackFile {
             guard let text = String(validating: data, as: UTF8.self) else {
                 throw LineError(line: 1, message: "the sheet is not UTF-8 text (saved as CSV in GBK, say?): save it as \"CSV UTF-8\"; nothing was sent")
             }
-            guard let rows = csvRecords(text, separator: separator), let header = rows.first else {
+            guard let records = csvRecords(text, separator: separator) else {
                 throw LineError(line: 1, message: "the sheet ends inside a quoted cell (a \" left open); nothing was sent")
             }
+            // Rows numbered as the spreadsheet numbers them: blank lines before the header count,
+            // and so do empty rows, which are left out.
+            let blankBefore = head[..<first].filter { $0 == 0x0A }.count
+            let filled = records.indices.filter { records[$0].contains { !$0.trimmingCharacters(in: .whitespaces).isEmpty } }
+            guard let headerIndex = filled.first else {
+                throw LineError(line: 1, message: "the sheet has no header row naming its fields; nothing was sent")
+            }
+            let header = records[headerIndex]
+            let rows = filled.dropFirst().map { (number: blankBefore + $0 + 1, cells: records[$0]) }
             // Each column's field: its header as the field's name, or as a desk writes it (电话, Phone number).
             let names = header.map { sheetField($0) ?? $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            let lines = rows.dropFirst().map { row -> String in
+            let lines = rows.map(\.cells).map { row -> String in
                 var object: [String: Any] = [:]
                 var again: [(String, String)] = []
                 for (i, cell) in row.enumerated() where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
@@ -294,7 +327,7 @@ public enum FeedbackFile {
                 return String(decoding: data, as: UTF8.self)
             }
             let named = separator == "\t" ? "tab" : separator == ";" ? "semicolon" : "comma"
-            return Document(what: "a CSV sheet with a header row (\(named)-separated)", item: "row", items: lines)
+            return Document(what: "a CSV sheet with a header row (\(named)-separated)", item: "row", items: lines, numbers: rows.map(\.number))
         }
         guard head[first] == UInt8(ascii: "[") || head[first] == UInt8(ascii: "{") else { return nil }
         // An object whose first line is whole is JSON lines' first line.
@@ -372,7 +405,8 @@ public enum FeedbackFile {
     }()
 
     /// The records of CSV text (RFC 4180: a quoted cell may hold the separator, line breaks and
-    /// `""` for a quote); rows of empty cells alone are left out. Nil when a quote is left open.
+    /// `""` for a quote), every one of them, rows of empty cells included (the caller leaves them
+    /// out, counting them as the spreadsheet does). Nil when a quote is left open.
     static func csvRecords(_ text: String, separator: Character) -> [[String]]? {
         var records: [[String]] = []
         var record: [String] = []
@@ -383,7 +417,7 @@ public enum FeedbackFile {
         func endRecord() {
             record.append(cell)
             cell = ""
-            if record.contains(where: { !$0.trimmingCharacters(in: .whitespaces).isEmpty }) { records.append(record) }
+            records.append(record)
             record = []
         }
         while let c = pending ?? chars.next() {

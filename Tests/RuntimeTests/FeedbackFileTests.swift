@@ -457,6 +457,20 @@ import Testing
         #expect(second.channel == .walkIn && second.contact.name == "Li Wei" && second.contact.phone.isEmpty)
         // The same sheet, the same lines: the same default ids when it is sent again.
         #expect(try FeedbackFile.document(path: path)?.items == document.items)
+        // Numbered as the spreadsheet numbers its rows: the header is row 1, a cell's line break
+        // does not start a row, the empty row 3 counts. "line 4" is the row the clerk finds as 4.
+        #expect(document.numbers == [2, 4])
+        #expect(FeedbackFile.lines(of: document.lines).map(\.line) == [2, 4])
+        #expect(FeedbackFile.lines(of: document.lines).compactMap { try? $0.text.get() } == document.items)
+    }
+
+    /// A blank line above the header counts as the spreadsheet's row 1, as do empty rows at the end.
+    @Test func rowsAreNumberedAsTheSheetNumbersThemWhateverIsBlank() throws {
+        let path = try file(Array("\nkind,text,unit\n\ntip,Broken light,STN-EAST-01\n,,\npraise,Thanks,STN-EAST-01\n,,\n,,\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let document = try #require(try FeedbackFile.document(path: path))
+        #expect(document.items.count == 2 && document.numbers == [4, 6], "\(document.numbers)")
+        #expect(FeedbackFile.lines(of: document.lines).map(\.line) == [4, 6])
     }
 
     @Test func semicolonsAndTabsAsExcelWritesThemElsewhere() throws {
