@@ -594,6 +594,11 @@ public enum FeedbackFile {
             return .failure(LineError(line: line, message: "\"\(repeated.key)\" is given twice: keep one (a JSON reader would keep the last and drop the other)", field: repeated.key))
         }
         if let refused = plainFields(&obj) { return .failure(LineError(line: line, message: refused)) }
+        for key in ["phone", "officer_badge", "submission_id"] {
+            for case let value as String in [obj[key], (obj["contact"] as? [String: Any])?[key]] where isSpreadsheetNumber(value) {
+                return .failure(LineError(line: line, message: spreadsheetNumber(key, value), field: key))
+            }
+        }
         if let k = obj["kind"] as? String, !k.hasPrefix("FEEDBACK_KIND_") {
             guard let kind = Liaison_V1_FeedbackKind(name: k) else {
                 return .failure(LineError(line: line, message: unknownName("kind", k, Liaison_V1_FeedbackKind.named.map(\.0)), field: "kind"))
@@ -644,10 +649,24 @@ public enum FeedbackFile {
     }
 
     /// An ISO 8601 time with a zone (`Z` or an offset), with or without fractional seconds; or, as
-    /// a clerk types it, a date and time without a zone (`2026-11-29 08:30`, `2026-11-29T08:30:00`),
-    /// taken as this machine's local time.
+    /// a clerk types it or a spreadsheet writes it, a date and time without a zone
+    /// (`2026-11-29 08:30`, `2026-11-29T08:30:00`, `2026/11/29 8:30`), taken as this machine's
+    /// local time.
     public static func time(_ text: String) -> Date? {
         zoned(text) ?? local(text)
+    }
+
+    /// A long number as a spreadsheet shows it in a cell of general format, `1.38E+10`, and
+    /// writes it so into a CSV: the digits are gone (13800000000 and 13812345678 both read so).
+    /// Only as Excel writes it, `E+`: a hexadecimal id (`1e10`) is not taken for one.
+    static func isSpreadsheetNumber(_ value: String) -> Bool {
+        value.utf8.count <= 40 && value.trimmingCharacters(in: .whitespaces).wholeMatch(of: /[0-9](\.[0-9]+)?E\+[0-9]{1,3}/) != nil
+    }
+
+    /// Why such a value is refused, and how to get the number back.
+    static func spreadsheetNumber(_ field: String, _ value: String) -> String {
+        "\"\(field)\" is \(WireError.quoted(value)), a long number as a spreadsheet shows it: its digits are lost. "
+            + "Format the column as Text, type the numbers again (or copy them from where they came from), and save the sheet again"
     }
 
     /// Why `text` is not a time ``time(_:)`` takes, for `field` (`--occurred-at`, `occurred_at`).
@@ -684,7 +703,10 @@ public enum FeedbackFile {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = .current
-        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss"] {
+        // The year first, so never ambiguous: also as a spreadsheet in a Chinese locale writes a
+        // date and time into a CSV (2026/11/29 8:30), and with one-digit months, days and hours.
+        for format in ["yyyy-MM-dd HH:mm", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm", "yyyy-MM-dd'T'HH:mm:ss",
+                       "yyyy/M/d H:mm", "yyyy/M/d H:mm:ss", "yyyy-M-d H:mm", "yyyy-M-d H:mm:ss"] {
             formatter.dateFormat = format
             if let d = formatter.date(from: text.trimmingCharacters(in: .whitespaces)) { return d }
         }

@@ -105,6 +105,13 @@ import Testing
         calendar.timeZone = .current
         let expected = try #require(calendar.date(from: DateComponents(year: 2026, month: 11, day: 28, hour: 8, minute: 30)))
         #expect(local.occurredAt.seconds == Int64(expected.timeIntervalSince1970))
+        // As a spreadsheet in a Chinese locale writes it into a CSV, the year first: the same time.
+        // A day-first or month-first date is ambiguous (11/12/2026) and stays refused.
+        for typed in ["2026/11/28 8:30", "2026/11/28 08:30:00", "2026-11-28 8:30"] {
+            #expect(FeedbackFile.time(typed).map { Int64($0.timeIntervalSince1970) } == Int64(expected.timeIntervalSince1970), "\(typed)")
+        }
+        #expect(FeedbackFile.time("28/11/2026 08:30") == nil && FeedbackFile.time("11/28/2026 8:30") == nil)
+        #expect(FeedbackFile.notATime("occurred_at", "2026/11/28").contains("has a date but no time of day"))
         guard case .failure(let e) = FeedbackFile.parse(#"{"kind":"praise","text":"t","unit":"U","occurred_at":"last Tuesday"}"#, line: 3, source: "f") else {
             Issue.record("a time that is not one should be refused"); return
         }
@@ -462,6 +469,24 @@ import Testing
         #expect(document.numbers == [2, 4])
         #expect(FeedbackFile.lines(of: document.lines).map(\.line) == [2, 4])
         #expect(FeedbackFile.lines(of: document.lines).compactMap { try? $0.text.get() } == document.items)
+    }
+
+    /// A phone that Excel shows as `1.38E+10` (a long number in a cell of general format) is saved
+    /// so into the CSV, its digits gone: the row is refused saying so and how to get them back,
+    /// where intake said only that it is not a phone number. A hexadecimal id is not taken for it.
+    @Test func aLongNumberAsASpreadsheetShowsItIsRefusedSayingSo() throws {
+        let path = try file(Array("kind,channel,unit,text,phone,badge\npraise,hotline,STN-EAST-01,Thanks,1.38E+10,\ntip,hotline,STN-EAST-01,Lights,,1E+11\npraise,hotline,STN-EAST-01,Thanks,138 0000 0000,\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let document = try #require(try FeedbackFile.document(path: path))
+        let results = zip(document.items, document.numbers).map { FeedbackFile.parse($0, line: $1, source: "calls.csv") }
+        guard results.count == 3, case .failure(let phone) = results[0], case .failure(let badge) = results[1], case .success(let fine) = results[2] else {
+            Issue.record("\(results)"); return
+        }
+        #expect(phone.line == 2 && phone.field == "phone" && phone.message.hasPrefix(#""phone" is '1.38E+10', a long number as a spreadsheet shows it: its digits are lost. Format the column as Text"#), "\(phone.message)")
+        #expect(badge.line == 3 && badge.field == "officer_badge", "\(badge)")
+        #expect(fine.contact.phone == "138 0000 0000")
+        let hex = FeedbackFile.parse(#"{"submission_id":"1e10","kind":"praise","channel":"web","text":"t","unit":"U"}"#, line: 1, source: "f")
+        #expect(try hex.get().submissionID == "1e10")
     }
 
     /// A blank line above the header counts as the spreadsheet's row 1, as do empty rows at the end.
