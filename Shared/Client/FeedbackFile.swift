@@ -185,7 +185,7 @@ public enum FeedbackFile {
             self.what = what
             self.item = item
             self.items = items
-            self.numbers = numbers ?? Array(items.indices.map { $0 + 1 })
+            self.numbers = numbers ?? items.indices.map { $0 + 1 }
         }
 
         /// The items as JSON lines, each at the line of its number (blank lines between), for

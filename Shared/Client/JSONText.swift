@@ -68,7 +68,7 @@ package enum JSONText {
     package static func loneSurrogate(_ text: String) -> (escape: String, column: Int)? {
         let bytes = Array(text.utf8)
         /// The value of a `\uXXXX` escape starting at `at`, if one does.
-        func escape(at at: Int) -> UInt32? {
+        func escape(at: Int) -> UInt32? {
             guard at + 6 <= bytes.count, bytes[at] == UInt8(ascii: "\\"), bytes[at + 1] == UInt8(ascii: "u") else { return nil }
             return UInt32(String(decoding: bytes[(at + 2)..<(at + 6)], as: UTF8.self), radix: 16)
         }

@@ -44,6 +44,14 @@ enum FuzzRequests {
                         expect(error.line == i + 1, "item \(i + 1)'s error names line \(error.line)")
                     }
                 }
+                // Each item read back at its number (a sheet's row as the spreadsheet numbers it).
+                expect(document.numbers.count == document.items.count && zip(document.numbers, document.numbers.dropFirst()).allSatisfy { $0 < $1 },
+                       "numbers \(document.numbers) for \(document.items.count) items")
+                if document.item != "line" {
+                    let read = FeedbackFile.lines(of: document.lines)
+                    expect(read.map(\.line) == document.numbers && read.map { try? $0.text.get() } == document.items,
+                           "items read back as \(read.map(\.line)), not at \(document.numbers)")
+                }
             }
         } catch let error as FeedbackFile.LineError {
             expect(error.line == 1 && (error.message.contains("nothing was sent") || error.message.contains("MiB")), "a refused document: \(error)")
