@@ -9,6 +9,9 @@ import LiaisonCodec
 public struct FailedLines {
     private var lines: [Int] = []
     private var reasons: [String: Int] = [:]
+    /// Lines refused for what they say (to be put right), as against those intake could not take
+    /// then (overloaded, a fault of its own), which go in as they are when sent again.
+    private var refused = 0
 
     public init() {}
 
@@ -20,6 +23,17 @@ public struct FailedLines {
     public mutating func note(line: Int, _ error: Error) {
         lines.append(line)
         reasons[Self.reason(error), default: 0] += 1
+        if Self.isRefusal(error) { refused += 1 }
+    }
+
+    /// Whether the line itself is wrong: refused by intake for what it says (a field, a
+    /// conflicting id, a caller not allowed) or by the command before it was sent.
+    static func isRefusal(_ error: Error) -> Bool {
+        switch error {
+        case let e as WireError: [.invalidArgument, .conflict, .notFound, .unauthorized].contains(e.code)
+        case is FeedbackFile.LineError: true
+        default: false
+        }
     }
 
     /// What a failure is counted under: the field intake named (`unit`, `contact.phone`), else
@@ -60,9 +74,18 @@ public struct FailedLines {
         let why = reasons.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
             .map { "\($0.value) for \($0.key)" }.joined(separator: ", ")
         let again = stored > 0 ? ": the \(stored) stored come back marked already submitted" : ""
+        // Lines intake could not take then need nothing but sending again; refused ones, putting right.
+        let what: String
+        if refused == 0 {
+            what = "Intake could not take \(count == 1 ? "it" : "them") then: submit the same file again in a while\(again)."
+        } else {
+            let which = refused == count ? (refused == 1 ? "it" : "them") : (refused == 1 ? "the one refused" : "the \(refused) refused")
+            what = "Put \(which) right where \(refused == 1 ? "it stands" : "they stand") and submit the same file again\(again)"
+                + (refused == count ? "." : "; the others go in as they are.")
+        }
         return """
             \(count) not submitted: line\(count == 1 ? "" : "s") \(listed()) (\(why)), each named above with what is wrong.
-            Put them right where they stand and submit the same file again\(again). Do not delete or add lines: a line without a submission_id is known by its place in the file, and the lines after one deleted or added would go in again as new cases. (Or send the corrected lines alone, in a file of another name.)
+            \(what) Do not delete or add lines: a line without a submission_id is known by its place in the file, and the lines after one deleted or added would go in again as new cases.\(refused > 0 ? " (Or send the corrected lines alone, in a file of another name.)" : "")
 
             """
     }

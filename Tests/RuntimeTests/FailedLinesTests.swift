@@ -37,11 +37,19 @@ import Testing
         }
         let summary = try #require(failures.summary(stored: 10))
         #expect(summary.hasPrefix("6 not submitted: lines 1-6 (2 for unit, 1 for contact.phone, 1 for kind, 1 for the line as written, 1 for unavailable)"), "\(summary)")
-        #expect(summary.contains("submit the same file again: the 10 stored come back marked already submitted"), "\(summary)")
+        #expect(summary.contains("Put the 5 refused right where they stand and submit the same file again: the 10 stored come back marked already submitted; the others go in as they are."), "\(summary)")
         #expect(summary.contains("Do not delete or add lines"), "\(summary)")
         var one = FailedLines()
         one.note(line: 8, WireError.invalidArgument("submit_feedback.text", "empty"))
         #expect(try #require(one.summary(stored: 0)).hasPrefix("1 not submitted: line 8 (1 for text)"))
         #expect(one.summary(stored: 0)?.contains("already submitted") == false)
+        #expect(one.summary(stored: 0)?.contains("Put it right where it stands and submit the same file again.") == true, "\(one.summary(stored: 0) ?? "")")
+        // Lines intake could not take then (overloaded, its own fault) are only to be sent again.
+        var busy = FailedLines()
+        busy.note(line: 3, WireError(.unavailable, "overloaded", retryAfterMs: 50))
+        busy.note(line: 4, WireError(.internal, "disk"))
+        let later = try #require(busy.summary(stored: 7))
+        #expect(later.contains("Intake could not take them then: submit the same file again in a while: the 7 stored come back marked already submitted.")
+                && !later.contains("Put ") && !later.contains("corrected"), "\(later)")
     }
 }
