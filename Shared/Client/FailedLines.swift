@@ -19,7 +19,7 @@ public struct FailedLines {
     public var count: Int { lines.count }
 
     /// Notes line `line` as failed with `error`: intake's refusal (by its field), a line the
-    /// command could not read as a submission, or no answer.
+    /// command could not read as a submission, or intake could not take then (`unavailable`).
     public mutating func note(line: Int, _ error: Error) {
         lines.append(line)
         reasons[Self.reason(error), default: 0] += 1
@@ -30,7 +30,7 @@ public struct FailedLines {
     /// conflicting id, a caller not allowed) or by the command before it was sent.
     static func isRefusal(_ error: Error) -> Bool {
         switch error {
-        case let e as WireError: [.invalidArgument, .conflict, .notFound, .unauthorized].contains(e.code)
+        case let e as WireError: e.code.isRefusal
         case is FeedbackFile.LineError: true
         default: false
         }
@@ -46,7 +46,7 @@ public struct FailedLines {
         case let e as WireError: e.codeName
         case let e as FeedbackFile.LineError where !e.field.isEmpty: e.field
         case is FeedbackFile.LineError: "the line as written"
-        default: "no answer"
+        default: "another error"
         }
     }
 

@@ -55,6 +55,18 @@ public struct WireError: Error, Equatable, CustomStringConvertible, Sendable {
     }
 }
 
+extension Liaison_V1_ErrorCode {
+    /// Whether an error of this code is the caller's: a field wrong, a conflict, nothing found, no
+    /// credential; to be put right, not sent again as it is. Not `unavailable` (overloaded: a
+    /// service counts it as shed) nor `internal` (the service's own failure).
+    public var isRefusal: Bool {
+        switch self {
+        case .invalidArgument, .conflict, .notFound, .unauthorized: true
+        default: false
+        }
+    }
+}
+
 extension WireError {
     /// The refusal of `value` (`name` in the message, `field` named) when it has more than `limit`
     /// characters, as a person counts them, or more than four bytes of UTF-8 for each (a character

@@ -36,14 +36,6 @@ public final class RequestCounts: Sendable {
 
     public init() {}
 
-    /// Whether `error` is the caller's: a field wrong, a conflict, nothing found, no credential. Not
-    /// `unavailable` (counted as shed) nor `internal` (the service's own failure).
-    public static func isRefusal(_ code: Liaison_V1_ErrorCode) -> Bool {
-        switch code {
-        case .invalidArgument, .conflict, .notFound, .unauthorized: true
-        default: false
-        }
-    }
 
     /// Records a batch of `answered` replies, `refused` of them refusals, at `now` (seconds since
     /// 1970); once a batch, on the request thread.

@@ -360,7 +360,7 @@ public final class RequestLoop: ThreadLoop {
         // accepted submission's reply is encoded bytes; only a message can be a refusal.
         var refused = 0
         for i in incoming.indices {
-            if case .message(let reply) = replies[i], case .error(let error)? = reply.result, RequestCounts.isRefusal(error.code) {
+            if case .message(let reply) = replies[i], case .error(let error)? = reply.result, error.code.isRefusal {
                 refused += 1
                 stats.answers.noteRefusal(error)
             }

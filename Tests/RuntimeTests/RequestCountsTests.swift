@@ -25,7 +25,7 @@ import Testing
     }
 
     @Test func onlyTheCallersErrorsAreRefusals() {
-        #expect([Liaison_V1_ErrorCode.invalidArgument, .conflict, .notFound, .unauthorized].allSatisfy(RequestCounts.isRefusal))
-        #expect(![Liaison_V1_ErrorCode.unavailable, .internal, .unspecified].contains(where: RequestCounts.isRefusal))
+        #expect([Liaison_V1_ErrorCode.invalidArgument, .conflict, .notFound, .unauthorized].allSatisfy { $0.isRefusal })
+        #expect(![Liaison_V1_ErrorCode.unavailable, .internal, .unspecified].contains { $0.isRefusal })
     }
 }
