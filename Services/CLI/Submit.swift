@@ -183,6 +183,9 @@ extension Submit {
         if data.count > textFileLimit {
             throw ValidationError("--text-file \(path) is over \(textFileLimit / 1024) KiB; a text is at most 4,000 characters: is it the right file?")
         }
+        if let kind = FeedbackFile.binaryKind(data, name: path) {
+            throw ValidationError("--text-file \(path) is \(kind.what), not text: save its text as a .txt file (UTF-8) and give that, or type it in with --ask")
+        }
         // Notepad's "Unicode" (UTF-16 with its byte-order mark) says what it is: taken as it is.
         let utf16: String?
         do { utf16 = try FeedbackFile.utf16Text(data) } catch { throw ValidationError("--text-file \(path): \((error as? FeedbackFile.LineError)?.message ?? "\(error)")") }

@@ -202,6 +202,31 @@ public enum FeedbackFile {
         }
     }
 
+    /// What a file that is not text is, by its first bytes, and what a desk does instead: the
+    /// workbook itself given in place of its CSV, a letter as a Word document, a PDF or a scan.
+    /// Read as lines, such a file was refused line by line as "not valid UTF-8 (save the file as
+    /// UTF-8; from GBK: iconv …)", which sends a clerk the wrong way. `name` (the file's name) tells
+    /// a Word document from a workbook, both zip archives.
+    public static func binaryKind(_ head: some Collection<UInt8>, name: String) -> (what: String, todo: String)? {
+        let bytes = Array(head.prefix(8))
+        let ext = (name as NSString).pathExtension.lowercased()
+        let sheet = "save the sheet as CSV UTF-8 (Excel: File > Save As > CSV UTF-8 (Comma delimited)) and give that file"
+        let letter = "a letter is one submission: save its text as a .txt file and give it with --text-file, or type it in with --ask"
+        if bytes.starts(with: [0x50, 0x4B, 0x03, 0x04]) {
+            return ["docx", "odt"].contains(ext) ? ("a word-processor document (.\(ext))", letter)
+                : ("a spreadsheet workbook (.xlsx, .ods) or another zip archive", sheet)
+        }
+        if bytes.starts(with: [0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1]) {
+            return ext == "doc" ? ("a Word document (.doc)", letter) : ("an Excel workbook of the old format (.xls) or another Office 97-2003 file", sheet)
+        }
+        if bytes.starts(with: Array("%PDF".utf8)) { return ("a PDF", letter) }
+        if bytes.starts(with: [0x89, 0x50, 0x4E, 0x47]) || bytes.starts(with: [0xFF, 0xD8, 0xFF])
+            || bytes.starts(with: Array("GIF8".utf8)) || bytes.starts(with: [0x49, 0x49, 0x2A, 0x00]) || bytes.starts(with: [0x4D, 0x4D, 0x00, 0x2A]) {
+            return ("an image (a scan or a photo)", letter)
+        }
+        return nil
+    }
+
     /// The text of UTF-16 bytes that start with a byte-order mark (`FF FE`, `FE FF`): what Windows
     /// Notepad saves as "Unicode" and Excel as "Unicode Text". Nil for other bytes; throws
     /// ``LineError`` (line 1) for UTF-16 that does not decode.
@@ -257,6 +282,9 @@ public enum FeedbackFile {
     public static func document(path: String) throws -> Document? {
         let file = try OpenFile(path: path)
         var head = try file.read(upTo: 1 << 16)
+        if let kind = binaryKind(head, name: path) {
+            throw LineError(line: 1, message: "the file is \(kind.what), not text: \(kind.todo); nothing was sent")
+        }
         if head.starts(with: [0xFF, 0xFE]) || head.starts(with: [0xFE, 0xFF]) {
             while case let chunk = try file.read(upTo: 1 << 20), !chunk.isEmpty {
                 head.append(contentsOf: chunk)

@@ -135,6 +135,14 @@ extension EndToEndTests {
         #expect(fromSheet.0 == 1 && fromSheet.1.contains("is a CSV sheet with a header row (comma-separated), not JSON lines: its 2 row(s) are numbered below as in the sheet, whose row 1 names the fields")
                 && fromSheet.1.contains("line 2: case L1-") && fromSheet.1.contains("error: line 3: invalid_argument (submit_feedback.unit)")
                 && fromSheet.1.contains("1 not submitted: line 3 (1 for unit)"), "\(fromSheet.1)")
+        // The workbook itself, given in place of its CSV: refused whole, saying what to give instead.
+        let workbook = set.dir + "/calls.xlsx"
+        try Data([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 200)).write(to: URL(fileURLWithPath: workbook))
+        let fromWorkbook = try await liaison(["submit", "--file", workbook])
+        #expect(fromWorkbook.0 == 1 && fromWorkbook.1.contains("is a spreadsheet workbook (.xlsx, .ods) or another zip archive, not text: save the sheet as CSV UTF-8")
+                && fromWorkbook.1.contains("nothing was sent") && !fromWorkbook.1.contains("UTF-8 (save the file as UTF-8"), "\(fromWorkbook.1)")
+        let asText = try await liaison(["submit", "--kind", "complaint", "--unit", "STN-EAST-01", "--text-file", workbook])
+        #expect(asText.0 != 0 && asText.1.contains("--text-file \(workbook) is a spreadsheet workbook"), "\(asText.1)")
         let sheetAgain = try await liaison(["submit", "--file", sheet])
         #expect(sheetAgain.1.contains("line 2: case L1-") && sheetAgain.1.contains("(already submitted)"), "\(sheetAgain.1)")
         let unknownUnit = try await liaison(["submit", "--kind", "praise", "--unit", "STN-MOON", "--text", "Thanks", "--json"])

@@ -489,6 +489,33 @@ import Testing
         #expect(try hex.get().submissionID == "1e10")
     }
 
+    /// The workbook given in place of its CSV, a letter as a Word document, a PDF or a scan: refused
+    /// whole, saying what the file is and what to give instead, where each of its "lines" was
+    /// refused as not UTF-8 with advice about GBK.
+    @Test(arguments: [
+        ([0x50, 0x4B, 0x03, 0x04, 0x14, 0x00] as [UInt8], "calls.xlsx", "spreadsheet workbook", "CSV UTF-8"),
+        ([0x50, 0x4B, 0x03, 0x04, 0x14, 0x00], "letter.docx", "word-processor document (.docx)", "--text-file"),
+        ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0x00], "calls.xls", "old format (.xls)", "CSV UTF-8"),
+        ([0xD0, 0xCF, 0x11, 0xE0, 0xA1, 0xB1, 0x1A, 0xE1, 0x00], "letter.doc", "Word document (.doc)", "--text-file"),
+        (Array("%PDF-1.7\n".utf8), "letter.pdf", "a PDF", "--text-file"),
+        ([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A], "scan.png", "an image", "--ask"),
+        ([0xFF, 0xD8, 0xFF, 0xE0, 0x00], "photo.jpg", "an image", "--ask"),
+    ])
+    func aFileThatIsNotTextIsRefusedWholeSayingWhatItIs(head: [UInt8], name: String, what: String, todo: String) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("lf-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent(name).path
+        try Data(head + [UInt8](repeating: 0x41, count: 300)).write(to: URL(fileURLWithPath: path))
+        #expect { try FeedbackFile.document(path: path) } throws: { error in
+            guard let e = error as? FeedbackFile.LineError else { return false }
+            return e.line == 1 && e.message.contains(what) && e.message.contains(todo) && e.message.hasSuffix("nothing was sent")
+        }
+        // Text that merely starts with the same letters is text.
+        #expect(FeedbackFile.binaryKind(Array("PK,kind,text\n".utf8), name: "calls.csv") == nil)
+        #expect(FeedbackFile.binaryKind(Array(#"{"kind":"praise"}"#.utf8), name: "x.jsonl") == nil)
+    }
+
     /// A blank line above the header counts as the spreadsheet's row 1, as do empty rows at the end.
     @Test func rowsAreNumberedAsTheSheetNumbersThemWhateverIsBlank() throws {
         let path = try file(Array("\nkind,text,unit\n\ntip,Broken light,STN-EAST-01\n,,\npraise,Thanks,STN-EAST-01\n,,\n,,\n".utf8))
