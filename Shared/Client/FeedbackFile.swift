@@ -335,8 +335,26 @@ public enum FeedbackFile {
             }
             let header = records[headerIndex]
             let rows = filled.dropFirst().map { (number: blankBefore + $0 + 1, cells: records[$0]) }
-            // Each column's field: its header as the field's name, or as a desk writes it (电话, Phone number).
-            let names = header.map { sheetField($0) ?? $0.trimmingCharacters(in: .whitespaces).lowercased() }
+            // Each column's field: its header as the field's name, or as a desk writes it (电话, Phone
+            // number). A column headed with no field (a call system's export: Agent, Duration) refuses
+            // the sheet, naming it: refused row by row, every row said the same and none went in. A
+            // column without a header is named by its number, and only a row that fills it is refused.
+            let unknown = header.indices.filter { i in
+                let h = header[i].trimmingCharacters(in: .whitespaces)
+                return !h.isEmpty && sheetField(h) == nil
+            }
+            if !unknown.isEmpty {
+                let named = unknown.map { i in
+                    let h = header[i].trimmingCharacters(in: .whitespaces)
+                    let meant = Spelling.meant(h, among: fields.filter { $0 != "contact" } + contactFields).map { ", did you mean \($0)?" } ?? ""
+                    return "\(WireError.quoted(h)) (column \(i + 1)\(meant))"
+                }
+                throw LineError(line: 1, message: "the sheet's column\(unknown.count == 1 ? "" : "s") \(named.joined(separator: ", ")) name\(unknown.count == 1 ? "s" : "") no field of a submission: delete \(unknown.count == 1 ? "it" : "them"), or head \(unknown.count == 1 ? "it" : "each") with a field's name (\(fields.filter { $0 != "contact" }.joined(separator: ", ")), name, phone, email) or as a desk writes it (Phone number, 电话, 内容); nothing was sent")
+            }
+            let names = header.indices.map { i in
+                let h = header[i].trimmingCharacters(in: .whitespaces)
+                return h.isEmpty ? "column \(i + 1)" : sheetField(h)!
+            }
             let lines = rows.map(\.cells).map { row -> String in
                 var object: [String: Any] = [:]
                 var again: [(String, String)] = []
@@ -388,15 +406,16 @@ public enum FeedbackFile {
         })
     }
 
-    /// The separator of a CSV sheet whose first row is a header naming submission fields only
-    /// (at least two of them), or nil: a first line that is anything else is not taken for a sheet.
+    /// The separator of a CSV sheet whose first row is a header in which at least two columns name
+    /// submission fields, or nil: a first line that is anything else is not taken for a sheet.
     static func csvSeparator(_ bytes: ArraySlice<UInt8>) -> Character? {
         let end = bytes.firstIndex(of: 0x0A) ?? bytes.endIndex
         guard let line = String(validating: bytes[bytes.startIndex..<end], as: UTF8.self) else { return nil }
         for separator: Character in [",", ";", "\t"] {
             let names = line.split(separator: separator, omittingEmptySubsequences: false)
                 .map { $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "\"")) }
-            if names.count >= 2 && names.allSatisfy({ sheetField($0) != nil }) { return separator }
+            // Two columns that name fields make a sheet; the others are named when it is read.
+            if names.filter({ sheetField($0) != nil }).count >= 2 { return separator }
         }
         return nil
     }

@@ -556,6 +556,32 @@ import Testing
         } else { Issue.record("a cell past the header went in") }
     }
 
+    /// A call system's export has columns of its own (Agent, Duration): the sheet is refused whole,
+    /// naming them, where it was not taken for a sheet at all and each line was refused as not
+    /// JSON ("a comma, quote or brace missing"). A slip in a header is offered its field.
+    @Test func aColumnNamingNoFieldRefusesTheSheetNamingIt() throws {
+        let export = try file(Array("kind,channel,unit,text,phone,Agent,Duration\npraise,hotline,STN-EAST-01,Thanks,13800000000,A7,3:20\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: export) }
+        #expect { try FeedbackFile.document(path: export) } throws: { error in
+            guard let e = error as? FeedbackFile.LineError else { return false }
+            return e.line == 1 && e.message.hasPrefix("the sheet's columns 'Agent' (column 6), 'Duration' (column 7) name no field of a submission: delete them")
+                && e.message.hasSuffix("nothing was sent")
+        }
+        let slip = try file(Array("kind;txt;unit\ntip;Broken light;STN-EAST-01\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: slip) }
+        #expect { try FeedbackFile.document(path: slip) } throws: { error in
+            (error as? FeedbackFile.LineError)?.message.hasPrefix("the sheet's column 'txt' (column 2, did you mean text?) names no field") == true
+        }
+        // A column without a header (a stray comma Excel kept): only a row that fills it is refused.
+        let stray = try file(Array("kind,text,unit,\ntip,Broken light,STN-EAST-01,\npraise,Thanks,STN-EAST-01,x\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: stray) }
+        let document = try #require(try FeedbackFile.document(path: stray))
+        #expect(document.numbers == [2, 3])
+        #expect(try FeedbackFile.parse(document.items[0], line: 2, source: "s").get().text == "Broken light")
+        guard case .failure(let e) = FeedbackFile.parse(document.items[1], line: 3, source: "s") else { Issue.record("a filled column without a header went in"); return }
+        #expect(e.message.hasPrefix("unknown field \"column 4\""), "\(e.message)")
+    }
+
     /// A Chinese desk's sheet, headers and kinds and channels in Chinese, as its clerks keep it:
     /// taken as the same sheet in the fields' names (it was not even taken for a sheet).
     @Test func aSheetInChineseIsTakenAsItsFields() throws {
