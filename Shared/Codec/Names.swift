@@ -2,10 +2,13 @@ import Foundation
 
 /// Lower-case names of the wire enums, as used on the command line, in reports and in JSON lines.
 
-/// A name as typed, in the form of the names below: lower case, `-` for `_` (`Walk-In` is
-/// `walk_in`). Names are short: anything longer is left as it is, to be refused.
+/// A name as typed, in the form of the names below: lower case, `-` or a space for `_` (`Walk-In`
+/// and a sheet's `Help request` are `walk_in` and `help_request`). Names are short: anything
+/// longer is left as it is, to be refused.
 func spelledAsNamed(_ typed: String) -> String {
-    typed.utf8.count > 64 ? typed : typed.lowercased().replacingOccurrences(of: "-", with: "_")
+    guard typed.utf8.count <= 64 else { return typed }
+    return typed.trimmingCharacters(in: .whitespaces).lowercased()
+        .replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
 }
 extension Liaison_V1_FeedbackKind {
     public static let named: [(String, Liaison_V1_FeedbackKind)] = [

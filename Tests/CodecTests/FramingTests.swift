@@ -117,7 +117,9 @@ import Testing
         #expect(Liaison_V1_FeedbackKind(name: "rumour") == nil)
         // As clerks type them.
         #expect(Liaison_V1_Channel(name: "Walk-In") == .walkIn && Liaison_V1_FeedbackKind(name: "HELP-REQUEST") == .helpRequest)
-        #expect(Liaison_V1_Channel(name: "walk in") == nil && Liaison_V1_Channel(name: String(repeating: "-", count: 100_000)) == nil)
+        // As a sheet's drop-down list writes them: a space for the underscore.
+        #expect(Liaison_V1_Channel(name: "Walk in") == .walkIn && Liaison_V1_FeedbackKind(name: " Help request ") == .helpRequest)
+        #expect(Liaison_V1_Channel(name: "walk  in") == nil && Liaison_V1_Channel(name: String(repeating: "-", count: 100_000)) == nil)
         #expect(WireError.unavailable("busy").codeName == "unavailable")
     }
 }
