@@ -341,7 +341,7 @@ public enum FeedbackFile {
             // column without a header is named by its number, and only a row that fills it is refused.
             let unknown = header.indices.filter { i in
                 let h = header[i].trimmingCharacters(in: .whitespaces)
-                return !h.isEmpty && sheetField(h) == nil
+                return !h.isEmpty && sheetField(h) == nil && !isRowNumberHeader(h)
             }
             if !unknown.isEmpty {
                 let named = unknown.map { i in
@@ -351,16 +351,18 @@ public enum FeedbackFile {
                 }
                 throw LineError(line: 1, message: "the sheet's column\(unknown.count == 1 ? "" : "s") \(named.joined(separator: ", ")) name\(unknown.count == 1 ? "s" : "") no field of a submission: delete \(unknown.count == 1 ? "it" : "them"), or head \(unknown.count == 1 ? "it" : "each") with a field's name (\(fields.filter { $0 != "contact" }.joined(separator: ", ")), name, phone, email) or as a desk writes it (Phone number, 电话, 内容); nothing was sent")
             }
-            let names = header.indices.map { i in
+            // nil: a column of row numbers (序号, No.), which a sheet keeps for its readers.
+            let names: [String?] = header.indices.map { i in
                 let h = header[i].trimmingCharacters(in: .whitespaces)
-                return h.isEmpty ? "column \(i + 1)" : sheetField(h)!
+                return h.isEmpty ? "column \(i + 1)" : isRowNumberHeader(h) ? nil : sheetField(h)!
             }
             let lines = rows.map(\.cells).map { row -> String in
                 var object: [String: Any] = [:]
                 var again: [(String, String)] = []
                 for (i, cell) in row.enumerated() where !cell.trimmingCharacters(in: .whitespaces).isEmpty {
-                    // A cell past the header's names: an unknown field, named by its column.
-                    let name = i < names.count ? names[i] : "column \(i + 1)"
+                    // A cell past the header's names: an unknown field, named by its column. A row
+                    // number: left out.
+                    guard let name = i < names.count ? names[i] : "column \(i + 1)" else { continue }
                     if object[name] == nil { object[name] = cell } else { again.append((name, cell)) }
                 }
                 var data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
@@ -427,6 +429,12 @@ public enum FeedbackFile {
         let typed = header.trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
         if fields.contains(typed) || contactFields.contains(typed) { return typed }
         return headerWords[typed] ?? headerWords[typed.replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "-", with: " ")]
+    }
+
+    /// A column of row numbers, which a sheet keeps for its readers (`序号`, `No.`, `#`): left out.
+    /// A row's number is not an id: rows are sorted and numbered again.
+    static func isRowNumberHeader(_ header: String) -> Bool {
+        ["序号", "行号", "no", "no.", "#", "row", "row no.", "nr."].contains(header.trimmingCharacters(in: .whitespaces).lowercased())
     }
 
     /// Headers a desk's sheet may have for each field.

@@ -572,6 +572,12 @@ import Testing
         #expect { try FeedbackFile.document(path: slip) } throws: { error in
             (error as? FeedbackFile.LineError)?.message.hasPrefix("the sheet's column 'txt' (column 2, did you mean text?) names no field") == true
         }
+        // A column of row numbers, as Chinese sheets keep one (序号), is left out, not refused.
+        let numbered = try file(Array("序号,类型,内容,单位\n1,建议,路灯坏了,STN-EAST-01\n2,表扬,谢谢,STN-EAST-01\n".utf8))
+        defer { try? FileManager.default.removeItem(atPath: numbered) }
+        let rows = try #require(try FeedbackFile.document(path: numbered))
+        #expect(rows.items.count == 2 && !rows.items[0].contains("序号") && !rows.items[0].contains("\"1\""), "\(rows.items)")
+        #expect(try FeedbackFile.parse(rows.items[1], line: 3, source: "s").get().kind == .praise)
         // A column without a header (a stray comma Excel kept): only a row that fills it is refused.
         let stray = try file(Array("kind,text,unit,\ntip,Broken light,STN-EAST-01,\npraise,Thanks,STN-EAST-01,x\n".utf8))
         defer { try? FileManager.default.removeItem(atPath: stray) }
