@@ -479,6 +479,8 @@ extension Submit {
                 Submitting the same file again is safe: lines already stored come back marked already submitted.
 
                 """.utf8))
+            // The lines refused before intake stopped answering: to put right before sending again.
+            if let summary = failures.summary(stored: submitted) { printError(summary) }
             reportFailure(error)
         }
         fflush(nil)
