@@ -378,10 +378,10 @@ public enum FeedbackFile {
             return Document(what: "a CSV sheet with a header row (\(named)-separated)", item: "row", items: lines, numbers: rows.map(\.number))
         }
         guard head[first] == UInt8(ascii: "[") || head[first] == UInt8(ascii: "{") else { return nil }
-        // An object whose first line is whole is JSON lines' first line.
+        // An object whose first line is whole is JSON lines' first line, unless it wraps the list.
         if head[first] == UInt8(ascii: "{") {
             let lineEnd = head[first...].firstIndex(of: 0x0A) ?? head.endIndex
-            if (try? JSONSerialization.jsonObject(with: Data(head[first..<lineEnd]))) != nil { return nil }
+            if let object = try? JSONSerialization.jsonObject(with: Data(head[first..<lineEnd])), wrappedList(object) == nil { return nil }
         }
         let data = try whole("the file is one JSON array of more than \(maxDocumentBytes >> 20) MiB: give it as JSON lines, one object a line (jq -c '.[]' FILE > FILE.jsonl)")
         let document: Any
@@ -390,10 +390,19 @@ public enum FeedbackFile {
             if head[first] == UInt8(ascii: "{") { return nil }
             throw LineError(line: 1, message: "the file starts as a JSON array but is not valid JSON (\((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? "\(error)")); nothing was sent")
         }
+        let bytes = [UInt8](data)
+        if let (key, list) = wrappedList(document) {
+            if let r = JSONText.repeatedKeys(bytes).first {
+                throw LineError(line: 1, message: "the file's \(WireError.quoted(key)) list gives \"\(r.key)\" twice in one of its objects: keep one (a JSON reader would keep the last and drop the other); nothing was sent")
+            }
+            return Document(what: "one JSON document, its \(WireError.quoted(key)) list", item: "object", items: list.map { item in
+                let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes])
+                return line.map { String(decoding: $0, as: UTF8.self) } ?? "null"
+            })
+        }
         let items = (document as? [Any]) ?? [document]
         // An object that gives a key twice goes as written, on one line, to be refused as its line
         // names it: the parsed object kept only the last of the two.
-        let bytes = [UInt8](data)
         var repeated: [Int: Range<Int>] = [:]
         for r in JSONText.repeatedKeys(bytes) { repeated[r.item] = r.itemBytes }
         // Each item as one line; a number or a string in the array is written as it stands and
@@ -406,6 +415,15 @@ public enum FeedbackFile {
             let line = try? JSONSerialization.data(withJSONObject: item, options: [.sortedKeys, .withoutEscapingSlashes, .fragmentsAllowed])
             return line.map { String(decoding: $0, as: UTF8.self) } ?? "null"
         })
+    }
+
+    /// The list of an export that wraps it in an object of one key (`{"data": [...]}`,
+    /// `{"records": [...]}`): its objects are the file's submissions. No submission is an object
+    /// of one list of objects.
+    static func wrappedList(_ document: Any) -> (key: String, list: [Any])? {
+        guard let wrapper = document as? [String: Any], wrapper.count == 1, let (key, value) = wrapper.first,
+              let list = value as? [Any], !list.isEmpty, list.allSatisfy({ $0 is [String: Any] }) else { return nil }
+        return (key, list)
     }
 
     /// The separator of a CSV sheet whose first row is a header in which at least two columns name

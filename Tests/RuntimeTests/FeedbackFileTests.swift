@@ -315,6 +315,27 @@ import Testing
         if case .success = FeedbackFile.parse(lines[2], line: 3, source: "doc.json") { Issue.record("a string is not a submission") }
     }
 
+    /// An export that wraps its list in an object of one key, printed or on one line: the list's
+    /// objects are the submissions (it was taken for one submission with an unknown field "data").
+    @Test func aListWrappedInAnObjectIsTakenAsItsObjects() throws {
+        for text in ["{\n  \"data\": [\n    {\"kind\":\"praise\",\"text\":\"thanks\"},\n    {\"kind\":\"tip\",\"text\":\"a\"}\n  ]\n}\n",
+                     #"{"records":[{"kind":"praise","text":"thanks"},{"kind":"tip","text":"a"}]}"# + "\n"] {
+            let path = try file(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let document = try #require(try FeedbackFile.document(path: path), "\(text)")
+            #expect(document.what.hasPrefix("one JSON document, its '") && document.what.hasSuffix("' list") && document.item == "object")
+            #expect(document.items == [#"{"kind":"praise","text":"thanks"}"#, #"{"kind":"tip","text":"a"}"#])
+        }
+        // A key given twice inside the list refuses the file, naming it: nothing is dropped in silence.
+        let twice = try file(#"{"data":[{"kind":"praise","text":"a","text":"b"}]}"#)
+        defer { try? FileManager.default.removeItem(atPath: twice) }
+        #expect { try FeedbackFile.document(path: twice) } throws: { ($0 as? FeedbackFile.LineError)?.message.contains("gives \"text\" twice") == true }
+        // One line of JSON lines that is a submission stays a line.
+        let single = try file(#"{"kind":"praise","text":"thanks","unit":"STN-EAST-01"}"# + "\n")
+        defer { try? FileManager.default.removeItem(atPath: single) }
+        #expect(try FeedbackFile.document(path: single) == nil)
+    }
+
     @Test func oneObjectOverSeveralLinesIsOneSubmission() throws {
         let path = try file("{\n  \"kind\": \"praise\",\n  \"text\": \"thanks\"\n}\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
