@@ -733,7 +733,8 @@ public enum FeedbackFile {
     /// writes it so into a CSV: the digits are gone (13800000000 and 13812345678 both read so).
     /// Only as Excel writes it, `E+`: a hexadecimal id (`1e10`) is not taken for one.
     static func isSpreadsheetNumber(_ value: String) -> Bool {
-        value.utf8.count <= 40 && value.trimmingCharacters(in: .whitespaces).wholeMatch(of: /[0-9](\.[0-9]+)?E\+[0-9]{1,3}/) != nil
+        value.utf8.count <= 40 && value.contains("E+")
+            && value.trimmingCharacters(in: .whitespaces).wholeMatch(of: /[0-9](\.[0-9]+)?E\+[0-9]{1,3}/) != nil
     }
 
     /// Why such a value is refused, and how to get the number back.
