@@ -485,6 +485,11 @@ extension Submit {
         }
         fflush(nil)
         if showProgress { printError("\n") }
+        if submitted + failures.count == 0 && !interrupted.isSet {
+            // The wrong export, or today's still empty: said plainly, not as "0 of 0 submitted".
+            printError("\(path) holds no submission (it is empty, or holds only blank lines and # comments, or a sheet's header row alone): nothing was sent\n")
+            return
+        }
         printError("\(submitted) of \(submitted + failures.count) submitted\n")
         // Which lines to put right, and how to send them without sending the others twice.
         if let summary = failures.summary(stored: submitted) { printError(summary) }

@@ -135,6 +135,12 @@ extension EndToEndTests {
         #expect(fromSheet.0 == 1 && fromSheet.1.contains("is a CSV sheet with a header row (comma-separated), not JSON lines: its 2 row(s) are numbered below as in the sheet, whose row 1 names the fields")
                 && fromSheet.1.contains("line 2: case L1-") && fromSheet.1.contains("error: line 3: invalid_argument (submit_feedback.unit)")
                 && fromSheet.1.contains("1 not submitted: line 3 (1 for unit)"), "\(fromSheet.1)")
+        // A sheet with its header row alone (the wrong export, or today's still empty) says so.
+        let headerOnly = set.dir + "/empty.csv"
+        try "kind,channel,unit,text\n".write(toFile: headerOnly, atomically: true, encoding: .utf8)
+        let fromEmpty = try await liaison(["submit", "--file", headerOnly])
+        #expect(fromEmpty.0 == 0 && fromEmpty.1.contains("holds no submission") && fromEmpty.1.contains("nothing was sent")
+                && !fromEmpty.1.contains("0 of 0 submitted"), "\(fromEmpty.1)")
         // The workbook itself, given in place of its CSV: refused whole, saying what to give instead.
         let workbook = set.dir + "/calls.xlsx"
         try Data([0x50, 0x4B, 0x03, 0x04] + [UInt8](repeating: 0, count: 200)).write(to: URL(fileURLWithPath: workbook))
