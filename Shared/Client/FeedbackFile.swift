@@ -339,22 +339,18 @@ public enum FeedbackFile {
             // number). A column headed with no field (a call system's export: Agent, Duration) refuses
             // the sheet, naming it: refused row by row, every row said the same and none went in. A
             // column without a header is named by its number, and only a row that fills it is refused.
-            let unknown = header.indices.filter { i in
-                let h = header[i].trimmingCharacters(in: .whitespaces)
-                return !h.isEmpty && sheetField(h) == nil && !isRowNumberHeader(h)
-            }
+            let headings = header.map { $0.trimmingCharacters(in: .whitespaces) }
+            let unknown = headings.indices.filter { !headings[$0].isEmpty && sheetField(headings[$0]) == nil && !isRowNumberHeader(headings[$0]) }
             if !unknown.isEmpty {
+                let taken = fields.filter { $0 != "contact" } + contactFields
                 let named = unknown.map { i in
-                    let h = header[i].trimmingCharacters(in: .whitespaces)
-                    let meant = Spelling.meant(h, among: fields.filter { $0 != "contact" } + contactFields).map { ", did you mean \($0)?" } ?? ""
-                    return "\(WireError.quoted(h)) (column \(i + 1)\(meant))"
+                    "\(WireError.quoted(headings[i])) (column \(i + 1)\(Spelling.meant(headings[i], among: taken).map { ", did you mean \($0)?" } ?? ""))"
                 }
-                throw LineError(line: 1, message: "the sheet's column\(unknown.count == 1 ? "" : "s") \(named.joined(separator: ", ")) name\(unknown.count == 1 ? "s" : "") no field of a submission: delete \(unknown.count == 1 ? "it" : "them"), or head \(unknown.count == 1 ? "it" : "each") with a field's name (\(fields.filter { $0 != "contact" }.joined(separator: ", ")), name, phone, email) or as a desk writes it (Phone number, 电话, 内容); nothing was sent")
+                throw LineError(line: 1, message: "the sheet's column\(unknown.count == 1 ? "" : "s") \(named.joined(separator: ", ")) name\(unknown.count == 1 ? "s" : "") no field of a submission: delete \(unknown.count == 1 ? "it" : "them"), or head \(unknown.count == 1 ? "it" : "each") with a field's name (\(taken.joined(separator: ", "))) or as a desk writes it (Phone number, 电话, 内容); nothing was sent")
             }
             // nil: a column of row numbers (序号, No.), which a sheet keeps for its readers.
-            let names: [String?] = header.indices.map { i in
-                let h = header[i].trimmingCharacters(in: .whitespaces)
-                return h.isEmpty ? "column \(i + 1)" : isRowNumberHeader(h) ? nil : sheetField(h)!
+            let names: [String?] = headings.indices.map { i in
+                headings[i].isEmpty ? "column \(i + 1)" : isRowNumberHeader(headings[i]) ? nil : sheetField(headings[i])
             }
             let lines = rows.map(\.cells).map { row -> String in
                 var object: [String: Any] = [:]
