@@ -28,7 +28,7 @@ public let maxSocketMessageBytes = 4 * 1024 * 1024
 public enum Framing {
     /// A request as it arrived on a ROUTER: the routing envelope to send the reply back on, and the
     /// decoded request or the error to answer with.
-    public struct Incoming {
+    public struct Incoming: Sendable {
         public var envelope: [[UInt8]]
         public var request: Result<Liaison_V1_Request, WireError>
         /// True when the request is a submission read in the plain shape (``WireReader``): its body

@@ -79,6 +79,12 @@ public struct RequestLoopOptions: Sendable {
     /// their share are told to come back. So a web front that floods intake does not turn a hotline
     /// desk with a few requests in flight away.
     public var maxShed = 4_096
+    /// How long (ms) the request thread may be held up in work that can wait for the disk (a
+    /// commit, publishing what was committed) before another thread reads its requests socket
+    /// meanwhile (``StallGuard``): up to one batch kept for when it is back, the rest answered
+    /// `unavailable` at once, so that a stalled disk neither leaves clients waiting on a silent
+    /// socket nor lets what they send pile up in memory. 0: never.
+    public var standInAfterMs = 200
     /// Under load, how long (µs) a batch may wait for the clients the last batch answered, so that
     /// they share its group commit (``BatchGathering``); 0: never. A lone request never waits, and
     /// a service that does not commit a batch together (``RequestHandling/commitsBatchesTogether``)
@@ -196,6 +202,14 @@ public final class RequestLoop: ThreadLoop {
         try requests.bind(requestsBound)
         var events = try openEvents(context: context, retryingFor: 0)
         defer { events.close() }
+        let stall = options.standInAfterMs > 0 ? try StallGuard(afterMs: options.standInAfterMs, maxBatch: options.maxBatch) : nil
+        if let stall {
+            stall.start(socket: requests, name: "\(config.instance.stream)-stand-in".suffix(15).description, logger: logger) { [self] socket, shift in
+                try standIn(socket, &shift)
+            }
+        }
+        // Before the sockets close: the stand-in touches the requests socket only while it is lent.
+        defer { stall?.finish() }
         logger.info("serving", metadata: ["requests": "\(requestsBound)", "events": "\(config.bindEndpoint(config.instance.events))",
                                           "stream": "\(log.stream)", "head": "\(log.head)"])
         var revocationsSeen = config.curve?.clients.revocations ?? 0
@@ -213,7 +227,7 @@ public final class RequestLoop: ThreadLoop {
         while !stop.isSet {
             let ready = try Poller.poll([requests], fds: [log.waker.fd], timeout: kept.isEmpty ? 100 : 0)
             if ready[1] { log.waker.drain() }
-            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept, gathering: &gathering, gatherMicroseconds: gatherMicroseconds) }
+            if ready[0] || !kept.isEmpty { try serveBatch(requests, kept: &kept, gathering: &gathering, gatherMicroseconds: gatherMicroseconds, stall: stall) }
             if let allowList = config.curve?.clients, allowList.revocations != revocationsSeen {
                 // A key taken out (or moved to a role that may not subscribe) keeps a subscription it
                 // made before: every subscriber is disconnected and connects again through ZAP. What
@@ -224,7 +238,13 @@ public final class RequestLoop: ThreadLoop {
                 logger.notice("events socket bound again: every subscriber connects again through the CURVE allow-list in force")
             }
             if log.head > published {
-                published = try publish(events, after: published)
+                // Reads the stored events: a disk that stalls holds this up as it holds up a commit.
+                if let stall {
+                    published = try stall.lend(room: options.maxBatch - kept.count) { try publish(events, after: published) }
+                    kept += stall.takeKept()
+                } else {
+                    published = try publish(events, after: published)
+                }
                 lastSend = Date()
             } else if Date().timeIntervalSince(lastSend) * 1000 >= Double(options.heartbeatMs) {
                 try heartbeat(events)
@@ -291,7 +311,8 @@ public final class RequestLoop: ThreadLoop {
     /// Reads every waiting request (up to `maxBatch`, after those `kept` from the last shedding or
     /// read as the last batch was answered), waits a moment for the clients the last batch answered
     /// when it has reason to expect them (``BatchGathering``), handles them together and replies.
-    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int) throws {
+    private func serveBatch(_ requests: Socket, kept: inout [Framing.Incoming], gathering: inout BatchGathering, gatherMicroseconds: Int,
+                            stall: StallGuard?) throws {
         let started = gatherMicroseconds > 0 ? DispatchTime.now().uptimeNanoseconds : 0
         let wait = UInt64(gatherMicroseconds) * 1_000
         // A millisecond wider than the wait: clients that come back late (over CURVE, on a busy
@@ -340,7 +361,10 @@ public final class RequestLoop: ThreadLoop {
             }
         }
         if !forward.isEmpty {
-            let answers = config.curve == nil ? handler.answer(forward) : handler.answer(forward, operatorKeys: operatorKeys)
+            // The commit: a disk that stalls holds the thread here, with the socket lent meanwhile.
+            let answer = { [handler, config] in config.curve == nil ? handler.answer(forward) : handler.answer(forward, operatorKeys: operatorKeys) }
+            let answers = stall.map { $0.lend(inFlight: incoming, room: options.maxBatch - kept.count, answer) } ?? answer()
+            if let stall { kept += stall.takeKept() }
             for (k, i) in forwardAt.enumerated() {
                 replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
@@ -350,11 +374,11 @@ public final class RequestLoop: ThreadLoop {
         // read after the replies, it took in clients of this very batch already back (a busy
         // intake's replies take a while to send) and counted them twice, and the next batch then
         // waited its whole time for requests that were not coming.
-        var arrivedMeanwhile = 0
+        var arrivedMeanwhile = kept.count   // read by the stand-in, if the commit was held up
         if gatherMicroseconds > 0 {
             let before = kept.count
             while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
-            arrivedMeanwhile = kept.count - before
+            arrivedMeanwhile += kept.count - before
         }
         // Each reply carries the id of the request it answers, written as it is encoded. An
         // accepted submission's reply is encoded bytes; only a message can be a refusal.
@@ -462,6 +486,38 @@ public final class RequestLoop: ThreadLoop {
             stats.shed.add(UInt64(shed), ordering: .relaxed)
             logger.warning("overloaded: requests answered unavailable", metadata: [
                 "count": "\(shed)", "kept_for_callers_under_their_share": "\(kept.count)", "callers": "\(shares.callers)"])
+        }
+    }
+
+    /// The stand-in's work while the request thread is held up (``StallGuard``): what waits on the
+    /// socket is read; a request of a caller under its share is kept for the next batch while there
+    /// is room, any other answered at once: `unavailable` with a retry hint, a malformed one its
+    /// error. Nothing is handled here, since handling would wait for the same disk: a replay or a
+    /// status request is kept or turned away like a submission.
+    private func standIn(_ requests: Socket, _ shift: inout StallGuard.Shift) throws {
+        var turnedAway = 0
+        defer {
+            if turnedAway > 0 { stats.shed.add(UInt64(turnedAway), ordering: .relaxed) }
+            shift.turnedAway += turnedAway
+        }
+        for _ in 0..<1_000 {
+            guard let inc = try read(requests) else { return }
+            let reply: Liaison_V1_Reply
+            switch inc.request {
+            case .failure(let err):
+                reply = .failure(err, requestID: inc.requestID)
+            case .success(let req):
+                if shift.kept.count < shift.room && shift.shares.isUnderShare(inc.envelope) {
+                    shift.shares.count(inc.envelope)
+                    shift.kept.append(inc)
+                    continue
+                }
+                let heldMs = (DispatchTime.now().uptimeNanoseconds - shift.lentAt) / 1_000_000
+                reply = .failure(.unavailable("\(config.service) has been waiting \(heldMs) ms for its database (its disk is slow or stalled): retry after the hinted delay with the same request",
+                                              retryAfterMs: 500), requestID: req.requestID)
+                turnedAway += 1
+            }
+            try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(reply))
         }
     }
 

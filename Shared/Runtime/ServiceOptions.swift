@@ -33,6 +33,12 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         valueName: "microseconds"))
     public var gatherMicroseconds: Int = 200
 
+    @Option(help: ArgumentHelp(
+        "When a commit (or a read of the database) has held the request thread up this long, another thread answers its socket meanwhile (0: never).",
+        discussion: "A disk that stalls holds a commit's fsync for seconds. Meanwhile one batch of requests is kept for when the commit is done, shared fairly between connections, and the rest are answered 'unavailable' at once with a retry hint, as an overload is: clients hear back instead of timing out, and what they send does not pile up in memory.",
+        valueName: "milliseconds"))
+    public var standInAfterMs: Int = 200
+
     @Option(help: "Warn in the log (and in liaison streams) when the disk of the database has less free space than this, in MiB.")
     public var diskFreeWarningMib: UInt64 = 1_024
 
@@ -70,6 +76,9 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         guard (0...1_000_000).contains(gatherMicroseconds) else {
             throw ValidationError("--gather-microseconds must be 0 (never wait) to 1000000 (one second), not \(gatherMicroseconds)")
         }
+        guard (0...600_000).contains(standInAfterMs) else {
+            throw ValidationError("--stand-in-after-ms must be 0 (never) to 600000 (ten minutes), not \(standInAfterMs)")
+        }
     }
 
     /// `--exit-if-hung-seconds`, else `$LIAISON_EXIT_IF_HUNG_SECONDS`, else 0.
@@ -93,6 +102,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
         o.maxBatch = max(1, maxBatch)
         o.maxShed = max(0, maxShed)
         o.gatherMicroseconds = gatherMicroseconds   // checked in validate()
+        o.standInAfterMs = standInAfterMs           // checked in validate()
         o.exitIfHungSeconds = (try? hangLimit()) ?? 0   // checked in validate()
         return o
     }

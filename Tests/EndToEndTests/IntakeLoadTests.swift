@@ -644,6 +644,120 @@ struct IntakeLoadTests {
         let rssAfter = residentKiB(pid)
         #expect(rssAfter - rssBefore < 100_000, "RSS grew from \(rssBefore) KiB to \(rssAfter) KiB")
     }
+    /// Intake's disk stalls in the middle of a commit (scripts/crashfs.py stopped with SIGSTOP, so
+    /// every write and fsync on it waits), and clients keep sending: oversized requests, and more
+    /// submissions than a batch. The request thread waits for its commit, and another thread reads
+    /// its socket meanwhile (`StallGuard`): the oversized requests are refused at once, a batch of
+    /// submissions is kept, the rest told to come back (`unavailable`), all while the disk is still
+    /// stopped, and intake's memory stays flat. Without it, libzmq queued what came, 10,000 messages
+    /// a connection: a probe took intake from 34 MiB to 1.7 GiB in 7.5 s. Once the disk is back,
+    /// the submission that was committing and the kept ones are acknowledged and stored.
+    @Test(.enabled(if: PowerCut.available, "needs root and /dev/fuse"))
+    func aStalledDiskLeavesIntakeAnsweringWithItsMemoryFlat() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let data = set.dir + "/data"
+        defer { PowerCut.unmountAll(under: set.dir) }
+        let disk = try await PowerCut.mount(set.dir + "/disk", at: data)
+        defer { if disk.isRunning { disk.terminate(); disk.waitUntilExit() } }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let pid = try #require(await set.status("intake")).pid
+        let endpoint = set.instance("intake").requests
+        func said() -> String { (try? String(contentsOfFile: set.dir + "/intake-0.log", encoding: .utf8)) ?? "" }
+
+        // The disk stops; a submission's commit waits for it.
+        kill(disk.processIdentifier, SIGSTOP)
+        defer { kill(disk.processIdentifier, SIGCONT) }
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let held = try Socket(context: ctx, type: .dealer, role: "held", linger: 0)
+        defer { held.close() }
+        try held.connect(endpoint)
+        var first = Liaison_V1_Request()
+        first.requestID = "held"
+        first.submitFeedback = submission(0, prefix: "stall")
+        try held.send(multipart: Framing.requestFrames(first))
+        try #require(await eventually(30) { said().contains("request thread held up") }, "\(said())")
+        let rssBefore = residentKiB(pid)
+
+        // Four clients send 100 requests of 1 MiB each (over the request limit, under the socket's
+        // cap), and one sends 1,500 submissions, all at once.
+        let peak = Atomic<Int>(rssBefore)
+        let flooding = Atomic<Bool>(true)
+        async let sampling: Void = Threads.run(name: "rss") {
+            while flooding.load(ordering: .acquiring) {
+                let now = residentKiB(pid)
+                if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
+                usleep(10_000)
+            }
+        }
+        let big = [UInt8](repeating: 0x0a, count: 1 << 20)
+        let oversized = try await withThrowingTaskGroup(of: [String: Int].self) { group in
+            for c in 0..<4 {
+                group.addTask {
+                    try await Threads.run(name: "big-\(c)") { () -> [String: Int] in
+                        let s = try Socket(context: ctx, type: .dealer, role: "big", sendHighWaterMark: 1_000, linger: 0)
+                        defer { s.close() }
+                        try s.connect(endpoint)
+                        for _ in 0..<100 { try s.send(multipart: [[], big]) }
+                        var codes: [String: Int] = [:]
+                        let deadline = Date().addingTimeInterval(60)
+                        while codes.values.reduce(0, +) < 100 && Date() < deadline {
+                            guard try s.waitReadable(timeout: 500), let frames = try s.receiveMultipart() else { continue }
+                            if case .error(let e)? = try Framing.decodeReply(frames: frames).result { codes[e.code.name, default: 0] += 1 }
+                            else { codes["accepted", default: 0] += 1 }
+                        }
+                        return codes
+                    }
+                }
+            }
+            var total: [String: Int] = [:]
+            for try await c in group { for (k, v) in c { total[k, default: 0] += v } }
+            return total
+        }
+        let desks = try Socket(context: ctx, type: .dealer, role: "desks", sendHighWaterMark: 10_000, receiveHighWaterMark: 10_000, linger: 0)
+        defer { desks.close() }
+        try desks.connect(endpoint)
+        for n in 1...1_500 {
+            var r = Liaison_V1_Request()
+            r.requestID = "s-\(n)"
+            r.submitFeedback = submission(n, prefix: "stall")
+            try desks.send(multipart: Framing.requestFrames(r))
+        }
+        var answers: [String: Liaison_V1_Reply] = [:]
+        func collect() throws {
+            while let frames = try desks.receiveMultipart(dontWait: true) {
+                let reply = try Framing.decodeReply(frames: frames)
+                answers[reply.requestID] = reply
+            }
+        }
+        func turnedAway() -> Int { answers.values.filter { $0.error.code == .unavailable && $0.error.retryAfterMs > 0 }.count }
+        // At most one batch (512) is kept: at least the rest is told to come back, disk or no disk.
+        let toldWhileStopped = try await eventually(60) { try collect(); return turnedAway() >= 1_500 - 512 }
+        flooding.store(false, ordering: .releasing)
+        try await sampling
+        #expect(oversized == ["invalid_argument": 400], "\(oversized)")
+        #expect(toldWhileStopped, "\(answers.count) answered, \(turnedAway()) unavailable")
+        #expect(answers.values.allSatisfy { $0.error.code == .unavailable }, "nothing committed while the disk is stopped")
+        #expect(peak.load(ordering: .relaxed) - rssBefore < 100_000,
+                "intake's RSS went from \(rssBefore) KiB to \(peak.load(ordering: .relaxed)) KiB while 400 MiB came in")
+        #expect(said().contains("request thread held up"))
+
+        // The disk comes back: the submission that was committing, and the kept ones, are acknowledged.
+        kill(disk.processIdentifier, SIGCONT)
+        let all = try await eventually(60) { try collect(); return answers.count == 1_500 }
+        #expect(all, "\(answers.count) of 1,500 answered")
+        let heldReply = try #require(try held.waitReadable(timeout: 30_000) ? held.receiveMultipart() : nil, "the held submission was never answered")
+        let heldAnswer = try Framing.decodeReply(frames: heldReply)
+        #expect(!heldAnswer.feedbackAccepted.caseNumber.isEmpty, "\(heldAnswer)")
+        let accepted = answers.values.filter { !$0.feedbackAccepted.caseNumber.isEmpty }.count
+        #expect(accepted + turnedAway() == 1_500 && accepted > 0 && accepted <= 512, "\(accepted) accepted, \(turnedAway()) unavailable")
+        let status = try #require(await set.status("intake"))
+        #expect(status.headSeq == UInt64(1 + accepted), "every acknowledged submission stored, each once")
+        #expect(said().contains("request thread back"), "\(said())")
+    }
+
     /// A web front floods intake while a hotline desk submits one at a time on its own connection:
     /// the flood is told to come back (`unavailable`), the desk never is. Shedding turns away only
     /// callers over their share of a batch (`RequestLoopOptions.maxShed`).
