@@ -204,7 +204,7 @@ public final class RequestLoop: ThreadLoop {
         defer { events.close() }
         let stall = options.standInAfterMs > 0 ? try StallGuard(afterMs: options.standInAfterMs, maxBatch: options.maxBatch) : nil
         if let stall {
-            stall.start(socket: requests, name: "\(config.instance.stream)-stand-in".suffix(15).description, logger: logger) { [self] socket, shift in
+            stall.start(socket: requests, name: "\(config.instance.stream)-stall", logger: logger) { [self] socket, shift in
                 try standIn(socket, &shift)
             }
         }
