@@ -133,6 +133,7 @@ struct Streams: ParsableCommand {
             its upstream, a consumer that has heard nothing from its upstream for --max-silence seconds, \
             a consumer that has failed to apply its upstream's events for as long, \
             a thread of an instance that has not gone round its loop for --max-silence seconds, \
+            an instance whose request thread has waited as long for its disk, \
             an instance refusing half or more of what it answered in the last minute) \
             and exits 2 when there is any, 0 when all is well.
 
@@ -141,6 +142,11 @@ struct Streams: ParsableCommand {
             does not answer: a line under the table names it. A stuck consumer stops the stream it applies \
             (no new cases, no reports), a stuck timer the deadlines. --exit-if-hung-seconds, systemd's \
             WatchdogSec= and liaison up's --hang-seconds restart such a service by themselves.
+
+            An instance whose request thread is held up in a commit or a read that its disk does not \
+            finish (a disk that stalls) still answers this status, from another thread: STATE says \
+            WAITING FOR ITS DISK and for how long, and a line under the table says so. Meanwhile it \
+            keeps one batch of requests for when the commit is done and answers the rest unavailable.
 
             HEARD is how long ago each consumer last heard its upstream (an event, the heartbeat an idle \
             upstream sends every second, or an answer to a replay). Seconds of silence mean the upstream \
@@ -193,11 +199,20 @@ struct Streams: ParsableCommand {
             print(Output.table(["STREAM", "SERVICE", "HEAD", "STATE", "DATABASE", "WAL", "DISK FREE", "SHED", "REFUSED/MIN", "FAILED", "COMMITS/MIN", "MEAN", "MAX"], statuses.map { s in
                 guard let st = s.status else { return [s.instance.stream, s.service, "-", s.down, "-", "-", "-", "-", "-", "-", "-", "-", "-"] }
                 let timed = st.commitsLastMinute > 0
+                if st.requestThreadHeldMs > 0 {
+                    return [s.instance.stream, s.service, "\(st.headSeq)", "WAITING FOR ITS DISK \(Self.seconds(st.requestThreadHeldMs)), pid \(st.pid)",
+                            "-", "-", "-", "\(st.requestsShed)", "-", "-", "-", "-", "-"]
+                }
                 return [s.instance.stream, s.service, "\(st.headSeq)", "up, pid \(st.pid)", Output.bytes(st.databaseBytes),
                         Output.bytes(st.walBytes), st.diskTotalBytes > 0 ? Output.bytes(st.diskFreeBytes) : "-",
                         "\(st.requestsShed)", "\(st.refusedLastMinute) of \(st.requestsLastMinute)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
                         timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
+            // A request thread held up by its disk: every acknowledgement waits.
+            for s in statuses {
+                guard let st = s.status, st.requestThreadHeldMs > 0 else { continue }
+                print(Self.heldUp(s.instance.stream, st))
+            }
             // A disk nearly full, before it fails every write.
             for s in statuses {
                 guard let st = s.status, st.diskTotalBytes > 0, st.diskFreeBytes < st.diskFreeWarningBytes else { continue }
@@ -293,6 +308,13 @@ struct Streams: ParsableCommand {
     }
 
     /// A thread that has not gone round its loop for a while, in words.
+    /// An instance whose request thread is held up in a commit or a read of its database.
+    static func heldUp(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String {
+        "\(stream): its request thread has been waiting \(seconds(st.requestThreadHeldMs)) for its database (a commit or a read the disk has not finished: a disk that stalls?); meanwhile it keeps one batch of requests for when it is back and answers the rest unavailable. Its database, disk and consumer figures come back with it (see its log, and the disk's: dmesg)"
+    }
+
+    static func seconds(_ ms: UInt64) -> String { String(format: "%.1f s", Double(ms) / 1000) }
+
     static func stuck(_ stream: String, _ t: Liaison_V1_ThreadPulse) -> String {
         "\(stream): \(t.thread) has not gone round its loop for \(t.silentMs / 1000) s: stuck on a lock or a disk that does not answer? (see its log; --exit-if-hung-seconds, WatchdogSec= or liaison up restart it)"
     }
@@ -349,6 +371,7 @@ struct Streams: ParsableCommand {
                 problems.append("\(s.stream): a write failed at \(Output.time(st.lastWriteFailureAt)): \(st.lastWriteFailure)")
             }
             for t in st.threads where Double(t.silentMs) >= maxSilence * 1000 { problems.append(stuck(s.stream, t)) }
+            if Double(st.requestThreadHeldMs) >= maxSilence * 1000 { problems.append(heldUp(s.stream, st)) }
             if let refusing = refusing(s.stream, st) { problems.append(refusing) }
         }
         for p in positions {

@@ -11,7 +11,9 @@ struct Ping: ParsableCommand {
         abstract: "Check that one service instance answers (exit 0) or not (exit 3: no answer; 1: it answered with an error): for health checks and probes.",
         discussion: """
             Asks the instance for its status once, within --timeout, and prints one line: its stream, \
-            pid and head. A container's health check or a Kubernetes probe runs it:
+            pid and head. An instance whose request thread is held up waiting for its disk (a commit \
+            the disk does not finish) answers, but is not serving: exit 1, saying for how long. \
+            A container's health check or a Kubernetes probe runs it:
 
               liaison ping intake
               liaison ping handler --instance 1 --timeout 1000
@@ -52,6 +54,8 @@ struct Ping: ParsableCommand {
             defer { client.reset() }
             let reply = try client.call(.getStatus(.init()))
             if case .error(let e)? = reply.result { throw WireError(e) }
+            // Answered by the stand-in while the request thread waits for the disk: not serving.
+            if reply.serviceStatus.requestThreadHeldMs > 0 { throw WireError.unavailable(Streams.heldUp(reply.serviceStatus.stream, reply.serviceStatus)) }
             print("\(reply.serviceStatus.stream) up: pid \(reply.serviceStatus.pid), head \(reply.serviceStatus.headSeq)")
         } catch {
             reportFailure(error)

@@ -492,8 +492,10 @@ public final class RequestLoop: ThreadLoop {
     /// The stand-in's work while the request thread is held up (``StallGuard``): what waits on the
     /// socket is read; a request of a caller under its share is kept for the next batch while there
     /// is room, any other answered at once: `unavailable` with a retry hint, a malformed one its
-    /// error. Nothing is handled here, since handling would wait for the same disk: a replay or a
-    /// status request is kept or turned away like a submission.
+    /// error. Nothing is handled here, since handling would wait for the same disk; but a status
+    /// request is answered at once from what needs no disk (``heldStatus(heldMs:)``), so that an
+    /// operator hears that the service waits for its disk, not silence, and a replay is turned away
+    /// at once (its consumer tries again) rather than kept from the requests the service is for.
     private func standIn(_ requests: Socket, _ shift: inout StallGuard.Shift) throws {
         var turnedAway = 0
         defer {
@@ -507,18 +509,40 @@ public final class RequestLoop: ThreadLoop {
             case .failure(let err):
                 reply = .failure(err, requestID: inc.requestID)
             case .success(let req):
-                if shift.kept.count < shift.room && shift.shares.isUnderShare(inc.envelope) {
+                let heldMs = (DispatchTime.now().uptimeNanoseconds - shift.lentAt) / 1_000_000
+                if !inc.isPlainSubmission, case .getStatus? = req.body {
+                    var status = Liaison_V1_Reply()
+                    status.requestID = req.requestID
+                    status.serviceStatus = heldStatus(heldMs: heldMs)
+                    reply = status
+                } else if shift.kept.count < shift.room && shift.shares.isUnderShare(inc.envelope) && Self.isForTheService(inc) {
                     shift.shares.count(inc.envelope)
                     shift.kept.append(inc)
                     continue
-                }
-                let heldMs = (DispatchTime.now().uptimeNanoseconds - shift.lentAt) / 1_000_000
-                reply = .failure(.unavailable("\(config.service) has been waiting \(heldMs) ms for its database (its disk is slow or stalled): retry after the hinted delay with the same request",
+                } else {
+                    reply = .failure(.unavailable("\(config.service) has been waiting \(heldMs) ms for its database (its disk is slow or stalled): retry after the hinted delay with the same request",
                                               retryAfterMs: 500), requestID: req.requestID)
-                turnedAway += 1
+                    turnedAway += 1
+                }
             }
             try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(reply))
         }
+    }
+
+    /// The status the stand-in gives while the request thread is held up: what needs no disk (no
+    /// file sizes, no free space, which a stalled disk would hold up too) and how long it has waited.
+    private func heldStatus(heldMs: UInt64) -> Liaison_V1_ServiceStatus {
+        var s = Liaison_V1_ServiceStatus()
+        s.service = config.service
+        s.stream = log.stream
+        s.headSeq = log.head
+        s.pid = UInt32(getpid())
+        s.writeTransactions = log.transactions
+        s.requestsShed = stats.shed.load(ordering: .relaxed)
+        s.requestsServed = stats.served.load(ordering: .relaxed)
+        s.requestsRefused = stats.answers.refusedTotal.load(ordering: .relaxed)
+        s.requestThreadHeldMs = max(1, heldMs)
+        return s
     }
 
     private func send(_ requests: Socket, envelope: [[UInt8]], requestID: String, reply: OutgoingReply) throws {

@@ -743,6 +743,12 @@ struct IntakeLoadTests {
         #expect(peak.load(ordering: .relaxed) - rssBefore < 100_000,
                 "intake's RSS went from \(rssBefore) KiB to \(peak.load(ordering: .relaxed)) KiB while 400 MiB came in")
         #expect(said().contains("request thread held up"))
+        // The operator's commands answer, and say what is wrong: not DOWN, not silence.
+        let streams = try await set.cli(["streams", "--check", "--max-silence", "0.5"])
+        #expect(streams.status == 2 && streams.output.contains("WAITING FOR ITS DISK")
+                && streams.output.contains("intake-1: its request thread has been waiting"), "\(streams.output)")
+        let ping = try await set.cli(["ping", "intake"])
+        #expect(ping.status == 1 && ping.output.contains("waiting") && ping.output.contains("for its database"), "\(ping.output)")
 
         // The disk comes back: the submission that was committing, and the kept ones, are acknowledged.
         kill(disk.processIdentifier, SIGCONT)
@@ -756,6 +762,8 @@ struct IntakeLoadTests {
         let status = try #require(await set.status("intake"))
         #expect(status.headSeq == UInt64(1 + accepted), "every acknowledged submission stored, each once")
         #expect(said().contains("request thread back"), "\(said())")
+        let pingBack = try await set.cli(["ping", "intake"])
+        #expect(pingBack.status == 0, "\(pingBack.output)")
     }
 
     /// A web front floods intake while a hotline desk submits one at a time on its own connection:

@@ -81,6 +81,18 @@ import ZeroMQ
         for i in sent..<(sent + 40) { try flood.send(multipart: request("f-\(i)")) }
         try desk.send(multipart: request("d-0"))
         try flood.send(multipart: [[], [0xff, 0xff, 0xff]])
+        // An operator asks for the status, and a consumer for a replay, on connections of their own.
+        let operatorSocket = try Socket(context: ctx, type: .dealer, role: "operator", linger: 0)
+        defer { operatorSocket.close() }
+        try operatorSocket.connect(served.requests)
+        var status = Liaison_V1_Request()
+        status.requestID = "status"
+        status.getStatus = .init()
+        try operatorSocket.send(multipart: Framing.requestFrames(status))
+        var replay = Liaison_V1_Request()
+        replay.requestID = "replay"
+        replay.replay.afterSeq = 0
+        try operatorSocket.send(multipart: Framing.requestFrames(replay))
 
         // Answered at once, while the handler is still held up: the flood past its share of a batch
         // `unavailable` with a retry hint, and the malformed frame its error. A batch is 8; the
@@ -97,6 +109,15 @@ import ZeroMQ
         #expect(floodReplies[""]?.error.code == .invalidArgument, "the malformed frame is answered with its error")
         try drain(desk, into: &deskReplies)
         #expect(deskReplies.isEmpty, "the desk's request is kept for the next batch, not turned away")
+        // The status is answered at once, from what needs no disk, saying how long the thread has
+        // waited; the replay is turned away at once (the consumer tries again), never kept.
+        var operatorReplies: [String: Liaison_V1_Reply] = [:]
+        #expect(try await eventually(20) { try drain(operatorSocket, into: &operatorReplies); return operatorReplies.count == 2 })
+        let held = try #require(operatorReplies["status"]).serviceStatus
+        #expect(held.stream == "svc-1" && held.pid == UInt32(getpid()) && held.requestThreadHeldMs >= 50, "\(held)")
+        #expect(held.databaseBytes == 0 && held.consumers.isEmpty, "nothing read from the disk")
+        #expect(operatorReplies["replay"]?.error.code == .unavailable, "\(String(describing: operatorReplies["replay"]))")
+        #expect(handler.calls.withLock { $0.count } == 1, "still held up")
 
         // Once the handler is back: the batch in flight and the kept requests are answered, each once.
         handler.gate.store(true, ordering: .releasing)
@@ -115,7 +136,7 @@ import ZeroMQ
         #expect((3...7).contains(keptFromTheFlood.count), "the flood's share of one batch kept: \(keptFromTheFlood)")
         #expect(turnedAway.isDisjoint(with: keptFromTheFlood) && turnedAway.count + keptFromTheFlood.count == 40,
                 "each of the flood's 40 either kept or turned away")
-        #expect(loop.stats.shed.load(ordering: .relaxed) == UInt64(turnedAway.count))
+        #expect(loop.stats.shed.load(ordering: .relaxed) == UInt64(turnedAway.count + 1), "the flood's and the replay counted as shed")
         #expect(floodReplies["f-0"].map(isCaseList) == true, "the request in flight is answered")
 
         stop.set()

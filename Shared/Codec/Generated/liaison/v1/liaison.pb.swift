@@ -1644,6 +1644,15 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._gatherWaitsRunOut = newValue}
   }
 
+  /// How long the request thread has been held up in its current commit or read of the database
+  /// (a disk that stalls), once past --stand-in-after-ms; 0 when it is not. While it is, this status
+  /// comes from a stand-in thread and holds only what needs no disk: service, stream, head_seq, pid,
+  /// the request counters; the database, disk and consumer fields are left empty.
+  public var requestThreadHeldMs: UInt64 {
+    get {_storage._requestThreadHeldMs}
+    set {_uniqueStorage()._requestThreadHeldMs = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -4113,7 +4122,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0\u{3}request_thread_held_ms\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -4149,6 +4158,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _lastRefusalAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _gatherWaits: UInt64 = 0
     var _gatherWaitsRunOut: UInt64 = 0
+    var _requestThreadHeldMs: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4192,6 +4202,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _lastRefusalAt = source._lastRefusalAt
       _gatherWaits = source._gatherWaits
       _gatherWaitsRunOut = source._gatherWaitsRunOut
+      _requestThreadHeldMs = source._requestThreadHeldMs
     }
   }
 
@@ -4243,6 +4254,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 31: try { try decoder.decodeSingularMessageField(value: &_storage._lastRefusalAt) }()
         case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaits) }()
         case 33: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaitsRunOut) }()
+        case 34: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestThreadHeldMs) }()
         default: break
         }
       }
@@ -4354,6 +4366,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if _storage._gatherWaitsRunOut != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._gatherWaitsRunOut, fieldNumber: 33)
       }
+      if _storage._requestThreadHeldMs != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._requestThreadHeldMs, fieldNumber: 34)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4396,6 +4411,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._lastRefusalAt != rhs_storage._lastRefusalAt {return false}
         if _storage._gatherWaits != rhs_storage._gatherWaits {return false}
         if _storage._gatherWaitsRunOut != rhs_storage._gatherWaitsRunOut {return false}
+        if _storage._requestThreadHeldMs != rhs_storage._requestThreadHeldMs {return false}
         return true
       }
       if !storagesAreEqual {return false}
