@@ -48,6 +48,8 @@ final class StallGuard: @unchecked Sendable {
         var standingIn = false
         /// Requests the stand-in kept, for the owner to take.
         var kept: [Framing.Incoming] = []
+        /// The lend the stand-in gave up on (its socket failed): not stood in for again.
+        var gaveUpOn: UInt64 = 0
         var finished = false
     }
 
@@ -131,7 +133,7 @@ final class StallGuard: @unchecked Sendable {
             enum Next { case stop, wait, standIn(Shift) }
             let next: Next = state.withLock { s in
                 if s.finished { return .stop }
-                guard s.lentAt != 0, DispatchTime.now().uptimeNanoseconds - s.lentAt >= afterNs else { return .wait }
+                guard s.lentAt != 0, s.lentAt != s.gaveUpOn, DispatchTime.now().uptimeNanoseconds - s.lentAt >= afterNs else { return .wait }
                 s.standingIn = true
                 var shares = ShedShares(batchSize: maxBatch)
                 for inc in s.inFlight { shares.count(inc.envelope) }
@@ -154,6 +156,7 @@ final class StallGuard: @unchecked Sendable {
                     }
                 } catch {
                     logger.error("reading requests while the request thread is held up failed: the rest wait for it", metadata: ["error": "\(error)"])
+                    state.withLock { $0.gaveUpOn = shift.lentAt }
                 }
                 let held = Double(DispatchTime.now().uptimeNanoseconds - shift.lentAt) / 1e9
                 state.withLock { s in
