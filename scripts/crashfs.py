@@ -37,6 +37,7 @@ import errno
 import json
 import os
 import random
+import signal
 import stat
 import subprocess
 import sys
@@ -435,6 +436,14 @@ class Mounted:
     def stats(self):
         with open(self.control) as f:
             return json.loads(f.read())
+
+    def stall(self):
+        """The disk stops answering: every operation on the mount (a write, an fsync, a read not in
+        the page cache) waits until `resume()`, as on a disk that stalls. The control file too."""
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)
 
     def close(self):
         if self.proc.poll() is None:

@@ -47,6 +47,10 @@ would have shown nothing. With --fsync-errors besides, one kill moment in three 
 instead: the next one to three fsyncs of one service's WAL or database file return EIO, and what
 they held is lost at the next cut even if a later fsync succeeds (as on Linux); the service must
 answer `unavailable` rather than acknowledge, keep running, and lose nothing it acknowledged.
+With --disk-stalls besides, one kill moment in four the disk stops answering for 0.3-2.5 s
+instead (crashfs stopped: every write and fsync waits, as on a disk that stalls) while the desks
+keep submitting: a service's request thread waits in its commit, a stand-in reads its socket
+meanwhile (StallGuard), and nothing acknowledged is lost or doubled when the disk comes back.
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
@@ -120,6 +124,9 @@ def parse():
     p.add_argument("--fsync-errors", action="store_true",
                    help="with --power-cut: one kill moment in three, the next 1-3 fsyncs of a random service's WAL or database "
                         "file fail with EIO instead (what they held is lost at the next cut)")
+    p.add_argument("--disk-stalls", action="store_true",
+                   help="with --power-cut: one kill moment in four, the disk stops answering for 0.3-2.5 s instead (crashfs "
+                        "stopped: every write and fsync waits): the services answer meanwhile, keep running and lose nothing")
     p.add_argument("--kill", default="intake,handler,reporting,scheduler", help="services to kill, comma-separated (any instance of each)")
     p.add_argument("--mean-interval", type=float, default=0.7, help="mean seconds between kills (exponential)")
     p.add_argument("--exit-if-hung-seconds", type=float, default=10,
@@ -437,6 +444,15 @@ def caught_up(ctx, name, endpoint, heads, deadline):
         time.sleep(0.2)
 
 
+def serving(ctx, endpoint):
+    """Whether the instance answers its status at once and is not waiting for its disk."""
+    try:
+        reply = call(ctx, endpoint, pb.Request(version=1, request_id="serving", get_status=pb.GetStatus()), timeout_ms=2000, attempts=1)
+    except SystemExit:
+        return False
+    return reply.WhichOneof("result") == "service_status" and reply.service_status.request_thread_held_ms == 0
+
+
 def status(ctx, endpoint):
     r = call(ctx, endpoint, pb.Request(version=1, request_id="status", get_status=pb.GetStatus()))
     return r.service_status
@@ -461,6 +477,8 @@ def main():
         sys.exit("--loss: expected a per cent from 0 to under 100; got %g" % args.loss)
     if args.fsync_errors and not args.power_cut:
         sys.exit("--fsync-errors: only with --power-cut (crashfs fails them)")
+    if args.disk_stalls and not args.power_cut:
+        sys.exit("--disk-stalls: only with --power-cut (crashfs is stopped)")
     if args.power_cut and args.partition:
         sys.exit("--power-cut: not with --partition (the namespaces' hosts would share one disk)")
     tmp = args.dir or tempfile.mkdtemp(prefix="liaison-soak-")   # once the options are known good
@@ -507,7 +525,7 @@ def main():
     disk = None
     if args.power_cut:
         disk = crashfs.Mounted(os.path.join(tmp, "disk"), os.path.join(tmp, "data"), log=open(os.path.join(tmp, "crashfs.log"), "ab"))
-        cuts = {"all": 0, "some": 0, "forgot": 0, "writes": 0, "bytes": 0, "files": 0, "fsync errors": 0}
+        cuts = {"all": 0, "some": 0, "forgot": 0, "writes": 0, "bytes": 0, "files": 0, "fsync errors": 0, "stalls": 0, "stalled": 0.0}
     for s in services.values():
         s.start()
     requests = {"%s-%d" % (name, i + 1): inst["requests"] for name in SERVICES
@@ -547,6 +565,21 @@ def main():
             while time.monotonic() < until:
                 time.sleep(max(0, min(0.05, until - time.monotonic())))
                 restart_disk_stopped()
+            if disk and args.disk_stalls and rng.random() < 1 / 4:
+                # The disk stalls: every write and fsync on it waits, the desks keep submitting.
+                # Only once every intake serves: a stall while a service opens its database after
+                # a cut holds it up before it has a socket to answer on, which shows nothing new.
+                length = rng.uniform(0.3, 2.5)
+                if not all(serving(ctx, requests[s.name]) for s in intakes):
+                    continue
+                disk.stall()
+                try:
+                    time.sleep(length)
+                finally:
+                    disk.resume()
+                cuts["stalls"] += 1
+                cuts["stalled"] += length
+                continue
             if disk and args.fsync_errors and rng.random() < 1 / 3:
                 # The disk fails a write-back: the next fsyncs of one file return EIO.
                 victim = rng.choice(list(services.values()))
@@ -615,6 +648,12 @@ def main():
                   flush=True)
             if not cuts["forgot"]:
                 problems.append("no power cut forgot anything (no write was in flight at any cut): the run showed nothing")
+            if args.disk_stalls:
+                held = sum(open(os.path.join(tmp, n + ".log"), errors="replace").read().count("request thread held up") for n in services)
+                print("disk stalls: %d (%.1f s in all); request threads stood in for while held up: %d time(s)" % (
+                    cuts["stalls"], cuts["stalled"], held), flush=True)
+                if cuts["stalls"] >= 3 and not held:
+                    problems.append("the disk stalled %d times and no request thread was stood in for: the run showed nothing" % cuts["stalls"])
             if args.fsync_errors:
                 failed = disk.stats()["failed_fsyncs_total"]
                 stopped = {n: s.disk_stops for n, s in services.items() if s.disk_stops}

@@ -253,6 +253,23 @@ struct IntakeLoadTests {
         #expect(acknowledged >= 100, "\(output)")
     }
 
+    /// The soak with the disk stalling now and then instead of a power cut (scripts/crashfs.py
+    /// stopped for 0.3-2.5 s: every write and fsync waits) while desks keep submitting, between
+    /// power cuts. Each request thread waits in its commit and a stand-in reads its socket meanwhile
+    /// (`StallGuard`): no service is taken for hung, and every acknowledged submission is there once.
+    @Test(.enabled(if: PowerCut.available, "needs root and /dev/fuse"))
+    func diskStallsBetweenPowerCutsLoseAndDoubleNothingAcknowledged() async throws {
+        let (status, output) = try await Self.soak([
+            "--seconds", "8", "--clients", "4", "--intakes", "2", "--handlers", "2", "--mean-interval", "1",
+            "--power-cut", "--disk-stalls", "--seed", "4",
+        ])
+        #expect(status == 0 && output.hasSuffix("\npassed\n"), "\(output)")
+        // "disk stalls: N (S s in all); request threads stood in for while held up: M time(s)"
+        let line = output.split(separator: "\n").first { $0.hasPrefix("disk stalls: ") }.map(String.init) ?? "no disk-stalls line"
+        let numbers = line.split(whereSeparator: { !$0.isNumber && $0 != "." }).compactMap { Double($0) }
+        #expect(numbers.count >= 3 && numbers[0] >= 2 && numbers[2] >= 1, "\(line)")
+    }
+
     /// A disk that fails one fsync of intake's WAL under `liaison up`: intake stops at once (status
     /// 74) and says why, `up` says what the status means and starts it again, and the hotline
     /// desk's retry (Lazy Pirate, the same submission id) gets its case. Then the power goes (every
