@@ -360,11 +360,19 @@ public final class RequestLoop: ThreadLoop {
                 }
             }
         }
+        // Requests the stand-in read while the commit below was held up (none unless it was).
+        var readByTheStandIn = 0
         if !forward.isEmpty {
             // The commit: a disk that stalls holds the thread here, with the socket lent meanwhile.
-            let answer = { [handler, config] in config.curve == nil ? handler.answer(forward) : handler.answer(forward, operatorKeys: operatorKeys) }
-            let answers = stall.map { $0.lend(inFlight: incoming, room: options.maxBatch - kept.count, answer) } ?? answer()
-            if let stall { kept += stall.takeKept() }
+            let answers: [OutgoingReply]
+            if let stall {
+                answers = stall.lend(inFlight: incoming, room: options.maxBatch - kept.count) { answer(forward, operatorKeys: operatorKeys) }
+                let standInKept = stall.takeKept()
+                readByTheStandIn = standInKept.count
+                kept += standInKept
+            } else {
+                answers = answer(forward, operatorKeys: operatorKeys)
+            }
             for (k, i) in forwardAt.enumerated() {
                 replies[i] = k < answers.count ? answers[k] : .message(.failure(.internal("the service gave no answer")))
             }
@@ -374,7 +382,7 @@ public final class RequestLoop: ThreadLoop {
         // read after the replies, it took in clients of this very batch already back (a busy
         // intake's replies take a while to send) and counted them twice, and the next batch then
         // waited its whole time for requests that were not coming.
-        var arrivedMeanwhile = kept.count   // read by the stand-in, if the commit was held up
+        var arrivedMeanwhile = readByTheStandIn
         if gatherMicroseconds > 0 {
             let before = kept.count
             while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
@@ -394,6 +402,11 @@ public final class RequestLoop: ThreadLoop {
         if gatherMicroseconds > 0 {
             gathering.answered(incoming.count, arrivedMeanwhile: arrivedMeanwhile, at: DispatchTime.now().uptimeNanoseconds)
         }
+    }
+
+    /// The service's answers to the requests it handles (over CURVE, with their operator keys).
+    private func answer(_ forward: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
+        config.curve == nil ? handler.answer(forward) : handler.answer(forward, operatorKeys: operatorKeys)
     }
 
     /// True for a request the service handles (a submission, a query), false for one the loop

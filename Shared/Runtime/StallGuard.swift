@@ -16,8 +16,9 @@ import ZeroMQ
 /// work that may wait for the disk (``lend(inFlight:room:_:)``). Held up longer than `after`, a
 /// stand-in thread reads the socket in its place: it keeps up to `room` requests for the owner's
 /// next batch, shared fairly between callers as shedding shares them (``ShedShares``, counting the
-/// batch in flight), and answers the rest at once (the request loop's ``RequestLoop/standIn``):
-/// `unavailable` with a retry hint, a malformed request its error. However long the disk stalls,
+/// batch in flight), and answers the rest at once (the request loop's `standIn`): a status request
+/// with what needs no disk, a malformed request its error, any other `unavailable` with a retry
+/// hint. However long the disk stalls,
 /// the service holds one batch in flight and one kept, and clients hear back instead of timing out.
 ///
 /// A libzmq socket is not thread-safe; it may move between threads with a full memory barrier. The
