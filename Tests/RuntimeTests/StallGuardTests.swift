@@ -47,16 +47,21 @@ import ZeroMQ
         }
     }
 
-    @Test func aHeldUpHandlerLeavesOneBatchKeptAndTheRestAnsweredAtOnce() async throws {
-        let dir = try TempDir()
+    /// A request loop of stream `svc-1` in `dir` around `handler`, stood in for after 50 ms.
+    private func loop(in dir: TempDir, handler: GatedHandler, maxBatch: Int = 512) throws -> (loop: RequestLoop, served: Topology.Instance) {
         let log = try EventLog(store: Store(path: dir.file("log.sqlite")), stream: "svc-1")
         let served = Topology.Instance(stream: "svc-1", requests: "ipc://\(dir.path)/req", events: "ipc://\(dir.path)/pub")
         let config = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
         var options = RequestLoopOptions()
-        options.maxBatch = 8
+        options.maxBatch = maxBatch
         options.standInAfterMs = 50
+        return (RequestLoop(config: config, log: log, handler: handler, options: options, logger: Logger(label: "stall")) { .init() }, served)
+    }
+
+    @Test func aHeldUpHandlerLeavesOneBatchKeptAndTheRestAnsweredAtOnce() async throws {
+        let dir = try TempDir()
         let handler = GatedHandler()
-        let loop = RequestLoop(config: config, log: log, handler: handler, options: options, logger: Logger(label: "stall")) { .init() }
+        let (loop, served) = try loop(in: dir, handler: handler, maxBatch: 8)
 
         let ctx = try Context()
         let stop = StopFlag()
@@ -162,14 +167,9 @@ import ZeroMQ
     /// nothing turned away, whatever the load of one batch.
     @Test func aQuickHandlerIsNeverStoodInFor() async throws {
         let dir = try TempDir()
-        let log = try EventLog(store: Store(path: dir.file("log.sqlite")), stream: "svc-1")
-        let served = Topology.Instance(stream: "svc-1", requests: "ipc://\(dir.path)/req", events: "ipc://\(dir.path)/pub")
-        let config = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
-        var options = RequestLoopOptions()
-        options.standInAfterMs = 50
         let handler = GatedHandler()
         handler.gate.store(true, ordering: .releasing)
-        let loop = RequestLoop(config: config, log: log, handler: handler, options: options, logger: Logger(label: "quick")) { .init() }
+        let (loop, served) = try loop(in: dir, handler: handler)
         let ctx = try Context()
         let stop = StopFlag()
         async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
