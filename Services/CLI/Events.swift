@@ -307,14 +307,15 @@ struct Streams: ParsableCommand {
         "\(p.consumer) has failed to apply \(p.upstream)'s events for \(p.failingMs / 1000) s, after event \(p.applied): \(p.lastFailure) (it keeps its place and tries again, skipping nothing; see its log)"
     }
 
-    /// A thread that has not gone round its loop for a while, in words.
-    /// An instance whose request thread is held up in a commit or a read of its database.
+    /// An instance whose request thread is held up in a commit or a read of its database, in words.
     static func heldUp(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String {
         "\(stream): its request thread has been waiting \(seconds(st.requestThreadHeldMs)) for its database (a commit or a read the disk has not finished: a disk that stalls?); meanwhile it keeps one batch of requests for when it is back and answers the rest unavailable. Its database, disk and consumer figures come back with it (see its log, and the disk's: dmesg)"
     }
 
+    /// Milliseconds as seconds to a tenth: "12.3 s".
     static func seconds(_ ms: UInt64) -> String { String(format: "%.1f s", Double(ms) / 1000) }
 
+    /// A thread that has not gone round its loop for a while, in words.
     static func stuck(_ stream: String, _ t: Liaison_V1_ThreadPulse) -> String {
         "\(stream): \(t.thread) has not gone round its loop for \(t.silentMs / 1000) s: stuck on a lock or a disk that does not answer? (see its log; --exit-if-hung-seconds, WatchdogSec= or liaison up restart it)"
     }
