@@ -146,7 +146,7 @@ struct Streams: ParsableCommand {
             An instance whose request thread is held up in a commit or a read that its disk does not \
             finish (a disk that stalls) still answers this status, from another thread: STATE says \
             WAITING FOR ITS DISK and for how long, and a line under the table says so. Meanwhile it \
-            keeps one batch of requests for when the commit is done and answers the rest unavailable.
+            keeps one batch of requests for a second in case the commit is done by then, and answers the rest unavailable.
 
             HEARD is how long ago each consumer last heard its upstream (an event, the heartbeat an idle \
             upstream sends every second, or an answer to a replay). Seconds of silence mean the upstream \
@@ -309,7 +309,7 @@ struct Streams: ParsableCommand {
 
     /// An instance whose request thread is held up in a commit or a read of its database, in words.
     static func heldUp(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String {
-        "\(stream): its request thread has been waiting \(seconds(st.requestThreadHeldMs)) for its database (a commit or a read the disk has not finished: a disk that stalls?); meanwhile it keeps one batch of requests for when it is back and answers the rest unavailable. Its database, disk and consumer figures come back with it (see its log, and the disk's: dmesg)"
+        "\(stream): its request thread has been waiting \(seconds(st.requestThreadHeldMs)) for its database (a commit or a read the disk has not finished: a disk that stalls?); meanwhile it keeps one batch of requests for a second in case it is back by then, and answers the rest unavailable. Its database, disk and consumer figures come back with it (see its log, and the disk's: dmesg)"
     }
 
     /// Milliseconds as seconds to a tenth: "12.3 s".

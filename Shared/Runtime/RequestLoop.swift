@@ -81,10 +81,15 @@ public struct RequestLoopOptions: Sendable {
     public var maxShed = 4_096
     /// How long (ms) the request thread may be held up in work that can wait for the disk (a
     /// commit, publishing what was committed) before another thread reads its requests socket
-    /// meanwhile (``StallGuard``): up to one batch kept for when it is back, the rest answered
+    /// meanwhile (``StallGuard``): up to one batch kept for when it is back (for
+    /// ``standInKeepsMs`` at most), the rest answered
     /// `unavailable` at once, so that a stalled disk neither leaves clients waiting on a silent
     /// socket nor lets what they send pile up in memory. 0: never.
     public var standInAfterMs = 200
+    /// How long (ms) the stand-in keeps a request for the request thread's return before it answers
+    /// it `unavailable` too: under a client's timeout (3 s in Liaison's clients and examples), so
+    /// that a long stall gets every client a retry hint, not silence and a new connection.
+    public var standInKeepsMs = 1_000
     /// Under load, how long (µs) a batch may wait for the clients the last batch answered, so that
     /// they share its group commit (``BatchGathering``); 0: never. A lone request never waits, and
     /// a service that does not commit a batch together (``RequestHandling/commitsBatchesTogether``)
@@ -504,8 +509,8 @@ public final class RequestLoop: ThreadLoop {
 
     /// The stand-in's work while the request thread is held up (``StallGuard``): what waits on the
     /// socket is read; a request of a caller under its share is kept for the next batch while there
-    /// is room, any other answered at once: `unavailable` with a retry hint, a malformed one its
-    /// error. Nothing is handled here, since handling would wait for the same disk; but a status
+    /// is room (for at most ``RequestLoopOptions/standInKeepsMs``), any other answered at once:
+    /// `unavailable` with a retry hint, a malformed one its error. Nothing is handled here, since handling would wait for the same disk; but a status
     /// request is answered at once from what needs no disk (``heldStatus(heldMs:)``), so that an
     /// operator hears that the service waits for its disk, not silence, and a replay is turned away
     /// at once (its consumer tries again) rather than kept from the requests the service is for.
@@ -514,6 +519,18 @@ public final class RequestLoop: ThreadLoop {
         defer {
             if turnedAway > 0 { stats.shed.add(UInt64(turnedAway), ordering: .relaxed) }
             shift.turnedAway += turnedAway
+        }
+        // Kept past their time: told to come back too, before their clients give up on them.
+        let now = DispatchTime.now().uptimeNanoseconds
+        let expired = shift.keptAt.prefix { now - $0 >= UInt64(options.standInKeepsMs) * 1_000_000 }.count
+        if expired > 0 {
+            let heldMs = (now - shift.lentAt) / 1_000_000
+            for inc in shift.kept.prefix(expired) {
+                try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(.failure(stalled(heldMs: heldMs), requestID: inc.requestID)))
+            }
+            shift.kept.removeFirst(expired)
+            shift.keptAt.removeFirst(expired)
+            turnedAway += expired
         }
         for _ in 0..<1_000 {
             guard let inc = try read(requests) else { return }
@@ -531,15 +548,21 @@ public final class RequestLoop: ThreadLoop {
                 } else if shift.kept.count < shift.room && shift.shares.isUnderShare(inc.envelope) && Self.isForTheService(inc) {
                     shift.shares.count(inc.envelope)
                     shift.kept.append(inc)
+                    shift.keptAt.append(DispatchTime.now().uptimeNanoseconds)
                     continue
                 } else {
-                    reply = .failure(.unavailable("\(config.service) has been waiting \(heldMs) ms for its database (its disk is slow or stalled): retry after the hinted delay with the same request",
-                                              retryAfterMs: 500), requestID: req.requestID)
+                    reply = .failure(stalled(heldMs: heldMs), requestID: req.requestID)
                     turnedAway += 1
                 }
             }
             try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(reply))
         }
+    }
+
+    /// What the stand-in tells a request it does not keep, or keeps no longer.
+    private func stalled(heldMs: UInt64) -> WireError {
+        .unavailable("\(config.service) has been waiting \(heldMs) ms for its database (its disk is slow or stalled): retry after the hinted delay with the same request",
+                     retryAfterMs: 500)
     }
 
     /// The status the stand-in gives while the request thread is held up: what needs no disk (no

@@ -35,7 +35,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
 
     @Option(help: ArgumentHelp(
         "When a commit (or a read of the database) has held the request thread up this long, another thread answers its socket meanwhile (0: never).",
-        discussion: "A disk that stalls holds a commit's fsync for seconds. Meanwhile one batch of requests is kept for when the commit is done, shared fairly between connections, and the rest are answered 'unavailable' at once with a retry hint, as an overload is: clients hear back instead of timing out, and what they send does not pile up in memory.",
+        discussion: "A disk that stalls holds a commit's fsync for seconds. Meanwhile one batch of requests is kept for a second in case the commit is done by then, shared fairly between connections, and the rest are answered 'unavailable' at once with a retry hint, as an overload is: clients hear back instead of timing out, and what they send does not pile up in memory.",
         valueName: "milliseconds"))
     public var standInAfterMs: Int = 200
 

@@ -16,7 +16,8 @@ import ZeroMQ
 /// work that may wait for the disk (``lend(inFlight:room:_:)``). Held up longer than `after`, a
 /// stand-in thread reads the socket in its place: it keeps up to `room` requests for the owner's
 /// next batch, shared fairly between callers as shedding shares them (``ShedShares``, counting the
-/// batch in flight), and answers the rest at once (the request loop's `standIn`): a status request
+/// batch in flight), each for a second at most (``RequestLoopOptions/standInKeepsMs``, under a
+/// client's timeout, after which it is told to come back too), and answers the rest at once (the request loop's `standIn`): a status request
 /// with what needs no disk, a malformed request its error, any other `unavailable` with a retry
 /// hint. However long the disk stalls,
 /// the service holds one batch in flight and one kept, and clients hear back instead of timing out.
@@ -28,8 +29,10 @@ import ZeroMQ
 final class StallGuard: @unchecked Sendable {
     /// What the stand-in has read while the owner was held up.
     struct Shift {
-        /// Requests for the owner's next batch.
+        /// Requests for the owner's next batch, oldest first.
         var kept: [Framing.Incoming] = []
+        /// When each of `kept` was read (uptime, ns).
+        var keptAt: [UInt64] = []
         var shares: ShedShares
         /// Most requests kept.
         var room: Int
@@ -147,7 +150,7 @@ final class StallGuard: @unchecked Sendable {
                 _ = try? Poller.poll([], fds: [doorbell.fd], timeout: checkMs)
                 doorbell.drain()
             case .standIn(var shift):
-                logger.warning("request thread held up (a commit or a read waiting for the disk?): its requests are read meanwhile, up to one batch kept, the rest answered unavailable", metadata: [
+                logger.warning("request thread held up (a commit or a read waiting for the disk?): its requests are read meanwhile, up to one batch kept for a second, the rest answered unavailable", metadata: [
                     "held_ms": "\((DispatchTime.now().uptimeNanoseconds - shift.lentAt) / 1_000_000)"])
                 do {
                     while state.withLock({ $0.lentAt == shift.lentAt }) {

@@ -48,13 +48,14 @@ import ZeroMQ
     }
 
     /// A request loop of stream `svc-1` in `dir` around `handler`, stood in for after 50 ms.
-    private func loop(in dir: TempDir, handler: GatedHandler, maxBatch: Int = 512) throws -> (loop: RequestLoop, served: Topology.Instance) {
+    private func loop(in dir: TempDir, handler: GatedHandler, maxBatch: Int = 512, keepsMs: Int = 60_000) throws -> (loop: RequestLoop, served: Topology.Instance) {
         let log = try EventLog(store: Store(path: dir.file("log.sqlite")), stream: "svc-1")
         let served = Topology.Instance(stream: "svc-1", requests: "ipc://\(dir.path)/req", events: "ipc://\(dir.path)/pub")
         let config = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")
         var options = RequestLoopOptions()
         options.maxBatch = maxBatch
         options.standInAfterMs = 50
+        options.standInKeepsMs = keepsMs
         return (RequestLoop(config: config, log: log, handler: handler, options: options, logger: Logger(label: "stall")) { .init() }, served)
     }
 
@@ -161,6 +162,46 @@ import ZeroMQ
                 #expect(message.contains("--stand-in-after-ms") && message.contains(bad), "\(message)")
             }
         }
+    }
+
+    /// A request kept longer than its time is told to come back too, while the handler is still
+    /// held up: its client hears a retry hint before its own timeout, and it is not handled later.
+    @Test func aRequestKeptPastItsTimeIsToldToComeBack() async throws {
+        let dir = try TempDir()
+        let handler = GatedHandler()
+        let (loop, served) = try loop(in: dir, handler: handler, keepsMs: 300)
+        let ctx = try Context()
+        let stop = StopFlag()
+        async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
+        let first = try Socket(context: ctx, type: .dealer, role: "first", linger: 0)
+        let desk = try Socket(context: ctx, type: .dealer, role: "desk", linger: 0)
+        defer {
+            handler.gate.store(true, ordering: .releasing)
+            stop.set()
+            first.close()
+            desk.close()
+        }
+        try first.connect(served.requests)
+        try desk.connect(served.requests)
+        try first.send(multipart: request("f-0"))
+        try await #require(eventually(20) { handler.calls.withLock { !$0.isEmpty } })
+        let sentAt = Date()
+        try desk.send(multipart: request("d-0"))
+        var deskReplies: [String: Liaison_V1_Reply] = [:]
+        #expect(try await eventually(20) { try drain(desk, into: &deskReplies); return !deskReplies.isEmpty })
+        let waited = Date().timeIntervalSince(sentAt)
+        #expect(deskReplies["d-0"]?.error.code == .unavailable && deskReplies["d-0"]?.error.message.contains("waiting") == true,
+                "\(String(describing: deskReplies["d-0"]))")
+        #expect(waited >= 0.3, "kept for its time first: answered after \(waited) s")
+        #expect(handler.calls.withLock { $0.count } == 1, "still held up")
+
+        handler.gate.store(true, ordering: .releasing)
+        var firstReplies: [String: Liaison_V1_Reply] = [:]
+        #expect(try await eventually(20) { try drain(first, into: &firstReplies); return firstReplies["f-0"].map(isCaseList) == true })
+        #expect(!handler.calls.withLock { $0.flatMap { $0 } }.contains("d-0"), "a request told to come back is not handled as well")
+        #expect(loop.stats.shed.load(ordering: .relaxed) == 1)
+        stop.set()
+        try await run
     }
 
     /// A handler that is quick never lends its socket for long: nothing is read by the stand-in and
