@@ -524,13 +524,16 @@ public final class RequestLoop: ThreadLoop {
         let now = DispatchTime.now().uptimeNanoseconds
         let expired = shift.keptAt.prefix { now - $0 >= UInt64(options.standInKeepsMs) * 1_000_000 }.count
         if expired > 0 {
-            let heldMs = (now - shift.lentAt) / 1_000_000
-            for inc in shift.kept.prefix(expired) {
-                try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(.failure(stalled(heldMs: heldMs), requestID: inc.requestID)))
-            }
+            // Out of the kept ones before they are answered: a send that fails part way must not
+            // leave an answered request for the request thread to answer again.
+            let released = shift.kept.prefix(expired)
             shift.kept.removeFirst(expired)
             shift.keptAt.removeFirst(expired)
             turnedAway += expired
+            let heldMs = (now - shift.lentAt) / 1_000_000
+            for inc in released {
+                try send(requests, envelope: inc.envelope, requestID: inc.requestID, reply: .message(.failure(stalled(heldMs: heldMs), requestID: inc.requestID)))
+            }
         }
         for _ in 0..<1_000 {
             guard let inc = try read(requests) else { return }
