@@ -13,7 +13,7 @@ seconds=${1:-300}
 corpus=${2:-$(mktemp -d)}
 mkdir -p "$corpus" .build-fuzz/findings
 # Seeds: the golden requests the codec tests check byte for byte.
-cp Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin "$corpus"/
+cp Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/submit_batch_request.bin Tests/CodecTests/Fixtures/replay_request.bin "$corpus"/
 # and a desk's file (the same bytes are read as one too).
 printf '%s\n' '{"kind":"complaint","channel":"hotline","unit":"STN-WEST-01","text":"Loud music; they took 500 yuan from card 6222 0212 3456 7894, call 138 1234 5678","phone":"13800000001","occurred_at":"2026-11-29 08:30"}' \
   '# a comment' '{"kind":"praise","channel":"web","address":"8 Lotus Lane","text":"Thanks","contact":{"email":"a@b.cn"}}' > "$corpus/desk.jsonl"

@@ -128,6 +128,9 @@ struct IntakeBench: ParsableCommand {
             the time one submission costs and the time one transaction costs (fitted: 1/rate = c + \
             T/batch).
 
+            batched: the --clients closed loop again, each request a submit_batch of --batch-size \
+            submissions (a desk sending its file): submissions per second, the request's latency.
+
             open loop: --rate submissions/s offered on a schedule for --seconds (latency from the \
             intended send time).
 
@@ -137,6 +140,7 @@ struct IntakeBench: ParsableCommand {
     @Option(help: "Concurrent clients in the closed loop.") var clients = 32
     @Option(help: "Concurrent clients in the second closed loop (bigger group commits); 0 skips it.") var moreClients = 128
     @Option(help: "DEALER connections the closed-loop clients share.") var connections = 4
+    @Option(help: "Submissions in each request of the batched closed loop (--clients clients, each request a submit_batch, as a desk sends its file); 0 skips it.") var batchSize = 16
     @Option(help: "Seconds per closed-loop and open-loop phase.") var seconds = 5.0
     @Option(help: "Offered submissions per second in the open loop.") var rate = 2_000
     @Option(help: "Sequential requests for the low-load latency.") var lowLoad = 500
@@ -248,6 +252,15 @@ struct IntakeBench: ParsableCommand {
                     note("fit.T", t * 1e6); note("fit.c", (1 / more.rate - t / batch) * 1e6)
                 }
             }
+            if batchSize > 0 {
+                sync()
+                let before = try commitCounts(ctx, endpoint).transactions
+                let cpuBefore = cpuSeconds(intake.processIdentifier)
+                let batched = try batchedLoop(ctx, endpoint, clients: clients, size: min(batchSize, maxBatchSubmissions), seconds: seconds, tag: "batched\(r)")
+                note("batched.cpu", (cpuSeconds(intake.processIdentifier) - cpuBefore) * 1e6 / Double(max(1, batched.acked)))
+                note("batched.batch", Double(batched.acked) / Double(max(1, try commitCounts(ctx, endpoint).transactions - before)))
+                note("batched.rate", batched.rate); note("batched.p50", batched.p(50)); note("batched.p99", batched.p(99))
+            }
             sync()
             let open = try openLoop(ctx, endpoint, rate: rate, seconds: seconds, tag: "open\(r)")
             note("open.rate", open.rate); note("open.p50", open.p(50)); note("open.p99", open.p(99)); note("open.p999", open.p(99.9))
@@ -265,7 +278,7 @@ struct IntakeBench: ParsableCommand {
                 note("curve.closed.runout", countsAfter.runOutPercent(since: countsBefore))
                 note("curve.closed.rate", closed.rate)
             }
-            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction, \(String(format: "%.0f", rows["closed.runout"]!.last!)) % of waits ran out) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
+            FileHandle.standardError.write(Data("run \(r): low-load p50 \(Int(low.p(50))) µs; closed \(Int(closed.rate))/s (\(String(format: "%.1f", rows["closed.batch"]!.last!)) per transaction, \(String(format: "%.0f", rows["closed.runout"]!.last!)) % of waits ran out) p50 \(Int(closed.p(50))) µs; \(moreClients) clients \(Int(rows["more.rate"]?.last ?? 0))/s (\(String(format: "%.1f", rows["more.batch"]?.last ?? 0)) per transaction); batched \(Int(rows["batched.rate"]?.last ?? 0))/s; open p99 \(Int(open.p(99))) µs; raw 1/txn \(Int(raw.perTxn1))/s, 1000/txn \(Int(raw.perTxn1000))/s, rtt \(Int(raw.rttP50)) µs, echo committing \(Int(raw.durableP50)) µs\n".utf8))
         }
         let rss = peakRSSKiB(intake.processIdentifier)
         func m(_ k: String) -> Double { median(rows[k] ?? [0]) }
@@ -284,6 +297,11 @@ struct IntakeBench: ParsableCommand {
             fitted cost (1/rate = c + T/batch)           \(rows["fit.c"] == nil ? "n/a (the two batch sizes were too close)" : "c = \(f(m("fit.c"))) µs a submission, T = \(f(m("fit.T"))) µs a transaction")
               10 x SQLite 1/txn needs c <=              \(f(1e6 / (10 * m("raw.sqlite.1")))) µs even with unbounded batches; 0.5 x SQLite 1000/txn needs c <= \(String(format: "%.1f", 1e6 / (0.5 * m("raw.sqlite.1000")))) µs
             """
+        let batchedLines = batchSize <= 0 ? "" : """
+
+            closed loop, \(clients) clients x \(min(batchSize, maxBatchSubmissions)) a request   \(pad(f(m("batched.rate")) + "/s", 20))  SQLite 1000/txn             \(r2(ratio("batched.rate", "raw.sqlite.1000")));  SQLite 1/txn  \(r2(ratio("batched.rate", "raw.sqlite.1")))
+              (submit_batch, as a desk sends its file)   \(String(format: "%.1f", m("batched.batch"))) submissions a transaction; a request's p50 / p99 \(f(m("batched.p50"))) / \(f(m("batched.p99"))) µs; intake CPU \(String(format: "%.1f", m("batched.cpu"))) µs a submission
+            """
         print("""
 
             figure (median of \(runs))                       liaison-intake        raw limit              ratio (median of each run's)
@@ -299,7 +317,7 @@ struct IntakeBench: ParsableCommand {
             closed loop p50 / p99 / p99.9               \(f(m("closed.p50"))) / \(f(m("closed.p99"))) / \(f(m("closed.p999"))) µs
             open loop \(rate)/s: achieved, p50 / p99 / p99.9   \(f(m("open.rate")))/s, \(f(m("open.p50"))) / \(f(m("open.p99"))) / \(f(m("open.p999"))) µs
             raw libzmq REQ/ROUTER round trip p50        \(f(m("raw.rtt.p50"))) µs (one fsync ~ \(f(m("raw.fsync"))) µs)
-            intake peak RSS                             \(rss / 1024) MiB\(moreLines)
+            intake peak RSS                             \(rss / 1024) MiB\(moreLines)\(batchedLines)
             """)
         if curveRun != nil {
             print("""
@@ -339,11 +357,24 @@ struct IntakeBench: ParsableCommand {
         }
     }
 
+    /// ``closedLoop(_:_:serverKey:clients:requests:seconds:tag:)`` with each request a `submit_batch`
+    /// of `size` submissions (a desk sending its file): latency is the request's, the rate counts
+    /// submissions.
+    func batchedLoop(_ ctx: Context, _ endpoint: String, clients: Int, size: Int, seconds: Double, tag: String) throws -> Phase {
+        let template = try SubmissionTemplate(tag: tag, base: submission("template"))
+        return try drive(ctx, endpoint, clients: clients, requests: nil, seconds: seconds) { c, n in
+            [[], template.makeBatch(client: c, count: n, size: size)]
+        } answer: { frames in
+            guard frames.count == 2, frames[0].isEmpty else { return nil }
+            return SubmissionTemplate.answer(frames[1])
+        }
+    }
+
     /// The closed-loop driver: sends the frames `make(client, n)` (with the empty delimiter) on the
     /// client's socket, and for each answer asks `answer` which client it is for and whether it was
     /// accepted; records the latency of accepted ones and sends that client's next request.
     func drive(_ ctx: Context, _ endpoint: String, serverKey: String? = nil, clients: Int, requests: Int?, seconds: Double?,
-               make: (Int, Int) throws -> [[UInt8]], answer: ([[UInt8]]) -> (client: Int, accepted: Bool)?) throws -> Phase {
+               make: (Int, Int) throws -> [[UInt8]], answer: ([[UInt8]]) -> (client: Int, accepted: Int)?) throws -> Phase {
         var sockets: [Socket] = []
         defer { for s in sockets { s.close() } }
         for _ in 0..<max(1, min(clients, connections)) {
@@ -383,9 +414,9 @@ struct IntakeBench: ParsableCommand {
                     waiting[c] = false
                     inFlight -= 1
                     lastProgress = now
-                    if accepted {
+                    if accepted > 0 {
                         _ = phase.histogram.record((DispatchTime.now().uptimeNanoseconds - sentAt[c]) / 1_000)
-                        phase.acked += 1
+                        phase.acked += accepted
                     }
                     try sendNext(c)
                 }
@@ -546,7 +577,7 @@ struct IntakeBench: ParsableCommand {
             [[], withUnsafeBytes(of: UInt32(c).littleEndian, Array.init), body]
         } answer: { frames in
             guard frames.count == 3, frames[1].count == 4 else { return nil }
-            return (Int(frames[1].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }.littleEndian), true)
+            return (Int(frames[1].withUnsafeBytes { $0.loadUnaligned(as: UInt32.self) }.littleEndian), 1)
         }
         // A REQ socket, as the issue names the raw figure (its envelope is the empty delimiter the
         // DEALER clients above add by hand: the same bytes on the wire).

@@ -19,6 +19,8 @@ struct SubmissionTemplate {
     private let requestIDAt: Int
     private let submissionIDAt: Int
     private let phoneAt: Int
+    /// Where the encoded submission starts (after field 10's tag and length): ``submission(client:count:)``.
+    private let submissionAt: Int
     private let seed: UInt64
 
     /// - Parameters:
@@ -34,8 +36,10 @@ struct SubmissionTemplate {
         s.contact.phone = "139" + phoneMarker
         var w = WireWriter()
         w.string(1, requestMarker)
-        w.message(10, encoded: try WireWriter.submission(s))
+        let submission = try WireWriter.submission(s)
+        w.message(10, encoded: submission)
         let bytes = w.bytes
+        submissionAt = bytes.count - submission.count
         func find(_ marker: String) throws -> Int {
             let m = Array(marker.utf8)
             var found: Int?
@@ -73,9 +77,22 @@ struct SubmissionTemplate {
         reply.feedbackAccepted.caseNumber = "L1-0000001"
         var refused = Liaison_V1_Reply.failure(.unavailable("busy", retryAfterMs: 50))
         refused.requestID = "000007-0000000001"
-        guard let a = Self.answer(try reply.serializedBytes()), a == (12, true),
-              let r = Self.answer(try refused.serializedBytes()), r == (7, false) else {
+        var batch = Liaison_V1_Reply()
+        batch.requestID = "000009-0000000002"
+        var item = Liaison_V1_BatchItem()
+        item.feedbackAccepted.caseNumber = "L1-0000002"
+        var failed = Liaison_V1_BatchItem()
+        failed.error.code = .invalidArgument
+        batch.batchAccepted.items = [item, failed, item]
+        guard let a = Self.answer(try reply.serializedBytes()), a == (12, 1),
+              let r = Self.answer(try refused.serializedBytes()), r == (7, 0),
+              let b = Self.answer(try batch.serializedBytes()), b == (9, 2) else {
             throw TemplateError(marker: "(a reply is not read as swift-protobuf reads it)")
+        }
+        let batched = try Liaison_V1_Request(serializedBytes: makeBatch(client: 3, count: 4, size: 3))
+        guard batched.requestID == "000003-0000000004", batched.submitBatch.submissions.map(\.submissionID)
+                == (12...14).map({ "bench-\(tag)-000003-00000000\($0)" }) else {
+            throw TemplateError(marker: "(a made batch reads back as \(batched))")
         }
     }
 
@@ -101,12 +118,35 @@ struct SubmissionTemplate {
         return out
     }
 
-    /// Which client a reply is for (the digits its request id starts with) and whether it is an
-    /// acceptance: read off the encoded `Reply` (field 1 the request id, field 10
-    /// `feedback_accepted`), nil when it is not one this driver sent.
-    static func answer(_ reply: [UInt8]) -> (client: Int, accepted: Bool)? {
+    /// The encoded `SubmitFeedback` of submission `count` of client `client`, as ``make(client:count:)``
+    /// writes it.
+    func submission(client: Int, count: Int) -> ArraySlice<UInt8> {
+        make(client: client, count: count)[submissionAt...]
+    }
+
+    /// The encoded `Request` carrying `size` submissions in one `submit_batch`: request `count` of
+    /// client `client`, with submissions `count * size` to `count * size + size - 1`.
+    func makeBatch(client: Int, count: Int, size: Int) -> [UInt8] {
+        var items = WireWriter(capacity: size * (bytes.count + 4))
+        for k in 0..<size { items.message(1, encoded: Array(submission(client: client, count: count * size + k))) }
+        var w = WireWriter(capacity: items.bytes.count + 40)
+        w.string(1, Self.padded(client, Self.clientDigits) + "-" + Self.padded(count, Self.countDigits))
+        w.message(13, encoded: items.bytes)
+        return w.bytes
+    }
+
+    private static func padded(_ n: Int, _ width: Int) -> String {
+        let s = String(n)
+        return String(repeating: "0", count: max(0, width - s.count)) + s
+    }
+
+    /// Which client a reply is for (the digits its request id starts with) and how many submissions
+    /// it acknowledges: read off the encoded `Reply` (field 1 the request id, field 10
+    /// `feedback_accepted`: one; field 13 `batch_accepted`: its items with field 10), nil when it
+    /// is not one this driver sent.
+    static func answer(_ reply: [UInt8]) -> (client: Int, accepted: Int)? {
         var client: Int?
-        var accepted = false
+        var accepted = 0
         var i = 0
         func varint() -> UInt64? {
             var v: UInt64 = 0
@@ -137,7 +177,9 @@ struct SubmissionTemplate {
                     }
                     if digits > 0 { client = c }
                 case 10:
-                    accepted = true
+                    accepted = 1
+                case 13:
+                    accepted = acceptedItems(reply[i..<end])
                 default:
                     break
                 }
@@ -147,6 +189,32 @@ struct SubmissionTemplate {
             }
         }
         return client.map { ($0, accepted) }
+    }
+
+    /// The items of an encoded `BatchAccepted` that carry `feedback_accepted` (field 10).
+    private static func acceptedItems(_ b: ArraySlice<UInt8>) -> Int {
+        var i = b.startIndex
+        var accepted = 0
+        func varint() -> UInt64? {
+            var v: UInt64 = 0
+            var shift: UInt64 = 0
+            while i < b.endIndex, shift < 64 {
+                let byte = b[i]
+                i += 1
+                v |= UInt64(byte & 0x7f) << shift
+                if byte < 0x80 { return v }
+                shift += 7
+            }
+            return nil
+        }
+        while i < b.endIndex {
+            // Each item: field 1, length-delimited; its first field says what it is.
+            guard varint() == (1 << 3) | 2, let n = varint(), n <= UInt64(b.endIndex - i) else { return accepted }
+            let end = i + Int(n)
+            if i < end, b[i] == (10 << 3) | 2 { accepted += 1 }
+            i = end
+        }
+        return accepted
     }
 
     private static func digits(_ value: UInt64, _ width: Int, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) {

@@ -25,6 +25,10 @@ struct Submit: ParsableCommand {
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
     var inFlight: Int = 32
 
+    @Option(help: ArgumentHelp("With --file: how many lines go in one request (submit_batch; at most \(maxBatchSubmissions), and never more than --in-flight). Each line is still answered on its own. 1: one line a request, as intakes before submit_batch take them (an intake that does not know it is sent one line a request anyway).",
+                               valueName: "lines"))
+    var perRequest: Int = 16
+
     @Option(help: "complaint, praise, suggestion, inquiry, tip, help_request or mediation_request (or as a Chinese desk writes them: 投诉, 表扬, 建议, 咨询, 举报, 求助, 调解).")
     var kind: String = ""
     @Option(help: "hotline, web, app, walk_in, letter, liaison_visit, open_week or social_media. Default: hotline. With --file: the channel of the lines that name none (a file has no default).")
@@ -76,6 +80,9 @@ struct Submit: ParsableCommand {
 
     func validate() throws {
         if inFlight < 1 { throw ValidationError("--in-flight must be at least 1") }
+        if perRequest < 1 || perRequest > maxBatchSubmissions {
+            throw ValidationError("--per-request must be 1 to \(maxBatchSubmissions): the lines one request carries")
+        }
         if let channel, Liaison_V1_Channel(name: channel) == nil {
             throw ValidationError("--" + FeedbackFile.unknownName("channel", channel, Liaison_V1_Channel.named.map(\.0)))
         }
@@ -335,6 +342,12 @@ extension Submit {
         return stride(from: 0, to: chars.count, by: 4).map { String(chars[$0..<min($0 + 4, chars.count)]) }.joined(separator: "-")
     }
 
+    /// Lines in one request: `--per-request`, never more than `--in-flight`.
+    var linesPerRequest: Int { min(perRequest, inFlight) }
+
+    /// Requests on their way at once, so that about `--in-flight` lines are.
+    var requestsInFlight: Int { max(1, inFlight / linesPerRequest) }
+
     /// Submits every line of a JSON-lines file over one connection, `--in-flight` at a time (so the
     /// lines share intake's group commits); prints each line's case number (or its error) in line
     /// order, and a progress bar on a terminal. The file is read as the lines go out, so a file of
@@ -435,7 +448,7 @@ extension Submit {
                     }
                 }
                 return nil
-            }, inFlight: inFlight) { i, outcome in
+            }, inFlight: requestsInFlight, perRequest: linesPerRequest) { i, outcome in
                 guard let slot = sentLines.removeValue(forKey: i) else { return }
                 let n = order.line(slot)
                 if case .success(let a) = outcome, a.duplicate { storedBefore += 1 }

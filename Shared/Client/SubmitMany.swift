@@ -3,7 +3,7 @@ import LiaisonCodec
 import ZeroMQ
 
 extension RequestClient {
-    /// The outcome of one submission of ``submitMany(_:inFlight:overloadRetries:onResult:)``.
+    /// The outcome of one submission of ``submitMany(_:inFlight:perRequest:overloadRetries:onResult:)``.
     public typealias SubmitOutcome = Result<Liaison_V1_FeedbackAccepted, WireError>
 
     /// Submits every item of `feedback`, keeping up to `inFlight` of them on the wire at once, so a
@@ -18,23 +18,31 @@ extension RequestClient {
     /// `onResult` is called once per item, with its index, as its answer arrives (not in order).
     /// - Throws: ``ClientError`` when a request stays unanswered through `attempts` connections;
     ///   the items not yet reported then have an unknown fate (submitting them again is safe).
-    public func submitMany(_ feedback: [Liaison_V1_SubmitFeedback], inFlight: Int = 32, overloadRetries: Int = 20,
+    public func submitMany(_ feedback: [Liaison_V1_SubmitFeedback], inFlight: Int = 32, perRequest: Int = 1, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
         var k = 0
         try submitMany(next: { () -> Liaison_V1_SubmitFeedback? in
             guard k < feedback.count else { return nil }
             defer { k += 1 }
             return feedback[k]
-        }, inFlight: inFlight, overloadRetries: overloadRetries, onResult: onResult)
+        }, inFlight: inFlight, perRequest: perRequest, overloadRetries: overloadRetries, onResult: onResult)
     }
 
-    /// ``submitMany(_:inFlight:overloadRetries:onResult:)`` for submissions taken one at a time
+    /// ``submitMany(_:inFlight:perRequest:overloadRetries:onResult:)`` for submissions taken one at a time
     /// from `pull` (nil: no more), as the window has room: a file of any size is read as it goes,
     /// never held whole. Indices count the submissions `pull` gave, from 0.
+    ///
+    /// With `perRequest` over 1, up to that many submissions go in one `submit_batch` request (and
+    /// no more than ``maxRequestBytes`` allow), `inFlight` requests at a time: a desk's file then
+    /// crosses the network in a fiftieth of the round trips. Each submission still has its own
+    /// answer. An intake too old to know `submit_batch` answers it `invalid_argument` on `body`:
+    /// its submissions, and every one after, are then sent one to a request.
     /// - Throws: what `pull` throws, or ``ClientError`` as above.
-    public func submitMany(next pull: () throws -> Liaison_V1_SubmitFeedback?, inFlight: Int = 32, overloadRetries: Int = 20,
+    public func submitMany(next pull: () throws -> Liaison_V1_SubmitFeedback?, inFlight: Int = 32, perRequest: Int = 1, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
         let window = max(1, inFlight)
+        var perRequest = min(max(1, perRequest), maxBatchSubmissions)
+        var carried: Liaison_V1_SubmitFeedback?     // pulled, but over the last request's bytes: the next one's first
         var next = 0
         var exhausted = false                       // `pull` has given its last
         var waiting: [String: Pending] = [:]        // sent, unanswered, by request id
@@ -65,10 +73,23 @@ extension RequestClient {
                 try send(&p, on: socket)
                 waiting[p.requestID] = p
             }
-            while waiting.count + delayed.count < window && !exhausted {
-                guard let feedback = try pull() else { exhausted = true; break }
-                var p = try Pending(index: next, feedback: feedback)
-                next += 1
+            while waiting.count + delayed.count < window && (!exhausted || carried != nil) {
+                var batch: [Liaison_V1_SubmitFeedback] = []
+                var bytes = 0
+                while batch.count < perRequest {
+                    guard let feedback = try carried ?? pull() else { exhausted = true; break }
+                    carried = nil
+                    let size = perRequest == 1 ? 0 : try (feedback.serializedBytes() as [UInt8]).count + 4
+                    if !batch.isEmpty && bytes + size > Pending.batchBytes {
+                        carried = feedback
+                        break
+                    }
+                    batch.append(feedback)
+                    bytes += size
+                }
+                if batch.isEmpty { break }
+                var p = try Pending(index: next, feedback: batch, asBatch: perRequest > 1)
+                next += batch.count
                 try send(&p, on: socket)
                 waiting[p.requestID] = p
             }
@@ -84,16 +105,33 @@ extension RequestClient {
                     guard let reply = try? Framing.decodeReply(frames: frames),
                           var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
                     switch reply.result {
-                    case .feedbackAccepted(let a)?:
+                    case .feedbackAccepted(let a)? where !p.asBatch:
                         onResult(p.index, .success(a))
+                    case .batchAccepted(let b)? where p.asBatch && b.items.count == p.feedback.count:
+                        for (j, item) in b.items.enumerated() {
+                            switch item.result {
+                            case .feedbackAccepted(let a)?: onResult(p.index + j, .success(a))
+                            case .error(let e)?: onResult(p.index + j, .failure(Self.asSubmitted(WireError(e), item: j)))
+                            case nil: onResult(p.index + j, .failure(.internal("an empty answer to a submission of submit_batch")))
+                            }
+                        }
+                    case .error(let e)? where p.asBatch && e.code == .invalidArgument && e.field == "body":
+                        // An intake that does not know submit_batch: these, and all after, one to a request.
+                        perRequest = 1
+                        for (j, feedback) in p.feedback.enumerated() {
+                            var single = try Pending(index: p.index + j, feedback: [feedback], asBatch: false)
+                            single.resendAt = Date()
+                            delayed.append(single)
+                        }
                     case .error(let e)? where e.code == .unavailable && p.overloads < overloadRetries:
                         p.overloads += 1
                         p.resendAt = Date().addingTimeInterval(Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
                         delayed.append(p)
                     case .error(let e)?:
-                        onResult(p.index, .failure(WireError(e)))
+                        for j in p.feedback.indices { onResult(p.index + j, .failure(WireError(e))) }
                     default:
-                        onResult(p.index, .failure(.internal("unexpected answer to SubmitFeedback")))
+                        let what = p.asBatch ? "submit_batch" : "submit_feedback"
+                        for j in p.feedback.indices { onResult(p.index + j, .failure(.internal("unexpected answer to \(what)"))) }
                     }
                 }
             }
@@ -116,23 +154,44 @@ extension RequestClient {
         }
     }
 
-    /// One submission of a window: its encoded request (the same bytes on every retry).
+    /// An error for item `item` of a batch as it would have come for the submission sent alone:
+    /// `submit_batch.submissions[3].text` is `submit_feedback.text`. The caller asked about one
+    /// submission, not about the request it travelled in.
+    static func asSubmitted(_ error: WireError, item: Int) -> WireError {
+        let place = "submit_batch.submissions[\(item)]"
+        guard error.field.hasPrefix(place) else { return error }
+        var e = error
+        e.field = "submit_feedback" + error.field.dropFirst(place.count)
+        return e
+    }
+
+    /// One request of a window: a submission, or several in a `submit_batch`, and its encoded
+    /// request (the same bytes on every retry).
     private struct Pending {
+        /// The first submission's index; a batch's others follow it.
         let index: Int
+        /// Its submissions: kept to send them one to a request, should intake not know batches.
+        let feedback: [Liaison_V1_SubmitFeedback]
+        let asBatch: Bool
         let requestID: String
         let frames: [[UInt8]]
+        /// Most bytes of submissions put in one batch: under ``maxRequestBytes``, with room for the
+        /// request's own fields.
+        static let batchBytes = maxRequestBytes - 1_024
         var sentAt = Date()
         var resendAt = Date()
         /// Connections it was sent on before the current one.
         var tries = 0
         var overloads = 0
 
-        init(index: Int, feedback: Liaison_V1_SubmitFeedback) throws {
+        init(index: Int, feedback: [Liaison_V1_SubmitFeedback], asBatch: Bool) throws {
             var r = Liaison_V1_Request()
             r.requestID = UUID().uuidString.lowercased()
             r.version = protocolVersion
-            r.submitFeedback = feedback
+            if asBatch { r.submitBatch.submissions = feedback } else { r.submitFeedback = feedback[0] }
             self.index = index
+            self.feedback = feedback
+            self.asBatch = asBatch
             requestID = r.requestID
             frames = try Framing.requestFrames(r)
         }

@@ -19,6 +19,10 @@ public let protocolVersion: UInt32 = 1
 /// Largest request body a service accepts (bytes); a larger one is answered `invalid_argument`.
 public let maxRequestBytes = 256 * 1024
 
+/// Most submissions one `SubmitBatch` carries; a request with more is answered `invalid_argument`
+/// (field `submit_batch.submissions`). It is also bounded by ``maxRequestBytes``.
+public let maxBatchSubmissions = 100
+
 /// Largest message a service's requests socket reads at all (`ZMQ_MAXMSGSIZE`); a peer sending more
 /// is disconnected by libzmq, so memory stays bounded whatever a client sends.
 public let maxSocketMessageBytes = 4 * 1024 * 1024
@@ -34,6 +38,10 @@ public enum Framing {
         /// True when the request is a submission read in the plain shape (``WireReader``): its body
         /// is `submit_feedback`, so a loop routing it need not look into the body, which copies it.
         public var isPlainSubmission = false
+        /// How much of a batch the request takes: the submissions of a `submit_batch` (at least 1),
+        /// 1 for any other. The request loop bounds a batch, its shedding and what it keeps by this,
+        /// so that requests carrying many submissions each still make transactions of a bounded size.
+        public var weight = 1
         /// The id of a request that was read whole and then refused (``refuse(_:)``).
         var refusedRequestID = ""
         /// The name the client's CURVE key has in the service's allow-list, when that key is let in
@@ -52,6 +60,7 @@ public enum Framing {
             refusedRequestID = requestID
             request = .failure(error)
             isPlainSubmission = false
+            weight = 1
         }
     }
 
@@ -74,7 +83,11 @@ public enum Framing {
                 "frames", "expected exactly one Request frame after the empty delimiter, got \(body.count)")))
         }
         let (request, plain) = decode(bytes)
-        return Incoming(envelope: envelope, request: request, isPlainSubmission: plain)
+        var incoming = Incoming(envelope: envelope, request: request, isPlainSubmission: plain)
+        if !plain, case .success(let r) = request, case .submitBatch(let batch)? = r.body {
+            incoming.weight = max(1, batch.submissions.count)
+        }
+        return incoming
     }
 
     /// Decodes and checks one `Request` body.

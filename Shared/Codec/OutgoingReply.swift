@@ -24,6 +24,20 @@ public enum OutgoingReply: Sendable {
         }
     }
 
+    /// The reply's fields without a `request_id`: the bytes of a `BatchItem` when the reply answers
+    /// one submission (``WireWriter/batchAccepted(items:)``).
+    public var itemBytes: [UInt8] {
+        switch self {
+        case .message(let reply):
+            if reply.requestID.isEmpty { return Self.serialized(reply) }
+            var withoutID = reply
+            withoutID.requestID = ""
+            return Self.serialized(withoutID)
+        case .encoded(let fields):
+            return fields
+        }
+    }
+
     /// The reply as a message (the encoded fields decoded), for callers in the same process that
     /// read it; an encoded reply that does not decode becomes an `internal` error.
     public func message(requestID: String = "") -> Liaison_V1_Reply {

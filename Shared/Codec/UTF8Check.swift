@@ -5,7 +5,9 @@ public enum UTF8Check {
     typealias Shape = [UInt64: (String, String?)]
     static let shapes: [String: Shape] = [
         "Request": [1: ("request_id", nil), 10: ("submit_feedback", "SubmitFeedback"), 11: ("get_feedback_status", "GetFeedbackStatus"),
-                    12: ("replay", "Replay"), 21: ("get_case", "GetCase"), 22: ("list_cases", "ListCases")],
+                    12: ("replay", "Replay"), 13: ("submit_batch", "SubmitBatch"), 21: ("get_case", "GetCase"), 22: ("list_cases", "ListCases")],
+        // A name ending in "[]" is a repeated field: named with the element's index.
+        "SubmitBatch": [1: ("submissions[]", "SubmitFeedback")],
         "SubmitFeedback": [1: ("submission_id", nil), 4: ("text", nil), 5: ("unit", nil), 6: ("address", nil), 7: ("officer_badge", nil),
                            8: ("contact", "Contact"), 9: ("language", nil), 11: ("category", nil)],
         "Contact": [1: ("name", nil), 2: ("phone", nil), 3: ("email", nil)],
@@ -23,6 +25,7 @@ public enum UTF8Check {
     static func find(_ b: UnsafeBufferPointer<UInt8>, shape: String, prefix: String) -> String? {
         guard let fields = shapes[shape] else { return nil }
         var i = 0
+        var seen: [UInt64: Int] = [:]   // elements of each repeated field so far
         func varint() -> UInt64? {
             var v: UInt64 = 0, s: UInt64 = 0
             while i < b.count && s < 64 {
@@ -43,7 +46,12 @@ public enum UTF8Check {
                 guard let len = varint(), len <= UInt64(b.count - i) else { return nil }
                 let start = i
                 i += Int(len)
-                guard let (name, nested) = fields[key >> 3] else { continue }
+                guard var (name, nested) = fields[key >> 3] else { continue }
+                if name.hasSuffix("[]") {
+                    let index = seen[key >> 3, default: 0]
+                    seen[key >> 3] = index + 1
+                    name = "\(name.dropLast(2))[\(index)]"
+                }
                 let slice = UnsafeBufferPointer(rebasing: b[start..<i])
                 if let nested {
                     if let found = find(slice, shape: nested, prefix: prefix + name + ".") { return found }

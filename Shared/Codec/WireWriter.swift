@@ -204,6 +204,20 @@ public struct WireWriter {
         return w.bytes
     }
 
+    /// A `Reply`'s `batch_accepted` result (field 13) and nothing else: one `BatchItem` for each of
+    /// `items`, in order. An item is an answer to one submission as a `Reply`'s fields without its
+    /// `request_id` (``OutgoingReply/itemBytes``): `BatchItem` numbers its `error` and
+    /// `feedback_accepted` as `Reply` does, so those bytes are the item, byte for byte.
+    public static func batchAccepted(items: [[UInt8]]) -> [UInt8] {
+        var inner = 0
+        for item in items { inner += 1 + varintSize(UInt64(item.count)) + item.count }
+        var w = WireWriter(capacity: inner + 6)
+        w.tag(13, .lengthDelimited)
+        w.varint(UInt64(inner))
+        for item in items { w.message(1, encoded: item) }
+        return w.bytes
+    }
+
     /// A whole `Reply`: its `request_id` (field 1), then `fields`, the reply's other fields already
     /// encoded in field-number order.
     public static func reply(requestID: String, fields: [UInt8]) -> [UInt8] {

@@ -68,7 +68,9 @@ extension RequestHandling {
 
 /// Tunables of the request loop.
 public struct RequestLoopOptions: Sendable {
-    /// Most requests read and handled together (one group commit).
+    /// Most requests read and handled together (one group commit), counted by their weight
+    /// (``Framing/Incoming/weight``: a `submit_batch` weighs its submissions), as are shedding's
+    /// shares and what the stand-in keeps.
     public var maxBatch = 512
     /// Requests waiting beyond one batch that are answered `unavailable` at once (bounded queue):
     /// a client learns to come back later instead of timing out. 0 disables shedding.
@@ -125,9 +127,10 @@ public final class LoopStats: Sendable {
 
 /// Who has had how much of a full batch, so that shedding turns away only the callers that send
 /// more than their share (``RequestLoopOptions/maxShed``). A caller is a connection, known by the
-/// routing id ROUTER puts first in each request's envelope.
+/// routing id ROUTER puts first in each request's envelope; what it has had is counted by weight
+/// (``Framing/Incoming/weight``), so a desk sending batches of 50 has its share in a few requests.
 struct ShedShares {
-    /// Requests in the batch and kept for the next, by caller.
+    /// Weight of the requests in the batch and kept for the next, by caller.
     private(set) var byCaller: [[UInt8]: Int] = [:]
     let batchSize: Int
 
@@ -136,8 +139,17 @@ struct ShedShares {
     /// Callers seen so far.
     var callers: Int { byCaller.count }
 
-    mutating func count(_ envelope: [[UInt8]]) {
-        byCaller[envelope.first ?? [], default: 0] += 1
+    mutating func count(_ envelope: [[UInt8]], weight: Int = 1) {
+        byCaller[envelope.first ?? [], default: 0] += weight
+    }
+
+    mutating func count(_ incoming: Framing.Incoming) { count(incoming.envelope, weight: incoming.weight) }
+
+    /// The summed weight of `requests` (``Framing/Incoming/weight``).
+    static func weight(_ requests: [Framing.Incoming]) -> Int {
+        var total = 0
+        for r in requests { total += r.weight }
+        return total
     }
 
     /// True when the caller has fewer requests than an equal share of a batch among the callers in
@@ -245,7 +257,7 @@ public final class RequestLoop: ThreadLoop {
             if log.head > published {
                 // Reads the stored events: a disk that stalls holds this up as it holds up a commit.
                 if let stall {
-                    published = try stall.lend(room: options.maxBatch - kept.count) { try publish(events, after: published) }
+                    published = try stall.lend(room: options.maxBatch - ShedShares.weight(kept)) { try publish(events, after: published) }
                     kept += stall.takeKept()
                 } else {
                     published = try publish(events, after: published)
@@ -324,11 +336,15 @@ public final class RequestLoop: ThreadLoop {
         // machine) still count as the load's. A batch that starts later than that is not theirs.
         let window = wait + 1_000_000
         var incoming = kept
+        // The batch's weight (``Framing/Incoming/weight``): what bounds it. The gathering counts
+        // requests, as it counts the clients it expects back.
+        var load = ShedShares.weight(kept)
         kept.removeAll(keepingCapacity: true)
-        while incoming.count < options.maxBatch, let next = try read(requests) {
+        while load < options.maxBatch, let next = try read(requests) {
+            load += next.weight
             incoming.append(next)
         }
-        if gatherMicroseconds > 0 && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
+        if gatherMicroseconds > 0 && load < options.maxBatch && gathering.shouldWait(holding: incoming.count, limit: options.maxBatch)
             && gathering.isReturning(at: started, window: window) && incoming.contains(where: Self.isForTheService) {
             let deadline = started + wait
             stats.gatherWaits.add(1, ordering: .relaxed)
@@ -339,11 +355,17 @@ public final class RequestLoop: ThreadLoop {
                     stats.gatherWaitsRunOut.add(1, ordering: .relaxed)
                     break
                 }
-                while incoming.count < options.maxBatch, let next = try read(requests) { incoming.append(next) }
-                if !gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) { gathering.waited(gathered: true) }
+                while load < options.maxBatch, let next = try read(requests) {
+                    load += next.weight
+                    incoming.append(next)
+                }
+                if load >= options.maxBatch || !gathering.shouldWait(holding: incoming.count, limit: options.maxBatch) {
+                    gathering.waited(gathered: true)
+                    break
+                }
             }
         }
-        if incoming.count >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }
+        if load >= options.maxBatch && options.maxShed > 0 { try shed(requests, batch: incoming, kept: &kept) }
         // Plain arrays, not optionals or tuples: the runtime copies and destroys those through
         // generic value witnesses.
         var replies = [OutgoingReply](repeating: Self.unanswered, count: incoming.count)
@@ -371,7 +393,7 @@ public final class RequestLoop: ThreadLoop {
             // The commit: a disk that stalls holds the thread here, with the socket lent meanwhile.
             let answers: [OutgoingReply]
             if let stall {
-                answers = stall.lend(inFlight: incoming, room: options.maxBatch - kept.count) { answer(forward, operatorKeys: operatorKeys) }
+                answers = stall.lend(inFlight: incoming, room: options.maxBatch - ShedShares.weight(kept)) { answer(forward, operatorKeys: operatorKeys) }
                 let standInKept = stall.takeKept()
                 readByTheStandIn = standInKept.count
                 kept += standInKept
@@ -390,7 +412,11 @@ public final class RequestLoop: ThreadLoop {
         var arrivedMeanwhile = readByTheStandIn
         if gatherMicroseconds > 0 {
             let before = kept.count
-            while kept.count < options.maxBatch, let next = try read(requests) { kept.append(next) }
+            var keptLoad = ShedShares.weight(kept)
+            while keptLoad < options.maxBatch, let next = try read(requests) {
+                keptLoad += next.weight
+                kept.append(next)
+            }
             arrivedMeanwhile += kept.count - before
         }
         // Each reply carries the id of the request it answers, written as it is encoded. An
@@ -478,7 +504,8 @@ public final class RequestLoop: ThreadLoop {
     /// and still answered.
     private func shed(_ requests: Socket, batch: [Framing.Incoming], kept: inout [Framing.Incoming]) throws {
         var shares = ShedShares(batchSize: options.maxBatch)
-        for inc in batch { shares.count(inc.envelope) }
+        for inc in batch { shares.count(inc) }
+        var keptLoad = ShedShares.weight(kept)
         var shed = 0
         while shed < options.maxShed, let inc = try read(requests) {
             let reply: Liaison_V1_Reply
@@ -488,8 +515,9 @@ public final class RequestLoop: ThreadLoop {
             case .success(let req):
                 if let answer = runtimeAnswer(req, plainSubmission: inc.isPlainSubmission) {
                     reply = answer
-                } else if kept.count < options.maxBatch && shares.isUnderShare(inc.envelope) {
-                    shares.count(inc.envelope)
+                } else if keptLoad < options.maxBatch && shares.isUnderShare(inc.envelope) {
+                    shares.count(inc)
+                    keptLoad += inc.weight
                     kept.append(inc)
                     continue
                 } else {
@@ -548,8 +576,8 @@ public final class RequestLoop: ThreadLoop {
                     status.requestID = req.requestID
                     status.serviceStatus = heldStatus(heldMs: heldMs)
                     reply = status
-                } else if shift.kept.count < shift.room && shift.shares.isUnderShare(inc.envelope) && Self.isForTheService(inc) {
-                    shift.shares.count(inc.envelope)
+                } else if ShedShares.weight(shift.kept) < shift.room && shift.shares.isUnderShare(inc.envelope) && Self.isForTheService(inc) {
+                    shift.shares.count(inc)
                     shift.kept.append(inc)
                     shift.keptAt.append(DispatchTime.now().uptimeNanoseconds)
                     continue

@@ -21,7 +21,7 @@ public struct ServiceOptions: ParsableArguments, Sendable {
     @Option(help: "Shift this service's clock by this many seconds (drills and tests: make deadlines and timers come due early).")
     public var clockOffset: Double = 0
 
-    @Option(help: "Most requests handled together in one group commit.")
+    @Option(help: "Most requests handled together in one group commit, a submit_batch counting as its submissions.")
     public var maxBatch: Int = 512
 
     @Option(help: "Requests waiting beyond one batch that are answered 'unavailable' at once (0: never shed).")

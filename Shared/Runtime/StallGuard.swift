@@ -34,7 +34,7 @@ final class StallGuard: @unchecked Sendable {
         /// When each of `kept` was read (uptime, ns).
         var keptAt: [UInt64] = []
         var shares: ShedShares
-        /// Most requests kept.
+        /// Most requests kept, by weight (``Framing/Incoming/weight``).
         var room: Int
         /// Answered `unavailable`.
         var turnedAway = 0
@@ -140,7 +140,7 @@ final class StallGuard: @unchecked Sendable {
                 guard s.lentAt != 0, s.lentAt != s.gaveUpOn, DispatchTime.now().uptimeNanoseconds - s.lentAt >= afterNs else { return .wait }
                 s.standingIn = true
                 var shares = ShedShares(batchSize: maxBatch)
-                for inc in s.inFlight { shares.count(inc.envelope) }
+                for inc in s.inFlight { shares.count(inc) }
                 return .standIn(Shift(shares: shares, room: s.room, lentAt: s.lentAt))
             }
             switch next {

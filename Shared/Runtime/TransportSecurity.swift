@@ -26,7 +26,7 @@ public enum CurveRole: String, CaseIterable, Sendable {
     public var maySend: String {
         switch self {
         case .operator: "anything"
-        case .submitter: "submit_feedback, get_feedback_status, get_status"
+        case .submitter: "submit_feedback, submit_batch, get_feedback_status, get_status"
         case .consumer: "replay, get_report, get_status"
         case .service: "replay, get_status"
         }
@@ -37,7 +37,7 @@ public enum CurveRole: String, CaseIterable, Sendable {
         switch (self, body) {
         case (.operator, _): return true
         case (_, .getStatus?): return true
-        case (.submitter, .submitFeedback?), (.submitter, .getFeedbackStatus?): return true
+        case (.submitter, .submitFeedback?), (.submitter, .submitBatch?), (.submitter, .getFeedbackStatus?): return true
         case (.consumer, .replay?), (.consumer, .getReport?): return true
         case (.service, .replay?): return true
         default: return false

@@ -81,6 +81,33 @@ import Testing
         #expect(error([id, [], text])?.field == "submit_feedback.text")
     }
 
+    /// Invalid UTF-8 in one submission of a batch is named with its place in the batch.
+    @Test func invalidUTF8InABatchNamesTheSubmission() {
+        // submit_batch (13) → submissions (1) ×3; the third's text (4) is FF FE.
+        let good: [UInt8] = [0x0A, 0x04, 0x22, 0x02, 0x68, 0x69]
+        let bad: [UInt8] = [0x0A, 0x04, 0x22, 0x02, 0xFF, 0xFE]
+        let inner = good + good + bad
+        let e = error([id, [], [0x6A, UInt8(inner.count)] + inner])
+        #expect(e?.field == "submit_batch.submissions[2].text")
+        #expect(e?.code == .invalidArgument)
+    }
+
+    /// A batch weighs as many submissions as it carries; anything else, and a refused batch, one.
+    @Test func aBatchWeighsItsSubmissions() throws {
+        let batch = try body { r in
+            r.requestID = "b1"
+            r.submitBatch.submissions = (0..<7).map { k in var s = Liaison_V1_SubmitFeedback(); s.submissionID = "s\(k)"; return s }
+        }
+        var inc = Framing.parseRequest(frames: [id, [], batch])
+        #expect(inc.weight == 7 && !inc.isPlainSubmission)
+        inc.refuse(.unauthorized("no"))
+        #expect(inc.weight == 1 && inc.requestID == "b1")
+        let empty = try body { $0.submitBatch = .init() }
+        #expect(Framing.parseRequest(frames: [id, [], empty]).weight == 1)
+        let one = try body { $0.submitFeedback.submissionID = "s1"; $0.submitFeedback.text = "A light is out." }
+        #expect(Framing.parseRequest(frames: [id, [], one]).weight == 1)
+    }
+
     @Test func unknownVersionIsRefused() throws {
         let b = try body { $0.version = 99; $0.getStatus = .init() }
         let e = error([id, [], b])

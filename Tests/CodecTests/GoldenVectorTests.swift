@@ -50,6 +50,24 @@ import Testing
         replay.replay.limit = 100
         replay.replay.topicPrefixes = ["case."]
 
+        var batch = Liaison_V1_Request()
+        batch.requestID = "req-4"
+        batch.version = 1
+        var second = feedback(withContact: false)
+        second.submissionID = "sub-0002"
+        second.text = ""
+        batch.submitBatch.submissions = [feedback(), second]
+
+        var batchAccepted = Liaison_V1_Reply()
+        batchAccepted.requestID = "req-4"
+        var item = Liaison_V1_BatchItem()
+        item.feedbackAccepted.caseNumber = "L1-0000002"
+        item.feedbackAccepted.trackingToken = "BCDEFGHJKLMNPQRS"
+        item.feedbackAccepted.contactFromText = 1
+        var refused = Liaison_V1_BatchItem()
+        refused.error = WireError.invalidArgument("submit_batch.submissions[1].text", "text must not be empty").proto
+        batchAccepted.batchAccepted.items = [item, refused]
+
         var received = Liaison_V1_Event()
         received.stream = "intake-1"
         received.seq = 1
@@ -77,7 +95,8 @@ import Testing
         opened.caseOpened.sourceSeq = 1
 
         return [("submit_feedback_request", submit), ("feedback_accepted_reply", accepted), ("error_reply", error),
-                ("replay_request", replay), ("feedback_received_event", received), ("case_opened_event", opened)]
+                ("replay_request", replay), ("feedback_received_event", received), ("case_opened_event", opened),
+                ("submit_batch_request", batch), ("batch_accepted_reply", batchAccepted)]
     }
 
     @Test(arguments: vectors.map(\.0))
@@ -87,6 +106,21 @@ import Testing
         #expect(bytes == (try fixture(name)), "Swift encoding of \(name) differs from the committed vector")
         let decoded = try type(of: message).init(serializedBytes: try fixture(name))
         #expect(decoded.isEqualTo(message: message))
+    }
+
+    /// Intake writes a batch's reply by hand (``WireWriter/batchAccepted(items:)``), each item from
+    /// the reply it would give the submission alone: Python's bytes, byte for byte.
+    @Test func aBatchReplyWrittenByHandIsPythonsEncoding() throws {
+        let items: [OutgoingReply] = [
+            .encoded(WireWriter.acceptance(caseNumber: "L1-0000002", trackingToken: "BCDEFGHJKLMNPQRS", duplicate: false,
+                                           linkedCaseNumber: "", contactFromText: 1)),
+            .message(.failure(.invalidArgument("submit_batch.submissions[1].text", "text must not be empty"))),
+        ]
+        let bytes = OutgoingReply.encoded(WireWriter.batchAccepted(items: items.map(\.itemBytes))).bytes(requestID: "req-4")
+        #expect(bytes == (try fixture("batch_accepted_reply")))
+        // And the request reads as a batch of two, weighing two.
+        let incoming = Framing.parseRequest(frames: [[1], [], try fixture("submit_batch_request")])
+        #expect(incoming.weight == 2 && (try? incoming.request.get().submitBatch.submissions.count) == 2)
     }
 
     @Test func feedbackReceivedVectorCarriesNoContact() throws {

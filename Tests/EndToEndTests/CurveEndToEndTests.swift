@@ -35,7 +35,7 @@ struct CurveEndToEndTests {
 
         // Its role lets the desk submit and look up a status, not read the office's cases.
         let deskCases = try await set.cli(["cases"], environment: ["LIAISON_CURVE_KEY_FILE": desk])
-        #expect(deskCases.status == 1 && deskCases.output.contains("unauthorized: this client's CURVE key is allowed as submitter, which may not send list_cases (submitter sends submit_feedback, get_feedback_status, get_status)"),
+        #expect(deskCases.status == 1 && deskCases.output.contains("unauthorized: this client's CURVE key is allowed as submitter, which may not send list_cases (submitter sends submit_feedback, submit_batch, get_feedback_status, get_status)"),
                 "\(deskCases.output)")
         #expect(!deskCases.output.contains("operator secret"), "a role refusal is not about operator secrets: \(deskCases.output)")
 

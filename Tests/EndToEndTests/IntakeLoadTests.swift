@@ -551,6 +551,58 @@ struct IntakeLoadTests {
         #expect(channels.map(\.0) == ["w-2", "w-1"] && channels.map(\.1) == [.letter, .walkIn], "\(channels)")
     }
 
+    /// A desk's file goes to the real intake fifty lines a request (`submit_batch`): a fifth of a
+    /// request's worth of round trips, and each line still answered on its own, an error by the
+    /// submission's own field name; the same file sent one line a request finds every line stored.
+    @Test func aDeskFileGoesInBatchesAndEachLineIsAnsweredOnItsOwn() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let lines = 250, unknownUnit = 40, reused = 77
+        let file = set.dir + "/batches.jsonl"
+        var text = ""
+        for n in 1...lines {
+            let id = n == reused ? "desk-5" : "desk-\(n)"
+            let unit = n == unknownUnit ? "STN-MOON-99" : "STN-WEST-01"
+            text += #"{"submission_id":"\#(id)","kind":"inquiry","channel":"letter","text":"Question \#(n) about the opening hours","unit":"\#(unit)","phone":"1380000\#(String(format: "%04d", n))"}"# + "\n"
+        }
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        let stored = lines - 2
+        let servedBefore = try #require(await set.status("intake")).requestsServed
+
+        let first = try await set.cli(["submit", "--file", file, "--per-request", "50", "--in-flight", "100"])
+        #expect(first.status == 1, "two lines failed")
+        let listed = first.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("line ") || $0.hasPrefix("error: line ") }
+        try #require(listed.count == lines, "\(first.output.suffix(2_000))")
+        for (k, line) in listed.enumerated() {
+            switch k + 1 {
+            case unknownUnit: #expect(line.hasPrefix("error: line \(unknownUnit): invalid_argument (submit_feedback.unit)") && line.contains("STN-MOON-99"), "\(line)")
+            case reused: #expect(line.hasPrefix("error: line \(reused): conflict (submit_feedback.submission_id)"), "\(line)")
+            default: #expect(line.hasPrefix("line \(k + 1): case L1-") && !line.contains("already"), "\(line)")
+            }
+        }
+        let cases = listed.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) }.filter { $0.hasPrefix("L1-") }
+        #expect(Set(cases).count == stored)
+        let afterBatches = try #require(await set.status("intake"))
+        #expect(afterBatches.headSeq == UInt64(stored))
+        // Five requests of fifty (and this status request); one a line would be 250.
+        #expect(afterBatches.requestsServed - servedBefore <= 12, "\(afterBatches.requestsServed - servedBefore) requests for \(lines) lines")
+        // The contacts are sealed as a single submission's: none on the stream.
+        var replay = Liaison_V1_Replay()
+        replay.limit = 1_000
+        let events = try await set.call("intake", .replay(replay)).replayBatch.events
+        #expect(events.count == stored && events.allSatisfy { !$0.feedbackReceived.feedback.hasContact })
+
+        // One line a request: each the same submission, answered with the case it was given.
+        let again = try await set.cli(["submit", "--file", file, "--per-request", "1"])
+        let relisted = again.output.split(separator: "\n").map(String.init).filter { $0.hasPrefix("line ") }
+        #expect(relisted.count == stored && relisted.allSatisfy { $0.hasSuffix("(already submitted)") }, "\(again.output.suffix(2_000))")
+        #expect(relisted.compactMap { $0.split(separator: " ").dropFirst(3).first.map(String.init) } == cases)
+        let afterSingles = try #require(await set.status("intake"))
+        #expect(afterSingles.headSeq == UInt64(stored) && afterSingles.requestsServed - afterBatches.requestsServed >= UInt64(lines - 1))
+    }
+
     /// Intake stops answering in the middle of a desk's file: the lines it did answer are still
     /// printed with their cases, in order, each line sent but unanswered is named as in doubt, and
     /// the summary says how far the file was read. (A stand-in for intake answers lines 1–10 only,
@@ -589,7 +641,8 @@ struct IntakeLoadTests {
         // Line 3 is refused by the command itself (an unknown kind) and never sent.
         try (1...30).map { #"{"kind":"\#($0 == 3 ? "rumour" : "inquiry")","channel":"letter","text":"Question \#($0)","unit":"STN-WEST-01"}"# }
             .joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try await set.cli(["submit", "--file", file, "--in-flight", "4", "--timeout", "300", "--retries", "2"])
+        // One line a request, as the stand-in answers them.
+        let result = try await set.cli(["submit", "--file", file, "--in-flight", "4", "--per-request", "1", "--timeout", "300", "--retries", "2"])
         cliDone.store(true, ordering: .releasing)
         try await standIn
 

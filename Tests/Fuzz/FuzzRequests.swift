@@ -85,41 +85,62 @@ enum FuzzRequests {
                     expectPlain(error.message)
                 }
             }
-            guard case .submitFeedback(var submission)? = request.body else { return }
-            if let error = rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) {
-                expect(error.field.hasPrefix("submit_feedback."), "the refusal names \(error.field)")
-                expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
-                expectPlain(error.message)
-            } else {
-                // What is stored and shown holds no control character but a letter's lines.
-                for value in [submission.text, submission.address] {
-                    expect(PlainText.firstControl(in: value, lineBreaks: true) == nil, "accepted with a control character: \(value.debugDescription)")
+            switch request.body {
+            case .submitFeedback(let submission)?:
+                checkSubmission(submission, inBatchAt: nil)
+            case .submitBatch(let batch)?:
+                // A batch weighs its submissions in the request loop's bounds.
+                expect(incoming.weight == max(1, batch.submissions.count), "a batch of \(batch.submissions.count) weighs \(incoming.weight)")
+                if let error = SubmissionRules.checkBatch(batch) {
+                    expect(error.field == "submit_batch.submissions", "the refusal names \(error.field)")
+                    expectPlain(error.message)
+                } else {
+                    for (j, submission) in batch.submissions.enumerated() { checkSubmission(submission, inBatchAt: j) }
                 }
-                for value in [submission.submissionID, submission.category, submission.contact.name, submission.contact.email, submission.contact.phone, submission.unit, submission.officerBadge] {
-                    expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
-                }
-                // What the form would offer to move out of the text is what stands at its place.
-                if let found = ContactInText.first(in: submission.text) {
-                    expect(String(submission.text[found.range]) == found.value, "ContactInText found \(found) in \(submission.text.debugDescription)")
-                }
-                // What intake takes out: each what stands at its place, in order, none overlapping,
-                // the first the form would find; once marked, nothing is left to find.
-                let taken = ContactInText.all(in: submission.text)
-                expect(taken.first == ContactInText.first(in: submission.text), "all and first disagree in \(submission.text.debugDescription)")
-                expect(zip(taken, taken.dropFirst()).allSatisfy { $0.range.upperBound <= $1.range.lowerBound }, "overlapping \(taken)")
-                expect(taken.allSatisfy { String(submission.text[$0.range]) == $0.value }, "ContactInText took \(taken) from \(submission.text.debugDescription)")
-                let marked = ContactInText.withMarkers(submission.text, replacing: taken)
-                expect(ContactInText.first(in: marked) == nil, "left in \(marked.debugDescription)")
-                // An accepted phone's key for the near-duplicate check is digits (a + in front).
-                if !submission.contact.phone.isEmpty {
-                    let key = PhoneNumbering.standard.key(of: TypedText.plainASCII(submission.contact.phone))
-                    expect(key.utf8.enumerated().allSatisfy { $1 >= 0x30 && $1 <= 0x39 || ($0 == 0 && $1 == UInt8(ascii: "+")) },
-                           "phone \(submission.contact.phone.debugDescription) has the key \(key.debugDescription)")
-                }
-                _ = rules.canonicalize(&submission)
-                expect(rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) == nil,
-                       "a valid submission is refused once put in canonical form")
+            default:
+                expect(incoming.weight == 1, "a request that is no batch weighs \(incoming.weight)")
             }
+        }
+    }
+
+    /// A submission alone, or submission `inBatchAt` of a batch: refused naming its field (by its
+    /// place in the batch), or accepted holding nothing a terminal or a log line would act on.
+    static func checkSubmission(_ submission: Liaison_V1_SubmitFeedback, inBatchAt index: Int?) {
+        var submission = submission
+        if let error = rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) {
+            let field = index.map { SubmissionRules.fieldInBatch(error.field, index: $0) } ?? error.field
+            expect(field.hasPrefix(index.map { "submit_batch.submissions[\($0)]." } ?? "submit_feedback."), "the refusal names \(field)")
+            expect(error.message.utf8.count < 400, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+            expectPlain(error.message)
+        } else {
+            // What is stored and shown holds no control character but a letter's lines.
+            for value in [submission.text, submission.address] {
+                expect(PlainText.firstControl(in: value, lineBreaks: true) == nil, "accepted with a control character: \(value.debugDescription)")
+            }
+            for value in [submission.submissionID, submission.category, submission.contact.name, submission.contact.email, submission.contact.phone, submission.unit, submission.officerBadge] {
+                expect(PlainText.firstControl(in: value, lineBreaks: false) == nil, "accepted with a control character: \(value.debugDescription)")
+            }
+            // What the form would offer to move out of the text is what stands at its place.
+            if let found = ContactInText.first(in: submission.text) {
+                expect(String(submission.text[found.range]) == found.value, "ContactInText found \(found) in \(submission.text.debugDescription)")
+            }
+            // What intake takes out: each what stands at its place, in order, none overlapping,
+            // the first the form would find; once marked, nothing is left to find.
+            let taken = ContactInText.all(in: submission.text)
+            expect(taken.first == ContactInText.first(in: submission.text), "all and first disagree in \(submission.text.debugDescription)")
+            expect(zip(taken, taken.dropFirst()).allSatisfy { $0.range.upperBound <= $1.range.lowerBound }, "overlapping \(taken)")
+            expect(taken.allSatisfy { String(submission.text[$0.range]) == $0.value }, "ContactInText took \(taken) from \(submission.text.debugDescription)")
+            let marked = ContactInText.withMarkers(submission.text, replacing: taken)
+            expect(ContactInText.first(in: marked) == nil, "left in \(marked.debugDescription)")
+            // An accepted phone's key for the near-duplicate check is digits (a + in front).
+            if !submission.contact.phone.isEmpty {
+                let key = PhoneNumbering.standard.key(of: TypedText.plainASCII(submission.contact.phone))
+                expect(key.utf8.enumerated().allSatisfy { $1 >= 0x30 && $1 <= 0x39 || ($0 == 0 && $1 == UInt8(ascii: "+")) },
+                       "phone \(submission.contact.phone.debugDescription) has the key \(key.debugDescription)")
+            }
+            _ = rules.canonicalize(&submission)
+            expect(rules.check(submission, now: Date(timeIntervalSince1970: 1_800_000_000)) == nil,
+                   "a valid submission is refused once put in canonical form")
         }
     }
 

@@ -142,6 +142,127 @@ import LiaisonRuntime
         }
     }
 
+    /// Many submissions a request (`submit_batch`): no request carries more than asked nor more
+    /// bytes than a service takes, each submission gets its own answer with its own index, and a
+    /// lost batch is sent again whole, unchanged.
+    @Test func batchesCarryManySubmissionsEachAnsweredOnItsOwn() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/requests"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let standIn = StandIn()
+        let count = 250, perRequest = 40
+        // Every request recorded with its size; the first batch is lost once; the rest answered
+        // item by item, the item whose text says "refuse" with an error.
+        async let served: [(bytes: Int, request: Liaison_V1_Request)] = standIn.serve(ctx, endpoint: endpoint, state: []) { seen, router, incoming, request in
+            seen.append(((try? request.serializedBytes() as [UInt8])?.count ?? 0, request))
+            if seen.count == 1 { return }
+            var reply = Liaison_V1_Reply()
+            reply.requestID = request.requestID
+            reply.batchAccepted.items = request.submitBatch.submissions.enumerated().map { j, s in
+                var item = Liaison_V1_BatchItem()
+                if s.text.hasPrefix("refuse") {
+                    item.error = WireError.invalidArgument("submit_batch.submissions[\(j)].text", "refused").proto
+                } else {
+                    item.feedbackAccepted.caseNumber = "L1-" + s.submissionID
+                }
+                return item
+            }
+            _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
+        }
+        #expect(await eventually { standIn.isBound })
+        // Forty long texts in the middle: more than a request may carry.
+        let items = (0..<count).map { n in
+            var f = Liaison_V1_SubmitFeedback()
+            f.submissionID = "\(n)"
+            f.text = n == 77 ? "refuse" : (120..<200).contains(n) && n % 2 == 0 ? String(repeating: "Long notes of a long call. ", count: 1_500) : "Question \(n)"
+            return f
+        }
+        let outcomes: Result<[Int: [RequestClient.SubmitOutcome]], Error> = await {
+            do {
+                return .success(try await Threads.run(name: "client") {
+                    // Room for a loaded machine: each timeout sends every unanswered batch again.
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 6)
+                    defer { client.reset() }
+                    var got: [Int: [RequestClient.SubmitOutcome]] = [:]
+                    try client.submitMany(items, inFlight: 3, perRequest: perRequest) { i, outcome in got[i, default: []].append(outcome) }
+                    return got
+                })
+            } catch { return .failure(error) }
+        }()
+        standIn.finish()
+        let got = try outcomes.get()
+        let seen = try await served
+        #expect(got.count == count && got.values.allSatisfy { $0.count == 1 }, "one outcome per item")
+        for n in 0..<count {
+            let outcome = try #require(got[n]?.first)
+            if n == 77 {
+                guard case .failure(let e) = outcome else { Issue.record("item 77 should be refused"); continue }
+                #expect(e.field == "submit_feedback.text", "named as the submission's own field: \(e)")
+            } else {
+                #expect((try? outcome.get().caseNumber) == "L1-\(n)", "item \(n): \(outcome)")
+            }
+        }
+        #expect(seen.allSatisfy { $0.request.submitBatch.submissions.count <= perRequest && $0.bytes <= maxRequestBytes })
+        #expect(seen.contains { $0.request.submitBatch.submissions.count == perRequest }, "short texts fill a request")
+        #expect(seen.contains { $0.request.submitBatch.submissions.count < perRequest && $0.bytes > maxRequestBytes / 2 }, "long ones fill its bytes first")
+        #expect(seen.dropFirst().contains { $0.request == seen[0].request }, "the lost batch sent again unchanged")
+        // Each submission in one request (a request sent again is the same request).
+        let requests = Dictionary(seen.map { ($0.request.requestID, $0.request) }, uniquingKeysWith: { first, again in
+            #expect(first == again)
+            return first
+        })
+        let sent = requests.values.flatMap { $0.submitBatch.submissions.map(\.submissionID) }
+        #expect(sent.count == count && Set(sent).count == count)
+    }
+
+    /// An intake from before `submit_batch` says it does not know the request (`invalid_argument`
+    /// on `body`): the client sends the same submissions one to a request, and all after them.
+    @Test func anIntakeWithoutBatchesIsSentOneSubmissionARequest() async throws {
+        let dir = try TempDir()
+        let endpoint = "ipc://\(dir.path)/requests"
+        let ctx = try Context()
+        defer { ctx.terminate() }
+        let standIn = StandIn()
+        let count = 120
+        async let served: (batches: Int, singles: Int) = standIn.serve(ctx, endpoint: endpoint, state: (0, 0)) { seen, router, incoming, request in
+            var reply = Liaison_V1_Reply()
+            reply.requestID = request.requestID
+            if case .submitBatch? = request.body {
+                seen.batches += 1
+                reply.error = WireError.invalidArgument("body", "the request has no body (or one this service version does not know)").proto
+            } else {
+                seen.singles += 1
+                reply.feedbackAccepted.caseNumber = "L1-" + request.submitFeedback.submissionID
+            }
+            _ = try router.send(multipart: Framing.replyFrames(envelope: incoming.envelope, reply: reply))
+        }
+        #expect(await eventually { standIn.isBound })
+        let items = (0..<count).map { n in
+            var f = Liaison_V1_SubmitFeedback()
+            f.submissionID = "\(n)"
+            f.text = "Question \(n)"
+            return f
+        }
+        let outcomes: Result<[Int: String], Error> = await {
+            do {
+                return .success(try await Threads.run(name: "client") {
+                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 2_000, attempts: 3)
+                    defer { client.reset() }
+                    var got: [Int: String] = [:]
+                    try client.submitMany(items, inFlight: 2, perRequest: 16) { i, outcome in got[i] = (try? outcome.get().caseNumber) ?? "\(outcome)" }
+                    return got
+                })
+            } catch { return .failure(error) }
+        }()
+        standIn.finish()
+        let got = try outcomes.get()
+        let seen = try await served
+        #expect(got.count == count && (0..<count).allSatisfy { got[$0] == "L1-\($0)" }, "\(got)")
+        #expect(seen.batches >= 1 && seen.batches <= 2, "no batch after the first answers: \(seen)")
+        #expect(seen.singles == count)
+    }
+
     /// Submissions taken one at a time (a file read as it goes): never more than the window ahead
     /// of the answers, and none asked for after the last.
     @Test func submissionsArePulledOnlyAsTheWindowHasRoom() async throws {

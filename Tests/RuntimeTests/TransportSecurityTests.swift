@@ -32,6 +32,7 @@ import ZeroMQ
 
     @Test func eachRoleMayMakeItsRequestsOnly() {
         let submit = Liaison_V1_Request.OneOf_Body.submitFeedback(.init())
+        let batch = Liaison_V1_Request.OneOf_Body.submitBatch(.init())
         let status = Liaison_V1_Request.OneOf_Body.getFeedbackStatus(.init())
         let replay = Liaison_V1_Request.OneOf_Body.replay(.init())
         let contact = Liaison_V1_Request.OneOf_Body.getContact(.init())
@@ -39,13 +40,13 @@ import ZeroMQ
         let report = Liaison_V1_Request.OneOf_Body.getReport(.init())
         let serviceStatus = Liaison_V1_Request.OneOf_Body.getStatus(.init())
         let table: [(CurveRole, [Liaison_V1_Request.OneOf_Body])] = [
-            (.submitter, [submit, status, serviceStatus]),
+            (.submitter, [submit, batch, status, serviceStatus]),
             (.consumer, [replay, report, serviceStatus]),
             (.service, [replay, serviceStatus]),
-            (.operator, [submit, status, replay, contact, command, report, serviceStatus]),
+            (.operator, [submit, batch, status, replay, contact, command, report, serviceStatus]),
         ]
         for (role, allowed) in table {
-            for body in [submit, status, replay, contact, command, report, serviceStatus] {
+            for body in [submit, batch, status, replay, contact, command, report, serviceStatus] {
                 let expected = allowed.contains { "\($0)" == "\(body)" }
                 #expect(role.permits(body) == expected, "\(role) \(CurveRole.kind(body))")
             }

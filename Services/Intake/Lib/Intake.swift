@@ -123,6 +123,11 @@ public final class IntakeService: RequestHandling {
         var replies = [OutgoingReply](repeating: Self.unanswered, count: requests.count)
         var submitAt: [Int] = []
         var submits: [Prepared] = []
+        // A submission of a batch (`submit_batch`): its batch in `batches` and its place there; -1
+        // for a submission on its own. Parallel to `submits`.
+        var submitBatch: [Int] = []
+        var submitItem: [Int] = []
+        var batches: [BatchAnswer] = []
         var disclosedAt: [Int] = []
         var disclosures: [Disclosure] = []
         let now = clock.now()
@@ -142,10 +147,33 @@ public final class IntakeService: RequestHandling {
                     do {
                         submits.append(try Prepared(s, rules: rules, nearDuplicates: nearDuplicates))
                         submitAt.append(i)
+                        submitBatch.append(-1)
+                        submitItem.append(-1)
                     } catch {
                         replies[i] = .message(.failure(.internal("the submission could not be encoded: \(error)")))
                     }
                 }
+            case .submitBatch(let batch):
+                if let err = SubmissionRules.checkBatch(batch) {
+                    replies[i] = .message(.failure(err))
+                    continue
+                }
+                var answer = BatchAnswer(request: i, count: batch.submissions.count)
+                for j in batch.submissions.indices {
+                    if let err = rules.check(batch.submissions[j], now: now) {
+                        answer.items[j] = .message(.failure(err))
+                        continue
+                    }
+                    do {
+                        submits.append(try Prepared(batch.submissions[j], rules: rules, nearDuplicates: nearDuplicates))
+                        submitAt.append(i)
+                        submitBatch.append(batches.count)
+                        submitItem.append(j)
+                    } catch {
+                        answer.items[j] = .message(.failure(.internal("the submission could not be encoded: \(error)")))
+                    }
+                }
+                batches.append(answer)
             case .getFeedbackStatus(let q):
                 replies[i] = .message(status(q))
             case .getContact(let q):
@@ -165,15 +193,21 @@ public final class IntakeService: RequestHandling {
             // acknowledgements leave only after it commits.
             do {
                 let accepted = try commit(submits)
-                for (k, i) in submitAt.enumerated() { replies[i] = accepted[k] }
+                for (k, i) in submitAt.enumerated() {
+                    if submitBatch[k] < 0 { replies[i] = accepted[k] } else { batches[submitBatch[k]].items[submitItem[k]] = accepted[k] }
+                }
                 commitFailures.withLock { if $0.isFailing { $0.succeeded(logger: logger) } }
             } catch {
                 commitFailures.withLock {
                     $0.failed(error, logger: logger, now: clock.now(), metadata: ["batch": "\(submits.count)", "acknowledged": "none of the batch"])
                 }
                 for i in submitAt { replies[i] = .message(.failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500))) }
+                // A batch whose submissions were not stored is answered whole: sent again, its
+                // invalid ones get their errors again.
+                for b in submitBatch where b >= 0 { batches[b].failed = true }
             }
         }
+        for b in batches where !b.failed { replies[b.request] = b.reply }
         if !disclosures.isEmpty {
             // No contact leaves before the record of its disclosure is durable.
             do {
@@ -186,6 +220,36 @@ public final class IntakeService: RequestHandling {
             }
         }
         return replies
+    }
+
+    /// The answers to one `submit_batch`, item by item, as they are made.
+    struct BatchAnswer {
+        /// The request's place in the batch of requests.
+        let request: Int
+        var items: [OutgoingReply]
+        /// Its submissions were not stored: the request is answered with the commit's error.
+        var failed = false
+
+        init(request: Int, count: Int) {
+            self.request = request
+            items = [OutgoingReply](repeating: IntakeService.unanswered, count: count)
+        }
+
+        /// The `batch_accepted` reply, each item's error naming the submission's place in the batch.
+        var reply: OutgoingReply {
+            var encoded: [[UInt8]] = []
+            encoded.reserveCapacity(items.count)
+            for j in items.indices {
+                if case .message(var r) = items[j], case .error(var e)? = r.result {
+                    e.field = SubmissionRules.fieldInBatch(e.field, index: j)
+                    r.error = e
+                    encoded.append(OutgoingReply.message(r).itemBytes)
+                } else {
+                    encoded.append(items[j].itemBytes)
+                }
+            }
+            return .encoded(WireWriter.batchAccepted(items: encoded))
+        }
     }
 
     /// What a request gets if nothing above answered it (every path does).

@@ -6,6 +6,28 @@ import LiaisonRuntime
 public final class SubmissionRules: Sendable {
     public static let maxTextCharacters = 4_000
     public static let maxSubmissionIDLength = 128
+    /// Most submissions in one `submit_batch` (``LiaisonCodec/maxBatchSubmissions``).
+    public static let maxBatchSubmissions = LiaisonCodec.maxBatchSubmissions
+
+    /// What is wrong with a `submit_batch` as a whole (no submissions, too many), or nil: its
+    /// submissions are then checked one by one (``check(_:now:)``).
+    public static func checkBatch(_ batch: Liaison_V1_SubmitBatch) -> WireError? {
+        let field = "submit_batch.submissions"
+        if batch.submissions.isEmpty { return .invalidArgument(field, "the batch holds no submissions") }
+        if batch.submissions.count > maxBatchSubmissions {
+            return .invalidArgument(field, "the batch holds \(batch.submissions.count) submissions; at most \(maxBatchSubmissions) go in one request: send the rest in another")
+        }
+        return nil
+    }
+
+    /// A submission's field (`submit_feedback.text`) as its place in a batch names it
+    /// (`submit_batch.submissions[3].text`); a field that is not a submission's stays as it is.
+    public static func fieldInBatch(_ field: String, index: Int) -> String {
+        let prefix = "submit_feedback"
+        guard field.hasPrefix(prefix) else { return field }
+        return "submit_batch.submissions[\(index)]" + field.dropFirst(prefix.count)
+    }
+
     /// How far in the future `occurred_at` may be (clients' clocks drift).
     public static let clockSkew: TimeInterval = 300
 

@@ -43,6 +43,25 @@ r.replay.limit = 100
 r.replay.topic_prefixes.append("case.")
 vectors["replay_request"] = r
 
+r = pb.Request(request_id="req-4", version=1)
+r.submit_batch.submissions.add().CopyFrom(feedback())
+second = feedback(with_contact=False)
+second.submission_id = "sub-0002"
+second.text = ""
+r.submit_batch.submissions.add().CopyFrom(second)
+vectors["submit_batch_request"] = r
+
+r = pb.Reply(request_id="req-4")
+item = r.batch_accepted.items.add()
+item.feedback_accepted.case_number = "L1-0000002"
+item.feedback_accepted.tracking_token = "BCDEFGHJKLMNPQRS"
+item.feedback_accepted.contact_from_text = 1
+item = r.batch_accepted.items.add()
+item.error.code = pb.ERROR_CODE_INVALID_ARGUMENT
+item.error.message = "text must not be empty"
+item.error.field = "submit_batch.submissions[1].text"
+vectors["batch_accepted_reply"] = r
+
 e = pb.Event(stream="intake-1", seq=1, event_id="e-0001", topic="feedback.received")
 e.occurred_at.seconds = 1764000001
 e.feedback_received.case_number = "L1-0000001"

@@ -427,6 +427,15 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .caseCommand(newValue)}
   }
 
+  /// intake: several submissions in one request (a desk's file)
+  public var submitBatch: Liaison_V1_SubmitBatch {
+    get {
+      if case .submitBatch(let v)? = _storage._body {return v}
+      return Liaison_V1_SubmitBatch()
+    }
+    set {_uniqueStorage()._body = .submitBatch(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -450,6 +459,8 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case getContact(Liaison_V1_GetContact)
     /// handler: the partition that owns the case
     case caseCommand(Liaison_V1_CaseCommand)
+    /// intake: several submissions in one request (a desk's file)
+    case submitBatch(Liaison_V1_SubmitBatch)
 
   }
 
@@ -547,6 +558,14 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     set {result = .contactInfo(newValue)}
   }
 
+  public var batchAccepted: Liaison_V1_BatchAccepted {
+    get {
+      if case .batchAccepted(let v)? = result {return v}
+      return Liaison_V1_BatchAccepted()
+    }
+    set {result = .batchAccepted(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Result: Equatable, Sendable {
@@ -560,6 +579,7 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     case report(Liaison_V1_Report)
     case followupList(Liaison_V1_FollowupList)
     case contactInfo(Liaison_V1_ContactInfo)
+    case batchAccepted(Liaison_V1_BatchAccepted)
 
   }
 
@@ -765,6 +785,75 @@ public nonisolated struct Liaison_V1_FeedbackAccepted: Sendable {
   public var contactFromText: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A desk's batch: up to 100 submissions in one request (and at most Request's 256 KiB), for a
+/// client with many to send (a hotline desk's file, a web front's queue). Each is checked, stored
+/// and acknowledged exactly as if it had come on its own, and all of the request's valid ones in one
+/// group commit: the answer is a BatchAccepted with one item per submission, in order. An invalid
+/// submission gets its own error, naming its place (submit_batch.submissions[3].text), and holds
+/// none of the others back. A retry sends the same request again: each submission_id is answered
+/// with its stored acknowledgement (duplicate = true). The request as a whole is answered with an
+/// Error only when none of it could be taken: no submissions or too many (invalid_argument,
+/// field submit_batch.submissions), or intake overloaded or unable to store (unavailable: send
+/// the same request again after retry_after_ms).
+public nonisolated struct Liaison_V1_SubmitBatch: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var submissions: [Liaison_V1_SubmitFeedback] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_BatchAccepted: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var items: [Liaison_V1_BatchItem] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// One submission's answer in a BatchAccepted; numbered as the same fields of Reply.
+public nonisolated struct Liaison_V1_BatchItem: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var result: Liaison_V1_BatchItem.OneOf_Result? = nil
+
+  public var error: Liaison_V1_Error {
+    get {
+      if case .error(let v)? = result {return v}
+      return Liaison_V1_Error()
+    }
+    set {result = .error(newValue)}
+  }
+
+  public var feedbackAccepted: Liaison_V1_FeedbackAccepted {
+    get {
+      if case .feedbackAccepted(let v)? = result {return v}
+      return Liaison_V1_FeedbackAccepted()
+    }
+    set {result = .feedbackAccepted(newValue)}
+  }
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public nonisolated enum OneOf_Result: Equatable, Sendable {
+    case error(Liaison_V1_Error)
+    case feedbackAccepted(Liaison_V1_FeedbackAccepted)
+
+  }
 
   public init() {}
 }
@@ -2106,7 +2195,7 @@ nonisolated extension Liaison_V1_CaseAction: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{4}\u{8}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2185,6 +2274,19 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
           if let v = v {
             if hadOneofValue {try decoder.handleConflictingOneOf()}
             _storage._body = .replay(v)
+          }
+        }()
+        case 13: try {
+          var v: Liaison_V1_SubmitBatch?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .submitBatch(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .submitBatch(v)
           }
         }()
         case 20: try {
@@ -2312,6 +2414,10 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
         guard case .replay(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
       }()
+      case .submitBatch?: try {
+        guard case .submitBatch(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
+      }()
       case .getStatus?: try {
         guard case .getStatus(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 20)
@@ -2366,7 +2472,7 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{4}\u{8}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2425,6 +2531,19 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
         if let v = v {
           if hadOneofValue {try decoder.handleConflictingOneOf()}
           self.result = .replayBatch(v)
+        }
+      }()
+      case 13: try {
+        var v: Liaison_V1_BatchAccepted?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .batchAccepted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .batchAccepted(v)
         }
       }()
       case 20: try {
@@ -2534,6 +2653,10 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .replayBatch?: try {
       guard case .replayBatch(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 12)
+    }()
+    case .batchAccepted?: try {
+      guard case .batchAccepted(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 13)
     }()
     case .serviceStatus?: try {
       guard case .serviceStatus(let v)? = self.result else { preconditionFailure() }
@@ -2925,6 +3048,133 @@ nonisolated extension Liaison_V1_FeedbackAccepted: SwiftProtobuf.Message, SwiftP
     if lhs.duplicate != rhs.duplicate {return false}
     if lhs.linkedCaseNumber != rhs.linkedCaseNumber {return false}
     if lhs.contactFromText != rhs.contactFromText {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_SubmitBatch: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SubmitBatch"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}submissions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.submissions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.submissions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.submissions, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_SubmitBatch, rhs: Liaison_V1_SubmitBatch) -> Bool {
+    if lhs.submissions != rhs.submissions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_BatchAccepted: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchAccepted"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}items\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeRepeatedMessageField(value: &self.items) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.items.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.items, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_BatchAccepted, rhs: Liaison_V1_BatchAccepted) -> Bool {
+    if lhs.items != rhs.items {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_BatchItem: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".BatchItem"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\u{2}error\0\u{4}\u{8}feedback_accepted\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 2: try {
+        var v: Liaison_V1_Error?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .error(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .error(v)
+        }
+      }()
+      case 10: try {
+        var v: Liaison_V1_FeedbackAccepted?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .feedbackAccepted(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .feedbackAccepted(v)
+        }
+      }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    switch self.result {
+    case .error?: try {
+      guard case .error(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    }()
+    case .feedbackAccepted?: try {
+      guard case .feedbackAccepted(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+    }()
+    case nil: break
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_BatchItem, rhs: Liaison_V1_BatchItem) -> Bool {
+    if lhs.result != rhs.result {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
