@@ -109,6 +109,8 @@ def parse():
     p.add_argument("--bin-dir", default=".build-release/release", help="where liaison-intake and liaison-handler are")
     p.add_argument("--seconds", type=float, default=120, help="how long to keep killing")
     p.add_argument("--clients", type=int, default=16, help="desks submitting, one request in flight each")
+    p.add_argument("--desk-batch", type=int, default=8, choices=range(1, 101), metavar="1-100",
+                   help="submissions in each request of half the desks (SubmitBatch); 1: every desk one a request")
     p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
     p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting (and the scheduler, which it follows) out")
@@ -340,15 +342,18 @@ def contacts_in_the_clear(tmp, phones):
 
 
 class Desk(threading.Thread):
-    """A hotline desk: submits its numbers one after another, each until it is acknowledged."""
+    """A hotline desk: submits its numbers one after another, each until it is acknowledged; with
+    `per_request` over 1, that many at a time in one SubmitBatch (a desk sending its file), the same
+    request until every one of it is acknowledged."""
 
     # Set when the soak ends early (Ctrl-C, SIGTERM, an error) and closes every socket under the
     # desks still running: each then ends quietly instead of printing its socket's error.
     abandoned = threading.Event()
 
-    def __init__(self, index, ctx, endpoint, stop, deadline_after_stop):
+    def __init__(self, index, ctx, endpoint, stop, deadline_after_stop, per_request=1):
         super().__init__(daemon=True)
         self.index, self.ctx, self.endpoint, self.stop = index, ctx, endpoint, stop
+        self.per_request = max(1, per_request)
         self.deadline_after_stop = deadline_after_stop
         self.acked, self.sent, self.failures, self.retries = {}, 0, [], 0
         self.stopped_at = None
@@ -367,9 +372,13 @@ class Desk(threading.Thread):
         s, n = self.socket(), 0
         while not self.stop.is_set():
             request = pb.Request(version=1, request_id="%d-%d" % (self.index, n))
-            request.submit_feedback.CopyFrom(submission(self.index, n))
+            if self.per_request == 1:
+                request.submit_feedback.CopyFrom(submission(self.index, n))
+            else:
+                for k in range(self.per_request):
+                    request.submit_batch.submissions.add().CopyFrom(submission(self.index, n + k))
             wire = request.SerializeToString()
-            self.sent = n + 1
+            self.sent = n + self.per_request
             while True:  # the same id until it is acknowledged
                 if self.stop.is_set():
                     self.stopped_at = self.stopped_at or time.monotonic()
@@ -388,13 +397,20 @@ class Desk(threading.Thread):
                 if kind == "feedback_accepted":
                     self.acked[request.submit_feedback.submission_id] = reply.feedback_accepted.case_number
                     break
+                if kind == "batch_accepted" and len(reply.batch_accepted.items) == self.per_request:
+                    for k, item in enumerate(reply.batch_accepted.items):
+                        if item.WhichOneof("result") != "feedback_accepted":
+                            self.failures.append("soak-%d-%d: %s" % (self.index, n + k, item))
+                            return
+                        self.acked[request.submit_batch.submissions[k].submission_id] = item.feedback_accepted.case_number
+                    break
                 if kind == "error" and reply.error.code == pb.ERROR_CODE_UNAVAILABLE:
                     self.retries += 1
                     time.sleep(max(reply.error.retry_after_ms, 10) / 1000)
                     continue
                 self.failures.append("soak-%d-%d: %s" % (self.index, n, reply))
                 return
-            n += 1
+            n += self.per_request
         s.close()
 
 
@@ -542,7 +558,10 @@ def main():
         if pending:
             sys.exit(128 + pending[0])
         stop = threading.Event()
-        desks = [Desk(i, ctx, requests[intakes[i % len(intakes)].name], stop, deadline_after_stop=60) for i in range(args.clients)]
+        # Half the desks (two in every four, so that each of two intakes has some) send their
+        # submissions --desk-batch at a time, in one SubmitBatch.
+        desks = [Desk(i, ctx, requests[intakes[i % len(intakes)].name], stop, deadline_after_stop=60,
+                      per_request=args.desk_batch if i % 4 >= 2 else 1) for i in range(args.clients)]
         for d in desks:
             d.start()
         started = time.monotonic()

@@ -603,6 +603,55 @@ struct IntakeLoadTests {
         #expect(afterSingles.headSeq == UInt64(stored) && afterSingles.requestsServed - afterBatches.requestsServed >= UInt64(lines - 1))
     }
 
+    /// A third-party client (docs/examples/submit.py: pyzmq and Python's protobuf) sends its
+    /// lines ten a request: each line answered on its own, a bad one by its place in the batch;
+    /// sent again one a request, the same cases come back as duplicates.
+    @Test func aPythonClientSendsBatchesAndGetsEachLineAnswered() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let lines = 35, bad = 14
+        var text = ""
+        for n in 1...lines {
+            let body = n == bad ? "   " : "Web form \(n): the bus shelter on Ring Road is broken"
+            text += #"{"submission_id": "py-\#(n)", "kind": "FEEDBACK_KIND_SUGGESTION", "channel": "CHANNEL_WEB", "text": "\#(body)", "unit": "STN-EAST-01", "contact": {"phone": "1380000\#(String(format: "%04d", n))"}}"# + "\n"
+        }
+        let file = set.dir + "/py.jsonl"
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        func submit(_ perRequest: Int) async throws -> (status: Int32, answers: [[String: Any]], output: String) {
+            let run = try await LiaisonSet.runProgram("/usr/bin/env", ["python3", LiaisonSet.repoRoot + "/docs/examples/submit.py", "--topology", set.topologyPath,
+                                                                      "--file", file, "--per-request", "\(perRequest)", "--give-up-after", "30"])
+            let answers = run.output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            return (run.status, answers, run.output)
+        }
+        let servedBefore = try #require(await set.status("intake")).requestsServed
+        let first = try await submit(10)
+        #expect(first.status == 1 && first.answers.count == lines, "\(first.output.suffix(2_000))")
+        let served = try #require(await set.status("intake")).requestsServed - servedBefore
+        #expect(served <= 8, "four requests of up to ten (and a status request): \(served)")
+        var cases: [Int: String] = [:]
+        for a in first.answers {
+            let line = a["line"] as? Int ?? 0
+            if line == bad {
+                // The 14th line is the 4th of the second request.
+                #expect(a["error"] as? String == "ERROR_CODE_INVALID_ARGUMENT" && a["field"] as? String == "submit_batch.submissions[3].text", "\(a)")
+            } else {
+                cases[line] = a["case_number"] as? String
+                #expect(a["duplicate"] as? Bool == false, "\(a)")
+            }
+        }
+        #expect(cases.count == lines - 1 && Set(cases.values).count == lines - 1, "\(cases)")
+        // One a request, as an older front sends them: each the same submission, the same case.
+        let again = try await submit(1)
+        #expect(again.answers.count == lines, "\(again.output.suffix(2_000))")
+        for a in again.answers where (a["line"] as? Int) != bad {
+            let line = a["line"] as? Int ?? 0
+            #expect(a["case_number"] as? String == cases[line] && a["duplicate"] as? Bool == true, "\(a)")
+        }
+        #expect(try #require(await set.status("intake")).headSeq == UInt64(lines - 1))
+    }
+
     /// Intake stops answering in the middle of a desk's file: the lines it did answer are still
     /// printed with their cases, in order, each line sent but unanswered is named as in doubt, and
     /// the summary says how far the file was read. (A stand-in for intake answers lines 1–10 only,

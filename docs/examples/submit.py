@@ -20,6 +20,10 @@ tracking token (for the citizen), or intake's error naming the field at fault. E
 every line was accepted, 1 when intake refused some (or a line is not a submission), 3 when intake
 did not answer for --give-up-after seconds (the lines without an answer are named; send them again).
 
+With --per-request N, up to N lines go in one request (SubmitBatch, at most 100): intake answers
+each line on its own (a BatchAccepted item per line, in order), and the same request is sent
+again on a timeout or an `unavailable`, as a single one is.
+
 With a topology whose instance has a "curve_public_key", it connects over CURVE with the key pair in
 --curve-key-file (as `liaison keygen` writes it), which the instance must allow as a submitter.
 """
@@ -53,8 +57,30 @@ def read_lines(stream):
         yield number, request, None
 
 
+def batched(lines, per_request, max_bytes=200 * 1024):
+    """(numbers, Request) for each request to send: one line each, or up to `per_request` lines
+    (and `max_bytes` of them) in one SubmitBatch."""
+    if per_request <= 1:
+        return [([number], request) for number, request in lines]
+    out, numbers, batch, size = [], [], None, 0
+    for number, request in lines:
+        item = request.submit_feedback.ByteSize() + 4
+        if numbers and (len(numbers) >= per_request or size + item > max_bytes):
+            out.append((numbers, batch))
+            numbers, batch, size = [], None, 0
+        if batch is None:
+            batch = pb.Request()
+        batch.submit_batch.submissions.add().CopyFrom(request.submit_feedback)
+        numbers.append(number)
+        size += item
+    if numbers:
+        out.append((numbers, batch))
+    return out
+
+
 def answer(number, submission_id, reply):
-    """A line's answer as one JSON object, and whether the submission was accepted."""
+    """A line's answer as one JSON object, and whether the submission was accepted. `reply` is a
+    Reply, or a BatchItem of one (its fields are named as a Reply's)."""
     if reply.WhichOneof("result") == "feedback_accepted":
         a = reply.feedback_accepted
         return {"line": number, "submission_id": submission_id, "case_number": a.case_number,
@@ -81,19 +107,22 @@ class Submitter:
         self.socket.connect(self.endpoint)
 
     def run(self, requests, give_up_after):
-        """Sends each (number, Request), its request id "line-NUMBER", and yields (number, reply) as
-        the answers come. Ends when every one is answered, or when intake has been silent for
+        """Sends each (numbers, Request) (or (number, Request) for one line), its request id "line-NUMBER" (or "lines-FIRST-LAST" for a
+        batch), and yields (number, reply) for each line as the answers come (for a batch, its
+        BatchItem). Ends when every one is answered, or when intake has been silent for
         `give_up_after` seconds: `unanswered` then lists the numbers left."""
-        todo = list(reversed(requests))         # (number, Request), next one last
-        pending = {}                            # request id -> (number, wire): sent, not answered
-        waiting = {}                            # request id -> (number, wire, when): `unavailable`, sent again at `when`
+        # (numbers, Request), next one last; a bare number is a request of one line
+        todo = [(n if isinstance(n, list) else [n], r) for n, r in reversed(requests)]
+        pending = {}                            # request id -> (numbers, wire): sent, not answered
+        waiting = {}                            # request id -> (numbers, wire, when): `unavailable`, sent again at `when`
         self.unanswered = []
         self.connect()
         last_reply = last_try = time.monotonic()
         while todo or pending or waiting:
             while todo and len(pending) + len(waiting) < self.in_flight:
                 number, request = todo.pop()
-                request.version, request.request_id = 1, "line-%d" % number
+                request.version = 1
+                request.request_id = "line-%d" % number[0] if len(number) == 1 else "lines-%d-%d" % (number[0], number[-1])
                 wire = request.SerializeToString()
                 pending[request.request_id] = (number, wire)
                 self.socket.send_multipart([b"", wire])
@@ -112,11 +141,17 @@ class Submitter:
                 if reply.WhichOneof("result") == "error" and reply.error.code == pb.ERROR_CODE_UNAVAILABLE:
                     waiting[reply.request_id] = sent + (last_reply + max(reply.error.retry_after_ms, 10) / 1000,)
                     continue
-                yield sent[0], reply
+                if reply.WhichOneof("result") == "batch_accepted":
+                    for number, item in zip(sent[0], reply.batch_accepted.items):
+                        yield number, item
+                else:
+                    for number in sent[0]:
+                        yield number, reply
                 continue
             now = time.monotonic()
             if now - last_reply >= give_up_after:
-                self.unanswered = sorted([n for n, _ in pending.values()] + [n for n, _, _ in waiting.values()] + [n for n, _ in todo])
+                self.unanswered = sorted([n for ns, _ in pending.values() for n in ns] + [n for ns, _, _ in waiting.values() for n in ns]
+                                         + [n for ns, _ in todo for n in ns])
                 return
             if pending and now - last_try >= self.timeout_ms / 1000:
                 # Lazy Pirate: a new connection, and every unanswered request again, unchanged.
@@ -136,6 +171,7 @@ def main():
     ap.add_argument("--stream", default="intake-1", help="the intake instance to send to")
     ap.add_argument("--file", help="JSON lines to submit (default: standard input)")
     ap.add_argument("--in-flight", type=int, default=8, help="requests on their way at once")
+    ap.add_argument("--per-request", type=int, default=1, help="lines in one request (SubmitBatch, at most 100; 1: one a request)")
     ap.add_argument("--timeout-ms", type=int, default=3000, help="silence before the connection is replaced and the unanswered sent again")
     ap.add_argument("--give-up-after", type=float, default=60, help="seconds of silence before giving up (exit 3)")
     ap.add_argument("--curve-key-file", help="your CURVE key pair, for an instance that serves over CURVE")
@@ -163,7 +199,7 @@ def main():
             printed += 1
 
     try:
-        for number, reply in submitter.run(lines, args.give_up_after):
+        for number, reply in submitter.run(batched(lines, min(max(1, args.per_request), 100)), args.give_up_after):
             results[number] = answer(number, ids[number], reply)
             print_ready()
     finally:
