@@ -10,6 +10,22 @@ public enum OutgoingReply: Sendable {
     indirect case message(Liaison_V1_Reply)
     /// A `Reply`'s fields after `request_id`, encoded in field-number order.
     case encoded([UInt8])
+    /// A `batch_accepted` reply's fields, encoded (``WireWriter/batchAccepted(items:)``), with the
+    /// first of its items' errors that is the caller's (``Liaison_V1_ErrorCode/isRefusal``), if
+    /// any: the request loop counts the request as refused and names that error in the status.
+    case encodedBatch([UInt8], firstRefusal: Liaison_V1_Error?)
+
+    /// The caller's error this reply carries (a refusal), for the request counts: the reply's own
+    /// error, or a batch's first refused item.
+    public var refusal: Liaison_V1_Error? {
+        switch self {
+        case .message(let reply):
+            if case .error(let error)? = reply.result, error.code.isRefusal { return error }
+            return nil
+        case .encoded: return nil
+        case .encodedBatch(_, let first): return first
+        }
+    }
 
     /// The reply's bytes as sent, carrying `requestID`.
     public func bytes(requestID: String) -> [UInt8] {
@@ -19,7 +35,7 @@ public enum OutgoingReply: Sendable {
             var withID = reply
             withID.requestID = requestID
             return Self.serialized(withID)
-        case .encoded(let fields):
+        case .encoded(let fields), .encodedBatch(let fields, _):
             return WireWriter.reply(requestID: requestID, fields: fields)
         }
     }
@@ -33,7 +49,7 @@ public enum OutgoingReply: Sendable {
             var withoutID = reply
             withoutID.requestID = ""
             return Self.serialized(withoutID)
-        case .encoded(let fields):
+        case .encoded(let fields), .encodedBatch(let fields, _):
             return fields
         }
     }
@@ -45,7 +61,7 @@ public enum OutgoingReply: Sendable {
         case .message(var reply):
             if !requestID.isEmpty { reply.requestID = requestID }
             return reply
-        case .encoded:
+        case .encoded, .encodedBatch:
             do {
                 return try Liaison_V1_Reply(serializedBytes: bytes(requestID: requestID))
             } catch {

@@ -46,7 +46,8 @@ public enum UTF8Check {
                 guard let len = varint(), len <= UInt64(b.count - i) else { return nil }
                 let start = i
                 i += Int(len)
-                guard var (name, nested) = fields[key >> 3] else { continue }
+                guard let (shapeName, nested) = fields[key >> 3] else { continue }
+                var name = shapeName
                 if name.hasSuffix("[]") {
                     let index = seen[key >> 3, default: 0]
                     seen[key >> 3] = index + 1

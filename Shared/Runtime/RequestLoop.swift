@@ -152,7 +152,7 @@ struct ShedShares {
         return total
     }
 
-    /// True when the caller has fewer requests than an equal share of a batch among the callers in
+    /// True when the caller has had less weight than an equal share of a batch among the callers in
     /// it (a caller not in it counts as one more): such a request is kept, not shed.
     func isUnderShare(_ envelope: [[UInt8]]) -> Bool {
         let key = envelope.first ?? []
@@ -420,10 +420,11 @@ public final class RequestLoop: ThreadLoop {
             arrivedMeanwhile += kept.count - before
         }
         // Each reply carries the id of the request it answers, written as it is encoded. An
-        // accepted submission's reply is encoded bytes; only a message can be a refusal.
+        // accepted submission's reply is encoded bytes; a refusal is a message, or a batch's
+        // reply with a refused item (counted once, as one request refused).
         var refused = 0
         for i in incoming.indices {
-            if case .message(let reply) = replies[i], case .error(let error)? = reply.result, error.code.isRefusal {
+            if let error = replies[i].refusal {
                 refused += 1
                 stats.answers.noteRefusal(error)
             }

@@ -569,7 +569,8 @@ struct IntakeLoadTests {
         }
         try text.write(toFile: file, atomically: true, encoding: .utf8)
         let stored = lines - 2
-        let servedBefore = try #require(await set.status("intake")).requestsServed
+        let before = try #require(await set.status("intake"))
+        let servedBefore = before.requestsServed
 
         let first = try await set.cli(["submit", "--file", file, "--per-request", "50", "--in-flight", "100"])
         #expect(first.status == 1, "two lines failed")
@@ -588,6 +589,10 @@ struct IntakeLoadTests {
         #expect(afterBatches.headSeq == UInt64(stored))
         // Five requests of fifty (and this status request); one a line would be 250.
         #expect(afterBatches.requestsServed - servedBefore <= 12, "\(afterBatches.requestsServed - servedBefore) requests for \(lines) lines")
+        // The operator's status counts a batch with a refused line as a refused request, and names
+        // the last one by its place: line 77 is the 27th of the second request.
+        #expect(afterBatches.requestsRefused - before.requestsRefused == 2, "\(afterBatches.requestsRefused - before.requestsRefused)")
+        #expect(afterBatches.lastRefusal.hasSuffix("submit_batch.submissions[26].submission_id"), "\(afterBatches.lastRefusal)")
         // The contacts are sealed as a single submission's: none on the stream.
         var replay = Liaison_V1_Replay()
         replay.limit = 1_000

@@ -235,20 +235,23 @@ public final class IntakeService: RequestHandling {
             items = [OutgoingReply](repeating: IntakeService.unanswered, count: count)
         }
 
-        /// The `batch_accepted` reply, each item's error naming the submission's place in the batch.
+        /// The `batch_accepted` reply, each item's error naming the submission's place in the batch;
+        /// the first refused item goes with it, for the service's request counts.
         var reply: OutgoingReply {
             var encoded: [[UInt8]] = []
             encoded.reserveCapacity(items.count)
+            var firstRefusal: Liaison_V1_Error?
             for j in items.indices {
                 if case .message(var r) = items[j], case .error(var e)? = r.result {
                     e.field = SubmissionRules.fieldInBatch(e.field, index: j)
                     r.error = e
+                    if firstRefusal == nil && e.code.isRefusal { firstRefusal = e }
                     encoded.append(OutgoingReply.message(r).itemBytes)
                 } else {
                     encoded.append(items[j].itemBytes)
                 }
             }
-            return .encoded(WireWriter.batchAccepted(items: encoded))
+            return .encodedBatch(WireWriter.batchAccepted(items: encoded), firstRefusal: firstRefusal)
         }
     }
 
