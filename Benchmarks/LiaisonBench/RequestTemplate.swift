@@ -147,26 +147,15 @@ struct SubmissionTemplate {
     static func answer(_ reply: [UInt8]) -> (client: Int, accepted: Int)? {
         var client: Int?
         var accepted = 0
+        let bytes = reply[...]
         var i = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < reply.count, shift < 64 {
-                let b = reply[i]
-                i += 1
-                v |= UInt64(b & 0x7f) << shift
-                if b < 0x80 { return v }
-                shift += 7
-            }
-            return nil
-        }
         while i < reply.count {
-            guard let key = varint() else { return nil }
+            guard let key = varint(bytes, &i) else { return nil }
             switch key & 7 {
             case 0:
-                guard varint() != nil else { return nil }
+                guard varint(bytes, &i) != nil else { return nil }
             case 2:
-                guard let n = varint(), n <= UInt64(reply.count - i) else { return nil }
+                guard let n = varint(bytes, &i), n <= UInt64(reply.count - i) else { return nil }
                 let end = i + Int(n)
                 switch key >> 3 {
                 case 1:
@@ -179,7 +168,7 @@ struct SubmissionTemplate {
                 case 10:
                     accepted = 1
                 case 13:
-                    accepted = acceptedItems(reply[i..<end])
+                    accepted = acceptedItems(bytes[i..<end])
                 default:
                     break
                 }
@@ -195,26 +184,28 @@ struct SubmissionTemplate {
     private static func acceptedItems(_ b: ArraySlice<UInt8>) -> Int {
         var i = b.startIndex
         var accepted = 0
-        func varint() -> UInt64? {
-            var v: UInt64 = 0
-            var shift: UInt64 = 0
-            while i < b.endIndex, shift < 64 {
-                let byte = b[i]
-                i += 1
-                v |= UInt64(byte & 0x7f) << shift
-                if byte < 0x80 { return v }
-                shift += 7
-            }
-            return nil
-        }
         while i < b.endIndex {
             // Each item: field 1, length-delimited; its first field says what it is.
-            guard varint() == (1 << 3) | 2, let n = varint(), n <= UInt64(b.endIndex - i) else { return accepted }
+            guard varint(b, &i) == (1 << 3) | 2, let n = varint(b, &i), n <= UInt64(b.endIndex - i) else { return accepted }
             let end = i + Int(n)
             if i < end, b[i] == (10 << 3) | 2 { accepted += 1 }
             i = end
         }
         return accepted
+    }
+
+    /// The varint at `i` in `b`, `i` moved past it; nil when `b` ends inside it.
+    private static func varint(_ b: ArraySlice<UInt8>, _ i: inout Int) -> UInt64? {
+        var v: UInt64 = 0
+        var shift: UInt64 = 0
+        while i < b.endIndex, shift < 64 {
+            let byte = b[i]
+            i += 1
+            v |= UInt64(byte & 0x7f) << shift
+            if byte < 0x80 { return v }
+            shift += 7
+        }
+        return nil
     }
 
     private static func digits(_ value: UInt64, _ width: Int, into b: UnsafeMutableBufferPointer<UInt8>, at: Int) {

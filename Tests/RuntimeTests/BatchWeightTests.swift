@@ -10,29 +10,13 @@ import ZeroMQ
 /// each group commit by weight, not by requests, so a queue of desks' batches makes transactions of
 /// about `maxBatch` submissions, not `maxBatch` requests of a hundred each.
 @Suite struct BatchWeightTests {
-    /// Holds its first call until the gate opens; records the submissions of every call.
-    final class WeighingHandler: RequestHandling {
-        let gate = Atomic(false)
-        let weights = Mutex<[Int]>([])
-        func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
-            weights.withLock { $0.append(requests.reduce(0) { $0 + max(1, $1.submitBatch.submissions.count) }) }
-            while !gate.load(ordering: .acquiring) { usleep(1_000) }
-            return requests.map { req in
-                var reply = Liaison_V1_Reply()
-                reply.requestID = req.requestID
-                reply.caseList = .init()
-                return reply
-            }
-        }
-    }
-
     /// While the handler is held up, the stand-in keeps one batch's weight of desks' batches, not
     /// one batch's count of requests, and turns the rest away; once the handler is back, what it
     /// kept is one call of about `maxBatch` submissions. Then batches sent back to back are handled
     /// in calls no heavier than `maxBatch` and one more request.
     @Test func batchesAreKeptAndHandledByTheirSubmissions() async throws {
         let dir = try TempDir()
-        let handler = WeighingHandler()
+        let handler = StallGuardTests.GatedHandler()
         let log = try EventLog(store: Store(path: dir.file("log.sqlite")), stream: "svc-1")
         let served = Topology.Instance(stream: "svc-1", requests: "ipc://\(dir.path)/req", events: "ipc://\(dir.path)/pub")
         let config = ServiceConfig(service: "intake", topology: .init(services: [:]), instance: served, index: 0, databasePath: "")

@@ -10,12 +10,15 @@ import ZeroMQ
 /// read: up to a batch kept for when it is back, shared between callers, the rest answered at once.
 @Suite struct StallGuardTests {
     /// A handler that holds up its first call until the test opens the gate, as a commit waiting for
-    /// a stalled disk does, and answers every request with an empty case list.
+    /// a stalled disk does, and answers every request with an empty case list. It records each
+    /// call's request ids, and its weight: the submissions of a `submit_batch`, 1 for any other.
     final class GatedHandler: RequestHandling {
         let gate = Atomic(false)
         let calls = Mutex<[[String]]>([])
+        let weights = Mutex<[Int]>([])
         func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
             calls.withLock { $0.append(requests.map(\.requestID)) }
+            weights.withLock { $0.append(requests.reduce(0) { $0 + max(1, $1.submitBatch.submissions.count) }) }
             while !gate.load(ordering: .acquiring) { usleep(1_000) }
             return requests.map { req in
                 var reply = Liaison_V1_Reply()
