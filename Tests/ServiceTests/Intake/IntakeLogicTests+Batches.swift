@@ -56,6 +56,31 @@ extension IntakeLogicTests {
         #expect(published.count == 3 && published.allSatisfy { !$0.feedbackReceived.feedback.hasContact })
     }
 
+    /// A near-duplicate inside one batch (a desk that typed the same caller twice) is accepted as
+    /// its own case and linked to the first, as two single submissions are; and one in a later
+    /// batch links to the first of the chain.
+    @Test func aNearDuplicateInsideABatchIsLinkedToTheFirst() throws {
+        let dir = try TempDir()
+        let intake = try makeIntake(dir)
+        func from(_ id: String, phone: String, text: String) -> Liaison_V1_SubmitFeedback {
+            var f = feedback(id, text: text)
+            f.contact.phone = phone
+            return f
+        }
+        let text = "The patrol car has been parked on the pavement outside number 8 Lotus Lane all week."
+        let items = intake.handle([batch([
+            from("b1", phone: "138 1234 5678", text: text),
+            from("b2", phone: "13900000000", text: text),                     // another caller
+            from("b3", phone: "+86 13812345678", text: text + "!!"),          // the first caller again
+        ])])[0].batchAccepted.items.map(\.feedbackAccepted)
+        #expect(items.allSatisfy { !$0.caseNumber.isEmpty && !$0.duplicate })
+        #expect(items[2].linkedCaseNumber == items[0].caseNumber && items[1].linkedCaseNumber.isEmpty, "\(items)")
+        let later = intake.handle([batch([from("b4", phone: "13812345678", text: text + " Still there.")])])[0].batchAccepted.items[0].feedbackAccepted
+        #expect(later.linkedCaseNumber == items[0].caseNumber)
+        let events = try intake.log.replay(after: 0, limit: 20, prefixes: [Topic.feedbackReceived]).events
+        #expect(events.map(\.feedbackReceived.linkedCaseNumber) == ["", "", items[0].caseNumber, items[0].caseNumber])
+    }
+
     /// A batch with nothing in it, or more than a request may carry, is refused whole, naming the list.
     @Test func anEmptyOrOversizedBatchIsRefusedWhole() throws {
         let dir = try TempDir()
