@@ -711,7 +711,11 @@ struct IntakeLoadTests {
         #expect(out.contains { $0.hasPrefix("1 not submitted: line 3 (1 for kind)") }, "\(result.output)")
     }
 
-    @Test func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat() async throws {
+    /// A flood of single submissions, and one of batches of 25 (`submit_batch`, which the bound
+    /// counts by their submissions): every request answered, accepted or `unavailable` with a
+    /// retry hint, and intake's memory flat.
+    @Test(arguments: [1, 25])
+    func floodIsAnsweredUnavailableNotSilenceAndMemoryStaysFlat(perRequest: Int) async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }
         try set.start("intake", extra: ["--max-batch", "64", "--max-shed", "4096"])
@@ -719,7 +723,7 @@ struct IntakeLoadTests {
         let pid = try #require(await set.status("intake")).pid
         let rssBefore = residentKiB(pid)
         let endpoint = set.instance("intake").requests
-        let perClient = 3_000, clients = 4
+        let perClient = perRequest == 1 ? 3_000 : 600, clients = 4
         // Each client pipelines all its requests without waiting, then collects the answers.
         let outcomes = try await withThrowingTaskGroup(of: [String: Int].self) { group in
             for c in 0..<clients {
@@ -733,7 +737,11 @@ struct IntakeLoadTests {
                         for n in 0..<perClient {
                             var r = Liaison_V1_Request()
                             r.requestID = "\(c)-\(n)"
-                            r.submitFeedback = submission(c * perClient + n, prefix: "flood")
+                            if perRequest == 1 {
+                                r.submitFeedback = submission(c * perClient + n, prefix: "flood")
+                            } else {
+                                r.submitBatch.submissions = (0..<perRequest).map { k in submission((c * perClient + n) * perRequest + k, prefix: "flood") }
+                            }
                             try s.send(multipart: Framing.requestFrames(r))
                         }
                         var counts: [String: Int] = [:]
@@ -743,10 +751,15 @@ struct IntakeLoadTests {
                             guard try s.waitReadable(timeout: 1_000), let frames = try s.receiveMultipart() else { continue }
                             let reply = try Framing.decodeReply(frames: frames)
                             guard ids.insert(reply.requestID).inserted else { continue }
-                            if case .error(let e)? = reply.result {
+                            switch reply.result {
+                            case .error(let e)?:
                                 counts[e.code == .unavailable && e.retryAfterMs > 0 ? "unavailable" : "other-\(e.code.name)", default: 0] += 1
-                            } else {
+                            case .batchAccepted(let b)? where b.items.count == perRequest && b.items.allSatisfy({ !$0.feedbackAccepted.caseNumber.isEmpty }):
                                 counts["accepted", default: 0] += 1
+                            case .feedbackAccepted? where perRequest == 1:
+                                counts["accepted", default: 0] += 1
+                            default:
+                                counts["other", default: 0] += 1
                             }
                         }
                         return counts
@@ -762,7 +775,7 @@ struct IntakeLoadTests {
         #expect(Set(outcomes.keys).isSubset(of: ["accepted", "unavailable"]), "\(outcomes)")
         #expect((outcomes["unavailable"] ?? 0) > 0, "the flood should exceed the queue: \(outcomes)")
         let status = try #require(await set.status("intake"))
-        #expect(status.headSeq == UInt64(outcomes["accepted"] ?? 0))
+        #expect(status.headSeq == UInt64((outcomes["accepted"] ?? 0) * perRequest))
         #expect(status.requestsShed == UInt64(outcomes["unavailable"] ?? 0))
         // Memory stays flat: the queue is bounded (a generous bound for a debug build).
         let rssAfter = residentKiB(pid)
