@@ -10,7 +10,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Topology file (JSON). Default: $LIAISON_TOPOLOGY, else the local defaults.")
     var topology: String?
 
-    @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate).")
+    @Option(help: "Milliseconds to wait for a reply before retrying (Lazy Pirate). With submit --file: milliseconds without any reply; a slow line that keeps answering is waited for.")
     var timeout: Int32 = 3_000
 
     @Option(help: "Attempts before giving up.")

@@ -25,7 +25,7 @@ struct Submit: ParsableCommand {
     @Option(help: "With --file: how many lines are on their way to intake at once (1: one after another).")
     var inFlight: Int = 32
 
-    @Option(help: ArgumentHelp("With --file: how many lines go in one request (submit_batch; at most \(maxBatchSubmissions), and never more than --in-flight). Each line is still answered on its own. 1: one line a request, as intakes before submit_batch take them (an intake that does not know it is sent one line a request anyway).",
+    @Option(help: ArgumentHelp("With --file: how many lines go in one request (submit_batch; at most \(maxBatchSubmissions), and never more than --in-flight). Each line is still answered on its own. 1: one line a request, as intakes before submit_batch take them (an intake that does not know it is sent one line a request anyway). After intake has been silent for --timeout, the lines go again in halves and later requests carry half as many, growing back as answers come: long letters over a thin line get through.",
                                valueName: "lines"))
     var perRequest: Int = 16
 

@@ -9,11 +9,19 @@ extension RequestClient {
     /// Submits every item of `feedback`, keeping up to `inFlight` of them on the wire at once, so a
     /// batch shares intake's group commits instead of paying one commit per line.
     ///
-    /// Each submission keeps its request id and `submission_id` across retries. Lazy Pirate over
-    /// the window: when the oldest unanswered request has waited `timeoutMs`, the connection is
-    /// replaced and every unanswered request is sent again, the same bytes (intake gives back the
-    /// stored acknowledgement of any that had arrived, marked duplicate). An `unavailable` answer
-    /// (intake overloaded) is sent again after the hinted delay, up to `overloadRetries` times.
+    /// Each submission keeps its `submission_id` across retries, so whatever is sent again never
+    /// makes a second case (intake gives back the stored acknowledgement, marked duplicate).
+    /// Lazy Pirate over the window, with two ways a request is taken for lost:
+    /// - **intake went quiet**: nothing at all answered for `timeoutMs`, counted from the later of
+    ///   the request's send and the last answer. The connection is replaced and every unanswered
+    ///   request is sent again. While answers keep coming, requests queued behind each other on a
+    ///   slow link are crossing it, not lost: a window of long letters over a thin line is not
+    ///   taken for a dead service, and not sent again and again;
+    /// - **passed over**: a request sent after it on the same connection was answered (so its own
+    ///   bytes arrived before), and it has waited `timeoutMs` since its send. It alone is sent
+    ///   again, the same bytes, on the same connection, which answers.
+    /// An `unavailable` answer (intake overloaded) is sent again after the hinted delay, up to
+    /// `overloadRetries` times.
     ///
     /// `onResult` is called once per item, with its index, as its answer arrives (not in order).
     /// - Throws: ``ClientError`` when a request stays unanswered through `attempts` connections;
@@ -36,12 +44,19 @@ extension RequestClient {
     /// no more than ``maxRequestBytes`` allow), `inFlight` requests at a time: a desk's file then
     /// crosses the network in a fiftieth of the round trips. Each submission still has its own
     /// answer. An intake too old to know `submit_batch` answers it `invalid_argument` on `body`:
-    /// its submissions, and every one after, are then sent one to a request.
+    /// its submissions, and every one after, are then sent one to a request. When intake goes quiet
+    /// (above), the unanswered batches are sent again halved, and later batches carry half as many
+    /// submissions, growing back by one with every answered batch: a batch too big to cross the
+    /// link within `timeoutMs` gets smaller instead of being sent whole until the attempts run out.
     /// - Throws: what `pull` throws, or ``ClientError`` as above.
     public func submitMany(next pull: () throws -> Liaison_V1_SubmitFeedback?, inFlight: Int = 32, perRequest: Int = 1, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
         let window = max(1, inFlight)
-        var perRequest = min(max(1, perRequest), maxBatchSubmissions)
+        var largest = min(max(1, perRequest), maxBatchSubmissions)   // 1 once intake is found not to know batches
+        var perRequest = largest
+        var lastAnswer = Date.distantPast           // any reply: intake (and the link) alive
+        var sends = 0                               // requests sent on this client, numbering each send
+        var answeredSend = -1                       // the latest send answered on the current connection
         var carried: Liaison_V1_SubmitFeedback?     // pulled, but over the last request's bytes: the next one's first
         var next = 0
         var exhausted = false                       // `pull` has given its last
@@ -54,6 +69,8 @@ extension RequestClient {
         var down = false
         func send(_ p: inout Pending, on socket: Socket) throws {
             p.sentAt = Date()
+            p.sendNumber = sends
+            sends += 1
             guard !down else { return }
             do {
                 // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO.
@@ -96,18 +113,26 @@ extension RequestClient {
 
             if exhausted && waiting.isEmpty && delayed.isEmpty { break }   // the last was answered before `pull` said so
 
-            // Wait for an answer until the oldest request times out or a delayed one is due.
-            var until = oldest.map { $0.addingTimeInterval(Double(timeoutMs) / 1000) } ?? .distantFuture
+            // Wait for an answer until intake has been quiet for the timeout, a passed-over request
+            // times out, or a delayed one is due.
+            let timeout = Double(timeoutMs) / 1000
+            var until = oldest.map { max($0, lastAnswer).addingTimeInterval(timeout) } ?? .distantFuture
+            if let passed = waiting.values.filter({ $0.sendNumber < answeredSend }).map(\.sentAt).min() {
+                until = min(until, passed.addingTimeInterval(timeout))
+            }
             if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
             let left = Int32(max(0, min(Double(timeoutMs), until.timeIntervalSinceNow * 1000)).rounded(.up))
             if !down, try socket.waitReadable(timeout: left) {
                 while let frames = try socket.receiveMultipart(dontWait: true) {
+                    lastAnswer = Date()
                     guard let reply = try? Framing.decodeReply(frames: frames),
                           var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
+                    answeredSend = max(answeredSend, p.sendNumber)
                     switch reply.result {
                     case .feedbackAccepted(let a)? where !p.asBatch:
                         onResult(p.index, .success(a))
                     case .batchAccepted(let b)? where p.asBatch && b.items.count == p.feedback.count:
+                        perRequest = min(largest, perRequest + 1)
                         for (j, item) in b.items.enumerated() {
                             switch item.result {
                             case .feedbackAccepted(let a)?: onResult(p.index + j, .success(a))
@@ -117,6 +142,7 @@ extension RequestClient {
                         }
                     case .error(let e)? where p.asBatch && e.code == .invalidArgument && e.field == "body":
                         // An intake that does not know submit_batch: these, and all after, one to a request.
+                        largest = 1
                         perRequest = 1
                         for (j, feedback) in p.feedback.enumerated() {
                             var single = try Pending(index: p.index + j, feedback: [feedback], asBatch: false)
@@ -136,19 +162,35 @@ extension RequestClient {
                 }
             }
 
-            // The oldest request timed out (or could not be sent): a new connection, and everything
-            // unanswered again.
-            if let first = oldest, down || Date().timeIntervalSince(first) * 1000 >= Double(timeoutMs) {
+            let afterWait = Date()
+            // Intake quiet for the timeout (or a request could not be sent): a new connection, and
+            // everything unanswered again, batches halved.
+            if let first = oldest, down || afterWait.timeIntervalSince(max(first, lastAnswer)) >= timeout {
                 let tries = (waiting.values.map(\.tries).max() ?? 0) + 1
                 if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil) }
                 reset()
                 socket = try connected()
                 down = false
-                for id in waiting.keys.sorted(by: { waiting[$0]!.index < waiting[$1]!.index }) {
-                    var p = waiting[id]!
+                answeredSend = -1
+                perRequest = max(1, perRequest / 2)
+                let unanswered = waiting.values.sorted { $0.index < $1.index }
+                waiting.removeAll()
+                for p in unanswered {
+                    for var part in try p.halved() {
+                        part.tries = p.tries + 1
+                        part.overloads = p.overloads
+                        try send(&part, on: socket)
+                        waiting[part.requestID] = part
+                    }
+                }
+            } else {
+                // Passed over: answered around, so lost on the way or in a crash; it alone again.
+                let passed = waiting.values.filter { $0.sendNumber < answeredSend && afterWait.timeIntervalSince($0.sentAt) >= timeout }
+                for var p in passed.sorted(by: { $0.index < $1.index }) {
                     p.tries += 1
+                    if p.tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil) }
                     try send(&p, on: socket)
-                    waiting[id] = p
+                    waiting[p.requestID] = p
                 }
             }
         }
@@ -180,9 +222,11 @@ extension RequestClient {
         static let batchBytes = maxRequestBytes - 1_024
         var sentAt = Date()
         var resendAt = Date()
-        /// Connections it was sent on before the current one.
+        /// Times it was sent before, for want of an answer.
         var tries = 0
         var overloads = 0
+        /// Which send of the client it is (see `submitMany`'s passed-over requests).
+        var sendNumber = 0
 
         init(index: Int, feedback: [Liaison_V1_SubmitFeedback], asBatch: Bool) throws {
             var r = Liaison_V1_Request()
@@ -194,6 +238,15 @@ extension RequestClient {
             self.asBatch = asBatch
             requestID = r.requestID
             frames = try Framing.requestFrames(r)
+        }
+
+        /// A batch of more than one as two requests of half each (new request ids; the same
+        /// submissions, so the same cases); anything else unchanged.
+        func halved() throws -> [Pending] {
+            guard asBatch && feedback.count > 1 else { return [self] }
+            let half = feedback.count / 2
+            return [try Pending(index: index, feedback: Array(feedback[..<half]), asBatch: half > 1),
+                    try Pending(index: index + half, feedback: Array(feedback[half...]), asBatch: feedback.count - half > 1)]
         }
     }
 }

@@ -109,4 +109,45 @@ struct NetworkEndToEndTests {
         // Every service stops cleanly on its host.
         for name in Topology.serviceNames { #expect(set.terminate(name) == 0, "\(name)") }
     }
+
+    /// A desk on a thin line (128 kbit/s from the desk, ``TwoHosts/slowFromA(kbitPerSecond:)``)
+    /// sends a file of 64 long letters with `liaison submit`'s defaults: 16 lines a request, two
+    /// requests on the wire, a 3 s timeout. Each request takes about two seconds to cross, so the
+    /// second waits about four for its answer. The client waits for intake as long as answers keep
+    /// coming: every line is acknowledged once, none comes back "already submitted", and the
+    /// command ends well. (Before, the second request's wait was taken for a dead intake: every
+    /// unanswered request went again on a new connection until "no reply ... is the service
+    /// running?", with the letters half stored.)
+    @Test(.enabled(if: TwoHosts.available && TwoHosts.tc != nil, "needs root and iproute2 (ip netns, tc) to make two hosts"))
+    func aDeskOnAThinLineSendsItsLongLettersOnceEach() async throws {
+        let hosts = try TwoHosts()
+        defer { hosts.remove() }
+        let set = try LiaisonSet(curve: true) { topology in
+            topology.services["intake"]![0].requests = "tcp://\(TwoHosts.addressB):7101"
+            topology.services["intake"]![0].events = "tcp://\(TwoHosts.addressB):7102"
+        }
+        defer { set.stopAll() }
+        set.place("intake", in: hosts.b)
+        try set.start("intake")
+        #expect(await eventually(30) { (try? await set.cli(["ping", "intake", "--timeout", "500"], in: hosts.a))?.status == 0 },
+                "intake did not answer from the desk's host\n\(set.logs())")
+        try hosts.slowFromA(kbitPerSecond: 128)
+
+        let count = 64
+        let file = set.dir + "/letters.jsonl"
+        let paragraph = String(repeating: "The patrol came late and the officer would not write down what the neighbours said. ", count: 24)
+        try (0..<count).map { i in
+            #"{"kind":"complaint","channel":"letter","unit":"STN-EAST-01","text":"Letter \#(i). \#(paragraph)","submission_id":"letter-\#(i)"}"#
+        }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let started = Date()
+        let out = try await set.cli(["submit", "--file", file], in: hosts.a)
+        let took = Date().timeIntervalSince(started)
+        #expect(out.status == 0, "\(out.output)")
+        #expect(Set(out.output.matches(of: /L1-\d{7}/).map { String($0.output) }).count == count, "\(out.output)")
+        #expect(out.output.contains("\(count) of \(count) submitted"), "\(out.output)")
+        #expect(!out.output.contains("already submitted") && !out.output.contains("stored before"), "nothing was sent twice: \(out.output)")
+        // The line is the bound: about 135 KB at 16 KB/s.
+        #expect(took > 6, "the link was not slowed: \(took) s")
+        #expect(set.terminate("intake") == 0)
+    }
 }

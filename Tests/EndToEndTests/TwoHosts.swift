@@ -61,6 +61,19 @@ final class TwoHosts: @unchecked Sendable {
         try Self.run(["-n", b, "route", "del", "blackhole", "\(Self.addressA)/32"])
     }
 
+    /// iproute2's `tc`, when there is one.
+    static let tc = ["/usr/sbin/tc", "/sbin/tc", "/usr/bin/tc", "/bin/tc"].first { FileManager.default.isExecutableFile(atPath: $0) }
+
+    /// Makes what host A sends a thin line: at most `kbitPerSecond`, what is over queued (a token
+    /// bucket with room for a quarter of a megabyte, so nothing is dropped), as a desk on a poor
+    /// mobile link. What B sends is not slowed.
+    func slowFromA(kbitPerSecond: Int) throws {
+        guard let tc = Self.tc else { throw SetupError("tc (iproute2) is not installed") }
+        let (status, output) = try LiaisonSet.runBlocking(tc, ["-n", a, "qdisc", "add", "dev", a, "root", "tbf",
+                                                                "rate", "\(kbitPerSecond)kbit", "burst", "4kb", "limit", "256kb"])
+        guard status == 0 else { throw SetupError("tc: \(output)") }
+    }
+
     /// Deletes both namespaces (stop the processes in them first). Idempotent.
     func remove() {
         let first = lock.withLock { () -> Bool in

@@ -74,11 +74,14 @@ import ZeroMQ
         #expect(handler.weights.withLock { $0 } == [1, 120], "the kept four in one call: \(handler.weights.withLock { $0 })")
 
         // Back to back, with the handler free: whatever waits is read while the call weighs under
-        // 100, so no call holds more than 99 + 30.
+        // 100, so no call holds more than 99 + 30. (On a loaded machine a call can outlast the
+        // stand-in's 50 ms, which then turns batches away: they are not handled, and not counted.)
         for b in 0..<20 { try send("again-\(b)", submissions: 30) }
         #expect(try await eventually(20) { try drain(); return replies.count == 41 })
         let again = handler.weights.withLock { Array($0.dropFirst(2)) }
-        #expect(again.reduce(0, +) == 600 && again.allSatisfy { $0 <= 129 }, "\(again)")
+        let turnedAwayAgain = replies.filter { $0.key.hasPrefix("again-") && $0.value.error.code == .unavailable }.count
+        #expect(turnedAwayAgain < 20 && again.reduce(0, +) == 30 * (20 - turnedAwayAgain), "\(again), \(turnedAwayAgain) turned away")
+        #expect(again.allSatisfy { $0 <= 129 }, "\(again)")
         stop.set()
         try await run
     }

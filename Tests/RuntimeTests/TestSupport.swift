@@ -41,7 +41,8 @@ final class StandIn: Sendable {
     func finish() { done.store(true, ordering: .releasing) }
 
     /// Binds `endpoint` and serves until ``finish()`` or `seconds`: each request that decodes goes
-    /// to `serve`, and after every read of what was waiting `afterReading` runs. Returns the state.
+    /// to `serve`, and after every wait (at most 20 ms), with or without something read,
+    /// `afterReading` runs: it may answer what it holds as time goes by. Returns the state.
     func serve<State: Sendable>(_ ctx: Context, endpoint: String, seconds: Double = 20, state: State,
                                 _ serve: @escaping @Sendable (inout State, Socket, Framing.Incoming, Liaison_V1_Request) throws -> Void,
                                 afterReading: @escaping @Sendable (inout State, Socket) throws -> Void = { _, _ in }) async throws -> State {
@@ -53,7 +54,10 @@ final class StandIn: Sendable {
             var state = state
             let deadline = Date().addingTimeInterval(seconds)
             while !done.load(ordering: .acquiring) && Date() < deadline {
-                guard try router.waitReadable(timeout: 20) else { continue }
+                guard try router.waitReadable(timeout: 20) else {
+                    try afterReading(&state, router)
+                    continue
+                }
                 while let frames = try router.receiveMultipart(dontWait: true) {
                     let incoming = Framing.parseRequest(frames: frames)
                     guard case .success(let request) = incoming.request else { continue }
