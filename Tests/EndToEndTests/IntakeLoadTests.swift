@@ -394,6 +394,42 @@ struct IntakeLoadTests {
 
     static let nftAvailable = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].contains { FileManager.default.isExecutableFile(atPath: $0) }
 
+    /// `liaison submit --file`, 16 lines a request, is halfway through a desk's file when intake
+    /// freezes with requests in flight, is killed (SIGKILL) and started again. The client hears
+    /// nothing for its timeout, sends the unanswered again on a new connection, in halves, and
+    /// again until intake is back; then the batches grow back. Every line gets one case, none is
+    /// stored twice (one event per line), and the command ends well.
+    @Test func aDeskFileInBatchesRidesOutAFrozenAndKilledIntake() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try await set.waitReady(["intake"])
+        let lines = 3_000
+        let file = set.dir + "/desk.jsonl"
+        try (1...lines).map { n in
+            let phone = n % 2 == 0 ? #", "phone": "139\#(String(format: "%08d", n))""# : ""
+            return #"{"submission_id": "desk-\#(n)", "kind": "inquiry", "channel": "hotline", "unit": "STN-EAST-01", "text": "Call \#(n): when does the community office open on Sundays?"\#(phone)}"#
+        }.joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+
+        let through = StopFlag()
+        let submitting = Task {
+            defer { through.set() }
+            return try await set.cli(["submit", "--file", file, "--timeout", "500", "--retries", "30"])
+        }
+        #expect(await eventually(60) { (await set.status("intake")?.headSeq ?? 0) >= 300 }, "\(set.logs())")
+        set.signal("intake", 0, SIGSTOP)
+        try #require(!through.isSet, "the file was through before intake froze")
+        #expect(await set.status("intake") == nil, "a frozen intake answers nothing")
+        set.kill9("intake")
+        try set.start("intake")
+        let out = try await submitting.value
+        #expect(out.status == 0, "\(out.output.suffix(2_000))")
+        #expect(out.output.contains("\(lines) of \(lines) submitted"), "\(out.output.suffix(2_000))")
+        let cases = Set(out.output.matches(of: /case (L1-\d{7})/).map { String($0.output.1) })
+        #expect(cases.count == lines, "every line one case of its own: \(cases.count)")
+        #expect(await set.status("intake")?.headSeq == UInt64(lines), "nothing stored twice")
+    }
+
     /// docs/examples/submit.py, a web front's submitter written with pyzmq and protobuf only, hands
     /// a file to the real intake over CURVE (a submitter's key), which is frozen mid-way with requests in flight, killed (SIGKILL)
     /// and started again: the submitter replaces its connection and sends the unanswered again, and
