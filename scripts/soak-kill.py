@@ -15,7 +15,9 @@ at random ones (in a commit's fsync, a checkpoint, the WAL starting over, the ha
 case and its cursor, one partition while the others go on), which a test in CI has no time for. It runs the release executables on
 `ipc://` endpoints in a temporary directory (removed at the end unless --keep), with clients of
 its own written with pyzmq and protobuf only (Lazy Pirate: on silence or `unavailable`, the same
-submission id again, as `liaison submit` does).
+submission id again, as `liaison submit` does), and desks that send their day's file with `liaison
+submit --file` itself (--file-desks: the Swift client, 16 lines a request, two requests on the wire,
+its timeout counted from the last answer, batches halved after a silence), file after file.
 
 What it checks, after the last kill:
   1. every submission sent, acknowledged or not, sent once more with the same id and body, is
@@ -70,6 +72,7 @@ import threading
 import time
 
 import zmq
+from google.protobuf import json_format
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "docs", "examples"))
 from consumer import key_pair, secure  # noqa: E402  (docs/examples/consumer.py: a `liaison keygen` key file, CURVE on a socket)
@@ -111,6 +114,9 @@ def parse():
     p.add_argument("--clients", type=int, default=16, help="desks submitting, one request in flight each")
     p.add_argument("--desk-batch", type=int, default=8, choices=range(1, 101), metavar="1-100",
                    help="submissions in each request of half the desks (SubmitBatch); 1: every desk one a request")
+    p.add_argument("--file-desks", type=int, default=1,
+                   help="desks besides --clients that send their file with `liaison submit --file`, %d lines a file, one "
+                        "file after another" % 200)
     p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
     p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting (and the scheduler, which it follows) out")
@@ -414,6 +420,75 @@ class Desk(threading.Thread):
         s.close()
 
 
+class FileDesk(threading.Thread):
+    """A desk that sends its day's file with `liaison submit --file` (the Swift client, its defaults:
+    16 lines a request, two requests on the wire), one file of `lines` submissions after another, the
+    same bodies a Desk of its index would send, and records each line's case from the command's
+    --json output. Each file must end well (exit 0, every line answered) however often intake is
+    killed, its disk stalls or its link is cut meanwhile: the command waits intake out (--retries
+    is large); a file still running `deadline_after_stop` seconds after the kills stopped is a
+    problem. The files live in `files_dir` (not under the services' directory, whose every file
+    is read for contacts in the clear) and are removed once sent."""
+
+    LINES = 200
+
+    def __init__(self, index, cli, topology, key_file, intake, endpoint, stop, deadline_after_stop, files_dir):
+        super().__init__(daemon=True)
+        self.index, self.cli, self.topology, self.key_file, self.intake = index, cli, topology, key_file, intake
+        self.endpoint, self.stop, self.deadline_after_stop, self.files_dir = endpoint, stop, deadline_after_stop, files_dir
+        self.acked, self.sent, self.failures, self.retries, self.files = {}, 0, [], 0, 0
+        self.proc = None
+
+    def run(self):
+        n = 0
+        while not self.stop.is_set() and not Desk.abandoned.is_set():
+            path = os.path.join(self.files_dir, "desk-%d-%d.jsonl" % (self.index, n))
+            with open(path, "w") as f:
+                for k in range(n, n + self.LINES):
+                    f.write(json.dumps(json_format.MessageToDict(submission(self.index, k), preserving_proto_field_name=True)) + "\n")
+            self.sent = n + self.LINES
+            command = [self.cli, "submit", "--file", path, "--topology", self.topology, "--intake", self.intake,
+                       "--timeout", "1000", "--retries", "100000", "--json"]
+            if self.key_file:
+                command += ["--curve-key-file", self.key_file]
+            out_path = path + ".out"
+            with open(out_path, "w") as out:
+                env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
+                self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+                stopped_at = None
+                while self.proc.poll() is None:
+                    if Desk.abandoned.is_set():
+                        self.proc.kill()
+                    elif self.stop.is_set():
+                        stopped_at = stopped_at or time.monotonic()
+                        if time.monotonic() - stopped_at > self.deadline_after_stop:
+                            self.proc.kill()
+                            self.failures.append("file desk %d: its file from soak-%d-%d was not through %.0f s after the kills stopped" % (
+                                self.index, self.index, n, self.deadline_after_stop))
+                    time.sleep(0.05)
+            os.remove(path)
+            if Desk.abandoned.is_set():
+                return
+            lines = open(out_path, errors="replace").read().splitlines()
+            os.remove(out_path)
+            answered = 0
+            for line in lines:
+                try:
+                    o = json.loads(line)
+                except ValueError:
+                    continue
+                if "case_number" in o and "line" in o:
+                    self.acked["soak-%d-%d" % (self.index, n + o["line"] - 1)] = o["case_number"]
+                    answered += 1
+                    self.retries += 1 if o.get("duplicate") else 0
+            if self.proc.returncode != 0 or answered != self.LINES:
+                self.failures.append("file desk %d: `liaison submit --file` of soak-%d-%d.. ended with status %s, %d of %d lines answered: %s" % (
+                    self.index, self.index, n, self.proc.returncode, answered, self.LINES, " | ".join(lines[-3:])))
+                return
+            self.files += 1
+            n += self.LINES
+
+
 def call(ctx, endpoint, request, timeout_ms=3000, attempts=20):
     """One request, Lazy Pirate: a new socket and the same request on silence."""
     for _ in range(attempts):
@@ -562,6 +637,11 @@ def main():
         # submissions --desk-batch at a time, in one SubmitBatch.
         desks = [Desk(i, ctx, requests[intakes[i % len(intakes)].name], stop, deadline_after_stop=60,
                       per_request=args.desk_batch if i % 4 >= 2 else 1) for i in range(args.clients)]
+        files_dir = tempfile.mkdtemp(prefix="liaison-soak-files-")
+        desks += [FileDesk(args.clients + i, os.path.join(args.bin_dir, "liaison"), topology_path,
+                           os.path.join(tmp, "keys", "desk.key") if args.curve else None,
+                           intakes[i % len(intakes)].name, requests[intakes[i % len(intakes)].name], stop, 60, files_dir)
+                  for i in range(args.file_desks)]
         for d in desks:
             d.start()
         started = time.monotonic()
@@ -655,6 +735,10 @@ def main():
         for d in desks:
             d.join()
             problems += d.failures
+        file_desks = [d for d in desks if isinstance(d, FileDesk)]
+        if file_desks:
+            print("file desks (liaison submit --file): %d files of %d lines sent through the kills, %d lines answered as already stored" % (
+                sum(d.files for d in file_desks), FileDesk.LINES, sum(d.retries for d in file_desks)), flush=True)
         acked = {k: v for d in desks for k, v in d.acked.items()}
         sent = sum(d.sent for d in desks)
         print("kills: %d (%s); submissions sent %d, acknowledged %d, retries %d" % (
@@ -788,6 +872,11 @@ def main():
                 s.proc.kill()
                 s.proc.wait()
         Desk.abandoned.set()
+        for d in desks if "desks" in locals() else []:
+            if isinstance(d, FileDesk):
+                d.join(5)
+        if "files_dir" in locals():
+            shutil.rmtree(files_dir, ignore_errors=True)
         ctx.destroy(linger=0)
         if disk:
             disk.close()

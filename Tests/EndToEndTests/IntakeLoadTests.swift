@@ -165,7 +165,8 @@ struct IntakeLoadTests {
 
     /// scripts/soak-kill.py, briefly: two intakes, two handler partitions, the scheduler and
     /// reporting, all over CURVE, killed with SIGKILL at random moments while four desks (pyzmq,
-    /// Lazy Pirate, submitter keys) keep submitting; afterwards every submission is stored once
+    /// Lazy Pirate, submitter keys) keep submitting, and a fifth sends file after file with
+    /// `liaison submit --file`, each of which must end well; afterwards every submission is stored once
     /// with the case number it was acknowledged with, exactly one partition opened one case for
     /// each, reporting counted each once, and no file the services wrote (databases, write-ahead
     /// logs, logs) holds a desk's phone, e-mail or name in the clear. (Run for minutes with the release build, it is the soak in docs/PERFORMANCE.md.)
@@ -181,12 +182,20 @@ struct IntakeLoadTests {
         let kills = output.split(separator: "\n").first { $0.hasPrefix("kills: ") }
         let total = kills.flatMap { Int($0.dropFirst("kills: ".count).prefix { $0.isNumber }) }
         #expect((total ?? 0) >= 8, "\(kills ?? "no kill line")")
+        #expect((Self.filesSent(output) ?? 0) >= 1, "\(output)")
+    }
+
+    /// How many files the soak's file desks sent through with `liaison submit --file`, from its output.
+    static func filesSent(_ output: String) -> Int? {
+        let prefix = "file desks (liaison submit --file): "
+        return output.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Int($0.dropFirst(prefix.count).prefix { $0.isNumber }) }
     }
 
     /// The same soak over a bad line: intake on one host and the rest on another (network
     /// namespaces, TCP over CURVE), a tenth of the packets each host receives dropped at random
     /// (nftables) and the link cut now and then besides. TCP resends, heartbeats time out, desks
-    /// retry; nothing is lost, doubled or miscounted, and no contact is on disk in the clear.
+    /// retry (the file desk's `liaison submit --file` among them, whose files all end well);
+    /// nothing is lost, doubled or miscounted, and no contact is on disk in the clear.
     @Test(.enabled(if: TwoHosts.available && Self.nftAvailable, "needs root, iproute2 (ip netns) and nftables"))
     func randomKillsOverALossyLineBetweenTwoHostsLoseAndDoubleNothing() async throws {
         let (status, output) = try await Self.soak([
@@ -197,6 +206,7 @@ struct IntakeLoadTests {
         #expect(output.contains("passed"))
         #expect(output.contains("10 % of the packets each host receives (from the other, and from the desks) dropped at random"), "\(output)")
         #expect(output.contains("checked: no contact in the clear in "), "\(output)")
+        #expect((Self.filesSent(output) ?? 0) >= 1, "\(output)")
         let cuts = output.split(separator: "\n").first { $0.hasPrefix("the link between the hosts was cut ") }
         #expect(cuts != nil && cuts?.contains("cut 0 time") == false, "\(cuts ?? "no cut line")")
     }
