@@ -346,23 +346,7 @@ import LiaisonRuntime
             link.last = Date()
         }
         #expect(await eventually { standIn.isBound })
-        let items = (0..<count).map { n in
-            var f = Liaison_V1_SubmitFeedback()
-            f.submissionID = "\(n)"
-            f.text = "A long letter, \(n)"
-            return f
-        }
-        let outcomes: Result<[Int: [String]], Error> = await {
-            do {
-                return .success(try await Threads.run(name: "client") {
-                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 3)
-                    defer { client.reset() }
-                    var got: [Int: [String]] = [:]
-                    try client.submitMany(items, inFlight: window) { i, outcome in got[i, default: []].append((try? outcome.get().caseNumber) ?? "\(outcome)") }
-                    return got
-                })
-            } catch { return .failure(error) }
-        }()
+        let outcomes = await Self.submitMany(Self.numbered(count), ctx: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 3, inFlight: window)
         standIn.finish()
         let got = try outcomes.get()
         let seen = try await served.seen
@@ -413,25 +397,7 @@ import LiaisonRuntime
             link.headSince = Date()
         }
         #expect(await eventually { standIn.isBound })
-        let items = (0..<count).map { n in
-            var f = Liaison_V1_SubmitFeedback()
-            f.submissionID = "\(n)"
-            f.text = "Question \(n)"
-            return f
-        }
-        let outcomes: Result<[Int: [String]], Error> = await {
-            do {
-                return .success(try await Threads.run(name: "client") {
-                    let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: 500, attempts: 8)
-                    defer { client.reset() }
-                    var got: [Int: [String]] = [:]
-                    try client.submitMany(items, inFlight: 2, perRequest: perRequest) { i, outcome in
-                        got[i, default: []].append((try? outcome.get().caseNumber) ?? "\(outcome)")
-                    }
-                    return got
-                })
-            } catch { return .failure(error) }
-        }()
+        let outcomes = await Self.submitMany(Self.numbered(count), ctx: ctx, endpoint: endpoint, timeoutMs: 500, attempts: 8, inFlight: 2, perRequest: perRequest)
         standIn.finish()
         let got = try outcomes.get()
         let sizes = try await served.sizes
@@ -439,6 +405,33 @@ import LiaisonRuntime
         #expect(sizes.first == perRequest, "\(sizes)")
         #expect(sizes.contains { $0 <= perRequest / 2 }, "halved: \(sizes)")
         #expect(sizes.allSatisfy { $0 <= perRequest }, "\(sizes)")
+    }
+
+    /// `count` submissions with the ids "0", "1", ... and a question each.
+    static func numbered(_ count: Int) -> [Liaison_V1_SubmitFeedback] {
+        (0..<count).map { n in
+            var f = Liaison_V1_SubmitFeedback()
+            f.submissionID = "\(n)"
+            f.text = "Question \(n)"
+            return f
+        }
+    }
+
+    /// `submitMany` of `items` by a client on a thread of its own: each item's outcomes, as its
+    /// case number or the failure's description; or what the client threw.
+    static func submitMany(_ items: [Liaison_V1_SubmitFeedback], ctx: Context, endpoint: String, timeoutMs: Int32, attempts: Int,
+                           inFlight: Int, perRequest: Int = 1) async -> Result<[Int: [String]], Error> {
+        do {
+            return .success(try await Threads.run(name: "client") {
+                let client = RequestClient(context: ctx, endpoint: endpoint, timeoutMs: timeoutMs, attempts: attempts)
+                defer { client.reset() }
+                var got: [Int: [String]] = [:]
+                try client.submitMany(items, inFlight: inFlight, perRequest: perRequest) { i, outcome in
+                    got[i, default: []].append((try? outcome.get().caseNumber) ?? "\(outcome)")
+                }
+                return got
+            })
+        } catch { return .failure(error) }
     }
 
     /// A batch with nobody to take it: an error after the attempts, in about attempts x timeout,
