@@ -51,148 +51,12 @@ extension RequestClient {
     /// - Throws: what `pull` throws, or ``ClientError`` as above.
     public func submitMany(next pull: () throws -> Liaison_V1_SubmitFeedback?, inFlight: Int = 32, perRequest: Int = 1, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
-        let window = max(1, inFlight)
-        var largest = min(max(1, perRequest), maxBatchSubmissions)   // 1 once intake is found not to know batches
-        var perRequest = largest
-        var lastAnswer = Date.distantPast           // any reply: intake (and the link) alive
-        var sends = 0                               // requests sent on this client, numbering each send
-        var answeredSend = -1                       // the latest send answered on the current connection
-        var carried: Liaison_V1_SubmitFeedback?     // pulled, but over the last request's bytes: the next one's first
-        var next = 0
-        var exhausted = false                       // `pull` has given its last
-        var waiting: [String: Pending] = [:]        // sent, unanswered, by request id
-        var delayed: [Pending] = []                 // answered unavailable, to send again at `resendAt`
-        var oldest: Date? { waiting.values.map(\.sentAt).min() }
-
-        // Set when a send found no connection: the rest of the window is not sent on this socket
-        // (each send would wait SNDTIMEO again), and the round ends as a timeout at once.
-        var down = false
-        func send(_ p: inout Pending, on socket: Socket) throws {
-            p.sentAt = Date()
-            p.sendNumber = sends
-            sends += 1
-            guard !down else { return }
-            do {
-                // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO.
-                down = try !socket.send(multipart: p.frames)
-            } catch {
-                guard error.isWouldBlock else { throw error }
-                down = true
-            }
-        }
-
-        var socket = try connected()
-        while !exhausted || !waiting.isEmpty || !delayed.isEmpty {
-            // Keep the window full: overload retries that are due first, then new items.
-            let now = Date()
-            while waiting.count < window, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
-                var p = delayed.remove(at: k)
-                try send(&p, on: socket)
-                waiting[p.requestID] = p
-            }
-            while waiting.count + delayed.count < window && (!exhausted || carried != nil) {
-                var batch: [Liaison_V1_SubmitFeedback] = []
-                var bytes = 0
-                while batch.count < perRequest {
-                    guard let feedback = try carried ?? pull() else { exhausted = true; break }
-                    carried = nil
-                    let size = perRequest == 1 ? 0 : try (feedback.serializedBytes() as [UInt8]).count + 4
-                    if !batch.isEmpty && bytes + size > Pending.batchBytes {
-                        carried = feedback
-                        break
-                    }
-                    batch.append(feedback)
-                    bytes += size
-                }
-                if batch.isEmpty { break }
-                var p = try Pending(index: next, feedback: batch, asBatch: perRequest > 1)
-                next += batch.count
-                try send(&p, on: socket)
-                waiting[p.requestID] = p
-            }
-
-            if exhausted && waiting.isEmpty && delayed.isEmpty { break }   // the last was answered before `pull` said so
-
-            // Wait for an answer until intake has been quiet for the timeout, a passed-over request
-            // times out, or a delayed one is due.
-            let timeout = Double(timeoutMs) / 1000
-            var until = oldest.map { max($0, lastAnswer).addingTimeInterval(timeout) } ?? .distantFuture
-            if let passed = waiting.values.filter({ $0.sendNumber < answeredSend }).map(\.sentAt).min() {
-                until = min(until, passed.addingTimeInterval(timeout))
-            }
-            if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
-            let left = Int32(max(0, min(Double(timeoutMs), until.timeIntervalSinceNow * 1000)).rounded(.up))
-            if !down, try socket.waitReadable(timeout: left) {
-                while let frames = try socket.receiveMultipart(dontWait: true) {
-                    lastAnswer = Date()
-                    guard let reply = try? Framing.decodeReply(frames: frames),
-                          var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
-                    answeredSend = max(answeredSend, p.sendNumber)
-                    switch reply.result {
-                    case .feedbackAccepted(let a)? where !p.asBatch:
-                        onResult(p.index, .success(a))
-                    case .batchAccepted(let b)? where p.asBatch && b.items.count == p.feedback.count:
-                        perRequest = min(largest, perRequest + 1)
-                        for (j, item) in b.items.enumerated() {
-                            switch item.result {
-                            case .feedbackAccepted(let a)?: onResult(p.index + j, .success(a))
-                            case .error(let e)?: onResult(p.index + j, .failure(Self.asSubmitted(WireError(e), item: j)))
-                            case nil: onResult(p.index + j, .failure(.internal("an empty answer to a submission of submit_batch")))
-                            }
-                        }
-                    case .error(let e)? where p.asBatch && e.code == .invalidArgument && e.field == "body":
-                        // An intake that does not know submit_batch: these, and all after, one to a request.
-                        largest = 1
-                        perRequest = 1
-                        for (j, feedback) in p.feedback.enumerated() {
-                            var single = try Pending(index: p.index + j, feedback: [feedback], asBatch: false)
-                            single.resendAt = Date()
-                            delayed.append(single)
-                        }
-                    case .error(let e)? where e.code == .unavailable && p.overloads < overloadRetries:
-                        p.overloads += 1
-                        p.resendAt = Date().addingTimeInterval(Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
-                        delayed.append(p)
-                    case .error(let e)?:
-                        for j in p.feedback.indices { onResult(p.index + j, .failure(WireError(e))) }
-                    default:
-                        let what = p.asBatch ? "submit_batch" : "submit_feedback"
-                        for j in p.feedback.indices { onResult(p.index + j, .failure(.internal("unexpected answer to \(what)"))) }
-                    }
-                }
-            }
-
-            let afterWait = Date()
-            // Intake quiet for the timeout (or a request could not be sent): a new connection, and
-            // everything unanswered again, batches halved.
-            if let first = oldest, down || afterWait.timeIntervalSince(max(first, lastAnswer)) >= timeout {
-                let tries = (waiting.values.map(\.tries).max() ?? 0) + 1
-                if tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil) }
-                reset()
-                socket = try connected()
-                down = false
-                answeredSend = -1
-                perRequest = max(1, perRequest / 2)
-                let unanswered = waiting.values.sorted { $0.index < $1.index }
-                waiting.removeAll()
-                for p in unanswered {
-                    for var part in try p.halved() {
-                        part.tries = p.tries + 1
-                        part.overloads = p.overloads
-                        try send(&part, on: socket)
-                        waiting[part.requestID] = part
-                    }
-                }
-            } else {
-                // Passed over: answered around, so lost on the way or in a crash; it alone again.
-                let passed = waiting.values.filter { $0.sendNumber < answeredSend && afterWait.timeIntervalSince($0.sentAt) >= timeout }
-                for var p in passed.sorted(by: { $0.index < $1.index }) {
-                    p.tries += 1
-                    if p.tries >= attempts { throw ClientError(endpoint: endpoint, attempts: attempts, timeoutMs: timeoutMs, overCurve: serverKey != nil) }
-                    try send(&p, on: socket)
-                    waiting[p.requestID] = p
-                }
-            }
+        var window = try SubmitWindow(client: self, requests: inFlight, perRequest: perRequest, overloadRetries: overloadRetries)
+        while true {
+            try window.fill(pull)
+            if window.isDone { return }
+            try window.receive(until: window.nextDeadline(), onResult)
+            try window.resendUnanswered()
         }
     }
 
@@ -207,46 +71,228 @@ extension RequestClient {
         return e
     }
 
-    /// One request of a window: a submission, or several in a `submit_batch`, and its encoded
-    /// request (the same bytes on every retry).
-    private struct Pending {
-        /// The first submission's index; a batch's others follow it.
-        let index: Int
-        /// Its submissions: kept to send them one to a request, should intake not know batches.
-        let feedback: [Liaison_V1_SubmitFeedback]
-        let asBatch: Bool
-        let requestID: String
-        let frames: [[UInt8]]
-        /// Most bytes of submissions put in one batch: under ``maxRequestBytes``, with room for the
-        /// request's own fields.
-        static let batchBytes = maxRequestBytes - 1_024
-        var sentAt = Date()
-        var resendAt = Date()
-        /// Times it was sent before, for want of an answer.
-        var tries = 0
-        var overloads = 0
-        /// Which send of the client it is (see `submitMany`'s passed-over requests).
-        var sendNumber = 0
+}
 
-        init(index: Int, feedback: [Liaison_V1_SubmitFeedback], asBatch: Bool) throws {
-            var r = Liaison_V1_Request()
-            r.requestID = UUID().uuidString.lowercased()
-            r.version = protocolVersion
-            if asBatch { r.submitBatch.submissions = feedback } else { r.submitFeedback = feedback[0] }
-            self.index = index
-            self.feedback = feedback
-            self.asBatch = asBatch
-            requestID = r.requestID
-            frames = try Framing.requestFrames(r)
+/// One request of a window: a submission, or several in a `submit_batch`, and its encoded
+/// request (the same bytes on every retry).
+private struct Pending {
+    /// The first submission's index; a batch's others follow it.
+    let index: Int
+    /// Its submissions: kept to send them one to a request, should intake not know batches.
+    let feedback: [Liaison_V1_SubmitFeedback]
+    let asBatch: Bool
+    let requestID: String
+    let frames: [[UInt8]]
+    /// Most bytes of submissions put in one batch: under ``maxRequestBytes``, with room for the
+    /// request's own fields.
+    static let batchBytes = maxRequestBytes - 1_024
+    var sentAt = Date()
+    var resendAt = Date()
+    /// Times it was sent before, for want of an answer.
+    var tries = 0
+    var overloads = 0
+    /// Which send of the client it is (see `submitMany`'s passed-over requests).
+    var sendNumber = 0
+
+    init(index: Int, feedback: [Liaison_V1_SubmitFeedback], asBatch: Bool) throws {
+        var r = Liaison_V1_Request()
+        r.requestID = UUID().uuidString.lowercased()
+        r.version = protocolVersion
+        if asBatch { r.submitBatch.submissions = feedback } else { r.submitFeedback = feedback[0] }
+        self.index = index
+        self.feedback = feedback
+        self.asBatch = asBatch
+        requestID = r.requestID
+        frames = try Framing.requestFrames(r)
+    }
+
+    /// A batch of more than one as two requests of half each (new request ids; the same
+    /// submissions, so the same cases); anything else unchanged.
+    func halved() throws -> [Pending] {
+        guard asBatch && feedback.count > 1 else { return [self] }
+        let half = feedback.count / 2
+        return [try Pending(index: index, feedback: Array(feedback[..<half]), asBatch: half > 1),
+                try Pending(index: index + half, feedback: Array(feedback[half...]), asBatch: feedback.count - half > 1)]
+    }
+}
+
+/// The state of one ``RequestClient/submitMany(next:inFlight:perRequest:overloadRetries:onResult:)``:
+/// the requests on the wire, those waiting out an `unavailable`, and what tells a slow intake from
+/// a gone one (the last answer, which send was answered last on this connection).
+private struct SubmitWindow {
+    let client: RequestClient
+    /// Most requests on the wire (or waiting out an overload) at once.
+    let requests: Int
+    let overloadRetries: Int
+    /// Submissions a request carries at most: the caller's; 1 once intake is found not to know batches.
+    var largest: Int
+    /// Submissions the next request carries at most: halved after a silence, back up by one an answer.
+    var perRequest: Int
+    /// When the last reply came (any reply: intake, and the link, alive).
+    var lastAnswer = Date.distantPast
+    /// Requests sent, numbering each send.
+    var sends = 0
+    /// The latest send answered on the current connection (-1: none).
+    var answeredSend = -1
+    /// Pulled, but over the last request's bytes: the next one's first.
+    var carried: Liaison_V1_SubmitFeedback?
+    /// The index the next submission pulled gets.
+    var next = 0
+    /// `pull` has given its last.
+    var exhausted = false
+    /// Sent, unanswered, by request id.
+    var waiting: [String: Pending] = [:]
+    /// Answered `unavailable`, to send again at their `resendAt`.
+    var delayed: [Pending] = []
+    /// A send found no connection: the rest of the window is not sent on this socket (each send
+    /// would wait SNDTIMEO again), and the round ends as a silence at once.
+    var down = false
+    var socket: Socket
+    var timeout: TimeInterval { Double(client.timeoutMs) / 1000 }
+
+    init(client: RequestClient, requests: Int, perRequest: Int, overloadRetries: Int) throws {
+        self.client = client
+        self.requests = max(1, requests)
+        self.overloadRetries = overloadRetries
+        largest = min(max(1, perRequest), maxBatchSubmissions)
+        self.perRequest = largest
+        socket = try client.connected()
+    }
+
+    /// Every submission pulled and answered.
+    var isDone: Bool { exhausted && carried == nil && waiting.isEmpty && delayed.isEmpty }
+
+    var oldestSend: Date? { waiting.values.map(\.sentAt).min() }
+
+    mutating func send(_ p: inout Pending) throws {
+        p.sentAt = Date()
+        p.sendNumber = sends
+        sends += 1
+        waiting[p.requestID] = p
+        guard !down else { return }
+        do {
+            // IMMEDIATE: with no connection yet the send waits up to SNDTIMEO.
+            down = try !socket.send(multipart: p.frames)
+        } catch {
+            guard error.isWouldBlock else { throw error }
+            down = true
         }
+    }
 
-        /// A batch of more than one as two requests of half each (new request ids; the same
-        /// submissions, so the same cases); anything else unchanged.
-        func halved() throws -> [Pending] {
-            guard asBatch && feedback.count > 1 else { return [self] }
-            let half = feedback.count / 2
-            return [try Pending(index: index, feedback: Array(feedback[..<half]), asBatch: half > 1),
-                    try Pending(index: index + half, feedback: Array(feedback[half...]), asBatch: feedback.count - half > 1)]
+    /// Keeps the window full: overload retries that are due first, then new requests of up to
+    /// `perRequest` submissions (and ``Pending/batchBytes``) pulled from `pull`.
+    mutating func fill(_ pull: () throws -> Liaison_V1_SubmitFeedback?) throws {
+        let now = Date()
+        while waiting.count < requests, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
+            var p = delayed.remove(at: k)
+            try send(&p)
+        }
+        while waiting.count + delayed.count < requests && (!exhausted || carried != nil) {
+            var batch: [Liaison_V1_SubmitFeedback] = []
+            var bytes = 0
+            while batch.count < perRequest {
+                guard let feedback = try carried ?? pull() else { exhausted = true; break }
+                carried = nil
+                let size = perRequest == 1 ? 0 : try (feedback.serializedBytes() as [UInt8]).count + 4
+                if !batch.isEmpty && bytes + size > Pending.batchBytes {
+                    carried = feedback
+                    break
+                }
+                batch.append(feedback)
+                bytes += size
+            }
+            if batch.isEmpty { break }
+            var p = try Pending(index: next, feedback: batch, asBatch: perRequest > 1)
+            next += batch.count
+            try send(&p)
+        }
+    }
+
+    /// When to stop waiting for answers: intake silent for the timeout, a passed-over request's
+    /// timeout, or a delayed request due.
+    func nextDeadline() -> Date {
+        var until = oldestSend.map { max($0, lastAnswer).addingTimeInterval(timeout) } ?? .distantFuture
+        if let passed = waiting.values.filter({ $0.sendNumber < answeredSend }).map(\.sentAt).min() {
+            until = min(until, passed.addingTimeInterval(timeout))
+        }
+        if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
+        return until
+    }
+
+    /// Waits for replies until `deadline` and takes every one that came: each submission's
+    /// outcome to `onResult`, an `unavailable` one into `delayed`.
+    mutating func receive(until deadline: Date, _ onResult: (Int, RequestClient.SubmitOutcome) -> Void) throws {
+        let left = Int32(max(0, min(timeout * 1000, deadline.timeIntervalSinceNow * 1000)).rounded(.up))
+        guard !down, try socket.waitReadable(timeout: left) else { return }
+        while let frames = try socket.receiveMultipart(dontWait: true) {
+            lastAnswer = Date()
+            guard let reply = try? Framing.decodeReply(frames: frames),
+                  var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
+            answeredSend = max(answeredSend, p.sendNumber)
+            switch reply.result {
+            case .feedbackAccepted(let a)? where !p.asBatch:
+                onResult(p.index, .success(a))
+            case .batchAccepted(let b)? where p.asBatch && b.items.count == p.feedback.count:
+                perRequest = min(largest, perRequest + 1)
+                for (j, item) in b.items.enumerated() {
+                    switch item.result {
+                    case .feedbackAccepted(let a)?: onResult(p.index + j, .success(a))
+                    case .error(let e)?: onResult(p.index + j, .failure(RequestClient.asSubmitted(WireError(e), item: j)))
+                    case nil: onResult(p.index + j, .failure(.internal("an empty answer to a submission of submit_batch")))
+                    }
+                }
+            case .error(let e)? where p.asBatch && e.code == .invalidArgument && e.field == "body":
+                // An intake that does not know submit_batch: these, and all after, one to a request.
+                largest = 1
+                perRequest = 1
+                for (j, feedback) in p.feedback.enumerated() {
+                    var single = try Pending(index: p.index + j, feedback: [feedback], asBatch: false)
+                    single.resendAt = Date()
+                    delayed.append(single)
+                }
+            case .error(let e)? where e.code == .unavailable && p.overloads < overloadRetries:
+                p.overloads += 1
+                p.resendAt = Date().addingTimeInterval(Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
+                delayed.append(p)
+            case .error(let e)?:
+                for j in p.feedback.indices { onResult(p.index + j, .failure(WireError(e))) }
+            default:
+                let what = p.asBatch ? "submit_batch" : "submit_feedback"
+                for j in p.feedback.indices { onResult(p.index + j, .failure(.internal("unexpected answer to \(what)"))) }
+            }
+        }
+    }
+
+    /// Intake silent for the timeout (or a request could not be sent): a new connection, and
+    /// everything unanswered again, batches halved. Else each passed-over request that has waited
+    /// the timeout, alone, on this connection.
+    /// - Throws: ``ClientError`` when a request would go for the `attempts`th time.
+    mutating func resendUnanswered() throws {
+        let now = Date()
+        let gaveUp = ClientError(endpoint: client.endpoint, attempts: client.attempts, timeoutMs: client.timeoutMs, overCurve: client.serverKey != nil)
+        if let first = oldestSend, down || now.timeIntervalSince(max(first, lastAnswer)) >= timeout {
+            if (waiting.values.map(\.tries).max() ?? 0) + 1 >= client.attempts { throw gaveUp }
+            client.reset()
+            socket = try client.connected()
+            down = false
+            answeredSend = -1
+            perRequest = max(1, perRequest / 2)
+            let unanswered = waiting.values.sorted { $0.index < $1.index }
+            waiting.removeAll()
+            for p in unanswered {
+                for var part in try p.halved() {
+                    part.tries = p.tries + 1
+                    part.overloads = p.overloads
+                    try send(&part)
+                }
+            }
+            return
+        }
+        // Passed over: answered around, so lost on the way or in a crash.
+        for var p in waiting.values.filter({ $0.sendNumber < answeredSend && now.timeIntervalSince($0.sentAt) >= timeout }).sorted(by: { $0.index < $1.index }) {
+            p.tries += 1
+            if p.tries >= client.attempts { throw gaveUp }
+            try send(&p)
         }
     }
 }
