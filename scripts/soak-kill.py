@@ -116,7 +116,7 @@ def parse():
                    help="submissions in each request of half the desks (SubmitBatch); 1: every desk one a request")
     p.add_argument("--file-desks", type=int, default=1,
                    help="desks besides --clients that send their file with `liaison submit --file`, %d lines a file, one "
-                        "file after another" % 200)
+                        "file after another" % FileDesk.LINES)
     p.add_argument("--intakes", type=int, default=1, help="intake instances (desks spread over them)")
     p.add_argument("--handlers", type=int, default=1, help="handler instances (partitions k/n)")
     p.add_argument("--no-reporting", dest="reporting", action="store_false", help="leave reporting (and the scheduler, which it follows) out")
@@ -627,6 +627,7 @@ def main():
     victims = [s for s in services.values() if s.service in to_kill]
     ctx = zmq.Context()
     problems = []
+    desks, files_dir = [], None     # made in the `try`, undone in its `finally`
     try:
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(number, lambda n, frame: sys.exit(128 + n))
@@ -872,10 +873,10 @@ def main():
                 s.proc.kill()
                 s.proc.wait()
         Desk.abandoned.set()
-        for d in desks if "desks" in locals() else []:
+        for d in desks:
             if isinstance(d, FileDesk):
                 d.join(5)
-        if "files_dir" in locals():
+        if files_dir:
             shutil.rmtree(files_dir, ignore_errors=True)
         ctx.destroy(linger=0)
         if disk:

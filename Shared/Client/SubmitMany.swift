@@ -24,8 +24,9 @@ extension RequestClient {
     /// `overloadRetries` times.
     ///
     /// `onResult` is called once per item, with its index, as its answer arrives (not in order).
-    /// - Throws: ``ClientError`` when a request stays unanswered through `attempts` connections;
-    ///   the items not yet reported then have an unknown fate (submitting them again is safe).
+    /// - Throws: ``ClientError`` when a request has been sent `attempts` times without an answer
+    ///   (after silences, or passed over); the items not yet reported then have an unknown fate
+    ///   (submitting them again is safe).
     public func submitMany(_ feedback: [Liaison_V1_SubmitFeedback], inFlight: Int = 32, perRequest: Int = 1, overloadRetries: Int = 20,
                            onResult: (Int, SubmitOutcome) -> Void) throws {
         var k = 0
