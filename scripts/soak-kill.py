@@ -56,6 +56,7 @@ meanwhile (StallGuard), and nothing acknowledged is lost or doubled when the dis
 Exit status 0 when all hold, 1 (with what failed) otherwise. Needs pyzmq and protobuf (pip).
 """
 import argparse
+import ctypes
 import json
 import mmap
 import os
@@ -81,6 +82,8 @@ from liaison.v1 import liaison_pb2 as pb  # noqa: E402
 import crashfs  # noqa: E402  (scripts/crashfs.py: --power-cut)
 
 SERVICES = ("intake", "handler", "scheduler", "reporting")
+LIBC = ctypes.CDLL(None, use_errno=True)
+PR_SET_PDEATHSIG = 1
 # A service that finds its disk failed an I/O stops itself with this status (Shared/Runtime/DiskFailure.swift).
 DISK_FAILURE_STATUS = 74
 # With --curve: each endpoint's server key, and the desks' and the console's key pairs.
@@ -454,7 +457,10 @@ class FileDesk(threading.Thread):
             out_path = path + ".out"
             with open(out_path, "w") as out:
                 env = {k: v for k, v in os.environ.items() if not k.startswith("LIAISON_")}
-                self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+                # The command dies with the script (PR_SET_PDEATHSIG), however the script ends: it
+                # retries for as long as intake might come back, and nobody else would stop it.
+                self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
+                                             preexec_fn=lambda: LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL))
                 stopped_at = None
                 while self.proc.poll() is None:
                     if Desk.abandoned.is_set():
@@ -868,6 +874,11 @@ def main():
                   "%d cases in %d partition(s), %d case.opened events" % (
                       len(case_of), ", ".join("%s %d" % kv for kv in heads.items()), len(acked), len(cases), len(handlers), opened))
     finally:
+        # A second signal (`timeout` sends one to the script and one to its process group; a
+        # second Ctrl-C) must not cut the clean-up short: it is bounded, and what it leaves
+        # behind (namespaces, a mounted disk, a desk's command) would outlive the script.
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_IGN)
         for s in services.values():
             if s.proc and s.proc.poll() is None:
                 s.proc.kill()
