@@ -152,6 +152,16 @@ final class LiaisonSet: @unchecked Sendable {
         kill(p.processIdentifier, sig)
     }
 
+    /// SIGSTOP, then waits (at most `seconds`) until every thread of the service has stopped.
+    /// `kill` returns before that: the stop begins when one thread takes the signal, and a thread
+    /// in an fsync takes it only when the disk answers, so until then the others may still answer.
+    /// Returns whether all stopped in time.
+    func freeze(_ service: String, _ i: Int = 0, seconds: Double = 20) async -> Bool {
+        guard let p = process(service, i), p.isRunning else { return false }
+        kill(p.processIdentifier, SIGSTOP)
+        return await eventually(seconds) { allThreadsStopped(p.processIdentifier) }
+    }
+
     /// Runs the `liaison` command line against this set; returns its exit status and output.
     func cli(_ args: [String], environment: [String: String] = [:], in namespace: String? = nil) async throws -> (status: Int32, output: String) {
         let curve = clientKeys == nil ? [:] : ["LIAISON_CURVE_KEY_FILE": dir + "/keys/test-harness.key"]
@@ -304,6 +314,18 @@ final class LiaisonSet: @unchecked Sendable {
 struct SetupError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// Whether every thread of `pid` is stopped (state `T` in /proc/<pid>/task/<tid>/stat).
+func allThreadsStopped(_ pid: pid_t) -> Bool {
+    guard let tasks = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task"), !tasks.isEmpty else { return false }
+    return tasks.allSatisfy { tid in
+        // The state follows the command name in parentheses, which may itself hold spaces or parentheses.
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/task/\(tid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }   // a thread that has just gone
+        let state = stat[stat.index(after: close)...].drop { $0 == " " }.first
+        return state == "T" || state == "t"
+    }
 }
 
 /// Waits until `condition` holds, checking every 50 ms, for at most `seconds`.

@@ -427,7 +427,7 @@ struct IntakeLoadTests {
             return try await set.cli(["submit", "--file", file, "--timeout", "500", "--retries", "30"])
         }
         #expect(await eventually(60) { (await set.status("intake")?.headSeq ?? 0) >= 300 }, "\(set.logs())")
-        set.signal("intake", 0, SIGSTOP)
+        try #require(await set.freeze("intake"), "intake did not stop")
         try #require(!through.isSet, "the file was through before intake froze")
         #expect(await set.status("intake") == nil, "a frozen intake answers nothing")
         set.kill9("intake")
@@ -484,7 +484,7 @@ struct IntakeLoadTests {
         #expect(await eventually(60) { (await set.status("intake")?.headSeq ?? 0) >= 100 }, "\(set.logs())")
         // Frozen, intake answers nothing: the submitter has requests in flight that it never gets
         // an answer to. Then killed outright, and started again.
-        set.signal("intake", 0, SIGSTOP)
+        try #require(await set.freeze("intake"), "intake did not stop")
         #expect(first.isRunning && answers(set.dir + "/first.out").count < lines, "intake was frozen only after the submitter finished")
         set.kill9("intake")
         try set.start("intake")

@@ -22,7 +22,7 @@ struct SystemdEndToEndTests {
         // came two every 2 s).
         #expect(await eventually(10) { listener.messages.filter { $0 == "WATCHDOG=1" }.count >= 20 }, "\(listener.messages)")
 
-        set.signal("intake", 0, SIGSTOP)
+        try #require(await set.freeze("intake"), "intake did not stop")
         try await Task.sleep(for: .milliseconds(300))   // a ping on its way when it stopped may still arrive
         let whileStopped = listener.messages.count
         try await Task.sleep(for: .milliseconds(1_200))   // three watchdog intervals: what systemd would wait
