@@ -208,6 +208,11 @@ struct Streams: ParsableCommand {
                         "\(st.requestsShed)", "\(st.refusedLastMinute) of \(st.requestsLastMinute)", "\(st.writeFailures)", "\(st.commitsLastMinute)",
                         timed ? Output.micros(st.commitMeanUsLastMinute) : "-", timed ? Output.micros(st.commitMaxUsLastMinute) : "-"]
             }))
+            // Intake's submissions one by one: a desk's request of 50 lines is one request above.
+            for s in statuses where s.service == "intake" {
+                guard let st = s.status, st.requestThreadHeldMs == 0 else { continue }
+                print(Self.submissions(s.instance.stream, st))
+            }
             // A request thread held up by its disk: every acknowledgement waits.
             for s in statuses {
                 guard let st = s.status, st.requestThreadHeldMs > 0 else { continue }
@@ -336,6 +341,13 @@ struct Streams: ParsableCommand {
         }
     }
 
+    /// An intake's submissions in a line: the last minute's, and since it started.
+    static func submissions(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String {
+        let refused = st.submissionsRefusedLastMinute > 0 ? ", \(st.submissionsRefusedLastMinute) of them refused" : ""
+        return "\(stream): \(st.submissionsLastMinute) submission(s) answered in the last minute\(refused); "
+            + "since it started, \(st.submissionsAccepted) accepted and \(st.submissionsRefused) refused"
+    }
+
     /// What needs the operator, one line each: for `--check`.
     /// Half or more of what an instance answered in the last minute (20 requests at least) refused
     /// with the caller's error: a client sending a field wrong after a change, an operator's
@@ -354,7 +366,10 @@ struct Streams: ParsableCommand {
         case "conflict": "a client reusing one submission_id for different submissions?"
         default: "what is sending them?"
         }
-        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(latest): \(ask)"
+        // Requests of many submissions (a desk's file) are refused for one bad line: say how many lines.
+        let lines = st.submissionsLastMinute > st.refusedLastMinute
+            ? " (\(st.submissionsRefusedLastMinute) of the \(st.submissionsLastMinute) submissions they carried)" : ""
+        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(lines)\(latest): \(ask)"
     }
 
     static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],

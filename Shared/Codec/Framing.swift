@@ -42,6 +42,11 @@ public enum Framing {
         /// 1 for any other. The request loop bounds a batch, its shedding and what it keeps by this,
         /// so that requests carrying many submissions each still make transactions of a bounded size.
         public var weight = 1
+        /// The submissions the request carries: 1 for `submit_feedback`, a `submit_batch`'s count,
+        /// 0 for any other request and for one that could not be read. The status counts them one
+        /// by one (``OutgoingReply/submissionCounts(of:)``); a request refused whole (``refuse(_:)``)
+        /// refuses them all.
+        public var submissions = 0
         /// The id of a request that was read whole and then refused (``refuse(_:)``).
         var refusedRequestID = ""
         /// The name the client's CURVE key has in the service's allow-list, when that key is let in
@@ -84,8 +89,16 @@ public enum Framing {
         }
         let (request, plain) = decode(bytes)
         var incoming = Incoming(envelope: envelope, request: request, isPlainSubmission: plain)
-        if !plain, case .success(let r) = request, case .submitBatch(let batch)? = r.body {
-            incoming.weight = max(1, batch.submissions.count)
+        if plain {
+            incoming.submissions = 1
+        } else if case .success(let r) = request {
+            switch r.body {
+            case .submitBatch(let batch)?:
+                incoming.weight = max(1, batch.submissions.count)
+                incoming.submissions = batch.submissions.count
+            case .submitFeedback?: incoming.submissions = 1
+            default: break
+            }
         }
         return incoming
     }

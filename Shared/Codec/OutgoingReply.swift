@@ -13,7 +13,20 @@ public enum OutgoingReply: Sendable {
     /// A `batch_accepted` reply's fields, encoded (``WireWriter/batchAccepted(items:)``), with the
     /// first of its items' errors that is the caller's (``Liaison_V1_ErrorCode/isRefusal``), if
     /// any: the request loop counts the request as refused and names that error in the status.
-    case encodedBatch([UInt8], firstRefusal: Liaison_V1_Error?)
+    /// `counts`: how many of its items are accepted and how many refused, for the status's
+    /// submission counts.
+    case encodedBatch([UInt8], firstRefusal: Liaison_V1_Error?, counts: SubmissionCounts)
+
+    /// Submissions answered with a case and refused with the caller's error: what the status counts
+    /// one by one beside its requests.
+    public struct SubmissionCounts: Sendable, Equatable {
+        public var accepted: Int
+        public var refused: Int
+        public init(accepted: Int = 0, refused: Int = 0) {
+            self.accepted = accepted
+            self.refused = refused
+        }
+    }
 
     /// The caller's error this reply carries (a refusal), for the request counts: the reply's own
     /// error, or a batch's first refused item.
@@ -23,7 +36,35 @@ public enum OutgoingReply: Sendable {
             if case .error(let error)? = reply.result, error.code.isRefusal { return error }
             return nil
         case .encoded: return nil
-        case .encodedBatch(_, let first): return first
+        case .encodedBatch(_, let first, _): return first
+        }
+    }
+
+    /// How many of the `submissions` a request carried (``Framing/Incoming/submissions``) this
+    /// reply accepts and refuses. An encoded reply is an accepted submission; a batch's counts its
+    /// items; a message refusing the whole request refuses all of them; any other answer (a
+    /// request shed as `unavailable`, an internal error) neither: the client sends them again.
+    public func submissionCounts(of submissions: Int) -> SubmissionCounts {
+        guard submissions > 0 else { return SubmissionCounts() }
+        switch self {
+        case .encoded: return SubmissionCounts(accepted: submissions)
+        case .encodedBatch(_, _, let counts): return counts
+        case .message(let reply):
+            switch reply.result {
+            case .feedbackAccepted?: return SubmissionCounts(accepted: submissions)
+            case .batchAccepted(let batch)?:
+                var counts = SubmissionCounts()
+                for item in batch.items {
+                    switch item.result {
+                    case .feedbackAccepted?: counts.accepted += 1
+                    case .error(let e)? where e.code.isRefusal: counts.refused += 1
+                    default: break
+                    }
+                }
+                return counts
+            case .error(let e)? where e.code.isRefusal: return SubmissionCounts(refused: submissions)
+            default: return SubmissionCounts()
+            }
         }
     }
 
@@ -35,7 +76,7 @@ public enum OutgoingReply: Sendable {
             var withID = reply
             withID.requestID = requestID
             return Self.serialized(withID)
-        case .encoded(let fields), .encodedBatch(let fields, _):
+        case .encoded(let fields), .encodedBatch(let fields, _, _):
             return WireWriter.reply(requestID: requestID, fields: fields)
         }
     }
@@ -49,7 +90,7 @@ public enum OutgoingReply: Sendable {
             var withoutID = reply
             withoutID.requestID = ""
             return Self.serialized(withoutID)
-        case .encoded(let fields), .encodedBatch(let fields, _):
+        case .encoded(let fields), .encodedBatch(let fields, _, _):
             return fields
         }
     }

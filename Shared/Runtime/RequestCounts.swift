@@ -3,7 +3,8 @@ import LiaisonCodec
 import Synchronization
 
 /// How many requests a service answered over the last minute and how many of them it refused with
-/// the caller's error, in one-second buckets, with the latest refusal's code and field: what shows
+/// the caller's error, in one-second buckets, with the latest refusal's code and field, and the
+/// same for the submissions those requests carried (a batch of 50 is one request): what shows
 /// an operator at night that a client (a web front after a deploy, a desk's tool) is sending every
 /// submission wrong, or that tokens are being guessed.
 public final class RequestCounts: Sendable {
@@ -11,15 +12,22 @@ public final class RequestCounts: Sendable {
         var second: Int64 = -1
         var answered: UInt64 = 0
         var refused: UInt64 = 0
+        var submissions: UInt64 = 0
+        var submissionsRefused: UInt64 = 0
     }
 
-    /// The last minute's figures and the latest refusal.
+    /// The last minute's figures: requests answered and refused, and the submissions among them
+    /// (accepted or refused) and those refused.
     public struct Summary: Sendable, Equatable {
         public var answered: UInt64
         public var refused: UInt64
-        public init(answered: UInt64, refused: UInt64) {
+        public var submissions: UInt64
+        public var submissionsRefused: UInt64
+        public init(answered: UInt64, refused: UInt64, submissions: UInt64 = 0, submissionsRefused: UInt64 = 0) {
             self.answered = answered
             self.refused = refused
+            self.submissions = submissions
+            self.submissionsRefused = submissionsRefused
         }
     }
 
@@ -33,13 +41,19 @@ public final class RequestCounts: Sendable {
     private let latest = Mutex<Refusal?>(nil)
     /// Refusals since start.
     public let refusedTotal = Atomic<UInt64>(0)
+    /// Submissions accepted (a case given, a duplicate's too) since start.
+    public let submissionsAccepted = Atomic<UInt64>(0)
+    /// Submissions refused with the caller's error since start.
+    public let submissionsRefused = Atomic<UInt64>(0)
 
     public init() {}
 
 
-    /// Records a batch of `answered` replies, `refused` of them refusals, at `now` (seconds since
-    /// 1970); once a batch, on the request thread.
-    public func record(answered: Int, refused: Int, now: Double = Date().timeIntervalSince1970) {
+    /// Records a batch of `answered` replies, `refused` of them refusals, and the submissions they
+    /// answered (`submissions`: accepted and refused), at `now` (seconds since 1970); once a batch,
+    /// on the request thread.
+    public func record(answered: Int, refused: Int, submissions: OutgoingReply.SubmissionCounts = .init(),
+                       now: Double = Date().timeIntervalSince1970) {
         guard answered > 0 else { return }
         let second = Int64(now)
         let slot = Int(second % 60)
@@ -47,8 +61,12 @@ public final class RequestCounts: Sendable {
             if b[slot].second != second { b[slot] = Bucket(second: second) }
             b[slot].answered += UInt64(answered)
             b[slot].refused += UInt64(refused)
+            b[slot].submissions += UInt64(submissions.accepted + submissions.refused)
+            b[slot].submissionsRefused += UInt64(submissions.refused)
         }
         if refused > 0 { refusedTotal.add(UInt64(refused), ordering: .relaxed) }
+        if submissions.accepted > 0 { submissionsAccepted.add(UInt64(submissions.accepted), ordering: .relaxed) }
+        if submissions.refused > 0 { submissionsRefused.add(UInt64(submissions.refused), ordering: .relaxed) }
     }
 
     /// Keeps `error` as the latest refusal.
@@ -67,6 +85,8 @@ public final class RequestCounts: Sendable {
             for bucket in b where bucket.second > current - 60 && bucket.second <= current {
                 s.answered += bucket.answered
                 s.refused += bucket.refused
+                s.submissions += bucket.submissions
+                s.submissionsRefused += bucket.submissionsRefused
             }
             return s
         }

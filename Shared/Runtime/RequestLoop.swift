@@ -423,14 +423,20 @@ public final class RequestLoop: ThreadLoop {
         // accepted submission's reply is encoded bytes; a refusal is a message, or a batch's
         // reply with a refused item (counted once, as one request refused).
         var refused = 0
+        var submissions = OutgoingReply.SubmissionCounts()
         for i in incoming.indices {
             if let error = replies[i].refusal {
                 refused += 1
                 stats.answers.noteRefusal(error)
             }
+            if incoming[i].submissions > 0 {
+                let counts = replies[i].submissionCounts(of: incoming[i].submissions)
+                submissions.accepted += counts.accepted
+                submissions.refused += counts.refused
+            }
             try send(requests, envelope: incoming[i].envelope, requestID: incoming[i].requestID, reply: replies[i])
         }
-        stats.answers.record(answered: incoming.count, refused: refused)
+        stats.answers.record(answered: incoming.count, refused: refused, submissions: submissions)
         if gatherMicroseconds > 0 {
             gathering.answered(incoming.count, arrivedMeanwhile: arrivedMeanwhile, at: DispatchTime.now().uptimeNanoseconds)
         }
@@ -609,6 +615,8 @@ public final class RequestLoop: ThreadLoop {
         s.requestsShed = stats.shed.load(ordering: .relaxed)
         s.requestsServed = stats.served.load(ordering: .relaxed)
         s.requestsRefused = stats.answers.refusedTotal.load(ordering: .relaxed)
+        s.submissionsAccepted = stats.answers.submissionsAccepted.load(ordering: .relaxed)
+        s.submissionsRefused = stats.answers.submissionsRefused.load(ordering: .relaxed)
         s.requestThreadHeldMs = max(1, heldMs)
         return s
     }

@@ -49,6 +49,10 @@ public struct ServiceHost: Service {
             let minute = stats.answers.lastMinute()
             s.requestsLastMinute = minute.answered
             s.refusedLastMinute = minute.refused
+            s.submissionsAccepted = stats.answers.submissionsAccepted.load(ordering: .relaxed)
+            s.submissionsRefused = stats.answers.submissionsRefused.load(ordering: .relaxed)
+            s.submissionsLastMinute = minute.submissions
+            s.submissionsRefusedLastMinute = minute.submissionsRefused
             if let refusal = stats.answers.lastRefusal {
                 s.lastRefusal = refusal.what
                 s.lastRefusalAt = .init(date: refusal.at)

@@ -108,6 +108,57 @@ import Testing
         #expect(Framing.parseRequest(frames: [id, [], one]).weight == 1)
     }
 
+    /// The submissions a request carries, which the status counts one by one: a refused batch
+    /// still carries its own (each is refused), a request that could not be read none.
+    @Test func aRequestCountsTheSubmissionsItCarries() throws {
+        let batch = try body { r in
+            r.submitBatch.submissions = (0..<7).map { k in var s = Liaison_V1_SubmitFeedback(); s.submissionID = "s\(k)"; return s }
+        }
+        var inc = Framing.parseRequest(frames: [id, [], batch])
+        #expect(inc.submissions == 7)
+        inc.refuse(.unauthorized("no"))
+        #expect(inc.submissions == 7)
+        let one = try body { $0.submitFeedback.submissionID = "s1"; $0.submitFeedback.text = "A light is out." }
+        #expect(Framing.parseRequest(frames: [id, [], one]).submissions == 1)
+        // A submission read the long way (its body twice, merged: not the plain shape) is one too.
+        let long = Framing.parseRequest(frames: [id, [], one + one])
+        #expect(!long.isPlainSubmission && long.submissions == 1)
+        let status = try body { $0.getStatus = .init() }
+        let empty = try body { $0.submitBatch = .init() }
+        for frames in [[id, [], status], [id, [], empty], [id, [], [0xFF, 0xFF]], [id, [1, 2]]] {
+            #expect(Framing.parseRequest(frames: frames).submissions == 0)
+        }
+    }
+
+    /// A reply's accepted and refused submissions, out of those its request carried.
+    @Test func aReplyCountsTheSubmissionsItAcceptsAndRefuses() throws {
+        typealias Counts = OutgoingReply.SubmissionCounts
+        var accepted = Liaison_V1_Reply()
+        accepted.feedbackAccepted.caseNumber = "L1-0000001"
+        #expect(OutgoingReply.message(accepted).submissionCounts(of: 1) == Counts(accepted: 1))
+        #expect(OutgoingReply.encoded([0x52, 0]).submissionCounts(of: 1) == Counts(accepted: 1))
+        let refused = OutgoingReply.message(.failure(.invalidArgument("submit_feedback.text", "empty")))
+        #expect(refused.submissionCounts(of: 1) == Counts(refused: 1))
+        #expect(refused.submissionCounts(of: 9) == Counts(refused: 9), "a batch refused whole refuses each")
+        // Shed or failed: neither, the client sends them again.
+        #expect(OutgoingReply.message(.failure(.unavailable("full", retryAfterMs: 10))).submissionCounts(of: 5) == Counts())
+        #expect(OutgoingReply.message(.failure(.internal("disk"))).submissionCounts(of: 5) == Counts())
+        // No submissions, nothing counted, whatever the answer.
+        #expect(OutgoingReply.message(accepted).submissionCounts(of: 0) == Counts())
+        #expect(refused.submissionCounts(of: 0) == Counts())
+        // A batch's items, one by one.
+        var batch = Liaison_V1_Reply()
+        batch.batchAccepted.items = [
+            .with { $0.feedbackAccepted.caseNumber = "L1-0000002" },
+            .with { $0.error = .with { $0.code = .conflict } },
+            .with { $0.error = .with { $0.code = .internal } },
+            .with { $0.feedbackAccepted.caseNumber = "L1-0000003" },
+        ]
+        #expect(OutgoingReply.message(batch).submissionCounts(of: 4) == Counts(accepted: 2, refused: 1))
+        let encoded = OutgoingReply.encodedBatch([], firstRefusal: nil, counts: Counts(accepted: 3, refused: 4))
+        #expect(encoded.submissionCounts(of: 7) == Counts(accepted: 3, refused: 4))
+    }
+
     @Test func unknownVersionIsRefused() throws {
         let b = try body { $0.version = 99; $0.getStatus = .init() }
         let e = error([id, [], b])

@@ -145,7 +145,11 @@ extension EndToEndTests {
         let st = try #require(await set.status("intake"))
         #expect(st.requestsRefused == 25 && st.refusedLastMinute == 25 && st.requestsLastMinute >= 26, "\(st)")
         #expect(st.lastRefusal == "invalid_argument submit_feedback.unit" && st.hasLastRefusalAt, "\(st.lastRefusal)")
+        #expect(st.submissionsAccepted == 1 && st.submissionsRefused == 25, "\(st)")
+        #expect(st.submissionsLastMinute == 26 && st.submissionsRefusedLastMinute == 25, "\(st)")
         let check = try await set.cli(["streams", "--check", "--timeout", "500"])
+        #expect(check.output.contains("intake-1: 26 submission(s) answered in the last minute, 25 of them refused; since it started, 1 accepted and 25 refused"),
+                "\(check.output)")
         #expect(check.status == 2 && check.output.contains("PROBLEM: intake-1: refused 25 of the ")
                 && check.output.contains("(the latest: invalid_argument submit_feedback.unit, ")
                 && check.output.contains("is a client sending that field wrong"), "\(check.output)")

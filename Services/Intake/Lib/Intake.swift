@@ -241,17 +241,22 @@ public final class IntakeService: RequestHandling {
             var encoded: [[UInt8]] = []
             encoded.reserveCapacity(items.count)
             var firstRefusal: Liaison_V1_Error?
+            var counts = OutgoingReply.SubmissionCounts()
             for j in items.indices {
                 if case .message(var r) = items[j], case .error(var e)? = r.result {
                     e.field = SubmissionRules.fieldInBatch(e.field, index: j)
                     r.error = e
-                    if firstRefusal == nil && e.code.isRefusal { firstRefusal = e }
+                    if e.code.isRefusal {
+                        if firstRefusal == nil { firstRefusal = e }
+                        counts.refused += 1
+                    }
                     encoded.append(OutgoingReply.message(r).itemBytes)
                 } else {
+                    counts.accepted += items[j].submissionCounts(of: 1).accepted
                     encoded.append(items[j].itemBytes)
                 }
             }
-            return .encodedBatch(WireWriter.batchAccepted(items: encoded), firstRefusal: firstRefusal)
+            return .encodedBatch(WireWriter.batchAccepted(items: encoded), firstRefusal: firstRefusal, counts: counts)
         }
     }
 

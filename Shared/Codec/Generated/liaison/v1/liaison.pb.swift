@@ -1742,6 +1742,32 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._requestThreadHeldMs = newValue}
   }
 
+  /// Submissions (intake; 0 elsewhere), counted one by one where the request counts count a
+  /// `submit_batch` of 50 as one request: those answered with a case (a duplicate's too), and those
+  /// refused with the caller's error (a field wrong, a reused submission_id).
+  public var submissionsAccepted: UInt64 {
+    get {_storage._submissionsAccepted}
+    set {_uniqueStorage()._submissionsAccepted = newValue}
+  }
+
+  /// since start
+  public var submissionsRefused: UInt64 {
+    get {_storage._submissionsRefused}
+    set {_uniqueStorage()._submissionsRefused = newValue}
+  }
+
+  /// answered in the last 60 s, accepted or refused
+  public var submissionsLastMinute: UInt64 {
+    get {_storage._submissionsLastMinute}
+    set {_uniqueStorage()._submissionsLastMinute = newValue}
+  }
+
+  /// of them, refused
+  public var submissionsRefusedLastMinute: UInt64 {
+    get {_storage._submissionsRefusedLastMinute}
+    set {_uniqueStorage()._submissionsRefusedLastMinute = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -4372,7 +4398,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0\u{3}request_thread_held_ms\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0\u{3}request_thread_held_ms\0\u{3}submissions_accepted\0\u{3}submissions_refused\0\u{3}submissions_last_minute\0\u{3}submissions_refused_last_minute\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -4409,6 +4435,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _gatherWaits: UInt64 = 0
     var _gatherWaitsRunOut: UInt64 = 0
     var _requestThreadHeldMs: UInt64 = 0
+    var _submissionsAccepted: UInt64 = 0
+    var _submissionsRefused: UInt64 = 0
+    var _submissionsLastMinute: UInt64 = 0
+    var _submissionsRefusedLastMinute: UInt64 = 0
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4453,6 +4483,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _gatherWaits = source._gatherWaits
       _gatherWaitsRunOut = source._gatherWaitsRunOut
       _requestThreadHeldMs = source._requestThreadHeldMs
+      _submissionsAccepted = source._submissionsAccepted
+      _submissionsRefused = source._submissionsRefused
+      _submissionsLastMinute = source._submissionsLastMinute
+      _submissionsRefusedLastMinute = source._submissionsRefusedLastMinute
     }
   }
 
@@ -4505,6 +4539,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 32: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaits) }()
         case 33: try { try decoder.decodeSingularUInt64Field(value: &_storage._gatherWaitsRunOut) }()
         case 34: try { try decoder.decodeSingularUInt64Field(value: &_storage._requestThreadHeldMs) }()
+        case 35: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsAccepted) }()
+        case 36: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsRefused) }()
+        case 37: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsLastMinute) }()
+        case 38: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsRefusedLastMinute) }()
         default: break
         }
       }
@@ -4619,6 +4657,18 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if _storage._requestThreadHeldMs != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._requestThreadHeldMs, fieldNumber: 34)
       }
+      if _storage._submissionsAccepted != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._submissionsAccepted, fieldNumber: 35)
+      }
+      if _storage._submissionsRefused != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._submissionsRefused, fieldNumber: 36)
+      }
+      if _storage._submissionsLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._submissionsLastMinute, fieldNumber: 37)
+      }
+      if _storage._submissionsRefusedLastMinute != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._submissionsRefusedLastMinute, fieldNumber: 38)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4662,6 +4712,10 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._gatherWaits != rhs_storage._gatherWaits {return false}
         if _storage._gatherWaitsRunOut != rhs_storage._gatherWaitsRunOut {return false}
         if _storage._requestThreadHeldMs != rhs_storage._requestThreadHeldMs {return false}
+        if _storage._submissionsAccepted != rhs_storage._submissionsAccepted {return false}
+        if _storage._submissionsRefused != rhs_storage._submissionsRefused {return false}
+        if _storage._submissionsLastMinute != rhs_storage._submissionsLastMinute {return false}
+        if _storage._submissionsRefusedLastMinute != rhs_storage._submissionsRefusedLastMinute {return false}
         return true
       }
       if !storagesAreEqual {return false}
