@@ -180,6 +180,10 @@ func reportFailure(_ error: Error, hint: String? = nil, json: [String: String] =
             ? "The operator secret given is not one the service accepts: check --credential-file or $LIAISON_OPERATOR_SECRET against the service's --operator-secrets file or $LIAISON_OPERATOR_SECRET."
             : "This needs an operator secret, one the service was started with (its --operator-secrets file or $LIAISON_OPERATOR_SECRET): give it with --credential-file FILE or $LIAISON_OPERATOR_SECRET. Over CURVE, a key the service lets in as an operator stands in for it.")
     case let e as WireError: message = "error: \(e)"
+    case let e as ClientError where hint == nil:
+        // Silence is also what a running service far away gives when its answer (a long case
+        // list, a replay) takes longer than the timeout to cross a slow line.
+        message = "error: \(e)\nIf it is running and the line to it is slow (a long answer over a thin link takes seconds), give it longer: --timeout \(max(Int(e.timeoutMs) * 4, 10_000)) (milliseconds)."
     case let e as ClientError: message = "error: \(e)"
     case let e as ConfigError: message = "error: \(e)"
     default: message = "error: \(error)"
