@@ -119,6 +119,9 @@ struct Streams: ParsableCommand {
             caller's error (a field wrong, a case or token not found, no credential, a reused submission_id); \
             when that is half or more of at least 20, a line under the table names the latest refusal's \
             code and field: a client sending something wrong since its last change, or tokens guessed. \
+            A request of many submissions (a desk's file, 16 lines a request) counts once there, refused \
+            when one of its lines is; a line under the table gives each intake's submissions one by one: \
+            answered in the last minute, refused of them, and accepted and refused since it started. \
             COMMITS/MIN, MEAN and MAX are its write transactions over the last minute and how long they took, \
             fsync included: a MAX of many milliseconds is a disk that stalls, and every acknowledgement waits \
             for it. FAILED counts the write transactions SQLite failed since it started (a full disk \
