@@ -66,9 +66,10 @@ import Testing
         try? Liaison_V1_Request(serializedBytes: bytes)
     }
 
-    @Test func everySubmissionSwiftProtobufWritesIsReadAsSwiftProtobufReadsIt() throws {
+    @Test func everySubmissionSwiftProtobufWritesIsReadAsSwiftProtobufReadsIt() async throws {
         var rng = Seeded(state: 20261202)
-        for _ in 0..<3_000 {
+        for i in 0..<3_000 {
+            if i % 100 == 0 { await Task.yield() }   // the other tests' turn on the cooperative pool
             let request = Self.request(&rng)
             let bytes: [UInt8] = try request.serializedBytes()
             let read = try #require(WireReader.submission(bytes), "the plain shape must be read by hand: \(request)")
@@ -80,10 +81,11 @@ import Testing
     /// Random damage to valid submissions (bytes changed, cut, inserted; fields repeated by
     /// concatenation, which protobuf reads as a merge): the reader answers only with what
     /// swift-protobuf decodes, and Framing's answer is the one swift-protobuf alone gives.
-    @Test func damagedInputIsReadAsSwiftProtobufReadsItOrLeftToIt() throws {
+    @Test func damagedInputIsReadAsSwiftProtobufReadsItOrLeftToIt() async throws {
         var rng = Seeded(state: 7)
         var readByHand = 0, leftToLibrary = 0
-        for _ in 0..<8_000 {
+        for i in 0..<8_000 {
+            if i % 100 == 0 { await Task.yield() }   // the other tests' turn on the cooperative pool
             var bytes: [UInt8] = try Self.request(&rng).serializedBytes()
             switch Int.random(in: 0..<5, using: &rng) {
             case 0 where !bytes.isEmpty:

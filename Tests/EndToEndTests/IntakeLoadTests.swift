@@ -726,7 +726,7 @@ struct IntakeLoadTests {
         defer { ctx.terminate() }
         let bound = Atomic<Bool>(false)
         let cliDone = Atomic<Bool>(false)
-        async let standIn: Void = Threads.run(name: "stand-in") {
+        let standIn = Threads.start(name: "stand-in") {
             let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
             defer { router.close() }
             try router.bind(endpoint)
@@ -746,6 +746,7 @@ struct IntakeLoadTests {
                 }
             }
         }
+        defer { cliDone.store(true, ordering: .releasing) }   // the stand-in stops even when the command throws
         #expect(await eventually { bound.load(ordering: .acquiring) })
 
         let file = set.dir + "/cut-short.jsonl"
@@ -755,7 +756,7 @@ struct IntakeLoadTests {
         // One line a request, as the stand-in answers them.
         let result = try await set.cli(["submit", "--file", file, "--in-flight", "4", "--per-request", "1", "--timeout", "300", "--retries", "2"])
         cliDone.store(true, ordering: .releasing)
-        try await standIn
+        try await standIn.value
 
         #expect(result.status != 0)
         let out = result.output.split(separator: "\n").map(String.init)
@@ -880,13 +881,14 @@ struct IntakeLoadTests {
         // cap), and one sends 1,500 submissions, all at once.
         let peak = Atomic<Int>(rssBefore)
         let flooding = Atomic<Bool>(true)
-        async let sampling: Void = Threads.run(name: "rss") {
+        let sampling = Threads.start(name: "rss") {
             while flooding.load(ordering: .acquiring) {
                 let now = residentKiB(pid)
                 if now > peak.load(ordering: .relaxed) { peak.store(now, ordering: .relaxed) }
                 usleep(10_000)
             }
         }
+        defer { flooding.store(false, ordering: .releasing) }   // the sampler stops even when an expectation throws
         let big = [UInt8](repeating: 0x0a, count: 1 << 20)
         let oversized = try await withThrowingTaskGroup(of: [String: Int].self) { group in
             for c in 0..<4 {
@@ -933,7 +935,7 @@ struct IntakeLoadTests {
         // still stopped, none is left to its client's timeout.
         let toldWhileStopped = try await eventually(60) { try collect(); return answers.count == 1_500 }
         flooding.store(false, ordering: .releasing)
-        try await sampling
+        try await sampling.value
         #expect(oversized == ["invalid_argument": 400], "\(oversized)")
         #expect(toldWhileStopped && turnedAway() == 1_500, "\(answers.count) answered, \(turnedAway()) unavailable, the disk stopped")
         #expect(peak.load(ordering: .relaxed) - rssBefore < 100_000,
@@ -985,7 +987,7 @@ struct IntakeLoadTests {
         let floodShed = Atomic<Int>(0), floodAccepted = Atomic<Int>(0)
         let deskDone = Atomic<Bool>(false)
         // The web front: keeps up to 2,000 submissions in flight on one connection until the desk is done.
-        async let flood: Void = Threads.run(name: "web-front") {
+        let flood = Threads.start(name: "web-front") {
             let ctx = try Context()
             defer { ctx.terminate() }
             let s = try Socket(context: ctx, type: .dealer, role: "web-front", sendHighWaterMark: 100_000, receiveHighWaterMark: 100_000, linger: 0)
@@ -1044,7 +1046,7 @@ struct IntakeLoadTests {
         }
         let shedDuringDesk = floodShed.load(ordering: .relaxed) - shedBefore
         deskDone.store(true, ordering: .releasing)
-        try await flood
+        try await flood.value
 
         #expect(deskOutcomes == Array(repeating: "accepted", count: 100), "the desk's outcomes: \(deskOutcomes)")
         #expect(shedDuringDesk > 0, "the web front was not shed while the desk submitted")

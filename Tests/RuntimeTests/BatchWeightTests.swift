@@ -29,7 +29,7 @@ import ZeroMQ
 
         let ctx = try Context()
         let stop = StopFlag()
-        async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
+        let run = Threads.start(name: "loop") { try loop.run(context: ctx, stop: stop) }
         let desk = try Socket(context: ctx, type: .dealer, role: "desk", linger: 0)
         defer {
             handler.gate.store(true, ordering: .releasing)
@@ -83,6 +83,6 @@ import ZeroMQ
         #expect(turnedAwayAgain < 20 && again.reduce(0, +) == 30 * (20 - turnedAwayAgain), "\(again), \(turnedAwayAgain) turned away")
         #expect(again.allSatisfy { $0 <= 129 }, "\(again)")
         stop.set()
-        try await run
+        try await run.value
     }
 }

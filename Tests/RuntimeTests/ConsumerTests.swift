@@ -46,8 +46,8 @@ import ZeroMQ
         let stop = StopFlag()
         let pub = try Socket(context: ctx, type: .pub, role: "feed")
         try pub.bind(feed.events)
-        async let upRun: Void = Threads.run(name: "up") { try upLoop.run(context: ctx, stop: stop) }
-        async let downRun: Void = Threads.run(name: "down") { try consumer.run(context: ctx, stop: stop) }
+        let upRun = Threads.start(name: "up") { try upLoop.run(context: ctx, stop: stop) }
+        let downRun = Threads.start(name: "down") { try consumer.run(context: ctx, stop: stop) }
         defer { stop.set() }
 
         #expect(try await eventually { try seen() == [1, 2] }, "catch-up from 1 by replay")
@@ -78,8 +78,8 @@ import ZeroMQ
 
         stop.set()
         pub.close()
-        try await upRun
-        try await downRun
+        try await upRun.value
+        try await downRun.value
         ctx.terminate()
     }
 
@@ -119,8 +119,8 @@ import ZeroMQ
 
         let ctx = try Context()
         let stop = StopFlag()
-        async let upRun: Void = Threads.run(name: "up") { try upLoop.run(context: ctx, stop: stop) }
-        async let downRun: Void = Threads.run(name: "down") { try consumer.run(context: ctx, stop: stop) }
+        let upRun = Threads.start(name: "up") { try upLoop.run(context: ctx, stop: stop) }
+        let downRun = Threads.start(name: "down") { try consumer.run(context: ctx, stop: stop) }
         defer { stop.set() }
         // Events 1 to 3 come in one replay batch, applied in one transaction: the failure of 2
         // rolls back 1 too, and the cursor stays at 0.
@@ -136,8 +136,8 @@ import ZeroMQ
         // Each try applied 1 before failing on 2, and rolled back; the last applied 1, 2 and 3.
         #expect(applied.withLock { Array($0.suffix(3)) } == [1, 2, 3])
         stop.set()
-        try await upRun
-        try await downRun
+        try await upRun.value
+        try await downRun.value
         ctx.terminate()
     }
 }

@@ -16,7 +16,9 @@ import LiaisonRuntime
         let standIn = StandIn()
 
         // Records what it received: the routing id (one per connection) and the request.
-        async let served: [([UInt8], Liaison_V1_Request)] = standIn.serve(ctx, endpoint: endpoint, seconds: 10, state: []) { seen, router, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<[([UInt8], Liaison_V1_Request)]> = standIn.serve(ctx, endpoint: endpoint, state: []) { seen, router, incoming, request in
             seen.append((incoming.envelope.first ?? [], request))
             if seen.count >= 2 {
                 var reply = Liaison_V1_Reply()
@@ -45,7 +47,7 @@ import LiaisonRuntime
         standIn.finish()
         #expect(try outcome.get().feedbackAccepted.caseNumber == "L1-0000001")
 
-        let seen = try await served
+        let seen = try await served.value
         try #require(seen.count == 2)
         #expect(seen[0].1 == seen[1].1, "the retry is the same request: same request id, same submission_id")
         #expect(seen[1].1.submitFeedback.submissionID == "desk3-20261129-0042")
@@ -75,7 +77,9 @@ import LiaisonRuntime
             var held: [([[UInt8]], Liaison_V1_Reply)] = []
             var releasing = false
         }
-        async let served: Served = standIn.serve(ctx, endpoint: endpoint, state: Served()) { s, _, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<Served> = standIn.serve(ctx, endpoint: endpoint, state: Served()) { s, _, incoming, request in
             guard let n = Int(request.submitFeedback.submissionID.dropFirst("batch-".count)) else { return }
             s.seen[n, default: []].append((incoming.envelope.first ?? [], request))
             let copy = s.seen[n]!.count
@@ -123,7 +127,7 @@ import LiaisonRuntime
         }()
         standIn.finish()
         let got = try outcomes.get()
-        let seen = try await served.seen
+        let seen = try await served.value.seen
 
         #expect(got.count == count && got.values.allSatisfy { $0.count == 1 }, "one outcome per item")
         for n in 0..<count {
@@ -153,7 +157,9 @@ import LiaisonRuntime
         let count = 250, perRequest = 40
         // Every request recorded with its size; the first batch is lost once; the rest answered
         // item by item, the item whose text says "refuse" with an error.
-        async let served: [(bytes: Int, request: Liaison_V1_Request)] = standIn.serve(ctx, endpoint: endpoint, seconds: 60, state: []) { seen, router, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<[(bytes: Int, request: Liaison_V1_Request)]> = standIn.serve(ctx, endpoint: endpoint, state: []) { seen, router, incoming, request in
             seen.append(((try? request.serializedBytes() as [UInt8])?.count ?? 0, request))
             if seen.count == 1 { return }
             var reply = Liaison_V1_Reply()
@@ -193,7 +199,7 @@ import LiaisonRuntime
         }()
         standIn.finish()
         let got = try outcomes.get()
-        let seen = try await served
+        let seen = try await served.value
         #expect(got.count == count && got.values.allSatisfy { $0.count == 1 }, "one outcome per item")
         for n in 0..<count {
             let outcome = try #require(got[n]?.first)
@@ -226,7 +232,9 @@ import LiaisonRuntime
         defer { ctx.terminate() }
         let standIn = StandIn()
         let count = 120
-        async let served: (batches: Int, singles: Int) = standIn.serve(ctx, endpoint: endpoint, state: (0, 0)) { seen, router, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<(batches: Int, singles: Int)> = standIn.serve(ctx, endpoint: endpoint, state: (0, 0)) { seen, router, incoming, request in
             var reply = Liaison_V1_Reply()
             reply.requestID = request.requestID
             if case .submitBatch? = request.body {
@@ -258,7 +266,7 @@ import LiaisonRuntime
         }()
         standIn.finish()
         let got = try outcomes.get()
-        let seen = try await served
+        let seen = try await served.value
         #expect(got.count == count && (0..<count).allSatisfy { got[$0] == "L1-\($0)" }, "\(got)")
         #expect(seen.batches >= 1 && seen.batches <= 2, "no batch after the first answers: \(seen)")
         #expect(seen.singles == count)
@@ -274,7 +282,9 @@ import LiaisonRuntime
         let standIn = StandIn()
         let count = 200, window = 6
         // Answers every request at once.
-        async let served: Int = standIn.serve(ctx, endpoint: endpoint, state: 0) { answered, router, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<Int> = standIn.serve(ctx, endpoint: endpoint, state: 0) { answered, router, incoming, request in
             var reply = Liaison_V1_Reply()
             reply.requestID = request.requestID
             reply.feedbackAccepted.caseNumber = "L1-" + request.submitFeedback.submissionID
@@ -308,7 +318,7 @@ import LiaisonRuntime
         }()
         standIn.finish()
         let got = try result.get()
-        #expect(try await served == count)
+        #expect(try await served.value == count)
         #expect(got.cases.count == count && (0..<count).allSatisfy { got.cases[$0] == "L1-\($0)" })
         #expect(got.ahead <= window, "at most the window unanswered: \(got.ahead)")
         #expect(got.pulls == count + 1, "asked once more, for the end, and never after it")
@@ -332,7 +342,9 @@ import LiaisonRuntime
             var queue: [([[UInt8]], Liaison_V1_Reply)] = []
             var last = Date()
         }
-        async let served: Link = standIn.serve(ctx, endpoint: endpoint, seconds: 60, state: Link()) { link, _, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<Link> = standIn.serve(ctx, endpoint: endpoint, state: Link()) { link, _, incoming, request in
             link.seen[request.requestID, default: 0] += 1
             var reply = Liaison_V1_Reply()
             reply.requestID = request.requestID
@@ -349,7 +361,7 @@ import LiaisonRuntime
         let outcomes = await Self.submitMany(Self.numbered(count), ctx: ctx, endpoint: endpoint, timeoutMs: 1_000, attempts: 3, inFlight: window)
         standIn.finish()
         let got = try outcomes.get()
-        let seen = try await served.seen
+        let seen = try await served.value.seen
         #expect(got.count == count && (0..<count).allSatisfy { got[$0] == ["L1-\($0)"] }, "\(got)")
         #expect(seen.count == count && seen.values.allSatisfy { $0 == 1 }, "each request sent once: \(seen.values.sorted())")
     }
@@ -371,7 +383,9 @@ import LiaisonRuntime
             var queue: [(connection: [UInt8], envelope: [[UInt8]], reply: Liaison_V1_Reply, size: Int)] = []
             var headSince = Date()
         }
-        async let served: Link = standIn.serve(ctx, endpoint: endpoint, seconds: 60, state: Link()) { link, _, incoming, request in
+        defer { standIn.finish() }   // before the context ends, even when the test throws
+
+        let served: RunningThread<Link> = standIn.serve(ctx, endpoint: endpoint, state: Link()) { link, _, incoming, request in
             let connection = incoming.envelope.first ?? []
             // A new connection: the client closed the old one, and what it still carried is gone.
             link.queue.removeAll { $0.connection != connection }
@@ -400,7 +414,7 @@ import LiaisonRuntime
         let outcomes = await Self.submitMany(Self.numbered(count), ctx: ctx, endpoint: endpoint, timeoutMs: 500, attempts: 8, inFlight: 2, perRequest: perRequest)
         standIn.finish()
         let got = try outcomes.get()
-        let sizes = try await served.sizes
+        let sizes = try await served.value.sizes
         #expect(got.count == count && (0..<count).allSatisfy { got[$0] == ["L1-\($0)"] }, "\(got)")
         #expect(sizes.first == perRequest, "\(sizes)")
         #expect(sizes.contains { $0 <= perRequest / 2 }, "halved: \(sizes)")

@@ -69,7 +69,7 @@ import ZeroMQ
 
         let ctx = try Context()
         let stop = StopFlag()
-        async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
+        let run = Threads.start(name: "loop") { try loop.run(context: ctx, stop: stop) }
         let flood = try Socket(context: ctx, type: .dealer, role: "flood", linger: 0)
         let desk = try Socket(context: ctx, type: .dealer, role: "desk", linger: 0)
         defer {
@@ -149,7 +149,7 @@ import ZeroMQ
         #expect(floodReplies["f-0"].map(isCaseList) == true, "the request in flight is answered")
 
         stop.set()
-        try await run
+        try await run.value
     }
 
     @Test func theWaitBeforeStandingInIsAnOptionNamedInItsError() throws {
@@ -175,7 +175,7 @@ import ZeroMQ
         let (loop, served) = try loop(in: dir, handler: handler, keepsMs: 300)
         let ctx = try Context()
         let stop = StopFlag()
-        async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
+        let run = Threads.start(name: "loop") { try loop.run(context: ctx, stop: stop) }
         let first = try Socket(context: ctx, type: .dealer, role: "first", linger: 0)
         let desk = try Socket(context: ctx, type: .dealer, role: "desk", linger: 0)
         defer {
@@ -204,7 +204,7 @@ import ZeroMQ
         #expect(!handler.calls.withLock { $0.flatMap { $0 } }.contains("d-0"), "a request told to come back is not handled as well")
         #expect(loop.stats.shed.load(ordering: .relaxed) == 1)
         stop.set()
-        try await run
+        try await run.value
     }
 
     /// A handler that is quick never lends its socket for long: nothing is read by the stand-in and
@@ -216,7 +216,7 @@ import ZeroMQ
         let (loop, served) = try loop(in: dir, handler: handler)
         let ctx = try Context()
         let stop = StopFlag()
-        async let run: Void = Threads.run(name: "loop") { try loop.run(context: ctx, stop: stop) }
+        let run = Threads.start(name: "loop") { try loop.run(context: ctx, stop: stop) }
         let client = try Socket(context: ctx, type: .dealer, role: "client", linger: 0)
         defer { stop.set(); client.close() }
         try client.connect(served.requests)
@@ -226,6 +226,6 @@ import ZeroMQ
         #expect(replies.values.allSatisfy(isCaseList))
         #expect(loop.stats.shed.load(ordering: .relaxed) == 0)
         stop.set()
-        try await run
+        try await run.value
     }
 }

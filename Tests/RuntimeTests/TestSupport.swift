@@ -40,13 +40,16 @@ final class StandIn: Sendable {
     /// (closing right after a reply could drop it: linger 0).
     func finish() { done.store(true, ordering: .releasing) }
 
-    /// Binds `endpoint` and serves until ``finish()`` or `seconds`: each request that decodes goes
+    /// Binds `endpoint` and serves until ``finish()`` or `seconds` (a bound for a test that never
+    /// finishes it; the tests call ``finish()``, and its deadline must outlast any wait of the test's
+    /// own task for the cooperative pool): each request that decodes goes
     /// to `serve`, and after every wait (at most 20 ms), with or without something read,
-    /// `afterReading` runs: it may answer what it holds as time goes by. Returns the state.
-    func serve<State: Sendable>(_ ctx: Context, endpoint: String, seconds: Double = 20, state: State,
+    /// `afterReading` runs: it may answer what it holds as time goes by. The thread is started
+    /// before this returns (``Threads/start(name:_:)``); its value is the state at the end.
+    func serve<State: Sendable>(_ ctx: Context, endpoint: String, seconds: Double = 120, state: State,
                                 _ serve: @escaping @Sendable (inout State, Socket, Framing.Incoming, Liaison_V1_Request) throws -> Void,
-                                afterReading: @escaping @Sendable (inout State, Socket) throws -> Void = { _, _ in }) async throws -> State {
-        try await Threads.run(name: "stand-in") { [self] in
+                                afterReading: @escaping @Sendable (inout State, Socket) throws -> Void = { _, _ in }) -> RunningThread<State> {
+        Threads.start(name: "stand-in") { [self] in
             let router = try Socket(context: ctx, type: .router, role: "stand-in", linger: 0)
             defer { router.close() }
             try router.bind(endpoint)

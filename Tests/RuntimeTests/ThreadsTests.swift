@@ -13,6 +13,29 @@ import Testing
         let long = try await Threads.run(name: "intake-1-requests") { comm() }
         #expect(long == "intake-1-reques")
     }
+
+    /// A thread started with `start` runs before the caller gives up its own thread: a test's
+    /// stand-in or service loop is not left waiting behind other tests' tasks for the
+    /// cooperative pool. Its value is what the body returned, or the error it threw, however
+    /// often it is awaited.
+    @Test func aStartedThreadRunsAtOnceAndGivesItsResult() async throws {
+        let gate = StopFlag()
+        let running = Threads.start(name: "test-started") { () -> String in
+            gate.set()
+            return (try? String(contentsOfFile: "/proc/thread-self/comm", encoding: .utf8))?.trimmingCharacters(in: .newlines) ?? ""
+        }
+        // Waited for by blocking this task's own thread, as a busy pool would be: no await between.
+        let deadline = Date().addingTimeInterval(20)
+        while !gate.isSet && Date() < deadline { usleep(1_000) }
+        #expect(gate.isSet, "the thread did not run while its starter held its own thread")
+        #expect(try await running.value == "test-started")
+        #expect(try await running.value == "test-started")
+        #expect(running.isFinished)
+
+        struct Refused: Error, Equatable {}
+        let failing = Threads.start(name: "test-failing") { () -> Int in throw Refused() }
+        await #expect(throws: Refused.self) { try await failing.value }
+    }
 }
 
 /// Work a timer does far less often than it wakes: due at once, then every `every`, or sooner when asked.

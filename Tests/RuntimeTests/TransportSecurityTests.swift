@@ -119,7 +119,7 @@ import ZeroMQ
         let stop = StopFlag()
         let clients = CurveAllowList(CurveClients([]), path: nil)
         let first = ZAPHandler(clients: clients, name: "zap-1", logger: Logger(label: "t"))
-        async let running: Void = Threads.run(name: "zap-1") { try first.run(context: ctx, stop: stop) }
+        let running = Threads.start(name: "zap-1") { try first.run(context: ctx, stop: stop) }
         try await first.waitUntilBound()
         try await first.waitUntilBound()   // again, once bound: at once
         let second = ZAPHandler(clients: clients, name: "zap-2", logger: Logger(label: "t"))
@@ -127,7 +127,7 @@ import ZeroMQ
         await #expect(throws: ZMQError.self) { try await second.waitUntilBound() }
         await #expect(throws: ZMQError.self) { try await refused.value }
         stop.set()
-        try await running
+        try await running.value
     }
 
     @Test func aServiceOptionsAcceptCurveOnlyWithTheInstancesOwnKeys() throws {

@@ -28,8 +28,8 @@ import ZeroMQ
 
         let ctx = try Context()
         let stop = StopFlag()
-        async let upRun: Void = Threads.run(name: "up") { try upLoop.run(context: ctx, stop: stop) }
-        async let downRun: Void = Threads.run(name: "down") { try consumer.run(context: ctx, stop: stop) }
+        let upRun = Threads.start(name: "up") { try upLoop.run(context: ctx, stop: stop) }
+        let downRun = Threads.start(name: "down") { try consumer.run(context: ctx, stop: stop) }
         defer { stop.set() }
         // Waits on the condition, at most 10 s.
         var said = false
@@ -44,8 +44,8 @@ import ZeroMQ
         #expect(captured.lines.filter { $0.contains("upstream is behind") }.count == 1)
         #expect(consumer.position.appliedSeq == 10)
         stop.set()
-        try await upRun
-        try await downRun
+        try await upRun.value
+        try await downRun.value
         ctx.terminate()
     }
 }
