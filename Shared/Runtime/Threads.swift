@@ -38,15 +38,9 @@ public enum Threads {
         return running
     }
 
+    /// Runs `body` on a dedicated thread and resumes the caller with its result.
     public static func run<T: Sendable>(name: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<T, Error>) in
-            let thread = Thread {
-                nameCurrent(name)
-                do { cont.resume(returning: try body()) } catch { cont.resume(throwing: error) }
-            }
-            thread.name = name
-            thread.start()
-        }
+        try await start(name: name, body).value
     }
 }
 
