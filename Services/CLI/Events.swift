@@ -118,7 +118,9 @@ struct Streams: ParsableCommand {
             REFUSED/MIN is how many of the requests it answered in the last minute it refused with the \
             caller's error (a field wrong, a case or token not found, no credential, a reused submission_id); \
             when that is half or more of at least 20, a line under the table names the latest refusal's \
-            code and field: a client sending something wrong since its last change, or tokens guessed. \
+            code and field, and each kind of refusal of the last minute with its count when there are several \
+            (a web front's wrong unit and a status page's cut tokens at once): a client sending something \
+            wrong since its last change, or tokens guessed. \
             A request of many submissions (a desk's file, 16 lines a request) counts once there, refused \
             when one of its lines is; a line under the table gives each intake's submissions one by one: \
             answered in the last minute, refused of them, and accepted and refused since it started. \
@@ -355,10 +357,15 @@ struct Streams: ParsableCommand {
     /// Half or more of what an instance answered in the last minute (20 requests at least) refused
     /// with the caller's error: a client sending a field wrong after a change, an operator's
     /// credential gone stale, or tracking tokens being guessed. Nil when not so.
+    /// The question is asked about the commonest kind of refusal (the latest when the status
+    /// does not count kinds); with more than one kind, each is named with its count.
     static func refusing(_ stream: String, _ st: Liaison_V1_ServiceStatus) -> String? {
         guard st.refusedLastMinute >= 20, st.refusedLastMinute * 2 >= st.requestsLastMinute else { return nil }
         let latest = st.lastRefusal.isEmpty ? "" : " (the latest: \(st.lastRefusal), \(Output.time(st.lastRefusalAt)))"
-        let words = st.lastRefusal.split(separator: " ")
+        let kinds = st.refusalsLastMinute.count > 1
+            ? "; by kind: " + st.refusalsLastMinute.map { "\($0.requests) \($0.what)" }.joined(separator: ", ") : ""
+        let commonest = st.refusalsLastMinute.first { $0.what != RequestCounts.otherKinds }?.what ?? st.lastRefusal
+        let words = commonest.split(separator: " ")
         let code = words.first.map(String.init) ?? ""
         let lookup = words.count > 1 && words[1].hasPrefix("get_feedback_status.")
         let ask = switch code {
@@ -372,7 +379,7 @@ struct Streams: ParsableCommand {
         // Requests of many submissions (a desk's file) are refused for one bad line: say how many lines.
         let lines = st.submissionsLastMinute > st.refusedLastMinute
             ? " (\(st.submissionsRefusedLastMinute) of the \(st.submissionsLastMinute) submissions they carried)" : ""
-        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(lines)\(latest): \(ask)"
+        return "\(stream): refused \(st.refusedLastMinute) of the \(st.requestsLastMinute) requests it answered in the last minute\(lines)\(latest)\(kinds): \(ask)"
     }
 
     static func problems(_ statuses: [(stream: String, status: Liaison_V1_ServiceStatus?, down: String)], positions: [Position],

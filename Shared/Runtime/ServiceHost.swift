@@ -53,6 +53,7 @@ public struct ServiceHost: Service {
             s.submissionsRefused = stats.answers.submissionsRefused.load(ordering: .relaxed)
             s.submissionsLastMinute = minute.submissions
             s.submissionsRefusedLastMinute = minute.submissionsRefused
+            s.refusalsLastMinute = minute.refusals.map { k in .with { $0.what = k.what; $0.requests = k.requests } }
             if let refusal = stats.answers.lastRefusal {
                 s.lastRefusal = refusal.what
                 s.lastRefusalAt = .init(date: refusal.at)

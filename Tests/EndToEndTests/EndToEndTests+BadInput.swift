@@ -147,6 +147,7 @@ extension EndToEndTests {
         #expect(st.lastRefusal == "invalid_argument submit_feedback.unit" && st.hasLastRefusalAt, "\(st.lastRefusal)")
         #expect(st.submissionsAccepted == 1 && st.submissionsRefused == 25, "\(st)")
         #expect(st.submissionsLastMinute == 26 && st.submissionsRefusedLastMinute == 25, "\(st)")
+        #expect(st.refusalsLastMinute.map { "\($0.requests) \($0.what)" } == ["25 invalid_argument submit_feedback.unit"], "\(st.refusalsLastMinute)")
         let check = try await set.cli(["streams", "--check", "--timeout", "500"])
         #expect(check.output.contains("intake-1: 26 submission(s) answered in the last minute, 25 of them refused; since it started, 1 accepted and 25 refused"),
                 "\(check.output)")
@@ -165,6 +166,23 @@ extension EndToEndTests {
         let lookups = try await set.cli(["streams", "--check", "--timeout", "500"])
         #expect(lookups.status == 2 && lookups.output.contains("(the latest: invalid_argument get_feedback_status.tracking_token, ")
                 && lookups.output.contains("citizens mistyping case numbers or tracking tokens"), "\(lookups.output)")
+        // Both mistakes are named with their counts, the commonest first.
+        #expect(lookups.output.contains("; by kind: 30 invalid_argument get_feedback_status.tracking_token, 25 invalid_argument submit_feedback.unit: "),
+                "\(lookups.output)")
+        // Then the web front's again, more than the lookups: the question is about the commonest
+        // kind, the unit, though the latest refusal is still a lookup's.
+        for n in 30..<40 {
+            var wrong = submission(n, prefix: "web-front")
+            wrong.unit = "stn_east_01"
+            await #expect(throws: WireError.self) { _ = try await set.call("intake", .submitFeedback(wrong)) }
+        }
+        await #expect(throws: WireError.self) {
+            _ = try await set.call("intake", .getFeedbackStatus(.with { $0.caseNumber = "L1-0000001"; $0.trackingToken = "ABCD-EFGH-JKLM" }))
+        }
+        let commonest = try await set.cli(["streams", "--check", "--timeout", "500"])
+        #expect(commonest.output.contains("(the latest: invalid_argument get_feedback_status.tracking_token, ")
+                && commonest.output.contains("; by kind: 35 invalid_argument submit_feedback.unit, 31 invalid_argument get_feedback_status.tracking_token: ")
+                && commonest.output.contains("is a client sending that field wrong"), "\(commonest.output)")
     }
 
     /// Started under a soft limit of 64 open files, as shells and service managers often start

@@ -639,6 +639,10 @@ struct IntakeLoadTests {
         // the last one by its place: line 77 is the 27th of the second request.
         #expect(afterBatches.requestsRefused - before.requestsRefused == 2, "\(afterBatches.requestsRefused - before.requestsRefused)")
         #expect(afterBatches.lastRefusal.hasSuffix("submit_batch.submissions[26].submission_id"), "\(afterBatches.lastRefusal)")
+        // By kind, a batch's line is named by its place without its number.
+        let kinds = Dictionary(uniqueKeysWithValues: afterBatches.refusalsLastMinute.map { ($0.what, $0.requests) })
+        #expect(Set(kinds.keys) == ["invalid_argument submit_batch.submissions[].unit", "conflict submit_batch.submissions[].submission_id"]
+                && kinds.values.allSatisfy { $0 >= 1 }, "\(kinds)")
         // Its submissions are counted one by one: the 248 lines stored, the two refused; each
         // answer again when a batch was sent again (a timeout on a loaded machine), so exactly when
         // the five batches and the first status were all it answered.

@@ -1768,11 +1768,36 @@ public nonisolated struct Liaison_V1_ServiceStatus: @unchecked Sendable {
     set {_uniqueStorage()._submissionsRefusedLastMinute = newValue}
   }
 
+  /// The last minute's refused requests by code and field (refused_last_minute's, each counted
+  /// once), most first: which mistakes a client makes, where last_refusal names only the latest.
+  /// A batch's line is named by its place without its number ("submit_batch.submissions[].text").
+  /// At most 8; the rest are summed in one entry whose `what` is "other".
+  public var refusalsLastMinute: [Liaison_V1_RefusalCount] {
+    get {_storage._refusalsLastMinute}
+    set {_uniqueStorage()._refusalsLastMinute = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+/// How many requests of the last minute one kind of refusal answered.
+public nonisolated struct Liaison_V1_RefusalCount: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// code and field, as ServiceStatus.last_refusal: "invalid_argument submit_feedback.unit"
+  public var what: String = String()
+
+  public var requests: UInt64 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 /// One of a service's threads (a consumer, a timer, CURVE authentication) and how long since it
@@ -4398,7 +4423,7 @@ nonisolated extension Liaison_V1_ConsumerPosition: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ServiceStatus"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0\u{3}request_thread_held_ms\0\u{3}submissions_accepted\0\u{3}submissions_refused\0\u{3}submissions_last_minute\0\u{3}submissions_refused_last_minute\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}service\0\u{1}stream\0\u{3}head_seq\0\u{1}consumers\0\u{3}started_at\0\u{1}pid\0\u{3}write_transactions\0\u{3}requests_shed\0\u{3}requests_served\0\u{3}database_bytes\0\u{3}wal_bytes\0\u{3}wal_restarts\0\u{3}commits_last_minute\0\u{3}commit_mean_us_last_minute\0\u{3}commit_max_us_last_minute\0\u{3}write_failures\0\u{3}last_write_failure\0\u{3}last_write_failure_at\0\u{3}disk_free_bytes\0\u{3}disk_total_bytes\0\u{3}disk_free_warning_bytes\0\u{1}curve\0\u{3}curve_clients\0\u{3}curve_clients_read_at\0\u{3}curve_refused\0\u{1}threads\0\u{3}requests_refused\0\u{3}requests_last_minute\0\u{3}refused_last_minute\0\u{3}last_refusal\0\u{3}last_refusal_at\0\u{3}gather_waits\0\u{3}gather_waits_run_out\0\u{3}request_thread_held_ms\0\u{3}submissions_accepted\0\u{3}submissions_refused\0\u{3}submissions_last_minute\0\u{3}submissions_refused_last_minute\0\u{3}refusals_last_minute\0")
 
   fileprivate class _StorageClass {
     var _service: String = String()
@@ -4439,6 +4464,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
     var _submissionsRefused: UInt64 = 0
     var _submissionsLastMinute: UInt64 = 0
     var _submissionsRefusedLastMinute: UInt64 = 0
+    var _refusalsLastMinute: [Liaison_V1_RefusalCount] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -4487,6 +4513,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       _submissionsRefused = source._submissionsRefused
       _submissionsLastMinute = source._submissionsLastMinute
       _submissionsRefusedLastMinute = source._submissionsRefusedLastMinute
+      _refusalsLastMinute = source._refusalsLastMinute
     }
   }
 
@@ -4543,6 +4570,7 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         case 36: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsRefused) }()
         case 37: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsLastMinute) }()
         case 38: try { try decoder.decodeSingularUInt64Field(value: &_storage._submissionsRefusedLastMinute) }()
+        case 39: try { try decoder.decodeRepeatedMessageField(value: &_storage._refusalsLastMinute) }()
         default: break
         }
       }
@@ -4669,6 +4697,9 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
       if _storage._submissionsRefusedLastMinute != 0 {
         try visitor.visitSingularUInt64Field(value: _storage._submissionsRefusedLastMinute, fieldNumber: 38)
       }
+      if !_storage._refusalsLastMinute.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._refusalsLastMinute, fieldNumber: 39)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -4716,10 +4747,46 @@ nonisolated extension Liaison_V1_ServiceStatus: SwiftProtobuf.Message, SwiftProt
         if _storage._submissionsRefused != rhs_storage._submissionsRefused {return false}
         if _storage._submissionsLastMinute != rhs_storage._submissionsLastMinute {return false}
         if _storage._submissionsRefusedLastMinute != rhs_storage._submissionsRefusedLastMinute {return false}
+        if _storage._refusalsLastMinute != rhs_storage._refusalsLastMinute {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_RefusalCount: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RefusalCount"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}what\0\u{1}requests\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.what) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.requests) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.what.isEmpty {
+      try visitor.visitSingularStringField(value: self.what, fieldNumber: 1)
+    }
+    if self.requests != 0 {
+      try visitor.visitSingularUInt64Field(value: self.requests, fieldNumber: 2)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_RefusalCount, rhs: Liaison_V1_RefusalCount) -> Bool {
+    if lhs.what != rhs.what {return false}
+    if lhs.requests != rhs.requests {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
