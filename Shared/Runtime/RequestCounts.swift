@@ -102,7 +102,7 @@ public final class RequestCounts: Sendable {
         let slot = Int(second % 60)
         buckets.withLock { b in
             if b[slot].second != second { b[slot] = Bucket(second: second) }
-            Self.add(kind, 1, to: &b[slot].kinds)
+            Self.add(kind, to: &b[slot].kinds)
         }
     }
 
@@ -125,17 +125,17 @@ public final class RequestCounts: Sendable {
         return String(out)
     }
 
-    /// Adds `count` refusals of `what` to `kinds`: to its own entry, a new one while fewer than
-    /// ``kindsKept`` are kept, else to ``otherKinds`` (which may make one more).
-    static func add(_ what: String, _ count: UInt64, to kinds: inout [Kind]) {
+    /// Counts a refusal of `what` in `kinds`: in its own entry, a new one while fewer than
+    /// ``kindsKept`` are kept, else in ``otherKinds`` (which may make one more).
+    static func add(_ what: String, to kinds: inout [Kind]) {
         if let i = kinds.firstIndex(where: { $0.what == what }) {
-            kinds[i].requests += count
-        } else if kinds.count < kindsKept || what == otherKinds {
-            kinds.append(Kind(what: what, requests: count))
+            kinds[i].requests += 1
+        } else if kinds.count < kindsKept {
+            kinds.append(Kind(what: what, requests: 1))
         } else if let i = kinds.firstIndex(where: { $0.what == otherKinds }) {
-            kinds[i].requests += count
+            kinds[i].requests += 1
         } else {
-            kinds.append(Kind(what: otherKinds, requests: count))
+            kinds.append(Kind(what: otherKinds, requests: 1))
         }
     }
 
