@@ -462,15 +462,15 @@ class FileDesk(threading.Thread):
                 self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env,
                                              preexec_fn=lambda: LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL))
                 stopped_at = None
+                late = False                    # killed at the deadline: one problem, said below
                 while self.proc.poll() is None:
                     if Desk.abandoned.is_set():
                         self.proc.kill()
-                    elif self.stop.is_set():
+                    elif self.stop.is_set() and not late:
                         stopped_at = stopped_at or time.monotonic()
                         if time.monotonic() - stopped_at > self.deadline_after_stop:
                             self.proc.kill()
-                            self.failures.append("file desk %d: its file from soak-%d-%d was not through %.0f s after the kills stopped" % (
-                                self.index, self.index, n, self.deadline_after_stop))
+                            late = True
                     time.sleep(0.05)
             os.remove(path)
             if Desk.abandoned.is_set():
@@ -487,6 +487,10 @@ class FileDesk(threading.Thread):
                     self.acked["soak-%d-%d" % (self.index, n + o["line"] - 1)] = o["case_number"]
                     answered += 1
                     self.retries += 1 if o.get("duplicate") else 0
+            if late:
+                self.failures.append("file desk %d: its file from soak-%d-%d.. was not through %.0f s after the kills stopped (killed then), %d of %d lines answered: %s" % (
+                    self.index, self.index, n, self.deadline_after_stop, answered, self.LINES, " | ".join(lines[-3:])))
+                return
             if self.proc.returncode != 0 or answered != self.LINES:
                 self.failures.append("file desk %d: `liaison submit --file` of soak-%d-%d.. ended with status %s, %d of %d lines answered: %s" % (
                     self.index, self.index, n, self.proc.returncode, answered, self.LINES, " | ".join(lines[-3:])))
