@@ -98,8 +98,16 @@ public enum FeedbackFile {
                 guard let text = String(validating: slice, as: UTF8.self) else {
                     return (number, .failure(LineError(line: number, message: "not valid UTF-8 (save the file as UTF-8; from GBK: iconv -f GBK -t UTF-8)")))
                 }
-                let trimmed = text.trimmingCharacters(in: .whitespaces)
-                if !trimmed.isEmpty && !trimmed.hasPrefix("#") { return (number, .success(text)) }
+                // A blank line or a # comment is passed over. Its first byte past spaces and tabs
+                // says so at once; only a line that starts with other Unicode (an ideographic
+                // space?) is trimmed as Foundation trims.
+                switch slice.first(where: { $0 != 0x20 && $0 != 0x09 }) {
+                case nil, UInt8(ascii: "#")?: continue
+                case let b? where b < 0x80: return (number, .success(text))
+                default:
+                    let trimmed = text.trimmingCharacters(in: .whitespaces)
+                    if !trimmed.isEmpty && !trimmed.hasPrefix("#") { return (number, .success(text)) }
+                }
             }
             return nil
         }
@@ -700,8 +708,11 @@ public enum FeedbackFile {
             obj["contact"] = contact
         }
         do {
-            let data = try JSONSerialization.data(withJSONObject: obj)
-            var f = try Liaison_V1_SubmitFeedback(jsonUTF8Data: data)
+            var f = if let bytes = JSONText.written(obj) {
+                try Liaison_V1_SubmitFeedback(jsonUTF8Bytes: bytes)
+            } else {
+                try Liaison_V1_SubmitFeedback(jsonUTF8Data: JSONSerialization.data(withJSONObject: obj))
+            }
             if f.submissionID.isEmpty { f.submissionID = submissionID(source: source, line: line, text: text) }
             return .success(f)
         } catch JSONDecodingError.unknownField(let name) {

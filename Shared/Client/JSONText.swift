@@ -87,4 +87,56 @@ package enum JSONText {
         }
         return nil
     }
+
+    /// `object` written as JSON, when it holds only what a submission's line holds once read and
+    /// rewritten (strings, integers this module put in, objects of them); nil for anything else
+    /// (a number or a `true` from the line, an array, a null), which Foundation's writer takes.
+    /// What protobuf's JSON reader makes of the bytes is what it makes of Foundation's: each
+    /// string escaped as JSON requires (the quote, the backslash, control characters) and the rest
+    /// as UTF-8. Foundation's writer costs a desk's file two fifths of the command's time.
+    package static func written(_ object: [String: Any]) -> [UInt8]? {
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
+        return write(object, into: &out) ? out : nil
+    }
+
+    private static func write(_ object: [String: Any], into out: inout [UInt8]) -> Bool {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for (key, value) in object {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            write(string: key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            switch value {
+            case let nested as [String: Any]:
+                guard write(nested, into: &out) else { return false }
+            case let text as String:
+                write(string: text, into: &out)
+            case let number as Int where type(of: value) == Int.self:
+                out.append(contentsOf: String(number).utf8)
+            default:
+                return false
+            }
+        }
+        out.append(UInt8(ascii: "}"))
+        return true
+    }
+
+    private static func write(string: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for b in string.utf8 {
+            switch b {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                out.append(UInt8(ascii: "\\"))
+                out.append(b)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+            default:
+                out.append(b)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
+    }
 }

@@ -24,6 +24,11 @@ extension Liaison_V1_FeedbackKind {
 
     /// `help_request` (or `Help-Request`, or 求助) → `.helpRequest`; nil for an unknown name.
     public init?(name: String) {
+        // A name as written here (a desk file's every line) is found without Foundation's string work.
+        if let exact = Self.named.first(where: { $0.0 == name })?.1 {
+            self = exact
+            return
+        }
         let name = spelledAsNamed(name)
         guard let k = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = k
@@ -50,6 +55,11 @@ extension Liaison_V1_Channel {
 
     /// `walk_in` (or `Walk-In`, or 来访) → `.walkIn`; nil for an unknown name.
     public init?(name: String) {
+        // A name as written here (a desk file's every line) is found without Foundation's string work.
+        if let exact = Self.named.first(where: { $0.0 == name })?.1 {
+            self = exact
+            return
+        }
         let name = spelledAsNamed(name)
         guard let c = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = c
