@@ -30,7 +30,18 @@ import Testing
         let store = try Store(path: path) { m in
             m.registerMigration("t") { db in try db.execute(sql: "CREATE TABLE rows (id INTEGER PRIMARY KEY, body TEXT NOT NULL)") }
         }
-        for n in 1...300 {
+        // One transaction of more than one buffer's pages first: a WAL of small ones alone can start
+        // over whenever a background checkpoint has copied it all between two commits (a slow
+        // disk), and then stays the size it had. Small transactions after it.
+        _ = try store.write { db in
+            try db.inTransaction {
+                for n in 1...290 {
+                    try db.execute(sql: "INSERT INTO rows (id, body) VALUES (?, ?)", arguments: [n, String(repeating: "x", count: 4_000 + n)])
+                }
+                return .commit
+            }
+        }
+        for n in 291...300 {
             _ = try store.write { db in try db.execute(sql: "INSERT INTO rows (id, body) VALUES (?, ?)", arguments: [n, String(repeating: "x", count: n)]) }
         }
         let before = try Data(contentsOf: URL(fileURLWithPath: path + "-wal"))
