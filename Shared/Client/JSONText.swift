@@ -123,6 +123,8 @@ package enum JSONText {
         return true
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     private static func write(string: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         for b in string.utf8 {
@@ -131,8 +133,7 @@ package enum JSONText {
                 out.append(UInt8(ascii: "\\"))
                 out.append(b)
             case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+                out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hexDigits[Int(b >> 4)], hexDigits[Int(b & 0xF)]])
             default:
                 out.append(b)
             }

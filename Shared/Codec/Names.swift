@@ -7,6 +7,9 @@ import Foundation
 /// longer is left as it is, to be refused.
 func spelledAsNamed(_ typed: String) -> String {
     guard typed.utf8.count <= 64 else { return typed }
+    // Already so (a desk file's every line): spared Foundation's string work, which cost the
+    // desk's command a sixth of its time.
+    if typed.utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "_") }) { return typed }
     return typed.trimmingCharacters(in: .whitespaces).lowercased()
         .replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
 }
@@ -24,11 +27,6 @@ extension Liaison_V1_FeedbackKind {
 
     /// `help_request` (or `Help-Request`, or 求助) → `.helpRequest`; nil for an unknown name.
     public init?(name: String) {
-        // A name as written here (a desk file's every line) is found without Foundation's string work.
-        if let exact = Self.named.first(where: { $0.0 == name })?.1 {
-            self = exact
-            return
-        }
         let name = spelledAsNamed(name)
         guard let k = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = k
@@ -55,11 +53,6 @@ extension Liaison_V1_Channel {
 
     /// `walk_in` (or `Walk-In`, or 来访) → `.walkIn`; nil for an unknown name.
     public init?(name: String) {
-        // A name as written here (a desk file's every line) is found without Foundation's string work.
-        if let exact = Self.named.first(where: { $0.0 == name })?.1 {
-            self = exact
-            return
-        }
         let name = spelledAsNamed(name)
         guard let c = Self.named.first(where: { $0.0 == name })?.1 ?? Self.chinese[name.trimmingCharacters(in: .whitespaces)] else { return nil }
         self = c
