@@ -93,7 +93,7 @@ package enum JSONText {
     /// (a number or a `true` from the line, an array, a null), which Foundation's writer takes.
     /// What protobuf's JSON reader makes of the bytes is what it makes of Foundation's: each
     /// string escaped as JSON requires (the quote, the backslash, control characters) and the rest
-    /// as UTF-8. Foundation's writer costs a desk's file two fifths of the command's time.
+    /// as UTF-8. Foundation's writer took two fifths of the desk's command's time.
     package static func written(_ object: [String: Any]) -> [UInt8]? {
         var out: [UInt8] = []
         out.reserveCapacity(256)
