@@ -120,7 +120,8 @@ struct Streams: ParsableCommand {
             when that is half or more of at least 20, a line under the table names the latest refusal's \
             code and field, and each kind of refusal of the last minute with its count when there are several \
             (a web front's wrong unit and a status page's cut tokens at once): a client sending something \
-            wrong since its last change, or tokens guessed. \
+            wrong since its last change, or tokens guessed. Fewer refusals are named by kind in a line of \
+            their own. \
             A request of many submissions (a desk's file, 16 lines a request) counts once there, refused \
             when one of its lines is; a line under the table gives each intake's submissions one by one: \
             answered in the last minute, refused of them, and accepted and refused since it started. \
@@ -217,6 +218,12 @@ struct Streams: ParsableCommand {
             for s in statuses where s.service == "intake" {
                 guard let st = s.status, st.requestThreadHeldMs == 0 else { continue }
                 print(Self.submissions(s.instance.stream, st))
+            }
+            // What the refusals of the last minute were, where too few for a problem (below) to name them.
+            for s in statuses {
+                guard let st = s.status, !st.refusalsLastMinute.isEmpty, Self.refusing(s.instance.stream, st) == nil else { continue }
+                print("\(s.instance.stream): refused in the last minute, by kind: "
+                      + st.refusalsLastMinute.map { "\($0.requests) \($0.what)" }.joined(separator: ", "))
             }
             // A request thread held up by its disk: every acknowledgement waits.
             for s in statuses {

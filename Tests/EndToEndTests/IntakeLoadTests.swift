@@ -643,6 +643,11 @@ struct IntakeLoadTests {
         let kinds = Dictionary(uniqueKeysWithValues: afterBatches.refusalsLastMinute.map { ($0.what, $0.requests) })
         #expect(Set(kinds.keys) == ["invalid_argument submit_batch.submissions[].unit", "conflict submit_batch.submissions[].submission_id"]
                 && kinds.values.allSatisfy { $0 >= 1 }, "\(kinds)")
+        // Too few for a problem, they are named in a line of their own.
+        let streams = try await set.cli(["streams", "--timeout", "2000"])
+        let named = streams.output.split(separator: "\n").first { $0.hasPrefix("intake-1: refused in the last minute, by kind: ") }
+        #expect(named?.contains("conflict submit_batch.submissions[].submission_id") == true
+                && named?.contains("invalid_argument submit_batch.submissions[].unit") == true, "\(streams.output)")
         // Its submissions are counted one by one: the 248 lines stored, the two refused; each
         // answer again when a batch was sent again (a timeout on a loaded machine), so exactly when
         // the five batches and the first status were all it answered.
