@@ -223,7 +223,7 @@ struct Streams: ParsableCommand {
             for s in statuses {
                 guard let st = s.status, !st.refusalsLastMinute.isEmpty, Self.refusing(s.instance.stream, st) == nil else { continue }
                 print("\(s.instance.stream): refused in the last minute, by kind: "
-                      + st.refusalsLastMinute.map { "\($0.requests) \($0.what)" }.joined(separator: ", "))
+                      + Self.refusalKinds(st))
             }
             // A request thread held up by its disk: every acknowledgement waits.
             for s in statuses {
@@ -360,6 +360,11 @@ struct Streams: ParsableCommand {
             + "since it started, \(st.submissionsAccepted) accepted and \(st.submissionsRefused) refused"
     }
 
+    /// The last minute's refusals by kind with their counts: `25 invalid_argument submit_feedback.unit, 3 not_found`.
+    static func refusalKinds(_ st: Liaison_V1_ServiceStatus) -> String {
+        st.refusalsLastMinute.map { "\($0.requests) \($0.what)" }.joined(separator: ", ")
+    }
+
     /// What needs the operator, one line each: for `--check`.
     /// Half or more of what an instance answered in the last minute (20 requests at least) refused
     /// with the caller's error: a client sending a field wrong after a change, an operator's
@@ -370,7 +375,7 @@ struct Streams: ParsableCommand {
         guard st.refusedLastMinute >= 20, st.refusedLastMinute * 2 >= st.requestsLastMinute else { return nil }
         let latest = st.lastRefusal.isEmpty ? "" : " (the latest: \(st.lastRefusal), \(Output.time(st.lastRefusalAt)))"
         let kinds = st.refusalsLastMinute.count > 1
-            ? "; by kind: " + st.refusalsLastMinute.map { "\($0.requests) \($0.what)" }.joined(separator: ", ") : ""
+            ? "; by kind: " + refusalKinds(st) : ""
         let commonest = st.refusalsLastMinute.first { $0.what != RequestCounts.otherKinds }?.what ?? st.lastRefusal
         let words = commonest.split(separator: " ")
         let code = words.first.map(String.init) ?? ""
