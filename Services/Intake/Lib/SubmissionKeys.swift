@@ -10,7 +10,7 @@ import GRDB
 /// database stays the authority: a hit is confirmed against the stored row, and when two ids share
 /// a hash (about one chance in 10^8 with a million ids) the table is scanned.
 ///
-/// Rebuilt from the table at start (measured: a million ids in 1.9 s and 35 MB). Touched only
+/// Rebuilt from the table at start (a million ids: 35 MB, and intake's start took 0.97–1.49 s). Touched only
 /// inside the write transaction.
 struct SubmissionKeys {
     private var seqByHash: [Int: Int64] = [:]
@@ -25,8 +25,9 @@ struct SubmissionKeys {
         // Case sequences are dense from 1, so the largest is the count without a pass of its own.
         keys.seqByHash.reserveCapacity(try Int.fetchOne(db, sql: "SELECT MAX(case_seq) FROM submissions") ?? 0)
         let rows = try Row.fetchCursor(db, sql: "SELECT case_seq, submission_id FROM submissions ORDER BY case_seq")
+        // Columns by index: by name, each read hashes the column's name (a fifth of the load).
         while let row = try rows.next() {
-            keys.add(row["submission_id"], caseSeq: row["case_seq"])
+            keys.add(row[1], caseSeq: row[0])
         }
         return keys
     }
