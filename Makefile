@@ -9,7 +9,8 @@ BIN := .build/debug
 # consumer that the tests run against the real set, and the validators of deploy/ (the Compose
 # specification's schema, the Kubernetes API schemas, kubectl kustomize, systemd-analyze) that scripts/check-deploy.py runs,
 # and iproute2 (ip netns) and nftables for the tests that spread the set over two hosts, and
-# libfuse2 and fusepy for the file system that loses power (where the machine has /dev/fuse).
+# libfuse2 and fusepy for the file system that loses power (where the machine has /dev/fuse), and
+# libfaketime for the set whose wall clock is stepped forward and back under it.
 deps:
 	@if ! pkg-config --exists libzmq 2>/dev/null; then \
 	  echo "installing libzmq3-dev"; \
@@ -20,6 +21,7 @@ deps:
 	@command -v systemd-analyze >/dev/null 2>&1 || { echo "installing systemd (systemd-analyze verifies deploy/systemd)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null; }
 	@command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || { echo "installing iproute2 (network namespaces: the set over two hosts)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2 >/dev/null; }
 	@command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || { echo "installing nftables (packets dropped at random between two hosts: a bad line)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables >/dev/null; }
+	@ls /usr/lib/*/faketime/libfaketimeMT.so.1 >/dev/null 2>&1 || { echo "installing libfaketime (the set with its wall clock stepped forward and back)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfaketime >/dev/null; }
 	@ldconfig -p 2>/dev/null | grep -q "libfuse.so.2 " || [ ! -e /dev/fuse ] || { echo "installing libfuse2 (scripts/crashfs.py: the power-cut soak's file system)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 >/dev/null; }
 	@python3 -c "import fuse" 2>/dev/null || [ ! -e /dev/fuse ] || { echo "installing fusepy (scripts/crashfs.py)"; python3 -m pip install -q fusepy; }
 	@python3 -c "import check_jsonschema, kubernetes_validate" 2>/dev/null || { echo "installing check-jsonschema and kubernetes-validate (deploy/ checks)"; python3 -m pip install -q check-jsonschema kubernetes-validate; }

@@ -96,8 +96,8 @@ struct Up: ParsableCommand {
         }
         log("stopping")
         for c in children { c.terminate() }
-        let deadline = Date().addingTimeInterval(10)
-        while children.contains(where: \.isRunning) && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while children.contains(where: \.isRunning) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
         for c in children where c.isRunning {
             log("\(c.name) did not stop in 10 s; killing it")
             c.kill()
@@ -131,14 +131,17 @@ final class Child {
     let arguments: [String]
     private var process: Process?
     private var restarts = 0
-    private var startedAt = Date()
-    private var nextStart: Date?
+    // Intervals on the monotonic clock: a wall clock stepped forward (NTP putting a slow clock
+    // right) made every child look silent past --hang-seconds, and `up` killed the whole set; one
+    // stepped back held a dead child's restart for as long as the step.
+    private var startedAt = ContinuousClock.now
+    private var nextStart: ContinuousClock.Instant?
     /// Where the child says it is ready and alive (sd_notify's messages), when hangs are watched.
     private let watch: NotifyReceiver?
     private let hangSeconds: Double
     /// The child said READY=1 (since it last started), and when it last said anything.
     private var ready = false
-    private var lastHeard = Date()
+    private var lastHeard = ContinuousClock.now
 
     init(name: String, path: String, arguments: [String], hangSeconds: Double = 0) {
         self.name = name
@@ -170,7 +173,7 @@ final class Child {
             _ = watch?.drain()   // a dead child's last words are not the new one's
             try p.run()
             process = p
-            startedAt = Date()
+            startedAt = .now
             ready = false
         } catch {
             Up.say("liaison up: cannot start \(name): \(error)\n")
@@ -184,16 +187,16 @@ final class Child {
             return
         }
         if let at = nextStart {
-            if Date() >= at { nextStart = nil; start() }
+            if ContinuousClock.now >= at { nextStart = nil; start() }
             return
         }
         let status = process?.terminationStatus ?? -1
-        if Date().timeIntervalSince(startedAt) > 60 { restarts = 0 }
+        if ContinuousClock.now - startedAt > .seconds(60) { restarts = 0 }
         restarts += 1
         let pause = min(30, pow(2, Double(restarts - 1)))
         let meaning = process?.terminationReason == .exit ? Up.exitMeaning(status) : nil
         Up.say("liaison up: \(name) exited (status \(status)\(meaning.map { ": " + $0 } ?? "")); restarting in \(Int(pause)) s\n")
-        nextStart = Date().addingTimeInterval(pause)
+        nextStart = .now + .seconds(pause)
     }
 
     /// Kills a child that said it was ready and has since been silent for longer than `hangSeconds`;
@@ -203,10 +206,10 @@ final class Child {
         for message in watch.drain() {
             for line in message.split(separator: "\n") where line == "READY=1" || line == "WATCHDOG=1" {
                 if line == "READY=1" { ready = true }
-                lastHeard = Date()
+                lastHeard = .now
             }
         }
-        let silent = Date().timeIntervalSince(lastHeard)
+        let silent = (ContinuousClock.now - lastHeard) / .seconds(1)
         guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
         Up.say("liaison up: \(name) has not said it is alive for \(Int(silent)) s (one of its threads hangs): killing it\n")
         // Not waited for here: a process stuck in the kernel (a disk that does not answer) may take

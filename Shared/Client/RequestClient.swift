@@ -88,10 +88,11 @@ public final class RequestClient {
     /// One Lazy Pirate attempt: send, then wait up to the timeout for the matching reply.
     private func attempt(frames: [[UInt8]], requestID: String) throws -> Liaison_V1_Reply? {
         let s = try connected()
-        let deadline = Date().addingTimeInterval(Double(timeoutMs) / 1000)
+        // Monotonic: with the wall clock stepped back, an attempt waited for as long as the step.
+        let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
         /// What is left of the timeout, in slices of ``waitSliceMs`` when someone waits with us.
         func slice() -> Int32 {
-            let left = Int32(max(0, deadline.timeIntervalSinceNow * 1000))
+            let left = Int32(max(0, (deadline - .now) / .milliseconds(1)))
             return whileWaiting == nil ? left : min(left, Self.waitSliceMs)
         }
         // IMMEDIATE: with no connection yet the send blocks; SNDTIMEO bounds that wait.

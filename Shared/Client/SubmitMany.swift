@@ -87,8 +87,8 @@ private struct Pending {
     /// Most bytes of submissions put in one batch: under ``maxRequestBytes``, with room for the
     /// request's own fields.
     static let batchBytes = maxRequestBytes - 1_024
-    var sentAt = Date()
-    var resendAt = Date()
+    var sentAt = ContinuousClock.now
+    var resendAt = ContinuousClock.now
     /// Times it was sent before, for want of an answer.
     var tries = 0
     var overloads = 0
@@ -129,8 +129,10 @@ private struct SubmitWindow {
     var largest: Int
     /// Submissions the next request carries at most: halved after a silence, back up by one an answer.
     var perRequest: Int
-    /// When the last reply came (any reply: intake, and the link, alive).
-    var lastAnswer = Date.distantPast
+    /// When the last reply came (any reply: intake, and the link, alive); the window's start before
+    /// the first, which is earlier than any send. Every time here is on the monotonic clock: with
+    /// the wall clock stepped back, a lost request waited for as long as the step.
+    var lastAnswer = ContinuousClock.now
     /// Requests sent, numbering each send.
     var sends = 0
     /// The latest send answered on the current connection (-1: none).
@@ -163,10 +165,10 @@ private struct SubmitWindow {
     /// Every submission pulled and answered.
     var isDone: Bool { exhausted && carried == nil && waiting.isEmpty && delayed.isEmpty }
 
-    var oldestSend: Date? { waiting.values.map(\.sentAt).min() }
+    var oldestSend: ContinuousClock.Instant? { waiting.values.map(\.sentAt).min() }
 
     mutating func send(_ p: inout Pending) throws {
-        p.sentAt = Date()
+        p.sentAt = .now
         p.sendNumber = sends
         sends += 1
         waiting[p.requestID] = p
@@ -183,7 +185,7 @@ private struct SubmitWindow {
     /// Keeps the window full: overload retries that are due first, then new requests of up to
     /// `perRequest` submissions (and ``Pending/batchBytes``) pulled from `pull`.
     mutating func fill(_ pull: () throws -> Liaison_V1_SubmitFeedback?) throws {
-        let now = Date()
+        let now = ContinuousClock.now
         while waiting.count < requests, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
             var p = delayed.remove(at: k)
             try send(&p)
@@ -211,10 +213,11 @@ private struct SubmitWindow {
 
     /// When to stop waiting for answers: intake silent for the timeout, a passed-over request's
     /// timeout, or a delayed request due.
-    func nextDeadline() -> Date {
-        var until = oldestSend.map { max($0, lastAnswer).addingTimeInterval(timeout) } ?? .distantFuture
+    func nextDeadline() -> ContinuousClock.Instant {
+        // With nothing on the wire, a timeout from now: `receive` waits no longer than that anyway.
+        var until = max(oldestSend ?? .now, lastAnswer) + .seconds(timeout)
         if let passed = waiting.values.filter({ $0.sendNumber < answeredSend }).map(\.sentAt).min() {
-            until = min(until, passed.addingTimeInterval(timeout))
+            until = min(until, passed + .seconds(timeout))
         }
         if let due = delayed.map(\.resendAt).min() { until = min(until, due) }
         return until
@@ -222,11 +225,11 @@ private struct SubmitWindow {
 
     /// Waits for replies until `deadline` and takes every one that came: each submission's
     /// outcome to `onResult`, an `unavailable` one into `delayed`.
-    mutating func receive(until deadline: Date, _ onResult: (Int, RequestClient.SubmitOutcome) -> Void) throws {
-        let left = Int32(max(0, min(timeout * 1000, deadline.timeIntervalSinceNow * 1000)).rounded(.up))
+    mutating func receive(until deadline: ContinuousClock.Instant, _ onResult: (Int, RequestClient.SubmitOutcome) -> Void) throws {
+        let left = Int32(max(0, min(timeout * 1000, (deadline - .now) / .milliseconds(1))).rounded(.up))
         guard !down, try socket.waitReadable(timeout: left) else { return }
         while let frames = try socket.receiveMultipart(dontWait: true) {
-            lastAnswer = Date()
+            lastAnswer = .now
             guard let reply = try? Framing.decodeReply(frames: frames),
                   var p = waiting.removeValue(forKey: reply.requestID) else { continue }   // late reply to a retried request
             answeredSend = max(answeredSend, p.sendNumber)
@@ -248,12 +251,12 @@ private struct SubmitWindow {
                 perRequest = 1
                 for (j, feedback) in p.feedback.enumerated() {
                     var single = try Pending(index: p.index + j, feedback: [feedback], asBatch: false)
-                    single.resendAt = Date()
+                    single.resendAt = .now
                     delayed.append(single)
                 }
             case .error(let e)? where e.code == .unavailable && p.overloads < overloadRetries:
                 p.overloads += 1
-                p.resendAt = Date().addingTimeInterval(Double(max(10, e.retryAfterMs)) / 1000)   // the service's own hint
+                p.resendAt = .now + .milliseconds(max(10, e.retryAfterMs))   // the service's own hint
                 delayed.append(p)
             case .error(let e)?:
                 for j in p.feedback.indices { onResult(p.index + j, .failure(WireError(e))) }
@@ -269,9 +272,9 @@ private struct SubmitWindow {
     /// the timeout, alone, on this connection.
     /// - Throws: ``ClientError`` when a request would go for the `attempts`th time.
     mutating func resendUnanswered() throws {
-        let now = Date()
+        let now = ContinuousClock.now
         let gaveUp = ClientError(endpoint: client.endpoint, attempts: client.attempts, timeoutMs: client.timeoutMs, overCurve: client.serverKey != nil)
-        if let first = oldestSend, down || now.timeIntervalSince(max(first, lastAnswer)) >= timeout {
+        if let first = oldestSend, down || now - max(first, lastAnswer) >= .seconds(timeout) {
             if (waiting.values.map(\.tries).max() ?? 0) + 1 >= client.attempts { throw gaveUp }
             client.reset()
             socket = try client.connected()
@@ -290,7 +293,7 @@ private struct SubmitWindow {
             return
         }
         // Passed over: answered around, so lost on the way or in a crash.
-        for var p in waiting.values.filter({ $0.sendNumber < answeredSend && now.timeIntervalSince($0.sentAt) >= timeout }).sorted(by: { $0.index < $1.index }) {
+        for var p in waiting.values.filter({ $0.sendNumber < answeredSend && now - $0.sentAt >= .seconds(timeout) }).sorted(by: { $0.index < $1.index }) {
             p.tries += 1
             if p.tries >= client.attempts { throw gaveUp }
             try send(&p)

@@ -40,7 +40,7 @@ public final class Consumer: ThreadLoop {
     /// When the upstream was last heard, and whether its silence was said.
     private let silence: Mutex<UpstreamSilence>
     /// Since when applying the upstream's events has failed, and why it failed last; nil while it works.
-    private let failing = Mutex<(since: Date, why: String)?>(nil)
+    private let failing = Mutex<(since: ContinuousClock.Instant, why: String)?>(nil)
     /// An upstream whose head is behind what this consumer applied: said once a minute.
     private let behind = Mutex(SampledLog(interval: 60))
 
@@ -74,7 +74,7 @@ public final class Consumer: ThreadLoop {
         p.endpoint = upstream.events
         p.silentMs = UInt64(max(0, silence.withLock { $0.silent(at: .now) }) * 1000)
         if let failure = failing.withLock({ $0 }) {
-            p.failingMs = UInt64(max(0, Date.now.timeIntervalSince(failure.since)) * 1000)
+            p.failingMs = UInt64(max(0, (ContinuousClock.now - failure.since) / .milliseconds(1)))
             p.lastFailure = failure.why
         }
         return p
@@ -176,8 +176,8 @@ public final class Consumer: ThreadLoop {
     }
 
     private func backoff(_ failures: Int, stop: StopFlag) {
-        let until = Date().addingTimeInterval(min(5, 0.1 * Double(failures)))
-        while !stop.isSet && Date() < until {
+        let until = ContinuousClock.now + .seconds(min(5, 0.1 * Double(failures)))
+        while !stop.isSet && ContinuousClock.now < until {
             pulse.beat()
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -255,27 +255,28 @@ public final class Consumer: ThreadLoop {
 /// socket, no answer to a replay), and whether it has said so: once when the silence passes `limit`,
 /// once when the upstream is heard again. An idle upstream sends a heartbeat every second, so
 /// seconds of silence mean it is down or the network to it is.
+/// On the monotonic clock: the wall clock stepped forward made every upstream look silent.
 struct UpstreamSilence {
     let limit: TimeInterval
-    private(set) var lastHeard: Date
+    private(set) var lastHeard: ContinuousClock.Instant
     private(set) var said = false
 
-    init(limit: TimeInterval, now: Date) {
+    init(limit: TimeInterval, now: ContinuousClock.Instant) {
         self.limit = limit
         lastHeard = now
     }
 
     /// Seconds since the upstream was last heard (since the consumer started, if never).
-    func silent(at now: Date) -> TimeInterval { now.timeIntervalSince(lastHeard) }
+    func silent(at now: ContinuousClock.Instant) -> TimeInterval { (now - lastHeard) / .seconds(1) }
 
     /// Something came at `now`. Returns the silence's length if it had been said (to say it ended).
-    mutating func heard(at now: Date) -> TimeInterval? {
+    mutating func heard(at now: ContinuousClock.Instant) -> TimeInterval? {
         defer { lastHeard = now; said = false }
         return said ? silent(at: now) : nil
     }
 
     /// Nothing came. Returns the silence's length the first time it passes the limit, else nil.
-    mutating func nothing(at now: Date) -> TimeInterval? {
+    mutating func nothing(at now: ContinuousClock.Instant) -> TimeInterval? {
         let quiet = silent(at: now)
         guard !said, quiet >= limit else { return nil }
         said = true

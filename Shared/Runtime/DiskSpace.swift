@@ -42,7 +42,9 @@ public struct DiskWatch: Sendable {
     public let remindEvery: TimeInterval
     /// Whether the free space is under the threshold, as last measured.
     public private(set) var isLow = false
-    private var lastWarning = Date.distantPast
+    /// When the last warning was said (monotonic: a wall clock stepped back would hold the next
+    /// one back for as long as the step); nil: none since there was room.
+    private var lastWarning: ContinuousClock.Instant?
 
     public init(threshold: UInt64, remindEvery: TimeInterval = 3_600) {
         self.threshold = threshold
@@ -50,18 +52,18 @@ public struct DiskWatch: Sendable {
     }
 
     /// Takes one measurement of the space under `path`; logs as above.
-    public mutating func check(_ space: DiskSpace, path: String, now: Date = Date(), logger: Logger) {
+    public mutating func check(_ space: DiskSpace, path: String, now: ContinuousClock.Instant = .now, logger: Logger) {
         let low = space.free < threshold
         defer { isLow = low }
         let metadata: Logger.Metadata = ["path": "\(path)", "free": "\(DiskSpace.text(space.free))", "total": "\(DiskSpace.text(space.total))",
                                          "warning_under": "\(DiskSpace.text(threshold))"]
-        if low, !isLow || now.timeIntervalSince(lastWarning) >= remindEvery {
+        if low, !isLow || lastWarning.map({ now - $0 >= .seconds(remindEvery) }) ?? true {
             logger.warning("the disk of the database is nearly full: \(DiskSpace.text(space.free)) free of \(DiskSpace.text(space.total)); when it is full, every write fails and requests are answered 'unavailable'. Free space or move the data directory",
                            metadata: metadata)
             lastWarning = now
         } else if !low, isLow {
             logger.notice("the disk of the database has room again: \(DiskSpace.text(space.free)) free", metadata: metadata)
-            lastWarning = .distantPast
+            lastWarning = nil
         }
     }
 }

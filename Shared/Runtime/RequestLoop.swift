@@ -233,10 +233,12 @@ public final class RequestLoop: ThreadLoop {
         options.systemd.ready()
         defer { options.systemd.stopping() }
         let watchdogEvery = options.systemd.watchdogInterval
-        var lastWatchdog = Date.distantPast
+        // Both on the monotonic clock: with the wall clock stepped back, the heartbeats and the
+        // watchdog's pings stopped for as long as the step, and systemd killed the service.
+        var lastWatchdog: ContinuousClock.Instant?
 
         var published = log.head
-        var lastSend = Date()
+        var lastSend = ContinuousClock.now
         // Requests of callers under their share, read while shedding, for the next batch.
         var kept: [Framing.Incoming] = []
         var gathering = BatchGathering()
@@ -262,16 +264,16 @@ public final class RequestLoop: ThreadLoop {
                 } else {
                     published = try publish(events, after: published)
                 }
-                lastSend = Date()
-            } else if Date().timeIntervalSince(lastSend) * 1000 >= Double(options.heartbeatMs) {
+                lastSend = .now
+            } else if ContinuousClock.now - lastSend >= .milliseconds(options.heartbeatMs) {
                 try heartbeat(events)
-                lastSend = Date()
+                lastSend = .now
             }
             // From this thread, which every request waits for: a hang here stops the pings.
             pulse.beat()
-            if let watchdogEvery, Date().timeIntervalSince(lastWatchdog) >= watchdogEvery {
+            if let watchdogEvery, lastWatchdog.map({ ContinuousClock.now - $0 >= .seconds(watchdogEvery) }) ?? true {
                 pingWatchdog(every: watchdogEvery)
-                lastWatchdog = Date()
+                lastWatchdog = .now
             }
         }
         logger.info("stopping", metadata: ["stream": "\(log.stream)"])
@@ -301,12 +303,12 @@ public final class RequestLoop: ThreadLoop {
             if config.instance.requests.hasPrefix("tcp://") { try events.setHeartbeat(interval: 2_000, timeout: 10_000) }
             if let curve = config.curve { try events.setCurveServer(curve.keys, domain: ZAPHandler.eventsDomain) }
             let endpoint = config.bindEndpoint(config.instance.events)
-            let deadline = Date().addingTimeInterval(seconds)
+            let deadline = ContinuousClock.now + .seconds(seconds)
             while true {
                 do {
                     try events.bind(endpoint)
                     return events
-                } catch let e where e.errno == EADDRINUSE && Date() < deadline {
+                } catch let e where e.errno == EADDRINUSE && ContinuousClock.now < deadline {
                     usleep(10_000)
                 }
             }

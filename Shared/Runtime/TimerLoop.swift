@@ -36,21 +36,22 @@ public final class TimerLoop: ThreadLoop {
 
 /// When work that runs far less often than its ``TimerLoop`` wakes is next due (the loop wakes every
 /// 200 ms so that a stop is heard at once): the disk watch every ten seconds, the contact retention
-/// every few minutes.
+/// every few minutes. On the monotonic clock: with the wall clock stepped back, the work stopped
+/// for as long as the step.
 public struct Cadence: Sendable {
     public let every: TimeInterval
     /// Nil: due at once.
-    private var next: Date?
+    private var next: ContinuousClock.Instant?
 
     public init(every: TimeInterval) { self.every = every }
 
     /// True when the work is due at `now`; the next time is then `every` later.
-    public mutating func isDue(_ now: Date) -> Bool {
+    public mutating func isDue(_ now: ContinuousClock.Instant = .now) -> Bool {
         if let next, now < next { return false }
-        next = now.addingTimeInterval(every)
+        next = now + .seconds(every)
         return true
     }
 
-    /// Makes the work due at `date` instead (sooner, after a full batch).
-    public mutating func due(at date: Date) { next = date }
+    /// Makes the work due at `instant` instead (sooner, after a full batch).
+    public mutating func due(at instant: ContinuousClock.Instant) { next = instant }
 }

@@ -330,12 +330,14 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         }
         bound(.success(()))
         defer { s.close() }
-        var lookedAt = Date()
+        // On the monotonic clock: with the wall clock stepped back, a key taken out of the
+        // allow-list was let in for as long as the step.
+        var lookedAt = ContinuousClock.now
         while !stop.isSet {
             pulse.beat()
-            if Date().timeIntervalSince(lookedAt) >= CurveAllowList.watchInterval {
+            if ContinuousClock.now - lookedAt >= .seconds(CurveAllowList.watchInterval) {
                 allowList.reloadIfChanged(logger: logger)
-                lookedAt = Date()
+                lookedAt = .now
             }
             guard try s.waitReadable(timeout: 100), let request = try s.receiveMultipart() else { continue }
             try s.send(multipart: answer(request))

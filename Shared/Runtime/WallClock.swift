@@ -3,7 +3,16 @@ import Synchronization
 
 /// Where services read the time, so tests can move it.
 public protocol WallClock: Sendable {
+    /// The time of day: for timestamps, deadlines and anything a person reads.
     func now() -> Date
+    /// Now on the monotonic clock: for intervals (how long since the last log line, when periodic
+    /// work is next due). A wall clock stepped back (NTP putting a fast clock right) would hold
+    /// such work back for as long as the step, and one stepped forward would make it all due.
+    func instant() -> ContinuousClock.Instant
+}
+
+extension WallClock {
+    public func instant() -> ContinuousClock.Instant { .now }
 }
 
 /// The system clock, optionally shifted by `offset` seconds (`--clock-offset`, for drills and tests).
@@ -13,11 +22,16 @@ public struct SystemClock: WallClock {
     public func now() -> Date { Date().addingTimeInterval(offset) }
 }
 
-/// A clock that moves only when told to (unit tests).
+/// A clock that moves only when told to (unit tests); its ``instant()`` moves with it.
 public final class ManualClock: WallClock {
-    private let current: Mutex<Date>
-    public init(_ start: Date) { current = Mutex(start) }
-    public func now() -> Date { current.withLock { $0 } }
-    public func advance(by seconds: TimeInterval) { current.withLock { $0 = $0.addingTimeInterval(seconds) } }
-    public func set(_ date: Date) { current.withLock { $0 = date } }
+    private let current: Mutex<(date: Date, instant: ContinuousClock.Instant)>
+    public init(_ start: Date) { current = Mutex((start, .now)) }
+    public func now() -> Date { current.withLock { $0.date } }
+    public func instant() -> ContinuousClock.Instant { current.withLock { $0.instant } }
+    public func advance(by seconds: TimeInterval) {
+        current.withLock { $0 = ($0.date.addingTimeInterval(seconds), $0.instant + .seconds(seconds)) }
+    }
+    public func set(_ date: Date) {
+        current.withLock { $0 = (date, $0.instant + .seconds(date.timeIntervalSince($0.date))) }
+    }
 }

@@ -86,17 +86,17 @@ import ZeroMQ
     /// A consumer says once that it hears nothing from its upstream, past the limit, and once that
     /// it hears it again; not on every quiet poll, and not before the limit.
     @Test func silenceIsSaidOnceAtTheLimitAndOnceWhenItEnds() {
-        let start = Date(timeIntervalSince1970: 1_000_000)
+        let start = ContinuousClock.now
         var s = UpstreamSilence(limit: 10, now: start)
-        #expect(s.nothing(at: start.addingTimeInterval(9.9)) == nil)
-        #expect(s.heard(at: start.addingTimeInterval(9.75)) == nil, "a silence never said ends without a word")
-        #expect(s.nothing(at: start.addingTimeInterval(19.5)) == nil, "counted from the last thing heard")
-        #expect(s.nothing(at: start.addingTimeInterval(20)) == 10.25)
-        #expect(s.nothing(at: start.addingTimeInterval(25)) == nil, "said once")
-        #expect(s.silent(at: start.addingTimeInterval(31)) == 21.25)
-        #expect(s.heard(at: start.addingTimeInterval(31)) == 21.25)
-        #expect(s.silent(at: start.addingTimeInterval(31.5)) == 0.5)
-        #expect(s.nothing(at: start.addingTimeInterval(41.5)) == 10.5, "a new silence is said again")
+        #expect(s.nothing(at: start + .seconds(9.9)) == nil)
+        #expect(s.heard(at: start + .seconds(9.75)) == nil, "a silence never said ends without a word")
+        #expect(s.nothing(at: start + .seconds(19.5)) == nil, "counted from the last thing heard")
+        #expect(s.nothing(at: start + .seconds(20)) == 10.25)
+        #expect(s.nothing(at: start + .seconds(25)) == nil, "said once")
+        #expect(s.silent(at: start + .seconds(31)) == 21.25)
+        #expect(s.heard(at: start + .seconds(31)) == 21.25)
+        #expect(s.silent(at: start + .seconds(31.5)) == 0.5)
+        #expect(s.nothing(at: start + .seconds(41.5)) == 10.5, "a new silence is said again")
     }
 
     /// A consumer that cannot apply an event (a bug, a poison event) keeps its place, tries again,

@@ -69,7 +69,7 @@ import Testing
         let logger = Logger(label: "t") { _ in lines }
         var failures = RepeatedFailureLog("commit")
         failures.failed(DatabaseError(resultCode: .SQLITE_CORRUPT, message: "database disk image is malformed"), logger: logger)
-        failures.failed(DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full"), logger: logger, now: Date().addingTimeInterval(60))
+        failures.failed(DatabaseError(resultCode: .SQLITE_FULL, message: "database or disk is full"), logger: logger, now: .now + .seconds(60))
         let all = lines.all
         #expect(all.count == 2)
         #expect(all.first?.level == .critical && all.first?.text.contains("liaison restore") == true, "\(all)")

@@ -41,10 +41,10 @@ import Testing
 /// Work a timer does far less often than it wakes: due at once, then every `every`, or sooner when asked.
 @Test func aCadenceIsDueAtOnceThenEveryIntervalOrWhenAsked() {
     var cadence = Cadence(every: 10)
-    let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+    let t0 = ContinuousClock.now
     var seen: [Bool] = []
-    for dt in [0, 9.9, 10] { seen.append(cadence.isDue(t0.addingTimeInterval(dt))) }
-    cadence.due(at: t0.addingTimeInterval(11))
-    for dt in [10.5, 11, 20.9, 21] { seen.append(cadence.isDue(t0.addingTimeInterval(dt))) }
+    for dt in [0, 9.9, 10] { seen.append(cadence.isDue(t0 + .seconds(dt))) }
+    cadence.due(at: t0 + .seconds(11))
+    for dt in [10.5, 11, 20.9, 21] { seen.append(cadence.isDue(t0 + .seconds(dt))) }
     #expect(seen == [true, false, true, false, true, false, true])
 }

@@ -8,10 +8,10 @@ import Testing
 @Test func aFillingDiskIsToldOnceThenRemindedThenClearedOnce() {
     let log = CapturedLog()
     var watch = DiskWatch(threshold: 1 << 30, remindEvery: 3_600)
-    let t0 = Date(timeIntervalSince1970: 1_790_000_000)
+    let t0 = ContinuousClock.now
     let gib: UInt64 = 1 << 30
     func look(_ free: UInt64, at minutes: Double) {
-        watch.check(DiskSpace(free: free, total: 50 * gib), path: "/var/lib/liaison", now: t0.addingTimeInterval(minutes * 60), logger: log.logger)
+        watch.check(DiskSpace(free: free, total: 50 * gib), path: "/var/lib/liaison", now: t0 + .seconds(minutes * 60), logger: log.logger)
     }
     look(5 * gib, at: 0)
     #expect(log.lines.isEmpty && !watch.isLow)

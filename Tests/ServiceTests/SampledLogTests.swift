@@ -8,10 +8,10 @@ import Testing
 @Test func sampledLogsWriteTheFirstLineThenOneAnInterval() {
     let captured = CapturedLog()
     var log = SampledLogs(interval: 10)
-    let t0 = Date(timeIntervalSince1970: 1_790_000_000)
-    for k in 0..<1_000 { log.log("a", .warning, "kind a", logger: captured.logger, now: t0.addingTimeInterval(Double(k) / 1_000)) }
-    log.log("b", .warning, "kind b", logger: captured.logger, now: t0.addingTimeInterval(1))
+    let t0 = ContinuousClock.now
+    for k in 0..<1_000 { log.log("a", .warning, "kind a", logger: captured.logger, now: t0 + .milliseconds(k)) }
+    log.log("b", .warning, "kind b", logger: captured.logger, now: t0 + .seconds(1))
     #expect(captured.lines.map { $0.trimmingCharacters(in: .whitespaces) } == ["warning kind a", "warning kind b"])
-    log.log("a", .warning, "kind a", logger: captured.logger, now: t0.addingTimeInterval(10.5))
+    log.log("a", .warning, "kind a", logger: captured.logger, now: t0 + .seconds(10.5))
     #expect(captured.lines.last == "warning kind a similar_lines_left_out=999", "\(captured.lines)")
 }

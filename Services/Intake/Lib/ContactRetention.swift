@@ -112,10 +112,10 @@ extension IntakeService {
         guard retention.seconds != nil else { return nil }
         let cadence = Mutex(Cadence(every: retention.checkInterval))
         return TimerLoop(name: "\(name)-retention", intervalMs: 200, logger: logger) { [self] in
-            let now = clock.now()
+            let now = clock.instant()
             if cadence.withLock({ $0.isDue(now) }), try eraseEndedContacts(retention: retention).more {
                 // The next look in a second, not at the next interval.
-                cadence.withLock { $0.due(at: now.addingTimeInterval(1)) }
+                cadence.withLock { $0.due(at: now + .seconds(1)) }
             }
             return false
         }

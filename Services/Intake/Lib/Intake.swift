@@ -199,7 +199,7 @@ public final class IntakeService: RequestHandling {
                 commitFailures.withLock { if $0.isFailing { $0.succeeded(logger: logger) } }
             } catch {
                 commitFailures.withLock {
-                    $0.failed(error, logger: logger, now: clock.now(), metadata: ["batch": "\(submits.count)", "acknowledged": "none of the batch"])
+                    $0.failed(error, logger: logger, now: clock.instant(), metadata: ["batch": "\(submits.count)", "acknowledged": "none of the batch"])
                 }
                 for i in submitAt { replies[i] = .message(.failure(.unavailable("could not store the submission; retry with the same submission_id", retryAfterMs: 500))) }
                 // A batch whose submissions were not stored is answered whole: sent again, its
