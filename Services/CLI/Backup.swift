@@ -60,11 +60,11 @@ struct Backup: ParsableCommand {
         for name in Topology.serviceNames.reversed() {
             for inst in topo.instances(of: name) {
                 let file = inst.stream + ".sqlite"
-                let started = ContinuousClock.now
+                let started = SuspendingClock.now
                 do {
                     let copied = try DatabaseBackup.copy((dataDir as NSString).appendingPathComponent(file),
                                                          to: (to as NSString).appendingPathComponent(file))
-                    rows.append([inst.stream, "\(copied.head)", Output.bytes(copied.bytes), String(format: "%.2f s", (ContinuousClock.now - started) / .seconds(1))])
+                    rows.append([inst.stream, "\(copied.head)", Output.bytes(copied.bytes), String(format: "%.2f s", (SuspendingClock.now - started) / .seconds(1))])
                 } catch {
                     failed += 1
                     printError("error: \(inst.stream): \(error)\n")

@@ -96,8 +96,8 @@ struct Up: ParsableCommand {
         }
         log("stopping")
         for c in children { c.terminate() }
-        let deadline = ContinuousClock.now + .seconds(10)
-        while children.contains(where: \.isRunning) && ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        let deadline = SuspendingClock.now + .seconds(10)
+        while children.contains(where: \.isRunning) && SuspendingClock.now < deadline { Thread.sleep(forTimeInterval: 0.05) }
         for c in children where c.isRunning {
             log("\(c.name) did not stop in 10 s; killing it")
             c.kill()
@@ -134,14 +134,14 @@ final class Child {
     // Intervals on the monotonic clock: a wall clock stepped forward (NTP putting a slow clock
     // right) made every child look silent past --hang-seconds, and `up` killed the whole set; one
     // stepped back held a dead child's restart for as long as the step.
-    private var startedAt = ContinuousClock.now
-    private var nextStart: ContinuousClock.Instant?
+    private var startedAt = SuspendingClock.now
+    private var nextStart: SuspendingClock.Instant?
     /// Where the child says it is ready and alive (sd_notify's messages), when hangs are watched.
     private let watch: NotifyReceiver?
     private let hangSeconds: Double
     /// The child said READY=1 (since it last started), and when it last said anything.
     private var ready = false
-    private var lastHeard = ContinuousClock.now
+    private var lastHeard = SuspendingClock.now
 
     init(name: String, path: String, arguments: [String], hangSeconds: Double = 0) {
         self.name = name
@@ -187,11 +187,11 @@ final class Child {
             return
         }
         if let at = nextStart {
-            if ContinuousClock.now >= at { nextStart = nil; start() }
+            if SuspendingClock.now >= at { nextStart = nil; start() }
             return
         }
         let status = process?.terminationStatus ?? -1
-        if ContinuousClock.now - startedAt > .seconds(60) { restarts = 0 }
+        if SuspendingClock.now - startedAt > .seconds(60) { restarts = 0 }
         restarts += 1
         let pause = min(30, pow(2, Double(restarts - 1)))
         let meaning = process?.terminationReason == .exit ? Up.exitMeaning(status) : nil
@@ -209,7 +209,7 @@ final class Child {
                 lastHeard = .now
             }
         }
-        let silent = (ContinuousClock.now - lastHeard) / .seconds(1)
+        let silent = (SuspendingClock.now - lastHeard) / .seconds(1)
         guard ready, silent > hangSeconds, let p = process, p.isRunning else { return }
         Up.say("liaison up: \(name) has not said it is alive for \(Int(silent)) s (one of its threads hangs): killing it\n")
         // Not waited for here: a process stuck in the kernel (a disk that does not answer) may take

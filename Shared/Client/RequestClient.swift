@@ -89,7 +89,7 @@ public final class RequestClient {
     private func attempt(frames: [[UInt8]], requestID: String) throws -> Liaison_V1_Reply? {
         let s = try connected()
         // Monotonic: with the wall clock stepped back, an attempt waited for as long as the step.
-        let deadline = ContinuousClock.now + .milliseconds(timeoutMs)
+        let deadline = SuspendingClock.now + .milliseconds(timeoutMs)
         /// What is left of the timeout, in slices of ``waitSliceMs`` when someone waits with us.
         func slice() -> Int32 {
             let left = Int32(max(0, (deadline - .now) / .milliseconds(1)))

@@ -87,8 +87,8 @@ private struct Pending {
     /// Most bytes of submissions put in one batch: under ``maxRequestBytes``, with room for the
     /// request's own fields.
     static let batchBytes = maxRequestBytes - 1_024
-    var sentAt = ContinuousClock.now
-    var resendAt = ContinuousClock.now
+    var sentAt = SuspendingClock.now
+    var resendAt = SuspendingClock.now
     /// Times it was sent before, for want of an answer.
     var tries = 0
     var overloads = 0
@@ -132,7 +132,7 @@ private struct SubmitWindow {
     /// When the last reply came (any reply: intake, and the link, alive); the window's start before
     /// the first, which is earlier than any send. Every time here is on the monotonic clock: with
     /// the wall clock stepped back, a lost request waited for as long as the step.
-    var lastAnswer = ContinuousClock.now
+    var lastAnswer = SuspendingClock.now
     /// Requests sent, numbering each send.
     var sends = 0
     /// The latest send answered on the current connection (-1: none).
@@ -165,7 +165,7 @@ private struct SubmitWindow {
     /// Every submission pulled and answered.
     var isDone: Bool { exhausted && carried == nil && waiting.isEmpty && delayed.isEmpty }
 
-    var oldestSend: ContinuousClock.Instant? { waiting.values.map(\.sentAt).min() }
+    var oldestSend: SuspendingClock.Instant? { waiting.values.map(\.sentAt).min() }
 
     mutating func send(_ p: inout Pending) throws {
         p.sentAt = .now
@@ -185,7 +185,7 @@ private struct SubmitWindow {
     /// Keeps the window full: overload retries that are due first, then new requests of up to
     /// `perRequest` submissions (and ``Pending/batchBytes``) pulled from `pull`.
     mutating func fill(_ pull: () throws -> Liaison_V1_SubmitFeedback?) throws {
-        let now = ContinuousClock.now
+        let now = SuspendingClock.now
         while waiting.count < requests, let k = delayed.firstIndex(where: { $0.resendAt <= now }) {
             var p = delayed.remove(at: k)
             try send(&p)
@@ -213,7 +213,7 @@ private struct SubmitWindow {
 
     /// When to stop waiting for answers: intake silent for the timeout, a passed-over request's
     /// timeout, or a delayed request due.
-    func nextDeadline() -> ContinuousClock.Instant {
+    func nextDeadline() -> SuspendingClock.Instant {
         // With nothing on the wire, a timeout from now: `receive` waits no longer than that anyway.
         var until = max(oldestSend ?? .now, lastAnswer) + .seconds(timeout)
         if let passed = waiting.values.filter({ $0.sendNumber < answeredSend }).map(\.sentAt).min() {
@@ -225,7 +225,7 @@ private struct SubmitWindow {
 
     /// Waits for replies until `deadline` and takes every one that came: each submission's
     /// outcome to `onResult`, an `unavailable` one into `delayed`.
-    mutating func receive(until deadline: ContinuousClock.Instant, _ onResult: (Int, RequestClient.SubmitOutcome) -> Void) throws {
+    mutating func receive(until deadline: SuspendingClock.Instant, _ onResult: (Int, RequestClient.SubmitOutcome) -> Void) throws {
         let left = Int32(max(0, min(timeout * 1000, (deadline - .now) / .milliseconds(1))).rounded(.up))
         guard !down, try socket.waitReadable(timeout: left) else { return }
         while let frames = try socket.receiveMultipart(dontWait: true) {
@@ -272,7 +272,7 @@ private struct SubmitWindow {
     /// the timeout, alone, on this connection.
     /// - Throws: ``ClientError`` when a request would go for the `attempts`th time.
     mutating func resendUnanswered() throws {
-        let now = ContinuousClock.now
+        let now = SuspendingClock.now
         let gaveUp = ClientError(endpoint: client.endpoint, attempts: client.attempts, timeoutMs: client.timeoutMs, overCurve: client.serverKey != nil)
         if let first = oldestSend, down || now - max(first, lastAnswer) >= .seconds(timeout) {
             if (waiting.values.map(\.tries).max() ?? 0) + 1 >= client.attempts { throw gaveUp }

@@ -40,7 +40,7 @@ public final class Consumer: ThreadLoop {
     /// When the upstream was last heard, and whether its silence was said.
     private let silence: Mutex<UpstreamSilence>
     /// Since when applying the upstream's events has failed, and why it failed last; nil while it works.
-    private let failing = Mutex<(since: ContinuousClock.Instant, why: String)?>(nil)
+    private let failing = Mutex<(since: SuspendingClock.Instant, why: String)?>(nil)
     /// An upstream whose head is behind what this consumer applied: said once a minute.
     private let behind = Mutex(SampledLog(interval: 60))
 
@@ -74,7 +74,7 @@ public final class Consumer: ThreadLoop {
         p.endpoint = upstream.events
         p.silentMs = UInt64(max(0, silence.withLock { $0.silent(at: .now) }) * 1000)
         if let failure = failing.withLock({ $0 }) {
-            p.failingMs = UInt64(max(0, (ContinuousClock.now - failure.since) / .milliseconds(1)))
+            p.failingMs = UInt64(max(0, (SuspendingClock.now - failure.since) / .milliseconds(1)))
             p.lastFailure = failure.why
         }
         return p
@@ -176,8 +176,8 @@ public final class Consumer: ThreadLoop {
     }
 
     private func backoff(_ failures: Int, stop: StopFlag) {
-        let until = ContinuousClock.now + .seconds(min(5, 0.1 * Double(failures)))
-        while !stop.isSet && ContinuousClock.now < until {
+        let until = SuspendingClock.now + .seconds(min(5, 0.1 * Double(failures)))
+        while !stop.isSet && SuspendingClock.now < until {
             pulse.beat()
             Thread.sleep(forTimeInterval: 0.05)
         }
@@ -258,25 +258,25 @@ public final class Consumer: ThreadLoop {
 /// On the monotonic clock: the wall clock stepped forward made every upstream look silent.
 struct UpstreamSilence {
     let limit: TimeInterval
-    private(set) var lastHeard: ContinuousClock.Instant
+    private(set) var lastHeard: SuspendingClock.Instant
     private(set) var said = false
 
-    init(limit: TimeInterval, now: ContinuousClock.Instant) {
+    init(limit: TimeInterval, now: SuspendingClock.Instant) {
         self.limit = limit
         lastHeard = now
     }
 
     /// Seconds since the upstream was last heard (since the consumer started, if never).
-    func silent(at now: ContinuousClock.Instant) -> TimeInterval { (now - lastHeard) / .seconds(1) }
+    func silent(at now: SuspendingClock.Instant) -> TimeInterval { (now - lastHeard) / .seconds(1) }
 
     /// Something came at `now`. Returns the silence's length if it had been said (to say it ended).
-    mutating func heard(at now: ContinuousClock.Instant) -> TimeInterval? {
+    mutating func heard(at now: SuspendingClock.Instant) -> TimeInterval? {
         defer { lastHeard = now; said = false }
         return said ? silent(at: now) : nil
     }
 
     /// Nothing came. Returns the silence's length the first time it passes the limit, else nil.
-    mutating func nothing(at now: ContinuousClock.Instant) -> TimeInterval? {
+    mutating func nothing(at now: SuspendingClock.Instant) -> TimeInterval? {
         let quiet = silent(at: now)
         guard !said, quiet >= limit else { return nil }
         said = true

@@ -44,7 +44,7 @@ public struct DiskWatch: Sendable {
     public private(set) var isLow = false
     /// When the last warning was said (monotonic: a wall clock stepped back would hold the next
     /// one back for as long as the step); nil: none since there was room.
-    private var lastWarning: ContinuousClock.Instant?
+    private var lastWarning: SuspendingClock.Instant?
 
     public init(threshold: UInt64, remindEvery: TimeInterval = 3_600) {
         self.threshold = threshold
@@ -52,7 +52,7 @@ public struct DiskWatch: Sendable {
     }
 
     /// Takes one measurement of the space under `path`; logs as above.
-    public mutating func check(_ space: DiskSpace, path: String, now: ContinuousClock.Instant = .now, logger: Logger) {
+    public mutating func check(_ space: DiskSpace, path: String, now: SuspendingClock.Instant = .now, logger: Logger) {
         let low = space.free < threshold
         defer { isLow = low }
         let metadata: Logger.Metadata = ["path": "\(path)", "free": "\(DiskSpace.text(space.free))", "total": "\(DiskSpace.text(space.total))",

@@ -235,10 +235,10 @@ public final class RequestLoop: ThreadLoop {
         let watchdogEvery = options.systemd.watchdogInterval
         // Both on the monotonic clock: with the wall clock stepped back, the heartbeats and the
         // watchdog's pings stopped for as long as the step, and systemd killed the service.
-        var lastWatchdog: ContinuousClock.Instant?
+        var lastWatchdog: SuspendingClock.Instant?
 
         var published = log.head
-        var lastSend = ContinuousClock.now
+        var lastSend = SuspendingClock.now
         // Requests of callers under their share, read while shedding, for the next batch.
         var kept: [Framing.Incoming] = []
         var gathering = BatchGathering()
@@ -265,13 +265,13 @@ public final class RequestLoop: ThreadLoop {
                     published = try publish(events, after: published)
                 }
                 lastSend = .now
-            } else if ContinuousClock.now - lastSend >= .milliseconds(options.heartbeatMs) {
+            } else if SuspendingClock.now - lastSend >= .milliseconds(options.heartbeatMs) {
                 try heartbeat(events)
                 lastSend = .now
             }
             // From this thread, which every request waits for: a hang here stops the pings.
             pulse.beat()
-            if let watchdogEvery, lastWatchdog.map({ ContinuousClock.now - $0 >= .seconds(watchdogEvery) }) ?? true {
+            if let watchdogEvery, lastWatchdog.map({ SuspendingClock.now - $0 >= .seconds(watchdogEvery) }) ?? true {
                 pingWatchdog(every: watchdogEvery)
                 lastWatchdog = .now
             }
@@ -303,12 +303,12 @@ public final class RequestLoop: ThreadLoop {
             if config.instance.requests.hasPrefix("tcp://") { try events.setHeartbeat(interval: 2_000, timeout: 10_000) }
             if let curve = config.curve { try events.setCurveServer(curve.keys, domain: ZAPHandler.eventsDomain) }
             let endpoint = config.bindEndpoint(config.instance.events)
-            let deadline = ContinuousClock.now + .seconds(seconds)
+            let deadline = SuspendingClock.now + .seconds(seconds)
             while true {
                 do {
                     try events.bind(endpoint)
                     return events
-                } catch let e where e.errno == EADDRINUSE && ContinuousClock.now < deadline {
+                } catch let e where e.errno == EADDRINUSE && SuspendingClock.now < deadline {
                     usleep(10_000)
                 }
             }

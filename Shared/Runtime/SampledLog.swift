@@ -9,13 +9,13 @@ public struct SampledLog: Sendable {
     private var leftOut = 0
     /// When the last line was written, on the monotonic clock (a wall clock stepped back would
     /// hold the next line back for as long as the step); nil: none yet.
-    private var lastLine: ContinuousClock.Instant?
+    private var lastLine: SuspendingClock.Instant?
 
     public init(interval: TimeInterval = 10) { self.interval = interval }
 
     /// Logs the line, or counts it when the last was written less than `interval` ago.
     public mutating func log(_ level: Logger.Level, _ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata = [:],
-                             logger: Logger, now: ContinuousClock.Instant = .now) {
+                             logger: Logger, now: SuspendingClock.Instant = .now) {
         if let lastLine, now - lastLine < .seconds(interval) {
             leftOut += 1
             return
@@ -43,7 +43,7 @@ public struct SampledLogs: Sendable {
     public init(interval: TimeInterval = 10) { self.interval = interval }
 
     public mutating func log(_ kind: String, _ level: Logger.Level, _ message: @autoclosure () -> Logger.Message,
-                             metadata: @autoclosure () -> Logger.Metadata = [:], logger: Logger, now: ContinuousClock.Instant = .now) {
+                             metadata: @autoclosure () -> Logger.Metadata = [:], logger: Logger, now: SuspendingClock.Instant = .now) {
         byKind[kind, default: SampledLog(interval: interval)].log(level, message(), metadata: metadata(), logger: logger, now: now)
     }
 }
@@ -67,7 +67,7 @@ public struct RepeatedFailureLog: Sendable {
     public var isFailing: Bool { failures > 0 }
 
     /// Records a failure; logs it when it is the first, or `interval` has passed since the last line.
-    public mutating func failed(_ error: any Error, logger: Logger, now: ContinuousClock.Instant = .now, metadata: Logger.Metadata = [:]) {
+    public mutating func failed(_ error: any Error, logger: Logger, now: SuspendingClock.Instant = .now, metadata: Logger.Metadata = [:]) {
         failures += 1
         // Copies for the messages, which are read while `lines` changes.
         let what = what, failures = failures

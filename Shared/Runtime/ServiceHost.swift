@@ -101,7 +101,7 @@ public struct ServiceHost: Service {
     static func diskWatch(config: ServiceConfig, log: EventLog, directory: String, logger: Logger) -> TimerLoop {
         let watch = Mutex((watch: DiskWatch(threshold: config.diskFreeWarningBytes), cadence: Cadence(every: 10)))
         return TimerLoop(name: "\(log.stream)-disk", intervalMs: 200, logger: logger) {
-            let now = ContinuousClock.now
+            let now = SuspendingClock.now
             try watch.withLock { w in
                 guard w.cadence.isDue(now) else { return }
                 guard let space = DiskSpace.of(directory) else {

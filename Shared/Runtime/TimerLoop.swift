@@ -41,17 +41,17 @@ public final class TimerLoop: ThreadLoop {
 public struct Cadence: Sendable {
     public let every: TimeInterval
     /// Nil: due at once.
-    private var next: ContinuousClock.Instant?
+    private var next: SuspendingClock.Instant?
 
     public init(every: TimeInterval) { self.every = every }
 
     /// True when the work is due at `now`; the next time is then `every` later.
-    public mutating func isDue(_ now: ContinuousClock.Instant = .now) -> Bool {
+    public mutating func isDue(_ now: SuspendingClock.Instant = .now) -> Bool {
         if let next, now < next { return false }
         next = now + .seconds(every)
         return true
     }
 
     /// Makes the work due at `instant` instead (sooner, after a full batch).
-    public mutating func due(at instant: ContinuousClock.Instant) { next = instant }
+    public mutating func due(at instant: SuspendingClock.Instant) { next = instant }
 }

@@ -332,10 +332,10 @@ public final class ZAPHandler: ThreadLoop, Sendable {
         defer { s.close() }
         // On the monotonic clock: with the wall clock stepped back, a key taken out of the
         // allow-list was let in for as long as the step.
-        var lookedAt = ContinuousClock.now
+        var lookedAt = SuspendingClock.now
         while !stop.isSet {
             pulse.beat()
-            if ContinuousClock.now - lookedAt >= .seconds(CurveAllowList.watchInterval) {
+            if SuspendingClock.now - lookedAt >= .seconds(CurveAllowList.watchInterval) {
                 allowList.reloadIfChanged(logger: logger)
                 lookedAt = .now
             }

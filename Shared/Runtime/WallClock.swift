@@ -8,11 +8,15 @@ public protocol WallClock: Sendable {
     /// Now on the monotonic clock: for intervals (how long since the last log line, when periodic
     /// work is next due). A wall clock stepped back (NTP putting a fast clock right) would hold
     /// such work back for as long as the step, and one stepped forward would make it all due.
-    func instant() -> ContinuousClock.Instant
+    ///
+    /// Every interval in the set is on `SuspendingClock` (`CLOCK_MONOTONIC` on Linux, as
+    /// `DispatchTime` and ``Pulse`` are): a machine suspended (a laptop closed, a VM paused) is not
+    /// a service hung, where `ContinuousClock` (`CLOCK_BOOTTIME`) counts the time asleep.
+    func instant() -> SuspendingClock.Instant
 }
 
 extension WallClock {
-    public func instant() -> ContinuousClock.Instant { .now }
+    public func instant() -> SuspendingClock.Instant { .now }
 }
 
 /// The system clock, optionally shifted by `offset` seconds (`--clock-offset`, for drills and tests).
@@ -24,10 +28,10 @@ public struct SystemClock: WallClock {
 
 /// A clock that moves only when told to (unit tests); its ``instant()`` moves with it.
 public final class ManualClock: WallClock {
-    private let current: Mutex<(date: Date, instant: ContinuousClock.Instant)>
+    private let current: Mutex<(date: Date, instant: SuspendingClock.Instant)>
     public init(_ start: Date) { current = Mutex((start, .now)) }
     public func now() -> Date { current.withLock { $0.date } }
-    public func instant() -> ContinuousClock.Instant { current.withLock { $0.instant } }
+    public func instant() -> SuspendingClock.Instant { current.withLock { $0.instant } }
     public func advance(by seconds: TimeInterval) {
         current.withLock { $0 = ($0.date.addingTimeInterval(seconds), $0.instant + .seconds(seconds)) }
     }

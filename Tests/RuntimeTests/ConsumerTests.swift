@@ -86,7 +86,7 @@ import ZeroMQ
     /// A consumer says once that it hears nothing from its upstream, past the limit, and once that
     /// it hears it again; not on every quiet poll, and not before the limit.
     @Test func silenceIsSaidOnceAtTheLimitAndOnceWhenItEnds() {
-        let start = ContinuousClock.now
+        let start = SuspendingClock.now
         var s = UpstreamSilence(limit: 10, now: start)
         #expect(s.nothing(at: start + .seconds(9.9)) == nil)
         #expect(s.heard(at: start + .seconds(9.75)) == nil, "a silence never said ends without a word")

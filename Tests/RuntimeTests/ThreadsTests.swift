@@ -41,7 +41,7 @@ import Testing
 /// Work a timer does far less often than it wakes: due at once, then every `every`, or sooner when asked.
 @Test func aCadenceIsDueAtOnceThenEveryIntervalOrWhenAsked() {
     var cadence = Cadence(every: 10)
-    let t0 = ContinuousClock.now
+    let t0 = SuspendingClock.now
     var seen: [Bool] = []
     for dt in [0, 9.9, 10] { seen.append(cadence.isDue(t0 + .seconds(dt))) }
     cadence.due(at: t0 + .seconds(11))

@@ -8,7 +8,7 @@ import Testing
 @Test func aFillingDiskIsToldOnceThenRemindedThenClearedOnce() {
     let log = CapturedLog()
     var watch = DiskWatch(threshold: 1 << 30, remindEvery: 3_600)
-    let t0 = ContinuousClock.now
+    let t0 = SuspendingClock.now
     let gib: UInt64 = 1 << 30
     func look(_ free: UInt64, at minutes: Double) {
         watch.check(DiskSpace(free: free, total: 50 * gib), path: "/var/lib/liaison", now: t0 + .seconds(minutes * 60), logger: log.logger)

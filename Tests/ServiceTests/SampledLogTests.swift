@@ -8,7 +8,7 @@ import Testing
 @Test func sampledLogsWriteTheFirstLineThenOneAnInterval() {
     let captured = CapturedLog()
     var log = SampledLogs(interval: 10)
-    let t0 = ContinuousClock.now
+    let t0 = SuspendingClock.now
     for k in 0..<1_000 { log.log("a", .warning, "kind a", logger: captured.logger, now: t0 + .milliseconds(k)) }
     log.log("b", .warning, "kind b", logger: captured.logger, now: t0 + .seconds(1))
     #expect(captured.lines.map { $0.trimmingCharacters(in: .whitespaces) } == ["warning kind a", "warning kind b"])

@@ -107,12 +107,12 @@ extension IntakeService {
     /// one, and returns what to tell the operator, and whether every contact is now sealed with it.
     public static func resealContacts(config: ServiceConfig, vault: ContactVault, logger: Logger) throws -> (lines: [String], complete: Bool) {
         let log = try config.openLog(migrations: migrations)
-        let started = ContinuousClock.now
+        let started = SuspendingClock.now
         let report = try resealContacts(log, vault: vault) { soFar in
             if soFar.resealed > 0 && soFar.resealed % 100_000 == 0 { logger.info("re-sealed \(soFar.resealed) contacts so far") }
         }
         let census = try log.store.pool.read { db in try ContactKeyCensus.take(db, vault: vault) }
-        let seconds = String(format: "%.1f", (ContinuousClock.now - started) / .seconds(1))
+        let seconds = String(format: "%.1f", (SuspendingClock.now - started) / .seconds(1))
         var lines = ["re-sealed \(report.resealed) contact(s) with key \(vault.currentKeyID) in \(seconds) s; stored contact data now: \(census.summary)"]
         if !report.keyMissing.isEmpty {
             let which = report.keyMissing.sorted { $0.key < $1.key }.map { "\($0.value) sealed with key \(WireError.quoted($0.key))" }.joined(separator: ", ")
