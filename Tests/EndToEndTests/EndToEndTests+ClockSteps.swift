@@ -2,15 +2,18 @@ import Foundation
 import LiaisonCodec
 import LiaisonRuntime
 import Testing
+import ZeroMQ
 
 /// The machine's wall clock stepped under a running set: NTP putting a slow clock right (forward)
 /// or a fast one (back), an operator setting it by hand. Every interval the set keeps (a child's
 /// pings to `liaison up`, heartbeats, a consumer's silence, when periodic work is due, a client's
-/// timeout) is on the monotonic clock, so neither step is taken for a hang or a silence.
+/// timeout, when the CURVE allow-list is read again) is on the monotonic clock, so neither step is
+/// taken for a hang or a silence, and a key taken out is refused as soon after the step as before.
 ///
 /// Before: a step forward past `--hang-seconds` made every child look silent, and `up` killed the
 /// whole set; a step back stopped every service's watchdog pings and heartbeats for as long as
-/// the step, so systemd (`WatchdogSec=`) or `up` killed them, and the consumers heard nothing.
+/// the step, so systemd (`WatchdogSec=`) or `up` killed them, the consumers heard nothing, and a
+/// key taken out of the allow-list stayed in force for as long as the step.
 ///
 /// libfaketime (`make deps` installs it) moves the wall clock of `up` and its services alone,
 /// not the monotonic clock, nor the machine's.
@@ -20,8 +23,12 @@ extension EndToEndTests {
             ["x86_64-linux-gnu", "aarch64-linux-gnu"].map { "/usr/lib/\($0)/faketime/libfaketimeMT.so.1" }
                 .first { FileManager.default.fileExists(atPath: $0) },
             "libfaketime is missing: run make deps (it installs apt's libfaketime)")
-        let set = try LiaisonSet()
+        let set = try LiaisonSet(curve: true)
         defer { set.stopAll() }
+        let desk = try set.allowCurveClient(.submitter, try CurveKeyPair.generate(), name: "desk-3")
+        // `up --curve-keys DIR` reads the allow-list from DIR/curve-clients.
+        let allowList = set.dir + "/keys/curve-clients"
+        try FileManager.default.copyItem(atPath: set.dir + "/keys/clients", toPath: allowList)
         let clockFile = set.dir + "/clock-offset"
         /// The set's wall clock, `seconds` from the machine's (libfaketime reads the file again
         /// every second).
@@ -36,7 +43,8 @@ extension EndToEndTests {
         // straight from a process that has not loaded it, LD_PRELOAD set, sees no arguments (it
         // prints its help; seen from Foundation's Process, Python and bash alike).
         up.executableURL = URL(fileURLWithPath: "/bin/sh")
-        up.arguments = ["-c", "exec \"$0\" \"$@\"", LiaisonSet.binDir + "/liaison", "up", "--topology", set.topologyPath, "--data-dir", set.dir + "/data", "--log-level", "warning", "--hang-seconds", "3"]
+        up.arguments = ["-c", "exec \"$0\" \"$@\"", LiaisonSet.binDir + "/liaison", "up", "--topology", set.topologyPath, "--curve-keys", set.dir + "/keys",
+                        "--data-dir", set.dir + "/data", "--log-level", "warning", "--hang-seconds", "3"]
         up.environment = LiaisonSet.childEnvironment([
             "LD_PRELOAD": library, "FAKETIME_TIMESTAMP_FILE": clockFile, "FAKETIME_DONT_FAKE_MONOTONIC": "1", "FAKETIME_CACHE_DURATION": "1",
         ])
@@ -81,6 +89,11 @@ extension EndToEndTests {
             #expect(await eventually(20) { (try? await set.call("handler", .getCase(.with { $0.caseNumber = number }))) != nil },
                     "case \(number) opened\n\(said())")
         }
+        /// The desk's key is let in: intake answers its status request.
+        func deskLetIn() async -> Bool {
+            (try? await set.cli(["ping", "intake", "--timeout", "500"], environment: ["LIAISON_CURVE_KEY_FILE": desk]))?.status == 0
+        }
+        #expect(await deskLetIn())
         try await submissionBecomesACase(1)
 
         // Two minutes forward, far past the hang limit.
@@ -101,6 +114,10 @@ extension EndToEndTests {
             }
         }
         try await submissionBecomesACase(3)
+        // A key taken out of the allow-list is refused once the file is read again (every 2 s).
+        let without = try String(contentsOfFile: allowList, encoding: .utf8).split(separator: "\n").filter { !$0.hasSuffix(" desk-3") }
+        try (without.joined(separator: "\n") + "\n").write(toFile: allowList, atomically: true, encoding: .utf8)
+        #expect(await eventually(10) { await !deskLetIn() }, "the desk's key, taken out after the clock went back, is still let in")
         #expect(await pids() == first, "no service restarted\n\(said())")
 
         kill(up.processIdentifier, SIGTERM)
