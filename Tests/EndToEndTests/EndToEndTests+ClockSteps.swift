@@ -39,9 +39,9 @@ extension EndToEndTests {
         let upLog = set.dir + "/up.log"
         _ = FileManager.default.createFile(atPath: upLog, contents: nil)
         let up = Process()
-        // Through a shell, which loads libfaketime before `liaison` starts: `liaison` started
-        // straight from a process that has not loaded it, LD_PRELOAD set, sees no arguments (it
-        // prints its help; seen from Foundation's Process, Python and bash alike).
+        // Through a shell that execs it: `liaison` started straight from a process that has not
+        // loaded libfaketime, with LD_PRELOAD set, sees no arguments (it prints its help; seen
+        // from Foundation's Process, Python and bash alike); exec'd by a shell under it, it does.
         up.executableURL = URL(fileURLWithPath: "/bin/sh")
         up.arguments = ["-c", "exec \"$0\" \"$@\"", LiaisonSet.binDir + "/liaison", "up", "--topology", set.topologyPath, "--curve-keys", set.dir + "/keys",
                         "--data-dir", set.dir + "/data", "--log-level", "warning", "--hang-seconds", "3"]
