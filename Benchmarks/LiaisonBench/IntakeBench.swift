@@ -41,7 +41,7 @@ struct EchoServer: ParsableCommand {
         while getppid() == parent {
             guard try router.waitReadable(timeout: 100) else { continue }
             while let frames = try router.receiveMultipart(dontWait: true) {
-                if let store, let body = frames.last { try RawRows.commitOne(store, Data(body)) }
+                if let store, let body = frames.last { try RawRows.commitOne(store, body) }
                 _ = try router.send(multipart: frames)
             }
         }
@@ -60,9 +60,23 @@ enum RawRows {
     }
 
     /// One row in a transaction of its own, fsync'd: the raw one-row transaction.
-    static func commitOne(_ store: Store, _ body: Data) throws {
+    static func commitOne(_ store: Store, _ body: [UInt8]) throws {
         try store.write { db in
-            try db.inTransaction { try db.cachedStatement(sql: insert).execute(arguments: [body]); return .commit }
+            try db.inTransaction { try db.executeBound(db.cachedStatement(sql: insert)) { $0.blob(body) }; return .commit }
+        }
+    }
+
+    /// `count` rows in one transaction, fsync'd. Bound straight to SQLite as intake binds its own
+    /// (``GRDB/Database/executeBound(_:_:)``): through GRDB's `execute(arguments:)`, which boxes
+    /// and converts every value, the same rows went in at 0.66–0.77 of the rate (three runs,
+    /// 2026-12-07), a raw limit that flattered intake.
+    static func commit(_ store: Store, _ body: [UInt8], count: Int) throws {
+        try store.write { db in
+            try db.inTransaction {
+                let st = try db.cachedStatement(sql: insert)
+                for _ in 0..<count { try db.executeBound(st) { $0.blob(body) } }
+                return .commit
+            }
         }
     }
 }
@@ -174,7 +188,7 @@ struct IntakeBench: ParsableCommand {
         if logicOnly {
             for r in 1...runs {
                 let lone = try loneInProcess(dir: dir, count: quick ? 50 : 2_000)
-                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick)))/s; a lone submission p50 \(Int(lone.submission)) µs (CPU \(Int(lone.submissionCPU)) µs), one-row transaction beside it p50 \(Int(lone.oneRow)) µs (CPU \(Int(lone.oneRowCPU)) µs)")
+                print("run \(r): intake logic in-process \(Int(try inProcess(dir: dir, quick: quick).rate))/s; a lone submission p50 \(Int(lone.submission)) µs (CPU \(Int(lone.submissionCPU)) µs), one-row transaction beside it p50 \(Int(lone.oneRow)) µs (CPU \(Int(lone.oneRowCPU)) µs)")
             }
             return
         }
@@ -222,7 +236,8 @@ struct IntakeBench: ParsableCommand {
             note("raw.durable.p50", raw.durableP50); note("raw.durable.p99", raw.durableP99)
             note("raw.rttfsync", raw.rttP50 + 1_000_000 / raw.perTxn1)
             let logic = try inProcess(dir: dir, quick: quick)
-            note("logic.rate", logic)
+            note("logic.rate", logic.rate)
+            note("storage.rate", try storageAlone(from: logic.database, dir: dir, quick: quick))
             // Every phase that measures latency starts on a quiet disk: the pages the previous one
             // left dirty (30 MB of raw rows, the in-process databases) are flushed first, not
             // during it.
@@ -309,6 +324,7 @@ struct IntakeBench: ParsableCommand {
                                                                                SQLite 1/txn    \(pad(f(m("raw.sqlite.1")) + "/s", 10))  \(r2(ratio("closed.rate", "raw.sqlite.1"))) (target >= 10)
                                                                                libzmq echo     \(pad(f(m("raw.closed")) + "/s", 10))  \(r2(ratio("closed.rate", "raw.closed"))) (transport alone, same clients)
             intake logic alone (in-process, batches of 32, no sockets)  \(pad(f(m("logic.rate")) + "/s", 10))  \(r2(ratio("logic.rate", "raw.sqlite.1000"))) of SQLite 1000/txn
+            intake's two rows alone (SQLite, 1000 a txn)                \(pad(f(m("storage.rate")) + "/s", 10))  \(r2(ratio("storage.rate", "raw.sqlite.1000"))) of SQLite 1000/txn (a submission's row and its event's; nothing else)
             latency at low load, p50                    \(pad(f(m("low.p50")) + " µs", 20))  rtt+fsync       \(pad(f(m("raw.rttfsync")) + " µs", 10))  \(r2(ratio("low.p50", "raw.rttfsync"))) (target <= 1)
                                                                                echo committing \(pad(f(m("raw.durable.p50")) + " µs", 10))  \(r2(ratio("low.p50", "raw.durable.p50"))) (each round trip with a one-row transaction inside)
             latency at low load, p99                    \(pad(f(m("low.p99")) + " µs", 20))  libzmq rtt p99  \(f(m("raw.rtt.p99"))) µs; echo committing p99 \(f(m("raw.durable.p99"))) µs
@@ -471,9 +487,11 @@ struct IntakeBench: ParsableCommand {
     }
 
     /// Intake's own work without sockets: validation, idempotency, near-duplicates, sealing, the
-    /// group commit and its events, on batches of 32 as the request loop hands them over.
-    func inProcess(dir: String, quick: Bool) throws -> Double {
-        let store = try Store(path: dir + "/inproc-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
+    /// group commit and its events, on batches of 32 as the request loop hands them over; and the
+    /// database it wrote.
+    func inProcess(dir: String, quick: Bool) throws -> (rate: Double, database: String) {
+        let path = dir + "/inproc-\(UUID().uuidString.prefix(6)).sqlite"
+        let store = try Store(path: path, migrations: IntakeService.migrations)
         let log = try EventLog(store: store, stream: "intake-bench")
         let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
                                     logger: Logger(label: "bench"))
@@ -486,7 +504,72 @@ struct IntakeBench: ParsableCommand {
         }
         let t0 = DispatchTime.now().uptimeNanoseconds
         for b in batches { _ = service.answer(b) }
-        return Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+        return (Double(batches.count * 32) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9), path)
+    }
+
+    /// Binds a value read back from a row as what it is.
+    static func bind(_ value: DatabaseValue, _ row: inout RowBinder) {
+        switch value.storage {
+        case .null: row.null()
+        case .int64(let v): row.int(v)
+        case .double(let v): row.double(v)
+        case .string(let v): row.text(v)
+        case .blob(let v): row.blob(v)
+        }
+    }
+
+    /// What SQLite alone makes of what intake stores for each submission: its row and its
+    /// `feedback.received` event's row (the body, the sealed contact, the fingerprints, the ids),
+    /// 1,000 submissions a transaction, fsync'd, bound as intake and the raw figures bind them
+    /// (``GRDB/Database/executeBound(_:_:)``), with no checking, sealing or sockets. The rows are
+    /// the real ones the in-process run stored in `source`, written again under new keys. The
+    /// 1,000-row figure writes one row of a request's size; a submission costs intake two, so this
+    /// is the ceiling of intake's storage, in submissions a second.
+    func storageAlone(from source: String, dir: String, quick: Bool) throws -> Double {
+        let stored = try DatabaseQueue(path: source).read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT s.submission_id, s.case_number, s.tracking_token, s.body, s.contact, s.received_at, s.state,
+                       s.public_note, s.updated_at, s.linked_case_number, s.contact_prints,
+                       e.event_id, e.topic, e.occurred_at, e.data
+                FROM submissions s JOIN events e ON e.seq = s.event_seq ORDER BY s.case_seq LIMIT 1000
+                """).map { Array($0.databaseValues) }
+        }
+        guard !stored.isEmpty else { throw ValidationError("the in-process run stored no submission to write again") }
+        // Each row's values but its keys (its sequence, and the submission's event), bound below.
+        let events = stored.map { Array($0[11...14]) }
+        let submissions = stored.map { Array($0[0...10]) }
+        let store = try Store(path: dir + "/storage-\(UUID().uuidString.prefix(6)).sqlite", migrations: IntakeService.migrations)
+        let batches = quick ? 5 : 30
+        var seq: Int64 = 0
+        sync()
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<batches {
+            try store.write { db in
+                try db.inTransaction {
+                    let event = try db.cachedStatement(sql: "INSERT INTO events (seq, event_id, topic, occurred_at, data) VALUES (?, ?, ?, ?, ?)")
+                    let submission = try db.cachedStatement(sql: """
+                        INSERT INTO submissions (case_seq, submission_id, case_number, tracking_token, body, contact, received_at, state,
+                                                 public_note, updated_at, linked_case_number, contact_prints, event_seq)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """)
+                    for i in 0..<1_000 {
+                        seq += 1
+                        let e = events[i % events.count], s = submissions[i % submissions.count]
+                        try db.executeBound(event) { row in
+                            row.int(seq)
+                            for v in e { Self.bind(v, &row) }
+                        }
+                        try db.executeBound(submission) { row in
+                            row.int(seq)
+                            for v in s { Self.bind(v, &row) }
+                            row.int(seq)
+                        }
+                    }
+                    return .commit
+                }
+            }
+        }
+        return Double(batches * 1_000) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
     }
 
     /// Intake's request loop (reading, decoding, handling, committing, answering, publishing) on a
@@ -536,7 +619,7 @@ struct IntakeBench: ParsableCommand {
         let service = try IntakeService(log: log, casePrefix: "B", vault: try ContactVault(keys: [("bench", .init(size: .bits256))]),
                                         logger: Logger(label: "bench"))
         let raw = try RawRows.open(dir + "/lone-raw-\(UUID().uuidString.prefix(6)).sqlite")
-        let row = Data(repeating: 0x42, count: try sampleRequestBytes())
+        let row = [UInt8](repeating: 0x42, count: try sampleRequestBytes())
         var times: [Double] = [], rawTimes: [Double] = []
         // CPU time of this thread, kernel included: on a virtual machine an fsync is mostly CPU
         // (the notifications to the virtual disk), not waiting.
@@ -598,7 +681,7 @@ struct IntakeBench: ParsableCommand {
         let d = try roundTrips(durable, body: body, count: quick ? 100 : lowLoad)
 
         let store = try RawRows.open(dir + "/raw-\(UUID().uuidString.prefix(6)).sqlite")
-        let row = Data(repeating: 0x42, count: payload)
+        let row = [UInt8](repeating: 0x42, count: payload)
         let single = quick ? 300 : 2_000
         var t0 = Date()
         sync()
@@ -607,15 +690,7 @@ struct IntakeBench: ParsableCommand {
         let batches = quick ? 5 : 30
         sync()
         t0 = Date()
-        for _ in 0..<batches {
-            try store.write { db in
-                try db.inTransaction {
-                    let st = try db.cachedStatement(sql: RawRows.insert)
-                    for _ in 0..<1_000 { try st.execute(arguments: [row]) }
-                    return .commit
-                }
-            }
-        }
+        for _ in 0..<batches { try RawRows.commit(store, row, count: 1_000) }
         let perTxn1000 = Double(batches * 1_000) / Date().timeIntervalSince(t0)
         return Raw(rttP50: Double(h.valueAtPercentile(50)), rttP99: Double(h.valueAtPercentile(99)), perTxn1: perTxn1, perTxn1000: perTxn1000,
                    closedLoop: ceiling.rate, durableP50: Double(d.valueAtPercentile(50)), durableP99: Double(d.valueAtPercentile(99)))
