@@ -60,11 +60,7 @@ enum RawRows {
     }
 
     /// One row in a transaction of its own, fsync'd: the raw one-row transaction.
-    static func commitOne(_ store: Store, _ body: [UInt8]) throws {
-        try store.write { db in
-            try db.inTransaction { try db.executeBound(db.cachedStatement(sql: insert)) { $0.blob(body) }; return .commit }
-        }
-    }
+    static func commitOne(_ store: Store, _ body: [UInt8]) throws { try commit(store, body, count: 1) }
 
     /// `count` rows in one transaction, fsync'd. Bound straight to SQLite as intake binds its own
     /// (``GRDB/Database/executeBound(_:_:)``): through GRDB's `execute(arguments:)`, which boxes
