@@ -85,7 +85,16 @@ enum ListLimit {
 }
 
 struct Report: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Print the office's report: counts by kind, channel, unit, state, and overdue cases.")
+    static let configuration = CommandConfiguration(
+        abstract: "Print the office's report: counts, overdue cases, rates and opinion alerts.",
+        discussion: """
+            Counts by kind, channel, unit, priority and state; the cases overdue for a first \
+            response; the response, resolution and satisfaction rates of the last 12 months by \
+            unit, category, officer and month; and the opinion alerts of the last 7 days (a surge \
+            of similar complaints about one unit). A rate reads "on time / due": a case is due once \
+            it was answered (resolved) or its deadline passed without it. --json prints the whole \
+            report as protobuf JSON.
+            """)
 
     @OptionGroup var client: ClientOptions
 
@@ -104,6 +113,9 @@ struct Report: ParsableCommand {
             }
             print("\noverdue (first response): \(r.overdue.count)")
             for o in r.overdue.prefix(20) { print("  \(o.caseNumber)  \(o.unit)  due \(Output.time(o.due))") }
+            print(RateTable.text(r), terminator: "")
+            print("\nopinion alerts, last 7 days: \(r.opinionAlerts.count)")
+            for a in r.opinionAlerts { print("  " + RateTable.alertLine(a)) }
         } catch { reportFailure(error) }
     }
 }
@@ -143,5 +155,39 @@ struct Followups: ParsableCommand {
             print(Output.table(["CASE", "UNIT", "DUE", "STATE"], list.map { [$0.caseNumber, $0.unit, Output.time($0.dueAt), $0.state] }))
             print("\(list.count) follow-up(s)\(due ? " due" : "")")
         } catch { reportFailure(error) }
+    }
+}
+
+/// The report's rates and opinion alerts as text. What the services send (a category a citizen
+/// typed) is written out by ``Output/table(_:_:)``, never left to drive the terminal.
+enum RateTable {
+    /// "3/4 75%", or "-" when none was due.
+    static func rate(_ onTime: UInt64, _ due: UInt64) -> String {
+        guard due > 0 else { return "-" }
+        return "\(onTime)/\(due) \(Int((100 * Double(onTime) / Double(due)).rounded()))%"
+    }
+
+    static func row(_ label: String, _ r: Liaison_V1_Rate) -> [String] {
+        [label, "\(r.cases)", rate(r.respondedOnTime, r.responseDue), rate(r.resolvedOnTime, r.resolutionDue),
+         rate(r.satisfied, r.rated), r.rated == 0 ? "-" : String(format: "%.1f", r.meanRating)]
+    }
+
+    static func text(_ r: Liaison_V1_Report) -> String {
+        var rows = [row("all", r.ratesAll)]
+        for (title, rates) in [("by unit (accountable)", r.ratesByUnit), ("by category", r.ratesByCategory),
+                               ("by officer (assigned)", r.ratesByOfficer), ("by month (\(r.timeZone))", r.ratesByMonth)] where !rates.isEmpty {
+            rows.append([title + ":", "", "", "", "", ""])
+            rows += rates.map { row("  " + $0.key, $0) }
+        }
+        return "\nrates of the cases opened since \(Output.time(r.ratesSince)) (on time / due; satisfied: rated 4 or 5 of 5):\n"
+            + Output.table(["", "cases", "answered on time", "resolved on time", "satisfied", "rating"], rows) + "\n"
+    }
+
+    static func alertLine(_ a: Liaison_V1_OpinionAlert) -> String {
+        let area = a.area.isEmpty ? "(address only)" : a.area
+        let cases = a.caseNumbers.prefix(5).joined(separator: ", ") + (a.caseNumbers.count > 5 ? ", ..." : "")
+        let line = "\(Output.time(a.windowEnd))  \(a.category) about \(area): \(a.count) complaints in 24 h, usually "
+            + String(format: "%.1f", a.usual) + " a day\(a.late ? " (raised late)" : ""); cases \(cases)"
+        return PlainText.escapingControls(Output.oneLine(line))
     }
 }

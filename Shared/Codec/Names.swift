@@ -13,6 +13,14 @@ func spelledAsNamed(_ typed: String) -> String {
     return typed.trimmingCharacters(in: .whitespaces).lowercased()
         .replacingOccurrences(of: "-", with: "_").replacingOccurrences(of: " ", with: "_")
 }
+/// A category as the handler's rules and reporting compare it: lower case, its words joined by
+/// single dashes, so that a desk's "Service attitude" or "service_attitude" is `service-attitude`.
+public enum CategoryKey {
+    public static func of(_ category: String) -> String {
+        category.lowercased().split { $0 == "-" || $0 == "_" || $0.isWhitespace }.joined(separator: "-")
+    }
+}
+
 extension Liaison_V1_FeedbackKind {
     public static let named: [(String, Liaison_V1_FeedbackKind)] = [
         ("complaint", .complaint), ("praise", .praise), ("suggestion", .suggestion), ("inquiry", .inquiry),

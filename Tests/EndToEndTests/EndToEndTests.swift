@@ -37,6 +37,47 @@ struct EndToEndTests {
         #expect(await eventually(60) { await set.status("reporting")?.consumers.map(\.appliedSeq).sorted() == [0, 1_000, 1_000] })
     }
 
+    /// Complaints of one category about one station surge: reporting raises one opinion alert on
+    /// its own stream, for any consumer to wire to, and `liaison report` shows it.
+    @Test func aSurgeOfComplaintsRaisesOneOpinionAlert() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("intake")
+        try set.start("reporting", extra: ["--alert-minimum", "4"])
+        try await set.waitReady(["intake", "reporting"])
+        let acks = try await set.withClient("intake") { client in
+            try (0..<6).map { n in
+                var f = submission(n, prefix: "surge")
+                f.kind = .complaint
+                f.category = "Noise at night"
+                f.unit = "STN-WEST-01"
+                f.officerBadge = ""
+                f.clearContact()
+                f.text = "Loud music from the bar on the corner again, night \(n)"
+                return try client.call(.submitFeedback(f)).feedbackAccepted
+            }
+        }
+        func alerts() async throws -> [Liaison_V1_Event] {
+            try await set.call("reporting", .replay(.with { $0.limit = 100 })).replayBatch.events
+        }
+        // All six counted (the report says so), and the fourth raised the one alert.
+        #expect(await eventually(30) { (try? await set.report().feedbackTotal) == 6 }, "\(set.logs())")
+        let events = try await alerts()
+        #expect(events.map(\.topic) == [Topic.opinionAlert])
+        let alert = try #require(events.first).opinionAlert
+        #expect(alert.category == "noise-at-night" && alert.area == "STN-WEST-01" && alert.count == 4 && alert.threshold == 4 && !alert.late)
+        #expect(alert.caseNumbers == acks.prefix(4).reversed().map(\.caseNumber))
+        let printed = try await set.cli(["report"])
+        #expect(printed.status == 0 && printed.output.contains("opinion alerts, last 7 days: 1")
+                && printed.output.contains("noise-at-night about STN-WEST-01: 4 complaints in 24 h"), "\(printed.output)")
+        // Kill -9 and back: the alert is neither lost nor raised again.
+        set.kill9("reporting")
+        try set.start("reporting", extra: ["--alert-minimum", "4"])
+        try await set.waitReady(["reporting"])
+        #expect(try await set.report().opinionAlerts.map(\.caseNumbers) == [alert.caseNumbers])
+        #expect(try await alerts().count == 1)
+    }
+
     @Test func handlerKilledMidStreamStillOpensExactlyOneCaseEach() async throws {
         let set = try LiaisonSet()
         defer { set.stopAll() }

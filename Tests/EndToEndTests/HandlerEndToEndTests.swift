@@ -106,6 +106,19 @@ struct HandlerEndToEndTests {
         // Reporting follows the case to its final state.
         let followed = await eventually(10) { (try? await set.report().byState.map(\.key)) == ["closed"] }
         #expect(followed)
+        // And counts it in the rates: answered and resolved in time by the officer assigned, for
+        // the unit accountable (supervision, through the transfer), rated 4 of 5.
+        let rated = await eventually(10) { (try? await set.report().ratesByOfficer.first?.rated) == 1 }
+        #expect(rated)
+        let rates = try await set.report()
+        #expect(rates.ratesByUnit.map(\.key) == ["SUPERVISION"] && rates.ratesByOfficer.map(\.key) == ["PC-1001"])
+        #expect(rates.ratesByCategory.map(\.key) == ["complaint"])
+        let officer = rates.ratesByOfficer[0]
+        #expect(officer.respondedOnTime == 1 && officer.responseDue == 1 && officer.resolvedOnTime == 1 && officer.resolutionDue == 1
+                && officer.satisfied == 1 && officer.meanRating == 4)
+        let printed = try await set.cli(["report"])
+        let line = printed.output.split(separator: "\n").first { $0.contains("PC-1001") }.map(String.init) ?? ""
+        #expect(printed.status == 0 && line.components(separatedBy: "1/1 100%").count == 4 && line.hasSuffix("4.0"), "\(printed.output)")
     }
 
     /// Whoever reviews a case sees every look at the citizen's contact data: intake records each

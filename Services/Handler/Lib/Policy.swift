@@ -142,7 +142,7 @@ public struct Policy: Sendable {
                     guard conditionKeys.contains(kv[0]) else {
                         throw ConfigError("\(at) \(kv[0])", "unknown condition; expected \(conditionKeys.sorted().joined(separator: ", "))")
                     }
-                    let values = Set(kv[1].split(separator: ",").map { kv[0] == "category" ? categoryKey(String($0)) : String($0).lowercased() })
+                    let values = Set(kv[1].split(separator: ",").map { kv[0] == "category" ? CategoryKey.of(String($0)) : String($0).lowercased() })
                     try validate(condition: kv[0], values: values, at: "\(at) \(kv[0])", units: units)
                     r.conditions[kv[0], default: values].formIntersection(values)
                 }
@@ -223,19 +223,13 @@ public struct Policy: Sendable {
         }
     }
 
-    /// A category as the rules compare it: lower case, its words joined by single dashes, so that a
-    /// desk's "Service attitude" or "service_attitude" is the policy's `service-attitude`.
-    static func categoryKey(_ category: String) -> String {
-        category.lowercased().split { $0 == "-" || $0 == "_" || $0.isWhitespace }.joined(separator: "-")
-    }
-
     /// Routes one feedback.
     public func route(_ f: Liaison_V1_SubmitFeedback) -> Routing {
         let unit = f.unit.isEmpty ? nil : units.unit(f.unit)
         let facts: [String: String] = [
             "kind": Liaison_V1_FeedbackKind.named.first { $0.1 == f.kind }?.0 ?? "unspecified",
             "channel": Liaison_V1_Channel.named.first { $0.1 == f.channel }?.0 ?? "unspecified",
-            "category": Self.categoryKey(f.category),
+            "category": CategoryKey.of(f.category),
             "unit": f.unit.lowercased(),
             "unit_type": unit?.type.rawValue ?? "",
             "officer": f.officerBadge.isEmpty ? "no" : "yes",

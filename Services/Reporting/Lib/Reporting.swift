@@ -5,15 +5,31 @@ import LiaisonRuntime
 import Logging
 import Synchronization
 
-/// Reporting: projections rebuilt from every stream (counts by kind, channel, unit, state and
-/// priority; cases past their deadline; follow-ups due), answered by `GetReport`.
+/// Reporting: projections rebuilt from every stream, answered by `GetReport`: counts by kind,
+/// channel, unit, state and priority; cases past their deadline; follow-ups due; response,
+/// resolution and satisfaction rates by unit, category, officer and month (``CaseRates``); and
+/// opinion alerts when similar complaints surge (``OpinionAlerts``), raised as events on its own
+/// stream.
 public final class ReportingService: RequestHandling {
     let log: EventLog
     let clock: WallClock
+    let rates: CaseRates
+    let alerts: OpinionAlerts
 
-    public init(log: EventLog, clock: WallClock) {
+    /// - Parameters:
+    ///   - timeZone: the zone whose calendar months the rates by month count (the force's own).
+    ///   - alerts: when a surge of complaints raises an opinion alert.
+    public init(log: EventLog, clock: WallClock, timeZone: TimeZone = ReportingService.defaultTimeZone,
+                alerts: OpinionAlertSettings = .init()) {
         self.log = log
         self.clock = clock
+        self.rates = CaseRates(timeZone: timeZone)
+        self.alerts = OpinionAlerts(settings: alerts)
+    }
+
+    /// The demo city's zone, as the handler's working calendar has it.
+    public static var defaultTimeZone: TimeZone {
+        TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3_600)!
     }
 
     public static func migrations(_ m: inout DatabaseMigrator) {
@@ -36,13 +52,53 @@ public final class ReportingService: RequestHandling {
                 CREATE INDEX report_cases_state ON cases(state, respond_by);
                 """)
         }
+        m.registerMigration("reporting-v2") { db in
+            // What the rates and the opinion alerts need. The new columns are filled from the
+            // streams: every projection starts again from each upstream's first event (streams
+            // are never trimmed), and the counts come back as the consumers catch up.
+            try db.execute(sql: """
+                ALTER TABLE cases ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+                ALTER TABLE cases ADD COLUMN category TEXT NOT NULL DEFAULT '';
+                ALTER TABLE cases ADD COLUMN accountable_unit TEXT NOT NULL DEFAULT '';
+                ALTER TABLE cases ADD COLUMN officer TEXT NOT NULL DEFAULT '';
+                ALTER TABLE cases ADD COLUMN opened_at REAL NOT NULL DEFAULT 0;
+                ALTER TABLE cases ADD COLUMN month TEXT NOT NULL DEFAULT '';
+                ALTER TABLE cases ADD COLUMN responded_at REAL;
+                ALTER TABLE cases ADD COLUMN responded_on_time INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE cases ADD COLUMN resolved_at REAL;
+                ALTER TABLE cases ADD COLUMN resolved_on_time INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE cases ADD COLUMN rating INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX report_cases_opened ON cases(opened_at);
+                CREATE TABLE complaints (
+                  case_number TEXT PRIMARY KEY,
+                  category TEXT NOT NULL,
+                  area TEXT NOT NULL,
+                  at REAL NOT NULL
+                );
+                CREATE INDEX report_complaints ON complaints(category, area, at);
+                CREATE TABLE opinion_alerts (
+                  category TEXT NOT NULL,
+                  area TEXT NOT NULL,
+                  window_end REAL NOT NULL,
+                  raised_at REAL NOT NULL,
+                  published INTEGER NOT NULL,
+                  data BLOB NOT NULL,
+                  PRIMARY KEY (category, area, window_end)
+                );
+                CREATE INDEX report_alerts_window ON opinion_alerts(window_end);
+                DELETE FROM counters;
+                DELETE FROM cases;
+                DELETE FROM consumer_cursors;
+                """)
+        }
     }
 
     /// Builds the whole reporting instance: it consumes every instance of every other service.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), options: RequestLoopOptions = .init(),
+                            timeZone: TimeZone = ReportingService.defaultTimeZone, alerts: OpinionAlertSettings = .init(),
                             logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
-        let service = ReportingService(log: log, clock: clock)
+        let service = ReportingService(log: log, clock: clock, timeZone: timeZone, alerts: alerts)
         var consumers: [Consumer] = []
         for (name, prefixes) in [("intake", ["feedback."]), ("handler", ["case."]), ("scheduler", ["schedule."])] {
             for up in config.topology.instances(of: name) {
@@ -63,24 +119,25 @@ public final class ReportingService: RequestHandling {
 
     /// Applies one event of any stream to the projections.
     public func apply(_ db: Database, _ out: EventAppender, _ event: Liaison_V1_Event) throws {
+        // When it happened upstream: what the rates and the alerts count by, so that a rebuild
+        // from the streams finds the same figures.
+        let at = event.hasOccurredAt ? event.occurredAt.date : clock.now()
         switch event.payload {
         case .feedbackReceived(let fr)?:
             try Self.bump(db, "total", "feedback")
             try Self.bump(db, "kind", fr.feedback.kind.name)
             try Self.bump(db, "channel", fr.feedback.channel.name)
+            try alerts.received(db, out, fr, at: at, now: clock.now())
         case .caseOpened(let c)?:
-            try db.executeCached(sql: """
-                INSERT OR IGNORE INTO cases (case_number, unit, priority, state, respond_by, resolve_by)
-                VALUES (?, ?, ?, 'triaged', ?, ?)
-                """, arguments: [c.caseNumber, c.unit, c.priority, c.respondBy.date.timeIntervalSince1970, c.resolveBy.date.timeIntervalSince1970])
+            try rates.opened(db, c, at: at)
             if db.changesCount > 0 {
                 try Self.bump(db, "unit", c.unit)
                 try Self.bump(db, "priority", c.priority)
             }
         case .caseUpdated(let u)?:
-            // The case moves through its life cycle: the projection follows its state, unit and deadlines.
-            try db.executeCached(sql: "UPDATE cases SET state = ?, unit = ?, respond_by = ?, resolve_by = ? WHERE case_number = ?",
-                           arguments: [u.toState, u.unit, u.respondBy.date.timeIntervalSince1970, u.resolveBy.date.timeIntervalSince1970, u.caseNumber])
+            // The case moves through its life cycle: the projection follows its state, unit,
+            // officer and deadlines, and records its answer, resolution and rating.
+            try rates.updated(db, u, at: at)
         case .followupDue?:
             try Self.bump(db, "total", "followups_due")
         default:
@@ -158,6 +215,15 @@ public final class ReportingService: RequestHandling {
                 o.due = .init(date: Date(timeIntervalSince1970: row["respond_by"]))
                 return o
             }
+            let since = now.addingTimeInterval(-CaseRates.window)
+            rep.ratesAll = try rates.rates(db, .all, now: now, since: since).first ?? Liaison_V1_Rate.with { $0.key = "all" }
+            rep.ratesByUnit = try rates.rates(db, .unit, now: now, since: since)
+            rep.ratesByCategory = try rates.rates(db, .category, now: now, since: since)
+            rep.ratesByOfficer = try rates.rates(db, .officer, now: now, since: since)
+            rep.ratesByMonth = try rates.rates(db, .month, now: now, since: since)
+            rep.ratesSince = .init(date: since)
+            rep.timeZone = rates.timeZone.identifier
+            rep.opinionAlerts = try OpinionAlerts.recent(db, now: now)
             rep.generatedAt = .init(date: now)
             return rep
         }

@@ -1051,6 +1051,15 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .contactErased(newValue)}
   }
 
+  /// reporting; topic "opinion.alert"
+  public var opinionAlert: Liaison_V1_OpinionAlert {
+    get {
+      if case .opinionAlert(let v)? = _storage._payload {return v}
+      return Liaison_V1_OpinionAlert()
+    }
+    set {_uniqueStorage()._payload = .opinionAlert(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -1070,6 +1079,8 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case contactDisclosed(Liaison_V1_ContactDisclosed)
     /// intake; topic "contact.erased"
     case contactErased(Liaison_V1_ContactErased)
+    /// reporting; topic "opinion.alert"
+    case opinionAlert(Liaison_V1_OpinionAlert)
 
   }
 
@@ -1442,6 +1453,53 @@ public nonisolated struct Liaison_V1_Heartbeat: Sendable {
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
+}
+
+/// Reporting saw similar complaints surge: those of one category about one area (the unit they
+/// name) in the 24 hours to `window_end` reached `threshold`, well above their usual level. Raised
+/// once a day at most for the same category and area, so that the PR office can answer publicly in
+/// time.
+public nonisolated struct Liaison_V1_OpinionAlert: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// the complaints' category as the rules compare it ("noise", "officer-conduct"); "uncategorized" when they gave none
+  public var category: String = String()
+
+  /// the unit code the complaints name; "" when they gave only an address
+  public var area: String = String()
+
+  /// complaints of this category and area in the 24 hours to window_end
+  public var count: UInt32 = 0
+
+  /// their mean a day over the 28 days before those 24 hours
+  public var usual: Double = 0
+
+  /// what count had to reach: the larger of the minimum and factor x usual
+  public var threshold: UInt32 = 0
+
+  /// the complaint that reached it: when intake received it
+  public var windowEnd: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_windowEnd ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_windowEnd = newValue}
+  }
+  /// Returns true if `windowEnd` has been explicitly set.
+  public var hasWindowEnd: Bool {self._windowEnd != nil}
+  /// Clears the value of `windowEnd`. Subsequent reads from it will return its default value.
+  public mutating func clearWindowEnd() {self._windowEnd = nil}
+
+  /// the window's complaints, latest first (at most 20)
+  public var caseNumbers: [String] = []
+
+  /// raised over an hour after window_end (reporting was behind or down)
+  public var late: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _windowEnd: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
 public nonisolated struct Liaison_V1_FollowupDue: Sendable {
@@ -2131,43 +2189,172 @@ public nonisolated struct Liaison_V1_OverdueCase: Sendable {
   fileprivate var _due: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
 }
 
-public nonisolated struct Liaison_V1_Report: Sendable {
+/// How one group of cases (a unit, a category, an officer, a month) is kept to its deadlines and
+/// what the citizens said, as counts: a rate is its on-time count over its due count. Merged
+/// duplicates are left out; a case waiting on the citizen or not police responsibility is due only
+/// once it was answered (resolved).
+public nonisolated struct Liaison_V1_Rate: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  public var feedbackTotal: UInt64 = 0
+  /// the unit code, "kind/category", the officer's badge, or the month "2026-12"
+  public var key: String = String()
 
-  public var casesTotal: UInt64 = 0
+  /// cases opened
+  public var cases: UInt64 = 0
 
-  public var byKind: [Liaison_V1_Count] = []
+  /// given a first response (a resolution counts as one)
+  public var responded: UInt64 = 0
 
-  public var byChannel: [Liaison_V1_Count] = []
+  /// responded, or past the response deadline without one
+  public var responseDue: UInt64 = 0
 
-  public var byUnit: [Liaison_V1_Count] = []
+  /// responded by the response deadline
+  public var respondedOnTime: UInt64 = 0
 
-  public var byState: [Liaison_V1_Count] = []
+  public var resolved: UInt64 = 0
 
-  public var byPriority: [Liaison_V1_Count] = []
+  /// resolved, or past the resolution deadline without it
+  public var resolutionDue: UInt64 = 0
 
-  public var overdue: [Liaison_V1_OverdueCase] = []
+  /// resolved by the resolution deadline
+  public var resolvedOnTime: UInt64 = 0
 
-  public var followupsDue: UInt64 = 0
+  /// resolutions the citizen rated at the follow-up (1-5)
+  public var rated: UInt64 = 0
+
+  /// rated 4 or 5
+  public var satisfied: UInt64 = 0
+
+  /// the mean of the ratings; 0 when none
+  public var meanRating: Double = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_Report: @unchecked Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var feedbackTotal: UInt64 {
+    get {_storage._feedbackTotal}
+    set {_uniqueStorage()._feedbackTotal = newValue}
+  }
+
+  public var casesTotal: UInt64 {
+    get {_storage._casesTotal}
+    set {_uniqueStorage()._casesTotal = newValue}
+  }
+
+  public var byKind: [Liaison_V1_Count] {
+    get {_storage._byKind}
+    set {_uniqueStorage()._byKind = newValue}
+  }
+
+  public var byChannel: [Liaison_V1_Count] {
+    get {_storage._byChannel}
+    set {_uniqueStorage()._byChannel = newValue}
+  }
+
+  public var byUnit: [Liaison_V1_Count] {
+    get {_storage._byUnit}
+    set {_uniqueStorage()._byUnit = newValue}
+  }
+
+  public var byState: [Liaison_V1_Count] {
+    get {_storage._byState}
+    set {_uniqueStorage()._byState = newValue}
+  }
+
+  public var byPriority: [Liaison_V1_Count] {
+    get {_storage._byPriority}
+    set {_uniqueStorage()._byPriority = newValue}
+  }
+
+  public var overdue: [Liaison_V1_OverdueCase] {
+    get {_storage._overdue}
+    set {_uniqueStorage()._overdue = newValue}
+  }
+
+  public var followupsDue: UInt64 {
+    get {_storage._followupsDue}
+    set {_uniqueStorage()._followupsDue = newValue}
+  }
 
   public var generatedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
-    get {_generatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
-    set {_generatedAt = newValue}
+    get {_storage._generatedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._generatedAt = newValue}
   }
   /// Returns true if `generatedAt` has been explicitly set.
-  public var hasGeneratedAt: Bool {self._generatedAt != nil}
+  public var hasGeneratedAt: Bool {_storage._generatedAt != nil}
   /// Clears the value of `generatedAt`. Subsequent reads from it will return its default value.
-  public mutating func clearGeneratedAt() {self._generatedAt = nil}
+  public mutating func clearGeneratedAt() {_uniqueStorage()._generatedAt = nil}
+
+  /// Rates over the cases opened in the last 12 months (rates_since on): all of them, then by
+  /// accountable unit, by kind and category, by assigned officer and by month of opening.
+  public var ratesAll: Liaison_V1_Rate {
+    get {_storage._ratesAll ?? Liaison_V1_Rate()}
+    set {_uniqueStorage()._ratesAll = newValue}
+  }
+  /// Returns true if `ratesAll` has been explicitly set.
+  public var hasRatesAll: Bool {_storage._ratesAll != nil}
+  /// Clears the value of `ratesAll`. Subsequent reads from it will return its default value.
+  public mutating func clearRatesAll() {_uniqueStorage()._ratesAll = nil}
+
+  /// most cases first
+  public var ratesByUnit: [Liaison_V1_Rate] {
+    get {_storage._ratesByUnit}
+    set {_uniqueStorage()._ratesByUnit = newValue}
+  }
+
+  /// complaints first, then most cases
+  public var ratesByCategory: [Liaison_V1_Rate] {
+    get {_storage._ratesByCategory}
+    set {_uniqueStorage()._ratesByCategory = newValue}
+  }
+
+  /// most cases first, at most 100
+  public var ratesByOfficer: [Liaison_V1_Rate] {
+    get {_storage._ratesByOfficer}
+    set {_uniqueStorage()._ratesByOfficer = newValue}
+  }
+
+  /// newest first
+  public var ratesByMonth: [Liaison_V1_Rate] {
+    get {_storage._ratesByMonth}
+    set {_uniqueStorage()._ratesByMonth = newValue}
+  }
+
+  public var ratesSince: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_storage._ratesSince ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_uniqueStorage()._ratesSince = newValue}
+  }
+  /// Returns true if `ratesSince` has been explicitly set.
+  public var hasRatesSince: Bool {_storage._ratesSince != nil}
+  /// Clears the value of `ratesSince`. Subsequent reads from it will return its default value.
+  public mutating func clearRatesSince() {_uniqueStorage()._ratesSince = nil}
+
+  /// the zone whose calendar months rates_by_month counts
+  public var timeZone: String {
+    get {_storage._timeZone}
+    set {_uniqueStorage()._timeZone = newValue}
+  }
+
+  /// raised in the last 7 days, newest first
+  public var opinionAlerts: [Liaison_V1_OpinionAlert] {
+    get {_storage._opinionAlerts}
+    set {_uniqueStorage()._opinionAlerts = newValue}
+  }
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
-  fileprivate var _generatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _storage = _StorageClass.defaultInstance
 }
 
 public nonisolated struct Liaison_V1_ListFollowups: Sendable {
@@ -3407,7 +3594,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0\u{3}opinion_alert\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -3559,6 +3746,19 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .contactErased(v)
           }
         }()
+        case 24: try {
+          var v: Liaison_V1_OpinionAlert?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .opinionAlert(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .opinionAlert(v)
+          }
+        }()
         default: break
         }
       }
@@ -3618,6 +3818,10 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       case .contactErased?: try {
         guard case .contactErased(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 23)
+      }()
+      case .opinionAlert?: try {
+        guard case .opinionAlert(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
       }()
       case nil: break
       }
@@ -4288,6 +4492,75 @@ nonisolated extension Liaison_V1_Heartbeat: SwiftProtobuf.Message, SwiftProtobuf
 
   public static func ==(lhs: Liaison_V1_Heartbeat, rhs: Liaison_V1_Heartbeat) -> Bool {
     if lhs.headSeq != rhs.headSeq {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_OpinionAlert: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".OpinionAlert"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}category\0\u{1}area\0\u{1}count\0\u{1}usual\0\u{1}threshold\0\u{3}window_end\0\u{3}case_numbers\0\u{1}late\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.category) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.area) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.count) }()
+      case 4: try { try decoder.decodeSingularDoubleField(value: &self.usual) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.threshold) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._windowEnd) }()
+      case 7: try { try decoder.decodeRepeatedStringField(value: &self.caseNumbers) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.late) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.category.isEmpty {
+      try visitor.visitSingularStringField(value: self.category, fieldNumber: 1)
+    }
+    if !self.area.isEmpty {
+      try visitor.visitSingularStringField(value: self.area, fieldNumber: 2)
+    }
+    if self.count != 0 {
+      try visitor.visitSingularUInt32Field(value: self.count, fieldNumber: 3)
+    }
+    if self.usual.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.usual, fieldNumber: 4)
+    }
+    if self.threshold != 0 {
+      try visitor.visitSingularUInt32Field(value: self.threshold, fieldNumber: 5)
+    }
+    try { if let v = self._windowEnd {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if !self.caseNumbers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.caseNumbers, fieldNumber: 7)
+    }
+    if self.late != false {
+      try visitor.visitSingularBoolField(value: self.late, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_OpinionAlert, rhs: Liaison_V1_OpinionAlert) -> Bool {
+    if lhs.category != rhs.category {return false}
+    if lhs.area != rhs.area {return false}
+    if lhs.count != rhs.count {return false}
+    if lhs.usual != rhs.usual {return false}
+    if lhs.threshold != rhs.threshold {return false}
+    if lhs._windowEnd != rhs._windowEnd {return false}
+    if lhs.caseNumbers != rhs.caseNumbers {return false}
+    if lhs.late != rhs.late {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -5364,9 +5637,9 @@ nonisolated extension Liaison_V1_OverdueCase: SwiftProtobuf.Message, SwiftProtob
   }
 }
 
-nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
-  public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0")
+nonisolated extension Liaison_V1_Rate: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Rate"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}key\0\u{1}cases\0\u{1}responded\0\u{3}response_due\0\u{3}responded_on_time\0\u{1}resolved\0\u{3}resolution_due\0\u{3}resolved_on_time\0\u{1}rated\0\u{1}satisfied\0\u{3}mean_rating\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -5374,70 +5647,260 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       // allocates stack space for every case branch when no optimizations are
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
-      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.feedbackTotal) }()
-      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.casesTotal) }()
-      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.byKind) }()
-      case 4: try { try decoder.decodeRepeatedMessageField(value: &self.byChannel) }()
-      case 5: try { try decoder.decodeRepeatedMessageField(value: &self.byUnit) }()
-      case 6: try { try decoder.decodeRepeatedMessageField(value: &self.byState) }()
-      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.byPriority) }()
-      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.overdue) }()
-      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.followupsDue) }()
-      case 10: try { try decoder.decodeSingularMessageField(value: &self._generatedAt) }()
+      case 1: try { try decoder.decodeSingularStringField(value: &self.key) }()
+      case 2: try { try decoder.decodeSingularUInt64Field(value: &self.cases) }()
+      case 3: try { try decoder.decodeSingularUInt64Field(value: &self.responded) }()
+      case 4: try { try decoder.decodeSingularUInt64Field(value: &self.responseDue) }()
+      case 5: try { try decoder.decodeSingularUInt64Field(value: &self.respondedOnTime) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.resolved) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.resolutionDue) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.resolvedOnTime) }()
+      case 9: try { try decoder.decodeSingularUInt64Field(value: &self.rated) }()
+      case 10: try { try decoder.decodeSingularUInt64Field(value: &self.satisfied) }()
+      case 11: try { try decoder.decodeSingularDoubleField(value: &self.meanRating) }()
       default: break
       }
     }
   }
 
   public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
-    // The use of inline closures is to circumvent an issue where the compiler
-    // allocates stack space for every if/case branch local when no optimizations
-    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
-    // https://github.com/apple/swift-protobuf/issues/1182
-    if self.feedbackTotal != 0 {
-      try visitor.visitSingularUInt64Field(value: self.feedbackTotal, fieldNumber: 1)
+    if !self.key.isEmpty {
+      try visitor.visitSingularStringField(value: self.key, fieldNumber: 1)
     }
-    if self.casesTotal != 0 {
-      try visitor.visitSingularUInt64Field(value: self.casesTotal, fieldNumber: 2)
+    if self.cases != 0 {
+      try visitor.visitSingularUInt64Field(value: self.cases, fieldNumber: 2)
     }
-    if !self.byKind.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.byKind, fieldNumber: 3)
+    if self.responded != 0 {
+      try visitor.visitSingularUInt64Field(value: self.responded, fieldNumber: 3)
     }
-    if !self.byChannel.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.byChannel, fieldNumber: 4)
+    if self.responseDue != 0 {
+      try visitor.visitSingularUInt64Field(value: self.responseDue, fieldNumber: 4)
     }
-    if !self.byUnit.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.byUnit, fieldNumber: 5)
+    if self.respondedOnTime != 0 {
+      try visitor.visitSingularUInt64Field(value: self.respondedOnTime, fieldNumber: 5)
     }
-    if !self.byState.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.byState, fieldNumber: 6)
+    if self.resolved != 0 {
+      try visitor.visitSingularUInt64Field(value: self.resolved, fieldNumber: 6)
     }
-    if !self.byPriority.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.byPriority, fieldNumber: 7)
+    if self.resolutionDue != 0 {
+      try visitor.visitSingularUInt64Field(value: self.resolutionDue, fieldNumber: 7)
     }
-    if !self.overdue.isEmpty {
-      try visitor.visitRepeatedMessageField(value: self.overdue, fieldNumber: 8)
+    if self.resolvedOnTime != 0 {
+      try visitor.visitSingularUInt64Field(value: self.resolvedOnTime, fieldNumber: 8)
     }
-    if self.followupsDue != 0 {
-      try visitor.visitSingularUInt64Field(value: self.followupsDue, fieldNumber: 9)
+    if self.rated != 0 {
+      try visitor.visitSingularUInt64Field(value: self.rated, fieldNumber: 9)
     }
-    try { if let v = self._generatedAt {
-      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
-    } }()
+    if self.satisfied != 0 {
+      try visitor.visitSingularUInt64Field(value: self.satisfied, fieldNumber: 10)
+    }
+    if self.meanRating.bitPattern != 0 {
+      try visitor.visitSingularDoubleField(value: self.meanRating, fieldNumber: 11)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Rate, rhs: Liaison_V1_Rate) -> Bool {
+    if lhs.key != rhs.key {return false}
+    if lhs.cases != rhs.cases {return false}
+    if lhs.responded != rhs.responded {return false}
+    if lhs.responseDue != rhs.responseDue {return false}
+    if lhs.respondedOnTime != rhs.respondedOnTime {return false}
+    if lhs.resolved != rhs.resolved {return false}
+    if lhs.resolutionDue != rhs.resolutionDue {return false}
+    if lhs.resolvedOnTime != rhs.resolvedOnTime {return false}
+    if lhs.rated != rhs.rated {return false}
+    if lhs.satisfied != rhs.satisfied {return false}
+    if lhs.meanRating != rhs.meanRating {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Report"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0")
+
+  fileprivate class _StorageClass {
+    var _feedbackTotal: UInt64 = 0
+    var _casesTotal: UInt64 = 0
+    var _byKind: [Liaison_V1_Count] = []
+    var _byChannel: [Liaison_V1_Count] = []
+    var _byUnit: [Liaison_V1_Count] = []
+    var _byState: [Liaison_V1_Count] = []
+    var _byPriority: [Liaison_V1_Count] = []
+    var _overdue: [Liaison_V1_OverdueCase] = []
+    var _followupsDue: UInt64 = 0
+    var _generatedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _ratesAll: Liaison_V1_Rate? = nil
+    var _ratesByUnit: [Liaison_V1_Rate] = []
+    var _ratesByCategory: [Liaison_V1_Rate] = []
+    var _ratesByOfficer: [Liaison_V1_Rate] = []
+    var _ratesByMonth: [Liaison_V1_Rate] = []
+    var _ratesSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+    var _timeZone: String = String()
+    var _opinionAlerts: [Liaison_V1_OpinionAlert] = []
+
+      // This property is used as the initial default value for new instances of the type.
+      // The type itself is protecting the reference to its storage via CoW semantics.
+      // This will force a copy to be made of this reference when the first mutation occurs;
+      // hence, it is safe to mark this as `nonisolated(unsafe)`.
+      static nonisolated(unsafe) let defaultInstance = _StorageClass()
+
+    private init() {}
+
+    init(copying source: _StorageClass) {
+      _feedbackTotal = source._feedbackTotal
+      _casesTotal = source._casesTotal
+      _byKind = source._byKind
+      _byChannel = source._byChannel
+      _byUnit = source._byUnit
+      _byState = source._byState
+      _byPriority = source._byPriority
+      _overdue = source._overdue
+      _followupsDue = source._followupsDue
+      _generatedAt = source._generatedAt
+      _ratesAll = source._ratesAll
+      _ratesByUnit = source._ratesByUnit
+      _ratesByCategory = source._ratesByCategory
+      _ratesByOfficer = source._ratesByOfficer
+      _ratesByMonth = source._ratesByMonth
+      _ratesSince = source._ratesSince
+      _timeZone = source._timeZone
+      _opinionAlerts = source._opinionAlerts
+    }
+  }
+
+  fileprivate mutating func _uniqueStorage() -> _StorageClass {
+    if !isKnownUniquelyReferenced(&_storage) {
+      _storage = _StorageClass(copying: _storage)
+    }
+    return _storage
+  }
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    _ = _uniqueStorage()
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      while let fieldNumber = try decoder.nextFieldNumber() {
+        // The use of inline closures is to circumvent an issue where the compiler
+        // allocates stack space for every case branch when no optimizations are
+        // enabled. https://github.com/apple/swift-protobuf/issues/1034
+        switch fieldNumber {
+        case 1: try { try decoder.decodeSingularUInt64Field(value: &_storage._feedbackTotal) }()
+        case 2: try { try decoder.decodeSingularUInt64Field(value: &_storage._casesTotal) }()
+        case 3: try { try decoder.decodeRepeatedMessageField(value: &_storage._byKind) }()
+        case 4: try { try decoder.decodeRepeatedMessageField(value: &_storage._byChannel) }()
+        case 5: try { try decoder.decodeRepeatedMessageField(value: &_storage._byUnit) }()
+        case 6: try { try decoder.decodeRepeatedMessageField(value: &_storage._byState) }()
+        case 7: try { try decoder.decodeRepeatedMessageField(value: &_storage._byPriority) }()
+        case 8: try { try decoder.decodeRepeatedMessageField(value: &_storage._overdue) }()
+        case 9: try { try decoder.decodeSingularUInt64Field(value: &_storage._followupsDue) }()
+        case 10: try { try decoder.decodeSingularMessageField(value: &_storage._generatedAt) }()
+        case 11: try { try decoder.decodeSingularMessageField(value: &_storage._ratesAll) }()
+        case 12: try { try decoder.decodeRepeatedMessageField(value: &_storage._ratesByUnit) }()
+        case 13: try { try decoder.decodeRepeatedMessageField(value: &_storage._ratesByCategory) }()
+        case 14: try { try decoder.decodeRepeatedMessageField(value: &_storage._ratesByOfficer) }()
+        case 15: try { try decoder.decodeRepeatedMessageField(value: &_storage._ratesByMonth) }()
+        case 16: try { try decoder.decodeSingularMessageField(value: &_storage._ratesSince) }()
+        case 17: try { try decoder.decodeSingularStringField(value: &_storage._timeZone) }()
+        case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._opinionAlerts) }()
+        default: break
+        }
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    try withExtendedLifetime(_storage) { (_storage: _StorageClass) in
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every if/case branch local when no optimizations
+      // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+      // https://github.com/apple/swift-protobuf/issues/1182
+      if _storage._feedbackTotal != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._feedbackTotal, fieldNumber: 1)
+      }
+      if _storage._casesTotal != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._casesTotal, fieldNumber: 2)
+      }
+      if !_storage._byKind.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byKind, fieldNumber: 3)
+      }
+      if !_storage._byChannel.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byChannel, fieldNumber: 4)
+      }
+      if !_storage._byUnit.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byUnit, fieldNumber: 5)
+      }
+      if !_storage._byState.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byState, fieldNumber: 6)
+      }
+      if !_storage._byPriority.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._byPriority, fieldNumber: 7)
+      }
+      if !_storage._overdue.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._overdue, fieldNumber: 8)
+      }
+      if _storage._followupsDue != 0 {
+        try visitor.visitSingularUInt64Field(value: _storage._followupsDue, fieldNumber: 9)
+      }
+      try { if let v = _storage._generatedAt {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
+      } }()
+      try { if let v = _storage._ratesAll {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 11)
+      } }()
+      if !_storage._ratesByUnit.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._ratesByUnit, fieldNumber: 12)
+      }
+      if !_storage._ratesByCategory.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._ratesByCategory, fieldNumber: 13)
+      }
+      if !_storage._ratesByOfficer.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._ratesByOfficer, fieldNumber: 14)
+      }
+      if !_storage._ratesByMonth.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._ratesByMonth, fieldNumber: 15)
+      }
+      try { if let v = _storage._ratesSince {
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 16)
+      } }()
+      if !_storage._timeZone.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._timeZone, fieldNumber: 17)
+      }
+      if !_storage._opinionAlerts.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._opinionAlerts, fieldNumber: 18)
+      }
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Liaison_V1_Report, rhs: Liaison_V1_Report) -> Bool {
-    if lhs.feedbackTotal != rhs.feedbackTotal {return false}
-    if lhs.casesTotal != rhs.casesTotal {return false}
-    if lhs.byKind != rhs.byKind {return false}
-    if lhs.byChannel != rhs.byChannel {return false}
-    if lhs.byUnit != rhs.byUnit {return false}
-    if lhs.byState != rhs.byState {return false}
-    if lhs.byPriority != rhs.byPriority {return false}
-    if lhs.overdue != rhs.overdue {return false}
-    if lhs.followupsDue != rhs.followupsDue {return false}
-    if lhs._generatedAt != rhs._generatedAt {return false}
+    if lhs._storage !== rhs._storage {
+      let storagesAreEqual: Bool = withExtendedLifetime((lhs._storage, rhs._storage)) { (_args: (_StorageClass, _StorageClass)) in
+        let _storage = _args.0
+        let rhs_storage = _args.1
+        if _storage._feedbackTotal != rhs_storage._feedbackTotal {return false}
+        if _storage._casesTotal != rhs_storage._casesTotal {return false}
+        if _storage._byKind != rhs_storage._byKind {return false}
+        if _storage._byChannel != rhs_storage._byChannel {return false}
+        if _storage._byUnit != rhs_storage._byUnit {return false}
+        if _storage._byState != rhs_storage._byState {return false}
+        if _storage._byPriority != rhs_storage._byPriority {return false}
+        if _storage._overdue != rhs_storage._overdue {return false}
+        if _storage._followupsDue != rhs_storage._followupsDue {return false}
+        if _storage._generatedAt != rhs_storage._generatedAt {return false}
+        if _storage._ratesAll != rhs_storage._ratesAll {return false}
+        if _storage._ratesByUnit != rhs_storage._ratesByUnit {return false}
+        if _storage._ratesByCategory != rhs_storage._ratesByCategory {return false}
+        if _storage._ratesByOfficer != rhs_storage._ratesByOfficer {return false}
+        if _storage._ratesByMonth != rhs_storage._ratesByMonth {return false}
+        if _storage._ratesSince != rhs_storage._ratesSince {return false}
+        if _storage._timeZone != rhs_storage._timeZone {return false}
+        if _storage._opinionAlerts != rhs_storage._opinionAlerts {return false}
+        return true
+      }
+      if !storagesAreEqual {return false}
+    }
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
