@@ -180,7 +180,10 @@ enum RateTable {
             rows += rates.map { row("  " + $0.key, $0) }
         }
         return "\nrates of the cases opened since \(Output.time(r.ratesSince)) (on time / due; satisfied: rated 4 or 5 of 5):\n"
-            + Output.table(["", "cases", "answered on time", "resolved on time", "satisfied", "rating"], rows) + "\n"
+            // A group's title row has empty cells: no padding after it.
+            + Output.table(["", "cases", "answered on time", "resolved on time", "satisfied", "rating"], rows)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+                .map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n") + "\n"
     }
 
     static func alertLine(_ a: Liaison_V1_OpinionAlert) -> String {
