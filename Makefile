@@ -41,6 +41,7 @@ test: build
 	$(BIN)/liaison-bench intake --quick --logic-only
 	$(BIN)/liaison-bench intake --quick --loop-only
 	$(BIN)/liaison-bench handler --runs 1 --cases 500
+	$(BIN)/liaison-bench reporting --runs 1 --cases 2000
 	@echo "== the fuzz target's replay build on the golden requests (scripts/fuzz-requests.sh fuzzes)"
 	$(BIN)/liaison-fuzz-requests Tests/CodecTests/Fixtures/submit_feedback_request.bin Tests/CodecTests/Fixtures/replay_request.bin
 	@echo "== the journal probe builds and runs one short round (scripts/probe-journal.c; docs/PERFORMANCE.md)"
@@ -53,6 +54,7 @@ bench: deps
 	$(SWIFT) build -c release --scratch-path .build-release --product liaison-intake
 	.build-release/release/liaison-bench intake --runs 3
 	.build-release/release/liaison-bench handler --runs 3
+	.build-release/release/liaison-bench reporting --runs 3
 
 clean:
 	rm -rf .build $(DATA_DIR)

@@ -87,6 +87,7 @@ let package = Package(
                 "LiaisonRuntime",
                 "Intake",
                 "Handler",
+                "Reporting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),

@@ -66,7 +66,7 @@ struct HandlerBench: ParsableCommand {
             commands.append(Double(n) / (Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
             print("run \(r): \(Int(opened.last!)) cases opened/s (batches of \(batch)), \(Int(commands.last!)) commands/s (one transaction each)")
         }
-        func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+        let median = Figures.median
         print("handler, in-process, median of \(opened.count): \(Int(median(opened))) cases opened/s, \(Int(median(commands))) commands/s")
     }
 }

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-bench",
         abstract: "Liaison benchmarks: each prints its figures beside the raw limits measured in the same run.",
-        subcommands: [IntakeBench.self, HandlerBench.self, EchoServer.self])
+        subcommands: [IntakeBench.self, HandlerBench.self, ReportingBench.self, EchoServer.self])
 }
 
 /// `liaison-bench echo`: the raw round trip's other end, started by `liaison-bench intake` in a
@@ -778,16 +778,9 @@ struct IntakeBench: ParsableCommand {
         return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    func peakRSSKiB(_ pid: Int32) -> Int {
-        guard let s = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
-        return Int(line.split(separator: " ").dropFirst().first ?? "0") ?? 0
-    }
+    func peakRSSKiB(_ pid: Int32) -> Int { Figures.peakRSSKiB(pid) }
 
-    func median(_ xs: [Double]) -> Double {
-        let s = xs.sorted()
-        return s.isEmpty ? 0 : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
-    }
+    func median(_ xs: [Double]) -> Double { Figures.median(xs) }
 
     func pad(_ s: String, _ n: Int) -> String { s.padding(toLength: max(n, s.count), withPad: " ", startingAt: 0) }
 }

@@ -89,7 +89,7 @@ struct Report: ParsableCommand {
         abstract: "Print the office's report: counts, overdue cases, rates and opinion alerts.",
         discussion: """
             Counts by kind, channel, unit, priority and state; the cases overdue for a first \
-            response; the response, resolution and satisfaction rates of the last 12 months by \
+            response; the response, resolution and satisfaction rates of the 12 calendar months to this one by \
             unit, category, officer and month; and the opinion alerts of the last 7 days (a surge \
             of similar complaints about one unit). A rate reads "on time / due": a case is due once \
             it was answered (resolved) or its deadline passed without it. --json prints the whole \
@@ -179,7 +179,11 @@ enum RateTable {
             rows.append([title + ":", "", "", "", "", ""])
             rows += rates.map { row("  " + $0.key, $0) }
         }
-        return "\nrates of the cases opened since \(Output.time(r.ratesSince)) (on time / due; satisfied: rated 4 or 5 of 5):\n"
+        // The month the rates start, in the zone whose months they count (not this terminal's).
+        let f = DateFormatter()
+        f.dateFormat = "yyyy-MM"
+        f.timeZone = TimeZone(identifier: r.timeZone) ?? .current
+        return "\nrates of the cases opened since \(f.string(from: r.ratesSince.date)) (on time / due; satisfied: rated 4 or 5 of 5):\n"
             // A group's title row has empty cells: no padding after it.
             + Output.table(["", "cases", "answered on time", "resolved on time", "satisfied", "rating"], rows)
                 .split(separator: "\n", omittingEmptySubsequences: false)

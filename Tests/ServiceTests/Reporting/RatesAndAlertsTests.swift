@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import Synchronization
 import Testing
 @testable import Reporting
 
@@ -138,7 +139,8 @@ import Testing
         // Months in Shanghai, newest first: t0 is 1 December there, C's opening 30 November.
         #expect(rep.ratesByMonth.map { "\($0.key)=\($0.cases)" } == ["2026-12=4", "2026-11=1"])
         #expect(rep.timeZone == "Asia/Shanghai")
-        #expect(rep.ratesSince.date == Self.t0 + 10 * Self.day - 365 * Self.day)
+        // The 12 calendar months to December in Shanghai: from 1 January, 00:00 there.
+        #expect(rep.ratesSince.date == Date(timeIntervalSince1970: 1_767_196_800))
 
         // The same events in UTC: every case opened in November.
         let utc = try Reporting(now: Self.t0 + 10 * Self.day, timeZone: TimeZone(identifier: "UTC")!)
@@ -155,8 +157,9 @@ import Testing
         r.clock.advance(by: 2 * Self.day)
         all = try r.service.report().ratesAll
         #expect(all.responseDue == 1 && all.respondedOnTime == 0 && all.resolutionDue == 0)
-        // A year and more later the case is out of the rates' 12 months (the counts keep it).
-        r.clock.advance(by: 400 * Self.day)
+        // Twelve months later, in December 2027, the case of December 2026 is out of the rates'
+        // 12 months (the counts keep it).
+        r.clock.advance(by: 365 * Self.day)
         let rep = try r.service.report()
         #expect(rep.ratesAll.cases == 0 && rep.ratesByUnit.isEmpty && rep.casesTotal == 1)
     }
@@ -172,6 +175,93 @@ import Testing
         let a = try first.service.report(), b = try second.service.report()
         #expect(a.ratesAll == b.ratesAll && a.ratesByUnit == b.ratesByUnit && a.ratesByCategory == b.ratesByCategory
                 && a.ratesByOfficer == b.ratesByOfficer && a.ratesByMonth == b.ratesByMonth)
+    }
+
+    /// The counts kept as the events come equal the counts made again from the cases, whatever
+    /// the order of answers, resolutions, ratings, reopenings, reassignments and merges.
+    @Test func theKeptCountsEqualACountOfTheCases() throws {
+        var random = SystemRandomNumberGenerator()
+        let seed = UInt64.random(in: 0..<UInt64.max, using: &random)
+        var g = SplitMix(seed)
+        let now = Self.t0 + 20 * Self.day
+        let r = try Reporting(now: now)
+        let actions: [(Liaison_V1_CaseAction, String)] = [(.assign, "assigned"), (.respond, "responded"), (.resolve, "resolved"),
+                                                         (.confirmResolution, "resolved"), (.reopen, "reopened"), (.merge, "merged"),
+                                                         (.awaitCitizen, "awaiting_citizen"), (.markNotPoliceResponsibility, "not_police_responsibility"),
+                                                         (.close, "closed"), (.escalate, "escalated")]
+        var events: [Liaison_V1_Event] = []
+        for n in 0..<300 {
+            let number = "R\(n)"
+            let opened = Self.t0 - Double(g.next() % 90) * Self.day + Double(g.next() % 86_400)
+            let kinds: [Liaison_V1_FeedbackKind] = [.complaint, .praise, .inquiry]
+            events.append(Self.opened(number, kinds[Int(g.next() % 3)], category: ["", "noise", "conduct"][Int(g.next() % 3)],
+                                      unit: ["STN-EAST-01", "SUPERVISION"][Int(g.next() % 2)], at: opened,
+                                      respondIn: Double(g.next() % 4) * Self.day, resolveIn: Double(4 + g.next() % 10) * Self.day))
+            var at = opened
+            for _ in 0..<Int(g.next() % 6) {
+                at += Double(g.next() % 3 * 86_400)
+                let (action, state) = actions[Int(g.next() % UInt64(actions.count))]
+                events.append(Self.updated(number, action, to: state, at: at, unit: "STN-EAST-01",
+                                           officer: ["", "PC-1", "PC-2"][Int(g.next() % 3)],
+                                           respondBy: opened + Self.day, resolveBy: opened + Double(5 + g.next() % 10) * Self.day,
+                                           satisfaction: UInt32(g.next() % 6)))
+            }
+        }
+        try r.apply(events)
+        let rep = try r.service.report()
+        // Made again from the cases themselves, as a report would without the kept counts.
+        let first = r.service.rates.since(now).month
+        let recount = try r.service.log.store.pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT accountable_unit AS key, COUNT(*) AS cases, SUM(responded_at IS NOT NULL) AS responded,
+                  SUM(responded_at IS NOT NULL OR (respond_by < ? AND state NOT IN \(CaseRates.clockStopped))) AS response_due,
+                  SUM(responded_at IS NOT NULL AND responded_on_time) AS responded_on_time, SUM(resolved_at IS NOT NULL) AS resolved,
+                  SUM(resolved_at IS NOT NULL OR (resolve_by < ? AND state NOT IN \(CaseRates.clockStopped))) AS resolution_due,
+                  SUM(resolved_at IS NOT NULL AND resolved_on_time) AS resolved_on_time, SUM(rating > 0) AS rated, SUM(rating >= 4) AS satisfied
+                FROM cases WHERE month >= ? AND state != 'merged' GROUP BY key ORDER BY cases DESC, key
+                """, arguments: [now.timeIntervalSince1970, now.timeIntervalSince1970, first]).map { row in
+                ["key", "cases", "responded", "response_due", "responded_on_time", "resolved", "resolution_due", "resolved_on_time", "rated", "satisfied"]
+                    .map { "\(row[$0] as DatabaseValue)" }.joined(separator: " ")
+            }
+        }
+        let kept = rep.ratesByUnit.map { x in
+            "\(x.key) \(x.cases) \(x.responded) \(x.responseDue) \(x.respondedOnTime) \(x.resolved) \(x.resolutionDue) \(x.resolvedOnTime) \(x.rated) \(x.satisfied)"
+        }
+        #expect(kept == recount.map { $0.replacingOccurrences(of: "'", with: "").replacingOccurrences(of: "\"", with: "") }, "seed \(seed)")
+        #expect(rep.ratesAll.cases == rep.ratesByUnit.map(\.cases).reduce(0, +), "seed \(seed)")
+        #expect(rep.ratesByMonth.map(\.cases).reduce(0, +) == rep.ratesAll.cases, "seed \(seed)")
+        #expect(rep.ratesByCategory.map(\.rated).reduce(0, +) == rep.ratesAll.rated, "seed \(seed)")
+    }
+
+    /// A clock on which everything takes a tenth of a second: each reading of its monotonic time
+    /// is 100 ms after the last.
+    final class SlowClock: WallClock {
+        let date: Date
+        let instants = Mutex(SuspendingClock.now)
+        init(_ date: Date) { self.date = date }
+        func now() -> Date { date }
+        func instant() -> SuspendingClock.Instant { instants.withLock { $0 += .milliseconds(100); return $0 } }
+    }
+
+    /// A report that costs much is made again no sooner than ten times its cost after it, however
+    /// many events arrive and however often it is asked for; then it is current again.
+    @Test func aCostlyReportIsMadeAgainAtMostOnceInTenTimesItsCost() throws {
+        let dir = try TempDir()
+        let clock = SlowClock(Self.t0)
+        let service = ReportingService(log: try EventLog(store: Store(path: dir.file("r.sqlite"), migrations: ReportingService.migrations),
+                                                         stream: "reporting-1"), clock: clock)
+        func received(_ n: Int) throws {
+            try service.log.write { db, out in try service.apply(db, out, Self.complaint("C\(n)", category: "c\(n)", at: Self.t0)) }
+        }
+        try received(0)
+        #expect(try service.report().feedbackTotal == 1)   // made, costing 100 ms on this clock
+        try received(1)
+        var asked = 1
+        while try service.report().feedbackTotal == 1, asked < 50 { asked += 1 }
+        // 100 ms a reading: the report made at 0.2 s (from 0.1 s) is made again by the request that
+        // starts a second after it, at 1.2 s: the tenth, the nine before answered the report made.
+        #expect(asked == 10, "made again after \(asked) requests")
+        #expect(service.reportsMade.load(ordering: .relaxed) == 2)
     }
 
     static func complaint(_ number: String, category: String = "Noise", unit: String = "STN-EAST-01", at: Date,
@@ -281,5 +371,18 @@ import Testing
         #expect(left == 0)
         try r.apply(Self.lifeCycles())
         #expect(try r.service.report().ratesAll.cases == 5)
+    }
+}
+
+/// A small seeded generator, so that a failing run names the seed that reproduces it.
+struct SplitMix {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

@@ -2294,7 +2294,8 @@ public nonisolated struct Liaison_V1_Report: @unchecked Sendable {
   /// Clears the value of `generatedAt`. Subsequent reads from it will return its default value.
   public mutating func clearGeneratedAt() {_uniqueStorage()._generatedAt = nil}
 
-  /// Rates over the cases opened in the last 12 months (rates_since on): all of them, then by
+  /// Rates over the cases opened in the 12 calendar months to the report's (rates_since on, the
+  /// first of the month 11 months back in time_zone): all of them, then by
   /// accountable unit, by kind and category, by assigned officer and by month of opening.
   public var ratesAll: Liaison_V1_Rate {
     get {_storage._ratesAll ?? Liaison_V1_Rate()}
