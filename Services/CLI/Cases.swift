@@ -107,7 +107,8 @@ struct Report: ParsableCommand {
             print("cases opened       \(r.casesTotal)")
             print("follow-ups due     \(r.followupsDue)")
             for (title, counts) in [("by kind", r.byKind), ("by channel", r.byChannel), ("by unit", r.byUnit),
-                                    ("by priority", r.byPriority), ("by state", r.byState)] where !counts.isEmpty {
+                                    ("by priority", r.byPriority), ("by state", r.byState),
+                                    ("open week, people confirmed (campaign venue)", r.openWeekConfirmed)] where !counts.isEmpty {
                 print("\n\(title):")
                 for c in counts { print("  \(c.key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(c.count)") }
             }

@@ -9,6 +9,8 @@ public enum Topic {
     public static let contactDisclosed = "contact.disclosed"
     /// Intake erased a case's contact data under its retention.
     public static let contactErased = "contact.erased"
+    /// The scheduler confirmed, waitlisted, promoted or cancelled an open-week registration.
+    public static let registration = "schedule.registration"
     /// Reporting saw similar complaints surge (``Liaison_V1_OpinionAlert``).
     public static let opinionAlert = "opinion.alert"
     /// Sent by an idle publisher every second; its `seq` is the stream head, it is never stored.

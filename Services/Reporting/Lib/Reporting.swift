@@ -131,11 +131,11 @@ public final class ReportingService: RequestHandling {
         return ServiceHost(config: config, log: log, handler: service, consumers: consumers, options: options, logger: logger)
     }
 
-    static func bump(_ db: Database, _ dimension: String, _ key: String) throws {
+    static func bump(_ db: Database, _ dimension: String, _ key: String, by n: Int = 1) throws {
         try db.executeCached(sql: """
-            INSERT INTO counters (dimension, key, count) VALUES (?, ?, 1)
-            ON CONFLICT(dimension, key) DO UPDATE SET count = count + 1
-            """, arguments: [dimension, key])
+            INSERT INTO counters (dimension, key, count) VALUES (?, ?, ?)
+            ON CONFLICT(dimension, key) DO UPDATE SET count = count + excluded.count
+            """, arguments: [dimension, key, n])
     }
 
     /// Applies one event of any stream to the projections.
@@ -160,6 +160,12 @@ public final class ReportingService: RequestHandling {
             try rates.updated(db, u, at: at)
         case .followupDue?:
             try Self.bump(db, "total", "followups_due")
+        case .registrationChanged(let r)?:
+            // People confirmed at each venue of each campaign: a confirmation adds its party, a
+            // confirmed registration cancelled takes it off again.
+            let key = "\(r.campaignID) \(r.venue)"
+            if r.state == "confirmed" { try Self.bump(db, "open_week", key, by: Int(r.partySize)) }
+            if r.state == "cancelled", r.was == "confirmed" { try Self.bump(db, "open_week", key, by: -Int(r.partySize)) }
         default:
             break
         }
@@ -217,7 +223,7 @@ public final class ReportingService: RequestHandling {
                 counters.filter { ($0["dimension"] as String) == dim }.map { row in
                     var c = Liaison_V1_Count()
                     c.key = row["key"]
-                    c.count = UInt64(row["count"] as Int64)
+                    c.count = UInt64(max(0, row["count"] as Int64))
                     return c
                 }
             }
@@ -228,6 +234,7 @@ public final class ReportingService: RequestHandling {
             rep.byChannel = counts("channel")
             rep.byUnit = counts("unit")
             rep.byPriority = counts("priority")
+            rep.openWeekConfirmed = counts("open_week").sorted { $0.key < $1.key }
             rep.casesTotal = UInt64(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cases") ?? 0)
             rep.byState = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM cases GROUP BY state ORDER BY n DESC").map { row in
                 var c = Liaison_V1_Count()

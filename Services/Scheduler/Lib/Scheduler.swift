@@ -7,7 +7,8 @@ import ZeroMQ
 
 /// Scheduler: keeps a durable timer table and raises `schedule.followup_due` when a follow-up
 /// comes due: the call to the citizen after a case is resolved, whose answer confirms the
-/// resolution (or reopens the case).
+/// resolution (or reopens the case). And plans open-week campaigns (``OpenWeek``): venues,
+/// sessions, public registration with a waiting list, officers on duty.
 public final class SchedulerService: RequestHandling {
     let log: EventLog
     let clock: WallClock
@@ -15,11 +16,17 @@ public final class SchedulerService: RequestHandling {
     let followupAfter: TimeInterval
     /// A follow-up fired this long after its due time (the scheduler was down) is marked late.
     public static let lateAfter: TimeInterval = 60
+    let openWeek: OpenWeek
+    /// Who may plan campaigns and sessions and put officers on duty; anyone when none is configured.
+    let operators: OperatorCredentials
 
-    public init(log: EventLog, clock: WallClock, followupAfter: TimeInterval = 24 * 3_600) {
+    public init(log: EventLog, clock: WallClock, followupAfter: TimeInterval = 24 * 3_600, units: UnitDirectory = .demo,
+                operators: OperatorCredentials = .init(secrets: [])) {
         self.log = log
         self.clock = clock
         self.followupAfter = followupAfter
+        self.openWeek = OpenWeek(units: units)
+        self.operators = operators
     }
 
     public static func migrations(_ m: inout DatabaseMigrator) {
@@ -35,13 +42,15 @@ public final class SchedulerService: RequestHandling {
                 CREATE INDEX followups_pending ON followups(state, due_at);
                 """)
         }
+        OpenWeek.migrate(&m)
     }
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
+                            units: UnitDirectory = .demo, operators: OperatorCredentials = .init(secrets: []),
                             options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
-        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter)
+        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter, units: units, operators: operators)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
                 try service.apply(db, out, event)
@@ -106,25 +115,68 @@ public final class SchedulerService: RequestHandling {
         }
     }
 
-    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] {
-        each(requests) { req in
-            guard case .listFollowups(let q)? = req.body else {
-                throw WireError.invalidArgument("body", "the scheduler does not answer this request")
-            }
-            let limit = q.limit == 0 ? 100 : min(Int(q.limit), 1_000)
-            let rows = try log.store.pool.read { db in
-                try Row.fetchAll(db, sql: "SELECT * FROM followups \(q.dueOnly ? "WHERE state = 'due'" : "") ORDER BY due_at LIMIT \(limit)")
-            }
+    public func handle(_ requests: [Liaison_V1_Request]) -> [Liaison_V1_Reply] { handle(requests, operatorKeys: []) }
+
+    /// Requests some of which came over CURVE with a key let in as an operator (`operatorKeys[i]`),
+    /// which stands in for an operator secret.
+    public func answer(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [OutgoingReply] {
+        handle(requests, operatorKeys: operatorKeys).map { .message($0) }
+    }
+
+    /// Planning a campaign or a session and putting officers on duty are operators' when the
+    /// scheduler has operator secrets.
+    func needOperator(_ req: Liaison_V1_Request, _ operatorKey: String?, _ what: String) throws {
+        guard operators.isConfigured, operators.operatorName(req.credential, operatorKey: operatorKey) == nil else { return }
+        throw WireError.unauthorized("\(what) needs an operator credential (Request.credential)")
+    }
+
+    func handle(_ requests: [Liaison_V1_Request], operatorKeys: [String?]) -> [Liaison_V1_Reply] {
+        each(requests, operatorKeys: operatorKeys) { req, operatorKey in
             var r = Liaison_V1_Reply()
-            r.followupList.followups = rows.map { row in
-                var f = Liaison_V1_Followup()
-                f.caseNumber = row["case_number"]
-                f.unit = row["unit"]
-                f.dueAt = .init(date: Date(timeIntervalSince1970: row["due_at"]))
-                f.state = row["state"]
-                return f
+            let now = clock.now()
+            switch req.body {
+            case .listFollowups(let q)?:
+                return try listFollowups(q)
+            case .planCampaign(let q)?:
+                try needOperator(req, operatorKey, "planning a campaign")
+                r.campaign = try log.write { db, _ in try openWeek.plan(q, db: db) }
+            case .addSession(let q)?:
+                try needOperator(req, operatorKey, "adding a session")
+                r.campaign = try log.write { db, _ in try openWeek.addSession(q, db: db) }
+            case .assignDuty(let q)?:
+                try needOperator(req, operatorKey, "putting an officer on duty")
+                r.campaign = try log.write { db, _ in try openWeek.duty(q, now: now, db: db) }
+            case .registerForSession(let q)?:
+                r.registration = try log.write { db, out in try openWeek.register(q, now: now, db: db, out: out) }
+            case .cancelRegistration(let q)?:
+                r.registration = try log.write { db, out in try openWeek.cancel(q, now: now, db: db, out: out) }
+            case .getCampaign(let q)?:
+                try OpenWeek.checkID(q.campaignID, "get_campaign.campaign_id")
+                guard let c = try log.store.pool.read({ db in try openWeek.campaign(q.campaignID, db: db) }) else {
+                    throw WireError.notFound("get_campaign.campaign_id", "no campaign \(WireError.quoted(q.campaignID))")
+                }
+                r.campaign = c
+            default:
+                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty and get_campaign")
             }
             return r
         }
+    }
+
+    func listFollowups(_ q: Liaison_V1_ListFollowups) throws -> Liaison_V1_Reply {
+        let limit = q.limit == 0 ? 100 : min(Int(q.limit), 1_000)
+        let rows = try log.store.pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM followups \(q.dueOnly ? "WHERE state = 'due'" : "") ORDER BY due_at LIMIT \(limit)")
+        }
+        var r = Liaison_V1_Reply()
+        r.followupList.followups = rows.map { row in
+            var f = Liaison_V1_Followup()
+            f.caseNumber = row["case_number"]
+            f.unit = row["unit"]
+            f.dueAt = .init(date: Date(timeIntervalSince1970: row["due_at"]))
+            f.state = row["state"]
+            return f
+        }
+        return r
     }
 }

@@ -2,23 +2,44 @@ import ArgumentParser
 import LiaisonRuntime
 import Scheduler
 
-/// `liaison-scheduler`: consumes `case.*`, keeps durable timers, publishes `schedule.*`.
+/// `liaison-scheduler`: consumes `case.*`, keeps durable timers, plans open-week campaigns,
+/// publishes `schedule.*`.
 @main
 struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "liaison-scheduler",
-        abstract: "Liaison scheduler: durable timers for the follow-up call after a case is resolved.",
-        discussion: "Consumes every handler instance of the topology and publishes schedule.* on its own stream. Stop with SIGTERM or Ctrl-C.")
+        abstract: "Liaison scheduler: the follow-up call after a case is resolved, and open-week campaigns.",
+        discussion: """
+            Consumes every handler instance of the topology and publishes schedule.* on its own \
+            stream: schedule.followup_due when a follow-up call comes due, and \
+            schedule.registration when an open-week registration is confirmed, waitlisted, \
+            promoted or cancelled (never the registrant's name). Planning campaigns and sessions \
+            and putting officers on duty need an operator secret when --operator-secrets (or \
+            $LIAISON_OPERATOR_SECRET) gives some; registering is anyone's. Stop with SIGTERM or \
+            Ctrl-C.
+            """)
 
     @OptionGroup var options: ServiceOptions
 
     @Option(help: "Hours after a case is resolved that the follow-up call to the citizen is due.")
     var followupAfterHours: Double = 24
 
+    @Option(help: "Unit directory (JSON): the venues. Default: $LIAISON_UNITS, else the demo city.")
+    var units: String?
+
+    @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning and duty then need one. Default: $LIAISON_OPERATOR_SECRET, else open.")
+    var operatorSecrets: String?
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.scheduler")
         let config = try options.resolve(service: "scheduler")
+        let operators = try OperatorCredentials.resolve(path: operatorSecrets)
+        operators.announce(to: logger)
+        if !operators.isConfigured, config.curve == nil {
+            logger.warning("no operator secret configured: anyone who reaches the scheduler may plan open-week campaigns and duty")
+        }
         try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600,
-                                           options: options.loopOptions, logger: logger).runUntilSignalled()
+                                        units: try UnitDirectory.resolve(path: units), operators: operators,
+                                        options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

@@ -372,6 +372,24 @@ import Testing
         try r.apply(Self.lifeCycles())
         #expect(try r.service.report().ratesAll.cases == 5)
     }
+
+    @Test func openWeekRegistrationsAreCountedByVenue() throws {
+        let r = try Reporting(now: Self.t0)
+        func changed(_ id: String, _ venue: String, _ state: String, was: String = "", party: UInt32) -> Liaison_V1_Event {
+            var e = Liaison_V1_Event()
+            e.topic = Topic.registration
+            e.registrationChanged = .with {
+                $0.registrationID = id; $0.campaignID = "ow"; $0.venue = venue; $0.state = state; $0.was = was; $0.partySize = party
+            }
+            return e
+        }
+        try r.apply([changed("a", "DIST-EAST", "confirmed", party: 3), changed("b", "DIST-EAST", "waitlisted", party: 2),
+                     changed("c", "DIST-WEST", "confirmed", party: 1), changed("a", "DIST-EAST", "cancelled", was: "confirmed", party: 3),
+                     changed("b", "DIST-EAST", "confirmed", was: "waitlisted", party: 2),
+                     changed("d", "DIST-WEST", "waitlisted", party: 4), changed("d", "DIST-WEST", "cancelled", was: "waitlisted", party: 4)])
+        let counted = try r.service.report().openWeekConfirmed.map { "\($0.key)=\($0.count)" }
+        #expect(counted == ["ow DIST-EAST=2", "ow DIST-WEST=1"])
+    }
 }
 
 /// A small seeded generator, so that a failing run names the seed that reproduces it.

@@ -436,6 +436,60 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .submitBatch(newValue)}
   }
 
+  /// scheduler, operators: an open-week campaign and its venues
+  public var planCampaign: Liaison_V1_PlanCampaign {
+    get {
+      if case .planCampaign(let v)? = _storage._body {return v}
+      return Liaison_V1_PlanCampaign()
+    }
+    set {_uniqueStorage()._body = .planCampaign(newValue)}
+  }
+
+  /// scheduler, operators: a session at one of its venues
+  public var addSession: Liaison_V1_AddSession {
+    get {
+      if case .addSession(let v)? = _storage._body {return v}
+      return Liaison_V1_AddSession()
+    }
+    set {_uniqueStorage()._body = .addSession(newValue)}
+  }
+
+  /// scheduler: a member of the public registers
+  public var registerForSession: Liaison_V1_RegisterForSession {
+    get {
+      if case .registerForSession(let v)? = _storage._body {return v}
+      return Liaison_V1_RegisterForSession()
+    }
+    set {_uniqueStorage()._body = .registerForSession(newValue)}
+  }
+
+  /// scheduler: and cancels
+  public var cancelRegistration: Liaison_V1_CancelRegistration {
+    get {
+      if case .cancelRegistration(let v)? = _storage._body {return v}
+      return Liaison_V1_CancelRegistration()
+    }
+    set {_uniqueStorage()._body = .cancelRegistration(newValue)}
+  }
+
+  /// scheduler, operators: an officer on duty at a session (or released)
+  public var assignDuty: Liaison_V1_AssignDuty {
+    get {
+      if case .assignDuty(let v)? = _storage._body {return v}
+      return Liaison_V1_AssignDuty()
+    }
+    set {_uniqueStorage()._body = .assignDuty(newValue)}
+  }
+
+  /// scheduler: a campaign with its sessions
+  public var getCampaign: Liaison_V1_GetCampaign {
+    get {
+      if case .getCampaign(let v)? = _storage._body {return v}
+      return Liaison_V1_GetCampaign()
+    }
+    set {_uniqueStorage()._body = .getCampaign(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -461,6 +515,18 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case caseCommand(Liaison_V1_CaseCommand)
     /// intake: several submissions in one request (a desk's file)
     case submitBatch(Liaison_V1_SubmitBatch)
+    /// scheduler, operators: an open-week campaign and its venues
+    case planCampaign(Liaison_V1_PlanCampaign)
+    /// scheduler, operators: a session at one of its venues
+    case addSession(Liaison_V1_AddSession)
+    /// scheduler: a member of the public registers
+    case registerForSession(Liaison_V1_RegisterForSession)
+    /// scheduler: and cancels
+    case cancelRegistration(Liaison_V1_CancelRegistration)
+    /// scheduler, operators: an officer on duty at a session (or released)
+    case assignDuty(Liaison_V1_AssignDuty)
+    /// scheduler: a campaign with its sessions
+    case getCampaign(Liaison_V1_GetCampaign)
 
   }
 
@@ -566,6 +632,22 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     set {result = .batchAccepted(newValue)}
   }
 
+  public var campaign: Liaison_V1_Campaign {
+    get {
+      if case .campaign(let v)? = result {return v}
+      return Liaison_V1_Campaign()
+    }
+    set {result = .campaign(newValue)}
+  }
+
+  public var registration: Liaison_V1_Registration {
+    get {
+      if case .registration(let v)? = result {return v}
+      return Liaison_V1_Registration()
+    }
+    set {result = .registration(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Result: Equatable, Sendable {
@@ -580,6 +662,8 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     case followupList(Liaison_V1_FollowupList)
     case contactInfo(Liaison_V1_ContactInfo)
     case batchAccepted(Liaison_V1_BatchAccepted)
+    case campaign(Liaison_V1_Campaign)
+    case registration(Liaison_V1_Registration)
 
   }
 
@@ -1060,6 +1144,15 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .opinionAlert(newValue)}
   }
 
+  /// scheduler; topic "schedule.registration"
+  public var registrationChanged: Liaison_V1_RegistrationChanged {
+    get {
+      if case .registrationChanged(let v)? = _storage._payload {return v}
+      return Liaison_V1_RegistrationChanged()
+    }
+    set {_uniqueStorage()._payload = .registrationChanged(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -1081,6 +1174,8 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case contactErased(Liaison_V1_ContactErased)
     /// reporting; topic "opinion.alert"
     case opinionAlert(Liaison_V1_OpinionAlert)
+    /// scheduler; topic "schedule.registration"
+    case registrationChanged(Liaison_V1_RegistrationChanged)
 
   }
 
@@ -2351,6 +2446,13 @@ public nonisolated struct Liaison_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._opinionAlerts = newValue}
   }
 
+  /// Open-week registrations: people confirmed (parties summed, cancellations taken off) by
+  /// "campaign_id venue", from the scheduler's schedule.registration events.
+  public var openWeekConfirmed: [Liaison_V1_Count] {
+    get {_storage._openWeekConfirmed}
+    set {_uniqueStorage()._openWeekConfirmed = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2412,6 +2514,304 @@ public nonisolated struct Liaison_V1_FollowupList: Sendable {
   public init() {}
 }
 
+public nonisolated struct Liaison_V1_PlanCampaign: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// chosen by the office ("open-week-2026"); the same plan again changes nothing, another under the same id is a conflict
+  public var campaignID: String = String()
+
+  /// "Police Open Week 2026"
+  public var name: String = String()
+
+  /// unit code of a city bureau
+  public var mainVenue: String = String()
+
+  /// unit codes of district bureaus (linked sub-venues)
+  public var subVenues: [String] = []
+
+  public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startsAt = newValue}
+  }
+  /// Returns true if `startsAt` has been explicitly set.
+  public var hasStartsAt: Bool {self._startsAt != nil}
+  /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartsAt() {self._startsAt = nil}
+
+  public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endsAt = newValue}
+  }
+  /// Returns true if `endsAt` has been explicitly set.
+  public var hasEndsAt: Bool {self._endsAt != nil}
+  /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEndsAt() {self._endsAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_AddSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: String = String()
+
+  /// chosen by the office; the same session again changes nothing
+  public var sessionID: String = String()
+
+  /// the main venue or one of the sub-venues
+  public var venue: String = String()
+
+  /// "Open day: the command centre"
+  public var theme: String = String()
+
+  /// within the campaign
+  public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startsAt = newValue}
+  }
+  /// Returns true if `startsAt` has been explicitly set.
+  public var hasStartsAt: Bool {self._startsAt != nil}
+  /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartsAt() {self._startsAt = nil}
+
+  public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endsAt = newValue}
+  }
+  /// Returns true if `endsAt` has been explicitly set.
+  public var hasEndsAt: Bool {self._endsAt != nil}
+  /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEndsAt() {self._endsAt = nil}
+
+  /// people, 1-10,000
+  public var capacity: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_RegisterForSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  /// chosen by the client; a retry reuses it and gets the same answer
+  public var registrationID: String = String()
+
+  /// who comes, as the door will ask (required, at most 64 characters); never on the stream
+  public var name: String = String()
+
+  /// people coming together, 1-6 (0: 1)
+  public var partySize: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_CancelRegistration: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_AssignDuty: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  /// badge
+  public var officer: String = String()
+
+  /// who assigns (required)
+  public var actor: String = String()
+
+  /// take the officer off the session instead
+  public var release: Bool = false
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_GetCampaign: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_Registration: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  public var sessionID: String = String()
+
+  /// "confirmed", "waitlisted" or "cancelled"
+  public var state: String = String()
+
+  public var partySize: UInt32 = 0
+
+  /// while waitlisted: 1 is next
+  public var waitlistPosition: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_Session: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  public var venue: String = String()
+
+  public var theme: String = String()
+
+  public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startsAt = newValue}
+  }
+  /// Returns true if `startsAt` has been explicitly set.
+  public var hasStartsAt: Bool {self._startsAt != nil}
+  /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartsAt() {self._startsAt = nil}
+
+  public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endsAt = newValue}
+  }
+  /// Returns true if `endsAt` has been explicitly set.
+  public var hasEndsAt: Bool {self._endsAt != nil}
+  /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEndsAt() {self._endsAt = nil}
+
+  public var capacity: UInt32 = 0
+
+  /// people confirmed (parties summed)
+  public var confirmed: UInt32 = 0
+
+  /// people waiting
+  public var waitlisted: UInt32 = 0
+
+  /// on duty
+  public var officers: [String] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_Campaign: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var campaignID: String = String()
+
+  public var name: String = String()
+
+  public var mainVenue: String = String()
+
+  public var subVenues: [String] = []
+
+  public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startsAt = newValue}
+  }
+  /// Returns true if `startsAt` has been explicitly set.
+  public var hasStartsAt: Bool {self._startsAt != nil}
+  /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartsAt() {self._startsAt = nil}
+
+  public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endsAt = newValue}
+  }
+  /// Returns true if `endsAt` has been explicitly set.
+  public var hasEndsAt: Bool {self._endsAt != nil}
+  /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEndsAt() {self._endsAt = nil}
+
+  /// by start, then venue
+  public var sessions: [Liaison_V1_Session] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+/// A registration confirmed, waitlisted, promoted from the waiting list or cancelled; the
+/// registrant's name stays in the scheduler.
+public nonisolated struct Liaison_V1_RegistrationChanged: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  public var campaignID: String = String()
+
+  public var sessionID: String = String()
+
+  public var venue: String = String()
+
+  /// "confirmed", "waitlisted", "cancelled"
+  public var state: String = String()
+
+  public var partySize: UInt32 = 0
+
+  /// confirmed from the waiting list after a cancellation
+  public var promoted: Bool = false
+
+  /// the state before ("" when new)
+  public var was: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "liaison.v1"
@@ -2434,7 +2834,7 @@ nonisolated extension Liaison_V1_CaseAction: SwiftProtobuf._ProtoNameProviding {
 
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -2619,6 +3019,84 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._body = .caseCommand(v)
           }
         }()
+        case 27: try {
+          var v: Liaison_V1_PlanCampaign?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .planCampaign(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .planCampaign(v)
+          }
+        }()
+        case 28: try {
+          var v: Liaison_V1_AddSession?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .addSession(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .addSession(v)
+          }
+        }()
+        case 29: try {
+          var v: Liaison_V1_RegisterForSession?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .registerForSession(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .registerForSession(v)
+          }
+        }()
+        case 30: try {
+          var v: Liaison_V1_CancelRegistration?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .cancelRegistration(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .cancelRegistration(v)
+          }
+        }()
+        case 31: try {
+          var v: Liaison_V1_AssignDuty?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .assignDuty(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .assignDuty(v)
+          }
+        }()
+        case 32: try {
+          var v: Liaison_V1_GetCampaign?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getCampaign(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getCampaign(v)
+          }
+        }()
         default: break
         }
       }
@@ -2685,6 +3163,30 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
         guard case .caseCommand(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
       }()
+      case .planCampaign?: try {
+        guard case .planCampaign(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+      }()
+      case .addSession?: try {
+        guard case .addSession(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+      }()
+      case .registerForSession?: try {
+        guard case .registerForSession(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
+      }()
+      case .cancelRegistration?: try {
+        guard case .cancelRegistration(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 30)
+      }()
+      case .assignDuty?: try {
+        guard case .assignDuty(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 31)
+      }()
+      case .getCampaign?: try {
+        guard case .getCampaign(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
+      }()
       case nil: break
       }
     }
@@ -2711,7 +3213,7 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0\u{1}campaign\0\u{1}registration\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2863,6 +3365,32 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.result = .contactInfo(v)
         }
       }()
+      case 26: try {
+        var v: Liaison_V1_Campaign?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .campaign(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .campaign(v)
+        }
+      }()
+      case 27: try {
+        var v: Liaison_V1_Registration?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .registration(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .registration(v)
+        }
+      }()
       default: break
       }
     }
@@ -2920,6 +3448,14 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .contactInfo?: try {
       guard case .contactInfo(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+    }()
+    case .campaign?: try {
+      guard case .campaign(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+    }()
+    case .registration?: try {
+      guard case .registration(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
     }()
     case nil: break
     }
@@ -3595,7 +4131,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0\u{3}opinion_alert\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0\u{3}opinion_alert\0\u{3}registration_changed\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -3760,6 +4296,19 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .opinionAlert(v)
           }
         }()
+        case 25: try {
+          var v: Liaison_V1_RegistrationChanged?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .registrationChanged(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .registrationChanged(v)
+          }
+        }()
         default: break
         }
       }
@@ -3823,6 +4372,10 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       case .opinionAlert?: try {
         guard case .opinionAlert(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 24)
+      }()
+      case .registrationChanged?: try {
+        guard case .registrationChanged(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
       }()
       case nil: break
       }
@@ -5720,7 +6273,7 @@ nonisolated extension Liaison_V1_Rate: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0\u{3}open_week_confirmed\0")
 
   fileprivate class _StorageClass {
     var _feedbackTotal: UInt64 = 0
@@ -5741,6 +6294,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
     var _ratesSince: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
     var _timeZone: String = String()
     var _opinionAlerts: [Liaison_V1_OpinionAlert] = []
+    var _openWeekConfirmed: [Liaison_V1_Count] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -5769,6 +6323,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       _ratesSince = source._ratesSince
       _timeZone = source._timeZone
       _opinionAlerts = source._opinionAlerts
+      _openWeekConfirmed = source._openWeekConfirmed
     }
   }
 
@@ -5805,6 +6360,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         case 16: try { try decoder.decodeSingularMessageField(value: &_storage._ratesSince) }()
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._timeZone) }()
         case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._opinionAlerts) }()
+        case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._openWeekConfirmed) }()
         default: break
         }
       }
@@ -5871,6 +6427,9 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._opinionAlerts.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._opinionAlerts, fieldNumber: 18)
       }
+      if !_storage._openWeekConfirmed.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._openWeekConfirmed, fieldNumber: 19)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -5898,6 +6457,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._ratesSince != rhs_storage._ratesSince {return false}
         if _storage._timeZone != rhs_storage._timeZone {return false}
         if _storage._opinionAlerts != rhs_storage._opinionAlerts {return false}
+        if _storage._openWeekConfirmed != rhs_storage._openWeekConfirmed {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -6016,6 +6576,532 @@ nonisolated extension Liaison_V1_FollowupList: SwiftProtobuf.Message, SwiftProto
 
   public static func ==(lhs: Liaison_V1_FollowupList, rhs: Liaison_V1_FollowupList) -> Bool {
     if lhs.followups != rhs.followups {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_PlanCampaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PlanCampaign"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{1}name\0\u{3}main_venue\0\u{3}sub_venues\0\u{3}starts_at\0\u{3}ends_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mainVenue) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.subVenues) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._startsAt) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._endsAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.mainVenue.isEmpty {
+      try visitor.visitSingularStringField(value: self.mainVenue, fieldNumber: 3)
+    }
+    if !self.subVenues.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.subVenues, fieldNumber: 4)
+    }
+    try { if let v = self._startsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._endsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_PlanCampaign, rhs: Liaison_V1_PlanCampaign) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.mainVenue != rhs.mainVenue {return false}
+    if lhs.subVenues != rhs.subVenues {return false}
+    if lhs._startsAt != rhs._startsAt {return false}
+    if lhs._endsAt != rhs._endsAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_AddSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AddSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{3}session_id\0\u{1}venue\0\u{1}theme\0\u{3}starts_at\0\u{3}ends_at\0\u{1}capacity\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.venue) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.theme) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._startsAt) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._endsAt) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.capacity) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 1)
+    }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 2)
+    }
+    if !self.venue.isEmpty {
+      try visitor.visitSingularStringField(value: self.venue, fieldNumber: 3)
+    }
+    if !self.theme.isEmpty {
+      try visitor.visitSingularStringField(value: self.theme, fieldNumber: 4)
+    }
+    try { if let v = self._startsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._endsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if self.capacity != 0 {
+      try visitor.visitSingularUInt32Field(value: self.capacity, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_AddSession, rhs: Liaison_V1_AddSession) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.venue != rhs.venue {return false}
+    if lhs.theme != rhs.theme {return false}
+    if lhs._startsAt != rhs._startsAt {return false}
+    if lhs._endsAt != rhs._endsAt {return false}
+    if lhs.capacity != rhs.capacity {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_RegisterForSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegisterForSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}registration_id\0\u{1}name\0\u{3}party_size\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 2)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 3)
+    }
+    if self.partySize != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partySize, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_RegisterForSession, rhs: Liaison_V1_RegisterForSession) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.partySize != rhs.partySize {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_CancelRegistration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelRegistration"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CancelRegistration, rhs: Liaison_V1_CancelRegistration) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_AssignDuty: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".AssignDuty"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}officer\0\u{1}actor\0\u{1}release\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.release) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
+    }
+    if self.release != false {
+      try visitor.visitSingularBoolField(value: self.release, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_AssignDuty, rhs: Liaison_V1_AssignDuty) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.release != rhs.release {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_GetCampaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetCampaign"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_GetCampaign, rhs: Liaison_V1_GetCampaign) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Registration"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}session_id\0\u{1}state\0\u{3}party_size\0\u{3}waitlist_position\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.waitlistPosition) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 2)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 3)
+    }
+    if self.partySize != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partySize, fieldNumber: 4)
+    }
+    if self.waitlistPosition != 0 {
+      try visitor.visitSingularUInt32Field(value: self.waitlistPosition, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Registration, rhs: Liaison_V1_Registration) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.partySize != rhs.partySize {return false}
+    if lhs.waitlistPosition != rhs.waitlistPosition {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Session"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}venue\0\u{1}theme\0\u{3}starts_at\0\u{3}ends_at\0\u{1}capacity\0\u{1}confirmed\0\u{1}waitlisted\0\u{1}officers\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.venue) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.theme) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._startsAt) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._endsAt) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.capacity) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.confirmed) }()
+      case 8: try { try decoder.decodeSingularUInt32Field(value: &self.waitlisted) }()
+      case 9: try { try decoder.decodeRepeatedStringField(value: &self.officers) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.venue.isEmpty {
+      try visitor.visitSingularStringField(value: self.venue, fieldNumber: 2)
+    }
+    if !self.theme.isEmpty {
+      try visitor.visitSingularStringField(value: self.theme, fieldNumber: 3)
+    }
+    try { if let v = self._startsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._endsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.capacity != 0 {
+      try visitor.visitSingularUInt32Field(value: self.capacity, fieldNumber: 6)
+    }
+    if self.confirmed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.confirmed, fieldNumber: 7)
+    }
+    if self.waitlisted != 0 {
+      try visitor.visitSingularUInt32Field(value: self.waitlisted, fieldNumber: 8)
+    }
+    if !self.officers.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.officers, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Session, rhs: Liaison_V1_Session) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.venue != rhs.venue {return false}
+    if lhs.theme != rhs.theme {return false}
+    if lhs._startsAt != rhs._startsAt {return false}
+    if lhs._endsAt != rhs._endsAt {return false}
+    if lhs.capacity != rhs.capacity {return false}
+    if lhs.confirmed != rhs.confirmed {return false}
+    if lhs.waitlisted != rhs.waitlisted {return false}
+    if lhs.officers != rhs.officers {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Campaign: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Campaign"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}campaign_id\0\u{1}name\0\u{3}main_venue\0\u{3}sub_venues\0\u{3}starts_at\0\u{3}ends_at\0\u{1}sessions\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.mainVenue) }()
+      case 4: try { try decoder.decodeRepeatedStringField(value: &self.subVenues) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._startsAt) }()
+      case 6: try { try decoder.decodeSingularMessageField(value: &self._endsAt) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.sessions) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if !self.mainVenue.isEmpty {
+      try visitor.visitSingularStringField(value: self.mainVenue, fieldNumber: 3)
+    }
+    if !self.subVenues.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.subVenues, fieldNumber: 4)
+    }
+    try { if let v = self._startsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    try { if let v = self._endsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 6)
+    } }()
+    if !self.sessions.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.sessions, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Campaign, rhs: Liaison_V1_Campaign) -> Bool {
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.mainVenue != rhs.mainVenue {return false}
+    if lhs.subVenues != rhs.subVenues {return false}
+    if lhs._startsAt != rhs._startsAt {return false}
+    if lhs._endsAt != rhs._endsAt {return false}
+    if lhs.sessions != rhs.sessions {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_RegistrationChanged: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RegistrationChanged"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}campaign_id\0\u{3}session_id\0\u{1}venue\0\u{1}state\0\u{3}party_size\0\u{1}promoted\0\u{1}was\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.venue) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.promoted) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.was) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 2)
+    }
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 3)
+    }
+    if !self.venue.isEmpty {
+      try visitor.visitSingularStringField(value: self.venue, fieldNumber: 4)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 5)
+    }
+    if self.partySize != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partySize, fieldNumber: 6)
+    }
+    if self.promoted != false {
+      try visitor.visitSingularBoolField(value: self.promoted, fieldNumber: 7)
+    }
+    if !self.was.isEmpty {
+      try visitor.visitSingularStringField(value: self.was, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_RegistrationChanged, rhs: Liaison_V1_RegistrationChanged) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.venue != rhs.venue {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.partySize != rhs.partySize {return false}
+    if lhs.promoted != rhs.promoted {return false}
+    if lhs.was != rhs.was {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -1,0 +1,76 @@
+import Foundation
+import LiaisonCodec
+import LiaisonRuntime
+import Testing
+
+/// A Police Open Week planned and booked through `liaison openweek` against the real scheduler.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct OpenWeekEndToEndTests {
+    @Test func aCampaignPlannedBookedAndStaffedOverTheCommandLine() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "pr.office open-week-secret-2026"]
+        try set.start("scheduler", environment: secret)
+        try set.start("reporting")
+        try await set.waitReady(["scheduler", "reporting"])
+        let operatorEnv = ["LIAISON_OPERATOR_SECRET": "open-week-secret-2026"]
+        func at(_ days: Double, _ hour: Double) -> String {
+            let f = ISO8601DateFormatter()
+            let midnight = Calendar(identifier: .gregorian).startOfDay(for: Date())
+            return f.string(from: midnight.addingTimeInterval(days * 86_400 + hour * 3_600))
+        }
+        func ok(_ args: [String], _ env: [String: String] = [:]) async throws -> String {
+            let r = try await set.cli(["openweek"] + args, environment: env)
+            #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
+            return r.output
+        }
+
+        // Planning is an operator's: refused without the secret, naming what to give.
+        let plan = ["plan", "open-week-2026", "--name", "Police Open Week 2026", "--main", "CITY-BUREAU",
+                    "--sub", "DIST-EAST", "--sub", "dist-west", "--from", at(7, 0), "--to", at(13, 23)]
+        let refused = try await set.cli(["openweek"] + plan)
+        #expect(refused.status != 0 && refused.output.contains("operator secret"), "\(refused.output)")
+        #expect(try await ok(plan, operatorEnv).contains("venues: CITY-BUREAU (main), DIST-EAST, DIST-WEST"))
+        _ = try await ok(["session", "open-week-2026", "east-am", "--venue", "DIST-EAST", "--theme", "The command centre",
+                          "--from", at(7, 10), "--to", at(7, 12), "--capacity", "2"], operatorEnv)
+        _ = try await ok(["session", "open-week-2026", "west-mid", "--venue", "DIST-WEST", "--theme", "Police dogs",
+                          "--from", at(7, 11), "--to", at(7, 13), "--capacity", "30"], operatorEnv)
+        // A venue the campaign does not have: refused by its field.
+        let wrong = try await set.cli(["openweek", "session", "open-week-2026", "x", "--venue", "DIST-SOUTH", "--theme", "T",
+                                       "--from", at(7, 10), "--to", at(7, 12), "--capacity", "2"], environment: operatorEnv)
+        #expect(wrong.status != 0 && wrong.output.contains("add_session.venue"), "\(wrong.output)")
+
+        // The public books; the third waits in line.
+        #expect(try await ok(["register", "east-am", "--name", "Li Wei", "--registration-id", "r-1"]).contains("confirmed"))
+        #expect(try await ok(["register", "east-am", "--name", "Wang Fang", "--registration-id", "r-2"]).contains("confirmed"))
+        #expect(try await ok(["register", "east-am", "--name", "Zhang San", "--registration-id", "r-3"]).contains("number 1 in line"))
+        // The same registration sent again (no answer the first time): not a second place.
+        #expect(try await ok(["register", "east-am", "--name", "Li Wei", "--registration-id", "r-1"]).contains("confirmed"))
+
+        // Never two places at once.
+        _ = try await ok(["duty", "east-am", "--officer", "pc-1001", "--actor", "desk-wang"], operatorEnv)
+        let clash = try await set.cli(["openweek", "duty", "west-mid", "--officer", "PC-1001", "--actor", "desk-wang"], environment: operatorEnv)
+        #expect(clash.status != 0 && clash.output.contains("assign_duty.officer") && clash.output.contains("east-am"), "\(clash.output)")
+
+        // kill -9 loses nothing acknowledged.
+        set.kill9("scheduler")
+        try set.start("scheduler", environment: secret)
+        try await set.waitReady(["scheduler"])
+        let shown = try await ok(["show", "open-week-2026"])
+        let east = shown.split(separator: "\n").first { $0.hasPrefix("east-am") }.map(String.init) ?? ""
+        #expect(east.contains("2/2") && east.contains("PC-1001") && east.contains("The command centre"), "\(shown)")
+
+        // A cancellation gives the place to the one waiting; the stream says so, without names.
+        #expect(try await ok(["cancel", "r-2"]).contains("cancelled"))
+        #expect(try await ok(["register", "east-am", "--name", "Zhang San", "--registration-id", "r-3"]).contains("confirmed"))
+        let events = try await set.call("scheduler", .replay(.with { $0.limit = 100 })).replayBatch.events
+        #expect(events.map { "\($0.registrationChanged.registrationID) \($0.registrationChanged.state)" }
+                == ["r-1 confirmed", "r-2 confirmed", "r-3 waitlisted", "r-2 cancelled", "r-3 confirmed"])
+        #expect(events.last?.registrationChanged.promoted == true)
+        // Reporting counts the people confirmed at each venue.
+        let counted = await eventually(10) {
+            (try? await set.report().openWeekConfirmed.map { "\($0.key)=\($0.count)" }) == ["open-week-2026 DIST-EAST=2"]
+        }
+        #expect(counted)
+    }
+}
