@@ -59,6 +59,29 @@ if [ -n "$first" ]; then
   "$liaison" case respond "$first" "We have received this and an officer is on the way." --actor PC-0001 || true
   "$liaison" case show "$first"
 fi
+# A Police Open Week next week: two venues, three sessions, the public booking one full, an officer
+# on duty. Idempotent: its ids carry next Monday's date.
+monday=$(date -d "next monday" +%F)
+ow="open-week-${monday//-/}"
+echo
+echo "== planning $ow"
+"$liaison" openweek plan "$ow" --name "Police Open Week" --main CITY-BUREAU --sub DIST-EAST --sub DIST-WEST \
+  --from "$monday 09:00" --to "$(date -d "$monday + 6 days" +%F) 18:00" > /dev/null
+"$liaison" openweek session "$ow" city-tour --venue CITY-BUREAU --theme "The command centre" \
+  --from "$monday 10:00" --to "$monday 12:00" --capacity 40 > /dev/null
+"$liaison" openweek session "$ow" east-dogs --venue DIST-EAST --theme "Police dogs at work" \
+  --from "$monday 14:00" --to "$monday 15:30" --capacity 3 > /dev/null
+"$liaison" openweek session "$ow" west-safety --venue DIST-WEST --theme "Anti-fraud clinic" \
+  --from "$monday 14:00" --to "$monday 16:00" --capacity 60 > /dev/null
+"$liaison" openweek duty city-tour --officer PC-0001 --actor demo-desk > /dev/null
+"$liaison" openweek duty east-dogs --officer PC-0001 --actor demo-desk > /dev/null
+echo "(PC-0001 to west-safety too? refused, naming east-dogs: an officer is never at two sessions at once)"
+"$liaison" openweek duty west-safety --officer PC-0001 --actor demo-desk 2>&1 || true
+"$liaison" openweek register east-dogs --name "Chen Jie" --party 2 --registration-id "$ow-1"
+"$liaison" openweek register east-dogs --name "Zhao Min" --party 1 --registration-id "$ow-2"
+"$liaison" openweek register east-dogs --name "Liu Yang" --party 2 --registration-id "$ow-3"
+"$liaison" openweek show "$ow"
+
 echo
 echo "== report"
 "$liaison" report

@@ -110,7 +110,10 @@ struct Report: ParsableCommand {
                                     ("by priority", r.byPriority), ("by state", r.byState),
                                     ("open week, people confirmed (campaign venue)", r.openWeekConfirmed)] where !counts.isEmpty {
                 print("\n\(title):")
-                for c in counts { print("  \(c.key.padding(toLength: 20, withPad: " ", startingAt: 0)) \(c.count)") }
+                // Keys written out (a category is what a citizen typed), padded to the longest, never cut.
+                let keys = counts.map { PlainText.escapingControls(Output.oneLine($0.key)) }
+                let width = max(20, keys.map(TerminalWidth.columns).max() ?? 0)
+                for (key, c) in zip(keys, counts) { print("  \(TerminalWidth.padded(key, to: width)) \(c.count)") }
             }
             print("\noverdue (first response): \(r.overdue.count)")
             for o in r.overdue.prefix(20) { print("  \(o.caseNumber)  \(o.unit)  due \(Output.time(o.due))") }
