@@ -118,6 +118,12 @@ struct Report: ParsableCommand {
             print("\noverdue (first response): \(r.overdue.count)")
             for o in r.overdue.prefix(20) { print("  \(o.caseNumber)  \(o.unit)  due \(Output.time(o.due))") }
             print(RateTable.text(r), terminator: "")
+            if !r.liaisonCoverage.isEmpty {
+                print("\nhousehold liaison programme (households visited: met at least once):")
+                print(Output.table(["YEAR", "STATION", "OFFICERS", "HOUSEHOLDS", "VISITED", "VISITS"], r.liaisonCoverage.map {
+                    ["\($0.year)", $0.station, "\($0.officers)", "\($0.households)", "\($0.householdsVisited)/\($0.households)", "\($0.visits)"]
+                }))
+            }
             print("\nopinion alerts, last 7 days: \(r.opinionAlerts.count)")
             for a in r.opinionAlerts { print("  " + RateTable.alertLine(a)) }
         } catch { reportFailure(error) }

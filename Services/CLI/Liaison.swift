@@ -35,5 +35,5 @@ struct Liaison: ParsableCommand {
             Every command reads the same topology as the services (--topology, else \
             $LIAISON_TOPOLOGY, else the local defaults on ports 7101-7402).
             """,
-        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Followups.self, OpenWeekGroup.self, Report.self, Events.self, Streams.self, Ping.self, Keygen.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
+        subcommands: [Up.self, Submit.self, Status.self, Cases.self, CaseGroup.self, Followups.self, OpenWeekGroup.self, ProgrammeGroup.self, Report.self, Events.self, Streams.self, Ping.self, Keygen.self, Contact.self, Disclosures.self, Backup.self, Restore.self])
 }

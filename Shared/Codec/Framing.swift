@@ -11,6 +11,10 @@ public enum Topic {
     public static let contactErased = "contact.erased"
     /// The scheduler confirmed, waitlisted, promoted or cancelled an open-week registration.
     public static let registration = "schedule.registration"
+    /// The scheduler paired an officer with a household for a year (the liaison programme).
+    public static let liaisonPaired = "liaison.paired"
+    /// A liaison visit was recorded with its outcome.
+    public static let liaisonVisited = "liaison.visited"
     /// Reporting saw similar complaints surge (``Liaison_V1_OpinionAlert``).
     public static let opinionAlert = "opinion.alert"
     /// Sent by an idle publisher every second; its `seq` is the stream head, it is never stored.

@@ -46,6 +46,24 @@ extension Liaison_V1_FeedbackKind {
     }
 }
 
+extension Liaison_V1_VisitOutcome {
+    public static let named: [(String, Liaison_V1_VisitOutcome)] = [
+        ("practical_help", .practicalHelp), ("dispute_mediated", .disputeMediated), ("education", .education),
+        ("issue_raised", .issueRaised), ("nobody_home", .nobodyHome),
+    ]
+
+    /// `dispute_mediated` (or `Dispute-Mediated`) → `.disputeMediated`; nil for an unknown name.
+    public init?(name: String) {
+        guard let o = Self.named.first(where: { $0.0 == spelledAsNamed(name) })?.1 else { return nil }
+        self = o
+    }
+
+    public var name: String {
+        if case .UNRECOGNIZED(let n) = self { return "unrecognized_\(n)" }
+        return Self.named.first(where: { $0.1 == self })?.0 ?? "unspecified"
+    }
+}
+
 extension Liaison_V1_Channel {
     public static let named: [(String, Liaison_V1_Channel)] = [
         ("hotline", .hotline), ("web", .web), ("app", .app), ("walk_in", .walkIn), ("letter", .letter),

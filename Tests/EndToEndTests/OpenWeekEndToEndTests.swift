@@ -73,4 +73,61 @@ struct OpenWeekEndToEndTests {
         }
         #expect(counted)
     }
+
+    /// The household liaison programme over the command line: pairings within the limit, an issue
+    /// raised on a visit taken in as feedback and linked, the coverage in the report.
+    @Test func householdLiaisonProgrammeOverTheCommandLine() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secret = ["LIAISON_OPERATOR_SECRET": "pr.office open-week-secret-2026"]
+        try set.start("scheduler", environment: secret)
+        for s in ["intake", "reporting"] { try set.start(s) }
+        try await set.waitReady(["scheduler", "intake", "reporting"])
+        let operatorEnv = ["LIAISON_OPERATOR_SECRET": "open-week-secret-2026"]
+        // An hour ago, in the year the programme counts in (Shanghai's).
+        let visited = Date().addingTimeInterval(-3_600)
+        var shanghai = Calendar(identifier: .gregorian)
+        shanghai.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let year = "\(shanghai.component(.year, from: visited))"
+        let at = ISO8601DateFormatter().string(from: visited)
+
+        func pair(_ household: String, _ env: [String: String] = [:]) async throws -> (status: Int32, output: String) {
+            try await set.cli(["programme", "pair", year, "--officer", "pc-1001", "--station", "STN-EAST-01", "--household", household,
+                               "--name", "Wang family", "--address", "No. 8 Lotus Lane, 3-402", "--actor", "desk-li"], environment: env)
+        }
+        let refused = try await pair("EAST01-0001")
+        #expect(refused.status != 0 && refused.output.contains("operator secret"), "\(refused.output)")
+        for h in ["EAST01-0001", "EAST01-0002"] {
+            let r = try await pair(h, operatorEnv)
+            #expect(r.status == 0 && r.output.contains(h), "\(r.output)")
+        }
+        let third = try await pair("EAST01-0003", operatorEnv)
+        #expect(third.status != 0 && third.output.contains("pair_household.officer"), "\(third.output)")
+
+        // On a visit the household raises an issue: taken in as feedback, its case linked to the visit.
+        let submitted = try await set.cli(["submit", "--kind", "suggestion", "--channel", "liaison_visit", "--unit", "STN-EAST-01",
+                                           "--text", "Residents ask for a street light at the back gate of Lotus Lane"])
+        let caseNumber = try #require(submitted.output.firstMatch(of: /L1-[0-9]{7}/).map { String($0.output) }, "\(submitted.output)")
+        let issue = try await set.cli(["programme", "visit", year, "EAST01-0001", "--officer", "PC-1001", "--at", at,
+                                       "--outcome", "issue_raised", "--case-number", caseNumber, "--note", "Street light asked for"],
+                                      environment: operatorEnv)
+        #expect(issue.status == 0 && issue.output.contains("recorded"), "\(issue.output)")
+        let wrongOutcome = try await set.cli(["programme", "visit", year, "EAST01-0002", "--officer", "PC-1001", "--at", at,
+                                              "--outcome", "tea"], environment: operatorEnv)
+        #expect(wrongOutcome.status != 0 && wrongOutcome.output.contains("nobody_home"), "\(wrongOutcome.output)")
+        let shown = try await set.cli(["programme", "show", year, "--station", "stn-east-01"], environment: operatorEnv)
+        #expect(shown.status == 0 && shown.output.contains("Lotus Lane") && shown.output.contains("issue_raised"), "\(shown.output)")
+        // Addresses are for operators only.
+        #expect(try await set.cli(["programme", "show", year]).status != 0)
+
+        // Reporting: one officer, two households, one visited.
+        let covered = await eventually(10) {
+            (try? await set.report().liaisonCoverage.map { "\($0.station) \($0.officers) \($0.households) \($0.householdsVisited) \($0.visits)" })
+                == ["STN-EAST-01 1 2 1 1"]
+        }
+        #expect(covered)
+        let events = try await set.call("scheduler", .replay(.with { $0.limit = 100 })).replayBatch.events
+        #expect(events.map(\.topic) == [Topic.liaisonPaired, Topic.liaisonPaired, Topic.liaisonVisited])
+        #expect(events.last?.liaisonVisited.feedbackCaseNumber == caseNumber)
+    }
 }

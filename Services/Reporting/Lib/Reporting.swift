@@ -112,6 +112,26 @@ public final class ReportingService: RequestHandling {
                 DELETE FROM consumer_cursors;
                 """)
         }
+        m.registerMigration("reporting-v3-liaison") { db in
+            // The household liaison programme: who is paired with which household each year, and
+            // the visits recorded (the scheduler's liaison.* events, new with this version).
+            try db.execute(sql: """
+                CREATE TABLE liaison_pairs (
+                  year INTEGER NOT NULL,
+                  household_id TEXT NOT NULL,
+                  station TEXT NOT NULL,
+                  officer TEXT NOT NULL,
+                  PRIMARY KEY (year, household_id)
+                );
+                CREATE TABLE liaison_visits (
+                  visit_id TEXT PRIMARY KEY,
+                  year INTEGER NOT NULL,
+                  household_id TEXT NOT NULL,
+                  station TEXT NOT NULL,
+                  met INTEGER NOT NULL            -- the household was met (not "nobody home")
+                );
+                """)
+        }
     }
 
     /// Builds the whole reporting instance: it consumes every instance of every other service.
@@ -121,7 +141,7 @@ public final class ReportingService: RequestHandling {
         let log = try config.openLog(migrations: migrations)
         let service = ReportingService(log: log, clock: clock, timeZone: timeZone, alerts: alerts)
         var consumers: [Consumer] = []
-        for (name, prefixes) in [("intake", ["feedback."]), ("handler", ["case."]), ("scheduler", ["schedule."])] {
+        for (name, prefixes) in [("intake", ["feedback."]), ("handler", ["case."]), ("scheduler", ["schedule.", "liaison."])] {
             for up in config.topology.instances(of: name) {
                 consumers.append(try Consumer(upstream: up, topicPrefixes: prefixes, log: log, logger: logger) { db, out, event in
                     try service.apply(db, out, event)
@@ -160,6 +180,12 @@ public final class ReportingService: RequestHandling {
             try rates.updated(db, u, at: at)
         case .followupDue?:
             try Self.bump(db, "total", "followups_due")
+        case .liaisonPaired(let p)?:
+            try db.executeCached(sql: "INSERT OR IGNORE INTO liaison_pairs (year, household_id, station, officer) VALUES (?, ?, ?, ?)",
+                                 arguments: [Int(p.year), p.householdID, p.station, p.officer])
+        case .liaisonVisited(let v)?:
+            try db.executeCached(sql: "INSERT OR IGNORE INTO liaison_visits (visit_id, year, household_id, station, met) VALUES (?, ?, ?, ?, ?)",
+                                 arguments: [v.visitID, Int(v.year), v.householdID, v.station, v.outcome != .nobodyHome])
         case .registrationChanged(let r)?:
             // People confirmed at each venue of each campaign: a confirmation adds its party, a
             // confirmed registration cancelled takes it off again.
@@ -235,6 +261,17 @@ public final class ReportingService: RequestHandling {
             rep.byUnit = counts("unit")
             rep.byPriority = counts("priority")
             rep.openWeekConfirmed = counts("open_week").sorted { $0.key < $1.key }
+            rep.liaisonCoverage = try Row.fetchAll(db, sql: """
+                SELECT p.year, p.station, COUNT(DISTINCT p.officer), COUNT(*),
+                  (SELECT COUNT(*) FROM liaison_visits v WHERE v.year = p.year AND v.station = p.station),
+                  (SELECT COUNT(DISTINCT household_id) FROM liaison_visits v WHERE v.year = p.year AND v.station = p.station AND v.met)
+                FROM liaison_pairs p GROUP BY p.year, p.station ORDER BY p.year DESC, p.station LIMIT 1000
+                """).map { row in
+                Liaison_V1_LiaisonCoverage.with {
+                    $0.year = UInt32(row[0] as Int64); $0.station = row[1]; $0.officers = UInt32(row[2] as Int64)
+                    $0.households = UInt32(row[3] as Int64); $0.visits = UInt32(row[4] as Int64); $0.householdsVisited = UInt32(row[5] as Int64)
+                }
+            }
             rep.casesTotal = UInt64(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM cases") ?? 0)
             rep.byState = try Row.fetchAll(db, sql: "SELECT state, COUNT(*) AS n FROM cases GROUP BY state ORDER BY n DESC").map { row in
                 var c = Liaison_V1_Count()

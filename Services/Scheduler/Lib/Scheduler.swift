@@ -17,15 +17,17 @@ public final class SchedulerService: RequestHandling {
     /// A follow-up fired this long after its due time (the scheduler was down) is marked late.
     public static let lateAfter: TimeInterval = 60
     let openWeek: OpenWeek
+    let programme: LiaisonProgramme
     /// Who may plan campaigns and sessions and put officers on duty; anyone when none is configured.
     let operators: OperatorCredentials
 
     public init(log: EventLog, clock: WallClock, followupAfter: TimeInterval = 24 * 3_600, units: UnitDirectory = .demo,
-                operators: OperatorCredentials = .init(secrets: [])) {
+                programme: ProgrammeSettings = .init(), operators: OperatorCredentials = .init(secrets: [])) {
         self.log = log
         self.clock = clock
         self.followupAfter = followupAfter
         self.openWeek = OpenWeek(units: units)
+        self.programme = LiaisonProgramme(units: units, settings: programme)
         self.operators = operators
     }
 
@@ -43,14 +45,17 @@ public final class SchedulerService: RequestHandling {
                 """)
         }
         OpenWeek.migrate(&m)
+        LiaisonProgramme.migrate(&m)
     }
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
     public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
-                            units: UnitDirectory = .demo, operators: OperatorCredentials = .init(secrets: []),
+                            units: UnitDirectory = .demo, programme: ProgrammeSettings = .init(),
+                            operators: OperatorCredentials = .init(secrets: []),
                             options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
         let log = try config.openLog(migrations: migrations)
-        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter, units: units, operators: operators)
+        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter, units: units, programme: programme,
+                                       operators: operators)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
                 try service.apply(db, out, event)
@@ -150,6 +155,18 @@ public final class SchedulerService: RequestHandling {
                 r.registration = try log.write { db, out in try openWeek.register(q, now: now, db: db, out: out) }
             case .cancelRegistration(let q)?:
                 r.registration = try log.write { db, out in try openWeek.cancel(q, now: now, db: db, out: out) }
+            case .pairHousehold(let q)?:
+                try needOperator(req, operatorKey, "pairing a household")
+                r.programme = try log.write { db, out in try programme.pair(q, now: now, db: db, out: out) }
+            case .recordVisit(let q)?:
+                try needOperator(req, operatorKey, "recording a visit")
+                r.programme = try log.write { db, out in try programme.record(q, now: now, db: db, out: out) }
+            case .getProgramme(let q)?:
+                try needOperator(req, operatorKey, "the liaison programme (households' addresses)")
+                try LiaisonProgramme.checkYear(q.year, "get_programme.year")
+                r.programme = try log.store.pool.read { db in
+                    try programme.programme(year: Int(q.year), station: q.station, officer: q.officer, now: now, db: db)
+                }
             case .getCampaign(let q)?:
                 try OpenWeek.checkID(q.campaignID, "get_campaign.campaign_id")
                 guard let c = try log.store.pool.read({ db in try openWeek.campaign(q.campaignID, db: db) }) else {
@@ -157,7 +174,7 @@ public final class SchedulerService: RequestHandling {
                 }
                 r.campaign = c
             default:
-                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty and get_campaign")
+                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty, get_campaign, pair_household, record_visit and get_programme")
             }
             return r
         }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import LiaisonRuntime
 import Scheduler
 
@@ -13,8 +14,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             Consumes every handler instance of the topology and publishes schedule.* on its own \
             stream: schedule.followup_due when a follow-up call comes due, and \
             schedule.registration when an open-week registration is confirmed, waitlisted, \
-            promoted or cancelled (never the registrant's name). Planning campaigns and sessions \
-            and putting officers on duty need an operator secret when --operator-secrets (or \
+            promoted or cancelled (never the registrant's name); liaison.paired and liaison.visited \
+            for the household liaison programme (never a household's name or address). Planning \
+            campaigns and sessions, putting officers on duty and the liaison programme need an \
+            operator secret when --operator-secrets (or \
             $LIAISON_OPERATOR_SECRET) gives some; registering is anyone's. Stop with SIGTERM or \
             Ctrl-C.
             """)
@@ -26,6 +29,27 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     @Option(help: "Unit directory (JSON): the venues. Default: $LIAISON_UNITS, else the demo city.")
     var units: String?
+
+    @Option(help: "Households each officer is paired with a year in the household liaison programme.")
+    var householdsPerOfficer: Int = ProgrammeSettings().householdsPerOfficer
+
+    @Option(help: "Visits to each household a year, planned evenly across it.")
+    var visitsPerYear: Int = ProgrammeSettings().visitsPerYear
+
+    @Option(help: "The zone whose calendar years the programme counts (an IANA name). Default: $LIAISON_TIME_ZONE, else Asia/Shanghai.")
+    var timeZone: String?
+
+    func validate() throws {
+        guard (1...20).contains(householdsPerOfficer) else { throw ValidationError("--households-per-officer is 1 to 20, not \(householdsPerOfficer)") }
+        guard (1...52).contains(visitsPerYear) else { throw ValidationError("--visits-per-year is 1 to 52, not \(visitsPerYear)") }
+        _ = try zone()
+    }
+
+    func zone() throws -> TimeZone {
+        guard let name = timeZone ?? ProcessInfo.processInfo.environment["LIAISON_TIME_ZONE"], !name.isEmpty else { return ProgrammeSettings().timeZone }
+        guard let zone = TimeZone(identifier: name) else { throw ValidationError("--time-zone: \(name) is not a time zone name (try Asia/Shanghai or UTC)") }
+        return zone
+    }
 
     @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning and duty then need one. Default: $LIAISON_OPERATOR_SECRET, else open.")
     var operatorSecrets: String?
@@ -39,7 +63,9 @@ struct SchedulerCommand: AsyncParsableCommand {
             logger.warning("no operator secret configured: anyone who reaches the scheduler may plan open-week campaigns and duty")
         }
         try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600,
-                                        units: try UnitDirectory.resolve(path: units), operators: operators,
+                                        units: try UnitDirectory.resolve(path: units),
+                                        programme: ProgrammeSettings(householdsPerOfficer: householdsPerOfficer, visitsPerYear: visitsPerYear, timeZone: try zone()),
+                                        operators: operators,
                                         options: options.loopOptions, logger: logger).runUntilSignalled()
     }
 }

@@ -307,6 +307,64 @@ public nonisolated enum Liaison_V1_CaseAction: SwiftProtobuf.Enum, Swift.CaseIte
 
 }
 
+public nonisolated enum Liaison_V1_VisitOutcome: SwiftProtobuf.Enum, Swift.CaseIterable {
+  public typealias RawValue = Int
+  case unspecified // = 0
+
+  /// practical help given
+  case practicalHelp // = 1
+  case disputeMediated // = 2
+
+  /// legal or safety education
+  case education // = 3
+
+  /// an issue raised, taken in as feedback (feedback_case_number)
+  case issueRaised // = 4
+
+  /// visited, nobody met: the visit is still owed
+  case nobodyHome // = 5
+  case UNRECOGNIZED(Int)
+
+  public init() {
+    self = .unspecified
+  }
+
+  public init?(rawValue: Int) {
+    switch rawValue {
+    case 0: self = .unspecified
+    case 1: self = .practicalHelp
+    case 2: self = .disputeMediated
+    case 3: self = .education
+    case 4: self = .issueRaised
+    case 5: self = .nobodyHome
+    default: self = .UNRECOGNIZED(rawValue)
+    }
+  }
+
+  public var rawValue: Int {
+    switch self {
+    case .unspecified: return 0
+    case .practicalHelp: return 1
+    case .disputeMediated: return 2
+    case .education: return 3
+    case .issueRaised: return 4
+    case .nobodyHome: return 5
+    case .UNRECOGNIZED(let i): return i
+    }
+  }
+
+  // The compiler won't synthesize support with the UNRECOGNIZED case.
+  public static let allCases: [Liaison_V1_VisitOutcome] = [
+    .unspecified,
+    .practicalHelp,
+    .disputeMediated,
+    .education,
+    .issueRaised,
+    .nobodyHome,
+  ]
+
+}
+
 public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -490,6 +548,33 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .getCampaign(newValue)}
   }
 
+  /// scheduler, operators: the household liaison programme
+  public var pairHousehold: Liaison_V1_PairHousehold {
+    get {
+      if case .pairHousehold(let v)? = _storage._body {return v}
+      return Liaison_V1_PairHousehold()
+    }
+    set {_uniqueStorage()._body = .pairHousehold(newValue)}
+  }
+
+  /// scheduler, operators: a liaison visit and its outcome
+  public var recordVisit: Liaison_V1_RecordVisit {
+    get {
+      if case .recordVisit(let v)? = _storage._body {return v}
+      return Liaison_V1_RecordVisit()
+    }
+    set {_uniqueStorage()._body = .recordVisit(newValue)}
+  }
+
+  /// scheduler, operators: pairings, visits and coverage of a year
+  public var getProgramme: Liaison_V1_GetProgramme {
+    get {
+      if case .getProgramme(let v)? = _storage._body {return v}
+      return Liaison_V1_GetProgramme()
+    }
+    set {_uniqueStorage()._body = .getProgramme(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -527,6 +612,12 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case assignDuty(Liaison_V1_AssignDuty)
     /// scheduler: a campaign with its sessions
     case getCampaign(Liaison_V1_GetCampaign)
+    /// scheduler, operators: the household liaison programme
+    case pairHousehold(Liaison_V1_PairHousehold)
+    /// scheduler, operators: a liaison visit and its outcome
+    case recordVisit(Liaison_V1_RecordVisit)
+    /// scheduler, operators: pairings, visits and coverage of a year
+    case getProgramme(Liaison_V1_GetProgramme)
 
   }
 
@@ -648,6 +739,14 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     set {result = .registration(newValue)}
   }
 
+  public var programme: Liaison_V1_Programme {
+    get {
+      if case .programme(let v)? = result {return v}
+      return Liaison_V1_Programme()
+    }
+    set {result = .programme(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Result: Equatable, Sendable {
@@ -664,6 +763,7 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     case batchAccepted(Liaison_V1_BatchAccepted)
     case campaign(Liaison_V1_Campaign)
     case registration(Liaison_V1_Registration)
+    case programme(Liaison_V1_Programme)
 
   }
 
@@ -1153,6 +1253,24 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     set {_uniqueStorage()._payload = .registrationChanged(newValue)}
   }
 
+  /// scheduler; topic "liaison.paired"
+  public var liaisonPaired: Liaison_V1_LiaisonPaired {
+    get {
+      if case .liaisonPaired(let v)? = _storage._payload {return v}
+      return Liaison_V1_LiaisonPaired()
+    }
+    set {_uniqueStorage()._payload = .liaisonPaired(newValue)}
+  }
+
+  /// scheduler; topic "liaison.visited"
+  public var liaisonVisited: Liaison_V1_LiaisonVisited {
+    get {
+      if case .liaisonVisited(let v)? = _storage._payload {return v}
+      return Liaison_V1_LiaisonVisited()
+    }
+    set {_uniqueStorage()._payload = .liaisonVisited(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Payload: Equatable, Sendable {
@@ -1176,6 +1294,10 @@ public nonisolated struct Liaison_V1_Event: @unchecked Sendable {
     case opinionAlert(Liaison_V1_OpinionAlert)
     /// scheduler; topic "schedule.registration"
     case registrationChanged(Liaison_V1_RegistrationChanged)
+    /// scheduler; topic "liaison.paired"
+    case liaisonPaired(Liaison_V1_LiaisonPaired)
+    /// scheduler; topic "liaison.visited"
+    case liaisonVisited(Liaison_V1_LiaisonVisited)
 
   }
 
@@ -2453,11 +2575,43 @@ public nonisolated struct Liaison_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._openWeekConfirmed = newValue}
   }
 
+  /// The household liaison programme by year and station, from the scheduler's liaison.* events.
+  public var liaisonCoverage: [Liaison_V1_LiaisonCoverage] {
+    get {_storage._liaisonCoverage}
+    set {_uniqueStorage()._liaisonCoverage = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
 
   fileprivate var _storage = _StorageClass.defaultInstance
+}
+
+public nonisolated struct Liaison_V1_LiaisonCoverage: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  public var station: String = String()
+
+  /// officers paired with households that year
+  public var officers: UInt32 = 0
+
+  /// households paired
+  public var households: UInt32 = 0
+
+  /// visits recorded
+  public var visits: UInt32 = 0
+
+  /// households visited at least once
+  public var householdsVisited: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
 }
 
 public nonisolated struct Liaison_V1_ListFollowups: Sendable {
@@ -2812,6 +2966,228 @@ public nonisolated struct Liaison_V1_RegistrationChanged: Sendable {
   public init() {}
 }
 
+public nonisolated struct Liaison_V1_PairHousehold: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// 2000-2100
+  public var year: UInt32 = 0
+
+  /// badge
+  public var officer: String = String()
+
+  /// unit code of a station or a community police office
+  public var station: String = String()
+
+  /// chosen by the station ("EAST01-0042"); one officer a year
+  public var householdID: String = String()
+
+  /// "Wang family" (required, at most 64 characters)
+  public var householdName: String = String()
+
+  /// required, at most 200 characters; never on the stream
+  public var address: String = String()
+
+  /// who pairs (required)
+  public var actor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_RecordVisit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  /// chosen by the client; the same visit again changes nothing
+  public var visitID: String = String()
+
+  public var year: UInt32 = 0
+
+  public var householdID: String = String()
+
+  /// must be the household's officer that year
+  public var officer: String = String()
+
+  /// within the year, not in the future
+  public var visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_visitedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_visitedAt = newValue}
+  }
+  /// Returns true if `visitedAt` has been explicitly set.
+  public var hasVisitedAt: Bool {self._visitedAt != nil}
+  /// Clears the value of `visitedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearVisitedAt() {self._visitedAt = nil}
+
+  public var outcome: Liaison_V1_VisitOutcome = .unspecified
+
+  /// at most 1,000 characters; never on the stream
+  public var note: String = String()
+
+  /// with issue_raised: the case the issue became
+  public var feedbackCaseNumber: String = String()
+
+  public var actor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_GetProgramme: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  /// filter; empty: every station
+  public var station: String = String()
+
+  /// filter
+  public var officer: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_Visit: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var visitID: String = String()
+
+  public var visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_visitedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_visitedAt = newValue}
+  }
+  /// Returns true if `visitedAt` has been explicitly set.
+  public var hasVisitedAt: Bool {self._visitedAt != nil}
+  /// Clears the value of `visitedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearVisitedAt() {self._visitedAt = nil}
+
+  public var outcome: Liaison_V1_VisitOutcome = .unspecified
+
+  public var note: String = String()
+
+  public var feedbackCaseNumber: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_Pairing: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  public var officer: String = String()
+
+  public var station: String = String()
+
+  public var householdID: String = String()
+
+  public var householdName: String = String()
+
+  public var address: String = String()
+
+  /// the visits planned across the year
+  public var planned: [SwiftProtobuf.Google_Protobuf_Timestamp] = []
+
+  /// recorded, oldest first
+  public var visits: [Liaison_V1_Visit] = []
+
+  /// planned visits whose time has come without a visit that met the household
+  public var owed: UInt32 = 0
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_Programme: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  /// by station, officer, household
+  public var pairings: [Liaison_V1_Pairing] = []
+
+  /// by station
+  public var coverage: [Liaison_V1_LiaisonCoverage] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_LiaisonPaired: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  public var officer: String = String()
+
+  public var station: String = String()
+
+  public var householdID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_LiaisonVisited: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var year: UInt32 = 0
+
+  public var officer: String = String()
+
+  public var station: String = String()
+
+  public var householdID: String = String()
+
+  public var visitID: String = String()
+
+  public var outcome: Liaison_V1_VisitOutcome = .unspecified
+
+  public var visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_visitedAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_visitedAt = newValue}
+  }
+  /// Returns true if `visitedAt` has been explicitly set.
+  public var hasVisitedAt: Bool {self._visitedAt != nil}
+  /// Clears the value of `visitedAt`. Subsequent reads from it will return its default value.
+  public mutating func clearVisitedAt() {self._visitedAt = nil}
+
+  public var feedbackCaseNumber: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _visitedAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "liaison.v1"
@@ -2832,9 +3208,13 @@ nonisolated extension Liaison_V1_CaseAction: SwiftProtobuf._ProtoNameProviding {
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0CASE_ACTION_UNSPECIFIED\0\u{1}CASE_ACTION_ASSIGN\0\u{1}CASE_ACTION_ACCEPT\0\u{1}CASE_ACTION_NOTE\0\u{1}CASE_ACTION_RESPOND\0\u{1}CASE_ACTION_RESOLVE\0\u{1}CASE_ACTION_CONFIRM_RESOLUTION\0\u{1}CASE_ACTION_CLOSE\0\u{1}CASE_ACTION_REOPEN\0\u{1}CASE_ACTION_ESCALATE\0\u{1}CASE_ACTION_TRANSFER\0\u{1}CASE_ACTION_MERGE\0\u{1}CASE_ACTION_MARK_NOT_POLICE_RESPONSIBILITY\0\u{1}CASE_ACTION_AWAIT_CITIZEN\0\u{1}CASE_ACTION_RESUME\0")
 }
 
+nonisolated extension Liaison_V1_VisitOutcome: SwiftProtobuf._ProtoNameProviding {
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{2}\0VISIT_OUTCOME_UNSPECIFIED\0\u{1}VISIT_OUTCOME_PRACTICAL_HELP\0\u{1}VISIT_OUTCOME_DISPUTE_MEDIATED\0\u{1}VISIT_OUTCOME_EDUCATION\0\u{1}VISIT_OUTCOME_ISSUE_RAISED\0\u{1}VISIT_OUTCOME_NOBODY_HOME\0")
+}
+
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0\u{3}pair_household\0\u{3}record_visit\0\u{3}get_programme\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -3097,6 +3477,45 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._body = .getCampaign(v)
           }
         }()
+        case 33: try {
+          var v: Liaison_V1_PairHousehold?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .pairHousehold(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .pairHousehold(v)
+          }
+        }()
+        case 34: try {
+          var v: Liaison_V1_RecordVisit?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .recordVisit(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .recordVisit(v)
+          }
+        }()
+        case 35: try {
+          var v: Liaison_V1_GetProgramme?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getProgramme(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getProgramme(v)
+          }
+        }()
         default: break
         }
       }
@@ -3187,6 +3606,18 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
         guard case .getCampaign(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 32)
       }()
+      case .pairHousehold?: try {
+        guard case .pairHousehold(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 33)
+      }()
+      case .recordVisit?: try {
+        guard case .recordVisit(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 34)
+      }()
+      case .getProgramme?: try {
+        guard case .getProgramme(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
+      }()
       case nil: break
       }
     }
@@ -3213,7 +3644,7 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0\u{1}campaign\0\u{1}registration\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0\u{1}campaign\0\u{1}registration\0\u{1}programme\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3391,6 +3822,19 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.result = .registration(v)
         }
       }()
+      case 28: try {
+        var v: Liaison_V1_Programme?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .programme(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .programme(v)
+        }
+      }()
       default: break
       }
     }
@@ -3456,6 +3900,10 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .registration?: try {
       guard case .registration(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
+    }()
+    case .programme?: try {
+      guard case .programme(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
     }()
     case nil: break
     }
@@ -4131,7 +4579,7 @@ nonisolated extension Liaison_V1_ReplayBatch: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Event"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0\u{3}opinion_alert\0\u{3}registration_changed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}seq\0\u{3}event_id\0\u{1}topic\0\u{3}occurred_at\0\u{4}\u{5}feedback_received\0\u{3}case_opened\0\u{3}case_updated\0\u{3}deadline_alert\0\u{2}\u{7}heartbeat\0\u{3}followup_due\0\u{3}contact_disclosed\0\u{3}contact_erased\0\u{3}opinion_alert\0\u{3}registration_changed\0\u{3}liaison_paired\0\u{3}liaison_visited\0")
 
   fileprivate class _StorageClass {
     var _stream: String = String()
@@ -4309,6 +4757,32 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
             _storage._payload = .registrationChanged(v)
           }
         }()
+        case 26: try {
+          var v: Liaison_V1_LiaisonPaired?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .liaisonPaired(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .liaisonPaired(v)
+          }
+        }()
+        case 27: try {
+          var v: Liaison_V1_LiaisonVisited?
+          var hadOneofValue = false
+          if let current = _storage._payload {
+            hadOneofValue = true
+            if case .liaisonVisited(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._payload = .liaisonVisited(v)
+          }
+        }()
         default: break
         }
       }
@@ -4376,6 +4850,14 @@ nonisolated extension Liaison_V1_Event: SwiftProtobuf.Message, SwiftProtobuf._Me
       case .registrationChanged?: try {
         guard case .registrationChanged(let v)? = _storage._payload else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 25)
+      }()
+      case .liaisonPaired?: try {
+        guard case .liaisonPaired(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 26)
+      }()
+      case .liaisonVisited?: try {
+        guard case .liaisonVisited(let v)? = _storage._payload else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 27)
       }()
       case nil: break
       }
@@ -6273,7 +6755,7 @@ nonisolated extension Liaison_V1_Rate: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0\u{3}open_week_confirmed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0\u{3}open_week_confirmed\0\u{3}liaison_coverage\0")
 
   fileprivate class _StorageClass {
     var _feedbackTotal: UInt64 = 0
@@ -6295,6 +6777,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
     var _timeZone: String = String()
     var _opinionAlerts: [Liaison_V1_OpinionAlert] = []
     var _openWeekConfirmed: [Liaison_V1_Count] = []
+    var _liaisonCoverage: [Liaison_V1_LiaisonCoverage] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -6324,6 +6807,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       _timeZone = source._timeZone
       _opinionAlerts = source._opinionAlerts
       _openWeekConfirmed = source._openWeekConfirmed
+      _liaisonCoverage = source._liaisonCoverage
     }
   }
 
@@ -6361,6 +6845,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         case 17: try { try decoder.decodeSingularStringField(value: &_storage._timeZone) }()
         case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._opinionAlerts) }()
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._openWeekConfirmed) }()
+        case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._liaisonCoverage) }()
         default: break
         }
       }
@@ -6430,6 +6915,9 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._openWeekConfirmed.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._openWeekConfirmed, fieldNumber: 19)
       }
+      if !_storage._liaisonCoverage.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._liaisonCoverage, fieldNumber: 20)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -6458,10 +6946,66 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._timeZone != rhs_storage._timeZone {return false}
         if _storage._opinionAlerts != rhs_storage._opinionAlerts {return false}
         if _storage._openWeekConfirmed != rhs_storage._openWeekConfirmed {return false}
+        if _storage._liaisonCoverage != rhs_storage._liaisonCoverage {return false}
         return true
       }
       if !storagesAreEqual {return false}
     }
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_LiaisonCoverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LiaisonCoverage"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}station\0\u{1}officers\0\u{1}households\0\u{1}visits\0\u{3}households_visited\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.officers) }()
+      case 4: try { try decoder.decodeSingularUInt32Field(value: &self.households) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.visits) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.householdsVisited) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 2)
+    }
+    if self.officers != 0 {
+      try visitor.visitSingularUInt32Field(value: self.officers, fieldNumber: 3)
+    }
+    if self.households != 0 {
+      try visitor.visitSingularUInt32Field(value: self.households, fieldNumber: 4)
+    }
+    if self.visits != 0 {
+      try visitor.visitSingularUInt32Field(value: self.visits, fieldNumber: 5)
+    }
+    if self.householdsVisited != 0 {
+      try visitor.visitSingularUInt32Field(value: self.householdsVisited, fieldNumber: 6)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_LiaisonCoverage, rhs: Liaison_V1_LiaisonCoverage) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.officers != rhs.officers {return false}
+    if lhs.households != rhs.households {return false}
+    if lhs.visits != rhs.visits {return false}
+    if lhs.householdsVisited != rhs.householdsVisited {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -7102,6 +7646,458 @@ nonisolated extension Liaison_V1_RegistrationChanged: SwiftProtobuf.Message, Swi
     if lhs.partySize != rhs.partySize {return false}
     if lhs.promoted != rhs.promoted {return false}
     if lhs.was != rhs.was {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_PairHousehold: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".PairHousehold"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}officer\0\u{1}station\0\u{3}household_id\0\u{3}household_name\0\u{1}address\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.householdID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.householdName) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 3)
+    }
+    if !self.householdID.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdID, fieldNumber: 4)
+    }
+    if !self.householdName.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdName, fieldNumber: 5)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 6)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_PairHousehold, rhs: Liaison_V1_PairHousehold) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.householdID != rhs.householdID {return false}
+    if lhs.householdName != rhs.householdName {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_RecordVisit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".RecordVisit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}visit_id\0\u{1}year\0\u{3}household_id\0\u{1}officer\0\u{3}visited_at\0\u{1}outcome\0\u{1}note\0\u{3}feedback_case_number\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.visitID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.householdID) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._visitedAt) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.feedbackCaseNumber) }()
+      case 9: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.visitID.isEmpty {
+      try visitor.visitSingularStringField(value: self.visitID, fieldNumber: 1)
+    }
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 2)
+    }
+    if !self.householdID.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdID, fieldNumber: 3)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 4)
+    }
+    try { if let v = self._visitedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 6)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 7)
+    }
+    if !self.feedbackCaseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.feedbackCaseNumber, fieldNumber: 8)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_RecordVisit, rhs: Liaison_V1_RecordVisit) -> Bool {
+    if lhs.visitID != rhs.visitID {return false}
+    if lhs.year != rhs.year {return false}
+    if lhs.householdID != rhs.householdID {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs._visitedAt != rhs._visitedAt {return false}
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs.feedbackCaseNumber != rhs.feedbackCaseNumber {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_GetProgramme: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetProgramme"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}station\0\u{1}officer\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 2)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_GetProgramme, rhs: Liaison_V1_GetProgramme) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Visit: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Visit"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}visit_id\0\u{3}visited_at\0\u{1}outcome\0\u{1}note\0\u{3}feedback_case_number\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.visitID) }()
+      case 2: try { try decoder.decodeSingularMessageField(value: &self._visitedAt) }()
+      case 3: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.note) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.feedbackCaseNumber) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.visitID.isEmpty {
+      try visitor.visitSingularStringField(value: self.visitID, fieldNumber: 1)
+    }
+    try { if let v = self._visitedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 2)
+    } }()
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 3)
+    }
+    if !self.note.isEmpty {
+      try visitor.visitSingularStringField(value: self.note, fieldNumber: 4)
+    }
+    if !self.feedbackCaseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.feedbackCaseNumber, fieldNumber: 5)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Visit, rhs: Liaison_V1_Visit) -> Bool {
+    if lhs.visitID != rhs.visitID {return false}
+    if lhs._visitedAt != rhs._visitedAt {return false}
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs.note != rhs.note {return false}
+    if lhs.feedbackCaseNumber != rhs.feedbackCaseNumber {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Pairing: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Pairing"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}officer\0\u{1}station\0\u{3}household_id\0\u{3}household_name\0\u{1}address\0\u{1}planned\0\u{1}visits\0\u{1}owed\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.householdID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.householdName) }()
+      case 6: try { try decoder.decodeSingularStringField(value: &self.address) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.planned) }()
+      case 8: try { try decoder.decodeRepeatedMessageField(value: &self.visits) }()
+      case 9: try { try decoder.decodeSingularUInt32Field(value: &self.owed) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 3)
+    }
+    if !self.householdID.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdID, fieldNumber: 4)
+    }
+    if !self.householdName.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdName, fieldNumber: 5)
+    }
+    if !self.address.isEmpty {
+      try visitor.visitSingularStringField(value: self.address, fieldNumber: 6)
+    }
+    if !self.planned.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.planned, fieldNumber: 7)
+    }
+    if !self.visits.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.visits, fieldNumber: 8)
+    }
+    if self.owed != 0 {
+      try visitor.visitSingularUInt32Field(value: self.owed, fieldNumber: 9)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Pairing, rhs: Liaison_V1_Pairing) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.householdID != rhs.householdID {return false}
+    if lhs.householdName != rhs.householdName {return false}
+    if lhs.address != rhs.address {return false}
+    if lhs.planned != rhs.planned {return false}
+    if lhs.visits != rhs.visits {return false}
+    if lhs.owed != rhs.owed {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_Programme: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".Programme"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}pairings\0\u{1}coverage\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeRepeatedMessageField(value: &self.pairings) }()
+      case 3: try { try decoder.decodeRepeatedMessageField(value: &self.coverage) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.pairings.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.pairings, fieldNumber: 2)
+    }
+    if !self.coverage.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.coverage, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_Programme, rhs: Liaison_V1_Programme) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.pairings != rhs.pairings {return false}
+    if lhs.coverage != rhs.coverage {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_LiaisonPaired: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LiaisonPaired"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}officer\0\u{1}station\0\u{3}household_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.householdID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 3)
+    }
+    if !self.householdID.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdID, fieldNumber: 4)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_LiaisonPaired, rhs: Liaison_V1_LiaisonPaired) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.householdID != rhs.householdID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_LiaisonVisited: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".LiaisonVisited"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}officer\0\u{1}station\0\u{3}household_id\0\u{3}visit_id\0\u{1}outcome\0\u{3}visited_at\0\u{3}feedback_case_number\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt32Field(value: &self.year) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.officer) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.station) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.householdID) }()
+      case 5: try { try decoder.decodeSingularStringField(value: &self.visitID) }()
+      case 6: try { try decoder.decodeSingularEnumField(value: &self.outcome) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._visitedAt) }()
+      case 8: try { try decoder.decodeSingularStringField(value: &self.feedbackCaseNumber) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if self.year != 0 {
+      try visitor.visitSingularUInt32Field(value: self.year, fieldNumber: 1)
+    }
+    if !self.officer.isEmpty {
+      try visitor.visitSingularStringField(value: self.officer, fieldNumber: 2)
+    }
+    if !self.station.isEmpty {
+      try visitor.visitSingularStringField(value: self.station, fieldNumber: 3)
+    }
+    if !self.householdID.isEmpty {
+      try visitor.visitSingularStringField(value: self.householdID, fieldNumber: 4)
+    }
+    if !self.visitID.isEmpty {
+      try visitor.visitSingularStringField(value: self.visitID, fieldNumber: 5)
+    }
+    if self.outcome != .unspecified {
+      try visitor.visitSingularEnumField(value: self.outcome, fieldNumber: 6)
+    }
+    try { if let v = self._visitedAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    if !self.feedbackCaseNumber.isEmpty {
+      try visitor.visitSingularStringField(value: self.feedbackCaseNumber, fieldNumber: 8)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_LiaisonVisited, rhs: Liaison_V1_LiaisonVisited) -> Bool {
+    if lhs.year != rhs.year {return false}
+    if lhs.officer != rhs.officer {return false}
+    if lhs.station != rhs.station {return false}
+    if lhs.householdID != rhs.householdID {return false}
+    if lhs.visitID != rhs.visitID {return false}
+    if lhs.outcome != rhs.outcome {return false}
+    if lhs._visitedAt != rhs._visitedAt {return false}
+    if lhs.feedbackCaseNumber != rhs.feedbackCaseNumber {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
