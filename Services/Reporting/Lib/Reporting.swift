@@ -28,9 +28,7 @@ public final class ReportingService: RequestHandling {
     }
 
     /// The demo city's zone, as the handler's working calendar has it.
-    public static var defaultTimeZone: TimeZone {
-        TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3_600)!
-    }
+    public static var defaultTimeZone: TimeZone { ForceTimeZone.demo }
 
     public static func migrations(_ m: inout DatabaseMigrator) {
         m.registerMigration("reporting-v1") { db in

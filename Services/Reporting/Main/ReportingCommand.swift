@@ -35,15 +35,7 @@ struct ReportingCommand: AsyncParsableCommand {
         _ = try zone()
     }
 
-    func zone() throws -> TimeZone {
-        guard let name = timeZone ?? ProcessInfo.processInfo.environment["LIAISON_TIME_ZONE"], !name.isEmpty else {
-            return ReportingService.defaultTimeZone
-        }
-        guard let zone = TimeZone(identifier: name) else {
-            throw ValidationError("--time-zone: \(name) is not a time zone name (try Asia/Shanghai or UTC)")
-        }
-        return zone
-    }
+    func zone() throws -> TimeZone { try ForceTimeZone.resolve(timeZone) }
 
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.reporting")

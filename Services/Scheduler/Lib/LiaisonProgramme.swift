@@ -11,7 +11,7 @@ public struct ProgrammeSettings: Sendable {
     public var timeZone: TimeZone
 
     public init(householdsPerOfficer: Int = 2, visitsPerYear: Int = 4,
-                timeZone: TimeZone = TimeZone(identifier: "Asia/Shanghai") ?? TimeZone(secondsFromGMT: 8 * 3_600)!) {
+                timeZone: TimeZone = ForceTimeZone.demo) {
         self.householdsPerOfficer = householdsPerOfficer
         self.visitsPerYear = visitsPerYear
         self.timeZone = timeZone
@@ -148,15 +148,6 @@ struct LiaisonProgramme {
         }
         if !v.feedbackCaseNumber.isEmpty { try OpenWeek.checkID(v.feedbackCaseNumber, f + "feedback_case_number") }
         try OpenWeek.checkText(v.actor, f + "actor", limit: 64)
-        var stored = v
-        stored.officer = officer
-        let bytes: [UInt8] = try stored.serializedBytes()
-        if let before = try Data.fetchOne(db, sql: "SELECT request FROM visits WHERE visit_id = ?", arguments: [v.visitID]) {
-            guard [UInt8](before) == bytes else {
-                throw WireError.conflict(f + "visit_id", "visit \(v.visitID) is recorded otherwise; record this one under another visit_id")
-            }
-            return try programme(year: Int(v.year), householdID: v.householdID, now: now, db: db)
-        }
         guard let row = try Row.fetchOne(db, sql: "SELECT officer, station FROM pairings WHERE year = ? AND household_id = ?",
                                          arguments: [Int(v.year), v.householdID]) else {
             throw WireError.notFound(f + "household_id", "household \(v.householdID) is not paired with an officer for \(v.year)")
@@ -165,8 +156,14 @@ struct LiaisonProgramme {
         guard pairedOfficer == officer else {
             throw WireError.conflict(f + "officer", "household \(v.householdID) is \(pairedOfficer)'s for \(v.year), not \(officer)'s")
         }
-        try db.execute(sql: "INSERT INTO visits (visit_id, year, household_id, request) VALUES (?, ?, ?, ?)",
-                       arguments: [v.visitID, Int(v.year), v.householdID, Data(bytes)])
+        var stored = v
+        stored.officer = officer
+        let recorded = try OpenWeek.storeOnce(try stored.serializedData(), db: db, stored: "SELECT request FROM visits WHERE visit_id = ?", id: v.visitID,
+                                              conflict: .conflict(f + "visit_id", "visit \(v.visitID) is recorded otherwise; record this one under another visit_id")) { bytes in
+            try db.execute(sql: "INSERT INTO visits (visit_id, year, household_id, request) VALUES (?, ?, ?, ?)",
+                           arguments: [v.visitID, Int(v.year), v.householdID, bytes])
+        }
+        guard recorded else { return try programme(year: Int(v.year), householdID: v.householdID, now: now, db: db) }
         try out.append(topic: Topic.liaisonVisited, at: now) { e in
             e.liaisonVisited = .with {
                 $0.year = v.year; $0.officer = officer; $0.station = station; $0.householdID = v.householdID

@@ -117,19 +117,15 @@ struct OpenWeek {
         if end.timeIntervalSince(start) > Self.maxCampaignDays * 86_400 {
             throw WireError.invalidArgument(f + "ends_at", "a campaign runs at most \(Int(Self.maxCampaignDays)) days")
         }
-        let bytes: [UInt8] = try plan.serializedBytes()
-        if let stored = try [UInt8].fetchOneBlob(db, "SELECT plan FROM campaigns WHERE campaign_id = ?", [plan.campaignID]) {
-            guard stored == bytes else {
-                throw WireError.conflict(f + "campaign_id", "campaign \(plan.campaignID) is already planned otherwise; plan this one under another campaign_id")
-            }
-        } else {
-            try db.execute(sql: "INSERT INTO campaigns (campaign_id, plan) VALUES (?, ?)", arguments: [plan.campaignID, Data(bytes)])
+        try Self.storeOnce(try plan.serializedData(), db: db, stored: "SELECT plan FROM campaigns WHERE campaign_id = ?", id: plan.campaignID,
+                           conflict: .conflict(f + "campaign_id", "campaign \(plan.campaignID) is already planned otherwise; plan this one under another campaign_id")) { bytes in
+            try db.execute(sql: "INSERT INTO campaigns (campaign_id, plan) VALUES (?, ?)", arguments: [plan.campaignID, bytes])
         }
         return try campaign(plan.campaignID, db: db)!
     }
 
     func storedPlan(_ id: String, db: Database) throws -> Liaison_V1_PlanCampaign? {
-        try [UInt8].fetchOneBlob(db, "SELECT plan FROM campaigns WHERE campaign_id = ?", [id]).map { try Liaison_V1_PlanCampaign(serializedBytes: $0) }
+        try Data.fetchOne(db, sql: "SELECT plan FROM campaigns WHERE campaign_id = ?", arguments: [id]).map { try Liaison_V1_PlanCampaign(serializedBytes: $0) }
     }
 
     func addSession(_ a: Liaison_V1_AddSession, db: Database) throws -> Liaison_V1_Campaign {
@@ -153,17 +149,28 @@ struct OpenWeek {
         guard (1...Self.maxCapacity).contains(Int(a.capacity)) else {
             throw WireError.invalidArgument(f + "capacity", "capacity is 1 to \(Self.maxCapacity) people, not \(a.capacity)")
         }
-        let bytes: [UInt8] = try session.serializedBytes()
-        if let stored = try [UInt8].fetchOneBlob(db, "SELECT plan FROM sessions WHERE session_id = ?", [a.sessionID]) {
-            guard stored == bytes else {
-                throw WireError.conflict(f + "session_id", "session \(a.sessionID) is already added otherwise; add this one under another session_id")
-            }
-        } else {
+        try Self.storeOnce(try session.serializedData(), db: db, stored: "SELECT plan FROM sessions WHERE session_id = ?", id: a.sessionID,
+                           conflict: .conflict(f + "session_id", "session \(a.sessionID) is already added otherwise; add this one under another session_id")) { bytes in
             try db.execute(sql: """
                 INSERT INTO sessions (session_id, campaign_id, venue, starts_at, ends_at, capacity, plan) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [a.sessionID, a.campaignID, code, start.timeIntervalSince1970, end.timeIntervalSince1970, Int(a.capacity), Data(bytes)])
+                """, arguments: [a.sessionID, a.campaignID, code, start.timeIntervalSince1970, end.timeIntervalSince1970, Int(a.capacity), bytes])
         }
         return try campaign(a.campaignID, db: db)!
+    }
+
+    /// What makes a request idempotent by the id its sender chose: `bytes` (the request as
+    /// checked) are stored by `insert` when `stored` (a query of the id) finds nothing; the same
+    /// bytes stored already change nothing; other bytes under the id throw `conflict`.
+    /// - Returns: whether they were new.
+    @discardableResult
+    static func storeOnce(_ bytes: Data, db: Database, stored: String, id: String, conflict: WireError,
+                          insert: (Data) throws -> Void) throws -> Bool {
+        if let before = try Data.fetchOne(db, sql: stored, arguments: [id]) {
+            guard before == bytes else { throw conflict }
+            return false
+        }
+        try insert(bytes)
+        return true
     }
 
     static func text(_ date: Date) -> String {
@@ -344,12 +351,5 @@ struct OpenWeek {
                 """, arguments: [q.sessionID, officer, s.start.timeIntervalSince1970, s.end.timeIntervalSince1970, q.actor, now.timeIntervalSince1970])
         }
         return try campaign(s.campaignID, db: db)!
-    }
-}
-
-extension Array where Element == UInt8 {
-    /// The blob of the first row of `sql`, if any.
-    static func fetchOneBlob(_ db: Database, _ sql: String, _ arguments: StatementArguments) throws -> [UInt8]? {
-        try Data.fetchOne(db, sql: sql, arguments: arguments).map { [UInt8]($0) }
     }
 }

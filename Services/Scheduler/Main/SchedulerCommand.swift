@@ -45,11 +45,7 @@ struct SchedulerCommand: AsyncParsableCommand {
         _ = try zone()
     }
 
-    func zone() throws -> TimeZone {
-        guard let name = timeZone ?? ProcessInfo.processInfo.environment["LIAISON_TIME_ZONE"], !name.isEmpty else { return ProgrammeSettings().timeZone }
-        guard let zone = TimeZone(identifier: name) else { throw ValidationError("--time-zone: \(name) is not a time zone name (try Asia/Shanghai or UTC)") }
-        return zone
-    }
+    func zone() throws -> TimeZone { try ForceTimeZone.resolve(timeZone) }
 
     @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning and duty then need one. Default: $LIAISON_OPERATOR_SECRET, else open.")
     var operatorSecrets: String?
