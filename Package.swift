@@ -98,7 +98,7 @@ let package = Package(
         // MARK: Tests
         // Replays inputs; built with -D FUZZING -sanitize=fuzzer by scripts/fuzz-requests.sh, a
         // libFuzzer target over what the services do with a request's bytes before their databases.
-        .executableTarget(name: "FuzzRequests", dependencies: ["Intake", "Handler", "LiaisonClient", "LiaisonCodec"], path: "Tests/Fuzz"),
+        .executableTarget(name: "FuzzRequests", dependencies: ["Intake", "Handler", "Scheduler", "LiaisonClient", "LiaisonCodec"], path: "Tests/Fuzz"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
         .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime", "LiaisonClient"], path: "Tests/RuntimeTests"),

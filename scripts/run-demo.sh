@@ -82,6 +82,19 @@ echo "(PC-0001 to west-safety too? refused, naming east-dogs: an officer is neve
 "$liaison" openweek register east-dogs --name "Liu Yang" --party 2 --registration-id "$ow-3"
 "$liaison" openweek show "$ow"
 
+# The household liaison programme: an officer paired with two households this year (the year as
+# the force counts it), one visited. Idempotent: fixed ids and time.
+year=$(TZ=Asia/Shanghai date +%Y)
+echo
+echo "== household liaison programme $year"
+"$liaison" programme pair "$year" --officer PC-0001 --station STN-EAST-01 --household EAST01-0001 \
+  --name "Wang family" --address "No. 8 Lotus Lane, 3-402" --actor demo-desk > /dev/null
+"$liaison" programme pair "$year" --officer PC-0001 --station STN-EAST-01 --household EAST01-0002 \
+  --name "Chen family" --address "No. 12 Lotus Lane, 1-101" --actor demo-desk > /dev/null
+"$liaison" programme visit "$year" EAST01-0001 --officer PC-0001 --at "$year-01-02 10:00" --outcome education \
+  --note "Anti-fraud leaflet; checked the door lock" --visit-id "demo-$year-1" --actor PC-0001 > /dev/null || true
+"$liaison" programme show "$year"
+
 echo
 echo "== report"
 "$liaison" report

@@ -3,11 +3,16 @@ import Handler
 import Intake
 import LiaisonClient
 import LiaisonCodec
+import LiaisonRuntime
+import Scheduler
 import SwiftProtobuf
 
 /// What the services do with a request's bytes before their databases: framing and decoding (the
 /// hand reader beside swift-protobuf), intake's submission rules and the handler's command fields;
-/// and the same bytes as a hotline desk's JSON-lines file (`liaison submit --file`). Any input must
+/// the scheduler's open-week and liaison-programme requests, answered by a scheduler on a database
+/// of its own (in /dev/shm where there is one, so that its fsyncs cost little; made on the first
+/// such request, removed at exit); and the same bytes as a hotline desk's JSON-lines file
+/// (`liaison submit --file`). Any input must
 /// leave them standing and get an answer that names a field (or line) and stays small; whatever the
 /// hand reader reads must be what swift-protobuf reads.
 ///
@@ -18,6 +23,27 @@ import SwiftProtobuf
 ///   given: a corpus, or a finding to reproduce.
 enum FuzzRequests {
     static let rules = SubmissionRules()
+
+    /// The scheduler the fuzzer's requests go to; its clock stands still.
+    static let scheduler: SchedulerService = {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()
+        let dir = base + "liaison-fuzz-scheduler-\(getpid())"
+        try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        atexit { try? FileManager.default.removeItem(atPath: (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()) + "liaison-fuzz-scheduler-\(getpid())") }
+        let store = try! Store(path: dir + "/s.sqlite", migrations: SchedulerService.migrations)
+        return SchedulerService(log: try! EventLog(store: store, stream: "scheduler-fuzz"), clock: ManualClock(Date(timeIntervalSince1970: 1_790_000_000)))
+    }()
+
+    /// A scheduler request: answered, and when refused, with a field under the request's own name
+    /// (or `body`), a short message and nothing a terminal would act on; never `internal`.
+    static func checkScheduler(_ request: Liaison_V1_Request, _ name: String) {
+        let reply = scheduler.handle([request])[0]
+        guard case .error(let error)? = reply.result else { return }
+        expect(error.code != .internal, "internal error: \(error.message)")
+        expect(error.field.hasPrefix(name + ".") || error.field == "body", "the refusal names \(error.field)")
+        expect(error.message.utf8.count < 600, "an error of \(error.message.utf8.count) bytes: \(error.message.prefix(200))")
+        expectPlain(error.message)
+    }
 
     static func check(_ bytes: [UInt8]) {
         checkRequest(bytes)
@@ -97,6 +123,15 @@ enum FuzzRequests {
                 } else {
                     for (j, submission) in batch.submissions.enumerated() { checkSubmission(submission, inBatchAt: j) }
                 }
+            case .planCampaign?: checkScheduler(request, "plan_campaign")
+            case .addSession?: checkScheduler(request, "add_session")
+            case .registerForSession?: checkScheduler(request, "register_for_session")
+            case .cancelRegistration?: checkScheduler(request, "cancel_registration")
+            case .assignDuty?: checkScheduler(request, "assign_duty")
+            case .getCampaign?: checkScheduler(request, "get_campaign")
+            case .pairHousehold?: checkScheduler(request, "pair_household")
+            case .recordVisit?: checkScheduler(request, "record_visit")
+            case .getProgramme?: checkScheduler(request, "get_programme")
             default:
                 expect(incoming.weight == 1, "a request that is no batch weighs \(incoming.weight)")
             }
