@@ -129,18 +129,20 @@ struct OpenWeekGroup: ParsableCommand {
         @Option(help: "The registration's id, to send it again after no answer. Default: a new one, printed.") var registrationId: String?
 
         func run() throws {
+            // Chosen before the first try, so that a registration that got no answer can be sent
+            // again under the same id and never takes two places.
+            let id = registrationId ?? "reg-" + UUID().uuidString.prefix(13).lowercased()
             do {
                 var q = Liaison_V1_RegisterForSession()
                 q.sessionID = sessionId
                 q.name = name
                 q.partySize = party
-                q.registrationID = registrationId ?? "reg-" + UUID().uuidString.prefix(13).lowercased()
+                q.registrationID = id
                 let r = try OpenWeekGroup.send(client, .registerForSession(q)).registration
                 if client.json { Swift.print(Output.json(r)) } else { OpenWeekGroup.print(r) }
-            } catch {
-                let id = registrationId ?? ""
-                reportFailure(error, hint: id.isEmpty ? nil : "send it again with --registration-id \(id): it is not registered twice")
-            }
+            } catch let error as ClientError {
+                reportFailure(error, hint: "send it again with --registration-id \(id): it is not registered twice", json: ["registration_id": id])
+            } catch { reportFailure(error) }
         }
     }
 

@@ -94,9 +94,11 @@ struct ProgrammeGroup: ParsableCommand {
         }
 
         func run() throws {
+            // Chosen before the first try: a visit that got no answer is sent again under it.
+            let id = visitId ?? "visit-" + UUID().uuidString.prefix(13).lowercased()
             do {
                 let q = Liaison_V1_RecordVisit.with {
-                    $0.visitID = visitId ?? "visit-" + UUID().uuidString.prefix(13).lowercased()
+                    $0.visitID = id
                     $0.year = year; $0.householdID = household; $0.officer = officer
                     $0.visitedAt = .init(date: FeedbackFile.time(at)!)
                     $0.outcome = Liaison_V1_VisitOutcome(name: outcome)!
@@ -105,6 +107,8 @@ struct ProgrammeGroup: ParsableCommand {
                 }
                 let p = try ProgrammeGroup.send(client, .recordVisit(q), credentialFile: credentialFile)
                 if client.json { Swift.print(Output.json(p)) } else { Swift.print("visit \(q.visitID) recorded"); ProgrammeGroup.print(p) }
+            } catch let error as ClientError {
+                reportFailure(error, hint: "send it again with --visit-id \(id): it is not recorded twice", json: ["visit_id": id])
             } catch { reportFailure(error) }
         }
     }

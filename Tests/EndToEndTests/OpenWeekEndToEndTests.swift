@@ -74,6 +74,19 @@ struct OpenWeekEndToEndTests {
         #expect(counted)
     }
 
+    /// A registration that gets no answer (the scheduler down) says which id to send it again
+    /// under, so that it never takes two places.
+    @Test func aRegistrationWithoutAnAnswerNamesItsIdToSendAgain() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let r = try await set.cli(["openweek", "register", "east-am", "--name", "Li Wei", "--timeout", "200", "--retries", "1"])
+        let id = try #require(r.output.firstMatch(of: /--registration-id (reg-[0-9a-f-]+)/).map { String($0.output.1) }, "\(r.output)")
+        #expect(r.status != 0 && id.count > 4)
+        let json = try await set.cli(["openweek", "register", "east-am", "--name", "Li Wei", "--registration-id", "r-9",
+                                      "--timeout", "200", "--retries", "1", "--json"])
+        #expect(json.status != 0 && json.output.contains("\"registration_id\":\"r-9\""), "\(json.output)")
+    }
+
     /// The household liaison programme over the command line: pairings within the limit, an issue
     /// raised on a visit taken in as feedback and linked, the coverage in the report.
     @Test func householdLiaisonProgrammeOverTheCommandLine() async throws {
