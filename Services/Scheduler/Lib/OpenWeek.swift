@@ -276,7 +276,9 @@ struct OpenWeek {
                                        arguments: [q.sessionID]) ?? 0
         let confirmed = try confirmedPeople(q.sessionID, db: db)
         let state = waiting == 0 && confirmed + party <= s.capacity ? "confirmed" : "waitlisted"
-        let arrived = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(arrived), 0) + 1 FROM registrations") ?? 1)
+        // The order matters within the session only: its rows, through its index, not the table's.
+        let arrived = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(arrived), 0) + 1 FROM registrations WHERE session_id = ?",
+                                          arguments: [q.sessionID]) ?? 1)
         try db.execute(sql: """
             INSERT INTO registrations (registration_id, session_id, name, party_size, state, arrived) VALUES (?, ?, ?, ?, ?, ?)
             """, arguments: [q.registrationID, q.sessionID, q.name, party, state, arrived])
