@@ -25,7 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
-        // Contact data at rest: AES-GCM (intake only).
+        // Personal data at rest: AES-GCM (Shared/Sealing: intake and the scheduler).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
     ],
     targets: [
@@ -62,16 +62,25 @@ let package = Package(
             path: "Shared/Runtime"
         ),
 
+        // Personal data sealed at rest (AES-256-GCM, keys with ids that rotate): intake's contacts,
+        // the scheduler's registrants and households. Imports swift-crypto's BoringSSL module
+        // (`CCryptoBoringSSL`, built for Crypto but not a product) where it can, to seal with a key
+        // set up once; without it, Crypto's API (Shared/Sealing/GCMSealers.swift).
+        .target(
+            name: "LiaisonSealing",
+            dependencies: ["LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Shared/Sealing"
+        ),
+
         // MARK: Services (logic library + thin executable each)
-        // Intake also imports swift-crypto's BoringSSL module (`CCryptoBoringSSL`, built for Crypto
-        // but not a product) where it can, to seal and fingerprint with keys set up once; without it,
-        // it uses Crypto's API (Services/Intake/Lib/KeyedCrypto.swift).
-        .target(name: "Intake", dependencies: ["LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")], path: "Services/Intake/Lib"),
-        .executableTarget(name: "IntakeMain", dependencies: ["Intake", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Intake/Main"),
+        // Intake also imports swift-crypto's BoringSSL module where it can, to fingerprint contacts
+        // with keys set up once; without it, it uses Crypto's API (Services/Intake/Lib/KeyedCrypto.swift).
+        .target(name: "Intake", dependencies: ["LiaisonRuntime", "LiaisonSealing", .product(name: "Crypto", package: "swift-crypto")], path: "Services/Intake/Lib"),
+        .executableTarget(name: "IntakeMain", dependencies: ["Intake", "LiaisonSealing", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Intake/Main"),
         .target(name: "Handler", dependencies: ["LiaisonRuntime"], path: "Services/Handler/Lib"),
         .executableTarget(name: "HandlerMain", dependencies: ["Handler", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Handler/Main"),
-        .target(name: "Scheduler", dependencies: ["LiaisonRuntime"], path: "Services/Scheduler/Lib"),
-        .executableTarget(name: "SchedulerMain", dependencies: ["Scheduler", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Scheduler/Main"),
+        .target(name: "Scheduler", dependencies: ["LiaisonRuntime", "LiaisonSealing"], path: "Services/Scheduler/Lib"),
+        .executableTarget(name: "SchedulerMain", dependencies: ["Scheduler", "LiaisonSealing", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Scheduler/Main"),
         .target(name: "Reporting", dependencies: ["LiaisonRuntime"], path: "Services/Reporting/Lib"),
         .executableTarget(name: "ReportingMain", dependencies: ["Reporting", .product(name: "ArgumentParser", package: "swift-argument-parser")], path: "Services/Reporting/Main"),
         .executableTarget(
@@ -88,6 +97,7 @@ let package = Package(
                 "Intake",
                 "Handler",
                 "Reporting",
+                "LiaisonSealing",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "GRDB", package: "GRDB.swift"),
@@ -98,13 +108,13 @@ let package = Package(
         // MARK: Tests
         // Replays inputs; built with -D FUZZING -sanitize=fuzzer by scripts/fuzz-requests.sh, a
         // libFuzzer target over what the services do with a request's bytes before their databases.
-        .executableTarget(name: "FuzzRequests", dependencies: ["Intake", "Handler", "Scheduler", "LiaisonClient", "LiaisonCodec"], path: "Tests/Fuzz"),
+        .executableTarget(name: "FuzzRequests", dependencies: ["Intake", "Handler", "Scheduler", "LiaisonClient", "LiaisonCodec", "LiaisonSealing"], path: "Tests/Fuzz"),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"], path: "Tests/ZeroMQTests"),
         .testTarget(name: "CodecTests", dependencies: ["LiaisonCodec"], path: "Tests/CodecTests", exclude: ["Fixtures"]),
         .testTarget(name: "RuntimeTests", dependencies: ["LiaisonRuntime", "LiaisonClient"], path: "Tests/RuntimeTests"),
         .testTarget(
             name: "ServiceTests",
-            dependencies: ["Intake", "Handler", "Scheduler", "Reporting", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["Intake", "Handler", "Scheduler", "Reporting", "LiaisonSealing", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/ServiceTests"
         ),
         .testTarget(

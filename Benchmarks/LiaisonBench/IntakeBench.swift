@@ -5,6 +5,7 @@ import Histogram
 import Intake
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 import Synchronization
 import ZeroMQ

@@ -74,7 +74,7 @@ struct Backup: ParsableCommand {
         if !rows.isEmpty { print(Output.table(["STREAM", "HEAD", "SIZE", "TOOK"], rows)) }
         // Wherever they are kept (the data directory in a demo, /etc/liaison with the systemd units).
         let keys = (dataDir as NSString).appendingPathComponent("contact-keys")
-        let which = FileManager.default.fileExists(atPath: keys) ? "The contact keys (\(keys))" : "The contact keys (intake's --contact-keys file)"
+        let which = FileManager.default.fileExists(atPath: keys) ? "The contact keys (\(keys))" : "The contact keys (the --contact-keys file of intake and the scheduler)"
         print("\(which) are not in the backup: keep a copy of them apart from it; without them its contacts cannot be read.")
         if failed > 0 {
             if into != nil { print("\(to) is incomplete: it is not counted as a backup, and no older one was deleted") }

@@ -355,6 +355,8 @@ extension EndToEndTests {
         let keys = try #require(options["intake"]?["--contact-keys"])
         let data = try #require(environment["intake"]?["LIAISON_DATA_DIR"])
         #expect(!keys.hasPrefix(data))
+        // The scheduler seals its people with the same keys, and its operators are the handler's.
+        #expect(options["scheduler"]?["--contact-keys"] == keys && options["scheduler"]?["--operator-secrets"] == secrets)
         // Every service reloads on SIGHUP over CURVE (its allow-list); intake and the handler their files too.
         #expect(reloads == ["intake": true, "handler": true, "scheduler": true, "reporting": true])
         // The nightly backup copies the services' data directory with options `liaison backup` takes.

@@ -87,6 +87,55 @@ struct OpenWeekEndToEndTests {
         #expect(json.status != 0 && json.output.contains("\"registration_id\":\"r-9\""), "\(json.output)")
     }
 
+    /// A household's address and a visit's note on the real scheduler: not in its database's files,
+    /// read back by operators; after a key rotation (`--reseal-contacts`, refused while the
+    /// scheduler runs) the old key can go; a key file without the key that sealed them is said at start.
+    @Test func personalDataIsSealedAtRestAndTheKeysRotate() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let k1 = "k1 " + Data((0..<32).map { UInt8($0) }).base64EncodedString()
+        let k2 = "k2 " + Data((0..<32).map { UInt8(255 - $0) }).base64EncodedString()
+        let secret = ["LIAISON_OPERATOR_SECRET": "pr.office open-week-secret-2026"], operatorEnv = ["LIAISON_OPERATOR_SECRET": "open-week-secret-2026"]
+        try set.start("scheduler", environment: secret.merging(["LIAISON_CONTACT_KEYS": k1]) { a, _ in a })
+        try await set.waitReady(["scheduler"])
+        let visited = Date().addingTimeInterval(-3_600)
+        var shanghai = Calendar(identifier: .gregorian)
+        shanghai.timeZone = TimeZone(identifier: "Asia/Shanghai")!
+        let year = "\(shanghai.component(.year, from: visited))"
+        let address = "No. 17 Peony Court, 5-1101", note = "Asked about the night patrol on Peony Court"
+        let paired = try await set.cli(["programme", "pair", year, "--officer", "PC-2002", "--station", "STN-EAST-01", "--household", "EAST01-0017",
+                                        "--name", "Chen household", "--address", address, "--actor", "desk-li"], environment: operatorEnv)
+        #expect(paired.status == 0, "\(paired.output)")
+        let visit = try await set.cli(["programme", "visit", year, "EAST01-0017", "--officer", "PC-2002", "--at", ISO8601DateFormatter().string(from: visited),
+                                       "--outcome", "education", "--note", note], environment: operatorEnv)
+        #expect(visit.status == 0, "\(visit.output)")
+        let busy = try await set.runOnce("scheduler", ["--reseal-contacts"], environment: ["LIAISON_CONTACT_KEYS": k2 + "\n" + k1])
+        #expect(busy.status != 0 && busy.output.contains("in use"), "\(busy.output)")
+        #expect(set.terminate("scheduler") == 0)
+        // The database's files (the WAL was checkpointed at the graceful stop) hold neither.
+        let files = try FileManager.default.contentsOfDirectory(atPath: set.dir + "/data").filter { $0.hasPrefix("scheduler-1.sqlite") }
+        #expect(!files.isEmpty)
+        for file in files {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: set.dir + "/data/" + file))
+            #expect(bytes.range(of: Data(address.utf8)) == nil && bytes.range(of: Data(note.utf8)) == nil && bytes.range(of: Data("Chen household".utf8)) == nil,
+                    "\(file) holds personal data in the clear")
+        }
+        let resealed = try await set.runOnce("scheduler", ["--reseal-contacts"], environment: ["LIAISON_CONTACT_KEYS": k2 + "\n" + k1])
+        #expect(resealed.status == 0 && resealed.output.contains("re-sealed 3 value(s) of personal data with key k2; sealed now: 3 with k2"), "\(resealed.output)")
+        try set.start("scheduler", environment: secret.merging(["LIAISON_CONTACT_KEYS": k2]) { a, _ in a })
+        try await set.waitReady(["scheduler"])
+        let shown = try await set.cli(["programme", "show", year, "--json"], environment: operatorEnv)
+        #expect(shown.status == 0 && shown.output.contains("Peony Court, 5-1101") && shown.output.contains("night patrol"), "\(shown.output)")
+        #expect(set.terminate("scheduler") == 0)
+        // Started with a key file that lacks k2: said at once, in the log.
+        let k3 = "k3 " + Data(repeating: 7, count: 32).base64EncodedString()
+        try set.start("scheduler", environment: secret.merging(["LIAISON_CONTACT_KEYS": k3]) { a, _ in a })
+        try await set.waitReady(["scheduler"])
+        #expect(set.logs().contains("personal data sealed with keys not in the contact key file, which cannot be read: 3 with key 'k2'"), "\(set.logs())")
+        let unreadable = try await set.cli(["programme", "show", year], environment: operatorEnv)
+        #expect(unreadable.status != 0 && unreadable.output.contains("is that key still in the contact key file"), "\(unreadable.output)")
+    }
+
     /// The household liaison programme over the command line: pairings within the limit, an issue
     /// raised on a visit taken in as feedback and linked, the coverage in the report.
     @Test func householdLiaisonProgrammeOverTheCommandLine() async throws {

@@ -4,6 +4,7 @@ import Intake
 import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Scheduler
 import SwiftProtobuf
 
@@ -30,8 +31,10 @@ enum FuzzRequests {
         let dir = base + "liaison-fuzz-scheduler-\(getpid())"
         try! FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         atexit { try? FileManager.default.removeItem(atPath: (FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm/" : NSTemporaryDirectory()) + "liaison-fuzz-scheduler-\(getpid())") }
-        let store = try! Store(path: dir + "/s.sqlite", migrations: SchedulerService.migrations)
-        return SchedulerService(log: try! EventLog(store: store, stream: "scheduler-fuzz"), clock: ManualClock(Date(timeIntervalSince1970: 1_790_000_000)))
+        let vault = ContactVault.throwaway()
+        let store = try! Store(path: dir + "/s.sqlite", migrations: SchedulerService.migrations(vault: vault))
+        return SchedulerService(log: try! EventLog(store: store, stream: "scheduler-fuzz"), clock: ManualClock(Date(timeIntervalSince1970: 1_790_000_000)),
+                                vault: vault)
     }()
 
     /// A scheduler request: answered, and when refused, with a field under the request's own name

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Testing
 @testable import Reporting
 @testable import Scheduler
@@ -32,8 +33,9 @@ import Testing
         let t0 = Date(timeIntervalSince1970: 1_800_000_000)
         let clock = ManualClock(t0)
         func make() throws -> SchedulerService {
-            let store = try Store(path: dir.file("s.sqlite"), migrations: SchedulerService.migrations)
-            return SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock)
+            let vault = ContactVault.throwaway()
+            let store = try Store(path: dir.file("s.sqlite"), migrations: SchedulerService.migrations(vault: vault))
+            return SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock, vault: vault)
         }
         var s = try make()
         let day: TimeInterval = 24 * 3_600

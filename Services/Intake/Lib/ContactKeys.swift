@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 
 /// How many stored contacts each key sealed, counted when intake starts, so that a key taken out

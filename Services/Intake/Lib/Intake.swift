@@ -3,6 +3,7 @@ import GRDB
 import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 import Synchronization
 

@@ -3,27 +3,12 @@ import Crypto
 import CCryptoBoringSSL
 #endif
 
-// Intake seals every contact with AES-256-GCM and fingerprints every phone and e-mail with
-// HMAC-SHA256, on the request thread every citizen waits for. Through swift-crypto's API each seal
-// set its key up again and ran generic glue around BoringSSL (callgrind: 13,300 instructions a
-// seal, of them 2,400 for the encryption itself; 7,400 a fingerprint, 2,200 for SHA-256). The
-// BoringSSL types below set their keys up once and call BoringSSL, the library under swift-crypto,
-// directly, when its module (`CCryptoBoringSSL`, which swift-crypto builds but does not export as a
-// product) can be imported. Where it cannot (or built so on purpose with
-// `-Xswiftc -DLIAISON_CRYPTO_API_ONLY`), intake uses the swift-crypto types instead. Both pairs are
-// compiled in every build that can import the module, and the tests hold each to the same bytes as
-// `AES.GCM.seal`, `AES.GCM.open` and `HMAC<SHA256>`, so the fallback cannot rot unseen.
-
-/// AES-256-GCM sealing: `nonce | ciphertext | tag`, what swift-crypto's
-/// `AES.GCM.SealedBox.combined` holds and `AES.GCM.SealedBox(combined:)` opens.
-protocol ContactSealing: Sendable {
-    /// - Parameter key: 32 bytes (AES-256).
-    init(key: SymmetricKey) throws
-    /// Appends `nonce | ciphertext | tag` of `plain` to `out`, authenticating `aad` besides.
-    /// - Parameter nonce: 12 bytes, never used twice with this key.
-    func seal(_ plain: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, authenticating aad: UnsafeRawBufferPointer,
-              appendingTo out: inout [UInt8]) throws
-}
+// Intake fingerprints every phone and e-mail with HMAC-SHA256, on the request thread every citizen
+// waits for. Through swift-crypto's API each fingerprint ran generic glue around BoringSSL
+// (callgrind: 7,400 instructions, 2,200 of them for SHA-256). ``BoringKeyedSHA256`` takes its key's
+// pads in once and calls BoringSSL directly where its module can be imported (as the sealers of
+// Shared/Sealing do, and for the same reasons); ``SwiftCryptoKeyedSHA256`` is the fallback. The
+// tests hold both to the bytes of `HMAC<SHA256>`.
 
 /// HMAC-SHA256 (RFC 2104) with its key taken in once. The same codes as `HMAC<SHA256>`.
 protocol ContactFingerprinting: Sendable {
@@ -33,32 +18,11 @@ protocol ContactFingerprinting: Sendable {
 }
 
 #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
-/// What intake seals contacts with: BoringSSL directly.
-typealias GCMSealer = BoringGCMSealer
 /// What intake fingerprints contacts with: BoringSSL directly.
 typealias KeyedSHA256 = BoringKeyedSHA256
 #else
-typealias GCMSealer = SwiftCryptoGCMSealer
 typealias KeyedSHA256 = SwiftCryptoKeyedSHA256
 #endif
-
-/// What the sealers share.
-enum GCMSealing {
-    static let nonceSize = 12
-    static let tagSize = 16
-
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
-    }
-
-    static func checkKey(_ key: SymmetricKey) throws {
-        guard key.bitCount == 256 else { throw Failure(description: "an AES-256 key must be 32 bytes") }
-    }
-
-    static func checkNonce(_ nonce: UnsafeRawBufferPointer) throws {
-        guard nonce.count == nonceSize else { throw Failure(description: "an AES-GCM nonce here is 12 bytes, not \(nonce.count)") }
-    }
-}
 
 /// HMAC's key block: the key (hashed first when longer than a block, as HMAC does), padded with
 /// zeros, XOR ipad and XOR opad.
@@ -71,24 +35,6 @@ enum HMACPads {
         }
         block += [UInt8](repeating: 0, count: blockSize - block.count)
         return (block.map { $0 ^ 0x36 }, block.map { $0 ^ 0x5C })
-    }
-}
-
-/// AES-256-GCM through swift-crypto's API: the key set up again on every seal.
-struct SwiftCryptoGCMSealer: ContactSealing {
-    private let key: SymmetricKey
-
-    init(key: SymmetricKey) throws {
-        try GCMSealing.checkKey(key)
-        self.key = key
-    }
-
-    func seal(_ plain: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, authenticating aad: UnsafeRawBufferPointer,
-              appendingTo out: inout [UInt8]) throws {
-        try GCMSealing.checkNonce(nonce)
-        let box = try AES.GCM.seal(plain, using: key, nonce: AES.GCM.Nonce(data: nonce), authenticating: aad)
-        guard let combined = box.combined else { throw GCMSealing.Failure(description: "AES-GCM produced no combined box") }
-        combined.withUnsafeBytes { out.append(contentsOf: $0) }
     }
 }
 
@@ -118,45 +64,6 @@ struct SwiftCryptoKeyedSHA256: ContactFingerprinting {
 }
 
 #if canImport(CCryptoBoringSSL) && !LIAISON_CRYPTO_API_ONLY
-/// AES-256-GCM with its key set up once, in a BoringSSL context.
-///
-/// Immutable after `init`; BoringSSL's seal takes the context read-only, so one sealer may seal on
-/// several threads at once.
-final class BoringGCMSealer: ContactSealing, @unchecked Sendable {
-    private let context: UnsafeMutablePointer<EVP_AEAD_CTX>
-
-    init(key: SymmetricKey) throws {
-        try GCMSealing.checkKey(key)
-        let made = key.withUnsafeBytes { k in
-            CCryptoBoringSSL_EVP_AEAD_CTX_new(CCryptoBoringSSL_EVP_aead_aes_256_gcm(), k.baseAddress?.assumingMemoryBound(to: UInt8.self), k.count, GCMSealing.tagSize)
-        }
-        guard let made else { throw GCMSealing.Failure(description: "BoringSSL could not set up an AES-256-GCM key") }
-        context = made
-    }
-
-    deinit { CCryptoBoringSSL_EVP_AEAD_CTX_free(context) }
-
-    func seal(_ plain: UnsafeRawBufferPointer, nonce: UnsafeRawBufferPointer, authenticating aad: UnsafeRawBufferPointer,
-              appendingTo out: inout [UInt8]) throws {
-        try GCMSealing.checkNonce(nonce)
-        let start = out.count
-        let sealedCount = plain.count + GCMSealing.tagSize
-        out.append(contentsOf: nonce)
-        out.append(contentsOf: repeatElement(0, count: sealedCount))
-        var written = 0
-        let ok = out.withUnsafeMutableBufferPointer { buffer in
-            CCryptoBoringSSL_EVP_AEAD_CTX_seal(context, buffer.baseAddress! + start + GCMSealing.nonceSize, &written, sealedCount,
-                                                nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), nonce.count,
-                                                plain.baseAddress?.assumingMemoryBound(to: UInt8.self), plain.count,
-                                                aad.baseAddress?.assumingMemoryBound(to: UInt8.self), aad.count)
-        }
-        guard ok == 1, written == sealedCount else {
-            out.removeSubrange(start...)
-            throw GCMSealing.Failure(description: "BoringSSL could not seal (AES-256-GCM)")
-        }
-    }
-}
-
 /// HMAC-SHA256 with the two pads taken into BoringSSL's SHA-256 contexts once, each context copied
 /// for every code.
 struct BoringKeyedSHA256: ContactFingerprinting {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Intake
 import LiaisonRuntime
+import LiaisonSealing
 
 /// `liaison-intake`: takes public feedback on its requests socket and publishes `feedback.received`.
 @main

@@ -21,10 +21,12 @@ public struct ProgrammeSettings: Sendable {
 /// The multi-year household liaison programme: each station officer paired with households for a
 /// year (``ProgrammeSettings/householdsPerOfficer``, default 2), visits planned evenly across the
 /// year and recorded with their outcome. A household's name and address, and a visit's note, stay
-/// here: the stream carries ids and outcomes (`liaison.paired`, `liaison.visited`).
+/// here, sealed (``PersonalData``): the stream carries ids and outcomes (`liaison.paired`,
+/// `liaison.visited`).
 struct LiaisonProgramme {
     let units: UnitDirectory
     let settings: ProgrammeSettings
+    let personal: PersonalData
 
     static func migrate(_ m: inout DatabaseMigrator) {
         m.registerMigration("scheduler-v3-liaison") { db in
@@ -92,9 +94,11 @@ struct LiaisonProgramme {
         try OpenWeek.checkText(p.address, f + "address", limit: 200)
         try OpenWeek.checkText(p.actor, f + "actor", limit: 64)
         let year = Int(p.year)
-        if let row = try Row.fetchOne(db, sql: "SELECT officer, station, household_name, address FROM pairings WHERE year = ? AND household_id = ?",
+        let nameOwner = PersonalData.household(year, p.householdID, "name"), addressOwner = PersonalData.household(year, p.householdID, "address")
+        if let row = try Row.fetchOne(db, sql: "SELECT officer, station, sealed_name, sealed_address FROM pairings WHERE year = ? AND household_id = ?",
                                       arguments: [year, p.householdID]) {
-            guard (row[0] as String) == officer, (row[1] as String) == code, (row[2] as String) == p.householdName, (row[3] as String) == p.address else {
+            guard (row[0] as String) == officer, (row[1] as String) == code, try personal.openText(row[2], for: nameOwner) == p.householdName,
+                  try personal.openText(row[3], for: addressOwner) == p.address else {
                 throw WireError.conflict(f + "household_id", "household \(p.householdID) is paired with \(row[0] as String) of \(row[1] as String) for \(year); one officer a household a year")
             }
             return try programme(year: year, householdID: p.householdID, now: now, db: db)
@@ -105,8 +109,9 @@ struct LiaisonProgramme {
             throw WireError.conflict(f + "officer", "\(officer) already has \(held.count) households for \(year) (\(held.joined(separator: ", "))), the programme's \(settings.householdsPerOfficer)")
         }
         try db.execute(sql: """
-            INSERT INTO pairings (year, household_id, officer, station, household_name, address, paired_by, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [year, p.householdID, officer, code, p.householdName, p.address, p.actor, now.timeIntervalSince1970])
+            INSERT INTO pairings (year, household_id, officer, station, sealed_name, sealed_address, paired_by, paired_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [year, p.householdID, officer, code, try personal.seal(p.householdName, for: nameOwner),
+                             try personal.seal(p.address, for: addressOwner), p.actor, now.timeIntervalSince1970])
         try out.append(topic: Topic.liaisonPaired, at: now) { e in
             e.liaisonPaired = .with { $0.year = p.year; $0.officer = officer; $0.station = code; $0.householdID = p.householdID }
         }
@@ -158,10 +163,12 @@ struct LiaisonProgramme {
         }
         var stored = v
         stored.officer = officer
-        let recorded = try OpenWeek.storeOnce(try stored.serializedData(), db: db, stored: "SELECT request FROM visits WHERE visit_id = ?", id: v.visitID,
-                                              conflict: .conflict(f + "visit_id", "visit \(v.visitID) is recorded otherwise; record this one under another visit_id")) { bytes in
-            try db.execute(sql: "INSERT INTO visits (visit_id, year, household_id, request) VALUES (?, ?, ?, ?)",
-                           arguments: [v.visitID, Int(v.year), v.householdID, bytes])
+        let owner = PersonalData.visit(v.visitID)
+        let recorded = try OpenWeek.storeOnce(try stored.serializedData(), db: db, stored: "SELECT sealed_request FROM visits WHERE visit_id = ?", id: v.visitID,
+                                              conflict: .conflict(f + "visit_id", "visit \(v.visitID) is recorded otherwise; record this one under another visit_id"),
+                                              open: { Data(try personal.open($0, for: owner)) }) { bytes in
+            try db.execute(sql: "INSERT INTO visits (visit_id, year, household_id, sealed_request) VALUES (?, ?, ?, ?)",
+                           arguments: [v.visitID, Int(v.year), v.householdID, try personal.seal([UInt8](bytes), for: owner)])
         }
         guard recorded else { return try programme(year: Int(v.year), householdID: v.householdID, now: now, db: db) }
         try out.append(topic: Topic.liaisonVisited, at: now) { e in
@@ -187,7 +194,7 @@ struct LiaisonProgramme {
         var p = Liaison_V1_Programme()
         p.year = UInt32(year)
         for row in try Row.fetchAll(db, sql: """
-            SELECT officer, station, household_id, household_name, address FROM pairings
+            SELECT officer, station, household_id, sealed_name, sealed_address FROM pairings
             WHERE \(clauses.joined(separator: " AND ")) ORDER BY station, officer, household_id
             """, arguments: StatementArguments(arguments)) {
             var pairing = Liaison_V1_Pairing()
@@ -195,12 +202,12 @@ struct LiaisonProgramme {
             pairing.officer = row[0]
             pairing.station = row[1]
             pairing.householdID = row[2]
-            pairing.householdName = row[3]
-            pairing.address = row[4]
+            pairing.householdName = try personal.openText(row[3], for: PersonalData.household(year, pairing.householdID, "name"))
+            pairing.address = try personal.openText(row[4], for: PersonalData.household(year, pairing.householdID, "address"))
             pairing.planned = planned.map { .init(date: $0) }
-            pairing.visits = try Data.fetchAll(db, sql: "SELECT request FROM visits WHERE year = ? AND household_id = ?",
-                                               arguments: [year, pairing.householdID]).map { data in
-                let r = try Liaison_V1_RecordVisit(serializedBytes: [UInt8](data))
+            pairing.visits = try Row.fetchAll(db, sql: "SELECT visit_id, sealed_request FROM visits WHERE year = ? AND household_id = ?",
+                                              arguments: [year, pairing.householdID]).map { row in
+                let r = try Liaison_V1_RecordVisit(serializedBytes: try personal.open(row[1], for: PersonalData.visit(row[0])))
                 return Liaison_V1_Visit.with {
                     $0.visitID = r.visitID; $0.visitedAt = r.visitedAt; $0.outcome = r.outcome; $0.note = r.note
                     $0.feedbackCaseNumber = r.feedbackCaseNumber

@@ -10,9 +10,10 @@ import LiaisonRuntime
 /// Every request is idempotent by the id its sender chose (`campaign_id`, `session_id`,
 /// `registration_id`): the same request again answers as the first did, the same id with
 /// something else is a `conflict`. Each registration's change is a `schedule.registration`
-/// event, without the registrant's name.
+/// event, without the registrant's name; the name is kept sealed (``PersonalData``).
 struct OpenWeek {
     let units: UnitDirectory
+    let personal: PersonalData
 
     static let maxCapacity = 10_000
     static let maxParty = 6
@@ -160,13 +161,14 @@ struct OpenWeek {
 
     /// What makes a request idempotent by the id its sender chose: `bytes` (the request as
     /// checked) are stored by `insert` when `stored` (a query of the id) finds nothing; the same
-    /// bytes stored already change nothing; other bytes under the id throw `conflict`.
+    /// bytes stored already change nothing; other bytes under the id throw `conflict`. `open`
+    /// gives back the bytes stored (a sealed request's, opened).
     /// - Returns: whether they were new.
     @discardableResult
     static func storeOnce(_ bytes: Data, db: Database, stored: String, id: String, conflict: WireError,
-                          insert: (Data) throws -> Void) throws -> Bool {
+                          open: (Data) throws -> Data = { $0 }, insert: (Data) throws -> Void) throws -> Bool {
         if let before = try Data.fetchOne(db, sql: stored, arguments: [id]) {
-            guard before == bytes else { throw conflict }
+            guard try open(before) == bytes else { throw conflict }
             return false
         }
         try insert(bytes)
@@ -260,9 +262,10 @@ struct OpenWeek {
         guard party <= Self.maxParty else {
             throw WireError.invalidArgument(f + "party_size", "a registration is for 1 to \(Self.maxParty) people, not \(q.partySize); register a larger group in several")
         }
-        if let row = try Row.fetchOne(db, sql: "SELECT session_id, name, party_size FROM registrations WHERE registration_id = ?",
+        let owner = PersonalData.registration(q.registrationID)
+        if let row = try Row.fetchOne(db, sql: "SELECT session_id, sealed_name, party_size FROM registrations WHERE registration_id = ?",
                                       arguments: [q.registrationID]) {
-            guard (row[0] as String) == q.sessionID, (row[1] as String) == q.name, (row[2] as Int) == party else {
+            guard (row[0] as String) == q.sessionID, (row[2] as Int) == party, try personal.openText(row[1], for: owner) == q.name else {
                 throw WireError.conflict(f + "registration_id", "registration \(q.registrationID) was made for another session, name or party; register under another registration_id")
             }
             return try registration(q.registrationID, db: db)!
@@ -280,8 +283,8 @@ struct OpenWeek {
         let arrived = (try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(arrived), 0) + 1 FROM registrations WHERE session_id = ?",
                                           arguments: [q.sessionID]) ?? 1)
         try db.execute(sql: """
-            INSERT INTO registrations (registration_id, session_id, name, party_size, state, arrived) VALUES (?, ?, ?, ?, ?, ?)
-            """, arguments: [q.registrationID, q.sessionID, q.name, party, state, arrived])
+            INSERT INTO registrations (registration_id, session_id, sealed_name, party_size, state, arrived) VALUES (?, ?, ?, ?, ?, ?)
+            """, arguments: [q.registrationID, q.sessionID, try personal.seal(q.name, for: owner), party, state, arrived])
         try changed(q.registrationID, s, q.sessionID, state: state, was: "", party: party, promoted: false, now: now, out: out)
         return try registration(q.registrationID, db: db)!
     }

@@ -2,13 +2,15 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 import ZeroMQ
 
 /// Scheduler: keeps a durable timer table and raises `schedule.followup_due` when a follow-up
 /// comes due: the call to the citizen after a case is resolved, whose answer confirms the
 /// resolution (or reopens the case). And plans open-week campaigns (``OpenWeek``): venues,
-/// sessions, public registration with a waiting list, officers on duty.
+/// sessions, public registration with a waiting list, officers on duty; and the household liaison
+/// programme (``LiaisonProgramme``). What it keeps about people is sealed (``PersonalData``).
 public final class SchedulerService: RequestHandling {
     let log: EventLog
     let clock: WallClock
@@ -21,17 +23,25 @@ public final class SchedulerService: RequestHandling {
     /// Who may plan campaigns and sessions and put officers on duty; anyone when none is configured.
     let operators: OperatorCredentials
 
-    public init(log: EventLog, clock: WallClock, followupAfter: TimeInterval = 24 * 3_600, units: UnitDirectory = .demo,
+    /// - Parameter vault: the contact keys that seal registrants' names, households' names and
+    ///   addresses and visits' records (the same as ``migrations(vault:)`` was given).
+    public init(log: EventLog, clock: WallClock, vault: ContactVault, followupAfter: TimeInterval = 24 * 3_600, units: UnitDirectory = .demo,
                 programme: ProgrammeSettings = .init(), operators: OperatorCredentials = .init(secrets: [])) {
         self.log = log
         self.clock = clock
         self.followupAfter = followupAfter
-        self.openWeek = OpenWeek(units: units)
-        self.programme = LiaisonProgramme(units: units, settings: programme)
+        let personal = PersonalData(vault: vault)
+        self.openWeek = OpenWeek(units: units, personal: personal)
+        self.programme = LiaisonProgramme(units: units, settings: programme, personal: personal)
         self.operators = operators
     }
 
-    public static func migrations(_ m: inout DatabaseMigrator) {
+    /// The scheduler's migrations; `vault` seals what earlier versions kept in the clear.
+    public static func migrations(vault: ContactVault) -> (inout DatabaseMigrator) -> Void {
+        { m in migrations(&m, vault: vault) }
+    }
+
+    static func migrations(_ m: inout DatabaseMigrator, vault: ContactVault) {
         m.registerMigration("scheduler-v1") { db in
             try db.execute(sql: """
                 CREATE TABLE followups (
@@ -46,15 +56,17 @@ public final class SchedulerService: RequestHandling {
         }
         OpenWeek.migrate(&m)
         LiaisonProgramme.migrate(&m)
+        PersonalData.migrate(&m, vault: vault)
     }
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
-    public static func host(config: ServiceConfig, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
+    public static func host(config: ServiceConfig, vault: ContactVault, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
                             units: UnitDirectory = .demo, programme: ProgrammeSettings = .init(),
                             operators: OperatorCredentials = .init(secrets: []),
                             options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
-        let log = try config.openLog(migrations: migrations)
-        let service = SchedulerService(log: log, clock: clock, followupAfter: followupAfter, units: units, programme: programme,
+        let log = try config.openLog(migrations: migrations(vault: vault))
+        PersonalData.announce(try log.store.pool.read { db in try PersonalData.census(db) }, vault: vault, to: logger)
+        let service = SchedulerService(log: log, clock: clock, vault: vault, followupAfter: followupAfter, units: units, programme: programme,
                                        operators: operators)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LiaisonRuntime
+import LiaisonSealing
 import Scheduler
 
 /// `liaison-scheduler`: consumes `case.*`, keeps durable timers, plans open-week campaigns,
@@ -18,8 +19,9 @@ struct SchedulerCommand: AsyncParsableCommand {
             for the household liaison programme (never a household's name or address). Planning \
             campaigns and sessions, putting officers on duty and the liaison programme need an \
             operator secret when --operator-secrets (or \
-            $LIAISON_OPERATOR_SECRET) gives some; registering is anyone's. Stop with SIGTERM or \
-            Ctrl-C.
+            $LIAISON_OPERATOR_SECRET) gives some; registering is anyone's. Registrants' names, \
+            households' names and addresses and visits' notes are sealed at rest with the contact \
+            keys (the same key file as intake's). Stop with SIGTERM or Ctrl-C.
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -50,15 +52,35 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning and duty then need one. Default: $LIAISON_OPERATOR_SECRET, else open.")
     var operatorSecrets: String?
 
+    @Option(help: "Contact key file: 'ID BASE64-32-BYTES' per line, the first seals (what intake's --contact-keys takes). Default: $LIAISON_CONTACT_KEYS, else a key file generated in the data directory.")
+    var contactKeys: String?
+
+    @Flag(help: "Seal every stored name, address and visit note again with the current contact key (the first line), then exit. Stop the scheduler first. Afterwards the older keys can leave the key file.")
+    var resealContacts = false
+
     func run() async throws {
         let logger = options.bootstrapLogging(label: "liaison.scheduler")
         let config = try options.resolve(service: "scheduler")
+        let dataDir = (config.databasePath as NSString).deletingLastPathComponent
+        let (vault, source) = try ContactVault.resolve(path: contactKeys, dataDir: dataDir)
+        logger.info("personal data sealed with key \(vault.currentKeyID) from \(source)")
+        if resealContacts {
+            let (lines, complete) = try SchedulerService.resealPersonalData(config: config, vault: vault)
+            lines.forEach { print($0) }
+            if !complete { throw ExitCode(1) }
+            return
+        }
+        let generated = dataDir + "/contact-keys"
+        for warning in SecretFiles.warnings([("the contact keys", contactKeys ?? (FileManager.default.fileExists(atPath: generated) ? generated : nil)),
+                                             ("the operator secrets", operatorSecrets)]) {
+            logger.warning("\(warning)")
+        }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
         if !operators.isConfigured, config.curve == nil {
             logger.warning("no operator secret configured: anyone who reaches the scheduler may plan open-week campaigns and duty")
         }
-        try await SchedulerService.host(config: config, clock: options.clock, followupAfter: followupAfterHours * 3_600,
+        try await SchedulerService.host(config: config, vault: vault, clock: options.clock, followupAfter: followupAfterHours * 3_600,
                                         units: try UnitDirectory.resolve(path: units),
                                         programme: ProgrammeSettings(householdsPerOfficer: householdsPerOfficer, visitsPerYear: visitsPerYear, timeZone: try zone()),
                                         operators: operators,

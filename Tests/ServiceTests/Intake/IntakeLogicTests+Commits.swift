@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Testing
 @testable import Intake
 

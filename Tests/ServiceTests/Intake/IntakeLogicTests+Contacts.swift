@@ -4,6 +4,7 @@ import GRDB
 import LiaisonClient
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 import Testing
 @testable import Intake

@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Logging
 import Testing
 @testable import Intake

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Testing
 @testable import Scheduler
 
@@ -34,8 +35,9 @@ import Testing
         let dir: TempDir
         init(dir: TempDir? = nil) throws {
             self.dir = try dir ?? TempDir()
-            let store = try Store(path: self.dir.file("s.sqlite"), migrations: SchedulerService.migrations)
-            service = SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: ManualClock(LiaisonProgrammeTests.july))
+            let store = try Store(path: self.dir.file("s.sqlite"), migrations: SchedulerService.migrations(vault: OpenWeekTests.vault))
+            service = SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: ManualClock(LiaisonProgrammeTests.july),
+                                       vault: OpenWeekTests.vault)
         }
         func ask(_ body: Liaison_V1_Request.OneOf_Body) -> Liaison_V1_Reply {
             var r = Liaison_V1_Request()

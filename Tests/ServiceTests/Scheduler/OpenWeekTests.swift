@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import LiaisonCodec
 import LiaisonRuntime
+import LiaisonSealing
 import Testing
 @testable import Scheduler
 
@@ -11,6 +12,9 @@ import Testing
     static let hour: TimeInterval = 3_600
     /// Monday 2026-12-14 00:00 UTC.
     static let monday = Date(timeIntervalSince1970: 1_797_206_400)
+    /// The scheduler tests' contact keys: one for the whole run, so a scheduler started again on
+    /// a test's database opens what it sealed.
+    static let vault = ContactVault.throwaway(id: "test")
 
     final class Scheduler {
         let dir: TempDir
@@ -20,8 +24,8 @@ import Testing
         init(dir: TempDir? = nil, now: Date = OpenWeekTests.monday - 7 * 86_400, operators: OperatorCredentials = .init(secrets: [])) throws {
             self.dir = try dir ?? TempDir()
             clock = ManualClock(now)
-            let store = try Store(path: self.dir.file("s.sqlite"), migrations: SchedulerService.migrations)
-            service = SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock, operators: operators)
+            let store = try Store(path: self.dir.file("s.sqlite"), migrations: SchedulerService.migrations(vault: OpenWeekTests.vault))
+            service = SchedulerService(log: try EventLog(store: store, stream: "scheduler-1"), clock: clock, vault: OpenWeekTests.vault, operators: operators)
         }
 
         func ask(_ body: Liaison_V1_Request.OneOf_Body, credential: String = "") -> Liaison_V1_Reply {

@@ -1,27 +1,28 @@
 import Crypto
 import Foundation
-import LiaisonCodec
 import LiaisonRuntime
 
-/// Encrypts citizens' contact data at rest with AES-GCM.
+/// Encrypts personal data at rest with AES-256-GCM: intake's contacts, the scheduler's registrants
+/// and households.
 ///
 /// Keys have ids so they can rotate: new data is sealed with the current key; data sealed with an
-/// older key stays readable while that key is kept. Each ciphertext is bound to its case number
-/// (authenticated data), so a sealed contact cannot be moved to another case.
+/// older key stays readable while that key is kept. Each ciphertext is bound to what it belongs to
+/// (authenticated data: a case number, a registration), so sealed data cannot be moved to another
+/// row. What it seals starts `[1][id length][id]`, naming its key.
 public final class ContactVault: Sendable {
     public struct KeyError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    let keys: [String: SymmetricKey]
+    package let keys: [String: SymmetricKey]
     /// Key ids in configured order: the first seals, the last is the oldest kept.
-    let order: [String]
+    package let order: [String]
     /// The id of the key that seals new data.
     public let currentKeyID: String
     /// The current key, set up once, and what starts everything it seals (`[1][id length][id]`):
     /// neither is made again for every submission.
-    let sealer: GCMSealer
-    let sealedHeader: [UInt8]
+    package let sealer: GCMSealer
+    package let sealedHeader: [UInt8]
 
     /// - Parameter keys: `(id, 32-byte key)`; the first is the current one.
     public init(keys: [(String, SymmetricKey)]) throws {
@@ -38,6 +39,13 @@ public final class ContactVault: Sendable {
         currentKeyID = first.0
         sealer = try GCMSealer(key: first.1)
         sealedHeader = [1, UInt8(first.0.utf8.count)] + Array(first.0.utf8)
+    }
+
+    /// A vault with one fresh random key kept nowhere: for tests, benchmarks and fuzzing, whose
+    /// data dies with them. What it seals no other vault can open.
+    public static func throwaway(id: String = "throwaway") -> ContactVault {
+        // A 32-byte key and a valid id cannot be refused.
+        try! ContactVault(keys: [(id, SymmetricKey(size: .bits256))])
     }
 
     /// Parses a key file: one key per line, `ID BASE64-OF-32-BYTES`; the first line is the current key;
@@ -108,38 +116,16 @@ public final class ContactVault: Sendable {
         guard fsync(dir) == 0 else { throw failure("fsync its directory") }
     }
 
-    /// A key for contact fingerprints (near-duplicate detection), derived from the oldest kept key
-    /// (the last line), so fingerprints stay comparable when a new sealing key is added on top.
-    public var fingerprintKey: SymmetricKey {
-        let base = keys[order.last!]!
-        return HKDF<SHA256>.deriveKey(inputKeyMaterial: base, info: Data("liaison contact fingerprint".utf8), outputByteCount: 32)
-    }
-
-    /// Seals `contact` for `caseNumber`: `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
-    public func seal(_ contact: Liaison_V1_Contact, caseNumber: String) throws -> [UInt8] {
-        try seal(plain: WireWriter.contact(contact), caseNumber: caseNumber)
-    }
-
-    /// Seals `contact` (a contact and what intake took from the text) for `caseNumber`.
-    public func seal(_ contact: Liaison_V1_SealedContact, caseNumber: String) throws -> [UInt8] {
-        try seal(plain: WireWriter.sealedContact(contact), caseNumber: caseNumber)
-    }
-
-    /// Seals a submission's `contact` (nil: anonymous) and what intake took from its text, as one
-    /// `SealedContact`, for `caseNumber`; nil when there is neither (nothing is stored).
-    public func seal(_ contact: Liaison_V1_Contact?, fromText: [String], caseNumber: String) throws -> [UInt8]? {
-        if fromText.isEmpty { return try contact.map { try seal($0, caseNumber: caseNumber) } }
-        return try seal(Liaison_V1_SealedContact(contact, fromText: fromText), caseNumber: caseNumber)
-    }
-
-    func seal(plain: [UInt8], caseNumber: String) throws -> [UInt8] {
+    /// Seals `plain` bound to `owner` (what it belongs to: opening it for another owner fails):
+    /// `[1][id length][id][AES-GCM nonce|ciphertext|tag]`.
+    public func seal(plain: [UInt8], boundTo owner: String) throws -> [UInt8] {
         // 12 random bytes, read in place.
         var draws = (SecureRandom.uint64(), SecureRandom.uint64())
         // Bytes, not Foundation's `Data`, and one allocation of the final size.
         var out: [UInt8] = []
         out.reserveCapacity(sealedHeader.count + GCMSealing.nonceSize + plain.count + GCMSealing.tagSize)
         out.append(contentsOf: sealedHeader)
-        var aad = caseNumber
+        var aad = owner
         try withUnsafeBytes(of: &draws) { nonce in
             try plain.withUnsafeBytes { p in
                 try aad.withUTF8 { a in
@@ -153,51 +139,21 @@ public final class ContactVault: Sendable {
 
     /// The id of the key that sealed `sealed` (`[1][id length][id]…`, read from its head alone), or
     /// nil when the head is not that.
-    static func keyID(of sealed: some Collection<UInt8>) -> String? {
+    package static func keyID(of sealed: some Collection<UInt8>) -> String? {
         let head = Array(sealed.prefix(257))
         guard head.count >= 2, head[0] == 1, head[1] > 0, head.count >= 2 + Int(head[1]) else { return nil }
         return String(decoding: head[2..<(2 + Int(head[1]))], as: UTF8.self)
     }
 
-    /// Opens what ``seal(_:caseNumber:)`` produced, as the database gives it back.
-    public func open(_ sealed: Data, caseNumber: String) throws -> Liaison_V1_SealedContact {
-        try open([UInt8](sealed), caseNumber: caseNumber)
-    }
-
-    /// Opens what ``seal(_:caseNumber:)`` produced: a `Contact` sealed before intake took contacts
-    /// out of texts reads as a `SealedContact` with nothing taken (the same fields, 1–3).
-    public func open(_ bytes: [UInt8], caseNumber: String) throws -> Liaison_V1_SealedContact {
-        guard let id = Self.keyID(of: bytes), bytes.count > 2 + id.utf8.count else { throw KeyError(description: "sealed contact is malformed") }
-        guard let key = keys[id] else { throw KeyError(description: "contact sealed with key \(id), which is not configured") }
+    /// Opens what ``seal(plain:boundTo:)`` sealed for `owner`.
+    public func open(plain bytes: [UInt8], boundTo owner: String) throws -> [UInt8] {
+        guard let id = Self.keyID(of: bytes), bytes.count > 2 + id.utf8.count else { throw KeyError(description: "sealed data is malformed") }
+        guard let key = keys[id] else { throw KeyError(description: "data sealed with key \(id), which is not configured") }
         let box = try AES.GCM.SealedBox(combined: Data(bytes[(2 + id.utf8.count)...]))
-        let plain = try AES.GCM.open(box, using: key, authenticating: Data(caseNumber.utf8))
-        return try Liaison_V1_SealedContact(serializedBytes: plain)
-    }
-}
-
-extension Liaison_V1_SealedContact {
-    /// What intake seals for a submission: its contact's fields (`contact`, nil for none) and the
-    /// phone numbers, e-mail addresses, identity and card numbers taken out of its text (`fromText`).
-    public init(_ contact: Liaison_V1_Contact?, fromText: [String]) {
-        self.init()
-        if let contact {
-            name = contact.name
-            phone = contact.phone
-            email = contact.email
-        }
-        self.fromText = fromText
+        return Array(try AES.GCM.open(box, using: key, authenticating: Data(owner.utf8)))
     }
 
-    /// The contact's own fields: name, phone and e-mail.
-    public var contact: Liaison_V1_Contact {
-        var c = Liaison_V1_Contact()
-        c.name = name
-        c.phone = phone
-        c.email = email
-        return c
-    }
-
-    /// Whether the citizen gave a name, phone or e-mail (else the submission is anonymous, whatever
-    /// was taken from its text).
-    public var hasOwnFields: Bool { !name.isEmpty || !phone.isEmpty || !email.isEmpty }
+    /// Whether `sealed` was sealed with the current key (else ``seal(plain:boundTo:)`` would seal it
+    /// again differently: what a rotation's re-sealing looks for).
+    public func isCurrent(_ sealed: some Collection<UInt8>) -> Bool { sealed.starts(with: sealedHeader) }
 }
