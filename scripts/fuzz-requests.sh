@@ -32,6 +32,8 @@ seeds = {
                           starts_at=t(1790200000), ends_at=t(1790207200), capacity=2)),
     "register": pb.Request(register_for_session=pb.RegisterForSession(session_id="s1", registration_id="r1", name="Li Wei", party_size=2)),
     "cancel": pb.Request(cancel_registration=pb.CancelRegistration(registration_id="r1")),
+    "door": pb.Request(get_session_list=pb.GetSessionList(session_id="s1")),
+    "checkin": pb.Request(check_in=pb.CheckIn(registration_id="r1", people=1, actor="desk")),
     "duty": pb.Request(assign_duty=pb.AssignDuty(session_id="s1", officer="PC-1", actor="desk")),
     "pair": pb.Request(pair_household=pb.PairHousehold(year=2026, officer="PC-1", station="STN-EAST-01", household_id="h1",
                        household_name="Wang family", address="8 Lotus Lane", actor="desk")),

@@ -81,6 +81,8 @@ echo "(PC-0001 to west-safety too? refused, naming east-dogs: an officer is neve
 "$liaison" openweek register east-dogs --name "Zhao Min" --party 1 --registration-id "$ow-2"
 "$liaison" openweek register east-dogs --name "Liu Yang" --party 2 --registration-id "$ow-3"
 "$liaison" openweek show "$ow"
+echo "(the list at east-dogs' door, by name: an operator's; check-in opens an hour before the session)"
+"$liaison" openweek door east-dogs
 
 # The household liaison programme: an officer paired with two households this year (the year as
 # the force counts it), one visited. Idempotent: fixed ids and time.

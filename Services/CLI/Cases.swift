@@ -108,7 +108,8 @@ struct Report: ParsableCommand {
             print("follow-ups due     \(r.followupsDue)")
             for (title, counts) in [("by kind", r.byKind), ("by channel", r.byChannel), ("by unit", r.byUnit),
                                     ("by priority", r.byPriority), ("by state", r.byState),
-                                    ("open week, people confirmed (campaign venue)", r.openWeekConfirmed)] where !counts.isEmpty {
+                                    ("open week, people confirmed (campaign venue)", r.openWeekConfirmed),
+                                    ("open week, people who came (checked in at the door)", r.openWeekAttended)] where !counts.isEmpty {
                 print("\n\(title):")
                 // Keys written out (a category is what a citizen typed), padded to the longest, never cut.
                 let keys = counts.map { PlainText.escapingControls(Output.oneLine($0.key)) }

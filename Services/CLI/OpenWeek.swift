@@ -26,13 +26,16 @@ struct OpenWeekGroup: ParsableCommand {
               liaison openweek register east-mon-am --name "Li Wei" --party 2
               liaison openweek cancel <registration id>
               liaison openweek show open-week-2026
+              liaison openweek door east-mon-am                 # the list at the door, with names
+              liaison openweek checkin <registration id> --people 2
 
-            Times are this machine's local time unless they carry a zone. Planning, sessions and \
-            duty need an operator secret when the scheduler has some (--credential-file or \
-            $LIAISON_OPERATOR_SECRET); registering and cancelling do not. Every command may be \
-            run again: the same plan, session or registration changes nothing.
+            Times are this machine's local time unless they carry a zone. Planning, sessions, \
+            duty and the door (its list, check-in) need an operator secret when the scheduler has \
+            some (--credential-file or $LIAISON_OPERATOR_SECRET); registering and cancelling do \
+            not. Every command may be run again: the same plan, session, registration or check-in \
+            changes nothing.
             """,
-        subcommands: [Plan.self, AddSession.self, Register.self, Cancel.self, Duty.self, Show.self])
+        subcommands: [Plan.self, AddSession.self, Register.self, Cancel.self, Duty.self, Show.self, Door.self, CheckIn.self])
 
     /// A time as `--from`/`--to` take it.
     static func time(_ text: String, _ option: String) throws -> Google_Protobuf_Timestamp {
@@ -60,8 +63,10 @@ struct OpenWeekGroup: ParsableCommand {
 
     static func print(_ r: Liaison_V1_Registration) {
         switch r.state {
-        case "confirmed": Swift.print("registration \(r.registrationID): confirmed for \(r.sessionID), \(r.partySize) \(r.partySize == 1 ? "person" : "people")")
+        case "confirmed" where r.attended == 0: Swift.print("registration \(r.registrationID): confirmed for \(r.sessionID), \(r.partySize) \(r.partySize == 1 ? "person" : "people")")
         case "waitlisted": Swift.print("registration \(r.registrationID): session \(r.sessionID) is full; waiting, number \(r.waitlistPosition) in line (a cancellation gives the place)")
+        case "confirmed" where r.attended > 0:
+            Swift.print("registration \(r.registrationID): checked in at \(r.sessionID), \(r.attended) of \(r.partySize) \(r.partySize == 1 ? "person" : "people")")
         default: Swift.print("registration \(r.registrationID): \(r.state)")
         }
     }
@@ -177,6 +182,50 @@ struct OpenWeekGroup: ParsableCommand {
                 q.actor = Actor.resolve(actor)
                 let c = try OpenWeekGroup.send(client, .assignDuty(q), credentialFile: credentialFile, operator: true).campaign
                 if client.json { Swift.print(Output.json(c)) } else { OpenWeekGroup.print(c) }
+            } catch { reportFailure(error) }
+        }
+    }
+
+    struct Door: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The list at a session's door: who registered, by name, confirmed first, and who has come.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The session's id.") var sessionId: String
+        @Option(help: "File whose first line is the operator secret. Default: $LIAISON_OPERATOR_SECRET.") var credentialFile: String?
+
+        func run() throws {
+            do {
+                let l = try OpenWeekGroup.send(client, .getSessionList(.with { $0.sessionID = sessionId }), credentialFile: credentialFile, operator: true).sessionList
+                if client.json { Swift.print(Output.json(l)); return }
+                let confirmed = l.entries.filter { $0.state == "confirmed" }
+                Swift.print("\(l.sessionID) at \(l.venue) (\(l.campaignID)), \(Output.time(l.startsAt)) to \(Output.time(l.endsAt)): "
+                            + "\(confirmed.map(\.partySize).reduce(0, +))/\(l.capacity) places taken, \(confirmed.map(\.attended).reduce(0, +)) people checked in")
+                guard !l.entries.isEmpty else { Swift.print("nobody has registered"); return }
+                Swift.print(Output.table(["REGISTRATION", "NAME", "PARTY", "STATE", "CHECKED IN"], l.entries.map { e in
+                    [e.registrationID, e.name, "\(e.partySize)", e.state == "waitlisted" ? "waiting (\(e.waitlistPosition))" : e.state,
+                     e.attended > 0 ? "\(e.attended) at \(Output.time(e.checkedInAt))" : "-"]
+                }))
+            } catch { reportFailure(error) }
+        }
+    }
+
+    struct CheckIn: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "checkin",
+            abstract: "Check a confirmed registration's people in at the door (from an hour before the session to its end).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The registration's id.") var registrationId: String
+        @Option(help: "How many of the party came. Default: the whole party.") var people: UInt32 = 0
+        @Option(help: "Who checks them in. Default: $LIAISON_ACTOR, else $USER.") var actor: String?
+        @Option(help: "File whose first line is the operator secret. Default: $LIAISON_OPERATOR_SECRET.") var credentialFile: String?
+
+        func run() throws {
+            do {
+                var q = Liaison_V1_CheckIn()
+                q.registrationID = registrationId
+                q.people = people
+                q.actor = Actor.resolve(actor)
+                let r = try OpenWeekGroup.send(client, .checkIn(q), credentialFile: credentialFile, operator: true).registration
+                if client.json { Swift.print(Output.json(r)) } else { OpenWeekGroup.print(r) }
             } catch { reportFailure(error) }
         }
     }

@@ -74,6 +74,41 @@ struct OpenWeekEndToEndTests {
         #expect(counted)
     }
 
+    /// At the door, over the command line: the list by name (operators only), a party checked in,
+    /// and reporting's attendance.
+    @Test func theDoorChecksPeopleInAndReportingCountsThem() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        try set.start("scheduler", environment: ["LIAISON_OPERATOR_SECRET": "pr.office door-secret-2026-east"])
+        try set.start("reporting")
+        try await set.waitReady(["scheduler", "reporting"])
+        let operatorEnv = ["LIAISON_OPERATOR_SECRET": "door-secret-2026-east"]
+        let f = ISO8601DateFormatter(), now = Date()
+        func ok(_ args: [String], _ env: [String: String] = [:]) async throws -> String {
+            let r = try await set.cli(["openweek"] + args, environment: env)
+            #expect(r.status == 0, "\(args.joined(separator: " ")): \(r.output)")
+            return r.output
+        }
+        _ = try await ok(["plan", "ow-door", "--name", "Open day", "--main", "CITY-BUREAU", "--sub", "DIST-EAST",
+                          "--from", f.string(from: now - 3_600), "--to", f.string(from: now + 86_400)], operatorEnv)
+        // Begins in half an hour: check-in is open.
+        _ = try await ok(["session", "ow-door", "east-now", "--venue", "DIST-EAST", "--theme", "Police dogs",
+                          "--from", f.string(from: now + 1_800), "--to", f.string(from: now + 7_200), "--capacity", "3"], operatorEnv)
+        _ = try await ok(["register", "east-now", "--name", "Li Wei", "--party", "2", "--registration-id", "r-1"])
+        _ = try await ok(["register", "east-now", "--name", "Wang Fang", "--party", "2", "--registration-id", "r-2"])
+        #expect(try await set.cli(["openweek", "door", "east-now"]).status != 0)   // names: operators only
+        let door = try await ok(["door", "east-now"], operatorEnv)
+        #expect(door.contains("2/3 places taken, 0 people checked in") && door.contains("Li Wei") && door.contains("waiting (1)"), "\(door)")
+        #expect(try await ok(["checkin", "r-1", "--people", "2", "--actor", "desk-east"], operatorEnv).contains("checked in at east-now, 2 of 2 people"))
+        let waiting = try await set.cli(["openweek", "checkin", "r-2", "--actor", "desk-east"], environment: operatorEnv)
+        #expect(waiting.status != 0 && waiting.output.contains("check_in.registration_id") && waiting.output.contains("in line"), "\(waiting.output)")
+        #expect(try await ok(["door", "east-now"], operatorEnv).contains("2 people checked in"))
+        let counted = await eventually(10) {
+            (try? await set.report().openWeekAttended.map { "\($0.key)=\($0.count)" }) == ["ow-door DIST-EAST=2"]
+        }
+        #expect(counted)
+    }
+
     /// A registration that gets no answer (the scheduler down) says which id to send it again
     /// under, so that it never takes two places.
     @Test func aRegistrationWithoutAnAnswerNamesItsIdToSendAgain() async throws {
@@ -134,6 +169,52 @@ struct OpenWeekEndToEndTests {
         #expect(set.logs().contains("personal data sealed with keys not in the contact key file, which cannot be read: 3 with key 'k2'"), "\(set.logs())")
         let unreadable = try await set.cli(["programme", "show", year], environment: operatorEnv)
         #expect(unreadable.status != 0 && unreadable.output.contains("is that key still in the contact key file"), "\(unreadable.output)")
+    }
+
+    /// SIGHUP makes a running scheduler read its operator secrets and its unit directory again: a
+    /// leaked secret taken out of the file stops working at once, a new community office pairs
+    /// households, an emptied secrets file is refused (it would open the households' addresses to
+    /// anyone), all by the same process.
+    @Test func sighupReloadsTheSchedulersSecretsAndUnits() async throws {
+        let set = try LiaisonSet()
+        defer { set.stopAll() }
+        let secrets = set.dir + "/operator-secrets", unitsPath = set.dir + "/units.json"
+        try "wang.li leaked-secret-2026-wang\nzhao.min zhao-min-secret-2026\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        let shipped = try Data(contentsOf: URL(fileURLWithPath: LiaisonSet.repoRoot + "/deploy/units.json"))
+        try shipped.write(to: URL(fileURLWithPath: unitsPath))
+        try set.start("scheduler", extra: ["--operator-secrets", secrets, "--units", unitsPath])
+        try await set.waitReady(["scheduler"])
+        let pid = try #require(await set.status("scheduler")?.pid)
+        func pair(_ household: String, station: String, _ secret: String) async throws -> (status: Int32, output: String) {
+            try await set.cli(["programme", "pair", "2026", "--officer", "PC-3003", "--station", station, "--household", household,
+                               "--name", "Sun family", "--address", "No. 3 Willow Row", "--actor", "desk-zhao"],
+                              environment: ["LIAISON_OPERATOR_SECRET": secret])
+        }
+        #expect(try await pair("EAST01-0031", station: "STN-EAST-01", "leaked-secret-2026-wang").status == 0)
+        let unknown = try await pair("EAST99-0001", station: "CPO-EAST-99", "zhao-min-secret-2026")
+        #expect(unknown.status != 0 && unknown.output.contains("pair_household.station"), "\(unknown.output)")
+
+        try "zhao.min zhao-min-secret-2026\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        var json = try JSONSerialization.jsonObject(with: shipped) as! [String: Any]
+        json["units"] = (json["units"] as! [[String: Any]]) + [["code": "CPO-EAST-99", "name": "Willow Row Community Police Office",
+                                                               "type": "community_office", "parent": "STN-EAST-01"]]
+        try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: unitsPath))
+        set.signal("scheduler", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().contains("operator secrets reloaded: 1 in force") && set.logs().contains("unit directory reloaded") },
+                "\(set.logs().suffix(3_000))")
+        let leaked = try await pair("EAST01-0032", station: "STN-EAST-01", "leaked-secret-2026-wang")
+        #expect(leaked.status != 0 && leaked.output.contains("unauthorized"), "\(leaked.output)")
+        let opened = try await pair("EAST99-0001", station: "cpo-east-99", "zhao-min-secret-2026")
+        #expect(opened.status == 0 && opened.output.contains("CPO-EAST-99"), "\(opened.output)")
+
+        // Emptied by mistake: refused, the secret in force stays; nobody without it reads addresses.
+        try "# all secrets revoked\n".write(toFile: secrets, atomically: true, encoding: .utf8)
+        set.signal("scheduler", 0, SIGHUP)
+        #expect(await eventually(10) { set.logs().contains("operator secrets not reloaded; the previous ones stay") }, "\(set.logs().suffix(3_000))")
+        #expect(try await set.cli(["programme", "show", "2026"]).status != 0)
+        let shown = try await set.cli(["programme", "show", "2026"], environment: ["LIAISON_OPERATOR_SECRET": "zhao-min-secret-2026"])
+        #expect(shown.status == 0 && shown.output.contains("Willow Row"), "\(shown.output)")
+        #expect(await set.status("scheduler")?.pid == pid, "restarted")
     }
 
     /// The household liaison programme over the command line: pairings within the limit, an issue

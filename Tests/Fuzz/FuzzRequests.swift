@@ -135,6 +135,8 @@ enum FuzzRequests {
             case .pairHousehold?: checkScheduler(request, "pair_household")
             case .recordVisit?: checkScheduler(request, "record_visit")
             case .getProgramme?: checkScheduler(request, "get_programme")
+            case .getSessionList?: checkScheduler(request, "get_session_list")
+            case .checkIn?: checkScheduler(request, "check_in")
             default:
                 expect(incoming.weight == 1, "a request that is no batch weighs \(incoming.weight)")
             }

@@ -190,6 +190,8 @@ public final class ReportingService: RequestHandling {
             let key = "\(r.campaignID) \(r.venue)"
             if r.state == "confirmed" { try Self.bump(db, "open_week", key, by: Int(r.partySize)) }
             if r.state == "cancelled", r.was == "confirmed" { try Self.bump(db, "open_week", key, by: -Int(r.partySize)) }
+            // Attendance: the people checked in at the door.
+            if r.state == "attended" { try Self.bump(db, "open_week_attended", key, by: Int(r.partySize)) }
         default:
             break
         }
@@ -259,6 +261,7 @@ public final class ReportingService: RequestHandling {
             rep.byUnit = counts("unit")
             rep.byPriority = counts("priority")
             rep.openWeekConfirmed = counts("open_week").sorted { $0.key < $1.key }
+            rep.openWeekAttended = counts("open_week_attended").sorted { $0.key < $1.key }
             rep.liaisonCoverage = try Row.fetchAll(db, sql: """
                 SELECT p.year, p.station, COUNT(DISTINCT p.officer), COUNT(*),
                   (SELECT COUNT(*) FROM liaison_visits v WHERE v.year = p.year AND v.station = p.station),

@@ -20,6 +20,17 @@ struct OpenWeek {
     static let maxCampaignDays = 62.0
     static let idLimit = 64, nameLimit = 200, registrantLimit = 64
 
+    /// The door's check-in (`scheduler-v5-door`), registered after the sealing.
+    static func migrateDoor(_ m: inout DatabaseMigrator) {
+        m.registerMigration("scheduler-v5-door") { db in
+            try db.execute(sql: """
+                ALTER TABLE registrations ADD COLUMN attended INTEGER NOT NULL DEFAULT 0;   -- people checked in at the door
+                ALTER TABLE registrations ADD COLUMN checked_in_at REAL;
+                ALTER TABLE registrations ADD COLUMN checked_in_by TEXT;
+                """)
+        }
+    }
+
     static func migrate(_ m: inout DatabaseMigrator) {
         m.registerMigration("scheduler-v2-open-week") { db in
             try db.execute(sql: """
@@ -238,13 +249,14 @@ struct OpenWeek {
 
     /// The registration as it stands, its place on the waiting list counted.
     func registration(_ id: String, db: Database) throws -> Liaison_V1_Registration? {
-        guard let row = try Row.fetchOne(db, sql: "SELECT session_id, party_size, state, arrived FROM registrations WHERE registration_id = ?",
+        guard let row = try Row.fetchOne(db, sql: "SELECT session_id, party_size, state, arrived, attended FROM registrations WHERE registration_id = ?",
                                          arguments: [id]) else { return nil }
         var r = Liaison_V1_Registration()
         r.registrationID = id
         r.sessionID = row[0]
         r.partySize = UInt32(row[1] as Int64)
         r.state = row[2]
+        r.attended = UInt32(row[4] as Int64)
         if r.state == "waitlisted" {
             r.waitlistPosition = UInt32(1 + (try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM registrations WHERE session_id = ? AND state = 'waitlisted' AND arrived < ?
@@ -296,6 +308,9 @@ struct OpenWeek {
             throw WireError.notFound(f + "registration_id", "no registration \(WireError.quoted(q.registrationID))")
         }
         guard before.state != "cancelled" else { return before }
+        guard before.attended == 0 else {
+            throw WireError.conflict(f + "registration_id", "registration \(q.registrationID) was checked in at the door: it cannot be cancelled")
+        }
         let s = try session(before.sessionID, f + "registration_id", db: db)
         try db.execute(sql: "UPDATE registrations SET state = 'cancelled' WHERE registration_id = ?", arguments: [q.registrationID])
         try changed(q.registrationID, s, before.sessionID, state: "cancelled", was: before.state, party: Int(before.partySize), promoted: false, now: now, out: out)
@@ -327,6 +342,82 @@ struct OpenWeek {
             e.registrationChanged.partySize = UInt32(party)
             e.registrationChanged.promoted = promoted
         }
+    }
+
+    // MARK: the door
+
+    /// Check-in opens this long before a session begins.
+    static let checkInOpens: TimeInterval = 3_600
+
+    /// Who is coming to a session, by name, for the door (operators only): confirmed, then waiting
+    /// in line, then cancelled, each in order of registration.
+    func sessionList(_ q: Liaison_V1_GetSessionList, db: Database) throws -> Liaison_V1_SessionList {
+        let f = "get_session_list."
+        try Self.checkID(q.sessionID, f + "session_id")
+        let s = try session(q.sessionID, f + "session_id", db: db)
+        var list = Liaison_V1_SessionList()
+        list.sessionID = q.sessionID
+        list.campaignID = s.campaignID
+        list.venue = s.venue
+        list.startsAt = .init(date: s.start)
+        list.endsAt = .init(date: s.end)
+        list.capacity = UInt32(s.capacity)
+        var waiting: UInt32 = 0
+        for row in try Row.fetchAll(db, sql: """
+            SELECT registration_id, sealed_name, party_size, state, attended, checked_in_at FROM registrations WHERE session_id = ?
+            ORDER BY CASE state WHEN 'confirmed' THEN 0 WHEN 'waitlisted' THEN 1 ELSE 2 END, arrived
+            """, arguments: [q.sessionID]) {
+            var e = Liaison_V1_SessionListEntry()
+            e.registrationID = row[0]
+            e.name = try personal.openText(row[1], for: PersonalData.registration(e.registrationID))
+            e.partySize = UInt32(row[2] as Int64)
+            e.state = row[3]
+            if e.state == "waitlisted" { waiting += 1; e.waitlistPosition = waiting }
+            e.attended = UInt32(row[4] as Int64)
+            if let at = row[5] as Double? { e.checkedInAt = .init(date: Date(timeIntervalSince1970: at)) }
+            list.entries.append(e)
+        }
+        return list
+    }
+
+    /// Checks a confirmed registration's people in at the door, from an hour before the session
+    /// to its end: a `schedule.registration` event with state `attended` and the people who came,
+    /// which reporting counts as the venue's attendance. The same check-in again changes nothing.
+    func checkIn(_ q: Liaison_V1_CheckIn, now: Date, db: Database, out: EventAppender) throws -> Liaison_V1_Registration {
+        let f = "check_in."
+        try Self.checkID(q.registrationID, f + "registration_id")
+        try Self.checkText(q.actor, f + "actor", limit: Self.idLimit)
+        guard let before = try registration(q.registrationID, db: db) else {
+            throw WireError.notFound(f + "registration_id", "no registration \(WireError.quoted(q.registrationID))")
+        }
+        let people = q.people == 0 ? before.partySize : q.people
+        guard people <= before.partySize else {
+            throw WireError.invalidArgument(f + "people", "registration \(q.registrationID) is for \(before.partySize) \(before.partySize == 1 ? "person" : "people"), not \(people)")
+        }
+        if before.attended > 0 {
+            guard before.attended == people else {
+                throw WireError.conflict(f + "people", "registration \(q.registrationID) was checked in with \(before.attended) \(before.attended == 1 ? "person" : "people") already")
+            }
+            return before
+        }
+        switch before.state {
+        case "confirmed": break
+        case "waitlisted":
+            throw WireError.conflict(f + "registration_id", "registration \(q.registrationID) is number \(before.waitlistPosition) in line for \(before.sessionID), without a place")
+        default:
+            throw WireError.conflict(f + "registration_id", "registration \(q.registrationID) was \(before.state)")
+        }
+        let s = try session(before.sessionID, f + "registration_id", db: db)
+        guard now >= s.start.addingTimeInterval(-Self.checkInOpens) else {
+            throw WireError.conflict(f + "registration_id", "check-in for \(before.sessionID) opens at \(Self.text(s.start.addingTimeInterval(-Self.checkInOpens))) UTC, an hour before it begins")
+        }
+        guard now <= s.end else {
+            throw WireError.conflict(f + "registration_id", "session \(before.sessionID) ended at \(Self.text(s.end)) UTC")
+        }
+        try db.execute(sql: "UPDATE registrations SET attended = ?, checked_in_at = ?, checked_in_by = ? WHERE registration_id = ?",
+                       arguments: [Int(people), now.timeIntervalSince1970, q.actor, q.registrationID])
+        try changed(q.registrationID, s, before.sessionID, state: "attended", was: "confirmed", party: Int(people), promoted: false, now: now, out: out)
+        return try registration(q.registrationID, db: db)!
     }
 
     // MARK: duty

@@ -4,6 +4,7 @@ import LiaisonCodec
 import LiaisonRuntime
 import LiaisonSealing
 import Logging
+import Synchronization
 import ZeroMQ
 
 /// Scheduler: keeps a durable timer table and raises `schedule.followup_due` when a follow-up
@@ -18,22 +19,41 @@ public final class SchedulerService: RequestHandling {
     let followupAfter: TimeInterval
     /// A follow-up fired this long after its due time (the scheduler was down) is marked late.
     public static let lateAfter: TimeInterval = 60
-    let openWeek: OpenWeek
-    let programme: LiaisonProgramme
-    /// Who may plan campaigns and sessions and put officers on duty; anyone when none is configured.
-    let operators: OperatorCredentials
+    /// The unit directory in force (the venues, the stations): replaced whole by ``reloadUnits(path:environment:)``.
+    let units: Mutex<UnitDirectory>
+    let programmeSettings: ProgrammeSettings
+    let personal: PersonalData
+    /// Who may plan campaigns and sessions, put officers on duty and run the liaison programme;
+    /// anyone when none is configured. Read again on SIGHUP.
+    public let operators: OperatorRoster
+    let logger: Logger
+
+    /// Open weeks, with the unit directory in force.
+    var openWeek: OpenWeek { OpenWeek(units: units.withLock { $0 }, personal: personal) }
+    /// The household liaison programme, with the unit directory in force.
+    var programme: LiaisonProgramme { LiaisonProgramme(units: units.withLock { $0 }, settings: programmeSettings, personal: personal) }
 
     /// - Parameter vault: the contact keys that seal registrants' names, households' names and
     ///   addresses and visits' records (the same as ``migrations(vault:)`` was given).
     public init(log: EventLog, clock: WallClock, vault: ContactVault, followupAfter: TimeInterval = 24 * 3_600, units: UnitDirectory = .demo,
-                programme: ProgrammeSettings = .init(), operators: OperatorCredentials = .init(secrets: [])) {
+                programme: ProgrammeSettings = .init(), operators: OperatorCredentials = .init(secrets: []),
+                logger: Logger = Logger(label: "liaison.scheduler")) {
         self.log = log
         self.clock = clock
         self.followupAfter = followupAfter
-        let personal = PersonalData(vault: vault)
-        self.openWeek = OpenWeek(units: units, personal: personal)
-        self.programme = LiaisonProgramme(units: units, settings: programme, personal: personal)
-        self.operators = operators
+        self.personal = PersonalData(vault: vault)
+        self.units = Mutex(units)
+        self.programmeSettings = programme
+        self.operators = OperatorRoster(operators)
+        self.logger = logger
+    }
+
+    /// Reads the unit directory again (SIGHUP): a new station or district bureau can be a venue or
+    /// pair households at once. A file that does not load is refused whole; the one in force stays.
+    public func reloadUnits(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let next = try UnitDirectory.resolve(path: path, environment: environment)
+        units.withLock { $0 = next }
+        logger.notice("unit directory reloaded", metadata: ["units": "\(next.units.count)"])
     }
 
     /// The scheduler's migrations; `vault` seals what earlier versions kept in the clear.
@@ -57,17 +77,19 @@ public final class SchedulerService: RequestHandling {
         OpenWeek.migrate(&m)
         LiaisonProgramme.migrate(&m)
         PersonalData.migrate(&m, vault: vault)
+        OpenWeek.migrateDoor(&m)
     }
 
-    /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer loop.
+    /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer
+    /// loop. Returns the host to run, and the service (to read its files again on SIGHUP).
     public static func host(config: ServiceConfig, vault: ContactVault, clock: WallClock = SystemClock(), followupAfter: TimeInterval = 24 * 3_600,
                             units: UnitDirectory = .demo, programme: ProgrammeSettings = .init(),
                             operators: OperatorCredentials = .init(secrets: []),
-                            options: RequestLoopOptions = .init(), logger: Logger) throws -> ServiceHost {
+                            options: RequestLoopOptions = .init(), logger: Logger) throws -> (ServiceHost, SchedulerService) {
         let log = try config.openLog(migrations: migrations(vault: vault))
         PersonalData.announce(try log.store.pool.read { db in try PersonalData.census(db) }, vault: vault, to: logger)
         let service = SchedulerService(log: log, clock: clock, vault: vault, followupAfter: followupAfter, units: units, programme: programme,
-                                       operators: operators)
+                                       operators: operators, logger: logger)
         let consumers = try config.topology.instances(of: "handler").map { up in
             try Consumer(upstream: up, topicPrefixes: ["case."], log: log, logger: logger) { db, out, event in
                 try service.apply(db, out, event)
@@ -78,7 +100,7 @@ public final class SchedulerService: RequestHandling {
             if fired > 0 { logger.info("follow-ups due", metadata: ["count": "\(fired)"]) }
             return fired == 500
         }
-        return ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], options: options, logger: logger)
+        return (ServiceHost(config: config, log: log, handler: service, consumers: consumers, extraLoops: [timers], options: options, logger: logger), service)
     }
 
     /// Applies one handler event. `case.resolved` puts a follow-up call `followupAfter` later (a case
@@ -143,6 +165,7 @@ public final class SchedulerService: RequestHandling {
     /// Planning a campaign or a session and putting officers on duty are operators' when the
     /// scheduler has operator secrets.
     func needOperator(_ req: Liaison_V1_Request, _ operatorKey: String?, _ what: String) throws {
+        let operators = self.operators.credentials
         guard operators.isConfigured, operators.operatorName(req.credential, operatorKey: operatorKey) == nil else { return }
         throw WireError.unauthorized("\(what) needs an operator credential (Request.credential)")
     }
@@ -179,6 +202,12 @@ public final class SchedulerService: RequestHandling {
                 r.programme = try log.store.pool.read { db in
                     try programme.programme(year: Int(q.year), station: q.station, officer: q.officer, now: now, db: db)
                 }
+            case .getSessionList(let q)?:
+                try needOperator(req, operatorKey, "the door's list (registrants' names)")
+                r.sessionList = try log.store.pool.read { db in try openWeek.sessionList(q, db: db) }
+            case .checkIn(let q)?:
+                try needOperator(req, operatorKey, "checking people in at the door")
+                r.registration = try log.write { db, out in try openWeek.checkIn(q, now: now, db: db, out: out) }
             case .getCampaign(let q)?:
                 try OpenWeek.checkID(q.campaignID, "get_campaign.campaign_id")
                 guard let c = try log.store.pool.read({ db in try openWeek.campaign(q.campaignID, db: db) }) else {
@@ -186,7 +215,7 @@ public final class SchedulerService: RequestHandling {
                 }
                 r.campaign = c
             default:
-                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty, get_campaign, pair_household, record_visit and get_programme")
+                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty, get_campaign, get_session_list, check_in, pair_household, record_visit and get_programme")
             }
             return r
         }

@@ -21,7 +21,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             operator secret when --operator-secrets (or \
             $LIAISON_OPERATOR_SECRET) gives some; registering is anyone's. Registrants' names, \
             households' names and addresses and visits' notes are sealed at rest with the contact \
-            keys (the same key file as intake's). Stop with SIGTERM or Ctrl-C.
+            keys (the same key file as intake's). SIGHUP reads --units and --operator-secrets \
+            again (a file that does not load is refused and the previous one stays; one that names \
+            no secret at all is refused, since it would open planning and the households' \
+            addresses to anyone). Stop with SIGTERM or Ctrl-C.
             """)
 
     @OptionGroup var options: ServiceOptions
@@ -29,7 +32,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Hours after a case is resolved that the follow-up call to the citizen is due.")
     var followupAfterHours: Double = 24
 
-    @Option(help: "Unit directory (JSON): the venues. Default: $LIAISON_UNITS, else the demo city.")
+    @Option(help: "Unit directory (JSON): the venues and stations; read again on SIGHUP. Default: $LIAISON_UNITS, else the demo city.")
     var units: String?
 
     @Option(help: "Households each officer is paired with a year in the household liaison programme.")
@@ -49,7 +52,7 @@ struct SchedulerCommand: AsyncParsableCommand {
 
     func zone() throws -> TimeZone { try ForceTimeZone.resolve(timeZone) }
 
-    @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning and duty then need one. Default: $LIAISON_OPERATOR_SECRET, else open.")
+    @Option(help: "Operator secrets, one per line ('SECRET' or 'NAME SECRET'); planning, duty and the liaison programme then need one; read again on SIGHUP. Default: $LIAISON_OPERATOR_SECRET, else open.")
     var operatorSecrets: String?
 
     @Option(help: "Contact key file: 'ID BASE64-32-BYTES' per line, the first seals (what intake's --contact-keys takes). Default: $LIAISON_CONTACT_KEYS, else a key file generated in the data directory.")
@@ -80,10 +83,26 @@ struct SchedulerCommand: AsyncParsableCommand {
         if !operators.isConfigured, config.curve == nil {
             logger.warning("no operator secret configured: anyone who reaches the scheduler may plan open-week campaigns and duty")
         }
-        try await SchedulerService.host(config: config, vault: vault, clock: options.clock, followupAfter: followupAfterHours * 3_600,
-                                        units: try UnitDirectory.resolve(path: units),
-                                        programme: ProgrammeSettings(householdsPerOfficer: householdsPerOfficer, visitsPerYear: visitsPerYear, timeZone: try zone()),
-                                        operators: operators,
-                                        options: options.loopOptions, logger: logger).runUntilSignalled()
+        let (host, service) = try SchedulerService.host(config: config, vault: vault, clock: options.clock, followupAfter: followupAfterHours * 3_600,
+                                                        units: try UnitDirectory.resolve(path: units),
+                                                        programme: ProgrammeSettings(householdsPerOfficer: householdsPerOfficer, visitsPerYear: visitsPerYear, timeZone: try zone()),
+                                                        operators: operators,
+                                                        options: options.loopOptions, logger: logger)
+        let (unitsPath, operatorsPath) = (units, operatorSecrets)
+        // SIGHUP: the unit directory and the operator secrets read again, without a restart (a
+        // leaked secret taken out of the file stops working at once).
+        try await host.runUntilSignalled {
+            do { try service.reloadUnits(path: unitsPath) } catch {
+                logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
+            }
+            // From a file only: the environment of a running process does not change.
+            guard let operatorsPath else { return }
+            do {
+                // Kept to someone: with no secret at all, planning and the households' addresses would be anyone's.
+                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: true, logger: logger)
+            } catch {
+                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
+            }
+        }
     }
 }

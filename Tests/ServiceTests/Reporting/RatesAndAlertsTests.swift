@@ -389,6 +389,11 @@ import Testing
                      changed("d", "DIST-WEST", "waitlisted", party: 4), changed("d", "DIST-WEST", "cancelled", was: "waitlisted", party: 4)])
         let counted = try r.service.report().openWeekConfirmed.map { "\($0.key)=\($0.count)" }
         #expect(counted == ["ow DIST-EAST=2", "ow DIST-WEST=1"])
+        // Checked in at the door: attendance, the confirmed count unchanged.
+        try r.apply([changed("b", "DIST-EAST", "attended", was: "confirmed", party: 1), changed("c", "DIST-WEST", "attended", was: "confirmed", party: 1)])
+        let report = try r.service.report()
+        #expect(report.openWeekConfirmed.map { "\($0.key)=\($0.count)" } == ["ow DIST-EAST=2", "ow DIST-WEST=1"])
+        #expect(report.openWeekAttended.map { "\($0.key)=\($0.count)" } == ["ow DIST-EAST=1", "ow DIST-WEST=1"])
     }
 }
 

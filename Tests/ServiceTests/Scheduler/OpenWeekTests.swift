@@ -156,6 +156,55 @@ import Testing
         })
     }
 
+    /// The door: its list (operators only, names opened), check-in from an hour before the session
+    /// to its end, only for a confirmed registration, idempotent, never more than the party;
+    /// a registration checked in cannot be cancelled; each check-in is an `attended` event.
+    @Test func theDoorListsWhoIsComingAndChecksThemIn() throws {
+        let s = try Scheduler(operators: .init(secrets: ["door-secret-2026-east"]))
+        let key = "door-secret-2026-east"
+        _ = s.ask(.planCampaign(Self.plan()), credential: key)
+        _ = s.ask(.addSession(Self.session("east-am", capacity: 3)), credential: key)   // Monday 10:00-12:00
+        _ = s.ask(Self.register("a", party: 2, name: "Li Wei"))
+        _ = s.ask(Self.register("b", party: 2, name: "Wang Fang"))     // waits: 1 place left
+        _ = s.ask(Self.register("c", party: 1, name: "Zhang San"))     // waits behind b
+        _ = s.ask(Self.register("d", party: 1, name: "Zhao Min"))
+        _ = s.ask(.cancelRegistration(.with { $0.registrationID = "d" }))
+        _ = s.ask(.addSession(Self.session("west-am", venue: "DIST-WEST")), credential: key)
+        #expect(s.ask(Self.register("e", "west-am", name: "Sun Li")).registration.state == "confirmed")
+        let list = { s.ask(.getSessionList(.with { $0.sessionID = "east-am" }), credential: key).sessionList }
+        #expect(s.ask(.getSessionList(.with { $0.sessionID = "east-am" })).error.code == .unauthorized)
+        #expect(list().entries.map { "\($0.registrationID) \($0.name) \($0.state) \($0.waitlistPosition)" }
+                == ["a Li Wei confirmed 0", "b Wang Fang waitlisted 1", "c Zhang San waitlisted 2", "d Zhao Min cancelled 0"])
+        #expect(s.ask(.getSessionList(.with { $0.sessionID = "nope" }), credential: key).error.field == "get_session_list.session_id")
+
+        func checkIn(_ id: String, _ people: UInt32 = 0, actor: String = "desk-east") -> Liaison_V1_Reply {
+            s.ask(.checkIn(.with { $0.registrationID = id; $0.people = people; $0.actor = actor }), credential: key)
+        }
+        // Too early: check-in opens an hour before the session.
+        s.clock.set(Self.monday + 8 * Self.hour + 59 * 60)
+        #expect(checkIn("a").error.field == "check_in.registration_id" && checkIn("a").error.message.contains("opens at 2026-12-14 09:00 UTC"))
+        s.clock.set(Self.monday + 9 * Self.hour + 30 * 60)
+        #expect(s.ask(.checkIn(.with { $0.registrationID = "a"; $0.actor = "desk-east" })).error.code == .unauthorized)
+        #expect(checkIn("a", 3).error.field == "check_in.people")           // a party of 2
+        #expect(checkIn("a", actor: "").error.field == "check_in.actor")
+        #expect(checkIn("b").error.code == .conflict && checkIn("b").error.message.contains("number 1 in line"))
+        #expect(checkIn("d").error.code == .conflict)                      // cancelled
+        #expect(checkIn("zz").error.code == .notFound)
+        let checked = checkIn("a", 1).registration
+        #expect(checked.state == "confirmed" && checked.attended == 1 && checked.partySize == 2)
+        #expect(checkIn("a", 1).registration == checked)                   // again: the same answer
+        #expect(checkIn("a", 2).error.field == "check_in.people")          // another count: a conflict
+        #expect(s.ask(.cancelRegistration(.with { $0.registrationID = "a" })).error.code == .conflict)
+        let shown = list().entries[0]
+        #expect(shown.attended == 1 && shown.checkedInAt.date == Self.monday + 9 * Self.hour + 30 * 60)
+        // After the session's end: closed.
+        s.clock.set(Self.monday + 12 * Self.hour + 60)
+        #expect(checkIn("e").error.message.contains("west-am ended at 2026-12-14 12:00 UTC"))
+        #expect(checkIn("a", 1).registration == checked)
+        let attended = try s.events().filter { $0.registrationChanged.state == "attended" }
+        #expect(attended.map { "\($0.registrationChanged.registrationID) \($0.registrationChanged.was) \($0.registrationChanged.partySize)" } == ["a confirmed 1"])
+    }
+
     @Test func registrationClosesWhenTheSessionBegins() throws {
         let s = try Scheduler(now: Self.monday + 10 * Self.hour + 60)
         _ = s.ask(.planCampaign(Self.plan()))

@@ -575,6 +575,24 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .getProgramme(newValue)}
   }
 
+  /// scheduler, operators: who is coming to a session (the door's list)
+  public var getSessionList: Liaison_V1_GetSessionList {
+    get {
+      if case .getSessionList(let v)? = _storage._body {return v}
+      return Liaison_V1_GetSessionList()
+    }
+    set {_uniqueStorage()._body = .getSessionList(newValue)}
+  }
+
+  /// scheduler, operators: a registration's people arriving at the door
+  public var checkIn: Liaison_V1_CheckIn {
+    get {
+      if case .checkIn(let v)? = _storage._body {return v}
+      return Liaison_V1_CheckIn()
+    }
+    set {_uniqueStorage()._body = .checkIn(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -618,6 +636,10 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case recordVisit(Liaison_V1_RecordVisit)
     /// scheduler, operators: pairings, visits and coverage of a year
     case getProgramme(Liaison_V1_GetProgramme)
+    /// scheduler, operators: who is coming to a session (the door's list)
+    case getSessionList(Liaison_V1_GetSessionList)
+    /// scheduler, operators: a registration's people arriving at the door
+    case checkIn(Liaison_V1_CheckIn)
 
   }
 
@@ -747,6 +769,14 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     set {result = .programme(newValue)}
   }
 
+  public var sessionList: Liaison_V1_SessionList {
+    get {
+      if case .sessionList(let v)? = result {return v}
+      return Liaison_V1_SessionList()
+    }
+    set {result = .sessionList(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Result: Equatable, Sendable {
@@ -764,6 +794,7 @@ public nonisolated struct Liaison_V1_Reply: Sendable {
     case campaign(Liaison_V1_Campaign)
     case registration(Liaison_V1_Registration)
     case programme(Liaison_V1_Programme)
+    case sessionList(Liaison_V1_SessionList)
 
   }
 
@@ -2581,6 +2612,12 @@ public nonisolated struct Liaison_V1_Report: @unchecked Sendable {
     set {_uniqueStorage()._liaisonCoverage = newValue}
   }
 
+  /// Open-week attendance: people checked in at the door, by "campaign_id venue".
+  public var openWeekAttended: [Liaison_V1_Count] {
+    get {_storage._openWeekAttended}
+    set {_uniqueStorage()._openWeekAttended = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2823,6 +2860,117 @@ public nonisolated struct Liaison_V1_GetCampaign: Sendable {
   public init() {}
 }
 
+public nonisolated struct Liaison_V1_GetSessionList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// At the door: the people of a confirmed registration who came, from an hour before the session
+/// begins to its end. The same check-in again changes nothing; another count is a conflict.
+public nonisolated struct Liaison_V1_CheckIn: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  /// how many of the party came, 1 to its party_size (0: the whole party)
+  public var people: UInt32 = 0
+
+  /// who checks them in (required)
+  public var actor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+/// A session's registrations with their names, for the door: operators only.
+public nonisolated struct Liaison_V1_SessionList: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  public var campaignID: String = String()
+
+  public var venue: String = String()
+
+  public var startsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_startsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_startsAt = newValue}
+  }
+  /// Returns true if `startsAt` has been explicitly set.
+  public var hasStartsAt: Bool {self._startsAt != nil}
+  /// Clears the value of `startsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearStartsAt() {self._startsAt = nil}
+
+  public var endsAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_endsAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_endsAt = newValue}
+  }
+  /// Returns true if `endsAt` has been explicitly set.
+  public var hasEndsAt: Bool {self._endsAt != nil}
+  /// Clears the value of `endsAt`. Subsequent reads from it will return its default value.
+  public mutating func clearEndsAt() {self._endsAt = nil}
+
+  public var capacity: UInt32 = 0
+
+  /// confirmed, then waiting in line, then cancelled; each by arrival
+  public var entries: [Liaison_V1_SessionListEntry] = []
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _startsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+  fileprivate var _endsAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
+public nonisolated struct Liaison_V1_SessionListEntry: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  public var name: String = String()
+
+  public var partySize: UInt32 = 0
+
+  /// "confirmed", "waitlisted" or "cancelled"
+  public var state: String = String()
+
+  /// while waitlisted: 1 is next
+  public var waitlistPosition: UInt32 = 0
+
+  /// people checked in at the door (0: none yet)
+  public var attended: UInt32 = 0
+
+  public var checkedInAt: SwiftProtobuf.Google_Protobuf_Timestamp {
+    get {_checkedInAt ?? SwiftProtobuf.Google_Protobuf_Timestamp()}
+    set {_checkedInAt = newValue}
+  }
+  /// Returns true if `checkedInAt` has been explicitly set.
+  public var hasCheckedInAt: Bool {self._checkedInAt != nil}
+  /// Clears the value of `checkedInAt`. Subsequent reads from it will return its default value.
+  public mutating func clearCheckedInAt() {self._checkedInAt = nil}
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+
+  fileprivate var _checkedInAt: SwiftProtobuf.Google_Protobuf_Timestamp? = nil
+}
+
 public nonisolated struct Liaison_V1_Registration: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -2839,6 +2987,9 @@ public nonisolated struct Liaison_V1_Registration: Sendable {
 
   /// while waitlisted: 1 is next
   public var waitlistPosition: UInt32 = 0
+
+  /// people checked in at the door (0: none yet)
+  public var attended: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2950,9 +3101,10 @@ public nonisolated struct Liaison_V1_RegistrationChanged: Sendable {
 
   public var venue: String = String()
 
-  /// "confirmed", "waitlisted", "cancelled"
+  /// "confirmed", "waitlisted", "cancelled"; "attended" at the door check-in
   public var state: String = String()
 
+  /// the party; with "attended", the people who came
   public var partySize: UInt32 = 0
 
   /// confirmed from the waiting list after a cancellation
@@ -3214,7 +3366,7 @@ nonisolated extension Liaison_V1_VisitOutcome: SwiftProtobuf._ProtoNameProviding
 
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0\u{3}pair_household\0\u{3}record_visit\0\u{3}get_programme\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0\u{3}pair_household\0\u{3}record_visit\0\u{3}get_programme\0\u{3}get_session_list\0\u{3}check_in\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -3516,6 +3668,32 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._body = .getProgramme(v)
           }
         }()
+        case 36: try {
+          var v: Liaison_V1_GetSessionList?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getSessionList(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getSessionList(v)
+          }
+        }()
+        case 37: try {
+          var v: Liaison_V1_CheckIn?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .checkIn(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .checkIn(v)
+          }
+        }()
         default: break
         }
       }
@@ -3618,6 +3796,14 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
         guard case .getProgramme(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 35)
       }()
+      case .getSessionList?: try {
+        guard case .getSessionList(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 36)
+      }()
+      case .checkIn?: try {
+        guard case .checkIn(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      }()
       case nil: break
       }
     }
@@ -3644,7 +3830,7 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
 
 nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Reply"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0\u{1}campaign\0\u{1}registration\0\u{1}programme\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}error\0\u{4}\u{8}feedback_accepted\0\u{3}feedback_status\0\u{3}replay_batch\0\u{3}batch_accepted\0\u{4}\u{7}service_status\0\u{3}case_info\0\u{3}case_list\0\u{1}report\0\u{3}followup_list\0\u{3}contact_info\0\u{1}campaign\0\u{1}registration\0\u{1}programme\0\u{3}session_list\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3835,6 +4021,19 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
           self.result = .programme(v)
         }
       }()
+      case 29: try {
+        var v: Liaison_V1_SessionList?
+        var hadOneofValue = false
+        if let current = self.result {
+          hadOneofValue = true
+          if case .sessionList(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.result = .sessionList(v)
+        }
+      }()
       default: break
       }
     }
@@ -3904,6 +4103,10 @@ nonisolated extension Liaison_V1_Reply: SwiftProtobuf.Message, SwiftProtobuf._Me
     case .programme?: try {
       guard case .programme(let v)? = self.result else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 28)
+    }()
+    case .sessionList?: try {
+      guard case .sessionList(let v)? = self.result else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 29)
     }()
     case nil: break
     }
@@ -6755,7 +6958,7 @@ nonisolated extension Liaison_V1_Rate: SwiftProtobuf.Message, SwiftProtobuf._Mes
 
 nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Report"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0\u{3}open_week_confirmed\0\u{3}liaison_coverage\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}feedback_total\0\u{3}cases_total\0\u{3}by_kind\0\u{3}by_channel\0\u{3}by_unit\0\u{3}by_state\0\u{3}by_priority\0\u{1}overdue\0\u{3}followups_due\0\u{3}generated_at\0\u{3}rates_all\0\u{3}rates_by_unit\0\u{3}rates_by_category\0\u{3}rates_by_officer\0\u{3}rates_by_month\0\u{3}rates_since\0\u{3}time_zone\0\u{3}opinion_alerts\0\u{3}open_week_confirmed\0\u{3}liaison_coverage\0\u{3}open_week_attended\0")
 
   fileprivate class _StorageClass {
     var _feedbackTotal: UInt64 = 0
@@ -6778,6 +6981,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
     var _opinionAlerts: [Liaison_V1_OpinionAlert] = []
     var _openWeekConfirmed: [Liaison_V1_Count] = []
     var _liaisonCoverage: [Liaison_V1_LiaisonCoverage] = []
+    var _openWeekAttended: [Liaison_V1_Count] = []
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -6808,6 +7012,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       _opinionAlerts = source._opinionAlerts
       _openWeekConfirmed = source._openWeekConfirmed
       _liaisonCoverage = source._liaisonCoverage
+      _openWeekAttended = source._openWeekAttended
     }
   }
 
@@ -6846,6 +7051,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         case 18: try { try decoder.decodeRepeatedMessageField(value: &_storage._opinionAlerts) }()
         case 19: try { try decoder.decodeRepeatedMessageField(value: &_storage._openWeekConfirmed) }()
         case 20: try { try decoder.decodeRepeatedMessageField(value: &_storage._liaisonCoverage) }()
+        case 21: try { try decoder.decodeRepeatedMessageField(value: &_storage._openWeekAttended) }()
         default: break
         }
       }
@@ -6918,6 +7124,9 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
       if !_storage._liaisonCoverage.isEmpty {
         try visitor.visitRepeatedMessageField(value: _storage._liaisonCoverage, fieldNumber: 20)
       }
+      if !_storage._openWeekAttended.isEmpty {
+        try visitor.visitRepeatedMessageField(value: _storage._openWeekAttended, fieldNumber: 21)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -6947,6 +7156,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
         if _storage._opinionAlerts != rhs_storage._opinionAlerts {return false}
         if _storage._openWeekConfirmed != rhs_storage._openWeekConfirmed {return false}
         if _storage._liaisonCoverage != rhs_storage._liaisonCoverage {return false}
+        if _storage._openWeekAttended != rhs_storage._openWeekAttended {return false}
         return true
       }
       if !storagesAreEqual {return false}
@@ -7398,9 +7608,207 @@ nonisolated extension Liaison_V1_GetCampaign: SwiftProtobuf.Message, SwiftProtob
   }
 }
 
+nonisolated extension Liaison_V1_GetSessionList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetSessionList"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_GetSessionList, rhs: Liaison_V1_GetSessionList) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_CheckIn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CheckIn"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{1}people\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      case 2: try { try decoder.decodeSingularUInt32Field(value: &self.people) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    if self.people != 0 {
+      try visitor.visitSingularUInt32Field(value: self.people, fieldNumber: 2)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CheckIn, rhs: Liaison_V1_CheckIn) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.people != rhs.people {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_SessionList: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionList"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{3}campaign_id\0\u{1}venue\0\u{3}starts_at\0\u{3}ends_at\0\u{1}capacity\0\u{1}entries\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.campaignID) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.venue) }()
+      case 4: try { try decoder.decodeSingularMessageField(value: &self._startsAt) }()
+      case 5: try { try decoder.decodeSingularMessageField(value: &self._endsAt) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.capacity) }()
+      case 7: try { try decoder.decodeRepeatedMessageField(value: &self.entries) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.campaignID.isEmpty {
+      try visitor.visitSingularStringField(value: self.campaignID, fieldNumber: 2)
+    }
+    if !self.venue.isEmpty {
+      try visitor.visitSingularStringField(value: self.venue, fieldNumber: 3)
+    }
+    try { if let v = self._startsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 4)
+    } }()
+    try { if let v = self._endsAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 5)
+    } }()
+    if self.capacity != 0 {
+      try visitor.visitSingularUInt32Field(value: self.capacity, fieldNumber: 6)
+    }
+    if !self.entries.isEmpty {
+      try visitor.visitRepeatedMessageField(value: self.entries, fieldNumber: 7)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_SessionList, rhs: Liaison_V1_SessionList) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.campaignID != rhs.campaignID {return false}
+    if lhs.venue != rhs.venue {return false}
+    if lhs._startsAt != rhs._startsAt {return false}
+    if lhs._endsAt != rhs._endsAt {return false}
+    if lhs.capacity != rhs.capacity {return false}
+    if lhs.entries != rhs.entries {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_SessionListEntry: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".SessionListEntry"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{1}name\0\u{3}party_size\0\u{1}state\0\u{3}waitlist_position\0\u{1}attended\0\u{3}checked_in_at\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.name) }()
+      case 3: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
+      case 4: try { try decoder.decodeSingularStringField(value: &self.state) }()
+      case 5: try { try decoder.decodeSingularUInt32Field(value: &self.waitlistPosition) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.attended) }()
+      case 7: try { try decoder.decodeSingularMessageField(value: &self._checkedInAt) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    // The use of inline closures is to circumvent an issue where the compiler
+    // allocates stack space for every if/case branch local when no optimizations
+    // are enabled. https://github.com/apple/swift-protobuf/issues/1034 and
+    // https://github.com/apple/swift-protobuf/issues/1182
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    if !self.name.isEmpty {
+      try visitor.visitSingularStringField(value: self.name, fieldNumber: 2)
+    }
+    if self.partySize != 0 {
+      try visitor.visitSingularUInt32Field(value: self.partySize, fieldNumber: 3)
+    }
+    if !self.state.isEmpty {
+      try visitor.visitSingularStringField(value: self.state, fieldNumber: 4)
+    }
+    if self.waitlistPosition != 0 {
+      try visitor.visitSingularUInt32Field(value: self.waitlistPosition, fieldNumber: 5)
+    }
+    if self.attended != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attended, fieldNumber: 6)
+    }
+    try { if let v = self._checkedInAt {
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
+    } }()
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_SessionListEntry, rhs: Liaison_V1_SessionListEntry) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.name != rhs.name {return false}
+    if lhs.partySize != rhs.partySize {return false}
+    if lhs.state != rhs.state {return false}
+    if lhs.waitlistPosition != rhs.waitlistPosition {return false}
+    if lhs.attended != rhs.attended {return false}
+    if lhs._checkedInAt != rhs._checkedInAt {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Registration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}session_id\0\u{1}state\0\u{3}party_size\0\u{3}waitlist_position\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}session_id\0\u{1}state\0\u{3}party_size\0\u{3}waitlist_position\0\u{1}attended\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7413,6 +7821,7 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularStringField(value: &self.state) }()
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.waitlistPosition) }()
+      case 6: try { try decoder.decodeSingularUInt32Field(value: &self.attended) }()
       default: break
       }
     }
@@ -7434,6 +7843,9 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
     if self.waitlistPosition != 0 {
       try visitor.visitSingularUInt32Field(value: self.waitlistPosition, fieldNumber: 5)
     }
+    if self.attended != 0 {
+      try visitor.visitSingularUInt32Field(value: self.attended, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7443,6 +7855,7 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
     if lhs.state != rhs.state {return false}
     if lhs.partySize != rhs.partySize {return false}
     if lhs.waitlistPosition != rhs.waitlistPosition {return false}
+    if lhs.attended != rhs.attended {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
