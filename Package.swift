@@ -68,7 +68,7 @@ let package = Package(
         // set up once; without it, Crypto's API (Shared/Sealing/GCMSealers.swift).
         .target(
             name: "LiaisonSealing",
-            dependencies: ["LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["LiaisonCodec", "LiaisonRuntime", .product(name: "Crypto", package: "swift-crypto")],
             path: "Shared/Sealing"
         ),
 

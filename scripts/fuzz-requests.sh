@@ -34,6 +34,8 @@ seeds = {
     "cancel": pb.Request(cancel_registration=pb.CancelRegistration(registration_id="r1")),
     "door": pb.Request(get_session_list=pb.GetSessionList(session_id="s1")),
     "checkin": pb.Request(check_in=pb.CheckIn(registration_id="r1", people=1, actor="desk")),
+    "calloff": pb.Request(cancel_session=pb.CancelSession(session_id="s1", reason="Storm warning", actor="desk")),
+    "status": pb.Request(get_registration=pb.GetRegistration(registration_id="r1")),
     "duty": pb.Request(assign_duty=pb.AssignDuty(session_id="s1", officer="PC-1", actor="desk")),
     "pair": pb.Request(pair_household=pb.PairHousehold(year=2026, officer="PC-1", station="STN-EAST-01", household_id="h1",
                        household_name="Wang family", address="8 Lotus Lane", actor="desk")),

@@ -26,16 +26,18 @@ struct OpenWeekGroup: ParsableCommand {
               liaison openweek register east-mon-am --name "Li Wei" --party 2
               liaison openweek cancel <registration id>
               liaison openweek show open-week-2026
+              liaison openweek status <registration id>         # as it stands: confirmed, in line, ...
               liaison openweek door east-mon-am                 # the list at the door, with names
               liaison openweek checkin <registration id> --people 2
+              liaison openweek call-off east-mon-am --reason "Storm warning: the dogs stay in"
 
             Times are this machine's local time unless they carry a zone. Planning, sessions, \
-            duty and the door (its list, check-in) need an operator secret when the scheduler has \
+            duty, the door (its list, check-in) and calling a session off need an operator secret when the scheduler has \
             some (--credential-file or $LIAISON_OPERATOR_SECRET); registering and cancelling do \
-            not. Every command may be run again: the same plan, session, registration or check-in \
+            not, nor does a registration's status. Every command may be run again: the same plan, session, registration or check-in \
             changes nothing.
             """,
-        subcommands: [Plan.self, AddSession.self, Register.self, Cancel.self, Duty.self, Show.self, Door.self, CheckIn.self])
+        subcommands: [Plan.self, AddSession.self, Register.self, Cancel.self, Status.self, Duty.self, Show.self, Door.self, CheckIn.self, CallOff.self])
 
     /// A time as `--from`/`--to` take it.
     static func time(_ text: String, _ option: String) throws -> Google_Protobuf_Timestamp {
@@ -56,8 +58,10 @@ struct OpenWeekGroup: ParsableCommand {
         Swift.print("venues: \(c.mainVenue) (main)\(c.subVenues.map { ", " + $0 }.joined())")
         guard !c.sessions.isEmpty else { Swift.print("no sessions yet"); return }
         Swift.print(Output.table(["SESSION", "VENUE", "FROM", "TO", "THEME", "PLACES", "WAITING", "ON DUTY"], c.sessions.map { s in
-            [s.sessionID, s.venue, Output.time(s.startsAt), Output.time(s.endsAt), s.theme, "\(s.confirmed)/\(s.capacity)",
-             "\(s.waitlisted)", s.officers.isEmpty ? "-" : s.officers.joined(separator: " ")]
+            s.cancelled.isEmpty
+                ? [s.sessionID, s.venue, Output.time(s.startsAt), Output.time(s.endsAt), s.theme, "\(s.confirmed)/\(s.capacity)",
+                   "\(s.waitlisted)", s.officers.isEmpty ? "-" : s.officers.joined(separator: " ")]
+                : [s.sessionID, s.venue, Output.time(s.startsAt), Output.time(s.endsAt), s.theme, "called off: \(s.cancelled)", "-", "-"]
         }))
     }
 
@@ -67,6 +71,8 @@ struct OpenWeekGroup: ParsableCommand {
         case "waitlisted": Swift.print("registration \(r.registrationID): session \(r.sessionID) is full; waiting, number \(r.waitlistPosition) in line (a cancellation gives the place)")
         case "confirmed" where r.attended > 0:
             Swift.print("registration \(r.registrationID): checked in at \(r.sessionID), \(r.attended) of \(r.partySize) \(r.partySize == 1 ? "person" : "people")")
+        case "cancelled" where !r.sessionCancelled.isEmpty:
+            Swift.print("registration \(r.registrationID): cancelled: session \(r.sessionID) was called off (\(r.sessionCancelled))")
         default: Swift.print("registration \(r.registrationID): \(r.state)")
         }
     }
@@ -160,6 +166,41 @@ struct OpenWeekGroup: ParsableCommand {
             do {
                 let r = try OpenWeekGroup.send(client, .cancelRegistration(.with { $0.registrationID = registrationId })).registration
                 if client.json { Swift.print(Output.json(r)) } else { OpenWeekGroup.print(r) }
+            } catch { reportFailure(error) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A registration as it stands: confirmed, its number in line, checked in, cancelled (and why).")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The registration's id.") var registrationId: String
+
+        func run() throws {
+            do {
+                let r = try OpenWeekGroup.send(client, .getRegistration(.with { $0.registrationID = registrationId })).registration
+                if client.json { Swift.print(Output.json(r)) } else { OpenWeekGroup.print(r) }
+            } catch { reportFailure(error) }
+        }
+    }
+
+    struct CallOff: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "call-off",
+            abstract: "Call a session off before it begins: its registrations cancelled, its officers released.")
+        @OptionGroup var client: ClientOptions
+        @Argument(help: "The session's id.") var sessionId: String
+        @Option(help: "Why: told to those who ask after their registration.") var reason: String
+        @Option(help: "Who calls it off. Default: $LIAISON_ACTOR, else $USER.") var actor: String?
+        @Option(help: "File whose first line is the operator secret. Default: $LIAISON_OPERATOR_SECRET.") var credentialFile: String?
+
+        func run() throws {
+            do {
+                var q = Liaison_V1_CancelSession()
+                q.sessionID = sessionId
+                q.reason = reason
+                q.actor = Actor.resolve(actor)
+                let c = try OpenWeekGroup.send(client, .cancelSession(q), credentialFile: credentialFile, operator: true).campaign
+                if client.json { Swift.print(Output.json(c)) } else { OpenWeekGroup.print(c) }
             } catch { reportFailure(error) }
         }
     }

@@ -148,4 +148,14 @@ public final class OperatorRoster: Sendable {
         next.announce(to: logger)
         logger.notice("operator secrets reloaded: \(next.operators.count) in force")
     }
+
+    /// SIGHUP's reading of the operators' file at `path` (none given: nothing to read, since the
+    /// environment of a running process does not change). A file that does not load, or that
+    /// `keepSomeone` refuses, is logged, and the secrets in force stay.
+    public func reload(path: String?, keepSomeone: Bool, logger: Logger) {
+        guard let path else { return }
+        do { try reload(OperatorCredentials.resolve(path: path), keepSomeone: keepSomeone, logger: logger) } catch {
+            logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
+        }
+    }
 }

@@ -103,8 +103,19 @@ struct OpenWeekEndToEndTests {
         let waiting = try await set.cli(["openweek", "checkin", "r-2", "--actor", "desk-east"], environment: operatorEnv)
         #expect(waiting.status != 0 && waiting.output.contains("check_in.registration_id") && waiting.output.contains("in line"), "\(waiting.output)")
         #expect(try await ok(["door", "east-now"], operatorEnv).contains("2 people checked in"))
+        // A later session called off: its registration cancelled, the registrant told why.
+        _ = try await ok(["session", "ow-door", "east-later", "--venue", "DIST-EAST", "--theme", "Police dogs",
+                          "--from", f.string(from: now + 10_800), "--to", f.string(from: now + 14_400), "--capacity", "3"], operatorEnv)
+        _ = try await ok(["register", "east-later", "--name", "Sun Li", "--registration-id", "r-3"])
+        let refused = try await set.cli(["openweek", "call-off", "east-later", "--reason", "Storm warning"])
+        #expect(refused.status != 0 && refused.output.contains("operator secret"), "\(refused.output)")
+        #expect(try await ok(["call-off", "east-later", "--reason", "Storm warning", "--actor", "desk-east"], operatorEnv).contains("called off: Storm warning"))
+        #expect(try await ok(["status", "r-3"]).contains("cancelled: session east-later was called off (Storm warning)"))
+        #expect(try await ok(["status", "r-2"]).contains("number 1 in line"))
         let counted = await eventually(10) {
-            (try? await set.report().openWeekAttended.map { "\($0.key)=\($0.count)" }) == ["ow-door DIST-EAST=2"]
+            let r = try? await set.report()
+            return r?.openWeekAttended.map { "\($0.key)=\($0.count)" } == ["ow-door DIST-EAST=2"]
+                && r?.openWeekConfirmed.map { "\($0.key)=\($0.count)" } == ["ow-door DIST-EAST=2"]
         }
         #expect(counted)
     }

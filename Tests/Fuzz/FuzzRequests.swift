@@ -137,6 +137,8 @@ enum FuzzRequests {
             case .getProgramme?: checkScheduler(request, "get_programme")
             case .getSessionList?: checkScheduler(request, "get_session_list")
             case .checkIn?: checkScheduler(request, "check_in")
+            case .cancelSession?: checkScheduler(request, "cancel_session")
+            case .getRegistration?: checkScheduler(request, "get_registration")
             default:
                 expect(incoming.weight == 1, "a request that is no batch weighs \(incoming.weight)")
             }

@@ -69,13 +69,8 @@ struct HandlerCommand: AsyncParsableCommand {
             do { try service.reload(policyPath: policyPath, calendarDir: calendarDir, unitsPath: unitsPath) } catch {
                 logger.error("reload refused; the previous policy, calendar and unit directory stay", metadata: ["error": "\(error)"])
             }
-            // From a file only: the environment of a running process does not change.
-            guard let operatorsPath else { return }
-            do {
-                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: true, logger: logger)
-            } catch {
-                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
-            }
+            // Kept to someone: with no secret at all, case commands would be anyone's.
+            service.operators.reload(path: operatorsPath, keepSomeone: true, logger: logger)
         }
     }
 }

@@ -49,20 +49,6 @@ public struct ContactKeyCensus: Sendable, Equatable {
     }
 }
 
-/// What ``IntakeService/resealContacts(_:vault:batchSize:progress:)`` did.
-public struct ResealReport: Sendable, Equatable {
-    /// Contacts now sealed with the current key that were sealed with another.
-    public var resealed = 0
-    /// Contacts sealed with a key that is not configured, by key id; left as they were.
-    public var keyMissing: [String: Int] = [:]
-    /// Contacts that do not open with the key they name, or too damaged to name one (changed on
-    /// disk, or copied from another case's row); left as they were.
-    public var damaged = 0
-
-    /// Whether every contact it met is now sealed with the current key.
-    public var isComplete: Bool { keyMissing.isEmpty && damaged == 0 }
-}
-
 extension IntakeService {
     /// Seals every stored contact again with the vault's current key, a batch of rows per
     /// transaction, oldest first: after it the older keys can leave the key file (a key that may
@@ -114,14 +100,8 @@ extension IntakeService {
         }
         let census = try log.store.pool.read { db in try ContactKeyCensus.take(db, vault: vault) }
         let seconds = String(format: "%.1f", (SuspendingClock.now - started) / .seconds(1))
-        var lines = ["re-sealed \(report.resealed) contact(s) with key \(vault.currentKeyID) in \(seconds) s; stored contact data now: \(census.summary)"]
-        if !report.keyMissing.isEmpty {
-            let which = report.keyMissing.sorted { $0.key < $1.key }.map { "\($0.value) sealed with key \(WireError.quoted($0.key))" }.joined(separator: ", ")
-            lines.append("could not open \(which): left as they were; put that key back in the key file (under the current one) and run this again")
-        }
-        if report.damaged > 0 {
-            lines.append("\(report.damaged) stored contact(s) do not open with the key they name (changed on disk, or copied from another case): left as they were; keep that key until they are dealt with")
-        }
+        let lines = ["re-sealed \(report.resealed) contact(s) with key \(vault.currentKeyID) in \(seconds) s; stored contact data now: \(census.summary)"]
+            + report.problems(values: "stored contact(s)", movedFrom: "another case")
         return (lines, report.isComplete)
     }
 }

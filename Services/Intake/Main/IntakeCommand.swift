@@ -74,13 +74,7 @@ struct IntakeCommand: AsyncParsableCommand {
             do { try service.reloadUnits(path: unitsPath) } catch {
                 logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
             }
-            // From a file only: the environment of a running process does not change.
-            guard let operatorsPath else { return }
-            do {
-                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: false, logger: logger)
-            } catch {
-                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
-            }
+            service.operators.reload(path: operatorsPath, keepSomeone: false, logger: logger)
         }
     }
 }

@@ -20,13 +20,21 @@ struct OpenWeek {
     static let maxCampaignDays = 62.0
     static let idLimit = 64, nameLimit = 200, registrantLimit = 64
 
-    /// The door's check-in (`scheduler-v5-door`), registered after the sealing.
+    /// The door's check-in (`scheduler-v5-door`) and sessions called off (`scheduler-v6-…`),
+    /// registered after the sealing.
     static func migrateDoor(_ m: inout DatabaseMigrator) {
         m.registerMigration("scheduler-v5-door") { db in
             try db.execute(sql: """
                 ALTER TABLE registrations ADD COLUMN attended INTEGER NOT NULL DEFAULT 0;   -- people checked in at the door
                 ALTER TABLE registrations ADD COLUMN checked_in_at REAL;
                 ALTER TABLE registrations ADD COLUMN checked_in_by TEXT;
+                """)
+        }
+        m.registerMigration("scheduler-v6-session-cancelled") { db in
+            try db.execute(sql: """
+                ALTER TABLE sessions ADD COLUMN cancelled TEXT;        -- why it was called off (NULL: it stands)
+                ALTER TABLE sessions ADD COLUMN cancelled_at REAL;
+                ALTER TABLE sessions ADD COLUMN cancelled_by TEXT;
                 """)
         }
     }
@@ -204,7 +212,7 @@ struct OpenWeek {
         c.startsAt = plan.startsAt
         c.endsAt = plan.endsAt
         c.sessions = try Row.fetchAll(db, sql: """
-            SELECT s.plan, s.capacity,
+            SELECT s.plan, s.capacity, s.cancelled,
               (SELECT COALESCE(SUM(party_size), 0) FROM registrations r WHERE r.session_id = s.session_id AND r.state = 'confirmed') AS confirmed,
               (SELECT COALESCE(SUM(party_size), 0) FROM registrations r WHERE r.session_id = s.session_id AND r.state = 'waitlisted') AS waitlisted,
               (SELECT GROUP_CONCAT(officer, ' ') FROM (SELECT officer FROM duty d WHERE d.session_id = s.session_id ORDER BY officer)) AS officers
@@ -222,6 +230,7 @@ struct OpenWeek {
             s.confirmed = UInt32(row["confirmed"] as Int64)
             s.waitlisted = UInt32(row["waitlisted"] as Int64)
             s.officers = ((row["officers"] as String?) ?? "").split(separator: " ").map(String.init)
+            s.cancelled = (row["cancelled"] as String?) ?? ""
             return s
         }
         return c
@@ -231,15 +240,17 @@ struct OpenWeek {
 
     struct SessionRow {
         var campaignID: String, venue: String, start: Date, end: Date, capacity: Int
+        /// Why it was called off; nil while it stands.
+        var cancelled: String?
     }
 
     func session(_ id: String, _ field: String, db: Database) throws -> SessionRow {
-        guard let row = try Row.fetchOne(db, sql: "SELECT campaign_id, venue, starts_at, ends_at, capacity FROM sessions WHERE session_id = ?",
+        guard let row = try Row.fetchOne(db, sql: "SELECT campaign_id, venue, starts_at, ends_at, capacity, cancelled FROM sessions WHERE session_id = ?",
                                          arguments: [id]) else {
             throw WireError.notFound(field, "no session \(WireError.quoted(id))")
         }
         return SessionRow(campaignID: row[0], venue: row[1], start: Date(timeIntervalSince1970: row[2]),
-                          end: Date(timeIntervalSince1970: row[3]), capacity: row[4])
+                          end: Date(timeIntervalSince1970: row[3]), capacity: row[4], cancelled: row[5])
     }
 
     func confirmedPeople(_ sessionID: String, db: Database) throws -> Int {
@@ -257,6 +268,9 @@ struct OpenWeek {
         r.partySize = UInt32(row[1] as Int64)
         r.state = row[2]
         r.attended = UInt32(row[4] as Int64)
+        if r.state == "cancelled", let why = try String.fetchOne(db, sql: "SELECT cancelled FROM sessions WHERE session_id = ?", arguments: [r.sessionID]) {
+            r.sessionCancelled = why
+        }
         if r.state == "waitlisted" {
             r.waitlistPosition = UInt32(1 + (try Int.fetchOne(db, sql: """
                 SELECT COUNT(*) FROM registrations WHERE session_id = ? AND state = 'waitlisted' AND arrived < ?
@@ -283,6 +297,9 @@ struct OpenWeek {
             return try registration(q.registrationID, db: db)!
         }
         let s = try session(q.sessionID, f + "session_id", db: db)
+        if let why = s.cancelled {
+            throw WireError.conflict(f + "session_id", "session \(q.sessionID) was called off (\(why)): registration is closed")
+        }
         guard now < s.start else {
             throw WireError.conflict(f + "session_id", "session \(q.sessionID) began at \(Self.text(s.start)) UTC: registration is closed")
         }
@@ -420,6 +437,39 @@ struct OpenWeek {
         return try registration(q.registrationID, db: db)!
     }
 
+    // MARK: calling a session off
+
+    /// Calls a session off before it begins: each of its registrations cancelled (a
+    /// `schedule.registration` event each, so reporting takes the places off), its officers
+    /// released, registration closed. Those who registered learn why from their registration
+    /// (``Liaison_V1_Registration/sessionCancelled``). Again: the same answer.
+    func cancelSession(_ q: Liaison_V1_CancelSession, now: Date, db: Database, out: EventAppender) throws -> Liaison_V1_Campaign {
+        let f = "cancel_session."
+        try Self.checkID(q.sessionID, f + "session_id")
+        try Self.checkText(q.reason, f + "reason", limit: Self.nameLimit)
+        try Self.checkText(q.actor, f + "actor", limit: Self.idLimit)
+        let s = try session(q.sessionID, f + "session_id", db: db)
+        if s.cancelled != nil { return try campaign(s.campaignID, db: db)! }
+        guard now < s.start else {
+            throw WireError.conflict(f + "session_id", "session \(q.sessionID) began at \(Self.text(s.start)) UTC: it cannot be called off")
+        }
+        let came = try Int.fetchOne(db, sql: "SELECT COALESCE(SUM(attended), 0) FROM registrations WHERE session_id = ?", arguments: [q.sessionID]) ?? 0
+        guard came == 0 else {
+            throw WireError.conflict(f + "session_id", "\(came) people are checked in at \(q.sessionID) already: it cannot be called off")
+        }
+        try db.execute(sql: "UPDATE sessions SET cancelled = ?, cancelled_at = ?, cancelled_by = ? WHERE session_id = ?",
+                       arguments: [q.reason, now.timeIntervalSince1970, q.actor, q.sessionID])
+        for row in try Row.fetchAll(db, sql: """
+            SELECT registration_id, state, party_size FROM registrations WHERE session_id = ? AND state != 'cancelled' ORDER BY arrived
+            """, arguments: [q.sessionID]) {
+            let id: String = row[0], was: String = row[1], party: Int = row[2]
+            try db.execute(sql: "UPDATE registrations SET state = 'cancelled' WHERE registration_id = ?", arguments: [id])
+            try changed(id, s, q.sessionID, state: "cancelled", was: was, party: party, promoted: false, now: now, out: out)
+        }
+        try db.execute(sql: "DELETE FROM duty WHERE session_id = ?", arguments: [q.sessionID])
+        return try campaign(s.campaignID, db: db)!
+    }
+
     // MARK: duty
 
     func duty(_ q: Liaison_V1_AssignDuty, now: Date, db: Database) throws -> Liaison_V1_Campaign {
@@ -429,6 +479,9 @@ struct OpenWeek {
         try Self.checkID(officer, f + "officer")
         try Self.checkText(q.actor, f + "actor", limit: Self.idLimit)
         let s = try session(q.sessionID, f + "session_id", db: db)
+        if !q.release, let why = s.cancelled {
+            throw WireError.conflict(f + "session_id", "session \(q.sessionID) was called off (\(why))")
+        }
         if q.release {
             try db.execute(sql: "DELETE FROM duty WHERE session_id = ? AND officer = ?", arguments: [q.sessionID, officer])
         } else if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM duty WHERE session_id = ? AND officer = ?)",

@@ -103,22 +103,12 @@ struct PersonalData: Sendable {
         }
     }
 
-    /// What ``reseal(_:vault:batchSize:)`` did.
-    struct Resealing: Equatable {
-        var resealed = 0
-        /// Values sealed with a key not configured, by key id; left as they were.
-        var keyMissing: [String: Int] = [:]
-        /// Values that do not open with the key they name (changed on disk, or moved from another row).
-        var damaged = 0
-        var isComplete: Bool { keyMissing.isEmpty && damaged == 0 }
-    }
-
     /// Seals every value that an older key sealed again with the current one, a batch of rows a
     /// transaction: a key rotation's second step, after which the older keys can leave the key file.
     /// Running it again finds nothing left to do.
-    static func reseal(_ log: EventLog, vault: ContactVault, batchSize: Int = 1_000) throws -> Resealing {
+    static func reseal(_ log: EventLog, vault: ContactVault, batchSize: Int = 1_000) throws -> ResealReport {
         let data = PersonalData(vault: vault)
-        var report = Resealing()
+        var report = ResealReport()
         for c in columns {
             var after: Int64 = -1
             while true {
@@ -155,14 +145,8 @@ extension SchedulerService {
         let report = try PersonalData.reseal(log, vault: vault)
         let counts = try log.store.pool.read { db in try PersonalData.census(db) }
         let now = counts.sorted { $0.key < $1.key }.map { "\($0.value) with \($0.key)" }.joined(separator: ", ")
-        var lines = ["re-sealed \(report.resealed) value(s) of personal data with key \(vault.currentKeyID); sealed now: \(now.isEmpty ? "nothing" : now)"]
-        if !report.keyMissing.isEmpty {
-            let which = report.keyMissing.sorted { $0.key < $1.key }.map { "\($0.value) sealed with key \(WireError.quoted($0.key))" }.joined(separator: ", ")
-            lines.append("could not open \(which): left as they were; put that key back in the key file (under the current one) and run this again")
-        }
-        if report.damaged > 0 {
-            lines.append("\(report.damaged) value(s) do not open with the key they name (changed on disk, or copied from another row): left as they were; keep that key until they are dealt with")
-        }
+        let lines = ["re-sealed \(report.resealed) value(s) of personal data with key \(vault.currentKeyID); sealed now: \(now.isEmpty ? "nothing" : now)"]
+            + report.problems(values: "value(s)", movedFrom: "another row")
         return (lines, report.isComplete)
     }
 }

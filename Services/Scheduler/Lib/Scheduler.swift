@@ -208,6 +208,15 @@ public final class SchedulerService: RequestHandling {
             case .checkIn(let q)?:
                 try needOperator(req, operatorKey, "checking people in at the door")
                 r.registration = try log.write { db, out in try openWeek.checkIn(q, now: now, db: db, out: out) }
+            case .cancelSession(let q)?:
+                try needOperator(req, operatorKey, "calling a session off")
+                r.campaign = try log.write { db, out in try openWeek.cancelSession(q, now: now, db: db, out: out) }
+            case .getRegistration(let q)?:
+                try OpenWeek.checkID(q.registrationID, "get_registration.registration_id")
+                guard let found = try log.store.pool.read({ db in try openWeek.registration(q.registrationID, db: db) }) else {
+                    throw WireError.notFound("get_registration.registration_id", "no registration \(WireError.quoted(q.registrationID))")
+                }
+                r.registration = found
             case .getCampaign(let q)?:
                 try OpenWeek.checkID(q.campaignID, "get_campaign.campaign_id")
                 guard let c = try log.store.pool.read({ db in try openWeek.campaign(q.campaignID, db: db) }) else {
@@ -215,7 +224,7 @@ public final class SchedulerService: RequestHandling {
                 }
                 r.campaign = c
             default:
-                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty, get_campaign, get_session_list, check_in, pair_household, record_visit and get_programme")
+                throw WireError.invalidArgument("body", "the scheduler answers list_followups, plan_campaign, add_session, register_for_session, cancel_registration, assign_duty, get_campaign, get_session_list, check_in, cancel_session, get_registration, pair_household, record_visit and get_programme")
             }
             return r
         }

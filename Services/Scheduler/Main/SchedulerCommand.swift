@@ -95,14 +95,8 @@ struct SchedulerCommand: AsyncParsableCommand {
             do { try service.reloadUnits(path: unitsPath) } catch {
                 logger.error("reload refused; the previous unit directory stays", metadata: ["error": "\(error)"])
             }
-            // From a file only: the environment of a running process does not change.
-            guard let operatorsPath else { return }
-            do {
-                // Kept to someone: with no secret at all, planning and the households' addresses would be anyone's.
-                try service.operators.reload(OperatorCredentials.resolve(path: operatorsPath), keepSomeone: true, logger: logger)
-            } catch {
-                logger.error("operator secrets not reloaded; the previous ones stay", metadata: ["error": "\(error)"])
-            }
+            // Kept to someone: with no secret at all, planning and the households' addresses would be anyone's.
+            service.operators.reload(path: operatorsPath, keepSomeone: true, logger: logger)
         }
     }
 }

@@ -205,6 +205,39 @@ import Testing
         #expect(attended.map { "\($0.registrationChanged.registrationID) \($0.registrationChanged.was) \($0.registrationChanged.partySize)" } == ["a confirmed 1"])
     }
 
+    /// A session called off before it begins: every registration cancelled (confirmed and
+    /// waiting, each an event), its officers released, registration and duty refused naming why;
+    /// a registrant learns why from their status; again: the same answer; once begun: refused.
+    @Test func aSessionCalledOffCancelsItsRegistrations() throws {
+        let s = try Scheduler()
+        _ = s.ask(.planCampaign(Self.plan()))
+        _ = s.ask(.addSession(Self.session("east-am", capacity: 2)))
+        _ = s.ask(.assignDuty(.with { $0.sessionID = "east-am"; $0.officer = "PC-1001"; $0.actor = "desk" }))
+        _ = s.ask(Self.register("a", party: 2))
+        _ = s.ask(Self.register("b", party: 1))
+        let status = { (id: String) in s.ask(.getRegistration(.with { $0.registrationID = id })) }
+        #expect(status("b").registration.state == "waitlisted" && status("b").registration.waitlistPosition == 1)
+        #expect(status("zz").error.field == "get_registration.registration_id")
+        func callOff(_ reason: String = "Storm warning: the dogs stay in", actor: String = "desk-east") -> Liaison_V1_Reply {
+            s.ask(.cancelSession(.with { $0.sessionID = "east-am"; $0.reason = reason; $0.actor = actor }))
+        }
+        #expect(callOff("").error.field == "cancel_session.reason" && callOff(actor: "").error.field == "cancel_session.actor")
+        let off = callOff().campaign.sessions[0]
+        #expect(off.cancelled == "Storm warning: the dogs stay in" && off.confirmed == 0 && off.waitlisted == 0 && off.officers.isEmpty)
+        #expect(callOff().campaign.sessions[0] == off)                         // again: the same
+        #expect(status("a").registration.state == "cancelled" && status("a").registration.sessionCancelled == "Storm warning: the dogs stay in")
+        let late = s.ask(Self.register("c"))
+        #expect(late.error.field == "register_for_session.session_id" && late.error.message.contains("called off (Storm warning"))
+        #expect(s.ask(.assignDuty(.with { $0.sessionID = "east-am"; $0.officer = "PC-1002"; $0.actor = "desk" })).error.code == .conflict)
+        let cancelled = try s.events().filter { $0.registrationChanged.state == "cancelled" }
+        #expect(cancelled.map { "\($0.registrationChanged.registrationID) \($0.registrationChanged.was)" } == ["a confirmed", "b waitlisted"])
+        // Once a session has begun it is not called off.
+        _ = s.ask(.addSession(Self.session("west-am", venue: "DIST-WEST")))
+        s.clock.set(Self.monday + 10 * Self.hour + 1)
+        let begun = s.ask(.cancelSession(.with { $0.sessionID = "west-am"; $0.reason = "Too late"; $0.actor = "desk" }))
+        #expect(begun.error.code == .conflict && begun.error.message.contains("began"))
+    }
+
     @Test func registrationClosesWhenTheSessionBegins() throws {
         let s = try Scheduler(now: Self.monday + 10 * Self.hour + 60)
         _ = s.ask(.planCampaign(Self.plan()))

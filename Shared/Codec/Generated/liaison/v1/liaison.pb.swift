@@ -593,6 +593,24 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     set {_uniqueStorage()._body = .checkIn(newValue)}
   }
 
+  /// scheduler, operators: a session called off, its registrations cancelled
+  public var cancelSession: Liaison_V1_CancelSession {
+    get {
+      if case .cancelSession(let v)? = _storage._body {return v}
+      return Liaison_V1_CancelSession()
+    }
+    set {_uniqueStorage()._body = .cancelSession(newValue)}
+  }
+
+  /// scheduler: a registration as it stands, by its id (no name)
+  public var getRegistration: Liaison_V1_GetRegistration {
+    get {
+      if case .getRegistration(let v)? = _storage._body {return v}
+      return Liaison_V1_GetRegistration()
+    }
+    set {_uniqueStorage()._body = .getRegistration(newValue)}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public nonisolated enum OneOf_Body: Equatable, Sendable {
@@ -640,6 +658,10 @@ public nonisolated struct Liaison_V1_Request: @unchecked Sendable {
     case getSessionList(Liaison_V1_GetSessionList)
     /// scheduler, operators: a registration's people arriving at the door
     case checkIn(Liaison_V1_CheckIn)
+    /// scheduler, operators: a session called off, its registrations cancelled
+    case cancelSession(Liaison_V1_CancelSession)
+    /// scheduler: a registration as it stands, by its id (no name)
+    case getRegistration(Liaison_V1_GetRegistration)
 
   }
 
@@ -2872,6 +2894,38 @@ public nonisolated struct Liaison_V1_GetSessionList: Sendable {
   public init() {}
 }
 
+/// A session called off before it begins: every registration of it cancelled (each a
+/// schedule.registration event), its officers released, registration closed. Again: no change.
+public nonisolated struct Liaison_V1_CancelSession: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var sessionID: String = String()
+
+  /// told to those who ask after their registration (required, at most 200 characters)
+  public var reason: String = String()
+
+  /// who calls it off (required)
+  public var actor: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
+public nonisolated struct Liaison_V1_GetRegistration: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  public var registrationID: String = String()
+
+  public var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  public init() {}
+}
+
 /// At the door: the people of a confirmed registration who came, from an hour before the session
 /// begins to its end. The same check-in again changes nothing; another count is a conflict.
 public nonisolated struct Liaison_V1_CheckIn: Sendable {
@@ -2991,6 +3045,9 @@ public nonisolated struct Liaison_V1_Registration: Sendable {
   /// people checked in at the door (0: none yet)
   public var attended: UInt32 = 0
 
+  /// when the session was called off: why
+  public var sessionCancelled: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -3035,6 +3092,9 @@ public nonisolated struct Liaison_V1_Session: Sendable {
 
   /// on duty
   public var officers: [String] = []
+
+  /// when called off: why (its registrations are cancelled)
+  public var cancelled: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3366,7 +3426,7 @@ nonisolated extension Liaison_V1_VisitOutcome: SwiftProtobuf._ProtoNameProviding
 
 nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Request"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0\u{3}pair_household\0\u{3}record_visit\0\u{3}get_programme\0\u{3}get_session_list\0\u{3}check_in\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}request_id\0\u{1}version\0\u{1}credential\0\u{4}\u{7}submit_feedback\0\u{3}get_feedback_status\0\u{1}replay\0\u{3}submit_batch\0\u{4}\u{7}get_status\0\u{3}get_case\0\u{3}list_cases\0\u{3}get_report\0\u{3}list_followups\0\u{3}get_contact\0\u{3}case_command\0\u{3}plan_campaign\0\u{3}add_session\0\u{3}register_for_session\0\u{3}cancel_registration\0\u{3}assign_duty\0\u{3}get_campaign\0\u{3}pair_household\0\u{3}record_visit\0\u{3}get_programme\0\u{3}get_session_list\0\u{3}check_in\0\u{3}cancel_session\0\u{3}get_registration\0")
 
   fileprivate class _StorageClass {
     var _requestID: String = String()
@@ -3694,6 +3754,32 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
             _storage._body = .checkIn(v)
           }
         }()
+        case 38: try {
+          var v: Liaison_V1_CancelSession?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .cancelSession(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .cancelSession(v)
+          }
+        }()
+        case 39: try {
+          var v: Liaison_V1_GetRegistration?
+          var hadOneofValue = false
+          if let current = _storage._body {
+            hadOneofValue = true
+            if case .getRegistration(let m) = current {v = m}
+          }
+          try decoder.decodeSingularMessageField(value: &v)
+          if let v = v {
+            if hadOneofValue {try decoder.handleConflictingOneOf()}
+            _storage._body = .getRegistration(v)
+          }
+        }()
         default: break
         }
       }
@@ -3803,6 +3889,14 @@ nonisolated extension Liaison_V1_Request: SwiftProtobuf.Message, SwiftProtobuf._
       case .checkIn?: try {
         guard case .checkIn(let v)? = _storage._body else { preconditionFailure() }
         try visitor.visitSingularMessageField(value: v, fieldNumber: 37)
+      }()
+      case .cancelSession?: try {
+        guard case .cancelSession(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 38)
+      }()
+      case .getRegistration?: try {
+        guard case .getRegistration(let v)? = _storage._body else { preconditionFailure() }
+        try visitor.visitSingularMessageField(value: v, fieldNumber: 39)
       }()
       case nil: break
       }
@@ -7638,6 +7732,76 @@ nonisolated extension Liaison_V1_GetSessionList: SwiftProtobuf.Message, SwiftPro
   }
 }
 
+nonisolated extension Liaison_V1_CancelSession: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".CancelSession"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}reason\0\u{1}actor\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.sessionID) }()
+      case 2: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.actor) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.sessionID.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionID, fieldNumber: 1)
+    }
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 2)
+    }
+    if !self.actor.isEmpty {
+      try visitor.visitSingularStringField(value: self.actor, fieldNumber: 3)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_CancelSession, rhs: Liaison_V1_CancelSession) -> Bool {
+    if lhs.sessionID != rhs.sessionID {return false}
+    if lhs.reason != rhs.reason {return false}
+    if lhs.actor != rhs.actor {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension Liaison_V1_GetRegistration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  public static let protoMessageName: String = _protobuf_package + ".GetRegistration"
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0")
+
+  public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.registrationID) }()
+      default: break
+      }
+    }
+  }
+
+  public func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.registrationID.isEmpty {
+      try visitor.visitSingularStringField(value: self.registrationID, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  public static func ==(lhs: Liaison_V1_GetRegistration, rhs: Liaison_V1_GetRegistration) -> Bool {
+    if lhs.registrationID != rhs.registrationID {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
 nonisolated extension Liaison_V1_CheckIn: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckIn"
   public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{1}people\0\u{1}actor\0")
@@ -7808,7 +7972,7 @@ nonisolated extension Liaison_V1_SessionListEntry: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Registration"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}session_id\0\u{1}state\0\u{3}party_size\0\u{3}waitlist_position\0\u{1}attended\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}registration_id\0\u{3}session_id\0\u{1}state\0\u{3}party_size\0\u{3}waitlist_position\0\u{1}attended\0\u{3}session_cancelled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7822,6 +7986,7 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.partySize) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.waitlistPosition) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.attended) }()
+      case 7: try { try decoder.decodeSingularStringField(value: &self.sessionCancelled) }()
       default: break
       }
     }
@@ -7846,6 +8011,9 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
     if self.attended != 0 {
       try visitor.visitSingularUInt32Field(value: self.attended, fieldNumber: 6)
     }
+    if !self.sessionCancelled.isEmpty {
+      try visitor.visitSingularStringField(value: self.sessionCancelled, fieldNumber: 7)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7856,6 +8024,7 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
     if lhs.partySize != rhs.partySize {return false}
     if lhs.waitlistPosition != rhs.waitlistPosition {return false}
     if lhs.attended != rhs.attended {return false}
+    if lhs.sessionCancelled != rhs.sessionCancelled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -7863,7 +8032,7 @@ nonisolated extension Liaison_V1_Registration: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Liaison_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".Session"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}venue\0\u{1}theme\0\u{3}starts_at\0\u{3}ends_at\0\u{1}capacity\0\u{1}confirmed\0\u{1}waitlisted\0\u{1}officers\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}session_id\0\u{1}venue\0\u{1}theme\0\u{3}starts_at\0\u{3}ends_at\0\u{1}capacity\0\u{1}confirmed\0\u{1}waitlisted\0\u{1}officers\0\u{1}cancelled\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7880,6 +8049,7 @@ nonisolated extension Liaison_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._
       case 7: try { try decoder.decodeSingularUInt32Field(value: &self.confirmed) }()
       case 8: try { try decoder.decodeSingularUInt32Field(value: &self.waitlisted) }()
       case 9: try { try decoder.decodeRepeatedStringField(value: &self.officers) }()
+      case 10: try { try decoder.decodeSingularStringField(value: &self.cancelled) }()
       default: break
       }
     }
@@ -7917,6 +8087,9 @@ nonisolated extension Liaison_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._
     if !self.officers.isEmpty {
       try visitor.visitRepeatedStringField(value: self.officers, fieldNumber: 9)
     }
+    if !self.cancelled.isEmpty {
+      try visitor.visitSingularStringField(value: self.cancelled, fieldNumber: 10)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7930,6 +8103,7 @@ nonisolated extension Liaison_V1_Session: SwiftProtobuf.Message, SwiftProtobuf._
     if lhs.confirmed != rhs.confirmed {return false}
     if lhs.waitlisted != rhs.waitlisted {return false}
     if lhs.officers != rhs.officers {return false}
+    if lhs.cancelled != rhs.cancelled {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
