@@ -95,6 +95,11 @@ echo "== household liaison programme $year"
   --name "Chen family" --address "No. 12 Lotus Lane, 1-101" --actor demo-desk > /dev/null
 "$liaison" programme visit "$year" EAST01-0001 --officer PC-0001 --at "$year-01-02 10:00" --outcome education \
   --note "Anti-fraud leaflet; checked the door lock" --visit-id "demo-$year-1" --actor PC-0001 > /dev/null || true
+# Hillside's officers are on the unit directory's roster: one paired, two still short of households.
+"$liaison" programme pair "$year" --officer PC-0101 --station STN-WEST-01 --household WEST01-0001 \
+  --name "Liu family" --address "No. 3 Hill Road, 2-201" --actor demo-desk > /dev/null
+"$liaison" programme pair "$year" --officer PC-0101 --station STN-WEST-01 --household WEST01-0002 \
+  --name "Gao family" --address "No. 5 Hill Road, 1-102" --actor demo-desk > /dev/null
 "$liaison" programme show "$year"
 
 echo

@@ -42,8 +42,15 @@ enum Leftovers {
 
     /// Makes `path`, a temporary directory that an interruption removes, until ``removed(_:)``.
     static func directory(_ path: String) throws {
+        // Counted before it is made: an interruption that has begun removes it too (it reads the
+        // list again once its children have stopped). Once one has begun, nothing new is made: the
+        // benchmark's thread waits here for the exit.
+        let interrupted = state.withLock { s in
+            if s.interruptions == 0 { s.directories.append(path) }
+            return s.interruptions > 0
+        }
+        while interrupted { sleep(60) }
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        state.withLock { $0.directories.append(path) }
     }
 
     /// Removes `path`, made by ``directory(_:)``.
@@ -98,8 +105,9 @@ enum Leftovers {
             FileHandle.standardError.write(Data("liaison-bench: \(children[pid]!) (pid \(pid)) did not stop in 10 s; killing it\n".utf8))
             kill(pid, SIGKILL)
         }
-        // Only once nothing writes into them any more.
-        for dir in directories { try? FileManager.default.removeItem(atPath: dir) }
+        // Only once nothing writes into them any more; read again, since the benchmark's own thread
+        // goes on meanwhile and may have made one more (the next phase's) since the first look.
+        for dir in Set(directories + state.withLock { $0.directories }) { try? FileManager.default.removeItem(atPath: dir) }
         _exit(128 + sig)
     }
 

@@ -36,15 +36,16 @@ struct ProgrammeGroup: ParsableCommand {
     }
 
     static func print(_ p: Liaison_V1_Programme, now: Date = Date()) {
-        guard !p.pairings.isEmpty else { Swift.print("no households paired for \(p.year)"); return }
-        Swift.print(Output.table(["STATION", "OFFICER", "HOUSEHOLD", "NAME", "ADDRESS", "VISITS", "OWED", "NEXT PLANNED"], p.pairings.map { x in
+        if p.pairings.isEmpty { Swift.print("no households paired for \(p.year)") } else { Swift.print(Output.table(["STATION", "OFFICER", "HOUSEHOLD", "NAME", "ADDRESS", "VISITS", "OWED", "NEXT PLANNED"], p.pairings.map { x in
             let next = x.planned.first { $0.date > now }.map { Output.time($0) } ?? "-"
             let visits = x.visits.isEmpty ? "-" : x.visits.map { "\(Output.time($0.visitedAt).prefix(10)) \($0.outcome.name)" }.joined(separator: "; ")
             return [x.station, x.officer, x.householdID, x.householdName, x.address, visits, "\(x.owed)", next]
-        }))
+        })) }
+        guard !p.coverage.isEmpty else { return }
         Swift.print("\ncoverage \(p.year):")
-        Swift.print(Output.table(["STATION", "OFFICERS", "HOUSEHOLDS", "VISITED", "VISITS"], p.coverage.map {
-            [$0.station, "\($0.officers)", "\($0.households)", "\($0.householdsVisited)/\($0.households)", "\($0.visits)"]
+        Swift.print(Output.table(["STATION", "OFFICERS", "HOUSEHOLDS", "VISITED", "VISITS", "SHORT OF HOUSEHOLDS (ROSTER)"], p.coverage.map {
+            [$0.station, $0.roster > 0 ? "\($0.officers)/\($0.roster)" : "\($0.officers)", "\($0.households)", "\($0.householdsVisited)/\($0.households)", "\($0.visits)",
+             $0.roster == 0 ? "-" : $0.shortOfHouseholds.isEmpty ? "none" : $0.shortOfHouseholds.joined(separator: " ")]
         }))
     }
 

@@ -77,6 +77,15 @@ struct Up: ParsableCommand {
             src.resume()
             sources.append(src)
         }
+        // libdispatch puts its own handler in place of SIG_IGN on a thread of its own, a moment
+        // after `resume`. A handler ends at exec; an ignored signal is inherited. A child started
+        // in that moment would start with SIGTERM, SIGINT and SIGHUP ignored, and a stop sent to it
+        // before it sets up its own would be lost (up then waits 10 s and kills it). So the
+        // children start once none of the three is ignored any more.
+        let handled = SuspendingClock.now + .seconds(2)
+        while [SIGINT, SIGTERM, SIGHUP].contains(where: Self.isIgnored) && SuspendingClock.now < handled {
+            Thread.sleep(forTimeInterval: 0.001)
+        }
 
         log("starting \(children.map(\.name).joined(separator: ", ")) (data in \(dataDir))")
         for c in children { c.start() }
@@ -107,6 +116,14 @@ struct Up: ParsableCommand {
     }
 
     func log(_ s: String) { Up.say("liaison up: \(s)\n") }
+
+    /// Whether `sig` is ignored (SIG_IGN) in this process now.
+    static func isIgnored(_ sig: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(sig, nil, &current) == 0 else { return false }
+        // SIG_IGN is the handler 1.
+        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1
+    }
 
     /// What a service's own exit status means, for the line that says it exited: the statuses the
     /// services choose (``HangWatch/exitStatus``, ``DiskFailure/exitStatus``); nil for any other.

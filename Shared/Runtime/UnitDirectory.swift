@@ -31,12 +31,17 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
         public var name: String
         public var type: Kind
         public var parent: String?
+        /// The badges of the officers serving at the unit (its roster), where the directory keeps
+        /// one: the household liaison programme pairs a station's officers, and counts those short
+        /// of households. Absent: the unit's officers are not listed.
+        public var officers: [String]?
 
-        public init(code: String, name: String, type: Kind, parent: String?) {
+        public init(code: String, name: String, type: Kind, parent: String?, officers: [String]? = nil) {
             self.code = code
             self.name = name
             self.type = type
             self.parent = parent
+            self.officers = officers
         }
     }
 
@@ -144,6 +149,9 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
     /// The first unit of a kind (e.g. the supervision office).
     public func first(_ kind: Kind) -> Unit? { units.first { $0.type == kind } }
 
+    /// The unit whose roster lists `badge` (as kept: ``TypedText/badge(_:)``), if any lists it.
+    public func unit(ofOfficer badge: String) -> Unit? { units.first { $0.officers?.contains(badge) == true } }
+
     /// Checks codes are unique and non-empty and every parent exists, naming the entry at fault.
     public func validate() throws(ConfigError) {
         var seen = Set<String>()
@@ -151,8 +159,17 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
             if u.code.isEmpty { throw ConfigError("units[\(i)].code", "must not be empty") }
             if !seen.insert(u.code).inserted { throw ConfigError("units[\(i)].code", "\(u.code) appears twice") }
         }
+        var rostered: [String: String] = [:]
         for (i, u) in units.enumerated() {
             if let p = u.parent, !seen.contains(p) { throw ConfigError("units[\(i)].parent", "unknown unit \(p)") }
+            for (j, badge) in (u.officers ?? []).enumerated() {
+                let field = "units[\(i)].officers[\(j)]"
+                guard !badge.isEmpty, badge.count <= 64, badge == TypedText.badge(badge), !badge.contains(where: \.isWhitespace) else {
+                    throw ConfigError(field, "'\(badge.prefix(64))' is not a badge as kept (upper case, no spaces: \(TypedText.badge(badge)))")
+                }
+                if let other = rostered[badge] { throw ConfigError(field, "\(badge) is listed under \(other) too: an officer serves at one unit") }
+                rostered[badge] = u.code
+            }
         }
         for kind in [Kind.prOffice, .supervisionOffice] where first(kind) == nil {
             throw ConfigError("units", "the directory needs a \(kind.rawValue)")
@@ -180,7 +197,9 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
 
     /// The demo city.
     public static let demo: UnitDirectory = {
-        func u(_ code: String, _ name: String, _ type: Kind, _ parent: String?) -> Unit { Unit(code: code, name: name, type: type, parent: parent) }
+        func u(_ code: String, _ name: String, _ type: Kind, _ parent: String?, _ officers: [String]? = nil) -> Unit {
+            Unit(code: code, name: name, type: type, parent: parent, officers: officers)
+        }
         return UnitDirectory(units: [
             u("CITY-BUREAU", "City Public Security Bureau", .cityBureau, nil),
             u("PR-OFFICE", "Public Relations Office", .prOffice, "CITY-BUREAU"),
@@ -191,7 +210,8 @@ public struct UnitDirectory: Codable, Sendable, Equatable {
             u("DIST-NORTH", "North District Bureau", .districtBureau, "CITY-BUREAU"),
             u("STN-EAST-01", "Riverside Police Station", .station, "DIST-EAST"),
             u("STN-EAST-02", "Harbour Police Station", .station, "DIST-EAST"),
-            u("STN-WEST-01", "Hillside Police Station", .station, "DIST-WEST"),
+            // Hillside keeps its roster here: the liaison programme counts its officers short of households.
+            u("STN-WEST-01", "Hillside Police Station", .station, "DIST-WEST", ["PC-0101", "PC-0102", "PC-0103"]),
             u("STN-WEST-02", "Old Town Police Station", .station, "DIST-WEST"),
             u("STN-SOUTH-01", "Market Street Police Station", .station, "DIST-SOUTH"),
             u("STN-NORTH-01", "University Police Station", .station, "DIST-NORTH"),

@@ -375,4 +375,20 @@ import Testing
         orphan.units[5].parent = "NOWHERE"
         do { try orphan.validate(); Issue.record("expected an error") } catch { #expect(error.key == "units[5].parent") }
     }
+
+    /// A roster's badges are kept as badges are (upper case), each officer at one unit.
+    @Test func unitDirectoryRostersNameTheOfficerAtFault() throws {
+        let hillside = try #require(UnitDirectory.demo.units.firstIndex { $0.code == "STN-WEST-01" })
+        #expect(UnitDirectory.demo.unit(ofOfficer: "PC-0102")?.code == "STN-WEST-01" && UnitDirectory.demo.unit(ofOfficer: "PC-9999") == nil)
+        var twice = UnitDirectory.demo
+        twice.units[hillside + 1].officers = ["PC-0201", "PC-0102"]
+        do { try twice.validate(); Issue.record("expected an error") } catch {
+            #expect(error.key == "units[\(hillside + 1)].officers[1]" && "\(error)".contains("PC-0102 is listed under STN-WEST-01 too"), "\(error)")
+        }
+        var lower = UnitDirectory.demo
+        lower.units[hillside].officers = ["PC-0101", "pc-0104"]
+        do { try lower.validate(); Issue.record("expected an error") } catch {
+            #expect(error.key == "units[\(hillside)].officers[1]" && "\(error)".contains("PC-0104"), "\(error)")
+        }
+    }
 }

@@ -253,7 +253,7 @@ public struct Policy: Sendable {
         for _ in 0..<8 {
             guard let cur = u else { return nil }
             if cur.type == .districtBureau { return cur }
-            u = cur.parent.flatMap(units.unit)
+            u = cur.parent.flatMap { units.unit($0) }
         }
         return nil
     }

@@ -89,6 +89,14 @@ struct LiaisonProgramme {
         guard unit.type == .station || unit.type == .communityOffice else {
             throw WireError.invalidArgument(f + "station", "\(code) is a \(unit.type.rawValue.replacingOccurrences(of: "_", with: " ")); households are paired by a station or a community police office")
         }
+        // Where the directory keeps rosters: an officer pairs households of the unit they serve at.
+        if let home = units.unit(ofOfficer: officer), home.code != code {
+            throw WireError.invalidArgument(f + "officer", "\(officer) serves at \(home.code), not \(code) (the unit directory's roster)")
+        }
+        if let roster = unit.officers, !roster.isEmpty, !roster.contains(officer) {
+            let listed = roster.prefix(8).joined(separator: ", ") + (roster.count > 8 ? ", …" : "")
+            throw WireError.invalidArgument(f + "officer", "\(officer) is not on \(code)'s roster in the unit directory (\(listed))")
+        }
         try OpenWeek.checkID(p.householdID, f + "household_id")
         try OpenWeek.checkText(p.householdName, f + "household_name", limit: 64)
         try OpenWeek.checkText(p.address, f + "address", limit: 200)
@@ -226,11 +234,28 @@ struct LiaisonProgramme {
             c.visited += x.visits.contains { $0.outcome != .nobodyHome } ? 1 : 0
             coverage[x.station] = c
         }
+        // Stations that keep a roster are covered too when none of their officers is paired yet
+        // (the whole year, or the station asked for; not for one officer's or household's view).
+        let rostered = units.units.filter { !($0.officers ?? []).isEmpty }
+        if officer.isEmpty && householdID.isEmpty {
+            for u in rostered where (station.isEmpty || u.code == units.code(typed: station)) && coverage[u.code] == nil {
+                coverage[u.code] = ([], 0, 0, 0)
+            }
+        }
+        var held: [String: Int] = [:]
+        if !rostered.isEmpty {
+            for row in try Row.fetchAll(db, sql: "SELECT officer, COUNT(*) FROM pairings WHERE year = ? GROUP BY officer", arguments: [year]) {
+                held[row[0]] = row[1]
+            }
+        }
         p.coverage = coverage.keys.sorted().map { station in
             let c = coverage[station]!
+            let roster = units.unit(station)?.officers ?? []
             return .with {
                 $0.year = UInt32(year); $0.station = station; $0.officers = UInt32(c.officers.count)
                 $0.households = UInt32(c.households); $0.visits = UInt32(c.visits); $0.householdsVisited = UInt32(c.visited)
+                $0.roster = UInt32(roster.count)
+                $0.shortOfHouseholds = roster.filter { held[$0, default: 0] < settings.householdsPerOfficer }
             }
         }
         return p

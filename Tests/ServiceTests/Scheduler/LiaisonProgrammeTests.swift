@@ -68,6 +68,29 @@ import Testing
         #expect(s.ask(.pairHousehold(noAddress)).error.field == "pair_household.address")
     }
 
+    /// Where the unit directory keeps a station's roster (the demo's Hillside: PC-0101-0103), an
+    /// officer pairs households of the unit they serve at, and the coverage names the officers
+    /// still short of households, a station none of whose officers is paired yet included.
+    @Test func aStationsRosterIsCoveredOfficerByOfficer() throws {
+        let s = try Scheduler()
+        let empty = s.ask(.getProgramme(.with { $0.year = 2026 })).programme
+        #expect(empty.coverage.map { "\($0.station) \($0.officers)/\($0.roster) \($0.shortOfHouseholds)" } == ["STN-WEST-01 0/3 [\"PC-0101\", \"PC-0102\", \"PC-0103\"]"])
+        let stranger = s.ask(Self.pair("WEST01-0001", officer: "PC-9999", station: "STN-WEST-01")).error
+        #expect(stranger.field == "pair_household.officer" && stranger.message.contains("not on STN-WEST-01's roster"), "\(stranger)")
+        let elsewhere = s.ask(Self.pair("EAST01-0009", officer: "pc-0101", station: "STN-EAST-01")).error
+        #expect(elsewhere.field == "pair_household.officer" && elsewhere.message.contains("serves at STN-WEST-01"), "\(elsewhere)")
+        _ = s.ask(Self.pair("WEST01-0001", officer: "PC-0101", station: "STN-WEST-01"))
+        _ = s.ask(Self.pair("WEST01-0002", officer: "PC-0101", station: "STN-WEST-01"))
+        _ = s.ask(Self.pair("WEST01-0003", officer: "PC-0102", station: "STN-WEST-01"))
+        _ = s.ask(Self.pair("EAST01-0001"))
+        let year = s.ask(.getProgramme(.with { $0.year = 2026 })).programme
+        #expect(year.coverage.map { "\($0.station) \($0.officers)/\($0.roster) \($0.shortOfHouseholds)" }
+                == ["STN-EAST-01 1/0 []", "STN-WEST-01 2/3 [\"PC-0102\", \"PC-0103\"]"])
+        // One officer's view leaves the roster's other stations out.
+        #expect(s.ask(.getProgramme(.with { $0.year = 2026; $0.officer = "PC-1001" })).programme.coverage.map(\.station) == ["STN-EAST-01"])
+        #expect(s.ask(.getProgramme(.with { $0.year = 2027; $0.station = "stn-west-01" })).programme.coverage.first?.shortOfHouseholds.count == 3)
+    }
+
     @Test func visitsAreRecordedByTheHouseholdsOfficerAndOwedOnesCounted() throws {
         let dir = try TempDir()
         do {

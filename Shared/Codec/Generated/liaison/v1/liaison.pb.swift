@@ -2668,6 +2668,13 @@ public nonisolated struct Liaison_V1_LiaisonCoverage: Sendable {
   /// households visited at least once
   public var householdsVisited: UInt32 = 0
 
+  /// Where the unit directory keeps the station's roster (its officers' badges; the scheduler's
+  /// programme only, not reporting's): how many officers it lists, and those paired with fewer
+  /// households than the programme asks (--households-per-officer) that year.
+  public var roster: UInt32 = 0
+
+  public var shortOfHouseholds: [String] = []
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -7262,7 +7269,7 @@ nonisolated extension Liaison_V1_Report: SwiftProtobuf.Message, SwiftProtobuf._M
 
 nonisolated extension Liaison_V1_LiaisonCoverage: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LiaisonCoverage"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}station\0\u{1}officers\0\u{1}households\0\u{1}visits\0\u{3}households_visited\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}year\0\u{1}station\0\u{1}officers\0\u{1}households\0\u{1}visits\0\u{3}households_visited\0\u{1}roster\0\u{3}short_of_households\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -7276,6 +7283,8 @@ nonisolated extension Liaison_V1_LiaisonCoverage: SwiftProtobuf.Message, SwiftPr
       case 4: try { try decoder.decodeSingularUInt32Field(value: &self.households) }()
       case 5: try { try decoder.decodeSingularUInt32Field(value: &self.visits) }()
       case 6: try { try decoder.decodeSingularUInt32Field(value: &self.householdsVisited) }()
+      case 7: try { try decoder.decodeSingularUInt32Field(value: &self.roster) }()
+      case 8: try { try decoder.decodeRepeatedStringField(value: &self.shortOfHouseholds) }()
       default: break
       }
     }
@@ -7300,6 +7309,12 @@ nonisolated extension Liaison_V1_LiaisonCoverage: SwiftProtobuf.Message, SwiftPr
     if self.householdsVisited != 0 {
       try visitor.visitSingularUInt32Field(value: self.householdsVisited, fieldNumber: 6)
     }
+    if self.roster != 0 {
+      try visitor.visitSingularUInt32Field(value: self.roster, fieldNumber: 7)
+    }
+    if !self.shortOfHouseholds.isEmpty {
+      try visitor.visitRepeatedStringField(value: self.shortOfHouseholds, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -7310,6 +7325,8 @@ nonisolated extension Liaison_V1_LiaisonCoverage: SwiftProtobuf.Message, SwiftPr
     if lhs.households != rhs.households {return false}
     if lhs.visits != rhs.visits {return false}
     if lhs.householdsVisited != rhs.householdsVisited {return false}
+    if lhs.roster != rhs.roster {return false}
+    if lhs.shortOfHouseholds != rhs.shortOfHouseholds {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
