@@ -65,15 +65,8 @@ enum Leftovers {
     /// comes and an interrupted one keeps every line it printed.
     static func cleanUpOnInterruption() {
         setvbuf(stdout, nil, _IOLBF, 0)
-        var sources: [DispatchSourceSignal] = []
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            signal(sig, SIG_IGN)   // delivered to the source instead
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler { interrupted(by: sig) }
-            source.resume()
-            sources.append(source)
-        }
-        handling = sources
+        // The intakes it starts then start with the three at their defaults (StopSignals).
+        handling = StopSignals.take([SIGINT, SIGTERM, SIGHUP]) { interrupted(by: $0) }
     }
 
     /// The signal sources, kept for the life of the process (set once, at start, never read).

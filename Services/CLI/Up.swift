@@ -65,27 +65,10 @@ struct Up: ParsableCommand {
 
         let stopping = StopFlag()
         signal(SIGPIPE, SIG_IGN)   // see say(_:)
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        var sources: [DispatchSourceSignal] = []
         // A closed terminal hangs up `up` (its children are in process groups of their own and do
-        // not hear it): `up` stops the set in order. See Supervision for `up` itself dying.
-        signal(SIGHUP, SIG_IGN)
-        for sig in [SIGINT, SIGTERM, SIGHUP] {
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { stopping.set() }
-            src.resume()
-            sources.append(src)
-        }
-        // libdispatch puts its own handler in place of SIG_IGN on a thread of its own, a moment
-        // after `resume`. A handler ends at exec; an ignored signal is inherited. A child started
-        // in that moment would start with SIGTERM, SIGINT and SIGHUP ignored, and a stop sent to it
-        // before it sets up its own would be lost (up then waits 10 s and kills it). So the
-        // children start once none of the three is ignored any more.
-        let handled = SuspendingClock.now + .seconds(2)
-        while [SIGINT, SIGTERM, SIGHUP].contains(where: Self.isIgnored) && SuspendingClock.now < handled {
-            Thread.sleep(forTimeInterval: 0.001)
-        }
+        // not hear it): `up` stops the set in order. See Supervision for `up` itself dying. The
+        // children start with the three at their defaults (StopSignals), as from a shell.
+        let sources = StopSignals.take([SIGINT, SIGTERM, SIGHUP]) { _ in stopping.set() }
 
         log("starting \(children.map(\.name).joined(separator: ", ")) (data in \(dataDir))")
         for c in children { c.start() }
@@ -116,14 +99,6 @@ struct Up: ParsableCommand {
     }
 
     func log(_ s: String) { Up.say("liaison up: \(s)\n") }
-
-    /// Whether `sig` is ignored (SIG_IGN) in this process now.
-    static func isIgnored(_ sig: Int32) -> Bool {
-        var current = sigaction()
-        guard sigaction(sig, nil, &current) == 0 else { return false }
-        // SIG_IGN is the handler 1.
-        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1
-    }
 
     /// What a service's own exit status means, for the line that says it exited: the statuses the
     /// services choose (``HangWatch/exitStatus``, ``DiskFailure/exitStatus``); nil for any other.

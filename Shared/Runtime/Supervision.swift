@@ -45,3 +45,37 @@ public enum Supervision {
     /// The running check, kept for the life of the process (set once, at start, never read).
     nonisolated(unsafe) private static var watch: DispatchSourceTimer?
 }
+
+/// Stop signals taken by a process that starts children (`liaison up`, the benchmark).
+public enum StopSignals {
+    /// Delivers `signals` to `handler` through libdispatch sources (the caller keeps them for as
+    /// long as it takes the signals) instead of their default action, and returns once none of
+    /// them is ignored any more (at most 2 s).
+    ///
+    /// A signal source needs the signal set to SIG_IGN first; libdispatch then puts its own
+    /// handler in its place, on a thread of its own, a moment after `resume`. A handler ends at
+    /// exec, an ignored signal is inherited: a child started in that moment would start with the
+    /// signals ignored, and a stop sent to it before it set up its own would be lost.
+    public static func take(_ signals: [Int32], handler: @escaping @Sendable (Int32) -> Void) -> [DispatchSourceSignal] {
+        let sources = signals.map { sig in
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { handler(sig) }
+            source.resume()
+            return source
+        }
+        let deadline = SuspendingClock.now + .seconds(2)
+        while signals.contains(where: isIgnored) && SuspendingClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.001)
+        }
+        return sources
+    }
+
+    /// Whether `sig` is ignored (SIG_IGN) in this process now.
+    public static func isIgnored(_ sig: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(sig, nil, &current) == 0 else { return false }
+        // SIG_IGN is the handler 1.
+        return unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) == 1
+    }
+}

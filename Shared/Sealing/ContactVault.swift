@@ -93,6 +93,14 @@ public final class ContactVault: Sendable {
         return (try parse(ConfigFiles.read(file, key: "contact-keys"), source: file), "generated key file \(file) (keep it apart from the data in production)")
     }
 
+    /// The key file a service reads its keys from, for the warning about who may read it: the one
+    /// given, else the one generated in `dataDir` when there is one (nil: the keys come from the
+    /// environment).
+    public static func keyFileInUse(path: String?, dataDir: String) -> String? {
+        let generated = (dataDir as NSString).appendingPathComponent("contact-keys")
+        return path ?? (FileManager.default.fileExists(atPath: generated) ? generated : nil)
+    }
+
     /// Writes a new key file durably before anything is sealed with its key: a key lost in a power
     /// failure would leave every contact sealed with it unreadable, though those submissions were
     /// committed. Written to a temporary file (owner-only), fsync'd, linked into place (never over a

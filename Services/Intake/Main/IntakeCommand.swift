@@ -62,8 +62,8 @@ struct IntakeCommand: AsyncParsableCommand {
         }
         let operators = try OperatorCredentials.resolve(path: operatorSecrets)
         operators.announce(to: logger)
-        let generated = (config.databasePath as NSString).deletingLastPathComponent + "/contact-keys"
-        for warning in SecretFiles.warnings([("the contact keys", contactKeys ?? (FileManager.default.fileExists(atPath: generated) ? generated : nil)),
+        let keyFile = ContactVault.keyFileInUse(path: contactKeys, dataDir: (config.databasePath as NSString).deletingLastPathComponent)
+        for warning in SecretFiles.warnings([("the contact keys", keyFile),
                                              ("the operator secrets", operatorSecrets)]) {
             logger.warning("\(warning)")
         }

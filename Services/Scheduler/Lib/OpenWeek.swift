@@ -22,7 +22,7 @@ struct OpenWeek {
 
     /// The door's check-in (`scheduler-v5-door`) and sessions called off (`scheduler-v6-…`),
     /// registered after the sealing.
-    static func migrateDoor(_ m: inout DatabaseMigrator) {
+    static func migrateAfterSealing(_ m: inout DatabaseMigrator) {
         m.registerMigration("scheduler-v5-door") { db in
             try db.execute(sql: """
                 ALTER TABLE registrations ADD COLUMN attended INTEGER NOT NULL DEFAULT 0;   -- people checked in at the door

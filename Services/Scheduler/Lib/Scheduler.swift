@@ -77,7 +77,7 @@ public final class SchedulerService: RequestHandling {
         OpenWeek.migrate(&m)
         LiaisonProgramme.migrate(&m)
         PersonalData.migrate(&m, vault: vault)
-        OpenWeek.migrateDoor(&m)
+        OpenWeek.migrateAfterSealing(&m)
     }
 
     /// Builds the whole scheduler instance: requests, one consumer per handler instance, the timer

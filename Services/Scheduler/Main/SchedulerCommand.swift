@@ -73,8 +73,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             if !complete { throw ExitCode(1) }
             return
         }
-        let generated = dataDir + "/contact-keys"
-        for warning in SecretFiles.warnings([("the contact keys", contactKeys ?? (FileManager.default.fileExists(atPath: generated) ? generated : nil)),
+        for warning in SecretFiles.warnings([("the contact keys", ContactVault.keyFileInUse(path: contactKeys, dataDir: dataDir)),
                                              ("the operator secrets", operatorSecrets)]) {
             logger.warning("\(warning)")
         }
